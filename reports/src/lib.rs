@@ -1,0 +1,3 @@
+//! isobench reports: the result schema, statistics, plots and exporters.
+
+pub mod schema;

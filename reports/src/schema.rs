@@ -1,0 +1,129 @@
+//! The run directory format (shared/DESIGN.md, "Results"): `run.json` and
+//! `results.jsonl`. These types are the contract between `isobench run`
+//! (which writes them) and `report`, `compare` and `history` (which read them).
+//!
+//! Bump [`SCHEMA_VERSION`] on any incompatible change; readers refuse versions
+//! they do not know.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of `run.json` and of every `results.jsonl` line.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub const RUN_FILE: &str = "run.json";
+pub const RESULTS_FILE: &str = "results.jsonl";
+
+/// One measured run: one line of `results.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRecord {
+    pub schema: u32,
+    pub run_id: String,
+    /// Environment class: `native`, `container` or `vm`.
+    pub env: String,
+    /// Column label that distinguishes peers of one class, e.g. `native`,
+    /// `container-isorun`, `container-runc`, `vm-tcg`. Reports group by this.
+    pub env_id: String,
+    /// Runtime name and version, or accelerator (and why), machine type, kernel.
+    pub env_detail: BTreeMap<String, String>,
+    pub workload: String,
+    /// Parameters the kernel ran with (from the workload's own result).
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Repetition number, 0-based. Warm-up runs are not recorded.
+    pub rep: u32,
+    pub valid: bool,
+    pub metrics: BTreeMap<String, f64>,
+    pub units: BTreeMap<String, String>,
+    /// How it was measured: code path / ISA, validation detail, ...
+    #[serde(default)]
+    pub info: BTreeMap<String, String>,
+    pub timings: Timings,
+    /// Why the run failed or is invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Host-side timings of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Timings {
+    /// Start, milliseconds since the Unix epoch.
+    pub started_unix_ms: u64,
+    /// From spawning the environment to its end (ms).
+    pub wall_ms: f64,
+    /// From spawning to the arrival of `ISOBENCH-READY` (ms), when seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_instruction_ms: Option<f64>,
+}
+
+/// `run.json`: everything needed to interpret the results of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub schema: u32,
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    pub host: HostInfo,
+    pub tool: ToolInfo,
+    /// The validated plan the runner executed (see `isobench::plan::Plan`).
+    pub config: serde_json::Value,
+    /// One entry per prepared environment.
+    pub environments: Vec<EnvInfo>,
+    /// Typed measurement hazards noticed during the run, each with advice.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvInfo {
+    pub env: String,
+    pub env_id: String,
+    pub detail: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub cpu_model: String,
+    pub cpu_mhz: f64,
+    pub cores_logical: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores_physical: Option<usize>,
+    /// e.g. "L1d 32 KiB", "L2 512 KiB", "L3 32 MiB".
+    pub caches: Vec<CacheInfo>,
+    pub memory_bytes: u64,
+    pub kernel: String,
+    pub os: String,
+    /// `v1`, `v2` or `hybrid`.
+    pub cgroup: String,
+    pub kvm: KvmInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheInfo {
+    pub level: u32,
+    /// `Data`, `Instruction` or `Unified`.
+    pub kind: String,
+    pub size_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct KvmInfo {
+    /// `/dev/kvm` exists.
+    pub device: bool,
+    /// The module providing it (`kvm_intel`, `kvm_amd`, `kvm_pvm`), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ToolInfo {
+    pub isobench_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// Path and sha256 of the workload binary that ran.
+    pub workload_binary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_sha256: Option<String>,
+}

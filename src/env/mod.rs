@@ -1,0 +1,91 @@
+//! Environments: where a workload runs (shared/DESIGN.md, "Environments").
+//!
+//! An [`Environment`] prepares once, runs one [`WorkloadSpec`] at a time and
+//! cleans up. Cleanup must also happen when the runner bails out early, so
+//! implementations also clean up in `Drop` (idempotently).
+
+pub mod native;
+pub mod process;
+
+use anyhow::Result;
+use isobench_workloads::{WorkloadResult, WorkloadSpec};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Environment class, as recorded in `results.jsonl` (`env`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvKind {
+    Native,
+    Container,
+    Vm,
+}
+
+impl EnvKind {
+    pub const ALL: [EnvKind; 3] = [EnvKind::Native, EnvKind::Container, EnvKind::Vm];
+    pub fn name(self) -> &'static str {
+        match self {
+            EnvKind::Native => "native",
+            EnvKind::Container => "container",
+            EnvKind::Vm => "vm",
+        }
+    }
+}
+
+impl std::str::FromStr for EnvKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EnvKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown environment '{s}' (known: native, container, vm)"))
+    }
+}
+
+/// What an environment needs to know to prepare itself.
+#[derive(Debug, Clone)]
+pub struct EnvContext {
+    /// The static `isobench-workload` binary.
+    pub workload_bin: PathBuf,
+    /// A scratch directory owned by this run (bundles, initramfs, state).
+    pub scratch: PathBuf,
+    /// vCPUs / thread count the plan asks for.
+    pub threads: usize,
+}
+
+/// The outcome of one run of one workload in one environment.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The workload's own result line (for `startup`, the trivial result of
+    /// the startup kernel; the runner fills the host-measured metrics).
+    pub result: WorkloadResult,
+    /// Spawn of the environment to arrival of `ISOBENCH-READY`.
+    pub first_instruction: Option<Duration>,
+    /// Spawn of the environment to its end (process reaped, container
+    /// deleted, QEMU exited).
+    pub lifecycle: Duration,
+    /// Further host-side figures worth keeping (ms), e.g. `create_ms`,
+    /// `start_ms`, `delete_ms`, `guest_uptime_ms`. They become metrics of the
+    /// `startup` workload.
+    pub extra_ms: BTreeMap<String, f64>,
+}
+
+/// One place to run workloads.
+pub trait Environment {
+    fn kind(&self) -> EnvKind;
+    /// Column label: `native`, `container-isorun`, `vm-tcg`, ...
+    fn id(&self) -> String;
+    /// Runtime name and version, accelerator and why, machine type, kernel...
+    fn detail(&self) -> BTreeMap<String, String>;
+    /// Whether the workloads inside run emulated (sizes may differ: TCG).
+    fn emulated(&self) -> bool {
+        false
+    }
+    /// Build what every run needs (images, initramfs, accelerator probe).
+    fn prepare(&mut self, ctx: &EnvContext) -> Result<()>;
+    /// Run one workload; must not leave anything behind, also on error.
+    fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome>;
+    /// Remove what `prepare` made. Idempotent.
+    fn cleanup(&mut self) -> Result<()>;
+}

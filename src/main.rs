@@ -1,0 +1,4 @@
+//! The `isobench` command line.
+fn main() {
+    println!("isobench (under construction)");
+}

@@ -1,0 +1,61 @@
+//! Preset sizes for every workload (see [`crate::spec::Preset`]).
+//!
+//! The quick preset must keep `isobench run --preset quick` under two minutes
+//! natively on 2 cores; the emulated (TCG) variant keeps the VM column to a few
+//! minutes.
+
+use crate::spec::{Preset, Sizing, Workload};
+
+/// Arguments for `isobench-workload` (workload name first).
+pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
+    let t = sizing.threads.max(1).to_string();
+    let mut a: Vec<String> = vec![workload.name().to_string()];
+    let mut push = |k: &str, v: String| {
+        a.push(format!("--{k}"));
+        a.push(v);
+    };
+    match workload {
+        Workload::Startup => {}
+        Workload::Cpu => {
+            let (primes, n) = match (sizing.preset, sizing.emulated) {
+                (Preset::Quick, false) => (200_000, 256),
+                (Preset::Quick, true) => (50_000, 128),
+                (Preset::Standard, _) => (1_000_000, 512),
+                (Preset::Full, _) => (5_000_000, 1024),
+            };
+            push("threads", t);
+            push("primes-max", primes.to_string());
+            push("matrix-n", n.to_string());
+        }
+        Workload::Membw => {
+            // 0 = the default: 4x the last-level cache, read from sysfs.
+            let passes = match sizing.preset {
+                Preset::Quick => 5,
+                Preset::Standard => 10,
+                Preset::Full => 20,
+            };
+            push("threads", t);
+            push("passes", passes.to_string());
+        }
+        Workload::Randacc => {
+            let log2 = match (sizing.preset, sizing.emulated) {
+                (Preset::Quick, false) => 24,
+                (Preset::Quick, true) => 22,
+                (Preset::Standard, _) => 26,
+                (Preset::Full, _) => 28,
+            };
+            push("threads", t);
+            push("log2-table", log2.to_string());
+        }
+        Workload::Latency => {
+            let max = match (sizing.preset, sizing.emulated) {
+                (Preset::Quick, false) => "256MiB",
+                (Preset::Quick, true) => "64MiB",
+                (Preset::Standard, _) => "512MiB",
+                (Preset::Full, _) => "1GiB",
+            };
+            push("max-size", max.to_string());
+        }
+    }
+    a
+}

@@ -1,0 +1,134 @@
+//! Which workload to run and with which parameters: the names of the workloads,
+//! the presets, and the command-line arguments the host passes to
+//! `isobench-workload` for a (workload, preset, threads) triple.
+//!
+//! This is pure logic shared by the host (`isobench run`) and the binary.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Every workload the binary carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    Cpu,
+    Membw,
+    Randacc,
+    Latency,
+    Startup,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 5] = [
+        Workload::Cpu,
+        Workload::Membw,
+        Workload::Randacc,
+        Workload::Latency,
+        Workload::Startup,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Cpu => "cpu",
+            Workload::Membw => "membw",
+            Workload::Randacc => "randacc",
+            Workload::Latency => "latency",
+            Workload::Startup => "startup",
+        }
+    }
+
+    /// One line describing the workload and the public definition it follows.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Workload::Cpu => "prime counting (sysbench cpu) and blocked DGEMM (GFLOP/s)",
+            Workload::Membw => "STREAM Copy/Scale/Add/Triad, best of N passes (MB/s)",
+            Workload::Randacc => "HPCC RandomAccess, 64-bit LFSR updates (GUPS)",
+            Workload::Latency => "pointer chase over a random cyclic permutation (lat_mem_rd)",
+            Workload::Startup => "time to first instruction and whole lifecycle, measured by the host",
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown workload '{s}' (known: {})",
+                    Workload::ALL.map(|w| w.name()).join(", ")
+                )
+            })
+    }
+}
+
+/// Size presets: `quick` for CI and development, `standard` for reports,
+/// `full` for publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    #[default]
+    Quick,
+    Standard,
+    Full,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Quick => "quick",
+            Preset::Standard => "standard",
+            Preset::Full => "full",
+        }
+    }
+}
+
+impl FromStr for Preset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "quick" => Ok(Preset::Quick),
+            "standard" => Ok(Preset::Standard),
+            "full" => Ok(Preset::Full),
+            _ => Err(format!("unknown preset '{s}' (known: quick, standard, full)")),
+        }
+    }
+}
+
+/// Where the workload will run, as far as sizing is concerned: under TCG every
+/// instruction is emulated, so sizes may have to shrink to keep a run short.
+/// Results record the parameters actually used, so a smaller size is visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sizing {
+    pub preset: Preset,
+    pub threads: usize,
+    /// True when the CPU is emulated (QEMU TCG).
+    pub emulated: bool,
+}
+
+/// A fully resolved invocation of the workload binary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadSpec {
+    pub workload: Workload,
+    /// Arguments after the program name, starting with the workload name.
+    pub args: Vec<String>,
+}
+
+impl WorkloadSpec {
+    /// The arguments `isobench-workload` takes for this workload at this size.
+    pub fn for_sizing(workload: Workload, sizing: &Sizing) -> WorkloadSpec {
+        WorkloadSpec {
+            workload,
+            args: crate::presets::preset_args(workload, sizing),
+        }
+    }
+}
