@@ -2,4 +2,6 @@
 //! binary: the typed plan, host probing, environments, the suite runner and
 //! the run directory store.
 
+pub mod cmd;
 pub mod env;
+pub mod vm;

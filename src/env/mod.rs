@@ -4,8 +4,10 @@
 //! cleans up. Cleanup must also happen when the runner bails out early, so
 //! implementations also clean up in `Drop` (idempotently).
 
+pub mod container;
 pub mod native;
 pub mod process;
+pub mod vm;
 
 use anyhow::Result;
 use isobench_workloads::{WorkloadResult, WorkloadSpec};

@@ -1,0 +1,1 @@
+//! `isobench compare` (being built: see issue 5).

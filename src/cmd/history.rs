@@ -1,0 +1,1 @@
+//! `isobench history` (being built: see issue 5).

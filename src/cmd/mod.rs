@@ -1,0 +1,5 @@
+//! One module per CLI verb.
+
+pub mod compare;
+pub mod history;
+pub mod report;
