@@ -1,0 +1,96 @@
+#!/bin/sh
+# Fetch a guest kernel for isobench's VM environment.
+#
+# Downloads Debian's linux-image-cloud-amd64 meta package, reads the versioned
+# linux-image-*-cloud-amd64 package it depends on, downloads that and unpacks
+# it (dpkg -x) into a cache directory. Prints the path of the vmlinuz on
+# stdout (the only line on stdout). Idempotent: when a kernel is already
+# unpacked in the cache, it prints it without touching the network.
+#
+# Cache: $ISOBENCH_CACHE/kernel, else /var/cache/isobench/kernel when
+# writable, else ${XDG_CACHE_HOME:-$HOME/.cache}/isobench/kernel.
+# isobench looks in the same places (src/vm/kernel.rs).
+#
+# Options: --force  download again even when a kernel is cached.
+set -eu
+
+force=0
+for a in "$@"; do
+    case "$a" in
+        --force) force=1 ;;
+        -h|--help)
+            sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0 ;;
+        *) echo "fetch-kernel.sh: unknown option '$a'" >&2; exit 2 ;;
+    esac
+done
+
+if [ -n "${ISOBENCH_CACHE:-}" ]; then
+    cache="$ISOBENCH_CACHE/kernel"
+elif mkdir -p /var/cache/isobench/kernel 2>/dev/null && [ -w /var/cache/isobench/kernel ]; then
+    cache=/var/cache/isobench/kernel
+else
+    cache="${XDG_CACHE_HOME:-$HOME/.cache}/isobench/kernel"
+fi
+mkdir -p "$cache"
+
+# The newest vmlinuz already unpacked in the cache, if any.
+cached_kernel() {
+    ls -1 "$cache"/root/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1
+}
+
+if [ "$force" -eq 0 ]; then
+    k=$(cached_kernel)
+    if [ -n "$k" ] && [ -r "$k" ]; then
+        echo "$k"
+        exit 0
+    fi
+fi
+
+for tool in apt-get dpkg-deb; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "fetch-kernel.sh: '$tool' not found; this script needs a Debian-like host." >&2
+        echo "Otherwise pass any bzImage with --kernel PATH or ISOBENCH_KERNEL=PATH." >&2
+        exit 1
+    fi
+done
+
+work=$(mktemp -d "$cache/.fetch.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+cd "$work"
+# apt-get download as root drops privileges to _apt, which must be able to
+# write into the directory.
+chmod 0777 "$work"
+
+if ! apt-get download linux-image-cloud-amd64 >&2; then
+    echo "fetch-kernel.sh: 'apt-get download linux-image-cloud-amd64' failed;" \
+        "run 'apt-get update' first (and check the sources list)." >&2
+    exit 1
+fi
+meta=$(ls -1 linux-image-cloud-amd64_*.deb | head -n 1)
+# Depends: linux-image-6.1.0-41-cloud-amd64 (= 6.1.158-1)  -> the first
+# alternative that names a versioned cloud image.
+dep=$(dpkg-deb -f "$meta" Depends | tr ',|' '\n\n' | sed 's/^ *//; s/ .*//' \
+    | grep -E '^linux-image-[0-9].*-cloud-amd64(-unsigned)?$' | head -n 1)
+if [ -z "$dep" ]; then
+    echo "fetch-kernel.sh: no versioned linux-image-*-cloud-amd64 in the" \
+        "dependencies of $meta: $(dpkg-deb -f "$meta" Depends)" >&2
+    exit 1
+fi
+apt-get download "$dep" >&2
+deb=$(ls -1 "${dep}"_*.deb | head -n 1)
+
+# Unpack into a fresh directory, then swap it in, so an interrupted run never
+# leaves a half-unpacked kernel behind.
+dpkg-deb -x "$deb" "$work/root"
+k=$(ls -1 "$work"/root/boot/vmlinuz-* 2>/dev/null | head -n 1)
+if [ -z "$k" ]; then
+    echo "fetch-kernel.sh: $deb holds no /boot/vmlinuz-*" >&2
+    exit 1
+fi
+# Only the kernel is needed (the initramfs is isobench's own; the cloud kernel
+# has virtio, serial and devtmpfs built in). Drop the modules to save space.
+rm -rf "$work/root/lib" "$work/root/usr"
+rm -rf "$cache/root"
+mv "$work/root" "$cache/root"
+cached_kernel
