@@ -2,6 +2,13 @@
 //! binary: the typed plan, host probing, environments, the suite runner and
 //! the run directory store.
 
+pub mod cli;
 pub mod cmd;
 pub mod env;
+pub mod host;
+pub mod locate;
+pub mod plan;
+pub mod progress;
+pub mod runner;
+pub mod store;
 pub mod vm;

@@ -1,4 +1,44 @@
 //! The `isobench` command line.
+//!
+//! Exit status: 0 success, 1 a failure while measuring (or a regression, for
+//! `compare`), 2 bad input (one line naming the problem), 130 interrupted.
+
+use clap::Parser;
+use isobench::cli::{Cli, Command};
+use isobench::plan::UsageError;
+
 fn main() {
-    println!("isobench (under construction)");
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(a) => isobench::cmd::run::run(a),
+        Command::List(a) => isobench::cmd::list::run(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let usage = e.downcast_ref::<UsageError>().is_some();
+            eprintln!("isobench: error: {}", one_line(&e));
+            std::process::exit(if usage { 2 } else { 1 });
+        }
+    }
+}
+
+/// The error chain on one line; multi-line context (console tails) after it.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut first = Vec::new();
+    let mut rest = Vec::new();
+    for c in e.chain() {
+        let s = c.to_string();
+        let mut lines = s.lines();
+        if let Some(l) = lines.next() {
+            first.push(l.to_string());
+        }
+        rest.extend(lines.map(str::to_string));
+    }
+    let mut out = first.join(": ");
+    if !rest.is_empty() {
+        out.push('\n');
+        out.push_str(&rest.join("\n"));
+    }
+    out
 }

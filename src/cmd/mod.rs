@@ -3,3 +3,5 @@
 pub mod compare;
 pub mod history;
 pub mod report;
+pub mod list;
+pub mod run;

@@ -91,3 +91,15 @@ pub trait Environment {
     /// Remove what `prepare` made. Idempotent.
     fn cleanup(&mut self) -> Result<()>;
 }
+
+/// Build the environment a plan column asks for (not yet prepared).
+pub fn make(p: &crate::plan::EnvPlan, _plan: &crate::plan::Plan) -> Result<Box<dyn Environment>> {
+    use crate::plan::EnvPlan;
+    match p {
+        EnvPlan::Native => Ok(Box::new(native::Native::new())),
+        EnvPlan::Container { runtime } => {
+            anyhow::bail!("the container environment ({runtime}) is not available in this build yet")
+        }
+        EnvPlan::Vm(_) => anyhow::bail!("the vm environment is not available in this build yet"),
+    }
+}

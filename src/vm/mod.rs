@@ -1,3 +1,7 @@
 //! Pure pieces of the VM environment: initramfs (cpio newc) writing, guest
 //! kernel lookup, QEMU command lines, serial console parsing, accelerator
-//! choice. (Being built: see issue 4.)
+//! choice. Nothing here starts QEMU; `crate::env::vm` does, using these.
+
+pub mod cpio;
+pub mod kernel;
+pub mod qemu;

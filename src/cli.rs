@@ -1,0 +1,85 @@
+//! Command-line interface (clap derive): the contract of shared/DESIGN.md,
+//! "Command line".
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "isobench", version, about = "Measures what isolation costs: the same workloads natively, in containers and in VMs")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run workloads in environments and write a run directory.
+    Run(RunArgs),
+    /// Show workloads and environments, and whether each is usable here.
+    List(ListArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Environments, comma-separated: native, container, vm.
+    #[arg(long, value_delimiter = ',', default_value = "native")]
+    pub env: Vec<String>,
+    /// Workloads, comma-separated: cpu, membw, randacc, latency, startup.
+    #[arg(long, value_delimiter = ',', default_value = "cpu,membw,randacc,latency,startup")]
+    pub workload: Vec<String>,
+    /// Size preset: quick, standard or full.
+    #[arg(long, default_value = "quick")]
+    pub preset: String,
+    /// Threads per workload and vCPUs per VM [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Measured repetitions [default: 3 quick, 5 standard, 10 full].
+    #[arg(long)]
+    pub reps: Option<u32>,
+    /// Warm-up runs per pair, not recorded.
+    #[arg(long)]
+    pub warmup: Option<u32>,
+    /// Run directory to write [default: runs/<run id>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Container runtime(s), comma-separated: isorun, runc, crun or a path; one column each.
+    #[arg(long, value_delimiter = ',', default_value = "isorun")]
+    pub runtime: Vec<String>,
+    /// VM accelerator: auto (KVM when a test boot works), kvm or tcg.
+    #[arg(long, default_value = "auto")]
+    pub accel: String,
+    /// VM machine type: microvm or q35.
+    #[arg(long, default_value = "microvm")]
+    pub machine: String,
+    /// Guest kernel [default: $ISOBENCH_KERNEL, the host's, or the setup script's].
+    #[arg(long)]
+    pub kernel: Option<PathBuf>,
+    /// Guest memory in MiB [default: 1024 quick, 2048 standard, 4096 full].
+    #[arg(long = "vm-memory")]
+    pub vm_memory: Option<u64>,
+    /// Continue the interrupted run in this directory (its plan is reused).
+    #[arg(long, conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// The static isobench-workload binary [default: found next to isobench or in target/].
+    #[arg(long, env = "ISOBENCH_WORKLOAD_BIN")]
+    pub workload_bin: Option<PathBuf>,
+    /// Seed of the per-repetition shuffle.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Longest one run may take, seconds.
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// History database [default: ~/.local/share/isobench/history.sqlite].
+    #[arg(long, env = "ISOBENCH_DB")]
+    pub db: Option<PathBuf>,
+    /// Do not record the run in the history database.
+    #[arg(long)]
+    pub no_history: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

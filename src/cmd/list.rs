@@ -1,0 +1,103 @@
+//! `isobench list`: workloads and environments, and whether each is usable on
+//! this host (and if not, what to do about it).
+
+use crate::cli::ListArgs;
+use crate::{host, locate};
+use anyhow::Result;
+use isobench_workloads::Workload;
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Serialize)]
+struct Item {
+    kind: &'static str,
+    name: String,
+    usable: bool,
+    detail: String,
+}
+
+fn which(prog: &str) -> Option<std::path::PathBuf> {
+    if prog.contains('/') {
+        return Path::new(prog).is_file().then(|| prog.into());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(prog))
+            .find(|p| p.is_file())
+    })
+}
+
+fn items() -> Vec<Item> {
+    let mut v = Vec::new();
+    let bin = locate::workload_bin(None);
+    for w in Workload::ALL {
+        v.push(Item {
+            kind: "workload",
+            name: w.name().into(),
+            usable: bin.is_ok(),
+            detail: w.describe().into(),
+        });
+    }
+    v.push(Item {
+        kind: "environment",
+        name: "native".into(),
+        usable: bin.is_ok(),
+        detail: match &bin {
+            Ok(p) => format!("workload binary {}", p.display()),
+            Err(e) => format!("{e:#}"),
+        },
+    });
+    let isorun = locate::isorun_bin();
+    for (name, path) in [
+        ("container (isorun)", isorun.is_file().then_some(isorun.clone())),
+        ("container (runc)", which("runc")),
+        ("container (crun)", which("crun")),
+    ] {
+        v.push(Item {
+            kind: "environment",
+            name: name.into(),
+            usable: path.is_some(),
+            detail: match path {
+                Some(p) => p.display().to_string(),
+                None => "not installed (apt-get install runc crun; isorun is built with isobench)".into(),
+            },
+        });
+    }
+    let h = host::kvm(Path::new("/"));
+    let qemu = which("qemu-system-x86_64");
+    let accel = match (h.device, h.module.as_deref()) {
+        (true, Some("kvm_pvm")) => "tcg (KVM is kvm_pvm, on which stock guest kernels hang)".to_string(),
+        (true, m) => format!("kvm when a test boot succeeds ({}), else tcg", m.unwrap_or("module unknown")),
+        (false, _) => "tcg (no /dev/kvm)".to_string(),
+    };
+    v.push(Item {
+        kind: "environment",
+        name: "vm".into(),
+        usable: qemu.is_some(),
+        detail: match qemu {
+            Some(q) => format!("{}; accelerator: {accel}", q.display()),
+            None => "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)".into(),
+        },
+    });
+    v
+}
+
+pub fn run(a: &ListArgs) -> Result<i32> {
+    let items = items();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&items)?);
+        return Ok(0);
+    }
+    for kind in ["workload", "environment"] {
+        println!("{kind}s:");
+        for i in items.iter().filter(|i| i.kind == kind) {
+            println!(
+                "  {:<20} {:<8} {}",
+                i.name,
+                if i.usable { "usable" } else { "UNUSABLE" },
+                i.detail
+            );
+        }
+    }
+    Ok(0)
+}

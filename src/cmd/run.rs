@@ -1,0 +1,241 @@
+//! `isobench run`: validate the plan, create the run directory, prepare the
+//! environments, measure, record history.
+
+use crate::cli::RunArgs;
+use crate::env::process::{install_signal_handlers, interrupted};
+use crate::env::{self, EnvContext, Environment};
+use crate::plan::{self, usage, Plan, PlanInput};
+use crate::progress::Progress;
+use crate::store::{DoneKey, RunDir};
+use crate::{host, locate, runner};
+use anyhow::{Context, Result};
+use isobench_reports::schema::{EnvInfo, RunInfo, ToolInfo, SCHEMA_VERSION};
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Exit status when the user interrupted the run (as a shell reports SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+fn new_run_id() -> String {
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "")
+        .trim_end_matches('Z')
+        .to_string();
+    format!("{stamp}-{:04x}", (t.subsec_nanos() ^ std::process::id()) & 0xffff)
+}
+
+/// Removes a freshly created run directory unless disarmed: a run that fails
+/// before measuring anything leaves nothing half-made behind.
+struct FreshDirGuard<'a> {
+    path: &'a Path,
+    armed: bool,
+}
+
+impl Drop for FreshDirGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_dir_all(self.path);
+        }
+    }
+}
+
+/// Prepared environments, cleaned up on every path out of the run.
+struct Prepared(Vec<Box<dyn Environment>>);
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        for e in self.0.iter_mut() {
+            if let Err(err) = e.cleanup() {
+                eprintln!("warning: cleaning up {}: {err:#}", e.id());
+            }
+        }
+    }
+}
+
+fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan> {
+    let input = PlanInput {
+        envs: a.env.clone(),
+        workloads: a.workload.clone(),
+        preset: a.preset.clone(),
+        threads: a.threads,
+        reps: a.reps,
+        warmup: a.warmup,
+        runtimes: a.runtime.clone(),
+        accel: a.accel.clone(),
+        machine: a.machine.clone(),
+        kernel: a.kernel.clone(),
+        vm_memory_mib: a.vm_memory,
+        seed: a.seed,
+        timeout_s: a.timeout,
+        out: a.out.clone(),
+        workload_bin,
+        host_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        run_id: new_run_id(),
+    };
+    Ok(plan::build(&input)?)
+}
+
+/// Measurement hazards worth a warning in run.json, each with advice.
+fn hazards(cores: usize) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
+        if let Some(load) = l.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()) {
+            if load > 0.5 * cores as f64 {
+                w.push(format!(
+                    "busy host: 1-minute load average {load:.2} on {cores} cores; stop other work or add --reps, results will be noisier"
+                ));
+            }
+        }
+    }
+    if let Ok(g) = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") {
+        if g.trim() != "performance" {
+            w.push(format!(
+                "CPU frequency governor is '{}': frequency scaling adds noise; set 'performance' for stable figures",
+                g.trim()
+            ));
+        }
+    }
+    w
+}
+
+pub fn run(a: &RunArgs) -> Result<i32> {
+    install_signal_handlers()?;
+    let (plan, mut dir, done, fresh, warnings) = match &a.resume {
+        Some(path) => {
+            let (dir, info, done, warnings) = crate::store::RunDir::resume(path)
+                .map_err(|e| usage(format!("cannot resume {}: {e:#}", path.display())))?;
+            let plan: Plan = serde_json::from_value(info.config.clone())
+                .map_err(|e| usage(format!("cannot resume {}: its run.json holds no plan this version understands: {e}", path.display())))?;
+            (plan, dir, done, false, warnings)
+        }
+        None => {
+            let bin = locate::workload_bin(a.workload_bin.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+            let plan = plan_from_args(a, bin)?;
+            let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
+            (plan, dir, HashSet::<DoneKey>::new(), true, Vec::new())
+        }
+    };
+    let out_path = dir.path().to_path_buf();
+    let mut guard = FreshDirGuard {
+        path: &out_path,
+        armed: fresh,
+    };
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if !plan.workload_bin.is_file() {
+        return Err(usage(format!(
+            "workload binary {} not found; build it with scripts/build-workload.sh",
+            plan.workload_bin.display()
+        )));
+    }
+
+    let host = host::probe();
+    eprintln!("host: {}", host::one_line(&host));
+    let scratch = out_path.join(".scratch");
+    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    let ctx = EnvContext {
+        workload_bin: plan.workload_bin.clone(),
+        scratch: scratch.clone(),
+        threads: plan.threads,
+    };
+    let mut envs = Prepared(Vec::new());
+    for p in &plan.envs {
+        let mut e = env::make(p, &plan)?;
+        eprintln!("preparing {} ...", e.id());
+        e.prepare(&ctx).with_context(|| format!("preparing the {} environment", e.id()))?;
+        if interrupted() {
+            return Ok(EXIT_INTERRUPTED);
+        }
+        envs.0.push(e);
+    }
+    let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
+    if locate::is_static_elf(&bin_bytes) == Some(false) && plan.envs.iter().any(|e| e != &plan::EnvPlan::Native) {
+        eprintln!("warning: {} is not statically linked; containers and VMs need the static build of scripts/build-workload.sh", plan.workload_bin.display());
+    }
+    let mut run_warnings = hazards(host.cores_logical);
+    for w in &run_warnings {
+        eprintln!("warning: {w}");
+    }
+    let started_at = match &a.resume {
+        Some(p) => crate::store::read_run_info(p)?.started_at,
+        None => now_rfc3339(),
+    };
+    if let Some(p) = &a.resume {
+        if let Ok(old) = crate::store::read_run_info(p) {
+            let mut merged = old.warnings;
+            merged.append(&mut run_warnings);
+            run_warnings = merged;
+        }
+    }
+    let mut info = RunInfo {
+        schema: SCHEMA_VERSION,
+        run_id: plan.run_id.clone(),
+        started_at,
+        finished_at: None,
+        host,
+        tool: ToolInfo {
+            isobench_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
+            workload_binary: plan.workload_bin.display().to_string(),
+            workload_sha256: None,
+        },
+        config: serde_json::to_value(&plan).context("serialising the plan")?,
+        environments: envs
+            .0
+            .iter()
+            .map(|e| EnvInfo {
+                env: e.kind().name().to_string(),
+                env_id: e.id(),
+                detail: e.detail(),
+            })
+            .collect(),
+        warnings: run_warnings,
+    };
+    dir.write_run_info(&info)?;
+    guard.armed = false;
+
+    let total = (plan.envs.len() * plan.workloads.len()) as u64 * plan.reps as u64;
+    let mut progress = Progress::new(total.saturating_sub(done.len() as u64));
+    let summary = runner::execute(&plan, &mut envs.0, &mut dir, &done, &mut progress);
+    progress.finish();
+    drop(envs);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let summary = summary?;
+    if summary.interrupted {
+        eprintln!(
+            "interrupted after {} measured runs; continue with: isobench run --resume {}",
+            summary.measured,
+            out_path.display()
+        );
+        return Ok(EXIT_INTERRUPTED);
+    }
+    info.finished_at = Some(now_rfc3339());
+    dir.write_run_info(&info)?;
+    if !a.no_history {
+        record_history(a.db.as_deref(), &out_path);
+    }
+    println!("{}", out_path.display());
+    if summary.invalid > 0 {
+        eprintln!(
+            "{} of {} runs were invalid or failed; see the error fields in {}",
+            summary.invalid,
+            summary.measured,
+            out_path.join("results.jsonl").display()
+        );
+        return Ok(1);
+    }
+    eprintln!("done: {} runs measured in {}", summary.measured, out_path.display());
+    Ok(0)
+}
+
+fn record_history(_db: Option<&Path>, _run_dir: &Path) {
+    // Wired to isobench_reports::history once it exists.
+}

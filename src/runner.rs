@@ -1,0 +1,247 @@
+//! The suite runner (shared/DESIGN.md, "Data flow" step 2–3).
+//!
+//! For every repetition it runs every (environment, workload) pair in an
+//! order shuffled per repetition with a seeded RNG, so a drifting machine does
+//! not favour one environment and a resumed run sees the same order. Warm-up
+//! runs come first and are not recorded. Each finished run is appended to
+//! `results.jsonl` before the next starts.
+
+use crate::env::process::{interrupted, Interrupted};
+use crate::env::{Environment, RunOutcome};
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::store::{DoneKey, RunDir};
+use anyhow::Result;
+use isobench_reports::schema::{ResultRecord, Timings, SCHEMA_VERSION};
+use isobench_workloads::{Sizing, Workload, WorkloadSpec};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What a finished (or interrupted) run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub measured: usize,
+    pub invalid: usize,
+    pub skipped_done: usize,
+    pub interrupted: bool,
+}
+
+/// The order of (environment index, workload) pairs in repetition `rep`.
+pub fn order(n_envs: usize, workloads: &[Workload], seed: u64, rep: i64) -> Vec<(usize, Workload)> {
+    let mut pairs: Vec<(usize, Workload)> = (0..n_envs)
+        .flat_map(|e| workloads.iter().map(move |w| (e, *w)))
+        .collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (rep as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    pairs.shuffle(&mut rng);
+    pairs
+}
+
+/// Turn the outcome of one run into a `results.jsonl` record.
+pub fn to_record(
+    plan: &Plan,
+    env: &dyn Environment,
+    workload: Workload,
+    rep: u32,
+    started: SystemTime,
+    outcome: &Result<RunOutcome>,
+) -> ResultRecord {
+    let started_unix_ms = started.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let mut rec = ResultRecord {
+        schema: SCHEMA_VERSION,
+        run_id: plan.run_id.clone(),
+        env: env.kind().name().to_string(),
+        env_id: env.id(),
+        env_detail: env.detail(),
+        workload: workload.name().to_string(),
+        params: BTreeMap::new(),
+        rep,
+        valid: false,
+        metrics: BTreeMap::new(),
+        units: BTreeMap::new(),
+        info: BTreeMap::new(),
+        timings: Timings {
+            started_unix_ms,
+            ..Default::default()
+        },
+        error: None,
+    };
+    match outcome {
+        Err(e) => rec.error = Some(format!("{e:#}")),
+        Ok(o) => {
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            rec.params = o.result.params.clone();
+            rec.info = o.result.info.clone();
+            rec.valid = o.result.valid;
+            rec.error = o.result.error.clone();
+            rec.timings.wall_ms = ms(o.lifecycle);
+            rec.timings.first_instruction_ms = o.first_instruction.map(ms);
+            if workload == Workload::Startup {
+                match o.first_instruction {
+                    Some(fi) => {
+                        rec.metrics.insert("first_instruction_ms".into(), ms(fi));
+                    }
+                    None => {
+                        rec.valid = false;
+                        rec.error.get_or_insert_with(|| "ISOBENCH-READY never arrived".into());
+                    }
+                }
+                rec.metrics.insert("lifecycle_ms".into(), ms(o.lifecycle));
+                for (k, v) in &o.extra_ms {
+                    rec.metrics.insert(k.clone(), *v);
+                }
+                for k in rec.metrics.keys() {
+                    rec.units.insert(k.clone(), "ms".into());
+                }
+            } else {
+                rec.metrics = o.result.metrics.clone();
+                rec.units = o.result.units.clone();
+                for (k, v) in &o.extra_ms {
+                    rec.info.insert(k.clone(), format!("{v:.3}"));
+                }
+            }
+            if rec.metrics.is_empty() && rec.valid {
+                rec.valid = false;
+                rec.error = Some("the workload reported no metrics".into());
+            }
+        }
+    }
+    rec
+}
+
+/// One line for progress output.
+pub fn describe(rec: &ResultRecord) -> String {
+    let mut s = format!("{} {} rep {}: ", rec.env_id, rec.workload, rec.rep);
+    if let Some(e) = &rec.error {
+        let first = e.lines().next().unwrap_or("");
+        s.push_str(&format!("INVALID ({first})"));
+        return s;
+    }
+    let shown: Vec<String> = rec
+        .metrics
+        .iter()
+        .take(4)
+        .map(|(k, v)| format!("{k}={}", fmt_num(*v)))
+        .collect();
+    s.push_str(&shown.join(" "));
+    if rec.metrics.len() > 4 {
+        s.push_str(&format!(" (+{} more)", rec.metrics.len() - 4));
+    }
+    if !rec.valid {
+        s.push_str(" INVALID");
+    }
+    s
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Execute the plan's measurements over prepared environments.
+pub fn execute(
+    plan: &Plan,
+    envs: &mut [Box<dyn Environment>],
+    dir: &mut RunDir,
+    done: &HashSet<DoneKey>,
+    progress: &mut Progress,
+) -> Result<Summary> {
+    let mut summary = Summary::default();
+    let timeout = Duration::from_secs(plan.timeout_s);
+    let specs: Vec<BTreeMap<Workload, WorkloadSpec>> = envs
+        .iter()
+        .map(|e| {
+            let sizing = Sizing {
+                preset: plan.preset,
+                threads: plan.threads,
+                emulated: e.emulated(),
+            };
+            plan.workloads
+                .iter()
+                .map(|w| (*w, WorkloadSpec::for_sizing(*w, &sizing)))
+                .collect()
+        })
+        .collect();
+    let is_done = |envs: &[Box<dyn Environment>], e: usize, w: Workload, rep: u32| {
+        done.contains(&(envs[e].id(), w.name().to_string(), rep))
+    };
+    // Warm-up: only pairs that still have something to measure.
+    for round in 0..plan.warmup {
+        for (e, w) in order(envs.len(), &plan.workloads, plan.seed, -1 - round as i64) {
+            if (0..plan.reps).all(|r| is_done(envs, e, w, r)) {
+                continue;
+            }
+            if interrupted() {
+                summary.interrupted = true;
+                return Ok(summary);
+            }
+            progress.start(&format!("warm-up {} {w}", envs[e].id()));
+            match envs[e].run(&specs[e][&w], timeout) {
+                Ok(_) => {}
+                Err(err) if err.is::<Interrupted>() || interrupted() => {
+                    summary.interrupted = true;
+                    return Ok(summary);
+                }
+                Err(err) => progress.note(&format!(
+                    "warning: warm-up of {} {w} failed: {}",
+                    envs[e].id(),
+                    format!("{err:#}").lines().next().unwrap_or("")
+                )),
+            }
+        }
+    }
+    for rep in 0..plan.reps {
+        for (e, w) in order(envs.len(), &plan.workloads, plan.seed, rep as i64) {
+            if is_done(envs, e, w, rep) {
+                summary.skipped_done += 1;
+                continue;
+            }
+            if interrupted() {
+                summary.interrupted = true;
+                return Ok(summary);
+            }
+            progress.start(&format!("{} {w} rep {rep}", envs[e].id()));
+            let started = SystemTime::now();
+            let outcome = envs[e].run(&specs[e][&w], timeout);
+            if let Err(err) = &outcome {
+                if err.is::<Interrupted>() || interrupted() {
+                    summary.interrupted = true;
+                    return Ok(summary);
+                }
+            }
+            let rec = to_record(plan, envs[e].as_ref(), w, rep, started, &outcome);
+            dir.append(&rec)?;
+            summary.measured += 1;
+            if !rec.valid {
+                summary.invalid += 1;
+            }
+            progress.finish_one(&describe(&rec));
+        }
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_a_seeded_permutation_that_varies_per_rep() {
+        let ws = [Workload::Cpu, Workload::Membw, Workload::Randacc, Workload::Latency];
+        let a0 = order(3, &ws, 7, 0);
+        assert_eq!(a0.len(), 12);
+        let mut sorted = a0.clone();
+        sorted.sort();
+        let mut all: Vec<_> = (0..3).flat_map(|e| ws.iter().map(move |w| (e, *w))).collect();
+        all.sort();
+        assert_eq!(sorted, all);
+        assert_eq!(a0, order(3, &ws, 7, 0), "same seed and rep, same order");
+        assert!((1..5).any(|r| order(3, &ws, 7, r) != a0), "order changes across reps");
+    }
+}

@@ -1,0 +1,361 @@
+//! The QEMU command line, built from a typed [`QemuConfig`] (pure: no process
+//! is started here).
+//!
+//! What boots fastest here (shared/DESIGN.md, "This machine"): the `microvm`
+//! machine (virtio-mmio, no PCI, no firmware tables to speak of) with qboot
+//! as firmware where it is installed, `-nodefaults -no-user-config -display
+//! none`, the guest's first serial port on QEMU's stdout, and `-no-reboot` so
+//! that the guest's reboot(2) ends QEMU. `q35` (a full PC with SeaBIOS) is the
+//! comparison point. The CPU model is `host` under KVM and `max` under TCG
+//! (every feature TCG can emulate); several vCPUs under TCG use one host
+//! thread each (`-accel tcg,thread=multi`).
+//!
+//! The guest kernel command line (kernel-parameters.txt) carries
+//! `console=ttyS0` (messages and init's console on the serial port),
+//! `reboot=t` (reboot through the triple-fault path, which needs no ACPI),
+//! `panic=-1` (reboot at once on a panic, so QEMU exits instead of hanging),
+//! `quiet`, `tsc_early_khz=<host TSC kHz>` (microvm has neither HPET nor the
+//! ACPI PM timer, so under TCG the kernel's TSC calibration could hang; this
+//! gives it the frequency), and `isobench.args=a,b,c`, the workload's
+//! arguments, which the workload's PID-1 mode reads from `/proc/cmdline`
+//! (a parameter with a dot is not passed to init as an argument or variable).
+
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// x86's `COMMAND_LINE_SIZE` (including the terminating NUL).
+pub const MAX_KERNEL_CMDLINE: usize = 2048;
+/// Where Debian's qemu-system-data puts qboot.
+pub const QBOOT_ROM: &str = "/usr/share/qemu/qboot.rom";
+/// The kernel parameter carrying the workload's arguments.
+pub const ARGS_PARAM: &str = "isobench.args";
+
+/// QEMU's accelerator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accel {
+    /// Hardware virtualisation through /dev/kvm.
+    Kvm,
+    /// QEMU's dynamic binary translator: every guest instruction emulated.
+    Tcg,
+}
+
+impl Accel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+impl fmt::Display for Accel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// QEMU machine type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Machine {
+    /// Minimal virtio-mmio machine, made for fast boots.
+    #[default]
+    Microvm,
+    /// A PC (Q35 chipset, PCIe) with SeaBIOS.
+    Q35,
+}
+
+impl Machine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::Microvm => "microvm",
+            Machine::Q35 => "q35",
+        }
+    }
+}
+
+impl fmt::Display for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Machine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "microvm" => Ok(Machine::Microvm),
+            "q35" => Ok(Machine::Q35),
+            _ => Err(format!("unknown machine '{s}' (known: microvm, q35)")),
+        }
+    }
+}
+
+/// Why a command line cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CmdlineError {
+    /// The kernel splits its command line at spaces and the workload splits
+    /// `isobench.args` at commas; quotes would be interpreted by the kernel.
+    #[error("workload argument {0:?} cannot be passed on the kernel command line (no commas, quotes, whitespace or empty arguments)")]
+    BadArg(String),
+    #[error("kernel command line is {len} bytes; the x86 limit is {} (shorten the workload arguments)", MAX_KERNEL_CMDLINE - 1)]
+    TooLong { len: usize },
+    #[error("a VM needs at least one vCPU and 64 MiB of memory (got {vcpus} vCPUs, {memory_mib} MiB)")]
+    Resources { vcpus: usize, memory_mib: u32 },
+}
+
+/// Everything the command line depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QemuConfig {
+    /// `qemu-system-x86_64`.
+    pub qemu: PathBuf,
+    pub accel: Accel,
+    pub machine: Machine,
+    pub vcpus: usize,
+    pub memory_mib: u32,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    /// Firmware (`-bios`); qboot for microvm where it is installed.
+    pub bios: Option<PathBuf>,
+    /// Host TSC frequency for `tsc_early_khz`; `None` leaves the kernel to
+    /// calibrate (risky on microvm under TCG).
+    pub tsc_khz: Option<u64>,
+    /// `-cpu` model instead of `host`/`max` (diagnostics only).
+    pub cpu: Option<String>,
+}
+
+impl QemuConfig {
+    /// The `-cpu` model: `host` under KVM, `max` under TCG.
+    pub fn cpu_model(&self) -> &str {
+        match (&self.cpu, self.accel) {
+            (Some(c), _) => c,
+            (None, Accel::Kvm) => "host",
+            (None, Accel::Tcg) => "max",
+        }
+    }
+
+    /// The `-accel` value.
+    pub fn accel_arg(&self) -> String {
+        match self.accel {
+            Accel::Kvm => "kvm".into(),
+            Accel::Tcg if self.vcpus > 1 => "tcg,thread=multi".into(),
+            Accel::Tcg => "tcg".into(),
+        }
+    }
+
+    /// QEMU's arguments (after the program name) to boot the guest with
+    /// `workload_args` for the workload.
+    pub fn args(&self, workload_args: &[String]) -> Result<Vec<OsString>, CmdlineError> {
+        if self.vcpus == 0 || self.memory_mib < 64 {
+            return Err(CmdlineError::Resources { vcpus: self.vcpus, memory_mib: self.memory_mib });
+        }
+        let append = kernel_cmdline(self.tsc_khz, workload_args)?;
+        let mut a: Vec<OsString> = Vec::new();
+        let mut push = |xs: &[&str]| a.extend(xs.iter().map(OsString::from));
+        push(&["-M", self.machine.name()]);
+        push(&["-accel", &self.accel_arg()]);
+        push(&["-cpu", self.cpu_model()]);
+        push(&["-smp", &self.vcpus.to_string()]);
+        push(&["-m", &format!("{}M", self.memory_mib)]);
+        push(&["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot"]);
+        if let Some(bios) = &self.bios {
+            a.push("-bios".into());
+            a.push(bios.into());
+        }
+        a.push("-kernel".into());
+        a.push(self.kernel.clone().into());
+        a.push("-initrd".into());
+        a.push(self.initrd.clone().into());
+        a.push("-append".into());
+        a.push(append.into());
+        Ok(a)
+    }
+
+    /// The command as one line, for logs and error messages.
+    pub fn display(&self, workload_args: &[String]) -> String {
+        match self.args(workload_args) {
+            Ok(a) => std::iter::once(self.qemu.as_os_str().to_owned())
+                .chain(a)
+                .map(|s| {
+                    let s = s.to_string_lossy().into_owned();
+                    if s.contains(' ') {
+                        format!("'{s}'")
+                    } else {
+                        s
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(e) => format!("(invalid: {e})"),
+        }
+    }
+}
+
+/// The guest kernel command line (see the module documentation).
+pub fn kernel_cmdline(tsc_khz: Option<u64>, workload_args: &[String]) -> Result<String, CmdlineError> {
+    for arg in workload_args {
+        if arg.is_empty() || arg.chars().any(|c| c == ',' || c == '"' || c.is_whitespace() || c.is_control()) {
+            return Err(CmdlineError::BadArg(arg.clone()));
+        }
+    }
+    let mut s = String::from("console=ttyS0 reboot=t panic=-1 quiet");
+    if let Some(khz) = tsc_khz {
+        s.push_str(&format!(" tsc_early_khz={khz}"));
+    }
+    s.push_str(&format!(" {ARGS_PARAM}={}", workload_args.join(",")));
+    if s.len() >= MAX_KERNEL_CMDLINE {
+        return Err(CmdlineError::TooLong { len: s.len() });
+    }
+    Ok(s)
+}
+
+/// The host TSC frequency in kHz from `/proc/cpuinfo` text: the first
+/// `cpu MHz` line × 1000. On hosts with an invariant TSC (and in the VMs CI
+/// runs in) this is the TSC rate the kernel reported at boot.
+pub fn tsc_khz_from_cpuinfo(cpuinfo: &str) -> Option<u64> {
+    cpuinfo.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        if k.trim() != "cpu MHz" {
+            return None;
+        }
+        let mhz: f64 = v.trim().parse().ok()?;
+        (mhz.is_finite() && mhz > 0.0).then(|| (mhz * 1000.0).round() as u64)
+    })
+}
+
+/// The first line of `qemu-system-x86_64 --version` without the banner:
+/// `QEMU emulator version 7.2.22 (Debian ...)` → `7.2.22 (Debian ...)`.
+pub fn parse_qemu_version(output: &str) -> Option<String> {
+    let line = output.lines().next()?.trim();
+    Some(line.strip_prefix("QEMU emulator version ").unwrap_or(line).to_string()).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(accel: Accel, machine: Machine, vcpus: usize) -> QemuConfig {
+        QemuConfig {
+            qemu: "/usr/bin/qemu-system-x86_64".into(),
+            accel,
+            machine,
+            vcpus,
+            memory_mib: 512,
+            kernel: "/k/vmlinuz".into(),
+            initrd: "/s/initramfs.cpio".into(),
+            bios: (machine == Machine::Microvm).then(|| QBOOT_ROM.into()),
+            tsc_khz: Some(2_445_404),
+            cpu: None,
+        }
+    }
+
+    fn strings(c: &QemuConfig, args: &[&str]) -> Vec<String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        c.args(&args).unwrap().into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    /// The value following `flag`.
+    fn after<'a>(v: &'a [String], flag: &str) -> &'a str {
+        let i = v.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} missing in {v:?}"));
+        &v[i + 1]
+    }
+
+    #[test]
+    fn microvm_under_tcg_one_vcpu() {
+        let v = strings(&config(Accel::Tcg, Machine::Microvm, 1), &["startup"]);
+        assert_eq!(after(&v, "-M"), "microvm");
+        assert_eq!(after(&v, "-accel"), "tcg");
+        assert_eq!(after(&v, "-cpu"), "max");
+        assert_eq!(after(&v, "-smp"), "1");
+        assert_eq!(after(&v, "-m"), "512M");
+        assert_eq!(after(&v, "-bios"), QBOOT_ROM);
+        assert_eq!(after(&v, "-serial"), "stdio");
+        assert_eq!(after(&v, "-display"), "none");
+        for flag in ["-nodefaults", "-no-user-config", "-no-reboot"] {
+            assert!(v.iter().any(|a| a == flag), "{flag}");
+        }
+        assert_eq!(after(&v, "-kernel"), "/k/vmlinuz");
+        assert_eq!(after(&v, "-initrd"), "/s/initramfs.cpio");
+        assert_eq!(
+            after(&v, "-append"),
+            "console=ttyS0 reboot=t panic=-1 quiet tsc_early_khz=2445404 isobench.args=startup"
+        );
+    }
+
+    #[test]
+    fn several_vcpus_under_tcg_use_multithreaded_tcg() {
+        let v = strings(&config(Accel::Tcg, Machine::Microvm, 2), &["cpu", "--threads", "2"]);
+        assert_eq!(after(&v, "-accel"), "tcg,thread=multi");
+        assert_eq!(after(&v, "-smp"), "2");
+        assert!(after(&v, "-append").ends_with(" isobench.args=cpu,--threads,2"));
+    }
+
+    #[test]
+    fn kvm_uses_the_host_cpu() {
+        let v = strings(&config(Accel::Kvm, Machine::Microvm, 2), &["startup"]);
+        assert_eq!(after(&v, "-accel"), "kvm");
+        assert_eq!(after(&v, "-cpu"), "host");
+        let mut c = config(Accel::Kvm, Machine::Microvm, 1);
+        c.cpu = Some("host,-arch-capabilities".into());
+        assert_eq!(after(&strings(&c, &["startup"]), "-cpu"), "host,-arch-capabilities");
+    }
+
+    #[test]
+    fn q35_has_no_qboot_and_keeps_the_rest() {
+        for accel in [Accel::Kvm, Accel::Tcg] {
+            let v = strings(&config(accel, Machine::Q35, 1), &["startup"]);
+            assert_eq!(after(&v, "-M"), "q35");
+            assert!(!v.iter().any(|a| a == "-bios"));
+            assert_eq!(after(&v, "-serial"), "stdio");
+            assert!(v.iter().any(|a| a == "-no-reboot"));
+            assert!(after(&v, "-append").contains("console=ttyS0"));
+        }
+    }
+
+    #[test]
+    fn arguments_that_would_break_the_cmdline_are_refused() {
+        let c = config(Accel::Tcg, Machine::Microvm, 1);
+        for bad in ["a,b", "two words", "", "q\"", "tab\t"] {
+            assert_eq!(c.args(&[bad.to_string()]).unwrap_err(), CmdlineError::BadArg(bad.into()));
+        }
+        let long = vec!["x".repeat(100); 25];
+        assert!(matches!(c.args(&long).unwrap_err(), CmdlineError::TooLong { .. }));
+        let mut c = c;
+        c.vcpus = 0;
+        assert!(matches!(c.args(&[]).unwrap_err(), CmdlineError::Resources { .. }));
+    }
+
+    #[test]
+    fn without_tsc_frequency_the_parameter_is_left_out() {
+        let s = kernel_cmdline(None, &["startup".into()]).unwrap();
+        assert_eq!(s, "console=ttyS0 reboot=t panic=-1 quiet isobench.args=startup");
+    }
+
+    #[test]
+    fn tsc_frequency_from_cpuinfo() {
+        let text = "processor\t: 0\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2445.404\ncache size\t: 512 KB\n";
+        assert_eq!(tsc_khz_from_cpuinfo(text), Some(2_445_404));
+        assert_eq!(tsc_khz_from_cpuinfo("processor : 0\n"), None);
+        assert_eq!(tsc_khz_from_cpuinfo("cpu MHz : nan\n"), None);
+    }
+
+    #[test]
+    fn qemu_version_line() {
+        assert_eq!(
+            parse_qemu_version("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7)\nCopyright").as_deref(),
+            Some("7.2.22 (Debian 1:7.2+dfsg-7)")
+        );
+        assert_eq!(parse_qemu_version(""), None);
+    }
+
+    #[test]
+    fn display_quotes_the_append_string() {
+        let s = config(Accel::Tcg, Machine::Microvm, 1).display(&["startup".into()]);
+        assert!(s.starts_with("/usr/bin/qemu-system-x86_64 -M microvm"), "{s}");
+        assert!(s.contains("-append 'console=ttyS0 "), "{s}");
+    }
+}
