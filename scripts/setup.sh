@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs and builds everything isobench needs on a fresh Debian 12 machine,
+# as root: QEMU, runc, crun, busybox-static, cpio (Debian packages), a guest
+# kernel (scripts/fetch-kernel.sh), the static workload binary
+# (scripts/build-workload.sh) and the release binaries (isobench, isorun).
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "setup: $*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+    log "run me as root (containers, cgroups and packages need it)"
+    exit 2
+fi
+
+pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ] || [ "${ISOBENCH_APT_UPDATE:-0}" = 1 ]; then
+    log "installing ${missing[*]:-(update only)}"
+    apt-get update -q
+    if [ "${#missing[@]}" -gt 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+fi
+
+if ! command -v cargo >/dev/null; then
+    log "cargo not found: install a Rust toolchain (https://rustup.rs) and run me again"
+    exit 1
+fi
+
+if [ -x scripts/fetch-kernel.sh ] || [ -f scripts/fetch-kernel.sh ]; then
+    log "guest kernel: $(bash scripts/fetch-kernel.sh)"
+fi
+
+log "building the static workload binary"
+bash scripts/build-workload.sh >/dev/null
+log "building isobench and isorun (release)"
+cargo build --release --locked -p isobench -p isorun 2>&1 | tail -n 2 >&2
