@@ -1,2 +1,497 @@
 //! The `vm` environment: QEMU with a guest kernel and an initramfs whose
-//! `/init` is the workload binary. (Being built: see issue 4.)
+//! `/init` is the static workload binary (shared/DESIGN.md, "Environments").
+//!
+//! `prepare` finds the kernel and QEMU, writes the initramfs once into the
+//! scratch directory and chooses the accelerator (`--accel auto` test-boots
+//! KVM unless `/dev/kvm` is kvm_pvm); `run` boots one guest per workload run
+//! with the workload's arguments in `isobench.args=` on the kernel command line
+//! and reads its result off the serial console. Time to first instruction ends
+//! when `ISOBENCH-READY` arrives from inside the guest; the lifecycle ends when
+//! QEMU has exited (the guest's reboot(2) ends QEMU under `-no-reboot`).
+//! QEMU runs under [`watch`], in its own process group, so it is killed and
+//! reaped on timeout and on Ctrl-C.
+//!
+//! The pure decisions (command line, kernel lookup, console verdicts,
+//! accelerator choice) live in [`crate::vm`].
+
+use super::process::{output_of, watch, Watched};
+use super::{EnvContext, EnvKind, Environment, RunOutcome};
+use crate::vm::accel::{self, AccelPlan, AccelRequest};
+use crate::vm::console;
+use crate::vm::initramfs::workload_initramfs;
+use crate::vm::kernel::{kernel_version, GuestKernel, KernelSearch};
+use crate::vm::qemu::{self, Accel, Machine, QemuConfig, QBOOT_ROM};
+use anyhow::{anyhow, bail, Context, Result};
+use isobench_workloads::WorkloadSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The QEMU binary looked up in `PATH` when none is given.
+pub const QEMU_BIN: &str = "qemu-system-x86_64";
+/// How to get QEMU when it is missing.
+pub const QEMU_HINT: &str = "install it with 'apt-get install qemu-system-x86' (Debian/Ubuntu)";
+
+/// How the VM environment is configured (recorded in `run.json` with the plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmOptions {
+    /// `--accel auto|kvm|tcg`.
+    pub accel: AccelRequest,
+    /// `--machine microvm|q35`.
+    pub machine: Machine,
+    /// `--kernel PATH`; else ISOBENCH_KERNEL, host /boot, fetch-kernel cache.
+    pub kernel: Option<PathBuf>,
+    /// QEMU binary; `None` = `qemu-system-x86_64` from `PATH`.
+    pub qemu: Option<PathBuf>,
+    /// vCPUs; `None` = the plan's thread count.
+    pub vcpus: Option<usize>,
+    /// Guest memory in MiB.
+    pub memory_mib: u64,
+    /// Pass `tsc_early_khz=<host TSC kHz>` (microvm under TCG can hang
+    /// calibrating the TSC without it).
+    pub tsc_early_khz: bool,
+}
+
+impl Default for VmOptions {
+    fn default() -> Self {
+        VmOptions {
+            accel: AccelRequest::Auto,
+            machine: Machine::Microvm,
+            kernel: None,
+            qemu: None,
+            vcpus: None,
+            memory_mib: 1024,
+            tsc_early_khz: true,
+        }
+    }
+}
+
+/// Everything `prepare` found out.
+#[derive(Debug, Clone)]
+struct Prepared {
+    config: QemuConfig,
+    accel_reason: String,
+    kernel: GuestKernel,
+    kernel_version: Option<String>,
+    qemu_version: String,
+}
+
+/// The `vm` environment.
+pub struct VmEnv {
+    opts: VmOptions,
+    prepared: Option<Prepared>,
+    /// The initramfs written by `prepare` (removed by `cleanup`).
+    initrd: Option<PathBuf>,
+}
+
+impl VmOptions {
+    /// The options a run plan's VM column asks for (`--accel`, `--machine`,
+    /// `--kernel`, `--threads` as vCPUs, `--vm-memory`).
+    pub fn from_plan(p: &crate::plan::VmPlan) -> Result<VmOptions> {
+        Ok(VmOptions {
+            accel: p.accel.parse().map_err(anyhow::Error::msg)?,
+            machine: p.machine.parse().map_err(anyhow::Error::msg)?,
+            kernel: p.kernel.clone(),
+            vcpus: Some(p.vcpus),
+            memory_mib: p.memory_mib,
+            ..VmOptions::default()
+        })
+    }
+}
+
+impl VmEnv {
+    /// Validate the options (no side effects: nothing is probed before `prepare`).
+    pub fn new(opts: VmOptions) -> Result<VmEnv> {
+        if opts.vcpus == Some(0) {
+            bail!("--vcpus must be at least 1");
+        }
+        if opts.memory_mib < 64 {
+            bail!(
+                "VM memory of {} MiB is too small (at least 64 MiB)",
+                opts.memory_mib
+            );
+        }
+        if let Some(k) = &opts.kernel {
+            if k.as_os_str().is_empty() {
+                bail!("--kernel needs a path");
+            }
+        }
+        Ok(VmEnv {
+            opts,
+            prepared: None,
+            initrd: None,
+        })
+    }
+
+    pub fn options(&self) -> &VmOptions {
+        &self.opts
+    }
+
+    /// The accelerator in use (after `prepare`).
+    pub fn accel(&self) -> Option<Accel> {
+        self.prepared.as_ref().map(|p| p.config.accel)
+    }
+
+    /// Why that accelerator was chosen (after `prepare`).
+    pub fn accel_reason(&self) -> Option<&str> {
+        self.prepared.as_ref().map(|p| p.accel_reason.as_str())
+    }
+
+    /// The QEMU configuration in use (after `prepare`).
+    pub fn qemu_config(&self) -> Option<&QemuConfig> {
+        self.prepared.as_ref().map(|p| &p.config)
+    }
+
+    fn label(accel: Accel) -> String {
+        format!("vm-{}", accel.name())
+    }
+}
+
+/// Boot one guest with `args` for the workload and return what QEMU did
+/// (QEMU is killed and reaped on timeout and Ctrl-C).
+pub fn spawn_guest(config: &QemuConfig, args: &[String], timeout: Duration) -> Result<Watched> {
+    let mut cmd = Command::new(&config.qemu);
+    cmd.args(config.args(args)?);
+    watch(cmd, timeout)
+}
+
+/// A guest that booted, ran and produced a result.
+#[derive(Debug, Clone)]
+pub struct Boot {
+    pub console: console::Console,
+    /// Spawn of QEMU to `ISOBENCH-READY`.
+    pub ready_after: Option<Duration>,
+    /// Spawn of QEMU to its exit.
+    pub exited_after: Duration,
+}
+
+/// Boot one guest and judge its console: a panic, a failed QEMU, a missing
+/// or malformed result, or a timeout is an error quoting the last lines.
+pub fn boot_guest(config: &QemuConfig, args: &[String], timeout: Duration) -> Result<Boot> {
+    let w = spawn_guest(config, args, timeout)?;
+    let c = console::judge(
+        &w.stdout,
+        &w.stderr,
+        w.status.success(),
+        &w.status.to_string(),
+    )?;
+    Ok(Boot {
+        console: c,
+        ready_after: w.ready_after,
+        exited_after: w.exited_after,
+    })
+}
+
+/// The QEMU configuration for `opts` on this host: QEMU from the options or
+/// `PATH`, qboot for microvm where installed, the host TSC frequency.
+pub fn host_config(
+    opts: &VmOptions,
+    kernel: &Path,
+    initrd: &Path,
+    accel: Accel,
+    vcpus: usize,
+) -> Result<QemuConfig> {
+    let bios = (opts.machine == Machine::Microvm && Path::new(QBOOT_ROM).is_file())
+        .then(|| QBOOT_ROM.into());
+    Ok(QemuConfig {
+        qemu: find_qemu(opts.qemu.as_deref())?,
+        accel,
+        machine: opts.machine,
+        vcpus: opts.vcpus.unwrap_or(vcpus).max(1),
+        memory_mib: opts.memory_mib,
+        kernel: kernel.to_path_buf(),
+        initrd: initrd.to_path_buf(),
+        bios,
+        tsc_khz: if opts.tsc_early_khz {
+            host_tsc_khz()
+        } else {
+            None
+        },
+        cpu: None,
+    })
+}
+
+/// `name` looked up in the directories of `path` (a `PATH` value).
+pub fn find_in_path(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path?)
+        .map(|d| d.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+fn find_qemu(opt: Option<&Path>) -> Result<PathBuf> {
+    match opt {
+        Some(p) if p.is_file() => Ok(p.to_path_buf()),
+        Some(p) => bail!("QEMU binary {} not found; {QEMU_HINT}", p.display()),
+        None => find_in_path(QEMU_BIN, std::env::var_os("PATH").as_deref())
+            .ok_or_else(|| anyhow!("{QEMU_BIN} not found in PATH; {QEMU_HINT}")),
+    }
+}
+
+/// The host TSC frequency, kHz (`None` when /proc/cpuinfo does not say).
+fn host_tsc_khz() -> Option<u64> {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| qemu::tsc_khz_from_cpuinfo(&t))
+}
+
+impl Environment for VmEnv {
+    fn kind(&self) -> EnvKind {
+        EnvKind::Vm
+    }
+
+    fn id(&self) -> String {
+        match self.accel() {
+            Some(a) => Self::label(a),
+            None => "vm".into(),
+        }
+    }
+
+    fn detail(&self) -> BTreeMap<String, String> {
+        let mut d = BTreeMap::new();
+        d.insert("machine".into(), self.opts.machine.name().into());
+        d.insert("accel_requested".into(), self.opts.accel.name().into());
+        d.insert("memory_mib".into(), self.opts.memory_mib.to_string());
+        let Some(p) = &self.prepared else {
+            return d;
+        };
+        let c = &p.config;
+        d.insert("accel".into(), c.accel.name().into());
+        d.insert("accel_reason".into(), p.accel_reason.clone());
+        d.insert("cpu".into(), c.cpu_model().into());
+        d.insert("vcpus".into(), c.vcpus.to_string());
+        d.insert("kernel".into(), p.kernel.path.display().to_string());
+        d.insert("kernel_source".into(), p.kernel.source.name().into());
+        d.insert("kernel_reason".into(), p.kernel.reason.clone());
+        d.insert(
+            "kernel_version".into(),
+            p.kernel_version.clone().unwrap_or_else(|| "unknown".into()),
+        );
+        d.insert("qemu".into(), c.qemu.display().to_string());
+        d.insert("qemu_version".into(), p.qemu_version.clone());
+        d.insert(
+            "firmware".into(),
+            c.bios
+                .as_ref()
+                .map_or("default".into(), |b| b.display().to_string()),
+        );
+        if let Some(khz) = c.tsc_khz {
+            d.insert("tsc_early_khz".into(), khz.to_string());
+        }
+        d
+    }
+
+    fn emulated(&self) -> bool {
+        // Before prepare, only a forced KVM is known not to be emulated.
+        match self.accel() {
+            Some(a) => a == Accel::Tcg,
+            None => self.opts.accel != AccelRequest::Kvm,
+        }
+    }
+
+    fn prepare(&mut self, ctx: &EnvContext) -> Result<()> {
+        let kernel = KernelSearch::from_host(self.opts.kernel.clone()).find()?;
+        let mut config = host_config(
+            &self.opts,
+            &kernel.path,
+            Path::new(""),
+            Accel::Tcg,
+            ctx.threads,
+        )?;
+        let mut vcmd = Command::new(&config.qemu);
+        vcmd.arg("--version");
+        let qemu_version =
+            qemu::parse_qemu_version(&output_of(vcmd)?).unwrap_or_else(|| "unknown".into());
+
+        let init = std::fs::read(&ctx.workload_bin).with_context(|| {
+            format!("reading the workload binary {}", ctx.workload_bin.display())
+        })?;
+        let image = workload_initramfs(init)
+            .with_context(|| format!("building the initramfs from {}", ctx.workload_bin.display()))?
+            .to_bytes();
+        std::fs::create_dir_all(&ctx.scratch)
+            .with_context(|| format!("creating {}", ctx.scratch.display()))?;
+        let initrd = ctx.scratch.join("vm-initramfs.cpio");
+        std::fs::write(&initrd, image).with_context(|| format!("writing {}", initrd.display()))?;
+        self.initrd = Some(initrd.clone());
+
+        config.initrd = initrd;
+
+        let host = accel::probe_host(
+            Path::new("/dev/kvm"),
+            Path::new("/sys/module"),
+            Path::new("/proc/modules"),
+        );
+        let (accel, accel_reason) = match accel::plan(self.opts.accel, &host)? {
+            AccelPlan::Use { accel, reason } => (accel, reason),
+            AccelPlan::TestBootKvm => {
+                // Why a test boot: /dev/kvm may open on hosts where guests
+                // still cannot run (nested setups, broken MSR emulation).
+                let mut probe = config.clone();
+                probe.accel = Accel::Kvm;
+                let outcome =
+                    match spawn_guest(&probe, &["startup".to_string()], accel::TEST_BOOT_TIMEOUT) {
+                        Ok(w) => w.ready_after.ok_or_else(|| {
+                            format!(
+                                "no ISOBENCH-READY; QEMU {}: {}",
+                                w.status,
+                                console::tail(&w.stdout, &w.stderr, 3)
+                            )
+                        }),
+                        Err(e) if e.downcast_ref::<super::process::Interrupted>().is_some() => {
+                            return Err(e)
+                        }
+                        Err(e) => Err(format!("{e:#}")
+                            .lines()
+                            .take(4)
+                            .collect::<Vec<_>>()
+                            .join(" ")),
+                    };
+                accel::after_test_boot(outcome)
+            }
+        };
+        config.accel = accel;
+        self.prepared = Some(Prepared {
+            kernel_version: kernel_version(&kernel.path),
+            config,
+            accel_reason,
+            kernel,
+            qemu_version,
+        });
+        Ok(())
+    }
+
+    fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {
+        let p = self
+            .prepared
+            .as_ref()
+            .ok_or_else(|| anyhow!("vm environment not prepared"))?;
+        let label = Self::label(p.config.accel);
+        let what = || {
+            format!(
+                "{label} ({}, {} vCPU, {} MiB, kernel {}): {}",
+                p.config.machine,
+                p.config.vcpus,
+                p.config.memory_mib,
+                p.kernel_version.as_deref().unwrap_or("?"),
+                spec.args.join(" ")
+            )
+        };
+        let b = boot_guest(&p.config, &spec.args, timeout).with_context(what)?;
+        let c = b.console;
+        let mut extra_ms = BTreeMap::new();
+        if let Some(up) = c.guest_uptime_ms {
+            extra_ms.insert("guest_uptime_ms".to_string(), up);
+        }
+        Ok(RunOutcome {
+            result: c.result,
+            first_instruction: b.ready_after,
+            lifecycle: b.exited_after,
+            extra_ms,
+        })
+    }
+
+    fn cleanup(&mut self) -> Result<()> {
+        if let Some(initrd) = self.initrd.take() {
+            match std::fs::remove_file(&initrd) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", initrd.display())),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for VmEnv {
+    fn drop(&mut self) {
+        let _ = self.cleanup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_validated_without_side_effects() {
+        assert!(VmEnv::new(VmOptions::default()).is_ok());
+        let e = VmEnv::new(VmOptions {
+            vcpus: Some(0),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("vcpus"), "{e}");
+        let e = VmEnv::new(VmOptions {
+            memory_mib: 16,
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("16 MiB"), "{e}");
+    }
+
+    #[test]
+    fn identity_before_prepare() {
+        let env = VmEnv::new(VmOptions {
+            accel: AccelRequest::Tcg,
+            machine: Machine::Q35,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(env.id(), "vm");
+        assert!(env.emulated());
+        assert_eq!(env.detail()["machine"], "q35");
+        let kvm = VmEnv::new(VmOptions {
+            accel: AccelRequest::Kvm,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!kvm.emulated());
+    }
+
+    #[test]
+    fn options_serialise_for_run_json() {
+        let o = VmOptions {
+            kernel: Some("/k".into()),
+            vcpus: Some(2),
+            ..Default::default()
+        };
+        let j = serde_json::to_value(&o).unwrap();
+        assert_eq!(j["accel"], "auto");
+        assert_eq!(j["machine"], "microvm");
+        assert_eq!(j["kernel"], "/k");
+        assert_eq!(serde_json::from_value::<VmOptions>(j).unwrap(), o);
+        // Missing fields take their defaults.
+        let o: VmOptions = serde_json::from_str(r#"{"accel":"tcg"}"#).unwrap();
+        assert_eq!((o.accel, o.memory_mib), (AccelRequest::Tcg, 1024));
+    }
+
+    #[test]
+    fn qemu_lookup_in_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join(QEMU_BIN);
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        let path =
+            std::env::join_paths([tmp.path().join("none"), tmp.path().to_path_buf()]).unwrap();
+        assert_eq!(
+            find_in_path(QEMU_BIN, Some(&path)),
+            None,
+            "not executable yet"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_in_path(QEMU_BIN, Some(&path)), Some(bin));
+        let e = find_qemu(Some(&tmp.path().join("nope")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("apt-get install qemu-system-x86"), "{e}");
+    }
+}

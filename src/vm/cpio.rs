@@ -85,7 +85,9 @@ fn normalise(path: &str) -> Result<String, CpioError> {
     let bad = name.is_empty()
         || name == TRAILER
         || name.contains('\0')
-        || name.split('/').any(|c| c.is_empty() || c == "." || c == "..");
+        || name
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
     if bad {
         return Err(CpioError::InvalidPath(path.to_string()));
     }
@@ -104,10 +106,17 @@ impl Archive {
         }
         if let Kind::File(data) = &kind {
             if u32::try_from(data.len()).is_err() {
-                return Err(CpioError::TooLarge { path: name, size: data.len() });
+                return Err(CpioError::TooLarge {
+                    path: name,
+                    size: data.len(),
+                });
             }
         }
-        self.entries.push(Entry { name, perm: perm & 0o7777, kind });
+        self.entries.push(Entry {
+            name,
+            perm: perm & 0o7777,
+            kind,
+        });
         Ok(self)
     }
 
@@ -122,7 +131,13 @@ impl Archive {
     }
 
     /// A character device node, e.g. `/dev/console` = 5,1.
-    pub fn char_dev(&mut self, path: &str, perm: u32, major: u32, minor: u32) -> Result<&mut Self, CpioError> {
+    pub fn char_dev(
+        &mut self,
+        path: &str,
+        perm: u32,
+        major: u32,
+        minor: u32,
+    ) -> Result<&mut Self, CpioError> {
         self.push(path, perm, Kind::CharDev { major, minor })
     }
 
@@ -170,7 +185,15 @@ impl Archive {
 }
 
 /// Append one header, its name and its data, each padded to four bytes.
-fn write_entry(out: &mut Vec<u8>, name: &str, ino: u32, mode: u32, nlink: u32, rdev: (u32, u32), data: &[u8]) {
+fn write_entry(
+    out: &mut Vec<u8>,
+    name: &str,
+    ino: u32,
+    mode: u32,
+    nlink: u32,
+    rdev: (u32, u32),
+    data: &[u8],
+) {
     let namesize = name.len() as u32 + 1;
     let fields = [
         ino,
@@ -199,30 +222,7 @@ fn write_entry(out: &mut Vec<u8>, name: &str, ino: u32, mode: u32, nlink: u32, r
 }
 
 fn pad4(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
-}
-
-/// The initramfs isobench boots: the mount points the workload's PID-1 mode
-/// needs (`/dev`, `/proc`, `/sys`, `/tmp`), `/dev/console` (char 5,1: without
-/// it the kernel cannot open a console for init, and init's output is lost),
-/// and `init` as `/init`.
-pub fn workload_initramfs(init: Vec<u8>) -> Result<Archive, CpioError> {
-    let mut a = base_layout()?;
-    a.file("/init", 0o755, init)?;
-    Ok(a)
-}
-
-/// Directories and `/dev/console`, shared by every initramfs isobench writes.
-pub fn base_layout() -> Result<Archive, CpioError> {
-    let mut a = Archive::new();
-    a.dir("/dev", 0o755)?
-        .char_dev("/dev/console", 0o600, 5, 1)?
-        .dir("/proc", 0o555)?
-        .dir("/sys", 0o555)?
-        .dir("/tmp", 0o1777)?;
-    Ok(a)
+    out.resize(out.len().next_multiple_of(4), 0);
 }
 
 #[cfg(test)]
@@ -232,17 +232,29 @@ mod tests {
     /// A minimal newc reader following the kernel's rules, to check what the
     /// writer produced: (name, mode, rdevmajor, rdevminor, data).
     fn parse(bytes: &[u8]) -> Vec<(String, u32, u32, u32, Vec<u8>)> {
-        let mut at = 0;
+        let mut at: usize = 0;
         let mut out = Vec::new();
         loop {
-            assert_eq!(at % 4, 0, "headers start on a 4-byte boundary");
+            assert_eq!(
+                at,
+                at.next_multiple_of(4),
+                "headers start on a 4-byte boundary"
+            );
             let h = std::str::from_utf8(&bytes[at..at + HEADER_LEN]).unwrap();
             assert_eq!(&h[..6], NEWC_MAGIC);
             let field = |i: usize| u32::from_str_radix(&h[6 + 8 * i..14 + 8 * i], 16).unwrap();
-            let (mode, size, rmaj, rmin, namesize) = (field(1), field(6) as usize, field(9), field(10), field(11) as usize);
+            let (mode, size, rmaj, rmin, namesize) = (
+                field(1),
+                field(6) as usize,
+                field(9),
+                field(10),
+                field(11) as usize,
+            );
             let name_at = at + HEADER_LEN;
             assert_eq!(bytes[name_at + namesize - 1], 0, "name is NUL-terminated");
-            let name = std::str::from_utf8(&bytes[name_at..name_at + namesize - 1]).unwrap().to_string();
+            let name = std::str::from_utf8(&bytes[name_at..name_at + namesize - 1])
+                .unwrap()
+                .to_string();
             let data_at = (name_at + namesize).next_multiple_of(4);
             let data = bytes[data_at..data_at + size].to_vec();
             at = (data_at + size).next_multiple_of(4);
@@ -256,9 +268,21 @@ mod tests {
 
     #[test]
     fn entries_follow_the_newc_rules() {
-        let a = workload_initramfs(b"\x7fELF fake init".to_vec()).unwrap();
+        let mut a = Archive::new();
+        a.dir("/dev", 0o755)
+            .unwrap()
+            .char_dev("/dev/console", 0o600, 5, 1)
+            .unwrap();
+        a.dir("/proc", 0o555)
+            .unwrap()
+            .dir("/sys", 0o555)
+            .unwrap()
+            .dir("/tmp", 0o1777)
+            .unwrap();
+        a.file("/init", 0o755, b"\x7fELF fake init".to_vec())
+            .unwrap();
         let bytes = a.to_bytes();
-        assert_eq!(bytes.len() % 4, 0);
+        assert_eq!(bytes.len(), bytes.len().next_multiple_of(4));
         let entries = parse(&bytes);
         let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(names, ["dev", "dev/console", "proc", "sys", "tmp", "init"]);
@@ -290,7 +314,11 @@ mod tests {
 
     #[test]
     fn output_is_deterministic_and_ends_with_trailer() {
-        let a = workload_initramfs(vec![1, 2, 3]).unwrap();
+        let mut a = Archive::new();
+        a.dir("/dev", 0o755)
+            .unwrap()
+            .file("/init", 0o755, vec![1, 2, 3])
+            .unwrap();
         let b = a.to_bytes();
         assert_eq!(b, a.to_bytes());
         let tail = String::from_utf8_lossy(&b[b.len() - 20..]).into_owned();
@@ -301,7 +329,10 @@ mod tests {
     #[test]
     fn symlinks_store_their_target_as_data() {
         let mut a = Archive::new();
-        a.dir("bin", 0o755).unwrap().symlink("bin/sh", "busybox").unwrap();
+        a.dir("bin", 0o755)
+            .unwrap()
+            .symlink("bin/sh", "busybox")
+            .unwrap();
         let e = parse(&a.to_bytes());
         assert_eq!(e[1].1, S_IFLNK | 0o777);
         assert_eq!(e[1].4, b"busybox");
@@ -311,10 +342,17 @@ mod tests {
     fn bad_paths_and_duplicates_are_refused() {
         let mut a = Archive::new();
         for bad in ["", "/", "a/../b", "a//b", "./x", TRAILER, "a\0b"] {
-            assert_eq!(a.dir(bad, 0o755).unwrap_err(), CpioError::InvalidPath(bad.into()), "{bad:?}");
+            assert_eq!(
+                a.dir(bad, 0o755).unwrap_err(),
+                CpioError::InvalidPath(bad.into()),
+                "{bad:?}"
+            );
         }
         a.dir("/etc", 0o755).unwrap();
-        assert_eq!(a.dir("etc/", 0o755).unwrap_err(), CpioError::Duplicate("etc".into()));
+        assert_eq!(
+            a.dir("etc/", 0o755).unwrap_err(),
+            CpioError::Duplicate("etc".into())
+        );
         assert_eq!(a.len(), 1);
     }
 
@@ -333,18 +371,41 @@ mod tests {
             eprintln!("skipping: cpio is not installed (apt-get install cpio)");
             return;
         };
-        let bytes = workload_initramfs(vec![0u8; 4097]).unwrap().to_bytes();
+        let mut a = Archive::new();
+        a.dir("/dev", 0o755)
+            .unwrap()
+            .char_dev("/dev/console", 0o600, 5, 1)
+            .unwrap();
+        a.dir("/proc", 0o555)
+            .unwrap()
+            .dir("/sys", 0o555)
+            .unwrap()
+            .dir("/tmp", 0o1777)
+            .unwrap();
+        a.file("/init", 0o755, vec![0u8; 4097]).unwrap();
+        let bytes = a.to_bytes();
         child.stdin.take().unwrap().write_all(&bytes).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let listing = String::from_utf8(out.stdout).unwrap();
         let lines: Vec<&str> = listing.lines().collect();
         assert_eq!(lines.len(), 6, "{listing}");
-        let names: Vec<&str> = lines.iter().map(|l| l.split_whitespace().last().unwrap()).collect();
+        let names: Vec<&str> = lines
+            .iter()
+            .map(|l| l.split_whitespace().last().unwrap())
+            .collect();
         assert_eq!(names, ["dev", "dev/console", "proc", "sys", "tmp", "init"]);
         // crw------- 1 root root 5, 1 ... dev/console
         assert!(lines[1].starts_with("crw-------"), "{}", lines[1]);
-        assert!(lines[1].contains("5,   1") || lines[1].contains("5, 1"), "{}", lines[1]);
+        assert!(
+            lines[1].contains("5,   1") || lines[1].contains("5, 1"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[0].starts_with("drwxr-xr-x"), "{}", lines[0]);
         assert!(lines[4].starts_with("drwxrwxrwt"), "{}", lines[4]);
         assert!(lines[5].starts_with("-rwxr-xr-x"), "{}", lines[5]);

@@ -26,7 +26,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// How to get a kernel when none is found; part of every lookup error.
-pub const FETCH_HINT: &str = "run scripts/fetch-kernel.sh (unpacks Debian's linux-image-cloud-amd64 into a cache \
+pub const FETCH_HINT: &str =
+    "run scripts/fetch-kernel.sh (unpacks Debian's linux-image-cloud-amd64 into a cache \
      directory), or pass --kernel PATH / set ISOBENCH_KERNEL to a bzImage";
 
 /// Where the kernel came from.
@@ -112,7 +113,10 @@ impl KernelSearch {
     pub fn find(&self) -> Result<GuestKernel, KernelError> {
         let explicit = [
             (self.flag.clone(), KernelSource::Flag),
-            (self.env_kernel.clone().map(PathBuf::from), KernelSource::Env),
+            (
+                self.env_kernel.clone().map(PathBuf::from),
+                KernelSource::Env,
+            ),
         ];
         for (path, source) in explicit {
             if let Some(path) = path {
@@ -122,7 +126,11 @@ impl KernelSearch {
                     err,
                 })?;
                 let reason = format!("given by {}", source.name());
-                return Ok(GuestKernel { path, source, reason });
+                return Ok(GuestKernel {
+                    path,
+                    source,
+                    reason,
+                });
             }
         }
         let mut looked = Vec::new();
@@ -131,8 +139,15 @@ impl KernelSearch {
                 let path = self.boot_dir.join(format!("vmlinuz-{rel}"));
                 match readable(&path) {
                     Ok(()) => {
-                        let reason = format!("the host's own kernel ({rel}) is readable in {}", self.boot_dir.display());
-                        return Ok(GuestKernel { path, source: KernelSource::Host, reason });
+                        let reason = format!(
+                            "the host's own kernel ({rel}) is readable in {}",
+                            self.boot_dir.display()
+                        );
+                        return Ok(GuestKernel {
+                            path,
+                            source: KernelSource::Host,
+                            reason,
+                        });
                     }
                     Err(e) => looked.push(format!("{}: {}", path.display(), short_io(&e))),
                 }
@@ -145,17 +160,27 @@ impl KernelSearch {
                 Some(path) => {
                     let why = looked.join("; ");
                     let reason = format!("unpacked by scripts/fetch-kernel.sh ({why})");
-                    return Ok(GuestKernel { path, source: KernelSource::Cache, reason });
+                    return Ok(GuestKernel {
+                        path,
+                        source: KernelSource::Cache,
+                        reason,
+                    });
                 }
                 None => looked.push(format!("{}: no vmlinuz-*", boot.display())),
             }
         }
-        Err(KernelError::NotFound { looked: looked.join("; ") })
+        Err(KernelError::NotFound {
+            looked: looked.join("; "),
+        })
     }
 }
 
 /// The cache directories `scripts/fetch-kernel.sh` may have used, in its order.
-pub fn cache_dirs(isobench_cache: Option<&std::ffi::OsStr>, xdg: Option<&std::ffi::OsStr>, home: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
+pub fn cache_dirs(
+    isobench_cache: Option<&std::ffi::OsStr>,
+    xdg: Option<&std::ffi::OsStr>,
+    home: Option<&std::ffi::OsStr>,
+) -> Vec<PathBuf> {
     let mut v = Vec::new();
     if let Some(c) = isobench_cache.filter(|c| !c.is_empty()) {
         v.push(Path::new(c).join("kernel"));
@@ -251,7 +276,11 @@ pub fn bzimage_version(image: &[u8]) -> Option<String> {
 /// Read the version from the kernel file (the header is in the first 64 KiB).
 pub fn kernel_version(path: &Path) -> Option<String> {
     let mut buf = Vec::with_capacity(65536);
-    File::open(path).ok()?.take(65536).read_to_end(&mut buf).ok()?;
+    File::open(path)
+        .ok()?
+        .take(65536)
+        .read_to_end(&mut buf)
+        .ok()?;
     bzimage_version(&buf)
 }
 
@@ -275,7 +304,12 @@ mod tests {
         fs::create_dir_all(&boot).unwrap();
         fs::create_dir_all(cache.join("root/boot")).unwrap();
         fs::create_dir_all(cache2.join("root/boot")).unwrap();
-        Fixture { boot, cache, cache2, _tmp: tmp }
+        Fixture {
+            boot,
+            cache,
+            cache2,
+            _tmp: tmp,
+        }
     }
 
     fn search(f: &Fixture) -> KernelSearch {
@@ -317,8 +351,16 @@ mod tests {
         let k = s.find().unwrap();
         assert_eq!((k.path, k.source), (cached, KernelSource::Cache));
         // The reason says why the host kernel was passed over.
-        assert!(k.reason.contains("vmlinuz-6.1.0-test: absent"), "{}", k.reason);
-        assert!(k.reason.contains("cache/root/boot: no vmlinuz-*"), "{}", k.reason);
+        assert!(
+            k.reason.contains("vmlinuz-6.1.0-test: absent"),
+            "{}",
+            k.reason
+        );
+        assert!(
+            k.reason.contains("cache/root/boot: no vmlinuz-*"),
+            "{}",
+            k.reason
+        );
     }
 
     #[test]
@@ -328,11 +370,17 @@ mod tests {
         let mut s = search(&f);
         s.env_kernel = Some(f.boot.join("missing").into());
         let msg = s.find().unwrap_err().to_string();
-        assert!(msg.contains("missing") && msg.contains("ISOBENCH_KERNEL"), "{msg}");
+        assert!(
+            msg.contains("missing") && msg.contains("ISOBENCH_KERNEL"),
+            "{msg}"
+        );
         assert!(msg.contains("fetch-kernel.sh"), "{msg}");
         s.flag = Some(f.boot.clone()); // a directory
         let msg = s.find().unwrap_err().to_string();
-        assert!(msg.contains("--kernel") && msg.contains("directory"), "{msg}");
+        assert!(
+            msg.contains("--kernel") && msg.contains("directory"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -347,12 +395,20 @@ mod tests {
     #[test]
     fn newest_cached_kernel_wins() {
         let f = fixture();
-        for v in ["6.1.0-9-cloud-amd64", "6.1.0-41-cloud-amd64", "6.1.0-10-cloud-amd64"] {
+        for v in [
+            "6.1.0-9-cloud-amd64",
+            "6.1.0-41-cloud-amd64",
+            "6.1.0-10-cloud-amd64",
+        ] {
             fs::write(f.cache.join(format!("root/boot/vmlinuz-{v}")), b"k").unwrap();
         }
         fs::write(f.cache.join("root/boot/config-6.1.0-99-cloud-amd64"), b"c").unwrap();
         let k = search(&f).find().unwrap();
-        assert!(k.path.ends_with("vmlinuz-6.1.0-41-cloud-amd64"), "{}", k.path.display());
+        assert!(
+            k.path.ends_with("vmlinuz-6.1.0-41-cloud-amd64"),
+            "{}",
+            k.path.display()
+        );
     }
 
     #[test]
@@ -375,7 +431,13 @@ mod tests {
             ]
         );
         let d = cache_dirs(None, Some("/x".as_ref()), Some("/home/u".as_ref()));
-        assert_eq!(d, [PathBuf::from("/var/cache/isobench/kernel"), PathBuf::from("/x/isobench/kernel")]);
+        assert_eq!(
+            d,
+            [
+                PathBuf::from("/var/cache/isobench/kernel"),
+                PathBuf::from("/x/isobench/kernel")
+            ]
+        );
     }
 
     #[test]
@@ -386,7 +448,10 @@ mod tests {
         img[0x20E..0x210].copy_from_slice(&0x0300u16.to_le_bytes());
         let s = b"6.1.0-41-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP\0";
         img[0x500..0x500 + s.len()].copy_from_slice(s);
-        assert_eq!(bzimage_version(&img).as_deref(), Some("6.1.0-41-cloud-amd64"));
+        assert_eq!(
+            bzimage_version(&img).as_deref(),
+            Some("6.1.0-41-cloud-amd64")
+        );
         img[0x202] = b'X';
         assert_eq!(bzimage_version(&img), None);
         assert_eq!(bzimage_version(b"short"), None);

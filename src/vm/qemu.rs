@@ -104,8 +104,10 @@ pub enum CmdlineError {
     BadArg(String),
     #[error("kernel command line is {len} bytes; the x86 limit is {} (shorten the workload arguments)", MAX_KERNEL_CMDLINE - 1)]
     TooLong { len: usize },
-    #[error("a VM needs at least one vCPU and 64 MiB of memory (got {vcpus} vCPUs, {memory_mib} MiB)")]
-    Resources { vcpus: usize, memory_mib: u32 },
+    #[error(
+        "a VM needs at least one vCPU and 64 MiB of memory (got {vcpus} vCPUs, {memory_mib} MiB)"
+    )]
+    Resources { vcpus: usize, memory_mib: u64 },
 }
 
 /// Everything the command line depends on.
@@ -116,7 +118,7 @@ pub struct QemuConfig {
     pub accel: Accel,
     pub machine: Machine,
     pub vcpus: usize,
-    pub memory_mib: u32,
+    pub memory_mib: u64,
     pub kernel: PathBuf,
     pub initrd: PathBuf,
     /// Firmware (`-bios`); qboot for microvm where it is installed.
@@ -151,7 +153,10 @@ impl QemuConfig {
     /// `workload_args` for the workload.
     pub fn args(&self, workload_args: &[String]) -> Result<Vec<OsString>, CmdlineError> {
         if self.vcpus == 0 || self.memory_mib < 64 {
-            return Err(CmdlineError::Resources { vcpus: self.vcpus, memory_mib: self.memory_mib });
+            return Err(CmdlineError::Resources {
+                vcpus: self.vcpus,
+                memory_mib: self.memory_mib,
+            });
         }
         let append = kernel_cmdline(self.tsc_khz, workload_args)?;
         let mut a: Vec<OsString> = Vec::new();
@@ -161,7 +166,15 @@ impl QemuConfig {
         push(&["-cpu", self.cpu_model()]);
         push(&["-smp", &self.vcpus.to_string()]);
         push(&["-m", &format!("{}M", self.memory_mib)]);
-        push(&["-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot"]);
+        push(&[
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+        ]);
         if let Some(bios) = &self.bios {
             a.push("-bios".into());
             a.push(bios.into());
@@ -196,9 +209,16 @@ impl QemuConfig {
 }
 
 /// The guest kernel command line (see the module documentation).
-pub fn kernel_cmdline(tsc_khz: Option<u64>, workload_args: &[String]) -> Result<String, CmdlineError> {
+pub fn kernel_cmdline(
+    tsc_khz: Option<u64>,
+    workload_args: &[String],
+) -> Result<String, CmdlineError> {
     for arg in workload_args {
-        if arg.is_empty() || arg.chars().any(|c| c == ',' || c == '"' || c.is_whitespace() || c.is_control()) {
+        if arg.is_empty()
+            || arg
+                .chars()
+                .any(|c| c == ',' || c == '"' || c.is_whitespace() || c.is_control())
+        {
             return Err(CmdlineError::BadArg(arg.clone()));
         }
     }
@@ -231,7 +251,12 @@ pub fn tsc_khz_from_cpuinfo(cpuinfo: &str) -> Option<u64> {
 /// `QEMU emulator version 7.2.22 (Debian ...)` → `7.2.22 (Debian ...)`.
 pub fn parse_qemu_version(output: &str) -> Option<String> {
     let line = output.lines().next()?.trim();
-    Some(line.strip_prefix("QEMU emulator version ").unwrap_or(line).to_string()).filter(|s| !s.is_empty())
+    Some(
+        line.strip_prefix("QEMU emulator version ")
+            .unwrap_or(line)
+            .to_string(),
+    )
+    .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -255,12 +280,19 @@ mod tests {
 
     fn strings(c: &QemuConfig, args: &[&str]) -> Vec<String> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        c.args(&args).unwrap().into_iter().map(|s| s.into_string().unwrap()).collect()
+        c.args(&args)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect()
     }
 
     /// The value following `flag`.
     fn after<'a>(v: &'a [String], flag: &str) -> &'a str {
-        let i = v.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} missing in {v:?}"));
+        let i = v
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("{flag} missing in {v:?}"));
         &v[i + 1]
     }
 
@@ -288,7 +320,10 @@ mod tests {
 
     #[test]
     fn several_vcpus_under_tcg_use_multithreaded_tcg() {
-        let v = strings(&config(Accel::Tcg, Machine::Microvm, 2), &["cpu", "--threads", "2"]);
+        let v = strings(
+            &config(Accel::Tcg, Machine::Microvm, 2),
+            &["cpu", "--threads", "2"],
+        );
         assert_eq!(after(&v, "-accel"), "tcg,thread=multi");
         assert_eq!(after(&v, "-smp"), "2");
         assert!(after(&v, "-append").ends_with(" isobench.args=cpu,--threads,2"));
@@ -301,7 +336,10 @@ mod tests {
         assert_eq!(after(&v, "-cpu"), "host");
         let mut c = config(Accel::Kvm, Machine::Microvm, 1);
         c.cpu = Some("host,-arch-capabilities".into());
-        assert_eq!(after(&strings(&c, &["startup"]), "-cpu"), "host,-arch-capabilities");
+        assert_eq!(
+            after(&strings(&c, &["startup"]), "-cpu"),
+            "host,-arch-capabilities"
+        );
     }
 
     #[test]
@@ -320,24 +358,37 @@ mod tests {
     fn arguments_that_would_break_the_cmdline_are_refused() {
         let c = config(Accel::Tcg, Machine::Microvm, 1);
         for bad in ["a,b", "two words", "", "q\"", "tab\t"] {
-            assert_eq!(c.args(&[bad.to_string()]).unwrap_err(), CmdlineError::BadArg(bad.into()));
+            assert_eq!(
+                c.args(&[bad.to_string()]).unwrap_err(),
+                CmdlineError::BadArg(bad.into())
+            );
         }
         let long = vec!["x".repeat(100); 25];
-        assert!(matches!(c.args(&long).unwrap_err(), CmdlineError::TooLong { .. }));
+        assert!(matches!(
+            c.args(&long).unwrap_err(),
+            CmdlineError::TooLong { .. }
+        ));
         let mut c = c;
         c.vcpus = 0;
-        assert!(matches!(c.args(&[]).unwrap_err(), CmdlineError::Resources { .. }));
+        assert!(matches!(
+            c.args(&[]).unwrap_err(),
+            CmdlineError::Resources { .. }
+        ));
     }
 
     #[test]
     fn without_tsc_frequency_the_parameter_is_left_out() {
         let s = kernel_cmdline(None, &["startup".into()]).unwrap();
-        assert_eq!(s, "console=ttyS0 reboot=t panic=-1 quiet isobench.args=startup");
+        assert_eq!(
+            s,
+            "console=ttyS0 reboot=t panic=-1 quiet isobench.args=startup"
+        );
     }
 
     #[test]
     fn tsc_frequency_from_cpuinfo() {
-        let text = "processor\t: 0\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2445.404\ncache size\t: 512 KB\n";
+        let text =
+            "processor\t: 0\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2445.404\ncache size\t: 512 KB\n";
         assert_eq!(tsc_khz_from_cpuinfo(text), Some(2_445_404));
         assert_eq!(tsc_khz_from_cpuinfo("processor : 0\n"), None);
         assert_eq!(tsc_khz_from_cpuinfo("cpu MHz : nan\n"), None);
@@ -346,7 +397,8 @@ mod tests {
     #[test]
     fn qemu_version_line() {
         assert_eq!(
-            parse_qemu_version("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7)\nCopyright").as_deref(),
+            parse_qemu_version("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7)\nCopyright")
+                .as_deref(),
             Some("7.2.22 (Debian 1:7.2+dfsg-7)")
         );
         assert_eq!(parse_qemu_version(""), None);
@@ -355,7 +407,10 @@ mod tests {
     #[test]
     fn display_quotes_the_append_string() {
         let s = config(Accel::Tcg, Machine::Microvm, 1).display(&["startup".into()]);
-        assert!(s.starts_with("/usr/bin/qemu-system-x86_64 -M microvm"), "{s}");
+        assert!(
+            s.starts_with("/usr/bin/qemu-system-x86_64 -M microvm"),
+            "{s}"
+        );
         assert!(s.contains("-append 'console=ttyS0 "), "{s}");
     }
 }

@@ -1,0 +1,272 @@
+//! Real guest boots under QEMU TCG (microvm): the isobench initramfs through
+//! `VmEnv`, a busybox baseline written with isobench's own cpio writer, a
+//! guest that hangs (killed at the timeout), a guest whose init dies (a kernel
+//! panic, reported with its lines), and the clear errors for a missing kernel
+//! and a forced KVM on kvm_pvm. After each boot, no QEMU process that used
+//! the test's initramfs may be left.
+//!
+//! They need QEMU and a guest kernel (scripts/setup.sh installs QEMU and runs
+//! scripts/fetch-kernel.sh) and skip, saying why, only when one is truly
+//! absent. Boots run one at a time (TCG on a shared 2-core host) and take
+//! about 20 s in all.
+
+use isobench::env::vm::{boot_guest, find_in_path, host_config, VmEnv, VmOptions, QEMU_BIN};
+use isobench::env::{EnvContext, Environment};
+use isobench::vm::accel::AccelRequest;
+use isobench::vm::initramfs::{busybox_initramfs, busybox_startup_script};
+use isobench::vm::kernel::KernelSearch;
+use isobench::vm::qemu::{Accel, Machine};
+use isobench_workloads::{Workload, WorkloadSpec};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// One boot at a time: TCG guests compete for the same two cores.
+static BOOTS: Mutex<()> = Mutex::new(());
+
+/// A timeout no healthy TCG boot comes near (they take ~4 s here).
+const GENEROUS: Duration = Duration::from_secs(90);
+
+/// The guest kernel, or why the test cannot run.
+fn kernel() -> Option<PathBuf> {
+    if find_in_path(QEMU_BIN, std::env::var_os("PATH").as_deref()).is_none() {
+        eprintln!("skipping: {QEMU_BIN} not found (apt-get install qemu-system-x86)");
+        return None;
+    }
+    match KernelSearch::from_host(None).find() {
+        Ok(k) => Some(k.path),
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            None
+        }
+    }
+}
+
+fn busybox() -> Option<Vec<u8>> {
+    match std::fs::read("/bin/busybox") {
+        Ok(b) => Some(b),
+        Err(e) => {
+            eprintln!("skipping: /bin/busybox: {e} (apt-get install busybox-static)");
+            None
+        }
+    }
+}
+
+/// PIDs of live processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &Path) -> Vec<u32> {
+    let needle = needle.as_os_str().as_encoded_bytes();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle))
+        })
+        .collect()
+}
+
+fn assert_no_qemu_left(initrd: &Path) {
+    let left = processes_mentioning(initrd);
+    assert!(
+        left.is_empty(),
+        "QEMU processes outlived the boot: {left:?}"
+    );
+}
+
+fn tcg_opts() -> VmOptions {
+    VmOptions {
+        accel: AccelRequest::Tcg,
+        memory_mib: 256,
+        ..VmOptions::default()
+    }
+}
+
+fn write_busybox_image(dir: &Path, script: &str) -> Option<PathBuf> {
+    let image = busybox_initramfs(busybox()?, script).unwrap().to_bytes();
+    let path = dir.join("busybox.cpio");
+    std::fs::write(&path, image).unwrap();
+    Some(path)
+}
+
+#[test]
+fn busybox_guest_boots_with_isobench_written_initramfs() {
+    let Some(k) = kernel() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(initrd) = write_busybox_image(tmp.path(), &busybox_startup_script()) else {
+        return;
+    };
+    let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let config = host_config(&tcg_opts(), &k, &initrd, Accel::Tcg, 1).unwrap();
+    let b = boot_guest(&config, &["startup".into()], GENEROUS).unwrap();
+    assert_no_qemu_left(&initrd);
+    assert!(b.console.result.valid);
+    assert_eq!(b.console.result.info["init"], "busybox");
+    let ready = b.ready_after.expect("ISOBENCH-READY seen");
+    assert!(ready < b.exited_after);
+    let up = b.console.guest_uptime_ms.expect("guest uptime");
+    assert!(
+        up > 0.0 && up < b.exited_after.as_secs_f64() * 1000.0,
+        "uptime {up} ms"
+    );
+}
+
+#[test]
+fn workload_binary_boots_as_init_through_vm_env() {
+    let Some(_k) = kernel() else { return };
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/x86_64-unknown-linux-gnu/release/isobench-workload");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with scripts/build-workload.sh (scripts/test.sh does)",
+        bin.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = EnvContext {
+        workload_bin: bin,
+        scratch: tmp.path().join("scratch"),
+        threads: 1,
+    };
+    let mut env = VmEnv::new(tcg_opts()).unwrap();
+    let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+    env.prepare(&ctx).unwrap();
+    assert_eq!(env.id(), "vm-tcg");
+    assert!(env.emulated());
+    let d = env.detail();
+    assert_eq!(d["accel"], "tcg");
+    assert_eq!(d["accel_reason"], "forced by --accel tcg");
+    assert_eq!(d["machine"], "microvm");
+    assert_eq!(d["vcpus"], "1");
+    assert!(
+        d["kernel_version"].starts_with(|c: char| c.is_ascii_digit()),
+        "{d:?}"
+    );
+    let initrd = ctx.scratch.join("vm-initramfs.cpio");
+    assert!(initrd.is_file());
+
+    let spec = WorkloadSpec {
+        workload: Workload::Startup,
+        args: vec!["startup".into()],
+    };
+    let out = env.run(&spec, GENEROUS).unwrap();
+    assert_no_qemu_left(&initrd);
+    assert!(out.result.valid, "{:?}", out.result);
+    assert_eq!(out.result.workload, "startup");
+    let first = out.first_instruction.expect("ISOBENCH-READY seen");
+    assert!(first < out.lifecycle);
+    assert!(out.extra_ms["guest_uptime_ms"] > 0.0, "{:?}", out.extra_ms);
+
+    env.cleanup().unwrap();
+    assert!(!initrd.exists(), "cleanup removes the initramfs");
+}
+
+#[test]
+fn hung_guest_is_killed_at_the_timeout() {
+    let Some(k) = kernel() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let script = "#!/bin/busybox sh\necho ISOBENCH-READY\nexec /bin/busybox sleep 100000\n";
+    let Some(initrd) = write_busybox_image(tmp.path(), script) else {
+        return;
+    };
+    let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let config = host_config(&tcg_opts(), &k, &initrd, Accel::Tcg, 1).unwrap();
+    // Long enough to reach init (~4 s here), short enough for a test.
+    let err = boot_guest(&config, &["startup".into()], Duration::from_secs(15)).unwrap_err();
+    assert_no_qemu_left(&initrd);
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("did not finish within 15 s; killed it"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("ISOBENCH-READY"),
+        "the last console lines are quoted: {msg}"
+    );
+}
+
+#[test]
+fn dying_init_is_reported_as_a_kernel_panic() {
+    let Some(k) = kernel() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let script = "#!/bin/busybox sh\necho init-giving-up\nexit 3\n";
+    let Some(initrd) = write_busybox_image(tmp.path(), script) else {
+        return;
+    };
+    let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let config = host_config(&tcg_opts(), &k, &initrd, Accel::Tcg, 1).unwrap();
+    // panic=-1 reboots at once, and -no-reboot ends QEMU: no timeout needed.
+    let err = boot_guest(&config, &["startup".into()], GENEROUS).unwrap_err();
+    assert_no_qemu_left(&initrd);
+    let msg = format!("{err:#}");
+    assert!(msg.contains("the guest kernel panicked"), "{msg}");
+    assert!(msg.contains("Attempted to kill init"), "{msg}");
+    assert!(
+        msg.contains("init-giving-up"),
+        "the last console lines are quoted: {msg}"
+    );
+}
+
+#[test]
+fn missing_kernel_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = EnvContext {
+        workload_bin: PathBuf::from("/bin/true"),
+        scratch: tmp.path().to_path_buf(),
+        threads: 1,
+    };
+    let opts = VmOptions {
+        kernel: Some(tmp.path().join("no-such-vmlinuz")),
+        ..tcg_opts()
+    };
+    let err = VmEnv::new(opts).unwrap().prepare(&ctx).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("no-such-vmlinuz") && msg.contains("scripts/fetch-kernel.sh"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn forced_kvm_on_kvm_pvm_is_a_clear_error() {
+    if !Path::new("/sys/module/kvm_pvm").exists() {
+        eprintln!("skipping: this host's /dev/kvm is not kvm_pvm");
+        return;
+    }
+    let Some(_k) = kernel() else { return };
+    let Some(bb) = busybox() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // Any static ELF will do: the error comes before a boot.
+    let bin = tmp.path().join("init");
+    std::fs::write(&bin, bb).unwrap();
+    let ctx = EnvContext {
+        workload_bin: bin,
+        scratch: tmp.path().join("s"),
+        threads: 1,
+    };
+    let opts = VmOptions {
+        accel: AccelRequest::Kvm,
+        ..tcg_opts()
+    };
+    let err = VmEnv::new(opts).unwrap().prepare(&ctx).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("kvm_pvm") && msg.contains("--accel tcg"),
+        "{msg}"
+    );
+
+    // auto falls back to TCG without a test boot, and says why.
+    let mut env = VmEnv::new(VmOptions {
+        accel: AccelRequest::Auto,
+        machine: Machine::Microvm,
+        ..tcg_opts()
+    })
+    .unwrap();
+    env.prepare(&ctx).unwrap();
+    assert_eq!(env.id(), "vm-tcg");
+    assert!(
+        env.accel_reason().unwrap().contains("kvm_pvm"),
+        "{:?}",
+        env.accel_reason()
+    );
+}
