@@ -1,12 +1,24 @@
 //! isobench workload kernels and the protocol their binary speaks.
 //!
-//! The kernels live in their own modules; the `isobench-workload` binary
-//! (src/main.rs) parses its arguments, prints `ISOBENCH-READY`, runs one kernel
-//! and prints one `ISOBENCH-RESULT {json}` line.
+//! The kernels live in their own modules (`cpu`, `membw`, `randacc`,
+//! `latency`); each measures itself and checks its own answer. The
+//! `isobench-workload` binary (src/main.rs) parses its arguments ([`args`]),
+//! prints `ISOBENCH-READY`, runs one kernel ([`run`]) and prints one
+//! `ISOBENCH-RESULT {json}` line. As PID 1 of a VM guest it first mounts what it
+//! needs and takes its arguments from the kernel command line ([`pid1`]).
 
+pub mod alloc;
+pub mod args;
+pub mod cpu;
+pub mod latency;
+pub mod membw;
+pub mod pid1;
 pub mod presets;
 pub mod protocol;
+pub mod randacc;
+pub mod run;
 pub mod spec;
+pub mod sysfs;
 
 pub use protocol::{WorkloadResult, READY_MARKER, RESULT_MARKER};
 pub use spec::{Preset, Sizing, Workload, WorkloadSpec};

@@ -47,7 +47,10 @@ impl WorkloadResult {
     pub fn to_line(&self) -> String {
         // Serialising plain maps of strings and finite numbers cannot fail.
         let json = serde_json::to_string(self).unwrap_or_else(|e| {
-            format!("{{\"workload\":\"{}\",\"valid\":false,\"error\":\"serialise: {e}\"}}", self.workload)
+            format!(
+                "{{\"workload\":\"{}\",\"valid\":false,\"error\":\"serialise: {e}\"}}",
+                self.workload
+            )
         });
         format!("{RESULT_MARKER} {json}")
     }
@@ -146,7 +149,10 @@ mod tests {
     fn missing_duplicate_and_malformed_are_errors() {
         assert_eq!(find_result("ISOBENCH-READY\n"), Err(ParseError::Missing));
         let line = sample().to_line();
-        assert_eq!(find_result(&format!("{line}\n{line}\n")), Err(ParseError::Duplicate));
+        assert_eq!(
+            find_result(&format!("{line}\n{line}\n")),
+            Err(ParseError::Duplicate)
+        );
         assert!(matches!(
             find_result("ISOBENCH-RESULT {\"workload\": \"cpu\", \"valid\": tr"),
             Err(ParseError::Malformed(_))

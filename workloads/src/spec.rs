@@ -45,7 +45,9 @@ impl Workload {
             Workload::Membw => "STREAM Copy/Scale/Add/Triad, best of N passes (MB/s)",
             Workload::Randacc => "HPCC RandomAccess, 64-bit LFSR updates (GUPS)",
             Workload::Latency => "pointer chase over a random cyclic permutation (lat_mem_rd)",
-            Workload::Startup => "time to first instruction and whole lifecycle, measured by the host",
+            Workload::Startup => {
+                "time to first instruction and whole lifecycle, measured by the host"
+            }
         }
     }
 }
@@ -99,7 +101,9 @@ impl FromStr for Preset {
             "quick" => Ok(Preset::Quick),
             "standard" => Ok(Preset::Standard),
             "full" => Ok(Preset::Full),
-            _ => Err(format!("unknown preset '{s}' (known: quick, standard, full)")),
+            _ => Err(format!(
+                "unknown preset '{s}' (known: quick, standard, full)"
+            )),
         }
     }
 }

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Build the static isobench-workload binary for the baseline x86-64 ISA and
+# print its path.
+#
+# Baseline ISA on purpose (no -C target-cpu=native): under QEMU TCG, AVX2/FMA
+# code is emulated very slowly, so a native build would measure the emulator's
+# vector support instead of the memory system (shared/DESIGN.md). The binary
+# records the code path it was built for in its result (`info.isa`).
+#
+# With --target, RUSTFLAGS reach only the target's crates, not build scripts
+# or proc-macros, which must stay dynamically linked host programs.
+set -eu
+
+cd "$(dirname "$0")/.."
+TARGET=x86_64-unknown-linux-gnu
+BIN="target/$TARGET/release/isobench-workload"
+
+RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+    cargo build --release -p isobench-workloads --bin isobench-workload --target "$TARGET" >&2
+
+# Static means no program interpreter (PT_INTERP, p_type 3) in the program
+# headers. Read the ELF header with od (coreutils): readelf, file and python
+# may be absent on a fresh machine.
+u() { od -An -t "u$3" -j "$2" -N "$3" "$1" | tr -d ' '; }
+[ "$(od -An -c -j 1 -N 3 "$BIN" | tr -d ' ')" = "ELF" ] || { echo "error: $BIN is not an ELF file" >&2; exit 1; }
+phoff=$(u "$BIN" 32 8)
+phentsize=$(u "$BIN" 54 2)
+phnum=$(u "$BIN" 56 2)
+i=0
+while [ "$i" -lt "$phnum" ]; do
+    if [ "$(u "$BIN" $((phoff + i * phentsize)) 4)" = 3 ]; then
+        echo "error: $BIN has a PT_INTERP program header: it is not statically linked" >&2
+        exit 1
+    fi
+    i=$((i + 1))
+done
+
+echo "$BIN"

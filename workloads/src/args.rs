@@ -1,0 +1,399 @@
+//! The command line of `isobench-workload`:
+//!
+//! ```text
+//! isobench-workload WORKLOAD [--KEY VALUE | --KEY=VALUE]...
+//!   cpu      [--threads N] [--primes-max M] [--matrix-n N]
+//!   membw    [--threads N] [--passes P] [--size BYTES]
+//!   randacc  [--threads N] [--log2-table L]
+//!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N]
+//!   startup
+//! ```
+//!
+//! Sizes take a binary suffix (`16KiB`, `256MiB`, `1GiB`; `K`/`M`/`G` mean the
+//! same) or a plain number of bytes. `--threads` defaults to the number of CPUs
+//! available. `membw --size` is the size of each of STREAM's three arrays in
+//! bytes (8-byte doubles; default 4x the last-level cache).
+//!
+//! Hand-written rather than clap: the binary is the static `/init` of every VM
+//! guest and is copied into every container image, so it stays small and
+//! dependency-light, and the grammar is a handful of `--key value` pairs.
+
+use crate::cpu::CpuConfig;
+use crate::latency::LatencyConfig;
+use crate::membw::MembwConfig;
+use crate::randacc::RandaccConfig;
+use crate::spec::Workload;
+use std::fmt;
+
+/// What the binary was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Cpu(CpuConfig),
+    Membw(MembwConfig),
+    Randacc(RandaccConfig),
+    Latency(LatencyConfig),
+    Startup,
+    Help,
+}
+
+impl Command {
+    /// The workload this command runs (`None` for help).
+    pub fn workload(&self) -> Option<Workload> {
+        Some(match self {
+            Command::Cpu(_) => Workload::Cpu,
+            Command::Membw(_) => Workload::Membw,
+            Command::Randacc(_) => Workload::Randacc,
+            Command::Latency(_) => Workload::Latency,
+            Command::Startup => Workload::Startup,
+            Command::Help => return None,
+        })
+    }
+}
+
+/// A command line that cannot be run; the message names the bad argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError(pub String);
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ArgError {}
+
+/// The usage text printed by `--help`.
+pub const USAGE: &str = "\
+usage: isobench-workload WORKLOAD [--KEY VALUE]...
+  cpu      [--threads N] [--primes-max M] [--matrix-n N]
+  membw    [--threads N] [--passes P] [--size BYTES]   (bytes per array; default 4x LLC)
+  randacc  [--threads N] [--log2-table L]
+  latency  [--max-size BYTES] [--min-size BYTES] [--loads N]
+  startup
+sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
+
+/// Parse a byte size: `4096`, `16KiB`, `256MiB`, `1GiB`, `2G`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, suffix) = t.split_at(split);
+    let mult: u64 = match suffix {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "T" | "TiB" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "'{s}' is not a size (use e.g. 4096, 16KiB, 256MiB, 1GiB)"
+            ))
+        }
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (use e.g. 4096, 16KiB, 256MiB, 1GiB)"))?;
+    let v = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size '{s}' is too large"))?;
+    if v == 0 {
+        return Err(format!("size '{s}' must be greater than 0"));
+    }
+    Ok(v)
+}
+
+/// Write a size as the metric names do: `16KiB`, `1MiB`, `1GiB`, else bytes.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ];
+    for (m, u) in UNITS {
+        if bytes >= m && bytes.is_multiple_of(m) {
+            return format!("{}{u}", bytes / m);
+        }
+    }
+    format!("{bytes}B")
+}
+
+/// `--key value` pairs after the workload name, in order.
+struct Flags {
+    pairs: Vec<(String, String)>,
+}
+
+impl Flags {
+    fn parse(rest: &[String], known: &[&str], workload: &str) -> Result<Flags, ArgError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut it = rest.iter();
+        while let Some(a) = it.next() {
+            let Some(body) = a.strip_prefix("--") else {
+                return Err(ArgError(format!(
+                    "unexpected argument '{a}' (flags look like --threads 2)"
+                )));
+            };
+            let (key, value) = match body.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => {
+                    let v = it
+                        .next()
+                        .ok_or_else(|| ArgError(format!("--{body} needs a value")))?;
+                    (body.to_string(), v.clone())
+                }
+            };
+            if !known.contains(&key.as_str()) {
+                let list = if known.is_empty() {
+                    "it takes none".to_string()
+                } else {
+                    format!(
+                        "known: {}",
+                        known
+                            .iter()
+                            .map(|k| format!("--{k}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                return Err(ArgError(format!(
+                    "unknown flag --{key} for workload '{workload}' ({list})"
+                )));
+            }
+            if pairs.iter().any(|(k, _)| *k == key) {
+                return Err(ArgError(format!("--{key} given twice")));
+            }
+            pairs.push((key, value));
+        }
+        Ok(Flags { pairs })
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A positive integer in `min..=max`, or `default` when absent.
+    fn int(&self, key: &str, default: u64, min: u64, max: u64) -> Result<u64, ArgError> {
+        let Some(v) = self.get(key) else {
+            return Ok(default);
+        };
+        let n: u64 = v
+            .trim()
+            .parse()
+            .map_err(|_| ArgError(format!("--{key} '{v}' is not a whole number")))?;
+        if n == 0 {
+            return Err(ArgError(format!("--{key} must be greater than 0")));
+        }
+        if n < min || n > max {
+            return Err(ArgError(format!(
+                "--{key} {n} is out of range ({min}..={max})"
+            )));
+        }
+        Ok(n)
+    }
+
+    fn size(&self, key: &str) -> Result<Option<u64>, ArgError> {
+        self.get(key)
+            .map(|v| parse_size(v).map_err(|e| ArgError(format!("--{key}: {e}"))))
+            .transpose()
+    }
+}
+
+/// Parse the arguments after the program name. `default_threads` is used when
+/// `--threads` is absent (the binary passes the number of available CPUs).
+pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgError> {
+    let Some(first) = args.first() else {
+        return Err(ArgError(format!(
+            "no workload given (one of: {})",
+            Workload::ALL.map(|w| w.name()).join(", ")
+        )));
+    };
+    if first == "--help" || first == "-h" || first == "help" {
+        return Ok(Command::Help);
+    }
+    let workload: Workload = first.parse().map_err(ArgError)?;
+    let rest = &args[1..];
+    let dt = default_threads.max(1) as u64;
+    let name = workload.name();
+    Ok(match workload {
+        Workload::Cpu => {
+            let f = Flags::parse(rest, &["threads", "primes-max", "matrix-n"], name)?;
+            Command::Cpu(CpuConfig {
+                threads: f.int("threads", dt, 1, 1024)? as usize,
+                primes_max: f.int("primes-max", 200_000, 3, 1 << 40)?,
+                matrix_n: f.int("matrix-n", 256, 8, 16384)? as usize,
+            })
+        }
+        Workload::Membw => {
+            let f = Flags::parse(rest, &["threads", "passes", "size"], name)?;
+            let threads = f.int("threads", dt, 1, 1024)? as usize;
+            let size = f.size("size")?;
+            if let Some(s) = size {
+                if s / 8 < threads as u64 {
+                    return Err(ArgError(format!(
+                        "--size {s} holds fewer than one 8-byte element per thread ({threads} threads)"
+                    )));
+                }
+            }
+            Command::Membw(MembwConfig {
+                threads,
+                // STREAM's values grow 15x per pass; 200 passes stay finite.
+                passes: f.int("passes", 10, 1, 200)? as usize,
+                size_bytes: size,
+            })
+        }
+        Workload::Randacc => {
+            let f = Flags::parse(rest, &["threads", "log2-table"], name)?;
+            Command::Randacc(RandaccConfig {
+                threads: f.int("threads", dt, 1, crate::randacc::STREAMS as u64)? as usize,
+                log2_table: f.int("log2-table", 24, 8, 40)? as u32,
+            })
+        }
+        Workload::Latency => {
+            let f = Flags::parse(rest, &["max-size", "min-size", "loads"], name)?;
+            let min_size = f.size("min-size")?.unwrap_or(16 << 10);
+            let max_size = f.size("max-size")?.unwrap_or(256 << 20);
+            let line = crate::latency::LINE as u64;
+            if min_size < 2 * line {
+                return Err(ArgError(format!(
+                    "--min-size must be at least {} bytes",
+                    2 * line
+                )));
+            }
+            if max_size < min_size {
+                return Err(ArgError(format!(
+                    "--max-size {} is below --min-size {}",
+                    format_size(max_size),
+                    format_size(min_size)
+                )));
+            }
+            let loads = match f.get("loads") {
+                Some(_) => Some(f.int("loads", 1, 1, u64::MAX)?),
+                None => None,
+            };
+            Command::Latency(LatencyConfig {
+                min_size,
+                max_size,
+                loads,
+            })
+        }
+        Workload::Startup => {
+            Flags::parse(rest, &[], name)?;
+            Command::Startup
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Command, ArgError> {
+        let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse(&v, 2)
+    }
+
+    #[test]
+    fn sizes_round_trip() {
+        assert_eq!(parse_size("16KiB"), Ok(16 << 10));
+        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("0MiB").is_err());
+        assert!(parse_size("12XB").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("99999999999TiB").is_err());
+        assert_eq!(format_size(16 << 10), "16KiB");
+        assert_eq!(format_size(1 << 20), "1MiB");
+        assert_eq!(format_size(512 << 20), "512MiB");
+        assert_eq!(format_size(1 << 30), "1GiB");
+        assert_eq!(format_size(100), "100B");
+    }
+
+    #[test]
+    fn preset_arguments_parse() {
+        use crate::spec::{Preset, Sizing, WorkloadSpec};
+        for preset in [Preset::Quick, Preset::Standard, Preset::Full] {
+            for emulated in [false, true] {
+                for w in Workload::ALL {
+                    let sizing = Sizing {
+                        preset,
+                        threads: 2,
+                        emulated,
+                    };
+                    let spec = WorkloadSpec::for_sizing(w, &sizing);
+                    let cmd =
+                        parse(&spec.args, 1).unwrap_or_else(|e| panic!("{:?}: {e}", spec.args));
+                    assert_eq!(cmd.workload(), Some(w));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn values_and_defaults() {
+        assert_eq!(
+            p("cpu --threads 3 --primes-max 1000 --matrix-n=64").unwrap(),
+            Command::Cpu(CpuConfig {
+                threads: 3,
+                primes_max: 1000,
+                matrix_n: 64
+            })
+        );
+        assert_eq!(
+            p("membw").unwrap(),
+            Command::Membw(MembwConfig {
+                threads: 2,
+                passes: 10,
+                size_bytes: None
+            })
+        );
+        assert_eq!(
+            p("membw --size 64MiB --passes 3 --threads 1").unwrap(),
+            Command::Membw(MembwConfig {
+                threads: 1,
+                passes: 3,
+                size_bytes: Some(64 << 20)
+            })
+        );
+        assert_eq!(
+            p("randacc --log2-table 20").unwrap(),
+            Command::Randacc(RandaccConfig {
+                threads: 2,
+                log2_table: 20
+            })
+        );
+        assert_eq!(
+            p("latency --max-size 1MiB").unwrap(),
+            Command::Latency(LatencyConfig {
+                min_size: 16 << 10,
+                max_size: 1 << 20,
+                loads: None
+            })
+        );
+        assert_eq!(p("startup").unwrap(), Command::Startup);
+        assert_eq!(p("--help").unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn bad_input_is_rejected_with_a_clear_message() {
+        let err = |s: &str| p(s).unwrap_err().0;
+        assert!(err("frobnicate").contains("unknown workload 'frobnicate'"));
+        assert!(err("").contains("no workload"));
+        assert!(err("cpu --threads 0").contains("--threads must be greater than 0"));
+        assert!(err("membw --size 0").contains("greater than 0"));
+        assert!(err("membw --passes x").contains("not a whole number"));
+        assert!(err("latency --max-size 0KiB").contains("greater than 0"));
+        assert!(err("latency --max-size 8KiB").contains("below --min-size"));
+        assert!(err("cpu --matrix 4").contains("unknown flag --matrix"));
+        assert!(err("cpu --threads").contains("needs a value"));
+        assert!(err("cpu 4").contains("unexpected argument"));
+        assert!(err("cpu --threads 1 --threads 2").contains("twice"));
+        assert!(err("randacc --threads 500").contains("out of range"));
+        assert!(err("startup --threads 1").contains("takes none"));
+        assert!(err("membw --threads 4 --size 16").contains("fewer than one"));
+    }
+}

@@ -1,0 +1,376 @@
+//! CPU kernels.
+//!
+//! - Integer: prime counting as sysbench's `cpu` test defines it
+//!   (sysbench/src/tests/cpu/sb_cpu.c: for every c in 3..max, trial division
+//!   by 2..=sqrt(c) with 64-bit integers). Every thread counts the whole range
+//!   once, as one sysbench event per thread; the count is checked against a
+//!   sieve of Eratosthenes.
+//! - Floating point: a cache-blocked double-precision matrix multiply
+//!   C = A·B (n×n, row-major, i-k-j order inside 2-D blocks so the inner loop
+//!   streams rows of B and C). Threads own disjoint row slabs of C. Checked
+//!   with the checksum identities eᵀC = (eᵀA)B and Ce = A(Be), which catch any
+//!   single wrong entry.
+
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+/// Parameters of the `cpu` workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuConfig {
+    pub threads: usize,
+    /// sysbench's `--cpu-max-prime`: numbers 3..primes_max are tested.
+    pub primes_max: u64,
+    /// Matrix order n.
+    pub matrix_n: usize,
+}
+
+/// sysbench's loop: the number of primes p with 3 <= p < max.
+#[inline(never)]
+pub fn count_primes_trial(max: u64) -> u64 {
+    let mut n = 0;
+    for c in 3..max {
+        // sysbench: t = sqrt((double)c); for (l = 2; l <= t; l++)
+        let t = (c as f64).sqrt() as u64;
+        let mut l = 2;
+        while l <= t {
+            if c % l == 0 {
+                break;
+            }
+            l += 1;
+        }
+        if l > t {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The same count by a sieve: the reference for validation.
+pub fn count_primes_sieve(max: u64) -> u64 {
+    if max <= 3 {
+        return 0;
+    }
+    let m = max as usize;
+    let mut composite = vec![false; m];
+    let mut i = 2;
+    while i * i < m {
+        if !composite[i] {
+            let mut j = i * i;
+            while j < m {
+                composite[j] = true;
+                j += i;
+            }
+        }
+        i += 1;
+    }
+    (3..m).filter(|&k| !composite[k]).count() as u64
+}
+
+/// Check every thread's count against the sieve.
+pub fn check_prime_counts(counts: &[u64], max: u64) -> Result<String, String> {
+    let want = count_primes_sieve(max);
+    match counts.iter().position(|&c| c != want) {
+        None => Ok(format!("{want} primes in 3..{max} (sieve agrees)")),
+        Some(t) => Err(format!(
+            "thread {t} counted {} primes in 3..{max}, the sieve counts {want}",
+            counts[t]
+        )),
+    }
+}
+
+/// Deterministic fill in [0, 1) (splitmix64), so checksums have no cancellation.
+pub fn fill_matrix(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    (0..n * n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 11) as f64 / (1u64 << 53) as f64
+        })
+        .collect()
+}
+
+/// Block sizes: a KB×JB tile of B (256 KiB) stays in L2, a JB row piece of C
+/// (2 KiB) in L1.
+const KB: usize = 128;
+const JB: usize = 256;
+
+/// C[row0..row0+rows] = A[row0..row0+rows] · B, with `c` the slab of C rows.
+#[inline(never)]
+pub fn dgemm_rows(a: &[f64], b: &[f64], c: &mut [f64], n: usize, row0: usize) {
+    c.fill(0.0);
+    let rows = c.len() / n;
+    let a = &a[row0 * n..(row0 + rows) * n];
+    for kk in (0..n).step_by(KB) {
+        let kend = (kk + KB).min(n);
+        for jj in (0..n).step_by(JB) {
+            let jend = (jj + JB).min(n);
+            for (crow, arow) in c.chunks_exact_mut(n).zip(a.chunks_exact(n)) {
+                let crow = &mut crow[jj..jend];
+                for (k, &aik) in arow[kk..kend].iter().enumerate() {
+                    let k = kk + k;
+                    let brow = &b[k * n + jj..k * n + jend];
+                    for (cv, &bv) in crow.iter_mut().zip(brow) {
+                        *cv += aik * bv;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `err <= tol`, false for NaN.
+fn within(err: f64, tol: f64) -> bool {
+    err <= tol
+}
+
+/// Check C = A·B with the row and column checksum identities.
+pub fn check_dgemm(a: &[f64], b: &[f64], c: &[f64], n: usize) -> Result<String, String> {
+    // Column sums: sum_i C[i][j] == sum_k (sum_i A[i][k]) B[k][j].
+    let mut col_a = vec![0.0; n];
+    let mut col_c = vec![0.0; n];
+    for (arow, crow) in a.chunks_exact(n).zip(c.chunks_exact(n)) {
+        col_a.iter_mut().zip(arow).for_each(|(s, v)| *s += v);
+        col_c.iter_mut().zip(crow).for_each(|(s, v)| *s += v);
+    }
+    let mut col_want = vec![0.0; n];
+    for (brow, &ak) in b.chunks_exact(n).zip(&col_a) {
+        col_want
+            .iter_mut()
+            .zip(brow)
+            .for_each(|(s, v)| *s += ak * v);
+    }
+    // Row sums: sum_j C[i][j] == sum_k A[i][k] (sum_j B[k][j]).
+    let row_b: Vec<f64> = b.chunks_exact(n).map(|r| r.iter().sum()).collect();
+    // Positive entries: no cancellation, rounding stays below ~2n ulps.
+    let tol = 4.0 * n as f64 * f64::EPSILON;
+    let rel = |got: f64, want: f64| (got - want).abs() / want.abs().max(f64::MIN_POSITIVE);
+    let mut worst: f64 = 0.0;
+    for (j, (&got, &want)) in col_c.iter().zip(&col_want).enumerate() {
+        let e = rel(got, want);
+        if !within(e, tol) {
+            return Err(format!(
+                "column {j} checksum {got} differs from {want} (rel. error {e:.2e})"
+            ));
+        }
+        worst = worst.max(e);
+    }
+    for (i, (arow, crow)) in a.chunks_exact(n).zip(c.chunks_exact(n)).enumerate() {
+        let got: f64 = crow.iter().sum();
+        let want: f64 = arow.iter().zip(&row_b).map(|(x, y)| x * y).sum();
+        let e = rel(got, want);
+        if !within(e, tol) {
+            return Err(format!(
+                "row {i} checksum {got} differs from {want} (rel. error {e:.2e})"
+            ));
+        }
+        worst = worst.max(e);
+    }
+    Ok(format!(
+        "row and column checksums agree (max rel. error {worst:.1e})"
+    ))
+}
+
+/// What one thread count measured.
+#[derive(Debug, Clone)]
+pub struct CpuMeasurement {
+    pub threads: usize,
+    pub primes_per_s: f64,
+    pub primes_counted: u64,
+    pub gflops: f64,
+    pub dgemm_reps: u64,
+    pub check: Result<String, String>,
+}
+
+/// Minimum timed duration of the matrix multiply (repeated to reach it).
+pub const DGEMM_MIN_TIME: Duration = Duration::from_millis(300);
+
+/// Row slabs for `threads` threads over `n` rows: (first row, rows).
+fn slabs(n: usize, threads: usize) -> Vec<(usize, usize)> {
+    let t = threads.min(n).max(1);
+    (0..t)
+        .map(|i| (n * i / t, n * (i + 1) / t - n * i / t))
+        .collect()
+}
+
+/// Run all threads' slabs of one product `reps` times; returns the wall time.
+fn dgemm_parallel(
+    a: &[f64],
+    b: &[f64],
+    c: &mut [f64],
+    n: usize,
+    threads: usize,
+    reps: u64,
+) -> Duration {
+    let parts = slabs(n, threads);
+    let barrier = Barrier::new(parts.len());
+    let mut rest: &mut [f64] = c;
+    let mut slabs_c = Vec::with_capacity(parts.len());
+    for &(row0, rows) in &parts {
+        let (mine, tail) = rest.split_at_mut(rows * n);
+        slabs_c.push((row0, mine));
+        rest = tail;
+    }
+    std::thread::scope(|s| {
+        let mut it = slabs_c.into_iter();
+        let (row0_main, slab_main) = it.next().expect("at least one slab");
+        for (row0, slab) in it {
+            let barrier = &barrier;
+            s.spawn(move || {
+                barrier.wait();
+                for _ in 0..reps {
+                    dgemm_rows(a, b, slab, n, row0);
+                }
+            });
+        }
+        barrier.wait();
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            dgemm_rows(a, b, slab_main, n, row0_main);
+        }
+        t0
+    })
+    // The scope has joined every thread: the wall time includes the slowest.
+    .elapsed()
+}
+
+/// Measure prime counting and the matrix multiply with `threads` threads.
+pub fn measure(cfg: &CpuConfig, threads: usize) -> CpuMeasurement {
+    // Primes: every thread counts the whole range once.
+    let barrier = Barrier::new(threads);
+    let max = std::hint::black_box(cfg.primes_max);
+    let t0 = Instant::now();
+    let counts: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads)
+            .map(|_| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    count_primes_trial(max)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let mut counts = vec![count_primes_trial(max)];
+        counts.extend(handles.into_iter().map(|h| h.join().unwrap_or(u64::MAX)));
+        counts
+    });
+    let primes_s = t0.elapsed().as_secs_f64();
+    let primes_counted: u64 = counts.iter().filter(|&&c| c != u64::MAX).sum();
+    let prime_check = check_prime_counts(&counts, cfg.primes_max);
+
+    // Matrix multiply: one calibration product (also warms the caches), then
+    // enough repetitions to last DGEMM_MIN_TIME.
+    let n = cfg.matrix_n;
+    let a = fill_matrix(n, 1);
+    let b = fill_matrix(n, 2);
+    let mut c = vec![0.0; n * n];
+    let once = dgemm_parallel(&a, &b, &mut c, n, threads, 1);
+    let reps = (DGEMM_MIN_TIME.as_secs_f64() / once.as_secs_f64().max(1e-9))
+        .ceil()
+        .clamp(1.0, 1e6) as u64;
+    let t = dgemm_parallel(&a, &b, &mut c, n, threads, reps).as_secs_f64();
+    let gflops = 2.0 * (n as f64).powi(3) * reps as f64 / t / 1e9;
+    let mm_check = check_dgemm(&a, &b, &c, n);
+
+    let check = match (prime_check, mm_check) {
+        (Ok(p), Ok(m)) => Ok(format!("primes: {p}; dgemm: {m}")),
+        (Err(e), _) => Err(format!("primes: {e}")),
+        (_, Err(e)) => Err(format!("dgemm: {e}")),
+    };
+    CpuMeasurement {
+        threads,
+        primes_per_s: primes_counted as f64 / primes_s,
+        primes_counted,
+        gflops,
+        dgemm_reps: reps,
+        check,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trial_division_matches_known_counts_and_sieve() {
+        // pi(10000) = 1229; sysbench starts at 3, so 2 is not counted.
+        assert_eq!(count_primes_trial(10_000), 1228);
+        assert_eq!(count_primes_sieve(10_000), 1228);
+        for max in [3, 4, 5, 10, 100, 1000, 7919, 7920] {
+            assert_eq!(
+                count_primes_trial(max),
+                count_primes_sieve(max),
+                "max {max}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_prime_count_is_caught() {
+        assert!(check_prime_counts(&[1228, 1228], 10_000).is_ok());
+        let e = check_prime_counts(&[1228, 1227], 10_000).unwrap_err();
+        assert!(e.contains("thread 1"), "{e}");
+    }
+
+    fn naive(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                c[i * n + j] = (0..n).map(|k| a[i * n + k] * b[k * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn blocked_product_matches_naive_and_passes_check() {
+        // 300 is not a multiple of either block size.
+        for n in [8, 37, 300] {
+            let a = fill_matrix(n, 1);
+            let b = fill_matrix(n, 2);
+            let mut c = vec![0.0; n * n];
+            dgemm_parallel(&a, &b, &mut c, n, 3, 2);
+            let want = naive(&a, &b, n);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() <= 1e-12 * y.abs().max(1.0));
+            }
+            check_dgemm(&a, &b, &c, n).unwrap();
+        }
+    }
+
+    #[test]
+    fn corrupted_product_is_caught() {
+        let n = 64;
+        let a = fill_matrix(n, 1);
+        let b = fill_matrix(n, 2);
+        let mut c = vec![0.0; n * n];
+        dgemm_rows(&a, &b, &mut c, n, 0);
+        let mut bad = c.clone();
+        bad[17 * n + 5] += 1e-6;
+        assert!(check_dgemm(&a, &b, &bad, n).is_err());
+        let mut bad = c.clone();
+        bad[n * n - 1] = f64::NAN;
+        assert!(check_dgemm(&a, &b, &bad, n).is_err());
+        // A product of the wrong matrices fails too.
+        let mut other = c;
+        dgemm_rows(&b, &a, &mut other, n, 0);
+        assert!(check_dgemm(&a, &b, &other, n).is_err());
+    }
+
+    #[test]
+    fn measure_small_is_valid() {
+        let cfg = CpuConfig {
+            threads: 2,
+            primes_max: 2000,
+            matrix_n: 40,
+        };
+        let m = measure(&cfg, 2);
+        assert!(m.check.is_ok(), "{:?}", m.check);
+        assert_eq!(m.primes_counted, 2 * count_primes_sieve(2000));
+        assert!(m.gflops > 0.0 && m.primes_per_s > 0.0);
+    }
+}

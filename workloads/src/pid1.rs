@@ -1,0 +1,204 @@
+//! PID-1 mode: `isobench-workload` as the `/init` of a VM guest's initramfs.
+//!
+//! As init it has no mounts and no argv from the host, so it mounts /proc,
+//! /sys and devtmpfs on /dev, reads its arguments from the kernel command line
+//! parameter `isobench.args=` (comma-separated, e.g.
+//! `isobench.args=membw,--threads,2,--passes,5`), records the guest's uptime
+//! at that moment, runs, prints, syncs and reboots with reboot(2). QEMU runs
+//! with `-no-reboot` and the guest with `reboot=t`, so the reboot ends QEMU.
+//! PID 1 must never exit: the kernel panics when init dies.
+//!
+//! Parsing (command line, uptime) is pure and unit-tested; the system calls
+//! are in [`mount_pseudo_filesystems`] and [`reboot_now`].
+
+use std::ffi::CString;
+use std::io::{self, Write};
+
+/// The kernel command line parameter holding the arguments.
+pub const ARGS_PARAM: &str = "isobench.args";
+
+/// True when this process is PID 1 (init of a guest or a PID namespace).
+pub fn is_pid1() -> bool {
+    std::process::id() == 1
+}
+
+/// Split a kernel command line into parameters the way the kernel does:
+/// whitespace separates, double quotes group (and are removed).
+pub fn split_cmdline(cmdline: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for ch in cmdline.chars() {
+        match ch {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+/// The workload arguments from a kernel command line: the value of the last
+/// `isobench.args=` parameter, split at commas (empty items dropped).
+pub fn parse_cmdline(cmdline: &str) -> Result<Vec<String>, String> {
+    let prefix = format!("{ARGS_PARAM}=");
+    let value = split_cmdline(cmdline)
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(&prefix).map(str::to_string))
+        .next_back()
+        .ok_or_else(|| format!("no {prefix}... parameter on the kernel command line"))?;
+    let args: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if args.is_empty() {
+        return Err(format!("{prefix} on the kernel command line is empty"));
+    }
+    Ok(args)
+}
+
+/// Milliseconds since boot from the text of /proc/uptime (`12.34 5.67`).
+pub fn parse_uptime_ms(s: &str) -> Option<f64> {
+    let secs: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(secs * 1000.0)
+}
+
+/// Mount one filesystem; "already mounted" (EBUSY) counts as success.
+fn mount_one(source: &str, target: &str, fstype: &str, flags: libc::c_ulong) -> Result<(), String> {
+    let _ = std::fs::create_dir_all(target);
+    let cstr = |s: &str| CString::new(s).map_err(|_| format!("NUL in '{s}'"));
+    let (src, tgt, fs) = (cstr(source)?, cstr(target)?, cstr(fstype)?);
+    // SAFETY: the three pointers are NUL-terminated strings that outlive the
+    // call; a null data pointer is allowed for these filesystems.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            tgt.as_ptr(),
+            fs.as_ptr(),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EBUSY) {
+        Ok(())
+    } else {
+        Err(format!("mount {fstype} on {target}: {e}"))
+    }
+}
+
+/// Mount /proc, /sys and devtmpfs on /dev. Returns what failed (the run goes
+/// on: /proc/cmdline is the only one that is strictly needed).
+pub fn mount_pseudo_filesystems() -> Vec<String> {
+    // Why: an initramfs starts with nothing mounted; the arguments are in
+    // /proc/cmdline, cache sizes in /sys, and /dev gives the console and null.
+    let common = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    [
+        ("proc", "/proc", "proc", common),
+        ("sysfs", "/sys", "sysfs", common),
+        ("devtmpfs", "/dev", "devtmpfs", libc::MS_NOSUID),
+    ]
+    .into_iter()
+    .filter_map(|(s, t, f, fl)| mount_one(s, t, f, fl).err())
+    .collect()
+}
+
+/// Flush everything to the console and disks, then reboot (QEMU exits). Never
+/// returns: if reboot(2) fails, power-off is tried, then it waits forever for
+/// the host's timeout rather than letting init exit (a kernel panic).
+pub fn reboot_now() -> ! {
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    // Why: RB_AUTOBOOT with the guest's `reboot=t` and QEMU's -no-reboot makes
+    // QEMU exit at once; RB_POWER_OFF is the fallback for other setups.
+    // SAFETY: reboot(2) with a valid command only returns on failure.
+    let r1 = unsafe { libc::reboot(libc::RB_AUTOBOOT) };
+    let e1 = io::Error::last_os_error();
+    // SAFETY: as above.
+    let r2 = unsafe { libc::reboot(libc::RB_POWER_OFF) };
+    let e2 = io::Error::last_os_error();
+    let _ = writeln!(
+        io::stderr(),
+        "isobench-workload: reboot failed ({r1}: {e1}), power-off failed ({r2}: {e2}); waiting"
+    );
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_come_from_the_parameter() {
+        let cl = "console=ttyS0 reboot=t panic=-1 quiet tsc_early_khz=2994000 isobench.args=membw,--threads,2,--passes,5\n";
+        assert_eq!(
+            parse_cmdline(cl).unwrap(),
+            ["membw", "--threads", "2", "--passes", "5"]
+        );
+        assert_eq!(parse_cmdline("isobench.args=startup").unwrap(), ["startup"]);
+    }
+
+    #[test]
+    fn quotes_empty_items_and_repeats() {
+        assert_eq!(
+            parse_cmdline("quiet isobench.args=\"latency,--max-size,64MiB\" x=1").unwrap(),
+            ["latency", "--max-size", "64MiB"]
+        );
+        assert_eq!(
+            parse_cmdline("isobench.args=cpu,,--threads,1,").unwrap(),
+            ["cpu", "--threads", "1"]
+        );
+        // The last one wins, as later parameters override earlier ones.
+        assert_eq!(
+            parse_cmdline("isobench.args=cpu isobench.args=startup").unwrap(),
+            ["startup"]
+        );
+        assert_eq!(split_cmdline("a \"b c\"  d=\"e f\""), ["a", "b c", "d=e f"]);
+    }
+
+    #[test]
+    fn missing_or_empty_parameter_is_an_error() {
+        assert!(parse_cmdline("console=ttyS0 quiet")
+            .unwrap_err()
+            .contains("no isobench.args="));
+        assert!(parse_cmdline("isobench.args= quiet")
+            .unwrap_err()
+            .contains("empty"));
+        assert!(parse_cmdline("isobench.args=,,")
+            .unwrap_err()
+            .contains("empty"));
+        // A similarly named parameter is not taken.
+        assert!(parse_cmdline("xisobench.args=cpu isobench.argsx=cpu").is_err());
+    }
+
+    #[test]
+    fn uptime_parses() {
+        assert_eq!(parse_uptime_ms("2.5 1.02\n"), Some(2500.0));
+        assert_eq!(parse_uptime_ms(""), None);
+        assert_eq!(parse_uptime_ms("abc 1"), None);
+    }
+}

@@ -1,0 +1,334 @@
+//! Run one parsed [`Command`] and turn what the kernel measured into the
+//! protocol's [`WorkloadResult`]: metric names and units as shared/DESIGN.md
+//! fixes them, parameters in `params`, how it ran in `info`.
+
+use crate::args::{format_size, Command};
+use crate::protocol::WorkloadResult;
+use crate::{cpu, latency, membw, randacc, sysfs};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// The instruction set the kernels were compiled for (no run-time dispatch:
+/// this is the code path that ran). The baseline x86-64 build reports
+/// `x86-64+sse2`.
+pub fn isa() -> String {
+    let mut parts = vec![std::env::consts::ARCH.replace('_', "-")];
+    macro_rules! feat {
+        ($($f:tt),*) => {$(
+            if cfg!(target_feature = $f) {
+                parts.push($f.to_string());
+            }
+        )*};
+    }
+    feat!("sse2", "sse3", "ssse3", "sse4.1", "sse4.2", "avx", "avx2", "fma", "avx512f");
+    parts.join("+")
+}
+
+/// What the CPU offers at run time (for the record; the kernels do not use it).
+pub fn cpu_simd() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut s = vec!["sse2"];
+        if std::is_x86_feature_detected!("avx") {
+            s.push("avx");
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            s.push("avx2");
+        }
+        if std::is_x86_feature_detected!("fma") {
+            s.push("fma");
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            s.push("avx512f");
+        }
+        s.join("+")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "unknown".to_string()
+    }
+}
+
+/// The number of CPUs this process may run on.
+pub fn available_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn empty(workload: &str) -> WorkloadResult {
+    WorkloadResult {
+        workload: workload.to_string(),
+        params: BTreeMap::new(),
+        valid: false,
+        metrics: BTreeMap::new(),
+        units: BTreeMap::new(),
+        info: BTreeMap::new(),
+        error: None,
+        elapsed_s: 0.0,
+    }
+}
+
+/// A result saying the run failed before or while measuring.
+pub fn error_result(workload: &str, error: impl Into<String>, start: Instant) -> WorkloadResult {
+    let mut r = empty(workload);
+    r.error = Some(error.into());
+    r.info.insert("isa".into(), isa());
+    r.elapsed_s = start.elapsed().as_secs_f64();
+    r
+}
+
+struct Builder(WorkloadResult);
+
+impl Builder {
+    fn metric(&mut self, name: &str, value: f64, unit: &str) {
+        self.0.metrics.insert(name.to_string(), value);
+        self.0.units.insert(name.to_string(), unit.to_string());
+    }
+    fn param(&mut self, name: &str, value: impl Into<Value>) {
+        self.0.params.insert(name.to_string(), value.into());
+    }
+    fn info(&mut self, name: &str, value: impl ToString) {
+        self.0.info.insert(name.to_string(), value.to_string());
+    }
+    fn verdict(&mut self, check: Result<String, String>) {
+        match check {
+            Ok(msg) => {
+                self.0.valid = true;
+                self.info("validation", msg);
+            }
+            Err(e) => {
+                self.0.valid = false;
+                self.0.error = Some(format!("validation failed: {e}"));
+            }
+        }
+    }
+}
+
+/// Run `cmd`. `start` is when the process started (for `elapsed_s`);
+/// `info` holds facts gathered before (e.g. the guest's uptime in PID-1 mode).
+pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> WorkloadResult {
+    let name = cmd.workload().map(|w| w.name()).unwrap_or("help");
+    let mut b = Builder(empty(name));
+    b.0.info = info;
+    b.info("isa", isa());
+    b.info("cpu_simd", cpu_simd());
+    b.info("cpus_available", available_threads());
+    let outcome = match cmd {
+        Command::Cpu(c) => run_cpu(&mut b, c),
+        Command::Membw(c) => run_membw(&mut b, c),
+        Command::Randacc(c) => run_randacc(&mut b, c),
+        Command::Latency(c) => run_latency(&mut b, c),
+        Command::Startup => {
+            b.verdict(Ok("nothing to check: the host measures startup".into()));
+            Ok(())
+        }
+        Command::Help => Err("help is not a workload".to_string()),
+    };
+    if let Err(e) = outcome {
+        b.0.valid = false;
+        b.0.error = Some(e);
+    }
+    // serde_json writes non-finite numbers as null, which no f64 reads back.
+    let bad: Vec<String> =
+        b.0.metrics
+            .iter()
+            .filter(|(_, v)| !v.is_finite())
+            .map(|(k, _)| k.clone())
+            .collect();
+    if !bad.is_empty() {
+        for k in &bad {
+            b.0.metrics.remove(k);
+            b.0.units.remove(k);
+        }
+        b.0.valid = false;
+        b.0.error
+            .get_or_insert_with(|| format!("non-finite metrics dropped: {}", bad.join(", ")));
+    }
+    b.0.elapsed_s = start.elapsed().as_secs_f64();
+    b.0
+}
+
+fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
+    b.param("threads", c.threads);
+    b.param("primes_max", c.primes_max);
+    b.param("matrix_n", c.matrix_n);
+    let all = cpu::measure(c, c.threads);
+    b.metric("primes_per_s", all.primes_per_s, "primes/s");
+    b.metric("gflops", all.gflops, "GFLOP/s");
+    b.info("dgemm_reps", all.dgemm_reps);
+    b.info("dgemm_block", "128x256 (k x j), i-k-j order");
+    let mut check = all.check;
+    if c.threads > 1 {
+        let one = cpu::measure(c, 1);
+        b.metric("primes_per_s_1t", one.primes_per_s, "primes/s");
+        b.metric("gflops_1t", one.gflops, "GFLOP/s");
+        b.metric(
+            &format!("primes_per_s_{}t", c.threads),
+            all.primes_per_s,
+            "primes/s",
+        );
+        b.metric(&format!("gflops_{}t", c.threads), all.gflops, "GFLOP/s");
+        if let Err(e) = one.check {
+            check = Err(format!("single-thread run: {e}"));
+        }
+    }
+    b.verdict(check);
+    Ok(())
+}
+
+fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
+    let llc = sysfs::last_level_cache(Path::new(sysfs::CPU0_CACHE_DIR));
+    let bytes = match (c.size_bytes, &llc) {
+        (Some(s), _) => {
+            b.info("array_size_source", "--size");
+            s
+        }
+        (None, Some(l)) => {
+            b.info(
+                "array_size_source",
+                format!("4x the L{} {} cache from sysfs", l.level, l.kind),
+            );
+            4 * l.size
+        }
+        (None, None) => {
+            b.info(
+                "array_size_source",
+                "4x an assumed 32 MiB cache (sysfs has no cache info)",
+            );
+            4 * (32 << 20)
+        }
+    };
+    if let Some(l) = &llc {
+        b.info("llc_bytes", l.size);
+    }
+    let n = (bytes / 8) as usize;
+    b.param("threads", c.threads);
+    b.param("passes", c.passes);
+    b.param("array_bytes", n as u64 * 8);
+    b.info("array_elements", n);
+    b.info(
+        "memory_mib",
+        format!("{:.1}", 3.0 * n as f64 * 8.0 / (1u64 << 20) as f64),
+    );
+    let o = membw::run_stream(n, c.threads, c.passes)?;
+    b.info("threads_used", o.threads);
+    b.info(
+        "timing",
+        if c.passes > 1 {
+            "best of passes 2..N (the first is a warm-up, as STREAM)"
+        } else {
+            "single pass"
+        },
+    );
+    for (k, name) in membw::KERNELS.iter().enumerate() {
+        b.metric(&format!("{name}_mbs"), o.rates_mbs[k], "MB/s");
+        b.info(&format!("{name}_best_s"), format!("{:.6}", o.best_s[k]));
+        b.info(&format!("{name}_avg_s"), format!("{:.6}", o.avg_s[k]));
+    }
+    b.verdict(o.check);
+    Ok(())
+}
+
+fn run_randacc(b: &mut Builder, c: &randacc::RandaccConfig) -> Result<(), String> {
+    b.param("threads", c.threads);
+    b.param("log2_table", c.log2_table);
+    let o = randacc::run(c)?;
+    b.metric("gups", o.gups, "GUP/s");
+    b.info("table_bytes", o.table_words as u64 * 8);
+    b.info("updates", o.updates);
+    b.info("update_seconds", format!("{:.6}", o.seconds));
+    b.info("errors", o.errors);
+    b.verdict(o.check);
+    Ok(())
+}
+
+fn run_latency(b: &mut Builder, c: &latency::LatencyConfig) -> Result<(), String> {
+    b.param("min_size", format_size(c.min_size));
+    b.param("max_size", format_size(c.max_size));
+    if let Some(l) = c.loads {
+        b.param("loads", l);
+    }
+    b.info("thp", sysfs::thp_mode());
+    b.info("line_bytes", latency::LINE);
+    let points = latency::run(c)?;
+    let mut failures = Vec::new();
+    let mut loads = Vec::new();
+    for p in &points {
+        let size = format_size(p.size);
+        match &p.check {
+            Ok(_) => {
+                b.metric(&format!("ns_per_load_{size}"), p.ns_per_load, "ns");
+                loads.push(format!("{size}:{}", p.loads));
+            }
+            Err(e) => failures.push(format!("{size}: {e}")),
+        }
+    }
+    b.info("loads_per_size", loads.join(","));
+    b.verdict(if failures.is_empty() {
+        Ok(format!(
+            "each of {} chases visited every line once",
+            points.len()
+        ))
+    } else {
+        Err(failures.join("; "))
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::parse;
+
+    fn run_args(s: &str) -> WorkloadResult {
+        let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        run(&parse(&v, 2).unwrap(), Instant::now(), BTreeMap::new())
+    }
+
+    #[test]
+    fn metric_names_and_units_follow_the_design() {
+        let r = run_args("membw --threads 2 --passes 2 --size 64KiB");
+        assert!(r.valid, "{r:?}");
+        for m in ["copy_mbs", "scale_mbs", "add_mbs", "triad_mbs"] {
+            assert!(r.metrics[m] > 0.0);
+            assert_eq!(r.units[m], "MB/s");
+        }
+        let r = run_args("randacc --threads 2 --log2-table 10");
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.units["gups"], "GUP/s");
+        let r = run_args("latency --max-size 64KiB --loads 1000");
+        assert!(r.valid, "{r:?}");
+        let names: Vec<&str> = r.metrics.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "ns_per_load_16KiB",
+                "ns_per_load_32KiB",
+                "ns_per_load_64KiB"
+            ]
+        );
+        let r = run_args("cpu --threads 2 --primes-max 1000 --matrix-n 16");
+        assert!(r.valid, "{r:?}");
+        for m in ["primes_per_s", "gflops", "primes_per_s_1t", "gflops_1t"] {
+            assert!(r.metrics[m] > 0.0, "{m}");
+        }
+        assert_eq!(r.params["threads"], 2);
+        let r = run_args("startup");
+        assert!(r.valid && r.metrics.is_empty());
+        assert!(r.info["isa"].starts_with("x86-64") || !cfg!(target_arch = "x86_64"));
+        // The line parses back.
+        let back = crate::protocol::find_result(&r.to_line()).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn baseline_build_reports_sse2_only() {
+        // The workload binary is built for the baseline ISA (no -C target-cpu).
+        if cfg!(target_arch = "x86_64") && !cfg!(target_feature = "avx") {
+            assert_eq!(isa(), "x86-64+sse2");
+        }
+    }
+}
