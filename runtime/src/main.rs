@@ -1,5 +1,242 @@
-//! The `isorun` binary: runc-compatible verbs.
+//! The `isorun` binary: runc-compatible verbs (create, start, state, kill,
+//! delete, run, list) and image commands (build, import, ls, rm).
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use isorun::{image, lifecycle};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "isorun", version, about = "A minimal OCI container runtime")]
+struct Cli {
+    /// State directory of containers.
+    #[arg(long, global = true, default_value = lifecycle::DEFAULT_ROOT)]
+    root: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a container; its process waits for `start`.
+    Create {
+        id: String,
+        /// Bundle directory (holds config.json).
+        #[arg(long, short, default_value = ".")]
+        bundle: PathBuf,
+        /// Write the container process's pid here.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+    },
+    /// Start a created container.
+    Start { id: String },
+    /// Print the OCI state JSON.
+    State { id: String },
+    /// Send a signal (default SIGTERM).
+    Kill {
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a stopped container (--force: kill it first).
+    Delete {
+        id: String,
+        #[arg(long, short)]
+        force: bool,
+    },
+    /// Create, start, wait and delete; exits with the process's status.
+    Run {
+        id: String,
+        #[arg(long, short, default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Write a default config.json (no terminal) into a bundle, as `runc spec`.
+    Spec {
+        #[arg(long, short, default_value = ".")]
+        bundle: PathBuf,
+        /// The process to run (default: sh).
+        args: Vec<String>,
+    },
+    /// List containers.
+    List {
+        #[arg(long, short, default_value = "table")]
+        format: String,
+    },
+    /// Layered images in a layer store.
+    Image {
+        /// Layer store directory.
+        #[arg(long, default_value = image::DEFAULT_STORE)]
+        store: PathBuf,
+        #[command(subcommand)]
+        cmd: ImageCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCmd {
+    /// Build an image from directories, one layer each (bottom first).
+    Build {
+        #[arg(long)]
+        name: String,
+        dirs: Vec<PathBuf>,
+    },
+    /// Import an OCI image layout.
+    Import {
+        layout: PathBuf,
+        /// Which image of the layout (org.opencontainers.image.ref.name).
+        #[arg(long = "ref")]
+        reference: Option<String>,
+        /// Name in the store (default: the ref name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List images.
+    Ls,
+    /// Remove an image and its unshared layers.
+    Rm { name: String },
+}
+
+fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n)
+            .with_context(|| format!("unknown signal {s}"));
+    }
+    let up = s.to_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    nix::sys::signal::Signal::from_str(&name).with_context(|| format!("unknown signal {s}"))
+}
+
+fn report_oom(id: &str, d: &lifecycle::Deleted) {
+    if d.oom_kills > 0 {
+        let limit = d
+            .memory_limit
+            .map(|l| format!("{l} bytes"))
+            .unwrap_or_else(|| "unset".into());
+        eprintln!(
+            "isorun: container {id} was OOM-killed: the memory limit ({limit}) was reached, {} process(es) killed",
+            d.oom_kills
+        );
+    }
+}
+
 fn main() {
-    eprintln!("isorun: not built yet");
-    std::process::exit(2);
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("isorun: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<i32> {
+    let root = cli.root.as_path();
+    match cli.cmd {
+        Cmd::Create {
+            id,
+            bundle,
+            pid_file,
+        } => {
+            let c = lifecycle::create(root, &id, &bundle, true)?;
+            if let Some(p) = pid_file {
+                std::fs::write(&p, c.state.pid.to_string())
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+        }
+        Cmd::Start { id } => lifecycle::start(root, &id)?,
+        Cmd::State { id } => {
+            let st = isorun::state::State::load(root, &id)?;
+            println!("{}", serde_json::to_string_pretty(&st.oci(root))?);
+        }
+        Cmd::Kill { id, signal } => lifecycle::kill(root, &id, parse_signal(&signal)?)?,
+        Cmd::Delete { id, force } => {
+            let d = lifecycle::delete(root, &id, force)?;
+            report_oom(&id, &d);
+        }
+        Cmd::Run { id, bundle } => {
+            let end = lifecycle::run(root, &id, &bundle)?;
+            report_oom(&id, &end.deleted);
+            return Ok(end.code);
+        }
+        Cmd::List { format } => list(root, &format)?,
+        Cmd::Spec { bundle, args } => {
+            let args = if args.is_empty() {
+                vec!["sh".to_string()]
+            } else {
+                args
+            };
+            isorun::spec::write_config(&bundle, &isorun::spec::default_json(&args))?;
+        }
+        Cmd::Image { store, cmd } => image_cmd(&store, cmd)?,
+    }
+    Ok(0)
+}
+
+fn list(root: &Path, format: &str) -> Result<()> {
+    let all = lifecycle::list(root)?;
+    match format {
+        "json" => println!("{}", serde_json::to_string(&all)?),
+        "table" => {
+            println!(
+                "{:<24} {:<8} {:<10} {:<32} CREATED",
+                "ID", "PID", "STATUS", "BUNDLE"
+            );
+            for s in all {
+                println!(
+                    "{:<24} {:<8} {:<10} {:<32} {}",
+                    s.id,
+                    s.pid,
+                    s.status,
+                    s.bundle.display(),
+                    s.created
+                );
+            }
+        }
+        f => bail!("unknown format {f} (table or json)"),
+    }
+    Ok(())
+}
+
+fn image_cmd(store: &Path, cmd: ImageCmd) -> Result<()> {
+    let s = image::Store::open(store)?;
+    match cmd {
+        ImageCmd::Build { name, dirs } => {
+            if dirs.is_empty() {
+                bail!("give at least one directory (one layer each)");
+            }
+            let img = s.build(&name, &dirs, image::ImageConfig::default())?;
+            println!("{} {}", img.name, img.layers.join(" "));
+        }
+        ImageCmd::Import {
+            layout,
+            reference,
+            name,
+        } => {
+            let img = image::oci::import(&s, &layout, reference.as_deref(), name.as_deref())?;
+            println!("{} {}", img.name, img.layers.join(" "));
+        }
+        ImageCmd::Ls => {
+            println!("{:<32} {:<7} TOP LAYER", "NAME", "LAYERS");
+            for i in s.images()? {
+                println!(
+                    "{:<32} {:<7} {}",
+                    i.name,
+                    i.layers.len(),
+                    i.layers.last().map(String::as_str).unwrap_or("")
+                );
+            }
+        }
+        ImageCmd::Rm { name } => {
+            for l in s.remove(&name)? {
+                println!("removed layer {l}");
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,219 @@
+//! cgroup v2: the unified hierarchy (Documentation/admin-guide/cgroup-v2.rst):
+//! controllers enabled top-down through `cgroup.subtree_control`, limits in
+//! memory.max, memory.swap.max, cpu.weight, cpu.max, cpuset.*, pids.max.
+
+use super::{join, mkdirs, write, Cgroup};
+use crate::config::Resources;
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000), the
+/// conversion runc and crun use.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 0;
+    }
+    1 + ((shares.saturating_sub(2)) * 9999) / 262142
+}
+
+/// Create the cgroup under `root` and write the limits.
+pub fn create(root: &Path, rel: &str, res: &Resources) -> Result<Cgroup> {
+    if !res.devices.is_empty() {
+        return Err(Error::Unsupported {
+            field: "linux.resources.devices".into(),
+            why: "device rules on cgroup v2 need an eBPF program, which isorun does not load"
+                .into(),
+        });
+    }
+    let leaf = join(root, rel);
+    let made = mkdirs(root, rel)?;
+    let cg = Cgroup {
+        version: 2,
+        dirs: vec![leaf.clone()],
+    };
+    if !made.contains(&leaf) {
+        return Err(Error::Cgroup {
+            path: leaf,
+            msg: "already exists (is another container using linux.cgroupsPath?)".into(),
+        });
+    }
+    let r = (|| {
+        // Enable the controllers we need on every ancestor of the leaf.
+        let wanted = wanted(res);
+        let available =
+            std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        let enable: Vec<String> = wanted
+            .iter()
+            .filter(|c| available.split_whitespace().any(|a| a == **c))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if let Some(missing) = wanted.iter().find(|c| {
+            **c != "memory" && **c != "pids" && !available.split_whitespace().any(|a| a == **c)
+        }) {
+            return Err(Error::Cgroup {
+                path: root.join("cgroup.controllers"),
+                msg: format!("controller {missing} is not available"),
+            });
+        }
+        let mut dir = root.to_path_buf();
+        for c in rel.split('/').filter(|c| !c.is_empty()) {
+            if !enable.is_empty() {
+                write(&dir, "cgroup.subtree_control", &enable.join(" "))?;
+            }
+            dir.push(c);
+        }
+        apply(&leaf, res)
+    })();
+    if let Err(e) = r {
+        let _ = cg.remove();
+        return Err(e);
+    }
+    Ok(cg)
+}
+
+fn wanted(res: &Resources) -> Vec<&'static str> {
+    let mut w = vec!["memory", "pids"];
+    if res.cpu_shares.is_some() || res.cpu_quota.is_some() || res.cpu_period.is_some() {
+        w.push("cpu");
+    }
+    if res.cpuset_cpus.is_some() || res.cpuset_mems.is_some() {
+        w.push("cpuset");
+    }
+    w
+}
+
+/// Write the limits into the leaf.
+pub fn apply(dir: &Path, res: &Resources) -> Result<()> {
+    let max = |v: i64| {
+        if v < 0 {
+            "max".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    if let Some(l) = res.memory_limit {
+        write(dir, "memory.max", &max(l))?;
+    }
+    if let Some(r) = res.memory_reservation {
+        write(dir, "memory.low", &max(r))?;
+    }
+    if let Some(s) = res.memory_swap {
+        // v1 counts memory+swap; v2's swap.max counts swap alone.
+        let v = match (s, res.memory_limit) {
+            (-1, _) => "max".to_string(),
+            (s, Some(l)) if l >= 0 => (s - l).max(0).to_string(),
+            (s, _) => s.to_string(),
+        };
+        write(dir, "memory.swap.max", &v)?;
+    }
+    if res.disable_oom_killer == Some(true) {
+        return Err(Error::Unsupported {
+            field: "linux.resources.memory.disableOOMKiller".into(),
+            why: "cgroup v2 has no switch to disable the OOM killer".into(),
+        });
+    }
+    if let Some(s) = res.cpu_shares {
+        write(dir, "cpu.weight", &shares_to_weight(s).to_string())?;
+    }
+    if res.cpu_quota.is_some() || res.cpu_period.is_some() {
+        let q = res.cpu_quota.map_or("max".to_string(), max);
+        let p = res.cpu_period.unwrap_or(100_000);
+        write(dir, "cpu.max", &format!("{q} {p}"))?;
+    }
+    if let Some(c) = &res.cpuset_cpus {
+        write(dir, "cpuset.cpus", c)?;
+    }
+    if let Some(m) = &res.cpuset_mems {
+        write(dir, "cpuset.mems", m)?;
+    }
+    if let Some(l) = res.pids_limit {
+        write(dir, "pids.max", &max(l))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rd(p: impl AsRef<Path>) -> String {
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    #[test]
+    fn fake_cgroupfs_gets_limits_and_subtree_control() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(
+            t.path().join("cgroup.controllers"),
+            "cpuset cpu io memory hugetlb pids\n",
+        )
+        .unwrap();
+        let res = Resources {
+            memory_limit: Some(100 << 20),
+            memory_swap: Some(150 << 20),
+            cpu_shares: Some(1024),
+            cpu_quota: Some(50000),
+            pids_limit: Some(32),
+            cpuset_cpus: Some("0".into()),
+            ..Default::default()
+        };
+        let cg = create(t.path(), "/isorun/c2", &res).unwrap();
+        let leaf = t.path().join("isorun/c2");
+        assert_eq!(cg.dirs, vec![leaf.clone()]);
+        assert_eq!(
+            rd(t.path().join("cgroup.subtree_control")),
+            "+memory +pids +cpu +cpuset"
+        );
+        assert_eq!(
+            rd(t.path().join("isorun/cgroup.subtree_control")),
+            "+memory +pids +cpu +cpuset"
+        );
+        assert_eq!(rd(leaf.join("memory.max")), "104857600");
+        assert_eq!(rd(leaf.join("memory.swap.max")), "52428800");
+        assert_eq!(rd(leaf.join("cpu.weight")), "39");
+        assert_eq!(rd(leaf.join("cpu.max")), "50000 100000");
+        assert_eq!(rd(leaf.join("pids.max")), "32");
+        cg.add(1234).unwrap();
+        assert_eq!(rd(leaf.join("cgroup.procs")), "1234");
+        std::fs::write(
+            leaf.join("memory.events"),
+            "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        assert_eq!(cg.oom_kills(), Some(1));
+    }
+
+    #[test]
+    fn missing_controller_and_device_rules_are_errors() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("cgroup.controllers"), "memory pids\n").unwrap();
+        let res = Resources {
+            cpu_shares: Some(100),
+            ..Default::default()
+        };
+        let e = create(t.path(), "/isorun/c3", &res).unwrap_err();
+        assert!(e.to_string().contains("controller cpu"), "{e}");
+        assert!(!t.path().join("isorun/c3").exists());
+        let res = Resources {
+            devices: vec![crate::config::DeviceRule {
+                allow: false,
+                kind: 'a',
+                major: None,
+                minor: None,
+                access: "rwm".into(),
+            }],
+            ..Default::default()
+        };
+        assert!(create(t.path(), "/isorun/c4", &res)
+            .unwrap_err()
+            .to_string()
+            .contains("devices"));
+    }
+
+    #[test]
+    fn weight_conversion_matches_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262144), 10000);
+    }
+}

@@ -1,0 +1,233 @@
+//! Layers: tar streams (OCI image spec, "Image Layer Filesystem Changeset")
+//! unpacked once into a content-addressed directory, with whiteouts turned
+//! into what overlayfs understands (Documentation/filesystems/overlayfs.rst):
+//! `.wh.NAME` becomes a 0/0 character device NAME, `.wh..wh..opq` sets the
+//! `trusted.overlay.opaque` xattr on its directory.
+
+use crate::error::{Error, Result};
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+pub const OPAQUE: &str = ".wh..wh..opq";
+
+/// What one tar entry means for the layer directory.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A file, directory or link at this (normalised, relative) path.
+    Normal(PathBuf),
+    /// Delete this path from the layers below.
+    Whiteout(PathBuf),
+    /// Hide everything the layers below have in this directory.
+    Opaque(PathBuf),
+}
+
+/// Classify a tar entry path; reject paths escaping the layer.
+pub fn classify(path: &Path) -> Result<EntryKind> {
+    let mut rel = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => rel.push(n),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(Error::Image(format!(
+                    "layer entry {} escapes the layer",
+                    path.display()
+                )))
+            }
+        }
+    }
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+    if name == OPAQUE {
+        Ok(EntryKind::Opaque(parent))
+    } else if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+        if hidden.is_empty() || hidden == "." || hidden == ".." {
+            return Err(Error::Image(format!("bad whiteout {}", path.display())));
+        }
+        Ok(EntryKind::Whiteout(parent.join(hidden)))
+    } else {
+        Ok(EntryKind::Normal(rel))
+    }
+}
+
+/// A reader that hashes what passes through it (sha256).
+pub struct HashingReader<R> {
+    pub inner: R,
+    pub hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
+    }
+}
+
+/// sha256 of bytes, as lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Unpack a tar stream into `dest` (which must exist), applying whiteouts.
+pub fn unpack(reader: impl Read, dest: &Path) -> Result<()> {
+    let mut ar = tar::Archive::new(reader);
+    ar.set_preserve_permissions(true);
+    ar.set_preserve_ownerships(true);
+    ar.set_overwrite(true);
+    let err =
+        |e: std::io::Error| Error::Image(format!("unpacking layer into {}: {e}", dest.display()));
+    for entry in ar.entries().map_err(err)? {
+        let mut entry = entry.map_err(err)?;
+        let path = entry.path().map_err(err)?.into_owned();
+        match classify(&path)? {
+            EntryKind::Normal(_) => {
+                entry.unpack_in(dest).map_err(err)?;
+            }
+            EntryKind::Whiteout(target) => {
+                let p = dest.join(&target);
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent).map_err(err)?;
+                }
+                let _ = std::fs::remove_dir_all(&p);
+                let _ = std::fs::remove_file(&p);
+                // Why: overlayfs reads a 0/0 character device in an upper
+                // layer as "deleted"; mknod of a device needs CAP_MKNOD.
+                nix::sys::stat::mknod(
+                    &p,
+                    nix::sys::stat::SFlag::S_IFCHR,
+                    nix::sys::stat::Mode::empty(),
+                    0,
+                )
+                .map_err(|e| Error::Image(format!("whiteout {}: mknod: {e}", p.display())))?;
+            }
+            EntryKind::Opaque(dir) => {
+                let p = dest.join(&dir);
+                std::fs::create_dir_all(&p).map_err(err)?;
+                set_opaque(&p)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Mark a directory opaque for overlayfs.
+pub fn set_opaque(dir: &Path) -> Result<()> {
+    let c =
+        CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Image("NUL in path".into()))?;
+    // Why: trusted.* xattrs need CAP_SYS_ADMIN; overlayfs reads this one.
+    // SAFETY: both strings are NUL-terminated and live across the call;
+    // the value pointer/length pair describes a 1-byte static buffer.
+    let r = unsafe {
+        libc::setxattr(
+            c.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            b"y".as_ptr().cast(),
+            1,
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(Error::Image(format!(
+            "opaque dir {}: setxattr: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+/// A deterministic tar of a directory (sorted entries, fixed times and
+/// owners), so the same content always gives the same digest.
+pub fn tar_dir(dir: &Path) -> Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.mode(tar::HeaderMode::Deterministic);
+    b.follow_symlinks(false);
+    let err = |e: std::io::Error| Error::Image(format!("archiving {}: {e}", dir.display()));
+    fn walk(b: &mut tar::Builder<Vec<u8>>, root: &Path, rel: &Path) -> std::io::Result<()> {
+        let mut entries: Vec<_> =
+            std::fs::read_dir(root.join(rel))?.collect::<std::io::Result<_>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let r = rel.join(e.file_name());
+            b.append_path_with_name(root.join(&r), &r)?;
+            if e.file_type()?.is_dir() {
+                walk(b, root, &r)?;
+            }
+        }
+        Ok(())
+    }
+    walk(&mut b, dir, Path::new("")).map_err(err)?;
+    b.into_inner().map_err(err)
+}
+
+/// Write all of `data` (small helper to keep error paths in one place).
+pub fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+    let mut f = std::fs::File::create(path).map_err(crate::error::io("create", path))?;
+    f.write_all(data).map_err(crate::error::io("write", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whiteouts_and_opaque_markers_are_recognised() {
+        assert_eq!(
+            classify(Path::new("./etc/.wh.passwd")).unwrap(),
+            EntryKind::Whiteout("etc/passwd".into())
+        );
+        assert_eq!(
+            classify(Path::new("var/.wh..wh..opq")).unwrap(),
+            EntryKind::Opaque("var".into())
+        );
+        assert_eq!(
+            classify(Path::new("/bin/sh")).unwrap(),
+            EntryKind::Normal("bin/sh".into())
+        );
+        assert_eq!(
+            classify(Path::new(".wh.top")).unwrap(),
+            EntryKind::Whiteout("top".into())
+        );
+        assert!(classify(Path::new("../etc/passwd")).is_err());
+        assert!(classify(Path::new("a/.wh.")).is_err());
+    }
+
+    #[test]
+    fn directory_tar_is_deterministic() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("b")).unwrap();
+        std::fs::write(t.path().join("b/x"), "x").unwrap();
+        std::fs::write(t.path().join("a"), "a").unwrap();
+        std::os::unix::fs::symlink("a", t.path().join("l")).unwrap();
+        let one = tar_dir(t.path()).unwrap();
+        let two = tar_dir(t.path()).unwrap();
+        assert_eq!(sha256_hex(&one), sha256_hex(&two));
+        let names: Vec<String> = tar::Archive::new(&one[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a", "b", "b/x", "l"]);
+    }
+
+    #[test]
+    fn plain_entries_unpack_without_root() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("f"), "hello").unwrap();
+        let tarball = tar_dir(src.path()).unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        unpack(&tarball[..], dst.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dst.path().join("f")).unwrap(),
+            "hello"
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! The container process between clone(2) and execve(2): it sets up its
+//! namespaces' contents (root file system, hostname), waits for the runtime
+//! to place it in its cgroup, drops privileges (rlimits, user, capabilities,
+//! no_new_privs: prctl(2) PR_SET_NO_NEW_PRIVS), reports "ready", waits for
+//! `start` on the exec fifo and execs (OCI runtime spec "Lifecycle" 1-6).
+//!
+//! Messages to the runtime on the sync pipe: `R` = ready, `E<text>` = error.
+
+use crate::caps;
+use crate::config::Plan;
+use crate::error::{Error, Result};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// What the child gets from the runtime.
+pub struct Child<'a> {
+    pub plan: &'a Plan,
+    pub overlay: Option<String>,
+    /// Runtime → child: one byte once the cgroup is joined.
+    pub from_parent: OwnedFd,
+    /// Child → runtime: `R` or `E...`; close-on-exec, so EOF means "exec'd".
+    pub to_parent: OwnedFd,
+    /// Read end of the exec fifo (create); None for `run`.
+    pub fifo: Option<OwnedFd>,
+    pub parent_pid: i32,
+}
+
+/// Entry point of the cloned child; never returns.
+pub fn child_main(c: Child<'_>) -> ! {
+    let err = match init(&c) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let msg = match &err {
+        Error::Init(m) => format!("E{m}"),
+        e => format!("E{e}"),
+    };
+    let _ = nix::unistd::write(c.to_parent.as_fd(), msg.as_bytes());
+    if c.fifo.is_some() {
+        // After "ready" nobody reads the pipe any more: tell the user.
+        eprintln!("isorun: {err}");
+    }
+    // SAFETY: _exit ends the process without running the parent's atexit
+    // handlers or flushing its copied stdio buffers.
+    unsafe { libc::_exit(127) }
+}
+
+fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
+    let plan = c.plan;
+    // Rust ignores SIGPIPE; the workload must get the default back, and no
+    // signal blocked.
+    // SAFETY: plain signal-disposition and mask changes for this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        // Die with the runtime while it is still setting us up.
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    // In a new pid namespace getppid() is 0; if the runtime died before the
+    // death signal was armed, the read of its "go" byte below sees EOF.
+    let _ = c.parent_pid;
+    crate::rootfs::setup(plan, c.overlay.as_deref())?;
+    if let Some(h) = &plan.hostname {
+        // Why: the uts namespace is the container's own; its name is set here.
+        nix::unistd::sethostname(h).map_err(crate::error::sys(format!("sethostname {h}")))?;
+    }
+    if let Some(d) = &plan.domainname {
+        let cd = CString::new(d.as_str()).map_err(|_| Error::Init("NUL in domainname".into()))?;
+        // SAFETY: pointer and length describe a live NUL-free buffer.
+        if unsafe { libc::setdomainname(cd.as_ptr(), d.len()) } != 0 {
+            return Err(Error::Sys {
+                op: format!("setdomainname {d}"),
+                err: nix::errno::Errno::last(),
+            });
+        }
+    }
+    // Wait until the runtime has put us into our cgroup.
+    let mut b = [0u8; 1];
+    match nix::unistd::read(c.from_parent.as_fd(), &mut b) {
+        Ok(1) => {}
+        _ => {
+            return Err(Error::Init(
+                "the runtime went away before placing the container in its cgroup".into(),
+            ))
+        }
+    }
+    if plan.namespaces.cgroup {
+        // Why: unshared only now, so the namespace's root is the
+        // container's own cgroup and /proc/self/cgroup shows "/".
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(crate::error::sys("unshare(CLONE_NEWCGROUP)"))?;
+    }
+    let p = &plan.process;
+    for r in &p.rlimits {
+        let lim = libc::rlimit {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
+        // SAFETY: setrlimit reads one rlimit struct that lives across the call.
+        if unsafe { libc::setrlimit(r.resource as _, &lim) } != 0 {
+            let e = nix::errno::Errno::last();
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes one rlimit struct we own.
+            unsafe { libc::getrlimit(r.resource as _, &mut cur) };
+            return Err(Error::Init(format!(
+                "rlimit {}: cannot set soft {} hard {} (the current hard limit is {}; raising it needs CAP_SYS_RESOURCE): {e}",
+                r.name, r.soft, r.hard, cur.rlim_max
+            )));
+        }
+    }
+    if let Some(adj) = p.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(crate::error::io("write", "/proc/self/oom_score_adj"))?;
+    }
+    if let Some(caps) = &p.caps {
+        caps::drop_bounding(caps.bounding)?;
+    }
+    // Why: keep the permitted set across the uid change, then set it
+    // exactly with capset.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    let gids: Vec<nix::unistd::Gid> = p
+        .additional_gids
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&gids).map_err(crate::error::sys("setgroups"))?;
+    let gid = nix::unistd::Gid::from_raw(p.gid);
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(crate::error::sys(format!("setresgid {}", p.gid)))?;
+    let uid = nix::unistd::Uid::from_raw(p.uid);
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(crate::error::sys(format!("setresuid {}", p.uid)))?;
+    if let Some(caps) = &p.caps {
+        caps::apply(caps)?;
+    }
+    if let Some(m) = p.umask {
+        // SAFETY: umask only changes this process's creation mask.
+        unsafe { libc::umask(m as libc::mode_t) };
+    }
+    std::env::set_current_dir(&p.cwd).map_err(crate::error::io("chdir", &p.cwd))?;
+    if p.no_new_privs {
+        // Why: no setuid binary or file capability may raise the
+        // container's privileges after exec.
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(Error::Sys {
+                op: "prctl(PR_SET_NO_NEW_PRIVS)".into(),
+                err: nix::errno::Errno::last(),
+            });
+        }
+    }
+    let path = find_executable(&p.args[0], &p.env)?;
+    let cpath = cstring(path.as_os_str().as_bytes())?;
+    let args: Vec<CString> = p
+        .args
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<Result<_>>()?;
+    let env: Vec<CString> = p
+        .env
+        .iter()
+        .map(|a| cstring(a.as_bytes()))
+        .collect::<Result<_>>()?;
+    // Setup is done: from here on the runtime may exit without us.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    nix::unistd::write(c.to_parent.as_fd(), b"R").map_err(crate::error::sys("reporting ready"))?;
+    if let Some(fifo) = &c.fifo {
+        wait_for_start(fifo)?;
+    }
+    let e = nix::unistd::execve(&cpath, &args, &env).unwrap_err();
+    Err(Error::Sys {
+        op: format!("exec {}", path.display()),
+        err: e,
+    })
+}
+
+fn cstring(b: &[u8]) -> Result<CString> {
+    CString::new(b).map_err(|_| Error::Init("NUL byte in process args or env".into()))
+}
+
+/// Block until `start` writes a byte into the exec fifo. The fifo was
+/// opened non-blocking for reading before pivot_root; poll(2) on such a
+/// FIFO waits for data (no hang-up is reported before a writer came).
+fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    let mut pfd = libc::pollfd {
+        fd: fifo.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one pollfd we own, count 1, no timeout.
+        let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if r < 0 && nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+            continue;
+        }
+        break;
+    }
+    let mut b = [0u8; 1];
+    match nix::unistd::read(fifo.as_fd(), &mut b) {
+        Ok(1) => Ok(()),
+        _ => Err(Error::Init(
+            "start went away without releasing the container".into(),
+        )),
+    }
+}
+
+/// Resolve a program name as execvp would, with the container's PATH.
+pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf> {
+    if name.contains('/') {
+        return Ok(PathBuf::from(name));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let p = Path::new(dir).join(name);
+        if nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK).is_ok() && p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(Error::Init(format!(
+        "executable {name:?} not found in PATH {path:?} of the container"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executables_are_found_in_the_given_path() {
+        let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
+        let p = find_executable("sh", &env).unwrap();
+        assert!(p.ends_with("sh"));
+        assert_eq!(find_executable("/x/y", &env).unwrap(), Path::new("/x/y"));
+        assert!(find_executable("no-such-program-xyz", &env).is_err());
+    }
+}

@@ -1,0 +1,424 @@
+//! The runtime operations of the OCI runtime spec ("Operations": create,
+//! start, state, kill, delete) plus runc's `run`, on a state root directory.
+//!
+//! create: validate config → claim the id → clone(2) the container process
+//! into its new namespaces → record state → create the cgroup and move the
+//! process in → wait for it to report ready. It then blocks on the exec fifo
+//! until `start`. No sleeps and no polling: every wait is a blocking read.
+
+use crate::cgroup::{self, Cgroup};
+use crate::config::{self, Plan};
+use crate::error::{io, Error, Result};
+use crate::image;
+use crate::init::{self, Child};
+use crate::state::{self, State, Status, EXEC_FIFO};
+use nix::fcntl::OFlag;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// Default state root, as runc's /run/runc.
+pub const DEFAULT_ROOT: &str = "/run/isorun";
+
+/// Removes a half-made container when create fails.
+struct Undo<'a> {
+    root: &'a Path,
+    id: &'a str,
+    pid: i32,
+    cgroup: Option<Cgroup>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if self.pid > 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.pid),
+                nix::sys::signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.remove();
+        }
+        let _ = std::fs::remove_dir_all(state::dir(self.root, self.id));
+    }
+}
+
+/// A created container whose process is our child.
+pub struct Created {
+    pub state: State,
+    /// For `run`: the sync pipe, readable until the process has exec'd.
+    sync: OwnedFd,
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(crate::error::sys("pipe2"))
+}
+
+/// The overlay mount data for an image-based bundle, with the container's
+/// upper and work dirs in its state directory.
+fn overlay_for(plan: &Plan, dir: &Path) -> Result<Option<(String, Vec<PathBuf>)>> {
+    let Some(img) = &plan.image else {
+        return Ok(None);
+    };
+    let store = image::Store::at(&img.store);
+    let lowers = store.lowerdirs(&img.name)?;
+    let upper = dir.join("upper");
+    let work = dir.join("work");
+    for d in [&upper, &work] {
+        std::fs::create_dir(d).map_err(io("mkdir", d))?;
+    }
+    let data = image::overlay_data(&lowers, Some((&upper, &work)));
+    Ok(Some((data, vec![upper, work])))
+}
+
+/// Create a container. With `detached`, the process waits on the exec fifo
+/// for `start`; otherwise (for `run`) it execs as soon as it is ready.
+pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Created> {
+    let bundle = std::path::absolute(bundle).map_err(io("resolve", bundle))?;
+    let plan = config::load(&bundle, id)?;
+    if !plan.rootfs.is_dir() {
+        return Err(Error::MissingRootfs {
+            path: plan.rootfs.clone(),
+        });
+    }
+    let hier = cgroup::detect()?;
+    let dir = state::claim(root, id)?;
+    let mut undo = Undo {
+        root,
+        id,
+        pid: 0,
+        cgroup: None,
+        armed: true,
+    };
+    let overlay = overlay_for(&plan, &dir)?;
+    let fifo = if detached {
+        let p = dir.join(EXEC_FIFO);
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .map_err(crate::error::sys(format!("mkfifo {}", p.display())))?;
+        let fd = nix::fcntl::open(
+            &p,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(crate::error::sys(format!("open {}", p.display())))?;
+        Some(fd)
+    } else {
+        None
+    };
+    let (from_parent, to_child) = pipe()?;
+    let (from_child, to_parent) = pipe()?;
+    let parent_pid = std::process::id() as i32;
+    let flags = plan.namespaces.clone_flags() | libc::SIGCHLD;
+    // Why: clone(2) with the namespace flags makes the child PID 1 of a new
+    // pid namespace with its own mount, uts, ipc and net namespaces at
+    // once, without an intermediate process. The null stack makes it
+    // fork-like (isorun is single-threaded, so the copy is consistent).
+    // SAFETY: raw clone without CLONE_VM: the child gets a private copy of
+    // the address space, as with fork(2); both sides continue below.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(Error::Sys {
+            op: format!("clone(flags {flags:#x})"),
+            err: nix::errno::Errno::last(),
+        });
+    }
+    if pid == 0 {
+        drop(to_child);
+        drop(from_child);
+        std::mem::forget(undo);
+        init::child_main(Child {
+            plan: &plan,
+            overlay: overlay.map(|o| o.0),
+            from_parent,
+            to_parent,
+            fifo,
+            parent_pid,
+        });
+    }
+    let pid = pid as i32;
+    undo.pid = pid;
+    drop(from_parent);
+    drop(to_parent);
+    drop(fifo);
+    let mut st = State::empty(id, &bundle);
+    st.pid = pid;
+    st.start_time = state::start_time(pid).unwrap_or(0);
+    st.cgroup = Some(Cgroup::planned(&hier, &plan.cgroups_path, &plan.resources));
+    st.scratch = overlay.map(|o| o.1).unwrap_or_default();
+    st.created = state::now_rfc3339();
+    st.annotations = plan.annotations.clone();
+    st.memory_limit = plan.resources.memory_limit;
+    // Recorded before the cgroup exists, so `delete --force` after a crash
+    // here knows what to remove.
+    st.save(root)?;
+    let cg = Cgroup::create(&hier, &plan.cgroups_path, &plan.resources)?;
+    undo.cgroup = Some(cg.clone());
+    cg.add(pid)?;
+    // If the child already failed, the write fails (EPIPE) and its
+    // message below says why.
+    let _ = nix::unistd::write(to_child.as_fd(), b"G");
+    drop(to_child);
+    let msg = read_msg(&from_child)?;
+    match msg.first() {
+        Some(b'R') => {}
+        Some(b'E') => return Err(Error::Init(String::from_utf8_lossy(&msg[1..]).into_owned())),
+        _ => {
+            return Err(Error::Init(
+                "the container process exited during setup".into(),
+            ))
+        }
+    }
+    undo.armed = false;
+    Ok(Created {
+        state: st,
+        sync: from_child,
+    })
+}
+
+/// Read one message: `R` alone, or `E` and everything up to EOF.
+fn read_msg(fd: &OwnedFd) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(fd.as_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out[0] == b'R' {
+                    break;
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                return Err(Error::Sys {
+                    op: "reading from the container process".into(),
+                    err: e,
+                })
+            }
+        }
+    }
+    if out.len() > 1 && out[0] == b'R' {
+        // "R" then an exec error in the same read (run mode).
+        out.remove(0);
+    }
+    Ok(out)
+}
+
+/// `start`: release a created container's process.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let st = State::load(root, id)?;
+    let status = st.status(root);
+    if status != Status::Created {
+        return Err(Error::BadState {
+            id: id.into(),
+            status: status.to_string(),
+            why: "only a created container can be started".into(),
+        });
+    }
+    let p = state::dir(root, id).join(EXEC_FIFO);
+    // Non-blocking open for writing fails (ENXIO) if the process is gone
+    // instead of hanging.
+    let fd = nix::fcntl::open(
+        &p,
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::BadState {
+        id: id.into(),
+        status: "stopped".into(),
+        why: format!("its process no longer waits on {} ({e})", p.display()),
+    })?;
+    nix::unistd::write(fd.as_fd(), b"0")
+        .map_err(crate::error::sys(format!("write {}", p.display())))?;
+    drop(fd);
+    std::fs::remove_file(&p).map_err(io("remove", &p))
+}
+
+/// `kill`: send a signal to the container process.
+pub fn kill(root: &Path, id: &str, sig: nix::sys::signal::Signal) -> Result<()> {
+    let st = State::load(root, id)?;
+    let status = st.status(root);
+    if !matches!(status, Status::Created | Status::Running) {
+        return Err(Error::BadState {
+            id: id.into(),
+            status: status.to_string(),
+            why: "no process to signal".into(),
+        });
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.pid), sig)
+        .map_err(crate::error::sys(format!("kill {} {sig}", st.pid)))
+}
+
+/// Wait for a process that may not be our child to exit (pidfd_open(2) +
+/// poll: no polling loop), at most `ms`.
+fn wait_gone(pid: i32, ms: i32) {
+    if let Ok(nix::sys::wait::WaitStatus::Exited(..) | nix::sys::wait::WaitStatus::Signaled(..)) =
+        nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None)
+    {
+        return;
+    }
+    // SAFETY: pidfd_open takes a pid and flags; returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return;
+    }
+    let mut pfd = libc::pollfd {
+        fd: fd as i32,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd we own; then close the fd we opened.
+    unsafe {
+        libc::poll(&mut pfd, 1, ms);
+        libc::close(fd as i32);
+    }
+}
+
+/// What `delete` found out about the container's end.
+#[derive(Debug, Default)]
+pub struct Deleted {
+    /// OOM kills counted by the memory cgroup.
+    pub oom_kills: u64,
+    pub memory_limit: Option<i64>,
+}
+
+/// `delete`: remove a stopped container (with `force`, kill it first).
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<Deleted> {
+    let st = State::load(root, id)?;
+    let status = st.status(root);
+    if matches!(status, Status::Created | Status::Running | Status::Creating)
+        && !force
+        && st.pid > 0
+    {
+        return Err(Error::BadState {
+            id: id.into(),
+            status: status.to_string(),
+            why: "stop it first or use delete --force".into(),
+        });
+    }
+    if status == Status::Creating && !force {
+        return Err(Error::BadState {
+            id: id.into(),
+            status: status.to_string(),
+            why: "use delete --force to remove a half-created container".into(),
+        });
+    }
+    if st.pid > 0 && state::alive(st.pid, st.start_time) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(st.pid),
+            nix::sys::signal::SIGKILL,
+        );
+        wait_gone(st.pid, 10_000);
+    }
+    let mut out = Deleted {
+        memory_limit: st.memory_limit,
+        ..Default::default()
+    };
+    if let Some(cg) = &st.cgroup {
+        // Anything left in the cgroup (no pid namespace) goes too.
+        for p in cg.pids() {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::SIGKILL);
+            wait_gone(p, 10_000);
+        }
+        out.oom_kills = cg.oom_kills().unwrap_or(0);
+        cg.remove()?;
+    }
+    let d = state::dir(root, id);
+    std::fs::remove_dir_all(&d).map_err(io("remove", &d))?;
+    Ok(out)
+}
+
+static RUN_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = RUN_PID.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// The end of a `run`.
+#[derive(Debug)]
+pub struct RunEnd {
+    /// Shell-style exit code: the status, or 128 + signal.
+    pub code: i32,
+    pub signal: Option<i32>,
+    pub deleted: Deleted,
+}
+
+/// `run`: create, start, wait, delete; returns how the process ended.
+pub fn run(root: &Path, id: &str, bundle: &Path) -> Result<RunEnd> {
+    let created = create(root, id, bundle, false)?;
+    let pid = created.state.pid;
+    // Until EOF on the sync pipe the process has not exec'd yet: an `E`
+    // message means exec failed.
+    let rest = read_msg(&created.sync)?;
+    if rest.first() == Some(&b'E') {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        let _ = delete(root, id, true);
+        return Err(Error::Init(
+            String::from_utf8_lossy(&rest[1..]).into_owned(),
+        ));
+    }
+    RUN_PID.store(pid, Ordering::Relaxed);
+    for s in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        // SAFETY: installs an async-signal-safe handler that only calls kill.
+        unsafe { libc::signal(s, forward as *const () as libc::sighandler_t) };
+    }
+    let (code, signal) = loop {
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => break (c, None),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => {
+                break (128 + s as i32, Some(s as i32))
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                return Err(Error::Sys {
+                    op: format!("waitpid {pid}"),
+                    err: e,
+                })
+            }
+        }
+    };
+    RUN_PID.store(0, Ordering::Relaxed);
+    let deleted = delete(root, id, true)?;
+    Ok(RunEnd {
+        code,
+        signal,
+        deleted,
+    })
+}
+
+/// One line per container for `list`.
+pub fn list(root: &Path) -> Result<Vec<state::OciState>> {
+    let mut out = Vec::new();
+    for id in state::list(root)? {
+        if let Ok(st) = State::load(root, &id) {
+            out.push(st.oci(root));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,147 @@
+//! Peer OCI runtimes (runc, crun, any runc-compatible CLI) and the host
+//! quirks they need, in one place: isobench's container environment and the
+//! lifecycle benchmark both start peers through [`Peer::command`].
+//!
+//! Known quirk: crun 1.8 refuses a "hybrid" cgroup host (v1 controllers plus
+//! a cgroup2 mount listing a controller, e.g. hugetlb) with "cgroups in
+//! hybrid mode not supported". It runs fine in a private mount namespace in
+//! which the cgroup2 mount is unmounted; that is done in the spawned child
+//! before exec (unshare(2) + umount2(2)), with no extra process.
+
+use crate::cgroup;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A runtime CLI and what it needs on this host.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub bin: PathBuf,
+    /// `isorun`, `runc`, `crun` or the binary's file name.
+    pub name: String,
+    /// First line of `--version`.
+    pub version: String,
+    /// cgroup2 mount to hide from the peer (crun on a hybrid host).
+    pub hide_cgroup2: Option<PathBuf>,
+}
+
+/// On a hybrid host: the cgroup2 mount point next to the v1 hierarchies.
+pub fn hybrid_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
+    let v1 = matches!(
+        cgroup::detect_from_mountinfo(mountinfo),
+        Some(cgroup::Hierarchy::V1(_))
+    );
+    if !v1 {
+        return None;
+    }
+    mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        if right.starts_with("cgroup2 ") {
+            left.split(' ').nth(4).map(PathBuf::from)
+        } else {
+            None
+        }
+    })
+}
+
+impl Peer {
+    /// Probe `bin --version` and work out the quirks it needs here.
+    pub fn probe(bin: &Path) -> std::io::Result<Peer> {
+        let out = Command::new(bin).arg("--version").output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version = text.lines().next().unwrap_or("").trim().to_string();
+        let first = version
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_lowercase();
+        let name = if ["runc", "crun", "isorun"].contains(&first.as_str()) {
+            first
+        } else {
+            bin.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let hide_cgroup2 = if name == "crun" {
+            std::fs::read_to_string("/proc/self/mountinfo")
+                .ok()
+                .and_then(|m| hybrid_cgroup2_mount(&m))
+        } else {
+            None
+        };
+        Ok(Peer {
+            bin: bin.to_path_buf(),
+            name,
+            version,
+            hide_cgroup2,
+        })
+    }
+
+    /// Human-readable quirks applied (for env_detail).
+    pub fn quirks(&self) -> Vec<String> {
+        let mut q = Vec::new();
+        if let Some(p) = &self.hide_cgroup2 {
+            q.push(format!(
+                "runs in a private mount namespace with the hybrid cgroup2 mount {} unmounted (crun refuses hybrid cgroup hosts)",
+                p.display()
+            ));
+        }
+        q
+    }
+
+    /// A command running the peer with `args`, quirks applied.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut c = Command::new(&self.bin);
+        c.args(args);
+        if let Some(p) = &self.hide_cgroup2 {
+            let target = CString::new(p.as_os_str().as_bytes()).expect("mount point has no NUL");
+            // SAFETY: the closure runs in the forked child before exec and
+            // only makes async-signal-safe system calls on a CString
+            // prepared beforehand.
+            unsafe {
+                c.pre_exec(move || {
+                    // Why: a private mount namespace in which crun does not
+                    // see the cgroup2 mount that makes this host "hybrid";
+                    // made private first so the umount stays in it.
+                    if libc::unshare(libc::CLONE_NEWNS) != 0
+                        || libc::mount(
+                            std::ptr::null(),
+                            target.as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_PRIVATE,
+                            std::ptr::null(),
+                        ) != 0
+                        || libc::umount2(target.as_ptr(), libc::MNT_DETACH) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hybrid_host_is_recognised() {
+        let hybrid = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                      41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            hybrid_cgroup2_mount(hybrid),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let v2 = "30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(hybrid_cgroup2_mount(v2), None);
+    }
+}

@@ -1,0 +1,284 @@
+//! Container state kept under the state root (`--root`, default /run/isorun):
+//! `<root>/<id>/state.json` plus the exec fifo that holds the container
+//! process between `create` and `start` (OCI runtime spec, "State" and
+//! "Lifecycle"; runc's exec.fifo).
+
+use crate::cgroup::Cgroup;
+use crate::error::{io, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// Status of a container, as in the OCI runtime spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// What isorun remembers of a container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    pub bundle: PathBuf,
+    /// Host pid of the container process (0 until cloned).
+    pub pid: i32,
+    /// Its start time (field 22 of /proc/<pid>/stat), to tell pid reuse.
+    pub start_time: u64,
+    pub cgroup: Option<Cgroup>,
+    /// Overlay upper/work dirs made for the container (removed on delete).
+    pub scratch: Vec<PathBuf>,
+    /// RFC 3339 creation time.
+    pub created: String,
+    pub annotations: BTreeMap<String, String>,
+    /// Memory limit, for the OOM report.
+    pub memory_limit: Option<i64>,
+}
+
+/// The OCI state JSON `isorun state` prints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState {
+    pub oci_version: String,
+    pub id: String,
+    pub status: Status,
+    pub pid: i32,
+    pub bundle: PathBuf,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub annotations: BTreeMap<String, String>,
+    pub created: String,
+}
+
+/// The directory of one container.
+pub fn dir(root: &Path, id: &str) -> PathBuf {
+    root.join(id)
+}
+
+/// Claim `id` by creating its directory: fails if it exists.
+pub fn claim(root: &Path, id: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(root).map_err(io("mkdir", root))?;
+    let d = dir(root, id);
+    match std::fs::create_dir(&d) {
+        Ok(()) => Ok(d),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists {
+            id: id.into(),
+            path: d,
+        }),
+        Err(e) => Err(io("mkdir", &d)(e)),
+    }
+}
+
+impl State {
+    /// Write atomically (temp file + rename).
+    pub fn save(&self, root: &Path) -> Result<()> {
+        let d = dir(root, &self.id);
+        let tmp = d.join(".state.json.tmp");
+        let text = serde_json::to_vec(self).expect("state serializes");
+        std::fs::write(&tmp, text).map_err(io("write", &tmp))?;
+        let p = d.join(STATE_FILE);
+        std::fs::rename(&tmp, &p).map_err(io("rename", &p))
+    }
+
+    /// Load the state of `id`; NotFound if the container does not exist.
+    /// A directory without a state file (create killed early) loads as a
+    /// state with pid 0, so `delete --force` can remove it.
+    pub fn load(root: &Path, id: &str) -> Result<State> {
+        crate::config::validate_id(id)?;
+        let d = dir(root, id);
+        let p = d.join(STATE_FILE);
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::MalformedConfig {
+                path: p.clone(),
+                msg: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if d.is_dir() {
+                    Ok(State::empty(id, Path::new("")))
+                } else {
+                    Err(Error::NotFound {
+                        id: id.into(),
+                        root: root.into(),
+                    })
+                }
+            }
+            Err(e) => Err(io("read", &p)(e)),
+        }
+    }
+
+    pub fn empty(id: &str, bundle: &Path) -> State {
+        State {
+            id: id.into(),
+            bundle: bundle.into(),
+            pid: 0,
+            start_time: 0,
+            cgroup: None,
+            scratch: Vec::new(),
+            created: String::new(),
+            annotations: BTreeMap::new(),
+            memory_limit: None,
+        }
+    }
+
+    /// The container's status, from the process and the exec fifo.
+    pub fn status(&self, root: &Path) -> Status {
+        if self.pid <= 0 {
+            return Status::Creating;
+        }
+        if !alive(self.pid, self.start_time) {
+            return Status::Stopped;
+        }
+        if dir(root, &self.id).join(EXEC_FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    pub fn oci(&self, root: &Path) -> OciState {
+        let status = self.status(root);
+        OciState {
+            oci_version: "1.0.2".into(),
+            id: self.id.clone(),
+            status,
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            bundle: self.bundle.clone(),
+            annotations: self.annotations.clone(),
+            created: self.created.clone(),
+        }
+    }
+}
+
+/// Field 22 (starttime) of /proc/<pid>/stat, parsed after the command name.
+pub fn parse_start_time(stat: &str) -> Option<u64> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    // Fields after ")" start at field 3; starttime is field 22.
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Start time of `pid`, None if it does not exist.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // A zombie has exited: treat as gone.
+    let after = &s[s.rfind(')')? + 1..];
+    if after.trim_start().starts_with('Z') {
+        return None;
+    }
+    parse_start_time(&s)
+}
+
+/// Whether `pid` is still the process we started.
+pub fn alive(pid: i32, start: u64) -> bool {
+    pid > 0 && start_time(pid) == Some(start)
+}
+
+/// Now as RFC 3339 (UTC, seconds and nanoseconds), without a date crate.
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+/// Ids of all containers under `root`.
+pub fn list(root: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("read", root)(e)),
+    };
+    let mut ids: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_is_field_22_even_with_odd_names() {
+        let stat = "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(parse_start_time(stat), Some(987654));
+    }
+
+    #[test]
+    fn own_process_is_alive_and_pid_reuse_is_detected() {
+        let me = std::process::id() as i32;
+        let st = start_time(me).unwrap();
+        assert!(alive(me, st));
+        assert!(!alive(me, st + 1));
+    }
+
+    #[test]
+    fn claim_refuses_duplicates_and_state_round_trips() {
+        let t = tempfile::tempdir().unwrap();
+        claim(t.path(), "c").unwrap();
+        assert!(matches!(claim(t.path(), "c"), Err(Error::Exists { .. })));
+        // No state file yet: loads as "creating".
+        let s = State::load(t.path(), "c").unwrap();
+        assert_eq!(s.status(t.path()), Status::Creating);
+        let mut s = State::empty("c", Path::new("/b"));
+        s.pid = std::process::id() as i32;
+        s.start_time = start_time(s.pid).unwrap();
+        s.save(t.path()).unwrap();
+        let back = State::load(t.path(), "c").unwrap();
+        assert_eq!(back.status(t.path()), Status::Running);
+        std::fs::write(t.path().join("c").join(EXEC_FIFO), "").unwrap();
+        assert_eq!(back.status(t.path()), Status::Created);
+        assert!(matches!(
+            State::load(t.path(), "nope"),
+            Err(Error::NotFound { .. })
+        ));
+        assert_eq!(list(t.path()).unwrap(), ["c"]);
+    }
+
+    #[test]
+    fn rfc3339_looks_right() {
+        let s = now_rfc3339();
+        assert_eq!(s.len(), 30, "{s}");
+        assert!(s.starts_with("20") && s.ends_with('Z'));
+    }
+}
