@@ -30,6 +30,9 @@ pub fn install_signal_handlers() -> Result<()> {
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
+        // A second signal while cleaning up exits at once (130).
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(interrupted_flag()))
+            .context("installing a signal handler")?;
         signal_hook::flag::register(sig, Arc::clone(interrupted_flag()))
             .context("installing a signal handler")?;
     }

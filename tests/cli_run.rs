@@ -1,0 +1,233 @@
+//! End-to-end tests of `isobench run` and `isobench list` with the real
+//! binaries: a quick native run, bad input, and resuming a run killed with
+//! SIGKILL. They need the static workload binary (scripts/build-workload.sh,
+//! which scripts/test.sh runs first).
+
+use isobench_reports::schema::{ResultRecord, RunInfo};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn isobench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_isobench"));
+    c.env("ISOBENCH_WORKLOAD_BIN", workload_bin()).env("NO_COLOR", "1");
+    c
+}
+
+fn workload_bin() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = root.join("target/x86_64-unknown-linux-gnu/release/isobench-workload");
+    assert!(
+        p.is_file(),
+        "{} is missing: build it with scripts/build-workload.sh (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+fn records(dir: &Path) -> Vec<ResultRecord> {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn quick_native_run_writes_valid_results_and_run_json() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("run");
+    let o = isobench()
+        .args(["run", "--env", "native", "--workload", "cpu,membw,randacc,latency,startup"])
+        .args(["--preset", "quick", "--reps", "1", "--warmup", "0", "--no-history", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "isobench run failed: {stderr}");
+    let recs = records(&out);
+    assert_eq!(recs.len(), 5, "{recs:?}");
+    for r in &recs {
+        assert!(r.valid, "invalid: {r:?}");
+        assert_eq!(r.env, "native");
+        assert_eq!(r.rep, 0);
+        assert!(!r.metrics.is_empty());
+        for k in r.metrics.keys() {
+            assert!(r.units.contains_key(k), "metric {k} has no unit");
+        }
+    }
+    let by = |w: &str| recs.iter().find(|r| r.workload == w).unwrap();
+    for m in ["copy_mbs", "scale_mbs", "add_mbs", "triad_mbs"] {
+        assert!(by("membw").metrics[m] > 100.0, "{m}");
+    }
+    assert!(by("randacc").metrics["gups"] > 0.0);
+    assert!(by("cpu").metrics["primes_per_s"] > 0.0);
+    assert!(by("cpu").metrics["gflops"] > 0.0);
+    assert!(by("latency").metrics.contains_key("ns_per_load_16KiB"));
+    let s = by("startup");
+    assert!(s.metrics["first_instruction_ms"] <= s.metrics["lifecycle_ms"]);
+    let info: RunInfo =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert!(info.finished_at.is_some());
+    assert!(info.host.cores_logical >= 1);
+    assert!(info.host.memory_bytes > 0);
+    assert!(!info.host.caches.is_empty());
+    assert_eq!(info.environments.len(), 1);
+    assert_eq!(info.config["reps"], 1);
+    assert!(!out.join(".scratch").exists(), "scratch dir left behind");
+}
+
+fn exit_2_with_one_line(args: &[&str], needle: &str) {
+    let o = isobench().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line expected: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("never");
+    let o = out.to_str().unwrap();
+    exit_2_with_one_line(&["run", "--workload", "gpu", "--out", o], "unknown workload 'gpu'");
+    exit_2_with_one_line(&["run", "--threads", "0", "--out", o], "--threads");
+    exit_2_with_one_line(&["run", "--reps", "0", "--out", o], "--reps");
+    exit_2_with_one_line(&["run", "--env", "jail", "--out", o], "unknown environment");
+    assert!(!out.exists(), "a rejected run left {} behind", out.display());
+    // An --out that cannot be created: below a regular file.
+    let file = t.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let under = file.join("run");
+    exit_2_with_one_line(&["run", "--out", under.to_str().unwrap()], "cannot create output directory");
+    // A run directory that already holds a run.
+    let done = t.path().join("done");
+    std::fs::create_dir(&done).unwrap();
+    std::fs::write(done.join("results.jsonl"), "").unwrap();
+    exit_2_with_one_line(&["run", "--out", done.to_str().unwrap()], "--resume");
+    // Resuming something that is no run.
+    exit_2_with_one_line(&["run", "--resume", t.path().to_str().unwrap()], "cannot resume");
+}
+
+#[test]
+fn the_workload_binary_rejects_bad_sizes() {
+    for args in [
+        &["membw", "--size", "0"][..],
+        &["membw", "--threads", "0"][..],
+        &["randacc", "--log2-table", "0"][..],
+        &["nosuch"][..],
+    ] {
+        let o = Command::new(workload_bin()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_and_keeps_every_line() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("run");
+    let mut child = isobench()
+        .args(["run", "--env", "native", "--workload", "startup,cpu", "--reps", "12"])
+        .args(["--warmup", "0", "--no-history", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let results = out.join("results.jsonl");
+    let t0 = Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&results).map(|s| s.lines().count()).unwrap_or(0);
+        if n >= 4 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
+        assert!(child.try_wait().unwrap().is_none(), "finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = std::fs::read_to_string(&results).unwrap();
+    let whole: Vec<&str> = before.lines().filter(|l| serde_json::from_str::<ResultRecord>(l).is_ok()).collect();
+    assert!(whole.len() >= 4 && whole.len() < 24);
+
+    let o = isobench().args(["run", "--no-history", "--resume"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = std::fs::read_to_string(&results).unwrap();
+    for l in &whole {
+        assert!(after.contains(l), "a line measured before the kill was lost");
+    }
+    let recs = records(&out);
+    assert_eq!(recs.len(), 24);
+    let mut keys: Vec<(String, u32)> = recs.iter().map(|r| (r.workload.clone(), r.rep)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 24, "a run was measured twice");
+    assert!(recs.iter().all(|r| r.valid));
+}
+
+#[test]
+fn list_names_every_workload_and_environment() {
+    let o = isobench().args(["list", "--json"]).output().unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    for n in ["cpu", "membw", "randacc", "latency", "startup", "native", "vm"] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+}
+
+/// Processes whose executable is `exe`.
+fn processes_running(exe: &Path) -> Vec<u32> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == exe) {
+            v.push(pid);
+        }
+    }
+    v
+}
+
+#[test]
+fn ctrl_c_kills_the_workload_keeps_results_and_exits_130() {
+    let t = tempfile::tempdir().unwrap();
+    // A private copy of the workload binary, so that its processes can be
+    // told apart from those of tests running in parallel.
+    let bin = t.path().join("isobench-workload");
+    std::fs::copy(workload_bin(), &bin).unwrap();
+    let out = t.path().join("run");
+    let mut child = isobench()
+        .env("ISOBENCH_WORKLOAD_BIN", &bin)
+        .args(["run", "--env", "native", "--workload", "startup,latency", "--reps", "50"])
+        .args(["--warmup", "0", "--no-history", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let results = out.join("results.jsonl");
+    let t0 = Instant::now();
+    // Wait until something is measured and a latency run is under way.
+    loop {
+        let n = std::fs::read_to_string(&results).map(|s| s.lines().count()).unwrap_or(0);
+        if n >= 2 && !processes_running(&bin).is_empty() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert!(processes_running(&bin).is_empty(), "a workload process outlived Ctrl-C");
+    let recs = records(&out);
+    assert!(recs.len() >= 2 && recs.len() < 100);
+    assert!(out.join("run.json").is_file());
+}
