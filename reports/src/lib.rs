@@ -1,3 +1,10 @@
-//! isobench reports: the result schema, statistics, plots and exporters.
+//! isobench reports: the result schema, loading run directories, statistics,
+//! claim verdicts, plots, exporters (HTML, Markdown, CSV, Bencher Metric
+//! Format), run comparison and the SQLite history.
 
+pub mod analysis;
+pub mod load;
+pub mod metric;
 pub mod schema;
+pub mod stats;
+pub mod testdata;

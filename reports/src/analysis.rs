@@ -1,0 +1,285 @@
+//! From result records to figures: one [`Figure`] per (environment, workload,
+//! metric) with its summary statistics and its cost relative to native.
+//!
+//! Invalid results (`valid: false`) and non-finite values are excluded and
+//! counted. The overhead of an environment is the ratio of its median to the
+//! native median with a bootstrap interval; [`Relative::speed`] turns it into
+//! "performance relative to native" (1 = native, below 1 = slower) whatever the
+//! direction of the metric.
+
+use crate::metric::{env_order, metric_order, workload_order, Direction};
+use crate::schema::ResultRecord;
+use crate::stats::{self, Estimate, Summary};
+use std::collections::BTreeMap;
+
+/// Environment id used as the baseline of every overhead.
+pub const BASELINE: &str = "native";
+
+/// One environment as seen in the results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvSummary {
+    pub env_id: String,
+    pub env: String,
+    pub detail: BTreeMap<String, String>,
+    pub valid: usize,
+    pub invalid: usize,
+    /// Errors of the invalid results, first few.
+    pub errors: Vec<String>,
+}
+
+impl EnvSummary {
+    /// Accelerator of a VM (`kvm`, `tcg`), if recorded.
+    pub fn accel(&self) -> Option<&str> {
+        self.detail.get("accel").map(String::as_str)
+    }
+}
+
+/// An environment's figure relative to the native one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Relative {
+    /// median(env) / median(native), with interval.
+    pub ratio: Estimate,
+    /// Performance relative to native: `ratio` for higher-is-better metrics,
+    /// `1 / ratio` otherwise. 0.5 means half as fast.
+    pub speed: Estimate,
+    /// Extra cost in percent: (1 / speed − 1) × 100. 100% means twice the time.
+    pub overhead_pct: Estimate,
+}
+
+/// Statistics of one metric of one workload in one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    pub env_id: String,
+    pub env: String,
+    pub workload: String,
+    pub metric: String,
+    pub unit: String,
+    pub direction: Direction,
+    /// Valid values, in record order.
+    pub samples: Vec<f64>,
+    /// Results of this workload in this environment that were invalid.
+    pub invalid: usize,
+    pub summary: Summary,
+    pub vs_native: Option<Relative>,
+    /// Accelerator (VMs).
+    pub accel: Option<String>,
+}
+
+/// All figures of a run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Analysis {
+    pub envs: Vec<EnvSummary>,
+    /// Ordered by workload, metric, environment.
+    pub figures: Vec<Figure>,
+}
+
+impl Analysis {
+    pub fn workloads(&self) -> Vec<String> {
+        let mut w: Vec<String> = self.figures.iter().map(|f| f.workload.clone()).collect();
+        w.dedup();
+        w
+    }
+
+    /// Metrics of one workload, in order.
+    pub fn metrics(&self, workload: &str) -> Vec<String> {
+        let mut m: Vec<String> = self
+            .figures
+            .iter()
+            .filter(|f| f.workload == workload)
+            .map(|f| f.metric.clone())
+            .collect();
+        m.dedup();
+        m
+    }
+
+    pub fn figure(&self, env_id: &str, workload: &str, metric: &str) -> Option<&Figure> {
+        self.figures
+            .iter()
+            .find(|f| f.env_id == env_id && f.workload == workload && f.metric == metric)
+    }
+
+    pub fn env(&self, env_id: &str) -> Option<&EnvSummary> {
+        self.envs.iter().find(|e| e.env_id == env_id)
+    }
+
+    /// Environment ids of a class (`container`, `vm`).
+    pub fn env_ids_of(&self, class: &str) -> Vec<&str> {
+        self.envs
+            .iter()
+            .filter(|e| e.env == class)
+            .map(|e| e.env_id.as_str())
+            .collect()
+    }
+
+    pub fn invalid_total(&self) -> usize {
+        self.envs.iter().map(|e| e.invalid).sum()
+    }
+}
+
+/// Options of the statistics (the defaults are what reports use).
+#[derive(Debug, Clone, Copy)]
+pub struct StatsOptions {
+    pub resamples: usize,
+}
+
+impl Default for StatsOptions {
+    fn default() -> Self {
+        Self {
+            resamples: stats::DEFAULT_RESAMPLES,
+        }
+    }
+}
+
+type Key = (String, String, String); // workload, metric, env_id
+
+/// Compute every figure of a set of records.
+pub fn analyse(records: &[ResultRecord], opts: StatsOptions) -> Analysis {
+    let mut envs: BTreeMap<String, EnvSummary> = BTreeMap::new();
+    let mut invalid: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut samples: BTreeMap<Key, (Vec<f64>, String, &ResultRecord)> = BTreeMap::new();
+    for r in records {
+        let e = envs.entry(r.env_id.clone()).or_insert_with(|| EnvSummary {
+            env_id: r.env_id.clone(),
+            env: r.env.clone(),
+            detail: r.env_detail.clone(),
+            valid: 0,
+            invalid: 0,
+            errors: vec![],
+        });
+        if !r.valid {
+            e.invalid += 1;
+            if let Some(err) = &r.error {
+                if e.errors.len() < 3 && !e.errors.contains(err) {
+                    e.errors.push(err.clone());
+                }
+            }
+            *invalid
+                .entry((r.env_id.clone(), r.workload.clone()))
+                .or_default() += 1;
+            continue;
+        }
+        e.valid += 1;
+        for (metric, &v) in &r.metrics {
+            if !v.is_finite() {
+                continue;
+            }
+            let unit = r.units.get(metric).cloned().unwrap_or_default();
+            samples
+                .entry((r.workload.clone(), metric.clone(), r.env_id.clone()))
+                .or_insert_with(|| (Vec::new(), unit, r))
+                .0
+                .push(v);
+        }
+    }
+    let mut figures = Vec::new();
+    for ((workload, metric, env_id), (xs, unit, first)) in &samples {
+        let seed = stats::seed_for(&format!("{workload}/{metric}/{env_id}"));
+        let Some(summary) = stats::summarize(xs, opts.resamples, seed) else {
+            continue;
+        };
+        let direction = Direction::of(metric, unit);
+        let vs_native = if env_id == BASELINE {
+            None
+        } else {
+            samples
+                .get(&(workload.clone(), metric.clone(), BASELINE.to_string()))
+                .and_then(|(base, _, _)| relative(xs, base, direction, opts.resamples, seed))
+        };
+        figures.push(Figure {
+            env_id: env_id.clone(),
+            env: first.env.clone(),
+            workload: workload.clone(),
+            metric: metric.clone(),
+            unit: unit.clone(),
+            direction,
+            samples: xs.clone(),
+            invalid: invalid
+                .get(&(env_id.clone(), workload.clone()))
+                .copied()
+                .unwrap_or(0),
+            summary,
+            vs_native,
+            accel: first.env_detail.get("accel").cloned(),
+        });
+    }
+    figures.sort_by(|a, b| {
+        workload_order(&a.workload, &b.workload)
+            .then(metric_order(&a.metric, &b.metric))
+            .then(env_order(&a.env_id, &b.env_id))
+    });
+    let mut envs: Vec<EnvSummary> = envs.into_values().collect();
+    envs.sort_by(|a, b| env_order(&a.env_id, &b.env_id));
+    Analysis { envs, figures }
+}
+
+/// `xs` relative to `base` for a metric of the given direction.
+pub fn relative(
+    xs: &[f64],
+    base: &[f64],
+    direction: Direction,
+    resamples: usize,
+    seed: u64,
+) -> Option<Relative> {
+    let ratio = stats::bootstrap_ratio_ci(xs, base, resamples, seed ^ 0x5EED)?;
+    let speed = match direction {
+        Direction::HigherIsBetter => ratio,
+        Direction::LowerIsBetter => ratio.map(|r| 1.0 / r),
+    };
+    Some(Relative {
+        ratio,
+        speed,
+        overhead_pct: speed.map(|s| (1.0 / s - 1.0) * 100.0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata;
+
+    #[test]
+    fn figures_cover_every_env_and_metric() {
+        let run = testdata::fixture_run(5, 1.0);
+        let a = analyse(&run.records, StatsOptions::default());
+        let ids: Vec<_> = a.envs.iter().map(|e| e.env_id.as_str()).collect();
+        assert_eq!(ids, testdata::ENVS);
+        assert_eq!(
+            a.workloads(),
+            ["cpu", "membw", "randacc", "latency", "startup"]
+        );
+        let triad = a.figure("vm-tcg", "membw", "triad_mbs").unwrap();
+        assert_eq!(triad.summary.n, 5);
+        assert_eq!(triad.accel.as_deref(), Some("tcg"));
+        let rel = triad.vs_native.unwrap();
+        assert!(rel.speed.point < 0.1 && rel.speed.hi < 0.2, "{rel:?}");
+        assert!(rel.overhead_pct.point > 900.0);
+        // Lower-is-better: the VM's latency is ~6x native → speed ~1/6.
+        let lat = a.figure("vm-tcg", "latency", "ns_per_load_1GiB").unwrap();
+        let rel = lat.vs_native.unwrap();
+        assert!((rel.ratio.point - 6.0).abs() < 1.0, "{rel:?}");
+        assert!((rel.speed.point - 1.0 / rel.ratio.point).abs() < 1e-12);
+        assert!(a.figure("native", "cpu", "gflops").unwrap().vs_native.is_none());
+    }
+
+    #[test]
+    fn invalid_results_are_excluded_and_counted() {
+        let mut run = testdata::fixture_run(4, 1.0);
+        let mut n = 0;
+        for r in run.records.iter_mut() {
+            if r.env_id == "container-runc" && r.workload == "randacc" && r.rep < 2 {
+                r.valid = false;
+                r.metrics.insert("gups".into(), 1e9);
+                r.error = Some("verification error 3.1% > 1%".into());
+                n += 1;
+            }
+        }
+        assert_eq!(n, 2);
+        let a = analyse(&run.records, StatsOptions::default());
+        let f = a.figure("container-runc", "randacc", "gups").unwrap();
+        assert_eq!(f.summary.n, 2);
+        assert_eq!(f.invalid, 2);
+        assert!(f.summary.max < 1.0);
+        assert_eq!(a.invalid_total(), 2);
+        assert_eq!(a.env("container-runc").unwrap().errors.len(), 1);
+    }
+}

@@ -1,0 +1,224 @@
+//! Synthetic but realistic run directories for tests and benchmarks: native,
+//! two container runtimes and a TCG virtual machine, every workload, several
+//! repetitions with deterministic noise. The figures are of the order measured
+//! on the development host (shared/DESIGN.md, "This machine").
+
+use crate::load::Run;
+use crate::schema::{
+    CacheInfo, HostInfo, KvmInfo, ResultRecord, RunInfo, Timings, ToolInfo, RESULTS_FILE,
+    RUN_FILE, SCHEMA_VERSION,
+};
+use crate::stats::SplitMix64;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Environment ids of the fixture, in report order.
+pub const ENVS: [&str; 4] = ["native", "container-isorun", "container-runc", "vm-tcg"];
+/// Working-set sizes of the latency fixture.
+pub const LATENCY_SIZES: [(&str, f64); 6] = [
+    ("16KiB", 1.3),
+    ("256KiB", 3.9),
+    ("4MiB", 11.0),
+    ("32MiB", 48.0),
+    ("256MiB", 92.0),
+    ("1GiB", 110.0),
+];
+
+fn class(env_id: &str) -> &'static str {
+    if env_id == "native" {
+        "native"
+    } else if env_id.starts_with("vm") {
+        "vm"
+    } else {
+        "container"
+    }
+}
+
+fn detail(env_id: &str) -> BTreeMap<String, String> {
+    let pairs: &[(&str, &str)] = match env_id {
+        "container-isorun" => &[("runtime", "isorun"), ("version", "0.1.0")],
+        "container-runc" => &[("runtime", "runc"), ("version", "1.1.5")],
+        "vm-tcg" => &[
+            ("accel", "tcg"),
+            ("accel_reason", "KVM test boot hung (kvm_pvm)"),
+            ("machine", "microvm"),
+        ],
+        _ => &[],
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// (throughput factor, latency factor, first-instruction ms, lifecycle ms)
+fn profile(env_id: &str) -> (f64, f64, f64, f64) {
+    match env_id {
+        "native" => (1.0, 1.0, 1.6, 3.1),
+        "container-isorun" => (0.99, 1.02, 38.0, 61.0),
+        "container-runc" => (0.98, 1.03, 85.0, 130.0),
+        _ => (0.11, 6.0, 3800.0, 4050.0),
+    }
+}
+
+/// The `run.json` of the fixture.
+pub fn fixture_info() -> RunInfo {
+    RunInfo {
+        schema: SCHEMA_VERSION,
+        run_id: "20261127T181500Z-fixture".into(),
+        started_at: "2026-11-27T18:15:00Z".into(),
+        finished_at: Some("2026-11-27T18:25:00Z".into()),
+        host: HostInfo {
+            hostname: "bench-host".into(),
+            cpu_model: "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz".into(),
+            cpu_mhz: 2900.0,
+            cores_logical: 2,
+            cores_physical: Some(1),
+            caches: vec![
+                CacheInfo {
+                    level: 1,
+                    kind: "Data".into(),
+                    size_bytes: 48 << 10,
+                },
+                CacheInfo {
+                    level: 3,
+                    kind: "Unified".into(),
+                    size_bytes: 54 << 20,
+                },
+            ],
+            memory_bytes: 24 << 30,
+            kernel: "6.1.0-27-cloud-amd64".into(),
+            os: "Debian GNU/Linux 12 (bookworm)".into(),
+            cgroup: "hybrid".into(),
+            kvm: KvmInfo {
+                device: true,
+                module: Some("kvm_pvm".into()),
+            },
+        },
+        tool: ToolInfo {
+            isobench_version: "0.1.0".into(),
+            git_commit: Some("4fe5fcd".into()),
+            workload_binary: "/work/main/target/x86_64-unknown-linux-musl/release/isobench-workload"
+                .into(),
+            workload_sha256: None,
+        },
+        config: serde_json::json!({"preset": "quick", "reps": 5, "warmup": 1, "threads": 1}),
+        environments: ENVS
+            .iter()
+            .map(|e| crate::schema::EnvInfo {
+                env: class(e).into(),
+                env_id: e.to_string(),
+                detail: detail(e),
+            })
+            .collect(),
+        warnings: vec![],
+    }
+}
+
+fn record(env_id: &str, workload: &str, rep: u32, metrics: &[(String, f64, &str)]) -> ResultRecord {
+    ResultRecord {
+        schema: SCHEMA_VERSION,
+        run_id: "20261127T181500Z-fixture".into(),
+        env: class(env_id).into(),
+        env_id: env_id.into(),
+        env_detail: detail(env_id),
+        workload: workload.into(),
+        params: BTreeMap::from([("threads".to_string(), serde_json::json!(1))]),
+        rep,
+        valid: true,
+        metrics: metrics.iter().map(|(k, v, _)| (k.clone(), *v)).collect(),
+        units: metrics
+            .iter()
+            .map(|(k, _, u)| (k.clone(), u.to_string()))
+            .collect(),
+        info: BTreeMap::from([("isa".to_string(), "x86-64".to_string())]),
+        timings: Timings {
+            started_unix_ms: 1_795_803_300_000 + rep as u64 * 60_000,
+            wall_ms: 900.0,
+            first_instruction_ms: None,
+        },
+        error: None,
+    }
+}
+
+/// A run of every fixture environment and workload with `reps` repetitions
+/// (20 lines per repetition). `triad_scale` multiplies STREAM triad everywhere
+/// (0.8 makes a run whose triad is 20% slower).
+pub fn fixture_run(reps: u32, triad_scale: f64) -> Run {
+    let mut rng = SplitMix64::new(42);
+    let mut noise = |spread: f64| 1.0 + spread * ((rng.next_u64() % 2001) as f64 / 1000.0 - 1.0);
+    let mut records = Vec::new();
+    for rep in 0..reps {
+        for env in ENVS {
+            let (tp, lat, fi, lc) = profile(env);
+            let m = |name: &str, v: f64, unit: &'static str| (name.to_string(), v, unit);
+            records.push(record(
+                env,
+                "cpu",
+                rep,
+                &[
+                    m("primes_per_s", 21000.0 * tp * noise(0.02), "primes/s"),
+                    m("gflops", 3.2 * tp * noise(0.02), "GFLOP/s"),
+                ],
+            ));
+            let bw = 9800.0 * if env.starts_with("vm") { 0.5 } else { 1.0 };
+            records.push(record(
+                env,
+                "membw",
+                rep,
+                &[
+                    m("copy_mbs", bw * 1.05 * tp * noise(0.1), "MB/s"),
+                    m("scale_mbs", bw * tp * noise(0.1), "MB/s"),
+                    m("add_mbs", bw * 1.1 * tp * noise(0.1), "MB/s"),
+                    m("triad_mbs", bw * 1.1 * tp * triad_scale * noise(0.03), "MB/s"),
+                ],
+            ));
+            records.push(record(
+                env,
+                "randacc",
+                rep,
+                &[m("gups", 0.052 * tp * noise(0.05), "GUPS")],
+            ));
+            let lat_metrics: Vec<_> = LATENCY_SIZES
+                .iter()
+                .map(|(size, ns)| {
+                    (
+                        format!("ns_per_load_{size}"),
+                        ns * lat * noise(0.05),
+                        "ns",
+                    )
+                })
+                .collect();
+            records.push(record(env, "latency", rep, &lat_metrics));
+            records.push(record(
+                env,
+                "startup",
+                rep,
+                &[
+                    m("first_instruction_ms", fi * noise(0.1), "ms"),
+                    m("lifecycle_ms", lc * noise(0.1), "ms"),
+                ],
+            ));
+        }
+    }
+    Run {
+        dir: PathBuf::new(),
+        info: fixture_info(),
+        records,
+        warnings: vec![],
+    }
+}
+
+/// Write `run.json` and `results.jsonl` of `run` into `dir` (created).
+/// Panics on I/O errors: for tests and benchmarks only.
+pub fn write_run_dir(dir: &Path, run: &Run) {
+    std::fs::create_dir_all(dir).expect("create fixture dir");
+    let info = serde_json::to_string_pretty(&run.info).expect("serialize run.json");
+    std::fs::write(dir.join(RUN_FILE), info).expect("write run.json");
+    let mut lines = String::new();
+    for r in &run.records {
+        lines.push_str(&serde_json::to_string(r).expect("serialize record"));
+        lines.push('\n');
+    }
+    std::fs::write(dir.join(RESULTS_FILE), lines).expect("write results.jsonl");
+}
