@@ -4,17 +4,19 @@
 //!
 //! For each working set (16 KiB to `--max-size`, powers of two) the buffer is
 //! cut into 64-byte cache lines; the first word of every line points at the
-//! next line of one random cycle through all lines (Sattolo's algorithm gives
-//! a uniformly random single cycle). Each load's address is the value of the
+//! next line of one random cycle through all lines: a uniformly random visiting
+//! order (Fisher–Yates shuffle) closed into a ring, which is a uniformly random
+//! cyclic permutation, as Sattolo's algorithm gives. Each load's address is the value of the
 //! previous load, so loads cannot overlap: time / loads = latency, reported
 //! as the median over 8 equal segments of the timed loads (robust against a
 //! burst of noise from a shared host).
 //!
-//! Validation: the permutation is built in a compact array of u32 line
-//! indices, which is walked from line 0 (it must first return after exactly
-//! `lines` steps: one cycle through every line), and the chase buffer is then
-//! compared with it line by line. Walking the compact array is several times
-//! faster than walking the buffer itself, which keeps the quick preset short.
+//! Validation without a second (slow, dependent) walk: the visiting order is
+//! checked to be a permutation of all lines, and every line of the buffer is
+//! checked to point at its successor in that order. Together these prove that
+//! the chase from the first line visits every line exactly once and returns
+//! after exactly `lines` loads. The checks are independent loads, so they run
+//! far faster than the chase; that keeps the quick preset short.
 
 use std::time::Instant;
 
@@ -68,74 +70,75 @@ impl Rng {
     }
 }
 
-/// A uniformly random cyclic permutation of 0..lines (Sattolo's algorithm):
-/// `next[i]` is the line after line i.
-pub fn sattolo(lines: usize, seed: u64) -> Result<Vec<u32>, String> {
+/// A uniformly random order of the lines 0..lines (Fisher–Yates).
+pub fn random_order(lines: usize, seed: u64) -> Result<Vec<u32>, String> {
     if lines > u32::MAX as usize {
         return Err(format!("{lines} cache lines is too many for the chase"));
     }
-    let mut next: Vec<u32> = (0..lines as u32).collect();
+    let mut order: Vec<u32> = (0..lines as u32).collect();
     let mut rng = Rng(seed | 1);
     for i in (1..lines).rev() {
-        let j = rng.below(i);
-        next.swap(i, j);
+        let j = rng.below(i + 1);
+        order.swap(i, j);
     }
-    Ok(next)
+    Ok(order)
 }
 
-/// Write the chase: the first word of line i holds the address of line next[i].
-pub fn write_chain(buf: &mut [usize], next: &[u32]) {
-    let base = buf.as_ptr() as usize;
-    for (line, &n) in buf.chunks_exact_mut(WORDS).zip(next) {
-        line[0] = base + n as usize * LINE;
-    }
-}
-
-/// Walk `next` from line 0: Ok(lines) when it first returns after visiting
-/// every line exactly once.
-pub fn check_cycle(next: &[u32]) -> Result<usize, String> {
-    let lines = next.len();
-    let mut line = 0usize;
-    for step in 1..=lines {
-        line = next[line] as usize;
-        if line >= lines {
-            return Err(format!("line index {line} is out of range (step {step})"));
+/// Check that `order` holds every line of 0..order.len() exactly once.
+pub fn check_order(order: &[u32]) -> Result<(), String> {
+    let n = order.len();
+    let mut seen = vec![0u64; n.div_ceil(64)];
+    for (k, &l) in order.iter().enumerate() {
+        let l = l as usize;
+        if l >= n {
+            return Err(format!("position {k} of the order names line {l} of {n}"));
         }
-        if line == 0 {
-            return if step == lines {
-                Ok(step)
-            } else {
-                Err(format!(
-                    "the chase returns to its start after {step} of {lines} lines"
-                ))
-            };
+        let (w, bit) = (l / 64, 1u64 << (l % 64));
+        if seen[w] & bit != 0 {
+            return Err(format!(
+                "line {l} appears twice in the order (again at position {k})"
+            ));
         }
+        seen[w] |= bit;
     }
-    Err(format!(
-        "the chase does not return to its start within {lines} steps"
-    ))
+    Ok(())
 }
 
-/// Check that the buffer holds exactly the chain `next` describes.
-pub fn check_chain(buf: &[usize], next: &[u32]) -> Result<(), String> {
+/// Write the ring: the first word of line order[k] holds the address of line
+/// order[k+1], and the last line points back at the first. `order` must have
+/// passed [`check_order`] and `buf` must hold `order.len()` lines.
+pub fn write_chain(buf: &mut [usize], order: &[u32]) {
     let base = buf.as_ptr() as usize;
-    if buf.len() / WORDS != next.len() {
+    let n = order.len();
+    for k in 0..n {
+        let (from, to) = (order[k] as usize, order[(k + 1) % n] as usize);
+        buf[from * WORDS] = base + to * LINE;
+    }
+}
+
+/// Check that every line of `buf` points at its successor in `order` (a
+/// permutation, see [`check_order`]). Ok(lines) proves the chase from line
+/// `order[0]` visits every line once and is back after exactly `lines` loads.
+pub fn check_chain(buf: &[usize], order: &[u32]) -> Result<usize, String> {
+    let base = buf.as_ptr() as usize;
+    let n = order.len();
+    if buf.len() / WORDS != n {
         return Err(format!(
-            "buffer has {} lines, the permutation {}",
-            buf.len() / WORDS,
-            next.len()
+            "buffer has {} lines, the order {n}",
+            buf.len() / WORDS
         ));
     }
-    for (i, (line, &n)) in buf.chunks_exact(WORDS).zip(next).enumerate() {
-        let want = base + n as usize * LINE;
-        if line[0] != want {
+    for k in 0..n {
+        let (from, to) = (order[k] as usize, order[(k + 1) % n] as usize);
+        let want = base + to * LINE;
+        let got = buf[from * WORDS];
+        if got != want {
             return Err(format!(
-                "line {i} points at {:#x}, not at line {n} ({want:#x})",
-                line[0]
+                "line {from} points at {got:#x}, not at its successor, line {to} ({want:#x})"
             ));
         }
     }
-    Ok(())
+    Ok(n)
 }
 
 /// Follow `loads` pointers from `p`; returns where it ended.
@@ -170,11 +173,14 @@ pub struct Point {
 /// Measure one working set of `size` bytes.
 pub fn measure(size: u64, loads: Option<u64>, seed: u64) -> Result<Point, String> {
     let lines = size as usize / LINE;
-    let next = sattolo(lines, seed)?;
+    let order = random_order(lines, seed)?;
     let mut buf: Vec<usize> = crate::alloc::try_zeroed_vec(lines * WORDS)?;
-    write_chain(&mut buf, &next);
-    let check = check_cycle(&next).and_then(|n| check_chain(&buf, &next).map(|()| n));
-    drop(next);
+    let check = check_order(&order).and_then(|()| {
+        write_chain(&mut buf, &order);
+        check_chain(&buf, &order)
+    });
+    let first = order.first().map_or(0, |&l| l as usize);
+    drop(order);
     if check.is_err() {
         return Ok(Point {
             size,
@@ -186,8 +192,14 @@ pub fn measure(size: u64, loads: Option<u64>, seed: u64) -> Result<Point, String
     let loads = loads.unwrap_or(DEFAULT_LOADS).max(SEGMENTS);
     let per = loads / SEGMENTS;
     // SAFETY: check_chain proved that every line's first word points at the
-    // first word of a line of `buf`, which outlives every chase below.
-    let mut p = unsafe { chase(buf.as_ptr(), WARMUP_LOADS.min(lines as u64)) };
+    // first word of a line of `buf` (which outlives every chase below), and
+    // `first` is one of its lines.
+    let mut p = unsafe {
+        chase(
+            buf.as_ptr().add(first * WORDS),
+            WARMUP_LOADS.min(lines as u64),
+        )
+    };
     let mut segs = [0f64; SEGMENTS as usize];
     for seg in segs.iter_mut() {
         let t0 = Instant::now();
@@ -233,57 +245,65 @@ mod tests {
     #[test]
     fn chain_is_one_cycle_through_every_line() {
         for lines in [2usize, 3, 17, 1024] {
-            let next = sattolo(lines, 42).unwrap();
-            assert_eq!(check_cycle(&next), Ok(lines));
-            let mut seen = vec![false; lines];
-            for (i, &j) in next.iter().enumerate() {
-                assert!(!seen[j as usize], "line {j} has two predecessors");
-                seen[j as usize] = true;
-                assert_ne!(i, j as usize, "a fixed point would be a cycle of one");
-            }
+            let order = random_order(lines, 42).unwrap();
+            check_order(&order).unwrap();
             let mut buf = vec![0usize; lines * WORDS];
-            write_chain(&mut buf, &next);
-            check_chain(&buf, &next).unwrap();
-            // Following the real pointers visits every line once.
+            write_chain(&mut buf, &order);
+            assert_eq!(check_chain(&buf, &order), Ok(lines));
+            // Following the real pointers visits every line once, then returns.
             let base = buf.as_ptr() as usize;
-            let mut p = buf[0];
-            let mut steps = 1;
-            while p != base {
-                p = buf[(p - base) / 8];
-                steps += 1;
+            let start = base + order[0] as usize * LINE;
+            let mut seen = vec![false; lines];
+            let mut p = start;
+            for _ in 0..lines {
+                let line = (p - base) / LINE;
+                assert!(!seen[line], "line {line} visited twice");
+                seen[line] = true;
+                p = buf[line * WORDS];
             }
-            assert_eq!(steps, lines);
+            assert_eq!(p, start);
         }
     }
 
     #[test]
-    fn corrupted_permutations_are_caught() {
-        let next = sattolo(256, 7).unwrap();
-        // A line pointing back to the start makes a short cycle.
-        let mut bad = next.clone();
-        let first = bad[0] as usize;
-        bad[first] = 0;
-        assert!(check_cycle(&bad).unwrap_err().contains("after 2 of 256"));
-        // An index out of range.
-        let mut bad = next.clone();
-        bad[0] = 256;
-        assert!(check_cycle(&bad).unwrap_err().contains("out of range"));
-        // Two lines pointing at the same line: never comes back.
-        let mut bad = next;
-        bad[first] = first as u32;
-        assert!(check_cycle(&bad).unwrap_err().contains("does not return"));
+    fn order_is_shuffled() {
+        let order = random_order(1000, 1).unwrap();
+        let in_place = order
+            .iter()
+            .enumerate()
+            .filter(|&(i, &l)| i == l as usize)
+            .count();
+        assert!(in_place < 20, "{in_place} lines did not move");
+        assert_ne!(random_order(1000, 2).unwrap(), order);
+    }
+
+    #[test]
+    fn corrupted_order_is_caught() {
+        let mut order = random_order(256, 7).unwrap();
+        order[3] = order[200];
+        assert!(check_order(&order).unwrap_err().contains("twice"));
+        order[3] = 256;
+        assert!(check_order(&order).unwrap_err().contains("names line 256"));
     }
 
     #[test]
     fn corrupted_buffer_is_caught() {
-        let next = sattolo(256, 9).unwrap();
+        let order = random_order(256, 9).unwrap();
         let mut buf = vec![0usize; 256 * WORDS];
-        write_chain(&mut buf, &next);
-        buf[5 * WORDS] += LINE;
-        assert!(check_chain(&buf, &next).unwrap_err().contains("line 5"));
-        buf[5 * WORDS] -= LINE - 8;
-        assert!(check_chain(&buf, &next).is_err());
-        assert!(check_chain(&buf[..WORDS * 10], &next).is_err());
+        write_chain(&mut buf, &order);
+        let l = order[5] as usize;
+        // A short cycle: line order[5] points back at the start.
+        let saved = buf[l * WORDS];
+        buf[l * WORDS] = buf.as_ptr() as usize + order[0] as usize * LINE;
+        assert!(check_chain(&buf, &order)
+            .unwrap_err()
+            .contains(&format!("line {l} ")));
+        // A pointer into the middle of a line.
+        buf[l * WORDS] = saved + 8;
+        assert!(check_chain(&buf, &order).is_err());
+        buf[l * WORDS] = saved;
+        assert_eq!(check_chain(&buf, &order), Ok(256));
+        assert!(check_chain(&buf[..WORDS * 10], &order).is_err());
     }
 
     #[test]

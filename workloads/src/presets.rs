@@ -55,6 +55,10 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
                 (Preset::Full, _) => "1GiB",
             };
             push("max-size", max.to_string());
+            if sizing.preset == Preset::Quick {
+                // Half the default 2^20 timed loads per size keeps quick short.
+                push("loads", (1u64 << 19).to_string());
+            }
         }
     }
     a
