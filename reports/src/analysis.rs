@@ -258,7 +258,11 @@ mod tests {
         let rel = lat.vs_native.unwrap();
         assert!((rel.ratio.point - 6.0).abs() < 1.0, "{rel:?}");
         assert!((rel.speed.point - 1.0 / rel.ratio.point).abs() < 1e-12);
-        assert!(a.figure("native", "cpu", "gflops").unwrap().vs_native.is_none());
+        assert!(a
+            .figure("native", "cpu", "gflops")
+            .unwrap()
+            .vs_native
+            .is_none());
     }
 
     #[test]

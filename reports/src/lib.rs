@@ -3,8 +3,13 @@
 //! Format), run comparison and the SQLite history.
 
 pub mod analysis;
+pub mod claims;
+pub mod export;
 pub mod load;
 pub mod metric;
+pub mod output;
+pub mod plot;
+pub mod report;
 pub mod schema;
 pub mod stats;
 pub mod testdata;

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 /// Why a run directory could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("run directory {0} does not exist (pass the directory that `isobench run --out` wrote)")]
+    #[error(
+        "run directory {0} does not exist (pass the directory that `isobench run --out` wrote)"
+    )]
     Missing(PathBuf),
     #[error("{0} is not a directory (pass a run directory holding run.json and results.jsonl)")]
     NotADirectory(PathBuf),
@@ -288,7 +290,10 @@ mod tests {
         let mut info = serde_json::to_value(&run.info).unwrap();
         info["schema"] = 2.into();
         let e = parse_run_info(&info.to_string(), Path::new("x/run.json")).unwrap_err();
-        assert!(e.to_string().contains("x/run.json: schema version 2"), "{e}");
+        assert!(
+            e.to_string().contains("x/run.json: schema version 2"),
+            "{e}"
+        );
     }
 
     #[test]

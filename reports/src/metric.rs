@@ -132,15 +132,36 @@ mod tests {
 
     #[test]
     fn direction_follows_unit_and_name() {
-        assert_eq!(Direction::of("triad_mbs", "MB/s"), Direction::HigherIsBetter);
+        assert_eq!(
+            Direction::of("triad_mbs", "MB/s"),
+            Direction::HigherIsBetter
+        );
         assert_eq!(Direction::of("gups", "GUPS"), Direction::HigherIsBetter);
-        assert_eq!(Direction::of("primes_per_s", "primes/s"), Direction::HigherIsBetter);
-        assert_eq!(Direction::of("gflops", "GFLOP/s"), Direction::HigherIsBetter);
-        assert_eq!(Direction::of("ns_per_load_1MiB", "ns"), Direction::LowerIsBetter);
-        assert_eq!(Direction::of("lifecycle_ms", "ms"), Direction::LowerIsBetter);
+        assert_eq!(
+            Direction::of("primes_per_s", "primes/s"),
+            Direction::HigherIsBetter
+        );
+        assert_eq!(
+            Direction::of("gflops", "GFLOP/s"),
+            Direction::HigherIsBetter
+        );
+        assert_eq!(
+            Direction::of("ns_per_load_1MiB", "ns"),
+            Direction::LowerIsBetter
+        );
+        assert_eq!(
+            Direction::of("lifecycle_ms", "ms"),
+            Direction::LowerIsBetter
+        );
         // Unknown unit: the name decides.
-        assert_eq!(Direction::of("guest_uptime_ms", ""), Direction::LowerIsBetter);
-        assert_eq!(Direction::of("ns_per_load_1GiB", "?"), Direction::LowerIsBetter);
+        assert_eq!(
+            Direction::of("guest_uptime_ms", ""),
+            Direction::LowerIsBetter
+        );
+        assert_eq!(
+            Direction::of("ns_per_load_1GiB", "?"),
+            Direction::LowerIsBetter
+        );
         assert_eq!(Direction::of("widgets", ""), Direction::HigherIsBetter);
     }
 
@@ -159,9 +180,15 @@ mod tests {
     fn orders() {
         let mut e = vec!["vm-tcg", "container-runc", "native", "container-isorun"];
         e.sort_by(|a, b| env_order(a, b));
-        assert_eq!(e, ["native", "container-isorun", "container-runc", "vm-tcg"]);
+        assert_eq!(
+            e,
+            ["native", "container-isorun", "container-runc", "vm-tcg"]
+        );
         let mut m = vec!["ns_per_load_1MiB", "ns_per_load_16KiB", "ns_per_load_1GiB"];
         m.sort_by(|a, b| metric_order(a, b));
-        assert_eq!(m, ["ns_per_load_16KiB", "ns_per_load_1MiB", "ns_per_load_1GiB"]);
+        assert_eq!(
+            m,
+            ["ns_per_load_16KiB", "ns_per_load_1MiB", "ns_per_load_1GiB"]
+        );
     }
 }

@@ -317,7 +317,11 @@ fn exact_sf(n1: usize, n2: usize, u: usize) -> f64 {
     for m in 1..=n1 {
         for k in 1..=n2 {
             for uu in 0..=m * k {
-                let a = if uu >= k { table[m - 1][k][uu - k] } else { 0.0 };
+                let a = if uu >= k {
+                    table[m - 1][k][uu - k]
+                } else {
+                    0.0
+                };
                 let b = table[m][k - 1][uu];
                 table[m][k][uu] = a + b;
             }

@@ -5,8 +5,8 @@
 
 use crate::load::Run;
 use crate::schema::{
-    CacheInfo, HostInfo, KvmInfo, ResultRecord, RunInfo, Timings, ToolInfo, RESULTS_FILE,
-    RUN_FILE, SCHEMA_VERSION,
+    CacheInfo, HostInfo, KvmInfo, ResultRecord, RunInfo, Timings, ToolInfo, RESULTS_FILE, RUN_FILE,
+    SCHEMA_VERSION,
 };
 use crate::stats::SplitMix64;
 use std::collections::BTreeMap;
@@ -98,8 +98,8 @@ pub fn fixture_info() -> RunInfo {
         tool: ToolInfo {
             isobench_version: "0.1.0".into(),
             git_commit: Some("4fe5fcd".into()),
-            workload_binary: "/work/main/target/x86_64-unknown-linux-musl/release/isobench-workload"
-                .into(),
+            workload_binary:
+                "/work/main/target/x86_64-unknown-linux-musl/release/isobench-workload".into(),
             workload_sha256: None,
         },
         config: serde_json::json!({"preset": "quick", "reps": 5, "warmup": 1, "threads": 1}),
@@ -170,7 +170,11 @@ pub fn fixture_run(reps: u32, triad_scale: f64) -> Run {
                     m("copy_mbs", bw * 1.05 * tp * noise(0.1), "MB/s"),
                     m("scale_mbs", bw * tp * noise(0.1), "MB/s"),
                     m("add_mbs", bw * 1.1 * tp * noise(0.1), "MB/s"),
-                    m("triad_mbs", bw * 1.1 * tp * triad_scale * noise(0.03), "MB/s"),
+                    m(
+                        "triad_mbs",
+                        bw * 1.1 * tp * triad_scale * noise(0.03),
+                        "MB/s",
+                    ),
                 ],
             ));
             records.push(record(
@@ -181,13 +185,7 @@ pub fn fixture_run(reps: u32, triad_scale: f64) -> Run {
             ));
             let lat_metrics: Vec<_> = LATENCY_SIZES
                 .iter()
-                .map(|(size, ns)| {
-                    (
-                        format!("ns_per_load_{size}"),
-                        ns * lat * noise(0.05),
-                        "ns",
-                    )
-                })
+                .map(|(size, ns)| (format!("ns_per_load_{size}"), ns * lat * noise(0.05), "ns"))
                 .collect();
             records.push(record(env, "latency", rep, &lat_metrics));
             records.push(record(

@@ -1,0 +1,660 @@
+//! Drawing the series of [`super::series`] with plotters, to SVG text and to
+//! PNG bytes from the same code. Text uses the DejaVu Sans font embedded in
+//! the crate (`assets/DejaVuSans.ttf`), so no system font library is needed.
+
+use super::series::{BarChart, LatencyLine, StartupDist};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// Drawing failed (a plotters backend error, as text).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw plot {name}: {message}")]
+pub struct PlotError {
+    pub name: String,
+    pub message: String,
+}
+
+/// A rendered plot.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub svg: String,
+    pub png: Vec<u8>,
+}
+
+type DrawResult = Result<(), String>;
+
+fn de<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Something that can draw itself on any plotters backend.
+pub trait Plot {
+    fn name(&self) -> String;
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
+}
+
+/// Draw `p` to SVG and PNG.
+pub fn render(p: &impl Plot) -> Result<Image, PlotError> {
+    REGISTER.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The font is embedded and known to parse; a failure would only
+            // leave text undrawn, which the tests catch.
+            let _ = plotters::style::register_font("sans-serif", style, FONT);
+        }
+    });
+    let err = |message: String| PlotError {
+        name: p.name(),
+        message,
+    };
+    let (w, h) = p.size();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(de).map_err(err)?;
+        p.draw(&root).map_err(err)?;
+        root.present().map_err(de).map_err(err)?;
+    }
+    let mut buf = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(de).map_err(err)?;
+        p.draw(&root).map_err(err)?;
+        root.present().map_err(de).map_err(err)?;
+    }
+    let png = encode_png(&buf, w, h).map_err(err)?;
+    Ok(Image { svg, png })
+}
+
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header().map_err(de)?;
+        writer.write_image_data(rgb).map_err(de)?;
+    }
+    Ok(out)
+}
+
+/// Colour of the i-th environment (native first, then containers, then VMs).
+pub fn env_color(i: usize) -> RGBColor {
+    const P: [RGBColor; 8] = [
+        RGBColor(90, 90, 90),
+        RGBColor(31, 119, 180),
+        RGBColor(44, 160, 44),
+        RGBColor(214, 39, 40),
+        RGBColor(255, 127, 14),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(23, 190, 207),
+    ];
+    P[i % P.len()]
+}
+
+fn font(size: u32) -> TextStyle<'static> {
+    ("sans-serif", size).into_font().color(&BLACK)
+}
+
+/// Title and subtitle across the top; returns the area below them.
+fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let (w, _) = root.dim_in_pixel();
+    let (top, rest) = root.split_vertically(58);
+    let t = font(20).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Top,
+    ));
+    top.draw_text(title, &t, (w as i32 / 2, 6)).map_err(de)?;
+    let s = font(13)
+        .color(&RGBColor(80, 80, 80))
+        .pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ));
+    top.draw_text(subtitle, &s, (w as i32 / 2, 34))
+        .map_err(de)?;
+    Ok(rest)
+}
+
+/// A legend drawn in its own area: one coloured square and name per line.
+fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, names: &[String]) -> DrawResult {
+    for (i, n) in names.iter().enumerate() {
+        let y = 20 + i as i32 * 22;
+        area.draw(&Rectangle::new(
+            [(8, y), (22, y + 14)],
+            env_color(i).filled(),
+        ))
+        .map_err(de)?;
+        area.draw_text(n, &font(13), (28, y)).map_err(de)?;
+    }
+    Ok(())
+}
+
+/// Text centred at a backend pixel (as `backend_coord` gives), split into
+/// lines at `\n`.
+fn centred_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    (x, y): (i32, i32),
+    size: u32,
+) -> DrawResult {
+    let style = font(size).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Top,
+    ));
+    let (bx, by) = area.get_base_pixel();
+    let (x, y) = (x - bx, y - by);
+    for (i, line) in text.lines().enumerate() {
+        area.draw_text(line, &style, (x, y + i as i32 * (size as i32 + 3)))
+            .map_err(de)?;
+    }
+    Ok(())
+}
+
+/// Per-workload bars of performance relative to native.
+pub struct BarsPlot<'a> {
+    pub chart: &'a BarChart,
+    pub units: Vec<String>,
+    pub subtitle: String,
+}
+
+impl Plot for BarsPlot<'_> {
+    fn name(&self) -> String {
+        format!("{}.svg", self.chart.workload)
+    }
+    fn size(&self) -> (u32, u32) {
+        let w = (260 + self.chart.metrics.len() as u32 * (60 + 34 * self.chart.envs.len() as u32))
+            .clamp(760, 1600);
+        (w, 540)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let c = self.chart;
+        let area = titled(
+            root,
+            &format!("{}: performance relative to native", c.workload),
+            &self.subtitle,
+        )?;
+        let (w, _) = area.dim_in_pixel();
+        let (plot_area, legend_area) = area.split_horizontally(w - 190);
+        legend(&legend_area, &c.envs)?;
+        let ymax = c
+            .bars
+            .iter()
+            .flat_map(|b| b.points.iter().copied().chain([b.hi]))
+            .fold(1.0f64, f64::max)
+            * 1.15;
+        let n = c.metrics.len() as f64;
+        let mut chart = ChartBuilder::on(&plot_area)
+            .margin(10)
+            .margin_bottom(50)
+            .x_label_area_size(10)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5..n - 0.5, 0.0..ymax)
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("relative to native (1 = native; higher is better)")
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .axis_desc_style(font(14))
+            .label_style(font(13))
+            .draw()
+            .map_err(de)?;
+        chart
+            .draw_series(LineSeries::new(
+                [(-0.5, 1.0), (n - 0.5, 1.0)],
+                ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1),
+            ))
+            .map_err(de)?;
+        let ne = c.envs.len() as f64;
+        let slot = 0.8 / ne;
+        for b in &c.bars {
+            let x0 = b.metric as f64 - 0.4 + b.env as f64 * slot;
+            let (x1, xc) = (x0 + slot * 0.88, x0 + slot * 0.44);
+            let color = env_color(b.env);
+            chart
+                .draw_series([Rectangle::new(
+                    [(x0, 0.0), (x1, b.value)],
+                    color.mix(0.75).filled(),
+                )])
+                .map_err(de)?;
+            let cap = slot * 0.2;
+            let line = ShapeStyle::from(&BLACK).stroke_width(1);
+            chart
+                .draw_series([
+                    PathElement::new(vec![(xc, b.lo), (xc, b.hi)], line),
+                    PathElement::new(vec![(xc - cap, b.lo), (xc + cap, b.lo)], line),
+                    PathElement::new(vec![(xc - cap, b.hi), (xc + cap, b.hi)], line),
+                ])
+                .map_err(de)?;
+            let k = b.points.len().max(1) as f64;
+            chart
+                .draw_series(b.points.iter().enumerate().map(|(i, &p)| {
+                    let jitter = (i as f64 / k - 0.5) * slot * 0.5;
+                    Circle::new((xc + jitter, p), 2, BLACK.mix(0.6).filled())
+                }))
+                .map_err(de)?;
+            let (px, py) = chart.backend_coord(&(xc, b.hi.max(b.value)));
+            let label = if b.value >= 0.995 && b.value <= 1.005 {
+                "1.00".to_string()
+            } else {
+                format!("{:.2}", b.value)
+            };
+            centred_lines(&plot_area, &label, (px, py - 17), 11)?;
+        }
+        for (i, m) in c.metrics.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(i as f64, 0.0));
+            let unit = self.units.get(i).map(String::as_str).unwrap_or("");
+            let text = if unit.is_empty() {
+                m.clone()
+            } else {
+                format!("{m}\n({unit})")
+            };
+            centred_lines(&plot_area, &text, (px, py + 8), 13)?;
+        }
+        Ok(())
+    }
+}
+
+/// Latency against working set, log–log, one line per environment.
+pub struct LatencyPlot<'a> {
+    pub lines: &'a [LatencyLine],
+    /// Colour index of each line (its environment's position in the run).
+    pub colors: Vec<usize>,
+    pub subtitle: String,
+}
+
+impl Plot for LatencyPlot<'_> {
+    fn name(&self) -> String {
+        "latency.svg".into()
+    }
+    fn size(&self) -> (u32, u32) {
+        (960, 560)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = titled(
+            root,
+            "latency: time per dependent load against working set",
+            &self.subtitle,
+        )?;
+        let pts = self.lines.iter().flat_map(|l| l.points.iter());
+        let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 0.0f64, f64::MAX, 0.0f64);
+        for &(s, _, lo, hi) in pts {
+            let lx = (s as f64).log2();
+            xmin = xmin.min(lx);
+            xmax = xmax.max(lx);
+            ymin = ymin.min(lo.max(1e-3));
+            ymax = ymax.max(hi);
+        }
+        if xmin > xmax {
+            return Ok(());
+        }
+        let mut chart = ChartBuilder::on(&area)
+            .margin(14)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                (xmin - 0.5)..(xmax + 0.5),
+                ((ymin / 1.5)..(ymax * 1.5)).log_scale(),
+            )
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .x_labels(((xmax - xmin) as usize + 2).min(16))
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-6 && *x >= 0.0 {
+                    crate::metric::format_size(1u64 << (x.round() as u32))
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|v| {
+                if *v < 10.0 {
+                    format!("{v:.1}")
+                } else {
+                    format!("{v:.0}")
+                }
+            })
+            .x_desc("working set (log scale)")
+            .y_desc("ns per load (log scale)")
+            .axis_desc_style(font(14))
+            .label_style(font(12))
+            .draw()
+            .map_err(de)?;
+        for (i, l) in self.lines.iter().enumerate() {
+            let color = env_color(self.colors.get(i).copied().unwrap_or(i));
+            let xy: Vec<(f64, f64)> = l
+                .points
+                .iter()
+                .map(|p| ((p.0 as f64).log2(), p.1))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(xy.clone(), color.stroke_width(2)))
+                .map_err(de)?
+                .label(l.env_id.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(xy.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(de)?;
+            chart
+                .draw_series(l.points.iter().map(|p| {
+                    let x = (p.0 as f64).log2();
+                    PathElement::new(vec![(x, p.2), (x, p.3)], color.stroke_width(1))
+                }))
+                .map_err(de)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font(font(13))
+            .draw()
+            .map_err(de)?;
+        Ok(())
+    }
+}
+
+/// Startup distributions: one panel per metric, one column per environment,
+/// every repetition as a point, the median as a bar, log time axis.
+pub struct StartupPlot<'a> {
+    pub panels: &'a [(String, String, Vec<StartupDist>)],
+    /// Colour index per environment id.
+    pub env_index: Vec<(String, usize)>,
+    pub subtitle: String,
+}
+
+impl Plot for StartupPlot<'_> {
+    fn name(&self) -> String {
+        "startup.svg".into()
+    }
+    fn size(&self) -> (u32, u32) {
+        let envs = self.panels.iter().map(|p| p.2.len()).max().unwrap_or(1) as u32;
+        (
+            (self.panels.len() as u32 * (110 + 125 * envs)).clamp(700, 1800),
+            560,
+        )
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = titled(
+            root,
+            "startup: distribution of every repetition",
+            &self.subtitle,
+        )?;
+        let panels = area.split_evenly((1, self.panels.len().max(1)));
+        for ((metric, unit, dists), panel) in self.panels.iter().zip(panels.iter()) {
+            let all = dists.iter().flat_map(|d| d.samples.iter().copied());
+            let (lo, hi) = all.fold((f64::MAX, 0.0f64), |(a, b), x| (a.min(x), b.max(x)));
+            if lo > hi {
+                continue;
+            }
+            let n = dists.len() as f64;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(metric, font(15))
+                .margin(12)
+                .margin_bottom(44)
+                .x_label_area_size(8)
+                .y_label_area_size(70)
+                .build_cartesian_2d(
+                    -0.5..n - 0.5,
+                    ((lo.max(1e-3) / 2.0)..(hi * 2.0)).log_scale(),
+                )
+                .map_err(de)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(0)
+                .y_desc(format!("{metric} ({unit}, log scale)"))
+                .y_label_formatter(&|v| {
+                    if *v < 10.0 {
+                        format!("{v:.1}")
+                    } else {
+                        format!("{v:.0}")
+                    }
+                })
+                .axis_desc_style(font(13))
+                .label_style(font(12))
+                .draw()
+                .map_err(de)?;
+            for (i, d) in dists.iter().enumerate() {
+                let ci = self
+                    .env_index
+                    .iter()
+                    .find(|e| e.0 == d.env_id)
+                    .map(|e| e.1)
+                    .unwrap_or(i);
+                let color = env_color(ci);
+                let x = i as f64;
+                let k = d.samples.len().max(1) as f64;
+                chart
+                    .draw_series(d.samples.iter().enumerate().map(|(j, &s)| {
+                        Circle::new(
+                            (x - 0.2 + 0.4 * j as f64 / k, s),
+                            3,
+                            color.mix(0.7).filled(),
+                        )
+                    }))
+                    .map_err(de)?;
+                chart
+                    .draw_series([
+                        PathElement::new(
+                            vec![(x - 0.3, d.median), (x + 0.3, d.median)],
+                            BLACK.stroke_width(2),
+                        ),
+                        PathElement::new(
+                            vec![(x + 0.32, d.lo), (x + 0.32, d.hi)],
+                            BLACK.stroke_width(1),
+                        ),
+                    ])
+                    .map_err(de)?;
+                let (px, py) = chart.backend_coord(&(x, d.median));
+                centred_lines(panel, &format_ms(d.median), (px, py - 18), 11)?;
+                let (bx, by) = chart.backend_coord(&(x, lo.max(1e-3) / 2.0));
+                centred_lines(panel, &d.env_id.replacen('-', "\n", 1), (bx, by + 8), 12)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn format_ms(ms: f64) -> String {
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+/// One labelled point of a line over runs (history) or a row of changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledValue {
+    pub label: String,
+    pub value: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// A value over successive runs with its interval (history of one metric).
+pub struct SeriesPlot<'a> {
+    pub file: String,
+    pub title: String,
+    pub subtitle: String,
+    pub y_desc: String,
+    pub points: &'a [LabelledValue],
+}
+
+impl Plot for SeriesPlot<'_> {
+    fn name(&self) -> String {
+        self.file.clone()
+    }
+    fn size(&self) -> (u32, u32) {
+        (960, 520)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = titled(root, &self.title, &self.subtitle)?;
+        let n = self.points.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let lo = self.points.iter().map(|p| p.lo).fold(f64::MAX, f64::min);
+        let hi = self.points.iter().map(|p| p.hi).fold(0.0f64, f64::max);
+        let pad = ((hi - lo) * 0.15).max(hi.abs() * 0.05).max(1e-9);
+        let labels: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
+        let mut chart = ChartBuilder::on(&area)
+            .margin(14)
+            .margin_right(30)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), (lo - pad).max(0.0)..(hi + pad))
+            .map_err(de)?;
+        let step = n.div_ceil(8).max(1);
+        chart
+            .configure_mesh()
+            .x_labels(n.min(10) + 1)
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6
+                    && i >= 0.0
+                    && (i as usize) < labels.len()
+                    && (i as usize) % step == 0
+                {
+                    labels[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc("run (oldest first)")
+            .y_desc(self.y_desc.clone())
+            .axis_desc_style(font(14))
+            .label_style(font(12))
+            .draw()
+            .map_err(de)?;
+        let color = env_color(1);
+        let xy: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as f64, p.value))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(xy.clone(), color.stroke_width(2)))
+            .map_err(de)?;
+        chart
+            .draw_series(xy.iter().map(|&p| Circle::new(p, 4, color.filled())))
+            .map_err(de)?;
+        chart
+            .draw_series(self.points.iter().enumerate().map(|(i, p)| {
+                PathElement::new(
+                    vec![(i as f64, p.lo), (i as f64, p.hi)],
+                    BLACK.stroke_width(1),
+                )
+            }))
+            .map_err(de)?;
+        Ok(())
+    }
+}
+
+/// Horizontal bars of the change of every metric between two runs.
+pub struct ChangesPlot<'a> {
+    pub title: String,
+    pub subtitle: String,
+    /// Change in performance, percent (positive = better), with interval.
+    pub rows: &'a [LabelledValue],
+    /// Per row: -1 significant regression, 1 significant improvement, 0 neither.
+    pub class: Vec<i8>,
+    pub threshold_pct: f64,
+}
+
+impl Plot for ChangesPlot<'_> {
+    fn name(&self) -> String {
+        "compare.svg".into()
+    }
+    fn size(&self) -> (u32, u32) {
+        (1000, 140 + 24 * self.rows.len().max(1) as u32)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = titled(root, &self.title, &self.subtitle)?;
+        let (labels_area, plot_area) = area.split_horizontally(330);
+        let n = self.rows.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let m = self
+            .rows
+            .iter()
+            .flat_map(|r| [r.lo.abs(), r.hi.abs(), r.value.abs()])
+            .fold(self.threshold_pct * 1.5, f64::max)
+            .min(1000.0)
+            * 1.1;
+        let mut chart = ChartBuilder::on(&plot_area)
+            .margin(10)
+            .margin_right(30)
+            .x_label_area_size(44)
+            .y_label_area_size(4)
+            .build_cartesian_2d(-m..m, -0.5..(n as f64 - 0.5))
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc("change in performance, % (positive = better)")
+            .axis_desc_style(font(14))
+            .label_style(font(12))
+            .draw()
+            .map_err(de)?;
+        for t in [-self.threshold_pct, self.threshold_pct] {
+            chart
+                .draw_series(LineSeries::new(
+                    [(t, -0.5), (t, n as f64 - 0.5)],
+                    RGBColor(160, 160, 160).stroke_width(1),
+                ))
+                .map_err(de)?;
+        }
+        for (i, r) in self.rows.iter().enumerate() {
+            let y = (n - 1 - i) as f64;
+            let color = match self.class.get(i).copied().unwrap_or(0) {
+                -1 => RGBColor(214, 39, 40),
+                1 => RGBColor(44, 160, 44),
+                _ => RGBColor(150, 150, 150),
+            };
+            let clamp = |v: f64| v.clamp(-m, m);
+            chart
+                .draw_series([Rectangle::new(
+                    [(0.0, y - 0.35), (clamp(r.value), y + 0.35)],
+                    color.filled(),
+                )])
+                .map_err(de)?;
+            chart
+                .draw_series([PathElement::new(
+                    vec![(clamp(r.lo), y), (clamp(r.hi), y)],
+                    BLACK.stroke_width(1),
+                )])
+                .map_err(de)?;
+            let (_, py) = chart.backend_coord(&(0.0, y));
+            let (_, ly) = labels_area.get_base_pixel();
+            let style = font(12).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Right,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+            labels_area
+                .draw_text(&r.label, &style, (322, py - ly))
+                .map_err(de)?;
+        }
+        Ok(())
+    }
+}

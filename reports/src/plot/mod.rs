@@ -1,0 +1,94 @@
+//! Plots of a run (shared/DESIGN.md, "Reports"): the series are computed in
+//! [`series`] (pure, tested), then drawn by [`draw`] to SVG and PNG.
+
+pub mod draw;
+pub mod series;
+
+use crate::analysis::Analysis;
+pub use draw::{Image, PlotError};
+
+/// A rendered plot and the file stem it is saved under.
+#[derive(Debug, Clone)]
+pub struct NamedImage {
+    pub stem: String,
+    pub title: String,
+    pub image: Image,
+}
+
+/// Every plot of a run: bars per workload (except latency and startup, which
+/// have their own), the latency curve, and the startup distributions.
+pub fn report_plots(a: &Analysis, hostname: &str) -> Result<Vec<NamedImage>, PlotError> {
+    let subtitle = series::host_title(a, hostname);
+    let env_index: Vec<(String, usize)> = a
+        .envs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.env_id.clone(), i))
+        .collect();
+    let mut out = Vec::new();
+    for w in a.workloads() {
+        if w == "latency" || w == "startup" {
+            continue;
+        }
+        let Some(chart) = series::bar_chart(a, &w) else {
+            continue;
+        };
+        let units = chart
+            .metrics
+            .iter()
+            .map(|m| {
+                a.figure("native", &w, m)
+                    .map(|f| f.unit.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        // Colours follow the run's environment order even when a workload
+        // lacks an environment.
+        let plot = draw::BarsPlot {
+            chart: &chart,
+            units,
+            subtitle: subtitle.clone(),
+        };
+        out.push(NamedImage {
+            stem: format!("bars-{w}"),
+            title: format!("{w}: performance relative to native"),
+            image: draw::render(&plot)?,
+        });
+    }
+    let lines = series::latency_lines(a);
+    if !lines.is_empty() {
+        let colors = lines
+            .iter()
+            .map(|l| {
+                env_index
+                    .iter()
+                    .find(|e| e.0 == l.env_id)
+                    .map_or(0, |e| e.1)
+            })
+            .collect();
+        let plot = draw::LatencyPlot {
+            lines: &lines,
+            colors,
+            subtitle: subtitle.clone(),
+        };
+        out.push(NamedImage {
+            stem: "latency".into(),
+            title: "latency against working set".into(),
+            image: draw::render(&plot)?,
+        });
+    }
+    let panels = series::startup_dists(a);
+    if !panels.is_empty() {
+        let plot = draw::StartupPlot {
+            panels: &panels,
+            env_index,
+            subtitle,
+        };
+        out.push(NamedImage {
+            stem: "startup".into(),
+            title: "startup distributions".into(),
+            image: draw::render(&plot)?,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,225 @@
+//! The data behind every plot, computed from an [`Analysis`] without drawing,
+//! so that tests can check what a plot shows.
+
+use crate::analysis::Analysis;
+use crate::metric::{latency_size_bytes, Direction};
+
+/// One bar of a "relative to native" chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    pub metric: usize,
+    pub env: usize,
+    /// Performance relative to native (1 = native, higher is better).
+    pub value: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// Each valid repetition, normalised the same way.
+    pub points: Vec<f64>,
+}
+
+/// Per-workload bars normalised to native.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarChart {
+    pub workload: String,
+    pub metrics: Vec<String>,
+    pub envs: Vec<String>,
+    pub bars: Vec<Bar>,
+}
+
+/// Normalise `x` to the native median `base` as a speed (higher is better).
+fn normalise(x: f64, base: f64, dir: Direction) -> f64 {
+    match dir {
+        Direction::HigherIsBetter => x / base,
+        Direction::LowerIsBetter => base / x,
+    }
+}
+
+/// Bars for a workload: every metric that has a native figure, one bar per
+/// environment (native included, at 1 with its own interval).
+pub fn bar_chart(a: &Analysis, workload: &str) -> Option<BarChart> {
+    let metrics: Vec<String> = a
+        .metrics(workload)
+        .into_iter()
+        .filter(|m| a.figure("native", workload, m).is_some())
+        .collect();
+    let envs: Vec<String> = a
+        .envs
+        .iter()
+        .map(|e| e.env_id.clone())
+        .filter(|e| metrics.iter().any(|m| a.figure(e, workload, m).is_some()))
+        .collect();
+    if metrics.is_empty() || envs.len() < 2 {
+        return None;
+    }
+    let mut bars = Vec::new();
+    for (mi, m) in metrics.iter().enumerate() {
+        let base = a.figure("native", workload, m)?;
+        let b = base.summary.median.point;
+        for (ei, e) in envs.iter().enumerate() {
+            let Some(f) = a.figure(e, workload, m) else {
+                continue;
+            };
+            let (value, lo, hi) = match f.vs_native {
+                Some(r) => (r.speed.point, r.speed.lo, r.speed.hi),
+                None => {
+                    let s = f.summary.median;
+                    let (x, y) = (
+                        normalise(s.lo, b, f.direction),
+                        normalise(s.hi, b, f.direction),
+                    );
+                    (1.0, x.min(y), x.max(y))
+                }
+            };
+            bars.push(Bar {
+                metric: mi,
+                env: ei,
+                value,
+                lo,
+                hi,
+                points: f
+                    .samples
+                    .iter()
+                    .map(|&x| normalise(x, b, f.direction))
+                    .collect(),
+            });
+        }
+    }
+    Some(BarChart {
+        workload: workload.to_string(),
+        metrics,
+        envs,
+        bars,
+    })
+}
+
+/// One environment's latency curve: (working-set bytes, median ns, lo, hi).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyLine {
+    pub env_id: String,
+    pub points: Vec<(u64, f64, f64, f64)>,
+}
+
+/// ns per load against working set, one line per environment.
+pub fn latency_lines(a: &Analysis) -> Vec<LatencyLine> {
+    a.envs
+        .iter()
+        .filter_map(|e| {
+            let mut points: Vec<(u64, f64, f64, f64)> = a
+                .figures
+                .iter()
+                .filter(|f| f.env_id == e.env_id && f.workload == "latency")
+                .filter_map(|f| {
+                    let m = f.summary.median;
+                    Some((latency_size_bytes(&f.metric)?, m.point, m.lo, m.hi))
+                })
+                .collect();
+            points.sort_by_key(|p| p.0);
+            (!points.is_empty()).then(|| LatencyLine {
+                env_id: e.env_id.clone(),
+                points,
+            })
+        })
+        .collect()
+}
+
+/// The repetitions of one startup metric in one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartupDist {
+    pub env_id: String,
+    pub samples: Vec<f64>,
+    pub median: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Startup metrics present (first instruction, lifecycle, ...), each with
+/// one distribution per environment.
+pub fn startup_dists(a: &Analysis) -> Vec<(String, String, Vec<StartupDist>)> {
+    a.metrics("startup")
+        .into_iter()
+        .map(|m| {
+            let mut unit = String::new();
+            let dists = a
+                .figures
+                .iter()
+                .filter(|f| f.workload == "startup" && f.metric == m)
+                .map(|f| {
+                    unit = f.unit.clone();
+                    StartupDist {
+                        env_id: f.env_id.clone(),
+                        samples: f.samples.clone(),
+                        median: f.summary.median.point,
+                        lo: f.summary.median.lo,
+                        hi: f.summary.median.hi,
+                    }
+                })
+                .collect();
+            (m, unit, dists)
+        })
+        .collect()
+}
+
+/// Title suffix naming the host and the VM accelerators of the run.
+pub fn host_title(a: &Analysis, hostname: &str) -> String {
+    let mut accels: Vec<String> = a
+        .envs
+        .iter()
+        .filter_map(|e| e.accel().map(|x| format!("{}: {x}", e.env_id)))
+        .collect();
+    accels.dedup();
+    if accels.is_empty() {
+        format!("host {hostname}")
+    } else {
+        format!("host {hostname}, accel {}", accels.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{analyse, StatsOptions};
+    use crate::testdata;
+
+    fn fixture() -> Analysis {
+        analyse(
+            &testdata::fixture_run(4, 1.0).records,
+            StatsOptions { resamples: 200 },
+        )
+    }
+
+    #[test]
+    fn bars_are_normalised_to_native() {
+        let a = fixture();
+        let c = bar_chart(&a, "membw").unwrap();
+        assert_eq!(c.metrics, ["copy_mbs", "scale_mbs", "add_mbs", "triad_mbs"]);
+        assert_eq!(c.envs, testdata::ENVS);
+        assert_eq!(c.bars.len(), 16);
+        let native = &c.bars[0];
+        assert_eq!(native.value, 1.0);
+        assert_eq!(native.points.len(), 4);
+        let vm = c.bars.iter().find(|b| b.env == 3 && b.metric == 3).unwrap();
+        assert!(vm.value < 0.1 && vm.lo <= vm.value && vm.value <= vm.hi);
+    }
+
+    #[test]
+    fn latency_lines_are_sorted_by_size() {
+        let a = fixture();
+        let l = latency_lines(&a);
+        assert_eq!(l.len(), 4);
+        let sizes: Vec<u64> = l[0].points.iter().map(|p| p.0).collect();
+        assert_eq!(sizes.first(), Some(&(16 << 10)));
+        assert_eq!(sizes.last(), Some(&(1 << 30)));
+        assert!(sizes.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn startup_has_both_metrics() {
+        let a = fixture();
+        let s = startup_dists(&a);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].0, "first_instruction_ms");
+        assert_eq!(s[0].1, "ms");
+        assert_eq!(s[0].2.len(), 4);
+        assert!(host_title(&a, "h").contains("vm-tcg: tcg"));
+    }
+}
