@@ -18,13 +18,12 @@ use std::path::{Path, PathBuf};
 pub struct Child<'a> {
     pub plan: &'a Plan,
     pub overlay: Option<String>,
-    /// Runtime → child: one byte once the cgroup is joined.
-    pub from_parent: OwnedFd,
+    /// The container's cgroup, which the child joins itself first thing.
+    pub cgroup: &'a crate::cgroup::Cgroup,
     /// Child → runtime: `R` or `E...`; close-on-exec, so EOF means "exec'd".
     pub to_parent: OwnedFd,
     /// Read end of the exec fifo (create); None for `run`.
     pub fifo: Option<OwnedFd>,
-    pub parent_pid: i32,
 }
 
 /// Entry point of the cloned child; never returns.
@@ -66,9 +65,17 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
             0,
         );
     }
-    // In a new pid namespace getppid() is 0; if the runtime died before the
-    // death signal was armed, the read of its "go" byte below sees EOF.
-    let _ = c.parent_pid;
+    // Why: join the cgroup before doing anything that allocates, so every
+    // page and process of the container is accounted and limited. Moving
+    // oneself (v1 `tasks` with "0") avoids the global threadgroup lock a
+    // move by pid takes, which costs an RCU grace period (milliseconds).
+    c.cgroup.join_self()?;
+    if plan.namespaces.cgroup {
+        // Why: unshared only now, so the namespace's root is the
+        // container's own cgroup and /proc/self/cgroup shows "/".
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(crate::error::sys("unshare(CLONE_NEWCGROUP)"))?;
+    }
     crate::rootfs::setup(plan, c.overlay.as_deref())?;
     if let Some(h) = &plan.hostname {
         // Why: the uts namespace is the container's own; its name is set here.
@@ -83,22 +90,6 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
                 err: nix::errno::Errno::last(),
             });
         }
-    }
-    // Wait until the runtime has put us into our cgroup.
-    let mut b = [0u8; 1];
-    match nix::unistd::read(c.from_parent.as_fd(), &mut b) {
-        Ok(1) => {}
-        _ => {
-            return Err(Error::Init(
-                "the runtime went away before placing the container in its cgroup".into(),
-            ))
-        }
-    }
-    if plan.namespaces.cgroup {
-        // Why: unshared only now, so the namespace's root is the
-        // container's own cgroup and /proc/self/cgroup shows "/".
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .map_err(crate::error::sys("unshare(CLONE_NEWCGROUP)"))?;
     }
     let p = &plan.process;
     for r in &p.rlimits {

@@ -110,9 +110,18 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
     } else {
         None
     };
-    let (from_parent, to_child) = pipe()?;
+    let mut st = State::empty(id, &bundle);
+    st.cgroup = Some(Cgroup::planned(&hier, &plan.cgroups_path, &plan.resources));
+    st.scratch = overlay.as_ref().map(|o| o.1.clone()).unwrap_or_default();
+    st.created = state::now_rfc3339();
+    st.annotations = plan.annotations.clone();
+    st.memory_limit = plan.resources.memory_limit;
+    // Recorded before the cgroup exists, so `delete --force` after a crash
+    // from here on knows what to remove.
+    st.save(root)?;
+    let cg = Cgroup::create(&hier, &plan.cgroups_path, &plan.resources)?;
+    undo.cgroup = Some(cg.clone());
     let (from_child, to_parent) = pipe()?;
-    let parent_pid = std::process::id() as i32;
     let flags = plan.namespaces.clone_flags() | libc::SIGCHLD;
     // Why: clone(2) with the namespace flags makes the child PID 1 of a new
     // pid namespace with its own mount, uts, ipc and net namespaces at
@@ -137,41 +146,23 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         });
     }
     if pid == 0 {
-        drop(to_child);
         drop(from_child);
         std::mem::forget(undo);
         init::child_main(Child {
             plan: &plan,
             overlay: overlay.map(|o| o.0),
-            from_parent,
+            cgroup: &cg,
             to_parent,
             fifo,
-            parent_pid,
         });
     }
     let pid = pid as i32;
     undo.pid = pid;
-    drop(from_parent);
     drop(to_parent);
     drop(fifo);
-    let mut st = State::empty(id, &bundle);
     st.pid = pid;
     st.start_time = state::start_time(pid).unwrap_or(0);
-    st.cgroup = Some(Cgroup::planned(&hier, &plan.cgroups_path, &plan.resources));
-    st.scratch = overlay.map(|o| o.1).unwrap_or_default();
-    st.created = state::now_rfc3339();
-    st.annotations = plan.annotations.clone();
-    st.memory_limit = plan.resources.memory_limit;
-    // Recorded before the cgroup exists, so `delete --force` after a crash
-    // here knows what to remove.
     st.save(root)?;
-    let cg = Cgroup::create(&hier, &plan.cgroups_path, &plan.resources)?;
-    undo.cgroup = Some(cg.clone());
-    cg.add(pid)?;
-    // If the child already failed, the write fails (EPIPE) and its
-    // message below says why.
-    let _ = nix::unistd::write(to_child.as_fd(), b"G");
-    drop(to_child);
     let msg = read_msg(&from_child)?;
     match msg.first() {
         Some(b'R') => {}

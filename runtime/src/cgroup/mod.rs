@@ -129,6 +129,21 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Move the calling process (single-threaded) into the cgroup: v1
+    /// `tasks` with "0" moves just the caller without the global
+    /// threadgroup lock; v2 `cgroup.procs` with "0".
+    pub fn join_self(&self) -> Result<()> {
+        let file = if self.version == 1 {
+            "tasks"
+        } else {
+            "cgroup.procs"
+        };
+        for d in &self.dirs {
+            write(d, file, "0")?;
+        }
+        Ok(())
+    }
+
     /// Processes in the cgroup.
     pub fn pids(&self) -> Vec<i32> {
         let mut out = Vec::new();
