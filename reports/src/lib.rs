@@ -13,3 +13,5 @@ pub mod report;
 pub mod schema;
 pub mod stats;
 pub mod testdata;
+pub mod compare;
+pub mod history;
