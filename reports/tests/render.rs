@@ -1,0 +1,251 @@
+//! Rendering the report of realistic fixture run directories (native, two
+//! container runtimes, a TCG VM): the files exist, the HTML is one
+//! self-contained file, every SVG parses and holds the expected series, the
+//! claims follow the data, and bad input gives clear errors.
+
+use isobench_reports::analysis::StatsOptions;
+use isobench_reports::load::{load_run, LoadError};
+use isobench_reports::report::{render, write_report};
+use isobench_reports::testdata::{self, ENVS, LATENCY_SIZES};
+use std::path::Path;
+
+fn fixture_dir(dir: &Path, reps: u32) {
+    testdata::write_run_dir(dir, &testdata::fixture_run(reps, 1.0));
+}
+
+fn texts(doc: &roxmltree::Document) -> Vec<String> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect()
+}
+
+#[test]
+fn report_writes_every_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    fixture_dir(&run, 4);
+    let out = tmp.path().join("out");
+    let (rendered, paths) = write_report(&run, &out).unwrap();
+    for name in [
+        "index.html",
+        "summary.md",
+        "results.csv",
+        "bencher.json",
+        "plots/bars-cpu.svg",
+        "plots/bars-cpu.png",
+        "plots/bars-membw.svg",
+        "plots/bars-randacc.png",
+        "plots/latency.svg",
+        "plots/latency.png",
+        "plots/startup.svg",
+        "plots/startup.png",
+    ] {
+        let p = out.join(name);
+        assert!(paths.contains(&p), "{name} not written");
+        assert!(
+            std::fs::metadata(&p).unwrap().len() > 100,
+            "{name} is empty"
+        );
+    }
+    let png = std::fs::read(out.join("plots/latency.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(rendered.warnings.is_empty(), "{:?}", rendered.warnings);
+}
+
+#[test]
+fn html_is_one_self_contained_file() {
+    let run = testdata::fixture_run(4, 1.0);
+    let r = render(&run, StatsOptions { resamples: 200 }).unwrap();
+    let html = String::from_utf8(r.files[0].bytes.clone()).unwrap();
+    assert_eq!(r.files[0].name, "index.html");
+    for bad in ["src=", "href=", "<link", "@import", "url("] {
+        assert!(
+            !html.contains(bad),
+            "index.html refers outside itself: {bad}"
+        );
+    }
+    // Plots inline, host facts, configuration, every figure, the claims.
+    assert_eq!(html.matches("<svg").count(), 5);
+    assert!(html.contains("Intel(R) Xeon(R) Platinum 8375C"));
+    assert!(html.contains("&quot;preset&quot;: &quot;quick&quot;"));
+    assert!(html.contains("<h2>Claims</h2>"));
+    for id in ["C1", "C2", "C3", "C4", "C5", "C6", "C7"] {
+        assert!(html.contains(&format!("<b>{id}</b>")), "{id} missing");
+    }
+    // One table row per figure, each VM figure with its accelerator.
+    let rows = html.matches("<tr><td>").count();
+    assert!(rows >= r.analysis.figures.len());
+    let vm_rows: Vec<&str> = html
+        .lines()
+        .filter(|l| l.contains("<td>vm-tcg</td>") && !l.starts_with("<tr><td>vm-tcg"))
+        .collect();
+    assert_eq!(vm_rows.len(), r.analysis.figures.len() / 4);
+    assert!(vm_rows.iter().all(|l| l.contains("<td>tcg</td>")));
+}
+
+#[test]
+fn every_svg_parses_and_holds_its_series() {
+    let run = testdata::fixture_run(3, 1.0);
+    let r = render(&run, StatsOptions { resamples: 200 }).unwrap();
+    let svgs: Vec<_> = r
+        .files
+        .iter()
+        .filter(|f| f.name.ends_with(".svg"))
+        .collect();
+    assert_eq!(svgs.len(), 5);
+    for f in &svgs {
+        let text = std::str::from_utf8(&f.bytes).unwrap();
+        let doc = roxmltree::Document::parse(text)
+            .unwrap_or_else(|e| panic!("{} does not parse: {e}", f.name));
+        let t = texts(&doc);
+        assert!(
+            t.iter()
+                .any(|s| s.contains("host bench-host") && s.contains("tcg")),
+            "{}: no host/accelerator in the title: {t:?}",
+            f.name
+        );
+    }
+    // Bars of membw: a legend entry per environment, a label per metric.
+    let bars = std::str::from_utf8(
+        &r.files
+            .iter()
+            .find(|f| f.name == "plots/bars-membw.svg")
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    let doc = roxmltree::Document::parse(bars).unwrap();
+    let t = texts(&doc);
+    for env in ENVS {
+        assert!(t.iter().any(|s| s == env), "legend lacks {env}");
+    }
+    for m in ["copy_mbs", "scale_mbs", "add_mbs", "triad_mbs", "(MB/s)"] {
+        assert!(t.iter().any(|s| s == m), "axis lacks {m}");
+    }
+    assert!(t.iter().any(|s| s.contains("relative to native")));
+
+    // Latency: one 2-px polyline per environment through every size.
+    let lat = std::str::from_utf8(
+        &r.files
+            .iter()
+            .find(|f| f.name == "plots/latency.svg")
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    let doc = roxmltree::Document::parse(lat).unwrap();
+    let curves: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
+        .filter(|n| {
+            n.attribute("points")
+                .is_some_and(|p| p.split_whitespace().count() == LATENCY_SIZES.len())
+        })
+        .collect();
+    assert_eq!(curves.len(), ENVS.len());
+    let t = texts(&doc);
+    assert!(t.iter().any(|s| s == "16 KiB") && t.iter().any(|s| s == "1 GiB"));
+    assert!(t.iter().any(|s| s.contains("ns per load")));
+
+    // Startup: a panel per metric, each environment labelled.
+    let st = std::str::from_utf8(
+        &r.files
+            .iter()
+            .find(|f| f.name == "plots/startup.svg")
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    let t = texts(&roxmltree::Document::parse(st).unwrap());
+    assert!(t.iter().any(|s| s == "first_instruction_ms"));
+    assert!(t.iter().any(|s| s == "lifecycle_ms"));
+    assert_eq!(t.iter().filter(|s| *s == "isorun").count(), 2);
+}
+
+#[test]
+fn claims_in_the_report_follow_the_data() {
+    let run = testdata::fixture_run(4, 1.0);
+    let r = render(&run, StatsOptions { resamples: 200 }).unwrap();
+    let md = String::from_utf8(r.files[1].bytes.clone()).unwrap();
+    assert!(md.contains("**C1 — not supported**"), "{md}");
+    assert!(md.contains("**C3 — supported**"));
+
+    // The VM computes at half speed: C1 becomes supported.
+    let mut half = run.clone();
+    for rec in half
+        .records
+        .iter_mut()
+        .filter(|r| r.env == "vm" && r.workload == "cpu")
+    {
+        for v in rec.metrics.values_mut() {
+            *v *= 0.5 / 0.11;
+        }
+    }
+    let r = render(&half, StatsOptions { resamples: 200 }).unwrap();
+    let md = String::from_utf8(r.files[1].bytes.clone()).unwrap();
+    assert!(md.contains("**C1 — supported**"), "{md}");
+}
+
+#[test]
+fn a_run_with_only_native_renders() {
+    let mut run = testdata::fixture_run(3, 1.0);
+    run.records.retain(|r| r.env == "native");
+    let r = render(&run, StatsOptions { resamples: 100 }).unwrap();
+    // No bars without a second environment, but latency and startup plots.
+    let names: Vec<&str> = r.files.iter().map(|f| f.name.as_str()).collect();
+    assert!(!names.contains(&"plots/bars-cpu.svg"));
+    assert!(names.contains(&"plots/latency.svg"));
+    assert!(r
+        .claims
+        .iter()
+        .all(|c| c.verdict == isobench_reports::claims::Verdict::NotMeasured));
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = write_report(&tmp.path().join("missing"), &tmp.path().join("o")).unwrap_err();
+    assert!(e.to_string().contains("does not exist"), "{e}");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let e = write_report(&empty, &tmp.path().join("o")).unwrap_err();
+    assert!(e.to_string().contains("is empty"), "{e}");
+    assert!(e.to_string().contains(&empty.display().to_string()));
+
+    // Truncated last line: a warning, the rest renders.
+    let run = tmp.path().join("cut");
+    fixture_dir(&run, 3);
+    let results = run.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap();
+    std::fs::write(&results, &text[..text.len() - 25]).unwrap();
+    let (rendered, _) = write_report(&run, &tmp.path().join("o")).unwrap();
+    assert_eq!(rendered.warnings.len(), 1);
+    assert!(rendered.warnings[0].contains("truncated"));
+    assert!(
+        rendered.warnings[0].contains(":60:"),
+        "{}",
+        rendered.warnings[0]
+    );
+    let html = std::fs::read_to_string(tmp.path().join("o/index.html")).unwrap();
+    assert!(html.contains("last line is truncated"));
+
+    // Unknown schema version.
+    let bad = tmp.path().join("schema");
+    fixture_dir(&bad, 1);
+    let p = bad.join("run.json");
+    let t = std::fs::read_to_string(&p)
+        .unwrap()
+        .replacen("\"schema\": 1", "\"schema\": 7", 1);
+    std::fs::write(&p, t).unwrap();
+    match load_run(&bad) {
+        Err(e @ LoadError::Schema { .. }) => {
+            let m = e.to_string();
+            assert!(
+                m.contains("schema version 7") && m.contains("run.json"),
+                "{m}"
+            );
+        }
+        other => panic!("expected a schema error, got {other:?}"),
+    }
+}
