@@ -71,7 +71,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (name, size) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.checked_rem(size) == Some(0) {
             return format!("{} {name}", bytes / size);
         }
     }

@@ -531,7 +531,7 @@ impl Plot for SeriesPlot<'_> {
                 if (x - i).abs() < 1e-6
                     && i >= 0.0
                     && (i as usize) < labels.len()
-                    && (i as usize) % step == 0
+                    && (i as usize).checked_rem(step) == Some(0)
                 {
                     labels[i as usize].clone()
                 } else {
