@@ -46,7 +46,14 @@ pub fn vs_native(f: &Figure) -> String {
     match f.vs_native {
         Some(r) => format!(
             "{:.2}× [{:.2}, {:.2}] ({:+.1}% cost)",
-            r.speed.point, r.speed.lo, r.speed.hi, r.overhead_pct.point
+            r.speed.point,
+            r.speed.lo,
+            r.speed.hi,
+            if r.overhead_pct.point.abs() < 0.05 {
+                0.0
+            } else {
+                r.overhead_pct.point
+            }
         ),
         None if f.env_id == crate::analysis::BASELINE => "baseline".into(),
         None => "–".into(),

@@ -538,6 +538,7 @@ impl Plot for SeriesPlot<'_> {
                     String::new()
                 }
             })
+            .y_label_formatter(&|v| crate::export::num(*v))
             .x_desc("run (oldest first)")
             .y_desc(self.y_desc.clone())
             .axis_desc_style(font(14))
