@@ -161,6 +161,33 @@ fn workload_binary_boots_as_init_through_vm_env() {
     assert!(!initrd.exists(), "cleanup removes the initramfs");
 }
 
+/// With two vCPUs under TCG the kernel would mark the TSC unstable and fall
+/// back to the jiffies clocksource (4 ms steps); `tsc=reliable` keeps the TSC.
+#[test]
+fn two_vcpus_under_tcg_keep_the_tsc_clocksource() {
+    let Some(k) = kernel() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let script = r#"#!/bin/busybox sh
+echo ISOBENCH-READY
+/bin/busybox mount -t sysfs sysfs /sys
+cs=$(/bin/busybox cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
+n=$(/bin/busybox nproc)
+echo "ISOBENCH-RESULT {\"workload\":\"startup\",\"valid\":true,\"info\":{\"clocksource\":\"$cs\",\"cpus\":\"$n\"}}"
+/bin/busybox reboot -f
+"#;
+    let Some(initrd) = write_busybox_image(tmp.path(), script) else {
+        return;
+    };
+    let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let config = host_config(&tcg_opts(), &k, &initrd, Accel::Tcg, 2).unwrap();
+    assert_eq!(config.accel_arg(), "tcg,thread=multi");
+    let b = boot_guest(&config, &["startup".into()], GENEROUS).unwrap();
+    assert_no_qemu_left(&initrd);
+    let info = &b.console.result.info;
+    assert_eq!(info["cpus"], "2");
+    assert_eq!(info["clocksource"], "tsc", "{info:?}");
+}
+
 #[test]
 fn hung_guest_is_killed_at_the_timeout() {
     let Some(k) = kernel() else { return };

@@ -384,7 +384,15 @@ impl Environment for VmEnv {
             )
         };
         let b = boot_guest(&p.config, &spec.args, timeout).with_context(what)?;
-        let c = b.console;
+        let mut c = b.console;
+        if let Err(why) = console::check_clocksource(&c.result) {
+            // Keep the run (its figures are recorded) but never as valid.
+            c.result.valid = false;
+            c.result.error = Some(match c.result.error.take() {
+                Some(e) => format!("{e}; {why}"),
+                None => why,
+            });
+        }
         let mut extra_ms = BTreeMap::new();
         if let Some(up) = c.guest_uptime_ms {
             extra_ms.insert("guest_uptime_ms".to_string(), up);

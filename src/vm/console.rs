@@ -17,6 +17,23 @@ pub const UPTIME_KEY: &str = "guest_uptime_at_init_ms";
 
 const PANIC_MARKER: &str = "Kernel panic - not syncing";
 
+/// The result `info` key where the workload may record the guest's clocksource
+/// (`/sys/devices/system/clocksource/clocksource0/current_clocksource`).
+pub const CLOCKSOURCE_KEY: &str = "clocksource";
+
+/// Timings taken inside a guest are only as fine as its clocksource: on
+/// `jiffies`/`refined-jiffies` they move in steps of 1-10 ms, and a
+/// measurement taken with it must not pass as valid.
+pub fn check_clocksource(result: &WorkloadResult) -> Result<(), String> {
+    match result.info.get(CLOCKSOURCE_KEY).map(|c| c.trim()) {
+        Some(c) if c.contains("jiffies") => Err(format!(
+            "the guest's clocksource is {c}: its timings move in jiffy steps and are meaningless \
+             (the TSC was marked unstable; isobench passes tsc=reliable under TCG for this)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What a finished guest produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Console {
@@ -235,6 +252,19 @@ mod tests {
             judge(&two, "", true, "0"),
             Err(ConsoleError::BadResult { .. })
         ));
+    }
+
+    #[test]
+    fn jiffies_clocksource_is_refused() {
+        let mut r = judge(&result_line(true), "", true, "0").unwrap().result;
+        assert_eq!(check_clocksource(&r), Ok(()), "no clocksource recorded");
+        r.info.insert(CLOCKSOURCE_KEY.into(), "tsc\n".into());
+        assert_eq!(check_clocksource(&r), Ok(()));
+        r.info
+            .insert(CLOCKSOURCE_KEY.into(), "refined-jiffies".into());
+        assert!(check_clocksource(&r)
+            .unwrap_err()
+            .contains("refined-jiffies"));
     }
 
     #[test]

@@ -16,9 +16,18 @@
 //! `panic=-1` (reboot at once on a panic, so QEMU exits instead of hanging),
 //! `quiet`, `tsc_early_khz=<host TSC kHz>` (microvm has neither HPET nor the
 //! ACPI PM timer, so under TCG the kernel's TSC calibration could hang; this
-//! gives it the frequency), and `isobench.args=a,b,c`, the workload's
+//! gives it the frequency), under TCG `tsc=reliable`, and
+//! `isobench.args=a,b,c`, the workload's
 //! arguments, which the workload's PID-1 mode reads from `/proc/cmdline`
 //! (a parameter with a dot is not passed to init as an argument or variable).
+//!
+//! Why `tsc=reliable` under TCG: `-cpu max` there is an AMD-vendor CPU without
+//! the invariant-TSC flag, so with more than one vCPU the kernel's
+//! `unsynchronized_tsc()` marks the TSC unstable ("TSCs unsynchronized") and,
+//! microvm having no HPET or PM timer, falls back to the jiffies clocksource:
+//! every timing inside the guest then moves in 4 ms steps (measured: 0 ns per
+//! load for cache-sized working sets). TCG's guest TSC is the host's, shared
+//! by all vCPUs, so telling the kernel it is reliable is true.
 
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
@@ -158,7 +167,7 @@ impl QemuConfig {
                 memory_mib: self.memory_mib,
             });
         }
-        let append = kernel_cmdline(self.tsc_khz, workload_args)?;
+        let append = kernel_cmdline(self.accel, self.tsc_khz, workload_args)?;
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |xs: &[&str]| a.extend(xs.iter().map(OsString::from));
         push(&["-M", self.machine.name()]);
@@ -210,6 +219,7 @@ impl QemuConfig {
 
 /// The guest kernel command line (see the module documentation).
 pub fn kernel_cmdline(
+    accel: Accel,
     tsc_khz: Option<u64>,
     workload_args: &[String],
 ) -> Result<String, CmdlineError> {
@@ -225,6 +235,9 @@ pub fn kernel_cmdline(
     let mut s = String::from("console=ttyS0 reboot=t panic=-1 quiet");
     if let Some(khz) = tsc_khz {
         s.push_str(&format!(" tsc_early_khz={khz}"));
+    }
+    if accel == Accel::Tcg {
+        s.push_str(" tsc=reliable");
     }
     s.push_str(&format!(" {ARGS_PARAM}={}", workload_args.join(",")));
     if s.len() >= MAX_KERNEL_CMDLINE {
@@ -314,7 +327,7 @@ mod tests {
         assert_eq!(after(&v, "-initrd"), "/s/initramfs.cpio");
         assert_eq!(
             after(&v, "-append"),
-            "console=ttyS0 reboot=t panic=-1 quiet tsc_early_khz=2445404 isobench.args=startup"
+            "console=ttyS0 reboot=t panic=-1 quiet tsc_early_khz=2445404 tsc=reliable isobench.args=startup"
         );
     }
 
@@ -334,6 +347,11 @@ mod tests {
         let v = strings(&config(Accel::Kvm, Machine::Microvm, 2), &["startup"]);
         assert_eq!(after(&v, "-accel"), "kvm");
         assert_eq!(after(&v, "-cpu"), "host");
+        // kvm-clock is the guest's clocksource under KVM: no tsc=reliable.
+        assert_eq!(
+            after(&v, "-append"),
+            "console=ttyS0 reboot=t panic=-1 quiet tsc_early_khz=2445404 isobench.args=startup"
+        );
         let mut c = config(Accel::Kvm, Machine::Microvm, 1);
         c.cpu = Some("host,-arch-capabilities".into());
         assert_eq!(
@@ -378,7 +396,7 @@ mod tests {
 
     #[test]
     fn without_tsc_frequency_the_parameter_is_left_out() {
-        let s = kernel_cmdline(None, &["startup".into()]).unwrap();
+        let s = kernel_cmdline(Accel::Kvm, None, &["startup".into()]).unwrap();
         assert_eq!(
             s,
             "console=ttyS0 reboot=t panic=-1 quiet isobench.args=startup"
