@@ -17,6 +17,12 @@ pub enum Command {
     Run(RunArgs),
     /// Show workloads and environments, and whether each is usable here.
     List(ListArgs),
+    /// Render statistics, plots and the claims section of a run directory.
+    Report(crate::cmd::report::ReportArgs),
+    /// Compare two runs; exit 1 on a significant regression.
+    Compare(crate::cmd::compare::CompareArgs),
+    /// Show the recorded history of a metric.
+    History(crate::cmd::history::HistoryArgs),
 }
 
 #[derive(Args, Debug, Clone)]

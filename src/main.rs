@@ -12,6 +12,9 @@ fn main() {
     let result = match &cli.command {
         Command::Run(a) => isobench::cmd::run::run(a),
         Command::List(a) => isobench::cmd::list::run(a),
+        Command::Report(a) => isobench::cmd::report::run(a),
+        Command::Compare(a) => isobench::cmd::compare::run(a),
+        Command::History(a) => isobench::cmd::history::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -236,6 +236,18 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn record_history(_db: Option<&Path>, _run_dir: &Path) {
-    // Wired to isobench_reports::history once it exists.
+/// Record the finished run in the history database. A failure here is a
+/// warning: the run directory already holds every result.
+fn record_history(db: Option<&Path>, run_dir: &Path) {
+    let db = db
+        .map(Path::to_path_buf)
+        .unwrap_or_else(isobench_reports::history::default_db_path);
+    match isobench_reports::history::record_run_dir(&db, run_dir) {
+        Ok(n) => eprintln!("history: {n} results recorded in {}", db.display()),
+        Err(e) => eprintln!(
+            "warning: could not record the run in {}: {e} (import it later with: isobench history --import {})",
+            db.display(),
+            run_dir.display()
+        ),
+    }
 }
