@@ -94,12 +94,23 @@ pub trait Environment {
 
 /// Build the environment a plan column asks for (not yet prepared).
 pub fn make(p: &crate::plan::EnvPlan, _plan: &crate::plan::Plan) -> Result<Box<dyn Environment>> {
-    use crate::plan::EnvPlan;
+    use crate::plan::{usage, EnvPlan};
     match p {
         EnvPlan::Native => Ok(Box::new(native::Native::new())),
-        EnvPlan::Container { runtime } => {
-            anyhow::bail!("the container environment ({runtime}) is not available in this build yet")
+        EnvPlan::Container { runtime } => Ok(Box::new(container::ContainerEnv::new(
+            runtime,
+            crate::locate::isorun_bin(),
+        )?)),
+        EnvPlan::Vm(v) => {
+            let opts = vm::VmOptions {
+                accel: v.accel.parse().map_err(usage)?,
+                machine: v.machine.parse().map_err(usage)?,
+                kernel: v.kernel.clone(),
+                vcpus: Some(v.vcpus),
+                memory_mib: v.memory_mib,
+                ..vm::VmOptions::default()
+            };
+            Ok(Box::new(vm::VmEnv::new(opts)?))
         }
-        EnvPlan::Vm(_) => anyhow::bail!("the vm environment is not available in this build yet"),
     }
 }
