@@ -1,0 +1,76 @@
+//! The real `isobench` binary on fixture run directories: `report` writes the
+//! report, `compare` exits 0 on a run against itself and 1 (naming the metric)
+//! on a run whose STREAM triad is 20% slower, bad input exits 2 with one line.
+
+use isobench_reports::testdata::{fixture_run, write_run_dir};
+use std::process::Command;
+
+fn isobench(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_isobench"))
+        .args(args)
+        .output()
+        .expect("run isobench")
+}
+
+#[test]
+fn report_and_compare_through_the_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let slow = tmp.path().join("slow");
+    write_run_dir(&base, &fixture_run(5, 1.0));
+    write_run_dir(&slow, &fixture_run(5, 0.8));
+
+    let out = isobench(&["report".as_ref(), base.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(base.join("report/index.html").is_file());
+    assert!(base.join("report/bencher.json").is_file());
+
+    let out = isobench(&["compare".as_ref(), base.as_os_str(), base.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let out = isobench(&[
+        "compare".as_ref(),
+        base.as_os_str(),
+        slow.as_os_str(),
+        "--threshold".as_ref(),
+        "10".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("REGRESSION: native membw/triad_mbs (-20.0%)"),
+        "{stdout}"
+    );
+    assert!(slow.join("compare/compare.png").is_file());
+}
+
+#[test]
+fn bad_run_directories_exit_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing");
+    let out = isobench(&["report".as_ref(), missing.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = isobench(&["compare".as_ref(), empty.as_os_str(), empty.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is empty"));
+
+    // A truncated last line is a warning on stderr, not a failure.
+    let cut = tmp.path().join("cut");
+    write_run_dir(&cut, &fixture_run(2, 1.0));
+    let results = cut.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap();
+    std::fs::write(&results, &text[..text.len() - 30]).unwrap();
+    let out = isobench(&["report".as_ref(), cut.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("truncated"),
+        "{err}"
+    );
+}
