@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "isobench", version, about = "Measures what isolation costs: the same workloads natively, in containers and in VMs")]
+#[command(
+    name = "isobench",
+    version,
+    about = "Measures what isolation costs: the same workloads natively, in containers and in VMs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -31,7 +35,11 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', default_value = "native")]
     pub env: Vec<String>,
     /// Workloads, comma-separated: cpu, membw, randacc, latency, startup.
-    #[arg(long, value_delimiter = ',', default_value = "cpu,membw,randacc,latency,startup")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "cpu,membw,randacc,latency,startup"
+    )]
     pub workload: Vec<String>,
     /// Size preset: quick, standard or full.
     #[arg(long, default_value = "quick")]

@@ -28,14 +28,16 @@ pub fn probe() -> HostInfo {
     HostInfo {
         hostname: sysinfo::System::host_name().unwrap_or_default(),
         cpu_model,
-        cpu_mhz: cpu_mhz(root).unwrap_or_else(|| cpus.first().map(|c| c.frequency() as f64).unwrap_or(0.0)),
+        cpu_mhz: cpu_mhz(root)
+            .unwrap_or_else(|| cpus.first().map(|c| c.frequency() as f64).unwrap_or(0.0)),
         cores_logical: cpus.len().max(1),
         cores_physical: sysinfo::System::physical_core_count().ok(),
         caches: caches(root),
         memory_bytes: sys.as_ref().map(|s| s.total_memory()).unwrap_or(0),
         kernel: sysinfo::System::kernel_version().unwrap_or_default(),
         os: sysinfo::System::long_os_version().unwrap_or_default(),
-        cgroup: cgroup_layout(&fs::read_to_string("/proc/self/mounts").unwrap_or_default()).to_string(),
+        cgroup: cgroup_layout(&fs::read_to_string("/proc/self/mounts").unwrap_or_default())
+            .to_string(),
         kvm: kvm(root),
     }
 }
@@ -50,7 +52,9 @@ pub fn cpu_mhz(root: &Path) -> Option<f64> {
 pub fn parse_cpu_mhz(cpuinfo: &str) -> Option<f64> {
     cpuinfo.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        (k.trim() == "cpu MHz").then(|| v.trim().parse().ok()).flatten()
+        (k.trim() == "cpu MHz")
+            .then(|| v.trim().parse().ok())
+            .flatten()
     })
 }
 
@@ -70,7 +74,11 @@ pub fn caches(root: &Path) -> Vec<CacheInfo> {
             continue;
         };
         if let (Ok(level), Some(size_bytes)) = (level.parse(), parse_cache_size(&size)) {
-            out.push(CacheInfo { level, kind, size_bytes });
+            out.push(CacheInfo {
+                level,
+                kind,
+                size_bytes,
+            });
         }
     }
     out.sort_by(|a, b| (a.level, &a.kind).cmp(&(b.level, &b.kind)));
@@ -164,9 +172,20 @@ mod tests {
         fs::write(idx.join("size"), "32768K\n").unwrap();
         fs::create_dir_all(t.path().join("sys/module/kvm_pvm")).unwrap();
         fs::create_dir_all(t.path().join("proc")).unwrap();
-        fs::write(t.path().join("proc/cpuinfo"), "processor\t: 0\ncpu MHz\t\t: 2445.404\n").unwrap();
+        fs::write(
+            t.path().join("proc/cpuinfo"),
+            "processor\t: 0\ncpu MHz\t\t: 2445.404\n",
+        )
+        .unwrap();
         let c = caches(t.path());
-        assert_eq!(c, vec![CacheInfo { level: 3, kind: "Unified".into(), size_bytes: 32 << 20 }]);
+        assert_eq!(
+            c,
+            vec![CacheInfo {
+                level: 3,
+                kind: "Unified".into(),
+                size_bytes: 32 << 20
+            }]
+        );
         let k = kvm(t.path());
         assert_eq!(k.module.as_deref(), Some("kvm_pvm"));
         assert!(!k.device);

@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// Candidate paths for the workload binary, in lookup order (pure).
-pub fn workload_candidates(flag: Option<&Path>, env: Option<&Path>, exe: Option<&Path>) -> Vec<PathBuf> {
+pub fn workload_candidates(
+    flag: Option<&Path>,
+    env: Option<&Path>,
+    exe: Option<&Path>,
+) -> Vec<PathBuf> {
     let mut c = Vec::new();
     if let Some(p) = flag {
         c.push(p.to_path_buf());
@@ -98,11 +102,23 @@ mod tests {
         let f = Path::new("/f/w");
         let e = Path::new("/e/w");
         let x = Path::new("/ws/target/release/isobench");
-        assert_eq!(workload_candidates(Some(f), Some(e), Some(x)), vec![f.to_path_buf()]);
-        assert_eq!(workload_candidates(None, Some(e), Some(x)), vec![e.to_path_buf()]);
+        assert_eq!(
+            workload_candidates(Some(f), Some(e), Some(x)),
+            vec![f.to_path_buf()]
+        );
+        assert_eq!(
+            workload_candidates(None, Some(e), Some(x)),
+            vec![e.to_path_buf()]
+        );
         let c = workload_candidates(None, None, Some(x));
-        assert_eq!(c[0], PathBuf::from("/ws/target/x86_64-unknown-linux-gnu/release/isobench-workload"));
-        assert_eq!(c.last().unwrap(), &PathBuf::from("/ws/target/release/isobench-workload"));
+        assert_eq!(
+            c[0],
+            PathBuf::from("/ws/target/x86_64-unknown-linux-gnu/release/isobench-workload")
+        );
+        assert_eq!(
+            c.last().unwrap(),
+            &PathBuf::from("/ws/target/release/isobench-workload")
+        );
     }
 
     #[test]

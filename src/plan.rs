@@ -133,10 +133,16 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         return Err(err("--timeout must be at least 1 second".into()));
     }
     if !["auto", "kvm", "tcg"].contains(&input.accel.as_str()) {
-        return Err(err(format!("unknown accelerator '{}' (known: auto, kvm, tcg)", input.accel)));
+        return Err(err(format!(
+            "unknown accelerator '{}' (known: auto, kvm, tcg)",
+            input.accel
+        )));
     }
     if !["microvm", "q35"].contains(&input.machine.as_str()) {
-        return Err(err(format!("unknown machine type '{}' (known: microvm, q35)", input.machine)));
+        return Err(err(format!(
+            "unknown machine type '{}' (known: microvm, q35)",
+            input.machine
+        )));
     }
     let memory_mib = input.vm_memory_mib.unwrap_or(match preset {
         Preset::Quick => 1024,
@@ -144,7 +150,9 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         Preset::Full => 4096,
     });
     if memory_mib < 128 {
-        return Err(err(format!("--vm-memory {memory_mib} MiB is too small (at least 128)")));
+        return Err(err(format!(
+            "--vm-memory {memory_mib} MiB is too small (at least 128)"
+        )));
     }
     let mut envs = Vec::new();
     for e in dedup(&input.envs) {
@@ -173,7 +181,9 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         }
     }
     if envs.is_empty() {
-        return Err(err("no environment given (--env native,container,vm)".into()));
+        return Err(err(
+            "no environment given (--env native,container,vm)".into()
+        ));
     }
     let out = input
         .out
@@ -234,7 +244,10 @@ mod tests {
         assert!(build(&i).unwrap_err().0.contains("--reps"));
         let mut i = input();
         i.envs = vec!["jail".into()];
-        assert!(build(&i).unwrap_err().0.contains("unknown environment 'jail'"));
+        assert!(build(&i)
+            .unwrap_err()
+            .0
+            .contains("unknown environment 'jail'"));
         let mut i = input();
         i.accel = "hvf".into();
         assert!(build(&i).unwrap_err().0.contains("accelerator"));
@@ -250,7 +263,12 @@ mod tests {
         i.runtimes = vec!["isorun".into(), "runc".into(), "crun".into()];
         let p = build(&i).unwrap();
         assert_eq!(p.envs.len(), 4);
-        assert_eq!(p.envs[3], EnvPlan::Container { runtime: "crun".into() });
+        assert_eq!(
+            p.envs[3],
+            EnvPlan::Container {
+                runtime: "crun".into()
+            }
+        );
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub fn order(n_envs: usize, workloads: &[Workload], seed: u64, rep: i64) -> Vec<
     let mut pairs: Vec<(usize, Workload)> = (0..n_envs)
         .flat_map(|e| workloads.iter().map(move |w| (e, *w)))
         .collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (rep as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng =
+        rand::rngs::StdRng::seed_from_u64(seed ^ (rep as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     pairs.shuffle(&mut rng);
     pairs
 }
@@ -47,7 +48,10 @@ pub fn to_record(
     started: SystemTime,
     outcome: &Result<RunOutcome>,
 ) -> ResultRecord {
-    let started_unix_ms = started.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let started_unix_ms = started
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let mut rec = ResultRecord {
         schema: SCHEMA_VERSION,
         run_id: plan.run_id.clone(),
@@ -84,7 +88,8 @@ pub fn to_record(
                     }
                     None => {
                         rec.valid = false;
-                        rec.error.get_or_insert_with(|| "ISOBENCH-READY never arrived".into());
+                        rec.error
+                            .get_or_insert_with(|| "ISOBENCH-READY never arrived".into());
                     }
                 }
                 rec.metrics.insert("lifecycle_ms".into(), ms(o.lifecycle));
@@ -233,15 +238,25 @@ mod tests {
 
     #[test]
     fn order_is_a_seeded_permutation_that_varies_per_rep() {
-        let ws = [Workload::Cpu, Workload::Membw, Workload::Randacc, Workload::Latency];
+        let ws = [
+            Workload::Cpu,
+            Workload::Membw,
+            Workload::Randacc,
+            Workload::Latency,
+        ];
         let a0 = order(3, &ws, 7, 0);
         assert_eq!(a0.len(), 12);
         let mut sorted = a0.clone();
         sorted.sort();
-        let mut all: Vec<_> = (0..3).flat_map(|e| ws.iter().map(move |w| (e, *w))).collect();
+        let mut all: Vec<_> = (0..3)
+            .flat_map(|e| ws.iter().map(move |w| (e, *w)))
+            .collect();
         all.sort();
         assert_eq!(sorted, all);
         assert_eq!(a0, order(3, &ws, 7, 0), "same seed and rep, same order");
-        assert!((1..5).any(|r| order(3, &ws, 7, r) != a0), "order changes across reps");
+        assert!(
+            (1..5).any(|r| order(3, &ws, 7, r) != a0),
+            "order changes across reps"
+        );
     }
 }

@@ -182,7 +182,10 @@ mod tests {
         let err = RunDir::create(t.path()).err().unwrap();
         assert!(format!("{err}").contains("--resume"));
         // Simulate a crash mid-write.
-        let mut f = OpenOptions::new().append(true).open(t.path().join(RESULTS_FILE)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(t.path().join(RESULTS_FILE))
+            .unwrap();
         f.write_all(b"{\"schema\":1,\"run_").unwrap();
         drop(f);
         assert!(RunDir::resume(t.path()).is_err(), "no run.json yet");

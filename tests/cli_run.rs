@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 fn isobench() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_isobench"));
-    c.env("ISOBENCH_WORKLOAD_BIN", workload_bin()).env("NO_COLOR", "1");
+    c.env("ISOBENCH_WORKLOAD_BIN", workload_bin())
+        .env("NO_COLOR", "1");
     c
 }
 
@@ -38,8 +39,23 @@ fn quick_native_run_writes_valid_results_and_run_json() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("run");
     let o = isobench()
-        .args(["run", "--env", "native", "--workload", "cpu,membw,randacc,latency,startup"])
-        .args(["--preset", "quick", "--reps", "1", "--warmup", "0", "--no-history", "--out"])
+        .args([
+            "run",
+            "--env",
+            "native",
+            "--workload",
+            "cpu,membw,randacc,latency,startup",
+        ])
+        .args([
+            "--preset",
+            "quick",
+            "--reps",
+            "1",
+            "--warmup",
+            "0",
+            "--no-history",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
@@ -81,7 +97,11 @@ fn exit_2_with_one_line(args: &[&str], needle: &str) {
     let o = isobench().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one line expected: {stderr}");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "one line expected: {stderr}"
+    );
     assert!(stderr.contains(needle), "{args:?}: {stderr}");
 }
 
@@ -90,23 +110,36 @@ fn bad_input_is_one_line_and_exit_2() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("never");
     let o = out.to_str().unwrap();
-    exit_2_with_one_line(&["run", "--workload", "gpu", "--out", o], "unknown workload 'gpu'");
+    exit_2_with_one_line(
+        &["run", "--workload", "gpu", "--out", o],
+        "unknown workload 'gpu'",
+    );
     exit_2_with_one_line(&["run", "--threads", "0", "--out", o], "--threads");
     exit_2_with_one_line(&["run", "--reps", "0", "--out", o], "--reps");
     exit_2_with_one_line(&["run", "--env", "jail", "--out", o], "unknown environment");
-    assert!(!out.exists(), "a rejected run left {} behind", out.display());
+    assert!(
+        !out.exists(),
+        "a rejected run left {} behind",
+        out.display()
+    );
     // An --out that cannot be created: below a regular file.
     let file = t.path().join("file");
     std::fs::write(&file, "x").unwrap();
     let under = file.join("run");
-    exit_2_with_one_line(&["run", "--out", under.to_str().unwrap()], "cannot create output directory");
+    exit_2_with_one_line(
+        &["run", "--out", under.to_str().unwrap()],
+        "cannot create output directory",
+    );
     // A run directory that already holds a run.
     let done = t.path().join("done");
     std::fs::create_dir(&done).unwrap();
     std::fs::write(done.join("results.jsonl"), "").unwrap();
     exit_2_with_one_line(&["run", "--out", done.to_str().unwrap()], "--resume");
     // Resuming something that is no run.
-    exit_2_with_one_line(&["run", "--resume", t.path().to_str().unwrap()], "cannot resume");
+    exit_2_with_one_line(
+        &["run", "--resume", t.path().to_str().unwrap()],
+        "cannot resume",
+    );
 }
 
 #[test]
@@ -129,7 +162,15 @@ fn a_run_killed_with_sigkill_resumes_and_keeps_every_line() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("run");
     let mut child = isobench()
-        .args(["run", "--env", "native", "--workload", "startup,cpu", "--reps", "12"])
+        .args([
+            "run",
+            "--env",
+            "native",
+            "--workload",
+            "startup,cpu",
+            "--reps",
+            "12",
+        ])
         .args(["--warmup", "0", "--no-history", "--out"])
         .arg(&out)
         .stdout(Stdio::null())
@@ -139,25 +180,40 @@ fn a_run_killed_with_sigkill_resumes_and_keeps_every_line() {
     let results = out.join("results.jsonl");
     let t0 = Instant::now();
     loop {
-        let n = std::fs::read_to_string(&results).map(|s| s.lines().count()).unwrap_or(0);
+        let n = std::fs::read_to_string(&results)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
         if n >= 4 {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
-        assert!(child.try_wait().unwrap().is_none(), "finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before = std::fs::read_to_string(&results).unwrap();
-    let whole: Vec<&str> = before.lines().filter(|l| serde_json::from_str::<ResultRecord>(l).is_ok()).collect();
+    let whole: Vec<&str> = before
+        .lines()
+        .filter(|l| serde_json::from_str::<ResultRecord>(l).is_ok())
+        .collect();
     assert!(whole.len() >= 4 && whole.len() < 24);
 
-    let o = isobench().args(["run", "--no-history", "--resume"]).arg(&out).output().unwrap();
+    let o = isobench()
+        .args(["run", "--no-history", "--resume"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let after = std::fs::read_to_string(&results).unwrap();
     for l in &whole {
-        assert!(after.contains(l), "a line measured before the kill was lost");
+        assert!(
+            after.contains(l),
+            "a line measured before the kill was lost"
+        );
     }
     let recs = records(&out);
     assert_eq!(recs.len(), 24);
@@ -173,8 +229,15 @@ fn list_names_every_workload_and_environment() {
     let o = isobench().args(["list", "--json"]).output().unwrap();
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = v.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
-    for n in ["cpu", "membw", "randacc", "latency", "startup", "native", "vm"] {
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "cpu", "membw", "randacc", "latency", "startup", "native", "vm",
+    ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
 }
@@ -183,7 +246,9 @@ fn list_names_every_workload_and_environment() {
 fn processes_running(exe: &Path) -> Vec<u32> {
     let mut v = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if std::fs::read_link(e.path().join("exe")).is_ok_and(|p| p == exe) {
             v.push(pid);
         }
@@ -201,7 +266,15 @@ fn ctrl_c_kills_the_workload_keeps_results_and_exits_130() {
     let out = t.path().join("run");
     let mut child = isobench()
         .env("ISOBENCH_WORKLOAD_BIN", &bin)
-        .args(["run", "--env", "native", "--workload", "startup,latency", "--reps", "50"])
+        .args([
+            "run",
+            "--env",
+            "native",
+            "--workload",
+            "startup,latency",
+            "--reps",
+            "50",
+        ])
         .args(["--warmup", "0", "--no-history", "--out"])
         .arg(&out)
         .stdout(Stdio::null())
@@ -212,7 +285,9 @@ fn ctrl_c_kills_the_workload_keeps_results_and_exits_130() {
     let t0 = Instant::now();
     // Wait until something is measured and a latency run is under way.
     loop {
-        let n = std::fs::read_to_string(&results).map(|s| s.lines().count()).unwrap_or(0);
+        let n = std::fs::read_to_string(&results)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
         if n >= 2 && !processes_running(&bin).is_empty() {
             break;
         }
@@ -226,7 +301,10 @@ fn ctrl_c_kills_the_workload_keeps_results_and_exits_130() {
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("--resume"), "{err}");
-    assert!(processes_running(&bin).is_empty(), "a workload process outlived Ctrl-C");
+    assert!(
+        processes_running(&bin).is_empty(),
+        "a workload process outlived Ctrl-C"
+    );
     let recs = records(&out);
     assert!(recs.len() >= 2 && recs.len() < 100);
     assert!(out.join("run.json").is_file());

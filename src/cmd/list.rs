@@ -49,7 +49,10 @@ fn items() -> Vec<Item> {
     });
     let isorun = locate::isorun_bin();
     for (name, path) in [
-        ("container (isorun)", isorun.is_file().then_some(isorun.clone())),
+        (
+            "container (isorun)",
+            isorun.is_file().then_some(isorun.clone()),
+        ),
         ("container (runc)", which("runc")),
         ("container (crun)", which("crun")),
     ] {
@@ -59,15 +62,21 @@ fn items() -> Vec<Item> {
             usable: path.is_some(),
             detail: match path {
                 Some(p) => p.display().to_string(),
-                None => "not installed (apt-get install runc crun; isorun is built with isobench)".into(),
+                None => "not installed (apt-get install runc crun; isorun is built with isobench)"
+                    .into(),
             },
         });
     }
     let h = host::kvm(Path::new("/"));
     let qemu = which("qemu-system-x86_64");
     let accel = match (h.device, h.module.as_deref()) {
-        (true, Some("kvm_pvm")) => "tcg (KVM is kvm_pvm, on which stock guest kernels hang)".to_string(),
-        (true, m) => format!("kvm when a test boot succeeds ({}), else tcg", m.unwrap_or("module unknown")),
+        (true, Some("kvm_pvm")) => {
+            "tcg (KVM is kvm_pvm, on which stock guest kernels hang)".to_string()
+        }
+        (true, m) => format!(
+            "kvm when a test boot succeeds ({}), else tcg",
+            m.unwrap_or("module unknown")
+        ),
         (false, _) => "tcg (no /dev/kvm)".to_string(),
     };
     v.push(Item {

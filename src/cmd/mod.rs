@@ -2,6 +2,6 @@
 
 pub mod compare;
 pub mod history;
-pub mod report;
 pub mod list;
+pub mod report;
 pub mod run;

@@ -22,13 +22,18 @@ fn now_rfc3339() -> String {
 }
 
 fn new_run_id() -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
         .replace([':', '-'], "")
         .trim_end_matches('Z')
         .to_string();
-    format!("{stamp}-{:04x}", (t.subsec_nanos() ^ std::process::id()) & 0xffff)
+    format!(
+        "{stamp}-{:04x}",
+        (t.subsec_nanos() ^ std::process::id()) & 0xffff
+    )
 }
 
 /// Removes a freshly created run directory unless disarmed: a run that fails
@@ -76,7 +81,9 @@ fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan>
         timeout_s: a.timeout,
         out: a.out.clone(),
         workload_bin,
-        host_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        host_cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         run_id: new_run_id(),
     };
     Ok(plan::build(&input)?)
@@ -86,7 +93,11 @@ fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan>
 fn hazards(cores: usize) -> Vec<String> {
     let mut w = Vec::new();
     if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
-        if let Some(load) = l.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()) {
+        if let Some(load) = l
+            .split_whitespace()
+            .next()
+            .and_then(|x| x.parse::<f64>().ok())
+        {
             if load > 0.5 * cores as f64 {
                 w.push(format!(
                     "busy host: 1-minute load average {load:.2} on {cores} cores; stop other work or add --reps, results will be noisier"
@@ -94,7 +105,8 @@ fn hazards(cores: usize) -> Vec<String> {
             }
         }
     }
-    if let Ok(g) = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") {
+    if let Ok(g) = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+    {
         if g.trim() != "performance" {
             w.push(format!(
                 "CPU frequency governor is '{}': frequency scaling adds noise; set 'performance' for stable figures",
@@ -111,12 +123,17 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         Some(path) => {
             let (dir, info, done, warnings) = crate::store::RunDir::resume(path)
                 .map_err(|e| usage(format!("cannot resume {}: {e:#}", path.display())))?;
-            let plan: Plan = serde_json::from_value(info.config.clone())
-                .map_err(|e| usage(format!("cannot resume {}: its run.json holds no plan this version understands: {e}", path.display())))?;
+            let plan: Plan = serde_json::from_value(info.config.clone()).map_err(|e| {
+                usage(format!(
+                    "cannot resume {}: its run.json holds no plan this version understands: {e}",
+                    path.display()
+                ))
+            })?;
             (plan, dir, done, false, warnings)
         }
         None => {
-            let bin = locate::workload_bin(a.workload_bin.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+            let bin = locate::workload_bin(a.workload_bin.as_deref())
+                .map_err(|e| usage(format!("{e:#}")))?;
             let plan = plan_from_args(a, bin)?;
             let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
             (plan, dir, HashSet::<DoneKey>::new(), true, Vec::new())
@@ -140,7 +157,8 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
     let scratch = out_path.join(".scratch");
-    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
     let ctx = EnvContext {
         workload_bin: plan.workload_bin.clone(),
         scratch: scratch.clone(),
@@ -150,14 +168,17 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     for p in &plan.envs {
         let mut e = env::make(p, &plan)?;
         eprintln!("preparing {} ...", e.id());
-        e.prepare(&ctx).with_context(|| format!("preparing the {} environment", e.id()))?;
+        e.prepare(&ctx)
+            .with_context(|| format!("preparing the {} environment", e.id()))?;
         if interrupted() {
             return Ok(EXIT_INTERRUPTED);
         }
         envs.0.push(e);
     }
     let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
-    if locate::is_static_elf(&bin_bytes) == Some(false) && plan.envs.iter().any(|e| e != &plan::EnvPlan::Native) {
+    if locate::is_static_elf(&bin_bytes) == Some(false)
+        && plan.envs.iter().any(|e| e != &plan::EnvPlan::Native)
+    {
         eprintln!("warning: {} is not statically linked; containers and VMs need the static build of scripts/build-workload.sh", plan.workload_bin.display());
     }
     let mut run_warnings = hazards(host.cores_logical);
@@ -232,7 +253,11 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         );
         return Ok(1);
     }
-    eprintln!("done: {} runs measured in {}", summary.measured, out_path.display());
+    eprintln!(
+        "done: {} runs measured in {}",
+        summary.measured,
+        out_path.display()
+    );
     Ok(0)
 }
 

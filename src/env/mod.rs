@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Environment class, as recorded in `results.jsonl` (`env`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EnvKind {
     Native,

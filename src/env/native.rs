@@ -39,17 +39,15 @@ impl Environment for Native {
         Ok(())
     }
     fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {
-        let bin = self.bin.as_ref().ok_or_else(|| anyhow!("native environment not prepared"))?;
+        let bin = self
+            .bin
+            .as_ref()
+            .ok_or_else(|| anyhow!("native environment not prepared"))?;
         let mut cmd = Command::new(bin);
         cmd.args(&spec.args);
         let w = watch(cmd, timeout)?;
-        let result = find_result(&w.stdout).map_err(|e| {
-            anyhow!(
-                "{e} (workload exited with {}):\n{}",
-                w.status,
-                w.tail(10)
-            )
-        });
+        let result = find_result(&w.stdout)
+            .map_err(|e| anyhow!("{e} (workload exited with {}):\n{}", w.status, w.tail(10)));
         let result = result.context(format!("native {}", spec.workload))?;
         Ok(RunOutcome {
             result,

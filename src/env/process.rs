@@ -141,7 +141,11 @@ pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
     loop {
         // Drain what arrived.
         loop {
-            match rx.recv_timeout(if eof { Duration::ZERO } else { Duration::from_millis(5) }) {
+            match rx.recv_timeout(if eof {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(5)
+            }) {
                 Ok(Event::Ready(t)) => {
                     ready_at.get_or_insert(t);
                 }
