@@ -177,7 +177,7 @@ fn c1(a: &Analysis) -> ClaimResult {
         Part::measured(
             holds,
             format!(
-                "Containers (almost bare-metal means ≥ {}): {}.",
+                "Containers (almost bare-metal: ≥ {} of native, rejected when the whole interval is below): {}.",
                 pct(ALMOST_NATIVE),
                 list.join("; ")
             ),
@@ -193,7 +193,7 @@ fn c1(a: &Analysis) -> ClaimResult {
         Part::measured(
             holds,
             format!(
-                "VMs (about half means {}–{} of native): {}{}.",
+                "VMs (about half: {}–{} of native, rejected when the whole interval is outside): {}{}.",
                 pct(ABOUT_HALF.0),
                 pct(ABOUT_HALF.1),
                 list.join("; "),
