@@ -4,7 +4,9 @@
 
 pub mod analysis;
 pub mod claims;
+pub mod compare;
 pub mod export;
+pub mod history;
 pub mod load;
 pub mod metric;
 pub mod output;
@@ -13,5 +15,3 @@ pub mod report;
 pub mod schema;
 pub mod stats;
 pub mod testdata;
-pub mod compare;
-pub mod history;
