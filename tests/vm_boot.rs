@@ -138,6 +138,8 @@ fn workload_binary_boots_as_init_through_vm_env() {
     assert_eq!(d["accel_reason"], "forced by --accel tcg");
     assert_eq!(d["machine"], "microvm");
     assert_eq!(d["vcpus"], "1");
+    let khz: u64 = d["tsc_early_khz"].parse().unwrap();
+    assert!(khz > 100_000, "a TSC of {khz} kHz");
     assert!(
         d["kernel_version"].starts_with(|c: char| c.is_ascii_digit()),
         "{d:?}"

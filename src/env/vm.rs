@@ -87,30 +87,15 @@ pub struct VmEnv {
     initrd: Option<PathBuf>,
 }
 
-impl VmOptions {
-    /// The options a run plan's VM column asks for (`--accel`, `--machine`,
-    /// `--kernel`, `--threads` as vCPUs, `--vm-memory`).
-    pub fn from_plan(p: &crate::plan::VmPlan) -> Result<VmOptions> {
-        Ok(VmOptions {
-            accel: p.accel.parse().map_err(anyhow::Error::msg)?,
-            machine: p.machine.parse().map_err(anyhow::Error::msg)?,
-            kernel: p.kernel.clone(),
-            vcpus: Some(p.vcpus),
-            memory_mib: p.memory_mib,
-            ..VmOptions::default()
-        })
-    }
-}
-
 impl VmEnv {
     /// Validate the options (no side effects: nothing is probed before `prepare`).
     pub fn new(opts: VmOptions) -> Result<VmEnv> {
         if opts.vcpus == Some(0) {
-            bail!("--vcpus must be at least 1");
+            bail!("a VM needs at least one vCPU (--threads)");
         }
         if opts.memory_mib < 64 {
             bail!(
-                "VM memory of {} MiB is too small (at least 64 MiB)",
+                "--vm-memory {} MiB is too small for a guest (at least 64 MiB)",
                 opts.memory_mib
             );
         }
@@ -234,11 +219,37 @@ fn find_qemu(opt: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
-/// The host TSC frequency, kHz (`None` when /proc/cpuinfo does not say).
-fn host_tsc_khz() -> Option<u64> {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| qemu::tsc_khz_from_cpuinfo(&t))
+/// The host TSC frequency, kHz: `/proc/cpuinfo` checked against a 50 ms
+/// measurement (see [`qemu::choose_tsc_khz`]), measured once per process.
+pub fn host_tsc_khz() -> Option<u64> {
+    static KHZ: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *KHZ.get_or_init(|| {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| qemu::tsc_khz_from_cpuinfo(&t));
+        qemu::choose_tsc_khz(measure_tsc_khz(), cpuinfo)
+    })
+}
+
+/// Count TSC ticks across a short sleep.
+#[cfg(target_arch = "x86_64")]
+fn measure_tsc_khz() -> Option<u64> {
+    use std::arch::x86_64::_rdtsc;
+    use std::time::Instant;
+    let t0 = Instant::now();
+    // SAFETY: RDTSC reads a counter; it touches no memory and exists on
+    // every x86-64 CPU.
+    let c0 = unsafe { _rdtsc() };
+    std::thread::sleep(Duration::from_millis(50));
+    // SAFETY: as above.
+    let c1 = unsafe { _rdtsc() };
+    let elapsed = t0.elapsed();
+    qemu::tsc_khz_from_counts(c1.wrapping_sub(c0), elapsed)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn measure_tsc_khz() -> Option<u64> {
+    None
 }
 
 impl Environment for VmEnv {
@@ -436,7 +447,7 @@ mod tests {
         })
         .err()
         .unwrap();
-        assert!(e.to_string().contains("vcpus"), "{e}");
+        assert!(e.to_string().contains("--threads"), "{e}");
         let e = VmEnv::new(VmOptions {
             memory_mib: 16,
             ..Default::default()

@@ -246,9 +246,10 @@ pub fn kernel_cmdline(
     Ok(s)
 }
 
-/// The host TSC frequency in kHz from `/proc/cpuinfo` text: the first
-/// `cpu MHz` line × 1000. On hosts with an invariant TSC (and in the VMs CI
-/// runs in) this is the TSC rate the kernel reported at boot.
+/// The `cpu MHz` of `/proc/cpuinfo` text × 1000. In a VM (as CI and this
+/// host are) that is the TSC rate the kernel found at boot; on bare metal with
+/// frequency scaling it is the *current* clock, which is why
+/// [`choose_tsc_khz`] checks it against a measurement.
 pub fn tsc_khz_from_cpuinfo(cpuinfo: &str) -> Option<u64> {
     cpuinfo.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
@@ -258,6 +259,26 @@ pub fn tsc_khz_from_cpuinfo(cpuinfo: &str) -> Option<u64> {
         let mhz: f64 = v.trim().parse().ok()?;
         (mhz.is_finite() && mhz > 0.0).then(|| (mhz * 1000.0).round() as u64)
     })
+}
+
+/// The TSC rate from `ticks` counted over `elapsed`, in kHz.
+pub fn tsc_khz_from_counts(ticks: u64, elapsed: std::time::Duration) -> Option<u64> {
+    let us = elapsed.as_micros();
+    (us > 0 && ticks > 0).then(|| (ticks as u128 * 1000 / us) as u64)
+}
+
+/// The frequency to pass as `tsc_early_khz`. Under TCG the guest's TSC is the
+/// host's, and the guest kernel takes this value as the truth (microvm has no
+/// timer to refine it against): an error of x% here makes every time the
+/// guest measures x% wrong. `cpuinfo` (the kernel's figure) wins when it is
+/// within 0.5% of `measured`; otherwise it was a scaled core clock and the
+/// measurement is used.
+pub fn choose_tsc_khz(measured: Option<u64>, cpuinfo: Option<u64>) -> Option<u64> {
+    match (measured, cpuinfo) {
+        (Some(m), Some(c)) if c.abs_diff(m) * 200 <= m => Some(c),
+        (Some(m), _) => Some(m),
+        (None, c) => c,
+    }
 }
 
 /// The first line of `qemu-system-x86_64 --version` without the banner:
@@ -410,6 +431,26 @@ mod tests {
         assert_eq!(tsc_khz_from_cpuinfo(text), Some(2_445_404));
         assert_eq!(tsc_khz_from_cpuinfo("processor : 0\n"), None);
         assert_eq!(tsc_khz_from_cpuinfo("cpu MHz : nan\n"), None);
+    }
+
+    #[test]
+    fn tsc_frequency_prefers_the_kernel_figure_when_a_measurement_agrees() {
+        let d = std::time::Duration::from_millis(50);
+        assert_eq!(tsc_khz_from_counts(122_270_200, d), Some(2_445_404));
+        assert_eq!(tsc_khz_from_counts(0, d), None);
+        assert_eq!(tsc_khz_from_counts(5, std::time::Duration::ZERO), None);
+        // Within 0.5%: the kernel's exact figure.
+        assert_eq!(
+            choose_tsc_khz(Some(2_446_100), Some(2_445_404)),
+            Some(2_445_404)
+        );
+        // cpu MHz was a scaled-down core clock: the measurement.
+        assert_eq!(
+            choose_tsc_khz(Some(2_445_000), Some(1_200_000)),
+            Some(2_445_000)
+        );
+        assert_eq!(choose_tsc_khz(None, Some(1_200_000)), Some(1_200_000));
+        assert_eq!(choose_tsc_khz(None, None), None);
     }
 
     #[test]
