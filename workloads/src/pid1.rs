@@ -17,9 +17,12 @@ use std::io::{self, Write};
 /// The kernel command line parameter holding the arguments.
 pub const ARGS_PARAM: &str = "isobench.args";
 
-/// True when this process is PID 1 (init of a guest or a PID namespace).
+/// True when this process is the init of a guest: PID 1 started by the
+/// kernel without arguments (they come on the kernel command line). PID 1
+/// of a container's PID namespace gets its arguments in argv and runs as
+/// an ordinary process.
 pub fn is_pid1() -> bool {
-    std::process::id() == 1
+    std::process::id() == 1 && std::env::args_os().len() <= 1
 }
 
 /// Split a kernel command line into parameters the way the kernel does:
