@@ -5,6 +5,8 @@
 //! threading scheme. Runs are interleaved (the order rotates every repetition)
 //! so drift on a shared host hits every implementation alike; the figure of
 //! merit is the median over repetitions of the per-repetition ratio Rust/C.
+//! STREAM is also run in Rust with plain stores, to show what the
+//! non-temporal stores of the workload's code path contribute.
 //!
 //! Knobs (environment): ISOBENCH_VS_C_REPS (default 7), ISOBENCH_VS_C_ONLY
 //! (`membw` or `randacc`), ISOBENCH_VS_C_LOG2 (table, default 24),
@@ -17,15 +19,27 @@ use std::path::Path;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Imp {
+    /// The workload's own code path (for STREAM: non-temporal stores, as the
+    /// binary uses for arrays larger than the last-level cache).
     Rust,
+    /// STREAM with plain stores, as the C loops (for the record).
+    RustNormalStores,
     C(CBuild),
 }
 
-const IMPS: [Imp; 3] = [Imp::Rust, Imp::C(CBuild::O3), Imp::C(CBuild::Native)];
+const C_IMPS: [Imp; 2] = [Imp::C(CBuild::O3), Imp::C(CBuild::Native)];
+const TRIAD_IMPS: [Imp; 4] = [
+    Imp::Rust,
+    Imp::RustNormalStores,
+    Imp::C(CBuild::O3),
+    Imp::C(CBuild::Native),
+];
+const GUPS_IMPS: [Imp; 3] = [Imp::Rust, Imp::C(CBuild::O3), Imp::C(CBuild::Native)];
 
 fn name(i: Imp) -> String {
     match i {
         Imp::Rust => "Rust".into(),
+        Imp::RustNormalStores => "Rust (normal stores)".into(),
         Imp::C(b) => b.to_string(),
     }
 }
@@ -39,8 +53,13 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
 
 fn triad(imp: Imp, n: usize, threads: usize) -> f64 {
     match imp {
-        Imp::Rust => {
-            let o = membw::run_stream(n, threads, 5).expect("allocate STREAM arrays");
+        Imp::Rust | Imp::RustNormalStores => {
+            let stores = if imp == Imp::Rust {
+                membw::Stores::NonTemporal
+            } else {
+                membw::Stores::Normal
+            };
+            let o = membw::run_stream(n, threads, 5, stores).expect("allocate STREAM arrays");
             assert!(o.check.is_ok(), "Rust STREAM invalid: {:?}", o.check);
             o.rates_mbs[3]
         }
@@ -54,7 +73,7 @@ fn triad(imp: Imp, n: usize, threads: usize) -> f64 {
 
 fn gups(imp: Imp, log2: u32, threads: usize, verify: bool) -> f64 {
     match imp {
-        Imp::Rust => {
+        Imp::Rust | Imp::RustNormalStores => {
             let mut t = randacc::new_table(log2).expect("allocate table");
             let s = randacc::run_updates(&t, threads).as_secs_f64();
             if verify {
@@ -79,18 +98,18 @@ fn gups(imp: Imp, log2: u32, threads: usize, verify: bool) -> f64 {
 }
 
 /// Run `f` for every implementation, `reps` times, rotating the order.
-fn interleave(reps: usize, mut f: impl FnMut(Imp, usize) -> f64) -> Vec<Vec<f64>> {
-    let mut out = vec![Vec::new(); IMPS.len()];
+fn interleave(imps: &[Imp], reps: usize, mut f: impl FnMut(Imp, usize) -> f64) -> Vec<Vec<f64>> {
+    let mut out = vec![Vec::new(); imps.len()];
     for rep in 0..reps {
-        for k in 0..IMPS.len() {
-            let i = (rep + k) % IMPS.len();
-            out[i].push(f(IMPS[i], rep));
+        for k in 0..imps.len() {
+            let i = (rep + k) % imps.len();
+            out[i].push(f(imps[i], rep));
         }
     }
     out
 }
 
-fn report(what: &str, unit: &str, threads: usize, vals: &[Vec<f64>]) {
+fn report(what: &str, unit: &str, threads: usize, imps: &[Imp], vals: &[Vec<f64>]) {
     println!(
         "\n{what}, {threads} thread(s), {} interleaved repetitions",
         vals[0].len()
@@ -98,27 +117,31 @@ fn report(what: &str, unit: &str, threads: usize, vals: &[Vec<f64>]) {
     for (i, v) in vals.iter().enumerate() {
         println!(
             "  {:<22} median {:>10.3} {unit}  (cv {:>5.1}%, min {:.3}, max {:.3})",
-            name(IMPS[i]),
+            name(imps[i]),
             median(v),
             100.0 * cv(v),
             v.iter().copied().fold(f64::INFINITY, f64::min),
             v.iter().copied().fold(0.0, f64::max)
         );
     }
-    for i in 1..IMPS.len() {
-        let r = pair_ratios(&vals[0], &vals[i]);
-        let verdict = if median(&r) >= 0.95 {
-            "ok (>= 0.95)"
-        } else {
-            "BELOW 0.95"
-        };
-        println!(
-            "  ratio Rust / {:<20} median {:.3}  [{:.3} .. {:.3}]  {verdict}",
-            name(IMPS[i]),
-            median(&r),
-            r.iter().copied().fold(f64::INFINITY, f64::min),
-            r.iter().copied().fold(0.0, f64::max)
-        );
+    let is_c = |i: &Imp| C_IMPS.contains(i);
+    for (ri, &rust) in imps.iter().enumerate().filter(|(_, i)| !is_c(i)) {
+        for (ci, &c) in imps.iter().enumerate().filter(|(_, i)| is_c(i)) {
+            let r = pair_ratios(&vals[ri], &vals[ci]);
+            let verdict = if median(&r) >= 0.95 {
+                "ok (>= 0.95)"
+            } else {
+                "BELOW 0.95"
+            };
+            println!(
+                "  ratio {:<20} / {:<20} median {:.3}  [{:.3} .. {:.3}]  {verdict}",
+                name(rust),
+                name(c),
+                median(&r),
+                r.iter().copied().fold(f64::INFINITY, f64::min),
+                r.iter().copied().fold(0.0, f64::max)
+            );
+        }
     }
 }
 
@@ -136,13 +159,13 @@ fn main() {
     println!("Rust vs C, side by side: STREAM arrays {} MiB each ({n} doubles), RandomAccess table 2^{log2} words", (n * 8) >> 20);
     for &t in &threads {
         if only.is_empty() || only == "membw" {
-            let v = interleave(reps, |imp, _| triad(imp, n, t));
-            report("STREAM triad", "MB/s", t, &v);
+            let v = interleave(&TRIAD_IMPS, reps, |imp, _| triad(imp, n, t));
+            report("STREAM triad", "MB/s", t, &TRIAD_IMPS, &v);
         }
         if only.is_empty() || only == "randacc" {
             // Verify on the first repetition only: the replay is as long as a run.
-            let v = interleave(reps, |imp, rep| gups(imp, log2, t, rep == 0));
-            report("RandomAccess", "GUP/s", t, &v);
+            let v = interleave(&GUPS_IMPS, reps, |imp, rep| gups(imp, log2, t, rep == 0));
+            report("RandomAccess", "GUP/s", t, &GUPS_IMPS, &v);
         }
     }
 }

@@ -192,7 +192,7 @@ mod tests {
                 let c = c_stream(build, 10_007, threads, 3).unwrap();
                 assert_eq!(c.valid, 1, "{build}");
                 assert!(c.rates_mbs.iter().all(|r| *r > 0.0));
-                let r = membw::run_stream(10_007, threads, 3).unwrap();
+                let r = membw::run_stream(10_007, threads, 3, membw::Stores::NonTemporal).unwrap();
                 assert!(r.check.is_ok());
                 assert_eq!(r.threads as i32, c.threads);
             }

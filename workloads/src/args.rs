@@ -3,7 +3,7 @@
 //! ```text
 //! isobench-workload WORKLOAD [--KEY VALUE | --KEY=VALUE]...
 //!   cpu      [--threads N] [--primes-max M] [--matrix-n N]
-//!   membw    [--threads N] [--passes P] [--size BYTES]
+//!   membw    [--threads N] [--passes P] [--size BYTES] [--stores auto|normal|nt]
 //!   randacc  [--threads N] [--log2-table L]
 //!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N]
 //!   startup
@@ -12,7 +12,9 @@
 //! Sizes take a binary suffix (`16KiB`, `256MiB`, `1GiB`; `K`/`M`/`G` mean the
 //! same) or a plain number of bytes. `--threads` defaults to the number of CPUs
 //! available. `membw --size` is the size of each of STREAM's three arrays in
-//! bytes (8-byte doubles; default 4x the last-level cache).
+//! bytes (8-byte doubles; default 4x the last-level cache); `--stores auto`
+//! (the default) uses non-temporal stores when an array is larger than the
+//! last-level cache.
 //!
 //! Hand-written rather than clap: the binary is the static `/init` of every VM
 //! guest and is copied into every container image, so it stays small and
@@ -66,7 +68,8 @@ impl std::error::Error for ArgError {}
 pub const USAGE: &str = "\
 usage: isobench-workload WORKLOAD [--KEY VALUE]...
   cpu      [--threads N] [--primes-max M] [--matrix-n N]
-  membw    [--threads N] [--passes P] [--size BYTES]   (bytes per array; default 4x LLC)
+  membw    [--threads N] [--passes P] [--size BYTES] [--stores auto|normal|nt]
+           (--size: bytes per array, default 4x the last-level cache)
   randacc  [--threads N] [--log2-table L]
   latency  [--max-size BYTES] [--min-size BYTES] [--loads N]
   startup
@@ -226,7 +229,17 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
             })
         }
         Workload::Membw => {
-            let f = Flags::parse(rest, &["threads", "passes", "size"], name)?;
+            let f = Flags::parse(rest, &["threads", "passes", "size", "stores"], name)?;
+            let stores = match f.get("stores") {
+                None | Some("auto") => None,
+                Some("normal") => Some(crate::membw::Stores::Normal),
+                Some("nt") => Some(crate::membw::Stores::NonTemporal),
+                Some(v) => {
+                    return Err(ArgError(format!(
+                        "--stores '{v}' is not one of auto, normal, nt"
+                    )))
+                }
+            };
             let threads = f.int("threads", dt, 1, 1024)? as usize;
             let size = f.size("size")?;
             if let Some(s) = size {
@@ -241,6 +254,7 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
                 // STREAM's values grow 15x per pass; 200 passes stay finite.
                 passes: f.int("passes", 10, 1, 200)? as usize,
                 size_bytes: size,
+                stores,
             })
         }
         Workload::Randacc => {
@@ -348,7 +362,8 @@ mod tests {
             Command::Membw(MembwConfig {
                 threads: 2,
                 passes: 10,
-                size_bytes: None
+                size_bytes: None,
+                stores: None
             })
         );
         assert_eq!(
@@ -356,7 +371,8 @@ mod tests {
             Command::Membw(MembwConfig {
                 threads: 1,
                 passes: 3,
-                size_bytes: Some(64 << 20)
+                size_bytes: Some(64 << 20),
+                stores: None
             })
         );
         assert_eq!(
@@ -395,5 +411,13 @@ mod tests {
         assert!(err("randacc --threads 500").contains("out of range"));
         assert!(err("startup --threads 1").contains("takes none"));
         assert!(err("membw --threads 4 --size 16").contains("fewer than one"));
+        assert!(err("membw --stores fast").contains("not one of auto, normal, nt"));
+        assert!(matches!(
+            p("membw --stores nt").unwrap(),
+            Command::Membw(MembwConfig {
+                stores: Some(crate::membw::Stores::NonTemporal),
+                ..
+            })
+        ));
     }
 }

@@ -213,7 +213,14 @@ fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
         "memory_mib",
         format!("{:.1}", 3.0 * n as f64 * 8.0 / (1u64 << 20) as f64),
     );
-    let o = membw::run_stream(n, c.threads, c.passes)?;
+    let llc_size = llc.as_ref().map_or(32 << 20, |l| l.size);
+    let stores = c.stores.unwrap_or(if n as u64 * 8 > llc_size {
+        membw::Stores::NonTemporal
+    } else {
+        membw::Stores::Normal
+    });
+    b.info("stores", stores.name());
+    let o = membw::run_stream(n, c.threads, c.passes, stores)?;
     b.info("threads_used", o.threads);
     b.info(
         "timing",
