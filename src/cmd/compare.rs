@@ -60,6 +60,13 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             )));
         }
     }
+    let (hb, hn) = (&base.info.host, &new.info.host);
+    if hb.kernel != hn.kernel || hb.os != hn.os {
+        eprintln!(
+            "isobench: note: the runs differ in kernel or OS ({} {} vs {} {}); a change may come from there",
+            hb.os, hb.kernel, hn.os, hn.kernel
+        );
+    }
     let c = compare(&base, &new, args.threshold, StatsOptions::default());
     let text = to_text(&c);
     print!("{text}");
