@@ -173,6 +173,17 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     if let Some(fifo) = &c.fifo {
         wait_for_start(fifo)?;
     }
+    // Only stdio passes into the container (as runc): every other fd the
+    // runtime inherited (a build tool's jobserver pipe...) closes at exec.
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     let e = nix::unistd::execve(&cpath, &args, &env).unwrap_err();
     Err(Error::Sys {
         op: format!("exec {}", path.display()),

@@ -308,7 +308,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Deleted> {
             why: "use delete --force to remove a half-created container".into(),
         });
     }
-    if st.pid > 0 && state::alive(st.pid, st.start_time) {
+    if state::exists(st.pid, st.start_time) {
+        // Running (with --force) or already exiting: make sure it is gone
+        // before its cgroup is removed.
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(st.pid),
             nix::sys::signal::SIGKILL,

@@ -176,20 +176,36 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// Start time of `pid`, None if it does not exist.
-pub fn start_time(pid: i32) -> Option<u64> {
+/// PF_EXITING in the flags field of /proc/<pid>/stat (include/linux/sched.h).
+const PF_EXITING: u64 = 0x4;
+
+/// Start time of `pid` and whether it is already exiting (its files may be
+/// closed while it is still listed); None if gone or a zombie.
+pub fn probe(pid: i32) -> Option<(u64, bool)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // A zombie has exited: treat as gone.
     let after = &s[s.rfind(')')? + 1..];
-    if after.trim_start().starts_with('Z') {
+    let mut f = after.split_whitespace();
+    let state = f.next()?;
+    if state == "Z" || state == "X" {
         return None;
     }
-    parse_start_time(&s)
+    let flags: u64 = after.split_whitespace().nth(6)?.parse().ok()?;
+    Some((parse_start_time(&s)?, flags & PF_EXITING != 0))
 }
 
-/// Whether `pid` is still the process we started.
+/// Start time of `pid`, None if it does not exist.
+pub fn start_time(pid: i32) -> Option<u64> {
+    probe(pid).map(|p| p.0)
+}
+
+/// Whether `pid` is still the process we started (and not exiting).
 pub fn alive(pid: i32, start: u64) -> bool {
-    pid > 0 && start_time(pid) == Some(start)
+    pid > 0 && probe(pid) == Some((start, false))
+}
+
+/// Whether `pid` is the process we started, exiting or not.
+pub fn exists(pid: i32, start: u64) -> bool {
+    pid > 0 && probe(pid).is_some_and(|p| p.0 == start)
 }
 
 /// Now as RFC 3339 (UTC, seconds and nanoseconds), without a date crate.

@@ -52,11 +52,7 @@ pub fn detect_from_mountinfo(text: &str) -> Option<Hierarchy> {
                     }
                 }
             }
-            "cgroup2" => {
-                if v2.is_none() {
-                    v2 = Some(mountpoint);
-                }
-            }
+            "cgroup2" if v2.is_none() => v2 = Some(mountpoint),
             _ => {}
         }
     }

@@ -340,7 +340,7 @@ mod tests {
             .build("one", &[a.clone(), b.clone()], ImageConfig::default())
             .unwrap();
         let two = store
-            .build("two", &[a.clone()], ImageConfig::default())
+            .build("two", std::slice::from_ref(&a), ImageConfig::default())
             .unwrap();
         assert_eq!(one.layers[0], two.layers[0], "same directory, same layer");
         let lowers = store.lowerdirs("one").unwrap();

@@ -1,0 +1,113 @@
+//! The container environment end to end, as root: the workload binary's
+//! `startup` kernel under isorun, runc and crun, with nothing left behind.
+
+use isobench::env::container::ContainerEnv;
+use isobench::env::{EnvContext, Environment};
+use isobench_workloads::spec::{Workload, WorkloadSpec};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn target_dir() -> PathBuf {
+    // target/<profile>/deps/container_env-... → target/
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn prerequisites() -> Option<(PathBuf, PathBuf)> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root (namespaces, mounts, cgroups)");
+        return None;
+    }
+    let t = target_dir();
+    let workload = t.join("x86_64-unknown-linux-gnu/release/isobench-workload");
+    let isorun = ["debug", "release"]
+        .iter()
+        .map(|p| t.join(p).join("isorun"))
+        .find(|p| p.is_file());
+    match (workload.is_file(), isorun) {
+        (true, Some(i)) => Some((workload, i)),
+        (false, _) => {
+            eprintln!(
+                "skipped: {} missing (scripts/build-workload.sh)",
+                workload.display()
+            );
+            None
+        }
+        (_, None) => {
+            eprintln!("skipped: isorun binary missing (cargo build -p isorun)");
+            None
+        }
+    }
+}
+
+fn startup_under(runtime: &str) {
+    let Some((workload, isorun)) = prerequisites() else {
+        return;
+    };
+    if runtime != "isorun"
+        && std::process::Command::new(runtime)
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: {runtime} not installed");
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let mut env = ContainerEnv::new(runtime, isorun).unwrap();
+    assert_eq!(env.id(), format!("container-{runtime}"));
+    let d = env.detail();
+    assert_eq!(d["runtime"], runtime);
+    assert!(!d["runtime_version"].is_empty());
+    if runtime == "crun" {
+        assert!(d["quirks"].contains("cgroup2"), "{d:?}");
+    }
+    env.prepare(&EnvContext {
+        workload_bin: workload,
+        scratch: scratch.path().to_path_buf(),
+        threads: 1,
+    })
+    .unwrap();
+    let spec = WorkloadSpec {
+        workload: Workload::Startup,
+        args: vec!["startup".into()],
+    };
+    for _ in 0..2 {
+        let out = env.run(&spec, Duration::from_secs(60)).unwrap();
+        assert!(out.result.valid, "{:?}", out.result);
+        let fi = out.first_instruction.expect("ISOBENCH-READY seen");
+        assert!(fi <= out.lifecycle);
+        for k in ["create_ms", "start_ms", "delete_ms"] {
+            assert!(out.extra_ms[k] > 0.0, "{k}");
+        }
+    }
+    env.cleanup().unwrap();
+    // Nothing left: no scratch dir, no mount on it.
+    assert!(!scratch.path().join(format!("container-{runtime}")).exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&scratch.path().display().to_string()),
+        "{mounts}"
+    );
+}
+
+#[test]
+fn startup_under_isorun() {
+    startup_under("isorun");
+}
+
+#[test]
+fn startup_under_runc() {
+    startup_under("runc");
+}
+
+#[test]
+fn startup_under_crun() {
+    startup_under("crun");
+}
