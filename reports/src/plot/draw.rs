@@ -98,8 +98,12 @@ pub fn env_color(i: usize) -> RGBColor {
     P[i % P.len()]
 }
 
+/// The plot font at `size` nominal points, scaled up a little: plotters draws
+/// text at size / 1.24 pixels per em, small next to the HTML page's text.
 fn font(size: u32) -> TextStyle<'static> {
-    ("sans-serif", size).into_font().color(&BLACK)
+    ("sans-serif", f64::from(size) * 1.15)
+        .into_font()
+        .color(&BLACK)
 }
 
 /// Title and subtitle across the top; returns the area below them.
