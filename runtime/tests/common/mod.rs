@@ -1,0 +1,127 @@
+//! Test rig: a temp dir holding a state root and a bundle whose rootfs has
+//! a static busybox, and the real `isorun` binary driven on it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BUSYBOX: &str = "/bin/busybox";
+const APPLETS: &[&str] = &[
+    "sh", "cat", "echo", "hostname", "ls", "grep", "sleep", "head", "wc", "true", "id", "dd",
+];
+
+pub fn isorun_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_isorun")
+}
+
+/// None (with the reason printed) when the host cannot run containers.
+pub fn can_run() -> bool {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root (namespaces, mounts, cgroups)");
+        return false;
+    }
+    if !Path::new(BUSYBOX).is_file() {
+        eprintln!("skipped: {BUSYBOX} missing (apt-get install busybox-static)");
+        return false;
+    }
+    true
+}
+
+pub struct Rig {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub bundle: PathBuf,
+    pub id: String,
+}
+
+/// Put busybox and its applet links into `dir/bin`.
+pub fn install_busybox(dir: &Path) {
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::copy(BUSYBOX, dir.join("bin/busybox")).unwrap();
+    for a in APPLETS {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(a)).unwrap();
+    }
+    for d in ["proc", "dev", "sys", "tmp"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+}
+
+impl Rig {
+    /// A bundle running `sh -c script`.
+    pub fn new(name: &str, script: &str) -> Rig {
+        let dir = tempfile::Builder::new()
+            .prefix("isorun-test-")
+            .tempdir()
+            .unwrap();
+        let root = dir.path().join("state");
+        let bundle = dir.path().join("bundle");
+        install_busybox(&bundle.join("rootfs"));
+        let rig = Rig {
+            id: format!("t-{name}-{}", std::process::id()),
+            dir,
+            root,
+            bundle,
+        };
+        rig.config(|_| {}, script);
+        rig
+    }
+
+    /// Write config.json: the default one, tweaked by `f`.
+    pub fn config(&self, f: impl FnOnce(&mut serde_json::Value), script: &str) {
+        let mut v = isorun::spec::default_json(&["/bin/sh".into(), "-c".into(), script.into()]);
+        f(&mut v);
+        isorun::spec::write_config(&self.bundle, &v).unwrap();
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(isorun_bin());
+        c.arg("--root").arg(&self.root).stdin(Stdio::null());
+        c
+    }
+
+    /// `isorun <args...>`, output captured.
+    pub fn isorun(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// `isorun run` of the bundle.
+    pub fn run(&self) -> Output {
+        self.cmd()
+            .arg("run")
+            .arg("--bundle")
+            .arg(&self.bundle)
+            .arg(&self.id)
+            .output()
+            .unwrap()
+    }
+
+    /// Nothing of container `id` remains: state dir, cgroups, mounts under
+    /// the rig, processes rooted in it.
+    pub fn assert_clean(&self) {
+        assert!(!self.root.join(&self.id).exists(), "state dir left");
+        for ctl in ["memory", "pids", "cpu", "cpuset", "devices"] {
+            let p = Path::new("/sys/fs/cgroup")
+                .join(ctl)
+                .join("isorun")
+                .join(&self.id);
+            assert!(!p.exists(), "cgroup {} left", p.display());
+        }
+        let here = self.dir.path().display().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(&here), "mount under {here} left");
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) {
+                assert!(
+                    !cwd.starts_with(self.dir.path()),
+                    "process {:?} left",
+                    e.file_name()
+                );
+            }
+        }
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
