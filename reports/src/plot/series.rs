@@ -132,10 +132,22 @@ pub struct StartupDist {
     pub hi: f64,
 }
 
-/// Startup metrics present (first instruction, lifecycle, ...), each with
-/// one distribution per environment.
+/// The startup metrics that get a panel: time to first instruction and the
+/// whole lifecycle (the runtime's create/start/delete phases and the guest's
+/// uptime are in the tables only).
+pub const STARTUP_PANELS: [&str; 2] = ["first_instruction_ms", "lifecycle_ms"];
+
+/// Startup distributions, one per environment, for each metric of
+/// [`STARTUP_PANELS`] present (or every startup metric if none is).
 pub fn startup_dists(a: &Analysis) -> Vec<(String, String, Vec<StartupDist>)> {
-    a.metrics("startup")
+    let all = a.metrics("startup");
+    let main: Vec<String> = all
+        .iter()
+        .filter(|m| STARTUP_PANELS.contains(&m.as_str()))
+        .cloned()
+        .collect();
+    let chosen = if main.is_empty() { all } else { main };
+    chosen
         .into_iter()
         .map(|m| {
             let mut unit = String::new();
@@ -214,7 +226,11 @@ mod tests {
 
     #[test]
     fn startup_has_both_metrics() {
-        let a = fixture();
+        let mut run = testdata::fixture_run(4, 1.0);
+        for r in run.records.iter_mut().filter(|r| r.workload == "startup") {
+            r.metrics.insert("create_ms".into(), 20.0);
+        }
+        let a = analyse(&run.records, StatsOptions { resamples: 200 });
         let s = startup_dists(&a);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].0, "first_instruction_ms");
