@@ -123,7 +123,21 @@ pub fn metric_order(a: &str, b: &str) -> Ordering {
         "start_ms",
         "delete_ms",
     ];
-    rank(&ORDER, a).cmp(&rank(&ORDER, b)).then(a.cmp(b))
+    // `gflops_1t` sorts with `gflops`, after it.
+    let base = |m: &'_ str| -> String {
+        match m.rsplit_once('_') {
+            Some((head, t)) if t.ends_with('t') && t[..t.len() - 1].parse::<u32>().is_ok() => {
+                head.to_string()
+            }
+            _ => m.to_string(),
+        }
+    };
+    let (ba, bb) = (base(a), base(b));
+    rank(&ORDER, &ba)
+        .cmp(&rank(&ORDER, &bb))
+        .then(ba.cmp(&bb))
+        .then(a.len().cmp(&b.len()))
+        .then(a.cmp(b))
 }
 
 #[cfg(test)]
@@ -189,6 +203,24 @@ mod tests {
         assert_eq!(
             m,
             ["ns_per_load_16KiB", "ns_per_load_1MiB", "ns_per_load_1GiB"]
+        );
+        let mut c = vec![
+            "gflops_2t",
+            "primes_per_s_1t",
+            "gflops",
+            "primes_per_s",
+            "gflops_1t",
+        ];
+        c.sort_by(|a, b| metric_order(a, b));
+        assert_eq!(
+            c,
+            [
+                "primes_per_s",
+                "primes_per_s_1t",
+                "gflops",
+                "gflops_1t",
+                "gflops_2t"
+            ]
         );
     }
 }
