@@ -116,7 +116,7 @@ fn report(what: &str, unit: &str, threads: usize, imps: &[Imp], vals: &[Vec<f64>
     );
     for (i, v) in vals.iter().enumerate() {
         println!(
-            "  {:<22} median {:>10.3} {unit}  (cv {:>5.1}%, min {:.3}, max {:.3})",
+            "  {:<22} median {:>10.4} {unit}  (cv {:>5.1}%, min {:.4}, max {:.4})",
             name(imps[i]),
             median(v),
             100.0 * cv(v),

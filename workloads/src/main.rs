@@ -68,7 +68,11 @@ fn pid1_main(start: Instant) -> ! {
             .and_then(|cl| pid1::parse_cmdline(&cl));
         let argv = match argv {
             Ok(a) => a,
-            Err(e) => return run::error_result("unknown", e, start),
+            Err(e) => {
+                let mut r = run::error_result("unknown", e, start);
+                r.info.extend(info);
+                return r;
+            }
         };
         info.insert("args".to_string(), argv.join(" "));
         let workload = argv.first().cloned().unwrap_or_default();
