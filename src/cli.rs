@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run workloads in environments and write a run directory.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show workloads and environments, and whether each is usable here.
     List(ListArgs),
     /// Render statistics, plots and the claims section of a run directory.

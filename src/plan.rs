@@ -9,6 +9,10 @@ use isobench_workloads::{Preset, Workload};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Seed of the shuffle when `--seed` is not given: fixed, so that two runs of
+/// one plan measure in the same order.
+pub const DEFAULT_SEED: u64 = 0x150b_e4c4;
+
 /// Bad input from the user: reported as one line, exit status 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -197,7 +201,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         threads,
         reps,
         warmup,
-        seed: input.seed.unwrap_or(0x15_0b_e4c4),
+        seed: input.seed.unwrap_or(DEFAULT_SEED),
         timeout_s,
         out,
         workload_bin: input.workload_bin.clone(),
