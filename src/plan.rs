@@ -71,6 +71,11 @@ pub struct Plan {
     pub timeout_s: u64,
     pub out: PathBuf,
     pub workload_bin: PathBuf,
+    /// Bytes per STREAM array, the same in every environment: 4x the host's
+    /// last-level cache (a guest sees QEMU's virtual cache sizes, so the
+    /// workload's own default would differ between columns).
+    #[serde(default)]
+    pub membw_array_bytes: Option<u64>,
 }
 
 /// Raw choices from the command line, before validation.
@@ -92,6 +97,8 @@ pub struct PlanInput {
     pub out: Option<PathBuf>,
     pub workload_bin: PathBuf,
     pub host_cores: usize,
+    /// Size of the host's last-level cache, when known.
+    pub host_llc_bytes: Option<u64>,
     pub run_id: String,
 }
 
@@ -158,6 +165,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
             "--vm-memory {memory_mib} MiB is too small (at least 128)"
         )));
     }
+    let membw_array_bytes = input.host_llc_bytes.map(|llc| 4 * llc);
     let mut envs = Vec::new();
     for e in dedup(&input.envs) {
         match e.trim().parse::<EnvKind>().map_err(err)? {
@@ -189,6 +197,20 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
             "no environment given (--env native,container,vm)".into()
         ));
     }
+    // STREAM's three arrays plus the guest kernel must fit in the guest.
+    let has_vm = envs.iter().any(|e| matches!(e, EnvPlan::Vm(_)));
+    if let (Some(a), true) = (
+        membw_array_bytes,
+        has_vm && workloads.contains(&Workload::Membw),
+    ) {
+        let need_mib = (3 * a).div_ceil(1 << 20) + 192;
+        if memory_mib < need_mib {
+            return Err(err(format!(
+                "--vm-memory {memory_mib} MiB cannot hold membw's three {} MiB arrays and the guest kernel; use --vm-memory {need_mib} or more",
+                a >> 20
+            )));
+        }
+    }
     let out = input
         .out
         .clone()
@@ -205,6 +227,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         timeout_s,
         out,
         workload_bin: input.workload_bin.clone(),
+        membw_array_bytes,
     })
 }
 
@@ -220,6 +243,7 @@ mod tests {
             accel: "auto".into(),
             machine: "microvm".into(),
             host_cores: 2,
+            host_llc_bytes: Some(32 << 20),
             run_id: "r1".into(),
             ..Default::default()
         }
@@ -258,6 +282,18 @@ mod tests {
         let mut i = input();
         i.preset = "huge".into();
         assert!(build(&i).unwrap_err().0.contains("preset"));
+    }
+
+    #[test]
+    fn membw_arrays_follow_the_host_cache_and_must_fit_the_guest() {
+        let mut i = input();
+        i.envs = vec!["native".into(), "vm".into()];
+        assert_eq!(build(&i).unwrap().membw_array_bytes, Some(128 << 20));
+        i.vm_memory_mib = Some(256);
+        let e = build(&i).unwrap_err().0;
+        assert!(e.contains("--vm-memory 576"), "{e}");
+        i.workloads = vec!["cpu".into()];
+        assert!(build(&i).is_ok(), "no membw, no constraint");
     }
 
     #[test]

@@ -39,6 +39,19 @@ pub fn order(n_envs: usize, workloads: &[Workload], seed: u64, rep: i64) -> Vec<
     pairs
 }
 
+/// The workload's arguments for one environment: the preset's, with the
+/// plan's STREAM array size so that every column moves the same bytes.
+pub fn spec_for(plan: &Plan, w: Workload, sizing: &Sizing) -> WorkloadSpec {
+    let mut spec = WorkloadSpec::for_sizing(w, sizing);
+    if let (Workload::Membw, Some(bytes)) = (w, plan.membw_array_bytes) {
+        if !spec.args.iter().any(|a| a == "--size") {
+            spec.args.push("--size".into());
+            spec.args.push(bytes.to_string());
+        }
+    }
+    spec
+}
+
 /// Turn the outcome of one run into a `results.jsonl` record.
 pub fn to_record(
     plan: &Plan,
@@ -169,7 +182,7 @@ pub fn execute(
             };
             plan.workloads
                 .iter()
-                .map(|w| (*w, WorkloadSpec::for_sizing(*w, &sizing)))
+                .map(|w| (*w, spec_for(plan, *w, &sizing)))
                 .collect()
         })
         .collect();

@@ -84,6 +84,11 @@ fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan>
         host_cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
+        host_llc_bytes: host::caches(Path::new("/"))
+            .iter()
+            .filter(|c| c.kind != "Instruction")
+            .max_by_key(|c| c.level)
+            .map(|c| c.size_bytes),
         run_id: new_run_id(),
     };
     Ok(plan::build(&input)?)
