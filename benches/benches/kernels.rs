@@ -73,7 +73,9 @@ fn latency_kernel(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
+    // No plots: the plotters backend needs system fonts, absent on CI hosts.
     Criterion::default()
+        .without_plots()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1))
