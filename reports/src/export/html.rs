@@ -122,20 +122,17 @@ pub fn to_html(cx: &ReportContext) -> String {
     }
     let _ = writeln!(s, "</table>");
 
-    let _ = writeln!(s, "<h2>Environments</h2><table><tr><th>environment</th><th>class</th><th>detail</th><th>valid</th><th>invalid</th></tr>");
+    let _ = writeln!(s, "<h2>Environments</h2><table><tr><th>environment</th><th>class</th><th>detail</th><th>valid</th><th>invalid</th><th>first errors</th></tr>");
     for e in &cx.analysis.envs {
         let detail: Vec<String> = e.detail.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        let errs = if e.errors.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "<br><span class=\"warn\">{}</span>",
-                esc(&e.errors.join("; "))
-            )
-        };
+        let errs: String = e
+            .errors
+            .iter()
+            .map(|x| format!("<p class=\"warn\">{}</p>", esc(x)))
+            .collect();
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&e.env_id),
             esc(&e.env),
             esc(&detail.join(", ")),
