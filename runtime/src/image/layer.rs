@@ -82,8 +82,18 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<()> {
     ar.set_preserve_permissions(true);
     ar.set_preserve_ownerships(true);
     ar.set_overwrite(true);
-    let err =
-        |e: std::io::Error| Error::Image(format!("unpacking layer into {}: {e}", dest.display()));
+    let err = |e: std::io::Error| {
+        // tar wraps the cause: show it too.
+        let cause = e
+            .get_ref()
+            .and_then(|i| i.source())
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        Error::Image(format!(
+            "unpacking layer into {}: {e}{cause}",
+            dest.display()
+        ))
+    };
     for entry in ar.entries().map_err(err)? {
         let mut entry = entry.map_err(err)?;
         let path = entry.path().map_err(err)?.into_owned();
