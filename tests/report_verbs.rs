@@ -62,6 +62,9 @@ fn compare_exit_codes_follow_regressions() {
         "{text}"
     );
     assert!(out.join("compare.svg").is_file() && out.join("compare.png").is_file());
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(json["regressions"].as_array().unwrap().len(), 4);
 }
 
 #[test]

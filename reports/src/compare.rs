@@ -257,6 +257,36 @@ pub fn to_text(c: &Comparison) -> String {
     s
 }
 
+/// The comparison as JSON for scripts: every change with its interval, p-value
+/// and verdict, and the regressions by name.
+pub fn to_json(c: &Comparison) -> serde_json::Value {
+    let est = |e: Estimate| serde_json::json!({"point": e.point, "lo": e.lo, "hi": e.hi});
+    serde_json::json!({
+        "base_run": c.base_run,
+        "new_run": c.new_run,
+        "threshold_pct": c.threshold_pct,
+        "alpha": ALPHA,
+        "regressions": c.regressions().iter().map(|r| r.name()).collect::<Vec<_>>(),
+        "only_base": c.only_base,
+        "only_new": c.only_new,
+        "changes": c.changes.iter().map(|ch| serde_json::json!({
+            "env_id": ch.env_id,
+            "workload": ch.workload,
+            "metric": ch.metric,
+            "unit": ch.unit,
+            "direction": ch.direction.label(),
+            "base_median": ch.base_median,
+            "new_median": ch.new_median,
+            "base_n": ch.base_n,
+            "new_n": ch.new_n,
+            "change_pct": est(ch.change_pct),
+            "perf_change_pct": est(ch.perf_change_pct),
+            "p_value": ch.p_value,
+            "verdict": ch.verdict(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 /// A plot of every change in performance with its interval.
 pub fn plot(c: &Comparison, subtitle: &str) -> Result<Image, PlotError> {
     let rows: Vec<LabelledValue> = c
@@ -317,6 +347,9 @@ mod tests {
         assert_eq!(reg.len(), 4, "{reg:?}");
         assert!(reg.iter().all(|r| r.metric == "triad_mbs"));
         assert!((reg[0].change_pct.point + 20.0).abs() < 0.5);
+        let json = to_json(&c);
+        assert_eq!(json["regressions"][0], "native membw/triad_mbs");
+        assert_eq!(json["changes"].as_array().unwrap().len(), c.changes.len());
         let text = to_text(&c);
         assert!(
             text.contains("REGRESSION: native membw/triad_mbs (-20.0%)"),

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use isobench_reports::analysis::StatsOptions;
-use isobench_reports::compare::{compare, host_differences, plot, to_text};
+use isobench_reports::compare::{compare, host_differences, plot, to_json, to_text};
 use isobench_reports::load::{load_run, LoadError};
 use isobench_reports::output::{write_files, OutputFile};
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ pub struct CompareArgs {
     /// Compare runs from different hosts anyway.
     #[arg(long)]
     pub force: bool,
-    /// Where to write compare.svg/.png and compare.txt [default: NEW/compare].
+    /// Where to write compare.txt, compare.json and compare.svg/.png [default: NEW/compare].
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -80,6 +80,10 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         OutputFile {
             name: "compare.txt".into(),
             bytes: text.into_bytes(),
+        },
+        OutputFile {
+            name: "compare.json".into(),
+            bytes: serde_json::to_vec_pretty(&to_json(&c))?,
         },
         OutputFile {
             name: "compare.svg".into(),
