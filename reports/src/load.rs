@@ -188,7 +188,10 @@ pub fn parse_results(
         let is_last = k + 1 == last;
         let value: serde_json::Value = match serde_json::from_str(l) {
             Ok(v) => v,
-            Err(source) if is_last && source.is_eof() => {
+            // The runner ends every line with a newline: a last line without
+            // one, or one cut inside a value, was being written when the run
+            // stopped.
+            Err(source) if is_last && (source.is_eof() || !text.ends_with('\n')) => {
                 warnings.push(LoadWarning::TruncatedLastLine {
                     path: path.to_path_buf(),
                     line,
@@ -267,6 +270,20 @@ mod tests {
             }]
         );
         assert!(loaded.warnings[0].to_string().contains("truncated"));
+    }
+
+    #[test]
+    fn a_last_line_cut_inside_a_literal_is_truncated_too() {
+        let run = testdata::fixture_run(1, 1.0);
+        let line = serde_json::to_string(&run.records[0]).unwrap();
+        let cut = line.find("true").unwrap() + 2;
+        let text = format!("{line}\n{}", &line[..cut]);
+        let (records, warnings) = parse_results(&text, Path::new("r.jsonl")).unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(matches!(
+            warnings[0],
+            LoadWarning::TruncatedLastLine { line: 2, .. }
+        ));
     }
 
     #[test]
