@@ -137,7 +137,13 @@ fn rel_figures<'a>(
 }
 
 fn speed_text(f: &Figure) -> String {
-    let s = f.vs_native.expect("filtered on vs_native").speed;
+    let Some(r) = f.vs_native else {
+        return format!(
+            "{} {}: no native figure to compare with",
+            f.env_id, f.metric
+        );
+    };
+    let s = r.speed;
     format!(
         "{} {} at {} of native performance (95% CI {}–{})",
         f.env_id,
