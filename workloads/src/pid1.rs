@@ -22,7 +22,12 @@ pub const ARGS_PARAM: &str = "isobench.args";
 /// of a container's PID namespace gets its arguments in argv and runs as
 /// an ordinary process.
 pub fn is_pid1() -> bool {
-    std::process::id() == 1 && std::env::args_os().len() <= 1
+    guest_init_mode(std::process::id(), std::env::args_os().len())
+}
+
+/// The decision behind [`is_pid1`]: PID 1 with no argument after argv[0].
+pub fn guest_init_mode(pid: u32, argc: usize) -> bool {
+    pid == 1 && argc <= 1
 }
 
 /// Split a kernel command line into parameters the way the kernel does:
@@ -196,6 +201,15 @@ mod tests {
             .contains("empty"));
         // A similarly named parameter is not taken.
         assert!(parse_cmdline("xisobench.args=cpu isobench.argsx=cpu").is_err());
+    }
+
+    #[test]
+    fn guest_init_only_as_pid_1_without_arguments() {
+        assert!(guest_init_mode(1, 1));
+        assert!(guest_init_mode(1, 0));
+        // PID 1 of a container's pid namespace, started with its arguments.
+        assert!(!guest_init_mode(1, 3));
+        assert!(!guest_init_mode(4242, 1));
     }
 
     #[test]
