@@ -146,6 +146,12 @@ fn report(what: &str, unit: &str, threads: usize, imps: &[Imp], vals: &[Vec<f64>
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs bench
+    // targets without it, where minutes of measurement do not belong.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("vs_c: run with `cargo bench -p isobench-benches --bench vs_c`");
+        return;
+    }
     let reps: usize = env_or("ISOBENCH_VS_C_REPS", 7);
     let only: String = env_or("ISOBENCH_VS_C_ONLY", String::new());
     let log2: u32 = env_or("ISOBENCH_VS_C_LOG2", 24);
