@@ -220,6 +220,7 @@ fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
         membw::Stores::Normal
     });
     b.info("stores", stores.name());
+    sysfs::check_memory_here(3 * n as u64 * 8)?;
     let o = membw::run_stream(n, c.threads, c.passes, stores)?;
     b.info("threads_used", o.threads);
     b.info(
@@ -242,6 +243,7 @@ fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
 fn run_randacc(b: &mut Builder, c: &randacc::RandaccConfig) -> Result<(), String> {
     b.param("threads", c.threads);
     b.param("log2_table", c.log2_table);
+    sysfs::check_memory_here(8u64.checked_shl(c.log2_table).unwrap_or(u64::MAX))?;
     let o = randacc::run(c)?;
     b.metric("gups", o.gups, "GUP/s");
     b.info("table_bytes", o.table_words as u64 * 8);
@@ -260,6 +262,12 @@ fn run_latency(b: &mut Builder, c: &latency::LatencyConfig) -> Result<(), String
     }
     b.info("thp", sysfs::thp_mode());
     b.info("line_bytes", latency::LINE);
+    // The largest buffer plus its 4-byte-per-line order.
+    let largest = latency::sizes(c.min_size, c.max_size)
+        .last()
+        .copied()
+        .unwrap_or(0);
+    sysfs::check_memory_here(largest + largest / latency::LINE as u64 * 4)?;
     let points = latency::run(c)?;
     let mut failures = Vec::new();
     let mut loads = Vec::new();

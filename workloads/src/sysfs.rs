@@ -1,6 +1,8 @@
-//! Facts read from sysfs: the last-level cache size (STREAM sizes its arrays
-//! from it) and the transparent huge page mode (it changes what the pointer
-//! chase measures at large working sets).
+//! Facts read from sysfs and procfs: the last-level cache size (STREAM sizes
+//! its arrays from it), the transparent huge page mode (it changes what the
+//! pointer chase measures at large working sets) and the memory available
+//! (a kernel that overcommits would otherwise let a too-large run die in the
+//! OOM killer, or panic a guest whose init it is).
 //!
 //! Reading files is kept apart from parsing their text; the directory is a
 //! parameter so tests use a fake tree.
@@ -77,6 +79,42 @@ pub fn thp_mode() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Where the kernel reports memory.
+pub const MEMINFO: &str = "/proc/meminfo";
+
+/// `MemAvailable` in bytes from the text of /proc/meminfo.
+pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let mut it = line.split_whitespace().skip(1);
+    let n: u64 = it.next()?.parse().ok()?;
+    match it.next() {
+        Some("kB") => n.checked_mul(1024),
+        None => Some(n),
+        Some(_) => None,
+    }
+}
+
+/// Fail with a clear message when `need` bytes exceed what `meminfo`
+/// (the text of /proc/meminfo) says is available. Unknown = no check.
+pub fn check_memory(need: u64, meminfo: Option<&str>) -> Result<(), String> {
+    let Some(avail) = meminfo.and_then(parse_mem_available) else {
+        return Ok(());
+    };
+    if need > avail {
+        return Err(format!(
+            "needs {} MiB of memory but only {} MiB is available (use a smaller size, or give a VM more memory)",
+            need >> 20,
+            avail >> 20
+        ));
+    }
+    Ok(())
+}
+
+/// [`check_memory`] against this system's /proc/meminfo.
+pub fn check_memory_here(need: u64) -> Result<(), String> {
+    check_memory(need, fs::read_to_string(MEMINFO).ok().as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +149,20 @@ mod tests {
         assert_eq!(read_caches(&dir).len(), 3);
         fs::remove_dir_all(&dir).unwrap();
         assert_eq!(last_level_cache(&dir), None);
+    }
+
+    #[test]
+    fn memory_check() {
+        let mi = "MemTotal:       24000000 kB\nMemFree:  100 kB\nMemAvailable:    1048576 kB\n";
+        assert_eq!(parse_mem_available(mi), Some(1 << 30));
+        assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
+        assert!(check_memory(512 << 20, Some(mi)).is_ok());
+        let e = check_memory(2 << 30, Some(mi)).unwrap_err();
+        assert!(
+            e.contains("needs 2048 MiB") && e.contains("only 1024 MiB"),
+            "{e}"
+        );
+        assert!(check_memory(u64::MAX, None).is_ok());
     }
 
     #[test]
