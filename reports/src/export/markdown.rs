@@ -1,9 +1,21 @@
 //! `summary.md`: a compact summary for a pull request — host, environments,
 //! one table per workload, the claim verdicts and any warnings.
 
-use super::{cv_pct, median_ci, vs_native};
+use super::num;
 use crate::report::ReportContext;
 use std::fmt::Write;
+
+/// Environment detail keys shown in the summary.
+const BRIEF_KEYS: [&str; 8] = [
+    "runtime_version",
+    "version",
+    "accel",
+    "machine",
+    "kernel_version",
+    "vcpus",
+    "memory_mib",
+    "qemu_version",
+];
 
 pub fn to_markdown(cx: &ReportContext) -> String {
     let mut s = String::new();
@@ -35,7 +47,18 @@ pub fn to_markdown(cx: &ReportContext) -> String {
     let _ = writeln!(s, "| environment | class | detail | valid | invalid |");
     let _ = writeln!(s, "|---|---|---|---:|---:|");
     for e in &cx.analysis.envs {
-        let detail: Vec<String> = e.detail.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // The headline keys when present (the full detail is in index.html).
+        let brief: Vec<String> = e
+            .detail
+            .iter()
+            .filter(|(k, _)| BRIEF_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let detail = if brief.is_empty() {
+            e.detail.iter().map(|(k, v)| format!("{k}={v}")).collect()
+        } else {
+            brief
+        };
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} |",
@@ -46,30 +69,39 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             e.invalid
         );
     }
+    let _ = writeln!(
+        s,
+        "\nMedian of the valid repetitions; in brackets, performance relative to native (× native, higher is better). Intervals, CV and every repetition: index.html and results.csv.",
+    );
+    let envs: Vec<&str> = cx.analysis.envs.iter().map(|e| e.env_id.as_str()).collect();
     for w in cx.analysis.workloads() {
         let _ = writeln!(s, "\n## {w}\n");
-        let _ = writeln!(
-            s,
-            "| metric | environment | median [95% CI] | CV | n | vs native |"
-        );
-        let _ = writeln!(s, "|---|---|---:|---:|---:|---|");
-        for f in cx.analysis.figures.iter().filter(|f| f.workload == w) {
-            let _ = writeln!(
-                s,
-                "| {} ({}, {}) | {}{} | {} | {} | {} | {} |",
-                f.metric,
-                f.unit,
-                f.direction.label(),
-                f.env_id,
-                f.accel
-                    .as_ref()
-                    .map(|a| format!(" [{a}]"))
-                    .unwrap_or_default(),
-                median_ci(f),
-                cv_pct(f),
-                f.summary.n,
-                vs_native(f)
-            );
+        let head: Vec<String> = envs
+            .iter()
+            .map(|e| match cx.analysis.env(e).and_then(|x| x.accel()) {
+                Some(a) => format!("{e} ({a})"),
+                None => e.to_string(),
+            })
+            .collect();
+        let _ = writeln!(s, "| metric | {} |", head.join(" | "));
+        let _ = writeln!(s, "|---|{}", "---:|".repeat(envs.len()));
+        for m in cx.analysis.metrics(&w) {
+            let mut unit = String::new();
+            let cells: Vec<String> = envs
+                .iter()
+                .map(|e| match cx.analysis.figure(e, &w, &m) {
+                    Some(f) => {
+                        unit = f.unit.clone();
+                        let rel = f
+                            .vs_native
+                            .map(|r| format!(" ({:.2}×)", r.speed.point))
+                            .unwrap_or_default();
+                        format!("{}{rel}", num(f.summary.median.point))
+                    }
+                    None => "–".into(),
+                })
+                .collect();
+            let _ = writeln!(s, "| {m} ({unit}) | {} |", cells.join(" | "));
         }
     }
     let _ = writeln!(s, "\n## Claims\n");
