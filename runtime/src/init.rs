@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// What the child gets from the runtime.
 pub struct Child<'a> {
     pub plan: &'a Plan,
-    pub overlay: Option<String>,
+    pub overlay: Option<&'a crate::rootfs::OverlayRoot>,
     /// The container's cgroup, which the child joins itself first thing.
     pub cgroup: &'a crate::cgroup::Cgroup,
     /// Child → runtime: `R` or `E...`; close-on-exec, so EOF means "exec'd".
@@ -76,7 +76,7 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(crate::error::sys("unshare(CLONE_NEWCGROUP)"))?;
     }
-    crate::rootfs::setup(plan, c.overlay.as_deref())?;
+    crate::rootfs::setup(plan, c.overlay)?;
     if let Some(h) = &plan.hostname {
         // Why: the uts namespace is the container's own; its name is set here.
         nix::unistd::sethostname(h).map_err(crate::error::sys(format!("sethostname {h}")))?;

@@ -14,7 +14,7 @@ use crate::init::{self, Child};
 use crate::state::{self, State, Status, EXEC_FIFO};
 use nix::fcntl::OFlag;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Default state root, as runc's /run/runc.
@@ -59,21 +59,18 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(crate::error::sys("pipe2"))
 }
 
-/// The overlay mount data for an image-based bundle, with the container's
-/// upper and work dirs in its state directory.
-fn overlay_for(plan: &Plan, dir: &Path) -> Result<Option<(String, Vec<PathBuf>)>> {
+/// The overlay root of an image-based bundle: the image's layers (top
+/// first) and an empty directory in the state dir on which the container
+/// mounts a tmpfs holding its upper and work dirs.
+fn overlay_for(plan: &Plan, dir: &Path) -> Result<Option<crate::rootfs::OverlayRoot>> {
     let Some(img) = &plan.image else {
         return Ok(None);
     };
     let store = image::Store::at(&img.store);
     let lowers = store.lowerdirs(&img.name)?;
-    let upper = dir.join("upper");
-    let work = dir.join("work");
-    for d in [&upper, &work] {
-        std::fs::create_dir(d).map_err(io("mkdir", d))?;
-    }
-    let data = image::overlay_data(&lowers, Some((&upper, &work)));
-    Ok(Some((data, vec![upper, work])))
+    let rw = dir.join("rw");
+    std::fs::create_dir(&rw).map_err(io("mkdir", &rw))?;
+    Ok(Some(crate::rootfs::OverlayRoot { lowers, rw }))
 }
 
 /// Create a container. With `detached`, the process waits on the exec fifo
@@ -112,7 +109,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
     };
     let mut st = State::empty(id, &bundle);
     st.cgroup = Some(Cgroup::planned(&hier, &plan.cgroups_path, &plan.resources));
-    st.scratch = overlay.as_ref().map(|o| o.1.clone()).unwrap_or_default();
+    st.scratch = overlay.iter().map(|o| o.rw.clone()).collect();
     st.created = state::now_rfc3339();
     st.annotations = plan.annotations.clone();
     st.memory_limit = plan.resources.memory_limit;
@@ -150,7 +147,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         std::mem::forget(undo);
         init::child_main(Child {
             plan: &plan,
-            overlay: overlay.map(|o| o.0),
+            overlay: overlay.as_ref(),
             cgroup: &cg,
             to_parent,
             fifo,

@@ -55,7 +55,15 @@ pub fn inside(root: &Path, p: &Path) -> Result<PathBuf> {
 }
 
 /// Set up the root file system; the process ends inside it (cwd "/").
-pub fn setup(plan: &Plan, overlay: Option<&str>) -> Result<()> {
+/// An image root: layers (top first) and the directory on which the
+/// container's tmpfs with its upper and work dirs is mounted.
+#[derive(Debug, Clone)]
+pub struct OverlayRoot {
+    pub lowers: Vec<PathBuf>,
+    pub rw: PathBuf,
+}
+
+pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
     // Why: a new mount namespace starts as a copy sharing propagation with
     // the host; make it private first so no mount below leaks out.
     do_mount(
@@ -69,13 +77,30 @@ pub fn setup(plan: &Plan, overlay: Option<&str>) -> Result<()> {
     match overlay {
         // Why: the image layers plus the container's own upper directory
         // become its root; mounted here, the overlay dies with the namespace.
-        Some(data) => do_mount(
-            Some(Path::new("overlay")),
-            root,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(data),
-        )?,
+        Some(o) => {
+            // Why: the writable layer lives in a tmpfs of this mount
+            // namespace: it vanishes with the container, and tearing the
+            // overlay down needs no sync of a disk file system.
+            do_mount(
+                Some(Path::new("tmpfs")),
+                &o.rw,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=700"),
+            )?;
+            let (upper, work) = (o.rw.join("upper"), o.rw.join("work"));
+            for d in [&upper, &work] {
+                std::fs::create_dir(d).map_err(crate::error::io("mkdir", d))?;
+            }
+            let data = crate::image::overlay_data(&o.lowers, Some((&upper, &work)));
+            do_mount(
+                Some(Path::new("overlay")),
+                root,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(&data),
+            )?
+        }
         // Why: pivot_root needs the new root to be a mount point.
         None => do_mount(
             Some(root),
