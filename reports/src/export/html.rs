@@ -178,6 +178,8 @@ pub fn to_html(cx: &ReportContext) -> String {
     }
     let _ = writeln!(s, "</table>");
 
+    at_a_glance(&mut s, cx);
+
     let _ = writeln!(s, "<h2>Plots</h2>");
     for p in cx.plots {
         let _ = writeln!(
@@ -229,4 +231,51 @@ pub fn to_html(cx: &ReportContext) -> String {
     );
     let _ = writeln!(s, "</body></html>");
     s
+}
+
+/// Per workload, metrics by environment: median and × native.
+fn at_a_glance(s: &mut String, cx: &ReportContext) {
+    let a = cx.analysis;
+    let envs: Vec<&str> = a.envs.iter().map(|e| e.env_id.as_str()).collect();
+    let _ = writeln!(s, "<h2>At a glance</h2><p>Median of the valid repetitions; below it, performance relative to native (× native, higher is better).</p>");
+    for w in a.workloads() {
+        let _ = write!(s, "<h3>{}</h3><table><tr><th>metric</th>", esc(&w));
+        for e in &envs {
+            let accel = a
+                .env(e)
+                .and_then(|x| x.accel())
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default();
+            let _ = write!(s, "<th>{}{}</th>", esc(e), esc(&accel));
+        }
+        let _ = writeln!(s, "</tr>");
+        for m in a.metrics(&w) {
+            let unit = envs
+                .iter()
+                .find_map(|e| a.figure(e, &w, &m))
+                .map(|f| f.unit.clone())
+                .unwrap_or_default();
+            let _ = write!(s, "<tr><td>{} ({})</td>", esc(&m), esc(&unit));
+            for e in &envs {
+                match a.figure(e, &w, &m) {
+                    Some(f) => {
+                        let rel = f
+                            .vs_native
+                            .map(|r| format!("<br><small>{:.2}×</small>", r.speed.point))
+                            .unwrap_or_default();
+                        let _ = write!(
+                            s,
+                            "<td class=\"n\">{}{rel}</td>",
+                            num(f.summary.median.point)
+                        );
+                    }
+                    None => {
+                        let _ = write!(s, "<td class=\"n\">–</td>");
+                    }
+                }
+            }
+            let _ = writeln!(s, "</tr>");
+        }
+        let _ = writeln!(s, "</table>");
+    }
 }

@@ -20,6 +20,8 @@ pub fn num(x: f64) -> String {
         format!("{x:.2}")
     } else if a >= 0.01 {
         format!("{x:.4}")
+    } else if a >= 0.001 {
+        format!("{x:.5}")
     } else if a == 0.0 {
         "0".into()
     } else {
@@ -71,6 +73,7 @@ mod tests {
         assert_eq!(num(1.2345), "1.23");
         assert_eq!(num(0.0523), "0.0523");
         assert_eq!(num(0.0), "0");
+        assert_eq!(num(0.00224), "0.00224");
         assert_eq!(num(0.000123), "1.230e-4");
     }
 }
