@@ -77,6 +77,9 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
             .map_err(crate::error::sys("unshare(CLONE_NEWCGROUP)"))?;
     }
     crate::rootfs::setup(plan, c.overlay)?;
+    if plan.namespaces.net {
+        loopback_up()?;
+    }
     if let Some(h) = &plan.hostname {
         // Why: the uts namespace is the container's own; its name is set here.
         nix::unistd::sethostname(h).map_err(crate::error::sys(format!("sethostname {h}")))?;
@@ -187,6 +190,45 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     let e = nix::unistd::execve(&cpath, &args, &env).unwrap_err();
     Err(Error::Sys {
         op: format!("exec {}", path.display()),
+        err: e,
+    })
+}
+
+/// Bring the new network namespace's loopback interface up, as runc and
+/// crun do (netdevice(7): SIOCGIFFLAGS/SIOCSIFFLAGS on a datagram socket).
+fn loopback_up() -> Result<()> {
+    // SAFETY: a plain socket(2) call; the fd is closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(Error::Sys {
+            op: "socket for lo".into(),
+            err: nix::errno::Errno::last(),
+        });
+    }
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    req.ifr_name[0] = b'l' as libc::c_char;
+    req.ifr_name[1] = b'o' as libc::c_char;
+    // Why: a new network namespace starts with lo down; programs expect
+    // 127.0.0.1 to work.
+    // SAFETY: the ioctls read and write the ifreq we own; the union member
+    // ifru_flags is the one SIOC[GS]IFFLAGS use.
+    let r = unsafe {
+        let mut r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+        if r == 0 {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
+        }
+        let e = nix::errno::Errno::last();
+        libc::close(fd);
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    };
+    r.map_err(|e| Error::Sys {
+        op: "bringing lo up".into(),
         err: e,
     })
 }

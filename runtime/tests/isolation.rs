@@ -21,19 +21,20 @@ fn pid1_is_the_container_process_and_no_host_process_is_visible() {
 }
 
 #[test]
-fn hostname_is_the_configs() {
+fn hostname_is_the_configs_and_loopback_is_up() {
     if !can_run() {
         return;
     }
     let rig = Rig::new("host", "");
-    rig.config(|v| v["hostname"] = "itest-box".into(), "hostname");
-    let out = rig.run();
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "itest-box",
-        "{}",
-        text(&out.stderr)
+    rig.config(
+        |v| v["hostname"] = "itest-box".into(),
+        "hostname; cat /sys/class/net/lo/flags",
     );
+    let out = rig.run();
+    let so = text(&out.stdout);
+    assert!(so.starts_with("itest-box\n"), "{so} {}", text(&out.stderr));
+    // The new network namespace's loopback is up (IFF_UP | IFF_LOOPBACK).
+    assert!(so.contains("0x9"), "{so}");
     rig.assert_clean();
 }
 
