@@ -157,33 +157,35 @@ fn the_workload_binary_rejects_bad_sizes() {
     }
 }
 
+/// `isobench run` of native `workloads` in the background, stderr piped.
+fn spawn_native_run(bin: &Path, workloads: &str, reps: u32, out: &Path) -> std::process::Child {
+    isobench()
+        .env("ISOBENCH_WORKLOAD_BIN", bin)
+        .args(["run", "--env", "native", "--workload", workloads])
+        .args(["--reps", &reps.to_string(), "--warmup", "0", "--no-history"])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn lines_in(p: &Path) -> usize {
+    std::fs::read_to_string(p)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
 #[test]
 fn a_run_killed_with_sigkill_resumes_and_keeps_every_line() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("run");
-    let mut child = isobench()
-        .args([
-            "run",
-            "--env",
-            "native",
-            "--workload",
-            "startup,cpu",
-            "--reps",
-            "12",
-        ])
-        .args(["--warmup", "0", "--no-history", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_native_run(&workload_bin(), "startup,cpu", 12, &out);
     let results = out.join("results.jsonl");
     let t0 = Instant::now();
     loop {
-        let n = std::fs::read_to_string(&results)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        if n >= 4 {
+        if lines_in(&results) >= 4 {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
@@ -264,31 +266,12 @@ fn ctrl_c_kills_the_workload_keeps_results_and_exits_130() {
     let bin = t.path().join("isobench-workload");
     std::fs::copy(workload_bin(), &bin).unwrap();
     let out = t.path().join("run");
-    let mut child = isobench()
-        .env("ISOBENCH_WORKLOAD_BIN", &bin)
-        .args([
-            "run",
-            "--env",
-            "native",
-            "--workload",
-            "startup,latency",
-            "--reps",
-            "50",
-        ])
-        .args(["--warmup", "0", "--no-history", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_native_run(&bin, "startup,latency", 50, &out);
     let results = out.join("results.jsonl");
     let t0 = Instant::now();
     // Wait until something is measured and a latency run is under way.
     loop {
-        let n = std::fs::read_to_string(&results)
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        if n >= 2 && !processes_running(&bin).is_empty() {
+        if lines_in(&results) >= 2 && !processes_running(&bin).is_empty() {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
