@@ -112,6 +112,15 @@ pub fn to_record(
                 for k in rec.metrics.keys() {
                     rec.units.insert(k.clone(), "ms".into());
                 }
+                if let Some(kib) = o.footprint_kib {
+                    rec.metrics
+                        .insert("footprint_mib".into(), kib as f64 / 1024.0);
+                    rec.units.insert("footprint_mib".into(), "MiB".into());
+                    rec.info.insert(
+                        "footprint_method".into(),
+                        footprint_method(env.kind()).into(),
+                    );
+                }
             } else {
                 rec.metrics = o.result.metrics.clone();
                 rec.units = o.result.units.clone();
@@ -126,6 +135,15 @@ pub fn to_record(
         }
     }
     rec
+}
+
+/// How `footprint_mib` is measured in each class of environment.
+pub fn footprint_method(kind: crate::env::EnvKind) -> &'static str {
+    match kind {
+        crate::env::EnvKind::Native => "peak resident memory of the workload process (VmHWM, read by itself at exit)",
+        crate::env::EnvKind::Container => "peak memory charged to the container's cgroup (memory.max_usage_in_bytes on v1, memory.peak on v2)",
+        crate::env::EnvKind::Vm => "peak resident memory of the QEMU process (wait4 ru_maxrss), guest memory it touched included",
+    }
 }
 
 /// One line for progress output.

@@ -303,6 +303,10 @@ impl Environment for ContainerEnv {
         let mut args = vec![WORKLOAD_PATH.to_string()];
         args.extend(spec.args.iter().cloned());
         let mut config = isorun::spec::default_json(&args);
+        // One cgroup path for every runtime, so the container's peak memory
+        // can be read the same way under each (claim C4).
+        let cgroup = format!("/{CGROUP_PARENT}/{id}");
+        config["linux"]["cgroupsPath"] = serde_json::json!(cgroup);
         config["annotations"] = serde_json::json!({
             ANNOTATION_IMAGE: IMAGE,
             ANNOTATION_STORE: p.store.root,
@@ -430,6 +434,7 @@ impl Environment for ContainerEnv {
             .unwrap_or(0);
         wait_exit(pid, deadline);
 
+        let footprint_kib = cgroup_peak_bytes(Path::new(CGROUP_ROOT), &cgroup).map(|b| b / 1024);
         let mut delete = self.rt(p);
         delete
             .args(["delete", &id])
@@ -464,6 +469,7 @@ impl Environment for ContainerEnv {
                 ("run_ms".to_string(), ms(t_started, exited)),
                 ("delete_ms".to_string(), ms(exited, t_deleted)),
             ]),
+            footprint_kib,
         })
     }
 
@@ -485,10 +491,42 @@ impl Environment for ContainerEnv {
             if !self.is_isorun() {
                 let _ = image::unmount(&p.dir.join("runs"));
             }
+            remove_cgroup_parent(Path::new(CGROUP_ROOT));
             std::fs::remove_dir_all(&p.dir)
                 .with_context(|| format!("removing {}", p.dir.display()))?;
         }
         Ok(())
+    }
+}
+
+/// Parent of every container cgroup isobench asks a runtime for.
+const CGROUP_PARENT: &str = "isobench";
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Peak memory use of the cgroup at `path` (relative to the cgroup root):
+/// `memory.max_usage_in_bytes` on cgroup v1, `memory.peak` on v2.
+pub fn cgroup_peak_bytes(root: &Path, path: &str) -> Option<u64> {
+    let rel = path.trim_start_matches('/');
+    [
+        root.join("memory")
+            .join(rel)
+            .join("memory.max_usage_in_bytes"),
+        root.join(rel).join("memory.peak"),
+        root.join("unified").join(rel).join("memory.peak"),
+    ]
+    .iter()
+    .find_map(|f| std::fs::read_to_string(f).ok()?.trim().parse().ok())
+}
+
+/// Remove the (empty) parent cgroup the runtimes created, in every
+/// hierarchy; a parent still holding a container stays.
+fn remove_cgroup_parent(root: &Path) {
+    let Ok(hierarchies) = std::fs::read_dir(root) else {
+        return;
+    };
+    let _ = std::fs::remove_dir(root.join(CGROUP_PARENT));
+    for h in hierarchies.flatten() {
+        let _ = std::fs::remove_dir(h.path().join(CGROUP_PARENT));
     }
 }
 

@@ -73,6 +73,11 @@ pub struct RunOutcome {
     /// `start_ms`, `delete_ms`, `guest_uptime_ms`. They become metrics of the
     /// `startup` workload.
     pub extra_ms: BTreeMap<String, f64>,
+    /// Peak memory of the whole instance, KiB: the workload process's max
+    /// RSS natively, the container cgroup's peak usage, QEMU's max RSS (guest
+    /// memory it touched included) for a VM. Becomes `footprint_mib` of the
+    /// `startup` workload (claim C4).
+    pub footprint_kib: Option<u64>,
 }
 
 /// One place to run workloads.

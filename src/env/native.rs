@@ -49,11 +49,19 @@ impl Environment for Native {
         let result = find_result(&w.stdout)
             .map_err(|e| anyhow!("{e} (workload exited with {}):\n{}", w.status, w.tail(10)));
         let result = result.context(format!("native {}", spec.workload))?;
+        let footprint_kib = result
+            .info
+            .get("vm_hwm_kib")
+            .and_then(|v| v.parse().ok());
         Ok(RunOutcome {
             result,
             first_instruction: w.ready_after,
             lifecycle: w.exited_after,
             extra_ms: BTreeMap::new(),
+            // Not wait4's ru_maxrss: it keeps the peak of the forked copy of
+            // isobench from before exec. The workload's own VmHWM is the
+            // peak of the process image alone.
+            footprint_kib,
         })
     }
     fn cleanup(&mut self) -> Result<()> {

@@ -56,6 +56,9 @@ pub struct Watched {
     /// Spawn to exit (child reaped).
     pub exited_after: Duration,
     pub status: ExitStatus,
+    /// Peak resident set size of the child (largest of it and its reaped
+    /// descendants), from wait4(2)'s rusage; KiB.
+    pub max_rss_kib: Option<u64>,
     /// All of standard output (lines joined with '\n').
     pub stdout: String,
     /// All of standard error.
@@ -137,6 +140,7 @@ pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
     let mut out = String::new();
     let mut eof = false;
     let mut status = None;
+    let mut max_rss_kib = None;
     let mut failure: Option<anyhow::Error> = None;
     loop {
         // Drain what arrived.
@@ -155,7 +159,10 @@ pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
             }
         }
         if status.is_none() {
-            status = child.try_wait().context("waiting for child")?;
+            if let Some((st, rss)) = try_wait4(child.id() as i32)? {
+                status = Some(st);
+                max_rss_kib = rss;
+            }
         }
         if let Some(st) = status {
             if eof {
@@ -167,6 +174,7 @@ pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
                     ready_after: ready_at.map(|t| t.duration_since(start)),
                     exited_after,
                     status: st,
+                    max_rss_kib,
                     stdout: out,
                     stderr,
                 });
@@ -202,6 +210,27 @@ pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
             return Err(err.context(format!("last output:\n{tail}")))
                 .map_err(|e| e.context("run aborted"));
         }
+    }
+}
+
+/// Reap `pid` if it has exited, with its peak RSS. std's `Child::try_wait`
+/// does not return the rusage, so this calls wait4(2) itself; the child must
+/// not be waited for through std afterwards.
+fn try_wait4(pid: i32) -> Result<Option<(ExitStatus, Option<u64>)>> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 writes only into the two out-pointers, which point to
+    // live locals of the right types.
+    let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+    match r {
+        0 => Ok(None),
+        r if r == pid => {
+            let rss = u64::try_from(ru.ru_maxrss).ok().filter(|&k| k > 0);
+            Ok(Some((ExitStatus::from_raw(status), rss)))
+        }
+        _ => Err(std::io::Error::last_os_error()).context("waiting for child"),
     }
 }
 

@@ -151,6 +151,8 @@ pub struct Boot {
     pub ready_after: Option<Duration>,
     /// Spawn of QEMU to its exit.
     pub exited_after: Duration,
+    /// QEMU's peak RSS (KiB): the memory one VM instance costs the host.
+    pub qemu_max_rss_kib: Option<u64>,
 }
 
 /// Boot one guest and judge its console: a panic, a failed QEMU, a missing
@@ -167,6 +169,7 @@ pub fn boot_guest(config: &QemuConfig, args: &[String], timeout: Duration) -> Re
         console: c,
         ready_after: w.ready_after,
         exited_after: w.exited_after,
+        qemu_max_rss_kib: w.max_rss_kib,
     })
 }
 
@@ -413,6 +416,7 @@ impl Environment for VmEnv {
             first_instruction: b.ready_after,
             lifecycle: b.exited_after,
             extra_ms,
+            footprint_kib: b.qemu_max_rss_kib,
         })
     }
 
