@@ -147,8 +147,25 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
         b.0.error
             .get_or_insert_with(|| format!("non-finite metrics dropped: {}", bad.join(", ")));
     }
+    if let Some(kib) = vm_hwm_kib() {
+        // The process's own peak resident memory: the host reports it as the
+        // native instance's footprint (claim C4).
+        b.info("vm_hwm_kib", kib);
+    }
     b.0.elapsed_s = start.elapsed().as_secs_f64();
     b.0
+}
+
+/// `VmHWM` of /proc/self/status (peak resident set, KiB).
+pub fn vm_hwm_kib() -> Option<u64> {
+    parse_vm_hwm(&std::fs::read_to_string("/proc/self/status").ok()?)
+}
+
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
@@ -295,6 +312,14 @@ fn run_latency(b: &mut Builder, c: &latency::LatencyConfig) -> Result<(), String
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_vm_hwm() {
+        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
+        assert_eq!(super::parse_vm_hwm(status), Some(1234));
+        assert_eq!(super::parse_vm_hwm("Name: x\n"), None);
+        assert!(super::vm_hwm_kib().unwrap() > 0);
+    }
+
     use super::*;
     use crate::args::parse;
 
