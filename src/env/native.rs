@@ -49,10 +49,7 @@ impl Environment for Native {
         let result = find_result(&w.stdout)
             .map_err(|e| anyhow!("{e} (workload exited with {}):\n{}", w.status, w.tail(10)));
         let result = result.context(format!("native {}", spec.workload))?;
-        let footprint_kib = result
-            .info
-            .get("vm_hwm_kib")
-            .and_then(|v| v.parse().ok());
+        let footprint_kib = result.info.get("vm_hwm_kib").and_then(|v| v.parse().ok());
         Ok(RunOutcome {
             result,
             first_instruction: w.ready_after,
