@@ -106,7 +106,20 @@ fn combine(id: &'static str, parts: Vec<Part>) -> ClaimResult {
 
 /// Verdicts on every claim, in order.
 pub fn evaluate(a: &Analysis) -> Vec<ClaimResult> {
-    vec![c1(a), c2(a), c3(a), c4(a), c5(a), c6(a), c7(a)]
+    evaluate_on_host(a, None)
+}
+
+/// Verdicts, with the host's memory to turn footprints into instances per host.
+pub fn evaluate_on_host(a: &Analysis, host_memory_bytes: Option<u64>) -> Vec<ClaimResult> {
+    vec![
+        c1(a),
+        c2(a),
+        c3(a),
+        c4(a, host_memory_bytes),
+        c5(a),
+        c6(a),
+        c7(a),
+    ]
 }
 
 /// The interval of `e` meets the range `[lo, hi]`.
@@ -367,7 +380,21 @@ fn figures_matching<'a>(a: &'a Analysis, pat: &[&str]) -> Vec<&'a Figure> {
         .collect()
 }
 
-fn c4(a: &Analysis) -> ClaimResult {
+fn unit_bytes(unit: &str) -> Option<f64> {
+    match unit {
+        "B" | "bytes" => Some(1.0),
+        "KiB" => Some(1024.0),
+        "MiB" => Some(1024.0 * 1024.0),
+        "GiB" => Some(1024.0 * 1024.0 * 1024.0),
+        _ => None,
+    }
+}
+
+/// "Hundreds or thousands" against "a few": the VM's footprint per instance
+/// is at least [`FOOTPRINT_FACTOR`] times the container's.
+pub const FOOTPRINT_FACTOR: f64 = 10.0;
+
+fn c4(a: &Analysis, host_memory_bytes: Option<u64>) -> ClaimResult {
     let foot = figures_matching(a, &["footprint", "rss"]);
     let cont: Vec<&&Figure> = foot.iter().filter(|f| f.env == "container").collect();
     let vm: Vec<&&Figure> = foot.iter().filter(|f| f.env == "vm").collect();
@@ -375,26 +402,42 @@ fn c4(a: &Analysis) -> ClaimResult {
         return combine(
             "C4",
             vec![Part::missing(
-                "the resident memory of one idle instance per environment (a `footprint` workload reporting e.g. `rss_mib`; instances per host = host memory / footprint); isobench does not measure it yet",
+                "the memory footprint of one instance per environment (the startup workload's `footprint_mib`: container cgroup peak, QEMU's maximum RSS) in both a container and a VM; instances per host = host memory / footprint",
             )],
         );
     }
-    let c = cont
+    let worst_cont = cont
         .iter()
-        .map(|f| f.summary.median.point)
-        .fold(0.0, f64::max);
-    let v = vm
+        .max_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
+        .expect("not empty");
+    let best_vm = vm
         .iter()
-        .map(|f| f.summary.median.point)
-        .fold(f64::INFINITY, f64::min);
+        .min_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
+        .expect("not empty");
+    let (c, v) = (
+        worst_cont.summary.median.point,
+        best_vm.summary.median.point,
+    );
+    let per_host = |f: &Figure, x: f64| match (host_memory_bytes, unit_bytes(&f.unit)) {
+        (Some(m), Some(u)) if x > 0.0 => {
+            format!(", about {:.0} per host by memory", m as f64 / (x * u))
+        }
+        _ => String::new(),
+    };
     combine(
         "C4",
         vec![Part::measured(
-            v >= 10.0 * c,
+            v >= FOOTPRINT_FACTOR * c,
             format!(
-                "Footprint per instance: container {c:.1} {}, VM {v:.1} {} ({:.0}×; the claim needs ≥ 10×).",
-                cont[0].unit,
-                vm[0].unit,
+                "Footprint per instance: {} {} {c:.1} {}{}; {} {} {v:.1} {}{} ({:.0}×; the claim needs ≥ {FOOTPRINT_FACTOR:.0}×).",
+                worst_cont.env_id,
+                worst_cont.metric,
+                worst_cont.unit,
+                per_host(worst_cont, c),
+                best_vm.env_id,
+                best_vm.metric,
+                best_vm.unit,
+                per_host(best_vm, v),
                 v / c
             ),
         )],
@@ -552,6 +595,43 @@ mod tests {
             "{:?}",
             v[0]
         );
+    }
+
+    #[test]
+    fn footprints_decide_c4() {
+        let mut run = testdata::fixture_run(3, 1.0);
+        for r in run.records.iter_mut().filter(|r| r.workload == "startup") {
+            let mib = match r.env.as_str() {
+                "vm" => 240.0,
+                "container" => 2.0,
+                _ => 1.4,
+            };
+            r.metrics.insert("footprint_mib".into(), mib);
+            r.units.insert("footprint_mib".into(), "MiB".into());
+        }
+        let a = analyse(&run.records, StatsOptions { resamples: 100 });
+        let v = evaluate_on_host(&a, Some(24 << 30));
+        assert_eq!(v[3].verdict, Verdict::Supported, "{:?}", v[3]);
+        assert!(
+            v[3].findings[0].contains("about 12288 per host"),
+            "{:?}",
+            v[3]
+        );
+        assert!(
+            v[3].findings[0].contains("about 102 per host"),
+            "{:?}",
+            v[3]
+        );
+        // A VM as light as 5 containers does not support the claim.
+        for r in run
+            .records
+            .iter_mut()
+            .filter(|r| r.env == "vm" && r.workload == "startup")
+        {
+            r.metrics.insert("footprint_mib".into(), 10.0);
+        }
+        let a = analyse(&run.records, StatsOptions { resamples: 100 });
+        assert_eq!(evaluate(&a)[3].verdict, Verdict::NotSupported);
     }
 
     #[test]

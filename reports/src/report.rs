@@ -43,7 +43,7 @@ pub struct Rendered {
 /// Render the report of a loaded run, in memory.
 pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
     let analysis = analyse(&run.records, opts);
-    let claims = claims::evaluate(&analysis);
+    let claims = claims::evaluate_on_host(&analysis, Some(run.info.host.memory_bytes));
     let plots = plot::report_plots(&analysis, &run.info.host.hostname)?;
     let mut warnings: Vec<String> = run.warnings.iter().map(|w| w.to_string()).collect();
     warnings.extend(run.info.warnings.iter().cloned());
