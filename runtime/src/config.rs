@@ -396,7 +396,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     }
     let resources = resources(&linux)?;
     let cgroups_path = match linux.cgroups_path() {
-        None => format!("/isorun/{id}"),
+        None => format!("/{}/{id}", crate::cgroup::DEFAULT_PARENT),
         Some(p) => {
             let s = p.to_string_lossy().into_owned();
             if s.contains(':') {

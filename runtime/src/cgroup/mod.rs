@@ -183,6 +183,16 @@ impl Cgroup {
                     Err(e) => return Err(io("rmdir", d)(e)),
                 }
             }
+            // isorun's own default parent goes with its last container, so
+            // nothing is left behind. Another container may be using it or
+            // creating its leaf right now: then rmdir fails (ENOTEMPTY) or
+            // the creator retries (see `mkdirs`). Parents named by a
+            // config's cgroupsPath belong to whoever chose them: left alone.
+            if let Some(parent) = d.parent() {
+                if parent.file_name().is_some_and(|n| n == DEFAULT_PARENT) {
+                    let _ = std::fs::remove_dir(parent);
+                }
+            }
         }
         Ok(())
     }
@@ -210,24 +220,60 @@ pub fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     })
 }
 
+/// Parent of the cgroups of containers whose config names no cgroupsPath.
+pub const DEFAULT_PARENT: &str = "isorun";
+
 /// mkdir -p, returning the directories that were newly made (deepest last).
+/// A parent removed under our feet by the delete of its last other
+/// container (ENOENT on the next level) is made again.
 pub fn mkdirs(root: &Path, rel: &str) -> Result<Vec<PathBuf>> {
-    let mut made = Vec::new();
-    let mut p = root.to_path_buf();
-    for c in rel.split('/').filter(|c| !c.is_empty()) {
-        p.push(c);
-        match std::fs::create_dir(&p) {
-            Ok(()) => made.push(p.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io("mkdir", &p)(e)),
+    let mut attempts = 0;
+    'again: loop {
+        let mut made = Vec::new();
+        let mut p = root.to_path_buf();
+        for c in rel.split('/').filter(|c| !c.is_empty()) {
+            p.push(c);
+            match std::fs::create_dir(&p) {
+                Ok(()) => made.push(p.clone()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 10 => {
+                    attempts += 1;
+                    continue 'again;
+                }
+                Err(e) => return Err(io("mkdir", &p)(e)),
+            }
         }
+        return Ok(made);
     }
-    Ok(made)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_container_takes_the_isorun_parent_with_it_but_no_other() {
+        let t = tempfile::tempdir().unwrap();
+        let leaf = |p: &str| t.path().join("memory").join(p);
+        for p in ["isorun/a", "isorun/b", "mine/c"] {
+            std::fs::create_dir_all(leaf(p)).unwrap();
+        }
+        let cg = |p: &str| Cgroup {
+            version: 1,
+            dirs: vec![leaf(p)],
+        };
+        cg("isorun/a").remove().unwrap();
+        assert!(leaf("isorun").is_dir(), "b still lives in it");
+        cg("isorun/b").remove().unwrap();
+        assert!(!leaf("isorun").exists());
+        cg("mine/c").remove().unwrap();
+        assert!(leaf("mine").is_dir(), "a parent named by a config stays");
+        // A parent that vanished between levels is made again.
+        assert_eq!(
+            mkdirs(&t.path().join("memory"), "/isorun/d").unwrap().len(),
+            2
+        );
+    }
 
     const HYBRID: &str = "\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
