@@ -290,12 +290,16 @@ impl Environment for ContainerEnv {
     }
 
     fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {
-        self.counter += 1;
         let p = self
             .prepared
             .as_ref()
             .ok_or_else(|| anyhow!("container environment not prepared"))?;
-        let id = format!("isobench-{}-{}", std::process::id(), self.counter);
+        // Unique on the host: container ids and the cgroup path derived from
+        // them are shared by every environment (and runtime) of a process.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counter = n;
+        let id = format!("isobench-{}-{n}", std::process::id());
         let deadline = Instant::now() + timeout;
 
         // The bundle: same config for every runtime; isorun reads the image
