@@ -36,7 +36,6 @@ const WORKLOAD_PATH: &str = "/isobench-workload";
 pub struct ContainerEnv {
     peer: Peer,
     prepared: Option<Prepared>,
-    counter: u64,
 }
 
 struct Prepared {
@@ -77,7 +76,6 @@ impl ContainerEnv {
         Ok(ContainerEnv {
             peer,
             prepared: None,
-            counter: 0,
         })
     }
 
@@ -298,7 +296,6 @@ impl Environment for ContainerEnv {
         // them are shared by every environment (and runtime) of a process.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.counter = n;
         let id = format!("isobench-{}-{n}", std::process::id());
         let deadline = Instant::now() + timeout;
 
