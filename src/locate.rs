@@ -77,6 +77,26 @@ pub fn is_static_elf(bytes: &[u8]) -> Option<bool> {
     Some(true)
 }
 
+/// `name` looked up in the directories of `path` (a `PATH` value): the
+/// first regular file with an execute bit.
+pub fn find_in_path(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path?)
+        .map(|d| d.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// A program by name on `$PATH`, or as given when it holds a `/`.
+pub fn which(prog: &str) -> Option<PathBuf> {
+    if prog.contains('/') {
+        return Path::new(prog).is_file().then(|| prog.into());
+    }
+    find_in_path(prog, std::env::var_os("PATH").as_deref())
+}
+
 /// `isorun` next to the running executable.
 pub fn isorun_bin() -> PathBuf {
     std::env::current_exe()

@@ -2,6 +2,7 @@
 //! this host (and if not, what to do about it).
 
 use crate::cli::ListArgs;
+use crate::locate::which;
 use crate::{host, locate};
 use anyhow::Result;
 use isobench_workloads::Workload;
@@ -14,17 +15,6 @@ struct Item {
     name: String,
     usable: bool,
     detail: String,
-}
-
-fn which(prog: &str) -> Option<std::path::PathBuf> {
-    if prog.contains('/') {
-        return Path::new(prog).is_file().then(|| prog.into());
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(prog))
-            .find(|p| p.is_file())
-    })
 }
 
 fn items() -> Vec<Item> {

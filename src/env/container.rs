@@ -45,22 +45,13 @@ struct Prepared {
     state_root: PathBuf,
 }
 
-/// Find a program on PATH.
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(name))
-            .find(|c| c.is_file())
-    })
-}
-
 impl ContainerEnv {
     /// `runtime` is `isorun`, `runc`, `crun` or a path to a runc-compatible
     /// CLI; `isorun_bin` is the isorun binary to use for `isorun`.
     pub fn new(runtime: &str, isorun_bin: PathBuf) -> Result<ContainerEnv> {
         let bin = match runtime {
             "isorun" => isorun_bin,
-            "runc" | "crun" => which(runtime).ok_or_else(|| {
+            "runc" | "crun" => crate::locate::which(runtime).ok_or_else(|| {
                 anyhow!("{runtime} not found on PATH (apt-get install {runtime})")
             })?,
             p => PathBuf::from(p),

@@ -202,16 +202,7 @@ pub fn host_config(
     })
 }
 
-/// `name` looked up in the directories of `path` (a `PATH` value).
-pub fn find_in_path(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(path?)
-        .map(|d| d.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
+pub use crate::locate::find_in_path;
 
 fn find_qemu(opt: Option<&Path>) -> Result<PathBuf> {
     match opt {
