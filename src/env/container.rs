@@ -11,16 +11,15 @@
 //! isobench mounts the overlay on the bundle's rootfs per run. Peer quirks
 //! (crun on hybrid cgroup hosts) live in `isorun::peer`, recorded in detail().
 
-use super::process::{kill_group, tail_lines};
+use super::process::{kill_group, read_stdout, tail_lines, Event};
 use super::{EnvContext, EnvKind, Environment, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
-use isobench_workloads::protocol::{find_result, is_ready_line};
+use isobench_workloads::protocol::find_result;
 use isobench_workloads::WorkloadSpec;
 use isorun::config::{ANNOTATION_IMAGE, ANNOTATION_STORE};
 use isorun::image::{self, ImageConfig, Store};
 use isorun::peer::Peer;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -148,11 +147,6 @@ fn wait_exit(pid: i32, deadline: Instant) {
         libc::poll(&mut pfd, 1, ms.min(i32::MAX as u128) as i32);
         libc::close(fd as i32);
     }
-}
-
-enum Out {
-    Ready(Instant),
-    Eof(Instant, String),
 }
 
 /// Everything a run made, removed on drop (also on error and timeout).
@@ -349,26 +343,7 @@ impl Environment for ContainerEnv {
             .with_context(|| format!("cannot start {}", self.peer.bin.display()))?;
         guard.pgid = Some(child.id() as i32);
         let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = mpsc::channel::<Out>();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stdout);
-            let mut all = String::new();
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match r.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let l = String::from_utf8_lossy(&line);
-                        if is_ready_line(&l) {
-                            let _ = tx.send(Out::Ready(Instant::now()));
-                        }
-                        all.push_str(&l);
-                    }
-                }
-            }
-            let _ = tx.send(Out::Eof(Instant::now(), all));
-        });
+        let (rx, _reader) = read_stdout(stdout);
         let (tx_dog, rx_dog) = mpsc::channel::<()>();
         let pg = child.id() as i32;
         let dog = std::thread::spawn(move || {
@@ -404,13 +379,15 @@ impl Environment for ContainerEnv {
 
         // Wait for the container to end: EOF on its stdout.
         let mut ready = None;
-        let (exited, stdout) = loop {
+        let mut stdout = String::new();
+        let exited = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(Out::Ready(t)) => {
+                Ok(Event::Ready(t)) => {
                     ready.get_or_insert(t);
                 }
-                Ok(Out::Eof(t, all)) => break (t, all),
+                Ok(Event::Line(l)) => stdout.push_str(&l),
+                Ok(Event::Eof(t)) => break t,
                 Err(_) => bail!(
                     "container {id} did not finish within {:.0} s; killed it",
                     timeout.as_secs_f64()

@@ -87,10 +87,41 @@ pub fn tail_lines(text: &str, n: usize) -> String {
         .join("\n")
 }
 
-enum Event {
+/// What a reader thread of [`read_stdout`] saw on a child's stdout.
+pub enum Event {
+    /// `ISOBENCH-READY` arrived (timestamped as read).
     Ready(Instant),
+    /// One line, with its newline.
     Line(String),
-    Eof,
+    /// End of the stream: every writer closed it.
+    Eof(Instant),
+}
+
+/// Read `stdout` line by line on a thread of its own, timestamping the ready
+/// marker as it arrives (not when the caller gets round to looking).
+pub fn read_stdout<R: Read + Send + 'static>(
+    stdout: R,
+) -> (mpsc::Receiver<Event>, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel::<Event>();
+    let reader = std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match r.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf).into_owned();
+                    if is_ready_line(&line) {
+                        let _ = tx.send(Event::Ready(Instant::now()));
+                    }
+                    let _ = tx.send(Event::Line(line));
+                }
+            }
+        }
+        let _ = tx.send(Event::Eof(Instant::now()));
+    });
+    (rx, reader)
 }
 
 /// Spawn `cmd` (stdin null, stdout/stderr piped, own process group) and wait
@@ -111,25 +142,7 @@ pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
 
-    let (tx, rx) = mpsc::channel::<Event>();
-    let reader = std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf).into_owned();
-                    if is_ready_line(&line) {
-                        let _ = tx.send(Event::Ready(Instant::now()));
-                    }
-                    let _ = tx.send(Event::Line(line));
-                }
-            }
-        }
-        let _ = tx.send(Event::Eof);
-    });
+    let (rx, reader) = read_stdout(stdout);
     let err_reader = std::thread::spawn(move || {
         let mut s = Vec::new();
         let _ = stderr_pipe.read_to_end(&mut s);
@@ -154,7 +167,7 @@ pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
                     ready_at.get_or_insert(t);
                 }
                 Ok(Event::Line(l)) => out.push_str(&l),
-                Ok(Event::Eof) => eof = true,
+                Ok(Event::Eof(_)) => eof = true,
                 Err(_) => break,
             }
         }
