@@ -266,8 +266,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn entries_follow_the_newc_rules() {
+    /// The directories and console of an initramfs, without /init.
+    fn layout() -> Archive {
         let mut a = Archive::new();
         a.dir("/dev", 0o755)
             .unwrap()
@@ -279,6 +279,12 @@ mod tests {
             .unwrap()
             .dir("/tmp", 0o1777)
             .unwrap();
+        a
+    }
+
+    #[test]
+    fn entries_follow_the_newc_rules() {
+        let mut a = layout();
         a.file("/init", 0o755, b"\x7fELF fake init".to_vec())
             .unwrap();
         let bytes = a.to_bytes();
@@ -371,17 +377,7 @@ mod tests {
             eprintln!("skipping: cpio is not installed (apt-get install cpio)");
             return;
         };
-        let mut a = Archive::new();
-        a.dir("/dev", 0o755)
-            .unwrap()
-            .char_dev("/dev/console", 0o600, 5, 1)
-            .unwrap();
-        a.dir("/proc", 0o555)
-            .unwrap()
-            .dir("/sys", 0o555)
-            .unwrap()
-            .dir("/tmp", 0o1777)
-            .unwrap();
+        let mut a = layout();
         a.file("/init", 0o755, vec![0u8; 4097]).unwrap();
         let bytes = a.to_bytes();
         child.stdin.take().unwrap().write_all(&bytes).unwrap();
