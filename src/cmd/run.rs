@@ -36,14 +36,15 @@ fn new_run_id() -> String {
     )
 }
 
-/// Removes a freshly created run directory unless disarmed: a run that fails
-/// before measuring anything leaves nothing half-made behind.
-struct FreshDirGuard<'a> {
+/// Removes a directory on drop unless disarmed: a fresh run directory when
+/// the run fails before measuring anything, and the scratch directory on
+/// every path out of the run.
+struct RemoveDirGuard<'a> {
     path: &'a Path,
     armed: bool,
 }
 
-impl Drop for FreshDirGuard<'_> {
+impl Drop for RemoveDirGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
             let _ = std::fs::remove_dir_all(self.path);
@@ -124,7 +125,7 @@ fn hazards(cores: usize) -> Vec<String> {
 
 pub fn run(a: &RunArgs) -> Result<i32> {
     install_signal_handlers()?;
-    let (plan, mut dir, done, fresh, warnings) = match &a.resume {
+    let (plan, mut dir, done, old_info, warnings) = match &a.resume {
         Some(path) => {
             let (dir, info, done, warnings) = crate::store::RunDir::resume(path)
                 .map_err(|e| usage(format!("cannot resume {}: {e:#}", path.display())))?;
@@ -134,20 +135,20 @@ pub fn run(a: &RunArgs) -> Result<i32> {
                     path.display()
                 ))
             })?;
-            (plan, dir, done, false, warnings)
+            (plan, dir, done, Some(info), warnings)
         }
         None => {
             let bin = locate::workload_bin(a.workload_bin.as_deref())
                 .map_err(|e| usage(format!("{e:#}")))?;
             let plan = plan_from_args(a, bin)?;
             let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
-            (plan, dir, HashSet::<DoneKey>::new(), true, Vec::new())
+            (plan, dir, HashSet::<DoneKey>::new(), None, Vec::new())
         }
     };
     let out_path = dir.path().to_path_buf();
-    let mut guard = FreshDirGuard {
+    let mut guard = RemoveDirGuard {
         path: &out_path,
-        armed: fresh,
+        armed: old_info.is_none(),
     };
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -164,6 +165,11 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     let scratch = out_path.join(".scratch");
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
+    // Declared before the environments, so dropped after their cleanup.
+    let _scratch_guard = RemoveDirGuard {
+        path: &scratch,
+        armed: true,
+    };
     let ctx = EnvContext {
         workload_bin: plan.workload_bin.clone(),
         scratch: scratch.clone(),
@@ -190,17 +196,15 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     for w in &run_warnings {
         eprintln!("warning: {w}");
     }
-    let started_at = match &a.resume {
-        Some(p) => crate::store::read_run_info(p)?.started_at,
-        None => now_rfc3339(),
-    };
-    if let Some(p) = &a.resume {
-        if let Ok(old) = crate::store::read_run_info(p) {
+    let started_at = match old_info {
+        Some(old) => {
             let mut merged = old.warnings;
             merged.append(&mut run_warnings);
             run_warnings = merged;
+            old.started_at
         }
-    }
+        None => now_rfc3339(),
+    };
     let mut info = RunInfo {
         schema: SCHEMA_VERSION,
         run_id: plan.run_id.clone(),
@@ -211,7 +215,8 @@ pub fn run(a: &RunArgs) -> Result<i32> {
             isobench_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
             workload_binary: plan.workload_bin.display().to_string(),
-            workload_sha256: None,
+            workload_sha256: (!bin_bytes.is_empty())
+                .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bin_bytes))),
         },
         config: serde_json::to_value(&plan).context("serialising the plan")?,
         environments: envs
@@ -233,7 +238,6 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     let summary = runner::execute(&plan, &mut envs.0, &mut dir, &done, &mut progress);
     progress.finish();
     drop(envs);
-    let _ = std::fs::remove_dir_all(&scratch);
     let summary = summary?;
     if summary.interrupted {
         eprintln!(
