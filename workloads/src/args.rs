@@ -6,7 +6,7 @@
 //!   membw    [--threads N] [--passes P] [--size BYTES] [--stores auto|normal|nt]
 //!   randacc  [--threads N] [--log2-table L]
 //!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N]
-//!   startup
+//!   startup  [--hold-ms N]
 //! ```
 //!
 //! Sizes take a binary suffix (`16KiB`, `256MiB`, `1GiB`; `K`/`M`/`G` mean the
@@ -34,7 +34,11 @@ pub enum Command {
     Membw(MembwConfig),
     Randacc(RandaccConfig),
     Latency(LatencyConfig),
-    Startup,
+    /// `hold_ms`: how long to stay idle after `ISOBENCH-READY` (0: none), so
+    /// the host can measure the instance's memory while it is alive.
+    Startup {
+        hold_ms: u64,
+    },
     Help,
 }
 
@@ -46,7 +50,7 @@ impl Command {
             Command::Membw(_) => Workload::Membw,
             Command::Randacc(_) => Workload::Randacc,
             Command::Latency(_) => Workload::Latency,
-            Command::Startup => Workload::Startup,
+            Command::Startup { .. } => Workload::Startup,
             Command::Help => return None,
         })
     }
@@ -72,7 +76,7 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
            (--size: bytes per array, default 4x the last-level cache)
   randacc  [--threads N] [--log2-table L]
   latency  [--max-size BYTES] [--min-size BYTES] [--loads N]
-  startup
+  startup  [--hold-ms N]   (idle N ms after ISOBENCH-READY, default 0)
 sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
 
 /// Parse a byte size: `4096`, `16KiB`, `256MiB`, `1GiB`, `2G`.
@@ -293,8 +297,23 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
             })
         }
         Workload::Startup => {
-            Flags::parse(rest, &[], name)?;
-            Command::Startup
+            let f = Flags::parse(rest, &["hold-ms"], name)?;
+            // 0 is allowed (no hold), so not `f.int`.
+            let hold_ms = match f.get("hold-ms") {
+                None => 0,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n <= 600_000 => n,
+                    Ok(n) => {
+                        return Err(ArgError(format!(
+                            "--hold-ms {n} is out of range (0..=600000)"
+                        )))
+                    }
+                    Err(_) => {
+                        return Err(ArgError(format!("--hold-ms '{v}' is not a whole number")))
+                    }
+                },
+            };
+            Command::Startup { hold_ms }
         }
     })
 }
@@ -390,7 +409,15 @@ mod tests {
                 loads: None
             })
         );
-        assert_eq!(p("startup").unwrap(), Command::Startup);
+        assert_eq!(p("startup").unwrap(), Command::Startup { hold_ms: 0 });
+        assert_eq!(
+            p("startup --hold-ms 250").unwrap(),
+            Command::Startup { hold_ms: 250 }
+        );
+        assert_eq!(
+            p("startup --hold-ms 0").unwrap(),
+            Command::Startup { hold_ms: 0 }
+        );
         assert_eq!(p("--help").unwrap(), Command::Help);
     }
 
@@ -409,7 +436,9 @@ mod tests {
         assert!(err("cpu 4").contains("unexpected argument"));
         assert!(err("cpu --threads 1 --threads 2").contains("twice"));
         assert!(err("randacc --threads 500").contains("out of range"));
-        assert!(err("startup --threads 1").contains("takes none"));
+        assert!(err("startup --threads 1").contains("unknown flag --threads"));
+        assert!(err("startup --hold-ms x").contains("not a whole number"));
+        assert!(err("startup --hold-ms 9999999").contains("out of range"));
         assert!(err("membw --threads 4 --size 16").contains("fewer than one"));
         assert!(err("membw --stores fast").contains("not one of auto, normal, nt"));
         assert!(matches!(

@@ -15,7 +15,11 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
         a.push(v);
     };
     match workload {
-        Workload::Startup => {}
+        Workload::Startup => {
+            // Idle this long at READY: the host measures the instance's
+            // memory (PSS/USS) then, and subtracts the hold from lifecycle_ms.
+            push("hold-ms", "250".to_string());
+        }
         Workload::Cpu => {
             let (primes, n) = match (sizing.preset, sizing.emulated) {
                 (Preset::Quick, false) => (200_000, 256),

@@ -121,7 +121,17 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
         Command::Membw(c) => run_membw(&mut b, c),
         Command::Randacc(c) => run_randacc(&mut b, c),
         Command::Latency(c) => run_latency(&mut b, c),
-        Command::Startup => {
+        Command::Startup { hold_ms } => {
+            // Idle at READY so the host can measure the live instance's
+            // memory (its footprint); the host subtracts `held_ms` from the
+            // lifecycle it times. Instant is CLOCK_MONOTONIC; sleep works as
+            // PID 1 in a guest too (no signals, no helper threads).
+            b.param("hold_ms", *hold_ms);
+            let t = Instant::now();
+            if *hold_ms > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(*hold_ms));
+            }
+            b.info("held_ms", format!("{:.3}", t.elapsed().as_secs_f64() * 1e3));
             b.verdict(Ok("nothing to check: the host measures startup".into()));
             Ok(())
         }
@@ -148,8 +158,8 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
             .get_or_insert_with(|| format!("non-finite metrics dropped: {}", bad.join(", ")));
     }
     if let Some(kib) = vm_hwm_kib() {
-        // The process's own peak resident memory: the host reports it as the
-        // native instance's footprint (claim C4).
+        // The process's own peak resident memory, for the record (the host
+        // measures footprints itself, the same way in every environment).
         b.info("vm_hwm_kib", kib);
     }
     b.0.elapsed_s = start.elapsed().as_secs_f64();
@@ -362,6 +372,12 @@ mod tests {
         // The line parses back.
         let back = crate::protocol::find_result(&r.to_line()).unwrap();
         assert_eq!(back, r);
+        assert!(r.info["held_ms"].parse::<f64>().unwrap() < 5.0);
+        let r = run_args("startup --hold-ms 30");
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.params["hold_ms"], 30);
+        let held: f64 = r.info["held_ms"].parse().unwrap();
+        assert!((30.0..1000.0).contains(&held), "held {held} ms");
     }
 
     #[test]
