@@ -105,21 +105,42 @@ pub fn to_record(
                             .get_or_insert_with(|| "ISOBENCH-READY never arrived".into());
                     }
                 }
-                rec.metrics.insert("lifecycle_ms".into(), ms(o.lifecycle));
+                // The workload idles `held_ms` after READY so that its
+                // footprint can be measured; that hold is not startup cost,
+                // so it is taken off the lifecycle (and the container's
+                // run_ms, which spans it). first_instruction_ms precedes it.
+                let held = o
+                    .result
+                    .info
+                    .get("held_ms")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .unwrap_or(0.0);
+                rec.metrics
+                    .insert("lifecycle_ms".into(), (ms(o.lifecycle) - held).max(0.0));
                 for (k, v) in &o.extra_ms {
-                    rec.metrics.insert(k.clone(), *v);
+                    let v = if k == "run_ms" {
+                        (v - held).max(0.0)
+                    } else {
+                        *v
+                    };
+                    rec.metrics.insert(k.clone(), v);
                 }
                 for k in rec.metrics.keys() {
                     rec.units.insert(k.clone(), "ms".into());
                 }
-                if let Some(kib) = o.footprint_kib {
-                    rec.metrics
-                        .insert("footprint_mib".into(), kib as f64 / 1024.0);
-                    rec.units.insert("footprint_mib".into(), "MiB".into());
-                    rec.info.insert(
-                        "footprint_method".into(),
-                        footprint_method(env.kind()).into(),
-                    );
+                if let Some(f) = &o.footprint {
+                    for (k, v) in [
+                        ("footprint_pss_mib", f.pss_mib()),
+                        ("footprint_uss_mib", f.uss_mib()),
+                    ] {
+                        rec.metrics.insert(k.into(), v);
+                        rec.units.insert(k.into(), "MiB".into());
+                    }
+                    rec.info
+                        .insert("footprint_method".into(), footprint_method().into());
+                    rec.info
+                        .insert("footprint_pids".into(), f.pids.len().to_string());
                 }
             } else {
                 rec.metrics = o.result.metrics.clone();
@@ -137,13 +158,10 @@ pub fn to_record(
     rec
 }
 
-/// How `footprint_mib` is measured in each class of environment.
-pub fn footprint_method(kind: crate::env::EnvKind) -> &'static str {
-    match kind {
-        crate::env::EnvKind::Native => "peak resident memory of the workload process (VmHWM, read by itself at exit)",
-        crate::env::EnvKind::Container => "peak memory charged to the container's cgroup (memory.max_usage_in_bytes on v1, memory.peak on v2)",
-        crate::env::EnvKind::Vm => "peak resident memory of the QEMU process (wait4 ru_maxrss), guest memory it touched included",
-    }
+/// How `footprint_pss_mib` and `footprint_uss_mib` are measured: one
+/// sentence, the same for every environment.
+pub fn footprint_method() -> &'static str {
+    crate::env::footprint::METHOD
 }
 
 /// One line for progress output.

@@ -289,8 +289,8 @@ impl Environment for ContainerEnv {
         let mut args = vec![WORKLOAD_PATH.to_string()];
         args.extend(spec.args.iter().cloned());
         let mut config = isorun::spec::default_json(&args);
-        // One cgroup path for every runtime, so the container's peak memory
-        // can be read the same way under each (claim C4).
+        // One cgroup path for every runtime, so the container's processes
+        // can be found the same way under each (its footprint, claim C4).
         let cgroup = format!("/{CGROUP_PARENT}/{id}");
         config["linux"]["cgroupsPath"] = serde_json::json!(cgroup);
         config["annotations"] = serde_json::json!({
@@ -378,12 +378,24 @@ impl Environment for ContainerEnv {
         }
 
         // Wait for the container to end: EOF on its stdout.
+        let pid_file = run_dir.join("pid");
+        let read_pid = || -> i32 {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let measure = spec.workload == isobench_workloads::Workload::Startup;
+        let mut footprint = None;
         let mut ready = None;
         let mut stdout = String::new();
         let exited = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(Event::Ready(t)) => {
+                    if ready.is_none() && measure {
+                        footprint = container_footprint(read_pid(), &cgroup, pg, &id);
+                    }
                     ready.get_or_insert(t);
                 }
                 Ok(Event::Line(l)) => stdout.push_str(&l),
@@ -397,13 +409,8 @@ impl Environment for ContainerEnv {
 
         // EOF comes when the process closes its files, a moment before it
         // has exited: wait for the exit itself, or `delete` finds it running.
-        let pid: i32 = std::fs::read_to_string(run_dir.join("pid"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        wait_exit(pid, deadline);
+        wait_exit(read_pid(), deadline);
 
-        let footprint_kib = cgroup_peak_bytes(Path::new(CGROUP_ROOT), &cgroup).map(|b| b / 1024);
         let mut delete = self.rt(p);
         delete
             .args(["delete", &id])
@@ -438,7 +445,7 @@ impl Environment for ContainerEnv {
                 ("run_ms".to_string(), ms(t_started, exited)),
                 ("delete_ms".to_string(), ms(exited, t_deleted)),
             ]),
-            footprint_kib,
+            footprint,
         })
     }
 
@@ -472,19 +479,33 @@ impl Environment for ContainerEnv {
 const CGROUP_PARENT: &str = "isobench";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// Peak memory use of the cgroup at `path` (relative to the cgroup root):
-/// `memory.max_usage_in_bytes` on cgroup v1, `memory.peak` on v2.
-pub fn cgroup_peak_bytes(root: &Path, path: &str) -> Option<u64> {
-    let rel = path.trim_start_matches('/');
-    [
-        root.join("memory")
-            .join(rel)
-            .join("memory.max_usage_in_bytes"),
-        root.join(rel).join("memory.peak"),
-        root.join("unified").join(rel).join("memory.peak"),
-    ]
-    .iter()
-    .find_map(|f| std::fs::read_to_string(f).ok()?.trim().parse().ok())
+/// The footprint of a running container: its init (`init`, from the pid
+/// file) and descendants, every member of its cgroup (`cgroup`, the
+/// cgroupsPath), and whatever of the runtime lingers: members of the process
+/// group `create` was spawned in (`pgid`) and processes naming the container
+/// `id` on their command line (a shim or monitor; runc, crun and isorun
+/// leave none after `start`). `None` when the init could not be measured.
+fn container_footprint(
+    init: i32,
+    cgroup: &str,
+    pgid: i32,
+    id: &str,
+) -> Option<super::footprint::Footprint> {
+    use super::footprint as fp;
+    if init <= 1 {
+        return None;
+    }
+    let proc_root = Path::new(fp::PROC);
+    let mut roots: Vec<i32> = vec![init];
+    roots.extend(fp::cgroup_procs(Path::new(CGROUP_ROOT), cgroup));
+    roots.extend(fp::group_members(proc_root, pgid));
+    roots.extend(fp::cmdline_mentions(
+        proc_root,
+        id,
+        std::process::id() as i32,
+    ));
+    let f = fp::measure(proc_root, &fp::descendants(proc_root, &roots));
+    f.pids.contains(&init).then_some(f)
 }
 
 /// Remove the (empty) parent cgroup the runtimes created, in every

@@ -5,6 +5,7 @@
 //! implementations also clean up in `Drop` (idempotently).
 
 pub mod container;
+pub mod footprint;
 pub mod native;
 pub mod process;
 pub mod vm;
@@ -73,11 +74,12 @@ pub struct RunOutcome {
     /// `start_ms`, `delete_ms`, `guest_uptime_ms`. They become metrics of the
     /// `startup` workload.
     pub extra_ms: BTreeMap<String, f64>,
-    /// Peak memory of the whole instance, KiB: the workload process's max
-    /// RSS natively, the container cgroup's peak usage, QEMU's max RSS (guest
-    /// memory it touched included) for a VM. Becomes `footprint_mib` of the
-    /// `startup` workload (claim C4).
-    pub footprint_kib: Option<u64>,
+    /// The memory the instance holds while idle at `ISOBENCH-READY`: PSS
+    /// and USS summed over all its processes, measured the same way in every
+    /// environment ([`footprint`]). Becomes `footprint_pss_mib` and
+    /// `footprint_uss_mib` of the `startup` workload (claim C4). `None` when
+    /// the instance was gone before it could be measured.
+    pub footprint: Option<footprint::Footprint>,
 }
 
 /// One place to run workloads.

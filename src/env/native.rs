@@ -1,10 +1,11 @@
 //! The `native` environment: the workload binary spawned directly on the host.
 
-use super::process::watch;
+use super::footprint;
+use super::process::watch_with;
 use super::{EnvContext, EnvKind, Environment, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
-use isobench_workloads::WorkloadSpec;
+use isobench_workloads::{Workload, WorkloadSpec};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -45,20 +46,24 @@ impl Environment for Native {
             .ok_or_else(|| anyhow!("native environment not prepared"))?;
         let mut cmd = Command::new(bin);
         cmd.args(&spec.args);
-        let w = watch(cmd, timeout)?;
+        // The workload and anything it forked, measured at READY (startup
+        // only: the other workloads are not disturbed).
+        let mut footprint = None;
+        let measure = spec.workload == Workload::Startup;
+        let w = watch_with(cmd, timeout, |pid| {
+            if measure {
+                footprint = footprint::measure_tree(pid);
+            }
+        })?;
         let result = find_result(&w.stdout)
             .map_err(|e| anyhow!("{e} (workload exited with {}):\n{}", w.status, w.tail(10)));
         let result = result.context(format!("native {}", spec.workload))?;
-        let footprint_kib = result.info.get("vm_hwm_kib").and_then(|v| v.parse().ok());
         Ok(RunOutcome {
             result,
             first_instruction: w.ready_after,
             lifecycle: w.exited_after,
             extra_ms: BTreeMap::new(),
-            // Not wait4's ru_maxrss: it keeps the peak of the forked copy of
-            // isobench from before exec. The workload's own VmHWM is the
-            // peak of the process image alone.
-            footprint_kib,
+            footprint,
         })
     }
     fn cleanup(&mut self) -> Result<()> {

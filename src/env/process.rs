@@ -128,7 +128,19 @@ pub fn read_stdout<R: Read + Send + 'static>(
 /// for it to exit, at most `timeout`. On timeout or interrupt the whole
 /// process group is killed with SIGKILL and reaped before this returns an
 /// error that quotes the last output lines.
-pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
+pub fn watch(cmd: Command, timeout: Duration) -> Result<Watched> {
+    watch_with(cmd, timeout, |_| {})
+}
+
+/// [`watch`], calling `on_ready` with the child's pid once, when
+/// `ISOBENCH-READY` arrives (while the child is alive and, for the startup
+/// workload, idle: the place to measure its footprint). `on_ready` runs on
+/// the watching thread; the timeout keeps counting while it runs.
+pub fn watch_with(
+    mut cmd: Command,
+    timeout: Duration,
+    mut on_ready: impl FnMut(i32),
+) -> Result<Watched> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -164,7 +176,13 @@ pub fn watch(mut cmd: Command, timeout: Duration) -> Result<Watched> {
                 Duration::from_millis(5)
             }) {
                 Ok(Event::Ready(t)) => {
-                    ready_at.get_or_insert(t);
+                    if ready_at.is_none() {
+                        ready_at = Some(t);
+                        // Not after the child was reaped: its pid may be reused.
+                        if status.is_none() {
+                            on_ready(child.id() as i32);
+                        }
+                    }
                 }
                 Ok(Event::Line(l)) => out.push_str(&l),
                 Ok(Event::Eof(_)) => eof = true,
@@ -299,6 +317,23 @@ mod tests {
         assert!(w.exited_after - ready >= Duration::from_millis(150));
         assert!(w.stdout.contains("ISOBENCH-RESULT"));
         assert!(w.status.success());
+    }
+
+    #[test]
+    fn on_ready_gets_the_live_child_once() {
+        let mut seen = Vec::new();
+        let w = watch_with(
+            sh("echo ISOBENCH-READY; echo ISOBENCH-READY; sleep 0.2; echo 'ISOBENCH-RESULT {}'"),
+            Duration::from_secs(10),
+            |pid| {
+                let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+                seen.push((pid, alive));
+            },
+        )
+        .unwrap();
+        assert!(w.status.success());
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].0 > 1 && seen[0].1, "{seen:?}");
     }
 
     #[test]
