@@ -108,7 +108,9 @@ pub fn to_record(
                 // The workload idles `held_ms` after READY so that its
                 // footprint can be measured; that hold is not startup cost,
                 // so it is taken off the lifecycle (and the container's
-                // run_ms, which spans it). first_instruction_ms precedes it.
+                // run_ms, which spans most of it: READY can come before
+                // `start` returns, so run_ms less the hold is clamped at 0).
+                // first_instruction_ms precedes the hold.
                 let held = o
                     .result
                     .info

@@ -82,6 +82,19 @@ fn quick_native_run_writes_valid_results_and_run_json() {
     assert!(by("latency").metrics.contains_key("ns_per_load_16KiB"));
     let s = by("startup");
     assert!(s.metrics["first_instruction_ms"] <= s.metrics["lifecycle_ms"]);
+    // One footprint measure in every environment, taken while the workload
+    // holds at READY; the hold is not in lifecycle_ms.
+    let (pss, uss) = (
+        s.metrics["footprint_pss_mib"],
+        s.metrics["footprint_uss_mib"],
+    );
+    assert!(pss > 0.0 && uss <= pss, "pss {pss} uss {uss}");
+    assert_eq!(s.units["footprint_pss_mib"], "MiB");
+    assert_eq!(s.info["footprint_pids"], "1");
+    assert!(s.info["footprint_method"].contains("smaps_rollup"));
+    assert!(!s.metrics.contains_key("footprint_mib"));
+    let held: f64 = s.info["held_ms"].parse().unwrap();
+    assert!(held >= 250.0, "held {held}");
     let info: RunInfo =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert!(info.finished_at.is_some());

@@ -78,7 +78,7 @@ fn startup_under(runtime: &str) {
     .unwrap();
     let spec = WorkloadSpec {
         workload: Workload::Startup,
-        args: vec!["startup".into()],
+        args: vec!["startup".into(), "--hold-ms".into(), "200".into()],
     };
     for _ in 0..5 {
         let out = env.run(&spec, Duration::from_secs(60)).unwrap();
@@ -94,6 +94,24 @@ fn startup_under(runtime: &str) {
         for k in ["create_ms", "start_ms", "delete_ms"] {
             assert!(out.extra_ms[k] > 0.0, "{k}");
         }
+        // Measured while the workload held at READY: the workload process
+        // itself at least, runtime leftovers included.
+        let f = out.footprint.expect("footprint measured at READY");
+        eprintln!(
+            "{runtime}: footprint PSS {} KiB, USS {} KiB over pids {:?}",
+            f.pss_kib, f.uss_kib, f.pids
+        );
+        assert!(f.pss_kib > 0 && f.uss_kib <= f.pss_kib, "{f:?}");
+        assert!(!f.pids.is_empty());
+        let held: f64 = out.result.info["held_ms"].parse().unwrap();
+        assert!(held >= 200.0, "held {held} ms");
+        // The hold lies between READY and exit; READY may come before
+        // `start` returns (crun), so only start + run must span it.
+        assert!(
+            out.extra_ms["start_ms"] + out.extra_ms["run_ms"] >= held,
+            "{:?}",
+            out.extra_ms
+        );
     }
     env.cleanup().unwrap();
     // Nothing left: no scratch dir, no mount on it.

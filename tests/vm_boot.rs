@@ -149,7 +149,7 @@ fn workload_binary_boots_as_init_through_vm_env() {
 
     let spec = WorkloadSpec {
         workload: Workload::Startup,
-        args: vec!["startup".into()],
+        args: vec!["startup".into(), "--hold-ms".into(), "300".into()],
     };
     let out = env.run(&spec, GENEROUS).unwrap();
     assert_no_qemu_left(&initrd);
@@ -158,6 +158,11 @@ fn workload_binary_boots_as_init_through_vm_env() {
     let first = out.first_instruction.expect("ISOBENCH-READY seen");
     assert!(first < out.lifecycle);
     assert!(out.extra_ms["guest_uptime_ms"] > 0.0, "{:?}", out.extra_ms);
+    // QEMU measured while the guest held at READY.
+    let f = out.footprint.expect("footprint measured at READY");
+    eprintln!("vm footprint: {f:?}");
+    assert!(f.pss_kib > 1024 && f.uss_kib <= f.pss_kib, "{f:?}");
+    assert!(out.result.info["held_ms"].parse::<f64>().unwrap() >= 300.0);
 
     env.cleanup().unwrap();
     assert!(!initrd.exists(), "cleanup removes the initramfs");
