@@ -281,9 +281,11 @@ Locked:                0 kB
         assert_eq!(parse_stat_ppid("garbage"), None);
     }
 
-    /// A fake /proc: (pid, ppid, pgid, cmdline, Some((pss, uss)) for a
-    /// smaps_rollup).
-    fn fake_proc(procs: &[(i32, i32, i32, &str, Option<(u64, u64)>)]) -> tempfile::TempDir {
+    /// One process of a fake /proc: (pid, ppid, pgid, cmdline, Some((pss,
+    /// uss)) for a smaps_rollup).
+    type FakeProc<'a> = (i32, i32, i32, &'a str, Option<(u64, u64)>);
+
+    fn fake_proc(procs: &[FakeProc]) -> tempfile::TempDir {
         let tmp = tempfile::tempdir().unwrap();
         for &(pid, ppid, pgid, cmdline, mem) in procs {
             let d = tmp.path().join(pid.to_string());
