@@ -110,7 +110,11 @@ pub fn to_record(
                 // so it is taken off the lifecycle (and the container's
                 // run_ms, which spans most of it: READY can come before
                 // `start` returns, so run_ms less the hold is clamped at 0).
-                // first_instruction_ms precedes the hold.
+                // first_instruction_ms precedes the hold. The host's READY
+                // timestamp can lag the write by a few ms, which can push the
+                // difference below first_instruction_ms for a process that
+                // exits at once (native); a lifecycle cannot end before its
+                // first instruction, so that is its floor.
                 let held = o
                     .result
                     .info
@@ -118,8 +122,9 @@ pub fn to_record(
                     .and_then(|v| v.parse::<f64>().ok())
                     .filter(|v| v.is_finite() && *v >= 0.0)
                     .unwrap_or(0.0);
+                let floor = o.first_instruction.map(ms).unwrap_or(0.0);
                 rec.metrics
-                    .insert("lifecycle_ms".into(), (ms(o.lifecycle) - held).max(0.0));
+                    .insert("lifecycle_ms".into(), (ms(o.lifecycle) - held).max(floor));
                 for (k, v) in &o.extra_ms {
                     let v = if k == "run_ms" {
                         (v - held).max(0.0)
