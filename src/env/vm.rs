@@ -20,6 +20,7 @@ use crate::vm::accel::{self, AccelPlan, AccelRequest};
 use crate::vm::console;
 use crate::vm::initramfs::workload_initramfs;
 use crate::vm::kernel::{kernel_version, GuestKernel, KernelSearch};
+use crate::vm::memory;
 use crate::vm::qemu::{self, Accel, Machine, QemuConfig, QBOOT_ROM};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::WorkloadSpec;
@@ -50,6 +51,9 @@ pub struct VmOptions {
     pub vcpus: Option<usize>,
     /// Guest memory in MiB.
     pub memory_mib: u64,
+    /// Size the guest memory from the workloads (`fit_memory`) instead of
+    /// keeping `memory_mib` (which `--vm-memory` set).
+    pub memory_auto: bool,
     /// Pass `tsc_early_khz=<host TSC kHz>` (microvm under TCG can hang
     /// calibrating the TSC without it).
     pub tsc_early_khz: bool,
@@ -64,6 +68,7 @@ impl Default for VmOptions {
             qemu: None,
             vcpus: None,
             memory_mib: 1024,
+            memory_auto: false,
             tsc_early_khz: true,
         }
     }
@@ -77,6 +82,8 @@ struct Prepared {
     kernel: GuestKernel,
     kernel_version: Option<String>,
     qemu_version: String,
+    /// How the guest memory was chosen (after `fit_memory`).
+    memory_source: Option<String>,
 }
 
 /// The `vm` environment.
@@ -267,6 +274,9 @@ impl Environment for VmEnv {
             return d;
         };
         let c = &p.config;
+        if let Some(m) = &p.memory_source {
+            d.insert("memory_source".into(), m.clone());
+        }
         d.insert("accel".into(), c.accel.name().into());
         d.insert("accel_reason".into(), p.accel_reason.clone());
         d.insert("cpu".into(), c.cpu_model().into());
@@ -368,7 +378,72 @@ impl Environment for VmEnv {
             accel_reason,
             kernel,
             qemu_version,
+            memory_source: None,
         });
+        Ok(())
+    }
+
+    fn fit_memory(&mut self, need_bytes: u64, host_available_bytes: Option<u64>) -> Result<()> {
+        let p = self
+            .prepared
+            .as_mut()
+            .ok_or_else(|| anyhow!("vm environment not prepared"))?;
+        // Why a test boot: the guest kernel's own share of memory depends on
+        // the kernel build and its command line; guessing it is how advice
+        // came to fail when followed.
+        let mut probe = p.config.clone();
+        probe.memory_mib = memory::PROBE_MIB;
+        let b = boot_guest(&probe, &["startup".to_string()], accel::TEST_BOOT_TIMEOUT)
+            .context("test boot measuring the guest's own memory")?;
+        let avail_kib: u64 = b
+            .console
+            .result
+            .info
+            .get(memory::MEM_AVAILABLE_KEY)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                anyhow!(
+                    "the test boot's workload reported no {} (an older workload binary? rebuild it with scripts/build-workload.sh)",
+                    memory::MEM_AVAILABLE_KEY
+                )
+            })?;
+        let overhead = memory::GuestOverhead::from_probe(memory::PROBE_MIB, avail_kib);
+        let want = overhead.memory_for(need_bytes).max(memory::MIN_GUEST_MIB);
+        let need_mib = need_bytes.div_ceil(1 << 20);
+        if !self.opts.memory_auto && self.opts.memory_mib < want {
+            return Err(crate::plan::usage(format!(
+                "--vm-memory {} MiB cannot hold the workloads' {need_mib} MiB and the guest's own {:.0} MiB (measured by a test boot); use --vm-memory {want} or more, or leave it out",
+                self.opts.memory_mib, overhead.fixed_mib
+            )));
+        }
+        let memory_mib = if self.opts.memory_auto {
+            want
+        } else {
+            self.opts.memory_mib
+        };
+        if let Some(avail) = host_available_bytes {
+            if memory_mib << 20 > avail {
+                return Err(crate::plan::usage(format!(
+                    "the VM needs {memory_mib} MiB (workloads {need_mib} MiB + guest {:.0} MiB) but the host has only {} MiB available; free memory or run smaller work (--preset quick)",
+                    overhead.fixed_mib,
+                    avail >> 20
+                )));
+            }
+        }
+        p.memory_source = Some(if self.opts.memory_auto {
+            format!(
+                "sized from the plan: workloads allocate up to {need_mib} MiB, the guest keeps {:.0} MiB + 1/64 of its memory (measured by a test boot at {} MiB), plus 5% + 32 MiB margin",
+                overhead.fixed_mib,
+                memory::PROBE_MIB
+            )
+        } else {
+            format!(
+                "--vm-memory (workloads allocate up to {need_mib} MiB; the guest keeps {:.0} MiB)",
+                overhead.fixed_mib
+            )
+        });
+        p.config.memory_mib = memory_mib;
+        self.opts.memory_mib = memory_mib;
         Ok(())
     }
 
