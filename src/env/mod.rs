@@ -121,7 +121,7 @@ pub fn make(p: &crate::plan::EnvPlan, _plan: &crate::plan::Plan) -> Result<Box<d
                 machine: v.machine.parse().map_err(usage)?,
                 kernel: v.kernel.clone(),
                 vcpus: Some(v.vcpus),
-                memory_mib: v.memory_mib.unwrap_or(crate::vm::memory::PROBE_MIB),
+                memory_mib: v.memory_mib.unwrap_or(crate::vm::memory::MIN_GUEST_MIB),
                 memory_auto: v.memory_mib.is_none(),
                 ..vm::VmOptions::default()
             };

@@ -388,60 +388,68 @@ impl Environment for VmEnv {
             .prepared
             .as_mut()
             .ok_or_else(|| anyhow!("vm environment not prepared"))?;
-        // Why a test boot: the guest kernel's own share of memory depends on
-        // the kernel build and its command line; guessing it is how advice
-        // came to fail when followed.
-        let mut probe = p.config.clone();
-        probe.memory_mib = memory::PROBE_MIB;
-        let b = boot_guest(&probe, &["startup".to_string()], accel::TEST_BOOT_TIMEOUT)
-            .context("test boot measuring the guest's own memory")?;
-        let avail_kib: u64 = b
-            .console
-            .result
-            .info
-            .get(memory::MEM_AVAILABLE_KEY)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| {
-                anyhow!(
-                    "the test boot's workload reported no {} (an older workload binary? rebuild it with scripts/build-workload.sh)",
-                    memory::MEM_AVAILABLE_KEY
-                )
-            })?;
-        let overhead = memory::GuestOverhead::from_probe(memory::PROBE_MIB, avail_kib);
-        let want = overhead.memory_for(need_bytes).max(memory::MIN_GUEST_MIB);
+        // Why test boots: the guest kernel's own share of memory depends on
+        // the kernel build, its command line and the memory size itself;
+        // guessing it is how advice came to fail when followed.
+        let base = p.config.clone();
+        let boot = |m: u64| -> Result<f64> {
+            let mut probe = base.clone();
+            probe.memory_mib = m;
+            let b = boot_guest(&probe, &["startup".to_string()], memory::PROBE_TIMEOUT)
+                .with_context(|| {
+                    format!("test boot with {m} MiB measuring the guest's own memory")
+                })?;
+            b.console
+                .result
+                .info
+                .get(memory::MEM_AVAILABLE_KEY)
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|kib| kib / 1024.0)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "the test boot's workload reported no {} (an older workload binary? rebuild it with scripts/build-workload.sh)",
+                        memory::MEM_AVAILABLE_KEY
+                    )
+                })
+        };
         let need_mib = need_bytes.div_ceil(1 << 20);
-        if !self.opts.memory_auto && self.opts.memory_mib < want {
-            return Err(crate::plan::usage(format!(
-                "--vm-memory {} MiB cannot hold the workloads' {need_mib} MiB and the guest's own {:.0} MiB (measured by a test boot); use --vm-memory {want} or more, or leave it out",
-                self.opts.memory_mib, overhead.fixed_mib
-            )));
-        }
-        let memory_mib = if self.opts.memory_auto {
-            want
+        let start = if self.opts.memory_auto {
+            memory::initial_guess(need_bytes)
         } else {
             self.opts.memory_mib
         };
-        if let Some(avail) = host_available_bytes {
-            if memory_mib << 20 > avail {
+        let (found, avail) = match memory::find_size(need_bytes, start, boot)? {
+            Ok(ok) => ok,
+            Err(last) => {
                 return Err(crate::plan::usage(format!(
-                    "the VM needs {memory_mib} MiB (workloads {need_mib} MiB + guest {:.0} MiB) but the host has only {} MiB available; free memory or run smaller work (--preset quick)",
-                    overhead.fixed_mib,
-                    avail >> 20
+                    "could not find a guest memory size that leaves the workloads' {need_mib} MiB available in {} test boots (last tried {last} MiB); pass --vm-memory with a larger size",
+                    memory::MAX_PROBES
+                )))
+            }
+        };
+        if !self.opts.memory_auto && found > self.opts.memory_mib {
+            return Err(crate::plan::usage(format!(
+                "--vm-memory {} MiB cannot hold the workloads' {need_mib} MiB next to the guest kernel; a test boot with {found} MiB left {avail:.0} MiB available: use --vm-memory {found} or more, or leave it out",
+                self.opts.memory_mib
+            )));
+        }
+        let memory_mib = found;
+        if let Some(host) = host_available_bytes {
+            if memory_mib << 20 > host {
+                return Err(crate::plan::usage(format!(
+                    "the VM needs {memory_mib} MiB for the workloads' {need_mib} MiB but the host has only {} MiB available; free memory or run smaller work (--preset quick)",
+                    host >> 20
                 )));
             }
         }
-        p.memory_source = Some(if self.opts.memory_auto {
-            format!(
-                "sized from the plan: workloads allocate up to {need_mib} MiB, the guest keeps {:.0} MiB + 1/64 of its memory (measured by a test boot at {} MiB), plus 5% + 32 MiB margin",
-                overhead.fixed_mib,
-                memory::PROBE_MIB
-            )
-        } else {
-            format!(
-                "--vm-memory (workloads allocate up to {need_mib} MiB; the guest keeps {:.0} MiB)",
-                overhead.fixed_mib
-            )
-        });
+        p.memory_source = Some(format!(
+            "{}: workloads allocate up to {need_mib} MiB; a test boot at {memory_mib} MiB left {avail:.0} MiB available",
+            if self.opts.memory_auto {
+                "sized from the plan by test boots"
+            } else {
+                "--vm-memory"
+            }
+        ));
         p.config.memory_mib = memory_mib;
         self.opts.memory_mib = memory_mib;
         Ok(())
