@@ -532,7 +532,7 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 /// approximation of the noncentral t). `None` when δ ≤ 0 or n would
 /// exceed 100 000.
 pub fn reps_needed(sd: f64, delta: f64, alpha: f64, power: f64) -> Option<usize> {
-    if !(delta > 0.0) || !sd.is_finite() {
+    if delta.is_nan() || delta <= 0.0 || !sd.is_finite() {
         return None;
     }
     if sd <= 0.0 {
