@@ -327,9 +327,9 @@ fn startup_median(a: &Analysis, class: &str) -> Option<(String, f64, String)> {
             .figures
             .iter()
             .filter(|f| f.env == class && f.workload == "startup" && f.metric == metric)
-            .max_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point));
+            .max_by(|x, y| x.summary.median.total_cmp(&y.summary.median));
         if let Some(f) = best {
-            return Some((f.env_id.clone(), f.summary.median.point, metric.to_string()));
+            return Some((f.env_id.clone(), f.summary.median, metric.to_string()));
         }
     }
     None
@@ -355,7 +355,7 @@ fn c3(a: &Analysis) -> ClaimResult {
                 .figures
                 .iter()
                 .find(|f| f.env_id == *id && f.workload == "startup" && f.metric == *metric)
-                .map(|f| f.summary.median.point)
+                .map(|f| f.summary.median)
                 .unwrap_or(*vms);
             let factor = vm_same / cms;
             let accel = a.env(id).and_then(|e| e.accel()).unwrap_or("unknown");
@@ -408,16 +408,13 @@ fn c4(a: &Analysis, host_memory_bytes: Option<u64>) -> ClaimResult {
     }
     let worst_cont = cont
         .iter()
-        .max_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
+        .max_by(|x, y| x.summary.median.total_cmp(&y.summary.median))
         .expect("not empty");
     let best_vm = vm
         .iter()
-        .min_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
+        .min_by(|x, y| x.summary.median.total_cmp(&y.summary.median))
         .expect("not empty");
-    let (c, v) = (
-        worst_cont.summary.median.point,
-        best_vm.summary.median.point,
-    );
+    let (c, v) = (worst_cont.summary.median, best_vm.summary.median);
     let per_host = |f: &Figure, x: f64| match (host_memory_bytes, unit_bytes(&f.unit)) {
         (Some(m), Some(u)) if x > 0.0 => {
             format!(", about {:.0} per host by memory", m as f64 / (x * u))
@@ -481,10 +478,10 @@ fn c6(a: &Analysis) -> ClaimResult {
         Some(f) => combine(
             "C6",
             vec![Part::measured(
-                f.summary.median.point > 0.0,
+                f.summary.median > 0.0,
                 format!(
                     "{}: {:.0} actions on another user's containers succeeded.",
-                    f.env_id, f.summary.median.point
+                    f.env_id, f.summary.median
                 ),
             )],
         ),
@@ -504,10 +501,10 @@ fn c7(a: &Analysis) -> ClaimResult {
         (Some(d), Some(i)) => combine(
             "C7",
             vec![Part::measured(
-                d.summary.median.point < i.summary.median.point,
+                d.summary.median < i.summary.median,
                 format!(
                     "A one-file change added {:.0} bytes to an image of {:.0} bytes.",
-                    d.summary.median.point, i.summary.median.point
+                    d.summary.median, i.summary.median
                 ),
             )],
         ),

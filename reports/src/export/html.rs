@@ -191,8 +191,8 @@ pub fn to_html(cx: &ReportContext) -> String {
         );
     }
 
-    let _ = writeln!(s, "<h2>Every figure</h2><p>Median of the valid repetitions with its 95% bootstrap confidence interval, coefficient of variation, number of valid repetitions, and performance relative to native (× native, higher is better, with interval; cost = extra time).</p>");
-    let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>median [95% CI]</th><th>min</th><th>max</th><th>CV</th><th>n</th><th>invalid</th><th>vs native</th></tr>");
+    let _ = writeln!(s, "<h2>Every figure</h2><p>Geometric mean of the valid repetitions with its 95% confidence interval (Student t on the logs; none for a single repetition), coefficient of variation, number of valid repetitions, and performance relative to native (× native, higher is better, with interval; cost = extra time).</p>");
+    let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>geo. mean [95% CI]</th><th>min</th><th>max</th><th>CV</th><th>n</th><th>invalid</th><th>vs native</th></tr>");
     for f in &cx.analysis.figures {
         let _ = writeln!(
             s,
@@ -263,11 +263,7 @@ fn at_a_glance(s: &mut String, cx: &ReportContext) {
                             .vs_native
                             .map(|r| format!("<br><small>{:.2}×</small>", r.speed.point))
                             .unwrap_or_default();
-                        let _ = write!(
-                            s,
-                            "<td class=\"n\">{}{rel}</td>",
-                            num(f.summary.median.point)
-                        );
+                        let _ = write!(s, "<td class=\"n\">{}{rel}</td>", num(f.summary.median));
                     }
                     None => {
                         let _ = write!(s, "<td class=\"n\">–</td>");

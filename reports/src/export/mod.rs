@@ -29,10 +29,15 @@ pub fn num(x: f64) -> String {
     }
 }
 
-/// Median with its interval: `9876 [9800, 9950]`.
+/// Geometric mean (the statistic the interval belongs to) with its
+/// interval: `9876 [9800, 9950]`; `9876 (n=1, no interval)` for one value.
+/// (The name is kept for callers; the figure's median is `summary.median`.)
 pub fn median_ci(f: &Figure) -> String {
-    let m = f.summary.median;
-    format!("{} [{}, {}]", num(m.point), num(m.lo), num(m.hi))
+    let s = &f.summary;
+    match s.ci {
+        Some(ci) => format!("{} [{}, {}]", num(s.centre), num(ci.lo), num(ci.hi)),
+        None => format!("{} (n={}, no interval)", num(s.centre), s.n),
+    }
 }
 
 /// Coefficient of variation as a percentage, or `–`.
