@@ -158,10 +158,10 @@ pub fn to_html(cx: &ReportContext) -> String {
     for c in cx.claims {
         let class = c.verdict.label().replace(' ', "-");
         let mut body = String::new();
-        for f in &c.findings {
+        for f in &c.findings() {
             let _ = write!(body, "<p>{}</p>", esc(f));
         }
-        for m in &c.missing {
+        for m in &c.missing() {
             let _ = write!(
                 body,
                 "<p class=\"not-measured\">Would be measured by: {}.</p>",

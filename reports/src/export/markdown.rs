@@ -107,10 +107,10 @@ pub fn to_markdown(cx: &ReportContext) -> String {
     let _ = writeln!(s, "\n## Claims\n");
     for c in cx.claims {
         let _ = writeln!(s, "- **{} — {}**: {}", c.id, c.verdict.label(), c.claim);
-        for f in &c.findings {
+        for f in &c.findings() {
             let _ = writeln!(s, "  - {f}");
         }
-        for m in &c.missing {
+        for m in &c.missing() {
             let _ = writeln!(s, "  - Not measured: {m}.");
         }
     }
