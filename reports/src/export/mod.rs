@@ -6,7 +6,10 @@ pub mod csv;
 pub mod html;
 pub mod markdown;
 
-use crate::analysis::Figure;
+use crate::analysis::{Analysis, Figure, BASELINE};
+use crate::claims::env_emulated;
+use crate::metric::{format_size, latency_size_bytes};
+use crate::report::ReportContext;
 
 /// `12345.678` → `12346`, `1.2345` → `1.23`: three significant figures or
 /// more for large values, enough for every unit isobench records.
@@ -95,6 +98,161 @@ pub fn vs_native(f: &Figure) -> String {
         None if f.env_id == crate::analysis::BASELINE => "baseline".into(),
         None => "–".into(),
     }
+}
+
+/// Why a figure must not be divided by native's: it ran with other
+/// parameters (or another STREAM variant). `None` for native and for
+/// figures whose parameters agree.
+pub fn not_comparable(cx: &ReportContext, f: &Figure) -> Option<String> {
+    cx.facts.params_differ(&f.env_id, &f.workload)
+}
+
+/// The ratio to native of a figure that may be divided, else `None`.
+pub fn ratio(cx: &ReportContext, f: &Figure) -> Option<Val> {
+    speed_of(f).filter(|_| not_comparable(cx, f).is_none())
+}
+
+/// The banner of a run with emulated VMs, else `None`.
+pub fn emulation_banner(cx: &ReportContext) -> Option<String> {
+    let emu: Vec<&str> = cx
+        .analysis
+        .envs
+        .iter()
+        .filter(|e| env_emulated(cx.analysis, &e.env_id))
+        .map(|e| e.env_id.as_str())
+        .collect();
+    if emu.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "VMs in this run ({}) ran under QEMU TCG, an emulated CPU: their figures measure the emulator, not the overhead of virtualisation. Claims that depend on them are marked “not testable on this host”; container figures are unaffected.",
+        emu.join(", ")
+    ))
+}
+
+/// One column of the headline table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadlineColumn {
+    pub workload: String,
+    pub metric: String,
+    /// e.g. `membw — STREAM: triad_mbs (× native)`.
+    pub title: String,
+    /// Absolute value (startup, footprint) instead of a ratio to native.
+    pub absolute: bool,
+}
+
+/// The headline metric of each workload present: cpu primes/s, STREAM
+/// triad, GUPS, latency at the largest working set, time to first
+/// instruction and the idle footprint (absolute).
+pub fn headline_columns(cx: &ReportContext) -> Vec<HeadlineColumn> {
+    let a = cx.analysis;
+    let mut cols = Vec::new();
+    let has = |w: &str, m: &str| a.figures.iter().any(|f| f.workload == w && f.metric == m);
+    let mut push = |w: &str, m: &str, title: String, absolute: bool| {
+        cols.push(HeadlineColumn {
+            workload: w.into(),
+            metric: m.into(),
+            title,
+            absolute,
+        })
+    };
+    for (w, m) in [
+        ("cpu", "primes_per_s"),
+        ("cpu", "gflops"),
+        ("membw", "triad_mbs"),
+        ("randacc", "gups"),
+    ] {
+        if has(w, m) {
+            push(
+                w,
+                m,
+                format!("{}: {m} (× native)", cx.facts.workload_title(a, w)),
+                false,
+            );
+        }
+    }
+    if let Some(m) = largest_latency(a, BASELINE) {
+        push("latency", &m, format!("latency: {m} (× native)"), false);
+    }
+    if has("startup", "first_instruction_ms") {
+        push(
+            "startup",
+            "first_instruction_ms",
+            "startup: time to first instruction (ms)".into(),
+            true,
+        );
+    }
+    if has("startup", crate::claims::FOOTPRINT) {
+        push(
+            "startup",
+            crate::claims::FOOTPRINT,
+            "idle footprint, PSS (MiB)".into(),
+            true,
+        );
+    }
+    cols
+}
+
+/// The latency metric of the largest working set an environment measured.
+pub fn largest_latency(a: &Analysis, env_id: &str) -> Option<String> {
+    a.figures
+        .iter()
+        .filter(|f| f.env_id == env_id && f.workload == "latency")
+        .filter_map(|f| latency_size_bytes(&f.metric).map(|s| (s, f.metric.clone())))
+        .max_by_key(|x| x.0)
+        .map(|x| x.1)
+}
+
+/// A headline cell: the ratio to native with its interval, or the absolute
+/// value for startup and footprint, or why there is none.
+pub fn headline_cell(cx: &ReportContext, env_id: &str, c: &HeadlineColumn) -> String {
+    let a = cx.analysis;
+    let mut metric = c.metric.clone();
+    // Latency: the largest size measured both natively and here.
+    if c.workload == "latency" {
+        let common = a
+            .figures
+            .iter()
+            .filter(|f| f.env_id == env_id && f.workload == "latency")
+            .filter(|f| a.figure(BASELINE, "latency", &f.metric).is_some())
+            .filter_map(|f| latency_size_bytes(&f.metric).map(|s| (s, f.metric.clone())))
+            .max_by_key(|x| x.0);
+        match common {
+            Some((_, m)) => metric = m,
+            None => return "–".into(),
+        }
+    }
+    let Some(f) = a.figure(env_id, &c.workload, &metric) else {
+        return "not measured".into();
+    };
+    let size = if c.workload == "latency" && metric != c.metric {
+        latency_size_bytes(&metric)
+            .map(|s| format!(" at {}", format_size(s)))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if c.absolute {
+        return median_ci(f);
+    }
+    if env_id == BASELINE {
+        return format!("baseline: {}", median_ci(f));
+    }
+    if let Some(why) = not_comparable(cx, f) {
+        return format!("not comparable ({why})");
+    }
+    match ratio(cx, f) {
+        Some(v) => format!("{}{size}", val_text(v, |x| format!("{x:.2}×"))),
+        None => "no native figure".into(),
+    }
+}
+
+/// The interval methods used in a report, for a footnote.
+pub fn interval_methods(a: &Analysis) -> String {
+    let mut m: Vec<String> = a.figures.iter().map(interval_method).collect();
+    m.sort();
+    m.dedup();
+    m.join("; ")
 }
 
 #[cfg(test)]
