@@ -323,7 +323,7 @@ fn pct(x: f64) -> String {
 }
 
 /// `at 99% of native (95% CI 92%–105%, n=5)`.
-fn speed_words(v: Val) -> String {
+fn speed_words(v: &Val) -> String {
     match v.ci {
         Some((lo, hi)) => format!(
             "at {} of native (95% CI {}–{}, n={})",
@@ -337,7 +337,7 @@ fn speed_words(v: Val) -> String {
 }
 
 /// Lower and upper bound of a value: its interval, or the point itself.
-fn bounds(v: Val) -> (f64, f64) {
+fn bounds(v: &Val) -> (f64, f64) {
     v.ci.unwrap_or((v.point, v.point))
 }
 
@@ -348,39 +348,53 @@ impl Cx<'_> {
             workload: self.facts.workload_label(&f.env_id, &f.workload),
             metric: f.metric.clone(),
             unit: f.unit.clone(),
-            params: self
-                .facts
-                .params(&f.env_id, &f.workload)
-                .map(params_text)
-                .unwrap_or_else(|| "parameters not recorded".into()),
-            value: val_text(median_of(f), num),
+            params: {
+                let mut p = if f.params.is_empty() {
+                    self.facts
+                        .params(&f.env_id, &f.workload)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    f.params.clone()
+                };
+                if let Some(v) = self.facts.stream_variant(&f.env_id) {
+                    p.entry("stream_variant".into())
+                        .or_insert_with(|| serde_json::Value::String(v.into()));
+                }
+                params_text(&p)
+            },
+            value: val_text(&median_of(f), num),
             vs_native: speed_of(f)
                 .filter(|_| self.incomparable(f).is_none())
-                .map(|v| val_text(v, |x| format!("{x:.2}"))),
+                .map(|v| val_text(&v, |x| format!("{x:.2}"))),
             accel: f.accel.clone(),
         }
     }
 
-    /// Why `f` may not be divided by native: its parameters differ, or
-    /// there is no native figure. `None` when the ratio is sound.
+    /// Why `f` may not be divided by native: its parameters (or STREAM
+    /// variant) differ, there is no native figure, or a figure has one
+    /// repetition (no interval). `None` when the ratio is sound.
     fn incomparable(&self, f: &Figure) -> Option<String> {
         if f.env_id == BASELINE {
             return None;
         }
+        if let Some(why) = &f.incomparable {
+            let why = why
+                .strip_prefix("parameters differ from native: ")
+                .unwrap_or(why);
+            return Some(format!("parameters differ: {} {why}", f.env_id));
+        }
         if let Some(d) = self.facts.params_differ(&f.env_id, &f.workload) {
-            return Some(format!("parameters differ: {} {d}", f.env_id));
+            return Some(format!("parameters differ from native: {} {d}", f.env_id));
         }
         if f.vs_native.is_none() {
-            return Some(
-                if self.a.figure(BASELINE, &f.workload, &f.metric).is_some() {
-                    format!(
-                        "parameters differ: {} {} has no ratio to native",
-                        f.env_id, f.metric
-                    )
-                } else {
-                    format!("no native {} {} figure", f.workload, f.metric)
-                },
-            );
+            return Some(match self.a.figure(BASELINE, &f.workload, &f.metric) {
+                None => format!("no native {} {} figure", f.workload, f.metric),
+                Some(n) if n.summary.n < 2 || f.summary.n < 2 => {
+                    "one repetition: no interval, no ratio".to_string()
+                }
+                Some(_) => format!("{} {} has no ratio to native", f.env_id, f.metric),
+            });
         }
         None
     }
@@ -417,12 +431,12 @@ impl Cx<'_> {
                 .iter()
                 .map(
                     |f| match speed_of(f).filter(|_| self.incomparable(f).is_none()) {
-                        Some(v) => format!("{} {} {}", f.env_id, f.metric, speed_words(v)),
+                        Some(v) => format!("{} {} {}", f.env_id, f.metric, speed_words(&v)),
                         None => format!(
                             "{} {} median {} {}",
                             f.env_id,
                             f.metric,
-                            val_text(median_of(f), num),
+                            val_text(&median_of(f), num),
                             f.unit
                         ),
                     },
@@ -483,7 +497,7 @@ impl Cx<'_> {
                 } else {
                     format!(" ({w})")
                 };
-                format!("{} {}{w} {}", f.env_id, f.metric, speed_words(v))
+                format!("{} {}{w} {}", f.env_id, f.metric, speed_words(&v))
             })
             .collect::<Vec<_>>()
             .join("; ")
@@ -504,7 +518,7 @@ fn c1(cx: &Cx) -> ClaimResult {
         Ok((figs, notes)) => {
             let ok = figs
                 .iter()
-                .all(|f| speed_of(f).is_some_and(|v| bounds(v).1 >= ALMOST_NATIVE));
+                .all(|f| speed_of(f).is_some_and(|v| bounds(&v).1 >= ALMOST_NATIVE));
             holds(
                 l1,
                 ok,
@@ -527,7 +541,7 @@ fn c1(cx: &Cx) -> ClaimResult {
         Ok((figs, notes)) => {
             let ok = figs.iter().all(|f| {
                 speed_of(f).is_some_and(|v| {
-                    let (lo, hi) = bounds(v);
+                    let (lo, hi) = bounds(&v);
                     hi >= ABOUT_HALF.0 && lo <= ABOUT_HALF.1
                 })
             });
@@ -561,7 +575,7 @@ fn seq_part(cx: &Cx, class: &str, label: &str) -> PartResult {
                 .iter()
                 .filter(|f| {
                     !speed_of(f).is_some_and(|v| {
-                        let (lo, hi) = bounds(v);
+                        let (lo, hi) = bounds(&v);
                         hi >= SIMILAR.0 && lo <= SIMILAR.1
                     })
                 })
@@ -638,7 +652,7 @@ fn c2(cx: &Cx) -> ClaimResult {
             };
             let ok = figs.iter().all(|f| {
                 speed_of(f).is_some_and(|v| {
-                    bounds(v).1 < 1.0
+                    bounds(&v).1 < 1.0
                         && seq_speed(&f.env_id)
                             .map(|s| v.point < s.point)
                             .unwrap_or(true)
@@ -652,7 +666,7 @@ fn c2(cx: &Cx) -> ClaimResult {
                         "{} triad_mbs ({}) {}",
                         f.env_id,
                         crate::report::stream_label(cx.facts.stream_variant(&f.env_id)),
-                        speed_words(s)
+                        speed_words(&s)
                     ));
                     if let Some(t) = a.figure(&f.env_id, "membw", "triad_mbs") {
                         cited.push(cx.cite(t));
@@ -704,7 +718,7 @@ fn slowest_start<'a>(cx: &Cx<'a>, class: &str, metric: Option<&str>) -> Option<&
         cx.a.figures
             .iter()
             .filter(|f| f.env == class && f.workload == "startup" && f.metric == m)
-            .max_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
+            .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
     })
 }
 
@@ -721,12 +735,12 @@ fn c3(cx: &Cx) -> ClaimResult {
             let v = median_of(f);
             holds(
                 l1,
-                bounds(v).0 <= CONTAINER_START_MAX_MS,
+                bounds(&v).0 <= CONTAINER_START_MAX_MS,
                 format!(
                     "Slowest container start: {} {} median {} ms (\"seconds or less\" means ≤ {CONTAINER_START_MAX_MS:.0} ms).",
                     f.env_id,
                     f.metric,
-                    val_text(v, |x| format!("{x:.0}"))
+                    val_text(&v, |x| format!("{x:.0}"))
                 ),
                 vec![cx.cite(f)],
             )
@@ -761,7 +775,7 @@ fn c3(cx: &Cx) -> ClaimResult {
                 "VM start under QEMU TCG (emulated CPU, the guest kernel boots far slower than under hardware virtualisation): {} {} median {} ms; for information only.",
                 f.env_id,
                 f.metric,
-                val_text(median_of(f), |x| format!("{x:.0}"))
+                val_text(&median_of(f), |x| format!("{x:.0}"))
             ),
             figures: vec![cx.cite(f)],
             missing: None,
@@ -770,7 +784,7 @@ fn c3(cx: &Cx) -> ClaimResult {
         let vm = vm_figs
             .iter()
             .filter(|f| !figure_emulated(cx.a, f) && f.metric == vm_figs[0].metric)
-            .max_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
+            .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
             .or_else(|| vm_figs.iter().find(|f| !figure_emulated(cx.a, f)))
             .copied()
             .expect("a hardware VM figure");
@@ -781,7 +795,7 @@ fn c3(cx: &Cx) -> ClaimResult {
                 "startup in a container to compare the VM with",
             ),
             Some(c) => {
-                let factor = vm.summary.median.point / c.summary.median.point;
+                let factor = vm.summary.centre / c.summary.centre;
                 holds(
                     l2,
                     factor >= FAR_LONGER,
@@ -789,7 +803,7 @@ fn c3(cx: &Cx) -> ClaimResult {
                         "VM start: {} {} median {} ms, {factor:.0}× the slowest container ({}; \"far longer\" means ≥ {FAR_LONGER:.0}×; accelerator {}).",
                         vm.env_id,
                         vm.metric,
-                        val_text(median_of(vm), |x| format!("{x:.0}")),
+                        val_text(&median_of(vm), |x| format!("{x:.0}")),
                         c.env_id,
                         vm.accel.as_deref().unwrap_or("unknown")
                     ),
@@ -831,14 +845,14 @@ fn c4(cx: &Cx, host_memory_bytes: Option<u64>) -> ClaimResult {
             not_measured(label, "no valid figure", FOOTPRINT_WHAT)
         }
     };
-    let bytes = |f: &Figure| unit_bytes(&f.unit).map(|u| f.summary.median.point * u);
+    let bytes = |f: &Figure| unit_bytes(&f.unit).map(|u| f.summary.centre * u);
     let per_host = |f: &Figure| match (host_memory_bytes, bytes(f)) {
         (Some(m), Some(b)) if b > 0.0 => Some(m as f64 / b),
         _ => None,
     };
     let worst_cont = cont
         .iter()
-        .max_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
+        .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
         .copied();
     let l1 = "a host holds hundreds or thousands of containers";
     let p1 = match worst_cont {
@@ -851,7 +865,7 @@ fn c4(cx: &Cx, host_memory_bytes: Option<u64>) -> ClaimResult {
                 format!(
                     "Footprint per container ({measure}): {} {} MiB, about {n:.0} per host by memory (\"hundreds\" means ≥ {HUNDREDS:.0}).",
                     c.env_id,
-                    val_text(median_of(c), num)
+                    val_text(&median_of(c), num)
                 ),
                 vec![cx.cite(c)],
             ),
@@ -869,14 +883,14 @@ fn c4(cx: &Cx, host_memory_bytes: Option<u64>) -> ClaimResult {
                 .collect();
             let v = (if hw.is_empty() { &vm } else { &hw })
                 .iter()
-                .min_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
+                .min_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
                 .copied()
                 .expect("not empty");
-            let factor = v.summary.median.point / c.summary.median.point;
+            let factor = v.summary.centre / c.summary.centre;
             let text = format!(
                 "Footprint per VM ({measure}): {} {} MiB{}, {factor:.0}× the heaviest container {} (the claim needs ≥ {FOOTPRINT_FACTOR:.0}×).",
                 v.env_id,
-                val_text(median_of(v), num),
+                val_text(&median_of(v), num),
                 per_host(v)
                     .map(|n| format!(", about {n:.0} per host by memory"))
                     .unwrap_or_default(),
@@ -963,10 +977,10 @@ fn c6(cx: &Cx) -> ClaimResult {
     let p = match acc.iter().find(|f| f.env == "container") {
         Some(f) => holds(
             l,
-            f.summary.median.point > 0.0,
+            f.summary.centre > 0.0,
             format!(
                 "{}: {:.0} actions on another user's containers succeeded.",
-                f.env_id, f.summary.median.point
+                f.env_id, f.summary.centre
             ),
             vec![cx.cite(f)],
         ),
@@ -982,10 +996,10 @@ fn c7(cx: &Cx) -> ClaimResult {
     let p = match (added.first(), image.first()) {
         (Some(d), Some(i)) => holds(
             l,
-            d.summary.median.point < i.summary.median.point,
+            d.summary.centre < i.summary.centre,
             format!(
                 "A one-file change added {:.0} bytes to an image of {:.0} bytes.",
-                d.summary.median.point, i.summary.median.point
+                d.summary.centre, i.summary.centre
             ),
             vec![cx.cite(d), cx.cite(i)],
         ),
@@ -1132,10 +1146,7 @@ mod tests {
         assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
         let reason = p.reason.as_deref().unwrap();
         assert!(reason.starts_with("parameters differ"), "{reason}");
-        assert!(
-            reason.contains("primes_max 50000 vs native unset"),
-            "{reason}"
-        );
+        assert!(reason.contains("vm-kvm primes_max 50000 vs"), "{reason}");
         assert!(p
             .verdict_text()
             .starts_with("not measured (parameters differ"));

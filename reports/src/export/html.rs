@@ -3,11 +3,11 @@
 //! plots and the claims section.
 
 use super::{
-    cv_pct, emulation_banner, headline_cell, headline_columns, interval_methods, median_ci,
-    not_comparable, num, ratio, val_text, vs_native,
+    cv_pct, emulation_banner, env_not_comparable, figure_params, headline_cell, headline_columns,
+    interval_methods, median_ci, not_comparable, num, ratio, val_text, vs_native,
 };
 use crate::claims::{env_emulated, short};
-use crate::report::{params_text, ReportContext};
+use crate::report::ReportContext;
 use std::fmt::Write;
 
 /// Escape text for HTML.
@@ -190,7 +190,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
             .collect();
         let (apart, same): (Vec<&str>, Vec<&str>) = envs
             .iter()
-            .partition(|e| cx.facts.params_differ(e, &w).is_some());
+            .partition(|e| env_not_comparable(cx, e, &w).is_some());
         let _ = write!(
             s,
             "<h3 id=\"w-{}\">{}</h3><table><tr><th>metric</th>",
@@ -215,7 +215,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
                             .map(|v| {
                                 format!(
                                     "<br><small>{}</small>",
-                                    esc(&val_text(v, |x| format!("{x:.2}×")))
+                                    esc(&val_text(&v, |x| format!("{x:.2}×")))
                                 )
                             })
                             .unwrap_or_default();
@@ -234,11 +234,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
             "<table class=\"params\"><tr><th colspan=\"2\">Parameters</th></tr>"
         );
         for e in &envs {
-            let p = cx
-                .facts
-                .params(e, &w)
-                .map(params_text)
-                .unwrap_or_else(|| "not recorded".into());
+            let p = figure_params(cx, e, &w);
             let _ = writeln!(
                 s,
                 "<tr><td>{}</td><td>{}</td></tr>",
@@ -250,7 +246,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
         if !apart.is_empty() {
             let _ = writeln!(s, "<h4>Not comparable with native (different parameters)</h4><table class=\"apart\"><tr><th>environment</th><th>how it differs</th><th>metric</th><th>median [95% CI] (n)</th></tr>");
             for e in &apart {
-                let why = cx.facts.params_differ(e, &w).unwrap_or_default();
+                let why = env_not_comparable(cx, e, &w).unwrap_or_default();
                 for m in a.metrics(&w) {
                     if let Some(f) = a.figure(e, &w, &m) {
                         let _ = writeln!(
@@ -454,7 +450,7 @@ fn every_figure(s: &mut String, cx: &ReportContext) {
     for f in &cx.analysis.figures {
         let rel = match (not_comparable(cx, f), ratio(cx, f)) {
             (Some(_), _) => "not comparable (parameters differ)".to_string(),
-            (None, Some(v)) => val_text(v, |x| format!("{x:.2}×")),
+            (None, Some(v)) => val_text(&v, |x| format!("{x:.2}×")),
             (None, None) => vs_native(f),
         };
         let _ = writeln!(

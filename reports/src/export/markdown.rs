@@ -96,7 +96,7 @@ pub fn to_markdown(cx: &ReportContext) -> String {
                             .vs_native
                             .map(|r| format!(" ({:.2}×)", r.speed.point))
                             .unwrap_or_default();
-                        format!("{}{rel}", num(f.summary.median.point))
+                        format!("{}{rel}", num(f.summary.median))
                     }
                     None => "–".into(),
                 })

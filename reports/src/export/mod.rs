@@ -32,24 +32,27 @@ pub fn num(x: f64) -> String {
     }
 }
 
-/// A value with its interval (`None` when there is none, e.g. n = 1) and
-/// the number of repetitions behind it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A value with its interval (`None` when there is none, e.g. n = 1), the
+/// number of repetitions behind it and how the interval was made.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Val {
     pub point: f64,
     pub ci: Option<(f64, f64)>,
     pub n: usize,
+    /// e.g. `t on logs, n=5`; empty without an interval.
+    pub method: String,
 }
 
-/// The median of a figure with its interval. Every reader of intervals goes
-/// through here and [`speed_of`], so a change of the statistics API touches
-/// two functions.
+/// The centre of a figure (its geometric mean, the statistic its interval
+/// belongs to) with the interval. Every reader of intervals goes through
+/// here and [`speed_of`].
 pub fn median_of(f: &Figure) -> Val {
-    let m = f.summary.median;
+    let s = &f.summary;
     Val {
-        point: m.point,
-        ci: (f.summary.n >= 2).then_some((m.lo, m.hi)),
-        n: f.summary.n,
+        point: s.centre,
+        ci: s.ci.map(|c| (c.lo, c.hi)),
+        n: s.n,
+        method: s.ci.map(|c| c.method.to_string()).unwrap_or_default(),
     }
 }
 
@@ -59,18 +62,43 @@ pub fn speed_of(f: &Figure) -> Option<Val> {
     let r = f.vs_native?;
     Some(Val {
         point: r.speed.point,
-        ci: (f.summary.n >= 2).then_some((r.speed.lo, r.speed.hi)),
+        ci: Some((r.speed.lo, r.speed.hi)),
         n: f.summary.n,
+        method: r.method.to_string(),
     })
 }
 
-/// How the intervals of a figure were computed.
-pub fn interval_method(_f: &Figure) -> String {
-    "95% percentile bootstrap, 2000 resamples".to_string()
+/// How the intervals of a figure were computed (its own and its ratio's).
+pub fn interval_method(f: &Figure) -> String {
+    let own = f
+        .summary
+        .ci
+        .map(|c| {
+            format!(
+                "{}: {}",
+                f.summary.centre_kind.label(),
+                kind(&c.method.to_string())
+            )
+        })
+        .unwrap_or_default();
+    let rel = f
+        .vs_native
+        .map(|r| format!("ratio to native: {}", kind(&r.method.to_string())))
+        .unwrap_or_default();
+    [own, rel]
+        .into_iter()
+        .filter(|x| !x.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A method without its counts: `t on logs, n=5` → `t on logs`.
+fn kind(method: &str) -> String {
+    method.split(", n=").next().unwrap_or(method).to_string()
 }
 
 /// `9876 [9800, 9950] (n=5)`, or `9876 (n=1, no interval)`.
-pub fn val_text(v: Val, fmt: impl Fn(f64) -> String) -> String {
+pub fn val_text(v: &Val, fmt: impl Fn(f64) -> String) -> String {
     match v.ci {
         Some((lo, hi)) => format!("{} [{}, {}] (n={})", fmt(v.point), fmt(lo), fmt(hi), v.n),
         None => format!("{} (n={}, no interval)", fmt(v.point), v.n),
@@ -79,7 +107,7 @@ pub fn val_text(v: Val, fmt: impl Fn(f64) -> String) -> String {
 
 /// Median with its interval and n: `9876 [9800, 9950] (n=5)`.
 pub fn median_ci(f: &Figure) -> String {
-    val_text(median_of(f), num)
+    val_text(&median_of(f), num)
 }
 
 /// Coefficient of variation as a percentage, or `–`.
@@ -94,7 +122,7 @@ pub fn cv_pct(f: &Figure) -> String {
 /// `baseline` / `–`.
 pub fn vs_native(f: &Figure) -> String {
     match speed_of(f) {
-        Some(v) => val_text(v, |x| format!("{x:.2}×")),
+        Some(v) => val_text(&v, |x| format!("{x:.2}×")),
         None if f.env_id == crate::analysis::BASELINE => "baseline".into(),
         None => "–".into(),
     }
@@ -104,7 +132,44 @@ pub fn vs_native(f: &Figure) -> String {
 /// parameters (or another STREAM variant). `None` for native and for
 /// figures whose parameters agree.
 pub fn not_comparable(cx: &ReportContext, f: &Figure) -> Option<String> {
-    cx.facts.params_differ(&f.env_id, &f.workload)
+    f.incomparable
+        .clone()
+        .or_else(|| cx.facts.params_differ(&f.env_id, &f.workload))
+}
+
+/// The parameters an environment ran a workload with, as text (the
+/// figure's own, else the records'; the STREAM variant included).
+pub fn figure_params(cx: &ReportContext, env_id: &str, workload: &str) -> String {
+    let fig = cx
+        .analysis
+        .figures
+        .iter()
+        .find(|f| f.env_id == env_id && f.workload == workload);
+    let mut p = match (fig, cx.facts.params(env_id, workload)) {
+        (Some(f), _) if !f.params.is_empty() => f.params.clone(),
+        (_, Some(p)) => p.clone(),
+        (Some(f), None) => f.params.clone(),
+        (None, None) => return "not recorded".into(),
+    };
+    if let Some(v) = cx.facts.stream_variant(env_id) {
+        p.entry("stream_variant".into())
+            .or_insert_with(|| serde_json::Value::String(v.into()));
+    }
+    let note = fig
+        .and_then(|f| f.params_note.clone())
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    format!("{}{note}", crate::report::params_text(&p))
+}
+
+/// Why an environment's figures of a workload must not be divided by
+/// native's, if so.
+pub fn env_not_comparable(cx: &ReportContext, env_id: &str, workload: &str) -> Option<String> {
+    cx.analysis
+        .figures
+        .iter()
+        .filter(|f| f.env_id == env_id && f.workload == workload)
+        .find_map(|f| not_comparable(cx, f))
 }
 
 /// The ratio to native of a figure that may be divided, else `None`.
@@ -242,14 +307,24 @@ pub fn headline_cell(cx: &ReportContext, env_id: &str, c: &HeadlineColumn) -> St
         return format!("not comparable ({why})");
     }
     match ratio(cx, f) {
-        Some(v) => format!("{}{size}", val_text(v, |x| format!("{x:.2}×"))),
+        Some(v) => format!("{}{size}", val_text(&v, |x| format!("{x:.2}×"))),
         None => "no native figure".into(),
     }
 }
 
 /// The interval methods used in a report, for a footnote.
 pub fn interval_methods(a: &Analysis) -> String {
-    let mut m: Vec<String> = a.figures.iter().map(interval_method).collect();
+    let mut m: Vec<String> = a
+        .figures
+        .iter()
+        .flat_map(|f| {
+            interval_method(f)
+                .split("; ")
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter(|x| !x.is_empty())
+        .collect();
     m.sort();
     m.dedup();
     m.join("; ")
