@@ -67,7 +67,7 @@ pub struct Cited {
     pub unit: String,
     /// `key=value, ...` or `none`.
     pub params: String,
-    /// Median with interval and n (or "no interval").
+    /// Centre (geometric mean) with interval and n (or "no interval").
     pub value: String,
     /// Performance relative to native with interval, when divided.
     pub vs_native: Option<String>,
@@ -78,7 +78,7 @@ pub struct Cited {
 impl Cited {
     pub fn text(&self) -> String {
         format!(
-            "{} {} {} ({}{}): median {} {}{}",
+            "{} {} {} ({}{}): {} {}{}",
             self.env_id,
             self.workload,
             self.metric,
@@ -363,8 +363,13 @@ impl Cx<'_> {
                 }
                 params_text(&p)
             },
-            value: val_text(&median_of(f), num),
+            value: format!(
+                "{} {}",
+                f.summary.centre_kind.label(),
+                val_text(&median_of(f), num)
+            ),
             vs_native: speed_of(f)
+                .filter(|_| f.workload != "startup")
                 .filter(|_| self.incomparable(f).is_none())
                 .map(|v| val_text(&v, |x| format!("{x:.2}"))),
             accel: f.accel.clone(),
@@ -445,7 +450,7 @@ impl Cx<'_> {
             return Err(PartResult {
                 label: label.to_string(),
                 verdict: Verdict::NotTestable,
-                reason: Some("VM emulated: QEMU TCG".into()),
+                reason: None,
                 text: format!(
                     "Measured only in VMs under QEMU TCG (emulated CPU), which measures the emulator, not virtualisation overhead; for information only: {}.",
                     list.join("; ")
@@ -770,7 +775,7 @@ fn c3(cx: &Cx) -> ClaimResult {
         PartResult {
             label: l2.into(),
             verdict: Verdict::NotTestable,
-            reason: Some("VM emulated: QEMU TCG".into()),
+            reason: None,
             text: format!(
                 "VM start under QEMU TCG (emulated CPU, the guest kernel boots far slower than under hardware virtualisation): {} {} median {} ms; for information only.",
                 f.env_id,
@@ -907,7 +912,7 @@ fn c4(cx: &Cx, host_memory_bytes: Option<u64>) -> ClaimResult {
                 PartResult {
                     label: l2.into(),
                     verdict: Verdict::NotTestable,
-                    reason: Some("VM emulated: QEMU TCG".into()),
+                    reason: None,
                     text: format!("{text} Under TCG QEMU's memory includes its translation cache (tens to hundreds of MiB), so this overestimates a hardware-virtualised VM; for information only."),
                     figures: vec![cx.cite(v), cx.cite(c)],
                     missing: None,
@@ -957,7 +962,7 @@ fn c5(cx: &Cx) -> ClaimResult {
                 PartResult {
                     label: l.into(),
                     verdict: Verdict::NotTestable,
-                    reason: Some("VM emulated: QEMU TCG".into()),
+                    reason: None,
                     text,
                     figures,
                     missing: None,

@@ -20,7 +20,7 @@ pub fn esc(s: &str) -> String {
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}\
 table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}\
-th{background:#f0f0f0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+th{background:#f0f0f0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.h{text-align:right;font-variant-numeric:tabular-nums;min-width:7em}\
 figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}\
 .supported{color:#1a7f37}.not-supported{color:#c62828}.not-measured{color:#777}.not-testable{color:#9a6700}\
 .banner{background:#fff4e5;border:2px solid #e0a030;padding:0.8em 1em;margin:1em 0;font-size:15px}\
@@ -180,7 +180,7 @@ fn claims_summary(s: &mut String, cx: &ReportContext) {
 
 fn per_workload(s: &mut String, cx: &ReportContext) {
     let a = cx.analysis;
-    let _ = writeln!(s, "<h2>Per workload</h2><p class=\"note\">Median of the valid repetitions with its 95% interval and n; below it, performance relative to native (× native, higher is better) with its interval. Environments that ran with other parameters than native are listed apart, without ratios.</p>");
+    let _ = writeln!(s, "<h2>Per workload</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n; below it, performance relative to native (× native, higher is better) with its interval. Environments that ran with other parameters than native are listed apart, without ratios.</p>");
     for w in a.workloads() {
         let envs: Vec<&str> = a
             .envs
@@ -244,7 +244,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
         }
         let _ = writeln!(s, "</table>");
         if !apart.is_empty() {
-            let _ = writeln!(s, "<h4>Not comparable with native (different parameters)</h4><table class=\"apart\"><tr><th>environment</th><th>how it differs</th><th>metric</th><th>median [95% CI] (n)</th></tr>");
+            let _ = writeln!(s, "<h4>Not comparable with native (different parameters)</h4><table class=\"apart\"><tr><th>environment</th><th>how it differs</th><th>metric</th><th>geo. mean [95% CI] (n)</th></tr>");
             for e in &apart {
                 let why = env_not_comparable(cx, e, &w).unwrap_or_default();
                 for m in a.metrics(&w) {
@@ -445,8 +445,8 @@ fn method(s: &mut String, cx: &ReportContext) {
 }
 
 fn every_figure(s: &mut String, cx: &ReportContext) {
-    let _ = writeln!(s, "<h2>Every figure</h2><p class=\"note\">Median of the valid repetitions with its 95% interval and n, coefficient of variation, and performance relative to native (× native, higher is better, with interval) where the parameters agree with native's.</p>");
-    let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>median [95% CI] (n)</th><th>min</th><th>max</th><th>CV</th><th>invalid</th><th>vs native</th></tr>");
+    let _ = writeln!(s, "<h2>Every figure</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n, the median, coefficient of variation, and performance relative to native (× native, higher is better, with interval) where the parameters agree with native's.</p>");
+    let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>geo. mean [95% CI] (n)</th><th>median</th><th>min</th><th>max</th><th>CV</th><th>invalid</th><th>vs native</th></tr>");
     for f in &cx.analysis.figures {
         let rel = match (not_comparable(cx, f), ratio(cx, f)) {
             (Some(_), _) => "not comparable (parameters differ)".to_string(),
@@ -455,7 +455,7 @@ fn every_figure(s: &mut String, cx: &ReportContext) {
         };
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             esc(&cx.facts.workload_label(&f.env_id, &f.workload)),
             esc(&f.metric),
             esc(&f.unit),
@@ -463,6 +463,7 @@ fn every_figure(s: &mut String, cx: &ReportContext) {
             esc(&f.env_id),
             esc(f.accel.as_deref().unwrap_or(if f.env == "vm" { "unknown" } else { "" })),
             esc(&median_ci(f)),
+            num(f.summary.median),
             num(f.summary.min),
             num(f.summary.max),
             cv_pct(f),

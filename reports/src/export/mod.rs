@@ -247,7 +247,7 @@ pub fn headline_columns(cx: &ReportContext) -> Vec<HeadlineColumn> {
             true,
         );
     }
-    if has("startup", crate::claims::FOOTPRINT) {
+    if has("startup", crate::claims::FOOTPRINT) || has("startup", crate::claims::OLD_FOOTPRINT) {
         push(
             "startup",
             crate::claims::FOOTPRINT,
@@ -288,6 +288,11 @@ pub fn headline_cell(cx: &ReportContext, env_id: &str, c: &HeadlineColumn) -> St
         }
     }
     let Some(f) = a.figure(env_id, &c.workload, &metric) else {
+        if a.figure(env_id, &c.workload, crate::claims::OLD_FOOTPRINT)
+            .is_some()
+        {
+            return "old footprint measure only (differs per environment), not shown".into();
+        }
         return "not measured".into();
     };
     let size = if c.workload == "latency" && metric != c.metric {
@@ -301,13 +306,15 @@ pub fn headline_cell(cx: &ReportContext, env_id: &str, c: &HeadlineColumn) -> St
         return median_ci(f);
     }
     if env_id == BASELINE {
-        return format!("baseline: {}", median_ci(f));
+        return "1× (baseline)".into();
     }
-    if let Some(why) = not_comparable(cx, f) {
-        return format!("not comparable ({why})");
+    let emu = if env_emulated(a, env_id) { "TCG: " } else { "" };
+    if not_comparable(cx, f).is_some() {
+        return format!("{emu}not comparable (other parameters, see {})", c.workload);
     }
     match ratio(cx, f) {
-        Some(v) => format!("{}{size}", val_text(&v, |x| format!("{x:.2}×"))),
+        Some(v) => format!("{emu}{}{size}", val_text(&v, |x| format!("{x:.2}×"))),
+        None if f.summary.n < 2 => "no interval (n=1), no ratio".into(),
         None => "no native figure".into(),
     }
 }
