@@ -424,9 +424,9 @@ impl Cx<'_> {
         label: &str,
         figs: Vec<&'f Figure>,
         what: &str,
-    ) -> Result<(Vec<&'f Figure>, String), PartResult> {
+    ) -> Result<(Vec<&'f Figure>, String), Box<PartResult>> {
         if figs.is_empty() {
-            return Err(not_measured(label, "no valid figure", what));
+            return Err(Box::new(not_measured(label, "no valid figure", what)));
         }
         let (emu, hw): (Vec<&Figure>, Vec<&Figure>) =
             figs.iter().partition(|f| figure_emulated(self.a, f));
@@ -447,7 +447,7 @@ impl Cx<'_> {
                     },
                 )
                 .collect();
-            return Err(PartResult {
+            return Err(Box::new(PartResult {
                 label: label.to_string(),
                 verdict: Verdict::NotTestable,
                 reason: None,
@@ -457,7 +457,7 @@ impl Cx<'_> {
                 ),
                 figures: emu.iter().map(|f| self.cite(f)).collect(),
                 missing: None,
-            });
+            }));
         }
         if !emu.is_empty() {
             let mut ids: Vec<&str> = emu.iter().map(|f| f.env_id.as_str()).collect();
@@ -474,14 +474,14 @@ impl Cx<'_> {
                 bad.iter().filter_map(|f| self.incomparable(f)).collect();
             reasons.dedup();
             let reason = reasons.join("; ");
-            return Err(PartResult {
+            return Err(Box::new(PartResult {
                 label: label.to_string(),
                 verdict: Verdict::NotMeasured,
                 reason: Some(reason.clone()),
                 text: format!("Not divided by native ({reason}).{notes}"),
                 figures: bad.iter().map(|f| self.cite(f)).collect(),
                 missing: Some(format!("{what}, with the same parameters as native")),
-            });
+            }));
         }
         if !bad.is_empty() {
             let mut reasons: Vec<String> =
@@ -519,7 +519,7 @@ fn c1(cx: &Cx) -> ClaimResult {
         cx.figures("container", "cpu", &CPU),
         "the cpu workload natively and in a container (`--env native,container --workload cpu`)",
     ) {
-        Err(p) => p,
+        Err(p) => *p,
         Ok((figs, notes)) => {
             let ok = figs
                 .iter()
@@ -542,7 +542,7 @@ fn c1(cx: &Cx) -> ClaimResult {
         cx.figures("vm", "cpu", &CPU),
         "the cpu workload natively and in a VM (`--env native,vm --workload cpu`)",
     ) {
-        Err(p) => p,
+        Err(p) => *p,
         Ok((figs, notes)) => {
             let ok = figs.iter().all(|f| {
                 speed_of(f).is_some_and(|v| {
@@ -574,7 +574,7 @@ fn seq_part(cx: &Cx, class: &str, label: &str) -> PartResult {
             "membw (STREAM) natively and in a {class} (`--env native,{class} --workload membw`)"
         ),
     ) {
-        Err(p) => p,
+        Err(p) => *p,
         Ok((figs, notes)) => {
             let off: Vec<&Figure> = figs
                 .iter()
@@ -645,7 +645,7 @@ fn c2(cx: &Cx) -> ClaimResult {
         figs,
         "randacc or latency natively and in a VM (`--env native,vm --workload randacc,latency`)",
     ) {
-        Err(p) => p,
+        Err(p) => *p,
         Ok((figs, notes)) => {
             // Costs more: the random-access speed's whole interval is below
             // native, and below the same VM's sequential (triad) speed if

@@ -145,7 +145,13 @@ fn record(env_id: &str, workload: &str, rep: u32, metrics: &[(String, f64, &str)
 /// (20 lines per repetition). `triad_scale` multiplies STREAM triad everywhere
 /// (0.8 makes a run whose triad is 20% slower).
 pub fn fixture_run(reps: u32, triad_scale: f64) -> Run {
-    let mut rng = SplitMix64::new(42);
+    fixture_run_seeded(reps, triad_scale, 42)
+}
+
+/// [`fixture_run`] with another noise seed: an independent run of the same
+/// host (for A/A comparisons).
+pub fn fixture_run_seeded(reps: u32, triad_scale: f64, seed: u64) -> Run {
+    let mut rng = SplitMix64::new(seed);
     let mut noise = |spread: f64| 1.0 + spread * ((rng.next_u64() % 2001) as f64 / 1000.0 - 1.0);
     let mut records = Vec::new();
     for rep in 0..reps {
@@ -219,6 +225,39 @@ pub fn write_run_dir(dir: &Path, run: &Run) {
         lines.push('\n');
     }
     std::fs::write(dir.join(RESULTS_FILE), lines).expect("write results.jsonl");
+}
+
+/// Multiply every value of the metrics for which `pick(record, metric)` holds
+/// by `factor` (0.8 makes them 20% lower).
+pub fn scale_metrics(run: &mut Run, pick: impl Fn(&ResultRecord, &str) -> bool, factor: f64) {
+    for r in run.records.iter_mut() {
+        let names: Vec<String> = r.metrics.keys().cloned().collect();
+        for name in names {
+            if pick(r, &name) {
+                *r.metrics.get_mut(&name).expect("metric") *= factor;
+            }
+        }
+    }
+}
+
+/// Make the cpu records look like a run with `threads: 2`, as the cpu
+/// workload writes it: `gflops_1t`/`primes_per_s_1t` (one thread, a separate
+/// measurement) and `gflops_2t`/`primes_per_s_2t`, which are the same values
+/// as `gflops`/`primes_per_s` (aliases).
+pub fn with_two_thread_cpu(run: &mut Run) {
+    for r in run.records.iter_mut().filter(|r| r.workload == "cpu") {
+        r.params.insert("threads".into(), serde_json::json!(2));
+        for base in ["gflops", "primes_per_s"] {
+            let all = r.metrics[base];
+            let unit = r.units[base].clone();
+            // One thread: about half of two, with its own deterministic wobble.
+            let one = all * (0.5 + 0.01 * ((r.rep % 3) as f64 - 1.0));
+            r.metrics.insert(format!("{base}_1t"), one);
+            r.metrics.insert(format!("{base}_2t"), all);
+            r.units.insert(format!("{base}_1t"), unit.clone());
+            r.units.insert(format!("{base}_2t"), unit);
+        }
+    }
 }
 
 /// The fixture with its VM under KVM instead of TCG (env id `vm-kvm`), for
