@@ -119,22 +119,29 @@ fn headline(s: &mut String, cx: &ReportContext) {
         return;
     }
     let _ = writeln!(s, "<h2>Overhead against native</h2>");
-    let _ = write!(s, "<table id=\"headline\"><tr><th>environment</th>");
-    for c in &cols {
-        let _ = write!(s, "<th>{}</th>", esc(&c.title));
-    }
-    let _ = writeln!(s, "</tr>");
+    // Workloads down, environments across: a run has few environments, so
+    // the table stays narrow.
+    let _ = write!(s, "<table id=\"headline\"><tr><th>headline metric</th>");
     for e in &a.envs {
         let class = if env_emulated(a, &e.env_id) {
             " class=\"emu\""
         } else {
             ""
         };
-        let _ = write!(s, "<tr{class}><td>{}</td>", env_head(cx, &e.env_id));
-        for c in &cols {
+        let _ = write!(s, "<th{class}>{}</th>", env_head(cx, &e.env_id));
+    }
+    let _ = writeln!(s, "</tr>");
+    for c in &cols {
+        let _ = write!(s, "<tr><td>{}</td>", esc(&c.title));
+        for e in &a.envs {
+            let class = if env_emulated(a, &e.env_id) {
+                "h emu"
+            } else {
+                "h"
+            };
             let _ = write!(
                 s,
-                "<td class=\"n\">{}</td>",
+                "<td class=\"{class}\">{}</td>",
                 esc(&headline_cell(cx, &e.env_id, c))
             );
         }
@@ -142,7 +149,7 @@ fn headline(s: &mut String, cx: &ReportContext) {
     }
     let _ = writeln!(
         s,
-        "</table><p class=\"note\">× native: performance relative to native (1.00× = native, higher is better, whatever the metric's direction), median ratio with its 95% interval ({}) and the number of valid repetitions n; \"no interval\" when n=1. Startup and footprint are absolute medians. \"not comparable\": the environment ran the workload with other parameters, so no ratio is computed.</p>",
+        "</table><p class=\"note\">× native: performance relative to native (1.00× = native, higher is better, whatever the metric's direction), ratio of geometric means with its 95% interval ({}) and the number of valid repetitions n; \"no interval\" when n=1. Startup and footprint are absolute geometric means. \"not comparable\": the environment ran the workload with other parameters, so no ratio is computed.</p>",
         esc(&interval_methods(a))
     );
 }

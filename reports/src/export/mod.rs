@@ -291,7 +291,7 @@ pub fn headline_cell(cx: &ReportContext, env_id: &str, c: &HeadlineColumn) -> St
         if a.figure(env_id, &c.workload, crate::claims::OLD_FOOTPRINT)
             .is_some()
         {
-            return "old footprint measure only (differs per environment), not shown".into();
+            return "old measure only: not shown".into();
         }
         return "not measured".into();
     };
