@@ -259,3 +259,46 @@ pub fn with_two_thread_cpu(run: &mut Run) {
         }
     }
 }
+
+/// The fixture with its VM under KVM instead of TCG (env id `vm-kvm`), for
+/// verdicts that hardware virtualisation can decide.
+pub fn fixture_run_kvm(reps: u32) -> Run {
+    let mut run = fixture_run(reps, 1.0);
+    let kvm = |d: &mut BTreeMap<String, String>| {
+        d.insert("accel".into(), "kvm".into());
+        d.insert("accel_reason".into(), "KVM test boot succeeded".into());
+    };
+    for r in run.records.iter_mut().filter(|r| r.env == "vm") {
+        r.env_id = "vm-kvm".into();
+        kvm(&mut r.env_detail);
+    }
+    for e in run.info.environments.iter_mut().filter(|e| e.env == "vm") {
+        e.env_id = "vm-kvm".into();
+        kvm(&mut e.detail);
+    }
+    run
+}
+
+/// Add the idle-instance footprint (`footprint_pss_mib`, `footprint_uss_mib`,
+/// MiB) to every startup record: `mib(env_class)` gives the PSS.
+pub fn add_footprint(run: &mut Run, mib: impl Fn(&str) -> f64) {
+    for r in run.records.iter_mut().filter(|r| r.workload == "startup") {
+        let pss = mib(&r.env);
+        r.metrics.insert("footprint_pss_mib".into(), pss);
+        r.metrics.insert("footprint_uss_mib".into(), pss * 0.8);
+        r.units.insert("footprint_pss_mib".into(), "MiB".into());
+        r.units.insert("footprint_uss_mib".into(), "MiB".into());
+    }
+}
+
+/// Mark the STREAM variant of every membw record of the environments
+/// matching `env_id` (`plain`, `tuned`), as the workload's `info` carries it.
+pub fn set_stream_variant(run: &mut Run, env_id: impl Fn(&str) -> bool, variant: &str) {
+    for r in run
+        .records
+        .iter_mut()
+        .filter(|r| r.workload == "membw" && env_id(&r.env_id))
+    {
+        r.info.insert("stream_variant".into(), variant.into());
+    }
+}
