@@ -122,6 +122,6 @@ mod tests {
     fn enough_needs_no_second_guess() {
         assert_eq!(next_guess(1024, 900.0, 512 << 20), None);
         let n = next_guess(1024, 500.0, 512 << 20).unwrap();
-        assert!(n > 1024 && n % 16 == 0);
+        assert!(n > 1024 && n.is_multiple_of(16));
     }
 }
