@@ -71,6 +71,12 @@ pub struct RunArgs {
     /// Guest memory in MiB [default: sized from the workloads and the guest overhead a test boot measures].
     #[arg(long = "vm-memory")]
     pub vm_memory: Option<u64>,
+    /// STREAM variant: plain (STREAM as written) or tuned (non-temporal stores, labelled tuned).
+    #[arg(long, default_value = "plain")]
+    pub stream: String,
+    /// Page policy of membw, randacc and latency: base (4 KiB pages everywhere) or huge (THP where allowed).
+    #[arg(long, default_value = "base")]
+    pub pages: String,
     /// Continue the interrupted run in this directory (its plan is reused).
     #[arg(long, conflicts_with = "out")]
     pub resume: Option<PathBuf>,

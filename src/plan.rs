@@ -84,10 +84,26 @@ pub struct Plan {
     /// workload's own default would differ between columns).
     #[serde(default)]
     pub membw_array_bytes: Option<u64>,
+    /// STREAM variant: `plain` (STREAM as written) or `tuned` (non-temporal
+    /// stores; labelled "tuned" wherever it appears).
+    #[serde(default = "default_stream")]
+    pub stream: String,
+    /// Page policy of the memory workloads: `base` (4 KiB pages in every
+    /// environment) or `huge` (transparent huge pages where allowed).
+    #[serde(default = "default_pages")]
+    pub pages: String,
     /// Facts about how the plan was sized that a reader of the report must
     /// know (e.g. STREAM arrays capped below 4x the LLC by a short preset).
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+fn default_stream() -> String {
+    "plain".into()
+}
+
+fn default_pages() -> String {
+    "base".into()
 }
 
 /// STREAM arrays of the short presets (`quick`, `gate`) are capped at this
@@ -121,6 +137,10 @@ pub struct PlanInput {
     /// The host's MemAvailable, when known: a plan that cannot fit is
     /// refused before anything runs.
     pub host_mem_available_bytes: Option<u64>,
+    /// `--stream plain|tuned` (empty = plain).
+    pub stream: String,
+    /// `--pages base|huge` (empty = base).
+    pub pages: String,
     pub run_id: String,
 }
 
@@ -201,6 +221,24 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
             }
         }
     }
+    let stream = match input.stream.as_str() {
+        "" | "plain" => "plain",
+        "tuned" => "tuned",
+        s => {
+            return Err(err(format!(
+                "unknown STREAM variant '{s}' (known: plain, tuned)"
+            )))
+        }
+    };
+    let pages = match input.pages.as_str() {
+        "" | "base" => "base",
+        "huge" => "huge",
+        s => {
+            return Err(err(format!(
+                "unknown page policy '{s}' (known: base, huge)"
+            )))
+        }
+    };
     let mut notes = Vec::new();
     let membw_array_bytes = input.host_llc_bytes.map(|llc| {
         let rule = 4 * llc;
@@ -275,6 +313,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         out,
         workload_bin: input.workload_bin.clone(),
         membw_array_bytes,
+        stream: stream.into(),
+        pages: pages.into(),
         notes,
     })
 }
@@ -330,6 +370,12 @@ mod tests {
         let mut i = input();
         i.preset = "huge".into();
         assert!(build(&i).unwrap_err().0.contains("preset"));
+        let mut i = input();
+        i.stream = "fast".into();
+        assert!(build(&i).unwrap_err().0.contains("STREAM variant 'fast'"));
+        let mut i = input();
+        i.pages = "1g".into();
+        assert!(build(&i).unwrap_err().0.contains("page policy '1g'"));
     }
 
     #[test]

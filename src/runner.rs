@@ -43,11 +43,26 @@ pub fn order(n_envs: usize, workloads: &[Workload], seed: u64, rep: i64) -> Vec<
 /// plan's STREAM array size so that every column moves the same bytes.
 pub fn spec_for(plan: &Plan, w: Workload, sizing: &Sizing) -> WorkloadSpec {
     let mut spec = WorkloadSpec::for_sizing(w, sizing);
+    let mut push = |k: &str, v: String| {
+        spec.args.push(k.into());
+        spec.args.push(v);
+    };
     if let (Workload::Membw, Some(bytes)) = (w, plan.membw_array_bytes) {
-        if !spec.args.iter().any(|a| a == "--size") {
-            spec.args.push("--size".into());
-            spec.args.push(bytes.to_string());
-        }
+        push("--size", bytes.to_string());
+    }
+    if w == Workload::Membw {
+        push(
+            "--stores",
+            if plan.stream == "tuned" {
+                "nt"
+            } else {
+                "normal"
+            }
+            .into(),
+        );
+    }
+    if matches!(w, Workload::Membw | Workload::Randacc | Workload::Latency) {
+        push("--pages", plan.pages.clone());
     }
     spec
 }

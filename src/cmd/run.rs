@@ -91,6 +91,8 @@ fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan>
             .unwrap_or(1),
         host_llc_bytes: host::llc_bytes(Path::new("/")),
         host_mem_available_bytes: host_mem_available(),
+        stream: a.stream.clone(),
+        pages: a.pages.clone(),
         run_id: new_run_id(),
     };
     Ok(plan::build(&input)?)
