@@ -41,13 +41,13 @@ pub struct RunArgs {
         default_value = "cpu,membw,randacc,latency,startup"
     )]
     pub workload: Vec<String>,
-    /// Size preset: quick, standard or full.
+    /// Size preset: quick, standard, full, or gate (quick sizes, 1 thread, 12 reps: for `compare` in CI).
     #[arg(long, default_value = "quick")]
     pub preset: String,
     /// Threads per workload and vCPUs per VM [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Measured repetitions [default: 3 quick, 5 standard, 10 full].
+    /// Measured repetitions [default: 3 quick, 5 standard, 10 full, 12 gate].
     #[arg(long)]
     pub reps: Option<u32>,
     /// Warm-up runs per pair, not recorded.
@@ -68,9 +68,15 @@ pub struct RunArgs {
     /// Guest kernel [default: $ISOBENCH_KERNEL, the host's, or the setup script's].
     #[arg(long)]
     pub kernel: Option<PathBuf>,
-    /// Guest memory in MiB [default: 1024 quick, 2048 standard, 4096 full].
+    /// Guest memory in MiB [default: sized from the workloads and the guest overhead a test boot measures].
     #[arg(long = "vm-memory")]
     pub vm_memory: Option<u64>,
+    /// STREAM variant: plain (STREAM as written) or tuned (non-temporal stores, labelled tuned).
+    #[arg(long, default_value = "plain")]
+    pub stream: String,
+    /// Page policy of membw, randacc and latency: base (4 KiB pages everywhere) or huge (THP where allowed).
+    #[arg(long, default_value = "base")]
+    pub pages: String,
     /// Continue the interrupted run in this directory (its plan is reused).
     #[arg(long, conflicts_with = "out")]
     pub resume: Option<PathBuf>,

@@ -58,6 +58,22 @@ pub fn parse_cpu_mhz(cpuinfo: &str) -> Option<f64> {
     })
 }
 
+/// The last-level cache of cpu0 (highest level that is not an instruction
+/// cache), bytes, under `root`.
+pub fn llc_bytes(root: &Path) -> Option<u64> {
+    caches(root)
+        .iter()
+        .filter(|c| c.kind != "Instruction")
+        .max_by_key(|c| c.level)
+        .map(|c| c.size_bytes)
+}
+
+/// MemAvailable of `<root>/proc/meminfo`, bytes.
+pub fn mem_available_bytes(root: &Path) -> Option<u64> {
+    let text = fs::read_to_string(root.join("proc/meminfo")).ok()?;
+    isobench_workloads::sysfs::parse_mem_available(&text)
+}
+
 /// CPU caches of cpu0 from `<root>/sys/devices/system/cpu/cpu0/cache/index*`.
 pub fn caches(root: &Path) -> Vec<CacheInfo> {
     let dir = root.join("sys/devices/system/cpu/cpu0/cache");
@@ -160,6 +176,68 @@ mod tests {
         assert_eq!(parse_cache_size("32768K"), Some(32 << 20));
         assert_eq!(parse_cache_size("8M"), Some(8 << 20));
         assert_eq!(parse_cache_size("x"), None);
+    }
+
+    /// The host an issue was seen on: an Intel Xeon guest whose CPU reports a
+    /// 260 MiB L3. The probe feeds the plan, and the quick plan of every
+    /// environment must fit it (arrays capped, said in the notes) while the
+    /// standard plan follows STREAM's rule.
+    #[test]
+    fn a_260_mib_l3_host_gets_a_plan_that_fits() {
+        let t = tempfile::tempdir().unwrap();
+        for (idx, level, kind, size) in [
+            ("index0", "1", "Data", "48K"),
+            ("index1", "1", "Instruction", "32K"),
+            ("index2", "2", "Unified", "2048K"),
+            ("index3", "3", "Unified", "266240K"),
+        ] {
+            let d = t.path().join("sys/devices/system/cpu/cpu0/cache").join(idx);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("level"), format!("{level}\n")).unwrap();
+            fs::write(d.join("type"), format!("{kind}\n")).unwrap();
+            fs::write(d.join("size"), format!("{size}\n")).unwrap();
+        }
+        fs::create_dir_all(t.path().join("proc")).unwrap();
+        fs::write(
+            t.path().join("proc/meminfo"),
+            "MemTotal:       24576000 kB\nMemFree:        23000000 kB\nMemAvailable:   23500000 kB\n",
+        )
+        .unwrap();
+        assert_eq!(llc_bytes(t.path()), Some(260 << 20));
+        let input = crate::plan::PlanInput {
+            envs: vec!["native".into(), "container".into(), "vm".into()],
+            workloads: ["cpu", "membw", "randacc", "latency", "startup"]
+                .map(String::from)
+                .to_vec(),
+            preset: "quick".into(),
+            accel: "auto".into(),
+            machine: "microvm".into(),
+            host_cores: 2,
+            host_llc_bytes: llc_bytes(t.path()),
+            host_mem_available_bytes: mem_available_bytes(t.path()),
+            run_id: "r".into(),
+            ..Default::default()
+        };
+        let plan = crate::plan::build(&input).unwrap();
+        assert_eq!(
+            plan.membw_array_bytes,
+            Some(crate::plan::SHORT_PRESET_ARRAY_CAP)
+        );
+        assert!(plan.notes[0].contains("1040 MiB"));
+        // What the guest must hold, at both sizings, is found by test boots
+        // (here a guest keeping 45 MiB + 6.7% of its memory, as measured on
+        // Debian's cloud kernel) and fits the host.
+        for emulated in [false, true] {
+            let need = crate::runner::memory_need_bytes(&crate::runner::specs(&plan, emulated), 2);
+            assert_eq!(need, 3 * crate::plan::SHORT_PRESET_ARRAY_CAP);
+            let guest = |m: u64| Ok::<f64, ()>(m as f64 * 0.933 - 45.0);
+            let start = crate::vm::memory::initial_guess(need);
+            let (m, avail) = crate::vm::memory::find_size(need, start, guest)
+                .unwrap()
+                .unwrap();
+            assert!(avail >= (need >> 20) as f64);
+            assert!(m << 20 < mem_available_bytes(t.path()).unwrap());
+        }
     }
 
     #[test]

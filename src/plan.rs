@@ -13,6 +13,11 @@ use std::path::PathBuf;
 /// one plan measure in the same order.
 pub const DEFAULT_SEED: u64 = 0x150b_e4c4;
 
+/// Repetitions of the gating preset: enough for `compare` to detect a 5%
+/// change of a single-threaded CPU-bound figure on a noisy 2-core host
+/// (README, "Gating", has the measured false-alarm rate and power).
+pub const GATE_REPS: u32 = 12;
+
 /// Bad input from the user: reported as one line, exit status 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -53,7 +58,10 @@ pub struct VmPlan {
     pub machine: String,
     pub kernel: Option<PathBuf>,
     pub vcpus: usize,
-    pub memory_mib: u64,
+    /// Guest memory from `--vm-memory`; `None` = sized from the plan's
+    /// workloads and the guest's own overhead, measured by a test boot
+    /// (`VmEnv::fit_memory`).
+    pub memory_mib: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,7 +84,34 @@ pub struct Plan {
     /// workload's own default would differ between columns).
     #[serde(default)]
     pub membw_array_bytes: Option<u64>,
+    /// STREAM variant: `plain` (STREAM as written) or `tuned` (non-temporal
+    /// stores; labelled "tuned" wherever it appears).
+    #[serde(default = "default_stream")]
+    pub stream: String,
+    /// Page policy of the memory workloads: `base` (4 KiB pages in every
+    /// environment) or `huge` (transparent huge pages where allowed).
+    #[serde(default = "default_pages")]
+    pub pages: String,
+    /// Facts about how the plan was sized that a reader of the report must
+    /// know (e.g. STREAM arrays capped below 4x the LLC by a short preset).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
+
+fn default_stream() -> String {
+    "plain".into()
+}
+
+fn default_pages() -> String {
+    "base".into()
+}
+
+/// STREAM arrays of the short presets (`quick`, `gate`) are capped at this
+/// size, so that a host reporting a very large last-level cache (an Intel
+/// guest has been seen reporting 260 MiB of L3) still finishes the quick
+/// suite in minutes. Such a run is not a conforming STREAM run, and the plan
+/// says so in its notes; `standard` and `full` never cap.
+pub const SHORT_PRESET_ARRAY_CAP: u64 = 256 << 20;
 
 /// Raw choices from the command line, before validation.
 #[derive(Debug, Clone, Default)]
@@ -99,6 +134,13 @@ pub struct PlanInput {
     pub host_cores: usize,
     /// Size of the host's last-level cache, when known.
     pub host_llc_bytes: Option<u64>,
+    /// The host's MemAvailable, when known: a plan that cannot fit is
+    /// refused before anything runs.
+    pub host_mem_available_bytes: Option<u64>,
+    /// `--stream plain|tuned` (empty = plain).
+    pub stream: String,
+    /// `--pages base|huge` (empty = base).
+    pub pages: String,
     pub run_id: String,
 }
 
@@ -123,7 +165,14 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     if workloads.is_empty() {
         return Err(err("no workload given (--workload cpu,membw,...)".into()));
     }
-    let threads = input.threads.unwrap_or(input.host_cores.max(1));
+    // The gate measures one thread by default: on a small host, figures that
+    // use every core share them with the orchestrator and are far noisier
+    // (2-thread primes/s: CV 11-16% here, 1-thread GFLOP/s: 1-4%).
+    let threads = input.threads.unwrap_or(if preset == Preset::Gate {
+        1
+    } else {
+        input.host_cores.max(1)
+    });
     if threads == 0 {
         return Err(err("--threads must be at least 1".into()));
     }
@@ -134,6 +183,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         Preset::Quick => 3,
         Preset::Standard => 5,
         Preset::Full => 10,
+        Preset::Gate => GATE_REPS,
     });
     if reps == 0 {
         return Err(err("--reps must be at least 1".into()));
@@ -155,17 +205,55 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
             input.machine
         )));
     }
-    let memory_mib = input.vm_memory_mib.unwrap_or(match preset {
-        Preset::Quick => 1024,
-        Preset::Standard => 2048,
-        Preset::Full => 4096,
-    });
-    if memory_mib < 128 {
-        return Err(err(format!(
-            "--vm-memory {memory_mib} MiB is too small (at least 128)"
-        )));
+    let memory_mib = input.vm_memory_mib;
+    if let Some(m) = memory_mib {
+        if m < 128 {
+            return Err(err(format!(
+                "--vm-memory {m} MiB is too small (at least 128)"
+            )));
+        }
+        if let Some(avail) = input.host_mem_available_bytes {
+            if m << 20 > avail {
+                return Err(err(format!(
+                    "--vm-memory {m} MiB is more than the host's available memory ({} MiB); use a smaller --vm-memory or leave it out to size the VM from the workloads",
+                    avail >> 20
+                )));
+            }
+        }
     }
-    let membw_array_bytes = input.host_llc_bytes.map(|llc| 4 * llc);
+    let stream = match input.stream.as_str() {
+        "" | "plain" => "plain",
+        "tuned" => "tuned",
+        s => {
+            return Err(err(format!(
+                "unknown STREAM variant '{s}' (known: plain, tuned)"
+            )))
+        }
+    };
+    let pages = match input.pages.as_str() {
+        "" | "base" => "base",
+        "huge" => "huge",
+        s => {
+            return Err(err(format!(
+                "unknown page policy '{s}' (known: base, huge)"
+            )))
+        }
+    };
+    let mut notes = Vec::new();
+    let membw_array_bytes = input.host_llc_bytes.map(|llc| {
+        let rule = 4 * llc;
+        if matches!(preset, Preset::Quick | Preset::Gate) && rule > SHORT_PRESET_ARRAY_CAP {
+            notes.push(format!(
+                "STREAM arrays are {} MiB, below STREAM's rule of 4x the last-level cache ({} MiB): the {} preset caps them to stay short; membw figures may include cache hits (use --preset standard for a conforming run)",
+                SHORT_PRESET_ARRAY_CAP >> 20,
+                rule >> 20,
+                preset.name()
+            ));
+            SHORT_PRESET_ARRAY_CAP
+        } else {
+            rule
+        }
+    });
     let mut envs = Vec::new();
     for e in dedup(&input.envs) {
         match e.trim().parse::<EnvKind>().map_err(err)? {
@@ -197,17 +285,14 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
             "no environment given (--env native,container,vm)".into()
         ));
     }
-    // STREAM's three arrays plus the guest kernel must fit in the guest.
-    let has_vm = envs.iter().any(|e| matches!(e, EnvPlan::Vm(_)));
-    if let (Some(a), true) = (
-        membw_array_bytes,
-        has_vm && workloads.contains(&Workload::Membw),
-    ) {
-        let need_mib = (3 * a).div_ceil(1 << 20) + 192;
-        if memory_mib < need_mib {
+    // What the workloads allocate must fit the host (a VM's guest memory is
+    // checked against its measured overhead when it is prepared).
+    if let (Some(avail), Some(a)) = (input.host_mem_available_bytes, membw_array_bytes) {
+        if workloads.contains(&Workload::Membw) && 3 * a > avail {
             return Err(err(format!(
-                "--vm-memory {memory_mib} MiB cannot hold membw's three {} MiB arrays and the guest kernel; use --vm-memory {need_mib} or more",
-                a >> 20
+                "membw's three {} MiB arrays do not fit the host's available memory ({} MiB); use --preset quick or free memory",
+                a >> 20,
+                avail >> 20
             )));
         }
     }
@@ -228,6 +313,9 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         out,
         workload_bin: input.workload_bin.clone(),
         membw_array_bytes,
+        stream: stream.into(),
+        pages: pages.into(),
+        notes,
     })
 }
 
@@ -282,18 +370,82 @@ mod tests {
         let mut i = input();
         i.preset = "huge".into();
         assert!(build(&i).unwrap_err().0.contains("preset"));
+        let mut i = input();
+        i.stream = "fast".into();
+        assert!(build(&i).unwrap_err().0.contains("STREAM variant 'fast'"));
+        let mut i = input();
+        i.pages = "1g".into();
+        assert!(build(&i).unwrap_err().0.contains("page policy '1g'"));
     }
 
     #[test]
-    fn membw_arrays_follow_the_host_cache_and_must_fit_the_guest() {
+    fn membw_arrays_follow_the_host_cache() {
         let mut i = input();
         i.envs = vec!["native".into(), "vm".into()];
-        assert_eq!(build(&i).unwrap().membw_array_bytes, Some(128 << 20));
-        i.vm_memory_mib = Some(256);
+        let p = build(&i).unwrap();
+        assert_eq!(p.membw_array_bytes, Some(128 << 20));
+        assert!(p.notes.is_empty());
+        match &p.envs[1] {
+            EnvPlan::Vm(v) => assert_eq!(v.memory_mib, None, "sized from the plan"),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    /// An Intel Xeon guest has been seen reporting a 260 MiB L3: the quick
+    /// suite must still plan a run that fits and stays short, and say what
+    /// it gave up.
+    #[test]
+    fn a_host_with_a_260_mib_l3_gets_a_short_quick_plan_that_says_so() {
+        let mut i = input();
+        i.envs = vec!["native".into(), "container".into(), "vm".into()];
+        i.workloads = ["cpu", "membw", "randacc", "latency", "startup"]
+            .map(String::from)
+            .to_vec();
+        i.host_llc_bytes = Some(260 << 20);
+        i.host_mem_available_bytes = Some(22 << 30);
+        let p = build(&i).unwrap();
+        assert_eq!(p.membw_array_bytes, Some(SHORT_PRESET_ARRAY_CAP));
+        assert_eq!(p.notes.len(), 1);
+        assert!(p.notes[0].contains("1040 MiB"), "{}", p.notes[0]);
+        // standard and full follow STREAM's rule.
+        i.preset = "standard".into();
+        let p = build(&i).unwrap();
+        assert_eq!(p.membw_array_bytes, Some(1040 << 20));
+        assert!(p.notes.is_empty());
+        // A host that cannot hold the arrays is refused up front.
+        i.host_mem_available_bytes = Some(2 << 30);
         let e = build(&i).unwrap_err().0;
-        assert!(e.contains("--vm-memory 576"), "{e}");
-        i.workloads = vec!["cpu".into()];
-        assert!(build(&i).is_ok(), "no membw, no constraint");
+        assert!(
+            e.contains("do not fit") && e.contains("--preset quick"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn vm_memory_given_must_fit_the_host() {
+        let mut i = input();
+        i.envs = vec!["vm".into()];
+        i.host_mem_available_bytes = Some(4 << 30);
+        i.vm_memory_mib = Some(8192);
+        let e = build(&i).unwrap_err().0;
+        assert!(e.contains("more than the host's available memory"), "{e}");
+        i.vm_memory_mib = Some(64);
+        assert!(build(&i).unwrap_err().0.contains("too small"));
+        i.vm_memory_mib = Some(2048);
+        match &build(&i).unwrap().envs[0] {
+            EnvPlan::Vm(v) => assert_eq!(v.memory_mib, Some(2048)),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn the_gate_preset_measures_one_thread_many_times() {
+        let mut i = input();
+        i.preset = "gate".into();
+        let p = build(&i).unwrap();
+        assert_eq!((p.reps, p.threads), (GATE_REPS, 1));
+        i.threads = Some(2);
+        assert_eq!(build(&i).unwrap().threads, 2, "--threads still wins");
     }
 
     #[test]

@@ -43,13 +43,55 @@ pub fn order(n_envs: usize, workloads: &[Workload], seed: u64, rep: i64) -> Vec<
 /// plan's STREAM array size so that every column moves the same bytes.
 pub fn spec_for(plan: &Plan, w: Workload, sizing: &Sizing) -> WorkloadSpec {
     let mut spec = WorkloadSpec::for_sizing(w, sizing);
+    let mut push = |k: &str, v: String| {
+        spec.args.push(k.into());
+        spec.args.push(v);
+    };
     if let (Workload::Membw, Some(bytes)) = (w, plan.membw_array_bytes) {
-        if !spec.args.iter().any(|a| a == "--size") {
-            spec.args.push("--size".into());
-            spec.args.push(bytes.to_string());
-        }
+        push("--size", bytes.to_string());
+    }
+    if w == Workload::Membw {
+        push(
+            "--stores",
+            if plan.stream == "tuned" {
+                "nt"
+            } else {
+                "normal"
+            }
+            .into(),
+        );
+    }
+    if matches!(w, Workload::Membw | Workload::Randacc | Workload::Latency) {
+        push("--pages", plan.pages.clone());
     }
     spec
+}
+
+/// The arguments of every workload of the plan, the same for every
+/// environment of the run (issue "Numbers people can trust": ratios compare
+/// the same work). When any environment is emulated (a VM under TCG), every
+/// environment runs the emulated sizes, so the VM column never divides
+/// smaller work by native's larger one.
+pub fn specs(plan: &Plan, emulated: bool) -> BTreeMap<Workload, WorkloadSpec> {
+    let sizing = Sizing {
+        preset: plan.preset,
+        threads: plan.threads,
+        emulated,
+    };
+    plan.workloads
+        .iter()
+        .map(|w| (*w, spec_for(plan, *w, &sizing)))
+        .collect()
+}
+
+/// Bytes the largest workload of `specs` allocates (0 when unknown).
+pub fn memory_need_bytes(specs: &BTreeMap<Workload, WorkloadSpec>, threads: usize) -> u64 {
+    specs
+        .values()
+        .filter_map(|s| isobench_workloads::args::parse(&s.args, threads).ok())
+        .filter_map(|c| c.memory_need_bytes())
+        .max()
+        .unwrap_or(0)
 }
 
 /// Turn the outcome of one run into a `results.jsonl` record.
@@ -215,20 +257,7 @@ pub fn execute(
 ) -> Result<Summary> {
     let mut summary = Summary::default();
     let timeout = Duration::from_secs(plan.timeout_s);
-    let specs: Vec<BTreeMap<Workload, WorkloadSpec>> = envs
-        .iter()
-        .map(|e| {
-            let sizing = Sizing {
-                preset: plan.preset,
-                threads: plan.threads,
-                emulated: e.emulated(),
-            };
-            plan.workloads
-                .iter()
-                .map(|w| (*w, spec_for(plan, *w, &sizing)))
-                .collect()
-        })
-        .collect();
+    let specs = specs(plan, envs.iter().any(|e| e.emulated()));
     let is_done = |envs: &[Box<dyn Environment>], e: usize, w: Workload, rep: u32| {
         done.contains(&(envs[e].id(), w.name().to_string(), rep))
     };
@@ -243,7 +272,7 @@ pub fn execute(
                 return Ok(summary);
             }
             progress.start(&format!("warm-up {} {w}", envs[e].id()));
-            match envs[e].run(&specs[e][&w], timeout) {
+            match envs[e].run(&specs[&w], timeout) {
                 Ok(_) => {}
                 Err(err) if err.is::<Interrupted>() || interrupted() => {
                     summary.interrupted = true;
@@ -269,7 +298,7 @@ pub fn execute(
             }
             progress.start(&format!("{} {w} rep {rep}", envs[e].id()));
             let started = SystemTime::now();
-            let outcome = envs[e].run(&specs[e][&w], timeout);
+            let outcome = envs[e].run(&specs[&w], timeout);
             if let Err(err) = &outcome {
                 if err.is::<Interrupted>() || interrupted() {
                     summary.interrupted = true;
@@ -291,6 +320,34 @@ pub fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_environment_runs_the_same_arguments() {
+        let mut input = crate::plan::PlanInput {
+            envs: vec!["native".into(), "vm".into()],
+            workloads: vec!["cpu".into(), "membw".into(), "randacc".into()],
+            preset: "quick".into(),
+            accel: "auto".into(),
+            machine: "microvm".into(),
+            host_cores: 2,
+            host_llc_bytes: Some(32 << 20),
+            run_id: "r".into(),
+            ..Default::default()
+        };
+        let plan = crate::plan::build(&input).unwrap();
+        let full = specs(&plan, false);
+        let small = specs(&plan, true);
+        assert!(full[&Workload::Membw]
+            .args
+            .contains(&(128u64 << 20).to_string()));
+        assert_ne!(full[&Workload::Randacc], small[&Workload::Randacc]);
+        // The need follows the largest allocation: randacc 2^24 words = 128 MiB
+        // against membw's 3 x 128 MiB.
+        assert_eq!(memory_need_bytes(&full, 2), 3 * (128 << 20));
+        input.workloads = vec!["startup".into()];
+        let plan = crate::plan::build(&input).unwrap();
+        assert_eq!(memory_need_bytes(&specs(&plan, true), 2), 0);
+    }
 
     #[test]
     fn order_is_a_seeded_permutation_that_varies_per_rep() {

@@ -13,8 +13,12 @@ fn compare_args(base: &Path, new: &Path, out: &Path) -> CompareArgs {
     CompareArgs {
         base: base.to_path_buf(),
         new: new.to_path_buf(),
-        threshold: 5.0,
+        threshold: 15.0,
+        workloads: vec![],
+        metrics: vec![],
+        envs: vec![],
         force: false,
+        force_params: false,
         out: Some(out.to_path_buf()),
     }
 }
@@ -51,8 +55,8 @@ fn compare_exit_codes_follow_regressions() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
     let slow = tmp.path().join("slow");
-    write_run_dir(&base, &fixture_run(5, 1.0));
-    write_run_dir(&slow, &fixture_run(5, 0.8));
+    write_run_dir(&base, &fixture_run(12, 1.0));
+    write_run_dir(&slow, &fixture_run(12, 0.8));
     let out = tmp.path().join("cmp");
     assert_eq!(compare::run(&compare_args(&base, &base, &out)).unwrap(), 0);
     assert_eq!(compare::run(&compare_args(&base, &slow, &out)).unwrap(), 1);
@@ -72,8 +76,8 @@ fn compare_refuses_other_hosts_unless_forced() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
     let other = tmp.path().join("other");
-    write_run_dir(&base, &fixture_run(4, 1.0));
-    let mut run = fixture_run(4, 1.0);
+    write_run_dir(&base, &fixture_run(12, 1.0));
+    let mut run = fixture_run(12, 1.0);
     run.info.host.hostname = "elsewhere".into();
     write_run_dir(&other, &run);
     let out = tmp.path().join("cmp");
@@ -86,6 +90,53 @@ fn compare_refuses_other_hosts_unless_forced() {
     );
     let mut forced = compare_args(&base, &other, &out);
     forced.force = true;
+    assert_eq!(compare::run(&forced).unwrap(), 0);
+}
+
+#[test]
+fn compare_refuses_underpowered_runs_with_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let new = tmp.path().join("new");
+    write_run_dir(&base, &fixture_run(3, 1.0));
+    write_run_dir(&new, &fixture_run(3, 0.8));
+    let out = tmp.path().join("cmp");
+    let e = compare::run(&compare_args(&base, &new, &out)).unwrap_err();
+    assert!(e.downcast_ref::<UsageError>().is_some());
+    let m = e.to_string();
+    assert!(
+        m.contains("cannot detect a 15% change")
+            && m.contains("the runs have 3")
+            && m.contains("--reps"),
+        "{m}"
+    );
+}
+
+#[test]
+fn compare_refuses_other_parameters_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let other = tmp.path().join("other");
+    write_run_dir(&base, &fixture_run(12, 1.0));
+    let mut run = fixture_run(12, 1.0);
+    for r in run.records.iter_mut().filter(|r| r.workload == "randacc") {
+        r.params.insert("log2_table".into(), serde_json::json!(24));
+    }
+    write_run_dir(&other, &run);
+    let out = tmp.path().join("cmp");
+    let e = compare::run(&compare_args(&base, &other, &out)).unwrap_err();
+    assert!(e.downcast_ref::<UsageError>().is_some());
+    let m = e.to_string();
+    assert!(
+        m.contains("native randacc: log2_table – vs 24") && m.contains("--force-params"),
+        "{m}"
+    );
+    // Gating a subset without randacc is fine; so is forcing.
+    let mut subset = compare_args(&base, &other, &out);
+    subset.workloads = vec!["cpu".into()];
+    assert_eq!(compare::run(&subset).unwrap(), 0);
+    let mut forced = compare_args(&base, &other, &out);
+    forced.force_params = true;
     assert_eq!(compare::run(&forced).unwrap(), 0);
 }
 

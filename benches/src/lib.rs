@@ -211,6 +211,7 @@ mod tests {
         let r = randacc::run(&randacc::RandaccConfig {
             threads: 1,
             log2_table: 14,
+            pages: Default::default(),
         })
         .unwrap();
         assert_eq!(r.errors, 0);

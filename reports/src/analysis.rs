@@ -2,18 +2,38 @@
 //! metric) with its summary statistics and its cost relative to native.
 //!
 //! Invalid results (`valid: false`) and non-finite values are excluded and
-//! counted. The overhead of an environment is the ratio of its median to the
-//! native median with a bootstrap interval; [`Relative::speed`] turns it into
+//! counted. The overhead of an environment is the ratio of its geometric mean
+//! to the native geometric mean with a t interval on the logs, paired by
+//! repetition when both figures hold the same repetitions
+//! ([`stats::ratio_interval`]); [`Relative::speed`] turns it into
 //! "performance relative to native" (1 = native, below 1 = slower) whatever the
 //! direction of the metric.
+//!
+//! Like with like: a figure carries the workload parameters of its records
+//! ([`Figure::params`]). When the records of one (environment, workload) ran
+//! with several parameter sets, only the most common set is kept (ties: the
+//! set seen first) and [`Figure::params_note`] says how many were left out.
+//! An environment is compared with native only when its parameters equal
+//! native's for that workload; otherwise `vs_native` is `None` and
+//! [`Figure::incomparable`] names the difference. Every parameter key counts:
+//! the workloads record only what shapes the measurement (threads, sizes,
+//! passes, table size), nothing that names the environment, so no key is
+//! exempt ([`ENV_SPECIFIC_PARAMS`] is the place to exempt one).
 
 use crate::metric::{env_order, metric_order, workload_order, Direction};
 use crate::schema::ResultRecord;
-use crate::stats::{self, Estimate, Summary};
+use crate::stats::{self, Estimate, Method, Summary};
 use std::collections::BTreeMap;
 
 /// Environment id used as the baseline of every overhead.
 pub const BASELINE: &str = "native";
+
+/// Parameter keys that may differ between environments without making their
+/// figures incomparable (none today: see the module documentation).
+pub const ENV_SPECIFIC_PARAMS: &[&str] = &[];
+
+/// Workload parameters of a figure's records.
+pub type Params = BTreeMap<String, serde_json::Value>;
 
 /// One environment as seen in the results.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,13 +57,15 @@ impl EnvSummary {
 /// An environment's figure relative to the native one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Relative {
-    /// median(env) / median(native), with interval.
+    /// geomean(env) / geomean(native), with interval.
     pub ratio: Estimate,
     /// Performance relative to native: `ratio` for higher-is-better metrics,
     /// `1 / ratio` otherwise. 0.5 means half as fast.
     pub speed: Estimate,
     /// Extra cost in percent: (1 / speed − 1) × 100. 100% means twice the time.
     pub overhead_pct: Estimate,
+    /// How the interval was made (paired by repetition or Welch).
+    pub method: Method,
 }
 
 /// Statistics of one metric of one workload in one environment.
@@ -57,10 +79,21 @@ pub struct Figure {
     pub direction: Direction,
     /// Valid values, in record order.
     pub samples: Vec<f64>,
+    /// Repetition number of each value of `samples`.
+    pub reps: Vec<u32>,
+    /// Workload parameters of the records (the most common set).
+    pub params: Params,
+    /// Set when records with other parameters were left out.
+    pub params_note: Option<String>,
     /// Results of this workload in this environment that were invalid.
     pub invalid: usize,
     pub summary: Summary,
+    /// `None` for native itself, when either figure has fewer than two
+    /// values (no interval), or when the figures are incomparable.
     pub vs_native: Option<Relative>,
+    /// Why this figure is not compared with native, e.g.
+    /// `parameters differ from native: log2_table 20 vs 24`.
+    pub incomparable: Option<String>,
     /// Accelerator (VMs).
     pub accel: Option<String>,
 }
@@ -132,11 +165,56 @@ impl Default for StatsOptions {
 
 type Key = (String, String, String); // workload, metric, env_id
 
-/// Compute every figure of a set of records.
-pub fn analyse(records: &[ResultRecord], opts: StatsOptions) -> Analysis {
+/// The parameter differences of two sets, e.g. `log2_table 20 vs 24`, keys in
+/// order, [`ENV_SPECIFIC_PARAMS`] ignored; a key missing on one side shows
+/// as `–`. Empty when they match.
+pub fn param_differences(a: &Params, b: &Params) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let show = |v: Option<&serde_json::Value>| match v {
+        None => "–".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    keys.into_iter()
+        .filter(|k| !ENV_SPECIFIC_PARAMS.contains(&k.as_str()))
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k} {} vs {}", show(a.get(k)), show(b.get(k))))
+        .collect()
+}
+
+/// Compute every figure of a set of records. `opts` is kept for callers;
+/// the intervals no longer resample.
+pub fn analyse(records: &[ResultRecord], _opts: StatsOptions) -> Analysis {
     let mut envs: BTreeMap<String, EnvSummary> = BTreeMap::new();
     let mut invalid: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let mut samples: BTreeMap<Key, (Vec<f64>, String, &ResultRecord)> = BTreeMap::new();
+    // The parameter set kept per (env_id, workload): the most common one.
+    let mut param_sets: BTreeMap<(String, String), Vec<(&Params, usize)>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.valid) {
+        let sets = param_sets
+            .entry((r.env_id.clone(), r.workload.clone()))
+            .or_default();
+        match sets.iter_mut().find(|(p, _)| **p == r.params) {
+            Some(e) => e.1 += 1,
+            None => sets.push((&r.params, 1)),
+        }
+    }
+    let mut kept: BTreeMap<(String, String), (&Params, Option<String>)> = BTreeMap::new();
+    for (k, sets) in &param_sets {
+        // max_by_key keeps the last maximum; scan in reverse so ties go to the first seen.
+        let Some(&(best, count)) = sets.iter().rev().max_by_key(|(_, c)| *c) else {
+            continue;
+        };
+        let total: usize = sets.iter().map(|(_, c)| c).sum();
+        let note = (total > count).then(|| {
+            format!(
+                "{} of {total} results ran with other parameters and are left out",
+                total - count
+            )
+        });
+        kept.insert(k.clone(), (best, note));
+    }
+    type Acc<'a> = (Vec<f64>, Vec<u32>, String, &'a ResultRecord);
+    let mut samples: BTreeMap<Key, Acc> = BTreeMap::new();
     for r in records {
         let e = envs.entry(r.env_id.clone()).or_insert_with(|| EnvSummary {
             env_id: r.env_id.clone(),
@@ -159,32 +237,48 @@ pub fn analyse(records: &[ResultRecord], opts: StatsOptions) -> Analysis {
             continue;
         }
         e.valid += 1;
+        let wanted = kept.get(&(r.env_id.clone(), r.workload.clone()));
+        if wanted.is_some_and(|(p, _)| **p != r.params) {
+            continue;
+        }
         for (metric, &v) in &r.metrics {
             if !v.is_finite() {
                 continue;
             }
             let unit = r.units.get(metric).cloned().unwrap_or_default();
-            samples
+            let acc = samples
                 .entry((r.workload.clone(), metric.clone(), r.env_id.clone()))
-                .or_insert_with(|| (Vec::new(), unit, r))
-                .0
-                .push(v);
+                .or_insert_with(|| (Vec::new(), Vec::new(), unit, r));
+            acc.0.push(v);
+            acc.1.push(r.rep);
         }
     }
     let mut figures = Vec::new();
-    for ((workload, metric, env_id), (xs, unit, first)) in &samples {
-        let seed = stats::seed_for(&format!("{workload}/{metric}/{env_id}"));
-        let Some(summary) = stats::summarize(xs, opts.resamples, seed) else {
+    for ((workload, metric, env_id), (xs, reps, unit, first)) in &samples {
+        let Some(summary) = stats::summarize(xs) else {
             continue;
         };
         let direction = Direction::of(metric, unit);
+        let mut incomparable = None;
         let vs_native = if env_id == BASELINE {
             None
         } else {
             samples
                 .get(&(workload.clone(), metric.clone(), BASELINE.to_string()))
-                .and_then(|(base, _, _)| relative(xs, base, direction, opts.resamples, seed))
+                .and_then(|(base, base_reps, _, base_first)| {
+                    let diff = param_differences(&first.params, &base_first.params);
+                    if diff.is_empty() {
+                        relative_paired(xs, reps, base, base_reps, direction)
+                    } else {
+                        incomparable = Some(format!(
+                            "parameters differ from native: {}",
+                            diff.join(", ")
+                        ));
+                        None
+                    }
+                })
         };
+        let key = (env_id.clone(), workload.clone());
         figures.push(Figure {
             env_id: env_id.clone(),
             env: first.env.clone(),
@@ -193,12 +287,13 @@ pub fn analyse(records: &[ResultRecord], opts: StatsOptions) -> Analysis {
             unit: unit.clone(),
             direction,
             samples: xs.clone(),
-            invalid: invalid
-                .get(&(env_id.clone(), workload.clone()))
-                .copied()
-                .unwrap_or(0),
+            reps: reps.clone(),
+            params: first.params.clone(),
+            params_note: kept.get(&key).and_then(|(_, n)| n.clone()),
+            invalid: invalid.get(&key).copied().unwrap_or(0),
             summary,
             vs_native,
+            incomparable,
             accel: first.env_detail.get("accel").cloned(),
         });
     }
@@ -212,15 +307,30 @@ pub fn analyse(records: &[ResultRecord], opts: StatsOptions) -> Analysis {
     Analysis { envs, figures }
 }
 
-/// `xs` relative to `base` for a metric of the given direction.
+/// `xs` relative to `base` for a metric of the given direction, the samples
+/// taken as unpaired (Welch t on logs). `resamples` and `seed` are ignored
+/// (kept for callers); prefer [`relative_paired`].
 pub fn relative(
     xs: &[f64],
     base: &[f64],
     direction: Direction,
-    resamples: usize,
-    seed: u64,
+    _resamples: usize,
+    _seed: u64,
 ) -> Option<Relative> {
-    let ratio = stats::bootstrap_ratio_ci(xs, base, resamples, seed ^ 0x5EED)?;
+    relative_paired(xs, &[], base, &[], direction)
+}
+
+/// `xs` (repetitions `reps`) relative to `base` (repetitions `base_reps`):
+/// paired by repetition when both hold the same repetitions, Welch otherwise.
+/// `None` when a side has fewer than two values or a value is ≤ 0.
+pub fn relative_paired(
+    xs: &[f64],
+    reps: &[u32],
+    base: &[f64],
+    base_reps: &[u32],
+    direction: Direction,
+) -> Option<Relative> {
+    let (ratio, method) = stats::ratio_interval_with_method(xs, reps, base, base_reps)?;
     let speed = match direction {
         Direction::HigherIsBetter => ratio,
         Direction::LowerIsBetter => ratio.map(|r| 1.0 / r),
@@ -229,6 +339,7 @@ pub fn relative(
         ratio,
         speed,
         overhead_pct: speed.map(|s| (1.0 / s - 1.0) * 100.0),
+        method,
     })
 }
 

@@ -1,20 +1,36 @@
 //! Verdicts on the claims C1–C7 of shared/DESIGN.md ("The claims it exists to
 //! check"), computed from the figures of one run.
 //!
-//! Each claim is split into parts that a measurement can decide; a part whose
-//! data is absent is "not measured", and the claim is supported only when every
-//! part is measured and holds. A quantitative part is rejected only with
-//! evidence: when the 95% interval of the figure lies wholly outside the range
-//! the claim allows (this host's memory figures swing ±15–30%). Thresholds are written next to each test below
-//! and repeated in the verdict text so a reader can disagree with them.
+//! Each claim is split into parts that a measurement can decide, and every
+//! part names the figures that decided it (environment, workload, metric,
+//! parameters, value with interval). A part is:
+//! - "not measured" when it has no valid figure, or when the figures it would
+//!   divide ran with different parameters (a ratio of two different
+//!   experiments means nothing);
+//! - "not testable on this host (VM emulated)" when its deciding figures come
+//!   from a VM under QEMU TCG: an emulated CPU measures the emulator, not
+//!   virtualisation, so it can neither support nor contradict a claim about
+//!   VMs. Container parts of the same claim are still decided;
+//! - otherwise supported or not. A quantitative part is rejected only with
+//!   evidence: when the 95% interval of the figure lies wholly outside the
+//!   range the claim allows (this host's memory figures swing ±15–30%).
+//!
+//! A claim is not supported when any part is not; else not testable when any
+//! part is; else not measured when any part is; else supported. Thresholds
+//! are written next to each test below and repeated in the verdict text so a
+//! reader can disagree with them.
 
-use crate::analysis::{Analysis, Figure};
+use crate::analysis::{Analysis, Figure, BASELINE};
+use crate::export::{median_of, num, speed_of, val_text, Val};
 use crate::metric::{format_size, latency_size_bytes};
+use crate::report::{params_text, Facts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Supported,
     NotSupported,
+    /// The deciding figures come from an emulated VM (QEMU TCG).
+    NotTestable,
     NotMeasured,
 }
 
@@ -23,7 +39,87 @@ impl Verdict {
         match self {
             Verdict::Supported => "supported",
             Verdict::NotSupported => "not supported",
+            Verdict::NotTestable => "not testable on this host (VM emulated)",
             Verdict::NotMeasured => "not measured",
+        }
+    }
+
+    /// CSS class / short key: `supported`, `not-supported`, `not-testable`,
+    /// `not-measured`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::NotSupported => "not-supported",
+            Verdict::NotTestable => "not-testable",
+            Verdict::NotMeasured => "not-measured",
+        }
+    }
+}
+
+/// A figure a part relied on (or, for a part that could not be decided, the
+/// figure that was set aside), as a reader would look it up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cited {
+    pub env_id: String,
+    /// Workload as displayed (membw names its STREAM variant).
+    pub workload: String,
+    pub metric: String,
+    pub unit: String,
+    /// `key=value, ...` or `none`.
+    pub params: String,
+    /// Centre (geometric mean) with interval and n (or "no interval").
+    pub value: String,
+    /// Performance relative to native with interval, when divided.
+    pub vs_native: Option<String>,
+    /// Accelerator of a VM.
+    pub accel: Option<String>,
+}
+
+impl Cited {
+    pub fn text(&self) -> String {
+        format!(
+            "{} {} {} ({}{}): {} {}{}",
+            self.env_id,
+            self.workload,
+            self.metric,
+            self.params,
+            self.accel
+                .as_ref()
+                .map(|a| format!("; accel {a}"))
+                .unwrap_or_default(),
+            self.value,
+            self.unit,
+            self.vs_native
+                .as_ref()
+                .map(|v| format!("; {v} × native"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// One decided (or undecidable) part of a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartResult {
+    /// What the part checks, e.g. "containers compute at almost bare-metal speed".
+    pub label: String,
+    pub verdict: Verdict,
+    /// Why a part is not measured / not testable, e.g. "parameters differ:
+    /// primes_max 50000 vs native 200000".
+    pub reason: Option<String>,
+    /// The finding in a sentence, with numbers.
+    pub text: String,
+    /// The figures that decided it.
+    pub figures: Vec<Cited>,
+    /// What would measure it (not measured parts).
+    pub missing: Option<String>,
+}
+
+impl PartResult {
+    /// `not measured (parameters differ: ...)`, `supported`, ...
+    pub fn verdict_text(&self) -> String {
+        match &self.reason {
+            Some(r) => format!("{} ({r})", self.verdict.label()),
+            None => self.verdict.label().to_string(),
         }
     }
 }
@@ -34,10 +130,31 @@ pub struct ClaimResult {
     pub id: &'static str,
     pub claim: &'static str,
     pub verdict: Verdict,
-    /// One sentence per measured part, with numbers.
-    pub findings: Vec<String>,
+    pub parts: Vec<PartResult>,
+}
+
+impl ClaimResult {
+    /// The sentences of the parts that measured something.
+    pub fn findings(&self) -> Vec<String> {
+        self.parts
+            .iter()
+            .filter(|p| !p.text.is_empty())
+            .map(|p| p.text.clone())
+            .collect()
+    }
+
     /// What would measure the parts that were not measured.
-    pub missing: Vec<String>,
+    pub fn missing(&self) -> Vec<String> {
+        self.parts
+            .iter()
+            .filter_map(|p| p.missing.clone())
+            .collect()
+    }
+
+    /// Every figure the claim cites.
+    pub fn figures(&self) -> impl Iterator<Item = &Cited> {
+        self.parts.iter().flat_map(|p| p.figures.iter())
+    }
 }
 
 /// The claims as worded in shared/DESIGN.md.
@@ -51,6 +168,20 @@ pub const CLAIMS: [(&str, &str); 7] = [
     ("C7", "Images are stacks of read-only layers with a copy-on-write layer on top; a change adds a layer instead of rebuilding the image."),
 ];
 
+/// Short names of the claims, for tables.
+pub fn short(id: &str) -> &'static str {
+    match id {
+        "C1" => "compute: containers ≈ native, VMs lose about half",
+        "C2" => "memory: sequential similar, random access costs more in VMs",
+        "C3" => "start: containers in seconds, VMs far longer",
+        "C4" => "density: hundreds of containers, a few VMs",
+        "C5" => "noisy neighbours: cgroups do not protect",
+        "C6" => "engine access: acting on others' containers",
+        "C7" => "images: layers and copy-on-write",
+        _ => "",
+    }
+}
+
 /// "Almost bare-metal": at least this fraction of native speed.
 pub const ALMOST_NATIVE: f64 = 0.95;
 /// "About half": VM speed within this range of native.
@@ -61,323 +192,632 @@ pub const SIMILAR: (f64, f64) = (0.8, 1.25);
 pub const CONTAINER_START_MAX_MS: f64 = 3000.0;
 /// "Far longer": VM start at least this many times the slowest container's.
 pub const FAR_LONGER: f64 = 5.0;
+/// "Hundreds or thousands" of containers: at least this many per host by memory.
+pub const HUNDREDS: f64 = 100.0;
+/// "Hundreds or thousands" against "a few": the VM's footprint per instance
+/// is at least [`FOOTPRINT_FACTOR`] times the container's.
+pub const FOOTPRINT_FACTOR: f64 = 10.0;
+/// The footprint metric C4 decides on: proportional set size of every
+/// process of an idle instance at READY, runtime processes included.
+pub const FOOTPRINT: &str = "footprint_pss_mib";
+/// The old footprint metric: native VmHWM, container cgroup peak and QEMU
+/// RSS, three different things; never used for a verdict.
+pub const OLD_FOOTPRINT: &str = "footprint_mib";
 
-/// One part of a claim: `None` when not measured, else whether it holds.
-struct Part {
-    holds: Option<bool>,
-    finding: Option<String>,
-    missing: Option<String>,
-}
-
-impl Part {
-    fn measured(holds: bool, finding: String) -> Part {
-        Part {
-            holds: Some(holds),
-            finding: Some(finding),
-            missing: None,
-        }
-    }
-    fn missing(what: &str) -> Part {
-        Part {
-            holds: None,
-            finding: None,
-            missing: Some(what.to_string()),
-        }
+fn part(label: &str, verdict: Verdict, text: String, figures: Vec<Cited>) -> PartResult {
+    PartResult {
+        label: label.to_string(),
+        verdict,
+        reason: None,
+        text,
+        figures,
+        missing: None,
     }
 }
 
-fn combine(id: &'static str, parts: Vec<Part>) -> ClaimResult {
+fn not_measured(label: &str, reason: &str, what: &str) -> PartResult {
+    PartResult {
+        label: label.to_string(),
+        verdict: Verdict::NotMeasured,
+        reason: Some(reason.to_string()),
+        text: String::new(),
+        figures: vec![],
+        missing: Some(what.to_string()),
+    }
+}
+
+fn holds(label: &str, ok: bool, text: String, figures: Vec<Cited>) -> PartResult {
+    part(
+        label,
+        if ok {
+            Verdict::Supported
+        } else {
+            Verdict::NotSupported
+        },
+        text,
+        figures,
+    )
+}
+
+fn combine(id: &'static str, parts: Vec<PartResult>) -> ClaimResult {
     let claim = CLAIMS.iter().find(|c| c.0 == id).map(|c| c.1).unwrap_or("");
-    let verdict = if parts.iter().any(|p| p.holds == Some(false)) {
+    let any = |v: Verdict| parts.iter().any(|p| p.verdict == v);
+    let verdict = if any(Verdict::NotSupported) {
         Verdict::NotSupported
-    } else if parts.iter().all(|p| p.holds == Some(true)) {
-        Verdict::Supported
-    } else {
+    } else if any(Verdict::NotTestable) {
+        Verdict::NotTestable
+    } else if any(Verdict::NotMeasured) || parts.is_empty() {
         Verdict::NotMeasured
+    } else {
+        Verdict::Supported
     };
     ClaimResult {
         id,
         claim,
         verdict,
-        findings: parts.iter().filter_map(|p| p.finding.clone()).collect(),
-        missing: parts.into_iter().filter_map(|p| p.missing).collect(),
+        parts,
     }
 }
 
-/// Verdicts on every claim, in order.
+/// Verdicts on every claim, in order, without record facts (parameters are
+/// then known only through the figures).
 pub fn evaluate(a: &Analysis) -> Vec<ClaimResult> {
-    evaluate_on_host(a, None)
+    evaluate_with(a, None, &Facts::default())
 }
 
 /// Verdicts, with the host's memory to turn footprints into instances per host.
 pub fn evaluate_on_host(a: &Analysis, host_memory_bytes: Option<u64>) -> Vec<ClaimResult> {
+    evaluate_with(a, host_memory_bytes, &Facts::default())
+}
+
+/// Verdicts with the host's memory and what the records say about parameters
+/// and STREAM variants.
+pub fn evaluate_with(
+    a: &Analysis,
+    host_memory_bytes: Option<u64>,
+    facts: &Facts,
+) -> Vec<ClaimResult> {
+    let cx = Cx { a, facts };
     vec![
-        c1(a),
-        c2(a),
-        c3(a),
-        c4(a, host_memory_bytes),
-        c5(a),
-        c6(a),
-        c7(a),
+        c1(&cx),
+        c2(&cx),
+        c3(&cx),
+        c4(&cx, host_memory_bytes),
+        c5(&cx),
+        c6(&cx),
+        c7(&cx),
     ]
 }
 
-/// The interval of `e` meets the range `[lo, hi]`.
-fn overlaps(e: crate::stats::Estimate, (lo, hi): (f64, f64)) -> bool {
-    e.hi >= lo && e.lo <= hi
+/// Whether an environment ran under emulation: accelerator `tcg`, or its
+/// detail says it was emulated.
+pub fn env_emulated(a: &Analysis, env_id: &str) -> bool {
+    let Some(e) = a.env(env_id) else {
+        return a
+            .figures
+            .iter()
+            .any(|f| f.env_id == env_id && f.accel.as_deref() == Some("tcg"));
+    };
+    let says = |v: &str| {
+        let v = v.to_ascii_lowercase();
+        v == "tcg" || v.starts_with("tcg") || v.contains("emulat")
+    };
+    e.accel().is_some_and(says)
+        || e.detail
+            .get("emulated")
+            .is_some_and(|v| v == "true" || v == "yes")
+        || e.detail.get("cpu_emulation").is_some_and(|v| says(v))
+}
+
+fn figure_emulated(a: &Analysis, f: &Figure) -> bool {
+    f.accel.as_deref() == Some("tcg") || env_emulated(a, &f.env_id)
+}
+
+struct Cx<'a> {
+    a: &'a Analysis,
+    facts: &'a Facts,
 }
 
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
-/// Figures of an environment class for some metrics that have an overhead.
-fn rel_figures<'a>(
-    a: &'a Analysis,
-    class: &str,
-    workload: &str,
-    metrics: &[&str],
-) -> Vec<&'a Figure> {
-    a.figures
-        .iter()
-        .filter(|f| {
-            f.env == class
-                && f.workload == workload
-                && metrics.contains(&f.metric.as_str())
-                && f.vs_native.is_some()
-        })
-        .collect()
+/// `at 99% of native (95% CI 92%–105%, n=5)`.
+fn speed_words(v: &Val) -> String {
+    match v.ci {
+        Some((lo, hi)) => format!(
+            "at {} of native (95% CI {}–{}, n={})",
+            pct(v.point),
+            pct(lo),
+            pct(hi),
+            v.n
+        ),
+        None => format!("at {} of native (n={}, no interval)", pct(v.point), v.n),
+    }
 }
 
-fn speed_text(f: &Figure) -> String {
-    let Some(r) = f.vs_native else {
-        return format!(
-            "{} {}: no native figure to compare with",
-            f.env_id, f.metric
-        );
-    };
-    let s = r.speed;
-    format!(
-        "{} {} at {} of native performance (95% CI {}–{})",
-        f.env_id,
-        f.metric,
-        pct(s.point),
-        pct(s.lo),
-        pct(s.hi)
-    )
+/// Lower and upper bound of a value: its interval, or the point itself.
+fn bounds(v: &Val) -> (f64, f64) {
+    v.ci.unwrap_or((v.point, v.point))
 }
 
-fn accel_note(figs: &[&Figure]) -> String {
-    let mut accels: Vec<&str> = figs.iter().filter_map(|f| f.accel.as_deref()).collect();
-    accels.sort();
-    accels.dedup();
-    if accels.contains(&"tcg") {
-        " — the VM ran under TCG (software emulation), not hardware virtualisation, which the claim is about".into()
-    } else if accels.is_empty() {
-        String::new()
-    } else {
-        format!(" (accelerator: {})", accels.join(", "))
+impl Cx<'_> {
+    fn cite(&self, f: &Figure) -> Cited {
+        Cited {
+            env_id: f.env_id.clone(),
+            workload: self.facts.workload_label(&f.env_id, &f.workload),
+            metric: f.metric.clone(),
+            unit: f.unit.clone(),
+            params: {
+                let mut p = if f.params.is_empty() {
+                    self.facts
+                        .params(&f.env_id, &f.workload)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    f.params.clone()
+                };
+                if let Some(v) = self.facts.stream_variant(&f.env_id) {
+                    p.entry("stream_variant".into())
+                        .or_insert_with(|| serde_json::Value::String(v.into()));
+                }
+                params_text(&p)
+            },
+            value: format!(
+                "{} {}",
+                f.summary.centre_kind.label(),
+                val_text(&median_of(f), num)
+            ),
+            vs_native: speed_of(f)
+                .filter(|_| f.workload != "startup")
+                .filter(|_| self.incomparable(f).is_none())
+                .map(|v| val_text(&v, |x| format!("{x:.2}"))),
+            accel: f.accel.clone(),
+        }
+    }
+
+    /// Why `f` may not be divided by native: its parameters (or STREAM
+    /// variant) differ, there is no native figure, or a figure has one
+    /// repetition (no interval). `None` when the ratio is sound.
+    fn incomparable(&self, f: &Figure) -> Option<String> {
+        if f.env_id == BASELINE {
+            return None;
+        }
+        if let Some(why) = &f.incomparable {
+            let why = why
+                .strip_prefix("parameters differ from native: ")
+                .unwrap_or(why);
+            return Some(format!("parameters differ: {} {why}", f.env_id));
+        }
+        if let Some(d) = self.facts.params_differ(&f.env_id, &f.workload) {
+            return Some(format!("parameters differ from native: {} {d}", f.env_id));
+        }
+        if f.vs_native.is_none() {
+            return Some(match self.a.figure(BASELINE, &f.workload, &f.metric) {
+                None => format!("no native {} {} figure", f.workload, f.metric),
+                Some(n) if n.summary.n < 2 || f.summary.n < 2 => {
+                    "one repetition: no interval, no ratio".to_string()
+                }
+                Some(_) => format!("{} {} has no ratio to native", f.env_id, f.metric),
+            });
+        }
+        None
+    }
+
+    /// Figures of a class for a workload and metrics.
+    fn figures(&self, class: &str, workload: &str, metrics: &[&str]) -> Vec<&Figure> {
+        self.a
+            .figures
+            .iter()
+            .filter(|f| {
+                f.env == class && f.workload == workload && metrics.contains(&f.metric.as_str())
+            })
+            .collect()
+    }
+
+    /// The common gate of every part that divides by native: figures exist;
+    /// VM figures are not emulated; parameters agree. On success the
+    /// comparable figures (a VM part keeps only hardware-virtualised VMs);
+    /// otherwise the part to report.
+    fn gate<'f>(
+        &self,
+        label: &str,
+        figs: Vec<&'f Figure>,
+        what: &str,
+    ) -> Result<(Vec<&'f Figure>, String), Box<PartResult>> {
+        if figs.is_empty() {
+            return Err(Box::new(not_measured(label, "no valid figure", what)));
+        }
+        let (emu, hw): (Vec<&Figure>, Vec<&Figure>) =
+            figs.iter().partition(|f| figure_emulated(self.a, f));
+        let mut notes = String::new();
+        if hw.is_empty() {
+            let list: Vec<String> = emu
+                .iter()
+                .map(
+                    |f| match speed_of(f).filter(|_| self.incomparable(f).is_none()) {
+                        Some(v) => format!("{} {} {}", f.env_id, f.metric, speed_words(&v)),
+                        None => format!(
+                            "{} {} median {} {}",
+                            f.env_id,
+                            f.metric,
+                            val_text(&median_of(f), num),
+                            f.unit
+                        ),
+                    },
+                )
+                .collect();
+            return Err(Box::new(PartResult {
+                label: label.to_string(),
+                verdict: Verdict::NotTestable,
+                reason: None,
+                text: format!(
+                    "Measured only in VMs under QEMU TCG (emulated CPU), which measures the emulator, not virtualisation overhead; for information only: {}.",
+                    list.join("; ")
+                ),
+                figures: emu.iter().map(|f| self.cite(f)).collect(),
+                missing: None,
+            }));
+        }
+        if !emu.is_empty() {
+            let mut ids: Vec<&str> = emu.iter().map(|f| f.env_id.as_str()).collect();
+            ids.dedup();
+            notes.push_str(&format!(
+                " Set aside as emulated (TCG): {}.",
+                ids.join(", ")
+            ));
+        }
+        let (bad, good): (Vec<&Figure>, Vec<&Figure>) =
+            hw.iter().partition(|f| self.incomparable(f).is_some());
+        if good.is_empty() {
+            let mut reasons: Vec<String> =
+                bad.iter().filter_map(|f| self.incomparable(f)).collect();
+            reasons.dedup();
+            let reason = reasons.join("; ");
+            return Err(Box::new(PartResult {
+                label: label.to_string(),
+                verdict: Verdict::NotMeasured,
+                reason: Some(reason.clone()),
+                text: format!("Not divided by native ({reason}).{notes}"),
+                figures: bad.iter().map(|f| self.cite(f)).collect(),
+                missing: Some(format!("{what}, with the same parameters as native")),
+            }));
+        }
+        if !bad.is_empty() {
+            let mut reasons: Vec<String> =
+                bad.iter().filter_map(|f| self.incomparable(f)).collect();
+            reasons.dedup();
+            notes.push_str(&format!(" Not divided: {}.", reasons.join("; ")));
+        }
+        Ok((good, notes))
+    }
+
+    fn speed_list(&self, figs: &[&Figure]) -> String {
+        figs.iter()
+            .map(|f| {
+                let v = speed_of(f).expect("gated figures have a ratio");
+                let w = self.facts.workload_label(&f.env_id, &f.workload);
+                let w = if w == f.workload {
+                    String::new()
+                } else {
+                    format!(" ({w})")
+                };
+                format!("{} {}{w} {}", f.env_id, f.metric, speed_words(&v))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
 const CPU: [&str; 2] = ["primes_per_s", "gflops"];
 const SEQ: [&str; 4] = ["copy_mbs", "scale_mbs", "add_mbs", "triad_mbs"];
 
-fn c1(a: &Analysis) -> ClaimResult {
-    let cont = rel_figures(a, "container", "cpu", &CPU);
-    let vm = rel_figures(a, "vm", "cpu", &CPU);
-    let p1 = if cont.is_empty() {
-        Part::missing("the cpu workload natively and in a container (`--env native,container --workload cpu`)")
-    } else {
-        let holds = cont
-            .iter()
-            .all(|f| f.vs_native.is_some_and(|r| r.speed.hi >= ALMOST_NATIVE));
-        let list: Vec<String> = cont.iter().map(|f| speed_text(f)).collect();
-        Part::measured(
-            holds,
-            format!(
-                "Containers (almost bare-metal: ≥ {} of native, rejected when the whole interval is below): {}.",
-                pct(ALMOST_NATIVE),
-                list.join("; ")
-            ),
-        )
+fn c1(cx: &Cx) -> ClaimResult {
+    let l1 = "containers compute at almost bare-metal speed";
+    let p1 = match cx.gate(
+        l1,
+        cx.figures("container", "cpu", &CPU),
+        "the cpu workload natively and in a container (`--env native,container --workload cpu`)",
+    ) {
+        Err(p) => *p,
+        Ok((figs, notes)) => {
+            let ok = figs
+                .iter()
+                .all(|f| speed_of(f).is_some_and(|v| bounds(&v).1 >= ALMOST_NATIVE));
+            holds(
+                l1,
+                ok,
+                format!(
+                    "Containers (almost bare-metal: ≥ {} of native, rejected when the whole interval is below): {}.{notes}",
+                    pct(ALMOST_NATIVE),
+                    cx.speed_list(&figs)
+                ),
+                figs.iter().map(|f| cx.cite(f)).collect(),
+            )
+        }
     };
-    let p2 = if vm.is_empty() {
-        Part::missing("the cpu workload natively and in a VM (`--env native,vm --workload cpu`)")
-    } else {
-        let holds = vm
-            .iter()
-            .all(|f| f.vs_native.is_some_and(|r| overlaps(r.speed, ABOUT_HALF)));
-        let list: Vec<String> = vm.iter().map(|f| speed_text(f)).collect();
-        Part::measured(
-            holds,
-            format!(
-                "VMs (about half: {}–{} of native, rejected when the whole interval is outside): {}{}.",
-                pct(ABOUT_HALF.0),
-                pct(ABOUT_HALF.1),
-                list.join("; "),
-                accel_note(&vm)
-            ),
-        )
+    let l2 = "VMs lose about half";
+    let p2 = match cx.gate(
+        l2,
+        cx.figures("vm", "cpu", &CPU),
+        "the cpu workload natively and in a VM (`--env native,vm --workload cpu`)",
+    ) {
+        Err(p) => *p,
+        Ok((figs, notes)) => {
+            let ok = figs.iter().all(|f| {
+                speed_of(f).is_some_and(|v| {
+                    let (lo, hi) = bounds(&v);
+                    hi >= ABOUT_HALF.0 && lo <= ABOUT_HALF.1
+                })
+            });
+            holds(
+                l2,
+                ok,
+                format!(
+                    "VMs (about half: {}–{} of native, rejected when the whole interval is outside): {}.{notes}",
+                    pct(ABOUT_HALF.0),
+                    pct(ABOUT_HALF.1),
+                    cx.speed_list(&figs)
+                ),
+                figs.iter().map(|f| cx.cite(f)).collect(),
+            )
+        }
     };
     combine("C1", vec![p1, p2])
 }
 
-fn c2(a: &Analysis) -> ClaimResult {
-    let seq: Vec<&Figure> = ["container", "vm"]
-        .iter()
-        .flat_map(|c| rel_figures(a, c, "membw", &SEQ))
-        .collect();
-    let p1 = if seq.is_empty() {
-        Part::missing("membw natively and in at least one container or VM")
-    } else {
-        let off: Vec<String> = seq
-            .iter()
-            .filter(|f| !f.vs_native.is_some_and(|r| overlaps(r.speed, SIMILAR)))
-            .map(|f| speed_text(f))
-            .collect();
-        let triads: Vec<String> = seq
-            .iter()
-            .filter(|f| f.metric == "triad_mbs")
-            .map(|f| speed_text(f))
-            .collect();
-        let text = if off.is_empty() {
-            format!(
-                "Sequential bandwidth within {}–{} of native in every environment ({}).",
-                pct(SIMILAR.0),
-                pct(SIMILAR.1),
-                triads.join("; ")
+fn seq_part(cx: &Cx, class: &str, label: &str) -> PartResult {
+    match cx.gate(
+        label,
+        cx.figures(class, "membw", &SEQ),
+        &format!(
+            "membw (STREAM) natively and in a {class} (`--env native,{class} --workload membw`)"
+        ),
+    ) {
+        Err(p) => *p,
+        Ok((figs, notes)) => {
+            let off: Vec<&Figure> = figs
+                .iter()
+                .filter(|f| {
+                    !speed_of(f).is_some_and(|v| {
+                        let (lo, hi) = bounds(&v);
+                        hi >= SIMILAR.0 && lo <= SIMILAR.1
+                    })
+                })
+                .copied()
+                .collect();
+            let triads: Vec<&Figure> = figs
+                .iter()
+                .filter(|f| f.metric == "triad_mbs")
+                .copied()
+                .collect();
+            let text = if off.is_empty() {
+                format!(
+                    "Sequential bandwidth within {}–{} of native in every {class} ({}).{notes}",
+                    pct(SIMILAR.0),
+                    pct(SIMILAR.1),
+                    cx.speed_list(if triads.is_empty() { &figs } else { &triads })
+                )
+            } else {
+                format!(
+                    "Sequential bandwidth outside {}–{} of native: {}.{notes}",
+                    pct(SIMILAR.0),
+                    pct(SIMILAR.1),
+                    cx.speed_list(&off)
+                )
+            };
+            holds(
+                label,
+                off.is_empty(),
+                text,
+                figs.iter().map(|f| cx.cite(f)).collect(),
             )
-        } else {
-            format!(
-                "Sequential bandwidth outside {}–{} of native: {}{}.",
-                pct(SIMILAR.0),
-                pct(SIMILAR.1),
-                off.join("; "),
-                accel_note(&seq)
-            )
-        };
-        Part::measured(off.is_empty(), text)
-    };
-    // Random access in a VM: GUPS, else the largest latency working set.
-    let vm_rand = rel_figures(a, "vm", "randacc", &["gups"]);
-    let largest = a
-        .figures
-        .iter()
-        .filter(|f| f.workload == "latency")
-        .filter_map(|f| latency_size_bytes(&f.metric))
-        .max();
-    let vm_lat: Vec<&Figure> = a
-        .figures
-        .iter()
-        .filter(|f| {
-            f.env == "vm"
-                && f.vs_native.is_some()
-                && latency_size_bytes(&f.metric).is_some()
-                && latency_size_bytes(&f.metric) == largest
-        })
-        .collect();
-    let p2 = if vm_rand.is_empty() && vm_lat.is_empty() {
-        Part::missing("randacc or latency natively and in a VM (`--env native,vm --workload randacc,latency`)")
-    } else {
-        let figs: Vec<&Figure> = vm_rand.iter().chain(vm_lat.iter()).copied().collect();
-        // Costs more: the random-access speed's whole interval is below
-        // native, and below the same VM's sequential (triad) speed if known.
-        let seq_speed = |env_id: &str| {
-            a.figure(env_id, "membw", "triad_mbs")
-                .and_then(|f| f.vs_native)
-                .map(|r| r.speed.point)
-        };
-        let holds = figs.iter().all(|f| {
-            f.vs_native.is_some_and(|r| {
-                r.speed.hi < 1.0
-                    && seq_speed(&f.env_id)
-                        .map(|s| r.speed.point < s)
-                        .unwrap_or(true)
-            })
-        });
-        let seq_note: Vec<String> = vm_rand
-            .iter()
-            .filter_map(|f| {
-                seq_speed(&f.env_id).map(|s| format!("{} triad_mbs at {}", f.env_id, pct(s)))
-            })
-            .collect();
-        let list: Vec<String> = figs.iter().map(|f| speed_text(f)).collect();
-        let size = largest.map(format_size).unwrap_or_default();
-        Part::measured(
-            holds,
-            format!(
-                "Random access in VMs (GUPS; latency at the largest working set, {size}): {}{}{}.",
-                list.join("; "),
-                if seq_note.is_empty() {
-                    String::new()
-                } else {
-                    format!("; for comparison, sequential: {}", seq_note.join("; "))
-                },
-                accel_note(&figs)
-            ),
-        )
-    };
-    combine("C2", vec![p1, p2])
-}
-
-fn startup_median(a: &Analysis, class: &str) -> Option<(String, f64, String)> {
-    for metric in ["first_instruction_ms", "lifecycle_ms"] {
-        let best = a
-            .figures
-            .iter()
-            .filter(|f| f.env == class && f.workload == "startup" && f.metric == metric)
-            .max_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point));
-        if let Some(f) = best {
-            return Some((f.env_id.clone(), f.summary.median.point, metric.to_string()));
         }
     }
-    None
 }
 
-fn c3(a: &Analysis) -> ClaimResult {
-    let cont = startup_median(a, "container");
-    let vm = startup_median(a, "vm");
-    let p1 = match &cont {
-        None => Part::missing("startup in a container (`--env container --workload startup`)"),
-        Some((id, ms, metric)) => Part::measured(
-            *ms <= CONTAINER_START_MAX_MS,
-            format!(
-                "Slowest container start: {id} {metric} median {ms:.0} ms (\"seconds or less\" means ≤ {CONTAINER_START_MAX_MS:.0} ms)."
-            ),
-        ),
-    };
-    let p2 = match (&cont, &vm) {
-        (_, None) => Part::missing("startup in a VM (`--env vm --workload startup`)"),
-        (None, Some(_)) => Part::missing("startup in a container to compare the VM with"),
-        (Some((_, cms, metric)), Some((id, vms, vmetric))) => {
-            let vm_same = a
-                .figures
+fn c2(cx: &Cx) -> ClaimResult {
+    let a = cx.a;
+    let p1 = seq_part(
+        cx,
+        "container",
+        "sequential bandwidth in containers is similar to native",
+    );
+    let p2 = seq_part(cx, "vm", "sequential bandwidth in VMs is similar to native");
+    // Random access in a VM: GUPS, and latency at the largest working set
+    // measured both natively and in that VM (never a size one of them lacks).
+    let l3 = "random access costs more in VMs";
+    let mut figs: Vec<&Figure> = cx.figures("vm", "randacc", &["gups"]);
+    for vm in a.env_ids_of("vm") {
+        let largest = a
+            .figures
+            .iter()
+            .filter(|f| f.env_id == vm && f.workload == "latency")
+            .filter(|f| a.figure(BASELINE, "latency", &f.metric).is_some())
+            .filter_map(|f| latency_size_bytes(&f.metric).map(|s| (s, f)))
+            .max_by_key(|(s, _)| *s);
+        if let Some((_, f)) = largest {
+            figs.push(f);
+        }
+    }
+    let p3 = match cx.gate(
+        l3,
+        figs,
+        "randacc or latency natively and in a VM (`--env native,vm --workload randacc,latency`)",
+    ) {
+        Err(p) => *p,
+        Ok((figs, notes)) => {
+            // Costs more: the random-access speed's whole interval is below
+            // native, and below the same VM's sequential (triad) speed if
+            // that is comparable.
+            let seq_speed = |env_id: &str| {
+                a.figure(env_id, "membw", "triad_mbs")
+                    .filter(|f| cx.incomparable(f).is_none())
+                    .and_then(speed_of)
+            };
+            let ok = figs.iter().all(|f| {
+                speed_of(f).is_some_and(|v| {
+                    bounds(&v).1 < 1.0
+                        && seq_speed(&f.env_id)
+                            .map(|s| v.point < s.point)
+                            .unwrap_or(true)
+                })
+            });
+            let mut cited: Vec<Cited> = figs.iter().map(|f| cx.cite(f)).collect();
+            let mut seq_note = Vec::new();
+            for f in &figs {
+                if let (true, Some(s)) = (f.metric == "gups", seq_speed(&f.env_id)) {
+                    seq_note.push(format!(
+                        "{} triad_mbs ({}) {}",
+                        f.env_id,
+                        crate::report::stream_label(cx.facts.stream_variant(&f.env_id)),
+                        speed_words(&s)
+                    ));
+                    if let Some(t) = a.figure(&f.env_id, "membw", "triad_mbs") {
+                        cited.push(cx.cite(t));
+                    }
+                }
+            }
+            let sizes: Vec<String> = figs
                 .iter()
-                .find(|f| f.env_id == *id && f.workload == "startup" && f.metric == *metric)
-                .map(|f| f.summary.median.point)
-                .unwrap_or(*vms);
-            let factor = vm_same / cms;
-            let accel = a.env(id).and_then(|e| e.accel()).unwrap_or("unknown");
-            Part::measured(
-                factor >= FAR_LONGER,
+                .filter_map(|f| {
+                    latency_size_bytes(&f.metric)
+                        .map(|s| format!("{} {}", f.env_id, format_size(s)))
+                })
+                .collect();
+            holds(
+                l3,
+                ok,
                 format!(
-                    "VM start: {id} {vmetric} median {vms:.0} ms, {factor:.0}× the slowest container (\"far longer\" means ≥ {FAR_LONGER:.0}×; accelerator {accel})."
+                    "Random access in VMs (GUPS{}): {}{}.{notes}",
+                    if sizes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; latency at the largest working set measured both natively and in the VM: {}",
+                            sizes.join(", ")
+                        )
+                    },
+                    cx.speed_list(&figs),
+                    if seq_note.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; for comparison, sequential: {}", seq_note.join("; "))
+                    },
                 ),
+                cited,
             )
+        }
+    };
+    combine("C2", vec![p1, p2, p3])
+}
+
+/// The slowest environment of a class to start, by median time to first
+/// instruction (else whole lifecycle).
+fn slowest_start<'a>(cx: &Cx<'a>, class: &str, metric: Option<&str>) -> Option<&'a Figure> {
+    let metrics: Vec<&str> = match metric {
+        Some(m) => vec![m],
+        None => vec!["first_instruction_ms", "lifecycle_ms"],
+    };
+    metrics.into_iter().find_map(|m| {
+        cx.a.figures
+            .iter()
+            .filter(|f| f.env == class && f.workload == "startup" && f.metric == m)
+            .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
+    })
+}
+
+fn c3(cx: &Cx) -> ClaimResult {
+    let l1 = "a container starts in seconds or less";
+    let cont = slowest_start(cx, "container", None);
+    let p1 = match cont {
+        None => not_measured(
+            l1,
+            "no valid figure",
+            "startup in a container (`--env container --workload startup`)",
+        ),
+        Some(f) => {
+            let v = median_of(f);
+            holds(
+                l1,
+                bounds(&v).0 <= CONTAINER_START_MAX_MS,
+                format!(
+                    "Slowest container start: {} {} median {} ms (\"seconds or less\" means ≤ {CONTAINER_START_MAX_MS:.0} ms).",
+                    f.env_id,
+                    f.metric,
+                    val_text(&v, |x| format!("{x:.0}"))
+                ),
+                vec![cx.cite(f)],
+            )
+        }
+    };
+    let l2 = "a VM takes far longer to start";
+    let vm_figs: Vec<&Figure> =
+        cx.a.figures
+            .iter()
+            .filter(|f| {
+                f.env == "vm"
+                    && f.workload == "startup"
+                    && (f.metric == "first_instruction_ms" || f.metric == "lifecycle_ms")
+            })
+            .collect();
+    let p2 = if vm_figs.is_empty() {
+        not_measured(
+            l2,
+            "no valid figure",
+            "startup in a VM (`--env vm --workload startup`)",
+        )
+    } else if vm_figs.iter().all(|f| figure_emulated(cx.a, f)) {
+        // A TCG boot runs the guest kernel on an emulated CPU: it is slower
+        // than a hardware-virtualised boot by an unknown factor, so "far
+        // longer" cannot be read from it either way.
+        let f = slowest_start(cx, "vm", None).expect("not empty");
+        PartResult {
+            label: l2.into(),
+            verdict: Verdict::NotTestable,
+            reason: None,
+            text: format!(
+                "VM start under QEMU TCG (emulated CPU, the guest kernel boots far slower than under hardware virtualisation): {} {} median {} ms; for information only.",
+                f.env_id,
+                f.metric,
+                val_text(&median_of(f), |x| format!("{x:.0}"))
+            ),
+            figures: vec![cx.cite(f)],
+            missing: None,
+        }
+    } else {
+        let vm = vm_figs
+            .iter()
+            .filter(|f| !figure_emulated(cx.a, f) && f.metric == vm_figs[0].metric)
+            .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
+            .or_else(|| vm_figs.iter().find(|f| !figure_emulated(cx.a, f)))
+            .copied()
+            .expect("a hardware VM figure");
+        match slowest_start(cx, "container", Some(&vm.metric)) {
+            None => not_measured(
+                l2,
+                "no container figure of the same metric",
+                "startup in a container to compare the VM with",
+            ),
+            Some(c) => {
+                let factor = vm.summary.centre / c.summary.centre;
+                holds(
+                    l2,
+                    factor >= FAR_LONGER,
+                    format!(
+                        "VM start: {} {} median {} ms, {factor:.0}× the slowest container ({}; \"far longer\" means ≥ {FAR_LONGER:.0}×; accelerator {}).",
+                        vm.env_id,
+                        vm.metric,
+                        val_text(&median_of(vm), |x| format!("{x:.0}")),
+                        c.env_id,
+                        vm.accel.as_deref().unwrap_or("unknown")
+                    ),
+                    vec![cx.cite(vm), cx.cite(c)],
+                )
+            }
         }
     };
     combine("C3", vec![p1, p2])
-}
-
-fn figures_matching<'a>(a: &'a Analysis, pat: &[&str]) -> Vec<&'a Figure> {
-    a.figures
-        .iter()
-        .filter(|f| {
-            pat.iter()
-                .any(|p| f.workload.contains(p) || f.metric.contains(p))
-        })
-        .collect()
 }
 
 fn unit_bytes(unit: &str) -> Option<f64> {
@@ -390,167 +830,289 @@ fn unit_bytes(unit: &str) -> Option<f64> {
     }
 }
 
-/// "Hundreds or thousands" against "a few": the VM's footprint per instance
-/// is at least [`FOOTPRINT_FACTOR`] times the container's.
-pub const FOOTPRINT_FACTOR: f64 = 10.0;
+const FOOTPRINT_WHAT: &str = "the memory attributable to one idle instance at READY: the proportional set size (PSS, from /proc/PID/smaps_rollup) of all its processes, runtime processes included (`footprint_pss_mib` of the startup workload), in a container and a VM; instances per host = host memory / footprint";
 
-fn c4(a: &Analysis, host_memory_bytes: Option<u64>) -> ClaimResult {
-    let foot = figures_matching(a, &["footprint", "rss"]);
-    let cont: Vec<&&Figure> = foot.iter().filter(|f| f.env == "container").collect();
-    let vm: Vec<&&Figure> = foot.iter().filter(|f| f.env == "vm").collect();
-    if cont.is_empty() || vm.is_empty() {
-        return combine(
-            "C4",
-            vec![Part::missing(
-                "the memory footprint of one instance per environment (the startup workload's `footprint_mib`: container cgroup peak, QEMU's maximum RSS) in both a container and a VM; instances per host = host memory / footprint",
-            )],
-        );
-    }
+fn c4(cx: &Cx, host_memory_bytes: Option<u64>) -> ClaimResult {
+    let a = cx.a;
+    let foot = |class: &str| -> Vec<&Figure> {
+        a.figures
+            .iter()
+            .filter(|f| f.env == class && f.metric == FOOTPRINT)
+            .collect()
+    };
+    let old = a.figures.iter().any(|f| f.metric == OLD_FOOTPRINT);
+    let (cont, vm) = (foot("container"), foot("vm"));
+    let measure = "PSS of all the instance's processes idle at READY, runtime processes included";
+    let missing_part = |label: &str| {
+        if old {
+            not_measured(label, "old footprint measure", &format!("{FOOTPRINT_WHAT}. This run carries only `footprint_mib`, which measured three different things (native VmHWM, container cgroup peak, QEMU RSS) and is not used for verdicts"))
+        } else {
+            not_measured(label, "no valid figure", FOOTPRINT_WHAT)
+        }
+    };
+    let bytes = |f: &Figure| unit_bytes(&f.unit).map(|u| f.summary.centre * u);
+    let per_host = |f: &Figure| match (host_memory_bytes, bytes(f)) {
+        (Some(m), Some(b)) if b > 0.0 => Some(m as f64 / b),
+        _ => None,
+    };
     let worst_cont = cont
         .iter()
-        .max_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
-        .expect("not empty");
-    let best_vm = vm
-        .iter()
-        .min_by(|x, y| x.summary.median.point.total_cmp(&y.summary.median.point))
-        .expect("not empty");
-    let (c, v) = (
-        worst_cont.summary.median.point,
-        best_vm.summary.median.point,
-    );
-    let per_host = |f: &Figure, x: f64| match (host_memory_bytes, unit_bytes(&f.unit)) {
-        (Some(m), Some(u)) if x > 0.0 => {
-            format!(", about {:.0} per host by memory", m as f64 / (x * u))
-        }
-        _ => String::new(),
-    };
-    combine(
-        "C4",
-        vec![Part::measured(
-            v >= FOOTPRINT_FACTOR * c,
-            format!(
-                "Footprint per instance: {} {} {c:.1} {}{}; {} {} {v:.1} {}{} ({:.0}×; the claim needs ≥ {FOOTPRINT_FACTOR:.0}×).",
-                worst_cont.env_id,
-                worst_cont.metric,
-                worst_cont.unit,
-                per_host(worst_cont, c),
-                best_vm.env_id,
-                best_vm.metric,
-                best_vm.unit,
-                per_host(best_vm, v),
-                v / c
+        .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
+        .copied();
+    let l1 = "a host holds hundreds or thousands of containers";
+    let p1 = match worst_cont {
+        None => missing_part(l1),
+        Some(c) => match per_host(c) {
+            None => not_measured(l1, "host memory unknown", "the host's memory (run.json) to turn the footprint into instances per host"),
+            Some(n) => holds(
+                l1,
+                n >= HUNDREDS,
+                format!(
+                    "Footprint per container ({measure}): {} {} MiB, about {n:.0} per host by memory (\"hundreds\" means ≥ {HUNDREDS:.0}).",
+                    c.env_id,
+                    val_text(&median_of(c), num)
+                ),
+                vec![cx.cite(c)],
             ),
-        )],
-    )
+        },
+    };
+    let l2 = "only a few VMs (a VM weighs ≥ 10× a container)";
+    let p2 = match (worst_cont, vm.is_empty()) {
+        (_, true) => missing_part(l2),
+        (None, false) => missing_part(l2),
+        (Some(c), false) => {
+            let hw: Vec<&Figure> = vm
+                .iter()
+                .filter(|f| !figure_emulated(a, f))
+                .copied()
+                .collect();
+            let v = (if hw.is_empty() { &vm } else { &hw })
+                .iter()
+                .min_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
+                .copied()
+                .expect("not empty");
+            let factor = v.summary.centre / c.summary.centre;
+            let text = format!(
+                "Footprint per VM ({measure}): {} {} MiB{}, {factor:.0}× the heaviest container {} (the claim needs ≥ {FOOTPRINT_FACTOR:.0}×).",
+                v.env_id,
+                val_text(&median_of(v), num),
+                per_host(v)
+                    .map(|n| format!(", about {n:.0} per host by memory"))
+                    .unwrap_or_default(),
+                c.env_id
+            );
+            if hw.is_empty() {
+                // Memory is not emulated, but TCG keeps its translation
+                // cache (the translated guest code, sized by QEMU: tens to
+                // hundreds of MiB) in QEMU's memory. The VM figure is thus an
+                // overestimate of a hardware-virtualised VM's: a "VMs are
+                // heavier" verdict would rest on the emulator's own memory,
+                // and a "not heavier" one on an unknown correction. Neither
+                // can be trusted, so the part is not testable.
+                PartResult {
+                    label: l2.into(),
+                    verdict: Verdict::NotTestable,
+                    reason: None,
+                    text: format!("{text} Under TCG QEMU's memory includes its translation cache (tens to hundreds of MiB), so this overestimates a hardware-virtualised VM; for information only."),
+                    figures: vec![cx.cite(v), cx.cite(c)],
+                    missing: None,
+                }
+            } else {
+                holds(
+                    l2,
+                    factor >= FOOTPRINT_FACTOR,
+                    text,
+                    vec![cx.cite(v), cx.cite(c)],
+                )
+            }
+        }
+    };
+    combine("C4", vec![p1, p2])
 }
 
-fn c5(a: &Analysis) -> ClaimResult {
-    let noisy = figures_matching(a, &["neighbour", "noisy"]);
-    let slow = |class: &str| {
+fn figures_matching<'a>(a: &'a Analysis, pat: &[&str]) -> Vec<&'a Figure> {
+    a.figures
+        .iter()
+        .filter(|f| {
+            pat.iter()
+                .any(|p| f.workload.contains(p) || f.metric.contains(p))
+        })
+        .collect()
+}
+
+fn c5(cx: &Cx) -> ClaimResult {
+    let l = "a noisy neighbour slows a container more than a VM";
+    let noisy = figures_matching(cx.a, &["neighbour", "noisy"]);
+    let slowest = |class: &str| {
         noisy
             .iter()
-            .filter(|f| f.env == class)
-            .filter_map(|f| f.vs_native.map(|r| r.speed.point))
-            .fold(f64::INFINITY, f64::min)
+            .filter(|f| f.env == class && cx.incomparable(f).is_none())
+            .filter_map(|f| speed_of(f).map(|v| (v.point, *f)))
+            .min_by(|x, y| x.0.total_cmp(&y.0))
     };
-    let (c, v) = (slow("container"), slow("vm"));
-    if !c.is_finite() || !v.is_finite() {
-        return combine(
-            "C5",
-            vec![Part::missing(
-                "each workload with and without a noisy neighbour (a memory-bandwidth antagonist in a sibling container or VM) and the slowdown per environment; isobench does not run neighbours yet",
-            )],
-        );
-    }
-    combine(
-        "C5",
-        vec![Part::measured(
-            c < v,
-            format!(
+    let p = match (slowest("container"), slowest("vm")) {
+        (Some((c, cf)), Some((v, vf))) => {
+            let text = format!(
                 "With a noisy neighbour: containers at {} of native, VMs at {}.",
                 pct(c),
                 pct(v)
+            );
+            let figures = vec![cx.cite(cf), cx.cite(vf)];
+            if figure_emulated(cx.a, vf) {
+                PartResult {
+                    label: l.into(),
+                    verdict: Verdict::NotTestable,
+                    reason: None,
+                    text,
+                    figures,
+                    missing: None,
+                }
+            } else {
+                holds(l, c < v, text, figures)
+            }
+        }
+        _ => not_measured(l, "no valid figure", "each workload with and without a noisy neighbour (a memory-bandwidth antagonist in a sibling container or VM) and the slowdown per environment; isobench does not run neighbours yet"),
+    };
+    combine("C5", vec![p])
+}
+
+fn c6(cx: &Cx) -> ClaimResult {
+    let l = "a user of the engine can act on others' containers";
+    let acc = figures_matching(cx.a, &["foreign_actions"]);
+    let p = match acc.iter().find(|f| f.env == "container") {
+        Some(f) => holds(
+            l,
+            f.summary.centre > 0.0,
+            format!(
+                "{}: {:.0} actions on another user's containers succeeded.",
+                f.env_id, f.summary.centre
             ),
-        )],
-    )
+            vec![cx.cite(f)],
+        ),
+        None => not_measured(l, "no valid figure", "a permission check, not a benchmark: whether a user allowed to run the runtime (e.g. with access to its state root) can kill, exec into or delete a container another user created (a `foreign_actions` count)"),
+    };
+    combine("C6", vec![p])
 }
 
-fn c6(a: &Analysis) -> ClaimResult {
-    let acc = figures_matching(a, &["foreign_actions"]);
-    match acc.iter().find(|f| f.env == "container") {
-        Some(f) => combine(
-            "C6",
-            vec![Part::measured(
-                f.summary.median.point > 0.0,
-                format!(
-                    "{}: {:.0} actions on another user's containers succeeded.",
-                    f.env_id, f.summary.median.point
-                ),
-            )],
+fn c7(cx: &Cx) -> ClaimResult {
+    let l = "a change adds a layer instead of rebuilding the image";
+    let added = figures_matching(cx.a, &["layer_added_bytes"]);
+    let image = figures_matching(cx.a, &["image_bytes"]);
+    let p = match (added.first(), image.first()) {
+        (Some(d), Some(i)) => holds(
+            l,
+            d.summary.centre < i.summary.centre,
+            format!(
+                "A one-file change added {:.0} bytes to an image of {:.0} bytes.",
+                d.summary.centre, i.summary.centre
+            ),
+            vec![cx.cite(d), cx.cite(i)],
         ),
-        None => combine(
-            "C6",
-            vec![Part::missing(
-                "a permission check, not a benchmark: whether a user allowed to run the runtime (e.g. with access to its state root) can kill, exec into or delete a container another user created (a `foreign_actions` count)",
-            )],
-        ),
-    }
-}
-
-fn c7(a: &Analysis) -> ClaimResult {
-    let added = figures_matching(a, &["layer_added_bytes"]);
-    let image = figures_matching(a, &["image_bytes"]);
-    match (added.first(), image.first()) {
-        (Some(d), Some(i)) => combine(
-            "C7",
-            vec![Part::measured(
-                d.summary.median.point < i.summary.median.point,
-                format!(
-                    "A one-file change added {:.0} bytes to an image of {:.0} bytes.",
-                    d.summary.median.point, i.summary.median.point
-                ),
-            )],
-        ),
-        _ => combine(
-            "C7",
-            vec![Part::missing(
-                "building an image, changing one file and rebuilding it, recording the layers and bytes added (`layer_added_bytes` against `image_bytes`); isorun's layer store makes this possible",
-            )],
-        ),
-    }
+        _ => not_measured(l, "no valid figure", "building an image, changing one file and rebuilding it, recording the layers and bytes added (`layer_added_bytes` against `image_bytes`); isorun's layer store makes this possible"),
+    };
+    combine("C7", vec![p])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::{analyse, StatsOptions};
+    use crate::schema::ResultRecord;
     use crate::testdata;
 
-    fn verdicts(records: &[crate::schema::ResultRecord]) -> Vec<ClaimResult> {
-        evaluate(&analyse(records, StatsOptions { resamples: 300 }))
+    fn verdicts(records: &[ResultRecord]) -> Vec<ClaimResult> {
+        let a = analyse(records, StatsOptions { resamples: 300 });
+        evaluate_with(&a, Some(24 << 30), &Facts::from_records(records))
     }
 
-    #[test]
-    fn fixture_verdicts_follow_the_data() {
-        let run = testdata::fixture_run(5, 1.0);
-        let v = verdicts(&run.records);
-        assert_eq!(v.len(), 7);
-        // Containers at ~99% but the TCG VM at ~11%, not "about half".
-        assert_eq!(v[0].verdict, Verdict::NotSupported, "{:?}", v[0]);
-        assert!(v[0].findings[1].contains("TCG"));
-        // VM bandwidth far below native.
-        assert_eq!(v[1].verdict, Verdict::NotSupported);
-        assert_eq!(v[2].verdict, Verdict::Supported, "{:?}", v[2]);
-        assert!(v[2].findings[1].contains("tcg"));
-        for c in &v[3..] {
-            assert_eq!(c.verdict, Verdict::NotMeasured, "{c:?}");
-            assert!(!c.missing.is_empty());
+    fn part<'a>(c: &'a ClaimResult, label_has: &str) -> &'a PartResult {
+        c.parts
+            .iter()
+            .find(|p| p.label.contains(label_has))
+            .unwrap_or_else(|| panic!("{} has no part '{label_has}': {c:?}", c.id))
+    }
+
+    /// No part that depends on a VM is ever supported or contradicted by
+    /// figures of an emulated VM.
+    fn no_emulated_decision(v: &[ClaimResult]) {
+        for c in v {
+            for p in &c.parts {
+                if matches!(p.verdict, Verdict::Supported | Verdict::NotSupported) {
+                    assert!(
+                        p.figures.iter().all(|f| f.accel.as_deref() != Some("tcg")),
+                        "{} '{}' decided by a TCG figure: {p:?}",
+                        c.id,
+                        p.label
+                    );
+                }
+            }
         }
     }
 
     #[test]
-    fn changing_the_data_changes_the_verdict() {
+    fn an_emulated_vm_makes_vm_parts_not_testable() {
+        let run = testdata::fixture_run(5, 1.0);
+        let v = verdicts(&run.records);
+        assert_eq!(v.len(), 7);
+        no_emulated_decision(&v);
+        // C1: containers still decided (≈ 99% of native); the TCG VM's 11%
+        // decides nothing.
+        assert_eq!(part(&v[0], "containers").verdict, Verdict::Supported);
+        let vm = part(&v[0], "VMs");
+        assert_eq!(vm.verdict, Verdict::NotTestable, "{vm:?}");
+        assert!(vm.figures.iter().all(|f| f.env_id == "vm-tcg"));
+        assert_eq!(v[0].verdict, Verdict::NotTestable);
+        assert_eq!(
+            v[0].verdict.label(),
+            "not testable on this host (VM emulated)"
+        );
+        // C2: container bandwidth decided, both VM parts not testable.
+        assert_eq!(part(&v[1], "in containers").verdict, Verdict::Supported);
+        assert_eq!(part(&v[1], "in VMs").verdict, Verdict::NotTestable);
+        assert_eq!(part(&v[1], "random").verdict, Verdict::NotTestable);
+        assert_eq!(v[1].verdict, Verdict::NotTestable);
+        // C3: container start decided, VM start not testable.
+        assert_eq!(part(&v[2], "container starts").verdict, Verdict::Supported);
+        assert_eq!(part(&v[2], "VM").verdict, Verdict::NotTestable);
+        assert_eq!(v[2].verdict, Verdict::NotTestable);
+        for c in &v[3..] {
+            assert_eq!(c.verdict, Verdict::NotMeasured, "{c:?}");
+            assert!(!c.missing().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_contradiction_elsewhere_still_wins_over_not_testable() {
         let mut run = testdata::fixture_run(5, 1.0);
+        for r in run
+            .records
+            .iter_mut()
+            .filter(|r| r.env_id == "container-isorun" && r.workload == "cpu")
+        {
+            for v in r.metrics.values_mut() {
+                *v *= 0.8;
+            }
+        }
+        let v = verdicts(&run.records);
+        assert_eq!(v[0].verdict, Verdict::NotSupported, "{:?}", v[0]);
+        let p = part(&v[0], "containers");
+        assert!(
+            p.text.contains("container-isorun primes_per_s at 80%"),
+            "{p:?}"
+        );
+        assert!(p.figures.iter().any(|f| f.env_id == "container-isorun"));
+    }
+
+    #[test]
+    fn hardware_virtualised_vms_decide() {
+        let mut run = testdata::fixture_run_kvm(5);
+        let v = verdicts(&run.records);
+        no_emulated_decision(&v);
+        // The fixture's VM computes at 11%: not "about half".
+        assert_eq!(part(&v[0], "VMs").verdict, Verdict::NotSupported);
+        assert_eq!(v[0].verdict, Verdict::NotSupported);
+        assert_eq!(v[1].verdict, Verdict::NotSupported);
+        assert_eq!(v[2].verdict, Verdict::Supported, "{:?}", v[2]);
         // Make the VM compute at half speed and stream at native bandwidth.
         for r in run.records.iter_mut().filter(|r| r.env == "vm") {
             for (k, v) in r.metrics.iter_mut() {
@@ -565,89 +1127,188 @@ mod tests {
         let v = verdicts(&run.records);
         assert_eq!(v[0].verdict, Verdict::Supported, "{:?}", v[0]);
         assert_eq!(v[1].verdict, Verdict::Supported, "{:?}", v[1]);
-        // A slow container start breaks C3.
+        // Every cited figure names its parameters and an interval with n.
+        for f in v[0].figures() {
+            assert_eq!(f.params, "threads=1");
+            assert!(f.value.contains("(n=5)"), "{f:?}");
+            assert!(f.vs_native.is_some());
+        }
+    }
+
+    #[test]
+    fn figures_with_other_parameters_are_never_divided() {
+        let mut run = testdata::fixture_run_kvm(4);
         for r in run
             .records
             .iter_mut()
-            .filter(|r| r.env_id == "container-runc")
+            .filter(|r| r.env == "vm" && r.workload == "cpu")
         {
-            if let Some(x) = r.metrics.get_mut("first_instruction_ms") {
-                *x = 5000.0;
-            }
+            r.params
+                .insert("primes_max".into(), serde_json::json!(50000));
         }
         let v = verdicts(&run.records);
-        assert_eq!(v[2].verdict, Verdict::NotSupported, "{:?}", v[2]);
-        assert!(v[2].findings[0].contains("5000 ms"));
-        // Containers computing at 80% of native contradict "almost bare metal".
+        let p = part(&v[0], "VMs");
+        assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+        let reason = p.reason.as_deref().unwrap();
+        assert!(reason.starts_with("parameters differ"), "{reason}");
+        assert!(reason.contains("vm-kvm primes_max 50000 vs"), "{reason}");
+        assert!(p
+            .verdict_text()
+            .starts_with("not measured (parameters differ"));
+        assert!(p.figures.iter().all(|f| f.vs_native.is_none()));
+        // The container half still decides; the claim is not measured.
+        assert_eq!(part(&v[0], "containers").verdict, Verdict::Supported);
+        assert_eq!(v[0].verdict, Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn invalid_vm_results_are_not_measured_not_supported() {
+        let mut run = testdata::fixture_run_kvm(3);
         for r in run
             .records
             .iter_mut()
-            .filter(|r| r.env_id == "container-isorun" && r.workload == "cpu")
+            .filter(|r| r.env == "vm" && r.workload == "membw")
         {
+            r.valid = false;
+            r.error = Some("STREAM validation failed".into());
+        }
+        // Random access as the claim says, so only the bandwidth is missing.
+        for r in run.records.iter_mut().filter(|r| r.env == "vm") {
             for v in r.metrics.values_mut() {
-                *v *= 0.8;
+                if r.workload == "cpu" {
+                    *v *= 0.5 / 0.11;
+                }
             }
         }
         let v = verdicts(&run.records);
-        assert_eq!(v[0].verdict, Verdict::NotSupported, "{:?}", v[0]);
-        assert!(
-            v[0].findings[0].contains("container-isorun primes_per_s at 80%"),
-            "{:?}",
-            v[0]
-        );
+        let p = part(&v[1], "in VMs");
+        assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+        assert!(p.figures.is_empty());
+        assert_ne!(v[1].verdict, Verdict::Supported);
+    }
+
+    #[test]
+    fn latency_cites_only_sizes_measured_in_both() {
+        let mut run = testdata::fixture_run_kvm(3);
+        for r in run
+            .records
+            .iter_mut()
+            .filter(|r| r.env == "vm" && r.workload == "latency")
+        {
+            r.metrics
+                .retain(|k, _| latency_size_bytes(k).is_some_and(|s| s <= 32 << 20));
+        }
+        let v = verdicts(&run.records);
+        let p = part(&v[1], "random");
+        let lat: Vec<&Cited> = p
+            .figures
+            .iter()
+            .filter(|f| f.workload == "latency")
+            .collect();
+        assert_eq!(lat.len(), 1, "{p:?}");
+        assert_eq!(lat[0].metric, "ns_per_load_32MiB");
+        assert!(p.text.contains("vm-kvm 32 MiB"), "{}", p.text);
+        assert!(!p.text.contains("1 GiB") && !p.text.contains("256 MiB"));
+    }
+
+    #[test]
+    fn detail_saying_emulated_counts_as_emulated() {
+        let mut run = testdata::fixture_run_kvm(3);
+        for r in run.records.iter_mut().filter(|r| r.env == "vm") {
+            r.env_detail.insert("emulated".into(), "true".into());
+        }
+        let a = analyse(&run.records, StatsOptions { resamples: 100 });
+        assert!(env_emulated(&a, "vm-kvm"));
+        assert!(!env_emulated(&a, "container-runc"));
+        let v = verdicts(&run.records);
+        assert_eq!(v[0].verdict, Verdict::NotTestable);
     }
 
     #[test]
     fn footprints_decide_c4() {
-        let mut run = testdata::fixture_run(3, 1.0);
-        for r in run.records.iter_mut().filter(|r| r.workload == "startup") {
-            let mib = match r.env.as_str() {
-                "vm" => 240.0,
-                "container" => 2.0,
-                _ => 1.4,
-            };
-            r.metrics.insert("footprint_mib".into(), mib);
-            r.units.insert("footprint_mib".into(), "MiB".into());
-        }
-        let a = analyse(&run.records, StatsOptions { resamples: 100 });
-        let v = evaluate_on_host(&a, Some(24 << 30));
+        let mut run = testdata::fixture_run_kvm(3);
+        testdata::add_footprint(&mut run, |class| match class {
+            "vm" => 240.0,
+            "container" => 2.0,
+            _ => 1.4,
+        });
+        let v = verdicts(&run.records);
         assert_eq!(v[3].verdict, Verdict::Supported, "{:?}", v[3]);
-        assert!(
-            v[3].findings[0].contains("about 12288 per host"),
-            "{:?}",
-            v[3]
-        );
-        assert!(
-            v[3].findings[0].contains("about 102 per host"),
-            "{:?}",
-            v[3]
-        );
+        let cont = part(&v[3], "containers");
+        assert!(cont.text.contains("about 12288 per host"), "{cont:?}");
+        assert!(cont.text.contains("PSS"));
+        let vm = part(&v[3], "VMs");
+        assert!(vm.text.contains("about 102 per host"), "{vm:?}");
+        assert!(vm.figures.iter().all(|f| f.metric == FOOTPRINT));
         // A VM as light as 5 containers does not support the claim.
-        for r in run
-            .records
-            .iter_mut()
-            .filter(|r| r.env == "vm" && r.workload == "startup")
-        {
-            r.metrics.insert("footprint_mib".into(), 10.0);
+        testdata::add_footprint(&mut run, |class| if class == "vm" { 10.0 } else { 2.0 });
+        assert_eq!(verdicts(&run.records)[3].verdict, Verdict::NotSupported);
+    }
+
+    #[test]
+    fn footprint_of_an_emulated_vm_is_not_testable() {
+        let mut run = testdata::fixture_run(3, 1.0);
+        testdata::add_footprint(&mut run, |class| if class == "vm" { 240.0 } else { 2.0 });
+        let v = verdicts(&run.records);
+        assert_eq!(part(&v[3], "containers").verdict, Verdict::Supported);
+        let vm = part(&v[3], "VMs");
+        assert_eq!(vm.verdict, Verdict::NotTestable, "{vm:?}");
+        assert!(vm.text.contains("translation cache"));
+        assert_eq!(v[3].verdict, Verdict::NotTestable);
+    }
+
+    #[test]
+    fn the_old_footprint_measure_decides_nothing() {
+        let mut run = testdata::fixture_run_kvm(3);
+        for r in run.records.iter_mut().filter(|r| r.workload == "startup") {
+            let mib = if r.env == "vm" { 240.0 } else { 2.0 };
+            r.metrics.insert(OLD_FOOTPRINT.into(), mib);
+            r.units.insert(OLD_FOOTPRINT.into(), "MiB".into());
         }
-        let a = analyse(&run.records, StatsOptions { resamples: 100 });
-        assert_eq!(evaluate(&a)[3].verdict, Verdict::NotSupported);
+        let v = verdicts(&run.records);
+        assert_eq!(v[3].verdict, Verdict::NotMeasured);
+        for p in &v[3].parts {
+            assert_eq!(p.verdict_text(), "not measured (old footprint measure)");
+            assert!(p.figures.is_empty());
+        }
+    }
+
+    #[test]
+    fn tuned_stream_is_labelled_and_not_divided_by_plain() {
+        let mut run = testdata::fixture_run_kvm(3);
+        testdata::set_stream_variant(&mut run, |_| true, "tuned");
+        let v = verdicts(&run.records);
+        let p = part(&v[1], "in containers");
+        assert_eq!(p.verdict, Verdict::Supported);
+        assert!(p
+            .figures
+            .iter()
+            .all(|f| f.workload == "membw — STREAM (tuned: non-temporal stores)"));
+        // A plain native run against tuned containers: no ratio.
+        testdata::set_stream_variant(&mut run, |e| e == "native", "plain");
+        let v = verdicts(&run.records);
+        let p = part(&v[1], "in containers");
+        assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+        assert!(p
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("stream_variant tuned vs native plain"));
     }
 
     #[test]
     fn missing_environments_are_not_measured() {
         let run = testdata::fixture_run(3, 1.0);
-        let native_only: Vec<_> = run
+        let no_vm: Vec<_> = run
             .records
             .iter()
-            .filter(|r| r.env == "native" || r.env == "container")
+            .filter(|r| r.env != "vm")
             .cloned()
             .collect();
-        let v = verdicts(&native_only);
-        // Containers hold up, VM part missing → not measured, findings kept.
+        let v = verdicts(&no_vm);
         assert_eq!(v[0].verdict, Verdict::NotMeasured);
-        assert_eq!(v[0].findings.len(), 1);
-        assert!(v[0].missing[0].contains("VM"));
+        assert_eq!(v[0].findings().len(), 1);
+        assert!(v[0].missing()[0].contains("VM"));
         assert_eq!(v[2].verdict, Verdict::NotMeasured);
     }
 }

@@ -8,8 +8,146 @@ use crate::export;
 use crate::load::{load_run, LoadError, Run};
 use crate::output::{write_files, OutputFile, WriteError};
 use crate::plot::{self, NamedImage, PlotError};
-use crate::schema::RunInfo;
+use crate::schema::{ResultRecord, RunInfo};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// Parameters of a workload as one line: `matrix_n=256, threads=2`.
+pub fn params_text(p: &BTreeMap<String, serde_json::Value>) -> String {
+    if p.is_empty() {
+        return "none".into();
+    }
+    p.iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the records say beyond the figures: the parameters each
+/// (environment, workload) ran with and the STREAM variant of membw. Read
+/// from the records (the first valid one of each pair; invalid ones when no
+/// valid exists), or from a figure's own `params` when the analysis carries
+/// them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    params: BTreeMap<(String, String), BTreeMap<String, serde_json::Value>>,
+    stream: BTreeMap<String, String>,
+}
+
+/// The label of STREAM figures of a variant (`plain`, `tuned`).
+pub fn stream_label(variant: Option<&str>) -> &'static str {
+    match variant {
+        Some("tuned") => "STREAM (tuned: non-temporal stores)",
+        _ => "STREAM",
+    }
+}
+
+impl Facts {
+    pub fn from_records(records: &[ResultRecord]) -> Facts {
+        let mut f = Facts::default();
+        for valid_pass in [true, false] {
+            for r in records.iter().filter(|r| r.valid == valid_pass) {
+                let key = (r.env_id.clone(), r.workload.clone());
+                if f.params.contains_key(&key) {
+                    continue;
+                }
+                let mut params = r.params.clone();
+                // The STREAM variant decides what a figure means: keep it
+                // with the parameters so differing variants are never divided.
+                if let Some(v) = r.info.get("stream_variant") {
+                    params
+                        .entry("stream_variant".into())
+                        .or_insert_with(|| serde_json::Value::String(v.clone()));
+                }
+                if let Some(serde_json::Value::String(v)) = params.get("stream_variant") {
+                    f.stream.insert(r.env_id.clone(), v.clone());
+                }
+                f.params.insert(key, params);
+            }
+        }
+        f
+    }
+
+    /// Parameters of a workload in an environment, if known.
+    pub fn params(
+        &self,
+        env_id: &str,
+        workload: &str,
+    ) -> Option<&BTreeMap<String, serde_json::Value>> {
+        self.params.get(&(env_id.to_string(), workload.to_string()))
+    }
+
+    /// STREAM variant of an environment's membw run (`plain`, `tuned`).
+    pub fn stream_variant(&self, env_id: &str) -> Option<&str> {
+        self.stream.get(env_id).map(String::as_str)
+    }
+
+    /// Display name of a workload's figures in an environment: membw
+    /// becomes `STREAM` or `STREAM (tuned: non-temporal stores)`.
+    pub fn workload_label(&self, env_id: &str, workload: &str) -> String {
+        if workload == "membw" {
+            format!("membw — {}", stream_label(self.stream_variant(env_id)))
+        } else {
+            workload.to_string()
+        }
+    }
+
+    /// One label for a workload across environments (the membw variants of
+    /// every environment, joined when they differ).
+    pub fn workload_title(&self, a: &Analysis, workload: &str) -> String {
+        if workload != "membw" {
+            return workload.to_string();
+        }
+        let mut labels: Vec<&str> = a
+            .envs
+            .iter()
+            .filter(|e| {
+                a.figures
+                    .iter()
+                    .any(|f| f.env_id == e.env_id && f.workload == workload)
+            })
+            .map(|e| stream_label(self.stream_variant(&e.env_id)))
+            .collect();
+        labels.sort();
+        labels.dedup();
+        if labels.is_empty() {
+            labels.push(stream_label(None));
+        }
+        format!("membw — {}", labels.join(" / "))
+    }
+
+    /// Why a figure may not be divided by native's: the parameters (or the
+    /// STREAM variant) it ran with differ. `None` when they agree or are
+    /// unknown.
+    pub fn params_differ(&self, env_id: &str, workload: &str) -> Option<String> {
+        if env_id == crate::analysis::BASELINE {
+            return None;
+        }
+        let mine = self.params(env_id, workload)?;
+        let native = self.params(crate::analysis::BASELINE, workload)?;
+        let keys: std::collections::BTreeSet<&String> = mine.keys().chain(native.keys()).collect();
+        let show = |v: Option<&serde_json::Value>| match v {
+            None => "unset".to_string(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+        };
+        let diffs: Vec<String> = keys
+            .into_iter()
+            .filter(|k| mine.get(*k) != native.get(*k))
+            .map(|k| {
+                format!(
+                    "{k} {} vs native {}",
+                    show(mine.get(k)),
+                    show(native.get(k))
+                )
+            })
+            .collect();
+        (!diffs.is_empty()).then(|| diffs.join(", "))
+    }
+}
 
 /// Everything the exporters need.
 pub struct ReportContext<'a> {
@@ -19,6 +157,7 @@ pub struct ReportContext<'a> {
     /// Load warnings and the run's own measurement warnings.
     pub warnings: Vec<String>,
     pub plots: &'a [NamedImage],
+    pub facts: &'a Facts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +182,14 @@ pub struct Rendered {
 /// Render the report of a loaded run, in memory.
 pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
     let analysis = analyse(&run.records, opts);
-    let claims = claims::evaluate_on_host(&analysis, Some(run.info.host.memory_bytes));
-    let plots = plot::report_plots(&analysis, &run.info.host.hostname)?;
+    let facts = Facts::from_records(&run.records);
+    let claims = claims::evaluate_with(&analysis, Some(run.info.host.memory_bytes), &facts);
+    let titles: BTreeMap<String, String> = analysis
+        .workloads()
+        .into_iter()
+        .map(|w| (w.clone(), facts.workload_title(&analysis, &w)))
+        .collect();
+    let plots = plot::report_plots_titled(&analysis, &run.info.host.hostname, &titles)?;
     let mut warnings: Vec<String> = run.warnings.iter().map(|w| w.to_string()).collect();
     warnings.extend(run.info.warnings.iter().cloned());
     if analysis.invalid_total() > 0 {
@@ -59,6 +204,7 @@ pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
         claims: &claims,
         warnings: warnings.clone(),
         plots: &plots,
+        facts: &facts,
     };
     let mut files = vec![
         OutputFile {

@@ -145,7 +145,13 @@ fn record(env_id: &str, workload: &str, rep: u32, metrics: &[(String, f64, &str)
 /// (20 lines per repetition). `triad_scale` multiplies STREAM triad everywhere
 /// (0.8 makes a run whose triad is 20% slower).
 pub fn fixture_run(reps: u32, triad_scale: f64) -> Run {
-    let mut rng = SplitMix64::new(42);
+    fixture_run_seeded(reps, triad_scale, 42)
+}
+
+/// [`fixture_run`] with another noise seed: an independent run of the same
+/// host (for A/A comparisons).
+pub fn fixture_run_seeded(reps: u32, triad_scale: f64, seed: u64) -> Run {
+    let mut rng = SplitMix64::new(seed);
     let mut noise = |spread: f64| 1.0 + spread * ((rng.next_u64() % 2001) as f64 / 1000.0 - 1.0);
     let mut records = Vec::new();
     for rep in 0..reps {
@@ -219,4 +225,80 @@ pub fn write_run_dir(dir: &Path, run: &Run) {
         lines.push('\n');
     }
     std::fs::write(dir.join(RESULTS_FILE), lines).expect("write results.jsonl");
+}
+
+/// Multiply every value of the metrics for which `pick(record, metric)` holds
+/// by `factor` (0.8 makes them 20% lower).
+pub fn scale_metrics(run: &mut Run, pick: impl Fn(&ResultRecord, &str) -> bool, factor: f64) {
+    for r in run.records.iter_mut() {
+        let names: Vec<String> = r.metrics.keys().cloned().collect();
+        for name in names {
+            if pick(r, &name) {
+                *r.metrics.get_mut(&name).expect("metric") *= factor;
+            }
+        }
+    }
+}
+
+/// Make the cpu records look like a run with `threads: 2`, as the cpu
+/// workload writes it: `gflops_1t`/`primes_per_s_1t` (one thread, a separate
+/// measurement) and `gflops_2t`/`primes_per_s_2t`, which are the same values
+/// as `gflops`/`primes_per_s` (aliases).
+pub fn with_two_thread_cpu(run: &mut Run) {
+    for r in run.records.iter_mut().filter(|r| r.workload == "cpu") {
+        r.params.insert("threads".into(), serde_json::json!(2));
+        for base in ["gflops", "primes_per_s"] {
+            let all = r.metrics[base];
+            let unit = r.units[base].clone();
+            // One thread: about half of two, with its own deterministic wobble.
+            let one = all * (0.5 + 0.01 * ((r.rep % 3) as f64 - 1.0));
+            r.metrics.insert(format!("{base}_1t"), one);
+            r.metrics.insert(format!("{base}_2t"), all);
+            r.units.insert(format!("{base}_1t"), unit.clone());
+            r.units.insert(format!("{base}_2t"), unit);
+        }
+    }
+}
+
+/// The fixture with its VM under KVM instead of TCG (env id `vm-kvm`), for
+/// verdicts that hardware virtualisation can decide.
+pub fn fixture_run_kvm(reps: u32) -> Run {
+    let mut run = fixture_run(reps, 1.0);
+    let kvm = |d: &mut BTreeMap<String, String>| {
+        d.insert("accel".into(), "kvm".into());
+        d.insert("accel_reason".into(), "KVM test boot succeeded".into());
+    };
+    for r in run.records.iter_mut().filter(|r| r.env == "vm") {
+        r.env_id = "vm-kvm".into();
+        kvm(&mut r.env_detail);
+    }
+    for e in run.info.environments.iter_mut().filter(|e| e.env == "vm") {
+        e.env_id = "vm-kvm".into();
+        kvm(&mut e.detail);
+    }
+    run
+}
+
+/// Add the idle-instance footprint (`footprint_pss_mib`, `footprint_uss_mib`,
+/// MiB) to every startup record: `mib(env_class)` gives the PSS.
+pub fn add_footprint(run: &mut Run, mib: impl Fn(&str) -> f64) {
+    for r in run.records.iter_mut().filter(|r| r.workload == "startup") {
+        let pss = mib(&r.env);
+        r.metrics.insert("footprint_pss_mib".into(), pss);
+        r.metrics.insert("footprint_uss_mib".into(), pss * 0.8);
+        r.units.insert("footprint_pss_mib".into(), "MiB".into());
+        r.units.insert("footprint_uss_mib".into(), "MiB".into());
+    }
+}
+
+/// Mark the STREAM variant of every membw record of the environments
+/// matching `env_id` (`plain`, `tuned`), as the workload's `info` carries it.
+pub fn set_stream_variant(run: &mut Run, env_id: impl Fn(&str) -> bool, variant: &str) {
+    for r in run
+        .records
+        .iter_mut()
+        .filter(|r| r.workload == "membw" && env_id(&r.env_id))
+    {
+        r.info.insert("stream_variant".into(), variant.into());
+    }
 }

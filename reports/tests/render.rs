@@ -163,16 +163,28 @@ fn every_svg_parses_and_holds_its_series() {
     assert_eq!(t.iter().filter(|s| *s == "isorun").count(), 2);
 }
 
+fn md_of(r: &isobench_reports::report::Rendered) -> String {
+    String::from_utf8(r.files[1].bytes.clone()).unwrap()
+}
+
+fn html_of(r: &isobench_reports::report::Rendered) -> String {
+    String::from_utf8(r.files[0].bytes.clone()).unwrap()
+}
+
 #[test]
 fn claims_in_the_report_follow_the_data() {
+    // The fixture's VM is emulated: the VM halves decide nothing.
     let run = testdata::fixture_run(4, 1.0);
     let r = render(&run, StatsOptions { resamples: 200 }).unwrap();
-    let md = String::from_utf8(r.files[1].bytes.clone()).unwrap();
-    assert!(md.contains("**C1 — not supported**"), "{md}");
-    assert!(md.contains("**C3 — supported**"));
+    let md = md_of(&r);
+    assert!(
+        md.contains("**C1 — not testable on this host (VM emulated)**"),
+        "{md}"
+    );
+    assert!(md.contains("| **C3** start: containers in seconds, VMs far longer | **not testable"));
 
-    // The VM computes at half speed: C1 becomes supported.
-    let mut half = run.clone();
+    // Under KVM at half speed, C1 becomes supported.
+    let mut half = testdata::fixture_run_kvm(4);
     for rec in half
         .records
         .iter_mut()
@@ -183,8 +195,104 @@ fn claims_in_the_report_follow_the_data() {
         }
     }
     let r = render(&half, StatsOptions { resamples: 200 }).unwrap();
-    let md = String::from_utf8(r.files[1].bytes.clone()).unwrap();
+    let md = md_of(&r);
     assert!(md.contains("**C1 — supported**"), "{md}");
+}
+
+#[test]
+fn the_report_answers_first() {
+    let tcg = render(&testdata::fixture_run(3, 1.0), StatsOptions::default()).unwrap();
+    let kvm = render(&testdata::fixture_run_kvm(3), StatsOptions::default()).unwrap();
+    for (r, emulated) in [(&tcg, true), (&kvm, false)] {
+        let html = html_of(r);
+        let md = md_of(r);
+        assert_eq!(html.contains("id=\"emulation\""), emulated);
+        assert_eq!(md.contains("**Emulated VMs.**"), emulated);
+        // Banner, headline, claims, then the per-workload tables, then host.
+        let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("no {s}"));
+        let head = at("<h2>Overhead against native</h2>");
+        let claims = at("<h2>Claims</h2>");
+        let per = at("<h2>Per workload</h2>");
+        let host = at("<h2>Host</h2>");
+        assert!(head < claims && claims < per && per < host);
+        if emulated {
+            assert!(at("id=\"emulation\"") < head);
+        }
+        // Every environment in the headline, each ratio with its n.
+        let table = &html[head..claims];
+        for e in r.analysis.envs.iter() {
+            assert!(table.contains(&format!(">{}", e.env_id)), "{}", e.env_id);
+        }
+        assert!(table.contains("(n=3)"));
+        assert!(md.find("## Overhead against native").unwrap() < md.find("## Claims").unwrap());
+        assert!(md.find("## Claims").unwrap() < md.find("## Per workload").unwrap());
+    }
+}
+
+#[test]
+fn figures_with_other_parameters_are_listed_apart_without_ratios() {
+    let mut run = testdata::fixture_run_kvm(3);
+    for rec in run
+        .records
+        .iter_mut()
+        .filter(|r| r.env == "vm" && r.workload == "randacc")
+    {
+        rec.params
+            .insert("log2_table".into(), serde_json::json!(20));
+    }
+    let r = render(&run, StatsOptions::default()).unwrap();
+    let html = html_of(&r);
+    let sec = &html[html.find("<h3 id=\"w-randacc\">").unwrap()..];
+    let sec = &sec[..1 + sec[1..].find("<h3 ").unwrap()];
+    assert!(sec.contains("<th colspan=\"2\">Parameters</th>"));
+    let apart_at = sec
+        .find("Not comparable with native (different parameters)")
+        .expect("separate table");
+    // The main table has no vm-kvm column; the separate one has no ratio.
+    assert!(!sec[..apart_at].contains("<th>vm-kvm"));
+    let apart = &sec[apart_at..];
+    assert!(apart.contains("log2_table 20 vs"));
+    assert!(!apart.contains('×'), "{apart}");
+    let md = md_of(&r);
+    assert!(md.contains("Not comparable with native (different parameters):"));
+}
+
+#[test]
+fn tuned_stream_is_labelled_wherever_membw_appears() {
+    let mut run = testdata::fixture_run_kvm(3);
+    testdata::set_stream_variant(&mut run, |_| true, "tuned");
+    let r = render(&run, StatsOptions::default()).unwrap();
+    let label = "STREAM (tuned: non-temporal stores)";
+    let html = html_of(&r);
+    assert!(html.contains(&format!("<h3 id=\"w-membw\">membw — {label}</h3>")));
+    assert!(md_of(&r).contains(&format!("### membw — {label}")));
+    let c2 = r.claims.iter().find(|c| c.id == "C2").unwrap();
+    assert!(c2.figures().any(|f| f.workload.contains(label)));
+    let svg = r
+        .files
+        .iter()
+        .find(|f| f.name == "plots/bars-membw.svg")
+        .unwrap();
+    let t = texts(&roxmltree::Document::parse(std::str::from_utf8(&svg.bytes).unwrap()).unwrap());
+    assert!(t.iter().any(|s| s.contains(label)), "{t:?}");
+    // Plain runs say STREAM, never tuned.
+    let mut plain = testdata::fixture_run_kvm(3);
+    testdata::set_stream_variant(&mut plain, |_| true, "plain");
+    let html = html_of(&render(&plain, StatsOptions::default()).unwrap());
+    assert!(html.contains("<h3 id=\"w-membw\">membw — STREAM</h3>"));
+    assert!(!html.contains("membw — STREAM (tuned"));
+}
+
+#[test]
+fn one_repetition_says_it_has_no_interval() {
+    let run = testdata::fixture_run_kvm(1);
+    let r = render(&run, StatsOptions::default()).unwrap();
+    let html = html_of(&r);
+    assert!(html.contains("(n=1, no interval)"));
+    assert!(
+        !html.contains("(n=1)<"),
+        "an n=1 figure printed as if it had an interval"
+    );
 }
 
 #[test]

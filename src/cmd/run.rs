@@ -65,6 +65,10 @@ impl Drop for Prepared {
     }
 }
 
+fn host_mem_available() -> Option<u64> {
+    host::mem_available_bytes(Path::new("/"))
+}
+
 fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan> {
     let input = PlanInput {
         envs: a.env.clone(),
@@ -85,11 +89,10 @@ fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan>
         host_cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
-        host_llc_bytes: host::caches(Path::new("/"))
-            .iter()
-            .filter(|c| c.kind != "Instruction")
-            .max_by_key(|c| c.level)
-            .map(|c| c.size_bytes),
+        host_llc_bytes: host::llc_bytes(Path::new("/")),
+        host_mem_available_bytes: host_mem_available(),
+        stream: a.stream.clone(),
+        pages: a.pages.clone(),
         run_id: new_run_id(),
     };
     Ok(plan::build(&input)?)
@@ -186,6 +189,29 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         }
         envs.0.push(e);
     }
+    // Every environment runs the same work; size what must hold it.
+    let specs = runner::specs(&plan, envs.0.iter().any(|e| e.emulated()));
+    let need = runner::memory_need_bytes(&specs, plan.threads);
+    let host_avail = host_mem_available();
+    if let Some(avail) = host_avail {
+        if need > avail {
+            return Err(usage(format!(
+                "the workloads allocate up to {} MiB but the host has only {} MiB available; free memory or use --preset quick",
+                need >> 20,
+                avail >> 20
+            )));
+        }
+    }
+    for e in envs.0.iter_mut() {
+        e.fit_memory(need, host_avail)
+            .map_err(|err| match err.downcast::<plan::UsageError>() {
+                Ok(u) => u.into(),
+                Err(other) => other.context(format!("sizing the {} environment", e.id())),
+            })?;
+        if interrupted() {
+            return Ok(EXIT_INTERRUPTED);
+        }
+    }
     let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
     if locate::is_static_elf(&bin_bytes) == Some(false)
         && plan.envs.iter().any(|e| e != &plan::EnvPlan::Native)
@@ -193,6 +219,13 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         eprintln!("warning: {} is not statically linked; containers and VMs need the static build of scripts/build-workload.sh", plan.workload_bin.display());
     }
     let mut run_warnings = hazards(host.cores_logical);
+    run_warnings.extend(plan.notes.iter().cloned());
+    if envs.0.iter().any(|e| e.emulated()) {
+        run_warnings.push(
+            "a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) sizes so that ratios compare the same work, and VM figures measure the emulator, not virtualisation"
+                .to_string(),
+        );
+    }
     for w in &run_warnings {
         eprintln!("warning: {w}");
     }

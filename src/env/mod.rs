@@ -95,6 +95,13 @@ pub trait Environment {
     }
     /// Build what every run needs (images, initramfs, accelerator probe).
     fn prepare(&mut self, ctx: &EnvContext) -> Result<()>;
+    /// Make room for workloads that allocate `need_bytes` (after `prepare`):
+    /// a VM sizes its guest memory here, or refuses with advice that works.
+    /// `host_available_bytes` is the host's MemAvailable, when known.
+    fn fit_memory(&mut self, need_bytes: u64, host_available_bytes: Option<u64>) -> Result<()> {
+        let _ = (need_bytes, host_available_bytes);
+        Ok(())
+    }
     /// Run one workload; must not leave anything behind, also on error.
     fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome>;
     /// Remove what `prepare` made. Idempotent.
@@ -116,7 +123,8 @@ pub fn make(p: &crate::plan::EnvPlan, _plan: &crate::plan::Plan) -> Result<Box<d
                 machine: v.machine.parse().map_err(usage)?,
                 kernel: v.kernel.clone(),
                 vcpus: Some(v.vcpus),
-                memory_mib: v.memory_mib,
+                memory_mib: v.memory_mib.unwrap_or(crate::vm::memory::MIN_GUEST_MIB),
+                memory_auto: v.memory_mib.is_none(),
                 ..vm::VmOptions::default()
             };
             Ok(Box::new(vm::VmEnv::new(opts)?))

@@ -20,6 +20,7 @@ use crate::vm::accel::{self, AccelPlan, AccelRequest};
 use crate::vm::console;
 use crate::vm::initramfs::workload_initramfs;
 use crate::vm::kernel::{kernel_version, GuestKernel, KernelSearch};
+use crate::vm::memory;
 use crate::vm::qemu::{self, Accel, Machine, QemuConfig, QBOOT_ROM};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::WorkloadSpec;
@@ -50,6 +51,9 @@ pub struct VmOptions {
     pub vcpus: Option<usize>,
     /// Guest memory in MiB.
     pub memory_mib: u64,
+    /// Size the guest memory from the workloads (`fit_memory`) instead of
+    /// keeping `memory_mib` (which `--vm-memory` set).
+    pub memory_auto: bool,
     /// Pass `tsc_early_khz=<host TSC kHz>` (microvm under TCG can hang
     /// calibrating the TSC without it).
     pub tsc_early_khz: bool,
@@ -64,6 +68,7 @@ impl Default for VmOptions {
             qemu: None,
             vcpus: None,
             memory_mib: 1024,
+            memory_auto: false,
             tsc_early_khz: true,
         }
     }
@@ -77,6 +82,8 @@ struct Prepared {
     kernel: GuestKernel,
     kernel_version: Option<String>,
     qemu_version: String,
+    /// How the guest memory was chosen (after `fit_memory`).
+    memory_source: Option<String>,
 }
 
 /// The `vm` environment.
@@ -267,6 +274,9 @@ impl Environment for VmEnv {
             return d;
         };
         let c = &p.config;
+        if let Some(m) = &p.memory_source {
+            d.insert("memory_source".into(), m.clone());
+        }
         d.insert("accel".into(), c.accel.name().into());
         d.insert("accel_reason".into(), p.accel_reason.clone());
         d.insert("cpu".into(), c.cpu_model().into());
@@ -368,7 +378,80 @@ impl Environment for VmEnv {
             accel_reason,
             kernel,
             qemu_version,
+            memory_source: None,
         });
+        Ok(())
+    }
+
+    fn fit_memory(&mut self, need_bytes: u64, host_available_bytes: Option<u64>) -> Result<()> {
+        let p = self
+            .prepared
+            .as_mut()
+            .ok_or_else(|| anyhow!("vm environment not prepared"))?;
+        // Why test boots: the guest kernel's own share of memory depends on
+        // the kernel build, its command line and the memory size itself;
+        // guessing it is how advice came to fail when followed.
+        let base = p.config.clone();
+        let boot = |m: u64| -> Result<f64> {
+            let mut probe = base.clone();
+            probe.memory_mib = m;
+            let b = boot_guest(&probe, &["startup".to_string()], memory::PROBE_TIMEOUT)
+                .with_context(|| {
+                    format!("test boot with {m} MiB measuring the guest's own memory")
+                })?;
+            b.console
+                .result
+                .info
+                .get(memory::MEM_AVAILABLE_KEY)
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|kib| kib / 1024.0)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "the test boot's workload reported no {} (an older workload binary? rebuild it with scripts/build-workload.sh)",
+                        memory::MEM_AVAILABLE_KEY
+                    )
+                })
+        };
+        let need_mib = need_bytes.div_ceil(1 << 20);
+        let start = if self.opts.memory_auto {
+            memory::initial_guess(need_bytes)
+        } else {
+            self.opts.memory_mib
+        };
+        let (found, avail) = match memory::find_size(need_bytes, start, boot)? {
+            Ok(ok) => ok,
+            Err(last) => {
+                return Err(crate::plan::usage(format!(
+                    "could not find a guest memory size that leaves the workloads' {need_mib} MiB available in {} test boots (last tried {last} MiB); pass --vm-memory with a larger size",
+                    memory::MAX_PROBES
+                )))
+            }
+        };
+        if !self.opts.memory_auto && found > self.opts.memory_mib {
+            return Err(crate::plan::usage(format!(
+                "--vm-memory {} MiB cannot hold the workloads' {need_mib} MiB next to the guest kernel; a test boot with {found} MiB left {avail:.0} MiB available: use --vm-memory {found} or more, or leave it out",
+                self.opts.memory_mib
+            )));
+        }
+        let memory_mib = found;
+        if let Some(host) = host_available_bytes {
+            if memory_mib << 20 > host {
+                return Err(crate::plan::usage(format!(
+                    "the VM needs {memory_mib} MiB for the workloads' {need_mib} MiB but the host has only {} MiB available; free memory or run smaller work (--preset quick)",
+                    host >> 20
+                )));
+            }
+        }
+        p.memory_source = Some(format!(
+            "{}: workloads allocate up to {need_mib} MiB; a test boot at {memory_mib} MiB left {avail:.0} MiB available",
+            if self.opts.memory_auto {
+                "sized from the plan by test boots"
+            } else {
+                "--vm-memory"
+            }
+        ));
+        p.config.memory_mib = memory_mib;
+        self.opts.memory_mib = memory_mib;
         Ok(())
     }
 

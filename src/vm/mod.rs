@@ -7,4 +7,5 @@ pub mod console;
 pub mod cpio;
 pub mod initramfs;
 pub mod kernel;
+pub mod memory;
 pub mod qemu;

@@ -3,18 +3,19 @@
 //! ```text
 //! isobench-workload WORKLOAD [--KEY VALUE | --KEY=VALUE]...
 //!   cpu      [--threads N] [--primes-max M] [--matrix-n N]
-//!   membw    [--threads N] [--passes P] [--size BYTES] [--stores auto|normal|nt]
-//!   randacc  [--threads N] [--log2-table L]
-//!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N]
+//!   membw    [--threads N] [--passes P] [--size BYTES] [--stores normal|nt] [--pages base|huge]
+//!   randacc  [--threads N] [--log2-table L] [--pages base|huge]
+//!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
 //!   startup  [--hold-ms N]
 //! ```
 //!
 //! Sizes take a binary suffix (`16KiB`, `256MiB`, `1GiB`; `K`/`M`/`G` mean the
 //! same) or a plain number of bytes. `--threads` defaults to the number of CPUs
 //! available. `membw --size` is the size of each of STREAM's three arrays in
-//! bytes (8-byte doubles; default 4x the last-level cache); `--stores auto`
-//! (the default) uses non-temporal stores when an array is larger than the
-//! last-level cache.
+//! bytes (8-byte doubles; default 4x the last-level cache); `--stores nt`
+//! selects the tuned variant with non-temporal stores (default: plain
+//! stores, STREAM as written). `--pages` sets the page policy of the large
+//! arrays (default `base`: 4 KiB pages everywhere, see `alloc`).
 //!
 //! Hand-written rather than clap: the binary is the static `/init` of every VM
 //! guest and is copied into every container image, so it stays small and
@@ -56,6 +57,29 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Bytes of memory the kernel allocates for its data, when known before
+    /// it runs (membw without `--size` depends on the cache it finds). The
+    /// workload checks this against MemAvailable before allocating, and the
+    /// host sizes a VM's memory from it, so both use this one function.
+    pub fn memory_need_bytes(&self) -> Option<u64> {
+        match self {
+            Command::Cpu(c) => Some(3 * (c.matrix_n as u64).pow(2) * 8),
+            Command::Membw(c) => c.size_bytes.map(|s| 3 * (s / 8 * 8)),
+            Command::Randacc(c) => 8u64.checked_shl(c.log2_table),
+            Command::Latency(c) => {
+                // The largest buffer plus its 4-byte-per-line order.
+                let largest = crate::latency::sizes(c.min_size, c.max_size)
+                    .last()
+                    .copied()
+                    .unwrap_or(0);
+                Some(largest + largest / crate::latency::LINE as u64 * 4)
+            }
+            Command::Startup { .. } | Command::Help => Some(0),
+        }
+    }
+}
+
 /// A command line that cannot be run; the message names the bad argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgError(pub String);
@@ -72,10 +96,10 @@ impl std::error::Error for ArgError {}
 pub const USAGE: &str = "\
 usage: isobench-workload WORKLOAD [--KEY VALUE]...
   cpu      [--threads N] [--primes-max M] [--matrix-n N]
-  membw    [--threads N] [--passes P] [--size BYTES] [--stores auto|normal|nt]
+  membw    [--threads N] [--passes P] [--size BYTES] [--stores normal|nt] [--pages base|huge]
            (--size: bytes per array, default 4x the last-level cache)
-  randacc  [--threads N] [--log2-table L]
-  latency  [--max-size BYTES] [--min-size BYTES] [--loads N]
+  randacc  [--threads N] [--log2-table L] [--pages base|huge]
+  latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
   startup  [--hold-ms N]   (idle N ms after ISOBENCH-READY, default 0)
 sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
 
@@ -200,6 +224,13 @@ impl Flags {
         Ok(n)
     }
 
+    fn pages(&self) -> Result<crate::alloc::PagePolicy, ArgError> {
+        self.get("pages")
+            .map(|v| v.parse().map_err(ArgError))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
     fn size(&self, key: &str) -> Result<Option<u64>, ArgError> {
         self.get(key)
             .map(|v| parse_size(v).map_err(|e| ArgError(format!("--{key}: {e}"))))
@@ -233,15 +264,16 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
             })
         }
         Workload::Membw => {
-            let f = Flags::parse(rest, &["threads", "passes", "size", "stores"], name)?;
+            let f = Flags::parse(
+                rest,
+                &["threads", "passes", "size", "stores", "pages"],
+                name,
+            )?;
             let stores = match f.get("stores") {
-                None | Some("auto") => None,
-                Some("normal") => Some(crate::membw::Stores::Normal),
-                Some("nt") => Some(crate::membw::Stores::NonTemporal),
+                None | Some("normal") => crate::membw::Stores::Normal,
+                Some("nt") => crate::membw::Stores::NonTemporal,
                 Some(v) => {
-                    return Err(ArgError(format!(
-                        "--stores '{v}' is not one of auto, normal, nt"
-                    )))
+                    return Err(ArgError(format!("--stores '{v}' is not one of normal, nt")))
                 }
             };
             let threads = f.int("threads", dt, 1, 1024)? as usize;
@@ -259,17 +291,19 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
                 passes: f.int("passes", 10, 1, 200)? as usize,
                 size_bytes: size,
                 stores,
+                pages: f.pages()?,
             })
         }
         Workload::Randacc => {
-            let f = Flags::parse(rest, &["threads", "log2-table"], name)?;
+            let f = Flags::parse(rest, &["threads", "log2-table", "pages"], name)?;
             Command::Randacc(RandaccConfig {
                 threads: f.int("threads", dt, 1, crate::randacc::STREAMS as u64)? as usize,
                 log2_table: f.int("log2-table", 24, 8, 40)? as u32,
+                pages: f.pages()?,
             })
         }
         Workload::Latency => {
-            let f = Flags::parse(rest, &["max-size", "min-size", "loads"], name)?;
+            let f = Flags::parse(rest, &["max-size", "min-size", "loads", "pages"], name)?;
             let min_size = f.size("min-size")?.unwrap_or(16 << 10);
             let max_size = f.size("max-size")?.unwrap_or(256 << 20);
             let line = crate::latency::LINE as u64;
@@ -294,6 +328,7 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
                 min_size,
                 max_size,
                 loads,
+                pages: f.pages()?,
             })
         }
         Workload::Startup => {
@@ -349,7 +384,7 @@ mod tests {
     #[test]
     fn preset_arguments_parse() {
         use crate::spec::{Preset, Sizing, WorkloadSpec};
-        for preset in [Preset::Quick, Preset::Standard, Preset::Full] {
+        for preset in [Preset::Quick, Preset::Standard, Preset::Full, Preset::Gate] {
             for emulated in [false, true] {
                 for w in Workload::ALL {
                     let sizing = Sizing {
@@ -382,7 +417,8 @@ mod tests {
                 threads: 2,
                 passes: 10,
                 size_bytes: None,
-                stores: None
+                stores: crate::membw::Stores::Normal,
+                pages: crate::alloc::PagePolicy::Base,
             })
         );
         assert_eq!(
@@ -391,14 +427,16 @@ mod tests {
                 threads: 1,
                 passes: 3,
                 size_bytes: Some(64 << 20),
-                stores: None
+                stores: crate::membw::Stores::Normal,
+                pages: crate::alloc::PagePolicy::Base,
             })
         );
         assert_eq!(
             p("randacc --log2-table 20").unwrap(),
             Command::Randacc(RandaccConfig {
                 threads: 2,
-                log2_table: 20
+                log2_table: 20,
+                pages: crate::alloc::PagePolicy::Base,
             })
         );
         assert_eq!(
@@ -406,7 +444,8 @@ mod tests {
             Command::Latency(LatencyConfig {
                 min_size: 16 << 10,
                 max_size: 1 << 20,
-                loads: None
+                loads: None,
+                pages: crate::alloc::PagePolicy::Base,
             })
         );
         assert_eq!(p("startup").unwrap(), Command::Startup { hold_ms: 0 });
@@ -440,11 +479,13 @@ mod tests {
         assert!(err("startup --hold-ms x").contains("not a whole number"));
         assert!(err("startup --hold-ms 9999999").contains("out of range"));
         assert!(err("membw --threads 4 --size 16").contains("fewer than one"));
-        assert!(err("membw --stores fast").contains("not one of auto, normal, nt"));
+        assert!(err("membw --stores fast").contains("not one of normal, nt"));
+        assert!(err("latency --pages giant").contains("not one of base, huge"));
         assert!(matches!(
-            p("membw --stores nt").unwrap(),
+            p("membw --stores nt --pages huge").unwrap(),
             Command::Membw(MembwConfig {
-                stores: Some(crate::membw::Stores::NonTemporal),
+                stores: crate::membw::Stores::NonTemporal,
+                pages: crate::alloc::PagePolicy::Huge,
                 ..
             })
         ));

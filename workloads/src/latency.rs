@@ -27,6 +27,8 @@ pub struct LatencyConfig {
     pub max_size: u64,
     /// Timed loads per working set; `None` = [`DEFAULT_LOADS`].
     pub loads: Option<u64>,
+    /// Pages backing the buffer (see [`crate::alloc`]).
+    pub pages: crate::alloc::PagePolicy,
 }
 
 /// Bytes per cache line: one pointer per line.
@@ -312,6 +314,7 @@ mod tests {
             min_size: 16 << 10,
             max_size: 64 << 10,
             loads: Some(10_000),
+            pages: Default::default(),
         })
         .unwrap();
         assert_eq!(pts.len(), 3);

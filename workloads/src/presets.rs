@@ -14,6 +14,11 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
         a.push(format!("--{k}"));
         a.push(v);
     };
+    // The gating preset measures quick's work, many times.
+    let preset = match sizing.preset {
+        Preset::Gate => Preset::Quick,
+        p => p,
+    };
     match workload {
         Workload::Startup => {
             // Idle this long at READY: the host measures the instance's
@@ -21,11 +26,12 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
             push("hold-ms", "250".to_string());
         }
         Workload::Cpu => {
-            let (primes, n) = match (sizing.preset, sizing.emulated) {
+            let (primes, n) = match (preset, sizing.emulated) {
                 (Preset::Quick, false) => (200_000, 256),
                 (Preset::Quick, true) => (50_000, 128),
                 (Preset::Standard, _) => (1_000_000, 512),
                 (Preset::Full, _) => (5_000_000, 1024),
+                (Preset::Gate, _) => unreachable!("gate uses quick sizes"),
             };
             push("threads", t);
             push("primes-max", primes.to_string());
@@ -35,35 +41,38 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
             // The array size comes from the host (`isobench run` passes
             // --size: 4x the host's LLC, the same in every environment).
             // Under TCG a pass of the 4x-LLC arrays takes about a second.
-            let passes = match (sizing.preset, sizing.emulated) {
+            let passes = match (preset, sizing.emulated) {
                 (Preset::Quick, true) => 3,
                 (Preset::Quick, false) => 5,
                 (Preset::Standard, _) => 10,
                 (Preset::Full, _) => 20,
+                (Preset::Gate, _) => unreachable!("gate uses quick sizes"),
             };
             push("threads", t);
             push("passes", passes.to_string());
         }
         Workload::Randacc => {
-            let log2 = match (sizing.preset, sizing.emulated) {
+            let log2 = match (preset, sizing.emulated) {
                 (Preset::Quick, false) => 24,
                 // 2^22 took ~18 s per guest run under TCG; 2^20 takes ~6 s.
                 (Preset::Quick, true) => 20,
                 (Preset::Standard, _) => 26,
                 (Preset::Full, _) => 28,
+                (Preset::Gate, _) => unreachable!("gate uses quick sizes"),
             };
             push("threads", t);
             push("log2-table", log2.to_string());
         }
         Workload::Latency => {
-            let max = match (sizing.preset, sizing.emulated) {
+            let max = match (preset, sizing.emulated) {
                 (Preset::Quick, false) => "256MiB",
                 (Preset::Quick, true) => "64MiB",
                 (Preset::Standard, _) => "512MiB",
                 (Preset::Full, _) => "1GiB",
+                (Preset::Gate, _) => unreachable!("gate uses quick sizes"),
             };
             push("max-size", max.to_string());
-            if sizing.preset == Preset::Quick {
+            if preset == Preset::Quick {
                 // Half the default 2^20 timed loads per size keeps quick short.
                 push("loads", (1u64 << 19).to_string());
             }

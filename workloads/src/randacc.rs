@@ -24,6 +24,8 @@ pub struct RandaccConfig {
     pub threads: usize,
     /// Table of 2^log2_table words.
     pub log2_table: u32,
+    /// Pages backing the table (see [`crate::alloc`]).
+    pub pages: crate::alloc::PagePolicy,
 }
 
 /// The LFSR's primitive polynomial.
@@ -270,6 +272,7 @@ mod tests {
             let o = run(&RandaccConfig {
                 threads,
                 log2_table: 12,
+                pages: Default::default(),
             })
             .unwrap();
             assert!(o.check.is_ok(), "{:?}", o.check);

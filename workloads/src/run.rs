@@ -116,6 +116,15 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
     b.info("isa", isa());
     b.info("cpu_simd", cpu_simd());
     b.info("cpus_available", available_threads());
+    if let Some(avail) = std::fs::read_to_string(sysfs::MEMINFO)
+        .ok()
+        .as_deref()
+        .and_then(sysfs::parse_mem_available)
+    {
+        // Before the kernel allocates: what this environment leaves free
+        // (the host sizes a VM's memory from a test boot's figure).
+        b.info("mem_available_kib", avail / 1024);
+    }
     let outcome = match cmd {
         Command::Cpu(c) => run_cpu(&mut b, c),
         Command::Membw(c) => run_membw(&mut b, c),
@@ -157,6 +166,15 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
         b.0.error
             .get_or_insert_with(|| format!("non-finite metrics dropped: {}", bad.join(", ")));
     }
+    if matches!(
+        cmd,
+        Command::Membw(_) | Command::Randacc(_) | Command::Latency(_)
+    ) {
+        if let Some(kib) = crate::alloc::anon_huge_kib() {
+            // Whether the page policy held: huge pages in use at the end.
+            b.info("anon_huge_kib", kib);
+        }
+    }
     if let Some(kib) = vm_hwm_kib() {
         // The process's own peak resident memory, for the record (the host
         // measures footprints itself, the same way in every environment).
@@ -164,6 +182,16 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
     }
     b.0.elapsed_s = start.elapsed().as_secs_f64();
     b.0
+}
+
+/// Apply and record the page policy of a memory workload: the policy is a
+/// parameter (the same in every environment of a run); the THP mode and page
+/// size of the environment are facts recorded beside it.
+fn page_policy(b: &mut Builder, p: crate::alloc::PagePolicy) {
+    crate::alloc::set_page_policy(p);
+    b.param("pages", p.name());
+    b.info("thp", sysfs::thp_mode());
+    b.info("page_size", crate::alloc::page_size());
 }
 
 /// `VmHWM` of /proc/self/status (peak resident set, KiB).
@@ -240,13 +268,16 @@ fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
         "memory_mib",
         format!("{:.1}", 3.0 * n as f64 * 8.0 / (1u64 << 20) as f64),
     );
-    let llc_size = llc.as_ref().map_or(32 << 20, |l| l.size);
-    let stores = c.stores.unwrap_or(if n as u64 * 8 > llc_size {
-        membw::Stores::NonTemporal
-    } else {
-        membw::Stores::Normal
-    });
+    let stores = c.stores;
+    b.param(
+        "stream_variant",
+        match stores {
+            membw::Stores::Normal => "plain",
+            membw::Stores::NonTemporal => "tuned",
+        },
+    );
     b.info("stores", stores.name());
+    page_policy(b, c.pages);
     sysfs::check_memory_here(3 * n as u64 * 8)?;
     let o = membw::run_stream(n, c.threads, c.passes, stores)?;
     b.info("threads_used", o.threads);
@@ -270,7 +301,12 @@ fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
 fn run_randacc(b: &mut Builder, c: &randacc::RandaccConfig) -> Result<(), String> {
     b.param("threads", c.threads);
     b.param("log2_table", c.log2_table);
-    sysfs::check_memory_here(8u64.checked_shl(c.log2_table).unwrap_or(u64::MAX))?;
+    page_policy(b, c.pages);
+    sysfs::check_memory_here(
+        Command::Randacc(c.clone())
+            .memory_need_bytes()
+            .unwrap_or(u64::MAX),
+    )?;
     let o = randacc::run(c)?;
     b.metric("gups", o.gups, "GUP/s");
     b.info("table_bytes", o.table_words as u64 * 8);
@@ -287,14 +323,13 @@ fn run_latency(b: &mut Builder, c: &latency::LatencyConfig) -> Result<(), String
     if let Some(l) = c.loads {
         b.param("loads", l);
     }
-    b.info("thp", sysfs::thp_mode());
+    page_policy(b, c.pages);
     b.info("line_bytes", latency::LINE);
-    // The largest buffer plus its 4-byte-per-line order.
-    let largest = latency::sizes(c.min_size, c.max_size)
-        .last()
-        .copied()
-        .unwrap_or(0);
-    sysfs::check_memory_here(largest + largest / latency::LINE as u64 * 4)?;
+    sysfs::check_memory_here(
+        Command::Latency(c.clone())
+            .memory_need_bytes()
+            .unwrap_or(u64::MAX),
+    )?;
     let points = latency::run(c)?;
     let mut failures = Vec::new();
     let mut loads = Vec::new();

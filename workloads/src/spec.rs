@@ -74,7 +74,9 @@ impl FromStr for Workload {
 }
 
 /// Size presets: `quick` for CI and development, `standard` for reports,
-/// `full` for publication.
+/// `full` for publication, `gate` for regression gating in CI (`isobench
+/// compare`): quick's sizes, one thread and enough repetitions for the gate
+/// to detect a small change (see the README, "Gating").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
@@ -82,6 +84,7 @@ pub enum Preset {
     Quick,
     Standard,
     Full,
+    Gate,
 }
 
 impl Preset {
@@ -90,6 +93,7 @@ impl Preset {
             Preset::Quick => "quick",
             Preset::Standard => "standard",
             Preset::Full => "full",
+            Preset::Gate => "gate",
         }
     }
 }
@@ -101,8 +105,9 @@ impl FromStr for Preset {
             "quick" => Ok(Preset::Quick),
             "standard" => Ok(Preset::Standard),
             "full" => Ok(Preset::Full),
+            "gate" => Ok(Preset::Gate),
             _ => Err(format!(
-                "unknown preset '{s}' (known: quick, standard, full)"
+                "unknown preset '{s}' (known: quick, standard, full, gate)"
             )),
         }
     }

@@ -1,7 +1,7 @@
 //! Bencher Metric Format (BMF) JSON, as accepted by `bencher run --adapter json`:
 //! `{ "<benchmark>": { "<measure>": { "value", "lower_value", "upper_value" } } }`.
 //! The benchmark is `<workload>/<metric>/<env_id>`, the measure is the metric
-//! name as a slug, the value the median and the bounds its 95% interval.
+//! name as a slug, the value the geometric mean and the bounds its 95% interval.
 
 use crate::analysis::Analysis;
 use serde_json::{json, Map, Value};
@@ -22,14 +22,14 @@ pub fn slug(s: &str) -> String {
 pub fn to_bmf(a: &Analysis) -> Value {
     let mut out = Map::new();
     for f in &a.figures {
-        let m = f.summary.median;
+        let s = &f.summary;
         let name = format!("{}/{}/{}", f.workload, f.metric, f.env_id);
         let entry = out.entry(name).or_insert_with(|| json!({}));
-        entry[slug(&f.metric)] = json!({
-            "value": m.point,
-            "lower_value": m.lo,
-            "upper_value": m.hi,
-        });
+        // The value is the geometric mean: the statistic the interval belongs to.
+        entry[slug(&f.metric)] = match s.ci {
+            Some(ci) => json!({"value": s.centre, "lower_value": ci.lo, "upper_value": ci.hi}),
+            None => json!({"value": s.centre}),
+        };
     }
     Value::Object(out)
 }

@@ -3,7 +3,7 @@
 
 use crate::analysis::Analysis;
 
-pub const HEADER: [&str; 21] = [
+pub const HEADER: [&str; 22] = [
     "env_id",
     "env",
     "workload",
@@ -13,6 +13,7 @@ pub const HEADER: [&str; 21] = [
     "n",
     "invalid",
     "median",
+    "geomean",
     "ci95_lo",
     "ci95_hi",
     "min",
@@ -56,9 +57,11 @@ pub fn to_csv(a: &Analysis) -> String {
             f.direction.label().to_string(),
             s.n.to_string(),
             f.invalid.to_string(),
-            s.median.point.to_string(),
-            s.median.lo.to_string(),
-            s.median.hi.to_string(),
+            s.median.to_string(),
+            // The interval belongs to the geometric mean (empty for n = 1).
+            s.centre.to_string(),
+            opt(s.ci.map(|c| c.lo)),
+            opt(s.ci.map(|c| c.hi)),
             s.min.to_string(),
             s.max.to_string(),
             s.mean.to_string(),

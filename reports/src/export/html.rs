@@ -2,7 +2,11 @@
 //! are inline SVG) with the host facts, the configuration, every figure, the
 //! plots and the claims section.
 
-use super::{cv_pct, median_ci, num, vs_native};
+use super::{
+    cv_pct, emulation_banner, env_not_comparable, figure_params, headline_cell, headline_columns,
+    interval_methods, median_ci, not_comparable, num, ratio, val_text, vs_native,
+};
+use crate::claims::{env_emulated, short};
 use crate::report::ReportContext;
 use std::fmt::Write;
 
@@ -14,12 +18,14 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}\
-table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px}\
-th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+const STYLE: &str = "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}\
+table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}\
+th{background:#f0f0f0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.h{text-align:right;font-variant-numeric:tabular-nums;min-width:7em}\
 figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}\
-.supported{color:#1a7f37}.not-supported{color:#c62828}.not-measured{color:#777}\
-pre{background:#f6f6f6;padding:1em;overflow:auto}.warn{color:#9a6700}";
+.supported{color:#1a7f37}.not-supported{color:#c62828}.not-measured{color:#777}.not-testable{color:#9a6700}\
+.banner{background:#fff4e5;border:2px solid #e0a030;padding:0.8em 1em;margin:1em 0;font-size:15px}\
+.note{color:#555;font-size:13px}.emu{background:#fff8ec}\
+pre{background:#f6f6f6;padding:1em;overflow:auto}.warn{color:#9a6700}ul.cites{font-size:13px;color:#333}";
 
 fn svg_body(svg: &str) -> &str {
     // Drop an XML declaration if the backend wrote one: it is not allowed
@@ -33,7 +39,7 @@ fn svg_body(svg: &str) -> &str {
 pub fn to_html(cx: &ReportContext) -> String {
     let mut s = String::new();
     let info = cx.info;
-    let h = &info.host;
+    let a = cx.analysis;
     let _ = write!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>isobench run {}</title><style>{STYLE}</style></head><body>\n",
@@ -44,6 +50,274 @@ pub fn to_html(cx: &ReportContext) -> String {
         "<h1>isobench run <code>{}</code></h1>",
         esc(&info.run_id)
     );
+    let h = &info.host;
+    let _ = writeln!(
+        s,
+        "<p class=\"note\">Host {}: {}, {} logical cores, {:.1} GiB; started {}. Host details, environments, warnings and the method are at the end.</p>",
+        esc(&h.hostname),
+        esc(&h.cpu_model),
+        h.cores_logical,
+        h.memory_bytes as f64 / (1u64 << 30) as f64,
+        esc(&info.started_at)
+    );
+    if let Some(b) = emulation_banner(cx) {
+        let _ = writeln!(
+            s,
+            "<div class=\"banner\" id=\"emulation\"><b>Emulated VMs.</b> {}</div>",
+            esc(&b)
+        );
+    }
+    headline(&mut s, cx);
+    claims_summary(&mut s, cx);
+    per_workload(&mut s, cx);
+
+    let _ = writeln!(s, "<h2>Plots</h2>");
+    for p in cx.plots {
+        let _ = writeln!(
+            s,
+            "<figure id=\"plot-{}\">{}<figcaption>{}</figcaption></figure>",
+            esc(&p.stem),
+            svg_body(&p.image.svg),
+            esc(&p.title)
+        );
+    }
+    claims_detail(&mut s, cx);
+    host_and_envs(&mut s, cx);
+    if !cx.warnings.is_empty() {
+        let _ = writeln!(s, "<h2>Warnings</h2><ul>");
+        for w in &cx.warnings {
+            let _ = writeln!(s, "<li class=\"warn\">{}</li>", esc(w));
+        }
+        let _ = writeln!(s, "</ul>");
+    }
+    method(&mut s, cx);
+    every_figure(&mut s, cx);
+    let _ = writeln!(s, "</body></html>");
+    let _ = a;
+    s
+}
+
+fn env_head(cx: &ReportContext, env_id: &str) -> String {
+    let a = cx.analysis;
+    let accel = a
+        .env(env_id)
+        .and_then(|x| x.accel())
+        .map(|x| format!(" ({x})"))
+        .unwrap_or_default();
+    let emu = if env_emulated(a, env_id) {
+        " <small>emulated</small>"
+    } else {
+        ""
+    };
+    format!("{}{}{emu}", esc(env_id), esc(&accel))
+}
+
+fn headline(s: &mut String, cx: &ReportContext) {
+    let a = cx.analysis;
+    let cols = headline_columns(cx);
+    if cols.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "<h2>Overhead against native</h2>");
+    // Workloads down, environments across: a run has few environments, so
+    // the table stays narrow.
+    let _ = write!(s, "<table id=\"headline\"><tr><th>headline metric</th>");
+    for e in &a.envs {
+        let class = if env_emulated(a, &e.env_id) {
+            " class=\"emu\""
+        } else {
+            ""
+        };
+        let _ = write!(s, "<th{class}>{}</th>", env_head(cx, &e.env_id));
+    }
+    let _ = writeln!(s, "</tr>");
+    for c in &cols {
+        let _ = write!(s, "<tr><td>{}</td>", esc(&c.title));
+        for e in &a.envs {
+            let class = if env_emulated(a, &e.env_id) {
+                "h emu"
+            } else {
+                "h"
+            };
+            let _ = write!(
+                s,
+                "<td class=\"{class}\">{}</td>",
+                esc(&headline_cell(cx, &e.env_id, c))
+            );
+        }
+        let _ = writeln!(s, "</tr>");
+    }
+    let _ = writeln!(
+        s,
+        "</table><p class=\"note\">× native: performance relative to native (1.00× = native, higher is better, whatever the metric's direction), ratio of geometric means with its 95% interval ({}) and the number of valid repetitions n; \"no interval\" when n=1. Startup and footprint are absolute geometric means. \"not comparable\": the environment ran the workload with other parameters, so no ratio is computed.</p>",
+        esc(&interval_methods(a))
+    );
+}
+
+fn claims_summary(s: &mut String, cx: &ReportContext) {
+    let _ = writeln!(
+        s,
+        "<h2>Claims</h2><table id=\"claims\"><tr><th>claim</th><th>verdict</th><th>parts</th></tr>"
+    );
+    for c in cx.claims {
+        let parts: Vec<String> = c
+            .parts
+            .iter()
+            .map(|p| {
+                format!(
+                    "<span class=\"{}\">{}: {}</span>",
+                    p.verdict.key(),
+                    esc(&p.label),
+                    esc(&p.verdict_text())
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "<tr><td><a id=\"sum-{id}\"></a><b>{id}</b> {}</td><td class=\"{}\"><b>{}</b></td><td class=\"note\">{}</td></tr>",
+            esc(short(c.id)),
+            c.verdict.key(),
+            esc(c.verdict.label()),
+            parts.join("<br>"),
+            id = c.id
+        );
+    }
+    let _ = writeln!(s, "</table><p class=\"note\">The numbers behind each verdict and the figures that decided it: see <i>Claims in detail</i> below.</p>");
+}
+
+fn per_workload(s: &mut String, cx: &ReportContext) {
+    let a = cx.analysis;
+    let _ = writeln!(s, "<h2>Per workload</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n; below it, performance relative to native (× native, higher is better) with its interval. Environments that ran with other parameters than native are listed apart, without ratios.</p>");
+    for w in a.workloads() {
+        let envs: Vec<&str> = a
+            .envs
+            .iter()
+            .map(|e| e.env_id.as_str())
+            .filter(|e| a.figures.iter().any(|f| f.env_id == *e && f.workload == w))
+            .collect();
+        let (apart, same): (Vec<&str>, Vec<&str>) = envs
+            .iter()
+            .partition(|e| env_not_comparable(cx, e, &w).is_some());
+        let _ = write!(
+            s,
+            "<h3 id=\"w-{}\">{}</h3><table><tr><th>metric</th>",
+            esc(&w),
+            esc(&cx.facts.workload_title(a, &w))
+        );
+        for e in &same {
+            let _ = write!(s, "<th>{}</th>", env_head(cx, e));
+        }
+        let _ = writeln!(s, "</tr>");
+        for m in a.metrics(&w) {
+            let unit = envs
+                .iter()
+                .find_map(|e| a.figure(e, &w, &m))
+                .map(|f| f.unit.clone())
+                .unwrap_or_default();
+            let _ = write!(s, "<tr><td>{} ({})</td>", esc(&m), esc(&unit));
+            for e in &same {
+                match a.figure(e, &w, &m) {
+                    Some(f) => {
+                        let rel = ratio(cx, f)
+                            .map(|v| {
+                                format!(
+                                    "<br><small>{}</small>",
+                                    esc(&val_text(&v, |x| format!("{x:.2}×")))
+                                )
+                            })
+                            .unwrap_or_default();
+                        let _ = write!(s, "<td class=\"n\">{}{rel}</td>", esc(&median_ci(f)));
+                    }
+                    None => {
+                        let _ = write!(s, "<td class=\"n\">–</td>");
+                    }
+                }
+            }
+            let _ = writeln!(s, "</tr>");
+        }
+        let _ = writeln!(s, "</table>");
+        let _ = writeln!(
+            s,
+            "<table class=\"params\"><tr><th colspan=\"2\">Parameters</th></tr>"
+        );
+        for e in &envs {
+            let p = figure_params(cx, e, &w);
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                env_head(cx, e),
+                esc(&p)
+            );
+        }
+        let _ = writeln!(s, "</table>");
+        if !apart.is_empty() {
+            let _ = writeln!(s, "<h4>Not comparable with native (different parameters)</h4><table class=\"apart\"><tr><th>environment</th><th>how it differs</th><th>metric</th><th>geo. mean [95% CI] (n)</th></tr>");
+            for e in &apart {
+                let why = env_not_comparable(cx, e, &w).unwrap_or_default();
+                for m in a.metrics(&w) {
+                    if let Some(f) = a.figure(e, &w, &m) {
+                        let _ = writeln!(
+                            s,
+                            "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td class=\"n\">{}</td></tr>",
+                            env_head(cx, e),
+                            esc(&why),
+                            esc(&m),
+                            esc(&f.unit),
+                            esc(&median_ci(f))
+                        );
+                    }
+                }
+            }
+            let _ = writeln!(s, "</table>");
+        }
+    }
+}
+
+fn claims_detail(s: &mut String, cx: &ReportContext) {
+    let _ = writeln!(s, "<h2>Claims in detail</h2>");
+    for c in cx.claims {
+        let _ = writeln!(
+            s,
+            "<h3 id=\"claim-{id}\">{id}: <span class=\"{}\">{}</span></h3><p><i>{}</i></p><ul>",
+            c.verdict.key(),
+            esc(c.verdict.label()),
+            esc(c.claim),
+            id = c.id
+        );
+        for p in &c.parts {
+            let _ = write!(
+                s,
+                "<li><b>{}</b> — <span class=\"{}\">{}</span>",
+                esc(&p.label),
+                p.verdict.key(),
+                esc(&p.verdict_text())
+            );
+            if !p.text.is_empty() {
+                let _ = write!(s, "<br>{}", esc(&p.text));
+            }
+            if let Some(m) = &p.missing {
+                let _ = write!(
+                    s,
+                    "<br><span class=\"not-measured\">Would be measured by: {}.</span>",
+                    esc(m)
+                );
+            }
+            if !p.figures.is_empty() {
+                let _ = write!(s, "<ul class=\"cites\">");
+                for f in &p.figures {
+                    let _ = write!(s, "<li>{}</li>", esc(&f.text()));
+                }
+                let _ = write!(s, "</ul>");
+            }
+            let _ = writeln!(s, "</li>");
+        }
+        let _ = writeln!(s, "</ul>");
+    }
+}
+
+fn host_and_envs(s: &mut String, cx: &ReportContext) {
+    let info = cx.info;
+    let h = &info.host;
     let _ = writeln!(s, "<h2>Host</h2><table>");
     let caches: Vec<String> = h
         .caches
@@ -121,10 +395,14 @@ pub fn to_html(cx: &ReportContext) -> String {
         let _ = writeln!(s, "<tr><th>{}</th><td>{}</td></tr>", k, esc(&v));
     }
     let _ = writeln!(s, "</table>");
-
     let _ = writeln!(s, "<h2>Environments</h2><table><tr><th>environment</th><th>class</th><th>detail</th><th>valid</th><th>invalid</th><th>first errors</th></tr>");
     for e in &cx.analysis.envs {
-        let detail: Vec<String> = e.detail.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let detail: String = e
+            .detail
+            .iter()
+            .map(|(k, v)| format!("<b>{}</b>: {}", esc(k), esc(v)))
+            .collect::<Vec<_>>()
+            .join("<br>");
         let errs: String = e
             .errors
             .iter()
@@ -132,91 +410,33 @@ pub fn to_html(cx: &ReportContext) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            esc(&e.env_id),
+            "<tr><td>{}</td><td>{}</td><td class=\"note\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            env_head(cx, &e.env_id),
             esc(&e.env),
-            esc(&detail.join(", ")),
+            detail,
             e.valid,
             e.invalid,
             errs
         );
     }
     let _ = writeln!(s, "</table>");
+}
 
-    if !cx.warnings.is_empty() {
-        let _ = writeln!(s, "<h2>Warnings</h2><ul>");
-        for w in &cx.warnings {
-            let _ = writeln!(s, "<li class=\"warn\">{}</li>", esc(w));
-        }
-        let _ = writeln!(s, "</ul>");
-    }
-
+fn method(s: &mut String, cx: &ReportContext) {
+    let info = cx.info;
+    let _ = writeln!(s, "<h2>How it was measured</h2><ul>");
+    let _ = writeln!(s, "<li>Every (environment, workload) pair ran once per repetition, in an order shuffled per repetition; warm-up runs are not counted. Invalid results (the kernel's self-check failed) are excluded from every figure and counted.</li>");
     let _ = writeln!(
         s,
-        "<h2>Claims</h2><table><tr><th>claim</th><th>verdict</th><th>the numbers</th></tr>"
+        "<li>Intervals: {}. A figure of one repetition has no interval (n=1).</li>",
+        esc(&interval_methods(cx.analysis))
     );
-    for c in cx.claims {
-        let class = c.verdict.label().replace(' ', "-");
-        let mut body = String::new();
-        for f in &c.findings {
-            let _ = write!(body, "<p>{}</p>", esc(f));
-        }
-        for m in &c.missing {
-            let _ = write!(
-                body,
-                "<p class=\"not-measured\">Would be measured by: {}.</p>",
-                esc(m)
-            );
-        }
-        let _ = writeln!(
-            s,
-            "<tr><td><b>{}</b> {}</td><td class=\"{class}\"><b>{}</b></td><td>{body}</td></tr>",
-            c.id,
-            esc(c.claim),
-            c.verdict.label()
-        );
-    }
-    let _ = writeln!(s, "</table>");
-
-    at_a_glance(&mut s, cx);
-
-    let _ = writeln!(s, "<h2>Plots</h2>");
-    for p in cx.plots {
-        let _ = writeln!(
-            s,
-            "<figure id=\"plot-{}\">{}<figcaption>{}</figcaption></figure>",
-            esc(&p.stem),
-            svg_body(&p.image.svg),
-            esc(&p.title)
-        );
-    }
-
-    let _ = writeln!(s, "<h2>Every figure</h2><p>Median of the valid repetitions with its 95% bootstrap confidence interval, coefficient of variation, number of valid repetitions, and performance relative to native (× native, higher is better, with interval; cost = extra time).</p>");
-    let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>median [95% CI]</th><th>min</th><th>max</th><th>CV</th><th>n</th><th>invalid</th><th>vs native</th></tr>");
-    for f in &cx.analysis.figures {
-        let _ = writeln!(
-            s,
-            "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            esc(&f.workload),
-            esc(&f.metric),
-            esc(&f.unit),
-            f.direction.label(),
-            esc(&f.env_id),
-            esc(f.accel.as_deref().unwrap_or(if f.env == "vm" { "unknown" } else { "" })),
-            median_ci(f),
-            num(f.summary.min),
-            num(f.summary.max),
-            cv_pct(f),
-            f.summary.n,
-            f.invalid,
-            esc(&vs_native(f))
-        );
-    }
-    let _ = writeln!(s, "</table>");
-
+    let _ = writeln!(s, "<li>membw is STREAM (Copy, Scale, Add, Triad; best of N passes). A run labelled <i>STREAM (tuned: non-temporal stores)</i> used non-temporal stores, which STREAM's rules call a tuned (modified) kernel; only figures of the same variant are divided.</li>");
+    let _ = writeln!(s, "<li>Footprint (C4): PSS (proportional set size, /proc/PID/smaps_rollup) of all the processes of one idle instance at READY, runtime processes included, in MiB.</li>");
+    let _ = writeln!(s, "<li>Startup: from spawning the environment to the workload's ISOBENCH-READY line (time to first instruction) and to its exit (lifecycle).</li></ul>");
     let _ = writeln!(
         s,
-        "<h2>Configuration</h2><pre>{}</pre>",
+        "<h3>Configuration</h3><pre>{}</pre>",
         esc(&serde_json::to_string_pretty(&info.config).unwrap_or_default())
     );
     let _ = writeln!(
@@ -229,53 +449,34 @@ pub fn to_html(cx: &ReportContext) -> String {
             .map(|h| format!(" sha256 <code>{}</code>", esc(h)))
             .unwrap_or_default()
     );
-    let _ = writeln!(s, "</body></html>");
-    s
 }
 
-/// Per workload, metrics by environment: median and × native.
-fn at_a_glance(s: &mut String, cx: &ReportContext) {
-    let a = cx.analysis;
-    let envs: Vec<&str> = a.envs.iter().map(|e| e.env_id.as_str()).collect();
-    let _ = writeln!(s, "<h2>At a glance</h2><p>Median of the valid repetitions; below it, performance relative to native (× native, higher is better).</p>");
-    for w in a.workloads() {
-        let _ = write!(s, "<h3>{}</h3><table><tr><th>metric</th>", esc(&w));
-        for e in &envs {
-            let accel = a
-                .env(e)
-                .and_then(|x| x.accel())
-                .map(|x| format!(" ({x})"))
-                .unwrap_or_default();
-            let _ = write!(s, "<th>{}{}</th>", esc(e), esc(&accel));
-        }
-        let _ = writeln!(s, "</tr>");
-        for m in a.metrics(&w) {
-            let unit = envs
-                .iter()
-                .find_map(|e| a.figure(e, &w, &m))
-                .map(|f| f.unit.clone())
-                .unwrap_or_default();
-            let _ = write!(s, "<tr><td>{} ({})</td>", esc(&m), esc(&unit));
-            for e in &envs {
-                match a.figure(e, &w, &m) {
-                    Some(f) => {
-                        let rel = f
-                            .vs_native
-                            .map(|r| format!("<br><small>{:.2}×</small>", r.speed.point))
-                            .unwrap_or_default();
-                        let _ = write!(
-                            s,
-                            "<td class=\"n\">{}{rel}</td>",
-                            num(f.summary.median.point)
-                        );
-                    }
-                    None => {
-                        let _ = write!(s, "<td class=\"n\">–</td>");
-                    }
-                }
-            }
-            let _ = writeln!(s, "</tr>");
-        }
-        let _ = writeln!(s, "</table>");
+fn every_figure(s: &mut String, cx: &ReportContext) {
+    let _ = writeln!(s, "<h2>Every figure</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n, the median, coefficient of variation, and performance relative to native (× native, higher is better, with interval) where the parameters agree with native's.</p>");
+    let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>geo. mean [95% CI] (n)</th><th>median</th><th>min</th><th>max</th><th>CV</th><th>invalid</th><th>vs native</th></tr>");
+    for f in &cx.analysis.figures {
+        let rel = match (not_comparable(cx, f), ratio(cx, f)) {
+            (Some(_), _) => "not comparable (parameters differ)".to_string(),
+            (None, Some(v)) => val_text(&v, |x| format!("{x:.2}×")),
+            (None, None) => vs_native(f),
+        };
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&cx.facts.workload_label(&f.env_id, &f.workload)),
+            esc(&f.metric),
+            esc(&f.unit),
+            f.direction.label(),
+            esc(&f.env_id),
+            esc(f.accel.as_deref().unwrap_or(if f.env == "vm" { "unknown" } else { "" })),
+            esc(&median_ci(f)),
+            num(f.summary.median),
+            num(f.summary.min),
+            num(f.summary.max),
+            cv_pct(f),
+            f.invalid,
+            esc(&rel)
+        );
     }
+    let _ = writeln!(s, "</table>");
 }

@@ -1,7 +1,11 @@
 //! `summary.md`: a compact summary for a pull request — host, environments,
 //! one table per workload, the claim verdicts and any warnings.
 
-use super::num;
+use super::{
+    emulation_banner, env_not_comparable, figure_params, headline_cell, headline_columns,
+    interval_methods, median_ci, ratio, val_text,
+};
+use crate::claims::{env_emulated, short};
 use crate::report::ReportContext;
 use std::fmt::Write;
 
@@ -17,13 +21,155 @@ const BRIEF_KEYS: [&str; 8] = [
     "qemu_version",
 ];
 
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn env_head(cx: &ReportContext, e: &str) -> String {
+    match cx.analysis.env(e).and_then(|x| x.accel()) {
+        Some(a) if env_emulated(cx.analysis, e) => format!("{e} ({a}, emulated)"),
+        Some(a) => format!("{e} ({a})"),
+        None => e.to_string(),
+    }
+}
+
 pub fn to_markdown(cx: &ReportContext) -> String {
     let mut s = String::new();
+    let a = cx.analysis;
     let h = &cx.info.host;
     let _ = writeln!(s, "# isobench run `{}`\n", cx.info.run_id);
+    if let Some(b) = emulation_banner(cx) {
+        let _ = writeln!(s, "> **Emulated VMs.** {b}\n");
+    }
+    // What a reader came for: overhead against native.
+    let cols = headline_columns(cx);
+    if !cols.is_empty() {
+        let _ = writeln!(s, "## Overhead against native\n");
+        let titles: Vec<String> = cols.iter().map(|c| cell(&c.title)).collect();
+        let _ = writeln!(s, "| environment | {} |", titles.join(" | "));
+        let _ = writeln!(s, "|---|{}", "---:|".repeat(cols.len()));
+        for e in &a.envs {
+            let cells: Vec<String> = cols
+                .iter()
+                .map(|c| cell(&headline_cell(cx, &e.env_id, c)))
+                .collect();
+            let _ = writeln!(s, "| {} | {} |", env_head(cx, &e.env_id), cells.join(" | "));
+        }
+        let _ = writeln!(
+            s,
+            "\n× native: performance relative to native (higher is better) with its 95% interval ({}) and n; \"no interval\" when n=1. Startup and footprint are absolute. \"not comparable\": other parameters than native, no ratio.\n",
+            interval_methods(a)
+        );
+    }
+    let _ = writeln!(s, "## Claims\n");
+    let _ = writeln!(s, "| claim | verdict | parts |");
+    let _ = writeln!(s, "|---|---|---|");
+    for c in cx.claims {
+        let parts: Vec<String> = c
+            .parts
+            .iter()
+            .map(|p| format!("{}: {}", p.label, p.verdict_text()))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| **{}** {} | **{}** | {} |",
+            c.id,
+            short(c.id),
+            c.verdict.label(),
+            cell(&parts.join("; "))
+        );
+    }
+    let _ = writeln!(s);
+    for c in cx.claims {
+        let _ = writeln!(s, "- **{} — {}**: {}", c.id, c.verdict.label(), c.claim);
+        for p in &c.parts {
+            let _ = write!(s, "  - *{}* — {}", p.label, p.verdict_text());
+            if !p.text.is_empty() {
+                let _ = write!(s, ": {}", p.text);
+            }
+            if let Some(m) = &p.missing {
+                let _ = write!(s, " Would be measured by: {m}.");
+            }
+            let _ = writeln!(s);
+            for f in &p.figures {
+                let _ = writeln!(s, "    - {}", f.text());
+            }
+        }
+    }
+
     let _ = writeln!(
         s,
-        "Host **{}**: {}, {} logical cores, {:.1} GiB, kernel {}, cgroup {}, KVM {}. isobench {}{}. Started {}.\n",
+        "\n## Per workload\n\nCentre ({}) of the valid repetitions with its 95% interval and n; in brackets, performance relative to native (× native). Every repetition: results.csv.",
+        a.figures
+            .first()
+            .map(|f| f.summary.centre_kind.label())
+            .unwrap_or("geometric mean")
+    );
+    for w in a.workloads() {
+        let envs: Vec<&str> = a
+            .envs
+            .iter()
+            .map(|e| e.env_id.as_str())
+            .filter(|e| a.figures.iter().any(|f| f.env_id == *e && f.workload == w))
+            .collect();
+        let (apart, same): (Vec<&str>, Vec<&str>) = envs
+            .iter()
+            .partition(|e| env_not_comparable(cx, e, &w).is_some());
+        let _ = writeln!(s, "\n### {}\n", cx.facts.workload_title(a, &w));
+        let head: Vec<String> = same.iter().map(|e| env_head(cx, e)).collect();
+        let _ = writeln!(s, "| metric | {} |", head.join(" | "));
+        let _ = writeln!(s, "|---|{}", "---:|".repeat(same.len()));
+        for m in a.metrics(&w) {
+            let mut unit = String::new();
+            let cells: Vec<String> = same
+                .iter()
+                .map(|e| match a.figure(e, &w, &m) {
+                    Some(f) => {
+                        unit = f.unit.clone();
+                        let rel = ratio(cx, f)
+                            .map(|v| format!(" ({})", val_text(&v, |x| format!("{x:.2}×"))))
+                            .unwrap_or_default();
+                        format!("{}{rel}", median_ci(f))
+                    }
+                    None => "–".into(),
+                })
+                .collect();
+            let _ = writeln!(s, "| {m} ({unit}) | {} |", cells.join(" | "));
+        }
+        let _ = writeln!(s, "\nParameters:\n");
+        let _ = writeln!(s, "| environment | parameters |\n|---|---|");
+        for e in &envs {
+            let _ = writeln!(
+                s,
+                "| {} | {} |",
+                env_head(cx, e),
+                cell(&figure_params(cx, e, &w))
+            );
+        }
+        if !apart.is_empty() {
+            let _ = writeln!(s, "\nNot comparable with native (different parameters):\n");
+            let _ = writeln!(s, "| environment | how it differs | metric | centre [95% CI] (n) |\n|---|---|---|---:|");
+            for e in &apart {
+                let why = env_not_comparable(cx, e, &w).unwrap_or_default();
+                for m in a.metrics(&w) {
+                    if let Some(f) = a.figure(e, &w, &m) {
+                        let _ = writeln!(
+                            s,
+                            "| {} | {} | {m} ({}) | {} |",
+                            env_head(cx, e),
+                            cell(&why),
+                            f.unit,
+                            median_ci(f)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## Host and environments\n\nHost **{}**: {}, {} logical cores, {:.1} GiB, kernel {}, cgroup {}, KVM {}. isobench {}{}. Started {}.\n",
         h.hostname,
         h.cpu_model,
         h.cores_logical,
@@ -46,7 +192,7 @@ pub fn to_markdown(cx: &ReportContext) -> String {
     );
     let _ = writeln!(s, "| environment | class | detail | valid | invalid |");
     let _ = writeln!(s, "|---|---|---|---:|---:|");
-    for e in &cx.analysis.envs {
+    for e in &a.envs {
         // The headline keys when present (the full detail is in index.html).
         let brief: Vec<String> = e
             .detail
@@ -64,55 +210,10 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             "| {} | {} | {} | {} | {} |",
             e.env_id,
             e.env,
-            detail.join(", "),
+            cell(&detail.join(", ")),
             e.valid,
             e.invalid
         );
-    }
-    let _ = writeln!(
-        s,
-        "\nMedian of the valid repetitions; in brackets, performance relative to native (× native, higher is better). Intervals, CV and every repetition: index.html and results.csv.",
-    );
-    let envs: Vec<&str> = cx.analysis.envs.iter().map(|e| e.env_id.as_str()).collect();
-    for w in cx.analysis.workloads() {
-        let _ = writeln!(s, "\n## {w}\n");
-        let head: Vec<String> = envs
-            .iter()
-            .map(|e| match cx.analysis.env(e).and_then(|x| x.accel()) {
-                Some(a) => format!("{e} ({a})"),
-                None => e.to_string(),
-            })
-            .collect();
-        let _ = writeln!(s, "| metric | {} |", head.join(" | "));
-        let _ = writeln!(s, "|---|{}", "---:|".repeat(envs.len()));
-        for m in cx.analysis.metrics(&w) {
-            let mut unit = String::new();
-            let cells: Vec<String> = envs
-                .iter()
-                .map(|e| match cx.analysis.figure(e, &w, &m) {
-                    Some(f) => {
-                        unit = f.unit.clone();
-                        let rel = f
-                            .vs_native
-                            .map(|r| format!(" ({:.2}×)", r.speed.point))
-                            .unwrap_or_default();
-                        format!("{}{rel}", num(f.summary.median.point))
-                    }
-                    None => "–".into(),
-                })
-                .collect();
-            let _ = writeln!(s, "| {m} ({unit}) | {} |", cells.join(" | "));
-        }
-    }
-    let _ = writeln!(s, "\n## Claims\n");
-    for c in cx.claims {
-        let _ = writeln!(s, "- **{} — {}**: {}", c.id, c.verdict.label(), c.claim);
-        for f in &c.findings {
-            let _ = writeln!(s, "  - {f}");
-        }
-        for m in &c.missing {
-            let _ = writeln!(s, "  - Not measured: {m}.");
-        }
     }
     if !cx.warnings.is_empty() {
         let _ = writeln!(s, "\n## Warnings\n");
@@ -120,5 +221,10 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             let _ = writeln!(s, "- {w}");
         }
     }
+    let _ = writeln!(
+        s,
+        "\n## How it was measured\n\n- Intervals: {}; a figure of one repetition has none (n=1).\n- membw is STREAM; *STREAM (tuned: non-temporal stores)* marks a run with non-temporal stores (a tuned kernel in STREAM's terms); only figures of the same variant are divided.\n- Footprint (C4): PSS of all the processes of one idle instance at READY, runtime processes included (MiB).\n- Startup: spawn to ISOBENCH-READY (time to first instruction) and to exit (lifecycle).",
+        interval_methods(a)
+    );
     s
 }

@@ -6,7 +6,10 @@ pub mod csv;
 pub mod html;
 pub mod markdown;
 
-use crate::analysis::Figure;
+use crate::analysis::{Analysis, Figure, BASELINE};
+use crate::claims::env_emulated;
+use crate::metric::{format_size, latency_size_bytes};
+use crate::report::ReportContext;
 
 /// `12345.678` → `12346`, `1.2345` → `1.23`: three significant figures or
 /// more for large values, enough for every unit isobench records.
@@ -29,10 +32,82 @@ pub fn num(x: f64) -> String {
     }
 }
 
-/// Median with its interval: `9876 [9800, 9950]`.
+/// A value with its interval (`None` when there is none, e.g. n = 1), the
+/// number of repetitions behind it and how the interval was made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Val {
+    pub point: f64,
+    pub ci: Option<(f64, f64)>,
+    pub n: usize,
+    /// e.g. `t on logs, n=5`; empty without an interval.
+    pub method: String,
+}
+
+/// The centre of a figure (its geometric mean, the statistic its interval
+/// belongs to) with the interval. Every reader of intervals goes through
+/// here and [`speed_of`].
+pub fn median_of(f: &Figure) -> Val {
+    let s = &f.summary;
+    Val {
+        point: s.centre,
+        ci: s.ci.map(|c| (c.lo, c.hi)),
+        n: s.n,
+        method: s.ci.map(|c| c.method.to_string()).unwrap_or_default(),
+    }
+}
+
+/// Performance relative to native (1 = native, higher is better) with its
+/// interval; `None` when the figure has no ratio to native.
+pub fn speed_of(f: &Figure) -> Option<Val> {
+    let r = f.vs_native?;
+    Some(Val {
+        point: r.speed.point,
+        ci: Some((r.speed.lo, r.speed.hi)),
+        n: f.summary.n,
+        method: r.method.to_string(),
+    })
+}
+
+/// How the intervals of a figure were computed (its own and its ratio's).
+pub fn interval_method(f: &Figure) -> String {
+    let own = f
+        .summary
+        .ci
+        .map(|c| {
+            format!(
+                "{}: {}",
+                f.summary.centre_kind.label(),
+                kind(&c.method.to_string())
+            )
+        })
+        .unwrap_or_default();
+    let rel = f
+        .vs_native
+        .map(|r| format!("ratio to native: {}", kind(&r.method.to_string())))
+        .unwrap_or_default();
+    [own, rel]
+        .into_iter()
+        .filter(|x| !x.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A method without its counts: `t on logs, n=5` → `t on logs`.
+fn kind(method: &str) -> String {
+    method.split(", n=").next().unwrap_or(method).to_string()
+}
+
+/// `9876 [9800, 9950] (n=5)`, or `9876 (n=1, no interval)`.
+pub fn val_text(v: &Val, fmt: impl Fn(f64) -> String) -> String {
+    match v.ci {
+        Some((lo, hi)) => format!("{} [{}, {}] (n={})", fmt(v.point), fmt(lo), fmt(hi), v.n),
+        None => format!("{} (n={}, no interval)", fmt(v.point), v.n),
+    }
+}
+
+/// Median with its interval and n: `9876 [9800, 9950] (n=5)`.
 pub fn median_ci(f: &Figure) -> String {
-    let m = f.summary.median;
-    format!("{} [{}, {}]", num(m.point), num(m.lo), num(m.hi))
+    val_text(&median_of(f), num)
 }
 
 /// Coefficient of variation as a percentage, or `–`.
@@ -43,23 +118,223 @@ pub fn cv_pct(f: &Figure) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// Speed relative to native with interval: `0.11× [0.10, 0.12]`, or `–`.
+/// Speed relative to native with interval: `0.11× [0.10, 0.12] (n=5)`, or
+/// `baseline` / `–`.
 pub fn vs_native(f: &Figure) -> String {
-    match f.vs_native {
-        Some(r) => format!(
-            "{:.2}× [{:.2}, {:.2}] ({:+.1}% cost)",
-            r.speed.point,
-            r.speed.lo,
-            r.speed.hi,
-            if r.overhead_pct.point.abs() < 0.05 {
-                0.0
-            } else {
-                r.overhead_pct.point
-            }
-        ),
+    match speed_of(f) {
+        Some(v) => val_text(&v, |x| format!("{x:.2}×")),
         None if f.env_id == crate::analysis::BASELINE => "baseline".into(),
         None => "–".into(),
     }
+}
+
+/// Why a figure must not be divided by native's: it ran with other
+/// parameters (or another STREAM variant). `None` for native and for
+/// figures whose parameters agree.
+pub fn not_comparable(cx: &ReportContext, f: &Figure) -> Option<String> {
+    f.incomparable
+        .clone()
+        .or_else(|| cx.facts.params_differ(&f.env_id, &f.workload))
+}
+
+/// The parameters an environment ran a workload with, as text (the
+/// figure's own, else the records'; the STREAM variant included).
+pub fn figure_params(cx: &ReportContext, env_id: &str, workload: &str) -> String {
+    let fig = cx
+        .analysis
+        .figures
+        .iter()
+        .find(|f| f.env_id == env_id && f.workload == workload);
+    let mut p = match (fig, cx.facts.params(env_id, workload)) {
+        (Some(f), _) if !f.params.is_empty() => f.params.clone(),
+        (_, Some(p)) => p.clone(),
+        (Some(f), None) => f.params.clone(),
+        (None, None) => return "not recorded".into(),
+    };
+    if let Some(v) = cx.facts.stream_variant(env_id) {
+        p.entry("stream_variant".into())
+            .or_insert_with(|| serde_json::Value::String(v.into()));
+    }
+    let note = fig
+        .and_then(|f| f.params_note.clone())
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    format!("{}{note}", crate::report::params_text(&p))
+}
+
+/// Why an environment's figures of a workload must not be divided by
+/// native's, if so.
+pub fn env_not_comparable(cx: &ReportContext, env_id: &str, workload: &str) -> Option<String> {
+    cx.analysis
+        .figures
+        .iter()
+        .filter(|f| f.env_id == env_id && f.workload == workload)
+        .find_map(|f| not_comparable(cx, f))
+}
+
+/// The ratio to native of a figure that may be divided, else `None`.
+pub fn ratio(cx: &ReportContext, f: &Figure) -> Option<Val> {
+    speed_of(f).filter(|_| not_comparable(cx, f).is_none())
+}
+
+/// The banner of a run with emulated VMs, else `None`.
+pub fn emulation_banner(cx: &ReportContext) -> Option<String> {
+    let emu: Vec<&str> = cx
+        .analysis
+        .envs
+        .iter()
+        .filter(|e| env_emulated(cx.analysis, &e.env_id))
+        .map(|e| e.env_id.as_str())
+        .collect();
+    if emu.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "VMs in this run ({}) ran under QEMU TCG, an emulated CPU: their figures measure the emulator, not the overhead of virtualisation. Claims that depend on them are marked “not testable on this host”; container figures are unaffected.",
+        emu.join(", ")
+    ))
+}
+
+/// One column of the headline table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadlineColumn {
+    pub workload: String,
+    pub metric: String,
+    /// e.g. `membw — STREAM: triad_mbs (× native)`.
+    pub title: String,
+    /// Absolute value (startup, footprint) instead of a ratio to native.
+    pub absolute: bool,
+}
+
+/// The headline metric of each workload present: cpu primes/s, STREAM
+/// triad, GUPS, latency at the largest working set, time to first
+/// instruction and the idle footprint (absolute).
+pub fn headline_columns(cx: &ReportContext) -> Vec<HeadlineColumn> {
+    let a = cx.analysis;
+    let mut cols = Vec::new();
+    let has = |w: &str, m: &str| a.figures.iter().any(|f| f.workload == w && f.metric == m);
+    let mut push = |w: &str, m: &str, title: String, absolute: bool| {
+        cols.push(HeadlineColumn {
+            workload: w.into(),
+            metric: m.into(),
+            title,
+            absolute,
+        })
+    };
+    for (w, m) in [
+        ("cpu", "primes_per_s"),
+        ("cpu", "gflops"),
+        ("membw", "triad_mbs"),
+        ("randacc", "gups"),
+    ] {
+        if has(w, m) {
+            push(
+                w,
+                m,
+                format!("{}: {m} (× native)", cx.facts.workload_title(a, w)),
+                false,
+            );
+        }
+    }
+    if let Some(m) = largest_latency(a, BASELINE) {
+        push("latency", &m, format!("latency: {m} (× native)"), false);
+    }
+    if has("startup", "first_instruction_ms") {
+        push(
+            "startup",
+            "first_instruction_ms",
+            "startup: time to first instruction (ms)".into(),
+            true,
+        );
+    }
+    if has("startup", crate::claims::FOOTPRINT) || has("startup", crate::claims::OLD_FOOTPRINT) {
+        push(
+            "startup",
+            crate::claims::FOOTPRINT,
+            "idle footprint, PSS (MiB)".into(),
+            true,
+        );
+    }
+    cols
+}
+
+/// The latency metric of the largest working set an environment measured.
+pub fn largest_latency(a: &Analysis, env_id: &str) -> Option<String> {
+    a.figures
+        .iter()
+        .filter(|f| f.env_id == env_id && f.workload == "latency")
+        .filter_map(|f| latency_size_bytes(&f.metric).map(|s| (s, f.metric.clone())))
+        .max_by_key(|x| x.0)
+        .map(|x| x.1)
+}
+
+/// A headline cell: the ratio to native with its interval, or the absolute
+/// value for startup and footprint, or why there is none.
+pub fn headline_cell(cx: &ReportContext, env_id: &str, c: &HeadlineColumn) -> String {
+    let a = cx.analysis;
+    let mut metric = c.metric.clone();
+    // Latency: the largest size measured both natively and here.
+    if c.workload == "latency" {
+        let common = a
+            .figures
+            .iter()
+            .filter(|f| f.env_id == env_id && f.workload == "latency")
+            .filter(|f| a.figure(BASELINE, "latency", &f.metric).is_some())
+            .filter_map(|f| latency_size_bytes(&f.metric).map(|s| (s, f.metric.clone())))
+            .max_by_key(|x| x.0);
+        match common {
+            Some((_, m)) => metric = m,
+            None => return "–".into(),
+        }
+    }
+    let Some(f) = a.figure(env_id, &c.workload, &metric) else {
+        if a.figure(env_id, &c.workload, crate::claims::OLD_FOOTPRINT)
+            .is_some()
+        {
+            return "old measure only: not shown".into();
+        }
+        return "not measured".into();
+    };
+    let size = if c.workload == "latency" && metric != c.metric {
+        latency_size_bytes(&metric)
+            .map(|s| format!(" at {}", format_size(s)))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if c.absolute {
+        return median_ci(f);
+    }
+    if env_id == BASELINE {
+        return "1× (baseline)".into();
+    }
+    let emu = if env_emulated(a, env_id) { "TCG: " } else { "" };
+    if not_comparable(cx, f).is_some() {
+        return format!("{emu}not comparable (other parameters, see {})", c.workload);
+    }
+    match ratio(cx, f) {
+        Some(v) => format!("{emu}{}{size}", val_text(&v, |x| format!("{x:.2}×"))),
+        None if f.summary.n < 2 => "no interval (n=1), no ratio".into(),
+        None => "no native figure".into(),
+    }
+}
+
+/// The interval methods used in a report, for a footnote.
+pub fn interval_methods(a: &Analysis) -> String {
+    let mut m: Vec<String> = a
+        .figures
+        .iter()
+        .flat_map(|f| {
+            interval_method(f)
+                .split("; ")
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter(|x| !x.is_empty())
+        .collect();
+    m.sort();
+    m.dedup();
+    m.join("; ")
 }
 
 #[cfg(test)]

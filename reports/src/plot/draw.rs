@@ -173,6 +173,8 @@ fn centred_lines<DB: DrawingBackend>(
 /// Per-workload bars of performance relative to native.
 pub struct BarsPlot<'a> {
     pub chart: &'a BarChart,
+    /// e.g. `membw — STREAM: performance relative to native`.
+    pub title: String,
     pub units: Vec<String>,
     pub subtitle: String,
 }
@@ -188,11 +190,7 @@ impl Plot for BarsPlot<'_> {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let c = self.chart;
-        let area = titled(
-            root,
-            &format!("{}: performance relative to native", c.workload),
-            &self.subtitle,
-        )?;
+        let area = titled(root, &self.title, &self.subtitle)?;
         let (w, _) = area.dim_in_pixel();
         let (plot_area, legend_area) = area.split_horizontally(w - 190);
         legend(&legend_area, &c.envs)?;

@@ -6,6 +6,7 @@ pub mod series;
 
 use crate::analysis::Analysis;
 pub use draw::{Image, PlotError};
+use std::collections::BTreeMap;
 
 /// A rendered plot and the file stem it is saved under.
 #[derive(Debug, Clone)]
@@ -18,6 +19,17 @@ pub struct NamedImage {
 /// Every plot of a run: bars per workload (except latency and startup, which
 /// have their own), the latency curve, and the startup distributions.
 pub fn report_plots(a: &Analysis, hostname: &str) -> Result<Vec<NamedImage>, PlotError> {
+    report_plots_titled(a, hostname, &BTreeMap::new())
+}
+
+/// [`report_plots`] with display titles per workload (e.g. membw →
+/// `membw — STREAM (tuned: non-temporal stores)`); a workload without one is
+/// titled by its name.
+pub fn report_plots_titled(
+    a: &Analysis,
+    hostname: &str,
+    titles: &BTreeMap<String, String>,
+) -> Result<Vec<NamedImage>, PlotError> {
     let subtitle = series::host_title(a, hostname);
     let env_index: Vec<(String, usize)> = a
         .envs
@@ -44,14 +56,16 @@ pub fn report_plots(a: &Analysis, hostname: &str) -> Result<Vec<NamedImage>, Plo
             .collect();
         // Colours follow the run's environment order even when a workload
         // lacks an environment.
+        let label = titles.get(&w).cloned().unwrap_or_else(|| w.clone());
         let plot = draw::BarsPlot {
             chart: &chart,
+            title: format!("{label}: performance relative to native"),
             units,
             subtitle: subtitle.clone(),
         };
         out.push(NamedImage {
             stem: format!("bars-{w}"),
-            title: format!("{w}: performance relative to native"),
+            title: plot.title.clone(),
             image: draw::render(&plot)?,
         });
     }

@@ -54,7 +54,7 @@ pub fn bar_chart(a: &Analysis, workload: &str) -> Option<BarChart> {
     let mut bars = Vec::new();
     for (mi, m) in metrics.iter().enumerate() {
         let base = a.figure("native", workload, m)?;
-        let b = base.summary.median.point;
+        let b = base.summary.centre;
         for (ei, e) in envs.iter().enumerate() {
             let Some(f) = a.figure(e, workload, m) else {
                 continue;
@@ -62,11 +62,9 @@ pub fn bar_chart(a: &Analysis, workload: &str) -> Option<BarChart> {
             let (value, lo, hi) = match f.vs_native {
                 Some(r) => (r.speed.point, r.speed.lo, r.speed.hi),
                 None => {
-                    let s = f.summary.median;
-                    let (x, y) = (
-                        normalise(s.lo, b, f.direction),
-                        normalise(s.hi, b, f.direction),
-                    );
+                    let s = &f.summary;
+                    let (lo, hi) = s.ci.map_or((s.centre, s.centre), |c| (c.lo, c.hi));
+                    let (x, y) = (normalise(lo, b, f.direction), normalise(hi, b, f.direction));
                     (1.0, x.min(y), x.max(y))
                 }
             };
@@ -109,8 +107,9 @@ pub fn latency_lines(a: &Analysis) -> Vec<LatencyLine> {
                 .iter()
                 .filter(|f| f.env_id == e.env_id && f.workload == "latency")
                 .filter_map(|f| {
-                    let m = f.summary.median;
-                    Some((latency_size_bytes(&f.metric)?, m.point, m.lo, m.hi))
+                    let s = &f.summary;
+                    let (lo, hi) = s.ci.map_or((s.centre, s.centre), |c| (c.lo, c.hi));
+                    Some((latency_size_bytes(&f.metric)?, s.centre, lo, hi))
                 })
                 .collect();
             points.sort_by_key(|p| p.0);
@@ -160,9 +159,10 @@ pub fn startup_dists(a: &Analysis) -> Vec<(String, String, Vec<StartupDist>)> {
                     StartupDist {
                         env_id: f.env_id.clone(),
                         samples: f.samples.clone(),
-                        median: f.summary.median.point,
-                        lo: f.summary.median.lo,
-                        hi: f.summary.median.hi,
+                        // The geometric mean, the statistic the interval belongs to.
+                        median: f.summary.centre,
+                        lo: f.summary.ci.map_or(f.summary.centre, |c| c.lo),
+                        hi: f.summary.ci.map_or(f.summary.centre, |c| c.hi),
                     }
                 })
                 .collect();
