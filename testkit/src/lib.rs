@@ -38,6 +38,7 @@ pub fn ci_value_means_ci(v: Option<&str>) -> bool {
 /// A prerequisite the test needs is absent here (root, QEMU, a guest kernel,
 /// busybox, runc, crun, a built binary): the caller skips (returns) after
 /// this. Under CI it panics with the reason instead.
+#[track_caller]
 pub fn missing(reason: impl std::fmt::Display) {
     let reason = reason.to_string();
     if under_ci() {
@@ -57,6 +58,7 @@ pub fn not_on_this_host(reason: impl std::fmt::Display) {
 
 /// True when running as root; otherwise records a [`missing`] skip (which
 /// fails under CI) for `what` and returns false.
+#[track_caller]
 pub fn require_root(what: &str) -> bool {
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     let euid = unsafe { geteuid() };
