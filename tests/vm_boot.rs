@@ -9,7 +9,7 @@
 //! scripts/fetch-kernel.sh) and skip, saying why, only when one is truly
 //! absent: the skip is recorded by `isobench_testkit` and is a failure under
 //! `CI=true`. Boots run one at a time (TCG on a shared 2-core host) and take
-//! about 20 s in all.
+//! about 50 s in all (30 s of it the hung guest's timeout).
 
 use isobench::env::vm::{boot_guest, find_in_path, host_config, VmEnv, VmOptions, QEMU_BIN};
 use isobench::env::{EnvContext, Environment};
@@ -193,8 +193,7 @@ echo "ISOBENCH-RESULT {{\"workload\":\"startup\",\"valid\":true,\"info\":{{\"{CL
 /bin/busybox reboot -f
 "#
     );
-    let script = script.as_str();
-    let Some(initrd) = write_busybox_image(tmp.path(), script) else {
+    let Some(initrd) = write_busybox_image(tmp.path(), &script) else {
         return;
     };
     let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
