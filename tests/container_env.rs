@@ -1,5 +1,7 @@
 //! The container environment end to end, as root: the workload binary's
 //! `startup` kernel under isorun, runc and crun, with nothing left behind.
+//! A missing prerequisite is a recorded skip (`isobench_testkit`), and a
+//! failure under `CI=true`.
 
 use isobench::env::container::ContainerEnv;
 use isobench::env::{EnvContext, Environment};
@@ -20,8 +22,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn prerequisites() -> Option<(PathBuf, PathBuf)> {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: needs root (namespaces, mounts, cgroups)");
+    if !isobench_testkit::require_root("namespaces, mounts, cgroups") {
         return None;
     }
     let t = target_dir();
@@ -35,14 +36,14 @@ fn prerequisites() -> Option<(PathBuf, PathBuf)> {
     match (workload.is_file(), isorun) {
         (true, Some(i)) => Some((workload, i)),
         (false, _) => {
-            eprintln!(
-                "skipped: {} missing (scripts/build-workload.sh)",
+            isobench_testkit::missing(format!(
+                "{} missing (scripts/build-workload.sh)",
                 workload.display()
-            );
+            ));
             None
         }
         (_, None) => {
-            eprintln!("skipped: isorun binary missing (cargo build -p isorun)");
+            isobench_testkit::missing("isorun binary missing (cargo build -p isorun)");
             None
         }
     }
@@ -58,7 +59,9 @@ fn startup_under(runtime: &str) {
             .output()
             .is_err()
     {
-        eprintln!("skipped: {runtime} not installed");
+        isobench_testkit::missing(format!(
+            "{runtime} not installed (apt-get install {runtime})"
+        ));
         return;
     }
     let scratch = tempfile::tempdir().unwrap();

@@ -205,8 +205,12 @@ mod tests {
         for build in [CBuild::O3, CBuild::Native] {
             let c = c_randacc(build, 14, 1, true).unwrap();
             assert_eq!(c.errors, 0, "{build}");
-            let c2 = c_randacc(build, 14, 2, true).unwrap();
-            assert!(c2.errors as f64 <= 0.01 * (1 << 14) as f64);
+            // Two threads race on unlocked updates (HPCC allows 1% wrong
+            // words). On a 2^14-word table the collision rate depends on
+            // the host's speed and caches and can pass 1%; 2^20 words keep
+            // it far below on any host.
+            let c2 = c_randacc(build, 20, 2, true).unwrap();
+            assert!(c2.errors as f64 <= 0.01 * (1u64 << 20) as f64, "{c2:?}");
         }
         let r = randacc::run(&randacc::RandaccConfig {
             threads: 1,

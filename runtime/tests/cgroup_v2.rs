@@ -20,11 +20,10 @@ fn cgroup2_mount() -> Option<PathBuf> {
 #[test]
 fn real_cgroup2_mount_create_join_remove() {
     let Some(root) = cgroup2_mount() else {
-        eprintln!("skipped: no cgroup2 mount on this host");
+        isobench_testkit::not_on_this_host("no cgroup2 mount on this host");
         return;
     };
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: needs root to create cgroups");
+    if !isobench_testkit::require_root("to create cgroups") {
         return;
     }
     let rel = format!("/isorun-test-{}", std::process::id());

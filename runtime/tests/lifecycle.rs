@@ -54,10 +54,11 @@ fn create_start_state_kill_delete() {
         "a running container is not deleted without --force"
     );
     assert!(rig.isorun(&["kill", &rig.id, "KILL"]).status.success());
-    let mut tries = 0;
-    while status_of(&rig) != "stopped" && tries < 200 {
+    // A deadline no healthy host comes near, not a 2 s budget that a busy
+    // one may exceed: the test is about the state reached, not how fast.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while status_of(&rig) != "stopped" && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
-        tries += 1;
     }
     assert_eq!(status_of(&rig), "stopped");
     assert!(std::fs::read_to_string(&log).unwrap().contains("started"));

@@ -374,7 +374,7 @@ mod tests {
             .stderr(Stdio::piped())
             .spawn()
         else {
-            eprintln!("skipping: cpio is not installed (apt-get install cpio)");
+            isobench_testkit::missing("cpio is not installed (apt-get install cpio)");
             return;
         };
         let mut a = layout();

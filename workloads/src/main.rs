@@ -54,11 +54,12 @@ fn pid1_main(start: Instant) -> ! {
         let mut info = BTreeMap::new();
         info.insert("pid1".to_string(), "true".to_string());
         let warnings = pid1::mount_pseudo_filesystems();
+        pid1::record_clocksource(&mut info, pid1::CURRENT_CLOCKSOURCE);
         if let Some(ms) = std::fs::read_to_string("/proc/uptime")
             .ok()
             .and_then(|s| pid1::parse_uptime_ms(&s))
         {
-            info.insert("guest_uptime_at_init_ms".to_string(), format!("{ms:.0}"));
+            info.insert(pid1::UPTIME_KEY.to_string(), format!("{ms:.0}"));
         }
         if !warnings.is_empty() {
             info.insert("pid1_warnings".to_string(), warnings.join("; "));

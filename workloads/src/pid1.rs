@@ -11,11 +11,26 @@
 //! Parsing (command line, uptime) is pure and unit-tested; the system calls
 //! are in [`mount_pseudo_filesystems`] and [`reboot_now`].
 
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::{self, Write};
 
 /// The kernel command line parameter holding the arguments.
 pub const ARGS_PARAM: &str = "isobench.args";
+
+/// The result `info` key holding the guest's uptime (ms, from /proc/uptime)
+/// when the workload started. The host reads it (src/vm/console.rs).
+pub const UPTIME_KEY: &str = "guest_uptime_at_init_ms";
+
+/// The result `info` key holding the guest's current clocksource. The host
+/// refuses a VM result whose clocksource it cannot trust, or that lacks this
+/// key (src/vm/console.rs, `check_clocksource`).
+pub const CLOCKSOURCE_KEY: &str = "clocksource";
+/// The result `info` key saying why the clocksource could not be read.
+pub const CLOCKSOURCE_ERROR_KEY: &str = "clocksource_error";
+/// Where the kernel names the clocksource in use (sysfs must be mounted).
+pub const CURRENT_CLOCKSOURCE: &str =
+    "/sys/devices/system/clocksource/clocksource0/current_clocksource";
 
 /// True when this process is the init of a guest: PID 1 started by the
 /// kernel without arguments (they come on the kernel command line). PID 1
@@ -131,6 +146,34 @@ pub fn mount_pseudo_filesystems() -> Vec<String> {
     .collect()
 }
 
+/// The clocksource name from the text of `current_clocksource` (`tsc\n`).
+pub fn parse_clocksource(s: &str) -> Option<String> {
+    let c = s.trim();
+    (!c.is_empty() && !c.contains(char::is_whitespace)).then(|| c.to_string())
+}
+
+/// Put the clocksource read from `path` into `info` under
+/// [`CLOCKSOURCE_KEY`], or why it could not be read under
+/// [`CLOCKSOURCE_ERROR_KEY`]. Called after [`mount_pseudo_filesystems`].
+pub fn record_clocksource(info: &mut BTreeMap<String, String>, path: &str) {
+    match std::fs::read_to_string(path) {
+        Ok(text) => match parse_clocksource(&text) {
+            Some(c) => {
+                info.insert(CLOCKSOURCE_KEY.to_string(), c);
+            }
+            None => {
+                info.insert(
+                    CLOCKSOURCE_ERROR_KEY.to_string(),
+                    format!("{path}: unexpected content {text:?}"),
+                );
+            }
+        },
+        Err(e) => {
+            info.insert(CLOCKSOURCE_ERROR_KEY.to_string(), format!("{path}: {e}"));
+        }
+    }
+}
+
 /// Flush everything to the console and disks, then reboot (QEMU exits). Never
 /// returns: if reboot(2) fails, power-off is tried, then it waits forever for
 /// the host's timeout rather than letting init exit (a kernel panic).
@@ -210,6 +253,26 @@ mod tests {
         // PID 1 of a container's pid namespace, started with its arguments.
         assert!(!guest_init_mode(1, 3));
         assert!(!guest_init_mode(4242, 1));
+    }
+
+    #[test]
+    fn clocksource_is_recorded_or_its_absence_explained() {
+        assert_eq!(parse_clocksource("tsc\n").as_deref(), Some("tsc"));
+        assert_eq!(parse_clocksource(" \n"), None);
+        let dir = std::env::temp_dir().join(format!("isobench-cs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("current_clocksource");
+        std::fs::write(&file, "tsc-early\n").unwrap();
+        let mut info = BTreeMap::new();
+        record_clocksource(&mut info, file.to_str().unwrap());
+        assert_eq!(info[CLOCKSOURCE_KEY], "tsc-early");
+        assert!(!info.contains_key(CLOCKSOURCE_ERROR_KEY));
+
+        let mut info = BTreeMap::new();
+        record_clocksource(&mut info, dir.join("absent").to_str().unwrap());
+        assert!(!info.contains_key(CLOCKSOURCE_KEY));
+        assert!(info[CLOCKSOURCE_ERROR_KEY].contains("absent"), "{info:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

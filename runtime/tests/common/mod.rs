@@ -15,14 +15,16 @@ pub fn isorun_bin() -> &'static str {
     env!("CARGO_BIN_EXE_isorun")
 }
 
-/// None (with the reason printed) when the host cannot run containers.
+/// False, with the skip recorded (a failure under `CI=true`; see
+/// `isobench_testkit`), when the host cannot run containers.
 pub fn can_run() -> bool {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: needs root (namespaces, mounts, cgroups)");
+    if !isobench_testkit::require_root("namespaces, mounts, cgroups") {
         return false;
     }
     if !Path::new(BUSYBOX).is_file() {
-        eprintln!("skipped: {BUSYBOX} missing (apt-get install busybox-static)");
+        isobench_testkit::missing(format!(
+            "{BUSYBOX} missing (apt-get install busybox-static)"
+        ));
         return false;
     }
     true
