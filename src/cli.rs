@@ -34,12 +34,9 @@ pub struct RunArgs {
     /// Environments, comma-separated: native, container, vm.
     #[arg(long, value_delimiter = ',', default_value = "native")]
     pub env: Vec<String>,
-    /// Workloads, comma-separated: cpu, membw, randacc, latency, startup.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "cpu,membw,randacc,latency,startup"
-    )]
+    /// Workloads, comma-separated: cpu, membw, randacc, latency, startup
+    /// [default: all; cpu for --preset gate, whose figures must be stable enough to gate].
+    #[arg(long, value_delimiter = ',')]
     pub workload: Vec<String>,
     /// Size preset: quick, standard, full, or gate (quick sizes, 1 thread, 12 reps: for `compare` in CI).
     #[arg(long, default_value = "quick")]

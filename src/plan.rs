@@ -159,7 +159,17 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let err = |m: String| UsageError(m);
     let preset: Preset = input.preset.parse().map_err(err)?;
     let mut workloads = Vec::new();
-    for w in dedup(&input.workloads) {
+    let given = if input.workloads.is_empty() {
+        // The gate's default is the CPU-bound work whose noise lets it
+        // detect a 5% change at GATE_REPS (README, "Gating").
+        match preset {
+            Preset::Gate => vec!["cpu".to_string()],
+            _ => Workload::ALL.map(|w| w.name().to_string()).to_vec(),
+        }
+    } else {
+        input.workloads.clone()
+    };
+    for w in dedup(&given) {
         workloads.push(w.trim().parse::<Workload>().map_err(err)?);
     }
     if workloads.is_empty() {
@@ -444,6 +454,11 @@ mod tests {
         i.preset = "gate".into();
         let p = build(&i).unwrap();
         assert_eq!((p.reps, p.threads), (GATE_REPS, 1));
+        i.workloads.clear();
+        assert_eq!(build(&i).unwrap().workloads, vec![Workload::Cpu]);
+        i.preset = "quick".into();
+        assert_eq!(build(&i).unwrap().workloads.len(), Workload::ALL.len());
+        i.preset = "gate".into();
         i.threads = Some(2);
         assert_eq!(build(&i).unwrap().threads, 2, "--threads still wins");
     }

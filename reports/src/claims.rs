@@ -32,6 +32,9 @@ pub enum Verdict {
     /// The deciding figures come from an emulated VM (QEMU TCG).
     NotTestable,
     NotMeasured,
+    /// Measured, but an interval straddles the claim's limit (or there is
+    /// no interval, n = 1): more repetitions would decide it.
+    Inconclusive,
 }
 
 impl Verdict {
@@ -41,6 +44,7 @@ impl Verdict {
             Verdict::NotSupported => "not supported",
             Verdict::NotTestable => "not testable on this host (VM emulated)",
             Verdict::NotMeasured => "not measured",
+            Verdict::Inconclusive => "inconclusive (an interval spans the limit: add --reps)",
         }
     }
 
@@ -52,6 +56,7 @@ impl Verdict {
             Verdict::NotSupported => "not-supported",
             Verdict::NotTestable => "not-testable",
             Verdict::NotMeasured => "not-measured",
+            Verdict::Inconclusive => "inconclusive",
         }
     }
 }
@@ -226,6 +231,57 @@ fn not_measured(label: &str, reason: &str, what: &str) -> PartResult {
     }
 }
 
+/// Where a figure's 95% interval lies against a claim's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// The whole interval is inside the range the claim allows.
+    Inside,
+    /// The whole interval is outside it: evidence against the claim.
+    Outside,
+    /// The interval straddles a limit, or there is no interval (n = 1).
+    Unsure,
+}
+
+/// Fit of `v` against `[lo, hi]` (use infinities for one-sided claims).
+fn fit(v: &Val, lo: f64, hi: f64) -> Fit {
+    let Some((a, b)) = v.ci else {
+        return Fit::Unsure;
+    };
+    if a >= lo && b <= hi {
+        Fit::Inside
+    } else if b < lo || a > hi {
+        Fit::Outside
+    } else {
+        Fit::Unsure
+    }
+}
+
+/// Several fits: any outside decides against, any unsure leaves it open.
+fn fit_all(fits: impl IntoIterator<Item = Fit>) -> Fit {
+    let mut out = Fit::Inside;
+    for f in fits {
+        match f {
+            Fit::Outside => return Fit::Outside,
+            Fit::Unsure => out = Fit::Unsure,
+            Fit::Inside => {}
+        }
+    }
+    out
+}
+
+fn decided(label: &str, f: Fit, text: String, figures: Vec<Cited>) -> PartResult {
+    part(
+        label,
+        match f {
+            Fit::Inside => Verdict::Supported,
+            Fit::Outside => Verdict::NotSupported,
+            Fit::Unsure => Verdict::Inconclusive,
+        },
+        text,
+        figures,
+    )
+}
+
 fn holds(label: &str, ok: bool, text: String, figures: Vec<Cited>) -> PartResult {
     part(
         label,
@@ -248,6 +304,8 @@ fn combine(id: &'static str, parts: Vec<PartResult>) -> ClaimResult {
         Verdict::NotTestable
     } else if any(Verdict::NotMeasured) || parts.is_empty() {
         Verdict::NotMeasured
+    } else if any(Verdict::Inconclusive) {
+        Verdict::Inconclusive
     } else {
         Verdict::Supported
     };
@@ -337,9 +395,6 @@ fn speed_words(v: &Val) -> String {
 }
 
 /// Lower and upper bound of a value: its interval, or the point itself.
-fn bounds(v: &Val) -> (f64, f64) {
-    v.ci.unwrap_or((v.point, v.point))
-}
 
 impl Cx<'_> {
     fn cite(&self, f: &Figure) -> Cited {
@@ -357,7 +412,9 @@ impl Cx<'_> {
                 } else {
                     f.params.clone()
                 };
-                if let Some(v) = self.facts.stream_variant(&f.env_id) {
+                if let (Some(v), "membw") =
+                    (self.facts.stream_variant(&f.env_id), f.workload.as_str())
+                {
                     p.entry("stream_variant".into())
                         .or_insert_with(|| serde_json::Value::String(v.into()));
                 }
@@ -521,14 +578,14 @@ fn c1(cx: &Cx) -> ClaimResult {
     ) {
         Err(p) => *p,
         Ok((figs, notes)) => {
-            let ok = figs
-                .iter()
-                .all(|f| speed_of(f).is_some_and(|v| bounds(&v).1 >= ALMOST_NATIVE));
-            holds(
+            let ok = fit_all(figs.iter().map(|f| {
+                speed_of(f).map_or(Fit::Unsure, |v| fit(&v, ALMOST_NATIVE, f64::INFINITY))
+            }));
+            decided(
                 l1,
                 ok,
                 format!(
-                    "Containers (almost bare-metal: ≥ {} of native, rejected when the whole interval is below): {}.{notes}",
+                    "Containers (almost bare-metal: ≥ {} of native; supported when every interval lies above, rejected when one lies wholly below): {}.{notes}",
                     pct(ALMOST_NATIVE),
                     cx.speed_list(&figs)
                 ),
@@ -544,17 +601,15 @@ fn c1(cx: &Cx) -> ClaimResult {
     ) {
         Err(p) => *p,
         Ok((figs, notes)) => {
-            let ok = figs.iter().all(|f| {
-                speed_of(f).is_some_and(|v| {
-                    let (lo, hi) = bounds(&v);
-                    hi >= ABOUT_HALF.0 && lo <= ABOUT_HALF.1
-                })
-            });
-            holds(
+            let ok =
+                fit_all(figs.iter().map(|f| {
+                    speed_of(f).map_or(Fit::Unsure, |v| fit(&v, ABOUT_HALF.0, ABOUT_HALF.1))
+                }));
+            decided(
                 l2,
                 ok,
                 format!(
-                    "VMs (about half: {}–{} of native, rejected when the whole interval is outside): {}.{notes}",
+                    "VMs (about half: {}–{} of native; supported when every interval lies inside, rejected when one lies wholly outside): {}.{notes}",
                     pct(ABOUT_HALF.0),
                     pct(ABOUT_HALF.1),
                     cx.speed_list(&figs)
@@ -576,16 +631,14 @@ fn seq_part(cx: &Cx, class: &str, label: &str) -> PartResult {
     ) {
         Err(p) => *p,
         Ok((figs, notes)) => {
+            let fit_of =
+                |f: &Figure| speed_of(f).map_or(Fit::Unsure, |v| fit(&v, SIMILAR.0, SIMILAR.1));
             let off: Vec<&Figure> = figs
                 .iter()
-                .filter(|f| {
-                    !speed_of(f).is_some_and(|v| {
-                        let (lo, hi) = bounds(&v);
-                        hi >= SIMILAR.0 && lo <= SIMILAR.1
-                    })
-                })
+                .filter(|f| fit_of(f) == Fit::Outside)
                 .copied()
                 .collect();
+            let verdict = fit_all(figs.iter().map(|f| fit_of(f)));
             let triads: Vec<&Figure> = figs
                 .iter()
                 .filter(|f| f.metric == "triad_mbs")
@@ -606,9 +659,9 @@ fn seq_part(cx: &Cx, class: &str, label: &str) -> PartResult {
                     cx.speed_list(&off)
                 )
             };
-            holds(
+            decided(
                 label,
-                off.is_empty(),
+                verdict,
                 text,
                 figs.iter().map(|f| cx.cite(f)).collect(),
             )
@@ -655,14 +708,15 @@ fn c2(cx: &Cx) -> ClaimResult {
                     .filter(|f| cx.incomparable(f).is_none())
                     .and_then(speed_of)
             };
-            let ok = figs.iter().all(|f| {
-                speed_of(f).is_some_and(|v| {
-                    bounds(&v).1 < 1.0
-                        && seq_speed(&f.env_id)
-                            .map(|s| v.point < s.point)
-                            .unwrap_or(true)
-                })
-            });
+            let ok = fit_all(figs.iter().map(|f| match speed_of(f) {
+                None => Fit::Unsure,
+                Some(v) => match fit(&v, 0.0, 1.0) {
+                    Fit::Inside if seq_speed(&f.env_id).is_some_and(|s| v.point >= s.point) => {
+                        Fit::Outside
+                    }
+                    other => other,
+                },
+            }));
             let mut cited: Vec<Cited> = figs.iter().map(|f| cx.cite(f)).collect();
             let mut seq_note = Vec::new();
             for f in &figs {
@@ -685,7 +739,7 @@ fn c2(cx: &Cx) -> ClaimResult {
                         .map(|s| format!("{} {}", f.env_id, format_size(s)))
                 })
                 .collect();
-            holds(
+            decided(
                 l3,
                 ok,
                 format!(
@@ -738,9 +792,9 @@ fn c3(cx: &Cx) -> ClaimResult {
         ),
         Some(f) => {
             let v = median_of(f);
-            holds(
+            decided(
                 l1,
-                bounds(&v).0 <= CONTAINER_START_MAX_MS,
+                fit(&v, 0.0, CONTAINER_START_MAX_MS),
                 format!(
                     "Slowest container start: {} {} median {} ms (\"seconds or less\" means ≤ {CONTAINER_START_MAX_MS:.0} ms).",
                     f.env_id,
@@ -1274,8 +1328,28 @@ mod tests {
     }
 
     #[test]
+    fn an_interval_across_the_limit_is_inconclusive_not_supported() {
+        // ±10% noise on memory bandwidth at n=3: the interval of a container
+        // at native speed reaches beyond "similar" (80%–125%).
+        let run = testdata::fixture_run_kvm(3);
+        let v = verdicts(&run.records);
+        let p = part(&v[1], "in containers");
+        assert_eq!(p.verdict, Verdict::Inconclusive, "{p:?}");
+        let v = |point, ci| Val {
+            point,
+            ci,
+            n: 3,
+            method: String::new(),
+        };
+        assert_eq!(fit(&v(1.0, None), 0.0, 2.0), Fit::Unsure);
+        assert_eq!(fit(&v(1.0, Some((0.9, 1.1))), 0.8, 1.25), Fit::Inside);
+        assert_eq!(fit(&v(0.5, Some((0.4, 0.6))), 0.8, 1.25), Fit::Outside);
+        assert_eq!(fit(&v(0.9, Some((0.6, 1.1))), 0.8, 1.25), Fit::Unsure);
+    }
+
+    #[test]
     fn tuned_stream_is_labelled_and_not_divided_by_plain() {
-        let mut run = testdata::fixture_run_kvm(3);
+        let mut run = testdata::fixture_run_kvm(12);
         testdata::set_stream_variant(&mut run, |_| true, "tuned");
         let v = verdicts(&run.records);
         let p = part(&v[1], "in containers");

@@ -230,6 +230,8 @@ pub struct CpuMeasurement {
     pub threads: usize,
     pub primes_per_s: f64,
     pub primes_counted: u64,
+    /// Times each thread counted the range (to last [`PRIMES_MIN_TIME`]).
+    pub primes_rounds: u64,
     pub gflops: f64,
     pub dgemm_reps: u64,
     pub check: Result<String, String>,
@@ -237,6 +239,8 @@ pub struct CpuMeasurement {
 
 /// Minimum timed duration of the matrix multiply (repeated to reach it).
 pub const DGEMM_MIN_TIME: Duration = Duration::from_millis(300);
+/// Shortest timed prime counting.
+pub const PRIMES_MIN_TIME: Duration = Duration::from_millis(300);
 
 /// Row slabs for `threads` threads over `n` rows: (first row, rows).
 fn slabs(n: usize, threads: usize) -> Vec<(usize, usize)> {
@@ -289,9 +293,25 @@ fn dgemm_parallel(
 
 /// Measure prime counting and the matrix multiply with `threads` threads.
 pub fn measure(cfg: &CpuConfig, threads: usize) -> CpuMeasurement {
-    // Primes: every thread counts the whole range once.
-    let barrier = Barrier::new(threads);
+    // Primes: every thread counts the whole range, as many times as it takes
+    // to last PRIMES_MIN_TIME (one calibration count first, which is also
+    // the count that is checked). Why a minimum time: the same range is a
+    // few milliseconds natively and far longer under emulation; a run of a
+    // few milliseconds measures the timer and the scheduler, not the CPU.
     let max = std::hint::black_box(cfg.primes_max);
+    let c0 = Instant::now();
+    let calib = count_primes_trial(max);
+    let rounds = (PRIMES_MIN_TIME.as_secs_f64() / c0.elapsed().as_secs_f64().max(1e-9))
+        .ceil()
+        .clamp(1.0, 1e6) as u64;
+    let barrier = Barrier::new(threads);
+    let count_rounds = move || {
+        let mut last = 0;
+        for _ in 0..rounds {
+            last = count_primes_trial(std::hint::black_box(max));
+        }
+        last
+    };
     let t0 = Instant::now();
     let counts: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (1..threads)
@@ -299,17 +319,25 @@ pub fn measure(cfg: &CpuConfig, threads: usize) -> CpuMeasurement {
                 let barrier = &barrier;
                 s.spawn(move || {
                     barrier.wait();
-                    count_primes_trial(max)
+                    count_rounds()
                 })
             })
             .collect();
         barrier.wait();
-        let mut counts = vec![count_primes_trial(max)];
+        let mut counts = vec![count_rounds()];
         counts.extend(handles.into_iter().map(|h| h.join().unwrap_or(u64::MAX)));
         counts
     });
+    let mut counts = counts;
+    counts.push(calib);
     let primes_s = t0.elapsed().as_secs_f64();
-    let primes_counted: u64 = counts.iter().filter(|&&c| c != u64::MAX).sum();
+    // Every thread's last count and the calibration count are checked; the
+    // rate counts every round of every thread.
+    let primes_counted: u64 = counts[..counts.len() - 1]
+        .iter()
+        .filter(|&&c| c != u64::MAX)
+        .sum::<u64>()
+        * rounds;
     let prime_check = check_prime_counts(&counts, cfg.primes_max);
 
     // Matrix multiply: one calibration product (also warms the caches), then
@@ -335,6 +363,7 @@ pub fn measure(cfg: &CpuConfig, threads: usize) -> CpuMeasurement {
         threads,
         primes_per_s: primes_counted as f64 / primes_s,
         primes_counted,
+        primes_rounds: rounds,
         gflops,
         dgemm_reps: reps,
         check,
@@ -421,7 +450,11 @@ mod tests {
         };
         let m = measure(&cfg, 2);
         assert!(m.check.is_ok(), "{:?}", m.check);
-        assert_eq!(m.primes_counted, 2 * count_primes_sieve(2000));
+        assert!(m.primes_rounds >= 1);
+        assert_eq!(
+            m.primes_counted,
+            2 * count_primes_sieve(2000) * m.primes_rounds
+        );
         assert!(m.gflops > 0.0 && m.primes_per_s > 0.0);
     }
 }

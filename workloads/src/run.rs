@@ -214,6 +214,7 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
     b.metric("primes_per_s", all.primes_per_s, "primes/s");
     b.metric("gflops", all.gflops, "GFLOP/s");
     b.info("dgemm_reps", all.dgemm_reps);
+    b.info("primes_rounds", all.primes_rounds);
     b.info("dgemm_block", "128x256 (k x j) blocks, 4x4 register tiles");
     let mut check = all.check;
     if c.threads > 1 {

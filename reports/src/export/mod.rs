@@ -151,7 +151,7 @@ pub fn figure_params(cx: &ReportContext, env_id: &str, workload: &str) -> String
         (Some(f), None) => f.params.clone(),
         (None, None) => return "not recorded".into(),
     };
-    if let Some(v) = cx.facts.stream_variant(env_id) {
+    if let (Some(v), "membw") = (cx.facts.stream_variant(env_id), workload) {
         p.entry("stream_variant".into())
             .or_insert_with(|| serde_json::Value::String(v.into()));
     }
