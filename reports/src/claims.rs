@@ -394,8 +394,6 @@ fn speed_words(v: &Val) -> String {
     }
 }
 
-/// Lower and upper bound of a value: its interval, or the point itself.
-
 impl Cx<'_> {
     fn cite(&self, f: &Figure) -> Cited {
         Cited {
