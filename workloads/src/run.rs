@@ -215,6 +215,14 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
     b.metric("gflops", all.gflops, "GFLOP/s");
     b.info("dgemm_reps", all.dgemm_reps);
     b.info("primes_rounds", all.primes_rounds);
+    b.info(
+        "dgemm_timing",
+        format!(
+            "best of {} blocks of {} products",
+            cpu::DGEMM_BLOCKS,
+            all.dgemm_reps
+        ),
+    );
     b.info("dgemm_block", "128x256 (k x j) blocks, 4x4 register tiles");
     let mut check = all.check;
     if c.threads > 1 {
