@@ -20,7 +20,7 @@ pub fn esc(s: &str) -> String {
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}\
 table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}\
-th{background:#f0f0f0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.h{text-align:right;font-variant-numeric:tabular-nums;min-width:7em}\
+th{background:#f0f0f0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}td.h{text-align:right;font-variant-numeric:tabular-nums;min-width:7em}\
 figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}\
 .supported{color:#1a7f37}.not-supported{color:#c62828}.not-measured{color:#777}.not-testable{color:#9a6700}.inconclusive{color:#6a4fb3}\
 .banner{background:#fff4e5;border:2px solid #e0a030;padding:0.8em 1em;margin:1em 0;font-size:15px}\
