@@ -1,6 +1,7 @@
 //! The real `isobench` binary on fixture run directories: `report` writes the
-//! report, `compare` exits 0 on a run against itself and 1 (naming the metric)
-//! on a run whose STREAM triad is 20% slower, bad input exits 2 with one line.
+//! report; `compare` exits 2 (naming the repetitions needed) when the runs are
+//! too short to gate, 0 on a run against itself and 1 (naming the metric) on
+//! a run whose STREAM triad is 20% slower; bad input exits 2 with one line.
 
 use isobench_reports::testdata::{fixture_run, write_run_dir};
 use std::process::Command;
@@ -17,24 +18,42 @@ fn report_and_compare_through_the_binary() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
     let slow = tmp.path().join("slow");
-    write_run_dir(&base, &fixture_run(5, 1.0));
-    write_run_dir(&slow, &fixture_run(5, 0.8));
+    let short = tmp.path().join("short");
+    write_run_dir(&short, &fixture_run(3, 1.0));
+    write_run_dir(&base, &fixture_run(12, 1.0));
+    write_run_dir(&slow, &fixture_run(12, 0.8));
 
     let out = isobench(&["report".as_ref(), base.as_os_str()]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(base.join("report/index.html").is_file());
     assert!(base.join("report/bencher.json").is_file());
 
-    let out = isobench(&["compare".as_ref(), base.as_os_str(), base.as_os_str()]);
+    // Three repetitions cannot show a 5% change: the gate refuses to pass.
+    let out = isobench(&["compare".as_ref(), short.as_os_str(), short.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("repetitions per run, the runs have 3"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // Gate the membw figures at 15% (12 repetitions of the fixture's ±10%
+    // noise can show that).
+    let membw = |a: &std::path::Path, b: &std::path::Path| {
+        let mut args: Vec<&std::ffi::OsStr> =
+            vec!["compare".as_ref(), a.as_os_str(), b.as_os_str()];
+        args.extend(
+            ["--workload", "membw", "--threshold", "15"]
+                .iter()
+                .map(std::ffi::OsStr::new),
+        );
+        isobench(&args)
+    };
+    let out = membw(&base, &base);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 
-    let out = isobench(&[
-        "compare".as_ref(),
-        base.as_os_str(),
-        slow.as_os_str(),
-        "--threshold".as_ref(),
-        "10".as_ref(),
-    ]);
+    let out = membw(&base, &slow);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
