@@ -3,8 +3,9 @@
 //! plots and the claims section.
 
 use super::{
-    cv_pct, emulation_banner, env_not_comparable, figure_params, headline_cell, headline_columns,
-    interval_methods, median_ci, not_comparable, num, ratio, val_text, vs_native,
+    cv_pct, emulation_banner, env_not_comparable, envs_of_workload, figure_params, headline_cell,
+    headline_columns, interval_methods, median_ci, not_comparable, num, ratio, val_text, vs_native,
+    WorkloadEnvs,
 };
 use crate::claims::{env_emulated, short};
 use crate::report::ReportContext;
@@ -189,15 +190,11 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
     let a = cx.analysis;
     let _ = writeln!(s, "<h2>Per workload</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n; below it, performance relative to native (× native, higher is better) with its interval. Environments that ran with other parameters than native are listed apart, without ratios.</p>");
     for w in a.workloads() {
-        let envs: Vec<&str> = a
-            .envs
-            .iter()
-            .map(|e| e.env_id.as_str())
-            .filter(|e| a.figures.iter().any(|f| f.env_id == *e && f.workload == w))
-            .collect();
-        let (apart, same): (Vec<&str>, Vec<&str>) = envs
-            .iter()
-            .partition(|e| env_not_comparable(cx, e, &w).is_some());
+        let WorkloadEnvs {
+            all: envs,
+            same,
+            apart,
+        } = envs_of_workload(cx, &w);
         let _ = write!(
             s,
             "<h3 id=\"w-{}\">{}</h3><table><tr><th>metric</th>",

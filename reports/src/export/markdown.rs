@@ -2,8 +2,8 @@
 //! one table per workload, the claim verdicts and any warnings.
 
 use super::{
-    emulation_banner, env_not_comparable, figure_params, headline_cell, headline_columns,
-    interval_methods, median_ci, ratio, val_text,
+    emulation_banner, env_not_comparable, envs_of_workload, figure_params, headline_cell,
+    headline_columns, interval_methods, median_ci, ratio, val_text, WorkloadEnvs,
 };
 use crate::claims::{env_emulated, short};
 use crate::report::ReportContext;
@@ -106,15 +106,11 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             .unwrap_or("geometric mean")
     );
     for w in a.workloads() {
-        let envs: Vec<&str> = a
-            .envs
-            .iter()
-            .map(|e| e.env_id.as_str())
-            .filter(|e| a.figures.iter().any(|f| f.env_id == *e && f.workload == w))
-            .collect();
-        let (apart, same): (Vec<&str>, Vec<&str>) = envs
-            .iter()
-            .partition(|e| env_not_comparable(cx, e, &w).is_some());
+        let WorkloadEnvs {
+            all: envs,
+            same,
+            apart,
+        } = envs_of_workload(cx, &w);
         let _ = writeln!(s, "\n### {}\n", cx.facts.workload_title(a, &w));
         let head: Vec<String> = same.iter().map(|e| env_head(cx, e)).collect();
         let _ = writeln!(s, "| metric | {} |", head.join(" | "));

@@ -162,6 +162,33 @@ pub fn figure_params(cx: &ReportContext, env_id: &str, workload: &str) -> String
     format!("{}{note}", crate::report::params_text(&p))
 }
 
+/// The environments with figures of `workload`, in report order: all of
+/// them, those comparable with native, and those that ran other parameters
+/// (listed apart, without ratios).
+pub struct WorkloadEnvs<'a> {
+    pub all: Vec<&'a str>,
+    pub same: Vec<&'a str>,
+    pub apart: Vec<&'a str>,
+}
+
+pub fn envs_of_workload<'a>(cx: &'a ReportContext, workload: &str) -> WorkloadEnvs<'a> {
+    let a = cx.analysis;
+    let all: Vec<&str> = a
+        .envs
+        .iter()
+        .map(|e| e.env_id.as_str())
+        .filter(|e| {
+            a.figures
+                .iter()
+                .any(|f| f.env_id == *e && f.workload == workload)
+        })
+        .collect();
+    let (apart, same) = all
+        .iter()
+        .partition(|e| env_not_comparable(cx, e, workload).is_some());
+    WorkloadEnvs { all, same, apart }
+}
+
 /// Why an environment's figures of a workload must not be divided by
 /// native's, if so.
 pub fn env_not_comparable(cx: &ReportContext, env_id: &str, workload: &str) -> Option<String> {
