@@ -7,6 +7,7 @@
 //!   randacc  [--threads N] [--log2-table L] [--pages base|huge]
 //!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
 //!   startup  [--hold-ms N]
+//!   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
 //! ```
 //!
 //! Sizes take a binary suffix (`16KiB`, `256MiB`, `1GiB`; `K`/`M`/`G` mean the
@@ -40,6 +41,9 @@ pub enum Command {
     Startup {
         hold_ms: u64,
     },
+    /// A noisy neighbour for claim C5 (not a measured workload: it reports
+    /// the pressure it applied; see `antagonist`).
+    Antagonist(crate::antagonist::AntagonistConfig),
     Help,
 }
 
@@ -52,7 +56,7 @@ impl Command {
             Command::Randacc(_) => Workload::Randacc,
             Command::Latency(_) => Workload::Latency,
             Command::Startup { .. } => Workload::Startup,
-            Command::Help => return None,
+            Command::Antagonist(_) | Command::Help => return None,
         })
     }
 }
@@ -76,6 +80,7 @@ impl Command {
                 Some(largest + largest / crate::latency::LINE as u64 * 4)
             }
             Command::Startup { .. } | Command::Help => Some(0),
+            Command::Antagonist(c) => c.memory_need(),
         }
     }
 }
@@ -101,6 +106,8 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   randacc  [--threads N] [--log2-table L] [--pages base|huge]
   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
   startup  [--hold-ms N]   (idle N ms after ISOBENCH-READY, default 0)
+  antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
+           (a noisy neighbour: ISOBENCH-PROGRESS lines with the rate it achieves)
 sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
 
 /// Parse a byte size: `4096`, `16KiB`, `256MiB`, `1GiB`, `2G`.
@@ -249,6 +256,34 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
     };
     if first == "--help" || first == "-h" || first == "help" {
         return Ok(Command::Help);
+    }
+    if first == "antagonist" {
+        let f = Flags::parse(
+            &args[1..],
+            &["kind", "threads", "size", "max-procs", "duration-ms"],
+            "antagonist",
+        )?;
+        let kind = f
+            .get("kind")
+            .ok_or_else(|| ArgError("antagonist needs --kind cpu|membw|llc|fork".into()))?
+            .parse()
+            .map_err(ArgError)?;
+        let duration = match f.get("duration-ms") {
+            Some(_) => Some(std::time::Duration::from_millis(f.int(
+                "duration-ms",
+                1,
+                1,
+                86_400_000,
+            )?)),
+            None => None,
+        };
+        return Ok(Command::Antagonist(crate::antagonist::AntagonistConfig {
+            kind,
+            threads: f.int("threads", default_threads.max(1) as u64, 1, 1024)? as usize,
+            size_bytes: f.size("size")?,
+            max_procs: f.int("max-procs", 64, 1, 4096)? as usize,
+            duration,
+        }));
     }
     let workload: Workload = first.parse().map_err(ArgError)?;
     let rest = &args[1..];
@@ -458,6 +493,21 @@ mod tests {
             Command::Startup { hold_ms: 0 }
         );
         assert_eq!(p("--help").unwrap(), Command::Help);
+        assert_eq!(
+            p("antagonist --kind fork --max-procs 16 --duration-ms 500").unwrap(),
+            Command::Antagonist(crate::antagonist::AntagonistConfig {
+                kind: crate::antagonist::Kind::Fork,
+                threads: 2,
+                size_bytes: None,
+                max_procs: 16,
+                duration: Some(std::time::Duration::from_millis(500)),
+            })
+        );
+        assert!(p("antagonist").unwrap_err().0.contains("needs --kind"));
+        assert!(p("antagonist --kind disk")
+            .unwrap_err()
+            .0
+            .contains("not one of cpu, membw, llc, fork"));
     }
 
     #[test]

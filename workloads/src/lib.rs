@@ -8,6 +8,7 @@
 //! needs and takes its arguments from the kernel command line ([`pid1`]).
 
 pub mod alloc;
+pub mod antagonist;
 pub mod args;
 pub mod cpu;
 pub mod latency;

@@ -110,7 +110,10 @@ impl Builder {
 /// Run `cmd`. `start` is when the process started (for `elapsed_s`);
 /// `info` holds facts gathered before (e.g. the guest's uptime in PID-1 mode).
 pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> WorkloadResult {
-    let name = cmd.workload().map(|w| w.name()).unwrap_or("help");
+    let name = match cmd {
+        Command::Antagonist(_) => "antagonist",
+        _ => cmd.workload().map(|w| w.name()).unwrap_or("help"),
+    };
     let mut b = Builder(empty(name));
     b.0.info = info;
     b.info("isa", isa());
@@ -144,6 +147,7 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
             b.verdict(Ok("nothing to check: the host measures startup".into()));
             Ok(())
         }
+        Command::Antagonist(c) => run_antagonist(&mut b, c),
         Command::Help => Err("help is not a workload".to_string()),
     };
     if let Err(e) = outcome {
@@ -182,6 +186,35 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
     }
     b.0.elapsed_s = start.elapsed().as_secs_f64();
     b.0
+}
+
+/// A noisy neighbour: progress lines on stdout while it runs, the achieved
+/// rate as its metric when a bounded run ends.
+fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> Result<(), String> {
+    use std::io::Write;
+    let llc =
+        sysfs::last_level_cache(Path::new(sysfs::CPU0_CACHE_DIR)).map_or(32 << 20, |l| l.size);
+    b.param("kind", c.kind.name());
+    b.param("threads", c.threads);
+    b.param("max_procs", c.max_procs);
+    if let Some(n) = c.memory_need() {
+        sysfs::check_memory_here(n)?;
+    }
+    let o = crate::antagonist::run(c, llc, |p| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", p.to_line());
+        let _ = out.flush();
+    })?;
+    b.param("size_bytes", o.size_bytes);
+    b.metric("rate", o.last.rate, c.kind.unit());
+    b.info("ops", o.last.ops);
+    b.info("fork_failures", o.last.failures);
+    b.verdict(if o.last.ops > 0 {
+        Ok(format!("applied {:.1} {}", o.last.rate, c.kind.unit()))
+    } else {
+        Err("the antagonist did no work".into())
+    });
+    Ok(())
 }
 
 /// Apply and record the page policy of a memory workload: the policy is a
