@@ -21,10 +21,10 @@ pub fn num(x: f64) -> String {
         format!("{x:.1}")
     } else if a >= 1.0 {
         format!("{x:.2}")
-    } else if a >= 0.01 {
-        format!("{x:.4}")
     } else if a >= 0.001 {
-        format!("{x:.5}")
+        // Three significant digits, as for the larger values.
+        let decimals = (2 - a.log10().floor() as i32).clamp(2, 5) as usize;
+        format!("{x:.decimals$}")
     } else if a == 0.0 {
         "0".into()
     } else {
@@ -374,6 +374,9 @@ mod tests {
         assert_eq!(num(123.45), "123.5");
         assert_eq!(num(1.2345), "1.23");
         assert_eq!(num(0.0523), "0.0523");
+        // Three significant digits below 1 too (was 0.8948 next to 2.86).
+        assert_eq!(num(0.8948), "0.895");
+        assert_eq!(num(0.2803), "0.280");
         assert_eq!(num(0.0), "0");
         assert_eq!(num(0.00224), "0.00224");
         assert_eq!(num(0.000123), "1.230e-4");
