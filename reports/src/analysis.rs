@@ -149,6 +149,10 @@ impl Analysis {
     }
 }
 
+/// Workloads whose records come from multi-instance experiments (density,
+/// noisy neighbours) and are analysed by their own modules.
+pub const EXPERIMENT_WORKLOADS: [&str; 2] = ["density", crate::neighbours::WORKLOAD];
+
 /// Options of the statistics (the defaults are what reports use).
 #[derive(Debug, Clone, Copy)]
 pub struct StatsOptions {
@@ -185,6 +189,14 @@ pub fn param_differences(a: &Params, b: &Params) -> Vec<String> {
 /// Compute every figure of a set of records. `opts` is kept for callers;
 /// the intervals no longer resample.
 pub fn analyse(records: &[ResultRecord], _opts: StatsOptions) -> Analysis {
+    // Experiments over several instances have analyses of their own
+    // (`neighbours`): their records are not single-instance figures.
+    let kept: Vec<ResultRecord> = records
+        .iter()
+        .filter(|r| !EXPERIMENT_WORKLOADS.contains(&r.workload.as_str()))
+        .cloned()
+        .collect();
+    let records = &kept[..];
     let mut envs: BTreeMap<String, EnvSummary> = BTreeMap::new();
     let mut invalid: BTreeMap<(String, String), usize> = BTreeMap::new();
     // The parameter set kept per (env_id, workload): the most common one.
@@ -374,6 +386,20 @@ mod tests {
             .unwrap()
             .vs_native
             .is_none());
+    }
+
+    #[test]
+    fn experiment_records_are_not_single_instance_figures() {
+        let mut run = testdata::fixture_run(3, 1.0);
+        let mut r = run.records[0].clone();
+        r.workload = crate::neighbours::WORKLOAD.into();
+        run.records.push(r);
+        let a = analyse(&run.records, StatsOptions::default());
+        assert!(a
+            .figures
+            .iter()
+            .all(|f| f.workload != crate::neighbours::WORKLOAD));
+        assert!(!a.figures.is_empty());
     }
 
     #[test]

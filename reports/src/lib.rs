@@ -10,6 +10,7 @@ pub mod gate;
 pub mod history;
 pub mod load;
 pub mod metric;
+pub mod neighbours;
 pub mod output;
 pub mod plot;
 pub mod report;

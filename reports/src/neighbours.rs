@@ -1,0 +1,256 @@
+//! Noisy neighbours (claim C5): a victim workload measured alone and beside a
+//! sibling instance running an antagonist, in two placements. This module
+//! turns those records into slowdowns with intervals; it touches no disk.
+//!
+//! Record format (written by the neighbour experiment): workload
+//! [`WORKLOAD`]; `params.victim` (cpu, membw, randacc, latency),
+//! `params.antagonist` ([`ALONE`] for the victim by itself, else cpu, membw,
+//! llc, fork), `params.placement` (`shared` or `partitioned`), plus the
+//! victim's own parameters; the victim's metrics; and
+//! `metrics.antagonist_rate` (unit in `units`) for the pressure the
+//! antagonist reported while the victim ran. Each repetition measures the
+//! victim alone and beside every antagonist, so alone and beside are paired
+//! by `rep`, as figures are paired with native.
+
+use crate::metric::Direction;
+use crate::schema::ResultRecord;
+use crate::stats::{self, Estimate, Method};
+use std::collections::BTreeMap;
+
+/// Workload name of the experiment's records.
+pub const WORKLOAD: &str = "neighbour";
+/// `params.antagonist` of the victim measured by itself.
+pub const ALONE: &str = "none";
+/// Metric holding the antagonist's achieved rate.
+pub const ANTAGONIST_RATE: &str = "antagonist_rate";
+
+/// One cell of the slowdown table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slowdown {
+    pub env_id: String,
+    /// Environment class (`native`, `container`, `vm`).
+    pub env: String,
+    pub victim: String,
+    pub metric: String,
+    pub antagonist: String,
+    pub placement: String,
+    /// Victim performance beside the antagonist relative to alone (1 = no
+    /// effect, 0.5 = half as fast), with its interval.
+    pub speed: Estimate,
+    pub method: Method,
+    pub n: usize,
+    /// Median rate the antagonist achieved, and its unit.
+    pub pressure: Option<(f64, String)>,
+    /// Accelerator of a VM (`tcg` = emulated).
+    pub accel: Option<String>,
+}
+
+impl Slowdown {
+    /// Whether the environment was emulated (its antagonist applies less
+    /// pressure and its victim runs on an emulated CPU).
+    pub fn emulated(&self) -> bool {
+        self.accel.as_deref() == Some("tcg")
+    }
+}
+
+fn param<'a>(r: &'a ResultRecord, k: &str) -> Option<&'a str> {
+    r.params.get(k).and_then(|v| v.as_str())
+}
+
+type Key = (String, String, String, String, String); // env_id, victim, metric, antagonist, placement
+
+/// Every slowdown in `records` (valid records of [`WORKLOAD`] only).
+pub fn slowdowns(records: &[ResultRecord]) -> Vec<Slowdown> {
+    // (env_id, victim, metric, antagonist, placement) -> (values, reps)
+    let mut cells: BTreeMap<Key, (Vec<f64>, Vec<u32>)> = BTreeMap::new();
+    let mut pressure: BTreeMap<Key, (Vec<f64>, String)> = BTreeMap::new();
+    let mut meta: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+    let mut units: BTreeMap<String, String> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.valid && r.workload == WORKLOAD) {
+        let (Some(victim), Some(ant), Some(place)) = (
+            param(r, "victim"),
+            param(r, "antagonist"),
+            param(r, "placement"),
+        ) else {
+            continue;
+        };
+        meta.entry(r.env_id.clone())
+            .or_insert_with(|| (r.env.clone(), r.env_detail.get("accel").cloned()));
+        for (m, &v) in &r.metrics {
+            if !v.is_finite() {
+                continue;
+            }
+            let key = (
+                r.env_id.clone(),
+                victim.to_string(),
+                m.clone(),
+                ant.to_string(),
+                place.to_string(),
+            );
+            if m == ANTAGONIST_RATE {
+                let unit = r.units.get(m).cloned().unwrap_or_default();
+                pressure
+                    .entry(key)
+                    .or_insert_with(|| (Vec::new(), unit))
+                    .0
+                    .push(v);
+                continue;
+            }
+            units
+                .entry(m.clone())
+                .or_insert_with(|| r.units.get(m).cloned().unwrap_or_default());
+            let c = cells.entry(key).or_default();
+            c.0.push(v);
+            c.1.push(r.rep);
+        }
+    }
+    let mut out = Vec::new();
+    for ((env_id, victim, metric, ant, place), (xs, reps)) in &cells {
+        if ant == ALONE {
+            continue;
+        }
+        let alone_key = (
+            env_id.clone(),
+            victim.clone(),
+            metric.clone(),
+            ALONE.to_string(),
+            place.clone(),
+        );
+        let Some((ax, areps)) = cells.get(&alone_key) else {
+            continue;
+        };
+        let Some((ratio, method)) = stats::ratio_interval_with_method(xs, reps, ax, areps) else {
+            continue;
+        };
+        let unit = units.get(metric).map(String::as_str).unwrap_or("");
+        let speed = match Direction::of(metric, unit) {
+            Direction::HigherIsBetter => ratio,
+            Direction::LowerIsBetter => Estimate {
+                point: 1.0 / ratio.point,
+                lo: 1.0 / ratio.hi,
+                hi: 1.0 / ratio.lo,
+            },
+        };
+        let (env, accel) = meta.get(env_id).cloned().unwrap_or_default();
+        let key = (
+            env_id.clone(),
+            victim.clone(),
+            ANTAGONIST_RATE.to_string(),
+            ant.clone(),
+            place.clone(),
+        );
+        out.push(Slowdown {
+            env_id: env_id.clone(),
+            env,
+            victim: victim.clone(),
+            metric: metric.clone(),
+            antagonist: ant.clone(),
+            placement: place.clone(),
+            speed,
+            method,
+            n: xs.len().min(ax.len()),
+            pressure: pressure
+                .get(&key)
+                .and_then(|(v, u)| stats::median(v).map(|m| (m, u.clone()))),
+            accel,
+        });
+    }
+    out
+}
+
+/// How two environments' victims fared against one antagonist in one
+/// placement: whether `a` lost more than `b`, judged on the intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// `a`'s victim kept less of its speed, and the intervals do not overlap.
+    AWorse,
+    /// `b`'s victim kept less of its speed, and the intervals do not overlap.
+    BWorse,
+    /// The intervals overlap: no difference shown.
+    Unclear,
+}
+
+/// Compare two slowdowns of the same victim, metric, antagonist and
+/// placement (non-overlapping 95% intervals are a conservative test).
+pub fn protection(a: &Slowdown, b: &Slowdown) -> Protection {
+    if a.speed.hi < b.speed.lo {
+        Protection::AWorse
+    } else if b.speed.hi < a.speed.lo {
+        Protection::BWorse
+    } else {
+        Protection::Unclear
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Timings, SCHEMA_VERSION};
+
+    fn rec(env: &str, ant: &str, place: &str, rep: u32, gflops: f64) -> ResultRecord {
+        let mut metrics = BTreeMap::from([("gflops".to_string(), gflops)]);
+        let mut units = BTreeMap::from([("gflops".to_string(), "GFLOP/s".to_string())]);
+        if ant != ALONE {
+            metrics.insert(ANTAGONIST_RATE.into(), 500.0 + rep as f64);
+            units.insert(ANTAGONIST_RATE.into(), "Mops/s".into());
+        }
+        ResultRecord {
+            schema: SCHEMA_VERSION,
+            run_id: "r".into(),
+            env: env.split('-').next().unwrap().into(),
+            env_id: env.into(),
+            env_detail: BTreeMap::new(),
+            workload: WORKLOAD.into(),
+            params: BTreeMap::from([
+                ("victim".to_string(), serde_json::json!("cpu")),
+                ("antagonist".to_string(), serde_json::json!(ant)),
+                ("placement".to_string(), serde_json::json!(place)),
+            ]),
+            rep,
+            valid: true,
+            metrics,
+            units,
+            info: BTreeMap::new(),
+            timings: Timings::default(),
+            error: None,
+        }
+    }
+
+    /// A CPU victim beside a CPU hog on 2 cores: about half its speed when
+    /// shared, nearly all when partitioned.
+    #[test]
+    fn slowdowns_pair_alone_and_beside_per_placement() {
+        let mut rs = Vec::new();
+        for rep in 0..5 {
+            let j = 1.0 + 0.01 * (rep as f64 - 2.0);
+            for place in ["shared", "partitioned"] {
+                rs.push(rec("container-isorun", ALONE, place, rep, 20.0 * j));
+                let beside = if place == "shared" { 10.0 } else { 19.5 };
+                rs.push(rec("container-isorun", "cpu", place, rep, beside * j));
+            }
+        }
+        let s = slowdowns(&rs);
+        assert_eq!(s.len(), 2, "{s:?}");
+        let shared = s.iter().find(|x| x.placement == "shared").unwrap();
+        let part = s.iter().find(|x| x.placement == "partitioned").unwrap();
+        assert!((shared.speed.point - 0.5).abs() < 1e-9, "{shared:?}");
+        assert!((part.speed.point - 0.975).abs() < 1e-9);
+        // Paired: the common per-rep drift cancels, so the interval is tight.
+        assert!(shared.speed.hi - shared.speed.lo < 1e-6, "{shared:?}");
+        assert_eq!(shared.n, 5);
+        let (rate, unit) = shared.pressure.clone().unwrap();
+        assert_eq!((rate, unit.as_str()), (502.0, "Mops/s"));
+        assert_eq!(protection(shared, part), Protection::AWorse);
+        assert_eq!(protection(part, shared), Protection::BWorse);
+        assert_eq!(protection(part, part), Protection::Unclear);
+    }
+
+    #[test]
+    fn a_beside_figure_without_its_alone_figure_is_left_out() {
+        let rs = vec![
+            rec("native", "cpu", "shared", 0, 10.0),
+            rec("native", "cpu", "shared", 1, 10.0),
+        ];
+        assert!(slowdowns(&rs).is_empty());
+    }
+}
