@@ -35,6 +35,8 @@ pub fn params_text(p: &BTreeMap<String, serde_json::Value>) -> String {
 pub struct Facts {
     params: BTreeMap<(String, String), BTreeMap<String, serde_json::Value>>,
     stream: BTreeMap<String, String>,
+    /// Victim slowdowns of the noisy-neighbour experiment (claim C5).
+    pub slowdowns: Vec<crate::neighbours::Slowdown>,
 }
 
 /// The label of STREAM figures of a variant (`plain`, `tuned`).
@@ -47,7 +49,10 @@ pub fn stream_label(variant: Option<&str>) -> &'static str {
 
 impl Facts {
     pub fn from_records(records: &[ResultRecord]) -> Facts {
-        let mut f = Facts::default();
+        let mut f = Facts {
+            slowdowns: crate::neighbours::slowdowns(records),
+            ..Facts::default()
+        };
         for valid_pass in [true, false] {
             for r in records.iter().filter(|r| r.valid == valid_pass) {
                 let key = (r.env_id.clone(), r.workload.clone());
