@@ -1432,39 +1432,6 @@ mod tests {
         }
     }
 
-    /// Neighbour records: `speed` is the victim's speed beside a CPU hog
-    /// relative to alone, per (environment, placement).
-    fn neighbour_run(accel: &str, speeds: &[(&str, &str, f64)]) -> Vec<ResultRecord> {
-        use std::collections::BTreeMap;
-        let mut out = Vec::new();
-        for &(env_id, place, speed) in speeds {
-            for rep in 0..5u32 {
-                let j = 1.0 + 0.01 * (rep as f64 - 2.0);
-                for (ant, v) in [("none", 20.0 * j), ("cpu", 20.0 * speed * j)] {
-                    let mut r = testdata::fixture_run(1, 1.0).records[0].clone();
-                    r.env_id = env_id.into();
-                    r.env = env_id.split('-').next().unwrap().into();
-                    r.env_detail.clear();
-                    if r.env == "vm" {
-                        r.env_detail.insert("accel".into(), accel.into());
-                    }
-                    r.workload = crate::neighbours::WORKLOAD.into();
-                    r.rep = rep;
-                    r.valid = true;
-                    r.params = BTreeMap::from([
-                        ("victim".to_string(), serde_json::json!("cpu")),
-                        ("antagonist".to_string(), serde_json::json!(ant)),
-                        ("placement".to_string(), serde_json::json!(place)),
-                    ]);
-                    r.metrics = BTreeMap::from([("gflops".to_string(), v)]);
-                    r.units = BTreeMap::from([("gflops".to_string(), "GFLOP/s".to_string())]);
-                    out.push(r);
-                }
-            }
-        }
-        out
-    }
-
     #[test]
     fn c5_is_decided_by_measured_slowdowns() {
         let speeds = [
@@ -1473,7 +1440,7 @@ mod tests {
             ("vm-kvm", "shared", 0.55),
             ("vm-kvm", "partitioned", 0.97),
         ];
-        let v = verdicts(&neighbour_run("kvm", &speeds));
+        let v = verdicts(&testdata::neighbour_records("kvm", &speeds));
         let c5 = &v[4];
         assert_eq!(
             part(c5, "still slowed").verdict,
@@ -1488,14 +1455,14 @@ mod tests {
         assert_eq!(c5.verdict, Verdict::Supported);
         assert!(part(c5, "still slowed").text.contains("70%"), "{c5:?}");
         // The same under TCG: the VM half cannot be tested.
-        let v = verdicts(&neighbour_run("tcg", &speeds));
+        let v = verdicts(&testdata::neighbour_records("tcg", &speeds));
         assert_eq!(part(&v[4], "VM protects").verdict, Verdict::NotTestable);
         // Containers protected as well as VMs: not supported.
         let fair = [
             ("container-isorun", "partitioned", 0.98),
             ("vm-kvm", "partitioned", 0.98),
         ];
-        let v = verdicts(&neighbour_run("kvm", &fair));
+        let v = verdicts(&testdata::neighbour_records("kvm", &fair));
         assert_eq!(part(&v[4], "still slowed").verdict, Verdict::NotSupported);
         assert_eq!(part(&v[4], "VM protects").verdict, Verdict::Inconclusive);
         // Nothing measured: not measured.

@@ -302,3 +302,45 @@ pub fn set_stream_variant(run: &mut Run, env_id: impl Fn(&str) -> bool, variant:
         r.info.insert("stream_variant".into(), variant.into());
     }
 }
+
+/// Records of the noisy-neighbour experiment: for each `(env_id,
+/// placement, speed)`, 5 repetitions of a cpu victim alone and beside a CPU
+/// hog running at `speed` of its speed alone (1% drift per repetition, shared
+/// by both, so pairing cancels it). VMs get accelerator `accel`.
+pub fn neighbour_records(accel: &str, speeds: &[(&str, &str, f64)]) -> Vec<ResultRecord> {
+    let template = fixture_run(1, 1.0).records[0].clone();
+    let mut out = Vec::new();
+    for &(env_id, place, speed) in speeds {
+        for rep in 0..5u32 {
+            let j = 1.0 + 0.01 * (rep as f64 - 2.0);
+            for (ant, v) in [("none", 20.0 * j), ("cpu", 20.0 * speed * j)] {
+                let mut r = template.clone();
+                r.env_id = env_id.into();
+                r.env = env_id.split('-').next().unwrap_or(env_id).into();
+                r.env_detail.clear();
+                if r.env == "vm" {
+                    r.env_detail.insert("accel".into(), accel.into());
+                }
+                r.workload = crate::neighbours::WORKLOAD.into();
+                r.rep = rep;
+                r.valid = true;
+                r.error = None;
+                r.params = BTreeMap::from([
+                    ("victim".to_string(), serde_json::json!("cpu")),
+                    ("antagonist".to_string(), serde_json::json!(ant)),
+                    ("placement".to_string(), serde_json::json!(place)),
+                ]);
+                r.metrics = BTreeMap::from([("gflops".to_string(), v)]);
+                r.units = BTreeMap::from([("gflops".to_string(), "GFLOP/s".to_string())]);
+                if ant != "none" {
+                    r.metrics
+                        .insert(crate::neighbours::ANTAGONIST_RATE.into(), 550.0);
+                    r.units
+                        .insert(crate::neighbours::ANTAGONIST_RATE.into(), "Mops/s".into());
+                }
+                out.push(r);
+            }
+        }
+    }
+    out
+}

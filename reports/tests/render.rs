@@ -357,3 +357,30 @@ fn bad_input_gives_clear_errors() {
         other => panic!("expected a schema error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_run_with_neighbour_records_shows_the_slowdown_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut r = testdata::fixture_run(3, 1.0);
+    r.records.extend(testdata::neighbour_records(
+        "kvm",
+        &[
+            ("container-runc", "shared", 0.5),
+            ("container-runc", "partitioned", 0.9),
+        ],
+    ));
+    testdata::write_run_dir(&run, &r);
+    let out = tmp.path().join("out");
+    write_report(&run, &out).unwrap();
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    for doc in [&html, &md] {
+        assert!(doc.contains("Noisy neighbours"), "no section");
+        assert!(doc.contains("cpu/gflops beside cpu"), "no column");
+        assert!(doc.contains("0.50× [0.50, 0.50] (n=5); antagonist 550.0 Mops/s"));
+        assert!(doc.contains("0.90×"));
+    }
+    // Neighbour records are not single-instance figures.
+    assert!(!md.contains("### neighbour"));
+}

@@ -163,6 +163,23 @@ pub fn to_markdown(cx: &ReportContext) -> String {
         }
     }
 
+    if let Some((head, rows)) = super::neighbour_table(cx) {
+        let _ = writeln!(
+            s,
+            "\n## Noisy neighbours\n\n{}\n\n| {} |\n|{}",
+            super::NEIGHBOUR_NOTE,
+            head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
+            "---|".repeat(head.len())
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "| {} |",
+                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+    }
+
     let _ = writeln!(
         s,
         "\n## Host and environments\n\nHost **{}**: {}, {} logical cores, {:.1} GiB, kernel {}, cgroup {}, KVM {}. isobench {}{}. Started {}.\n",

@@ -162,6 +162,71 @@ pub fn figure_params(cx: &ReportContext, env_id: &str, workload: &str) -> String
     format!("{}{note}", crate::report::params_text(&p))
 }
 
+/// The noisy-neighbour table (claim C5): one row per (environment,
+/// placement), one column per (victim metric, antagonist); each cell the
+/// victim's speed beside the antagonist relative to alone, with interval, n
+/// and the pressure the antagonist reported. `None` without such records.
+pub fn neighbour_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let s = &cx.facts.slowdowns;
+    if s.is_empty() {
+        return None;
+    }
+    let mut cols: Vec<(String, String, String)> = Vec::new();
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for x in s {
+        let c = (x.victim.clone(), x.metric.clone(), x.antagonist.clone());
+        if !cols.contains(&c) {
+            cols.push(c);
+        }
+        let r = (x.env_id.clone(), x.placement.clone());
+        if !rows.contains(&r) {
+            rows.push(r);
+        }
+    }
+    let mut head = vec!["environment".to_string(), "placement".to_string()];
+    head.extend(cols.iter().map(|(v, m, a)| format!("{v}/{m} beside {a}")));
+    let cell = |e: &str, p: &str, (v, m, a): &(String, String, String)| {
+        s.iter()
+            .find(|x| {
+                x.env_id == e
+                    && x.placement == p
+                    && &x.victim == v
+                    && &x.metric == m
+                    && &x.antagonist == a
+            })
+            .map(|x| {
+                format!(
+                    "{:.2}× [{:.2}, {:.2}] (n={}){}",
+                    x.speed.point,
+                    x.speed.lo,
+                    x.speed.hi,
+                    x.n,
+                    x.pressure
+                        .as_ref()
+                        .map(|(r, u)| format!("; antagonist {} {u}", num(*r)))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| "–".into())
+    };
+    let body = rows
+        .iter()
+        .map(|(e, p)| {
+            let emulated = s.iter().any(|x| &x.env_id == e && x.emulated());
+            let mut row = vec![
+                format!("{e}{}", if emulated { " (emulated)" } else { "" }),
+                p.clone(),
+            ];
+            row.extend(cols.iter().map(|c| cell(e, p, c)));
+            row
+        })
+        .collect();
+    Some((head, body))
+}
+
+/// What the neighbour table's cells mean.
+pub const NEIGHBOUR_NOTE: &str = "Victim speed beside the antagonist relative to the victim alone in the same placement (1.00× = undisturbed), paired by repetition, with its 95% interval and n; the antagonist's achieved rate shows the pressure it applied. Partitioned: containers with their own cpuset, CPU quota, memory and pids limits; VMs with pinned vCPU threads; native with CPU affinity.";
+
 /// The environments with figures of `workload`, in report order: all of
 /// them, those comparable with native, and those that ran other parameters
 /// (listed apart, without ratios).
