@@ -40,6 +40,9 @@ pub enum Command {
     Startup {
         hold_ms: u64,
     },
+    /// Print `ISOBENCH-READY` and sleep until killed (SIGKILL: as PID 1 of a
+    /// container's pid namespace it ignores other signals).
+    Idle,
     Help,
 }
 
@@ -52,6 +55,7 @@ impl Command {
             Command::Randacc(_) => Workload::Randacc,
             Command::Latency(_) => Workload::Latency,
             Command::Startup { .. } => Workload::Startup,
+            Command::Idle => Workload::Idle,
             Command::Help => return None,
         })
     }
@@ -75,7 +79,7 @@ impl Command {
                     .unwrap_or(0);
                 Some(largest + largest / crate::latency::LINE as u64 * 4)
             }
-            Command::Startup { .. } | Command::Help => Some(0),
+            Command::Startup { .. } | Command::Idle | Command::Help => Some(0),
         }
     }
 }
@@ -101,6 +105,7 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   randacc  [--threads N] [--log2-table L] [--pages base|huge]
   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
   startup  [--hold-ms N]   (idle N ms after ISOBENCH-READY, default 0)
+  idle                     (sleep after ISOBENCH-READY until killed)
 sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
 
 /// Parse a byte size: `4096`, `16KiB`, `256MiB`, `1GiB`, `2G`.
@@ -350,6 +355,10 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
             };
             Command::Startup { hold_ms }
         }
+        Workload::Idle => {
+            Flags::parse(rest, &[], name)?;
+            Command::Idle
+        }
     })
 }
 
@@ -476,6 +485,9 @@ mod tests {
         assert!(err("cpu --threads 1 --threads 2").contains("twice"));
         assert!(err("randacc --threads 500").contains("out of range"));
         assert!(err("startup --threads 1").contains("unknown flag --threads"));
+        assert_eq!(p("idle").unwrap(), Command::Idle);
+        assert_eq!(Command::Idle.workload(), Some(Workload::Idle));
+        assert!(err("idle --hold-ms 1").contains("hold-ms"));
         assert!(err("startup --hold-ms x").contains("not a whole number"));
         assert!(err("startup --hold-ms 9999999").contains("out of range"));
         assert!(err("membw --threads 4 --size 16").contains("fewer than one"));
