@@ -92,6 +92,23 @@ pub struct RunArgs {
     /// Do not record the run in the history database.
     #[arg(long)]
     pub no_history: bool,
+    /// Run an experiment instead of the workloads: density (idle instances
+    /// launched one at a time per environment; claim C4).
+    #[arg(long, value_enum)]
+    pub experiment: Option<Experiment>,
+    /// Density: instances per environment [default: 50 native, 50 per
+    /// container runtime, 6 VMs; --preset quick: 10, 10, 2].
+    #[arg(long)]
+    pub instances: Option<usize>,
+    /// Density: stop launching when host MemAvailable falls below this (MiB).
+    #[arg(long, default_value_t = crate::experiment::density::DEFAULT_MEM_FLOOR_MIB)]
+    pub mem_floor: u64,
+}
+
+/// Experiments beyond one instance.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Experiment {
+    Density,
 }
 
 #[derive(Args, Debug, Clone)]

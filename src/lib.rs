@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod env;
+pub mod experiment;
 pub mod host;
 pub mod locate;
 pub mod plan;

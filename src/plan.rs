@@ -170,7 +170,13 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         input.workloads.clone()
     };
     for w in dedup(&given) {
-        workloads.push(w.trim().parse::<Workload>().map_err(err)?);
+        let w = w.trim().parse::<Workload>().map_err(err)?;
+        if w == Workload::Idle {
+            return Err(err(
+                "idle measures nothing itself; it is what --experiment density launches".into(),
+            ));
+        }
+        workloads.push(w);
     }
     if workloads.is_empty() {
         return Err(err("no workload given (--workload cpu,membw,...)".into()));

@@ -140,3 +140,78 @@ fn startup_under_runc() {
 fn startup_under_crun() {
     startup_under("crun");
 }
+
+/// Live instances: several idle containers at once under each runtime,
+/// each with its own processes and memory, all gone after stop.
+fn idle_instances_under(runtime: &str) {
+    let Some((workload, isorun)) = prerequisites() else {
+        return;
+    };
+    if runtime != "isorun"
+        && std::process::Command::new(runtime)
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        isobench_testkit::missing(format!("{runtime} not installed"));
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut env = ContainerEnv::new(runtime, isorun).unwrap();
+    env.prepare(&EnvContext {
+        workload_bin: workload,
+        scratch: tmp.path().to_path_buf(),
+        threads: 1,
+    })
+    .unwrap();
+    let spec = WorkloadSpec {
+        workload: Workload::Idle,
+        args: vec!["idle".into()],
+    };
+    let t = Duration::from_secs(30);
+    let mut live = Vec::new();
+    for _ in 0..3 {
+        let mut i = env.launch(&spec, t).unwrap();
+        let ready = i.wait_ready(t).unwrap();
+        assert!(ready < t);
+        let m = i.memory().expect("a live container has memory");
+        assert!(m.pss_kib > 0 && !m.pids.is_empty(), "{m:?}");
+        live.push(i);
+    }
+    let pids: Vec<i32> = live.iter().flat_map(|i| i.pids()).collect();
+    assert_eq!(pids.len(), 3, "one idle process per container: {pids:?}");
+    for mut i in live {
+        i.stop().unwrap();
+        i.stop().unwrap(); // idempotent
+        assert!(i.pids().is_empty());
+    }
+    for p in pids {
+        // Gone, or a zombie waiting for its new parent (host init) to reap it.
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.trim_start().chars().next());
+        assert!(
+            stat.is_empty() || state == Some(Some('Z')),
+            "{p} outlived stop: {stat}"
+        );
+    }
+    env.cleanup().unwrap();
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(tmp.path().to_str().unwrap()), "{mounts}");
+}
+
+#[test]
+fn idle_instances_isorun() {
+    idle_instances_under("isorun");
+}
+
+#[test]
+fn idle_instances_runc() {
+    idle_instances_under("runc");
+}
+
+#[test]
+fn idle_instances_crun() {
+    idle_instances_under("crun");
+}

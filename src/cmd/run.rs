@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Exit status when the user interrupted the run (as a shell reports SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
@@ -39,9 +39,9 @@ fn new_run_id() -> String {
 /// Removes a directory on drop unless disarmed: a fresh run directory when
 /// the run fails before measuring anything, and the scratch directory on
 /// every path out of the run.
-struct RemoveDirGuard<'a> {
-    path: &'a Path,
-    armed: bool,
+pub(crate) struct RemoveDirGuard<'a> {
+    pub(crate) path: &'a Path,
+    pub(crate) armed: bool,
 }
 
 impl Drop for RemoveDirGuard<'_> {
@@ -53,7 +53,7 @@ impl Drop for RemoveDirGuard<'_> {
 }
 
 /// Prepared environments, cleaned up on every path out of the run.
-struct Prepared(Vec<Box<dyn Environment>>);
+pub(crate) struct Prepared(pub(crate) Vec<Box<dyn Environment>>);
 
 impl Drop for Prepared {
     fn drop(&mut self) {
@@ -65,11 +65,11 @@ impl Drop for Prepared {
     }
 }
 
-fn host_mem_available() -> Option<u64> {
+pub(crate) fn host_mem_available() -> Option<u64> {
     host::mem_available_bytes(Path::new("/"))
 }
 
-fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan> {
+pub(crate) fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan> {
     let input = PlanInput {
         envs: a.env.clone(),
         workloads: a.workload.clone(),
@@ -128,6 +128,9 @@ fn hazards(cores: usize) -> Vec<String> {
 
 pub fn run(a: &RunArgs) -> Result<i32> {
     install_signal_handlers()?;
+    if a.experiment == Some(crate::cli::Experiment::Density) {
+        return super::density::run(a);
+    }
     let (plan, mut dir, done, old_info, warnings) = match &a.resume {
         Some(path) => {
             let (dir, info, done, warnings) = crate::store::RunDir::resume(path)

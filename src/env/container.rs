@@ -11,15 +11,15 @@
 //! isobench mounts the overlay on the bundle's rootfs per run. Peer quirks
 //! (crun on hybrid cgroup hosts) live in `isorun::peer`, recorded in detail().
 
-use super::process::{kill_group, read_stdout, tail_lines, Event};
-use super::{EnvContext, EnvKind, Environment, RunOutcome};
+use super::process::{kill_group, tail_lines, Supervised};
+use super::{EnvContext, EnvKind, Environment, Instance, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
 use isobench_workloads::WorkloadSpec;
 use isorun::config::{ANNOTATION_IMAGE, ANNOTATION_STORE};
 use isorun::image::{self, ImageConfig, Store};
 use isorun::peer::Peer;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -149,36 +149,6 @@ fn wait_exit(pid: i32, deadline: Instant) {
     }
 }
 
-/// Everything a run made, removed on drop (also on error and timeout).
-struct RunGuard<'a> {
-    env: &'a ContainerEnv,
-    p: &'a Prepared,
-    id: String,
-    pgid: Option<i32>,
-    overlay: Option<PathBuf>,
-    run_dir: PathBuf,
-    deleted: bool,
-}
-
-impl Drop for RunGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(pg) = self.pgid {
-            kill_group(pg);
-        }
-        if !self.deleted {
-            let mut c = self.env.rt(self.p);
-            c.args(["delete", "--force", &self.id])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let _ = run_until(c, Instant::now() + Duration::from_secs(20));
-        }
-        if let Some(t) = &self.overlay {
-            let _ = image::unmount(t);
-        }
-        let _ = std::fs::remove_dir_all(&self.run_dir);
-    }
-}
-
 impl Environment for ContainerEnv {
     fn kind(&self) -> EnvKind {
         EnvKind::Container
@@ -272,7 +242,7 @@ impl Environment for ContainerEnv {
         Ok(())
     }
 
-    fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {
+    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
         let p = self
             .prepared
             .as_ref()
@@ -282,10 +252,10 @@ impl Environment for ContainerEnv {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = format!("isobench-{}-{n}", std::process::id());
-        let deadline = Instant::now() + timeout;
 
-        // The bundle: same config for every runtime; isorun reads the image
-        // annotations, peers find the overlay mounted on rootfs.
+        // A bundle per instance (many may live at once): the same config
+        // for every runtime; isorun reads the image annotations, peers find
+        // the overlay mounted on this instance's rootfs.
         let mut args = vec![WORKLOAD_PATH.to_string()];
         args.extend(spec.args.iter().cloned());
         let mut config = isorun::spec::default_json(&args);
@@ -297,20 +267,32 @@ impl Environment for ContainerEnv {
             ANNOTATION_IMAGE: IMAGE,
             ANNOTATION_STORE: p.store.root,
         });
-        isorun::spec::write_config(&p.bundle, &config)?;
         let run_dir = p.dir.join("runs").join(&id);
-        std::fs::create_dir_all(&run_dir)?;
-        let mut guard = RunGuard {
-            env: self,
-            p,
+        let bundle = run_dir.join("bundle");
+        std::fs::create_dir_all(bundle.join("rootfs"))
+            .with_context(|| format!("creating {}", bundle.display()))?;
+        isorun::spec::write_config(&bundle, &config)?;
+        let errlog = run_dir.join("stderr");
+        let rt = Runtime {
+            peer: self.peer.clone(),
+            state_root: p.state_root.clone(),
+        };
+        let mut inst = ContainerInstance {
+            rt,
             id: id.clone(),
-            pgid: None,
-            overlay: None,
+            cgroup,
             run_dir: run_dir.clone(),
+            errlog: errlog.clone(),
+            overlay: None,
+            sup: None,
+            create_pgid: 0,
+            created_ms: 0.0,
+            started_ms: 0.0,
+            workload: spec.workload,
             deleted: false,
         };
         if !self.is_isorun() {
-            let target = p.bundle.join("rootfs");
+            let target = bundle.join("rootfs");
             image::mount_overlay(
                 &p.store,
                 IMAGE,
@@ -318,135 +300,41 @@ impl Environment for ContainerEnv {
                 &run_dir.join("work"),
                 &target,
             )?;
-            guard.overlay = Some(target);
+            inst.overlay = Some(target);
         }
-        let errlog = run_dir.join("stderr");
-        let stderr_of = |what: &str| -> String {
-            let t = std::fs::read_to_string(&errlog).unwrap_or_default();
-            format!("{what}:\n{}", tail_lines(&t, 10))
-        };
 
         // create: its stdout pipe is inherited by the container process.
-        let mut create = self.rt(p);
+        let mut create = inst.rt.cmd();
         create
             .args(["create", "--bundle"])
-            .arg(&p.bundle)
+            .arg(&bundle)
             .arg("--pid-file")
             .arg(run_dir.join("pid"))
-            .arg(&id)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&errlog)?)
-            .process_group(0);
-        let t0 = Instant::now();
-        let mut child = create
-            .spawn()
-            .with_context(|| format!("cannot start {}", self.peer.bin.display()))?;
-        guard.pgid = Some(child.id() as i32);
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (rx, _reader) = read_stdout(stdout);
-        let (tx_dog, rx_dog) = mpsc::channel::<()>();
-        let pg = child.id() as i32;
-        let dog = std::thread::spawn(move || {
-            if rx_dog.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                == Err(mpsc::RecvTimeoutError::Timeout)
-            {
-                kill_group(pg);
-            }
-        });
-        let st = child.wait().context("waiting for create")?;
-        let t_created = Instant::now();
-        let _ = tx_dog.send(());
-        let _ = dog.join();
+            .arg(&id);
+        let log = std::fs::File::create(&errlog)
+            .with_context(|| format!("creating {}", errlog.display()))?;
+        let sup = inst.sup.insert(
+            Supervised::spawn_logged(create, Some(log))
+                .with_context(|| format!("cannot start {}", self.peer.bin.display()))?,
+        );
+        let st = sup.wait_child(timeout)?;
+        let t0 = sup.started();
+        inst.create_pgid = sup.pid();
+        inst.created_ms = ms(t0, Instant::now());
         if !st.success() {
-            bail!(stderr_of(&format!(
-                "{} create failed ({st})",
-                self.peer.name
-            )));
+            bail!(inst.stderr_of(&format!("{} create failed ({st})", self.peer.name)));
         }
-
-        let mut start = self.rt(p);
+        let mut start = inst.rt.cmd();
         start
             .args(["start", &id])
             .stdout(Stdio::null())
             .stderr(std::fs::File::options().append(true).open(&errlog)?);
-        let (st, t_started) = run_until(start, deadline)?;
+        let (st, t_started) = run_until(start, t0 + timeout)?;
+        inst.started_ms = ms(t0, t_started);
         if !st.success() {
-            bail!(stderr_of(&format!(
-                "{} start failed ({st})",
-                self.peer.name
-            )));
+            bail!(inst.stderr_of(&format!("{} start failed ({st})", self.peer.name)));
         }
-
-        // Wait for the container to end: EOF on its stdout.
-        let pid_file = run_dir.join("pid");
-        let read_pid = || -> i32 {
-            std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0)
-        };
-        let measure = spec.workload == isobench_workloads::Workload::Startup;
-        let mut footprint = None;
-        let mut ready = None;
-        let mut stdout = String::new();
-        let exited = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(Event::Ready(t)) => {
-                    if ready.is_none() && measure {
-                        footprint = container_footprint(read_pid(), &cgroup, pg, &id);
-                    }
-                    ready.get_or_insert(t);
-                }
-                Ok(Event::Line(l)) => stdout.push_str(&l),
-                Ok(Event::Eof(t)) => break t,
-                Err(_) => bail!(
-                    "container {id} did not finish within {:.0} s; killed it",
-                    timeout.as_secs_f64()
-                ),
-            }
-        };
-
-        // EOF comes when the process closes its files, a moment before it
-        // has exited: wait for the exit itself, or `delete` finds it running.
-        wait_exit(read_pid(), deadline);
-
-        let mut delete = self.rt(p);
-        delete
-            .args(["delete", &id])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::options().append(true).open(&errlog)?);
-        let (st, t_deleted) = run_until(delete, deadline)?;
-        if !st.success() {
-            bail!(stderr_of(&format!(
-                "{} delete failed ({st})",
-                self.peer.name
-            )));
-        }
-        guard.deleted = true;
-        let errors = std::fs::read_to_string(&errlog).unwrap_or_default();
-        drop(guard);
-
-        let result = find_result(&stdout).map_err(|e| {
-            anyhow!(
-                "{e} (container {id} under {}):\n{}",
-                self.peer.name,
-                tail_lines(&format!("{stdout}\n{errors}"), 10)
-            )
-        })?;
-        let ms = |a: Instant, b: Instant| b.duration_since(a).as_secs_f64() * 1000.0;
-        Ok(RunOutcome {
-            result,
-            first_instruction: ready.map(|t| t.duration_since(t0)),
-            lifecycle: t_deleted.duration_since(t0),
-            extra_ms: BTreeMap::from([
-                ("create_ms".to_string(), ms(t0, t_created)),
-                ("start_ms".to_string(), ms(t_created, t_started)),
-                ("run_ms".to_string(), ms(t_started, exited)),
-                ("delete_ms".to_string(), ms(exited, t_deleted)),
-            ]),
-            footprint,
-        })
+        Ok(Box::new(inst))
     }
 
     fn cleanup(&mut self) -> Result<()> {
@@ -479,29 +367,217 @@ impl Environment for ContainerEnv {
 const CGROUP_PARENT: &str = "isobench";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
+fn ms(a: Instant, b: Instant) -> f64 {
+    b.duration_since(a).as_secs_f64() * 1000.0
+}
+
+/// An OCI runtime CLI with its state root: what an instance needs to act
+/// on its container after the environment handed it out.
+#[derive(Clone)]
+struct Runtime {
+    peer: Peer,
+    state_root: PathBuf,
+}
+
+impl Runtime {
+    fn cmd(&self) -> Command {
+        let mut c = self
+            .peer
+            .command(["--root".as_ref(), self.state_root.as_os_str()]);
+        c.stdin(Stdio::null());
+        c
+    }
+}
+
+/// One container: its id, bundle and run directory, the overlay isobench
+/// mounted for a peer runtime, and the supervised `create` whose stdout the
+/// container inherited. Stopping deletes it (`delete --force`: SIGKILL to
+/// every process, then the runtime's state and cgroups), unmounts and
+/// removes the run directory; also on drop.
+pub struct ContainerInstance {
+    rt: Runtime,
+    id: String,
+    cgroup: String,
+    run_dir: PathBuf,
+    errlog: PathBuf,
+    overlay: Option<PathBuf>,
+    sup: Option<Supervised>,
+    /// The process group `create` was spawned in (a lingering runtime
+    /// process would be in it).
+    create_pgid: i32,
+    created_ms: f64,
+    started_ms: f64,
+    workload: isobench_workloads::Workload,
+    deleted: bool,
+}
+
+impl ContainerInstance {
+    /// The container's init, from the pid file `create` wrote (0 if none).
+    fn init_pid(&self) -> i32 {
+        std::fs::read_to_string(self.run_dir.join("pid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn stderr_of(&self, what: &str) -> String {
+        let t = std::fs::read_to_string(&self.errlog).unwrap_or_default();
+        format!("{what}:\n{}", tail_lines(&t, 10))
+    }
+}
+
+impl Instance for ContainerInstance {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
+        let id = self.id.clone();
+        let sup = self
+            .sup
+            .as_mut()
+            .ok_or_else(|| anyhow!("container {id} was not created"))?;
+        match sup.wait_ready(timeout) {
+            Ok(d) => Ok(d),
+            Err(e) => {
+                let _ = self.stop();
+                Err(e.context(format!("container {id}")))
+            }
+        }
+    }
+
+    fn pids(&self) -> BTreeSet<i32> {
+        use super::footprint as fp;
+        if self.deleted {
+            return BTreeSet::new();
+        }
+        // The init and its descendants, and every member of the cgroup:
+        // both proportional to the container, not to the host (runc, crun
+        // and isorun leave no runtime process behind after `start`; the
+        // startup footprint also looks for one).
+        let mut roots: Vec<i32> = fp::cgroup_procs(Path::new(CGROUP_ROOT), &self.cgroup)
+            .into_iter()
+            .collect();
+        let init = self.init_pid();
+        if init > 1 {
+            roots.push(init);
+        }
+        fp::tree(Path::new(fp::PROC), &roots)
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        // A create still running (stopped mid-launch) dies with its group.
+        if let Some(s) = self.sup.as_mut() {
+            s.kill();
+        }
+        let mut result = Ok(());
+        if !self.deleted {
+            let mut c = self.rt.cmd();
+            c.args(["delete", "--force", &self.id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            match run_until(c, Instant::now() + Duration::from_secs(20)) {
+                Ok((st, _)) if st.success() => self.deleted = true,
+                Ok((st, _)) => {
+                    result = Err(anyhow!(
+                        "{} delete --force {} failed ({st})",
+                        self.rt.peer.name,
+                        self.id
+                    ))
+                }
+                Err(e) => result = Err(e),
+            }
+        }
+        if let Some(t) = self.overlay.take() {
+            let _ = image::unmount(&t);
+        }
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+        result
+    }
+
+    fn wait(mut self: Box<Self>, timeout: Duration) -> Result<RunOutcome> {
+        let sup = self
+            .sup
+            .take()
+            .ok_or_else(|| anyhow!("container {} was not created", self.id))?;
+        let t0 = sup.started();
+        let deadline = t0 + timeout;
+        let measure = self.workload == isobench_workloads::Workload::Startup;
+        let mut footprint = None;
+        // Wait for the container to end: EOF on its stdout.
+        let w = sup
+            .finish(timeout, |_| {
+                if measure {
+                    footprint = container_footprint(&self);
+                }
+            })
+            .map_err(|e| {
+                let _ = self.stop();
+                e.context(format!("container {}", self.id))
+            })?;
+        let exited = t0 + w.exited_after;
+
+        // EOF comes when the process closes its files, a moment before it
+        // has exited: wait for the exit itself, or `delete` finds it running.
+        wait_exit(self.init_pid(), deadline);
+
+        let mut delete = self.rt.cmd();
+        delete
+            .args(["delete", &self.id])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::options().append(true).open(&self.errlog)?);
+        let (st, t_deleted) = run_until(delete, deadline)?;
+        if !st.success() {
+            bail!(self.stderr_of(&format!("{} delete failed ({st})", self.rt.peer.name)));
+        }
+        self.deleted = true;
+        let errors = std::fs::read_to_string(&self.errlog).unwrap_or_default();
+        self.stop()?;
+
+        let result = find_result(&w.stdout).map_err(|e| {
+            anyhow!(
+                "{e} (container {} under {}):\n{}",
+                self.id,
+                self.rt.peer.name,
+                tail_lines(&format!("{}\n{errors}", w.stdout), 10)
+            )
+        })?;
+        Ok(RunOutcome {
+            result,
+            first_instruction: w.ready_after,
+            lifecycle: t_deleted.duration_since(t0),
+            extra_ms: BTreeMap::from([
+                ("create_ms".to_string(), self.created_ms),
+                ("start_ms".to_string(), self.started_ms - self.created_ms),
+                ("run_ms".to_string(), ms(t0, exited) - self.started_ms),
+                ("delete_ms".to_string(), ms(exited, t_deleted)),
+            ]),
+            footprint,
+        })
+    }
+}
+
+impl Drop for ContainerInstance {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
 /// The footprint of a running container: its init (`init`, from the pid
 /// file) and descendants, every member of its cgroup (`cgroup`, the
 /// cgroupsPath), and whatever of the runtime lingers: members of the process
 /// group `create` was spawned in (`pgid`) and processes naming the container
 /// `id` on their command line (a shim or monitor; runc, crun and isorun
 /// leave none after `start`). `None` when the init could not be measured.
-fn container_footprint(
-    init: i32,
-    cgroup: &str,
-    pgid: i32,
-    id: &str,
-) -> Option<super::footprint::Footprint> {
+fn container_footprint(c: &ContainerInstance) -> Option<super::footprint::Footprint> {
     use super::footprint as fp;
+    let init = c.init_pid();
     if init <= 1 {
         return None;
     }
     let proc_root = Path::new(fp::PROC);
     let mut roots: Vec<i32> = vec![init];
-    roots.extend(fp::cgroup_procs(Path::new(CGROUP_ROOT), cgroup));
-    roots.extend(fp::group_members(proc_root, pgid));
+    roots.extend(fp::cgroup_procs(Path::new(CGROUP_ROOT), &c.cgroup));
+    roots.extend(fp::group_members(proc_root, c.create_pgid));
     roots.extend(fp::cmdline_mentions(
         proc_root,
-        id,
+        &c.id,
         std::process::id() as i32,
     ));
     let f = fp::measure(proc_root, &fp::descendants(proc_root, &roots));

@@ -1,8 +1,11 @@
 //! Environments: where a workload runs (shared/DESIGN.md, "Environments").
 //!
-//! An [`Environment`] prepares once, runs one [`WorkloadSpec`] at a time and
-//! cleans up. Cleanup must also happen when the runner bails out early, so
-//! implementations also clean up in `Drop` (idempotently).
+//! An [`Environment`] prepares once, launches live [`Instance`]s of a
+//! [`WorkloadSpec`] (several at once for the density and neighbour
+//! experiments) and cleans up. A single-instance run is launch then wait.
+//! Cleanup must also happen when the runner bails out early, so
+//! environments clean up in `Drop` and instances stop in `Drop`
+//! (idempotently).
 
 pub mod container;
 pub mod footprint;
@@ -12,8 +15,8 @@ pub mod vm;
 
 use anyhow::Result;
 use isobench_workloads::{WorkloadResult, WorkloadSpec};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Environment class, as recorded in `results.jsonl` (`env`).
@@ -82,6 +85,34 @@ pub struct RunOutcome {
     pub footprint: Option<footprint::Footprint>,
 }
 
+/// A live instance of a workload in an environment: a process, a container
+/// or a guest. Launched by [`Environment::launch`]; stopped (killed, reaped,
+/// deleted) by [`Instance::stop`] or on drop.
+pub trait Instance: Send {
+    /// Wait until the workload inside printed `ISOBENCH-READY`, at most
+    /// `timeout` from launch; returns launch to READY. Kills the instance
+    /// and errs when it exits first, on timeout and on interrupt.
+    fn wait_ready(&mut self, timeout: Duration) -> Result<Duration>;
+    /// Every host process that belongs to the instance now (the workload
+    /// and its descendants; a container's init, cgroup members and their
+    /// descendants; QEMU and its descendants).
+    fn pids(&self) -> BTreeSet<i32>;
+    /// PSS and USS of [`Instance::pids`] now, measured as for every
+    /// environment ([`footprint`]); `None` when no process is left.
+    fn memory(&self) -> Option<footprint::Footprint> {
+        let pids = self.pids();
+        let f = footprint::measure(Path::new(footprint::PROC), &pids);
+        (!f.pids.is_empty()).then_some(f)
+    }
+    /// Kill the instance and remove what it holds (reap, runtime delete,
+    /// overlay). Idempotent; also done on drop.
+    fn stop(&mut self) -> Result<()>;
+    /// Wait for the workload to finish, at most `timeout` from launch, and
+    /// return its result. For `startup`, the footprint is measured when
+    /// READY arrives during this wait.
+    fn wait(self: Box<Self>, timeout: Duration) -> Result<RunOutcome>;
+}
+
 /// One place to run workloads.
 pub trait Environment {
     fn kind(&self) -> EnvKind;
@@ -102,8 +133,16 @@ pub trait Environment {
         let _ = (need_bytes, host_available_bytes);
         Ok(())
     }
-    /// Run one workload; must not leave anything behind, also on error.
-    fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome>;
+    /// Start one instance of `spec` (after `prepare`) and return its handle
+    /// without waiting for READY; `timeout` bounds the launch steps (a
+    /// runtime's create and start). Each instance is independent of the
+    /// others, so many may live at once.
+    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>>;
+    /// Run one workload to completion; must not leave anything behind,
+    /// also on error.
+    fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {
+        self.launch(spec, timeout)?.wait(timeout)
+    }
     /// Remove what `prepare` made. Idempotent.
     fn cleanup(&mut self) -> Result<()>;
 }

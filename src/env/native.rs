@@ -1,13 +1,13 @@
 //! The `native` environment: the workload binary spawned directly on the host.
 
 use super::footprint;
-use super::process::watch_with;
-use super::{EnvContext, EnvKind, Environment, RunOutcome};
+use super::process::Supervised;
+use super::{EnvContext, EnvKind, Environment, Instance, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
 use isobench_workloads::{Workload, WorkloadSpec};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -19,6 +19,49 @@ pub struct Native {
 impl Native {
     pub fn new() -> Self {
         Self::default()
+    }
+}
+
+/// One workload process (and anything it forks), in a process group of its own.
+pub struct NativeInstance {
+    sup: Supervised,
+    workload: Workload,
+}
+
+impl Instance for NativeInstance {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
+        self.sup.wait_ready(timeout)
+    }
+    fn pids(&self) -> BTreeSet<i32> {
+        if self.sup.exited() {
+            return BTreeSet::new();
+        }
+        footprint::tree(Path::new(footprint::PROC), &[self.sup.pid()])
+    }
+    fn stop(&mut self) -> Result<()> {
+        self.sup.kill();
+        Ok(())
+    }
+    fn wait(self: Box<Self>, timeout: Duration) -> Result<RunOutcome> {
+        let workload = self.workload;
+        // The workload and anything it forked, measured at READY (startup
+        // only: the other workloads are not disturbed).
+        let mut fp = None;
+        let w = self.sup.finish(timeout, |pid| {
+            if workload == Workload::Startup {
+                fp = pid.and_then(footprint::measure_tree);
+            }
+        })?;
+        let result = find_result(&w.stdout)
+            .map_err(|e| anyhow!("{e} (workload exited with {}):\n{}", w.status, w.tail(10)));
+        let result = result.context(format!("native {workload}"))?;
+        Ok(RunOutcome {
+            result,
+            first_instruction: w.ready_after,
+            lifecycle: w.exited_after,
+            extra_ms: BTreeMap::new(),
+            footprint: fp,
+        })
     }
 }
 
@@ -39,32 +82,17 @@ impl Environment for Native {
         self.bin = Some(ctx.workload_bin.clone());
         Ok(())
     }
-    fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {
+    fn launch(&self, spec: &WorkloadSpec, _timeout: Duration) -> Result<Box<dyn Instance>> {
         let bin = self
             .bin
             .as_ref()
             .ok_or_else(|| anyhow!("native environment not prepared"))?;
         let mut cmd = Command::new(bin);
         cmd.args(&spec.args);
-        // The workload and anything it forked, measured at READY (startup
-        // only: the other workloads are not disturbed).
-        let mut footprint = None;
-        let measure = spec.workload == Workload::Startup;
-        let w = watch_with(cmd, timeout, |pid| {
-            if measure {
-                footprint = footprint::measure_tree(pid);
-            }
-        })?;
-        let result = find_result(&w.stdout)
-            .map_err(|e| anyhow!("{e} (workload exited with {}):\n{}", w.status, w.tail(10)));
-        let result = result.context(format!("native {}", spec.workload))?;
-        Ok(RunOutcome {
-            result,
-            first_instruction: w.ready_after,
-            lifecycle: w.exited_after,
-            extra_ms: BTreeMap::new(),
-            footprint,
-        })
+        Ok(Box::new(NativeInstance {
+            sup: Supervised::spawn(cmd)?,
+            workload: spec.workload,
+        }))
     }
     fn cleanup(&mut self) -> Result<()> {
         Ok(())

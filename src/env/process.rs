@@ -10,7 +10,7 @@
 use anyhow::{bail, Context, Result};
 use isobench_workloads::protocol::is_ready_line;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
@@ -103,25 +103,320 @@ pub fn read_stdout<R: Read + Send + 'static>(
     stdout: R,
 ) -> (mpsc::Receiver<Event>, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<Event>();
-    let reader = std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf).into_owned();
-                    if is_ready_line(&line) {
-                        let _ = tx.send(Event::Ready(Instant::now()));
+    // A small stack: density experiments hold one reader per live instance.
+    let reader = std::thread::Builder::new()
+        .stack_size(128 << 10)
+        .spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match r.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf).into_owned();
+                        if is_ready_line(&line) {
+                            let _ = tx.send(Event::Ready(Instant::now()));
+                        }
+                        let _ = tx.send(Event::Line(line));
                     }
-                    let _ = tx.send(Event::Line(line));
                 }
             }
-        }
-        let _ = tx.send(Event::Eof(Instant::now()));
-    });
+            let _ = tx.send(Event::Eof(Instant::now()));
+        })
+        .expect("cannot start a reader thread");
     (rx, reader)
+}
+
+/// A child that speaks the workload protocol, under supervision: spawned
+/// with stdin null, stdout and stderr piped and in a process group of its
+/// own; its stdout read on a thread that timestamps `ISOBENCH-READY`. The
+/// one supervisor every environment uses ([`watch`] for runs to completion,
+/// instance handles for live instances). Dropping it kills the whole group
+/// and reaps the child.
+pub struct Supervised {
+    child: std::process::Child,
+    program: String,
+    start: Instant,
+    rx: mpsc::Receiver<Event>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    err_reader: Option<std::thread::JoinHandle<String>>,
+    ready_at: Option<Instant>,
+    out: String,
+    eof: bool,
+    eof_at: Option<Instant>,
+    status: Option<(ExitStatus, Option<u64>)>,
+}
+
+impl Supervised {
+    /// Spawn `cmd` under supervision. `start` is when the clock of this
+    /// instance started (before any work the caller timed, e.g. `create`).
+    pub fn spawn(cmd: Command) -> Result<Supervised> {
+        Self::spawn_logged(cmd, None)
+    }
+
+    /// [`Supervised::spawn`], with stderr to `stderr_log` when given
+    /// (instead of a pipe and a reader thread: an OCI runtime's `create`
+    /// hands its stdio to the container, and a density experiment holds
+    /// 1,000 of them).
+    pub fn spawn_logged(mut cmd: Command, stderr_log: Option<std::fs::File>) -> Result<Supervised> {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(match stderr_log {
+                Some(f) => Stdio::from(f),
+                None => Stdio::piped(),
+            })
+            .process_group(0);
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        let start = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {program}"))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (rx, reader) = read_stdout(stdout);
+        let err_reader = match child.stderr.take() {
+            Some(mut pipe) => Some(
+                std::thread::Builder::new()
+                    .stack_size(64 << 10)
+                    .spawn(move || {
+                        let mut s = Vec::new();
+                        let _ = pipe.read_to_end(&mut s);
+                        String::from_utf8_lossy(&s).into_owned()
+                    })
+                    .context("starting a stderr reader thread")?,
+            ),
+            None => None,
+        };
+        Ok(Supervised {
+            child,
+            program,
+            start,
+            rx,
+            reader: Some(reader),
+            err_reader,
+            ready_at: None,
+            out: String::new(),
+            eof: false,
+            eof_at: None,
+            status: None,
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// Spawn to `ISOBENCH-READY`, once it arrived.
+    pub fn ready_after(&self) -> Option<Duration> {
+        self.ready_at.map(|t| t.duration_since(self.start))
+    }
+
+    /// Whether the child has been reaped.
+    pub fn exited(&self) -> bool {
+        self.status.is_some()
+    }
+
+    /// Take in what the reader saw, waiting at most `wait` for the first
+    /// event; reap the child if it exited. Returns true when READY arrived
+    /// during this call (the child was alive then).
+    fn pump(&mut self, wait: Duration) -> Result<bool> {
+        let mut newly_ready = false;
+        let mut wait = if self.eof { Duration::ZERO } else { wait };
+        loop {
+            match self.rx.recv_timeout(wait) {
+                Ok(Event::Ready(t)) => {
+                    if self.ready_at.is_none() {
+                        self.ready_at = Some(t);
+                        newly_ready = true;
+                    }
+                }
+                Ok(Event::Line(l)) => self.out.push_str(&l),
+                Ok(Event::Eof(t)) => {
+                    self.eof = true;
+                    self.eof_at = Some(t);
+                }
+                Err(_) => break,
+            }
+            wait = Duration::ZERO;
+        }
+        if self.status.is_none() {
+            if let Some(st) = try_wait4(self.pid())? {
+                self.status = Some(st);
+            }
+        }
+        Ok(newly_ready)
+    }
+
+    /// Wait until `ISOBENCH-READY` arrives, at most `timeout` from spawn.
+    /// An error (quoting the last output) when the child exits first, on
+    /// timeout and on interrupt; the child is killed then.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
+        loop {
+            self.pump(Duration::from_millis(5))?;
+            if let Some(d) = self.ready_after() {
+                return Ok(d);
+            }
+            let failure = if interrupted() {
+                Some(Interrupted.into())
+            } else if self.status.is_some() && self.eof {
+                Some(anyhow::anyhow!(
+                    "{} exited ({}) before ISOBENCH-READY",
+                    self.program,
+                    self.status.map(|s| s.0.to_string()).unwrap_or_default()
+                ))
+            } else if self.start.elapsed() > timeout {
+                Some(anyhow::anyhow!(
+                    "{} sent no ISOBENCH-READY within {:.0} s; killed it",
+                    self.program,
+                    timeout.as_secs_f64()
+                ))
+            } else {
+                None
+            };
+            if let Some(err) = failure {
+                return Err(self.fail(err));
+            }
+        }
+    }
+
+    /// Wait for the spawned child itself to exit (not for its stdout to
+    /// end: an OCI runtime's `create` leaves the container holding it), at
+    /// most `timeout` from spawn; killed on timeout and interrupt.
+    pub fn wait_child(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        loop {
+            self.pump(Duration::from_millis(2))?;
+            if let Some((st, _)) = self.status {
+                return Ok(st);
+            }
+            if interrupted() {
+                return Err(self.fail(Interrupted.into()));
+            }
+            if self.start.elapsed() > timeout {
+                let err = anyhow::anyhow!(
+                    "{} did not finish within {:.0} s; killed it",
+                    self.program,
+                    timeout.as_secs_f64()
+                );
+                return Err(self.fail(err));
+            }
+        }
+    }
+
+    /// When the child was spawned.
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
+    /// Kill the whole process group with SIGKILL and reap the child.
+    /// Idempotent.
+    pub fn kill(&mut self) {
+        if self.status.is_none() {
+            kill_group(self.pid());
+            let _ = self.child.wait();
+            self.status = Some((ExitStatus::from_raw(libc::SIGKILL), None));
+        }
+    }
+
+    /// Spawn to the end of stdout (every writer closed it), once it came.
+    pub fn eof_after(&self) -> Option<Duration> {
+        self.eof_at.map(|t| t.duration_since(self.start))
+    }
+
+    /// Kill, collect the output, and return `err` with its last lines.
+    fn fail(&mut self, err: anyhow::Error) -> anyhow::Error {
+        let was_running = self.status.is_none();
+        self.kill();
+        // A child reaped earlier may have handed its stdout on (a runtime's
+        // `create` to the container): the caller stops that holder; joining
+        // the reader here would wait for it.
+        let (out, stderr) = self.collect(was_running || self.eof);
+        let tail = tail_lines(&format!("{out}\n{stderr}"), 15);
+        if tail.is_empty() {
+            return err;
+        }
+        err.context(format!("last output:\n{tail}"))
+            .context("run aborted")
+    }
+
+    /// Join the readers (they end once every writer of the pipes is gone)
+    /// and return stdout and stderr.
+    fn collect(&mut self, join: bool) -> (String, String) {
+        if join {
+            if let Some(r) = self.reader.take() {
+                let _ = r.join();
+            }
+        }
+        while let Ok(ev) = self.rx.try_recv() {
+            if let Event::Line(l) = ev {
+                self.out.push_str(&l);
+            }
+        }
+        let stderr = self
+            .err_reader
+            .take()
+            .and_then(|r| r.join().ok())
+            .unwrap_or_default();
+        (std::mem::take(&mut self.out), stderr)
+    }
+
+    /// Wait for the child to exit and its stdout to end, at most `timeout`
+    /// from spawn, calling `on_ready` once when READY arrives during this
+    /// call, with the child's pid while it is alive (`None` once reaped:
+    /// the pid may be reused). On timeout or interrupt the group is killed.
+    pub fn finish(
+        mut self,
+        timeout: Duration,
+        mut on_ready: impl FnMut(Option<i32>),
+    ) -> Result<Watched> {
+        loop {
+            if self.pump(Duration::from_millis(5))? {
+                on_ready(self.status.is_none().then(|| self.pid()));
+            }
+            if let Some((st, rss)) = self.status {
+                if self.eof {
+                    let exited_after = self.start.elapsed();
+                    let ready_after = self.ready_after();
+                    let (stdout, stderr) = self.collect(true);
+                    return Ok(Watched {
+                        ready_after,
+                        exited_after,
+                        status: st,
+                        max_rss_kib: rss,
+                        stdout,
+                        stderr,
+                    });
+                }
+                // Exited, but a grandchild may still hold the pipe: give it a moment.
+                if self.start.elapsed() > timeout {
+                    kill_group(self.pid());
+                }
+            }
+            let failure = if interrupted() {
+                Some(Interrupted.into())
+            } else if self.start.elapsed() > timeout {
+                Some(anyhow::anyhow!(
+                    "{} did not finish within {:.0} s; killed it",
+                    self.program,
+                    timeout.as_secs_f64()
+                ))
+            } else {
+                None
+            };
+            if let Some(err) = failure {
+                return Err(self.fail(err));
+            }
+        }
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 /// Spawn `cmd` (stdin null, stdout/stderr piped, own process group) and wait
@@ -137,118 +432,21 @@ pub fn watch(cmd: Command, timeout: Duration) -> Result<Watched> {
 /// workload, idle: the place to measure its footprint). `on_ready` runs on
 /// the watching thread; the timeout keeps counting while it runs.
 pub fn watch_with(
-    mut cmd: Command,
+    cmd: Command,
     timeout: Duration,
     mut on_ready: impl FnMut(i32),
 ) -> Result<Watched> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let start = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start {program}"))?;
-    let pgid = child.id() as i32;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
-
-    let (rx, reader) = read_stdout(stdout);
-    let err_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = stderr_pipe.read_to_end(&mut s);
-        String::from_utf8_lossy(&s).into_owned()
-    });
-
-    let mut ready_at = None;
-    let mut out = String::new();
-    let mut eof = false;
-    let mut status = None;
-    let mut max_rss_kib = None;
-    let mut failure: Option<anyhow::Error> = None;
-    loop {
-        // Drain what arrived.
-        loop {
-            match rx.recv_timeout(if eof {
-                Duration::ZERO
-            } else {
-                Duration::from_millis(5)
-            }) {
-                Ok(Event::Ready(t)) => {
-                    if ready_at.is_none() {
-                        ready_at = Some(t);
-                        // Not after the child was reaped: its pid may be reused.
-                        if status.is_none() {
-                            on_ready(child.id() as i32);
-                        }
-                    }
-                }
-                Ok(Event::Line(l)) => out.push_str(&l),
-                Ok(Event::Eof(_)) => eof = true,
-                Err(_) => break,
-            }
+    Supervised::spawn(cmd)?.finish(timeout, |pid| {
+        if let Some(pid) = pid {
+            on_ready(pid)
         }
-        if status.is_none() {
-            if let Some((st, rss)) = try_wait4(child.id() as i32)? {
-                status = Some(st);
-                max_rss_kib = rss;
-            }
-        }
-        if let Some(st) = status {
-            if eof {
-                let exited_after = start.elapsed();
-                let _ = reader.join();
-                let stderr = err_reader.join().unwrap_or_default();
-                let _ = st;
-                return Ok(Watched {
-                    ready_after: ready_at.map(|t| t.duration_since(start)),
-                    exited_after,
-                    status: st,
-                    max_rss_kib,
-                    stdout: out,
-                    stderr,
-                });
-            }
-            // Exited, but a grandchild may still hold the pipe: give it a moment.
-            if start.elapsed() > timeout {
-                kill_group(pgid);
-            }
-        }
-        if interrupted() {
-            failure = Some(Interrupted.into());
-        } else if start.elapsed() > timeout {
-            failure = Some(anyhow::anyhow!(
-                "{program} did not finish within {:.0} s; killed it",
-                timeout.as_secs_f64()
-            ));
-        }
-        if let Some(err) = failure.take() {
-            kill_group(pgid);
-            let _ = child.wait();
-            // Collect what the readers have (they end once the group is dead).
-            let _ = reader.join();
-            while let Ok(ev) = rx.try_recv() {
-                if let Event::Line(l) = ev {
-                    out.push_str(&l);
-                }
-            }
-            let stderr = err_reader.join().unwrap_or_default();
-            let tail = tail_lines(&format!("{out}\n{stderr}"), 15);
-            if tail.is_empty() {
-                return Err(err);
-            }
-            return Err(err.context(format!("last output:\n{tail}")))
-                .map_err(|e| e.context("run aborted"));
-        }
-    }
+    })
 }
 
 /// Reap `pid` if it has exited, with its peak RSS. std's `Child::try_wait`
 /// does not return the rusage, so this calls wait4(2) itself; the child must
 /// not be waited for through std afterwards.
 fn try_wait4(pid: i32) -> Result<Option<(ExitStatus, Option<u64>)>> {
-    use std::os::unix::process::ExitStatusExt;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

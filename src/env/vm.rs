@@ -8,14 +8,16 @@
 //! and reads its result off the serial console. Time to first instruction ends
 //! when `ISOBENCH-READY` arrives from inside the guest; the lifecycle ends when
 //! QEMU has exited (the guest's reboot(2) ends QEMU under `-no-reboot`).
-//! QEMU runs under [`watch`], in its own process group, so it is killed and
-//! reaped on timeout and on Ctrl-C.
+//! QEMU runs under the one supervisor ([`Supervised`]), in its own process
+//! group, so it is killed and reaped on timeout, on Ctrl-C and when its
+//! instance handle is dropped.
 //!
 //! The pure decisions (command line, kernel lookup, console verdicts,
 //! accelerator choice) live in [`crate::vm`].
 
-use super::process::{output_of, watch, Watched};
-use super::{EnvContext, EnvKind, Environment, RunOutcome};
+use super::footprint;
+use super::process::{output_of, watch, Supervised, Watched};
+use super::{EnvContext, EnvKind, Environment, Instance, RunOutcome};
 use crate::vm::accel::{self, AccelPlan, AccelRequest};
 use crate::vm::console;
 use crate::vm::initramfs::workload_initramfs;
@@ -25,7 +27,7 @@ use crate::vm::qemu::{self, Accel, Machine, QemuConfig, QBOOT_ROM};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::WorkloadSpec;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -455,41 +457,94 @@ impl Environment for VmEnv {
         Ok(())
     }
 
-    fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {
+    fn launch(&self, spec: &WorkloadSpec, _timeout: Duration) -> Result<Box<dyn Instance>> {
         let p = self
             .prepared
             .as_ref()
             .ok_or_else(|| anyhow!("vm environment not prepared"))?;
-        let label = Self::label(p.config.accel);
-        let what = || {
-            format!(
-                "{label} ({}, {} vCPU, {} MiB, kernel {}): {}",
-                p.config.machine,
-                p.config.vcpus,
-                p.config.memory_mib,
-                p.kernel_version.as_deref().unwrap_or("?"),
-                spec.args.join(" ")
-            )
-        };
+        let what = format!(
+            "{} ({}, {} vCPU, {} MiB, kernel {}): {}",
+            Self::label(p.config.accel),
+            p.config.machine,
+            p.config.vcpus,
+            p.config.memory_mib,
+            p.kernel_version.as_deref().unwrap_or("?"),
+            spec.args.join(" ")
+        );
+        let mut cmd = Command::new(&p.config.qemu);
+        cmd.args(p.config.args(&spec.args).with_context(|| what.clone())?);
+        let sup = Supervised::spawn(cmd).with_context(|| what.clone())?;
+        Ok(Box::new(VmInstance {
+            sup,
+            workload: spec.workload,
+            what,
+        }))
+    }
+
+    fn cleanup(&mut self) -> Result<()> {
+        if let Some(initrd) = self.initrd.take() {
+            match std::fs::remove_file(&initrd) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", initrd.display())),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One guest: QEMU (and any helper it forks) in a process group of its own,
+/// its serial console on the supervised stdout.
+pub struct VmInstance {
+    sup: Supervised,
+    workload: isobench_workloads::Workload,
+    /// The guest's configuration and arguments, for error messages.
+    what: String,
+}
+
+impl Instance for VmInstance {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
+        self.sup
+            .wait_ready(timeout)
+            .with_context(|| self.what.clone())
+    }
+
+    fn pids(&self) -> BTreeSet<i32> {
+        if self.sup.exited() {
+            return BTreeSet::new();
+        }
+        footprint::tree(Path::new(footprint::PROC), &[self.sup.pid()])
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        self.sup.kill();
+        Ok(())
+    }
+
+    fn wait(self: Box<Self>, timeout: Duration) -> Result<RunOutcome> {
+        let VmInstance {
+            sup,
+            workload,
+            what,
+        } = *self;
         // As boot_guest, but measuring QEMU (and any helper it forked) at
         // READY, while the guest idles in the startup workload's hold.
-        let measure = spec.workload == isobench_workloads::Workload::Startup;
-        let mut footprint = None;
-        let mut cmd = Command::new(&p.config.qemu);
-        cmd.args(p.config.args(&spec.args).with_context(what)?);
-        let w = super::process::watch_with(cmd, timeout, |pid| {
-            if measure {
-                footprint = super::footprint::measure_tree(pid);
-            }
-        })
-        .with_context(what)?;
+        let measure = workload == isobench_workloads::Workload::Startup;
+        let mut fp = None;
+        let w = sup
+            .finish(timeout, |pid| {
+                if measure {
+                    fp = pid.and_then(footprint::measure_tree);
+                }
+            })
+            .with_context(|| what.clone())?;
         let mut c = console::judge(
             &w.stdout,
             &w.stderr,
             w.status.success(),
             &w.status.to_string(),
         )
-        .with_context(what)?;
+        .with_context(|| what.clone())?;
         if let Some(kib) = w.max_rss_kib.filter(|_| measure) {
             // Not the footprint (a peak, counted differently from the other
             // environments); kept for the record.
@@ -515,19 +570,8 @@ impl Environment for VmEnv {
             first_instruction: w.ready_after,
             lifecycle: w.exited_after,
             extra_ms,
-            footprint,
+            footprint: fp,
         })
-    }
-
-    fn cleanup(&mut self) -> Result<()> {
-        if let Some(initrd) = self.initrd.take() {
-            match std::fs::remove_file(&initrd) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("removing {}", initrd.display())),
-            }
-        }
-        Ok(())
     }
 }
 

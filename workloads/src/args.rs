@@ -44,6 +44,9 @@ pub enum Command {
     /// A noisy neighbour for claim C5 (not a measured workload: it reports
     /// the pressure it applied; see `antagonist`).
     Antagonist(crate::antagonist::AntagonistConfig),
+    /// Print `ISOBENCH-READY` and sleep until killed (SIGKILL: as PID 1 of a
+    /// container's pid namespace it ignores other signals).
+    Idle,
     Help,
 }
 
@@ -56,6 +59,7 @@ impl Command {
             Command::Randacc(_) => Workload::Randacc,
             Command::Latency(_) => Workload::Latency,
             Command::Startup { .. } => Workload::Startup,
+            Command::Idle => Workload::Idle,
             Command::Antagonist(_) | Command::Help => return None,
         })
     }
@@ -79,7 +83,7 @@ impl Command {
                     .unwrap_or(0);
                 Some(largest + largest / crate::latency::LINE as u64 * 4)
             }
-            Command::Startup { .. } | Command::Help => Some(0),
+            Command::Startup { .. } | Command::Idle | Command::Help => Some(0),
             Command::Antagonist(c) => c.memory_need(),
         }
     }
@@ -106,6 +110,7 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   randacc  [--threads N] [--log2-table L] [--pages base|huge]
   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
   startup  [--hold-ms N]   (idle N ms after ISOBENCH-READY, default 0)
+  idle                     (sleep after ISOBENCH-READY until killed)
   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
            (a noisy neighbour: ISOBENCH-PROGRESS lines with the rate it achieves)
 sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
@@ -385,6 +390,10 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
             };
             Command::Startup { hold_ms }
         }
+        Workload::Idle => {
+            Flags::parse(rest, &[], name)?;
+            Command::Idle
+        }
     })
 }
 
@@ -526,6 +535,9 @@ mod tests {
         assert!(err("cpu --threads 1 --threads 2").contains("twice"));
         assert!(err("randacc --threads 500").contains("out of range"));
         assert!(err("startup --threads 1").contains("unknown flag --threads"));
+        assert_eq!(p("idle").unwrap(), Command::Idle);
+        assert_eq!(Command::Idle.workload(), Some(Workload::Idle));
+        assert!(err("idle --hold-ms 1").contains("hold-ms"));
         assert!(err("startup --hold-ms x").contains("not a whole number"));
         assert!(err("startup --hold-ms 9999999").contains("out of range"));
         assert!(err("membw --threads 4 --size 16").contains("fewer than one"));

@@ -20,6 +20,7 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
         p => p,
     };
     match workload {
+        Workload::Idle => {}
         Workload::Startup => {
             // Idle this long at READY: the host measures the instance's
             // memory (PSS/USS) then, and subtracts the hold from lifecycle_ms.

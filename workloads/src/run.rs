@@ -107,6 +107,15 @@ impl Builder {
     }
 }
 
+/// The idle workload: nothing more after `ISOBENCH-READY` (already
+/// printed), asleep until the host kills the instance. Works as PID 1 in a
+/// guest too (a plain sleep; the host ends QEMU).
+fn idle_forever() -> ! {
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}
+
 /// Run `cmd`. `start` is when the process started (for `elapsed_s`);
 /// `info` holds facts gathered before (e.g. the guest's uptime in PID-1 mode).
 pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> WorkloadResult {
@@ -148,6 +157,7 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
             Ok(())
         }
         Command::Antagonist(c) => run_antagonist(&mut b, c),
+        Command::Idle => idle_forever(),
         Command::Help => Err("help is not a workload".to_string()),
     };
     if let Err(e) = outcome {

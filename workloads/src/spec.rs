@@ -17,6 +17,10 @@ pub enum Workload {
     Randacc,
     Latency,
     Startup,
+    /// Prints `ISOBENCH-READY` and sleeps until killed: a live instance for
+    /// the density experiment (claim C4). Not in [`Workload::ALL`] (it
+    /// measures nothing itself, so it is never a benchmark column).
+    Idle,
 }
 
 impl Workload {
@@ -35,6 +39,7 @@ impl Workload {
             Workload::Randacc => "randacc",
             Workload::Latency => "latency",
             Workload::Startup => "startup",
+            Workload::Idle => "idle",
         }
     }
 
@@ -48,6 +53,7 @@ impl Workload {
             Workload::Startup => {
                 "time to first instruction and whole lifecycle, measured by the host"
             }
+            Workload::Idle => "prints ISOBENCH-READY and sleeps until killed (density)",
         }
     }
 }
@@ -63,6 +69,7 @@ impl FromStr for Workload {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Workload::ALL
             .into_iter()
+            .chain([Workload::Idle])
             .find(|w| w.name() == s)
             .ok_or_else(|| {
                 format!(

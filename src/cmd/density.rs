@@ -1,0 +1,254 @@
+//! `isobench run --experiment density`: the density experiment
+//! ([`crate::experiment::density`]) for every environment of the plan, one
+//! after the other, into a run directory (`results.jsonl` lines with
+//! workload `density`, one per launch; KSM state in each environment's
+//! detail in `run.json`).
+
+use super::run::{
+    host_mem_available, now_rfc3339, plan_from_args, Prepared, RemoveDirGuard, EXIT_INTERRUPTED,
+};
+use crate::cli::RunArgs;
+use crate::env::process::{interrupted, Interrupted};
+use crate::env::{self, EnvContext, Environment};
+use crate::experiment::density::{self, DensityConfig, Ended, Point};
+use crate::plan::usage;
+use crate::store::RunDir;
+use crate::{host, locate};
+use anyhow::{Context, Result};
+use isobench_reports::schema::{EnvInfo, ResultRecord, RunInfo, Timings, ToolInfo, SCHEMA_VERSION};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// KSM state (`/sys/kernel/mm/ksm`): whether it runs and how many pages it
+/// shares now. Identical pages of idle instances merge when it runs.
+fn ksm(root: &Path) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    for f in ["run", "pages_sharing", "pages_shared"] {
+        if let Ok(v) = std::fs::read_to_string(root.join("sys/kernel/mm/ksm").join(f)) {
+            m.insert(format!("ksm_{f}"), v.trim().to_string());
+        }
+    }
+    m
+}
+
+/// Raise RLIMIT_NOFILE's soft limit to its hard limit: each live instance
+/// holds a pipe. Returns the limit in force.
+fn raise_nofile() -> Result<u64> {
+    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .context("reading RLIMIT_NOFILE")?;
+    if soft < hard {
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard)
+            .with_context(|| format!("raising RLIMIT_NOFILE's soft limit to {hard}"))?;
+    }
+    Ok(hard)
+}
+
+fn record(
+    plan_run_id: &str,
+    e: &dyn Environment,
+    cfg: &DensityConfig,
+    p: &Point,
+    ksm_now: &BTreeMap<String, String>,
+) -> ResultRecord {
+    let mut metrics = BTreeMap::new();
+    let mut units = BTreeMap::new();
+    let mut put = |k: &str, v: Option<f64>, unit: &str| {
+        if let Some(v) = v {
+            metrics.insert(k.to_string(), v);
+            units.insert(k.to_string(), unit.to_string());
+        }
+    };
+    put("launch_ms", Some(p.launch_ms), "ms");
+    put("instance_pss_mib", p.pss_mib, "MiB");
+    put("instance_uss_mib", p.uss_mib, "MiB");
+    put("host_mem_available_mib", p.host_mem_available_mib, "MiB");
+    put("host_mem_used_delta_mib", p.host_mem_used_delta_mib, "MiB");
+    let mut info = ksm_now.clone();
+    info.insert("instance_pids".into(), p.pids.to_string());
+    info.insert("method".into(), crate::env::footprint::METHOD.into());
+    ResultRecord {
+        schema: SCHEMA_VERSION,
+        run_id: plan_run_id.to_string(),
+        env: e.kind().name().to_string(),
+        env_id: e.id(),
+        env_detail: e.detail(),
+        workload: "density".into(),
+        params: BTreeMap::from([
+            ("instance".to_string(), serde_json::json!(p.instance)),
+            (
+                "instances_planned".to_string(),
+                serde_json::json!(cfg.instances),
+            ),
+            (
+                "mem_floor_mib".to_string(),
+                serde_json::json!(cfg.mem_floor_mib),
+            ),
+        ]),
+        rep: 0,
+        valid: p.pss_mib.is_some(),
+        metrics,
+        units,
+        info,
+        timings: Timings {
+            started_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            wall_ms: p.launch_ms,
+            first_instruction_ms: Some(p.launch_ms),
+        },
+        error: None,
+    }
+}
+
+pub fn run(a: &RunArgs) -> Result<i32> {
+    if a.resume.is_some() {
+        return Err(usage(
+            "--resume does not apply to --experiment density; start a new run",
+        ));
+    }
+    let nofile = raise_nofile()?;
+    let bin =
+        locate::workload_bin(a.workload_bin.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+    let mut args = a.clone();
+    args.workload = vec!["startup".into()];
+    let plan = plan_from_args(&args, bin)?;
+    let quick = plan.preset == isobench_workloads::Preset::Quick;
+    let mut dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
+    let out_path = dir.path().to_path_buf();
+    let mut guard = RemoveDirGuard {
+        path: &out_path,
+        armed: true,
+    };
+    let host = host::probe();
+    eprintln!("host: {}", host::one_line(&host));
+    let scratch = out_path.join(".scratch");
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    let _scratch_guard = RemoveDirGuard {
+        path: &scratch,
+        armed: true,
+    };
+    let ctx = EnvContext {
+        workload_bin: plan.workload_bin.clone(),
+        scratch: scratch.clone(),
+        threads: plan.threads,
+    };
+    let mut envs = Prepared(Vec::new());
+    for p in &plan.envs {
+        let mut e = env::make(p, &plan)?;
+        eprintln!("preparing {} ...", e.id());
+        e.prepare(&ctx)
+            .with_context(|| format!("preparing the {} environment", e.id()))?;
+        if interrupted() {
+            return Ok(EXIT_INTERRUPTED);
+        }
+        envs.0.push(e);
+    }
+    let root = Path::new("/");
+    let ksm_before = ksm(root);
+    let mut warnings = vec![format!(
+        "density: RLIMIT_NOFILE {nofile}; instances are idle (isobench-workload idle); memory floor {} MiB",
+        a.mem_floor
+    )];
+    if ksm_before.get("ksm_run").map(String::as_str) == Some("1") {
+        warnings.push("KSM is running: identical pages of idle instances merge over time, so later instances look cheaper".into());
+    }
+    let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
+    let mut info = RunInfo {
+        schema: SCHEMA_VERSION,
+        run_id: plan.run_id.clone(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        host,
+        tool: ToolInfo {
+            isobench_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
+            workload_binary: plan.workload_bin.display().to_string(),
+            workload_sha256: (!bin_bytes.is_empty())
+                .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bin_bytes))),
+        },
+        config: serde_json::to_value(&plan).context("serialising the plan")?,
+        environments: envs
+            .0
+            .iter()
+            .map(|e| {
+                let mut detail = e.detail();
+                detail.extend(ksm_before.clone());
+                detail.insert("experiment".into(), "density".into());
+                EnvInfo {
+                    env: e.kind().name().to_string(),
+                    env_id: e.id(),
+                    detail,
+                }
+            })
+            .collect(),
+        warnings,
+    };
+    dir.write_run_info(&info)?;
+    guard.armed = false;
+
+    let mem = || host_mem_available().map(|b| b / 1024);
+    let timeout = Duration::from_secs(plan.timeout_s.max(30));
+    for e in envs.0.iter() {
+        let cfg = DensityConfig {
+            instances: a
+                .instances
+                .unwrap_or_else(|| density::default_instances(e.kind(), quick)),
+            mem_floor_mib: a.mem_floor,
+            ready_timeout: timeout,
+        };
+        eprintln!("density: {} up to {} instances ...", e.id(), cfg.instances);
+        let res = density::run(e.as_ref(), &cfg, &mem, |p| {
+            let ksm_now = ksm(root);
+            dir.append(&record(&plan.run_id, e.as_ref(), &cfg, p, &ksm_now))
+        });
+        let o = match res {
+            Ok(o) => o,
+            Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
+                eprintln!("interrupted; every instance was stopped");
+                return Ok(EXIT_INTERRUPTED);
+            }
+            Err(err) => return Err(err.context(format!("density in {}", e.id()))),
+        };
+        let last = o.points.last();
+        eprintln!(
+            "density: {}: {} instances{} in {:.1} s, stopped in {:.1} s; last launch {:.0} ms, PSS {:.2} MiB, host used +{:.0} MiB",
+            e.id(),
+            o.points.len(),
+            if o.ended == Ended::MemFloor { " (memory floor reached)" } else { "" },
+            o.launch_wall_s,
+            o.stop_wall_s,
+            last.map_or(f64::NAN, |p| p.launch_ms),
+            last.and_then(|p| p.pss_mib).unwrap_or(f64::NAN),
+            last.and_then(|p| p.host_mem_used_delta_mib).unwrap_or(f64::NAN),
+        );
+        if let Some(env_info) = info.environments.iter_mut().find(|i| i.env_id == e.id()) {
+            let d = &mut env_info.detail;
+            d.insert("density_instances".into(), o.points.len().to_string());
+            d.insert(
+                "density_ended".into(),
+                match o.ended {
+                    Ended::Count => "count",
+                    Ended::MemFloor => "memory floor",
+                }
+                .into(),
+            );
+            d.insert(
+                "density_launch_wall_s".into(),
+                format!("{:.1}", o.launch_wall_s),
+            );
+            d.insert(
+                "density_stop_wall_s".into(),
+                format!("{:.1}", o.stop_wall_s),
+            );
+        }
+        dir.write_run_info(&info)?;
+    }
+    drop(envs);
+    info.finished_at = Some(now_rfc3339());
+    dir.write_run_info(&info)?;
+    println!("{}", out_path.display());
+    Ok(0)
+}

@@ -1,0 +1,375 @@
+//! Density (claim C4): idle instances of one environment launched one at a
+//! time, as Kata Containers' footprint tests do. After each launch: the
+//! launch time (spawn to `ISOBENCH-READY`), the new instance's PSS and USS
+//! (the same attributable measure in every environment, [`crate::env::footprint`])
+//! and host MemAvailable against the baseline taken before the first launch.
+//! It stops at the planned count or when MemAvailable falls below a floor,
+//! whichever comes first, and stops every instance on every path ([`Fleet`]).
+//!
+//! The loop takes the environment and the MemAvailable probe as parameters,
+//! so it is tested without root against a fake environment.
+
+use crate::env::process::{interrupted, Interrupted};
+use crate::env::{Environment, Instance};
+use anyhow::{Context, Result};
+use isobench_workloads::{Workload, WorkloadSpec};
+use std::time::{Duration, Instant};
+
+/// How far to go in one environment.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DensityConfig {
+    /// Instances to launch at most.
+    pub instances: usize,
+    /// Stop launching when host MemAvailable is below this (MiB).
+    pub mem_floor_mib: u64,
+    /// Longest one instance may take from launch to READY.
+    pub ready_timeout: Duration,
+}
+
+/// The default instance count for an environment class: what fits this
+/// kind of host (2 cores, 24 GiB) in minutes; `quick` fits the quick suite.
+pub fn default_instances(kind: crate::env::EnvKind, quick: bool) -> usize {
+    use crate::env::EnvKind;
+    match (kind, quick) {
+        (EnvKind::Native | EnvKind::Container, false) => 50,
+        (EnvKind::Native | EnvKind::Container, true) => 10,
+        (EnvKind::Vm, false) => 6,
+        (EnvKind::Vm, true) => 2,
+    }
+}
+
+/// The default MemAvailable floor (MiB).
+pub const DEFAULT_MEM_FLOOR_MIB: u64 = 2048;
+
+/// What was measured after launch number `instance` (1-based).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub instance: usize,
+    pub launch_ms: f64,
+    pub pss_mib: Option<f64>,
+    pub uss_mib: Option<f64>,
+    /// Processes counted for the instance.
+    pub pids: usize,
+    pub host_mem_available_mib: Option<f64>,
+    /// Baseline MemAvailable minus MemAvailable now.
+    pub host_mem_used_delta_mib: Option<f64>,
+}
+
+/// Why the launches ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Every planned instance was launched.
+    Count,
+    /// MemAvailable fell below the floor.
+    MemFloor,
+}
+
+/// The outcome of one environment's density run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub points: Vec<Point>,
+    pub ended: Ended,
+    pub baseline_available_mib: Option<f64>,
+    /// First launch to the last instance ready (s).
+    pub launch_wall_s: f64,
+    /// Stopping every instance (s).
+    pub stop_wall_s: f64,
+}
+
+/// Live instances, all stopped on drop (error, interrupt, panic).
+#[derive(Default)]
+pub struct Fleet(pub Vec<Box<dyn Instance>>);
+
+impl Fleet {
+    /// Stop every instance, newest first; the first error is returned
+    /// after all were tried.
+    pub fn stop_all(&mut self) -> Result<()> {
+        let mut first = None;
+        while let Some(mut i) = self.0.pop() {
+            if let Err(e) = i.stop() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_all() {
+            eprintln!("warning: stopping an instance: {e:#}");
+        }
+    }
+}
+
+/// The spec of an idle instance.
+pub fn idle_spec() -> WorkloadSpec {
+    WorkloadSpec {
+        workload: Workload::Idle,
+        args: vec![Workload::Idle.name().to_string()],
+    }
+}
+
+/// Launch idle instances of `env` one at a time, calling `record` after
+/// each with its point (the caller writes it out before the next launch).
+/// `mem_available_kib` reads host MemAvailable. Every instance is stopped
+/// before this returns, on every path.
+pub fn run(
+    env: &dyn Environment,
+    cfg: &DensityConfig,
+    mem_available_kib: &dyn Fn() -> Option<u64>,
+    mut record: impl FnMut(&Point) -> Result<()>,
+) -> Result<Outcome> {
+    let spec = idle_spec();
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let baseline = mem_available_kib().map(mib);
+    let mut fleet = Fleet::default();
+    let mut points = Vec::new();
+    let mut ended = Ended::Count;
+    let t_start = Instant::now();
+    for k in 1..=cfg.instances {
+        if interrupted() {
+            return Err(Interrupted.into());
+        }
+        if let Some(avail) = mem_available_kib().map(mib) {
+            if avail < cfg.mem_floor_mib as f64 {
+                ended = Ended::MemFloor;
+                break;
+            }
+        }
+        let mut inst = env
+            .launch(&spec, cfg.ready_timeout)
+            .with_context(|| format!("launching {} instance {k}", env.id()))?;
+        let ready = inst.wait_ready(cfg.ready_timeout);
+        // Held before the error is looked at: stopped on every path.
+        let launch = ready.with_context(|| format!("{} instance {k} never ready", env.id()))?;
+        let mem = inst.memory();
+        fleet.0.push(inst);
+        let avail = mem_available_kib().map(mib);
+        let p = Point {
+            instance: k,
+            launch_ms: launch.as_secs_f64() * 1e3,
+            pss_mib: mem.as_ref().map(|f| f.pss_mib()),
+            uss_mib: mem.as_ref().map(|f| f.uss_mib()),
+            pids: mem.as_ref().map_or(0, |f| f.pids.len()),
+            host_mem_available_mib: avail,
+            host_mem_used_delta_mib: baseline.zip(avail).map(|(b, a)| b - a),
+        };
+        record(&p)?;
+        points.push(p);
+    }
+    let launch_wall_s = t_start.elapsed().as_secs_f64();
+    let t_stop = Instant::now();
+    fleet.stop_all()?;
+    Ok(Outcome {
+        points,
+        ended,
+        baseline_available_mib: baseline,
+        launch_wall_s,
+        stop_wall_s: t_stop.elapsed().as_secs_f64(),
+    })
+}
+
+/// Least-squares slope of `y` against `x` and its standard error (`None`
+/// with fewer than 3 points or no spread in `x`).
+pub fn slope(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    if points.len() < 3 {
+        return None;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx == 0.0 {
+        return None;
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let b = sxy / sxx;
+    let a = my - b * mx;
+    let sse: f64 = points.iter().map(|p| (p.1 - a - b * p.0).powi(2)).sum();
+    let se = (sse / (n - 2.0) / sxx).sqrt();
+    Some((b, se))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::footprint::Footprint;
+    use crate::env::{EnvContext, EnvKind, RunOutcome};
+    use std::cell::Cell;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::rc::Rc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Instances that "use" 10 MiB each of a fake host's memory.
+    struct FakeEnv {
+        live: Arc<AtomicUsize>,
+        launched: Arc<AtomicUsize>,
+        /// Instance number (1-based) whose READY never comes.
+        fail_at: Option<usize>,
+    }
+
+    struct FakeInstance {
+        live: Arc<AtomicUsize>,
+        stopped: bool,
+        ready: bool,
+    }
+
+    impl Instance for FakeInstance {
+        fn wait_ready(&mut self, _t: Duration) -> Result<Duration> {
+            if self.ready {
+                Ok(Duration::from_millis(5))
+            } else {
+                anyhow::bail!("no READY")
+            }
+        }
+        fn pids(&self) -> BTreeSet<i32> {
+            BTreeSet::from([1])
+        }
+        fn memory(&self) -> Option<Footprint> {
+            Some(Footprint {
+                pss_kib: 2048,
+                uss_kib: 1024,
+                rss_kib: 4096,
+                pids: vec![1],
+            })
+        }
+        fn stop(&mut self) -> Result<()> {
+            if !self.stopped {
+                self.stopped = true;
+                self.live.fetch_sub(1, Ordering::SeqCst);
+            }
+            Ok(())
+        }
+        fn wait(self: Box<Self>, _t: Duration) -> Result<RunOutcome> {
+            anyhow::bail!("idle never ends")
+        }
+    }
+
+    impl Drop for FakeInstance {
+        fn drop(&mut self) {
+            let _ = self.stop();
+        }
+    }
+
+    impl Environment for FakeEnv {
+        fn kind(&self) -> EnvKind {
+            EnvKind::Container
+        }
+        fn id(&self) -> String {
+            "fake".into()
+        }
+        fn detail(&self) -> BTreeMap<String, String> {
+            BTreeMap::new()
+        }
+        fn prepare(&mut self, _c: &EnvContext) -> Result<()> {
+            Ok(())
+        }
+        fn launch(&self, spec: &WorkloadSpec, _t: Duration) -> Result<Box<dyn Instance>> {
+            assert_eq!(spec.workload, Workload::Idle);
+            let n = self.launched.fetch_add(1, Ordering::SeqCst) + 1;
+            self.live.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(FakeInstance {
+                live: Arc::clone(&self.live),
+                stopped: false,
+                ready: self.fail_at != Some(n),
+            }))
+        }
+        fn cleanup(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn fake(fail_at: Option<usize>) -> FakeEnv {
+        FakeEnv {
+            live: Arc::new(AtomicUsize::new(0)),
+            launched: Arc::new(AtomicUsize::new(0)),
+            fail_at,
+        }
+    }
+
+    fn cfg(n: usize, floor: u64) -> DensityConfig {
+        DensityConfig {
+            instances: n,
+            mem_floor_mib: floor,
+            ready_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// A host with 1000 MiB available, less 10 MiB per live instance.
+    fn host(env: &FakeEnv) -> impl Fn() -> Option<u64> {
+        let live = Arc::clone(&env.live);
+        move || Some((1000 - 10 * live.load(Ordering::SeqCst) as u64) * 1024)
+    }
+
+    #[test]
+    fn records_each_launch_and_stops_everything() {
+        let env = fake(None);
+        let mem = host(&env);
+        let seen = Rc::new(Cell::new(0));
+        let s = Rc::clone(&seen);
+        let o = run(&env, &cfg(5, 100), &mem, |p| {
+            s.set(s.get() + 1);
+            assert_eq!(p.instance, s.get());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen.get(), 5);
+        assert_eq!(o.ended, Ended::Count);
+        assert_eq!(o.points.len(), 5);
+        let last = &o.points[4];
+        assert_eq!(last.host_mem_used_delta_mib, Some(50.0));
+        assert_eq!(last.pss_mib, Some(2.0));
+        assert_eq!(last.uss_mib, Some(1.0));
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+        let xy: Vec<(f64, f64)> = o
+            .points
+            .iter()
+            .map(|p| (p.instance as f64, p.host_mem_used_delta_mib.unwrap()))
+            .collect();
+        let (b, se) = slope(&xy).unwrap();
+        assert!((b - 10.0).abs() < 1e-9 && se < 1e-9, "{b} {se}");
+    }
+
+    #[test]
+    fn the_floor_stops_launching() {
+        let env = fake(None);
+        let mem = host(&env);
+        // 1000 - 10k < 955 after 5 instances.
+        let o = run(&env, &cfg(50, 955), &mem, |_| Ok(())).unwrap();
+        assert_eq!(o.ended, Ended::MemFloor);
+        assert_eq!(o.points.len(), 5);
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn errors_stop_every_instance() {
+        let env = fake(Some(4));
+        let mem = host(&env);
+        let e = run(&env, &cfg(10, 0), &mem, |_| Ok(())).unwrap_err();
+        assert!(format!("{e:#}").contains("instance 4 never ready"), "{e:#}");
+        assert_eq!(env.launched.load(Ordering::SeqCst), 4);
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+        // A failing recorder too.
+        let env = fake(None);
+        let mem = host(&env);
+        let e = run(&env, &cfg(10, 0), &mem, |p| {
+            if p.instance == 3 {
+                anyhow::bail!("disk full")
+            }
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("disk full"));
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn slope_needs_three_points_and_spread() {
+        assert_eq!(slope(&[(1.0, 1.0), (2.0, 2.0)]), None);
+        assert_eq!(slope(&[(1.0, 1.0), (1.0, 2.0), (1.0, 3.0)]), None);
+        let (b, se) = slope(&[(1.0, 1.0), (2.0, 3.0), (3.0, 4.0), (4.0, 7.0)]).unwrap();
+        assert!((b - 1.9).abs() < 1e-9 && se > 0.0);
+    }
+}

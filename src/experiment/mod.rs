@@ -1,0 +1,4 @@
+//! Experiments beyond one instance (shared/DESIGN.md, "Experiments beyond
+//! one instance"): they hold several live [`crate::env::Instance`]s at once.
+
+pub mod density;
