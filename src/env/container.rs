@@ -281,7 +281,10 @@ impl Environment for ContainerEnv {
         // them are shared by every environment (and runtime) of a process.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("isobench-{}-{n}", std::process::id());
+        let id = format!(
+            "{}{n}",
+            crate::sweep::naming::container_prefix(std::process::id())
+        );
         let deadline = Instant::now() + timeout;
 
         // The bundle: same config for every runtime; isorun reads the image
@@ -476,7 +479,7 @@ impl Environment for ContainerEnv {
 }
 
 /// Parent of every container cgroup isobench asks a runtime for.
-const CGROUP_PARENT: &str = "isobench";
+const CGROUP_PARENT: &str = crate::sweep::naming::CGROUP_PARENT;
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// The footprint of a running container: its init (`init`, from the pid
