@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Run workloads in environments and write a run directory.
     Run(Box<RunArgs>),
+    /// Remove what dead runs left (containers, cgroups, mounts, QEMU, scratch
+    /// directories); exit 1 naming what could not be removed.
+    Clean(crate::cmd::clean::CleanArgs),
     /// Show workloads and environments, and whether each is usable here.
     List(ListArgs),
     /// Render statistics, plots and the claims section of a run directory.

@@ -12,4 +12,5 @@ pub mod plan;
 pub mod progress;
 pub mod runner;
 pub mod store;
+pub mod sweep;
 pub mod vm;

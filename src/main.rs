@@ -11,6 +11,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(a) => isobench::cmd::run::run(a),
+        Command::Clean(a) => isobench::cmd::clean::run(a),
         Command::List(a) => isobench::cmd::list::run(a),
         Command::Report(a) => isobench::cmd::report::run(a),
         Command::Compare(a) => isobench::cmd::compare::run(a),

@@ -102,7 +102,7 @@ fn record(
     }
 }
 
-pub fn run(a: &RunArgs) -> Result<i32> {
+pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     if a.resume.is_some() {
         return Err(usage(
             "--resume does not apply to --experiment density; start a new run",
@@ -117,13 +117,16 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     let quick = plan.preset == isobench_workloads::Preset::Quick;
     let mut dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
     let out_path = dir.path().to_path_buf();
+    let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
+    // Declared first, so dropped last: a sweep after a crash finds the run
+    // (its containers, cgroups, QEMU processes and scratch) by this record.
+    let _registration = crate::sweep::register_run(&plan, &out_path, &scratch, private_mounts);
     let mut guard = RemoveDirGuard {
         path: &out_path,
         armed: true,
     };
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
-    let scratch = out_path.join(".scratch");
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
     let _scratch_guard = RemoveDirGuard {

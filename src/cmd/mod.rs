@@ -1,5 +1,6 @@
 //! One module per CLI verb.
 
+pub mod clean;
 pub mod compare;
 pub mod density;
 pub mod history;

@@ -127,9 +127,12 @@ fn hazards(cores: usize) -> Vec<String> {
 }
 
 pub fn run(a: &RunArgs) -> Result<i32> {
+    // First, while single-threaded: sweep dead runs' leftovers, then enter
+    // a private mount namespace (crash safety, crate::sweep).
+    let private_mounts = crate::sweep::at_run_start();
     install_signal_handlers()?;
     if a.experiment == Some(crate::cli::Experiment::Density) {
-        return super::density::run(a);
+        return super::density::run(a, private_mounts);
     }
     let (plan, mut dir, done, old_info, warnings) = match &a.resume {
         Some(path) => {
@@ -152,6 +155,9 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         }
     };
     let out_path = dir.path().to_path_buf();
+    let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
+    // Declared first, so dropped last: the record goes after all cleanup.
+    let _registration = crate::sweep::register_run(&plan, &out_path, &scratch, private_mounts);
     let mut guard = RemoveDirGuard {
         path: &out_path,
         armed: old_info.is_none(),
@@ -168,7 +174,6 @@ pub fn run(a: &RunArgs) -> Result<i32> {
 
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
-    let scratch = out_path.join(".scratch");
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
     // Declared before the environments, so dropped after their cleanup.

@@ -251,7 +251,10 @@ impl Environment for ContainerEnv {
         // them are shared by every environment (and runtime) of a process.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("isobench-{}-{n}", std::process::id());
+        let id = format!(
+            "{}{n}",
+            crate::sweep::naming::container_prefix(std::process::id())
+        );
 
         // A bundle per instance (many may live at once): the same config
         // for every runtime; isorun reads the image annotations, peers find
@@ -364,7 +367,7 @@ impl Environment for ContainerEnv {
 }
 
 /// Parent of every container cgroup isobench asks a runtime for.
-const CGROUP_PARENT: &str = "isobench";
+const CGROUP_PARENT: &str = crate::sweep::naming::CGROUP_PARENT;
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 fn ms(a: Instant, b: Instant) -> f64 {

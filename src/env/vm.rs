@@ -334,7 +334,7 @@ impl Environment for VmEnv {
             .to_bytes();
         std::fs::create_dir_all(&ctx.scratch)
             .with_context(|| format!("creating {}", ctx.scratch.display()))?;
-        let initrd = ctx.scratch.join("vm-initramfs.cpio");
+        let initrd = ctx.scratch.join(crate::sweep::naming::INITRD_NAME);
         std::fs::write(&initrd, image).with_context(|| format!("writing {}", initrd.display()))?;
         self.initrd = Some(initrd.clone());
 

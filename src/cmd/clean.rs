@@ -1,0 +1,41 @@
+//! `isobench clean`: the crash sweep ([`crate::sweep`]) on demand. Removes
+//! what runs whose isobench is dead left behind, never what a live run
+//! owns. Exit status 0 when nothing was left or all of it was removed, 1
+//! when something could not be removed (each named on stderr).
+
+use crate::sweep;
+use anyhow::Result;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CleanArgs {
+    /// List what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(a: &CleanArgs) -> Result<i32> {
+    let roots = sweep::host_roots();
+    let (plan, outcome) = sweep::sweep(&roots, a.dry_run);
+    for k in &plan.kept {
+        eprintln!("left alone: {k}");
+    }
+    let Some(outcome) = outcome else {
+        if plan.is_empty() {
+            println!("nothing to remove");
+        }
+        for i in &plan.items {
+            println!("would {}", i.action);
+        }
+        return Ok(0);
+    };
+    for d in &outcome.done {
+        println!("{d}");
+    }
+    for f in &outcome.failed {
+        eprintln!("isobench: could not {f}");
+    }
+    if outcome.done.is_empty() && outcome.failed.is_empty() {
+        println!("nothing to remove");
+    }
+    Ok(if outcome.ok() { 0 } else { 1 })
+}

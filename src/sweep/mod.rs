@@ -1,0 +1,139 @@
+//! Crash safety: what a run that died (kill -9, OOM killer, power cut of the
+//! orchestrator alone) left on the host is removed by the next `isobench
+//! run` or by `isobench clean`.
+//!
+//! Three parts:
+//! - [`mountns`]: `isobench run` mounts only inside a private mount
+//!   namespace, so its mounts die with it;
+//! - [`registry`]: each live run records itself (pid + start time, run and
+//!   scratch directories, container id prefix, runtimes);
+//! - the sweep: [`scan`] reads processes, cgroups (every v1 hierarchy and
+//!   v2), runtime state roots and the mount table; [`decide`] picks, without
+//!   a system call, what belongs to runs whose owner is dead; [`act`]
+//!   removes it (kill, `delete --force`, umount, rmdir, rm -r) and reports.
+
+pub mod act;
+pub mod decide;
+pub mod mountns;
+pub mod naming;
+pub mod registry;
+pub mod scan;
+
+use scan::{Roots, StateRoot};
+use std::path::{Path, PathBuf};
+
+/// The roots of this host: `/proc`, `/sys/fs/cgroup`, the registry and the
+/// default state roots of runc, crun and isorun.
+pub fn host_roots() -> Roots {
+    let state = |runtime: &str, bin: Option<PathBuf>, root: &str| StateRoot {
+        runtime: runtime.into(),
+        bin,
+        root: root.into(),
+    };
+    let isorun = Some(crate::locate::isorun_bin()).filter(|p| p.is_file());
+    Roots {
+        proc: "/proc".into(),
+        cgroup: "/sys/fs/cgroup".into(),
+        registry: registry::REGISTRY_DIR.into(),
+        shared_state: vec![
+            state("runc", crate::locate::which("runc"), "/run/runc"),
+            state("crun", crate::locate::which("crun"), "/run/crun"),
+            state("isorun", isorun, isorun::lifecycle::DEFAULT_ROOT),
+        ],
+    }
+}
+
+/// Decide, then (unless `dry_run`) act.
+pub fn sweep(roots: &Roots, dry_run: bool) -> (decide::SweepPlan, Option<act::Outcome>) {
+    let snap = scan::snapshot(roots, std::process::id() as i32);
+    let plan = decide::decide(&snap);
+    let outcome = (!dry_run).then(|| act::act(&plan, roots));
+    (plan, outcome)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The start of every `isobench run`, before any thread: sweep what dead
+/// runs left (in the host's mount namespace), then enter a private mount
+/// namespace. Returns whether the run's mounts are private. Problems are
+/// warnings: they must not stop a measurement.
+pub fn at_run_start() -> bool {
+    if is_root() {
+        let (_, outcome) = sweep(&host_roots(), false);
+        if let Some(o) = outcome {
+            if !o.done.is_empty() {
+                eprintln!(
+                    "swept what dead isobench runs left: {} item(s) removed",
+                    o.done.len()
+                );
+            }
+            for f in &o.failed {
+                eprintln!("warning: leftover of a dead run not removed: {f}; see isobench clean");
+            }
+        }
+    }
+    match mountns::enter_private(Path::new("/proc")) {
+        Ok(()) => true,
+        Err(e) => {
+            if is_root() {
+                eprintln!(
+                    "warning: no private mount namespace ({e:#}): this run's mounts would outlive a kill -9 (isobench clean removes them)"
+                );
+            }
+            false
+        }
+    }
+}
+
+/// Record this run in the registry; removed when the returned guard drops.
+/// `None` (with a warning, as root) when the registry cannot be written.
+pub fn register_run(
+    plan: &crate::plan::Plan,
+    run_dir: &Path,
+    scratch: &Path,
+    private_mounts: bool,
+) -> Option<registry::Registration> {
+    let me = std::process::id();
+    let start_ticks = scan::read_proc(Path::new("/proc"), me as i32)?.start_ticks;
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let runtimes = plan
+        .envs
+        .iter()
+        .filter_map(|e| match e {
+            crate::plan::EnvPlan::Container { runtime } => Some(registry::RuntimeUse {
+                name: runtime.clone(),
+                bin: match runtime.as_str() {
+                    "isorun" => crate::locate::isorun_bin(),
+                    "runc" | "crun" => {
+                        crate::locate::which(runtime).unwrap_or_else(|| runtime.into())
+                    }
+                    p => abs(Path::new(p)),
+                },
+            }),
+            _ => None,
+        })
+        .collect();
+    let rec = registry::Record {
+        pid: me as i32,
+        start_ticks,
+        started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        run_dir: abs(run_dir),
+        scratch: abs(scratch),
+        container_prefix: naming::container_prefix(me),
+        cgroup_parent: naming::CGROUP_PARENT.into(),
+        runtimes,
+        private_mounts,
+    };
+    match registry::register(Path::new(registry::REGISTRY_DIR), &rec) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            if is_root() {
+                eprintln!("warning: this run is not registered ({e:#}): after a crash, isobench clean cannot tell its leftovers");
+            }
+            None
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Crash safety end to end, as root: `isobench run` killed with SIGKILL
+//! while a runc container (or a QEMU guest) is up leaves no mount in the
+//! host's table (its mounts live in a private mount namespace), and
+//! `isobench clean` then removes every cgroup, container, QEMU process,
+//! scratch directory and run record of it. A native run killed the same
+//! way resumes with every (env, workload, rep) measured exactly once.
+//! A missing prerequisite is a recorded skip (`isobench_testkit`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One crash at a time: each test's `isobench clean` sweeps the host.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const REGISTRY: &str = "/run/isobench/runs";
+
+fn workload_bin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/x86_64-unknown-linux-gnu/release/isobench-workload")
+}
+
+fn isobench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_isobench"));
+    c.env("ISOBENCH_WORKLOAD_BIN", workload_bin())
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn have_workload() -> bool {
+    if workload_bin().is_file() {
+        return true;
+    }
+    isobench_testkit::missing(format!(
+        "{} missing (scripts/build-workload.sh)",
+        workload_bin().display()
+    ));
+    false
+}
+
+fn start_run(out: &Path, args: &[&str]) -> Child {
+    isobench()
+        .arg("run")
+        .args(args)
+        .args(["--no-history", "--out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(out.with_extension("stderr")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Poll `cond` until it holds, or panic after `limit` naming `what`.
+fn wait_for(what: &str, limit: Duration, child: &mut Child, log: &Path, cond: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!(
+                "isobench ended ({st}) before {what}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(t0.elapsed() < limit, "no {what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Paths under the cgroup root (two levels below each hierarchy) whose name
+/// starts with `prefix`.
+fn cgroups_named(prefix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((d, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                continue;
+            }
+            let p = e.path();
+            if e.file_name().to_string_lossy().starts_with(prefix) {
+                out.push(p.clone());
+            }
+            if depth < 3 {
+                stack.push((p, depth + 1));
+            }
+        }
+    }
+    out
+}
+
+fn host_mounts_under(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(dir.to_str().unwrap()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Live processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(c) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let c = String::from_utf8_lossy(&c).replace('\0', " ");
+        if c.contains(needle) && pid != std::process::id() as i32 {
+            out.push((pid, c));
+        }
+    }
+    out
+}
+
+fn clean(dry_run: bool) -> Output {
+    let mut c = isobench();
+    c.arg("clean");
+    if dry_run {
+        c.arg("--dry-run");
+    }
+    c.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Kill -9 `child` and check what must hold right after: no mount of the
+/// run in the host's table, its record still there.
+fn kill9(child: &mut Child, run: &Path) -> i32 {
+    let pid = child.id() as i32;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        host_mounts_under(run).is_empty(),
+        "mounts of the killed run reached the host: {:?}",
+        host_mounts_under(run)
+    );
+    assert!(
+        Path::new(REGISTRY).join(format!("{pid}.json")).is_file(),
+        "the killed run's record is missing"
+    );
+    pid
+}
+
+/// `isobench clean` after a crash: the dry run names the run, the sweep
+/// exits 0, and nothing of the run is left.
+fn clean_and_check(pid: i32, run: &Path) {
+    let dry = clean(true);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(
+        text(&dry).contains(&format!("{pid}.json")),
+        "the dry run does not name the record:\n{}",
+        text(&dry)
+    );
+    assert!(
+        run.join(".scratch").exists(),
+        "the dry run removed something"
+    );
+    let o = clean(false);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let prefix = format!("isobench-{pid}-");
+    assert_eq!(cgroups_named(&prefix), Vec::<PathBuf>::new());
+    for root in ["/run/runc", "/run/crun", "/run/isorun"] {
+        let left: Vec<_> = std::fs::read_dir(root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "containers left in {root}: {left:?}");
+    }
+    assert!(host_mounts_under(run).is_empty());
+    assert_eq!(
+        processes_mentioning(run.to_str().unwrap()),
+        vec![],
+        "processes of the run survive"
+    );
+    assert!(!run.join(".scratch").exists(), "scratch directory left");
+    assert!(!Path::new(REGISTRY).join(format!("{pid}.json")).exists());
+    // A second sweep finds nothing of it.
+    let again = clean(true);
+    assert!(!text(&again).contains(&prefix), "{}", text(&again));
+}
+
+#[test]
+fn kill_9_with_a_runc_container_up_leaves_nothing_after_clean() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !isobench_testkit::require_root("containers, cgroups, mounts") || !have_workload() {
+        return;
+    }
+    if Command::new("runc").arg("--version").output().is_err() {
+        isobench_testkit::missing("runc not installed (apt-get install runc)");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let run = t.path().join("run");
+    let mut child = start_run(
+        &run,
+        &[
+            "--env",
+            "container",
+            "--runtime",
+            "runc",
+            "--workload",
+            "startup",
+            "--reps",
+            "50",
+        ],
+    );
+    let prefix = format!("isobench-{}-", child.id());
+    let log = run.with_extension("stderr");
+    wait_for(
+        "container cgroup",
+        Duration::from_secs(60),
+        &mut child,
+        &log,
+        || !cgroups_named(&prefix).is_empty(),
+    );
+    let pid = kill9(&mut child, &run);
+    clean_and_check(pid, &run);
+}
+
+#[test]
+fn kill_9_with_a_qemu_guest_up_leaves_nothing_after_clean() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !isobench_testkit::require_root("the sweep removes a root run's leftovers")
+        || !have_workload()
+    {
+        return;
+    }
+    if Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        isobench_testkit::missing(
+            "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)",
+        );
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let run = t.path().join("run");
+    let mut child = start_run(
+        &run,
+        &[
+            "--env",
+            "vm",
+            "--accel",
+            "tcg",
+            "--workload",
+            "startup",
+            "--reps",
+            "20",
+        ],
+    );
+    let log = run.with_extension("stderr");
+    let initrd = run.join(".scratch/vm-initramfs.cpio");
+    let needle = initrd.to_str().unwrap().to_string();
+    wait_for("QEMU", Duration::from_secs(120), &mut child, &log, || {
+        processes_mentioning(&needle)
+            .iter()
+            .any(|(_, c)| c.contains("qemu-system"))
+    });
+    if std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("no guest kernel")
+    {
+        isobench_testkit::missing("no guest kernel (scripts/fetch-kernel.sh)");
+        return;
+    }
+    let pid = kill9(&mut child, &run);
+    // The guest outlives its orchestrator until the sweep.
+    clean_and_check(pid, &run);
+}
+
+#[test]
+fn a_native_run_killed_mid_way_resumes_with_every_rep_once() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_workload() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let run = t.path().join("run");
+    let reps = 8;
+    let reps_s = reps.to_string();
+    let mut child = start_run(
+        &run,
+        &[
+            "--env",
+            "native",
+            "--workload",
+            "startup,randacc",
+            "--reps",
+            &reps_s,
+            "--warmup",
+            "0",
+        ],
+    );
+    let log = run.with_extension("stderr");
+    let lines = || {
+        std::fs::read_to_string(run.join("results.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    wait_for(
+        "a result",
+        Duration::from_secs(60),
+        &mut child,
+        &log,
+        || lines() >= 3,
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = lines();
+    assert!(before < 2 * reps, "finished before the kill");
+    let o = isobench()
+        .args(["run", "--no-history", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut seen: BTreeMap<(String, String, u64), usize> = BTreeMap::new();
+    for l in std::fs::read_to_string(run.join("results.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let key = (
+            v["env"].as_str().unwrap().to_string(),
+            v["workload"].as_str().unwrap().to_string(),
+            v["rep"].as_u64().unwrap(),
+        );
+        *seen.entry(key).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 2 * reps, "{seen:?}");
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    assert!(
+        !run.join(".scratch").exists(),
+        "scratch left after the resumed run"
+    );
+}
