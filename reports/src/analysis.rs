@@ -151,7 +151,7 @@ impl Analysis {
 
 /// Workloads whose records come from multi-instance experiments (density,
 /// noisy neighbours) and are analysed by their own modules.
-pub const EXPERIMENT_WORKLOADS: [&str; 2] = ["density", crate::neighbours::WORKLOAD];
+pub const EXPERIMENT_WORKLOADS: [&str; 2] = [crate::density::WORKLOAD, crate::neighbours::WORKLOAD];
 
 /// Options of the statistics (the defaults are what reports use).
 #[derive(Debug, Clone, Copy)]

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod claims;
 pub mod compare;
+pub mod density;
 pub mod export;
 pub mod gate;
 pub mod history;
