@@ -884,7 +884,139 @@ fn unit_bytes(unit: &str) -> Option<f64> {
 
 const FOOTPRINT_WHAT: &str = "the memory attributable to one idle instance at READY: the proportional set size (PSS, from /proc/PID/smaps_rollup) of all its processes, runtime processes included (`footprint_pss_mib` of the startup workload), in a container and a VM; instances per host = host memory / footprint";
 
+/// C4 from the density experiment, when the run has one: memory per
+/// instance measured over many live instances, not one instance's footprint.
+/// The cost of an instance is the host memory each extra instance took (the
+/// slope of the host's used memory against the count, which includes kernel
+/// objects PSS cannot see), or its mean PSS where no slope could be fitted.
+fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<ClaimResult> {
+    use crate::density::DensitySummary;
+    let d = &cx.facts.density;
+    let conts: Vec<&DensitySummary> = d.iter().filter(|s| s.env == "container").collect();
+    if conts.is_empty() {
+        return None;
+    }
+    let cost = |s: &DensitySummary| -> Option<(crate::stats::Estimate, &'static str)> {
+        match (s.marginal_mib, s.pss_mib) {
+            (Some(m), _) if m.lo > 0.0 => Some((m, "marginal host memory")),
+            (_, Some(p)) if p.point > 0.0 => Some((p, "mean PSS")),
+            _ => None,
+        }
+    };
+    let words = |s: &DensitySummary| {
+        format!(
+            "{}: {} instances run, PSS {} MiB per instance, host memory {} MiB per extra instance{}",
+            s.env_id,
+            s.instances,
+            s.pss_mib
+                .map(|e| format!("{} [{}, {}]", num(e.point), num(e.lo), num(e.hi)))
+                .unwrap_or_else(|| "?".into()),
+            s.marginal_mib
+                .map(|e| format!("{} [{}, {}]", num(e.point), num(e.lo), num(e.hi)))
+                .unwrap_or_else(|| "? (too few instances)".into()),
+            match (s.launch_first_ms, s.launch_last_ms) {
+                (Some(a), Some(b)) => format!(", launch {} ms → {} ms from the first to the last tenth", num(a), num(b)),
+                _ => String::new(),
+            }
+        )
+    };
+    let cite = |s: &DensitySummary| Cited {
+        env_id: s.env_id.clone(),
+        workload: crate::density::WORKLOAD.into(),
+        metric: "instance memory".into(),
+        unit: "MiB".into(),
+        params: format!("instances={}", s.instances),
+        accel: s.accel.clone(),
+        value: words(s),
+        vs_native: None,
+    };
+    // The heaviest container decides "hundreds".
+    let heaviest = conts
+        .iter()
+        .filter_map(|s| cost(s).map(|c| (c, *s)))
+        .max_by(|x, y| x.0 .0.point.total_cmp(&y.0 .0.point));
+    let l1 = "a host holds hundreds or thousands of containers";
+    let p1 = match (heaviest, host_memory_bytes) {
+        (None, _) => not_measured(
+            l1,
+            "no memory figure",
+            "the density experiment (`isobench run --experiment density --env container`)",
+        ),
+        (_, None) => not_measured(
+            l1,
+            "host memory unknown",
+            "the host's memory (run.json) to turn memory per instance into instances per host",
+        ),
+        (Some(((c, how), s)), Some(mem)) => {
+            let mib = mem as f64 / (1u64 << 20) as f64;
+            let (n_lo, n_hi, n) = (mib / c.hi, mib / c.lo.max(1e-9), mib / c.point);
+            let fit = if n_lo >= HUNDREDS {
+                Fit::Inside
+            } else if n_hi < HUNDREDS {
+                Fit::Outside
+            } else {
+                Fit::Unsure
+            };
+            decided(
+                l1,
+                fit,
+                format!(
+                    "Density experiment ({how} per container, the heaviest runtime): {}. About {n:.0} containers per host by memory ({n_lo:.0}–{n_hi:.0} by the interval; \"hundreds\" means ≥ {HUNDREDS:.0}); {} containers were actually run at once.",
+                    words(s),
+                    conts.iter().map(|s| s.instances).max().unwrap_or(0)
+                ),
+                conts.iter().map(|s| cite(s)).collect(),
+            )
+        }
+    };
+    let l2 = "only a few VMs (a VM weighs ≥ 10× a container)";
+    let vms: Vec<&DensitySummary> = d.iter().filter(|s| s.env == "vm").collect();
+    let p2 = match (heaviest, vms.is_empty()) {
+        (None, _) | (_, true) => not_measured(l2, "no valid figure", "the density experiment in a container and a VM (`--experiment density --env container,vm`)"),
+        (Some(((c, _), s)), false) => {
+            let lightest_vm = vms
+                .iter()
+                .filter_map(|v| cost(v).map(|e| (e, *v)))
+                .min_by(|x, y| x.0 .0.point.total_cmp(&y.0 .0.point));
+            match lightest_vm {
+                None => not_measured(l2, "no VM memory figure", "the density experiment in a VM"),
+                Some(((v, how), vs)) => {
+                    let factor = v.point / c.point;
+                    let text = format!(
+                        "VM ({how}): {}; {factor:.0}× the heaviest container {} (the claim needs ≥ {FOOTPRINT_FACTOR:.0}×).",
+                        words(vs),
+                        s.env_id
+                    );
+                    if vs.emulated() {
+                        PartResult {
+                            label: l2.into(),
+                            verdict: Verdict::NotTestable,
+                            reason: None,
+                            text: format!("{text} Under TCG QEMU's memory includes its translation cache, so this overestimates a hardware-virtualised VM; for information only."),
+                            figures: vec![cite(vs), cite(s)],
+                            missing: None,
+                        }
+                    } else {
+                        let fit = if v.lo / c.hi >= FOOTPRINT_FACTOR {
+                            Fit::Inside
+                        } else if v.hi / c.lo.max(1e-9) < FOOTPRINT_FACTOR {
+                            Fit::Outside
+                        } else {
+                            Fit::Unsure
+                        };
+                        decided(l2, fit, text, vec![cite(vs), cite(s)])
+                    }
+                }
+            }
+        }
+    };
+    Some(combine("C4", vec![p1, p2]))
+}
+
 fn c4(cx: &Cx, host_memory_bytes: Option<u64>) -> ClaimResult {
+    if let Some(r) = c4_density(cx, host_memory_bytes) {
+        return r;
+    }
     let a = cx.a;
     let foot = |class: &str| -> Vec<&Figure> {
         a.figures
@@ -1430,6 +1562,60 @@ mod tests {
             assert_eq!(p.verdict_text(), "not measured (old footprint measure)");
             assert!(p.figures.is_empty());
         }
+    }
+
+    #[test]
+    fn c4_is_decided_by_the_density_experiment_when_there_is_one() {
+        let mut rs = testdata::fixture_run(3, 1.0).records;
+        rs.extend(testdata::density_records(
+            "container-isorun",
+            "",
+            50,
+            0.2,
+            0.4,
+        ));
+        rs.extend(testdata::density_records("vm-kvm", "kvm", 6, 230.0, 330.0));
+        let v = verdicts(&rs);
+        let c4 = &v[3];
+        assert_eq!(part(c4, "hundreds").verdict, Verdict::Supported, "{c4:?}");
+        assert!(
+            part(c4, "hundreds")
+                .text
+                .contains("50 containers were actually run"),
+            "{c4:?}"
+        );
+        assert!(
+            part(c4, "hundreds").text.contains("marginal host memory"),
+            "{c4:?}"
+        );
+        assert_eq!(part(c4, "few VMs").verdict, Verdict::Supported, "{c4:?}");
+        // Under TCG the VM half is not testable.
+        let mut rs = testdata::fixture_run(3, 1.0).records;
+        rs.extend(testdata::density_records(
+            "container-isorun",
+            "",
+            50,
+            0.2,
+            0.4,
+        ));
+        rs.extend(testdata::density_records("vm-tcg", "tcg", 6, 230.0, 330.0));
+        assert_eq!(
+            part(&verdicts(&rs)[3], "few VMs").verdict,
+            Verdict::NotTestable
+        );
+        // 500 MiB per container on a 24 GiB host is not hundreds.
+        let mut rs = testdata::fixture_run(3, 1.0).records;
+        rs.extend(testdata::density_records(
+            "container-runc",
+            "",
+            10,
+            500.0,
+            500.0,
+        ));
+        assert_eq!(
+            part(&verdicts(&rs)[3], "hundreds").verdict,
+            Verdict::NotSupported
+        );
     }
 
     #[test]

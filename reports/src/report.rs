@@ -37,6 +37,9 @@ pub struct Facts {
     stream: BTreeMap<String, String>,
     /// Victim slowdowns of the noisy-neighbour experiment (claim C5).
     pub slowdowns: Vec<crate::neighbours::Slowdown>,
+    /// Density series and their summaries, one per environment (claim C4).
+    pub density_series: Vec<crate::density::DensitySeries>,
+    pub density: Vec<crate::density::DensitySummary>,
 }
 
 /// The label of STREAM figures of a variant (`plain`, `tuned`).
@@ -49,8 +52,14 @@ pub fn stream_label(variant: Option<&str>) -> &'static str {
 
 impl Facts {
     pub fn from_records(records: &[ResultRecord]) -> Facts {
+        let density_series = crate::density::series(records);
         let mut f = Facts {
             slowdowns: crate::neighbours::slowdowns(records),
+            density: density_series
+                .iter()
+                .map(crate::density::summarize)
+                .collect(),
+            density_series,
             ..Facts::default()
         };
         for valid_pass in [true, false] {
@@ -194,7 +203,21 @@ pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
         .into_iter()
         .map(|w| (w.clone(), facts.workload_title(&analysis, &w)))
         .collect();
-    let plots = plot::report_plots_titled(&analysis, &run.info.host.hostname, &titles)?;
+    let mut plots = plot::report_plots_titled(&analysis, &run.info.host.hostname, &titles)?;
+    if !facts.density_series.is_empty() {
+        let p = plot::draw::DensityPlot {
+            series: &facts.density_series,
+            subtitle: format!(
+                "host {}; PSS of all of an instance's processes, measured after each launch",
+                run.info.host.hostname
+            ),
+        };
+        plots.push(plot::NamedImage {
+            stem: "density".into(),
+            title: "density: memory per instance and launch time against live instances".into(),
+            image: plot::draw::render(&p)?,
+        });
+    }
     let mut warnings: Vec<String> = run.warnings.iter().map(|w| w.to_string()).collect();
     warnings.extend(run.info.warnings.iter().cloned());
     if analysis.invalid_total() > 0 {

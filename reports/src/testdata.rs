@@ -344,3 +344,54 @@ pub fn neighbour_records(accel: &str, speeds: &[(&str, &str, f64)]) -> Vec<Resul
     }
     out
 }
+
+/// Records of the density experiment: `n` idle instances of `env_id`, each
+/// with `pss` MiB of PSS and taking `per_instance` MiB of host memory (±0.3
+/// MiB of drift), launches growing from 10 ms by 1% per instance. VMs get
+/// accelerator `accel`.
+pub fn density_records(
+    env_id: &str,
+    accel: &str,
+    n: u64,
+    pss: f64,
+    per_instance: f64,
+) -> Vec<ResultRecord> {
+    let template = fixture_run(1, 1.0).records[0].clone();
+    (1..=n)
+        .map(|k| {
+            let mut r = template.clone();
+            r.env_id = env_id.into();
+            r.env = env_id.split('-').next().unwrap_or(env_id).into();
+            r.env_detail.clear();
+            if r.env == "vm" {
+                r.env_detail.insert("accel".into(), accel.into());
+            }
+            r.workload = crate::density::WORKLOAD.into();
+            r.rep = 0;
+            r.valid = true;
+            r.error = None;
+            r.params = BTreeMap::from([("instance".to_string(), serde_json::json!(k))]);
+            let drift = if k % 2 == 0 { 0.3 } else { -0.3 };
+            r.metrics = BTreeMap::from([
+                ("launch_ms".to_string(), 10.0 * (1.0 + 0.01 * k as f64)),
+                ("instance_pss_mib".to_string(), pss),
+                ("instance_uss_mib".to_string(), pss * 0.9),
+                (
+                    "host_mem_used_delta_mib".to_string(),
+                    per_instance * k as f64 + drift,
+                ),
+            ]);
+            r.units = r
+                .metrics
+                .keys()
+                .map(|k| {
+                    (
+                        k.clone(),
+                        if k == "launch_ms" { "ms" } else { "MiB" }.to_string(),
+                    )
+                })
+                .collect();
+            r
+        })
+        .collect()
+}

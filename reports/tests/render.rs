@@ -384,3 +384,35 @@ fn a_run_with_neighbour_records_shows_the_slowdown_table() {
     // Neighbour records are not single-instance figures.
     assert!(!md.contains("### neighbour"));
 }
+
+#[test]
+fn a_run_with_density_records_shows_the_table_and_plot_and_decides_c4() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut r = testdata::fixture_run(3, 1.0);
+    r.records.extend(testdata::density_records(
+        "container-isorun",
+        "",
+        40,
+        0.2,
+        0.4,
+    ));
+    r.records
+        .extend(testdata::density_records("vm-tcg", "tcg", 4, 230.0, 330.0));
+    testdata::write_run_dir(&run, &r);
+    let out = tmp.path().join("out");
+    write_report(&run, &out).unwrap();
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    for doc in [&html, &md] {
+        assert!(doc.contains("Density"), "no section");
+        assert!(doc.contains("vm-tcg (emulated)"));
+        assert!(doc.contains("40 containers were actually run"));
+    }
+    let svg = std::fs::read_to_string(out.join("plots/density.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let t = texts(&doc);
+    assert!(t.iter().any(|s| s == "container-isorun"), "{t:?}");
+    assert!(t.iter().any(|s| s == "vm-tcg (emulated)"), "{t:?}");
+    assert!(!md.contains("### density"));
+}

@@ -71,6 +71,31 @@ pub fn to_html(cx: &ReportContext) -> String {
     headline(&mut s, cx);
     claims_summary(&mut s, cx);
     per_workload(&mut s, cx);
+    if let Some((head, rows)) = super::density_table(cx) {
+        let _ = writeln!(
+            s,
+            "<h2 id=\"density\">Density</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
+            esc(super::DENSITY_NOTE),
+            head.iter()
+                .map(|h| format!("<th>{}</th>", esc(h)))
+                .collect::<String>()
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "<tr>{}</tr>",
+                r.iter()
+                    .enumerate()
+                    .map(|(i, c)| if i == 0 {
+                        format!("<td>{}</td>", esc(c))
+                    } else {
+                        format!("<td class=\"n\">{}</td>", esc(c))
+                    })
+                    .collect::<String>()
+            );
+        }
+        let _ = writeln!(s, "</table>");
+    }
     if let Some((head, rows)) = super::neighbour_table(cx) {
         let _ = writeln!(
             s,

@@ -162,6 +162,53 @@ pub fn figure_params(cx: &ReportContext, env_id: &str, workload: &str) -> String
     format!("{}{note}", crate::report::params_text(&p))
 }
 
+/// The density table (claim C4): per environment, the instances actually
+/// run, memory per instance (mean PSS and USS), host memory per extra
+/// instance (slope with its interval), and launch time of the first and
+/// last tenth of the launches. `None` without density records.
+pub fn density_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let d = &cx.facts.density;
+    if d.is_empty() {
+        return None;
+    }
+    let est = |e: Option<crate::stats::Estimate>| {
+        e.map(|e| format!("{} [{}, {}]", num(e.point), num(e.lo), num(e.hi)))
+            .unwrap_or_else(|| "–".into())
+    };
+    let head = [
+        "environment",
+        "instances run",
+        "PSS per instance (MiB)",
+        "host memory per extra instance (MiB)",
+        "launch, first → last tenth (ms)",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = d
+        .iter()
+        .map(|s| {
+            vec![
+                format!(
+                    "{}{}",
+                    s.env_id,
+                    if s.emulated() { " (emulated)" } else { "" }
+                ),
+                s.instances.to_string(),
+                est(s.pss_mib),
+                est(s.marginal_mib),
+                match (s.launch_first_ms, s.launch_last_ms) {
+                    (Some(a), Some(b)) => format!("{} → {}", num(a), num(b)),
+                    _ => "–".into(),
+                },
+            ]
+        })
+        .collect();
+    Some((head, rows))
+}
+
+/// What the density table's columns mean.
+pub const DENSITY_NOTE: &str = "Idle instances launched one at a time and kept alive. PSS: proportional set size of all of an instance's processes (mean with its 95% t interval). Host memory per extra instance: least-squares slope of the host's used memory against the number of live instances, with its 95% interval; it includes kernel memory (cgroups, namespaces, page tables) that PSS does not see, and is noisy when instances are small against the host's own drift.";
+
 /// The noisy-neighbour table (claim C5): one row per (environment,
 /// placement), one column per (victim metric, antagonist); each cell the
 /// victim's speed beside the antagonist relative to alone, with interval, n

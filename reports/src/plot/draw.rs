@@ -666,3 +666,97 @@ impl Plot for ChangesPlot<'_> {
         Ok(())
     }
 }
+
+/// Density: memory per instance and launch time against the number of live
+/// instances, one line per environment, two panels with log y axes.
+pub struct DensityPlot<'a> {
+    pub series: &'a [crate::density::DensitySeries],
+    pub subtitle: String,
+}
+
+impl Plot for DensityPlot<'_> {
+    fn name(&self) -> String {
+        "density.svg".into()
+    }
+    fn size(&self) -> (u32, u32) {
+        (1100, 520)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = titled(
+            root,
+            "density: idle instances launched one at a time",
+            &self.subtitle,
+        )?;
+        let (left, right) = area.split_horizontally(550);
+        type Get = fn(&crate::density::DensityPoint) -> Option<f64>;
+        let panels: [(&DrawingArea<DB, Shift>, &str, Get); 2] = [
+            (&left, "PSS per instance (MiB, log scale)", |p| p.pss_mib),
+            (&right, "launch, spawn to READY (ms, log scale)", |p| {
+                Some(p.launch_ms)
+            }),
+        ];
+        for (panel, desc, get) in panels {
+            let pts: Vec<(f64, f64)> = self
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .filter_map(|p| get(p).filter(|v| *v > 0.0).map(|v| (p.instance as f64, v)))
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let xmax = pts.iter().map(|p| p.0).fold(1.0, f64::max);
+            let ymin = pts.iter().map(|p| p.1).fold(f64::MAX, f64::min);
+            let ymax = pts.iter().map(|p| p.1).fold(0.0, f64::max);
+            let mut chart = ChartBuilder::on(panel)
+                .margin(14)
+                .x_label_area_size(45)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0.0..xmax * 1.02, ((ymin / 1.5)..(ymax * 1.5)).log_scale())
+                .map_err(de)?;
+            chart
+                .configure_mesh()
+                .x_desc("live instances")
+                .y_desc(desc)
+                .y_label_formatter(&|v| crate::export::num(*v))
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .axis_desc_style(font(13))
+                .label_style(font(11))
+                .draw()
+                .map_err(de)?;
+            for (i, s) in self.series.iter().enumerate() {
+                let color = env_color(i);
+                let xy: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .filter_map(|p| get(p).filter(|v| *v > 0.0).map(|v| (p.instance as f64, v)))
+                    .collect();
+                let label = match s.accel.as_deref() {
+                    Some("tcg") => format!("{} (emulated)", s.env_id),
+                    _ => s.env_id.clone(),
+                };
+                chart
+                    .draw_series(LineSeries::new(xy.clone(), color.stroke_width(2)))
+                    .map_err(de)?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
+                    });
+                if xy.len() <= 60 {
+                    chart
+                        .draw_series(xy.iter().map(|&p| Circle::new(p, 2, color.filled())))
+                        .map_err(de)?;
+                }
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.9))
+                .border_style(RGBColor(180, 180, 180))
+                .label_font(font(11))
+                .draw()
+                .map_err(de)?;
+        }
+        Ok(())
+    }
+}
