@@ -924,7 +924,7 @@ fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<ClaimResult> {
         env_id: s.env_id.clone(),
         workload: crate::density::WORKLOAD.into(),
         metric: "instance memory".into(),
-        unit: "MiB".into(),
+        unit: String::new(),
         params: format!("instances={}", s.instances),
         accel: s.accel.clone(),
         value: words(s),

@@ -238,6 +238,10 @@ fn claims_summary(s: &mut String, cx: &ReportContext) {
 
 fn per_workload(s: &mut String, cx: &ReportContext) {
     let a = cx.analysis;
+    if a.figures.is_empty() {
+        // An experiment-only run (density, neighbours) has no such figures.
+        return;
+    }
     let _ = writeln!(s, "<h2>Per workload</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n; below it, performance relative to native (× native, higher is better) with its interval. Environments that ran with other parameters than native are listed apart, without ratios.</p>");
     for w in a.workloads() {
         let WorkloadEnvs {

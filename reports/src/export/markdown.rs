@@ -97,14 +97,16 @@ pub fn to_markdown(cx: &ReportContext) -> String {
         }
     }
 
-    let _ = writeln!(
-        s,
-        "\n## Per workload\n\nCentre ({}) of the valid repetitions with its 95% interval and n; in brackets, performance relative to native (× native). Every repetition: results.csv.",
-        a.figures
-            .first()
-            .map(|f| f.summary.centre_kind.label())
-            .unwrap_or("geometric mean")
-    );
+    if !a.figures.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Per workload\n\nCentre ({}) of the valid repetitions with its 95% interval and n; in brackets, performance relative to native (× native). Every repetition: results.csv.",
+            a.figures
+                .first()
+                .map(|f| f.summary.centre_kind.label())
+                .unwrap_or("geometric mean")
+        );
+    }
     for w in a.workloads() {
         let WorkloadEnvs {
             all: envs,
