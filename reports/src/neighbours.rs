@@ -158,6 +158,53 @@ pub fn slowdowns(records: &[ResultRecord]) -> Vec<Slowdown> {
     out
 }
 
+/// The slowdowns as a grid: row labels (`env_id placement`, with
+/// "(emulated)" for TCG VMs), column labels (`victim/metric + antagonist`)
+/// and the speed of each cell.
+pub type Grid = (Vec<String>, Vec<String>, Vec<Vec<Option<f64>>>);
+
+pub fn grid(s: &[Slowdown]) -> Grid {
+    let mut rows: Vec<(String, String, bool)> = Vec::new();
+    let mut cols: Vec<(String, String, String)> = Vec::new();
+    for x in s {
+        let r = (x.env_id.clone(), x.placement.clone(), x.emulated());
+        if !rows.contains(&r) {
+            rows.push(r);
+        }
+        let c = (x.victim.clone(), x.metric.clone(), x.antagonist.clone());
+        if !cols.contains(&c) {
+            cols.push(c);
+        }
+    }
+    let cells = rows
+        .iter()
+        .map(|(e, p, _)| {
+            cols.iter()
+                .map(|(v, m, a)| {
+                    s.iter()
+                        .find(|x| {
+                            &x.env_id == e
+                                && &x.placement == p
+                                && &x.victim == v
+                                && &x.metric == m
+                                && &x.antagonist == a
+                        })
+                        .map(|x| x.speed.point)
+                })
+                .collect()
+        })
+        .collect();
+    (
+        rows.iter()
+            .map(|(e, p, emu)| format!("{e} {p}{}", if *emu { " (emulated)" } else { "" }))
+            .collect(),
+        cols.iter()
+            .map(|(v, m, a)| format!("{v}/{m} + {a}"))
+            .collect(),
+        cells,
+    )
+}
+
 /// How two environments' victims fared against one antagonist in one
 /// placement: whether `a` lost more than `b`, judged on the intervals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +290,24 @@ mod tests {
         assert_eq!(protection(shared, part), Protection::AWorse);
         assert_eq!(protection(part, shared), Protection::BWorse);
         assert_eq!(protection(part, part), Protection::Unclear);
+    }
+
+    #[test]
+    fn the_grid_has_a_cell_per_environment_placement_victim_and_antagonist() {
+        let mut rs = Vec::new();
+        for rep in 0..3 {
+            for place in ["shared", "partitioned"] {
+                rs.push(rec("native", ALONE, place, rep, 20.0));
+                rs.push(rec("native", "cpu", place, rep, 10.0));
+            }
+        }
+        let (rows, cols, cells) = grid(&slowdowns(&rs));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(cols, vec!["cpu/gflops + cpu".to_string()]);
+        assert!(cells
+            .iter()
+            .all(|r| r[0].is_some_and(|v| (v - 0.5).abs() < 1e-12)));
+        assert!(crate::plot::draw::heat_color(0.0).0 > crate::plot::draw::heat_color(1.0).0);
     }
 
     #[test]

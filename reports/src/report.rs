@@ -204,6 +204,24 @@ pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
         .map(|w| (w.clone(), facts.workload_title(&analysis, &w)))
         .collect();
     let mut plots = plot::report_plots_titled(&analysis, &run.info.host.hostname, &titles)?;
+    if !facts.slowdowns.is_empty() {
+        let (rows, cols, cells) = crate::neighbours::grid(&facts.slowdowns);
+        let p = plot::draw::NeighbourHeatmap {
+            rows: &rows,
+            cols: &cols,
+            cells: &cells,
+            subtitle: format!(
+                "host {}; 1.00× = undisturbed; intervals and the antagonists' pressure in the table",
+                run.info.host.hostname
+            ),
+        };
+        plots.push(plot::NamedImage {
+            stem: "neighbours".into(),
+            title: "noisy neighbours: victim slowdown per environment, placement and antagonist"
+                .into(),
+            image: plot::draw::render(&p)?,
+        });
+    }
     if !facts.density_series.is_empty() {
         let p = plot::draw::DensityPlot {
             series: &facts.density_series,

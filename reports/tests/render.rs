@@ -383,6 +383,14 @@ fn a_run_with_neighbour_records_shows_the_slowdown_table() {
     }
     // Neighbour records are not single-instance figures.
     assert!(!md.contains("### neighbour"));
+    let svg = std::fs::read_to_string(out.join("plots/neighbours.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let t = texts(&doc);
+    assert!(t.iter().any(|s| s == "container-runc shared"), "{t:?}");
+    assert!(
+        t.iter().any(|s| s == "0.50×") && t.iter().any(|s| s == "0.90×"),
+        "{t:?}"
+    );
 }
 
 #[test]

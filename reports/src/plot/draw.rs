@@ -760,3 +760,87 @@ impl Plot for DensityPlot<'_> {
         Ok(())
     }
 }
+
+/// Noisy neighbours as a heatmap: one row per (environment, placement), one
+/// column per (victim metric, antagonist); each cell the victim's speed
+/// beside the antagonist relative to alone, coloured from red (0) through
+/// yellow to green (1 and above), with its value written in.
+pub struct NeighbourHeatmap<'a> {
+    pub rows: &'a [String],
+    pub cols: &'a [String],
+    /// `cells[r][c]`: speed (beside / alone), `None` when not measured.
+    pub cells: &'a [Vec<Option<f64>>],
+    pub subtitle: String,
+}
+
+/// Red → yellow → green for a speed ratio in [0, 1].
+pub fn heat_color(speed: f64) -> RGBColor {
+    let t = speed.clamp(0.0, 1.0);
+    let (r, g) = if t < 0.5 {
+        (230.0, 60.0 + 2.0 * t * 160.0)
+    } else {
+        (230.0 - (t - 0.5) * 2.0 * 170.0, 220.0)
+    };
+    RGBColor(r as u8, g as u8, 80)
+}
+
+impl Plot for NeighbourHeatmap<'_> {
+    fn name(&self) -> String {
+        "neighbours.svg".into()
+    }
+    fn size(&self) -> (u32, u32) {
+        let w = 260 + 150 * self.cols.len() as u32;
+        let h = 140 + 44 * self.rows.len() as u32;
+        (w.clamp(640, 1600), h.clamp(260, 1400))
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = titled(
+            root,
+            "noisy neighbours: victim speed beside the antagonist / alone",
+            &self.subtitle,
+        )?;
+        let (w, h) = area.dim_in_pixel();
+        let (left, top) = (240i32, 40i32);
+        let cw = ((w as i32 - left - 20) / self.cols.len().max(1) as i32).max(40);
+        let ch = ((h as i32 - top - 20) / self.rows.len().max(1) as i32).clamp(24, 60);
+        let centre = |size| {
+            font(size).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Center,
+            ))
+        };
+        for (c, name) in self.cols.iter().enumerate() {
+            let x = left + c as i32 * cw + cw / 2;
+            area.draw_text(name, &centre(11), (x, top / 2))
+                .map_err(de)?;
+        }
+        for (r, name) in self.rows.iter().enumerate() {
+            let y = top + r as i32 * ch;
+            let right = font(12).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Right,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+            area.draw_text(name, &right, (left - 8, y + ch / 2))
+                .map_err(de)?;
+            for c in 0..self.cols.len() {
+                let x = left + c as i32 * cw;
+                let v = self
+                    .cells
+                    .get(r)
+                    .and_then(|row| row.get(c))
+                    .copied()
+                    .flatten();
+                let fill = v.map_or(RGBColor(235, 235, 235), heat_color);
+                area.draw(&Rectangle::new(
+                    [(x + 1, y + 1), (x + cw - 1, y + ch - 1)],
+                    fill.filled(),
+                ))
+                .map_err(de)?;
+                let text = v.map_or("–".to_string(), |v| format!("{v:.2}×"));
+                area.draw_text(&text, &centre(12), (x + cw / 2, y + ch / 2))
+                    .map_err(de)?;
+            }
+        }
+        Ok(())
+    }
+}
