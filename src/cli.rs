@@ -96,7 +96,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_history: bool,
     /// Run an experiment instead of the workloads: density (idle instances
-    /// launched one at a time per environment; claim C4).
+    /// launched one at a time per environment; claim C4) or neighbours
+    /// (victims alone and beside antagonists, shared and partitioned; claim
+    /// C5; victims from --workload [default: cpu,membw]).
     #[arg(long, value_enum)]
     pub experiment: Option<Experiment>,
     /// Density: instances per environment [default: 50 native, 50 per
@@ -112,6 +114,8 @@ pub struct RunArgs {
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Experiment {
     Density,
+    /// A victim alone and beside antagonists, shared and partitioned (C5).
+    Neighbours,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -134,6 +134,9 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     if a.experiment == Some(crate::cli::Experiment::Density) {
         return super::density::run(a, private_mounts);
     }
+    if a.experiment == Some(crate::cli::Experiment::Neighbours) {
+        return super::neighbours::run(a, private_mounts);
+    }
     let (plan, mut dir, done, old_info, warnings) = match &a.resume {
         Some(path) => {
             let (dir, info, done, warnings) = crate::store::RunDir::resume(path)

@@ -12,7 +12,7 @@
 //! (crun on hybrid cgroup hosts) live in `isorun::peer`, recorded in detail().
 
 use super::process::{kill_group, tail_lines, Supervised};
-use super::{EnvContext, EnvKind, Environment, Instance, RunOutcome};
+use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
 use isobench_workloads::WorkloadSpec;
@@ -243,6 +243,17 @@ impl Environment for ContainerEnv {
     }
 
     fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
+        self.launch_with(spec, timeout, &Limits::default())
+    }
+
+    /// Limits go to `linux.resources` of config.json; isorun, runc and crun
+    /// all apply them (cpuset, CFS quota, memory and pids limits).
+    fn launch_with(
+        &self,
+        spec: &WorkloadSpec,
+        timeout: Duration,
+        limits: &Limits,
+    ) -> Result<Box<dyn Instance>> {
         let p = self
             .prepared
             .as_ref()
@@ -266,6 +277,9 @@ impl Environment for ContainerEnv {
         // can be found the same way under each (its footprint, claim C4).
         let cgroup = format!("/{CGROUP_PARENT}/{id}");
         config["linux"]["cgroupsPath"] = serde_json::json!(cgroup);
+        if !limits.is_empty() {
+            config["linux"]["resources"] = resources_json(limits);
+        }
         config["annotations"] = serde_json::json!({
             ANNOTATION_IMAGE: IMAGE,
             ANNOTATION_STORE: p.store.root,
@@ -369,6 +383,28 @@ impl Environment for ContainerEnv {
 /// Parent of every container cgroup isobench asks a runtime for.
 const CGROUP_PARENT: &str = crate::sweep::naming::CGROUP_PARENT;
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// CFS period used with `Limits::cpu_quota_pct` (µs).
+const CPU_PERIOD_US: u64 = 100_000;
+
+/// `linux.resources` of the OCI config for `limits`.
+pub fn resources_json(limits: &Limits) -> serde_json::Value {
+    let mut r = serde_json::json!({});
+    if let Some(c) = limits.cpu_list() {
+        r["cpu"]["cpus"] = serde_json::json!(c);
+    }
+    if let Some(q) = limits.cpu_quota_pct {
+        r["cpu"]["quota"] = serde_json::json!(CPU_PERIOD_US * q as u64 / 100);
+        r["cpu"]["period"] = serde_json::json!(CPU_PERIOD_US);
+    }
+    if let Some(m) = limits.memory_mib {
+        r["memory"]["limit"] = serde_json::json!(m << 20);
+    }
+    if let Some(p) = limits.pids {
+        r["pids"]["limit"] = serde_json::json!(p);
+    }
+    r
+}
 
 fn ms(a: Instant, b: Instant) -> f64 {
     b.duration_since(a).as_secs_f64() * 1000.0
@@ -602,5 +638,33 @@ fn remove_cgroup_parent(root: &Path) {
 impl Drop for ContainerEnv {
     fn drop(&mut self) {
         let _ = self.cleanup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_become_linux_resources() {
+        let r = resources_json(&Limits {
+            cpus: Some(vec![1]),
+            cpu_quota_pct: Some(100),
+            memory_mib: Some(512),
+            pids: Some(128),
+        });
+        assert_eq!(
+            r,
+            serde_json::json!({
+                "cpu": {"cpus": "1", "quota": 100000, "period": 100000},
+                "memory": {"limit": 512u64 << 20},
+                "pids": {"limit": 128},
+            })
+        );
+        let p = resources_json(&Limits {
+            pids: Some(64),
+            ..Limits::default()
+        });
+        assert_eq!(p, serde_json::json!({"pids": {"limit": 64}}));
     }
 }

@@ -113,6 +113,69 @@ pub trait Instance: Send {
     fn wait(self: Box<Self>, timeout: Duration) -> Result<RunOutcome>;
 }
 
+/// Resource placement of one instance at launch (the neighbour experiment's
+/// `partitioned` placement). Empty: no limits, as [`Environment::launch`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Limits {
+    /// Host CPUs the instance may run on (affinity or cpuset).
+    pub cpus: Option<Vec<usize>>,
+    /// CPU time quota in percent of one CPU (100 = one CPU's worth).
+    pub cpu_quota_pct: Option<u32>,
+    /// Memory limit.
+    pub memory_mib: Option<u64>,
+    /// Largest number of processes (tasks).
+    pub pids: Option<u64>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        self == &Limits::default()
+    }
+
+    /// `cpus` as a cpuset list (`0,1`).
+    pub fn cpu_list(&self) -> Option<String> {
+        self.cpus.as_ref().map(|c| {
+            c.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+
+    /// Refuse every limit but `cpus` (environments that can only pin).
+    pub fn only_cpus(&self, who: &str) -> Result<()> {
+        let rest = Limits {
+            cpus: None,
+            ..self.clone()
+        };
+        if !rest.is_empty() {
+            anyhow::bail!("{who} applies only CPU affinity, not {rest:?}");
+        }
+        Ok(())
+    }
+}
+
+/// Make `cmd`'s process (and every thread and child it makes later, which
+/// inherit the mask) run only on `cpus`.
+pub fn set_affinity(cmd: &mut std::process::Command, cpus: &[usize]) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mut set = nix::sched::CpuSet::new();
+    for &c in cpus {
+        set.set(c)
+            .map_err(|e| anyhow::anyhow!("CPU {c} cannot be in an affinity mask: {e}"))?;
+    }
+    // SAFETY: the closure runs in the child between fork and exec; it only
+    // calls sched_setaffinity(2), an async-signal-safe system call, on a
+    // CpuSet built before the fork (no allocation, no locks).
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+                .map_err(std::io::Error::from)
+        });
+    }
+    Ok(())
+}
+
 /// One place to run workloads.
 pub trait Environment {
     fn kind(&self) -> EnvKind;
@@ -138,6 +201,19 @@ pub trait Environment {
     /// runtime's create and start). Each instance is independent of the
     /// others, so many may live at once.
     fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>>;
+    /// [`Environment::launch`] with a placement. Environments that cannot
+    /// apply limits refuse any.
+    fn launch_with(
+        &self,
+        spec: &WorkloadSpec,
+        timeout: Duration,
+        limits: &Limits,
+    ) -> Result<Box<dyn Instance>> {
+        if !limits.is_empty() {
+            anyhow::bail!("{} cannot apply limits ({limits:?})", self.id());
+        }
+        self.launch(spec, timeout)
+    }
     /// Run one workload to completion; must not leave anything behind,
     /// also on error.
     fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {

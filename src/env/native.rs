@@ -2,7 +2,7 @@
 
 use super::footprint;
 use super::process::Supervised;
-use super::{EnvContext, EnvKind, Environment, Instance, RunOutcome};
+use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
 use isobench_workloads::{Workload, WorkloadSpec};
@@ -82,13 +82,26 @@ impl Environment for Native {
         self.bin = Some(ctx.workload_bin.clone());
         Ok(())
     }
-    fn launch(&self, spec: &WorkloadSpec, _timeout: Duration) -> Result<Box<dyn Instance>> {
+    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
+        self.launch_with(spec, timeout, &Limits::default())
+    }
+    /// Only CPU affinity: a native process has no cgroup of its own here.
+    fn launch_with(
+        &self,
+        spec: &WorkloadSpec,
+        _timeout: Duration,
+        limits: &Limits,
+    ) -> Result<Box<dyn Instance>> {
+        limits.only_cpus("native")?;
         let bin = self
             .bin
             .as_ref()
             .ok_or_else(|| anyhow!("native environment not prepared"))?;
         let mut cmd = Command::new(bin);
         cmd.args(&spec.args);
+        if let Some(cpus) = &limits.cpus {
+            super::set_affinity(&mut cmd, cpus)?;
+        }
         Ok(Box::new(NativeInstance {
             sup: Supervised::spawn(cmd)?,
             workload: spec.workload,

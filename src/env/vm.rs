@@ -17,7 +17,7 @@
 
 use super::footprint;
 use super::process::{output_of, watch, Supervised, Watched};
-use super::{EnvContext, EnvKind, Environment, Instance, RunOutcome};
+use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
 use crate::vm::accel::{self, AccelPlan, AccelRequest};
 use crate::vm::console;
 use crate::vm::initramfs::workload_initramfs;
@@ -457,7 +457,21 @@ impl Environment for VmEnv {
         Ok(())
     }
 
-    fn launch(&self, spec: &WorkloadSpec, _timeout: Duration) -> Result<Box<dyn Instance>> {
+    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
+        self.launch_with(spec, timeout, &Limits::default())
+    }
+
+    /// Only CPU affinity, of the whole QEMU process: its threads (vCPUs,
+    /// I/O, the TCG translator) inherit the mask. This pins the whole VMM,
+    /// a stand-in for pinning the vCPU threads alone (which needs QMP's
+    /// query-cpus-fast to find their thread ids).
+    fn launch_with(
+        &self,
+        spec: &WorkloadSpec,
+        _timeout: Duration,
+        limits: &Limits,
+    ) -> Result<Box<dyn Instance>> {
+        limits.only_cpus("vm")?;
         let p = self
             .prepared
             .as_ref()
@@ -473,6 +487,9 @@ impl Environment for VmEnv {
         );
         let mut cmd = Command::new(&p.config.qemu);
         cmd.args(p.config.args(&spec.args).with_context(|| what.clone())?);
+        if let Some(cpus) = &limits.cpus {
+            super::set_affinity(&mut cmd, cpus)?;
+        }
         let sup = Supervised::spawn(cmd).with_context(|| what.clone())?;
         Ok(Box::new(VmInstance {
             sup,

@@ -2,3 +2,4 @@
 //! one instance"): they hold several live [`crate::env::Instance`]s at once.
 
 pub mod density;
+pub mod neighbours;

@@ -1,0 +1,226 @@
+//! `isobench run --experiment neighbours`: the noisy-neighbour experiment
+//! ([`crate::experiment::neighbours`]) for every environment of the plan,
+//! one after the other, into a run directory (`results.jsonl` lines with
+//! workload `neighbour`, one per victim run; claim C5).
+
+use super::run::{
+    host_mem_available, now_rfc3339, plan_from_args, Prepared, RemoveDirGuard, EXIT_INTERRUPTED,
+};
+use crate::cli::RunArgs;
+use crate::env::process::{interrupted, Interrupted};
+use crate::env::{self, EnvContext};
+use crate::experiment::neighbours::{self as nb, Config, Placement};
+use crate::plan::{self, usage};
+use crate::store::RunDir;
+use crate::{host, locate, runner};
+use anyhow::{Context, Result};
+use isobench_reports::schema::{EnvInfo, RunInfo, ToolInfo, SCHEMA_VERSION};
+use isobench_workloads::Preset;
+use std::time::Duration;
+
+pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
+    if a.resume.is_some() {
+        return Err(usage(
+            "--resume does not apply to --experiment neighbours; start a new run",
+        ));
+    }
+    let bin =
+        locate::workload_bin(a.workload_bin.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+    let mut args = a.clone();
+    if args.workload.is_empty() {
+        args.workload = vec!["cpu".into(), "membw".into()];
+    }
+    let plan = plan_from_args(&args, bin)?;
+    if let Some(w) = plan.workloads.iter().find(|w| !nb::VICTIMS.contains(w)) {
+        return Err(usage(format!(
+            "{w} cannot be a neighbour victim (victims: cpu, membw, randacc, latency)"
+        )));
+    }
+    let quick = matches!(plan.preset, Preset::Quick | Preset::Gate);
+    let host_cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut warnings = vec![format!(
+        "neighbours: victims {} beside antagonists {}; the fork antagonist is bounded by --max-procs {} and, in containers, a pids limit of {}",
+        plan.workloads.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
+        if quick { nb::QUICK_ANTAGONISTS.join(",") } else { nb::ANTAGONISTS.join(",") },
+        nb::FORK_MAX_PROCS,
+        nb::ANTAGONIST_PIDS,
+    )];
+    let mut placements = vec![Placement::Shared];
+    if host_cpus >= 2 {
+        placements.push(Placement::Partitioned);
+    } else {
+        warnings.push(
+            "neighbours: the host has 1 CPU, so victim and antagonist cannot be partitioned; only the shared placement was measured".into(),
+        );
+    }
+
+    let mut dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
+    let out_path = dir.path().to_path_buf();
+    let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
+    // Declared first, so dropped last: a sweep after a crash finds the run
+    // (its containers, cgroups, QEMU processes and scratch) by this record.
+    let _registration = crate::sweep::register_run(&plan, &out_path, &scratch, private_mounts);
+    let mut guard = RemoveDirGuard {
+        path: &out_path,
+        armed: true,
+    };
+    let host = host::probe();
+    eprintln!("host: {}", host::one_line(&host));
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    let _scratch_guard = RemoveDirGuard {
+        path: &scratch,
+        armed: true,
+    };
+    let ctx = EnvContext {
+        workload_bin: plan.workload_bin.clone(),
+        scratch: scratch.clone(),
+        threads: plan.threads,
+    };
+    let mut envs = Prepared(Vec::new());
+    for p in &plan.envs {
+        let mut e = env::make(p, &plan)?;
+        eprintln!("preparing {} ...", e.id());
+        e.prepare(&ctx)
+            .with_context(|| format!("preparing the {} environment", e.id()))?;
+        if interrupted() {
+            return Ok(EXIT_INTERRUPTED);
+        }
+        envs.0.push(e);
+    }
+    let emulated = envs.0.iter().any(|e| e.emulated());
+    if emulated {
+        warnings.push("a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) victim sizes, and the VM's antagonist applies less pressure".into());
+    }
+    let specs = runner::specs(&plan, emulated);
+    let antagonists: Vec<String> = if quick {
+        nb::QUICK_ANTAGONISTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        nb::ANTAGONISTS.iter().map(|s| s.to_string()).collect()
+    };
+    // Memory: the largest victim plus the largest antagonist at once.
+    let victim_need = runner::memory_need_bytes(&specs, plan.threads);
+    let llc_bytes = host::llc_bytes(std::path::Path::new("/"));
+    let antagonist_need = antagonists
+        .iter()
+        .filter_map(|k| {
+            isobench_workloads::args::parse(
+                &nb::antagonist_spec(k, plan.threads, 1, llc_bytes).args,
+                plan.threads,
+            )
+            .ok()
+            .and_then(|c| c.memory_need_bytes())
+        })
+        .max()
+        .unwrap_or(0);
+    let need = victim_need + antagonist_need;
+    let host_avail = host_mem_available();
+    if let Some(avail) = host_avail {
+        if need > avail {
+            return Err(usage(format!(
+                "victim and antagonist allocate up to {} MiB but the host has only {} MiB available",
+                need >> 20,
+                avail >> 20
+            )));
+        }
+    }
+    for e in envs.0.iter_mut() {
+        e.fit_memory(need, host_avail)
+            .map_err(|err| match err.downcast::<plan::UsageError>() {
+                Ok(u) => u.into(),
+                Err(other) => other.context(format!("sizing the {} environment", e.id())),
+            })?;
+    }
+    let cfg = Config {
+        victims: plan.workloads.clone(),
+        antagonists,
+        placements,
+        reps: plan.reps,
+        seed: plan.seed,
+        threads: plan.threads,
+        host_cpus,
+        llc_bytes,
+        // Room for the larger of the two plus the runtime's own pages.
+        container_memory_mib: Some((victim_need.max(antagonist_need) >> 20) + 256),
+        timeout: Duration::from_secs(plan.timeout_s.max(30)),
+        settle: Duration::from_millis(200),
+        default_duration_ms: 30_000,
+    };
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
+    let mut config = serde_json::to_value(&plan).context("serialising the plan")?;
+    config["neighbours"] = serde_json::to_value(&cfg).context("serialising the experiment")?;
+    let mut info = RunInfo {
+        schema: SCHEMA_VERSION,
+        run_id: plan.run_id.clone(),
+        started_at: now_rfc3339(),
+        finished_at: None,
+        host,
+        tool: ToolInfo {
+            isobench_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
+            workload_binary: plan.workload_bin.display().to_string(),
+            workload_sha256: (!bin_bytes.is_empty())
+                .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bin_bytes))),
+        },
+        config,
+        environments: envs
+            .0
+            .iter()
+            .map(|e| {
+                let mut detail = e.detail();
+                detail.insert("experiment".into(), "neighbours".into());
+                EnvInfo {
+                    env: e.kind().name().to_string(),
+                    env_id: e.id(),
+                    detail,
+                }
+            })
+            .collect(),
+        warnings,
+    };
+    dir.write_run_info(&info)?;
+    guard.armed = false;
+
+    let t_all = std::time::Instant::now();
+    let mut invalid = 0;
+    for (i, e) in envs.0.iter().enumerate() {
+        eprintln!("neighbours: {} ...", e.id());
+        let res = nb::run(e.as_ref(), i, &cfg, &specs, &plan.run_id, |r| {
+            eprintln!(
+                "  {} rep {} {} {} beside {}: {}",
+                e.id(),
+                r.rep,
+                r.params["placement"].as_str().unwrap_or("?"),
+                r.params["victim"].as_str().unwrap_or("?"),
+                r.params["antagonist"].as_str().unwrap_or("?"),
+                runner::describe(r)
+            );
+            dir.append(r)
+        });
+        match res {
+            Ok(s) => invalid += s.invalid,
+            Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
+                eprintln!("interrupted; every instance was stopped");
+                return Ok(EXIT_INTERRUPTED);
+            }
+            Err(err) => return Err(err.context(format!("neighbours in {}", e.id()))),
+        }
+    }
+    drop(envs);
+    info.finished_at = Some(now_rfc3339());
+    dir.write_run_info(&info)?;
+    if !a.no_history {
+        eprintln!("history: the neighbour experiment is not recorded in the history database");
+    }
+    eprintln!("neighbours: done in {:.0} s", t_all.elapsed().as_secs_f64());
+    println!("{}", out_path.display());
+    Ok(if invalid > 0 { 1 } else { 0 })
+}
