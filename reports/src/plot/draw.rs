@@ -800,7 +800,7 @@ impl Plot for NeighbourHeatmap<'_> {
             &self.subtitle,
         )?;
         let (w, h) = area.dim_in_pixel();
-        let (left, top) = (240i32, 40i32);
+        let (left, top) = (240i32, 48i32);
         let cw = ((w as i32 - left - 20) / self.cols.len().max(1) as i32).max(40);
         let ch = ((h as i32 - top - 20) / self.rows.len().max(1) as i32).clamp(24, 60);
         let centre = |size| {
@@ -810,9 +810,15 @@ impl Plot for NeighbourHeatmap<'_> {
             ))
         };
         for (c, name) in self.cols.iter().enumerate() {
+            // "victim/metric + antagonist" on two lines.
             let x = left + c as i32 * cw + cw / 2;
-            area.draw_text(name, &centre(11), (x, top / 2))
+            let (a, b) = name.split_once(" + ").unwrap_or((name.as_str(), ""));
+            area.draw_text(a, &centre(11), (x, top / 2 - 8))
                 .map_err(de)?;
+            if !b.is_empty() {
+                area.draw_text(&format!("+ {b}"), &centre(11), (x, top / 2 + 8))
+                    .map_err(de)?;
+            }
         }
         for (r, name) in self.rows.iter().enumerate() {
             let y = top + r as i32 * ch;
