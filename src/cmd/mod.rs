@@ -5,5 +5,6 @@ pub mod compare;
 pub mod density;
 pub mod history;
 pub mod list;
+pub mod push;
 pub mod report;
 pub mod run;
