@@ -1061,17 +1061,9 @@ impl History {
 }
 
 fn pg_err(location: &str, e: postgres::Error) -> HistoryError {
-    let msg = pg_msg(&e);
-    if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
-        // The connection broke: a failing server, not a statement.
-        return HistoryError::Connect {
-            url: location.to_string(),
-            msg,
-        };
-    }
     HistoryError::Pg {
         url: location.to_string(),
-        msg,
+        msg: pg_msg(&e),
     }
 }
 
