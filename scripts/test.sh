@@ -42,7 +42,7 @@ if [ -x "$pg_bin/initdb" ] && id postgres >/dev/null 2>&1; then
         { cat "$pg_dir/server.log" >&2; exit 1; }
     runuser -u postgres -- "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres isobench_test
     export ISOBENCH_TEST_PG_URL="postgres://postgres@127.0.0.1:$pg_port/isobench_test"
-    echo "test.sh: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $NF}') on 127.0.0.1:$pg_port ($pg_dir)" >&2
+    echo "test.sh: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($pg_dir)" >&2
 else
     echo "test.sh: no PostgreSQL server binaries (scripts/setup.sh installs them); the store tests will skip" >&2
 fi
