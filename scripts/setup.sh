@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
-# as root: QEMU, runc, crun, busybox-static, cpio (Debian packages), a guest
+# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL (Debian packages;
+# the server is not started as a service: scripts/test.sh runs a throwaway
+# cluster), a guest
 # kernel (scripts/fetch-kernel.sh), the static workload binary
 # (scripts/build-workload.sh) and the release binaries (isobench, isorun).
 # Idempotent: a second run only checks.
@@ -14,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates)
+pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,7 +25,17 @@ if [ "${#missing[@]}" -gt 0 ] || [ "${ISOBENCH_APT_UPDATE:-0}" = 1 ]; then
     log "installing ${missing[*]:-(update only)}"
     apt-get update -q
     if [ "${#missing[@]}" -gt 0 ]; then
+        # Exit 101 from policy-rc.d: installing must not start a system
+        # service (postgresql's cluster); tests start their own server.
+        policy=/usr/sbin/policy-rc.d
+        own_policy=0
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy"
+            chmod 755 "$policy"
+            own_policy=1
+        fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+        if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
     fi
 fi
 

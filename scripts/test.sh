@@ -17,6 +17,36 @@ ISOBENCH_APT_UPDATE="${ISOBENCH_APT_UPDATE:-0}" bash scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
+# A throwaway PostgreSQL cluster for the history-store tests: initdb into a
+# temporary directory owned by `postgres`, listening on 127.0.0.1 only on a
+# private port, trust authentication; stopped and removed on every exit. No
+# system service is started.
+pg_bin="${ISOBENCH_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
+pg_port="${ISOBENCH_TEST_PG_PORT:-54329}"
+pg_dir=""
+stop_pg() {
+    if [ -n "$pg_dir" ] && [ -d "$pg_dir" ]; then
+        runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+        rm -rf "$pg_dir"
+    fi
+}
+trap stop_pg EXIT
+trap 'exit 130' INT TERM
+if [ -x "$pg_bin/initdb" ] && id postgres >/dev/null 2>&1; then
+    pg_dir=$(mktemp -d /tmp/isobench-pg.XXXXXX)
+    chown postgres: "$pg_dir"
+    runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 >"$pg_dir/initdb.log" 2>&1 ||
+        { cat "$pg_dir/initdb.log" >&2; exit 1; }
+    runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 30 \
+        -o "-h 127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=200 -c fsync=off" start >/dev/null ||
+        { cat "$pg_dir/server.log" >&2; exit 1; }
+    runuser -u postgres -- "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres isobench_test
+    export ISOBENCH_TEST_PG_URL="postgres://postgres@127.0.0.1:$pg_port/isobench_test"
+    echo "test.sh: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($pg_dir)" >&2
+else
+    echo "test.sh: no PostgreSQL server binaries (scripts/setup.sh installs them); the store tests will skip" >&2
+fi
+
 mkdir -p target
 log="$PWD/target/test-output.log"
 export ISOBENCH_SKIP_LOG="$PWD/target/test-skips.log"

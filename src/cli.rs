@@ -30,6 +30,8 @@ pub enum Command {
     Compare(crate::cmd::compare::CompareArgs),
     /// Show the recorded history of a metric.
     History(crate::cmd::history::HistoryArgs),
+    /// Add run directories measured elsewhere to a history store (idempotent per run id).
+    Push(crate::cmd::push::PushArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -16,6 +16,7 @@ fn main() {
         Command::Report(a) => isobench::cmd::report::run(a),
         Command::Compare(a) => isobench::cmd::compare::run(a),
         Command::History(a) => isobench::cmd::history::run(a),
+        Command::Push(a) => isobench::cmd::push::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

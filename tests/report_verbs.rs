@@ -158,7 +158,7 @@ fn history_imports_and_plots_per_environment() {
     assert_eq!(history::run(&args).unwrap(), 0);
     // Importing again is idempotent.
     assert_eq!(history::run(&args).unwrap(), 0);
-    let h = isobench_reports::history::History::open(&db).unwrap();
+    let mut h = isobench_reports::history::History::open(&db).unwrap();
     assert_eq!(h.run_count().unwrap(), 1);
     let plots: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()

@@ -11,7 +11,7 @@
 use crate::load::{load_run, LoadError, Run};
 use crate::plot::draw::{self, LabelledValue, SeriesPlot};
 use crate::plot::{Image, PlotError};
-use crate::schema::HostInfo;
+use crate::schema::{HostInfo, ResultRecord};
 use crate::stats;
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
@@ -36,8 +36,75 @@ pub enum HistoryError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("{url} is not a valid PostgreSQL URL: {msg} (expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE)")]
+    BadUrl { url: String, msg: String },
+    #[error("cannot connect to PostgreSQL at {url}: {msg}")]
+    Connect { url: String, msg: String },
+    #[error("PostgreSQL {url}: {msg}")]
+    Pg { url: String, msg: String },
+    #[error("history store {store} has schema version {found}, newer than this isobench knows ({known}); use a newer isobench (the store was not changed)")]
+    NewerSchema {
+        store: String,
+        found: i64,
+        known: i64,
+    },
     #[error(transparent)]
     Load(#[from] LoadError),
+}
+
+impl HistoryError {
+    /// Whether the error is the caller's input (a bad URL, a store of a newer
+    /// schema, an unreadable run directory) rather than a failing server or
+    /// file system: the CLI exits 2 for these, 1 otherwise.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            HistoryError::BadUrl { .. } | HistoryError::NewerSchema { .. } | HistoryError::Load(_)
+        )
+    }
+}
+
+/// Whether `db` names a PostgreSQL server (`postgres://` or `postgresql://`)
+/// rather than a SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// `db` for messages: a PostgreSQL URL without its password.
+pub fn redact(db: &str) -> String {
+    if !is_postgres_url(db) {
+        return db.to_string();
+    }
+    let (scheme, rest) = db.split_once("://").unwrap_or(("", db));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => db.to_string(),
+        },
+        None => db.to_string(),
+    }
+}
+
+/// A PostgreSQL error with the server's message (postgres::Error alone says
+/// only "db error").
+fn pg_msg(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        // The server's message alone: DETAIL repeats the whole row.
+        return match db.hint() {
+            Some(h) => format!("{}: {} ({h})", db.severity(), db.message()),
+            None => format!("{}: {}", db.severity(), db.message()),
+        };
+    }
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s.lines().collect::<Vec<_>>().join(" ")
 }
 
 /// Where the history lives unless `--db` says otherwise:
@@ -72,7 +139,16 @@ pub fn host_fingerprint(h: &HostInfo) -> String {
     )
 }
 
-const SCHEMA: &str = "
+/// The schema version this isobench writes and reads. A store of a newer
+/// version is refused; older ones are migrated at open.
+pub const STORE_SCHEMA_VERSION: i64 = 2;
+
+/// Migrations, in order: `MIGRATIONS[i]` takes a store from version `i` to
+/// `i + 1`. Written in the SQL both engines accept; for PostgreSQL
+/// [`pg_ddl`] maps the SQLite type names. Version 1 is the schema of the
+/// first (SQLite-only) history, which had no `schema_version` table.
+const MIGRATIONS: [&str; 2] = [
+    "
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     host_fingerprint TEXT NOT NULL,
@@ -97,160 +173,817 @@ CREATE TABLE IF NOT EXISTS results (
     unit TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_series ON results(workload, metric, env_id);
-";
+",
+    // 2: host facts and tool of every run, the whole run.json, and every raw
+    // repetition (one row per results.jsonl line, all its columns).
+    "
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+ALTER TABLE runs ADD COLUMN finished_at TEXT;
+ALTER TABLE runs ADD COLUMN cpu_model TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cpu_mhz REAL;
+ALTER TABLE runs ADD COLUMN cores_logical INTEGER;
+ALTER TABLE runs ADD COLUMN cores_physical INTEGER;
+ALTER TABLE runs ADD COLUMN memory_bytes INTEGER;
+ALTER TABLE runs ADD COLUMN kernel TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN os TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN cgroup TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN kvm_device INTEGER;
+ALTER TABLE runs ADD COLUMN kvm_module TEXT;
+ALTER TABLE runs ADD COLUMN workload_binary TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN workload_sha256 TEXT;
+ALTER TABLE runs ADD COLUMN run_json TEXT;
+ALTER TABLE runs ADD COLUMN result_lines INTEGER;
+CREATE TABLE repetitions (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    env TEXT NOT NULL,
+    env_id TEXT NOT NULL,
+    env_detail TEXT NOT NULL,
+    workload TEXT NOT NULL,
+    params TEXT NOT NULL,
+    rep INTEGER NOT NULL,
+    valid INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    units TEXT NOT NULL,
+    info TEXT NOT NULL,
+    started_unix_ms INTEGER NOT NULL,
+    wall_ms REAL NOT NULL,
+    first_instruction_ms REAL,
+    error TEXT,
+    PRIMARY KEY (run_id, line)
+);
+CREATE INDEX results_run ON results(run_id);
+",
+];
 
-/// An open history database.
+/// The DDL of a migration in PostgreSQL's type names.
+fn pg_ddl(sql: &str) -> String {
+    sql.replace(" INTEGER", " BIGINT")
+        .replace(" REAL", " DOUBLE PRECISION")
+}
+
+/// `?N` placeholders (SQLite) as `$N` (PostgreSQL).
+fn pg_sql(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+/// Columns of `runs`, in the order [`RunRow`] binds them.
+const RUN_COLUMNS: [&str; 23] = [
+    "run_id",
+    "host_fingerprint",
+    "hostname",
+    "isobench_version",
+    "git_commit",
+    "started_at",
+    "run_dir",
+    "recorded_at_unix",
+    "finished_at",
+    "cpu_model",
+    "cpu_mhz",
+    "cores_logical",
+    "cores_physical",
+    "memory_bytes",
+    "kernel",
+    "os",
+    "cgroup",
+    "kvm_device",
+    "kvm_module",
+    "workload_binary",
+    "workload_sha256",
+    "run_json",
+    "result_lines",
+];
+
+/// Key of the PostgreSQL advisory lock held while migrating.
+const PG_MIGRATION_LOCK: i64 = 0x1505_BE4C_0000_0002;
+
+enum Backend {
+    Sqlite(Connection),
+    Pg(Box<postgres::Client>),
+}
+
+/// An open history store: a SQLite file or a PostgreSQL database, one schema.
 pub struct History {
-    conn: Connection,
+    backend: Backend,
+    /// The path or URL (password hidden), for messages.
+    location: String,
     path: PathBuf,
 }
 
+/// What [`History::push`] did with a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pushed {
+    /// The run was added: this many repetitions and metric values.
+    Added { repetitions: usize, values: usize },
+    /// A run of this id was already in the store; nothing was added.
+    /// `stored_repetitions` is how many it holds there (None for runs
+    /// recorded before schema version 2).
+    AlreadyPresent { stored_repetitions: Option<i64> },
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Replace,
+    IfAbsent,
+}
+
+/// One run's row of `runs`.
+struct RunRow {
+    run_id: String,
+    fingerprint: String,
+    hostname: String,
+    version: String,
+    commit: Option<String>,
+    started_at: String,
+    run_dir: String,
+    recorded_at: i64,
+    finished_at: Option<String>,
+    cpu_model: String,
+    cpu_mhz: f64,
+    cores_logical: i64,
+    cores_physical: Option<i64>,
+    memory_bytes: i64,
+    kernel: String,
+    os: String,
+    cgroup: String,
+    kvm_device: i64,
+    kvm_module: Option<String>,
+    workload_binary: String,
+    workload_sha256: Option<String>,
+    run_json: String,
+    result_lines: i64,
+}
+
+/// A run's repetitions and metric values, column by column.
+#[derive(Default)]
+struct Rows {
+    // repetitions
+    line: Vec<i64>,
+    env: Vec<String>,
+    env_id: Vec<String>,
+    env_detail: Vec<String>,
+    workload: Vec<String>,
+    params: Vec<String>,
+    rep: Vec<i64>,
+    valid: Vec<i64>,
+    metrics: Vec<String>,
+    units: Vec<String>,
+    info: Vec<String>,
+    started_unix_ms: Vec<i64>,
+    wall_ms: Vec<f64>,
+    first_instruction_ms: Vec<Option<f64>>,
+    error: Vec<Option<String>>,
+    // results: one per finite metric value; `of` indexes the repetition
+    of: Vec<usize>,
+    metric: Vec<String>,
+    value: Vec<f64>,
+    unit: Vec<String>,
+}
+
+impl RunRow {
+    fn of(run: &Run) -> RunRow {
+        let info = &run.info;
+        let h = &info.host;
+        RunRow {
+            run_id: info.run_id.clone(),
+            fingerprint: host_fingerprint(h),
+            hostname: h.hostname.clone(),
+            version: info.tool.isobench_version.clone(),
+            commit: info.tool.git_commit.clone(),
+            started_at: info.started_at.clone(),
+            run_dir: run.dir.display().to_string(),
+            recorded_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            finished_at: info.finished_at.clone(),
+            cpu_model: h.cpu_model.clone(),
+            cpu_mhz: h.cpu_mhz,
+            cores_logical: h.cores_logical as i64,
+            cores_physical: h.cores_physical.map(|c| c as i64),
+            memory_bytes: h.memory_bytes as i64,
+            kernel: h.kernel.clone(),
+            os: h.os.clone(),
+            cgroup: h.cgroup.clone(),
+            kvm_device: h.kvm.device as i64,
+            kvm_module: h.kvm.module.clone(),
+            workload_binary: info.tool.workload_binary.clone(),
+            workload_sha256: info.tool.workload_sha256.clone(),
+            run_json: serde_json::to_string(info).unwrap_or_default(),
+            result_lines: run.records.len() as i64,
+        }
+    }
+}
+
+impl Rows {
+    fn of(run: &Run) -> Rows {
+        let mut x = Rows::default();
+        let json = |v: &dyn erased_json::Ser| v.json();
+        for (i, r) in run.records.iter().enumerate() {
+            x.line.push(i as i64);
+            x.env.push(r.env.clone());
+            x.env_id.push(r.env_id.clone());
+            x.env_detail.push(json(&r.env_detail));
+            x.workload.push(r.workload.clone());
+            x.params.push(json(&r.params));
+            x.rep.push(r.rep as i64);
+            x.valid.push(r.valid as i64);
+            x.metrics.push(json(&r.metrics));
+            x.units.push(json(&r.units));
+            x.info.push(json(&r.info));
+            x.started_unix_ms.push(r.timings.started_unix_ms as i64);
+            x.wall_ms.push(r.timings.wall_ms);
+            x.first_instruction_ms.push(r.timings.first_instruction_ms);
+            x.error.push(r.error.clone());
+            for (metric, value) in &r.metrics {
+                if !value.is_finite() {
+                    continue;
+                }
+                x.of.push(i);
+                x.metric.push(metric.clone());
+                x.value.push(*value);
+                x.unit
+                    .push(r.units.get(metric).cloned().unwrap_or_default());
+            }
+        }
+        x
+    }
+}
+
+/// JSON text of the maps of a record.
+mod erased_json {
+    pub trait Ser {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
+}
+
+const INSERT_RESULT: &str =
+    "INSERT INTO results (run_id, env, env_id, env_detail, workload, params, rep, valid, metric, value, unit)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+const INSERT_REPETITION: &str =
+    "INSERT INTO repetitions (run_id, line, env, env_id, env_detail, workload, params, rep, valid,
+                              metrics, units, info, started_unix_ms, wall_ms, first_instruction_ms, error)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+/// The same rows from arrays, one round trip per table (PostgreSQL).
+const PG_INSERT_RESULTS: &str =
+    "INSERT INTO results (run_id, env, env_id, env_detail, workload, params, rep, valid, metric, value, unit)
+     SELECT $1::text, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                    $7::bigint[], $8::bigint[], $9::text[], $10::float8[], $11::text[])";
+const PG_INSERT_REPETITIONS: &str =
+    "INSERT INTO repetitions (run_id, line, env, env_id, env_detail, workload, params, rep, valid,
+                              metrics, units, info, started_unix_ms, wall_ms, first_instruction_ms, error)
+     SELECT $1::text, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                    $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[],
+                                    $12::text[], $13::bigint[], $14::float8[], $15::float8[], $16::text[])";
+
+fn insert_run_sql(mode: Mode) -> String {
+    let cols = RUN_COLUMNS.join(", ");
+    let values: Vec<String> = (1..=RUN_COLUMNS.len()).map(|i| format!("?{i}")).collect();
+    let conflict = match mode {
+        Mode::IfAbsent => "DO NOTHING".to_string(),
+        Mode::Replace => format!(
+            "DO UPDATE SET {}",
+            RUN_COLUMNS[1..]
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!(
+        "INSERT INTO runs ({cols}) VALUES ({}) ON CONFLICT (run_id) {conflict}",
+        values.join(", ")
+    )
+}
+
+const SERIES_SQL: &str =
+    "SELECT r.run_id, r.started_at, r.host_fingerprint, r.isobench_version, r.git_commit,
+            x.env_id, x.env_detail, x.value, x.unit
+     FROM results x JOIN runs r ON r.run_id = x.run_id
+     WHERE x.workload = ?1 AND x.metric = ?2 AND x.valid = 1
+           AND (?3 IS NULL OR x.env_id = ?3)
+     ORDER BY r.started_at, r.run_id, x.env_id";
+
+type SeriesRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    f64,
+    String,
+);
+
 impl History {
-    /// Open (creating the file, its directory and the tables if needed).
-    pub fn open(path: &Path) -> Result<History, HistoryError> {
+    /// Open the store `db` names: a `postgres://` or `postgresql://` URL is a
+    /// PostgreSQL database, anything else a SQLite file (created, with its
+    /// directory, if needed). Migrates an older schema; refuses a newer one.
+    pub fn open(db: &Path) -> Result<History, HistoryError> {
+        let text = db.to_string_lossy();
+        if is_postgres_url(&text) {
+            return History::open_pg(&text);
+        }
+        let path = db;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| HistoryError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| HistoryError::Open {
+        let open_err = |source| HistoryError::Open {
             path: path.to_path_buf(),
             source,
-        })?;
-        let h = History {
-            conn,
-            path: path.to_path_buf(),
         };
-        h.conn
-            .execute_batch(SCHEMA)
-            .map_err(|source| HistoryError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(h)
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(60))
+            .map_err(open_err)?;
+        let location = path.display().to_string();
+        migrate_sqlite(&mut conn, &location).map_err(|e| match e {
+            Migrate::Sql(source) => open_err(source),
+            Migrate::Newer(e) => e,
+        })?;
+        Ok(History {
+            backend: Backend::Sqlite(conn),
+            location,
+            path: path.to_path_buf(),
+        })
     }
 
-    fn sql(&self, source: rusqlite::Error) -> HistoryError {
-        HistoryError::Sql {
-            path: self.path.clone(),
-            source,
+    fn open_pg(url: &str) -> Result<History, HistoryError> {
+        let location = redact(url);
+        let mut config: postgres::Config =
+            url.parse()
+                .map_err(|e: postgres::Error| HistoryError::BadUrl {
+                    url: location.clone(),
+                    msg: pg_msg(&e),
+                })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
         }
+        let mut client = config
+            .connect(postgres::NoTls)
+            .map_err(|e| HistoryError::Connect {
+                url: location.clone(),
+                msg: pg_msg(&e),
+            })?;
+        migrate_pg(&mut client, &location)?;
+        Ok(History {
+            backend: Backend::Pg(Box::new(client)),
+            path: PathBuf::from(&location),
+            location,
+        })
+    }
+
+    /// The path or URL (without password) of the store, for messages.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Whether this store is a PostgreSQL server.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Pg(_))
     }
 
     /// Record a loaded run, replacing an earlier recording of the same run id.
     /// Returns the number of metric values stored.
     pub fn record(&mut self, run: &Run) -> Result<usize, HistoryError> {
-        let path = self.path.clone();
-        let sql = |source| HistoryError::Sql {
-            path: path.clone(),
-            source,
+        match self.write(run, Mode::Replace)? {
+            Pushed::Added { values, .. } => Ok(values),
+            Pushed::AlreadyPresent { .. } => unreachable!("replace always writes"),
+        }
+    }
+
+    /// Add a run unless its id is already in the store (then nothing is
+    /// changed). One transaction: the run is stored whole or not at all, and
+    /// concurrent pushes of the same run add it once.
+    pub fn push(&mut self, run: &Run) -> Result<Pushed, HistoryError> {
+        self.write(run, Mode::IfAbsent)
+    }
+
+    fn write(&mut self, run: &Run, mode: Mode) -> Result<Pushed, HistoryError> {
+        let row = RunRow::of(run);
+        let rows = Rows::of(run);
+        let added = Pushed::Added {
+            repetitions: rows.line.len(),
+            values: rows.value.len(),
         };
-        let tx = self.conn.transaction().map_err(sql)?;
-        let info = &run.info;
-        tx.execute("DELETE FROM results WHERE run_id = ?1", [&info.run_id])
-            .map_err(sql)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        tx.execute(
-            "INSERT OR REPLACE INTO runs VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                info.run_id,
-                host_fingerprint(&info.host),
-                info.host.hostname,
-                info.tool.isobench_version,
-                info.tool.git_commit,
-                info.started_at,
-                run.dir.display().to_string(),
-                now
-            ],
-        )
-        .map_err(sql)?;
-        let mut n = 0;
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(sql)?;
-            for r in &run.records {
-                let detail = serde_json::to_string(&r.env_detail).unwrap_or_default();
-                let p = serde_json::to_string(&r.params).unwrap_or_default();
-                for (metric, value) in &r.metrics {
-                    if !value.is_finite() {
-                        continue;
-                    }
-                    stmt.execute(params![
-                        info.run_id,
-                        r.env,
-                        r.env_id,
-                        detail,
-                        r.workload,
-                        p,
-                        r.rep,
-                        r.valid,
-                        metric,
-                        value,
-                        r.units.get(metric).cloned().unwrap_or_default()
-                    ])
+        let location = self.location.clone();
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let path = self.path.clone();
+                let sql = |source| HistoryError::Sql {
+                    path: path.clone(),
+                    source,
+                };
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                     .map_err(sql)?;
-                    n += 1;
+                let r = &row;
+                let n = tx
+                    .execute(
+                        &insert_run_sql(mode),
+                        params![
+                            r.run_id,
+                            r.fingerprint,
+                            r.hostname,
+                            r.version,
+                            r.commit,
+                            r.started_at,
+                            r.run_dir,
+                            r.recorded_at,
+                            r.finished_at,
+                            r.cpu_model,
+                            r.cpu_mhz,
+                            r.cores_logical,
+                            r.cores_physical,
+                            r.memory_bytes,
+                            r.kernel,
+                            r.os,
+                            r.cgroup,
+                            r.kvm_device,
+                            r.kvm_module,
+                            r.workload_binary,
+                            r.workload_sha256,
+                            r.run_json,
+                            r.result_lines
+                        ],
+                    )
+                    .map_err(sql)?;
+                if n == 0 {
+                    let stored = tx
+                        .query_row(
+                            "SELECT result_lines FROM runs WHERE run_id = ?1",
+                            [&r.run_id],
+                            |x| x.get::<_, Option<i64>>(0),
+                        )
+                        .map_err(sql)?;
+                    return Ok(Pushed::AlreadyPresent {
+                        stored_repetitions: stored,
+                    });
                 }
+                if mode == Mode::Replace {
+                    for t in ["results", "repetitions"] {
+                        tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?1"), [&r.run_id])
+                            .map_err(sql)?;
+                    }
+                }
+                {
+                    let mut stmt = tx.prepare(INSERT_REPETITION).map_err(sql)?;
+                    for i in 0..rows.line.len() {
+                        stmt.execute(params![
+                            r.run_id,
+                            rows.line[i],
+                            rows.env[i],
+                            rows.env_id[i],
+                            rows.env_detail[i],
+                            rows.workload[i],
+                            rows.params[i],
+                            rows.rep[i],
+                            rows.valid[i],
+                            rows.metrics[i],
+                            rows.units[i],
+                            rows.info[i],
+                            rows.started_unix_ms[i],
+                            rows.wall_ms[i],
+                            rows.first_instruction_ms[i],
+                            rows.error[i]
+                        ])
+                        .map_err(sql)?;
+                    }
+                    let mut stmt = tx.prepare(INSERT_RESULT).map_err(sql)?;
+                    for (k, &i) in rows.of.iter().enumerate() {
+                        stmt.execute(params![
+                            r.run_id,
+                            rows.env[i],
+                            rows.env_id[i],
+                            rows.env_detail[i],
+                            rows.workload[i],
+                            rows.params[i],
+                            rows.rep[i],
+                            rows.valid[i],
+                            rows.metric[k],
+                            rows.value[k],
+                            rows.unit[k]
+                        ])
+                        .map_err(sql)?;
+                    }
+                }
+                tx.commit().map_err(sql)?;
+                Ok(added)
+            }
+            Backend::Pg(client) => {
+                let pg = |e| pg_err(&location, e);
+                let mut tx = client.transaction().map_err(pg)?;
+                let r = &row;
+                let n = tx
+                    .execute(
+                        &pg_sql(&insert_run_sql(mode)),
+                        &[
+                            &r.run_id,
+                            &r.fingerprint,
+                            &r.hostname,
+                            &r.version,
+                            &r.commit,
+                            &r.started_at,
+                            &r.run_dir,
+                            &r.recorded_at,
+                            &r.finished_at,
+                            &r.cpu_model,
+                            &r.cpu_mhz,
+                            &r.cores_logical,
+                            &r.cores_physical,
+                            &r.memory_bytes,
+                            &r.kernel,
+                            &r.os,
+                            &r.cgroup,
+                            &r.kvm_device,
+                            &r.kvm_module,
+                            &r.workload_binary,
+                            &r.workload_sha256,
+                            &r.run_json,
+                            &r.result_lines,
+                        ],
+                    )
+                    .map_err(pg)?;
+                if n == 0 {
+                    let stored: Option<i64> = tx
+                        .query_one(
+                            "SELECT result_lines FROM runs WHERE run_id = $1",
+                            &[&r.run_id],
+                        )
+                        .and_then(|x| x.try_get(0))
+                        .map_err(pg)?;
+                    tx.rollback().map_err(pg)?;
+                    return Ok(Pushed::AlreadyPresent {
+                        stored_repetitions: stored,
+                    });
+                }
+                if mode == Mode::Replace {
+                    for t in ["results", "repetitions"] {
+                        tx.execute(&format!("DELETE FROM {t} WHERE run_id = $1"), &[&r.run_id])
+                            .map_err(pg)?;
+                    }
+                }
+                tx.execute(
+                    PG_INSERT_REPETITIONS,
+                    &[
+                        &r.run_id,
+                        &rows.line,
+                        &rows.env,
+                        &rows.env_id,
+                        &rows.env_detail,
+                        &rows.workload,
+                        &rows.params,
+                        &rows.rep,
+                        &rows.valid,
+                        &rows.metrics,
+                        &rows.units,
+                        &rows.info,
+                        &rows.started_unix_ms,
+                        &rows.wall_ms,
+                        &rows.first_instruction_ms,
+                        &rows.error,
+                    ],
+                )
+                .map_err(pg)?;
+                let pick = |col: &Vec<String>| -> Vec<String> {
+                    rows.of.iter().map(|&i| col[i].clone()).collect()
+                };
+                let pick_i =
+                    |col: &Vec<i64>| -> Vec<i64> { rows.of.iter().map(|&i| col[i]).collect() };
+                tx.execute(
+                    PG_INSERT_RESULTS,
+                    &[
+                        &r.run_id,
+                        &pick(&rows.env),
+                        &pick(&rows.env_id),
+                        &pick(&rows.env_detail),
+                        &pick(&rows.workload),
+                        &pick(&rows.params),
+                        &pick_i(&rows.rep),
+                        &pick_i(&rows.valid),
+                        &rows.metric,
+                        &rows.value,
+                        &rows.unit,
+                    ],
+                )
+                .map_err(pg)?;
+                tx.commit().map_err(pg)?;
+                Ok(added)
             }
         }
-        tx.commit().map_err(sql)?;
-        Ok(n)
     }
 
     /// Number of recorded runs.
-    pub fn run_count(&self) -> Result<usize, HistoryError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as usize)
-            .map_err(|e| self.sql(e))
+    pub fn run_count(&mut self) -> Result<usize, HistoryError> {
+        self.count("SELECT COUNT(*) FROM runs")
+    }
+
+    /// Number of stored repetitions (results.jsonl lines) over all runs.
+    pub fn repetition_count(&mut self) -> Result<usize, HistoryError> {
+        self.count("SELECT COUNT(*) FROM repetitions")
+    }
+
+    /// Number of stored metric values over all runs.
+    pub fn value_count(&mut self) -> Result<usize, HistoryError> {
+        self.count("SELECT COUNT(*) FROM results")
+    }
+
+    fn count(&mut self, sql: &str) -> Result<usize, HistoryError> {
+        let n = match &mut self.backend {
+            Backend::Sqlite(c) => {
+                c.query_row(sql, [], |r| r.get::<_, i64>(0))
+                    .map_err(|e| HistoryError::Sql {
+                        path: self.path.clone(),
+                        source: e,
+                    })?
+            }
+            Backend::Pg(c) => c
+                .query_one(sql, &[])
+                .and_then(|r| r.try_get::<_, i64>(0))
+                .map_err(|e| pg_err(&self.location, e))?,
+        };
+        Ok(n as usize)
+    }
+
+    /// The stored repetitions of a run, in results.jsonl order (the raw
+    /// records, rebuilt from their columns).
+    pub fn repetitions(&mut self, run_id: &str) -> Result<Vec<ResultRecord>, HistoryError> {
+        const SQL: &str =
+            "SELECT env, env_id, env_detail, workload, params, rep, valid, metrics, units,
+                                  info, started_unix_ms, wall_ms, first_instruction_ms, error
+                           FROM repetitions WHERE run_id = ?1 ORDER BY line";
+        type Raw = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            f64,
+            Option<f64>,
+            Option<String>,
+        );
+        let raws: Vec<Raw> = match &mut self.backend {
+            Backend::Sqlite(c) => {
+                let mut stmt = c.prepare(SQL).map_err(|e| HistoryError::Sql {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+                let rows = stmt
+                    .query_map([run_id], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                            r.get(10)?,
+                            r.get(11)?,
+                            r.get(12)?,
+                            r.get(13)?,
+                        ))
+                    })
+                    .and_then(|rows| rows.collect::<Result<Vec<Raw>, _>>());
+                rows.map_err(|e| HistoryError::Sql {
+                    path: self.path.clone(),
+                    source: e,
+                })?
+            }
+            Backend::Pg(c) => {
+                let rows = c
+                    .query(&pg_sql(SQL), &[&run_id])
+                    .map_err(|e| pg_err(&self.location, e))?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let get = || -> Result<Raw, postgres::Error> {
+                        Ok((
+                            r.try_get(0)?,
+                            r.try_get(1)?,
+                            r.try_get(2)?,
+                            r.try_get(3)?,
+                            r.try_get(4)?,
+                            r.try_get(5)?,
+                            r.try_get(6)?,
+                            r.try_get(7)?,
+                            r.try_get(8)?,
+                            r.try_get(9)?,
+                            r.try_get(10)?,
+                            r.try_get(11)?,
+                            r.try_get(12)?,
+                            r.try_get(13)?,
+                        ))
+                    };
+                    out.push(get().map_err(|e| pg_err(&self.location, e))?);
+                }
+                out
+            }
+        };
+        fn parse<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+            serde_json::from_str(s).unwrap_or_default()
+        }
+        Ok(raws
+            .into_iter()
+            .map(|x| ResultRecord {
+                schema: crate::schema::SCHEMA_VERSION,
+                run_id: run_id.to_string(),
+                env: x.0,
+                env_id: x.1,
+                env_detail: parse(&x.2),
+                workload: x.3,
+                params: parse(&x.4),
+                rep: x.5 as u32,
+                valid: x.6 != 0,
+                metrics: parse(&x.7),
+                units: parse(&x.8),
+                info: parse(&x.9),
+                timings: crate::schema::Timings {
+                    started_unix_ms: x.10 as u64,
+                    wall_ms: x.11,
+                    first_instruction_ms: x.12,
+                },
+                error: x.13,
+            })
+            .collect())
     }
 
     /// The series of a workload's metric, optionally for one environment:
     /// one point per (run, environment), oldest run first, valid values only.
     pub fn series(
-        &self,
+        &mut self,
         workload: &str,
         metric: &str,
         env_id: Option<&str>,
     ) -> Result<Vec<SeriesPoint>, HistoryError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT r.run_id, r.started_at, r.host_fingerprint, r.isobench_version, r.git_commit,
-                        x.env_id, x.env_detail, x.value, x.unit
-                 FROM results x JOIN runs r ON r.run_id = x.run_id
-                 WHERE x.workload = ?1 AND x.metric = ?2 AND x.valid = 1
-                       AND (?3 IS NULL OR x.env_id = ?3)
-                 ORDER BY r.started_at, r.run_id, x.env_id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![workload, metric, env_id], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, String>(6)?,
-                    row.get::<_, f64>(7)?,
-                    row.get::<_, String>(8)?,
-                ))
-            })
-            .map_err(|e| self.sql(e))?;
+        let rows: Vec<SeriesRow> = match &mut self.backend {
+            Backend::Sqlite(c) => {
+                let sql = |e| HistoryError::Sql {
+                    path: self.path.clone(),
+                    source: e,
+                };
+                let mut stmt = c.prepare(SERIES_SQL).map_err(sql)?;
+                let rows = stmt
+                    .query_map(params![workload, metric, env_id], |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                            row.get(5)?,
+                            row.get(6)?,
+                            row.get(7)?,
+                            row.get(8)?,
+                        ))
+                    })
+                    .and_then(|rows| rows.collect::<Result<Vec<SeriesRow>, _>>());
+                rows.map_err(sql)?
+            }
+            Backend::Pg(c) => {
+                let q = pg_sql(SERIES_SQL).replace("($3 IS NULL", "($3::text IS NULL");
+                let rows = c
+                    .query(&q, &[&workload, &metric, &env_id])
+                    .map_err(|e| pg_err(&self.location, e))?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let get = || -> Result<SeriesRow, postgres::Error> {
+                        Ok((
+                            row.try_get(0)?,
+                            row.try_get(1)?,
+                            row.try_get(2)?,
+                            row.try_get(3)?,
+                            row.try_get(4)?,
+                            row.try_get(5)?,
+                            row.try_get(6)?,
+                            row.try_get(7)?,
+                            row.try_get(8)?,
+                        ))
+                    };
+                    out.push(get().map_err(|e| pg_err(&self.location, e))?);
+                }
+                out
+            }
+        };
         let mut out: Vec<SeriesPoint> = Vec::new();
         let mut values: Vec<Vec<f64>> = Vec::new();
-        for row in rows {
-            let (run_id, started_at, fp, version, commit, env, detail, value, unit) =
-                row.map_err(|e| self.sql(e))?;
+        for (run_id, started_at, fp, version, commit, env, detail, value, unit) in rows {
             match out.last() {
                 Some(p) if p.run_id == run_id && p.env_id == env => {
                     values.last_mut().expect("parallel to out").push(value)
@@ -284,16 +1017,159 @@ impl History {
     }
 
     /// (workload, metric) pairs recorded, for listing.
-    pub fn metrics(&self) -> Result<Vec<(String, String)>, HistoryError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT DISTINCT workload, metric FROM results ORDER BY workload, metric")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    pub fn metrics(&mut self) -> Result<Vec<(String, String)>, HistoryError> {
+        const SQL: &str = "SELECT DISTINCT workload, metric FROM results ORDER BY workload, metric";
+        match &mut self.backend {
+            Backend::Sqlite(c) => {
+                let sql = |e| HistoryError::Sql {
+                    path: self.path.clone(),
+                    source: e,
+                };
+                let mut stmt = c.prepare(SQL).map_err(sql)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .and_then(|rows| rows.collect::<Result<_, _>>());
+                rows.map_err(sql)
+            }
+            Backend::Pg(c) => c
+                .query(SQL, &[])
+                .and_then(|rows| {
+                    rows.iter()
+                        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                        .collect()
+                })
+                .map_err(|e| pg_err(&self.location, e)),
+        }
     }
+
+    /// The schema version of the open store.
+    pub fn schema_version(&mut self) -> Result<i64, HistoryError> {
+        let n = match &mut self.backend {
+            Backend::Sqlite(c) => c
+                .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+                .map_err(|e| HistoryError::Sql {
+                    path: self.path.clone(),
+                    source: e,
+                })?,
+            Backend::Pg(c) => c
+                .query_one("SELECT MAX(version) FROM schema_version", &[])
+                .and_then(|r| r.try_get(0))
+                .map_err(|e| pg_err(&self.location, e))?,
+        };
+        Ok(n)
+    }
+}
+
+fn pg_err(location: &str, e: postgres::Error) -> HistoryError {
+    HistoryError::Pg {
+        url: location.to_string(),
+        msg: pg_msg(&e),
+    }
+}
+
+enum Migrate {
+    Sql(rusqlite::Error),
+    Newer(HistoryError),
+}
+
+impl From<rusqlite::Error> for Migrate {
+    fn from(e: rusqlite::Error) -> Self {
+        Migrate::Sql(e)
+    }
+}
+
+/// The version a store is at: its `schema_version`, else 1 when the tables
+/// of the first history exist, else 0 (empty).
+fn detected_version(has_version_table: bool, has_runs: bool, recorded: Option<i64>) -> i64 {
+    match (has_version_table, has_runs) {
+        (true, _) => recorded.unwrap_or(0),
+        (false, true) => 1,
+        (false, false) => 0,
+    }
+}
+
+fn migrate_sqlite(conn: &mut Connection, location: &str) -> Result<(), Migrate> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let has = |name: &str| -> rusqlite::Result<bool> {
+        tx.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    };
+    let has_version = has("schema_version")?;
+    let recorded = if has_version {
+        tx.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?
+    } else {
+        None
+    };
+    let version = detected_version(has_version, has("runs")?, recorded);
+    if version > STORE_SCHEMA_VERSION {
+        return Err(Migrate::Newer(HistoryError::NewerSchema {
+            store: location.to_string(),
+            found: version,
+            known: STORE_SCHEMA_VERSION,
+        }));
+    }
+    if version == STORE_SCHEMA_VERSION {
+        return Ok(());
+    }
+    for m in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(m)?;
+    }
+    tx.execute("DELETE FROM schema_version", [])?;
+    tx.execute(
+        "INSERT INTO schema_version (version) VALUES (?1)",
+        [STORE_SCHEMA_VERSION],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn migrate_pg(client: &mut postgres::Client, location: &str) -> Result<(), HistoryError> {
+    let pg = |e| pg_err(location, e);
+    let mut tx = client.transaction().map_err(pg)?;
+    // Serialise concurrent first opens; DDL is transactional in PostgreSQL.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_MIGRATION_LOCK])
+        .map_err(pg)?;
+    let has = |tx: &mut postgres::Transaction, name: &str| -> Result<bool, postgres::Error> {
+        tx.query_one(
+            "SELECT to_regclass(current_schema() || '.' || $1) IS NOT NULL",
+            &[&name],
+        )?
+        .try_get(0)
+    };
+    let has_version = has(&mut tx, "schema_version").map_err(pg)?;
+    let recorded: Option<i64> = if has_version {
+        tx.query_one("SELECT MAX(version) FROM schema_version", &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(pg)?
+    } else {
+        None
+    };
+    let has_runs = has(&mut tx, "runs").map_err(pg)?;
+    let version = detected_version(has_version, has_runs, recorded);
+    if version > STORE_SCHEMA_VERSION {
+        return Err(HistoryError::NewerSchema {
+            store: location.to_string(),
+            found: version,
+            known: STORE_SCHEMA_VERSION,
+        });
+    }
+    if version == STORE_SCHEMA_VERSION {
+        return tx.commit().map_err(pg);
+    }
+    for m in &MIGRATIONS[version as usize..] {
+        tx.batch_execute(&pg_ddl(m)).map_err(pg)?;
+    }
+    tx.execute("DELETE FROM schema_version", &[]).map_err(pg)?;
+    tx.execute(
+        "INSERT INTO schema_version (version) VALUES ($1)",
+        &[&STORE_SCHEMA_VERSION],
+    )
+    .map_err(pg)?;
+    tx.commit().map_err(pg)
 }
 
 /// One run's figure in a series.
@@ -314,8 +1190,9 @@ pub struct SeriesPoint {
     pub hi: f64,
 }
 
-/// Record the run in `run_dir` into the database at `db` (created if needed).
-/// Idempotent per run id. Returns the number of metric values stored.
+/// Record the run in `run_dir` into the store `db` names (a SQLite path or a
+/// PostgreSQL URL; created if needed). Idempotent per run id. Returns the
+/// number of metric values stored.
 pub fn record_run_dir(db: &Path, run_dir: &Path) -> Result<usize, HistoryError> {
     let run = load_run(run_dir)?;
     History::open(db)?.record(&run)
@@ -395,7 +1272,7 @@ mod tests {
         // 4 envs × (2 + 4 + 1 + 6 + 2) metrics × 3 reps.
         assert_eq!(n, 4 * 15 * 3);
         assert_eq!(record_run_dir(&db, &dir1).unwrap(), n);
-        let h = History::open(&db).unwrap();
+        let mut h = History::open(&db).unwrap();
         assert_eq!(h.run_count().unwrap(), 1);
 
         // A second, later run with a slower triad.
@@ -408,7 +1285,7 @@ mod tests {
         }
         testdata::write_run_dir(&dir2, &run1);
         record_run_dir(&db, &dir2).unwrap();
-        let h = History::open(&db).unwrap();
+        let mut h = History::open(&db).unwrap();
         assert_eq!(h.run_count().unwrap(), 2);
         let s = h.series("membw", "triad_mbs", Some("native")).unwrap();
         assert_eq!(s.len(), 2);
@@ -433,5 +1310,123 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         let e = History::open(&file.join("h.sqlite")).err().unwrap();
         assert!(e.to_string().contains(&file.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn a_first_schema_database_is_migrated_keeping_its_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("v1.sqlite");
+        {
+            // The history as the first isobench wrote it: no schema_version.
+            let c = Connection::open(&db).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute(
+                "INSERT INTO runs VALUES ('old', 'fp', 'h', '0.1.0', NULL, '2026-01-01T00:00:00Z', '/r', 0)",
+                [],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO results VALUES ('old', 'native', 'native', '{}', 'membw', '{}', 0, 1, 'triad_mbs', 5.0, 'MB/s')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut h = History::open(&db).unwrap();
+        assert_eq!(h.schema_version().unwrap(), STORE_SCHEMA_VERSION);
+        assert_eq!(h.run_count().unwrap(), 1);
+        assert_eq!(h.series("membw", "triad_mbs", None).unwrap().len(), 1);
+        // New runs keep every repetition.
+        let run = testdata::fixture_run(2, 1.0);
+        assert!(matches!(
+            h.push(&run).unwrap(),
+            Pushed::Added {
+                repetitions: 40,
+                ..
+            }
+        ));
+        assert_eq!(h.repetitions(&run.info.run_id).unwrap(), run.records);
+        drop(h);
+        // Opening again migrates nothing more.
+        let mut h = History::open(&db).unwrap();
+        assert_eq!(h.run_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("h.sqlite");
+        History::open(&db).unwrap();
+        Connection::open(&db)
+            .unwrap()
+            .execute("UPDATE schema_version SET version = 9", [])
+            .unwrap();
+        let e = History::open(&db).err().unwrap();
+        assert!(e.is_bad_input());
+        let msg = e.to_string();
+        assert!(
+            msg.contains("schema version 9") && msg.contains("(2)"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'));
+        let v: i64 = Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 9);
+    }
+
+    #[test]
+    fn pushing_twice_adds_nothing_and_keeps_host_facts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("h.sqlite");
+        let run = testdata::fixture_run(3, 1.0);
+        let mut h = History::open(&db).unwrap();
+        assert_eq!(
+            h.push(&run).unwrap(),
+            Pushed::Added {
+                repetitions: 60,
+                values: 180
+            }
+        );
+        assert_eq!(
+            h.push(&run).unwrap(),
+            Pushed::AlreadyPresent {
+                stored_repetitions: Some(60)
+            }
+        );
+        assert_eq!(h.run_count().unwrap(), 1);
+        assert_eq!(h.repetition_count().unwrap(), 60);
+        assert_eq!(h.value_count().unwrap(), 180);
+        let Backend::Sqlite(c) = &h.backend else {
+            unreachable!()
+        };
+        let (cpu, mem, json): (String, i64, String) = c
+            .query_row(
+                "SELECT cpu_model, memory_bytes, run_json FROM runs",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(cpu, run.info.host.cpu_model);
+        assert_eq!(mem as u64, run.info.host.memory_bytes);
+        let back: crate::schema::RunInfo = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, run.info);
+    }
+
+    #[test]
+    fn urls_select_postgres_and_hide_passwords() {
+        assert!(is_postgres_url("postgres://u@h/db"));
+        assert!(is_postgres_url("postgresql://u@h/db"));
+        assert!(!is_postgres_url("/tmp/postgres://x"));
+        assert_eq!(
+            redact("postgres://u:secret@h:5/db"),
+            "postgres://u:***@h:5/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("/a/b.sqlite"), "/a/b.sqlite");
+        let e = History::open(Path::new("postgres://u@h:notaport/db"))
+            .err()
+            .unwrap();
+        assert!(e.is_bad_input(), "{e}");
     }
 }

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct HistoryArgs {
-    /// History database [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
-    #[arg(long)]
+    /// History store: a SQLite file or postgres://USER@HOST:PORT/DB
+    /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
+    #[arg(long, env = "ISOBENCH_DB")]
     pub db: Option<PathBuf>,
     /// Workload of the series (e.g. membw).
     #[arg(long)]
@@ -33,28 +34,29 @@ pub struct HistoryArgs {
 
 pub fn run(args: &HistoryArgs) -> Result<i32> {
     let db = args.db.clone().unwrap_or_else(default_db_path);
-    let mut h = History::open(&db)?;
+    let mut h = History::open(&db).map_err(crate::cmd::push::store_error)?;
+    let location = h.location().to_string();
     for dir in &args.import {
         let run = load_run(dir).map_err(|e| crate::plan::usage(e.to_string()))?;
         for w in &run.warnings {
             eprintln!("isobench: warning: {w}");
         }
-        let n = h.record(&run)?;
+        let n = h.record(&run).map_err(crate::cmd::push::store_error)?;
         println!(
             "recorded run {} from {} ({n} values) in {}",
             run.info.run_id,
             dir.display(),
-            db.display()
+            location
         );
     }
     let (workload, metric) = match (&args.workload, &args.metric) {
         (Some(w), Some(m)) => (w.clone(), m.clone()),
         (None, None) => {
-            let metrics = h.metrics()?;
+            let metrics = h.metrics().map_err(crate::cmd::push::store_error)?;
             println!(
                 "{} runs in {}; series available (pick one with --workload W --metric M):",
-                h.run_count()?,
-                db.display()
+                h.run_count().map_err(crate::cmd::push::store_error)?,
+                location
             );
             for (w, m) in metrics {
                 println!("  --workload {w} --metric {m}");
@@ -67,7 +69,9 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             ))
         }
     };
-    let points = h.series(&workload, &metric, args.env.as_deref())?;
+    let points = h
+        .series(&workload, &metric, args.env.as_deref())
+        .map_err(crate::cmd::push::store_error)?;
     if points.is_empty() {
         return Err(crate::plan::usage(format!(
             "no recorded values of {workload}/{metric}{} in {}; run `isobench history` to list the series",
@@ -75,7 +79,7 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
                 .as_ref()
                 .map(|e| format!(" in {e}"))
                 .unwrap_or_default(),
-            db.display()
+            location
         )));
     }
     println!(

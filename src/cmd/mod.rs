@@ -6,5 +6,6 @@ pub mod density;
 pub mod history;
 pub mod list;
 pub mod neighbours;
+pub mod push;
 pub mod report;
 pub mod run;

@@ -1,0 +1,142 @@
+//! `isobench push RUN_DIR... [--db URL|FILE]`: add runs measured elsewhere
+//! to a history store (PostgreSQL shared by many hosts, or a SQLite file).
+//!
+//! Idempotent: a run id already in the store adds nothing and says so. Each
+//! run is pushed in one transaction, so a failure midway leaves nothing of
+//! it. A run directory of an interrupted run (no `finished_at`, or a cut last
+//! line) is refused unless `--unfinished`: pushed early, the rest of the run
+//! could never join (the id would already be there).
+
+use anyhow::Result;
+use isobench_reports::history::{default_db_path, History, HistoryError, Pushed};
+use isobench_reports::load::{load_run, LoadWarning};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct PushArgs {
+    /// Run directories (as written by `isobench run`).
+    #[arg(required = true)]
+    pub run_dirs: Vec<PathBuf>,
+    /// History store: postgres://USER@HOST:PORT/DB, or a SQLite file
+    /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
+    #[arg(long, env = "ISOBENCH_DB")]
+    pub db: Option<PathBuf>,
+    /// Push a run that did not finish (its later results could not be added).
+    #[arg(long)]
+    pub unfinished: bool,
+}
+
+/// A store error as the CLI reports it: bad input (exit 2) or a failing
+/// server or file (exit 1).
+pub fn store_error(e: HistoryError) -> anyhow::Error {
+    if e.is_bad_input() {
+        crate::plan::usage(e.to_string())
+    } else {
+        e.into()
+    }
+}
+
+pub fn run(args: &PushArgs) -> Result<i32> {
+    let db = args.db.clone().unwrap_or_else(default_db_path);
+    let mut store = History::open(&db).map_err(store_error)?;
+    let mut bad_input = 0;
+    let mut failed = 0;
+    let (mut added, mut present) = (0, 0);
+    for dir in &args.run_dirs {
+        match push_one(&mut store, dir, args.unfinished) {
+            Ok(Pushed::Added {
+                repetitions,
+                values,
+            }) => {
+                added += 1;
+                let _ = (repetitions, values);
+            }
+            Ok(Pushed::AlreadyPresent { .. }) => present += 1,
+            Err(e) => {
+                let usage = e.downcast_ref::<crate::plan::UsageError>().is_some();
+                eprintln!("isobench: error: {}: {e:#}", dir.display());
+                if usage {
+                    bad_input += 1
+                } else {
+                    failed += 1
+                }
+            }
+        }
+    }
+    if args.run_dirs.len() > 1 {
+        println!(
+            "{} run(s) pushed to {}, {} already there{}",
+            added,
+            store.location(),
+            present,
+            if bad_input + failed > 0 {
+                format!(", {} failed", bad_input + failed)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(if failed > 0 {
+        1
+    } else if bad_input > 0 {
+        2
+    } else {
+        0
+    })
+}
+
+/// Push one run directory, printing what happened.
+pub fn push_one(store: &mut History, dir: &std::path::Path, unfinished: bool) -> Result<Pushed> {
+    let run = load_run(dir).map_err(|e| crate::plan::usage(e.to_string()))?;
+    let cut = run
+        .warnings
+        .iter()
+        .any(|w| matches!(w, LoadWarning::TruncatedLastLine { .. }));
+    if !unfinished && (run.info.finished_at.is_none() || cut) {
+        return Err(crate::plan::usage(format!(
+            "run {} did not finish ({}); nothing was pushed: finish it with `isobench run --resume {}`, or pass --unfinished to push what it has",
+            run.info.run_id,
+            if cut {
+                "the last line of results.jsonl is cut off"
+            } else {
+                "run.json has no finished_at"
+            },
+            dir.display()
+        )));
+    }
+    for w in &run.warnings {
+        eprintln!("isobench: warning: {w}");
+    }
+    let outcome = store.push(&run).map_err(store_error)?;
+    match &outcome {
+        Pushed::Added {
+            repetitions,
+            values,
+        } => println!(
+            "pushed run {} from {}: {repetitions} repetitions, {values} values, to {}",
+            run.info.run_id,
+            dir.display(),
+            store.location()
+        ),
+        Pushed::AlreadyPresent { stored_repetitions } => {
+            let differs = stored_repetitions.is_some_and(|n| n != run.records.len() as i64);
+            println!(
+                "run {} is already in {}: nothing added{}",
+                run.info.run_id,
+                store.location(),
+                if differs {
+                    format!(
+                        " (the store holds {} repetitions of it, {} holds {}; `isobench history --import {} --db ...` replaces it)",
+                        stored_repetitions.unwrap_or(0),
+                        dir.display(),
+                        run.records.len(),
+                        dir.display()
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        }
+    }
+    Ok(outcome)
+}
