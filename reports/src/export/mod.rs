@@ -214,13 +214,13 @@ pub const DENSITY_NOTE: &str = "Idle instances launched one at a time and kept a
 /// victim's speed beside the antagonist relative to alone, with interval, n
 /// and the pressure the antagonist reported. `None` without such records.
 pub fn neighbour_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<String>>)> {
-    let s = &cx.facts.slowdowns;
+    let s = crate::neighbours::headline(&cx.facts.slowdowns);
     if s.is_empty() {
         return None;
     }
     let mut cols: Vec<(String, String, String)> = Vec::new();
     let mut rows: Vec<(String, String)> = Vec::new();
-    for x in s {
+    for x in &s {
         let c = (x.victim.clone(), x.metric.clone(), x.antagonist.clone());
         if !cols.contains(&c) {
             cols.push(c);
@@ -272,7 +272,7 @@ pub fn neighbour_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<Strin
 }
 
 /// What the neighbour table's cells mean.
-pub const NEIGHBOUR_NOTE: &str = "Victim speed beside the antagonist relative to the victim alone in the same placement (1.00× = undisturbed), paired by repetition, with its 95% interval and n; the antagonist's achieved rate shows the pressure it applied. Partitioned: containers with their own cpuset, CPU quota, memory and pids limits; VMs with pinned vCPU threads; native with CPU affinity.";
+pub const NEIGHBOUR_NOTE: &str = "One headline metric per victim (every metric is in results.csv). Victim speed beside the antagonist relative to the victim alone in the same placement (1.00× = undisturbed), paired by repetition, with its 95% interval and n; the antagonist's achieved rate shows the pressure it applied. Partitioned: containers with their own cpuset, CPU quota, memory and pids limits; VMs with pinned vCPU threads; native with CPU affinity.";
 
 /// The environments with figures of `workload`, in report order: all of
 /// them, those comparable with native, and those that ran other parameters
