@@ -94,6 +94,39 @@ pub fn memory_need_bytes(specs: &BTreeMap<Workload, WorkloadSpec>, threads: usiz
         .unwrap_or(0)
 }
 
+/// A record of `workload` in `env` with no result yet (invalid, no metrics):
+/// the part every kind of run fills in the same way.
+pub fn blank_record(
+    run_id: &str,
+    env: &dyn Environment,
+    workload: &str,
+    rep: u32,
+    started: SystemTime,
+) -> ResultRecord {
+    ResultRecord {
+        schema: SCHEMA_VERSION,
+        run_id: run_id.to_string(),
+        env: env.kind().name().to_string(),
+        env_id: env.id(),
+        env_detail: env.detail(),
+        workload: workload.to_string(),
+        params: BTreeMap::new(),
+        rep,
+        valid: false,
+        metrics: BTreeMap::new(),
+        units: BTreeMap::new(),
+        info: BTreeMap::new(),
+        timings: Timings {
+            started_unix_ms: started
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            ..Default::default()
+        },
+        error: None,
+    }
+}
+
 /// Turn the outcome of one run into a `results.jsonl` record.
 pub fn to_record(
     plan: &Plan,
@@ -103,29 +136,7 @@ pub fn to_record(
     started: SystemTime,
     outcome: &Result<RunOutcome>,
 ) -> ResultRecord {
-    let started_unix_ms = started
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let mut rec = ResultRecord {
-        schema: SCHEMA_VERSION,
-        run_id: plan.run_id.clone(),
-        env: env.kind().name().to_string(),
-        env_id: env.id(),
-        env_detail: env.detail(),
-        workload: workload.name().to_string(),
-        params: BTreeMap::new(),
-        rep,
-        valid: false,
-        metrics: BTreeMap::new(),
-        units: BTreeMap::new(),
-        info: BTreeMap::new(),
-        timings: Timings {
-            started_unix_ms,
-            ..Default::default()
-        },
-        error: None,
-    };
+    let mut rec = blank_record(&plan.run_id, env, workload.name(), rep, started);
     match outcome {
         Err(e) => rec.error = Some(format!("{e:#}")),
         Ok(o) => {

@@ -5,17 +5,18 @@
 //! detail in `run.json`).
 
 use super::run::{
-    host_mem_available, now_rfc3339, plan_from_args, Prepared, RemoveDirGuard, EXIT_INTERRUPTED,
+    host_mem_available, now_rfc3339, plan_from_args, prepare_envs, tool_info, RemoveDirGuard,
+    EXIT_INTERRUPTED,
 };
 use crate::cli::RunArgs;
-use crate::env::process::{interrupted, Interrupted};
-use crate::env::{self, EnvContext, Environment};
+use crate::env::process::Interrupted;
+use crate::env::Environment;
 use crate::experiment::density::{self, DensityConfig, Ended, Point};
 use crate::plan::usage;
 use crate::store::RunDir;
 use crate::{host, locate};
 use anyhow::{Context, Result};
-use isobench_reports::schema::{EnvInfo, ResultRecord, RunInfo, Timings, ToolInfo, SCHEMA_VERSION};
+use isobench_reports::schema::{EnvInfo, ResultRecord, RunInfo, Timings, SCHEMA_VERSION};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -133,22 +134,9 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         path: &scratch,
         armed: true,
     };
-    let ctx = EnvContext {
-        workload_bin: plan.workload_bin.clone(),
-        scratch: scratch.clone(),
-        threads: plan.threads,
+    let Some(envs) = prepare_envs(&plan, &scratch)? else {
+        return Ok(EXIT_INTERRUPTED);
     };
-    let mut envs = Prepared(Vec::new());
-    for p in &plan.envs {
-        let mut e = env::make(p, &plan)?;
-        eprintln!("preparing {} ...", e.id());
-        e.prepare(&ctx)
-            .with_context(|| format!("preparing the {} environment", e.id()))?;
-        if interrupted() {
-            return Ok(EXIT_INTERRUPTED);
-        }
-        envs.0.push(e);
-    }
     let root = Path::new("/");
     let ksm_before = ksm(root);
     let mut warnings = vec![format!(
@@ -165,13 +153,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         started_at: now_rfc3339(),
         finished_at: None,
         host,
-        tool: ToolInfo {
-            isobench_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
-            workload_binary: plan.workload_bin.display().to_string(),
-            workload_sha256: (!bin_bytes.is_empty())
-                .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bin_bytes))),
-        },
+        tool: tool_info(&plan, &bin_bytes),
         config: serde_json::to_value(&plan).context("serialising the plan")?,
         environments: envs
             .0

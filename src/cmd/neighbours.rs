@@ -4,17 +4,17 @@
 //! workload `neighbour`, one per victim run; claim C5).
 
 use super::run::{
-    host_mem_available, now_rfc3339, plan_from_args, Prepared, RemoveDirGuard, EXIT_INTERRUPTED,
+    fit_envs, now_rfc3339, plan_from_args, prepare_envs, tool_info, RemoveDirGuard,
+    EXIT_INTERRUPTED,
 };
 use crate::cli::RunArgs;
-use crate::env::process::{interrupted, Interrupted};
-use crate::env::{self, EnvContext};
+use crate::env::process::Interrupted;
 use crate::experiment::neighbours::{self as nb, Config, Placement};
-use crate::plan::{self, usage};
+use crate::plan::usage;
 use crate::store::RunDir;
 use crate::{host, locate, runner};
 use anyhow::{Context, Result};
-use isobench_reports::schema::{EnvInfo, RunInfo, ToolInfo, SCHEMA_VERSION};
+use isobench_reports::schema::{EnvInfo, RunInfo, SCHEMA_VERSION};
 use isobench_workloads::Preset;
 use std::time::Duration;
 
@@ -74,22 +74,9 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         path: &scratch,
         armed: true,
     };
-    let ctx = EnvContext {
-        workload_bin: plan.workload_bin.clone(),
-        scratch: scratch.clone(),
-        threads: plan.threads,
+    let Some(mut envs) = prepare_envs(&plan, &scratch)? else {
+        return Ok(EXIT_INTERRUPTED);
     };
-    let mut envs = Prepared(Vec::new());
-    for p in &plan.envs {
-        let mut e = env::make(p, &plan)?;
-        eprintln!("preparing {} ...", e.id());
-        e.prepare(&ctx)
-            .with_context(|| format!("preparing the {} environment", e.id()))?;
-        if interrupted() {
-            return Ok(EXIT_INTERRUPTED);
-        }
-        envs.0.push(e);
-    }
     let emulated = envs.0.iter().any(|e| e.emulated());
     if emulated {
         warnings.push("a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) victim sizes, and the VM's antagonist applies less pressure".into());
@@ -119,22 +106,8 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         .max()
         .unwrap_or(0);
     let need = victim_need + antagonist_need;
-    let host_avail = host_mem_available();
-    if let Some(avail) = host_avail {
-        if need > avail {
-            return Err(usage(format!(
-                "victim and antagonist allocate up to {} MiB but the host has only {} MiB available",
-                need >> 20,
-                avail >> 20
-            )));
-        }
-    }
-    for e in envs.0.iter_mut() {
-        e.fit_memory(need, host_avail)
-            .map_err(|err| match err.downcast::<plan::UsageError>() {
-                Ok(u) => u.into(),
-                Err(other) => other.context(format!("sizing the {} environment", e.id())),
-            })?;
+    if !fit_envs(&mut envs, need, "victim and antagonist")? {
+        return Ok(EXIT_INTERRUPTED);
     }
     let cfg = Config {
         victims: plan.workloads.clone(),
@@ -163,13 +136,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         started_at: now_rfc3339(),
         finished_at: None,
         host,
-        tool: ToolInfo {
-            isobench_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
-            workload_binary: plan.workload_bin.display().to_string(),
-            workload_sha256: (!bin_bytes.is_empty())
-                .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bin_bytes))),
-        },
+        tool: tool_info(&plan, &bin_bytes),
         config,
         environments: envs
             .0

@@ -126,6 +126,71 @@ fn hazards(cores: usize) -> Vec<String> {
     w
 }
 
+/// Build and prepare every environment of the plan in `scratch` (images,
+/// initramfs, accelerator probe). `None` when the user interrupted; what was
+/// prepared is cleaned up by the returned guard or, on error, by its drop.
+pub(crate) fn prepare_envs(plan: &Plan, scratch: &Path) -> Result<Option<Prepared>> {
+    let ctx = EnvContext {
+        workload_bin: plan.workload_bin.clone(),
+        scratch: scratch.to_path_buf(),
+        threads: plan.threads,
+    };
+    let mut envs = Prepared(Vec::new());
+    for p in &plan.envs {
+        let mut e = env::make(p, plan)?;
+        eprintln!("preparing {} ...", e.id());
+        let prepared = e.prepare(&ctx);
+        // Kept before anything can return: the guard cleans up what a
+        // failed or interrupted preparation left.
+        let id = e.id();
+        envs.0.push(e);
+        prepared.with_context(|| format!("preparing the {id} environment"))?;
+        if interrupted() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(envs))
+}
+
+/// Make every environment hold `need` bytes of workload memory (a VM sizes
+/// its guest by test boots), after checking the host can hold it at all.
+/// `what` names the allocation in the error. `Ok(false)` when interrupted.
+pub(crate) fn fit_envs(envs: &mut Prepared, need: u64, what: &str) -> Result<bool> {
+    let host_avail = host_mem_available();
+    if let Some(avail) = host_avail {
+        if need > avail {
+            return Err(usage(format!(
+                "{what} allocate up to {} MiB but the host has only {} MiB available; free memory or use --preset quick",
+                need >> 20,
+                avail >> 20
+            )));
+        }
+    }
+    for e in envs.0.iter_mut() {
+        e.fit_memory(need, host_avail)
+            .map_err(|err| match err.downcast::<plan::UsageError>() {
+                Ok(u) => u.into(),
+                Err(other) => other.context(format!("sizing the {} environment", e.id())),
+            })?;
+        if interrupted() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The tool facts of run.json: version, commit, and the workload binary with
+/// its sha256 (from `bin_bytes`, its content).
+pub(crate) fn tool_info(plan: &Plan, bin_bytes: &[u8]) -> ToolInfo {
+    ToolInfo {
+        isobench_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
+        workload_binary: plan.workload_bin.display().to_string(),
+        workload_sha256: (!bin_bytes.is_empty())
+            .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bin_bytes))),
+    }
+}
+
 pub fn run(a: &RunArgs) -> Result<i32> {
     // First, while single-threaded: sweep dead runs' leftovers, then enter
     // a private mount namespace (crash safety, crate::sweep).
@@ -184,44 +249,14 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         path: &scratch,
         armed: true,
     };
-    let ctx = EnvContext {
-        workload_bin: plan.workload_bin.clone(),
-        scratch: scratch.clone(),
-        threads: plan.threads,
+    let Some(mut envs) = prepare_envs(&plan, &scratch)? else {
+        return Ok(EXIT_INTERRUPTED);
     };
-    let mut envs = Prepared(Vec::new());
-    for p in &plan.envs {
-        let mut e = env::make(p, &plan)?;
-        eprintln!("preparing {} ...", e.id());
-        e.prepare(&ctx)
-            .with_context(|| format!("preparing the {} environment", e.id()))?;
-        if interrupted() {
-            return Ok(EXIT_INTERRUPTED);
-        }
-        envs.0.push(e);
-    }
     // Every environment runs the same work; size what must hold it.
     let specs = runner::specs(&plan, envs.0.iter().any(|e| e.emulated()));
     let need = runner::memory_need_bytes(&specs, plan.threads);
-    let host_avail = host_mem_available();
-    if let Some(avail) = host_avail {
-        if need > avail {
-            return Err(usage(format!(
-                "the workloads allocate up to {} MiB but the host has only {} MiB available; free memory or use --preset quick",
-                need >> 20,
-                avail >> 20
-            )));
-        }
-    }
-    for e in envs.0.iter_mut() {
-        e.fit_memory(need, host_avail)
-            .map_err(|err| match err.downcast::<plan::UsageError>() {
-                Ok(u) => u.into(),
-                Err(other) => other.context(format!("sizing the {} environment", e.id())),
-            })?;
-        if interrupted() {
-            return Ok(EXIT_INTERRUPTED);
-        }
+    if !fit_envs(&mut envs, need, "the workloads")? {
+        return Ok(EXIT_INTERRUPTED);
     }
     let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
     if locate::is_static_elf(&bin_bytes) == Some(false)
@@ -255,13 +290,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         started_at,
         finished_at: None,
         host,
-        tool: ToolInfo {
-            isobench_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
-            workload_binary: plan.workload_bin.display().to_string(),
-            workload_sha256: (!bin_bytes.is_empty())
-                .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bin_bytes))),
-        },
+        tool: tool_info(&plan, &bin_bytes),
         config: serde_json::to_value(&plan).context("serialising the plan")?,
         environments: envs
             .0

@@ -19,12 +19,12 @@ use crate::env::process::{interrupted, Interrupted};
 use crate::env::{EnvKind, Environment, Limits, RunOutcome};
 use anyhow::{anyhow, Context, Result};
 use isobench_reports::neighbours::{ALONE, ANTAGONIST_RATE, WORKLOAD};
-use isobench_reports::schema::{ResultRecord, Timings, SCHEMA_VERSION};
+use isobench_reports::schema::ResultRecord;
 use isobench_workloads::{Workload, WorkloadSpec};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Workloads that can be victims.
 pub const VICTIMS: [Workload; 4] = [
@@ -275,28 +275,7 @@ pub fn to_record(
     started: SystemTime,
     m: &Result<Measured>,
 ) -> ResultRecord {
-    let mut rec = ResultRecord {
-        schema: SCHEMA_VERSION,
-        run_id: run_id.to_string(),
-        env: env.kind().name().to_string(),
-        env_id: env.id(),
-        env_detail: env.detail(),
-        workload: WORKLOAD.into(),
-        params: BTreeMap::new(),
-        rep,
-        valid: false,
-        metrics: BTreeMap::new(),
-        units: BTreeMap::new(),
-        info: BTreeMap::new(),
-        timings: Timings {
-            started_unix_ms: started
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-            ..Default::default()
-        },
-        error: None,
-    };
+    let mut rec = crate::runner::blank_record(run_id, env, WORKLOAD, rep, started);
     match m {
         Err(e) => rec.error = Some(format!("{e:#}")),
         Ok(m) => {
