@@ -32,6 +32,9 @@ pub enum Command {
     History(crate::cmd::history::HistoryArgs),
     /// Add run directories measured elsewhere to a history store (idempotent per run id).
     Push(crate::cmd::push::PushArgs),
+    /// Dispatch one plan to many hosts with Slurm and follow the campaign
+    /// (submit, status, report, resubmit, cancel).
+    Fleet(crate::cmd::fleet::FleetArgs),
 }
 
 #[derive(Args, Debug, Clone)]

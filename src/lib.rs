@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cmd;
 pub mod env;
 pub mod experiment;
+pub mod fleet;
 pub mod host;
 pub mod locate;
 pub mod plan;

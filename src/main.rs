@@ -17,6 +17,7 @@ fn main() {
         Command::Compare(a) => isobench::cmd::compare::run(a),
         Command::History(a) => isobench::cmd::history::run(a),
         Command::Push(a) => isobench::cmd::push::run(a),
+        Command::Fleet(a) => isobench::cmd::fleet::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

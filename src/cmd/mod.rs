@@ -3,6 +3,7 @@
 pub mod clean;
 pub mod compare;
 pub mod density;
+pub mod fleet;
 pub mod history;
 pub mod list;
 pub mod neighbours;

@@ -1,0 +1,639 @@
+//! `isobench fleet submit|status|report|resubmit|cancel`: one plan run by
+//! Slurm on many hosts (a job array, one exclusive node per job), every run
+//! pushed to one shared PostgreSQL store. See `crate::fleet` for how states
+//! are read.
+
+use crate::cli::{Cli, Command as CliCommand};
+use crate::fleet::campaign::{self, Campaign, Submission, Target, CAMPAIGN_SCHEMA};
+use crate::fleet::slurm::{self, JobState, SlurmJob};
+use crate::fleet::{self as fleet, Source, Verdict};
+use crate::plan::usage;
+use anyhow::{Context, Result};
+use clap::Parser;
+use isobench_reports::history::{is_postgres_url, redact, History};
+use isobench_reports::schema::ResultRecord;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum FleetCommand {
+    /// Submit one plan as a Slurm job array: one exclusive job per host,
+    /// constraint or partition, each pushing its run to the shared store.
+    Submit(SubmitArgs),
+    /// Per target: pending, running, done, failed or cancelled (exit 1 when any failed or was cancelled).
+    Status(StatusArgs),
+    /// The campaign's results from the shared store, hosts side by side.
+    Report(FleetReportArgs),
+    /// Submit again only the targets whose latest job failed or was cancelled.
+    Resubmit(CampaignArg),
+    /// Cancel the campaign's pending and running jobs (scancel).
+    Cancel(CampaignArg),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SubmitArgs {
+    /// One job on each of these nodes, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// One job per node constraint (Slurm features, e.g. kvm), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub constraints: Vec<String>,
+    /// One job per partition, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub partitions: Vec<String>,
+    /// Jobs per target (labelled TARGET#0, TARGET#1, ...).
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// The shared store every job pushes to: postgres://USER@HOST:PORT/DB.
+    #[arg(long, env = "ISOBENCH_DB")]
+    pub db: Option<String>,
+    /// Campaign directory, on a file system every node sees [default: campaigns/<id>].
+    #[arg(long)]
+    pub campaign_dir: Option<PathBuf>,
+    /// isobench binary the jobs run, at the same path on every node [default: this one].
+    #[arg(long)]
+    pub isobench: Option<PathBuf>,
+    /// Extra sbatch option for every job (repeatable), e.g. --sbatch-arg=--time=30.
+    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
+    /// The plan: `isobench run` flags after `--` (not --out, --resume, --db or --no-history).
+    #[arg(last = true)]
+    pub run_args: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CampaignArg {
+    /// Campaign directory (as `fleet submit` printed it).
+    pub campaign: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Campaign directory (as `fleet submit` printed it).
+    pub campaign: PathBuf,
+    /// Wait until no job is pending or running.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds (exit 1).
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FleetReportArgs {
+    /// Campaign directory (as `fleet submit` printed it).
+    pub campaign: PathBuf,
+    /// Store to read [default: the campaign's].
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Markdown file to write [default: CAMPAIGN/report.md].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: &FleetArgs) -> Result<i32> {
+    match &args.command {
+        FleetCommand::Submit(a) => submit(a),
+        FleetCommand::Status(a) => status(a),
+        FleetCommand::Report(a) => report(a),
+        FleetCommand::Resubmit(a) => resubmit(&a.campaign),
+        FleetCommand::Cancel(a) => cancel(&a.campaign),
+    }
+}
+
+/// Check the plan as `isobench run` would, without the host facts of the
+/// submit host (the nodes measure their own).
+fn check_plan(run_args: &[String]) -> Result<()> {
+    let argv = ["isobench", "run"]
+        .into_iter()
+        .map(String::from)
+        .chain(run_args.iter().cloned());
+    let cli = Cli::try_parse_from(argv).map_err(|e| {
+        let text = e.to_string();
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
+        usage(format!("the plan after `--`: {first}"))
+    })?;
+    let CliCommand::Run(a) = cli.command else {
+        unreachable!("parsed as run")
+    };
+    for (given, flag) in [
+        (a.out.is_some(), "--out"),
+        (a.resume.is_some(), "--resume"),
+        (
+            a.db.is_some() && run_args.iter().any(|x| x.starts_with("--db")),
+            "--db",
+        ),
+        (a.no_history, "--no-history"),
+    ] {
+        if given {
+            return Err(usage(format!(
+                "the plan after `--` gives {flag}: the fleet sets it (runs go to CAMPAIGN/runs, results to the --db of fleet submit)"
+            )));
+        }
+    }
+    if a.experiment.is_none() {
+        let input = crate::plan::PlanInput {
+            envs: a.env.clone(),
+            workloads: a.workload.clone(),
+            preset: a.preset.clone(),
+            threads: a.threads,
+            reps: a.reps,
+            warmup: a.warmup,
+            runtimes: a.runtime.clone(),
+            accel: a.accel.clone(),
+            machine: a.machine.clone(),
+            kernel: a.kernel.clone(),
+            vm_memory_mib: a.vm_memory,
+            seed: a.seed,
+            timeout_s: a.timeout,
+            out: None,
+            workload_bin: PathBuf::from("isobench-workload"),
+            host_cores: a.threads.unwrap_or(1),
+            host_llc_bytes: None,
+            host_mem_available_bytes: None,
+            stream: a.stream.clone(),
+            pages: a.pages.clone(),
+            run_id: "check".into(),
+        };
+        crate::plan::build(&input).map_err(|e| usage(format!("the plan after `--`: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Removes a new campaign directory unless the submission went through.
+struct NewDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for NewDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn submit(a: &SubmitArgs) -> Result<i32> {
+    let db = a.db.clone().ok_or_else(|| {
+        usage("no shared store: give --db postgres://USER@HOST:PORT/DB (or set ISOBENCH_DB)")
+    })?;
+    if !is_postgres_url(&db) {
+        return Err(usage(format!(
+            "--db {db}: a fleet needs a store every node reaches: give a postgres:// URL (SQLite files are for one machine)"
+        )));
+    }
+    check_plan(&a.run_args)?;
+    let targets =
+        campaign::targets(&a.hosts, &a.constraints, &a.partitions, a.count).map_err(usage)?;
+    let isobench = match &a.isobench {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().context("finding this isobench binary")?,
+    };
+    let isobench = std::path::absolute(&isobench)
+        .with_context(|| format!("resolving {}", isobench.display()))?;
+    if !isobench.is_file() {
+        return Err(usage(format!(
+            "--isobench {}: no such file",
+            isobench.display()
+        )));
+    }
+    let id = campaign::new_id();
+    let dir = a
+        .campaign_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("campaigns").join(&id));
+    let dir = std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;
+    if dir.join(campaign::CAMPAIGN_FILE).exists() {
+        return Err(usage(format!(
+            "{} already holds a campaign: give another --campaign-dir, or `isobench fleet resubmit {}`",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let existed = dir.exists();
+    std::fs::create_dir_all(dir.join("jobs"))
+        .and_then(|_| std::fs::create_dir_all(dir.join("runs")))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let mut guard = NewDir {
+        path: dir.clone(),
+        keep: existed,
+    };
+    let script = dir.join(campaign::SCRIPT_FILE);
+    std::fs::write(
+        &script,
+        fleet::job_script(&id, &dir, &isobench, &a.run_args, &db),
+    )
+    .with_context(|| format!("writing {}", script.display()))?;
+    // The script holds the store's URL (maybe with a password): owner only.
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    let mut c = Campaign {
+        schema: CAMPAIGN_SCHEMA,
+        id: id.clone(),
+        created_at: crate::cmd::run::now_rfc3339(),
+        db: db.clone(),
+        isobench,
+        run_args: a.run_args.clone(),
+        sbatch_args: a.sbatch_args.clone(),
+        targets: targets.clone(),
+        submissions: vec![],
+    };
+    campaign::save(&dir, &c)?;
+    let labels: Vec<String> = targets.iter().map(|t| t.label.clone()).collect();
+    let sub = submit_array(&dir, &mut c, &labels)?;
+    guard.keep = true;
+    println!(
+        "campaign {id}: {} job(s) in array {} (store {})",
+        labels.len(),
+        sub.array_job_id,
+        redact(&db)
+    );
+    print_tasks(&c, &sub);
+    println!("directory {}", dir.display());
+    println!(
+        "follow it: isobench fleet status {} [--wait]; then isobench fleet report {}",
+        dir.display(),
+        dir.display()
+    );
+    Ok(0)
+}
+
+fn print_tasks(c: &Campaign, sub: &Submission) {
+    for (i, l) in sub.targets.iter().enumerate() {
+        let t = c.target(l).expect("submitted targets are the campaign's");
+        println!("  {}  {}", sub.task_id(i), describe(t));
+    }
+}
+
+fn describe(t: &Target) -> String {
+    match (&t.host, &t.constraint, &t.partition) {
+        (Some(h), _, _) => format!("{} (node {h})", t.label),
+        (_, Some(c), _) => format!("{} (constraint {c})", t.label),
+        (_, _, Some(p)) => format!("{} (partition {p})", t.label),
+        _ => format!("{} (any node)", t.label),
+    }
+}
+
+/// Submit `labels` as one held job array, send each task to its target,
+/// record the submission in campaign.json, then release the array. On a
+/// failure the array is cancelled and nothing is recorded.
+fn submit_array(dir: &Path, c: &mut Campaign, labels: &[String]) -> Result<Submission> {
+    let args = slurm::sbatch_args(
+        &c.job_name(),
+        labels.len(),
+        &dir.join("jobs"),
+        &c.sbatch_args,
+        &dir.join(campaign::SCRIPT_FILE),
+    );
+    let array = slurm::submit_held(&args)?;
+    let sub = Submission {
+        array_job_id: array.clone(),
+        submitted_at: crate::cmd::run::now_rfc3339(),
+        targets: labels.to_vec(),
+    };
+    let placed = (|| -> Result<()> {
+        for (i, l) in labels.iter().enumerate() {
+            let t = c.target(l).expect("labels are the campaign's");
+            if let Some(u) = slurm::update_args(&sub.task_id(i), t) {
+                slurm::scontrol(&u).with_context(|| {
+                    format!("sending job {} to {}", sub.task_id(i), describe(t))
+                })?;
+            }
+        }
+        c.submissions.push(sub.clone());
+        campaign::save(dir, c)?;
+        slurm::scontrol(&["release".into(), array.clone()])
+    })();
+    if let Err(e) = placed {
+        let _ = slurm::scancel(std::slice::from_ref(&array));
+        if c.submissions.last() == Some(&sub) {
+            c.submissions.pop();
+            let _ = campaign::save(dir, c);
+        }
+        return Err(e.context(format!("job array {array} was cancelled")));
+    }
+    Ok(sub)
+}
+
+/// One target's status line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TargetStatus {
+    pub target: String,
+    pub job: Option<String>,
+    pub attempts: usize,
+    pub state: &'static str,
+    pub source: &'static str,
+    pub node: Option<String>,
+    pub detail: String,
+    pub run_dir: Option<PathBuf>,
+    #[serde(skip)]
+    pub job_state: JobState,
+}
+
+/// Every target's latest job, with its state, and which Slurm view was used.
+fn statuses(dir: &Path, c: &Campaign) -> Result<(Vec<TargetStatus>, &'static str)> {
+    let start = c.created_at.get(..10).unwrap_or("now").to_string();
+    let (jobs, source, via): (Vec<SlurmJob>, Source, &str) =
+        match slurm::sacct(&c.job_name(), &start) {
+            Some(j) => (j, Source::Sacct, "sacct"),
+            None => (
+                slurm::squeue(&c.job_name())?,
+                Source::Squeue,
+                "squeue (no Slurm accounting: finished jobs from slurmctld while it keeps them, then the jobs' markers)",
+            ),
+        };
+    let by_id: BTreeMap<&str, &SlurmJob> = jobs.iter().map(|j| (j.task_id.as_str(), j)).collect();
+    let mut out = Vec::new();
+    for a in c.attempts() {
+        let v: Verdict = match &a.task_id {
+            Some(id) => fleet::verdict(
+                by_id.get(id.as_str()).map(|j| (*j, source)),
+                campaign::read_marker(dir, id).as_ref(),
+            ),
+            None => Verdict {
+                state: JobState::Failed,
+                source: Source::Nothing,
+                node: None,
+                detail: "never submitted".into(),
+            },
+        };
+        let run_dir = a
+            .task_id
+            .as_ref()
+            .map(|id| campaign::run_dir(dir, id))
+            .filter(|p| p.join("run.json").is_file());
+        out.push(TargetStatus {
+            target: a.target.label.clone(),
+            job: a.task_id.clone(),
+            attempts: a.attempts,
+            state: v.state.label(),
+            source: v.source.label(),
+            node: v.node,
+            detail: v.detail,
+            run_dir,
+            job_state: v.state,
+        });
+    }
+    Ok((out, via))
+}
+
+fn status(a: &StatusArgs) -> Result<i32> {
+    let dir = &a.campaign;
+    let c = campaign::load(dir)?;
+    let began = Instant::now();
+    let (st, via) = loop {
+        let (st, via) = statuses(dir, &c)?;
+        let active = st.iter().any(|s| s.job_state.is_active());
+        if !a.wait || !active {
+            break (st, via);
+        }
+        if a.timeout
+            .is_some_and(|t| began.elapsed() >= Duration::from_secs(t))
+        {
+            print_status(&c, &st, via, a.json)?;
+            eprintln!(
+                "isobench: error: campaign {} still has pending or running jobs after {} s",
+                c.id,
+                a.timeout.unwrap_or(0)
+            );
+            return Ok(1);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    print_status(&c, &st, via, a.json)?;
+    Ok(if st.iter().any(|s| s.job_state.needs_resubmit()) {
+        1
+    } else {
+        0
+    })
+}
+
+fn print_status(c: &Campaign, st: &[TargetStatus], via: &str, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(st)?);
+        return Ok(());
+    }
+    let mut counts: BTreeMap<JobState, usize> = BTreeMap::new();
+    for s in st {
+        *counts.entry(s.job_state).or_default() += 1;
+    }
+    let summary: Vec<String> = counts
+        .iter()
+        .map(|(k, n)| format!("{n} {}", k.label()))
+        .collect();
+    println!(
+        "campaign {}: {} target(s): {}; states from {via}",
+        c.id,
+        st.len(),
+        summary.join(", ")
+    );
+    println!(
+        "{:<16} {:<10} {:<10} {:<10} {:<7} detail",
+        "target", "job", "node", "state", "source"
+    );
+    for s in st {
+        println!(
+            "{:<16} {:<10} {:<10} {:<10} {:<7} {}{}",
+            s.target,
+            s.job.as_deref().unwrap_or("-"),
+            s.node.as_deref().unwrap_or("-"),
+            s.state,
+            s.source,
+            s.detail,
+            if s.attempts > 1 {
+                format!(" (attempt {})", s.attempts)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let again: Vec<&str> = st
+        .iter()
+        .filter(|s| s.job_state.needs_resubmit())
+        .map(|s| s.target.as_str())
+        .collect();
+    if !again.is_empty() {
+        println!(
+            "{} to run again: isobench fleet resubmit CAMPAIGN",
+            again.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn resubmit(dir: &Path) -> Result<i32> {
+    let mut c = campaign::load(dir)?;
+    let (st, _) = statuses(dir, &c)?;
+    let labels: Vec<String> = st
+        .iter()
+        .filter(|s| s.job_state.needs_resubmit())
+        .map(|s| s.target.clone())
+        .collect();
+    if labels.is_empty() {
+        println!(
+            "campaign {}: no target failed or was cancelled; nothing resubmitted",
+            c.id
+        );
+        return Ok(0);
+    }
+    let sub = submit_array(dir, &mut c, &labels)?;
+    println!(
+        "campaign {}: resubmitted {} target(s) as array {}",
+        c.id,
+        labels.len(),
+        sub.array_job_id
+    );
+    print_tasks(&c, &sub);
+    Ok(0)
+}
+
+fn cancel(dir: &Path) -> Result<i32> {
+    let c = campaign::load(dir)?;
+    let (st, _) = statuses(dir, &c)?;
+    let ids: Vec<String> = st
+        .iter()
+        .filter(|s| s.job_state.is_active())
+        .filter_map(|s| s.job.clone())
+        .collect();
+    if ids.is_empty() {
+        println!("campaign {}: no pending or running job", c.id);
+        return Ok(0);
+    }
+    slurm::scancel(&ids)?;
+    println!("campaign {}: cancelled {}", c.id, ids.join(" "));
+    Ok(0)
+}
+
+/// The run id a finished job wrote, from its run.json.
+fn run_id_of(run_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(run_dir.join("run.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("run_id")?.as_str().map(str::to_string)
+}
+
+fn report(a: &FleetReportArgs) -> Result<i32> {
+    let dir = &a.campaign;
+    let c = campaign::load(dir)?;
+    let db = a.db.clone().unwrap_or_else(|| c.db.clone());
+    let (st, via) = statuses(dir, &c)?;
+    let mut store = History::open(Path::new(&db)).map_err(crate::cmd::push::store_error)?;
+    let mut md = format!(
+        "# Campaign {}\n\nSubmitted {}; plan `isobench run {}`; store {}; job states from {via}.\n\n",
+        c.id,
+        c.created_at,
+        c.run_args.join(" "),
+        redact(&db)
+    );
+    md.push_str("| target | job | node | state | run id | repetitions in store |\n|---|---|---|---|---|---|\n");
+    // (env_id, workload, metric) -> target -> valid values; units per metric.
+    let mut table: BTreeMap<(String, String, String), BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    let mut units: BTreeMap<String, String> = BTreeMap::new();
+    let mut with_results = 0;
+    for s in &st {
+        let run_id = s.run_dir.as_deref().and_then(run_id_of);
+        let records: Vec<ResultRecord> = match &run_id {
+            Some(id) => store
+                .repetitions(id)
+                .map_err(crate::cmd::push::store_error)?,
+            None => vec![],
+        };
+        if !records.is_empty() {
+            with_results += 1;
+        }
+        let column = format!("{} ({})", s.target, s.node.as_deref().unwrap_or("?"));
+        for r in records.iter().filter(|r| r.valid) {
+            for (m, v) in &r.metrics {
+                table
+                    .entry((r.env_id.clone(), r.workload.clone(), m.clone()))
+                    .or_default()
+                    .entry(column.clone())
+                    .or_default()
+                    .push(*v);
+                if let Some(u) = r.units.get(m) {
+                    units.insert(m.clone(), u.clone());
+                }
+            }
+        }
+        md.push_str(&format!(
+            "| {} | {} | {} | {} ({}) | {} | {} |\n",
+            s.target,
+            s.job.as_deref().unwrap_or("-"),
+            s.node.as_deref().unwrap_or("-"),
+            s.state,
+            s.detail,
+            run_id.as_deref().unwrap_or("-"),
+            records.len()
+        ));
+    }
+    let columns: Vec<String> = st
+        .iter()
+        .map(|s| format!("{} ({})", s.target, s.node.as_deref().unwrap_or("?")))
+        .collect();
+    md.push_str(&format!(
+        "\n{with_results} of {} target(s) have results in the store.\n",
+        st.len()
+    ));
+    if !table.is_empty() {
+        md.push_str("\n## Hosts side by side\n\nPer run: the geometric mean of its valid repetitions (their range and number in brackets); no interval here: for 95% intervals and plots, `isobench report` a run directory. Runs on different hosts differ by host as well as by anything else.\n\n");
+        md.push_str(&format!(
+            "| environment | workload | metric | {} |\n|---|---|---|{}\n",
+            columns.join(" | "),
+            "---|".repeat(columns.len())
+        ));
+        for ((env, w, m), by) in &table {
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|col| match by.get(col) {
+                    Some(v) if !v.is_empty() && v.iter().all(|x| *x > 0.0) => {
+                        let g = (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp();
+                        let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
+                        let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        format!(
+                            "{} ({}–{}, n={})",
+                            fmt_value(g),
+                            fmt_value(lo),
+                            fmt_value(hi),
+                            v.len()
+                        )
+                    }
+                    Some(v) if !v.is_empty() => format!("n={}, not all positive", v.len()),
+                    _ => "-".into(),
+                })
+                .collect();
+            let unit = units.get(m).map(|u| format!(" ({u})")).unwrap_or_default();
+            md.push_str(&format!(
+                "| {env} | {w} | {m}{unit} | {} |\n",
+                cells.join(" | ")
+            ));
+        }
+    }
+    let out = a.out.clone().unwrap_or_else(|| dir.join("report.md"));
+    std::fs::write(&out, &md).with_context(|| format!("writing {}", out.display()))?;
+    print!("{md}");
+    println!("\nwrote {}", out.display());
+    Ok(0)
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
