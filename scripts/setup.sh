@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
-# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL (Debian packages;
-# the server is not started as a service: scripts/test.sh runs a throwaway
-# cluster), a guest
+# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, Slurm and
+# munge (Debian packages; no server is started as a service: scripts/test.sh
+# runs a throwaway PostgreSQL cluster and, with scripts/slurm-local.sh, a
+# one-node Slurm cluster), a guest
 # kernel (scripts/fetch-kernel.sh), the static workload binary
 # (scripts/build-workload.sh) and the release binaries (isobench, isorun).
 # Idempotent: a second run only checks.
@@ -16,7 +17,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql)
+pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql
+    slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,7 +28,8 @@ if [ "${#missing[@]}" -gt 0 ] || [ "${ISOBENCH_APT_UPDATE:-0}" = 1 ]; then
     apt-get update -q
     if [ "${#missing[@]}" -gt 0 ]; then
         # Exit 101 from policy-rc.d: installing must not start a system
-        # service (postgresql's cluster); tests start their own server.
+        # service (postgresql's cluster, munge, slurmctld, slurmd); tests
+        # start their own servers.
         policy=/usr/sbin/policy-rc.d
         own_policy=0
         if [ ! -e "$policy" ]; then

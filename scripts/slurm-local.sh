@@ -10,7 +10,7 @@
 #   sbatch / squeue / isobench fleet ...                  # as on any cluster
 #   bash scripts/slurm-local.sh stop [DIR]                # cancels jobs, stops the daemons, removes DIR
 #
-# DIR defaults to $ISOBENCH_SLURM_DIR, else /tmp/isobench-slurm. As root only
+# DIR (absent or empty) defaults to $ISOBENCH_SLURM_DIR, else /tmp/isobench-slurm. As root only
 # (slurmd runs jobs as their submitting user). The node is this host
 # (`hostname -s`, on 127.0.0.1) with all its CPUs, in partition `debug`, with
 # the features of $ISOBENCH_SLURM_FEATURES (default `local`). Ports:
@@ -49,20 +49,34 @@ stop_pidfile() { # TERM, then KILL after 10 s
 
 stop() {
     [ -d "$dir" ] || return 0
-    if [ -f "$dir/slurm.conf" ] && pid_of "$dir/slurmctld.pid" >/dev/null; then
-        SLURM_CONF="$dir/slurm.conf" timeout 10 scancel --full --quiet --user=root 2>/dev/null || true
-        SLURM_CONF="$dir/slurm.conf" timeout 10 scancel --full --quiet --state=PENDING 2>/dev/null || true
+    local conf="$dir/slurm.conf" i jobs p
+    if [ -f "$conf" ] && pid_of "$dir/slurmctld.pid" >/dev/null; then
+        jobs=$(SLURM_CONF="$conf" timeout 10 squeue --noheader --format=%A 2>/dev/null | sort -u || true)
+        if [ -n "$jobs" ]; then
+            # shellcheck disable=SC2086 # one id per word
+            SLURM_CONF="$conf" timeout 10 scancel --full $jobs 2>/dev/null || true
+            for i in $(seq 1 100); do # KillWait is 5 s
+                [ -z "$(SLURM_CONF="$conf" timeout 10 squeue --noheader --states=PENDING,RUNNING,COMPLETING --format=%A 2>/dev/null || true)" ] && break
+                sleep 0.1
+            done
+        fi
     fi
     stop_pidfile "$dir/slurmd.pid"
-    # Job steps whose slurmd is gone (slurmstepd of a job killed midway).
-    local p
-    for p in $(pgrep -x slurmstepd 2>/dev/null || true); do
-        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_CONF=$dir/slurm.conf"; then
+    stop_pidfile "$dir/slurmctld.pid"
+    stop_pidfile "$dir/munge/munged.pid"
+    # What outlived the daemons: job steps (slurmstepd, started by this
+    # slurmd with this SLURM_CONF) and the processes of their jobs (which
+    # carry SLURM_JOB_ID and the submitter's SLURM_CONF).
+    local env
+    for env in /proc/[0-9]*/environ; do
+        p=${env#/proc/}
+        p=${p%/environ}
+        [ "$p" = $$ ] && continue
+        grep -qsxz "SLURM_CONF=$conf" "$env" || continue
+        if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmstepd ] || grep -qsz '^SLURM_JOB_ID=' "$env"; then
             kill -KILL "$p" 2>/dev/null || true
         fi
     done
-    stop_pidfile "$dir/slurmctld.pid"
-    stop_pidfile "$dir/munge/munged.pid"
     rm -rf "$dir"
 }
 
@@ -74,8 +88,8 @@ start() {
     for b in munged slurmctld slurmd; do
         [ -x "$sbin/$b" ] || { log "$sbin/$b is missing: install munge, slurmctld and slurmd (scripts/setup.sh does)"; exit 1; }
     done
-    if [ -e "$dir" ]; then
-        log "$dir exists (a cluster already started there?): run \`$0 stop $dir\` first"
+    if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
+        log "$dir is not empty (a cluster already started there?): run \`$0 stop $dir\` first"
         exit 2
     fi
     mkdir -p "$dir"

@@ -30,7 +30,17 @@ stop_pg() {
         rm -rf "$pg_dir"
     fi
 }
-trap stop_pg EXIT
+# A throwaway one-node Slurm cluster for the fleet tests
+# (scripts/slurm-local.sh: munged, slurmctld, slurmd on 127.0.0.1, private
+# ports, everything in one temporary directory); stopped on every exit, its
+# jobs cancelled and their processes killed.
+slurm_dir=""
+stop_slurm() {
+    if [ -n "$slurm_dir" ]; then
+        bash scripts/slurm-local.sh stop "$slurm_dir" || true
+    fi
+}
+trap 'stop_slurm; stop_pg' EXIT
 trap 'exit 130' INT TERM
 if [ -x "$pg_bin/initdb" ] && id postgres >/dev/null 2>&1; then
     pg_dir=$(mktemp -d /tmp/isobench-pg.XXXXXX)
@@ -45,6 +55,16 @@ if [ -x "$pg_bin/initdb" ] && id postgres >/dev/null 2>&1; then
     echo "test.sh: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($pg_dir)" >&2
 else
     echo "test.sh: no PostgreSQL server binaries (scripts/setup.sh installs them); the store tests will skip" >&2
+fi
+
+if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then
+    slurm_dir=$(mktemp -d /tmp/isobench-slurm.XXXXXX)
+    bash scripts/slurm-local.sh start "$slurm_dir" >/dev/null
+    # Not SLURM_CONF: the tests pass it only to the commands they run.
+    export ISOBENCH_TEST_SLURM_CONF="$slurm_dir/slurm.conf"
+    echo "test.sh: Slurm $(sinfo --version | awk '{print $2}') one-node cluster ($slurm_dir)" >&2
+else
+    echo "test.sh: no Slurm daemons (scripts/setup.sh installs slurmctld, slurmd, munge); the fleet tests will skip" >&2
 fi
 
 mkdir -p target
