@@ -324,7 +324,13 @@ fn submit_array(dir: &Path, c: &mut Campaign, labels: &[String]) -> Result<Submi
             c.submissions.pop();
             let _ = campaign::save(dir, c);
         }
-        return Err(e.context(format!("job array {array} was cancelled")));
+        let usage = e.downcast_ref::<crate::plan::UsageError>().is_some();
+        let msg = format!("{e:#} (job array {array} cancelled: nothing of it runs)");
+        return Err(if usage {
+            crate::plan::usage(msg)
+        } else {
+            anyhow::anyhow!(msg)
+        });
     }
     Ok(sub)
 }

@@ -171,6 +171,15 @@ fn non_empty(s: &str) -> Option<String> {
 
 /// Run one Slurm command; its stderr names the problem when it fails.
 fn slurm(cmd: &str, args: &[String]) -> Result<String> {
+    // Slurm's commands retry a missing configuration file for 60 s.
+    if let Some(conf) = std::env::var_os("SLURM_CONF") {
+        if !Path::new(&conf).is_file() {
+            return Err(crate::plan::usage(format!(
+                "SLURM_CONF={}: no such file (scripts/slurm-local.sh start prints the SLURM_CONF of a local cluster)",
+                Path::new(&conf).display()
+            )));
+        }
+    }
     let out = Command::new(cmd).args(args).output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             crate::plan::usage(format!(
@@ -181,12 +190,24 @@ fn slurm(cmd: &str, args: &[String]) -> Result<String> {
         }
     })?;
     if !out.status.success() {
-        bail!(
+        let err = String::from_utf8_lossy(&out.stderr);
+        let err: Vec<&str> = err
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let msg = format!(
             "{cmd} {} failed ({}): {}",
             args.join(" "),
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            err.join("; ")
         );
+        // Slurm refused what it was asked (an unknown node, feature or
+        // partition): the user's input, not a failing cluster.
+        if err.iter().any(|l| l.contains("Invalid")) {
+            return Err(crate::plan::usage(msg));
+        }
+        bail!(msg);
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
