@@ -353,21 +353,27 @@ pub struct TargetStatus {
 /// Every target's latest job, with its state, and which Slurm view was used.
 fn statuses(dir: &Path, c: &Campaign) -> Result<(Vec<TargetStatus>, &'static str)> {
     let start = c.created_at.get(..10).unwrap_or("now").to_string();
-    let (jobs, source, via): (Vec<SlurmJob>, Source, &str) =
-        match slurm::sacct(&c.job_name(), &start) {
-            Some(j) => (j, Source::Sacct, "sacct"),
-            None => (
-                slurm::squeue(&c.job_name())?,
-                Source::Squeue,
-                "squeue (no Slurm accounting: finished jobs from slurmctld while it keeps them, then the jobs' markers)",
-            ),
-        };
-    let by_id: BTreeMap<&str, &SlurmJob> = jobs.iter().map(|j| (j.task_id.as_str(), j)).collect();
+    // slurmctld's live view first; accounting (when the cluster keeps it)
+    // for jobs slurmctld has forgotten; the jobs' markers after that.
+    let live = slurm::squeue(&c.job_name())?;
+    let accounted = slurm::sacct(&c.job_name(), &start);
+    let via = if accounted.is_some() {
+        "squeue, then sacct"
+    } else {
+        "squeue (no Slurm accounting: finished jobs while slurmctld keeps them, then the jobs' markers)"
+    };
+    let mut by_id: BTreeMap<&str, (&SlurmJob, Source)> = BTreeMap::new();
+    for j in accounted.iter().flatten() {
+        by_id.insert(j.task_id.as_str(), (j, Source::Sacct));
+    }
+    for j in &live {
+        by_id.insert(j.task_id.as_str(), (j, Source::Squeue));
+    }
     let mut out = Vec::new();
     for a in c.attempts() {
         let v: Verdict = match &a.task_id {
             Some(id) => fleet::verdict(
-                by_id.get(id.as_str()).map(|j| (*j, source)),
+                by_id.get(id.as_str()).copied(),
                 campaign::read_marker(dir, id).as_ref(),
             ),
             None => Verdict {

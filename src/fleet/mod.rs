@@ -4,10 +4,11 @@
 //! and folds what Slurm and the jobs' own markers say into one state per
 //! target.
 //!
-//! Where a job's state comes from: `sacct` when the cluster keeps accounting
-//! (slurmdbd); otherwise slurmctld's own view through `squeue --states=all`,
-//! which keeps a finished job for MinJobAge seconds; after that, the markers
-//! the job wrote into the campaign directory (`start`, `end CODE`, `signal`).
+//! Where a job's state comes from: slurmctld's own view through `squeue
+//! --states=all` (pending, running, and finished jobs for MinJobAge
+//! seconds); then `sacct` when the cluster keeps accounting (slurmdbd);
+//! after that, the markers the job wrote into the campaign directory
+//! (`start`, `end CODE`, `signal`).
 
 pub mod campaign;
 pub mod slurm;
