@@ -62,7 +62,7 @@ if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v
     bash scripts/slurm-local.sh start "$slurm_dir" >/dev/null
     # Not SLURM_CONF: the tests pass it only to the commands they run.
     export ISOBENCH_TEST_SLURM_CONF="$slurm_dir/slurm.conf"
-    echo "test.sh: Slurm $(sinfo --version | awk '{print $2}') one-node cluster ($slurm_dir)" >&2
+    echo "test.sh: Slurm $(slurmctld -V | awk '{print $2}') one-node cluster ($slurm_dir)" >&2
 else
     echo "test.sh: no Slurm daemons (scripts/setup.sh installs slurmctld, slurmd, munge); the fleet tests will skip" >&2
 fi
