@@ -11,7 +11,6 @@ use crate::plan::usage;
 use anyhow::{Context, Result};
 use clap::Parser;
 use isobench_reports::history::{is_postgres_url, redact, History};
-use isobench_reports::schema::ResultRecord;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -543,109 +542,37 @@ fn report(a: &FleetReportArgs) -> Result<i32> {
     let db = a.db.clone().unwrap_or_else(|| c.db.clone());
     let (st, via) = statuses(dir, &c)?;
     let mut store = History::open(Path::new(&db)).map_err(crate::cmd::push::store_error)?;
-    let mut md = format!(
-        "# Campaign {}\n\nSubmitted {}; plan `isobench run {}`; store {}; job states from {via}.\n\n",
-        c.id,
-        c.created_at,
-        c.run_args.join(" "),
-        redact(&db)
-    );
-    md.push_str("| target | job | node | state | run id | repetitions in store |\n|---|---|---|---|---|---|\n");
-    // (env_id, workload, metric) -> target -> valid values; units per metric.
-    let mut table: BTreeMap<(String, String, String), BTreeMap<String, Vec<f64>>> = BTreeMap::new();
-    let mut units: BTreeMap<String, String> = BTreeMap::new();
-    let mut with_results = 0;
-    for s in &st {
+    let mut rows = Vec::new();
+    for s in st {
         let run_id = s.run_dir.as_deref().and_then(run_id_of);
-        let records: Vec<ResultRecord> = match &run_id {
+        let records = match &run_id {
             Some(id) => store
                 .repetitions(id)
                 .map_err(crate::cmd::push::store_error)?,
             None => vec![],
         };
-        if !records.is_empty() {
-            with_results += 1;
-        }
-        let column = format!("{} ({})", s.target, s.node.as_deref().unwrap_or("?"));
-        for r in records.iter().filter(|r| r.valid) {
-            for (m, v) in &r.metrics {
-                table
-                    .entry((r.env_id.clone(), r.workload.clone(), m.clone()))
-                    .or_default()
-                    .entry(column.clone())
-                    .or_default()
-                    .push(*v);
-                if let Some(u) = r.units.get(m) {
-                    units.insert(m.clone(), u.clone());
-                }
-            }
-        }
-        md.push_str(&format!(
-            "| {} | {} | {} | {} ({}) | {} | {} |\n",
-            s.target,
-            s.job.as_deref().unwrap_or("-"),
-            s.node.as_deref().unwrap_or("-"),
-            s.state,
-            s.detail,
-            run_id.as_deref().unwrap_or("-"),
-            records.len()
-        ));
+        rows.push(fleet::report::Row {
+            target: s.target,
+            job: s.job,
+            node: s.node,
+            state: format!("{} ({})", s.state, s.detail),
+            run_id,
+            records,
+        });
     }
-    let columns: Vec<String> = st
-        .iter()
-        .map(|s| format!("{} ({})", s.target, s.node.as_deref().unwrap_or("?")))
-        .collect();
-    md.push_str(&format!(
-        "\n{with_results} of {} target(s) have results in the store.\n",
-        st.len()
-    ));
-    if !table.is_empty() {
-        md.push_str("\n## Hosts side by side\n\nPer run: the geometric mean of its valid repetitions (their range and number in brackets); no interval here: for 95% intervals and plots, `isobench report` a run directory. Runs on different hosts differ by host as well as by anything else.\n\n");
-        md.push_str(&format!(
-            "| environment | workload | metric | {} |\n|---|---|---|{}\n",
-            columns.join(" | "),
-            "---|".repeat(columns.len())
-        ));
-        for ((env, w, m), by) in &table {
-            let cells: Vec<String> = columns
-                .iter()
-                .map(|col| match by.get(col) {
-                    Some(v) if !v.is_empty() && v.iter().all(|x| *x > 0.0) => {
-                        let g = (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp();
-                        let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
-                        let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                        format!(
-                            "{} ({}–{}, n={})",
-                            fmt_value(g),
-                            fmt_value(lo),
-                            fmt_value(hi),
-                            v.len()
-                        )
-                    }
-                    Some(v) if !v.is_empty() => format!("n={}, not all positive", v.len()),
-                    _ => "-".into(),
-                })
-                .collect();
-            let unit = units.get(m).map(|u| format!(" ({u})")).unwrap_or_default();
-            md.push_str(&format!(
-                "| {env} | {w} | {m}{unit} | {} |\n",
-                cells.join(" | ")
-            ));
-        }
-    }
+    let md = fleet::report::markdown(
+        &fleet::report::Header {
+            id: c.id.clone(),
+            created_at: c.created_at.clone(),
+            plan: c.run_args.join(" "),
+            store: redact(&db),
+            via: via.to_string(),
+        },
+        &rows,
+    );
     let out = a.out.clone().unwrap_or_else(|| dir.join("report.md"));
     std::fs::write(&out, &md).with_context(|| format!("writing {}", out.display()))?;
     print!("{md}");
     println!("\nwrote {}", out.display());
     Ok(0)
-}
-
-fn fmt_value(v: f64) -> String {
-    if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.4}")
-    }
 }

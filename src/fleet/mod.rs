@@ -11,6 +11,7 @@
 //! (`start`, `end CODE`, `signal`).
 
 pub mod campaign;
+pub mod report;
 pub mod slurm;
 
 use campaign::Marker;
