@@ -415,7 +415,7 @@ fn status(a: &StatusArgs) -> Result<i32> {
         if a.timeout
             .is_some_and(|t| began.elapsed() >= Duration::from_secs(t))
         {
-            print_status(&c, &st, via, a.json)?;
+            print_status(dir, &c, &st, via, a.json)?;
             eprintln!(
                 "isobench: error: campaign {} still has pending or running jobs after {} s",
                 c.id,
@@ -425,7 +425,7 @@ fn status(a: &StatusArgs) -> Result<i32> {
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    print_status(&c, &st, via, a.json)?;
+    print_status(dir, &c, &st, via, a.json)?;
     Ok(if st.iter().any(|s| s.job_state.needs_resubmit()) {
         1
     } else {
@@ -433,7 +433,13 @@ fn status(a: &StatusArgs) -> Result<i32> {
     })
 }
 
-fn print_status(c: &Campaign, st: &[TargetStatus], via: &str, json: bool) -> Result<()> {
+fn print_status(
+    dir: &Path,
+    c: &Campaign,
+    st: &[TargetStatus],
+    via: &str,
+    json: bool,
+) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(st)?);
         return Ok(());
@@ -479,8 +485,9 @@ fn print_status(c: &Campaign, st: &[TargetStatus], via: &str, json: bool) -> Res
         .collect();
     if !again.is_empty() {
         println!(
-            "{} to run again: isobench fleet resubmit CAMPAIGN",
-            again.join(", ")
+            "{} to run again: isobench fleet resubmit {}",
+            again.join(", "),
+            dir.display()
         );
     }
     Ok(())
