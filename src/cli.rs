@@ -120,6 +120,16 @@ pub enum Experiment {
     Neighbours,
 }
 
+impl Experiment {
+    /// Its name in run.json (`config.experiment`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Experiment::Density => "density",
+            Experiment::Neighbours => "neighbours",
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ListArgs {
     /// Print JSON instead of a table.
