@@ -70,7 +70,21 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let host_cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let antagonists: Vec<String> = if quick {
+    if let Some(bad) = a
+        .antagonists
+        .iter()
+        .find(|k| !nb::ANTAGONISTS.contains(&k.as_str()))
+    {
+        return Err(usage(format!(
+            "--antagonists: '{bad}' is not one of {}",
+            nb::ANTAGONISTS.join(", ")
+        )));
+    }
+    // Chosen antagonists: each victim beside each of them.
+    let matched_only = quick && a.antagonists.is_empty();
+    let antagonists: Vec<String> = if !a.antagonists.is_empty() {
+        a.antagonists.clone()
+    } else if quick {
         nb::QUICK_ANTAGONISTS
             .iter()
             .map(|s| s.to_string())
@@ -82,7 +96,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         "neighbours: victims {} beside antagonists {}{}; the fork antagonist is bounded by --max-procs {} and a pids limit of {} (containers: theirs; native: a pids cgroup of its own)",
         plan.workloads.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
         antagonists.join(","),
-        if quick { " (quick: each victim beside the antagonist of its own resource only, no warm-up)" } else { "" },
+        if matched_only { " (quick: each victim beside the antagonist of its own resource only)" } else { "" },
         nb::FORK_MAX_PROCS,
         nb::ANTAGONIST_PIDS,
     )];
@@ -161,7 +175,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         // The antagonist's first progress line marks its pressure started.
         settle: Duration::from_millis(50),
         default_duration_ms: 30_000,
-        matched_only: quick,
+        matched_only,
         warmup: !quick,
     };
     // A resumed run keeps the configuration it started with (its trial
