@@ -92,13 +92,20 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     } else {
         nb::ANTAGONISTS.iter().map(|s| s.to_string()).collect()
     };
+    // Creating a pids cgroup for a native antagonist needs root.
+    let native_pids = nix::unistd::geteuid().is_root();
     let mut warnings = vec![format!(
-        "neighbours: victims {} beside antagonists {}{}; the fork antagonist is bounded by --max-procs {} and a pids limit of {} (containers: theirs; native: a pids cgroup of its own)",
+        "neighbours: victims {} beside antagonists {}{}; the fork antagonist is bounded by --max-procs {} and a pids limit of {} (containers: theirs; native: {})",
         plan.workloads.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
         antagonists.join(","),
         if matched_only { " (quick: each victim beside the antagonist of its own resource only)" } else { "" },
         nb::FORK_MAX_PROCS,
         nb::ANTAGONIST_PIDS,
+        if native_pids {
+            "a pids cgroup of its own"
+        } else {
+            "none, not being root: --max-procs alone"
+        },
     )];
     let mut placements = vec![Placement::Shared];
     if host_cpus >= 2 {
@@ -177,6 +184,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         default_duration_ms: 30_000,
         matched_only,
         warmup: !quick,
+        native_pids,
     };
     // A resumed run keeps the configuration it started with (its trial
     // order follows from it).

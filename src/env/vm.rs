@@ -149,6 +149,8 @@ impl VmEnv {
 pub fn spawn_guest(config: &QemuConfig, args: &[String], timeout: Duration) -> Result<Watched> {
     let mut cmd = Command::new(&config.qemu);
     cmd.args(config.args(args)?);
+    // Test boots too: no guest outlives a killed isobench.
+    super::process::die_with_parent(&mut cmd);
     watch(cmd, timeout)
 }
 

@@ -98,6 +98,10 @@ pub struct Config {
     /// Run each (placement, victim) alone once, unrecorded, first.
     #[serde(default = "yes")]
     pub warmup: bool,
+    /// Bound a native antagonist by a pids cgroup of its own (needs the
+    /// right to create cgroups: root); else only by `--max-procs`.
+    #[serde(default = "yes")]
+    pub native_pids: bool,
 }
 
 fn yes() -> bool {
@@ -198,7 +202,8 @@ pub enum Role {
 pub fn limits(cfg: &Config, kind: EnvKind, placement: Placement, role: Role) -> Limits {
     let container = kind == EnvKind::Container;
     let mut l = Limits::default();
-    if kind != EnvKind::Vm && role == Role::Antagonist {
+    let pids_bound = container || (kind == EnvKind::Native && cfg.native_pids);
+    if pids_bound && role == Role::Antagonist {
         l.pids = Some(ANTAGONIST_PIDS);
     }
     if placement == Placement::Partitioned && cfg.host_cpus >= 2 {
@@ -707,6 +712,7 @@ mod tests {
             default_duration_ms: 1000,
             matched_only: false,
             warmup: true,
+            native_pids: true,
         }
     }
 
@@ -784,6 +790,15 @@ mod tests {
             }
         );
         assert!(limits(&c, EnvKind::Vm, Placement::Shared, Role::Antagonist).is_empty());
+        // Without the right to make cgroups, native relies on --max-procs.
+        let no_cg = Config {
+            native_pids: false,
+            ..cfg()
+        };
+        assert_eq!(
+            limits(&no_cg, EnvKind::Native, Placement::Shared, Role::Antagonist).pids,
+            None
+        );
         // 1 CPU: nothing to partition.
         let one = Config {
             host_cpus: 1,
