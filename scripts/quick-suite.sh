@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The main job: set up, run the quick suite natively, in containers (isorun,
 # runc, crun) and in a VM, and render its report; then the quick density
-# experiment (idle instances launched one at a time, claim C4) and its
-# report. Prints where the reports are.
+# experiment (idle instances launched one at a time, claim C4) and the
+# quick noisy-neighbour experiment (native and isorun: a cpu and a membw
+# victim alone and beside the antagonist of their own resource, shared
+# and partitioned, 3 repetitions; claim C5), each with its report. Prints
+# where the reports are.
 # Extra arguments go to `isobench run` (e.g. --env native to skip the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +31,17 @@ if [ -f "$out-density/results.jsonl" ]; then
     ./target/release/isobench report "$out-density" --out "$out-density/report"
     echo "density report: $out-density/report/index.html"
 fi
+nstatus=0
+./target/release/isobench run --experiment neighbours \
+    --env native,container \
+    --runtime isorun \
+    --workload cpu,membw \
+    --preset quick --out "$out-neighbours" --no-history || nstatus=$?
+if [ -f "$out-neighbours/results.jsonl" ]; then
+    ./target/release/isobench report "$out-neighbours" --out "$out-neighbours/report"
+    echo "neighbours report: $out-neighbours/report/index.html"
+    sed -n '/^## Noisy neighbours/,/^## Host/p' "$out-neighbours/report/summary.md" | sed '$d'
+fi
 [ "$status" = 0 ] && status=$dstatus
+[ "$status" = 0 ] && status=$nstatus
 exit "$status"

@@ -110,6 +110,11 @@ pub struct RunArgs {
     /// container runtime, 6 VMs; --preset quick: 10, 10, 2].
     #[arg(long)]
     pub instances: Option<usize>,
+    /// Neighbours: antagonists, comma-separated: cpu, membw, llc, fork
+    /// [default: all four; --preset quick: each victim beside the antagonist
+    /// of its own resource only, cpu and membw].
+    #[arg(long, value_delimiter = ',')]
+    pub antagonists: Vec<String>,
     /// Density: stop launching when host MemAvailable falls below this (MiB).
     #[arg(long, default_value_t = crate::experiment::density::DEFAULT_MEM_FLOOR_MIB)]
     pub mem_floor: u64,
@@ -121,6 +126,16 @@ pub enum Experiment {
     Density,
     /// A victim alone and beside antagonists, shared and partitioned (C5).
     Neighbours,
+}
+
+impl Experiment {
+    /// Its name in run.json (`config.experiment`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Experiment::Density => "density",
+            Experiment::Neighbours => "neighbours",
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

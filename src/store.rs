@@ -102,6 +102,37 @@ fn open_append(p: &Path) -> Result<File> {
         .with_context(|| format!("cannot open {}", p.display()))
 }
 
+/// Every whole result line of a run directory (after [`RunDir::resume`]
+/// dropped a cut-short last line), for a resumed experiment to see which
+/// of its measurements are done.
+pub fn read_results(dir: &Path) -> Result<Vec<ResultRecord>> {
+    let p = dir.join(RESULTS_FILE);
+    let text = match fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{} line {} is not a result", p.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Which experiment a run directory holds (`density`, `neighbours`), from
+/// its run.json; `None` for a suite run.
+pub fn experiment_of(info: &RunInfo) -> Option<String> {
+    if let Some(e) = info.config.get("experiment").and_then(|v| v.as_str()) {
+        return Some(e.to_string());
+    }
+    info.environments
+        .iter()
+        .find_map(|e| e.detail.get("experiment").cloned())
+}
+
 pub fn read_run_info(dir: &Path) -> Result<RunInfo> {
     let p = dir.join(RUN_FILE);
     let text = fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;

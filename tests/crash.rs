@@ -351,3 +351,173 @@ fn a_native_run_killed_mid_way_resumes_with_every_rep_once() {
         "scratch left after the resumed run"
     );
 }
+
+fn results(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("results.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn resume(run: &Path) -> Output {
+    isobench()
+        .args(["run", "--no-history", "--resume"])
+        .arg(run)
+        .output()
+        .unwrap()
+}
+
+/// Native workload processes of this test's binary whose command line
+/// holds `what` (a neighbour's antagonist, an idle density instance).
+fn workloads_running(what: &str) -> Vec<(i32, String)> {
+    let bin = workload_bin();
+    processes_mentioning(bin.to_str().unwrap())
+        .into_iter()
+        .filter(|(_, c)| c.contains(what))
+        .collect()
+}
+
+#[test]
+fn a_neighbour_run_killed_mid_way_leaves_no_child_and_resumes_every_trial_once() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !isobench_testkit::require_root("the native antagonist's pids cgroup") || !have_workload() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let run = t.path().join("run");
+    let mut child = start_run(
+        &run,
+        &[
+            "--experiment",
+            "neighbours",
+            "--env",
+            "native",
+            "--workload",
+            "cpu",
+            "--preset",
+            "quick",
+            "--reps",
+            "2",
+        ],
+    );
+    let log = run.with_extension("stderr");
+    wait_for(
+        "a trial beside an antagonist",
+        Duration::from_secs(60),
+        &mut child,
+        &log,
+        || results(&run).len() >= 2 && !workloads_running("antagonist").is_empty(),
+    );
+    let pid = child.id();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    // PR_SET_PDEATHSIG: the workloads die with isobench.
+    let t0 = Instant::now();
+    while !workloads_running(" cpu ").is_empty() || !workloads_running("antagonist").is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "native workloads outlived isobench: {:?}",
+            processes_mentioning(workload_bin().to_str().unwrap())
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = results(&run).len();
+    assert!(before < 8, "finished before the kill");
+    let o = resume(&run);
+    assert!(matches!(o.status.code(), Some(0) | Some(1)), "{}", text(&o));
+    assert!(text(&o).contains("already measured, kept"), "{}", text(&o));
+    let mut seen: BTreeMap<(u64, String, String), usize> = BTreeMap::new();
+    for v in results(&run) {
+        let p = &v["params"];
+        let key = (
+            v["rep"].as_u64().unwrap(),
+            p["placement"].as_str().unwrap().to_string(),
+            p["antagonist"].as_str().unwrap().to_string(),
+        );
+        *seen.entry(key).or_default() += 1;
+    }
+    // 2 reps x 2 placements x (alone, beside the CPU hog).
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+    // The resumed run swept the killed one's pids cgroups.
+    assert_eq!(
+        cgroups_named(&format!("isobench-{pid}-")),
+        Vec::<PathBuf>::new()
+    );
+    assert!(!run.join(".scratch").exists());
+}
+
+#[test]
+fn a_density_run_interrupted_resumes_from_the_next_instance() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_workload() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let run = t.path().join("run");
+    let n = 300;
+    let mut child = start_run(
+        &run,
+        &[
+            "--experiment",
+            "density",
+            "--env",
+            "native",
+            "--instances",
+            &n.to_string(),
+            "--mem-floor",
+            "0",
+        ],
+    );
+    let log = run.with_extension("stderr");
+    wait_for(
+        "ten instances",
+        Duration::from_secs(60),
+        &mut child,
+        &log,
+        || results(&run).len() >= 10,
+    );
+    // Ctrl-C: every instance stopped, exit 130.
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = child.wait().unwrap();
+    let before = results(&run).len();
+    if st.code() == Some(0) {
+        isobench_testkit::missing("the density run finished before it could be interrupted");
+        return;
+    }
+    assert_eq!(
+        st.code(),
+        Some(130),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(
+        workloads_running("idle").is_empty(),
+        "idle instances outlived the interrupted run"
+    );
+    assert!(before < n);
+    let o = resume(&run);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{before} instances measured already, kept")),
+        "{}",
+        text(&o)
+    );
+    let mut instances: Vec<u64> = results(&run)
+        .iter()
+        .map(|v| v["params"]["instance"].as_u64().unwrap())
+        .collect();
+    instances.sort_unstable();
+    assert_eq!(instances, (1..=n as u64).collect::<Vec<_>>());
+    assert!(workloads_running("idle").is_empty());
+    // Once finished, a resume measures nothing more.
+    let o = resume(&run);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("measured already, kept"), "{}", text(&o));
+    assert_eq!(results(&run).len(), n);
+}

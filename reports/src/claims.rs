@@ -1191,11 +1191,49 @@ fn c5(cx: &Cx) -> ClaimResult {
             Fit::Unsure
         };
         let shown = if hurt.is_empty() { &part } else { &hurt };
+        // Which resources partitioning protected, and which not.
+        let mut kept: Vec<String> = Vec::new();
+        let mut lost: Vec<String> = Vec::new();
+        for x in crate::neighbours::headline(&part.iter().map(|x| (*x).clone()).collect::<Vec<_>>())
+        {
+            let name = format!("{} victim beside {}", x.victim, x.antagonist);
+            if x.speed.hi < ALMOST_NATIVE {
+                lost.push(name);
+            } else if x.speed.lo >= ALMOST_NATIVE {
+                kept.push(name);
+            }
+        }
+        lost.sort();
+        lost.dedup();
+        kept.sort();
+        kept.dedup();
+        let by_resource = format!(
+            " Partitioned containers were protected for: {}; not protected for: {}.",
+            if kept.is_empty() {
+                "none shown".to_string()
+            } else {
+                kept.join(", ")
+            },
+            if lost.is_empty() {
+                "none shown".to_string()
+            } else {
+                lost.join(", ")
+            },
+        );
+        let checks = crate::neighbours::expectations(s);
+        let physics = if checks.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Against what the host's physics predict (a CPU hog halves a CPU victim sharing the CPUs and partitioning keeps nearly all of it; memory bandwidth is shared below cgroups and hypervisors, so partitioning does not protect a STREAM victim): {}.",
+                crate::neighbours::describe_checks(&checks)
+            )
+        };
         decided(
             l1,
             verdict,
             format!(
-                "Slowed means below {} of the speed alone, the whole interval: {}.",
+                "Slowed means below {} of the speed alone, the whole interval: {}.{by_resource}{physics}",
                 pct(ALMOST_NATIVE),
                 shown
                     .iter()

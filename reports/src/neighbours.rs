@@ -261,6 +261,174 @@ pub fn protection(a: &Slowdown, b: &Slowdown) -> Protection {
     }
 }
 
+/// Whether a cell agrees with what the host's physics predict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agreement {
+    Agrees,
+    Disagrees,
+    /// The interval reaches both sides of the expectation's limit.
+    Unsure,
+    /// An emulated VM: its antagonist and victim run on an emulated CPU.
+    NotTestable,
+}
+
+impl Agreement {
+    pub fn word(self) -> &'static str {
+        match self {
+            Agreement::Agrees => "agrees",
+            Agreement::Disagrees => "disagrees",
+            Agreement::Unsure => "inconclusive (the interval spans the limit)",
+            Agreement::NotTestable => "not testable on this host (VM emulated)",
+        }
+    }
+}
+
+/// One expectation checked against one cell of the slowdown table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub env_id: String,
+    /// The cell, in words.
+    pub what: String,
+    /// What the physics predict.
+    pub expected: &'static str,
+    pub outcome: Agreement,
+    /// The cell's figure: `0.51× [0.49, 0.53] (n=8)`.
+    pub figure: String,
+    /// Why the data may disagree (set when they do).
+    pub why: Option<String>,
+}
+
+/// "About half": a 2-thread CPU victim sharing the host's CPUs with a
+/// CPU hog of as many threads.
+pub const HALF: (f64, f64) = (0.35, 0.65);
+/// "Nearly all": a victim on CPUs of its own.
+pub const NEARLY_ALL: f64 = 0.9;
+/// "Slowed": below this share of the speed alone, the whole interval.
+pub const SLOWED: f64 = 0.95;
+
+/// The expectations a host gives (issue "Live instances", noisy
+/// neighbours), checked per environment: a CPU victim (primes/s, every
+/// thread) beside an unlimited CPU hog of as many threads keeps about half
+/// its speed when they share the CPUs and nearly all of it partitioned
+/// onto CPUs of its own; a STREAM victim (triad) beside a memory streamer
+/// is slowed in both placements, because memory bandwidth is shared below
+/// cgroups and hypervisors (CPU partitioning cannot protect it).
+pub fn expectations(s: &[Slowdown]) -> Vec<Check> {
+    let mut out = Vec::new();
+    let cell = |x: &Slowdown| {
+        format!(
+            "{:.2}× [{:.2}, {:.2}] (n={})",
+            x.speed.point, x.speed.lo, x.speed.hi, x.n
+        )
+    };
+    let rate = |x: &Slowdown| {
+        x.pressure
+            .as_ref()
+            .map(|(r, u)| format!("{r:.0} {u}"))
+            .unwrap_or_else(|| "an unknown rate".into())
+    };
+    for x in s {
+        let (what, expected) = match (
+            x.victim.as_str(),
+            x.metric.as_str(),
+            x.antagonist.as_str(),
+            x.placement.as_str(),
+        ) {
+            ("cpu", "primes_per_s", "cpu", "shared") => (
+                "CPU victim beside the CPU hog, shared",
+                "about half (the CPUs shared fairly by as many hog threads)",
+            ),
+            ("cpu", "primes_per_s", "cpu", "partitioned") => (
+                "CPU victim beside the CPU hog, partitioned",
+                "nearly all (CPUs of its own)",
+            ),
+            ("membw", "triad_mbs", "membw", "shared") => (
+                "STREAM victim beside the memory streamer, shared",
+                "slowed (memory bandwidth and CPUs shared)",
+            ),
+            ("membw", "triad_mbs", "membw", "partitioned") => (
+                "STREAM victim beside the memory streamer, partitioned",
+                "slowed (memory bandwidth is shared below cgroups and hypervisors)",
+            ),
+            _ => continue,
+        };
+        let (lo, hi) = (x.speed.lo, x.speed.hi);
+        let outcome = if x.emulated() {
+            Agreement::NotTestable
+        } else if expected.starts_with("about half") {
+            if lo >= HALF.0 && hi <= HALF.1 {
+                Agreement::Agrees
+            } else if hi < HALF.0 || lo > HALF.1 {
+                Agreement::Disagrees
+            } else {
+                Agreement::Unsure
+            }
+        } else if expected.starts_with("nearly all") {
+            if lo >= NEARLY_ALL {
+                Agreement::Agrees
+            } else if hi < NEARLY_ALL {
+                Agreement::Disagrees
+            } else {
+                Agreement::Unsure
+            }
+        } else if hi < SLOWED {
+            Agreement::Agrees
+        } else if lo >= SLOWED {
+            Agreement::Disagrees
+        } else {
+            Agreement::Unsure
+        };
+        let why = (outcome == Agreement::Disagrees).then(|| match expected {
+            e if e.starts_with("about half") && hi < HALF.0 => format!(
+                "the victim lost more than its fair share: work outside the experiment (other processes on a busy host) competed for the same CPUs; the hog achieved {}",
+                rate(x)
+            ),
+            e if e.starts_with("about half") => format!(
+                "the hog applied less pressure than fair sharing predicts (it achieved {}), or the victim used fewer threads than the host has CPUs",
+                rate(x)
+            ),
+            e if e.starts_with("nearly all") => format!(
+                "partitioning did not keep the victim's CPU time: work outside the experiment, pushed off the antagonist's CPU, ran on the victim's, or the two CPUs are SMT siblings sharing one core; the hog achieved {}",
+                rate(x)
+            ),
+            _ => format!(
+                "the streamer (it achieved {}) did not take bandwidth the victim needed: one core's worth of streaming may not saturate the memory system",
+                rate(x)
+            ),
+        });
+        out.push(Check {
+            env_id: x.env_id.clone(),
+            what: what.to_string(),
+            expected,
+            outcome,
+            figure: cell(x),
+            why,
+        });
+    }
+    out
+}
+
+/// The checks as one paragraph: `env: what figure (expected ...): agrees`.
+pub fn describe_checks(c: &[Check]) -> String {
+    c.iter()
+        .map(|c| {
+            format!(
+                "{}: {} {} (expected {}): {}{}",
+                c.env_id,
+                c.what,
+                c.figure,
+                c.expected,
+                c.outcome.word(),
+                c.why
+                    .as_deref()
+                    .map(|w| format!(", because {w}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +508,63 @@ mod tests {
             .iter()
             .all(|r| r[0].is_some_and(|v| (v - 0.5).abs() < 1e-12)));
         assert!(crate::plot::draw::heat_color(0.0).0 > crate::plot::draw::heat_color(1.0).0);
+    }
+
+    fn cell(victim: &str, metric: &str, ant: &str, place: &str, lo: f64, hi: f64) -> Slowdown {
+        Slowdown {
+            env_id: "native".into(),
+            env: "native".into(),
+            victim: victim.into(),
+            metric: metric.into(),
+            antagonist: ant.into(),
+            placement: place.into(),
+            speed: Estimate {
+                point: (lo + hi) / 2.0,
+                lo,
+                hi,
+            },
+            method: Method::TLogPaired { n: 5 },
+            n: 5,
+            pressure: Some((900.0, "Mops/s".into())),
+            accel: None,
+        }
+    }
+
+    #[test]
+    fn expectations_of_a_two_cpu_host_are_checked_and_explained() {
+        let s = vec![
+            cell("cpu", "primes_per_s", "cpu", "shared", 0.48, 0.53),
+            cell("cpu", "primes_per_s", "cpu", "partitioned", 0.5, 0.7),
+            cell("membw", "triad_mbs", "membw", "partitioned", 0.6, 0.8),
+            cell("membw", "triad_mbs", "membw", "shared", 0.9, 1.1),
+            cell("cpu", "gflops", "cpu", "shared", 0.1, 0.2),
+        ];
+        let c = expectations(&s);
+        assert_eq!(c.len(), 4, "only the cells with an expectation");
+        let o: Vec<Agreement> = c.iter().map(|c| c.outcome).collect();
+        assert_eq!(
+            o,
+            vec![
+                Agreement::Agrees,
+                Agreement::Disagrees,
+                Agreement::Agrees,
+                Agreement::Unsure
+            ]
+        );
+        assert!(c[1]
+            .why
+            .as_deref()
+            .unwrap()
+            .contains("partitioning did not keep"));
+        let text = describe_checks(&c);
+        assert!(
+            text.contains("0.60× [0.50, 0.70] (n=5) (expected nearly all"),
+            "{text}"
+        );
+        assert!(text.contains("disagrees, because"), "{text}");
+        let mut vm = cell("cpu", "primes_per_s", "cpu", "shared", 0.1, 0.2);
+        vm.accel = Some("tcg".into());
+        assert_eq!(expectations(&[vm])[0].outcome, Agreement::NotTestable);
     }
 
     #[test]

@@ -103,20 +103,42 @@ fn record(
     }
 }
 
+/// The experiment's name in run.json (`config.experiment`).
+pub const EXPERIMENT: &str = "density";
+
 pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
-    if a.resume.is_some() {
-        return Err(usage(
-            "--resume does not apply to --experiment density; start a new run",
-        ));
-    }
     let nofile = raise_nofile()?;
-    let bin =
-        locate::workload_bin(a.workload_bin.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
-    let mut args = a.clone();
-    args.workload = vec!["startup".into()];
-    let plan = plan_from_args(&args, bin)?;
+    let resumed = match &a.resume {
+        Some(path) => Some(super::resume::open(path, EXPERIMENT)?),
+        None => None,
+    };
+    let (plan, mut dir, old) = match resumed {
+        Some(r) => (r.plan, r.dir, Some((r.info, r.records, r.warnings))),
+        None => {
+            let bin = locate::workload_bin(a.workload_bin.as_deref())
+                .map_err(|e| usage(format!("{e:#}")))?;
+            let mut args = a.clone();
+            args.workload = vec!["startup".into()];
+            let plan = plan_from_args(&args, bin)?;
+            let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
+            (plan, dir, None)
+        }
+    };
+    // What a resumed run asked for when it started.
+    let (instances, mem_floor) = match &old {
+        Some((info, _, _)) => (
+            info.config
+                .get("density_instances")
+                .and_then(|v| v.as_u64())
+                .map(|n| n as usize),
+            info.config
+                .get("mem_floor_mib")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(a.mem_floor),
+        ),
+        None => (a.instances, a.mem_floor),
+    };
     let quick = plan.preset == isobench_workloads::Preset::Quick;
-    let mut dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
     let out_path = dir.path().to_path_buf();
     let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
     // Declared first, so dropped last: a sweep after a crash finds the run
@@ -124,7 +146,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let _registration = crate::sweep::register_run(&plan, &out_path, &scratch, private_mounts);
     let mut guard = RemoveDirGuard {
         path: &out_path,
-        armed: true,
+        armed: old.is_none(),
     };
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
@@ -140,28 +162,53 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let root = Path::new("/");
     let ksm_before = ksm(root);
     let mut warnings = vec![format!(
-        "density: RLIMIT_NOFILE {nofile}; instances are idle (isobench-workload idle); memory floor {} MiB",
-        a.mem_floor
+        "density: RLIMIT_NOFILE {nofile}; instances are idle (isobench-workload idle); memory floor {mem_floor} MiB"
     )];
     if ksm_before.get("ksm_run").map(String::as_str) == Some("1") {
         warnings.push("KSM is running: identical pages of idle instances merge over time, so later instances look cheaper".into());
     }
     let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
+    let mut config = serde_json::to_value(&plan).context("serialising the plan")?;
+    config["experiment"] = serde_json::json!(EXPERIMENT);
+    config["density_instances"] = serde_json::json!(instances);
+    config["mem_floor_mib"] = serde_json::json!(mem_floor);
+    // Environments a resumed run finished keep their record of it.
+    let (started_at, records, old_envs) = match old {
+        Some((info, records, resume_warnings)) => {
+            let mut merged = info.warnings;
+            for w in resume_warnings.into_iter().chain(warnings) {
+                if !merged.contains(&w) {
+                    merged.push(w);
+                }
+            }
+            warnings = merged;
+            (info.started_at, records, info.environments)
+        }
+        None => (now_rfc3339(), Vec::new(), Vec::new()),
+    };
+    let finished = |id: &str| {
+        old_envs
+            .iter()
+            .find(|e| e.env_id == id && e.detail.contains_key("density_instances"))
+    };
     let mut info = RunInfo {
         schema: SCHEMA_VERSION,
         run_id: plan.run_id.clone(),
-        started_at: now_rfc3339(),
+        started_at,
         finished_at: None,
         host,
         tool: tool_info(&plan, &bin_bytes),
-        config: serde_json::to_value(&plan).context("serialising the plan")?,
+        config,
         environments: envs
             .0
             .iter()
             .map(|e| {
+                if let Some(done) = finished(&e.id()) {
+                    return done.clone();
+                }
                 let mut detail = e.detail();
                 detail.extend(ksm_before.clone());
-                detail.insert("experiment".into(), "density".into());
+                detail.insert("experiment".into(), EXPERIMENT.into());
                 EnvInfo {
                     env: e.kind().name().to_string(),
                     env_id: e.id(),
@@ -177,22 +224,46 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let mem = || host_mem_available().map(|b| b / 1024);
     let timeout = Duration::from_secs(plan.timeout_s.max(30));
     for e in envs.0.iter() {
+        if finished(&e.id()).is_some() {
+            eprintln!("density: {}: measured already, kept", e.id());
+            continue;
+        }
         let cfg = DensityConfig {
-            instances: a
-                .instances
-                .unwrap_or_else(|| density::default_instances(e.kind(), quick)),
-            mem_floor_mib: a.mem_floor,
+            instances: instances.unwrap_or_else(|| density::default_instances(e.kind(), quick)),
+            mem_floor_mib: mem_floor,
             ready_timeout: timeout,
         };
+        // Launches an interrupted run recorded, 1..=k without a gap.
+        let mut had: Vec<usize> = records
+            .iter()
+            .filter(|r| r.env_id == e.id() && r.workload == "density")
+            .filter_map(|r| r.params.get("instance").and_then(|v| v.as_u64()))
+            .map(|n| n as usize)
+            .collect();
+        had.sort_unstable();
+        let measured = had
+            .iter()
+            .enumerate()
+            .take_while(|(i, n)| **n == i + 1)
+            .count();
+        if measured > 0 {
+            eprintln!(
+                "density: {}: {measured} instances measured already, kept; launching them again unrecorded",
+                e.id()
+            );
+        }
         eprintln!("density: {} up to {} instances ...", e.id(), cfg.instances);
-        let res = density::run(e.as_ref(), &cfg, &mem, |p| {
+        let res = density::run(e.as_ref(), &cfg, measured, &mem, |p| {
             let ksm_now = ksm(root);
             dir.append(&record(&plan.run_id, e.as_ref(), &cfg, p, &ksm_now))
         });
         let o = match res {
             Ok(o) => o,
             Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
-                eprintln!("interrupted; every instance was stopped");
+                eprintln!(
+                    "interrupted; every instance was stopped; continue with: isobench run --resume {}",
+                    out_path.display()
+                );
                 return Ok(EXIT_INTERRUPTED);
             }
             Err(err) => return Err(err.context(format!("density in {}", e.id()))),

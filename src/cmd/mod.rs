@@ -9,4 +9,5 @@ pub mod list;
 pub mod neighbours;
 pub mod push;
 pub mod report;
+pub mod resume;
 pub mod run;

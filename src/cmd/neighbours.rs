@@ -15,22 +15,52 @@ use crate::store::RunDir;
 use crate::{host, locate, runner};
 use anyhow::{Context, Result};
 use isobench_reports::schema::{EnvInfo, RunInfo, SCHEMA_VERSION};
-use isobench_workloads::Preset;
+use isobench_workloads::{Preset, Workload, WorkloadSpec};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The experiment's name in run.json (`config.experiment`).
+pub const EXPERIMENT: &str = "neighbours";
+
+/// The quick variant's victims: the same arguments alone and beside, short
+/// enough for the quick suite (cpu with 100 ms timed blocks, membw with 2
+/// passes).
+fn shorten_for_quick(specs: &mut BTreeMap<Workload, WorkloadSpec>) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (w, s) in specs.iter_mut() {
+        let (k, v) = match w {
+            Workload::Cpu => ("--min-time-ms", "100"),
+            Workload::Membw => ("--passes", "2"),
+            _ => continue,
+        };
+        match s.args.iter().position(|a| a == k) {
+            Some(i) if i + 1 < s.args.len() => s.args[i + 1] = v.to_string(),
+            _ => s.args.extend([k.to_string(), v.to_string()]),
+        }
+        notes.push(format!("{w} {k} {v}"));
+    }
+    notes
+}
+
 pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
-    if a.resume.is_some() {
-        return Err(usage(
-            "--resume does not apply to --experiment neighbours; start a new run",
-        ));
-    }
-    let bin =
-        locate::workload_bin(a.workload_bin.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
-    let mut args = a.clone();
-    if args.workload.is_empty() {
-        args.workload = vec!["cpu".into(), "membw".into()];
-    }
-    let plan = plan_from_args(&args, bin)?;
+    let resumed = match &a.resume {
+        Some(path) => Some(super::resume::open(path, EXPERIMENT)?),
+        None => None,
+    };
+    let (plan, mut dir, old) = match resumed {
+        Some(r) => (r.plan, r.dir, Some((r.info, r.records, r.warnings))),
+        None => {
+            let bin = locate::workload_bin(a.workload_bin.as_deref())
+                .map_err(|e| usage(format!("{e:#}")))?;
+            let mut args = a.clone();
+            if args.workload.is_empty() {
+                args.workload = vec!["cpu".into(), "membw".into()];
+            }
+            let plan = plan_from_args(&args, bin)?;
+            let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
+            (plan, dir, None)
+        }
+    };
     if let Some(w) = plan.workloads.iter().find(|w| !nb::VICTIMS.contains(w)) {
         return Err(usage(format!(
             "{w} cannot be a neighbour victim (victims: cpu, membw, randacc, latency)"
@@ -40,12 +70,42 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let host_cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    if let Some(bad) = a
+        .antagonists
+        .iter()
+        .find(|k| !nb::ANTAGONISTS.contains(&k.as_str()))
+    {
+        return Err(usage(format!(
+            "--antagonists: '{bad}' is not one of {}",
+            nb::ANTAGONISTS.join(", ")
+        )));
+    }
+    // Chosen antagonists: each victim beside each of them.
+    let matched_only = quick && a.antagonists.is_empty();
+    let antagonists: Vec<String> = if !a.antagonists.is_empty() {
+        a.antagonists.clone()
+    } else if quick {
+        nb::QUICK_ANTAGONISTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        nb::ANTAGONISTS.iter().map(|s| s.to_string()).collect()
+    };
+    // Creating a pids cgroup for a native antagonist needs root.
+    let native_pids = nix::unistd::geteuid().is_root();
     let mut warnings = vec![format!(
-        "neighbours: victims {} beside antagonists {}; the fork antagonist is bounded by --max-procs {} and, in containers, a pids limit of {}",
+        "neighbours: victims {} beside antagonists {}{}; the fork antagonist is bounded by --max-procs {} and a pids limit of {} (containers: theirs; native: {})",
         plan.workloads.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
-        if quick { nb::QUICK_ANTAGONISTS.join(",") } else { nb::ANTAGONISTS.join(",") },
+        antagonists.join(","),
+        if matched_only { " (quick: each victim beside the antagonist of its own resource only)" } else { "" },
         nb::FORK_MAX_PROCS,
         nb::ANTAGONIST_PIDS,
+        if native_pids {
+            "a pids cgroup of its own"
+        } else {
+            "none, not being root: --max-procs alone"
+        },
     )];
     let mut placements = vec![Placement::Shared];
     if host_cpus >= 2 {
@@ -56,7 +116,6 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         );
     }
 
-    let mut dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
     let out_path = dir.path().to_path_buf();
     let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
     // Declared first, so dropped last: a sweep after a crash finds the run
@@ -64,7 +123,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let _registration = crate::sweep::register_run(&plan, &out_path, &scratch, private_mounts);
     let mut guard = RemoveDirGuard {
         path: &out_path,
-        armed: true,
+        armed: old.is_none(),
     };
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
@@ -81,15 +140,14 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     if emulated {
         warnings.push("a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) victim sizes, and the VM's antagonist applies less pressure".into());
     }
-    let specs = runner::specs(&plan, emulated);
-    let antagonists: Vec<String> = if quick {
-        nb::QUICK_ANTAGONISTS
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        nb::ANTAGONISTS.iter().map(|s| s.to_string()).collect()
-    };
+    let mut specs = runner::specs(&plan, emulated);
+    if quick {
+        let notes = shorten_for_quick(&mut specs);
+        warnings.push(format!(
+            "quick neighbours: victims shortened to fit the quick suite ({}); alone and beside run the same arguments",
+            notes.join(", ")
+        ));
+    }
     // Memory: the largest victim plus the largest antagonist at once.
     let victim_need = runner::memory_need_bytes(&specs, plan.threads);
     let llc_bytes = host::llc_bytes(std::path::Path::new("/"));
@@ -109,7 +167,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     if !fit_envs(&mut envs, need, "victim and antagonist")? {
         return Ok(EXIT_INTERRUPTED);
     }
-    let cfg = Config {
+    let fresh = Config {
         victims: plan.workloads.clone(),
         antagonists,
         placements,
@@ -121,19 +179,58 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         // Room for the larger of the two plus the runtime's own pages.
         container_memory_mib: Some((victim_need.max(antagonist_need) >> 20) + 256),
         timeout: Duration::from_secs(plan.timeout_s.max(30)),
-        settle: Duration::from_millis(200),
+        // The antagonist's first progress line marks its pressure started.
+        settle: Duration::from_millis(50),
         default_duration_ms: 30_000,
+        matched_only,
+        warmup: !quick,
+        native_pids,
+    };
+    // A resumed run keeps the configuration it started with (its trial
+    // order follows from it).
+    let cfg: Config = match &old {
+        Some((info, _, _)) => match info.config.get("neighbours") {
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                usage(format!(
+                    "cannot resume {}: its run.json holds no neighbour configuration this version understands: {e}",
+                    out_path.display()
+                ))
+            })?,
+            None => fresh,
+        },
+        None => fresh,
     };
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
     let mut config = serde_json::to_value(&plan).context("serialising the plan")?;
+    config["experiment"] = serde_json::json!(EXPERIMENT);
     config["neighbours"] = serde_json::to_value(&cfg).context("serialising the experiment")?;
+    config["victim_args"] = serde_json::to_value(
+        specs
+            .iter()
+            .map(|(w, s)| (w.name().to_string(), s.args.join(" ")))
+            .collect::<BTreeMap<_, _>>(),
+    )
+    .context("serialising the victims")?;
+    let (started_at, records) = match old {
+        Some((info, records, resume_warnings)) => {
+            let mut merged = info.warnings;
+            for w in resume_warnings.into_iter().chain(warnings) {
+                if !merged.contains(&w) {
+                    merged.push(w);
+                }
+            }
+            warnings = merged;
+            (info.started_at, records)
+        }
+        None => (now_rfc3339(), Vec::new()),
+    };
     let mut info = RunInfo {
         schema: SCHEMA_VERSION,
         run_id: plan.run_id.clone(),
-        started_at: now_rfc3339(),
+        started_at,
         finished_at: None,
         host,
         tool: tool_info(&plan, &bin_bytes),
@@ -143,7 +240,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
             .iter()
             .map(|e| {
                 let mut detail = e.detail();
-                detail.insert("experiment".into(), "neighbours".into());
+                detail.insert("experiment".into(), EXPERIMENT.into());
                 EnvInfo {
                     env: e.kind().name().to_string(),
                     env_id: e.id(),
@@ -159,8 +256,16 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let t_all = std::time::Instant::now();
     let mut invalid = 0;
     for (i, e) in envs.0.iter().enumerate() {
+        let done = nb::done_trials(&records, &e.id());
+        if !done.is_empty() {
+            eprintln!(
+                "neighbours: {}: {} trials already measured, kept",
+                e.id(),
+                done.len()
+            );
+        }
         eprintln!("neighbours: {} ...", e.id());
-        let res = nb::run(e.as_ref(), i, &cfg, &specs, &plan.run_id, |r| {
+        let res = nb::run(e.as_ref(), i, &cfg, &specs, &plan.run_id, &done, |r| {
             eprintln!(
                 "  {} rep {} {} {} beside {}: {}",
                 e.id(),
@@ -175,7 +280,10 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         match res {
             Ok(s) => invalid += s.invalid,
             Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
-                eprintln!("interrupted; every instance was stopped");
+                eprintln!(
+                    "interrupted; every instance was stopped; continue with: isobench run --resume {}",
+                    out_path.display()
+                );
                 return Ok(EXIT_INTERRUPTED);
             }
             Err(err) => return Err(err.context(format!("neighbours in {}", e.id()))),

@@ -196,11 +196,19 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     // a private mount namespace (crash safety, crate::sweep).
     let private_mounts = crate::sweep::at_run_start();
     install_signal_handlers()?;
-    if a.experiment == Some(crate::cli::Experiment::Density) {
-        return super::density::run(a, private_mounts);
-    }
-    if a.experiment == Some(crate::cli::Experiment::Neighbours) {
-        return super::neighbours::run(a, private_mounts);
+    // `--resume DIR` continues whatever DIR holds: an experiment resumes
+    // as one (its run.json says which).
+    let experiment = match (&a.resume, a.experiment) {
+        (Some(path), None) => crate::store::read_run_info(path)
+            .ok()
+            .and_then(|i| crate::store::experiment_of(&i)),
+        (_, Some(e)) => Some(e.name().to_string()),
+        (None, None) => None,
+    };
+    match experiment.as_deref() {
+        Some(super::density::EXPERIMENT) => return super::density::run(a, private_mounts),
+        Some(super::neighbours::EXPERIMENT) => return super::neighbours::run(a, private_mounts),
+        _ => {}
     }
     let (plan, mut dir, done, old_info, warnings) = match &a.resume {
         Some(path) => {

@@ -11,7 +11,7 @@
 //! isobench mounts the overlay on the bundle's rootfs per run. Peer quirks
 //! (crun on hybrid cgroup hosts) live in `isorun::peer`, recorded in detail().
 
-use super::process::{kill_group, tail_lines, Supervised};
+use super::process::{run_until, tail_lines, Supervised};
 use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
@@ -20,10 +20,8 @@ use isorun::config::{ANNOTATION_IMAGE, ANNOTATION_STORE};
 use isorun::image::{self, ImageConfig, Store};
 use isorun::peer::Peer;
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Name of the image isobench builds.
@@ -95,32 +93,6 @@ fn write_base_layer(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.join("tmp"), std::fs::Permissions::from_mode(0o1777))?;
     Ok(())
-}
-
-/// Spawn `cmd` in its own process group and wait for it, killing the
-/// group when `deadline` passes (a watchdog thread; no polling).
-fn run_until(mut cmd: Command, deadline: Instant) -> Result<(ExitStatus, Instant)> {
-    cmd.process_group(0);
-    let program = format!("{:?}", cmd.get_program());
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start {program}"))?;
-    let pgid = child.id() as i32;
-    let (tx, rx) = mpsc::channel::<()>();
-    let dog = std::thread::spawn(move || {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if rx.recv_timeout(left) == Err(mpsc::RecvTimeoutError::Timeout) {
-            kill_group(pgid);
-        }
-    });
-    let st = child.wait().context("waiting for the runtime")?;
-    let done = Instant::now();
-    let _ = tx.send(());
-    let _ = dog.join();
-    if done >= deadline {
-        bail!("{program} did not finish in time; killed it");
-    }
-    Ok((st, done))
 }
 
 /// Wait for a process that is not our child to exit: pidfd_open(2) and
@@ -260,12 +232,7 @@ impl Environment for ContainerEnv {
             .ok_or_else(|| anyhow!("container environment not prepared"))?;
         // Unique on the host: container ids and the cgroup path derived from
         // them are shared by every environment (and runtime) of a process.
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!(
-            "{}{n}",
-            crate::sweep::naming::container_prefix(std::process::id())
-        );
+        let id = crate::sweep::naming::next_instance_id();
 
         // A bundle per instance (many may live at once): the same config
         // for every runtime; isorun reads the image annotations, peers find
@@ -528,6 +495,30 @@ impl Instance for ContainerInstance {
         }
         let _ = std::fs::remove_dir_all(&self.run_dir);
         result
+    }
+
+    fn wait_line(&mut self, marker: &str, timeout: Duration) -> Result<()> {
+        let id = self.id.clone();
+        let sup = self
+            .sup
+            .as_mut()
+            .ok_or_else(|| anyhow!("container {id} was not created"))?;
+        if let Err(e) = sup.wait_line(marker, timeout) {
+            let _ = self.stop();
+            return Err(e.context(format!("container {id}")));
+        }
+        Ok(())
+    }
+
+    fn stop_output(mut self: Box<Self>) -> Result<String> {
+        // Deleted first: the container's init holds the stdout pipe.
+        let stopped = self.stop();
+        let out = self
+            .sup
+            .as_mut()
+            .map(|s| s.kill_output(Duration::from_secs(2)))
+            .unwrap_or_default();
+        stopped.map(|_| out)
     }
 
     fn wait(mut self: Box<Self>, timeout: Duration) -> Result<RunOutcome> {

@@ -111,6 +111,20 @@ pub trait Instance: Send {
     /// return its result. For `startup`, the footprint is measured when
     /// READY arrives during this wait.
     fn wait(self: Box<Self>, timeout: Duration) -> Result<RunOutcome>;
+    /// Wait until the workload prints a line containing `marker` (after
+    /// READY), at most `timeout` from now: an antagonist's first progress
+    /// line, when its pressure has started. Kills the instance and errs
+    /// when it ends first, on timeout and on interrupt.
+    fn wait_line(&mut self, marker: &str, timeout: Duration) -> Result<()> {
+        let _ = (marker, timeout);
+        anyhow::bail!("this environment cannot watch an instance's output")
+    }
+    /// Stop the instance now and return what its workload printed on
+    /// standard output until then: the progress lines of an antagonist
+    /// stopped when its victim ended.
+    fn stop_output(self: Box<Self>) -> Result<String> {
+        anyhow::bail!("this environment cannot return the output of a stopped instance")
+    }
 }
 
 /// Resource placement of one instance at launch (the neighbour experiment's

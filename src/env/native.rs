@@ -22,10 +22,80 @@ impl Native {
     }
 }
 
-/// One workload process (and anything it forks), in a process group of its own.
+/// One workload process (and anything it forks), in a process group of its
+/// own; with a pids limit, also in a cgroup of its own (removed on stop).
 pub struct NativeInstance {
+    /// Declared first, so dropped (killed, reaped) before the cgroup goes.
     sup: Supervised,
     workload: Workload,
+    cgroup: CgroupGuard,
+}
+
+/// A native instance's cgroup, removed on drop (its processes are gone by
+/// then: the supervisor is dropped first).
+struct CgroupGuard(Option<isorun::cgroup::Cgroup>);
+
+impl CgroupGuard {
+    fn remove(&mut self) {
+        if let Some(cg) = self.0.take() {
+            if let Err(e) = cg.remove() {
+                eprintln!("warning: removing a native instance's cgroup: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// A pids cgroup (`isobench/isobench-<pid>-<n>`, the naming a sweep
+/// recognises after a crash) that the child of `cmd` joins before exec:
+/// the native bound of a fork storm. RLIMIT_NPROC cannot bound it for
+/// root (CAP_SYS_ADMIN bypasses it) and counts every process of the user.
+fn pids_cgroup(cmd: &mut Command, max: u64) -> Result<isorun::cgroup::Cgroup> {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let h = isorun::cgroup::detect().context("finding the cgroup hierarchies")?;
+    let rel = format!(
+        "/{}/{}",
+        crate::sweep::naming::CGROUP_PARENT,
+        crate::sweep::naming::next_instance_id()
+    );
+    let res = isorun::config::Resources {
+        pids_limit: Some(max as i64),
+        ..Default::default()
+    };
+    let cg = isorun::cgroup::Cgroup::create(&h, &rel, &res)
+        .with_context(|| format!("creating the pids cgroup {rel}"))?;
+    // Opened here, written in the child: "0" moves the writer itself.
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    for d in &cg.dirs {
+        let p = d.join("cgroup.procs");
+        match std::fs::OpenOptions::new().write(true).open(&p) {
+            Ok(f) => fds.push(f.into()),
+            Err(e) => {
+                let _ = cg.remove();
+                return Err(e).with_context(|| format!("opening {}", p.display()));
+            }
+        }
+    }
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls write(2) on descriptors opened before the fork (close-on-exec,
+    // so they end with the exec); no allocation, no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            for fd in &fds {
+                if libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(cg)
 }
 
 impl Instance for NativeInstance {
@@ -40,18 +110,33 @@ impl Instance for NativeInstance {
     }
     fn stop(&mut self) -> Result<()> {
         self.sup.kill();
+        self.cgroup.remove();
         Ok(())
     }
+    fn wait_line(&mut self, marker: &str, timeout: Duration) -> Result<()> {
+        self.sup.wait_line(marker, timeout).map(|_| ())
+    }
+    fn stop_output(mut self: Box<Self>) -> Result<String> {
+        let out = self.sup.kill_output(Duration::from_secs(2));
+        self.cgroup.remove();
+        Ok(out)
+    }
     fn wait(self: Box<Self>, timeout: Duration) -> Result<RunOutcome> {
-        let workload = self.workload;
+        let NativeInstance {
+            sup,
+            workload,
+            cgroup,
+        } = *self;
         // The workload and anything it forked, measured at READY (startup
         // only: the other workloads are not disturbed).
         let mut fp = None;
-        let w = self.sup.finish(timeout, |pid| {
+        let w = sup.finish(timeout, |pid| {
             if workload == Workload::Startup {
                 fp = pid.and_then(footprint::measure_tree);
             }
-        })?;
+        });
+        drop(cgroup);
+        let w = w?;
         let result = find_result(&w.stdout)
             .map_err(|e| anyhow!("{e} (workload exited with {}):\n{}", w.status, w.tail(10)));
         let result = result.context(format!("native {workload}"))?;
@@ -85,26 +170,38 @@ impl Environment for Native {
     fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
         self.launch_with(spec, timeout, &Limits::default())
     }
-    /// Only CPU affinity: a native process has no cgroup of its own here.
+    /// CPU affinity, and a pids limit in a cgroup of the instance's own
+    /// (the bound of a fork storm); no CPU quota or memory limit. The child
+    /// dies with isobench (PR_SET_PDEATHSIG), even after a kill -9.
     fn launch_with(
         &self,
         spec: &WorkloadSpec,
         _timeout: Duration,
         limits: &Limits,
     ) -> Result<Box<dyn Instance>> {
-        limits.only_cpus("native")?;
+        Limits {
+            pids: None,
+            ..limits.clone()
+        }
+        .only_cpus("native")?;
         let bin = self
             .bin
             .as_ref()
             .ok_or_else(|| anyhow!("native environment not prepared"))?;
         let mut cmd = Command::new(bin);
         cmd.args(&spec.args);
+        super::process::die_with_parent(&mut cmd);
         if let Some(cpus) = &limits.cpus {
             super::set_affinity(&mut cmd, cpus)?;
         }
+        let cgroup = CgroupGuard(match limits.pids {
+            Some(max) => Some(pids_cgroup(&mut cmd, max)?),
+            None => None,
+        });
         Ok(Box::new(NativeInstance {
             sup: Supervised::spawn(cmd)?,
             workload: spec.workload,
+            cgroup,
         }))
     }
     fn cleanup(&mut self) -> Result<()> {

@@ -283,6 +283,44 @@ impl Supervised {
         }
     }
 
+    /// Wait until a line containing `marker` arrives on stdout (after
+    /// READY), at most `timeout` from now; returns when it arrived. An
+    /// error when the child ends first, on timeout and on interrupt (the
+    /// child is killed then).
+    pub fn wait_line(&mut self, marker: &str, timeout: Duration) -> Result<Instant> {
+        let t0 = Instant::now();
+        let mut seen = 0;
+        loop {
+            self.pump(Duration::from_millis(5))?;
+            if self.out[seen..].contains(marker) {
+                return Ok(Instant::now());
+            }
+            seen = self.out.len().saturating_sub(marker.len());
+            while !self.out.is_char_boundary(seen) {
+                seen -= 1;
+            }
+            let failure = if interrupted() {
+                Some(Interrupted.into())
+            } else if self.eof {
+                Some(anyhow::anyhow!(
+                    "{} ended its output before printing {marker}",
+                    self.program
+                ))
+            } else if t0.elapsed() > timeout {
+                Some(anyhow::anyhow!(
+                    "{} printed no {marker} within {:.0} s; killed it",
+                    self.program,
+                    timeout.as_secs_f64()
+                ))
+            } else {
+                None
+            };
+            if let Some(err) = failure {
+                return Err(self.fail(err));
+            }
+        }
+    }
+
     /// Wait for the spawned child itself to exit (not for its stdout to
     /// end: an OCI runtime's `create` leaves the container holding it), at
     /// most `timeout` from spawn; killed on timeout and interrupt.
@@ -319,6 +357,23 @@ impl Supervised {
             let _ = self.child.wait();
             self.status = Some((ExitStatus::from_raw(libc::SIGKILL), None));
         }
+    }
+
+    /// Kill the whole group (if still running) and return everything it
+    /// printed on stdout, waiting at most `grace` for the pipe to end (a
+    /// holder outside the group, such as a container's init, must be
+    /// stopped first). For an instance stopped mid-run, e.g. an antagonist
+    /// whose progress lines say what it achieved.
+    pub fn kill_output(&mut self, grace: Duration) -> String {
+        self.kill();
+        let until = Instant::now() + grace;
+        while !self.eof && Instant::now() < until {
+            if self.pump(Duration::from_millis(5)).is_err() {
+                break;
+            }
+        }
+        let _ = self.pump(Duration::ZERO);
+        std::mem::take(&mut self.out)
     }
 
     /// Spawn to the end of stdout (every writer closed it), once it came.
@@ -461,6 +516,58 @@ fn try_wait4(pid: i32) -> Result<Option<(ExitStatus, Option<u64>)>> {
         }
         _ => Err(std::io::Error::last_os_error()).context("waiting for child"),
     }
+}
+
+/// Make the child of `cmd` get SIGKILL when the thread that spawns it
+/// ends (prctl(2) PR_SET_PDEATHSIG), so a workload outlives no isobench,
+/// even one killed with SIGKILL. Spawn from a thread that lives as long as
+/// the child (the main thread does). A parent that died between fork and
+/// the prctl is caught by comparing getppid(2) with the spawner's pid.
+pub fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes async-signal-safe system calls (prctl, getppid, raise); it
+    // allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Run `cmd` to its end in a process group of its own, killing the group
+/// when `deadline` passes (a watchdog thread blocked on a channel: no
+/// polling, so short runtime verbs such as `start` and `delete` are timed
+/// to the microsecond). Returns its status and when it ended. Its stdio is
+/// the caller's choice (not the workload protocol: see [`Supervised`]).
+pub fn run_until(mut cmd: Command, deadline: Instant) -> Result<(ExitStatus, Instant)> {
+    cmd.process_group(0);
+    let program = format!("{:?}", cmd.get_program());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {program}"))?;
+    let pgid = child.id() as i32;
+    let (tx, rx) = mpsc::channel::<()>();
+    let dog = std::thread::spawn(move || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if rx.recv_timeout(left) == Err(mpsc::RecvTimeoutError::Timeout) {
+            kill_group(pgid);
+        }
+    });
+    let st = child.wait().context("waiting for the runtime")?;
+    let done = Instant::now();
+    let _ = tx.send(());
+    let _ = dog.join();
+    if done >= deadline {
+        bail!("{program} did not finish in time; killed it");
+    }
+    Ok((st, done))
 }
 
 /// SIGKILL a whole process group.

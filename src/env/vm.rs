@@ -149,6 +149,8 @@ impl VmEnv {
 pub fn spawn_guest(config: &QemuConfig, args: &[String], timeout: Duration) -> Result<Watched> {
     let mut cmd = Command::new(&config.qemu);
     cmd.args(config.args(args)?);
+    // Test boots too: no guest outlives a killed isobench.
+    super::process::die_with_parent(&mut cmd);
     watch(cmd, timeout)
 }
 
@@ -461,14 +463,15 @@ impl Environment for VmEnv {
         self.launch_with(spec, timeout, &Limits::default())
     }
 
-    /// Only CPU affinity, of the whole QEMU process: its threads (vCPUs,
-    /// I/O, the TCG translator) inherit the mask. This pins the whole VMM,
-    /// a stand-in for pinning the vCPU threads alone (which needs QMP's
-    /// query-cpus-fast to find their thread ids).
+    /// Only CPU placement: the whole QEMU process is spawned with the
+    /// partition as its affinity (its main loop and I/O threads stay there,
+    /// as libvirt's emulatorpin), then each vCPU thread, found by its name
+    /// (`CPU n/TCG`, [`crate::vm::pin`]), is pinned to one CPU of it (as
+    /// vcpupin). The pins are recorded in the result's `info.vcpu_pins`.
     fn launch_with(
         &self,
         spec: &WorkloadSpec,
-        _timeout: Duration,
+        timeout: Duration,
         limits: &Limits,
     ) -> Result<Box<dyn Instance>> {
         limits.only_cpus("vm")?;
@@ -487,15 +490,24 @@ impl Environment for VmEnv {
         );
         let mut cmd = Command::new(&p.config.qemu);
         cmd.args(p.config.args(&spec.args).with_context(|| what.clone())?);
+        super::process::die_with_parent(&mut cmd);
         if let Some(cpus) = &limits.cpus {
             super::set_affinity(&mut cmd, cpus)?;
         }
         let sup = Supervised::spawn(cmd).with_context(|| what.clone())?;
-        Ok(Box::new(VmInstance {
+        let mut inst = VmInstance {
             sup,
             workload: spec.workload,
             what,
-        }))
+            pins: None,
+        };
+        if let Some(cpus) = &limits.cpus {
+            let deadline = std::time::Instant::now() + timeout.min(Duration::from_secs(30));
+            let pins = crate::vm::pin::pin_vcpus(inst.sup.pid(), p.config.vcpus, cpus, deadline)
+                .with_context(|| inst.what.clone())?;
+            inst.pins = Some(crate::vm::pin::describe(&pins));
+        }
+        Ok(Box::new(inst))
     }
 
     fn cleanup(&mut self) -> Result<()> {
@@ -517,6 +529,8 @@ pub struct VmInstance {
     workload: isobench_workloads::Workload,
     /// The guest's configuration and arguments, for error messages.
     what: String,
+    /// The vCPU pins made at launch (`CPU 0/TCG→0, ...`).
+    pins: Option<String>,
 }
 
 impl Instance for VmInstance {
@@ -538,11 +552,23 @@ impl Instance for VmInstance {
         Ok(())
     }
 
+    fn wait_line(&mut self, marker: &str, timeout: Duration) -> Result<()> {
+        self.sup
+            .wait_line(marker, timeout)
+            .map(|_| ())
+            .with_context(|| self.what.clone())
+    }
+
+    fn stop_output(mut self: Box<Self>) -> Result<String> {
+        Ok(self.sup.kill_output(Duration::from_secs(2)))
+    }
+
     fn wait(self: Box<Self>, timeout: Duration) -> Result<RunOutcome> {
         let VmInstance {
             sup,
             workload,
             what,
+            pins,
         } = *self;
         // As boot_guest, but measuring QEMU (and any helper it forked) at
         // READY, while the guest idles in the startup workload's hold.
@@ -569,6 +595,9 @@ impl Instance for VmInstance {
                 "qemu_max_rss_mib".into(),
                 format!("{:.1}", kib as f64 / 1024.0),
             );
+        }
+        if let Some(p) = pins {
+            c.result.info.insert("vcpu_pins".into(), p);
         }
         if let Err(why) = console::check_clocksource(&c.result) {
             // Keep the run (its figures are recorded) but never as valid.

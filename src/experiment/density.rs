@@ -112,11 +112,15 @@ pub fn idle_spec() -> WorkloadSpec {
 
 /// Launch idle instances of `env` one at a time, calling `record` after
 /// each with its point (the caller writes it out before the next launch).
-/// `mem_available_kib` reads host MemAvailable. Every instance is stopped
-/// before this returns, on every path.
+/// `mem_available_kib` reads host MemAvailable. A resumed run passes
+/// `measured`, the instances an interrupted run already recorded: that
+/// many are launched again first, unrecorded, so that the next is measured
+/// beside as many live instances as it would have been. Every instance is
+/// stopped before this returns, on every path.
 pub fn run(
     env: &dyn Environment,
     cfg: &DensityConfig,
+    measured: usize,
     mem_available_kib: &dyn Fn() -> Option<u64>,
     mut record: impl FnMut(&Point) -> Result<()>,
 ) -> Result<Outcome> {
@@ -127,7 +131,23 @@ pub fn run(
     let mut points = Vec::new();
     let mut ended = Ended::Count;
     let t_start = Instant::now();
-    for k in 1..=cfg.instances {
+    let relaunch = if measured < cfg.instances {
+        measured
+    } else {
+        0
+    };
+    for k in 1..=relaunch {
+        if interrupted() {
+            return Err(Interrupted.into());
+        }
+        let mut inst = env
+            .launch(&spec, cfg.ready_timeout)
+            .with_context(|| format!("relaunching {} instance {k}", env.id()))?;
+        let ready = inst.wait_ready(cfg.ready_timeout);
+        fleet.0.push(inst);
+        ready.with_context(|| format!("{} instance {k} never ready", env.id()))?;
+    }
+    for k in measured + 1..=cfg.instances {
         if interrupted() {
             return Err(Interrupted.into());
         }
@@ -309,7 +329,7 @@ mod tests {
         let mem = host(&env);
         let seen = Rc::new(Cell::new(0));
         let s = Rc::clone(&seen);
-        let o = run(&env, &cfg(5, 100), &mem, |p| {
+        let o = run(&env, &cfg(5, 100), 0, &mem, |p| {
             s.set(s.get() + 1);
             assert_eq!(p.instance, s.get());
             Ok(())
@@ -333,11 +353,32 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_run_relaunches_what_was_measured_and_records_the_rest() {
+        let env = fake(None);
+        let mem = host(&env);
+        let o = run(&env, &cfg(5, 100), 2, &mem, |_| Ok(())).unwrap();
+        assert_eq!(env.launched.load(Ordering::SeqCst), 5);
+        assert_eq!(
+            o.points.iter().map(|p| p.instance).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
+        // Measured beside the two relaunched ones, as in one unbroken run.
+        assert_eq!(o.points[0].host_mem_used_delta_mib, Some(30.0));
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+        // Everything measured already: nothing launched, nothing recorded.
+        let env = fake(None);
+        let mem = host(&env);
+        let o = run(&env, &cfg(3, 100), 3, &mem, |_| Ok(())).unwrap();
+        assert!(o.points.is_empty());
+        assert_eq!(env.launched.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
     fn the_floor_stops_launching() {
         let env = fake(None);
         let mem = host(&env);
         // 1000 - 10k < 955 after 5 instances.
-        let o = run(&env, &cfg(50, 955), &mem, |_| Ok(())).unwrap();
+        let o = run(&env, &cfg(50, 955), 0, &mem, |_| Ok(())).unwrap();
         assert_eq!(o.ended, Ended::MemFloor);
         assert_eq!(o.points.len(), 5);
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
@@ -347,14 +388,14 @@ mod tests {
     fn errors_stop_every_instance() {
         let env = fake(Some(4));
         let mem = host(&env);
-        let e = run(&env, &cfg(10, 0), &mem, |_| Ok(())).unwrap_err();
+        let e = run(&env, &cfg(10, 0), 0, &mem, |_| Ok(())).unwrap_err();
         assert!(format!("{e:#}").contains("instance 4 never ready"), "{e:#}");
         assert_eq!(env.launched.load(Ordering::SeqCst), 4);
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
         // A failing recorder too.
         let env = fake(None);
         let mem = host(&env);
-        let e = run(&env, &cfg(10, 0), &mem, |p| {
+        let e = run(&env, &cfg(10, 0), 0, &mem, |p| {
             if p.instance == 3 {
                 anyhow::bail!("disk full")
             }

@@ -5,25 +5,28 @@
 //! also get a CPU quota, memory and pids limits).
 //!
 //! One trial: launch the antagonist, bounded by `--duration-ms`, wait for
-//! its READY, let it ramp up ([`Config::settle`]), run the victim to
-//! completion, then wait for the antagonist's own result: its `rate` is the
-//! pressure it achieved. Trials of one repetition run in a seeded shuffled
-//! order, like the suite runner's. The records have the format the reports
-//! crate reads (`isobench_reports::neighbours`).
+//! its first progress line (its pressure has started: buffers built,
+//! workers running), let it ramp up ([`Config::settle`]), run the victim to
+//! completion, then stop the antagonist at once and read its last progress
+//! line: its `rate` over the time it ran is the pressure it achieved. Trials
+//! of one repetition run in a seeded shuffled order, like the suite
+//! runner's; a resumed run skips the trials already recorded. The records
+//! have the format the reports crate reads (`isobench_reports::neighbours`).
 //!
 //! The loop takes the environment as a parameter, so it is tested without
 //! root against a fake environment.
 
 use super::density::Fleet;
-use crate::env::process::{interrupted, Interrupted};
+use crate::env::process::{interrupted, tail_lines, Interrupted};
 use crate::env::{EnvKind, Environment, Limits, RunOutcome};
 use anyhow::{anyhow, Context, Result};
 use isobench_reports::neighbours::{ALONE, ANTAGONIST_RATE, WORKLOAD};
 use isobench_reports::schema::ResultRecord;
+use isobench_workloads::antagonist::{last_progress, Progress, PROGRESS_MARKER};
 use isobench_workloads::{Workload, WorkloadSpec};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Workloads that can be victims.
@@ -64,8 +67,9 @@ impl Placement {
     }
 }
 
-/// What one environment's neighbour run does.
-#[derive(Debug, Clone, serde::Serialize)]
+/// What one environment's neighbour run does (kept in run.json, and read
+/// back from it by `--resume`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub victims: Vec<Workload>,
     /// Antagonist kinds (the victim alone is always measured too).
@@ -87,6 +91,32 @@ pub struct Config {
     pub settle: Duration,
     /// Antagonist duration when no victim time is known yet (ms).
     pub default_duration_ms: u64,
+    /// Each victim beside the antagonist of its own resource only
+    /// ([`matched`]; the quick variant), not beside every antagonist.
+    #[serde(default)]
+    pub matched_only: bool,
+    /// Run each (placement, victim) alone once, unrecorded, first.
+    #[serde(default = "yes")]
+    pub warmup: bool,
+    /// Bound a native antagonist by a pids cgroup of its own (needs the
+    /// right to create cgroups: root); else only by `--max-procs`.
+    #[serde(default = "yes")]
+    pub native_pids: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The antagonist that presses on the resource `victim` measures: the CPU
+/// hog for cpu, the streamer for membw, the LLC thrasher for randacc and
+/// latency.
+pub fn matched(victim: Workload) -> &'static str {
+    match victim {
+        Workload::Membw => "membw",
+        Workload::Randacc | Workload::Latency => "llc",
+        _ => "cpu",
+    }
 }
 
 /// One measurement: a victim alone (`antagonist` None) or beside one.
@@ -97,13 +127,52 @@ pub struct Trial {
     pub antagonist: Option<String>,
 }
 
+/// A trial of a repetition as its record names it: (rep, placement,
+/// victim, antagonist or [`ALONE`]). What `--resume` skips.
+pub type TrialKey = (u32, String, String, String);
+
+impl Trial {
+    pub fn key(&self, rep: u32) -> TrialKey {
+        (
+            rep,
+            self.placement.name().to_string(),
+            self.victim.name().to_string(),
+            self.antagonist.clone().unwrap_or_else(|| ALONE.to_string()),
+        )
+    }
+}
+
+/// The trials `records` of environment `env_id` hold (any validity: a
+/// failed trial was measured too, as the suite runner counts it).
+pub fn done_trials(records: &[ResultRecord], env_id: &str) -> BTreeSet<TrialKey> {
+    let p =
+        |r: &ResultRecord, k: &str| r.params.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    records
+        .iter()
+        .filter(|r| r.env_id == env_id && r.workload == WORKLOAD)
+        .filter_map(|r| {
+            Some((
+                r.rep,
+                p(r, "placement")?,
+                p(r, "victim")?,
+                p(r, "antagonist")?,
+            ))
+        })
+        .collect()
+}
+
 /// The trials of repetition `rep` in their (seeded, shuffled) order.
 pub fn order(cfg: &Config, env_index: usize, rep: u32) -> Vec<Trial> {
     let mut v = Vec::new();
     for &placement in &cfg.placements {
         for &victim in &cfg.victims {
-            for antagonist in std::iter::once(None).chain(cfg.antagonists.iter().cloned().map(Some))
-            {
+            let beside = cfg
+                .antagonists
+                .iter()
+                .filter(|a| !cfg.matched_only || a.as_str() == matched(victim))
+                .cloned()
+                .map(Some);
+            for antagonist in std::iter::once(None).chain(beside) {
                 v.push(Trial {
                     placement,
                     victim,
@@ -127,11 +196,14 @@ pub enum Role {
 }
 
 /// The limits of `role` in `placement` for an environment of `kind`. A
-/// container antagonist always gets a pids limit (the fork storm's bound).
+/// container or native antagonist always gets a pids limit (the fork
+/// storm's bound: the container's cgroup, or a pids cgroup of the native
+/// process's own); a VM's guest bounds its own processes.
 pub fn limits(cfg: &Config, kind: EnvKind, placement: Placement, role: Role) -> Limits {
     let container = kind == EnvKind::Container;
     let mut l = Limits::default();
-    if container && role == Role::Antagonist {
+    let pids_bound = container || (kind == EnvKind::Native && cfg.native_pids);
+    if pids_bound && role == Role::Antagonist {
         l.pids = Some(ANTAGONIST_PIDS);
     }
     if placement == Placement::Partitioned && cfg.host_cpus >= 2 {
@@ -195,17 +267,40 @@ pub struct Measured {
     pub victim: RunOutcome,
     /// Victim launch to its end, as the host saw it.
     pub victim_wall: Duration,
-    /// The antagonist's own result (`rate`), and how long it was asked to run.
-    pub antagonist: Option<(Result<RunOutcome>, u64)>,
-    /// The antagonist's READY to the victim's end: it must be below its
-    /// duration, or the victim ran partly alone.
+    /// The antagonist's last progress when it was stopped (its `rate`), and
+    /// how long it was allowed to run.
+    pub antagonist: Option<(Result<Progress>, u64)>,
+    /// The antagonist's first progress line to the victim's end: it must
+    /// be below its duration, or the victim ran partly alone.
     pub exposed: Option<Duration>,
 }
 
+/// The antagonist's last progress in `out`, the output of an antagonist
+/// stopped when its victim ended. An error when it finished on its own
+/// first (a result line: the victim ran partly alone) or printed no
+/// progress.
+pub fn antagonist_progress(out: &str) -> Result<Progress> {
+    if isobench_workloads::protocol::find_result(out).is_ok() {
+        anyhow::bail!(
+            "the antagonist ended on its own before the victim did: the victim ran partly alone"
+        );
+    }
+    last_progress(out).ok_or_else(|| {
+        anyhow!(
+            "the antagonist printed no progress line:\n{}",
+            tail_lines(out, 5)
+        )
+    })
+}
+
 /// Antagonist duration for a victim whose longest run so far took `longest`:
-/// room for a victim slowed to less than half its speed, plus launch.
+/// only a bound (the antagonist is stopped when its victim ends), so a
+/// generous one: room for a victim slowed to a fifth of its speed on a
+/// busy host, plus launch.
 pub fn duration_for(longest: Option<Duration>, default_ms: u64) -> u64 {
-    longest.map_or(default_ms, |d| (2.5 * d.as_secs_f64() * 1e3) as u64 + 2000)
+    longest.map_or(default_ms, |d| {
+        (5.0 * d.as_secs_f64() * 1e3) as u64 + 10_000
+    })
 }
 
 /// Run one trial; every instance is stopped on every path.
@@ -228,9 +323,11 @@ pub fn trial(
                 &l,
             )
             .with_context(|| format!("launching the {a} antagonist"))?;
-        let ready = inst.wait_ready(cfg.timeout);
+        let ready = inst
+            .wait_ready(cfg.timeout)
+            .and_then(|_| inst.wait_line(PROGRESS_MARKER, cfg.timeout));
         fleet.0.push(inst);
-        ready.with_context(|| format!("the {a} antagonist never got ready"))?;
+        ready.with_context(|| format!("the {a} antagonist never started its pressure"))?;
         ready_at = Some(Instant::now());
         std::thread::sleep(cfg.settle);
         if interrupted() {
@@ -249,11 +346,13 @@ pub fn trial(
     let antagonist = match fleet.0.pop() {
         None => None,
         Some(inst) => {
-            // Its failure (e.g. OOM-killed at a limit) invalidates the
-            // record, which keeps the victim's figures.
+            // Stopped at once: its progress so far is its pressure. Its
+            // failure (e.g. OOM-killed at a limit) invalidates the record,
+            // which keeps the victim's figures.
             let a = inst
-                .wait(cfg.timeout + Duration::from_millis(duration_ms))
-                .context("the antagonist's result");
+                .stop_output()
+                .context("stopping the antagonist")
+                .and_then(|out| antagonist_progress(&out));
             Some((a, duration_ms))
         }
     };
@@ -297,31 +396,24 @@ pub fn to_record(
                 rec.error = Some(format!("{e:#}"));
             }
             if let Some((Ok(a), duration_ms)) = &m.antagonist {
-                let ar = &a.result;
                 rec.info
                     .insert("antagonist_duration_ms".into(), duration_ms.to_string());
-                for (k, v) in &ar.params {
-                    rec.info.insert(format!("antagonist_{k}"), v.to_string());
+                rec.info
+                    .insert("antagonist_elapsed_s".into(), format!("{:.3}", a.elapsed_s));
+                rec.info.insert("antagonist_ops".into(), a.ops.to_string());
+                if a.failures > 0 {
+                    rec.info
+                        .insert("antagonist_fork_failures".into(), a.failures.to_string());
                 }
-                match ar.metrics.get("rate") {
-                    Some(&rate) if ar.valid => {
-                        rec.metrics.insert(ANTAGONIST_RATE.into(), rate);
-                        if let Some(u) = ar.units.get("rate") {
-                            rec.units.insert(ANTAGONIST_RATE.into(), u.clone());
-                        }
-                    }
-                    _ => {
-                        rec.valid = false;
-                        rec.error.get_or_insert_with(|| {
-                            format!(
-                                "the antagonist reported no valid rate{}",
-                                ar.error
-                                    .as_deref()
-                                    .map(|e| format!(": {e}"))
-                                    .unwrap_or_default()
-                            )
-                        });
-                    }
+                if a.ops > 0 && a.rate.is_finite() {
+                    rec.metrics.insert(ANTAGONIST_RATE.into(), a.rate);
+                    rec.units
+                        .insert(ANTAGONIST_RATE.into(), a.kind.unit().to_string());
+                } else {
+                    rec.valid = false;
+                    rec.error.get_or_insert_with(|| {
+                        "the antagonist did no work (no operations in its progress)".into()
+                    });
                 }
                 if let Some(exp) = m.exposed {
                     let ms = exp.as_secs_f64() * 1e3;
@@ -364,19 +456,29 @@ pub struct Summary {
 }
 
 /// Measure every trial of every repetition in `env` (`env_index` seeds its
-/// order), handing each record to `record` before the next trial starts.
-/// First, each (placement, victim) runs alone once, unrecorded: a warm-up
-/// that also sizes the antagonists' durations. A failed trial is recorded
-/// (invalid) and the run goes on; an interrupt or a failing `record` ends
-/// it. Every instance is stopped on every path.
+/// order) but those in `done` (recorded by an earlier, interrupted run),
+/// handing each record to `record` before the next trial starts. First,
+/// each (placement, victim) with trials left runs alone once, unrecorded: a
+/// warm-up that also sizes the antagonists' durations. A failed trial is
+/// recorded (invalid) and the run goes on; an interrupt or a failing
+/// `record` ends it. Every instance is stopped on every path.
 pub fn run(
     env: &dyn Environment,
     env_index: usize,
     cfg: &Config,
     specs: &BTreeMap<Workload, WorkloadSpec>,
     run_id: &str,
+    done: &BTreeSet<TrialKey>,
     mut record: impl FnMut(&ResultRecord) -> Result<()>,
 ) -> Result<Summary> {
+    let left: Vec<(u32, Trial)> = (0..cfg.reps)
+        .flat_map(|rep| {
+            order(cfg, env_index, rep)
+                .into_iter()
+                .map(move |t| (rep, t))
+        })
+        .filter(|(rep, t)| !done.contains(&t.key(*rep)))
+        .collect();
     let spec_of = |w: Workload| {
         specs
             .get(&w)
@@ -388,6 +490,13 @@ pub fn run(
         for &victim in &cfg.victims {
             if interrupted() {
                 return Err(Interrupted.into());
+            }
+            if !cfg.warmup
+                || !left
+                    .iter()
+                    .any(|(_, t)| t.placement == placement && t.victim == victim)
+            {
+                continue;
             }
             let t = Trial {
                 placement,
@@ -408,8 +517,8 @@ pub fn run(
         }
     }
     let mut s = Summary::default();
-    for rep in 0..cfg.reps {
-        for t in order(cfg, env_index, rep) {
+    for (rep, t) in left {
+        {
             if interrupted() {
                 return Err(Interrupted.into());
             }
@@ -490,6 +599,24 @@ mod tests {
         fn stop(&mut self) -> Result<()> {
             self.stop_once();
             Ok(())
+        }
+        fn wait_line(&mut self, marker: &str, _t: Duration) -> Result<()> {
+            assert_eq!(marker, PROGRESS_MARKER);
+            Ok(())
+        }
+        fn stop_output(mut self: Box<Self>) -> Result<String> {
+            self.stop_once();
+            if !self.wait_ok {
+                anyhow::bail!("the antagonist crashed");
+            }
+            let p = Progress {
+                kind: isobench_workloads::antagonist::Kind::Cpu,
+                elapsed_s: 1.0,
+                ops: 500_000_000,
+                rate: 500.0,
+                failures: 0,
+            };
+            Ok(format!("ISOBENCH-READY\n{}\n", p.to_line()))
         }
         fn wait(mut self: Box<Self>, _t: Duration) -> Result<RunOutcome> {
             self.stop_once();
@@ -583,6 +710,9 @@ mod tests {
             timeout: Duration::from_secs(1),
             settle: Duration::ZERO,
             default_duration_ms: 1000,
+            matched_only: false,
+            warmup: true,
+            native_pids: true,
         }
     }
 
@@ -636,7 +766,7 @@ mod tests {
         let s = limits(&c, EnvKind::Container, Placement::Shared, Role::Antagonist);
         assert_eq!(s.pids, Some(ANTAGONIST_PIDS));
         assert_eq!(s.cpus, None);
-        // Native and VMs: affinity only.
+        // Native: affinity, and the antagonist's pids bound; VMs: affinity only.
         let n = limits(
             &c,
             EnvKind::Native,
@@ -647,10 +777,28 @@ mod tests {
             n,
             Limits {
                 cpus: Some(vec![1]),
+                pids: Some(ANTAGONIST_PIDS),
+                ..Limits::default()
+            }
+        );
+        assert!(limits(&c, EnvKind::Native, Placement::Shared, Role::Victim).is_empty());
+        assert_eq!(
+            limits(&c, EnvKind::Vm, Placement::Partitioned, Role::Antagonist),
+            Limits {
+                cpus: Some(vec![1]),
                 ..Limits::default()
             }
         );
         assert!(limits(&c, EnvKind::Vm, Placement::Shared, Role::Antagonist).is_empty());
+        // Without the right to make cgroups, native relies on --max-procs.
+        let no_cg = Config {
+            native_pids: false,
+            ..cfg()
+        };
+        assert_eq!(
+            limits(&no_cg, EnvKind::Native, Placement::Shared, Role::Antagonist).pids,
+            None
+        );
         // 1 CPU: nothing to partition.
         let one = Config {
             host_cpus: 1,
@@ -671,7 +819,7 @@ mod tests {
     fn records_pair_alone_and_beside_in_the_report_format() {
         let env = FakeEnv::default();
         let mut recs = Vec::new();
-        let s = run(&env, 0, &cfg(), &specs(), "r1", |r| {
+        let s = run(&env, 0, &cfg(), &specs(), "r1", &BTreeSet::new(), |r| {
             recs.push(r.clone());
             Ok(())
         })
@@ -730,7 +878,7 @@ mod tests {
                 ..FakeEnv::default()
             };
             let mut recs = Vec::new();
-            let s = run(&env, 0, &cfg(), &specs(), "r1", |r| {
+            let s = run(&env, 0, &cfg(), &specs(), "r1", &BTreeSet::new(), |r| {
                 recs.push(r.clone());
                 Ok(())
             })
@@ -743,7 +891,7 @@ mod tests {
         // A failing recorder ends the run, with nothing left running.
         let env = FakeEnv::default();
         let mut k = 0;
-        let e = run(&env, 0, &cfg(), &specs(), "r1", |_| {
+        let e = run(&env, 0, &cfg(), &specs(), "r1", &BTreeSet::new(), |_| {
             k += 1;
             if k == 3 {
                 anyhow::bail!("disk full")
@@ -753,6 +901,62 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("disk full"));
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_resumed_run_measures_only_the_trials_left() {
+        let env = FakeEnv::default();
+        let mut first = Vec::new();
+        // Interrupted after 10 records (the recorder fails: as a crash).
+        let e = run(&env, 0, &cfg(), &specs(), "r1", &BTreeSet::new(), |r| {
+            if first.len() == 10 {
+                anyhow::bail!("killed")
+            }
+            first.push(r.clone());
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("killed"));
+        let done = done_trials(&first, "container-fake");
+        assert_eq!(done.len(), 10);
+        let mut rest = Vec::new();
+        run(&env, 0, &cfg(), &specs(), "r1", &done, |r| {
+            rest.push(r.clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rest.len(), 36 - 10);
+        let mut all = done_trials(&first, "container-fake");
+        for r in &rest {
+            assert!(all.insert((
+                r.rep,
+                r.params["placement"].as_str().unwrap().to_string(),
+                r.params["victim"].as_str().unwrap().to_string(),
+                r.params["antagonist"].as_str().unwrap().to_string(),
+            )));
+        }
+        assert_eq!(all.len(), 36, "every trial once");
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+        // Another environment's records do not count.
+        assert!(done_trials(&first, "native").is_empty());
+    }
+
+    #[test]
+    fn quick_pairs_each_victim_with_its_own_resource() {
+        let c = Config {
+            matched_only: true,
+            antagonists: vec!["cpu".into(), "membw".into()],
+            ..cfg()
+        };
+        let o = order(&c, 0, 0);
+        // 2 placements x 2 victims x (alone + its own antagonist).
+        assert_eq!(o.len(), 8);
+        for t in &o {
+            if let Some(a) = &t.antagonist {
+                assert_eq!(a, matched(t.victim));
+            }
+        }
+        assert_eq!(matched(Workload::Latency), "llc");
     }
 
     #[test]
@@ -777,11 +981,16 @@ mod tests {
         assert!(!r.valid);
         assert!(r.error.unwrap().contains("ran partly alone"));
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
+        // Its output: a result line means it ended on its own.
+        let e = antagonist_progress("ISOBENCH-PROGRESS {}\nISOBENCH-RESULT {\"workload\":\"antagonist\",\"params\":{},\"valid\":true,\"metrics\":{},\"units\":{},\"elapsed_s\":1.0}\n");
+        assert!(format!("{:#}", e.unwrap_err()).contains("partly alone"));
+        let e = antagonist_progress("ISOBENCH-READY\nsegfault\n").unwrap_err();
+        assert!(format!("{e:#}").contains("no progress line"), "{e:#}");
     }
 
     #[test]
     fn durations_leave_room_for_a_slowed_victim() {
         assert_eq!(duration_for(None, 1234), 1234);
-        assert_eq!(duration_for(Some(Duration::from_secs(2)), 0), 7000);
+        assert_eq!(duration_for(Some(Duration::from_secs(2)), 0), 20_000);
     }
 }

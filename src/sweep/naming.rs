@@ -22,6 +22,15 @@ pub fn container_prefix(pid: u32) -> String {
     format!("{CONTAINER_PREFIX}{pid}-")
 }
 
+/// A fresh id `isobench-<pid>-<n>` for a container, or for the cgroup of
+/// a native instance: unique on the host (the last component of its cgroup
+/// path under [`CGROUP_PARENT`]), and read back by a sweep after a crash.
+pub fn next_instance_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}{n}", container_prefix(std::process::id()))
+}
+
 /// The pid of the isobench that named a container (or its cgroup) `id`:
 /// `isobench-<pid>-<n>` → `pid`.
 pub fn owner_of_container_id(id: &str) -> Option<i32> {

@@ -1,6 +1,7 @@
 //! Pure pieces of the VM environment: initramfs (cpio newc) writing, guest
 //! kernel lookup, QEMU command lines, serial console parsing, accelerator
-//! choice. Nothing here starts QEMU; `crate::env::vm` does, using these.
+//! choice, vCPU pinning (a pure plan and the one call that applies it).
+//! Nothing here starts QEMU; `crate::env::vm` does, using these.
 
 pub mod accel;
 pub mod console;
@@ -8,4 +9,5 @@ pub mod cpio;
 pub mod initramfs;
 pub mod kernel;
 pub mod memory;
+pub mod pin;
 pub mod qemu;

@@ -175,6 +175,9 @@ impl QemuConfig {
         push(&["-cpu", self.cpu_model()]);
         push(&["-smp", &self.vcpus.to_string()]);
         push(&["-m", &format!("{}M", self.memory_mib)]);
+        // Names QEMU's threads (`CPU 0/TCG`, ...) so that vCPU threads can
+        // be pinned (crate::vm::pin).
+        push(&["-name", "isobench,debug-threads=on"]);
         push(&[
             "-nodefaults",
             "-no-user-config",

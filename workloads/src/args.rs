@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! isobench-workload WORKLOAD [--KEY VALUE | --KEY=VALUE]...
-//!   cpu      [--threads N] [--primes-max M] [--matrix-n N]
+//!   cpu      [--threads N] [--primes-max M] [--matrix-n N] [--min-time-ms MS]
 //!   membw    [--threads N] [--passes P] [--size BYTES] [--stores normal|nt] [--pages base|huge]
 //!   randacc  [--threads N] [--log2-table L] [--pages base|huge]
 //!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
@@ -104,7 +104,7 @@ impl std::error::Error for ArgError {}
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
 usage: isobench-workload WORKLOAD [--KEY VALUE]...
-  cpu      [--threads N] [--primes-max M] [--matrix-n N]
+  cpu      [--threads N] [--primes-max M] [--matrix-n N] [--min-time-ms MS]
   membw    [--threads N] [--passes P] [--size BYTES] [--stores normal|nt] [--pages base|huge]
            (--size: bytes per array, default 4x the last-level cache)
   randacc  [--threads N] [--log2-table L] [--pages base|huge]
@@ -296,11 +296,16 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
     let name = workload.name();
     Ok(match workload {
         Workload::Cpu => {
-            let f = Flags::parse(rest, &["threads", "primes-max", "matrix-n"], name)?;
+            let f = Flags::parse(
+                rest,
+                &["threads", "primes-max", "matrix-n", "min-time-ms"],
+                name,
+            )?;
             Command::Cpu(CpuConfig {
                 threads: f.int("threads", dt, 1, 1024)? as usize,
                 primes_max: f.int("primes-max", 200_000, 3, 1 << 40)?,
                 matrix_n: f.int("matrix-n", 256, 8, 16384)? as usize,
+                min_time_ms: f.int("min-time-ms", crate::cpu::DEFAULT_MIN_TIME_MS, 10, 600_000)?,
             })
         }
         Workload::Membw => {
@@ -452,7 +457,8 @@ mod tests {
             Command::Cpu(CpuConfig {
                 threads: 3,
                 primes_max: 1000,
-                matrix_n: 64
+                matrix_n: 64,
+                min_time_ms: crate::cpu::DEFAULT_MIN_TIME_MS,
             })
         );
         assert_eq!(

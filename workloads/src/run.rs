@@ -253,6 +253,9 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
     b.param("threads", c.threads);
     b.param("primes_max", c.primes_max);
     b.param("matrix_n", c.matrix_n);
+    if c.min_time_ms != cpu::DEFAULT_MIN_TIME_MS {
+        b.param("min_time_ms", c.min_time_ms);
+    }
     let all = cpu::measure(c, c.threads);
     b.metric("primes_per_s", all.primes_per_s, "primes/s");
     b.metric("gflops", all.gflops, "GFLOP/s");
