@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
-# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL (Debian packages;
-# the server is not started as a service: scripts/test.sh runs a throwaway
-# cluster), a guest
-# kernel (scripts/fetch-kernel.sh), the static workload binary
+# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, uidmap
+# (newuidmap/newgidmap for rootless containers) (Debian packages; the
+# PostgreSQL server is not started as a service: scripts/test.sh runs a
+# throwaway cluster), a guest kernel (scripts/fetch-kernel.sh), the static workload binary
 # (scripts/build-workload.sh) and the release binaries (isobench, isorun).
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -16,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql)
+pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql uidmap)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
