@@ -231,3 +231,35 @@ fn the_workload_gives_a_valid_result_in_a_rootless_container() {
     assert_eq!(v["valid"], true, "{line}");
     rig.assert_clean();
 }
+
+#[test]
+fn root_writes_any_maps_of_the_config_itself() {
+    if !common::can_run() {
+        return;
+    }
+    let rig = Rig::new("maps-root", "");
+    // The mapped root (host uid 200000) must reach the bundle.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(rig.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    rig.config(
+        |v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type": "user"}));
+            v["linux"]["uidMappings"] =
+                serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+            v["linux"]["gidMappings"] =
+                serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        },
+        "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo devnull-ok",
+    );
+    let out = rig.run();
+    let so = text(&out.stdout);
+    assert!(out.status.success(), "{so}\n{}", text(&out.stderr));
+    let rows: Vec<Vec<&str>> = so.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["0"], "{so}");
+    assert_eq!(rows[1], ["0", "200000", "65536"], "{so}");
+    assert!(so.contains("devnull-ok"), "{so}");
+    rig.assert_clean();
+}
