@@ -104,8 +104,10 @@ impl TestUser {
 
 impl Drop for TestUser {
     fn drop(&mut self) {
-        // The fallback state root isorun makes for the user, if any.
+        // The fallback state root and run registry isorun and isobench
+        // make for the user, if any.
         let _ = std::fs::remove_dir_all(format!("/tmp/isorun-{}", self.uid));
+        let _ = std::fs::remove_dir_all(format!("/tmp/isobench-{}", self.uid));
         if let Err(e) = shadow("userdel", &["-f", &self.name]) {
             eprintln!("test user {} not removed: {e}", self.name);
         }
