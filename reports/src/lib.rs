@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod claims;
 pub mod compare;
 pub mod density;
+pub mod digest;
 pub mod export;
 pub mod gate;
 pub mod history;
