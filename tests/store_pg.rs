@@ -122,6 +122,7 @@ fn push_is_idempotent_and_history_reads_postgres_as_sqlite() {
         metric: Some("triad_mbs".into()),
         env: None,
         import: vec![],
+        runs: false,
         out: Some(out.clone()),
     };
     assert_eq!(history::run(&args).unwrap(), 0);

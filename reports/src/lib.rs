@@ -12,6 +12,7 @@ pub mod gate;
 pub mod history;
 pub mod load;
 pub mod metric;
+pub mod multi;
 pub mod neighbours;
 pub mod output;
 pub mod plot;

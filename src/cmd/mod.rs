@@ -9,3 +9,4 @@ pub mod neighbours;
 pub mod push;
 pub mod report;
 pub mod run;
+pub mod source;
