@@ -13,6 +13,7 @@ fn compare_args(base: &Path, new: &Path, out: &Path) -> CompareArgs {
     CompareArgs {
         base: base.to_path_buf(),
         new: new.to_path_buf(),
+        db: None,
         threshold: 15.0,
         workloads: vec![],
         metrics: vec![],
@@ -28,11 +29,7 @@ fn report_writes_into_run_dir_by_default() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     write_run_dir(&run, &fixture_run(3, 1.0));
-    let code = report::run(&ReportArgs {
-        run_dir: run.clone(),
-        out: None,
-    })
-    .unwrap();
+    let code = report::run(&ReportArgs::of_dir(run.clone(), None)).unwrap();
     assert_eq!(code, 0);
     assert!(run.join("report/index.html").is_file());
     assert!(run.join("report/plots/latency.png").is_file());
@@ -41,11 +38,7 @@ fn report_writes_into_run_dir_by_default() {
 #[test]
 fn report_of_a_missing_dir_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let e = report::run(&ReportArgs {
-        run_dir: tmp.path().join("nope"),
-        out: None,
-    })
-    .unwrap_err();
+    let e = report::run(&ReportArgs::of_dir(tmp.path().join("nope"), None)).unwrap_err();
     assert!(e.downcast_ref::<UsageError>().is_some());
     assert!(e.to_string().contains("does not exist"), "{e}");
 }
@@ -154,6 +147,7 @@ fn history_imports_and_plots_per_environment() {
         env: None,
         import: vec![run.clone()],
         out: Some(out.clone()),
+        runs: false,
     };
     assert_eq!(history::run(&args).unwrap(), 0);
     // Importing again is idempotent.

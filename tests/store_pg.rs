@@ -122,6 +122,7 @@ fn push_is_idempotent_and_history_reads_postgres_as_sqlite() {
         metric: Some("triad_mbs".into()),
         env: None,
         import: vec![],
+        runs: false,
         out: Some(out.clone()),
     };
     assert_eq!(history::run(&args).unwrap(), 0);
@@ -286,4 +287,88 @@ fn failures_give_one_line_and_leave_the_store_consistent() {
         .unwrap()
         .get(0);
     assert_eq!(v, 7);
+}
+
+#[test]
+fn report_and_compare_read_runs_from_postgres() {
+    let Some(url) = fresh_db("read") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let a = write(tmp.path(), &run_with_id("20261127T1815-a", 12));
+    let mut other = run_with_id("20261128T0900-b", 12);
+    other.info.host.hostname = "other-host".into();
+    let b = write(tmp.path(), &other);
+    assert_eq!(
+        push::run(&push_args(&url, vec![a.clone(), b.clone()])).unwrap(),
+        0
+    );
+
+    // A stored run digests as its directory does (streamed through a portal).
+    let mut h = History::open(Path::new(&url)).unwrap();
+    let stored = h.digest("20261127T1815").unwrap();
+    let dir = isobench_reports::digest::digest_run_dir(&a).unwrap();
+    assert_eq!(stored.analysis, dir.analysis);
+    assert_eq!(stored.facts, dir.facts);
+    assert_eq!(stored.info, dir.info);
+    assert_eq!(stored.lines, 240);
+
+    // Both hosts side by side.
+    let multi = tmp.path().join("multi");
+    let out = isobench(&[
+        "report",
+        "--db",
+        &url,
+        "--run",
+        "20261127T1815",
+        "--run",
+        "20261128T0900",
+        "--out",
+        multi.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let md = std::fs::read_to_string(multi.join("summary.md")).unwrap();
+    assert!(
+        md.contains("| metric | environment | bench-host | other-host |"),
+        "{md}"
+    );
+    // Comparing the two hosts is refused unless forced.
+    let cmp = tmp.path().join("cmp");
+    let args = [
+        "compare",
+        "--db",
+        &url,
+        "20261127T1815",
+        "20261128T0900",
+        "--workload",
+        "cpu",
+        "--threshold",
+        "15",
+        "--out",
+        cmp.to_str().unwrap(),
+    ];
+    let out = isobench(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("different hosts"));
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = isobench(&forced);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    // Repetitions deleted behind isobench's back: one line, exit 1.
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute("DELETE FROM repetitions WHERE run_id = '20261128T0900-b' AND line >= 10")
+        .unwrap();
+    let out = isobench(&["report", "--db", &url, "--run", "20261128T0900-b"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_line_error(&out).contains("is incomplete: 10 of its 240"));
+    // No server: one line, exit 1.
+    let out = isobench(&[
+        "report",
+        "--db",
+        "postgres://postgres@127.0.0.1:1/x",
+        "--run",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_line_error(&out).contains("cannot connect to PostgreSQL"));
 }

@@ -23,7 +23,7 @@
 use crate::metric::{env_order, metric_order, workload_order, Direction};
 use crate::schema::ResultRecord;
 use crate::stats::{self, Estimate, Method, Summary};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Environment id used as the baseline of every overhead.
 pub const BASELINE: &str = "native";
@@ -189,53 +189,89 @@ pub fn param_differences(a: &Params, b: &Params) -> Vec<String> {
 /// Compute every figure of a set of records. `opts` is kept for callers;
 /// the intervals no longer resample.
 pub fn analyse(records: &[ResultRecord], _opts: StatsOptions) -> Analysis {
-    // Experiments over several instances have analyses of their own
-    // (`neighbours`): their records are not single-instance figures.
-    let kept: Vec<ResultRecord> = records
-        .iter()
-        .filter(|r| !EXPERIMENT_WORKLOADS.contains(&r.workload.as_str()))
-        .cloned()
-        .collect();
-    let records = &kept[..];
-    let mut envs: BTreeMap<String, EnvSummary> = BTreeMap::new();
-    let mut invalid: BTreeMap<(String, String), usize> = BTreeMap::new();
-    // The parameter set kept per (env_id, workload): the most common one.
-    let mut param_sets: BTreeMap<(String, String), Vec<(&Params, usize)>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.valid) {
-        let sets = param_sets
-            .entry((r.env_id.clone(), r.workload.clone()))
-            .or_default();
-        match sets.iter_mut().find(|(p, _)| **p == r.params) {
-            Some(e) => e.1 += 1,
-            None => sets.push((&r.params, 1)),
-        }
-    }
-    let mut kept: BTreeMap<(String, String), (&Params, Option<String>)> = BTreeMap::new();
-    for (k, sets) in &param_sets {
-        // max_by_key keeps the last maximum; scan in reverse so ties go to the first seen.
-        let Some(&(best, count)) = sets.iter().rev().max_by_key(|(_, c)| *c) else {
-            continue;
-        };
-        let total: usize = sets.iter().map(|(_, c)| c).sum();
-        let note = (total > count).then(|| {
-            format!(
-                "{} of {total} results ran with other parameters and are left out",
-                total - count
-            )
-        });
-        kept.insert(k.clone(), (best, note));
-    }
-    type Acc<'a> = (Vec<f64>, Vec<u32>, String, &'a ResultRecord);
-    let mut samples: BTreeMap<Key, Acc> = BTreeMap::new();
+    let mut a = Analyser::default();
     for r in records {
-        let e = envs.entry(r.env_id.clone()).or_insert_with(|| EnvSummary {
-            env_id: r.env_id.clone(),
-            env: r.env.clone(),
-            detail: r.env_detail.clone(),
-            valid: 0,
-            invalid: 0,
-            errors: vec![],
-        });
+        a.push(r);
+    }
+    a.finish()
+}
+
+/// Interned names: a string seen before costs no allocation.
+#[derive(Debug, Default)]
+struct Names {
+    index: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, s: &str) -> usize {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len();
+        self.names.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+}
+
+/// The values of one metric of one parameter set in one (environment,
+/// workload), in record order, with what the figure needs of its first
+/// record.
+#[derive(Debug)]
+struct SampleAcc {
+    xs: Vec<f64>,
+    reps: Vec<u32>,
+    unit: String,
+    env: String,
+    accel: Option<String>,
+}
+
+/// One (environment, workload): its parameter sets with their valid record
+/// counts (first seen first), its invalid results and its samples per
+/// (metric, parameter set).
+#[derive(Debug, Default)]
+struct PairAcc {
+    sets: Vec<(Params, usize)>,
+    invalid: usize,
+    samples: HashMap<(usize, usize), SampleAcc>,
+}
+
+/// [`analyse`] one record at a time: memory grows with the figures and
+/// their values (12 bytes per value), not with the records, so a run of
+/// 100,000 lines streams through it without being held.
+#[derive(Debug, Default)]
+pub struct Analyser {
+    env_ids: Names,
+    workloads: Names,
+    metrics: Names,
+    envs: BTreeMap<String, EnvSummary>,
+    pairs: HashMap<(usize, usize), PairAcc>,
+}
+
+impl Analyser {
+    /// Take one record into account (experiment records are ignored: see
+    /// [`EXPERIMENT_WORKLOADS`]).
+    pub fn push(&mut self, r: &ResultRecord) {
+        if EXPERIMENT_WORKLOADS.contains(&r.workload.as_str()) {
+            return;
+        }
+        let e = match self.envs.get_mut(r.env_id.as_str()) {
+            Some(e) => e,
+            None => self
+                .envs
+                .entry(r.env_id.clone())
+                .or_insert_with(|| EnvSummary {
+                    env_id: r.env_id.clone(),
+                    env: r.env.clone(),
+                    detail: r.env_detail.clone(),
+                    valid: 0,
+                    invalid: 0,
+                    errors: vec![],
+                }),
+        };
+        let key = (self.env_ids.id(&r.env_id), self.workloads.id(&r.workload));
+        let pair = self.pairs.entry(key).or_default();
         if !r.valid {
             e.invalid += 1;
             if let Some(err) = &r.error {
@@ -243,80 +279,143 @@ pub fn analyse(records: &[ResultRecord], _opts: StatsOptions) -> Analysis {
                     e.errors.push(err.clone());
                 }
             }
-            *invalid
-                .entry((r.env_id.clone(), r.workload.clone()))
-                .or_default() += 1;
-            continue;
+            pair.invalid += 1;
+            return;
         }
         e.valid += 1;
-        let wanted = kept.get(&(r.env_id.clone(), r.workload.clone()));
-        if wanted.is_some_and(|(p, _)| **p != r.params) {
-            continue;
-        }
+        let set = match pair.sets.iter().position(|(p, _)| *p == r.params) {
+            Some(i) => {
+                pair.sets[i].1 += 1;
+                i
+            }
+            None => {
+                pair.sets.push((r.params.clone(), 1));
+                pair.sets.len() - 1
+            }
+        };
         for (metric, &v) in &r.metrics {
             if !v.is_finite() {
                 continue;
             }
-            let unit = r.units.get(metric).cloned().unwrap_or_default();
-            let acc = samples
-                .entry((r.workload.clone(), metric.clone(), r.env_id.clone()))
-                .or_insert_with(|| (Vec::new(), Vec::new(), unit, r));
-            acc.0.push(v);
-            acc.1.push(r.rep);
+            let m = self.metrics.id(metric);
+            let acc = pair.samples.entry((m, set)).or_insert_with(|| SampleAcc {
+                xs: Vec::new(),
+                reps: Vec::new(),
+                unit: r.units.get(metric).cloned().unwrap_or_default(),
+                env: r.env.clone(),
+                accel: r.env_detail.get("accel").cloned(),
+            });
+            acc.xs.push(v);
+            acc.reps.push(r.rep);
         }
     }
-    let mut figures = Vec::new();
-    for ((workload, metric, env_id), (xs, reps, unit, first)) in &samples {
-        let Some(summary) = stats::summarize(xs) else {
-            continue;
-        };
-        let direction = Direction::of(metric, unit);
-        let mut incomparable = None;
-        let vs_native = if env_id == BASELINE {
-            None
-        } else {
-            samples
-                .get(&(workload.clone(), metric.clone(), BASELINE.to_string()))
-                .and_then(|(base, base_reps, _, base_first)| {
-                    let diff = param_differences(&first.params, &base_first.params);
-                    if diff.is_empty() {
-                        relative_paired(xs, reps, base, base_reps, direction)
-                    } else {
-                        incomparable = Some(format!(
-                            "parameters differ from native: {}",
-                            diff.join(", ")
-                        ));
-                        None
-                    }
+
+    /// Every figure of the records pushed.
+    pub fn finish(self) -> Analysis {
+        let Analyser {
+            env_ids,
+            workloads,
+            metrics,
+            envs,
+            pairs,
+        } = self;
+        // The parameter set kept per (env_id, workload) is the most common
+        // one (ties: the first seen); its samples make the figures.
+        type Acc = (SampleAcc, Params, Option<String>, usize);
+        let mut samples: BTreeMap<Key, Acc> = BTreeMap::new();
+        for ((e, w), mut pair) in pairs {
+            let best = pair
+                .sets
+                .iter()
+                .enumerate()
+                .rev()
+                .max_by_key(|(_, (_, c))| *c)
+                .map(|(i, _)| i);
+            let note = best.and_then(|b| {
+                let count = pair.sets[b].1;
+                let total: usize = pair.sets.iter().map(|(_, c)| c).sum();
+                (total > count).then(|| {
+                    format!(
+                        "{} of {total} results ran with other parameters and are left out",
+                        total - count
+                    )
                 })
-        };
-        let key = (env_id.clone(), workload.clone());
-        figures.push(Figure {
-            env_id: env_id.clone(),
-            env: first.env.clone(),
-            workload: workload.clone(),
-            metric: metric.clone(),
-            unit: unit.clone(),
-            direction,
-            samples: xs.clone(),
-            reps: reps.clone(),
-            params: first.params.clone(),
-            params_note: kept.get(&key).and_then(|(_, n)| n.clone()),
-            invalid: invalid.get(&key).copied().unwrap_or(0),
-            summary,
-            vs_native,
-            incomparable,
-            accel: first.env_detail.get("accel").cloned(),
+            });
+            let Some(best) = best else { continue };
+            let params = std::mem::take(&mut pair.sets[best].0);
+            for ((m, set), acc) in pair.samples {
+                if set != best {
+                    continue;
+                }
+                samples.insert(
+                    (
+                        workloads.names[w].clone(),
+                        metrics.names[m].clone(),
+                        env_ids.names[e].clone(),
+                    ),
+                    (acc, params.clone(), note.clone(), pair.invalid),
+                );
+            }
+        }
+        let mut relatives = Vec::with_capacity(samples.len());
+        for ((workload, metric, env_id), (acc, params, _, _)) in &samples {
+            let direction = Direction::of(metric, &acc.unit);
+            let mut incomparable = None;
+            let vs_native = if env_id == BASELINE {
+                None
+            } else {
+                samples
+                    .get(&(workload.clone(), metric.clone(), BASELINE.to_string()))
+                    .and_then(|(base, base_params, _, _)| {
+                        let diff = param_differences(params, base_params);
+                        if diff.is_empty() {
+                            relative_paired(&acc.xs, &acc.reps, &base.xs, &base.reps, direction)
+                        } else {
+                            incomparable = Some(format!(
+                                "parameters differ from native: {}",
+                                diff.join(", ")
+                            ));
+                            None
+                        }
+                    })
+            };
+            relatives.push((direction, vs_native, incomparable));
+        }
+        let mut figures = Vec::new();
+        for (((workload, metric, env_id), (acc, params, note, invalid)), rel) in
+            samples.into_iter().zip(relatives)
+        {
+            let Some(summary) = stats::summarize(&acc.xs) else {
+                continue;
+            };
+            let (direction, vs_native, incomparable) = rel;
+            figures.push(Figure {
+                env_id,
+                env: acc.env,
+                workload,
+                metric,
+                unit: acc.unit,
+                direction,
+                samples: acc.xs,
+                reps: acc.reps,
+                params,
+                params_note: note,
+                invalid,
+                summary,
+                vs_native,
+                incomparable,
+                accel: acc.accel,
+            });
+        }
+        figures.sort_by(|a, b| {
+            workload_order(&a.workload, &b.workload)
+                .then(metric_order(&a.metric, &b.metric))
+                .then(env_order(&a.env_id, &b.env_id))
         });
+        let mut envs: Vec<EnvSummary> = envs.into_values().collect();
+        envs.sort_by(|a, b| env_order(&a.env_id, &b.env_id));
+        Analysis { envs, figures }
     }
-    figures.sort_by(|a, b| {
-        workload_order(&a.workload, &b.workload)
-            .then(metric_order(&a.metric, &b.metric))
-            .then(env_order(&a.env_id, &b.env_id))
-    });
-    let mut envs: Vec<EnvSummary> = envs.into_values().collect();
-    envs.sort_by(|a, b| env_order(&a.env_id, &b.env_id));
-    Analysis { envs, figures }
 }
 
 /// `xs` relative to `base` for a metric of the given direction, the samples

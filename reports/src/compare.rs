@@ -313,6 +313,17 @@ pub fn run_differences(base: &Run, new: &Run, filter: &Filter) -> Vec<String> {
     d
 }
 
+/// [`run_differences`] of two digested runs.
+pub fn digest_differences(
+    base: &crate::digest::Digest,
+    new: &crate::digest::Digest,
+    filter: &Filter,
+) -> Vec<String> {
+    let mut d = plan_differences(&base.info, &new.info);
+    d.extend(param_differences(&base.analysis, &new.analysis, filter));
+    d
+}
+
 fn key(f: &Figure) -> String {
     format!("{} {}/{}", f.env_id, f.workload, f.metric)
 }

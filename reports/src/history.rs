@@ -16,6 +16,9 @@ use crate::stats;
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
 
+mod read;
+pub use read::RunListing;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error("cannot open history database {path}: {source} (pass another --db FILE)")]
@@ -48,6 +51,29 @@ pub enum HistoryError {
         found: i64,
         known: i64,
     },
+    #[error("no history store at {path}: pass --db FILE or --db postgres://... (`isobench push` or `isobench run` creates one)")]
+    NoStore { path: PathBuf },
+    #[error("no run {id} in {store}{hint}")]
+    NoRun {
+        store: String,
+        id: String,
+        hint: String,
+    },
+    #[error("run id {id} is ambiguous in {store}: it begins {candidates}; give more of it")]
+    AmbiguousRun {
+        store: String,
+        id: String,
+        candidates: String,
+    },
+    #[error("run {id} in {store} was recorded by an isobench older than store schema 2, without its run.json and repetitions; push its run directory again (`isobench history --import DIR --db ...`)")]
+    NoRunJson { store: String, id: String },
+    #[error("run {id} in {store} is incomplete: {have} of its {want} repetitions are stored (the store was changed outside isobench); push its run directory again with `isobench history --import DIR --db ...`")]
+    Incomplete {
+        store: String,
+        id: String,
+        have: usize,
+        want: usize,
+    },
     #[error(transparent)]
     Load(#[from] LoadError),
 }
@@ -59,7 +85,13 @@ impl HistoryError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            HistoryError::BadUrl { .. } | HistoryError::NewerSchema { .. } | HistoryError::Load(_)
+            HistoryError::BadUrl { .. }
+                | HistoryError::NewerSchema { .. }
+                | HistoryError::Load(_)
+                | HistoryError::NoStore { .. }
+                | HistoryError::NoRun { .. }
+                | HistoryError::AmbiguousRun { .. }
+                | HistoryError::NoRunJson { .. }
         )
     }
 }
@@ -816,112 +848,9 @@ impl History {
     /// The stored repetitions of a run, in results.jsonl order (the raw
     /// records, rebuilt from their columns).
     pub fn repetitions(&mut self, run_id: &str) -> Result<Vec<ResultRecord>, HistoryError> {
-        const SQL: &str =
-            "SELECT env, env_id, env_detail, workload, params, rep, valid, metrics, units,
-                                  info, started_unix_ms, wall_ms, first_instruction_ms, error
-                           FROM repetitions WHERE run_id = ?1 ORDER BY line";
-        type Raw = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            String,
-            String,
-            String,
-            i64,
-            f64,
-            Option<f64>,
-            Option<String>,
-        );
-        let raws: Vec<Raw> = match &mut self.backend {
-            Backend::Sqlite(c) => {
-                let mut stmt = c.prepare(SQL).map_err(|e| HistoryError::Sql {
-                    path: self.path.clone(),
-                    source: e,
-                })?;
-                let rows = stmt
-                    .query_map([run_id], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                            r.get(9)?,
-                            r.get(10)?,
-                            r.get(11)?,
-                            r.get(12)?,
-                            r.get(13)?,
-                        ))
-                    })
-                    .and_then(|rows| rows.collect::<Result<Vec<Raw>, _>>());
-                rows.map_err(|e| HistoryError::Sql {
-                    path: self.path.clone(),
-                    source: e,
-                })?
-            }
-            Backend::Pg(c) => {
-                let rows = c
-                    .query(&pg_sql(SQL), &[&run_id])
-                    .map_err(|e| pg_err(&self.location, e))?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows {
-                    let get = || -> Result<Raw, postgres::Error> {
-                        Ok((
-                            r.try_get(0)?,
-                            r.try_get(1)?,
-                            r.try_get(2)?,
-                            r.try_get(3)?,
-                            r.try_get(4)?,
-                            r.try_get(5)?,
-                            r.try_get(6)?,
-                            r.try_get(7)?,
-                            r.try_get(8)?,
-                            r.try_get(9)?,
-                            r.try_get(10)?,
-                            r.try_get(11)?,
-                            r.try_get(12)?,
-                            r.try_get(13)?,
-                        ))
-                    };
-                    out.push(get().map_err(|e| pg_err(&self.location, e))?);
-                }
-                out
-            }
-        };
-        fn parse<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
-            serde_json::from_str(s).unwrap_or_default()
-        }
-        Ok(raws
-            .into_iter()
-            .map(|x| ResultRecord {
-                schema: crate::schema::SCHEMA_VERSION,
-                run_id: run_id.to_string(),
-                env: x.0,
-                env_id: x.1,
-                env_detail: parse(&x.2),
-                workload: x.3,
-                params: parse(&x.4),
-                rep: x.5 as u32,
-                valid: x.6 != 0,
-                metrics: parse(&x.7),
-                units: parse(&x.8),
-                info: parse(&x.9),
-                timings: crate::schema::Timings {
-                    started_unix_ms: x.10 as u64,
-                    wall_ms: x.11,
-                    first_instruction_ms: x.12,
-                },
-                error: x.13,
-            })
-            .collect())
+        let mut out = Vec::new();
+        self.for_each_repetition(run_id, |r| out.push(r))?;
+        Ok(out)
     }
 
     /// The series of a workload's metric, optionally for one environment:

@@ -97,8 +97,32 @@ pub struct Run {
     pub warnings: Vec<LoadWarning>,
 }
 
+/// What reading a run directory gives besides its records.
+#[derive(Debug, Clone)]
+pub struct RunHeader {
+    pub dir: PathBuf,
+    pub info: RunInfo,
+    pub warnings: Vec<LoadWarning>,
+    /// Records read (lines of results.jsonl that parsed).
+    pub lines: usize,
+}
+
 /// Read and check a run directory.
 pub fn load_run(dir: &Path) -> Result<Run, LoadError> {
+    let mut records = Vec::new();
+    let h = read_run(dir, |r| records.push(r))?;
+    Ok(Run {
+        dir: h.dir,
+        info: h.info,
+        records,
+        warnings: h.warnings,
+    })
+}
+
+/// Read and check a run directory, handing each record of results.jsonl to
+/// `sink` as it is parsed (nothing is held: a run of any length reads in
+/// the memory of one line).
+pub fn read_run(dir: &Path, sink: impl FnMut(ResultRecord)) -> Result<RunHeader, LoadError> {
     let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
         _ => LoadError::Io {
@@ -119,22 +143,29 @@ pub fn load_run(dir: &Path) -> Result<Run, LoadError> {
     }
     let run_text = read(&run_path)?;
     let info = parse_run_info(&run_text, &run_path)?;
-    let results_text = read(&results_path)?;
-    let (records, mut warnings) = parse_results(&results_text, &results_path)?;
-    for (i, r) in records.iter().enumerate() {
-        if r.run_id != info.run_id && warnings.len() < 20 {
-            warnings.push(LoadWarning::ForeignRecord {
+    let file = std::fs::File::open(&results_path).map_err(|source| LoadError::Io {
+        path: results_path.clone(),
+        source,
+    })?;
+    let reader = std::io::BufReader::with_capacity(1 << 18, file);
+    let mut foreign = Vec::new();
+    let mut sink = sink;
+    let (lines, mut warnings) = stream_results(reader, &results_path, |line, r| {
+        if r.run_id != info.run_id && foreign.len() < 20 {
+            foreign.push(LoadWarning::ForeignRecord {
                 path: results_path.clone(),
-                line: i + 1,
+                line,
                 run_id: r.run_id.clone(),
             });
         }
-    }
-    Ok(Run {
+        sink(r)
+    })?;
+    warnings.extend(foreign);
+    Ok(RunHeader {
         dir: dir.to_path_buf(),
         info,
-        records,
         warnings,
+        lines,
     })
 }
 
@@ -176,61 +207,117 @@ pub fn parse_results(
     path: &Path,
 ) -> Result<(Vec<ResultRecord>, Vec<LoadWarning>), LoadError> {
     let mut records = Vec::new();
-    let mut warnings = Vec::new();
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| (i + 1, l))
-        .collect();
-    let last = lines.len();
-    for (k, (line, l)) in lines.into_iter().enumerate() {
-        let is_last = k + 1 == last;
-        let value: serde_json::Value = match serde_json::from_str(l) {
-            Ok(v) => v,
-            // The runner ends every line with a newline: a last line without
-            // one, or one cut inside a value, was being written when the run
-            // stopped.
-            Err(source) if is_last && (source.is_eof() || !text.ends_with('\n')) => {
-                warnings.push(LoadWarning::TruncatedLastLine {
-                    path: path.to_path_buf(),
-                    line,
-                });
-                continue;
-            }
-            Err(source) => {
-                return Err(LoadError::BadLine {
-                    path: path.to_path_buf(),
-                    line,
-                    source,
-                })
-            }
-        };
-        match schema_of(&value) {
-            Some(v) if v == SCHEMA_VERSION as u64 => {}
-            Some(found) => {
-                return Err(LoadError::Schema {
-                    path: path.to_path_buf(),
-                    line: Some(line),
-                    found,
-                    supported: SCHEMA_VERSION,
-                })
-            }
-            None => {}
+    let (_, warnings) = stream_results(text.as_bytes(), path, |_, r| records.push(r))?;
+    Ok((records, warnings))
+}
+
+/// One line of results.jsonl: a record, or why it is not one.
+fn parse_line(l: &str, path: &Path, line: usize) -> Result<ResultRecord, LineError> {
+    // The common case in one pass: straight into the record.
+    if let Ok(rec) = serde_json::from_str::<ResultRecord>(l) {
+        if rec.schema != SCHEMA_VERSION {
+            return Err(LineError::Fatal(LoadError::Schema {
+                path: path.to_path_buf(),
+                line: Some(line),
+                found: rec.schema as u64,
+                supported: SCHEMA_VERSION,
+            }));
         }
-        let rec = serde_json::from_value(value).map_err(|source| LoadError::BadLine {
+        return Ok(rec);
+    }
+    // Otherwise find out why, as JSON first.
+    let value: serde_json::Value = serde_json::from_str(l).map_err(LineError::Json)?;
+    match schema_of(&value) {
+        Some(found) if found != SCHEMA_VERSION as u64 => Err(LineError::Fatal(LoadError::Schema {
             path: path.to_path_buf(),
-            line,
+            line: Some(line),
+            found,
+            supported: SCHEMA_VERSION,
+        })),
+        // (A line with a repeated key parses as a value only.)
+        _ => serde_json::from_value::<ResultRecord>(value).map_err(|source| {
+            LineError::Fatal(LoadError::BadLine {
+                path: path.to_path_buf(),
+                line,
+                source,
+            })
+        }),
+    }
+}
+
+enum LineError {
+    /// Not JSON: fatal unless it is the last line (cut off by a crash).
+    Json(serde_json::Error),
+    Fatal(LoadError),
+}
+
+/// Parse results.jsonl from `reader`, handing `sink` each record with its
+/// line number. Returns the number of records and the warnings. A line that
+/// is not JSON is an error, except as the last non-blank line when it is cut
+/// off (no newline, or cut inside a value): the runner ends every line with
+/// a newline, so that line was being written when the run stopped.
+pub fn stream_results(
+    mut reader: impl std::io::BufRead,
+    path: &Path,
+    mut sink: impl FnMut(usize, ResultRecord),
+) -> Result<(usize, Vec<LoadWarning>), LoadError> {
+    let mut warnings = Vec::new();
+    let mut buf = String::new();
+    let mut line = 0;
+    let mut count = 0;
+    // A line that was not JSON, decided when the next non-blank line (an
+    // error) or the end (a cut last line, perhaps) shows up.
+    let mut pending: Option<(usize, serde_json::Error, bool)> = None;
+    loop {
+        buf.clear();
+        let n = reader.read_line(&mut buf).map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
             source,
         })?;
-        records.push(rec);
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        if buf.trim().is_empty() {
+            continue;
+        }
+        if let Some((l, source, _)) = pending.take() {
+            return Err(LoadError::BadLine {
+                path: path.to_path_buf(),
+                line: l,
+                source,
+            });
+        }
+        let ended = buf.ends_with('\n');
+        match parse_line(buf.trim_end_matches(['\n', '\r']), path, line) {
+            Ok(rec) => {
+                count += 1;
+                sink(line, rec);
+            }
+            Err(LineError::Json(e)) => pending = Some((line, e, ended)),
+            Err(LineError::Fatal(e)) => return Err(e),
+        }
     }
-    if records.is_empty() {
+    if let Some((l, source, ended)) = pending {
+        if source.is_eof() || !ended {
+            warnings.push(LoadWarning::TruncatedLastLine {
+                path: path.to_path_buf(),
+                line: l,
+            });
+        } else {
+            return Err(LoadError::BadLine {
+                path: path.to_path_buf(),
+                line: l,
+                source,
+            });
+        }
+    }
+    if count == 0 {
         warnings.push(LoadWarning::NoResults {
             path: path.to_path_buf(),
         });
     }
-    Ok((records, warnings))
+    Ok((count, warnings))
 }
 
 #[cfg(test)]

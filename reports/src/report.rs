@@ -2,10 +2,11 @@
 //! (`index.html`, `summary.md`, `results.csv`, `bencher.json`, and every plot
 //! as `plots/<name>.svg` and `.png`).
 
-use crate::analysis::{analyse, Analysis, StatsOptions};
+use crate::analysis::{Analysis, StatsOptions};
 use crate::claims::{self, ClaimResult};
+use crate::digest::{digest_run_dir, Digest};
 use crate::export;
-use crate::load::{load_run, LoadError, Run};
+use crate::load::{LoadError, Run};
 use crate::output::{write_files, OutputFile, WriteError};
 use crate::plot::{self, NamedImage, PlotError};
 use crate::schema::{ResultRecord, RunInfo};
@@ -50,11 +51,58 @@ pub fn stream_label(variant: Option<&str>) -> &'static str {
     }
 }
 
-impl Facts {
-    pub fn from_records(records: &[ResultRecord]) -> Facts {
-        let density_series = crate::density::series(records);
+/// [`Facts`] one record at a time (what [`Facts::from_records`] does, for
+/// records that are streamed rather than held). Experiment records
+/// (density, noisy neighbours) are kept whole: their analyses need them, and
+/// an experiment has one record per instance or repetition.
+#[derive(Debug, Default)]
+pub struct FactsBuilder {
+    /// First parameters (with the STREAM variant) per (env_id, workload),
+    /// from valid records and from invalid ones, in the order first seen.
+    valid: Vec<((String, String), BTreeMap<String, serde_json::Value>)>,
+    invalid: Vec<((String, String), BTreeMap<String, serde_json::Value>)>,
+    seen_valid: std::collections::HashSet<(String, String)>,
+    seen_invalid: std::collections::HashSet<(String, String)>,
+    experiments: Vec<ResultRecord>,
+}
+
+impl FactsBuilder {
+    pub fn push(&mut self, r: &ResultRecord) {
+        if crate::analysis::EXPERIMENT_WORKLOADS.contains(&r.workload.as_str()) {
+            self.experiments.push(r.clone());
+        }
+        let (list, seen) = if r.valid {
+            (&mut self.valid, &mut self.seen_valid)
+        } else {
+            (&mut self.invalid, &mut self.seen_invalid)
+        };
+        // Cheap check first: almost every record belongs to a pair seen before.
+        if list
+            .last()
+            .is_some_and(|((e, w), _)| *e == r.env_id && *w == r.workload)
+        {
+            return;
+        }
+        let key = (r.env_id.clone(), r.workload.clone());
+        if seen.contains(&key) {
+            return;
+        }
+        let mut params = r.params.clone();
+        // The STREAM variant decides what a figure means: keep it
+        // with the parameters so differing variants are never divided.
+        if let Some(v) = r.info.get("stream_variant") {
+            params
+                .entry("stream_variant".into())
+                .or_insert_with(|| serde_json::Value::String(v.clone()));
+        }
+        seen.insert(key.clone());
+        list.push((key, params));
+    }
+
+    pub fn finish(self) -> Facts {
+        let density_series = crate::density::series(&self.experiments);
         let mut f = Facts {
-            slowdowns: crate::neighbours::slowdowns(records),
+            slowdowns: crate::neighbours::slowdowns(&self.experiments),
             density: density_series
                 .iter()
                 .map(crate::density::summarize)
@@ -62,27 +110,26 @@ impl Facts {
             density_series,
             ..Facts::default()
         };
-        for valid_pass in [true, false] {
-            for r in records.iter().filter(|r| r.valid == valid_pass) {
-                let key = (r.env_id.clone(), r.workload.clone());
-                if f.params.contains_key(&key) {
-                    continue;
-                }
-                let mut params = r.params.clone();
-                // The STREAM variant decides what a figure means: keep it
-                // with the parameters so differing variants are never divided.
-                if let Some(v) = r.info.get("stream_variant") {
-                    params
-                        .entry("stream_variant".into())
-                        .or_insert_with(|| serde_json::Value::String(v.clone()));
-                }
-                if let Some(serde_json::Value::String(v)) = params.get("stream_variant") {
-                    f.stream.insert(r.env_id.clone(), v.clone());
-                }
-                f.params.insert(key, params);
+        for (key, params) in self.valid.into_iter().chain(self.invalid) {
+            if f.params.contains_key(&key) {
+                continue;
             }
+            if let Some(serde_json::Value::String(v)) = params.get("stream_variant") {
+                f.stream.insert(key.0.clone(), v.clone());
+            }
+            f.params.insert(key, params);
         }
         f
+    }
+}
+
+impl Facts {
+    pub fn from_records(records: &[ResultRecord]) -> Facts {
+        let mut b = FactsBuilder::default();
+        for r in records {
+            b.push(r);
+        }
+        b.finish()
     }
 
     /// Parameters of a workload in an environment, if known.
@@ -194,16 +241,27 @@ pub struct Rendered {
 }
 
 /// Render the report of a loaded run, in memory.
-pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
-    let analysis = analyse(&run.records, opts);
-    let facts = Facts::from_records(&run.records);
-    let claims = claims::evaluate_with(&analysis, Some(run.info.host.memory_bytes), &facts);
+pub fn render(run: &Run, _opts: StatsOptions) -> Result<Rendered, PlotError> {
+    render_digest(Digest::of_run(run))
+}
+
+/// Render the report of a digested run, in memory.
+pub fn render_digest(d: Digest) -> Result<Rendered, PlotError> {
+    let Digest {
+        info,
+        analysis,
+        facts,
+        load_warnings,
+        ..
+    } = d;
+    let run_info = &info;
+    let claims = claims::evaluate_with(&analysis, Some(run_info.host.memory_bytes), &facts);
     let titles: BTreeMap<String, String> = analysis
         .workloads()
         .into_iter()
         .map(|w| (w.clone(), facts.workload_title(&analysis, &w)))
         .collect();
-    let mut plots = plot::report_plots_titled(&analysis, &run.info.host.hostname, &titles)?;
+    let mut plots = plot::report_plots_titled(&analysis, &run_info.host.hostname, &titles)?;
     if !facts.slowdowns.is_empty() {
         let (rows, cols, cells) = crate::neighbours::grid(&facts.slowdowns);
         let p = plot::draw::NeighbourHeatmap {
@@ -212,7 +270,7 @@ pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
             cells: &cells,
             subtitle: format!(
                 "host {}; 1.00× = undisturbed; intervals and the antagonists' pressure in the table",
-                run.info.host.hostname
+                run_info.host.hostname
             ),
         };
         plots.push(plot::NamedImage {
@@ -227,7 +285,7 @@ pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
             series: &facts.density_series,
             subtitle: format!(
                 "host {}; PSS of all of an instance's processes, measured after each launch",
-                run.info.host.hostname
+                run_info.host.hostname
             ),
         };
         plots.push(plot::NamedImage {
@@ -236,8 +294,8 @@ pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
             image: plot::draw::render(&p)?,
         });
     }
-    let mut warnings: Vec<String> = run.warnings.iter().map(|w| w.to_string()).collect();
-    warnings.extend(run.info.warnings.iter().cloned());
+    let mut warnings = load_warnings;
+    warnings.extend(run_info.warnings.iter().cloned());
     if analysis.invalid_total() > 0 {
         warnings.push(format!(
             "{} result(s) were invalid (the kernel's self-check failed or the run failed) and are excluded from every figure; see the environments table",
@@ -245,7 +303,7 @@ pub fn render(run: &Run, opts: StatsOptions) -> Result<Rendered, PlotError> {
         ));
     }
     let cx = ReportContext {
-        info: &run.info,
+        info: run_info,
         analysis: &analysis,
         claims: &claims,
         warnings: warnings.clone(),
@@ -299,8 +357,7 @@ pub fn write_report(
     run_dir: &Path,
     out_dir: &Path,
 ) -> Result<(Rendered, Vec<PathBuf>), ReportError> {
-    let run = load_run(run_dir)?;
-    let rendered = render(&run, StatsOptions::default())?;
+    let rendered = render_digest(digest_run_dir(run_dir)?)?;
     let paths = write_files(out_dir, &rendered.files)?;
     Ok((rendered, paths))
 }

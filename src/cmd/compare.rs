@@ -1,5 +1,8 @@
-//! `isobench compare BASE NEW [--threshold PCT] [--workload W] [--metric M]
-//! [--env E] [--force] [--force-params] [--out DIR]`: the regression gate.
+//! `isobench compare BASE NEW [--db FILE|URL] [--threshold PCT] [--workload W]
+//! [--metric M] [--env E] [--force] [--force-params] [--out DIR]`: the
+//! regression gate. BASE and NEW are run directories or run ids in a history
+//! store (see [`crate::cmd::source`]); stored runs obey the same host and
+//! plan checks as directories.
 //! Every quantity of both runs side by side with a one-sided Welch t test on
 //! logs, Holm-corrected (see `isobench_reports::compare`).
 //!
@@ -8,21 +11,25 @@
 //! runs with different plans or parameters (unless `--force-params`), or runs
 //! with too few repetitions to detect a threshold-sized change.
 
+use crate::cmd::source::{Reader, RunRef};
 use anyhow::{Context, Result};
-use isobench_reports::analysis::StatsOptions;
 use isobench_reports::compare::{
-    compare_runs, host_differences, plot, run_differences, to_json, to_text, Filter, GateOptions,
+    compare_analyses_with, digest_differences, host_differences, plot, to_json, to_text, Filter,
+    GateOptions,
 };
-use isobench_reports::load::{load_run, LoadError};
 use isobench_reports::output::{write_files, OutputFile};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
-    /// Baseline run directory.
+    /// Baseline: a run directory, or a run id (or unique prefix) in the history store.
     pub base: PathBuf,
-    /// New run directory, compared against the baseline.
+    /// New run (directory or stored run id), compared against the baseline.
     pub new: PathBuf,
+    /// History store of run ids: a SQLite file or postgres://USER@HOST:PORT/DB
+    /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
+    #[arg(long, env = "ISOBENCH_DB")]
+    pub db: Option<PathBuf>,
     /// A metric regressed when its performance got worse by more than this
     /// many percent, significantly (one-sided Welch t on logs, Holm-corrected,
     /// family-wise α = 0.05).
@@ -44,16 +51,10 @@ pub struct CompareArgs {
     /// workload parameters differ anyway.
     #[arg(long)]
     pub force_params: bool,
-    /// Where to write compare.txt, compare.json and compare.svg/.png [default: NEW/compare].
+    /// Where to write compare.txt, compare.json and compare.svg/.png
+    /// [default: NEW/compare for a run directory, else ./isobench-compare].
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-fn load(dir: &std::path::Path) -> Result<isobench_reports::load::Run> {
-    load_run(dir).map_err(|e| match e {
-        LoadError::Io { .. } => anyhow::Error::new(e),
-        other => crate::plan::usage(other.to_string()),
-    })
 }
 
 pub fn run(args: &CompareArgs) -> Result<i32> {
@@ -63,9 +64,11 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             args.threshold
         )));
     }
-    let base = load(&args.base)?;
-    let new = load(&args.new)?;
-    for w in base.warnings.iter().chain(&new.warnings) {
+    let (base_ref, new_ref) = (RunRef::of_arg(&args.base), RunRef::of_arg(&args.new));
+    let mut reader = Reader::new(args.db.as_deref());
+    let base = reader.digest(&base_ref)?;
+    let new = reader.digest(&new_ref)?;
+    for w in base.load_warnings.iter().chain(&new.load_warnings) {
         eprintln!("isobench: warning: {w}");
     }
     let diffs = host_differences(&base.info.host, &new.info.host);
@@ -94,7 +97,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         workloads: args.workloads.clone(),
         metrics: args.metrics.clone(),
     };
-    let plan_diffs = run_differences(&base, &new, &filter);
+    let plan_diffs = digest_differences(&base, &new, &filter);
     if !plan_diffs.is_empty() {
         if args.force_params {
             eprintln!(
@@ -112,7 +115,13 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         filter,
         ..GateOptions::new(args.threshold)
     };
-    let c = compare_runs(&base, &new, &gate, StatsOptions::default());
+    let c = compare_analyses_with(
+        &base.analysis,
+        &new.analysis,
+        &base.info.run_id,
+        &new.info.run_id,
+        &gate,
+    );
     if c.changes.is_empty() {
         return Err(crate::plan::usage(
             "no quantity to compare: the runs share no figure with two or more repetitions that the filters keep".to_string(),
@@ -128,7 +137,10 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         new.info.host.hostname, args.threshold
     );
     let img = plot(&c, &subtitle).context("drawing the comparison plot")?;
-    let out = args.out.clone().unwrap_or_else(|| args.new.join("compare"));
+    let out = args.out.clone().unwrap_or_else(|| match &new_ref {
+        RunRef::Dir(d) => d.join("compare"),
+        RunRef::Stored(_) => PathBuf::from("isobench-compare"),
+    });
     let files = [
         OutputFile {
             name: "compare.txt".into(),

@@ -30,6 +30,10 @@ pub struct HistoryArgs {
     /// Where to write the plots [default: ./isobench-history].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// List the stored runs (id, start, host, results) instead: the ids
+    /// `isobench report --run ID` and `isobench compare` take.
+    #[arg(long, conflicts_with_all = ["workload", "metric"])]
+    pub runs: bool,
 }
 
 pub fn run(args: &HistoryArgs) -> Result<i32> {
@@ -48,6 +52,26 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             dir.display(),
             location
         );
+    }
+    if args.runs {
+        let runs = h.runs().map_err(crate::cmd::push::store_error)?;
+        println!("{} runs in {}", runs.len(), location);
+        println!(
+            "{:<34} {:<20} {:<20} {:>8}  host",
+            "run", "started", "host", "results"
+        );
+        for r in &runs {
+            println!(
+                "{:<34} {:<20} {:<20} {:>8}  {}{}",
+                r.run_id,
+                r.started_at,
+                r.hostname,
+                r.lines.map_or("–".to_string(), |n| n.to_string()),
+                &r.host_fingerprint[..8.min(r.host_fingerprint.len())],
+                if r.finished { "" } else { "  (unfinished)" }
+            );
+        }
+        return Ok(0);
     }
     let (workload, metric) = match (&args.workload, &args.metric) {
         (Some(w), Some(m)) => (w.clone(), m.clone()),

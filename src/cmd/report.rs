@@ -1,18 +1,45 @@
-//! `isobench report RUN_DIR [--out DIR]`: statistics, plots, claims and
-//! exports of one run directory (the work is done by `isobench_reports`).
+//! `isobench report RUN... [--run ID ...] [--db FILE|URL] [--out DIR]`:
+//! statistics, plots, claims and exports of one run, or several runs side
+//! by side with their hosts as columns (the work is done by
+//! `isobench_reports`). A run is a run directory or a run id in a history
+//! store (see [`crate::cmd::source`]).
 
+use crate::cmd::source::{Reader, RunRef};
 use anyhow::Result;
 use isobench_reports::load::LoadError;
-use isobench_reports::report::{default_out_dir, write_report, ReportError};
+use isobench_reports::output::write_files;
+use isobench_reports::report::{default_out_dir, render_digest, ReportError};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
-    /// Run directory written by `isobench run` (holds run.json and results.jsonl).
-    pub run_dir: PathBuf,
-    /// Output directory [default: RUN_DIR/report].
+    /// Run directories written by `isobench run` (holding run.json and
+    /// results.jsonl), or run ids (or unique prefixes) in the history store.
+    /// Several runs give one report with a column per run and host.
+    pub runs: Vec<PathBuf>,
+    /// A run id in the history store (repeatable; with the runs above).
+    #[arg(long = "run")]
+    pub run_ids: Vec<String>,
+    /// History store of the run ids: a SQLite file or postgres://USER@HOST:PORT/DB
+    /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
+    #[arg(long, env = "ISOBENCH_DB")]
+    pub db: Option<PathBuf>,
+    /// Output directory [default: RUN_DIR/report for one run directory,
+    /// else ./isobench-report].
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// The report of one run directory into `out` (or RUN_DIR/report).
+    pub fn of_dir(dir: PathBuf, out: Option<PathBuf>) -> ReportArgs {
+        ReportArgs {
+            runs: vec![dir],
+            run_ids: vec![],
+            db: None,
+            out,
+        }
+    }
 }
 
 /// A run directory that cannot be read is bad input (exit 2); anything
@@ -26,18 +53,60 @@ pub(crate) fn classify(e: ReportError) -> anyhow::Error {
 }
 
 pub fn run(args: &ReportArgs) -> Result<i32> {
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&args.run_dir));
-    let (rendered, paths) = write_report(&args.run_dir, &out).map_err(classify)?;
+    let mut refs: Vec<RunRef> = args.runs.iter().map(|p| RunRef::of_arg(p)).collect();
+    refs.extend(args.run_ids.iter().cloned().map(RunRef::Stored));
+    if refs.is_empty() {
+        return Err(crate::plan::usage(
+            "name a run: a run directory, or --run ID with --db FILE|URL",
+        ));
+    }
+    let mut reader = Reader::new(args.db.as_deref());
+    let mut digests = Vec::with_capacity(refs.len());
+    for r in &refs {
+        digests.push(reader.digest(r)?);
+    }
+    let out = args.out.clone().unwrap_or_else(|| match &refs[..] {
+        [RunRef::Dir(d)] => default_out_dir(d),
+        _ => PathBuf::from("isobench-report"),
+    });
+    if digests.len() > 1 {
+        let files = isobench_reports::multi::render_multi(&digests)
+            .map_err(|e| classify(ReportError::Plot(e)))?;
+        let paths = write_files(&out, &files).map_err(|e| classify(ReportError::Write(e)))?;
+        for d in &digests {
+            for w in &d.load_warnings {
+                eprintln!("isobench: warning: {w}");
+            }
+        }
+        let labels = isobench_reports::multi::column_labels(&digests);
+        println!(
+            "report of {} runs side by side: {}",
+            digests.len(),
+            digests
+                .iter()
+                .zip(&labels)
+                .map(|(d, l)| format!("{l} ({}, {} results)", d.info.run_id, d.lines))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "wrote {} files; open {}",
+            paths.len(),
+            out.join("index.html").display()
+        );
+        return Ok(0);
+    }
+    let d = digests.pop().expect("one run");
+    let source = d.source.clone();
+    let rendered = render_digest(d).map_err(|e| classify(ReportError::Plot(e)))?;
+    let paths = write_files(&out, &rendered.files).map_err(|e| classify(ReportError::Write(e)))?;
     for w in &rendered.warnings {
         eprintln!("isobench: warning: {w}");
     }
     let a = &rendered.analysis;
     println!(
         "report of {} ({} environments, {} figures, {} invalid results excluded)",
-        args.run_dir.display(),
+        source,
         a.envs.len(),
         a.figures.len(),
         a.invalid_total()

@@ -28,7 +28,7 @@ pub const HEADER: [&str; 22] = [
     "samples",
 ];
 
-fn field(s: &str) -> String {
+pub fn field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

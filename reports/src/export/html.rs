@@ -19,7 +19,7 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}\
+pub(crate) const STYLE: &str = "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}\
 table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}\
 th{background:#f0f0f0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}td.h{text-align:right;font-variant-numeric:tabular-nums;min-width:7em}\
 figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}\
@@ -28,7 +28,7 @@ figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}\
 .note{color:#555;font-size:13px}.emu{background:#fff8ec}\
 pre{background:#f6f6f6;padding:1em;overflow:auto}.warn{color:#9a6700}ul.cites{font-size:13px;color:#333}";
 
-fn svg_body(svg: &str) -> &str {
+pub(crate) fn svg_body(svg: &str) -> &str {
     // Drop an XML declaration if the backend wrote one: it is not allowed
     // inside HTML.
     match svg.find("<svg") {

@@ -16,6 +16,14 @@ pub struct NamedImage {
     pub image: Image,
 }
 
+/// `subtitle; note` when there is a note.
+fn with_note(subtitle: &str, note: Option<String>) -> String {
+    match note {
+        Some(n) => format!("{subtitle}; {n}"),
+        None => subtitle.to_string(),
+    }
+}
+
 /// Every plot of a run: bars per workload (except latency and startup, which
 /// have their own), the latency curve, and the startup distributions.
 pub fn report_plots(a: &Analysis, hostname: &str) -> Result<Vec<NamedImage>, PlotError> {
@@ -61,7 +69,7 @@ pub fn report_plots_titled(
             chart: &chart,
             title: format!("{label}: performance relative to native"),
             units,
-            subtitle: subtitle.clone(),
+            subtitle: with_note(&subtitle, series::thinning_note(a, Some(&w))),
         };
         out.push(NamedImage {
             stem: format!("bars-{w}"),
@@ -96,7 +104,7 @@ pub fn report_plots_titled(
         let plot = draw::StartupPlot {
             panels: &panels,
             env_index,
-            subtitle,
+            subtitle: with_note(&subtitle, series::thinning_note(a, Some("startup"))),
         };
         out.push(NamedImage {
             stem: "startup".into(),

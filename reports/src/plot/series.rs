@@ -26,6 +26,40 @@ pub struct BarChart {
     pub bars: Vec<Bar>,
 }
 
+/// Most raw points drawn per figure. A figure of more repetitions shows
+/// this many of its order statistics (evenly spaced quantiles, the minimum
+/// and the maximum among them), so the spread is drawn in bounded time and
+/// file size; the statistics always use every value.
+pub const MAX_RAW_POINTS: usize = 200;
+
+/// At most `max` of `xs` for drawing: all of them when they fit, else `max`
+/// evenly spaced order statistics (minimum and maximum included).
+pub fn thin(xs: &[f64], max: usize) -> Vec<f64> {
+    if xs.len() <= max || max < 2 {
+        return xs.to_vec();
+    }
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let last = sorted.len() - 1;
+    (0..max)
+        .map(|i| sorted[(i * last + (max - 1) / 2) / (max - 1)])
+        .collect()
+}
+
+/// The note for a plot subtitle when some figure had more values than are
+/// drawn, e.g. `dots: 200 quantiles of up to 5000 repetitions`.
+pub fn thinning_note(a: &Analysis, workload: Option<&str>) -> Option<String> {
+    let most = a
+        .figures
+        .iter()
+        .filter(|f| workload.is_none_or(|w| f.workload == w))
+        .map(|f| f.samples.len())
+        .max()?;
+    (most > MAX_RAW_POINTS).then(|| {
+        format!("dots: {MAX_RAW_POINTS} quantiles of up to {most} repetitions (statistics use all)")
+    })
+}
+
 /// Normalise `x` to the native median `base` as a speed (higher is better).
 fn normalise(x: f64, base: f64, dir: Direction) -> f64 {
     match dir {
@@ -74,10 +108,9 @@ pub fn bar_chart(a: &Analysis, workload: &str) -> Option<BarChart> {
                 value,
                 lo,
                 hi,
-                points: f
-                    .samples
-                    .iter()
-                    .map(|&x| normalise(x, b, f.direction))
+                points: thin(&f.samples, MAX_RAW_POINTS)
+                    .into_iter()
+                    .map(|x| normalise(x, b, f.direction))
                     .collect(),
             });
         }
@@ -158,7 +191,7 @@ pub fn startup_dists(a: &Analysis) -> Vec<(String, String, Vec<StartupDist>)> {
                     unit = f.unit.clone();
                     StartupDist {
                         env_id: f.env_id.clone(),
-                        samples: f.samples.clone(),
+                        samples: thin(&f.samples, MAX_RAW_POINTS),
                         // The geometric mean, the statistic the interval belongs to.
                         median: f.summary.centre,
                         lo: f.summary.ci.map_or(f.summary.centre, |c| c.lo),
@@ -189,6 +222,19 @@ pub fn host_title(a: &Analysis, hostname: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thinning_keeps_the_extremes_and_bounds_the_points() {
+        let xs: Vec<f64> = (0..5000).map(|i| ((i * 7919) % 5000) as f64).collect();
+        let t = thin(&xs, 200);
+        assert_eq!(t.len(), 200);
+        assert_eq!(t[0], 0.0);
+        assert_eq!(t[199], 4999.0);
+        assert!(t.windows(2).all(|w| w[0] <= w[1]));
+        // The median of the thinned points is the median of all, near enough.
+        assert!((t[100] - 2500.0).abs() < 30.0, "{}", t[100]);
+        assert_eq!(thin(&xs[..50], 200), xs[..50].to_vec());
+    }
     use crate::analysis::{analyse, StatsOptions};
     use crate::testdata;
 
