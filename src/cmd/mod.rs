@@ -6,6 +6,7 @@ pub mod density;
 pub mod history;
 pub mod list;
 pub mod neighbours;
+pub mod permissions;
 pub mod push;
 pub mod report;
 pub mod run;
