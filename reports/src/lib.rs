@@ -13,6 +13,7 @@ pub mod load;
 pub mod metric;
 pub mod neighbours;
 pub mod output;
+pub mod permissions;
 pub mod plot;
 pub mod report;
 pub mod schema;

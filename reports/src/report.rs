@@ -40,6 +40,8 @@ pub struct Facts {
     /// Density series and their summaries, one per environment (claim C4).
     pub density_series: Vec<crate::density::DensitySeries>,
     pub density: Vec<crate::density::DensitySummary>,
+    /// Permission checks, one per setup (claim C6).
+    pub permissions: Vec<crate::permissions::PermissionRow>,
 }
 
 /// The label of STREAM figures of a variant (`plain`, `tuned`).
@@ -60,6 +62,7 @@ impl Facts {
                 .map(crate::density::summarize)
                 .collect(),
             density_series,
+            permissions: crate::permissions::rows(records),
             ..Facts::default()
         };
         for valid_pass in [true, false] {

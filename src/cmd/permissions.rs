@@ -50,7 +50,8 @@ impl Drop for WorkDir {
 fn build_rootfs(work: &Path) -> Result<(PathBuf, PathBuf)> {
     let busybox = locate::which("busybox")
         .ok_or_else(|| usage("busybox not found (apt-get install busybox-static)"))?;
-    let bytes = std::fs::read(&busybox).with_context(|| format!("cannot read {}", busybox.display()))?;
+    let bytes =
+        std::fs::read(&busybox).with_context(|| format!("cannot read {}", busybox.display()))?;
     if locate::is_static_elf(&bytes) != Some(true) {
         return Err(usage(format!(
             "{} is not statically linked (apt-get install busybox-static)",
@@ -63,7 +64,8 @@ fn build_rootfs(work: &Path) -> Result<(PathBuf, PathBuf)> {
             .with_context(|| format!("cannot create {}", rootfs.join(d).display()))?;
     }
     let target = rootfs.join("bin/busybox");
-    std::fs::write(&target, &bytes).with_context(|| format!("cannot write {}", target.display()))?;
+    std::fs::write(&target, &bytes)
+        .with_context(|| format!("cannot write {}", target.display()))?;
     users::set_mode(&target, 0o755)?;
     let tar = work.join("image.tar");
     let mut c = std::process::Command::new("tar");
@@ -79,7 +81,10 @@ fn build_rootfs(work: &Path) -> Result<(PathBuf, PathBuf)> {
 fn record(run_id: &str, r: &SetupResult) -> ResultRecord {
     let mut info = BTreeMap::new();
     for a in &r.attempts {
-        info.insert(format!("action_{}", a.action.name()), a.outcome.name().to_string());
+        info.insert(
+            format!("action_{}", a.action.name()),
+            a.outcome.name().to_string(),
+        );
         info.insert(format!("why_{}", a.action.name()), a.detail.clone());
     }
     let allowed: Vec<&str> = r
@@ -124,7 +129,11 @@ fn record(run_id: &str, r: &SetupResult) -> ResultRecord {
             wall_ms: r.wall_ms,
             first_instruction_ms: None,
         },
-        error: r.available.as_ref().err().map(|e| format!("not available: {e}")),
+        error: r
+            .available
+            .as_ref()
+            .err()
+            .map(|e| format!("not available: {e}")),
     }
 }
 
@@ -148,7 +157,9 @@ fn line(r: &SetupResult) -> String {
 
 pub fn run(a: &RunArgs) -> Result<i32> {
     if a.resume.is_some() {
-        return Err(usage("--resume does not apply to --experiment permissions; start a new run"));
+        return Err(usage(
+            "--resume does not apply to --experiment permissions; start a new run",
+        ));
     }
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
@@ -160,7 +171,10 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         eprintln!("removed what a dead permission check left: {w}");
     }
     let run_id = new_run_id();
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
     let mut dir = RunDir::create(&out).map_err(|e| usage(format!("{e:#}")))?;
     let out_path = dir.path().to_path_buf();
     let mut guard = RemoveDirGuard {
@@ -223,7 +237,9 @@ pub fn run(a: &RunArgs) -> Result<i32> {
             Err(e) => return Err(e.context(format!("permission check in {}", s.id()))),
         }
     }
-    test_users.remove(&work.0).context("removing the test users")?;
+    test_users
+        .remove(&work.0)
+        .context("removing the test users")?;
     drop(test_users);
     drop(work);
     if interrupted() {

@@ -126,7 +126,14 @@ pub trait Setup {
     fn prepare(&mut self, users: &TestUsers, dir: &std::path::Path) -> Result<()>;
     /// The commands of `op` run by `who` on container `cid` (`marker`: what
     /// `exec` prints).
-    fn commands(&self, users: &TestUsers, who: Who, op: &Op, cid: &str, marker: &str) -> Vec<std::process::Command>;
+    fn commands(
+        &self,
+        users: &TestUsers,
+        who: Who,
+        op: &Op,
+        cid: &str,
+        marker: &str,
+    ) -> Vec<std::process::Command>;
     /// Undo [`Setup::prepare`]; also called after a failed prepare.
     fn teardown(&mut self, users: &TestUsers, dir: &std::path::Path) -> Result<()>;
 }
@@ -233,7 +240,9 @@ pub fn check(s: &mut dyn Setup, users: &TestUsers, dir: &std::path::Path) -> Res
     let prepared = s.prepare(users, dir);
     let body = match prepared {
         Err(e) => {
-            if e.downcast_ref::<crate::env::process::Interrupted>().is_some() {
+            if e.downcast_ref::<crate::env::process::Interrupted>()
+                .is_some()
+            {
                 Err(e)
             } else {
                 r.available = Err(format!("{e:#}"));
@@ -249,7 +258,12 @@ pub fn check(s: &mut dyn Setup, users: &TestUsers, dir: &std::path::Path) -> Res
     Ok(r)
 }
 
-fn attempts(s: &dyn Setup, users: &TestUsers, dir: &std::path::Path, r: &mut SetupResult) -> Result<()> {
+fn attempts(
+    s: &dyn Setup,
+    users: &TestUsers,
+    dir: &std::path::Path,
+    r: &mut SetupResult,
+) -> Result<()> {
     let n = std::process::id();
     let cx = Ctx {
         s,
@@ -266,7 +280,10 @@ fn attempts(s: &dyn Setup, users: &TestUsers, dir: &std::path::Path, r: &mut Set
         }
         let (st, pid) = cx.owner_state()?;
         let Some(pid) = pid else {
-            r.available = Err(format!("A could not read its own container's state: {}", st.why()));
+            r.available = Err(format!(
+                "A could not read its own container's state: {}",
+                st.why()
+            ));
             return Ok(());
         };
         for a in Action::ALL {
@@ -312,9 +329,15 @@ mod tests {
 
     #[test]
     fn pids_come_from_either_state_format() {
-        assert_eq!(pid_of_state(r#"{"id":"x","pid":4242,"status":"running"}"#), Some(4242));
+        assert_eq!(
+            pid_of_state(r#"{"id":"x","pid":4242,"status":"running"}"#),
+            Some(4242)
+        );
         assert_eq!(pid_of_state("running 777\n"), Some(777));
-        assert_eq!(pid_of_state(r#"{"id":"x","pid":0,"status":"stopped"}"#), None);
+        assert_eq!(
+            pid_of_state(r#"{"id":"x","pid":0,"status":"stopped"}"#),
+            None
+        );
         assert_eq!(pid_of_state("exited 0"), None);
         assert_eq!(pid_of_state(""), None);
     }

@@ -82,7 +82,12 @@ fn podman_op(base: impl Fn() -> Command, op: &Op, cid: &str, marker: &str) -> Ve
     match op {
         Op::Create => c
             .args(["run", "--detach", "--name", cid, "--network", "none"])
-            .args(["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"])
+            .args([
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=1024:1024",
+            ])
             .arg(IMAGE)
             .args(SLEEP),
         Op::Act(Action::State) => c.args([
@@ -111,6 +116,33 @@ pub fn umount_under(dir: &Path) {
     points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for p in points {
         let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// SIGKILL every process whose command line names `dir` (each by its pid):
+/// podman's `exec` leaves a conmon behind for minutes (`--exit-delay`).
+pub fn kill_naming(dir: &Path) {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    if needle.len() < 8 {
+        return;
+    }
+    let me = std::process::id() as i32;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        if cmd.windows(needle.len()).any(|w| w == needle) {
+            // SAFETY: kill(2) on a pid; no memory is shared.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
 }
 
@@ -203,7 +235,11 @@ impl Setup for PodmanService {
         self.service = Some(svc.spawn().context("cannot start podman system service")?);
         let t0 = Instant::now();
         while !self.sock.exists() {
-            if let Some(s) = self.service.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(s) = self
+                .service
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 let log = std::fs::read_to_string(self.dir.join("service.log")).unwrap_or_default();
                 bail!("podman system service exited ({s}): {}", log.trim());
             }
@@ -217,7 +253,14 @@ impl Setup for PodmanService {
             .context("cannot chown the podman socket")?;
         set_mode(&self.sock, 0o660)
     }
-    fn commands(&self, users: &TestUsers, who: Who, op: &Op, cid: &str, marker: &str) -> Vec<Command> {
+    fn commands(
+        &self,
+        users: &TestUsers,
+        who: Who,
+        op: &Op,
+        cid: &str,
+        marker: &str,
+    ) -> Vec<Command> {
         let u = user(users, who);
         let url = self.url();
         podman_op(
@@ -235,7 +278,9 @@ impl Setup for PodmanService {
         let mut first = None;
         if self.service.is_some() {
             let mut rm = self.root_podman();
-            rm.arg("--url").arg(self.url()).args(["rm", "--all", "--force"]);
+            rm.arg("--url")
+                .arg(self.url())
+                .args(["rm", "--all", "--force"]);
             if let Err(e) = users::run(rm, dir, Duration::from_secs(30)) {
                 first.get_or_insert(e);
             }
@@ -259,6 +304,7 @@ impl Setup for PodmanService {
             let mut rm = self.root_podman();
             rm.args(["rm", "--all", "--force"]);
             let _ = users::run(rm, dir, Duration::from_secs(30));
+            kill_naming(&self.dir);
             umount_under(&self.dir);
         }
         first.map_or(Ok(()), Err)
@@ -332,10 +378,15 @@ impl RuntimeSetup {
         spec.current_dir(&self.bundle);
         need(
             users::run(spec, dir, Duration::from_secs(30))?,
-            &format!("{} spec{}", self.rt, if rootless { " --rootless" } else { "" }),
+            &format!(
+                "{} spec{}",
+                self.rt,
+                if rootless { " --rootless" } else { "" }
+            ),
         )?;
         let p = self.bundle.join("config.json");
-        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
         let mut c: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not JSON", p.display()))?;
         c["process"]["args"] = serde_json::json!(SLEEP);
@@ -353,7 +404,8 @@ impl RuntimeSetup {
             .ok_or_else(|| anyhow!("sudo not installed (apt-get install sudo)"))?;
         let visudo = crate::locate::which("visudo").unwrap_or_else(|| "/usr/sbin/visudo".into());
         let bin = self.bin()?.clone();
-        let peer = isorun::peer::Peer::probe(&bin).with_context(|| format!("cannot run {} --version", bin.display()))?;
+        let peer = isorun::peer::Peer::probe(&bin)
+            .with_context(|| format!("cannot run {} --version", bin.display()))?;
         let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
         let exec = match &peer.hide_cgroup2 {
             Some(cg2) => format!(
@@ -367,21 +419,37 @@ impl RuntimeSetup {
         self.wrapper = self.dir.join("runtime");
         std::fs::write(
             &self.wrapper,
-            format!("#!/bin/sh\n# isobench permission check: {} on a shared state root\n{exec}\n", self.rt),
+            format!(
+                "#!/bin/sh\n# isobench permission check: {} on a shared state root\n{exec}\n",
+                self.rt
+            ),
         )
         .with_context(|| format!("cannot write {}", self.wrapper.display()))?;
         set_mode(&self.wrapper, 0o755)?;
-        let rule = format!("%{} ALL=(root) NOPASSWD: {}\n", users.group, self.wrapper.display());
+        let rule = format!(
+            "%{} ALL=(root) NOPASSWD: {}\n",
+            users.group,
+            self.wrapper.display()
+        );
         let draft = self.dir.join("sudoers");
-        std::fs::write(&draft, &rule).with_context(|| format!("cannot write {}", draft.display()))?;
+        std::fs::write(&draft, &rule)
+            .with_context(|| format!("cannot write {}", draft.display()))?;
         set_mode(&draft, 0o440)?;
         let mut check = Command::new(visudo);
         check.arg("-cf").arg(&draft);
-        need(users::run(check, dir, Duration::from_secs(30))?, "visudo -c")?;
+        need(
+            users::run(check, dir, Duration::from_secs(30))?,
+            "visudo -c",
+        )?;
         mkdir(Path::new(SUDOERS_DIR), 0o755, None)?;
-        let target = Path::new(SUDOERS_DIR).join(format!("isobench-perm-{}-{}", std::process::id(), self.rt));
+        let target = Path::new(SUDOERS_DIR).join(format!(
+            "isobench-perm-{}-{}",
+            std::process::id(),
+            self.rt
+        ));
         self.sudoers = Some(target.clone());
-        std::fs::copy(&draft, &target).with_context(|| format!("cannot write {}", target.display()))?;
+        std::fs::copy(&draft, &target)
+            .with_context(|| format!("cannot write {}", target.display()))?;
         set_mode(&target, 0o440)?;
         let _ = sudo;
         Ok(())
@@ -452,7 +520,14 @@ impl Setup for RuntimeSetup {
         }
         Ok(())
     }
-    fn commands(&self, users: &TestUsers, who: Who, op: &Op, cid: &str, marker: &str) -> Vec<Command> {
+    fn commands(
+        &self,
+        users: &TestUsers,
+        who: Who,
+        op: &Op,
+        cid: &str,
+        marker: &str,
+    ) -> Vec<Command> {
         let u = user(users, who);
         let Ok(bin) = self.bin() else {
             return Vec::new();
@@ -496,7 +571,11 @@ impl Setup for RuntimeSetup {
         }
         // Rootful containers the owner could not delete: root deletes them.
         if self.sharing == Sharing::Sudo && self.wrapper.is_file() {
-            for e in std::fs::read_dir(&self.state).into_iter().flatten().flatten() {
+            for e in std::fs::read_dir(&self.state)
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 let mut c = Command::new(&self.wrapper);
                 c.args(["delete", "--force"]).arg(e.file_name());
                 let _ = users::run(c, dir, Duration::from_secs(30));
@@ -543,12 +622,25 @@ impl Setup for RootlessPodman {
         crate::locate::which("newuidmap")
             .ok_or_else(|| anyhow!("newuidmap not installed (apt-get install uidmap)"))?;
         let mut imp = users.a.command("podman");
-        imp.args(PODMAN_GLOBAL).arg("import").arg(&self.image_tar).arg(IMAGE);
+        imp.args(PODMAN_GLOBAL)
+            .arg("import")
+            .arg(&self.image_tar)
+            .arg(IMAGE);
         self.imported = true;
-        need(users::run(imp, dir, Duration::from_secs(60))?, "podman import as A")?;
+        need(
+            users::run(imp, dir, Duration::from_secs(60))?,
+            "podman import as A",
+        )?;
         Ok(())
     }
-    fn commands(&self, users: &TestUsers, who: Who, op: &Op, cid: &str, marker: &str) -> Vec<Command> {
+    fn commands(
+        &self,
+        users: &TestUsers,
+        who: Who,
+        op: &Op,
+        cid: &str,
+        marker: &str,
+    ) -> Vec<Command> {
         let u = user(users, who);
         let a = &users.a;
         podman_op(
@@ -597,7 +689,12 @@ pub fn all(rootfs: &Path, image_tar: &Path, isorun_bin: &Path) -> Vec<Box<dyn Se
         }
     }
     for rt in ["isorun", "runc"] {
-        v.push(Box::new(RuntimeSetup::new(rt, bin(rt), Sharing::PerUser, rootfs)));
+        v.push(Box::new(RuntimeSetup::new(
+            rt,
+            bin(rt),
+            Sharing::PerUser,
+            rootfs,
+        )));
     }
     v.push(Box::new(RootlessPodman::new(image_tar)));
     v

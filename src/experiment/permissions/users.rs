@@ -45,6 +45,13 @@ impl Output {
         let text = line(&self.stderr)
             .or_else(|| line(&self.stdout))
             .unwrap_or_default();
+        // runc's logfmt lines: keep the message.
+        let msg = text.split_once("msg=\"").map(|(_, m)| {
+            m.rsplit_once('"')
+                .map_or(m, |(m, _)| m)
+                .replace("\\\"", "\"")
+        });
+        let text = msg.unwrap_or(text);
         let code = self
             .code
             .map_or("killed".to_string(), |c| format!("exit {c}"));
@@ -76,8 +83,10 @@ pub fn run(mut cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
         .unwrap_or(0);
     let out_p = dir.join(format!(".out-{stamp}"));
     let err_p = dir.join(format!(".err-{stamp}"));
-    let out_f = File::create(&out_p).with_context(|| format!("cannot create {}", out_p.display()))?;
-    let err_f = File::create(&err_p).with_context(|| format!("cannot create {}", err_p.display()))?;
+    let out_f =
+        File::create(&out_p).with_context(|| format!("cannot create {}", out_p.display()))?;
+    let err_f =
+        File::create(&err_p).with_context(|| format!("cannot create {}", err_p.display()))?;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(out_f)
@@ -461,5 +470,13 @@ mod tests {
         };
         assert_eq!(o.why(), "exit 1: open state.json: permission denied");
         assert_eq!(Output::default().why(), "killed");
+        let runc = Output {
+            ok: false,
+            code: Some(1),
+            stdout: String::new(),
+            stderr: "time=\"2026\" level=error msg=\"open /x/state.json: permission denied\"\n"
+                .into(),
+        };
+        assert_eq!(runc.why(), "exit 1: open /x/state.json: permission denied");
     }
 }
