@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up, run the quick suite natively, in containers (isorun,
 # runc, crun) and in a VM, and render its report; then the quick density
-# experiment (idle instances launched one at a time, claim C4) and its
-# report. Prints where the reports are.
+# experiment (idle instances launched one at a time, claim C4), the
+# permission check (claim C6) and their reports. Prints where the reports are.
 # Extra arguments go to `isobench run` (e.g. --env native to skip the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,4 +29,14 @@ if [ -f "$out-density/results.jsonl" ]; then
     echo "density report: $out-density/report/index.html"
 fi
 [ "$status" = 0 ] && status=$dstatus
+# Who may act on whose containers (claim C6): two test users through a
+# shared podman service, shared runtime state roots and per-user rootless
+# engines (about 10 s; users, service and containers removed afterwards).
+pstatus=0
+./target/release/isobench run --experiment permissions --out "$out-permissions" || pstatus=$?
+if [ -f "$out-permissions/results.jsonl" ]; then
+    ./target/release/isobench report "$out-permissions" --out "$out-permissions/report"
+    echo "permissions report: $out-permissions/report/index.html"
+fi
+[ "$status" = 0 ] && status=$pstatus
 exit "$status"

@@ -281,7 +281,7 @@ impl Setup for PodmanService {
             rm.arg("--url")
                 .arg(self.url())
                 .args(["rm", "--all", "--force"]);
-            if let Err(e) = users::run(rm, dir, Duration::from_secs(30)) {
+            if let Err(e) = users::run_always(rm, dir, Duration::from_secs(30)) {
                 first.get_or_insert(e);
             }
         }
@@ -303,7 +303,7 @@ impl Setup for PodmanService {
         if !self.dir.as_os_str().is_empty() {
             let mut rm = self.root_podman();
             rm.args(["rm", "--all", "--force"]);
-            let _ = users::run(rm, dir, Duration::from_secs(30));
+            let _ = users::run_always(rm, dir, Duration::from_secs(30));
             kill_naming(&self.dir);
             umount_under(&self.dir);
         }
@@ -578,7 +578,7 @@ impl Setup for RuntimeSetup {
             {
                 let mut c = Command::new(&self.wrapper);
                 c.args(["delete", "--force"]).arg(e.file_name());
-                let _ = users::run(c, dir, Duration::from_secs(30));
+                let _ = users::run_always(c, dir, Duration::from_secs(30));
             }
         }
         first.map_or(Ok(()), Err)
@@ -664,7 +664,7 @@ impl Setup for RootlessPodman {
         if std::mem::take(&mut self.imported) {
             let mut rm = users.a.command("podman");
             rm.args(PODMAN_GLOBAL).args(["rm", "--all", "--force"]);
-            let _ = users::run(rm, dir, Duration::from_secs(30));
+            let _ = users::run_always(rm, dir, Duration::from_secs(30));
             // Its pause process and conmon go when the user's processes are
             // killed, before the user is deleted.
             users::kill_uid(users.a.uid);

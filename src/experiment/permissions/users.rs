@@ -74,8 +74,17 @@ fn truncate(s: &str, n: usize) -> String {
 /// Run `cmd` to completion (stdin null; stdout and stderr into files under
 /// `dir`, not pipes: a runtime's `create` or podman's `run -d` leaves
 /// processes holding them), at most `timeout`; on timeout or Ctrl-C its
-/// process group is killed.
-pub fn run(mut cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
+/// process group is killed and Ctrl-C returns [`Interrupted`].
+pub fn run(cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
+    run_as(cmd, dir, timeout, true)
+}
+
+/// [`run`] for cleaning up: it runs to its end (or timeout) after Ctrl-C too.
+pub fn run_always(cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
+    run_as(cmd, dir, timeout, false)
+}
+
+fn run_as(mut cmd: Command, dir: &Path, timeout: Duration, abortable: bool) -> Result<Output> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -99,7 +108,7 @@ pub fn run(mut cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
         if let Some(s) = child.try_wait().context("waiting for a child")? {
             break Some(s);
         }
-        if interrupted() || t0.elapsed() > timeout {
+        if (abortable && interrupted()) || t0.elapsed() > timeout {
             crate::env::process::kill_group(child.id() as i32);
             let _ = child.wait();
             break None;
@@ -112,7 +121,7 @@ pub fn run(mut cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
         s
     };
     let (stdout, stderr) = (read(&out_p), read(&err_p));
-    if interrupted() {
+    if abortable && interrupted() {
         return Err(Interrupted.into());
     }
     let Some(status) = status else {
@@ -177,7 +186,7 @@ pub struct TestUsers {
 fn tool(prog: &str, args: &[&str], dir: &Path) -> Result<Output> {
     let mut c = Command::new(prog);
     c.args(args).env("PATH", PATH);
-    let o = run(c, dir, Duration::from_secs(30))?;
+    let o = run_always(c, dir, Duration::from_secs(30))?;
     if !o.ok {
         bail!("{prog} {} failed: {}", args.join(" "), o.why());
     }
@@ -358,7 +367,7 @@ fn remove_user(name: &str, dir: &Path) -> Result<()> {
     for _ in 0..20 {
         let mut c = Command::new("userdel");
         c.args(["--remove", name]).env("PATH", PATH);
-        let o = run(c, dir, Duration::from_secs(30))?;
+        let o = run_always(c, dir, Duration::from_secs(30))?;
         // 12: the home could not be removed (mail spool missing is only a
         // warning with status 0 or 12 depending on the version).
         if o.ok || getent_id("passwd", name, 2, dir).is_err() {
@@ -414,6 +423,7 @@ pub fn sweep_dead() -> Vec<String> {
             done.push(format!("group {g}"));
         }
     }
+    done.extend(sweep_cgroups(Path::new("/sys/fs/cgroup")));
     for (parent, prefix) in [
         (PathBuf::from(super::setups::SUDOERS_DIR), "isobench-perm-"),
         (std::env::temp_dir(), "isobench-perm-"),
@@ -441,6 +451,52 @@ pub fn sweep_dead() -> Vec<String> {
             };
             if r.is_ok() {
                 done.push(p.display().to_string());
+            }
+        }
+    }
+    done
+}
+
+/// Cgroups `isobench-perm-<pid>-*` (rootful containers of the sudo setups)
+/// at the top of every hierarchy under `root` whose isobench is dead: their
+/// processes killed, the directories removed.
+fn sweep_cgroups(root: &Path) -> Vec<String> {
+    let mut done = Vec::new();
+    let mut tops = vec![root.to_path_buf()];
+    tops.extend(
+        std::fs::read_dir(root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir()),
+    );
+    for top in tops {
+        for e in std::fs::read_dir(&top).into_iter().flatten().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = n
+                .strip_prefix("isobench-perm-")
+                .and_then(|p| p.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if alive_isobench(pid) || !e.path().is_dir() {
+                continue;
+            }
+            for _ in 0..50 {
+                let procs = std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default();
+                for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    // SAFETY: kill(2) on a pid; no memory is shared.
+                    unsafe {
+                        libc::kill(p, libc::SIGKILL);
+                    }
+                }
+                if std::fs::remove_dir(e.path()).is_ok() {
+                    done.push(e.path().display().to_string());
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
     }
