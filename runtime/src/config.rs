@@ -34,6 +34,7 @@ pub struct Namespaces {
     pub ipc: bool,
     pub net: bool,
     pub cgroup: bool,
+    pub user: bool,
 }
 
 impl Namespaces {
@@ -55,6 +56,10 @@ impl Namespaces {
         }
         if self.net {
             f |= libc::CLONE_NEWNET;
+        }
+        if self.user {
+            // Created first by the kernel, so it owns the others.
+            f |= libc::CLONE_NEWUSER;
         }
         f
     }
@@ -182,6 +187,9 @@ pub struct Plan {
     pub cgroups_path: String,
     pub image: Option<ImageRef>,
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// The user namespace's id maps (with `namespaces.user`); filled in for
+    /// a rootless caller at create when the config has none.
+    pub userns: Option<crate::userns::Mappings>,
 }
 
 /// Read and validate `<bundle>/config.json`.
@@ -300,9 +308,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     };
     let process = process_plan(spec.process().as_ref())?;
     let linux = spec.linux().clone().unwrap_or_default();
-    if some_nonempty(linux.uid_mappings()) || some_nonempty(linux.gid_mappings()) {
-        return unsupported("linux.uidMappings", "user namespaces are not supported");
-    }
+    let id_maps = crate::userns::from_linux(&linux)?;
     if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
         return unsupported("linux.sysctl", "isorun sets no sysctls");
     }
@@ -342,13 +348,20 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
             LinuxNamespaceType::Ipc => ns.ipc = true,
             LinuxNamespaceType::Network => ns.net = true,
             LinuxNamespaceType::Cgroup => ns.cgroup = true,
-            LinuxNamespaceType::User | LinuxNamespaceType::Time => {
+            LinuxNamespaceType::User => ns.user = true,
+            LinuxNamespaceType::Time => {
                 return unsupported(
                     &format!("linux.namespaces[{i}].type"),
                     &format!("{} namespaces are not supported", n.typ()),
                 )
             }
         }
+    }
+    if id_maps.is_some() && !ns.user {
+        return invalid(
+            "linux.uidMappings",
+            "mappings need a user namespace in linux.namespaces",
+        );
     }
     if spec.hostname().is_some() && !ns.uts {
         return invalid("hostname", "needs a uts namespace");
@@ -460,6 +473,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         cgroups_path,
         image,
         annotations,
+        userns: id_maps,
     })
 }
 
@@ -952,13 +966,22 @@ mod tests {
     }
 
     #[test]
-    fn user_namespace_and_cgroup_mount_are_rejected() {
+    fn user_namespaces_are_read_and_cgroup_mount_is_rejected() {
         let mut v = minimal();
         v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "user"}]);
+        v["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        v["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+        v.as_object_mut().unwrap().remove("hostname");
+        let p = parse_json(&v).unwrap();
+        assert!(p.namespaces.user);
+        assert_eq!(p.userns.unwrap().uid[0].host, 1000);
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}]);
         assert!(parse_json(&v)
             .unwrap_err()
             .to_string()
-            .contains("linux.namespaces[1].type"));
+            .contains("linux.uidMappings"));
         let mut v = minimal();
         v["mounts"] = serde_json::json!([{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"}]);
         assert!(parse_json(&v)

@@ -24,6 +24,8 @@ pub struct Child<'a> {
     pub to_parent: OwnedFd,
     /// Read end of the exec fifo (create); None for `run`.
     pub fifo: Option<OwnedFd>,
+    /// With a user namespace: readable once the runtime wrote the id maps.
+    pub userns_sync: Option<OwnedFd>,
 }
 
 /// Entry point of the cloned child; never returns.
@@ -69,7 +71,13 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     // page and process of the container is accounted and limited. Moving
     // oneself (v1 `tasks` with "0") avoids the global threadgroup lock a
     // move by pid takes, which costs an RCU grace period (milliseconds).
+    if let Some(sync) = &c.userns_sync {
+        crate::userns::wait_for_maps(sync)?;
+    }
     c.cgroup.join_self()?;
+    if c.userns_sync.is_some() {
+        crate::userns::become_root()?;
+    }
     if plan.namespaces.cgroup {
         // Why: unshared only now, so the namespace's root is the
         // container's own cgroup and /proc/self/cgroup shows "/".
@@ -131,7 +139,9 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    nix::unistd::setgroups(&gids).map_err(crate::error::sys("setgroups"))?;
+    if !(gids.is_empty() && crate::userns::setgroups_denied()) {
+        nix::unistd::setgroups(&gids).map_err(crate::error::sys("setgroups"))?;
+    }
     let gid = nix::unistd::Gid::from_raw(p.gid);
     nix::unistd::setresgid(gid, gid, gid)
         .map_err(crate::error::sys(format!("setresgid {}", p.gid)))?;

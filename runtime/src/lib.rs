@@ -15,7 +15,10 @@ pub mod init;
 pub mod lifecycle;
 pub mod peer;
 pub mod rootfs;
+pub mod rootless;
+pub mod safepath;
 pub mod spec;
 pub mod state;
+pub mod userns;
 
 pub use error::{Error, Result};

@@ -77,7 +77,9 @@ fn overlay_for(plan: &Plan, dir: &Path) -> Result<Option<crate::rootfs::OverlayR
 /// for `start`; otherwise (for `run`) it execs as soon as it is ready.
 pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Created> {
     let bundle = std::path::absolute(bundle).map_err(io("resolve", bundle))?;
-    let plan = config::load(&bundle, id)?;
+    let mut plan = config::load(&bundle, id)?;
+    let rootless = crate::rootless::is_rootless();
+    crate::rootless::prepare_userns(&mut plan, rootless)?;
     if !plan.rootfs.is_dir() {
         return Err(Error::MissingRootfs {
             path: plan.rootfs.clone(),
@@ -116,9 +118,16 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
     // Recorded before the cgroup exists, so `delete --force` after a crash
     // from here on knows what to remove.
     st.save(root)?;
-    let cg = Cgroup::create(&hier, &plan.cgroups_path, &plan.resources)?;
+    let cg = crate::rootless::cgroup(&hier, &plan.cgroups_path, &plan.resources, rootless)?;
     undo.cgroup = Some(cg.clone());
+    st.cgroup = Some(cg.clone());
     let (from_child, to_parent) = pipe()?;
+    // With a user namespace the child waits on this pipe until its id maps
+    // are written (it can do nothing as "root" before).
+    let userns_sync = match &plan.userns {
+        Some(_) => Some(pipe()?),
+        None => None,
+    };
     let flags = plan.namespaces.clone_flags() | libc::SIGCHLD;
     // Why: clone(2) with the namespace flags makes the child PID 1 of a new
     // pid namespace with its own mount, uts, ipc and net namespaces at
@@ -151,11 +160,21 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
             cgroup: &cg,
             to_parent,
             fifo,
+            userns_sync: userns_sync.map(|(r, _w)| r),
         });
     }
     let pid = pid as i32;
     undo.pid = pid;
     drop(to_parent);
+    if let (Some(maps), Some((r, w))) = (&plan.userns, userns_sync) {
+        drop(r);
+        // Why: the maps of a new user namespace are written from outside
+        // (by us, or newuidmap/newgidmap for subordinate ranges); then the
+        // child may act as root inside it.
+        crate::userns::apply(pid, maps)?;
+        nix::unistd::write(w.as_fd(), b"M")
+            .map_err(crate::error::sys("releasing the container process"))?;
+    }
     drop(fifo);
     st.pid = pid;
     st.start_time = state::start_time(pid).unwrap_or(0);

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 #[derive(Parser)]
 #[command(name = "isorun", version, about = "A minimal OCI container runtime")]
 struct Cli {
-    /// State directory of containers.
-    #[arg(long, global = true, default_value = lifecycle::DEFAULT_ROOT)]
-    root: PathBuf,
+    /// State directory of containers (default: /run/isorun as root; for
+    /// other users $XDG_RUNTIME_DIR/isorun, else /tmp/isorun-UID).
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -54,6 +55,11 @@ enum Cmd {
     Spec {
         #[arg(long, short, default_value = ".")]
         bundle: PathBuf,
+        /// A config for an unprivileged user, as `runc spec --rootless`: a
+        /// user namespace mapping the caller (and its /etc/subuid range) to
+        /// 0, host devices bound, no gid on devpts unless mapped.
+        #[arg(long)]
+        rootless: bool,
         /// The process to run (default: sh).
         args: Vec<String>,
     },
@@ -64,9 +70,10 @@ enum Cmd {
     },
     /// Layered images in a layer store.
     Image {
-        /// Layer store directory.
-        #[arg(long, default_value = image::DEFAULT_STORE)]
-        store: PathBuf,
+        /// Layer store directory (default: /var/lib/isorun as root, else
+        /// $XDG_DATA_HOME/isorun or ~/.local/share/isorun).
+        #[arg(long)]
+        store: Option<PathBuf>,
         #[command(subcommand)]
         cmd: ImageCmd,
     },
@@ -136,7 +143,12 @@ fn main() {
 }
 
 fn real_main(cli: Cli) -> Result<i32> {
-    let root = cli.root.as_path();
+    let root = match cli.root {
+        Some(r) => r,
+        None if matches!(cli.cmd, Cmd::Spec { .. } | Cmd::Image { .. }) => PathBuf::new(),
+        None => isorun::rootless::default_state_root()?,
+    };
+    let root = root.as_path();
     match cli.cmd {
         Cmd::Create {
             id,
@@ -165,15 +177,27 @@ fn real_main(cli: Cli) -> Result<i32> {
             return Ok(end.code);
         }
         Cmd::List { format } => list(root, &format)?,
-        Cmd::Spec { bundle, args } => {
+        Cmd::Spec {
+            bundle,
+            rootless,
+            args,
+        } => {
             let args = if args.is_empty() {
                 vec!["sh".to_string()]
             } else {
                 args
             };
-            isorun::spec::write_config(&bundle, &isorun::spec::default_json(&args))?;
+            let config = if rootless {
+                isorun::spec::rootless_json(&args, &isorun::userns::caller_default())
+            } else {
+                isorun::spec::default_json(&args)
+            };
+            isorun::spec::write_config(&bundle, &config)?;
         }
-        Cmd::Image { store, cmd } => image_cmd(&store, cmd)?,
+        Cmd::Image { store, cmd } => {
+            let store = store.unwrap_or_else(isorun::rootless::default_store);
+            image_cmd(&store, cmd)?
+        }
     }
     Ok(0)
 }

@@ -8,7 +8,9 @@
 
 use crate::config::{DeviceNode, MountPlan, Plan};
 use crate::error::{Error, Result};
+use crate::safepath::{fd_path, Root};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::SFlag;
 use std::path::{Component, Path, PathBuf};
 
 fn flags(bits: u64) -> MsFlags {
@@ -110,18 +112,27 @@ pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
             None,
         )?,
     }
+    // Why: every destination is resolved inside the new root with
+    // openat2(RESOLVE_IN_ROOT) and mounted through /proc/self/fd/N, so a
+    // symlink in the rootfs cannot aim a mount at a host path.
+    let r = Root::open(root)?;
     for m in &plan.mounts {
-        mount_one(root, m)?;
+        mount_one(&r, m)?;
     }
-    if inside(root, Path::new("/dev"))?.is_dir() {
-        make_devices(root, &plan.devices)?;
+    if r.kind(Path::new("/dev"))? == Some(SFlag::S_IFDIR) {
+        make_devices(&r, &plan.devices, plan.userns.is_some())?;
     }
+    drop(r);
     pivot(root)?;
+    // After pivot_root "/" is the container's root; the paths below are
+    // resolved in it all the same (a rootfs symlink such as /proc/sys →
+    // /etc must not make a read-only bind land elsewhere).
+    let r = Root::open(Path::new("/"))?;
     for p in &plan.masked_paths {
-        mask(p)?;
+        mask(&r, p)?;
     }
     for p in &plan.readonly_paths {
-        readonly(p)?;
+        readonly(&r, p)?;
     }
     if plan.root_readonly {
         // Why: root.readonly asks for a read-only root; only this mount's
@@ -137,37 +148,39 @@ pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(root: &Path, m: &MountPlan) -> Result<()> {
-    let target = inside(root, &m.destination)?;
+fn mount_one(r: &Root, m: &MountPlan) -> Result<()> {
     let src_is_file = m.bind && m.source.as_ref().is_some_and(|s| s.is_file());
-    if src_is_file {
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(crate::error::io("mkdir", parent))?;
+    // Each step resolves the destination afresh: after a mount the old fd
+    // would name the directory underneath, not the new mount.
+    let target = || -> Result<std::os::fd::OwnedFd> {
+        if src_is_file {
+            r.ensure_file(&m.destination)
+        } else {
+            r.mkdir_all(&m.destination)
         }
-        if !target.exists() {
-            std::fs::File::create(&target).map_err(crate::error::io("create", &target))?;
-        }
-    } else {
-        std::fs::create_dir_all(&target).map_err(crate::error::io("mkdir", &target))?;
-    }
+    };
     let f = flags(m.flags);
     let data = (!m.data.is_empty()).then_some(m.data.as_str());
     if m.bind {
         let src = m.source.as_deref();
         // Why: bind mounts ignore most flags on the first call; read-only,
         // nosuid etc. take effect on a remount of the bind.
-        do_mount(
+        let t = target()?;
+        do_mount_at(
             src,
-            &target,
+            &t,
+            &m.destination,
             None,
             f & (MsFlags::MS_BIND | MsFlags::MS_REC),
             None,
         )?;
         let extra = f & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
-            do_mount(
+            let t = target()?;
+            do_mount_at(
                 None,
-                &target,
+                &t,
+                &m.destination,
                 None,
                 extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
                 None,
@@ -175,23 +188,85 @@ fn mount_one(root: &Path, m: &MountPlan) -> Result<()> {
         }
     } else {
         let src = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.fstype));
-        do_mount(Some(&src), &target, Some(&m.fstype), f, data)?;
+        let t = target()?;
+        let r = do_mount_at(Some(&src), &t, &m.destination, Some(&m.fstype), f, data);
+        match (r, data) {
+            // Why: in a user namespace without gid 5 mapped (rootless, no
+            // /etc/subgid range) devpts refuses `gid=5`; crun retries
+            // without the gid, and so do we: the ptys get the caller's gid.
+            (
+                Err(Error::Sys {
+                    err: nix::errno::Errno::EINVAL,
+                    ..
+                }),
+                Some(d),
+            ) if m.fstype == "devpts" && d.contains("gid=") => {
+                let rest: Vec<&str> = d.split(',').filter(|o| !o.starts_with("gid=")).collect();
+                let rest = rest.join(",");
+                do_mount_at(
+                    Some(&src),
+                    &t,
+                    &m.destination,
+                    Some(&m.fstype),
+                    f,
+                    Some(&rest),
+                )?;
+            }
+            (r, _) => r?,
+        }
     }
     if m.propagation != 0 {
-        do_mount(None, &target, None, flags(m.propagation), None)?;
+        let t = target()?;
+        do_mount_at(None, &t, &m.destination, None, flags(m.propagation), None)?;
     }
     Ok(())
 }
 
-/// Create the default device nodes and the /dev symlinks of the spec.
-fn make_devices(root: &Path, devices: &[DeviceNode]) -> Result<()> {
-    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+/// Mount on the file behind `fd` (via /proc/self/fd/N); errors name the
+/// in-container path.
+fn do_mount_at(
+    src: Option<&Path>,
+    fd: &std::os::fd::OwnedFd,
+    shown: &Path,
+    fstype: Option<&str>,
+    f: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    do_mount(src, &fd_path(fd), fstype, f, data).map_err(|e| match e {
+        Error::Sys { op, err } => Error::Sys {
+            op: op.replace(
+                &fd_path(fd).display().to_string(),
+                &shown.display().to_string(),
+            ),
+            err,
+        },
+        e => e,
+    })
+}
+
+/// Create the default device nodes and the /dev symlinks of the spec. In
+/// a user namespace mknod(2) is refused (a device node would bypass the
+/// host's device permissions), so each node is a bind of the host's, as
+/// runc and crun do for rootless containers.
+fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
+    use nix::sys::stat::makedev;
     // SAFETY: umask only changes this process's file creation mask.
     let old = unsafe { libc::umask(0) };
-    let r = (|| {
+    let res = (|| {
         for d in devices {
-            let p = inside(root, &d.path)?;
-            if p.exists() {
+            if r.try_resolve(&d.path)?.is_some() {
+                continue;
+            }
+            if bind {
+                let host = &d.path;
+                if !host.exists() {
+                    return Err(Error::Init(format!(
+                        "device {} cannot be created in a user namespace and the host has none to bind",
+                        d.path.display()
+                    )));
+                }
+                let t = r.ensure_file(&d.path)?;
+                do_mount_at(Some(host), &t, &d.path, None, MsFlags::MS_BIND, None)?;
                 continue;
             }
             let kind = match d.kind {
@@ -201,19 +276,15 @@ fn make_devices(root: &Path, devices: &[DeviceNode]) -> Result<()> {
             };
             // Why: the container gets its own device nodes in its /dev
             // tmpfs, never the host's; mknod needs CAP_MKNOD.
-            mknod(
-                &p,
-                kind,
-                Mode::from_bits_truncate(d.mode),
+            r.mknod(
+                &d.path,
+                kind.bits() | (d.mode & 0o7777),
                 makedev(d.major, d.minor),
-            )
-            .map_err(|e| Error::Sys {
-                op: format!("mknod {}", p.display()),
-                err: e,
-            })?;
+            )?;
             if d.uid != 0 || d.gid != 0 {
-                std::os::unix::fs::chown(&p, Some(d.uid), Some(d.gid))
-                    .map_err(crate::error::io("chown", &p))?;
+                let fd = r.resolve(&d.path)?;
+                std::os::unix::fs::chown(fd_path(&fd), Some(d.uid), Some(d.gid))
+                    .map_err(crate::error::io("chown", &d.path))?;
             }
         }
         for (link, to) in [
@@ -223,17 +294,16 @@ fn make_devices(root: &Path, devices: &[DeviceNode]) -> Result<()> {
             ("/dev/stderr", "/proc/self/fd/2"),
             ("/dev/core", "/proc/kcore"),
         ] {
-            let p = inside(root, Path::new(link))?;
-            let _ = std::os::unix::fs::symlink(to, &p);
+            r.symlink(to, Path::new(link))?;
         }
-        if inside(root, Path::new("/dev/pts"))?.is_dir() {
-            let _ = std::os::unix::fs::symlink("pts/ptmx", inside(root, Path::new("/dev/ptmx"))?);
+        if r.kind(Path::new("/dev/pts"))? == Some(SFlag::S_IFDIR) {
+            r.symlink("pts/ptmx", Path::new("/dev/ptmx"))?;
         }
         Ok(())
     })();
     // SAFETY: as above.
     unsafe { libc::umask(old) };
-    r
+    res
 }
 
 /// Make `root` the process's root and detach the old one.
@@ -262,23 +332,26 @@ fn pivot(root: &Path) -> Result<()> {
 }
 
 /// Hide a path: /dev/null over files, an empty read-only tmpfs over dirs.
-fn mask(p: &Path) -> Result<()> {
-    let Ok(md) = std::fs::metadata(p) else {
+fn mask(r: &Root, p: &Path) -> Result<()> {
+    let Some(kind) = r.kind(p)? else {
         return Ok(());
     };
+    let t = r.resolve(p)?;
     // Why: maskedPaths hide kernel interfaces (/proc/kcore, /sys/firmware)
     // that leak host information or allow host changes.
-    if md.is_dir() {
-        do_mount(
+    if kind == SFlag::S_IFDIR {
+        do_mount_at(
             Some(Path::new("tmpfs")),
+            &t,
             p,
             Some("tmpfs"),
             MsFlags::MS_RDONLY,
             None,
         )
     } else {
-        do_mount(
+        do_mount_at(
             Some(Path::new("/dev/null")),
+            &t,
             p,
             None,
             MsFlags::MS_BIND,
@@ -288,15 +361,25 @@ fn mask(p: &Path) -> Result<()> {
 }
 
 /// Bind a path onto itself read-only.
-fn readonly(p: &Path) -> Result<()> {
-    if std::fs::symlink_metadata(p).is_err() {
+fn readonly(r: &Root, p: &Path) -> Result<()> {
+    let Some(t) = r.try_resolve(p)? else {
         return Ok(());
-    }
+    };
     // Why: readonlyPaths (/proc/sys, /proc/sysrq-trigger ...) stay visible
     // but must not be writable from the container.
-    do_mount(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-    do_mount(
+    let src = fd_path(&t);
+    do_mount_at(
+        Some(&src),
+        &t,
+        p,
         None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    let t = r.resolve(p)?;
+    do_mount_at(
+        None,
+        &t,
         p,
         None,
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,

@@ -68,6 +68,39 @@ pub fn default_json(args: &[String]) -> serde_json::Value {
     })
 }
 
+/// The config of `isorun spec --rootless` (as `runc spec --rootless`): the
+/// default plus a user namespace with `maps`; devpts without `gid=5`
+/// unless gid 5 is mapped; /sys bound from the host instead of a new sysfs
+/// (which needs a network namespace of the user's own, as runc notes).
+pub fn rootless_json(args: &[String], maps: &crate::userns::Mappings) -> serde_json::Value {
+    let mut v = default_json(args);
+    let conv = |m: &[crate::userns::IdMap]| -> serde_json::Value {
+        m.iter()
+            .map(|l| serde_json::json!({"containerID": l.container, "hostID": l.host, "size": l.size}))
+            .collect()
+    };
+    v["linux"]["uidMappings"] = conv(&maps.uid);
+    v["linux"]["gidMappings"] = conv(&maps.gid);
+    if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
+        ns.push(serde_json::json!({"type": "user"}));
+    }
+    let gid5 = crate::userns::maps_id(&maps.gid, 5);
+    if let Some(mounts) = v["mounts"].as_array_mut() {
+        for m in mounts.iter_mut() {
+            if m["type"] == "devpts" && !gid5 {
+                if let Some(o) = m["options"].as_array_mut() {
+                    o.retain(|x| x != "gid=5");
+                }
+            }
+            if m["type"] == "sysfs" {
+                *m = serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys",
+                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+            }
+        }
+    }
+    v
+}
+
 /// The default config for a process running `args`.
 pub fn default_spec(args: &[String]) -> Spec {
     serde_json::from_value(default_json(args)).expect("the default config is a valid spec")
@@ -100,5 +133,23 @@ mod tests {
         assert!(plan.namespaces.net && plan.namespaces.cgroup);
         assert_eq!(plan.masked_paths.len(), MASKED_PATHS.len());
         let _ = default_spec(&["/bin/true".to_string()]);
+    }
+
+    #[test]
+    fn rootless_config_has_a_user_namespace_and_validates() {
+        let maps = crate::userns::default_maps(1000, 1000, None, None);
+        let v = rootless_json(&["/bin/true".to_string()], &maps);
+        let plan = crate::config::parse(
+            serde_json::to_string(&v).unwrap().as_bytes(),
+            std::path::Path::new("/b/config.json"),
+            std::path::Path::new("/b"),
+            "x",
+        )
+        .unwrap();
+        assert!(plan.namespaces.user);
+        assert_eq!(plan.userns, Some(maps));
+        let devpts = plan.mounts.iter().find(|m| m.fstype == "devpts").unwrap();
+        assert!(!devpts.data.contains("gid="), "{}", devpts.data);
+        assert!(plan.mounts.iter().all(|m| m.fstype != "sysfs"));
     }
 }
