@@ -485,7 +485,8 @@ fn sweep_cgroups(root: &Path) -> Vec<String> {
                 continue;
             }
             for _ in 0..50 {
-                let procs = std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default();
+                let procs =
+                    std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default();
                 for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                     // SAFETY: kill(2) on a pid; no memory is shared.
                     unsafe {
