@@ -325,7 +325,7 @@ fn attempts(
 }
 
 /// The owner and the other user, by role.
-pub fn user<'a>(users: &'a TestUsers, who: Who) -> &'a User {
+pub fn user(users: &TestUsers, who: Who) -> &User {
     match who {
         Who::Owner => &users.a,
         Who::Other => &users.b,
