@@ -63,34 +63,10 @@ fn all(r: &ResultRecord, want: &str, n: usize) {
     assert_eq!(r.metrics["attempts"], n as f64, "{}", r.env_id);
 }
 
-#[test]
-fn who_may_act_on_whose_containers() {
-    if !isobench_testkit::require_root("creates test users, a podman service and containers") {
-        return;
-    }
-    for p in ["podman", "runc", "crun", "sudo", "newuidmap", "busybox"] {
-        if !on_path(p) {
-            isobench_testkit::missing(format!("{p} not installed (scripts/setup.sh installs it)"));
-            return;
-        }
-    }
-    let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("run");
-    let child = isobench()
-        .args(["run", "--experiment", "permissions", "--out"])
-        .arg(&out)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let o = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-
-    // Nothing left: users, groups, subordinate ids, sudo rules, work
-    // directory, processes naming it.
+/// Nothing of the check of isobench `pid` is left: users, groups,
+/// subordinate ids, sudo rules, work directory, processes naming it,
+/// container cgroups.
+fn nothing_left(pid: u32) {
     for f in [
         "/etc/passwd",
         "/etc/group",
@@ -118,6 +94,87 @@ fn who_may_act_on_whose_containers() {
         .filter(|c| c.contains(&work.display().to_string()))
         .collect();
     assert!(naming.is_empty(), "processes left: {naming:?}");
+
+    let cgroups: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|h| std::fs::read_dir(h.path()).into_iter().flatten().flatten())
+        .map(|e| e.path().display().to_string())
+        .filter(|p| p.contains(&format!("/isobench-perm-{pid}-")))
+        .collect();
+    assert!(cgroups.is_empty(), "{cgroups:?}");
+}
+
+#[test]
+fn ctrl_c_while_privileges_are_granted_removes_everything() {
+    if !isobench_testkit::require_root("creates test users, a podman service and containers") {
+        return;
+    }
+    for p in ["podman", "runc", "sudo"] {
+        if !on_path(p) {
+            isobench_testkit::missing(format!("{p} not installed (scripts/setup.sh installs it)"));
+            return;
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    let mut child = isobench()
+        .args(["run", "--experiment", "permissions", "--out"])
+        .arg(t.path().join("run"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // The sudo rule of the rootful runc setup exists: users, group, a
+    // privilege and (just before) a podman service were made.
+    let rule = Path::new("/etc/sudoers.d").join(format!("isobench-perm-{pid}-runc"));
+    let t0 = std::time::Instant::now();
+    while !rule.exists() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "no sudo rule appeared"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the check ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    nothing_left(pid);
+}
+
+#[test]
+fn who_may_act_on_whose_containers() {
+    if !isobench_testkit::require_root("creates test users, a podman service and containers") {
+        return;
+    }
+    for p in ["podman", "runc", "crun", "sudo", "newuidmap", "busybox"] {
+        if !on_path(p) {
+            isobench_testkit::missing(format!("{p} not installed (scripts/setup.sh installs it)"));
+            return;
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("run");
+    let child = isobench()
+        .args(["run", "--experiment", "permissions", "--out"])
+        .arg(&out)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+
+    nothing_left(pid);
 
     let rs: Vec<ResultRecord> = std::fs::read_to_string(out.join("results.jsonl"))
         .unwrap()
