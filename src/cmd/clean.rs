@@ -35,7 +35,7 @@ pub fn run(a: &CleanArgs) -> Result<i32> {
     // check (claim C6) whose isobench is dead.
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     let perm = if unsafe { libc::geteuid() } == 0 {
-        crate::experiment::permissions::users::sweep_dead()
+        crate::experiment::permissions::sweep::sweep_dead()
     } else {
         Vec::new()
     };

@@ -167,7 +167,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
             "--experiment permissions needs root: it creates two test users and a group (removed afterwards)",
         ));
     }
-    for w in users::sweep_dead() {
+    for w in perm::sweep::sweep_dead() {
         eprintln!("removed what a dead permission check left: {w}");
     }
     let run_id = new_run_id();

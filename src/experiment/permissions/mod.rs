@@ -15,6 +15,7 @@
 //! reason, never left out.
 
 pub mod setups;
+pub mod sweep;
 pub mod users;
 
 use anyhow::Result;
