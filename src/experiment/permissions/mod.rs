@@ -139,6 +139,16 @@ pub trait Setup {
     fn teardown(&mut self, users: &TestUsers, dir: &std::path::Path) -> Result<()>;
 }
 
+/// The process `exec` runs in the container: busybox printing `marker`
+/// assembled from two halves, so that no command line or error message
+/// quoting the arguments contains the marker itself.
+pub fn exec_argv(marker: &str) -> Vec<String> {
+    let (a, b) = marker.split_at(marker.len() / 2);
+    ["/bin/busybox", "printf", "%s%s\\n", a, b]
+        .map(String::from)
+        .to_vec()
+}
+
 /// Whether `pid` is gone (or a zombie): its container's process ended.
 pub fn dead(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -282,8 +292,8 @@ fn attempts(
         cid: format!("isobench-perm-{n}-{}", r.id),
         marker: format!("isobench-c6-{n}-{:x}", rand::random::<u32>()),
     };
-    let created = cx.run(Who::Owner, &Op::Create)?;
     let result = (|| -> Result<()> {
+        let created = cx.run(Who::Owner, &Op::Create)?;
         if !created.ok {
             r.available = Err(format!("A could not create a container: {}", created.why()));
             return Ok(());
@@ -350,6 +360,18 @@ mod tests {
         );
         assert_eq!(pid_of_state("exited 0"), None);
         assert_eq!(pid_of_state(""), None);
+    }
+
+    #[test]
+    fn the_exec_command_line_never_holds_the_marker() {
+        let m = "isobench-c6-42-deadbeef";
+        let argv = exec_argv(m);
+        assert!(argv.iter().all(|a| !a.contains(m)), "{argv:?}");
+        let out = std::process::Command::new("printf")
+            .args(&argv[2..])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{m}\n"));
     }
 
     #[test]

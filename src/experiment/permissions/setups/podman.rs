@@ -3,7 +3,7 @@
 
 use super::{kill_naming, mkdir, need, params, umount_under, PER_USER, SHARED_DAEMON, SLEEP};
 use crate::experiment::permissions::users::{self, set_mode, TestUsers};
-use crate::experiment::permissions::{user, Action, Op, Setup, Who};
+use crate::experiment::permissions::{exec_argv, user, Action, Op, Setup, Who};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -45,7 +45,7 @@ fn podman_op(base: impl Fn() -> Command, op: &Op, cid: &str, marker: &str) -> Ve
             "{{.State.Status}} {{.State.Pid}}",
             cid,
         ]),
-        Op::Act(Action::Exec) => c.args(["exec", cid, "/bin/busybox", "echo", marker]),
+        Op::Act(Action::Exec) => c.args(["exec", cid]).args(exec_argv(marker)),
         Op::Act(Action::Kill) => c.args(["kill", "--signal", "KILL", cid]),
         Op::Act(Action::Delete) => c.args(["rm", "--force", cid]),
     };

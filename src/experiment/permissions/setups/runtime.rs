@@ -6,7 +6,7 @@ use super::{
     mkdir, need, params, PER_USER, SHARED_ROOT_ROOTFUL, SHARED_ROOT_ROOTLESS, SLEEP, SUDOERS_DIR,
 };
 use crate::experiment::permissions::users::{self, set_mode, TestUsers};
-use crate::experiment::permissions::{user, Action, Op, Setup, Who};
+use crate::experiment::permissions::{exec_argv, user, Action, Op, Setup, Who};
 use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -258,7 +258,11 @@ impl Setup for RuntimeSetup {
                 vec![c, one(&["start", cid])]
             }
             Op::Act(Action::State) => vec![one(&["state", cid])],
-            Op::Act(Action::Exec) => vec![one(&["exec", cid, "/bin/busybox", "echo", marker])],
+            Op::Act(Action::Exec) => {
+                let mut c = base();
+                c.args(["exec", cid]).args(exec_argv(marker));
+                vec![c]
+            }
             Op::Act(Action::Kill) => vec![one(&["kill", cid, "KILL"])],
             Op::Act(Action::Delete) => vec![one(&["delete", "--force", cid])],
         }
