@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
-# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, podman, uidmap
-# and sudo (the permission check of claim C6) (Debian packages;
-# the server is not started as a service: scripts/test.sh runs a throwaway
-# cluster), a guest
-# kernel (scripts/fetch-kernel.sh), the static workload binary
+# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, uidmap
+# (newuidmap/newgidmap for rootless containers), podman and sudo (the
+# permission check of claim C6) (Debian packages; the PostgreSQL server is
+# not started as a service: scripts/test.sh runs a throwaway cluster), a
+# guest kernel (scripts/fetch-kernel.sh), the static workload binary
 # (scripts/build-workload.sh) and the release binaries (isobench, isorun).
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -17,7 +17,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql podman uidmap sudo)
+pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql uidmap podman sudo)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,6 +29,9 @@ pub struct Mappings {
     pub gid: Vec<IdMap>,
 }
 
+/// A subordinate id range: `(start, count)`.
+pub type Range = (u32, u32);
+
 /// Subordinate ids of a user: `(start, count)` from /etc/subuid-style text
 /// (`name:start:count` or `uid:start:count` lines, subuid(5)). The first
 /// matching line wins, as runc's user package reads it.
@@ -77,7 +80,7 @@ pub fn default_maps(
 
 /// The caller's subordinate ranges, when /etc/subuid and /etc/subgid grant
 /// some and the newuidmap/newgidmap helpers that apply them are installed.
-pub fn caller_subordinates() -> (Option<(u32, u32)>, Option<(u32, u32)>) {
+pub fn caller_subordinates() -> (Option<Range>, Option<Range>) {
     let uid = nix::unistd::geteuid();
     if helper("newuidmap").is_none() || helper("newgidmap").is_none() {
         return (None, None);

@@ -135,6 +135,9 @@ pub(crate) fn prepare_envs(plan: &Plan, scratch: &Path) -> Result<Option<Prepare
         scratch: scratch.to_path_buf(),
         threads: plan.threads,
     };
+    if let Some(n) = crate::env::rootless::notice_for(plan) {
+        eprintln!("{n}");
+    }
     let mut envs = Prepared(Vec::new());
     for p in &plan.envs {
         let mut e = env::make(p, plan)?;

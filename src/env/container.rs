@@ -34,6 +34,13 @@ const WORKLOAD_PATH: &str = "/isobench-workload";
 /// An OCI runtime driving containers of the workload image.
 pub struct ContainerEnv {
     peer: Peer,
+    /// isobench runs without root: the runtime runs rootless (a user
+    /// namespace), a column of its own (`<runtime>-rootless`).
+    rootless: bool,
+    /// Rootless and the cgroup hierarchy is not delegated to the user: the
+    /// containers run without cgroups (and without cgroupsPath, which runc
+    /// would insist on creating).
+    no_cgroups: Option<PathBuf>,
     prepared: Option<Prepared>,
 }
 
@@ -63,14 +70,31 @@ impl ContainerEnv {
         }
         let peer =
             Peer::probe(&bin).with_context(|| format!("cannot run {} --version", bin.display()))?;
+        let rootless = super::rootless::is_rootless();
+        if rootless {
+            if let Some(why) = super::rootless::peer_cannot(&peer) {
+                bail!("{} cannot run rootless on this host: {why}", peer.name);
+            }
+        }
         Ok(ContainerEnv {
             peer,
+            rootless,
+            no_cgroups: if rootless {
+                super::rootless::cgroups_blocked()
+            } else {
+                None
+            },
             prepared: None,
         })
     }
 
     fn is_isorun(&self) -> bool {
         self.peer.name == "isorun"
+    }
+
+    /// The runtime's column label: its name, `-rootless` without root.
+    fn label(&self) -> String {
+        super::rootless::label(&self.peer.name, self.rootless)
     }
 
     /// The runtime's command with the state root set.
@@ -155,12 +179,12 @@ impl Environment for ContainerEnv {
     }
 
     fn id(&self) -> String {
-        format!("container-{}", self.peer.name)
+        format!("container-{}", self.label())
     }
 
     fn detail(&self) -> BTreeMap<String, String> {
         let mut d = BTreeMap::from([
-            ("runtime".to_string(), self.peer.name.clone()),
+            ("runtime".to_string(), self.label()),
             ("runtime_version".to_string(), self.peer.version.clone()),
             (
                 "runtime_path".to_string(),
@@ -171,8 +195,16 @@ impl Environment for ContainerEnv {
                 "2 layers (base, workload binary) on overlayfs, upper layer on tmpfs".to_string(),
             ),
         ]);
+        if self.rootless {
+            d.insert("rootless".to_string(), super::rootless::detail());
+        }
         let mut quirks = self.peer.quirks();
-        if !self.is_isorun() {
+        if !self.is_isorun() && self.rootless {
+            quirks.push(
+                "rootless: the image layers copied into a plain bundle rootfs by isobench before create (not timed; no overlay mount without root)"
+                    .into(),
+            );
+        } else if !self.is_isorun() {
             quirks.push(
                 "image overlay (upper layer on tmpfs) mounted on the bundle rootfs by isobench before create (not timed)"
                     .into(),
@@ -221,7 +253,7 @@ impl Environment for ContainerEnv {
         std::fs::create_dir_all(&state_root)?;
         let runs = dir.join("runs");
         std::fs::create_dir_all(&runs)?;
-        if !self.is_isorun() {
+        if !self.is_isorun() && !self.rootless {
             // Why: the containers' upper layers on a tmpfs, as isorun keeps
             // them, so no runtime pays for syncing a disk file system.
             nix::mount::mount(
@@ -272,11 +304,27 @@ impl Environment for ContainerEnv {
         // the overlay mounted on this instance's rootfs.
         let mut args = vec![WORKLOAD_PATH.to_string()];
         args.extend(spec.args.iter().cloned());
-        let mut config = isorun::spec::default_json(&args);
+        // Rootless: every runtime gets the same rootless config (a user
+        // namespace with the caller's maps), as `runc spec --rootless`.
+        let mut config = if self.rootless {
+            isorun::spec::rootless_json(&args, &isorun::userns::caller_default())
+        } else {
+            isorun::spec::default_json(&args)
+        };
         // One cgroup path for every runtime, so the container's processes
         // can be found the same way under each (its footprint, claim C4).
         let cgroup = format!("/{CGROUP_PARENT}/{id}");
-        config["linux"]["cgroupsPath"] = serde_json::json!(cgroup);
+        if let Some(blocked) = &self.no_cgroups {
+            if !limits.is_empty() {
+                bail!(
+                    "container limits need cgroups, which are not delegated to uid {} here ({} is not writable); run as root",
+                    nix::unistd::geteuid(),
+                    blocked.display()
+                );
+            }
+        } else {
+            config["linux"]["cgroupsPath"] = serde_json::json!(cgroup);
+        }
         if !limits.is_empty() {
             config["linux"]["resources"] = resources_json(limits);
         }
@@ -308,7 +356,9 @@ impl Environment for ContainerEnv {
             workload: spec.workload,
             deleted: false,
         };
-        if !self.is_isorun() {
+        if !self.is_isorun() && self.rootless {
+            super::rootless::copy_layers(&p.store.lowerdirs(IMAGE)?, &bundle.join("rootfs"))?;
+        } else if !self.is_isorun() {
             let target = bundle.join("rootfs");
             image::mount_overlay(
                 &p.store,
@@ -368,9 +418,11 @@ impl Environment for ContainerEnv {
                     let _ = run_until(c, Instant::now() + Duration::from_secs(20));
                 }
             }
-            let _ = image::unmount(&p.bundle.join("rootfs"));
-            if !self.is_isorun() {
-                let _ = image::unmount(&p.dir.join("runs"));
+            if !self.rootless {
+                let _ = image::unmount(&p.bundle.join("rootfs"));
+                if !self.is_isorun() {
+                    let _ = image::unmount(&p.dir.join("runs"));
+                }
             }
             remove_cgroup_parent(Path::new(CGROUP_ROOT));
             std::fs::remove_dir_all(&p.dir)

@@ -11,6 +11,7 @@ pub mod container;
 pub mod footprint;
 pub mod native;
 pub mod process;
+pub mod rootless;
 pub mod vm;
 
 use anyhow::Result;

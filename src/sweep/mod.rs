@@ -25,20 +25,31 @@ use std::path::{Path, PathBuf};
 /// The roots of this host: `/proc`, `/sys/fs/cgroup`, the registry and the
 /// default state roots of runc, crun and isorun.
 pub fn host_roots() -> Roots {
-    let state = |runtime: &str, bin: Option<PathBuf>, root: &str| StateRoot {
+    let state = |runtime: &str, bin: Option<PathBuf>, root: &Path| StateRoot {
         runtime: runtime.into(),
         bin,
         root: root.into(),
     };
     let isorun = Some(crate::locate::isorun_bin()).filter(|p| p.is_file());
+    if !is_root() {
+        // Without root: the user's own registry and isorun state root only
+        // (a user's runs make no mounts and, undelegated, no cgroups).
+        let own = isorun::rootless::default_state_root().unwrap_or_default();
+        return Roots {
+            proc: "/proc".into(),
+            cgroup: "/sys/fs/cgroup".into(),
+            registry: registry_dir(),
+            shared_state: vec![state("isorun", isorun, &own)],
+        };
+    }
     Roots {
         proc: "/proc".into(),
         cgroup: "/sys/fs/cgroup".into(),
         registry: registry::REGISTRY_DIR.into(),
         shared_state: vec![
-            state("runc", crate::locate::which("runc"), "/run/runc"),
-            state("crun", crate::locate::which("crun"), "/run/crun"),
-            state("isorun", isorun, isorun::lifecycle::DEFAULT_ROOT),
+            state("runc", crate::locate::which("runc"), Path::new("/run/runc")),
+            state("crun", crate::locate::which("crun"), Path::new("/run/crun")),
+            state("isorun", isorun, Path::new(isorun::lifecycle::DEFAULT_ROOT)),
         ],
     }
 }
@@ -51,6 +62,28 @@ pub fn sweep(roots: &Roots, dry_run: bool) -> (decide::SweepPlan, Option<act::Ou
     (plan, outcome)
 }
 
+/// The run registry: /run/isobench/runs for root; for a user
+/// $XDG_RUNTIME_DIR/isobench/runs (when the user's own) or
+/// /tmp/isobench-UID/runs (a 0700 directory checked to be the user's).
+pub fn registry_dir() -> PathBuf {
+    if is_root() {
+        return registry::REGISTRY_DIR.into();
+    }
+    let uid = nix::unistd::geteuid().as_raw();
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        use std::os::unix::fs::MetadataExt;
+        if x.is_absolute() && std::fs::metadata(&x).is_ok_and(|m| m.is_dir() && m.uid() == uid) {
+            return x.join("isobench/runs");
+        }
+    }
+    let base = PathBuf::from(format!("/tmp/isobench-{uid}"));
+    match isorun::rootless::private_dir(&base, uid) {
+        Ok(()) => base.join("runs"),
+        // Not ours: a path that cannot be written, so nothing is recorded.
+        Err(_) => PathBuf::from("/nonexistent/isobench/runs"),
+    }
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
@@ -61,18 +94,17 @@ fn is_root() -> bool {
 /// namespace. Returns whether the run's mounts are private. Problems are
 /// warnings: they must not stop a measurement.
 pub fn at_run_start() -> bool {
-    if is_root() {
-        let (_, outcome) = sweep(&host_roots(), false);
-        if let Some(o) = outcome {
-            if !o.done.is_empty() {
-                eprintln!(
-                    "swept what dead isobench runs left: {} item(s) removed",
-                    o.done.len()
-                );
-            }
-            for f in &o.failed {
-                eprintln!("warning: leftover of a dead run not removed: {f}; see isobench clean");
-            }
+    // Without root the roots are the user's own (see `host_roots`).
+    let (_, outcome) = sweep(&host_roots(), false);
+    if let Some(o) = outcome {
+        if !o.done.is_empty() {
+            eprintln!(
+                "swept what dead isobench runs left: {} item(s) removed",
+                o.done.len()
+            );
+        }
+        for f in &o.failed {
+            eprintln!("warning: leftover of a dead run not removed: {f}; see isobench clean");
         }
     }
     match mountns::enter_private(Path::new("/proc")) {
@@ -127,12 +159,10 @@ pub fn register_run(
         runtimes,
         private_mounts,
     };
-    match registry::register(Path::new(registry::REGISTRY_DIR), &rec) {
+    match registry::register(&registry_dir(), &rec) {
         Ok(g) => Some(g),
         Err(e) => {
-            if is_root() {
-                eprintln!("warning: this run is not registered ({e:#}): after a crash, isobench clean cannot tell its leftovers");
-            }
+            eprintln!("warning: this run is not registered ({e:#}): after a crash, isobench clean cannot tell its leftovers");
             None
         }
     }

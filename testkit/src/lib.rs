@@ -18,6 +18,8 @@
 //! machine may lack (a kvm_pvm `/dev/kvm`, a cgroup2 mount): they skip
 //! everywhere, recorded all the same.
 
+pub mod testuser;
+
 use std::io::Write;
 
 /// Names the file skips are appended to.

@@ -80,7 +80,10 @@ pub fn sha256_hex(data: &[u8]) -> String {
 pub fn unpack(reader: impl Read, dest: &Path) -> Result<()> {
     let mut ar = tar::Archive::new(reader);
     ar.set_preserve_permissions(true);
-    ar.set_preserve_ownerships(true);
+    // Why: only root may give files away; an unprivileged user's layers
+    // keep the user's own ids, which a rootless container's user
+    // namespace shows as 0 (as rootless podman without subordinate ids).
+    ar.set_preserve_ownerships(nix::unistd::geteuid().is_root());
     ar.set_overwrite(true);
     let err = |e: std::io::Error| {
         // tar wraps the cause: show it too.

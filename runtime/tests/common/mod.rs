@@ -35,6 +35,9 @@ pub struct Rig {
     pub root: PathBuf,
     pub bundle: PathBuf,
     pub id: String,
+    /// Set for a rootless rig: isorun runs as this user (a copy of the
+    /// binary in the rig, the rig's files given to the user).
+    pub user: Option<isobench_testkit::testuser::TestUser>,
 }
 
 /// Put busybox and its applet links into `dir/bin`.
@@ -64,9 +67,31 @@ impl Rig {
             dir,
             root,
             bundle,
+            user: None,
         };
         rig.config(|_| {}, script);
         rig
+    }
+
+    /// A rig whose isorun runs as a fresh unprivileged user; None (skip
+    /// recorded) when users cannot be made here.
+    pub fn rootless(name: &str, script: &str) -> Option<Rig> {
+        if !can_run() {
+            return None;
+        }
+        let user = isobench_testkit::testuser::TestUser::create("rl")?;
+        let mut rig = Rig::new(name, script);
+        std::fs::copy(isorun_bin(), rig.dir.path().join("isorun")).unwrap();
+        user.give(rig.dir.path());
+        rig.user = Some(user);
+        Some(rig)
+    }
+
+    /// Give files made since to the rig's user (no-op when rootful).
+    pub fn regive(&self) {
+        if let Some(u) = &self.user {
+            u.give(self.dir.path());
+        }
     }
 
     /// Write config.json: the default one, tweaked by `f`.
@@ -74,10 +99,14 @@ impl Rig {
         let mut v = isorun::spec::default_json(&["/bin/sh".into(), "-c".into(), script.into()]);
         f(&mut v);
         isorun::spec::write_config(&self.bundle, &v).unwrap();
+        self.regive();
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(isorun_bin());
+        let mut c = match &self.user {
+            Some(u) => u.command(self.dir.path().join("isorun")),
+            None => Command::new(isorun_bin()),
+        };
         c.arg("--root").arg(&self.root).stdin(Stdio::null());
         c
     }
