@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The main job: set up, run the quick suite natively, in containers (isorun,
 # runc, crun) and in a VM, and render its report; then the quick density
-# experiment (idle instances launched one at a time, claim C4) and the
+# experiment (idle instances launched one at a time, claim C4), the
 # quick noisy-neighbour experiment (native and isorun: a cpu and a membw
 # victim alone and beside the antagonist of their own resource, shared
-# and partitioned, 3 repetitions; claim C5), each with its report. Prints
-# where the reports are.
+# and partitioned, 3 repetitions; claim C5) and the permission check
+# (claim C6), each with its report. Prints where the reports are.
 # Extra arguments go to `isobench run` (e.g. --env native to skip the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,4 +44,14 @@ if [ -f "$out-neighbours/results.jsonl" ]; then
 fi
 [ "$status" = 0 ] && status=$dstatus
 [ "$status" = 0 ] && status=$nstatus
+# Who may act on whose containers (claim C6): two test users through a
+# shared podman service, shared runtime state roots and per-user rootless
+# engines (about 10 s; users, service and containers removed afterwards).
+pstatus=0
+./target/release/isobench run --experiment permissions --out "$out-permissions" || pstatus=$?
+if [ -f "$out-permissions/results.jsonl" ]; then
+    ./target/release/isobench report "$out-permissions" --out "$out-permissions/report"
+    echo "permissions report: $out-permissions/report/index.html"
+fi
+[ "$status" = 0 ] && status=$pstatus
 exit "$status"

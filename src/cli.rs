@@ -103,7 +103,8 @@ pub struct RunArgs {
     /// Run an experiment instead of the workloads: density (idle instances
     /// launched one at a time per environment; claim C4) or neighbours
     /// (victims alone and beside antagonists, shared and partitioned; claim
-    /// C5; victims from --workload [default: cpu,membw]).
+    /// C5; victims from --workload [default: cpu,membw]) or permissions
+    /// (who may act on whose containers; claim C6; needs root).
     #[arg(long, value_enum)]
     pub experiment: Option<Experiment>,
     /// Density: instances per environment [default: 50 native, 50 per
@@ -126,6 +127,10 @@ pub enum Experiment {
     Density,
     /// A victim alone and beside antagonists, shared and partitioned (C5).
     Neighbours,
+    /// Who may act on whose containers (C6): a permission check as root,
+    /// with two test users, through a shared podman service, shared runtime
+    /// state roots and per-user rootless engines.
+    Permissions,
 }
 
 impl Experiment {

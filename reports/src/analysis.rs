@@ -151,7 +151,11 @@ impl Analysis {
 
 /// Workloads whose records come from multi-instance experiments (density,
 /// noisy neighbours) and are analysed by their own modules.
-pub const EXPERIMENT_WORKLOADS: [&str; 2] = [crate::density::WORKLOAD, crate::neighbours::WORKLOAD];
+pub const EXPERIMENT_WORKLOADS: [&str; 3] = [
+    crate::density::WORKLOAD,
+    crate::neighbours::WORKLOAD,
+    crate::permissions::WORKLOAD,
+];
 
 /// Options of the statistics (the defaults are what reports use).
 #[derive(Debug, Clone, Copy)]

@@ -1305,22 +1305,98 @@ fn c5(cx: &Cx) -> ClaimResult {
     combine("C5", vec![p1, p2])
 }
 
+/// C6, from the permission check: one part per sharing model (shared
+/// daemon, shared state root, per-user rootless). A part holds when, in
+/// every setup of that model measured here, user B could do at least one
+/// action on user A's container; it is refuted when B was denied every
+/// action in some setup of the model (the claim says "anyone ... every
+/// container", so one engine that keeps users apart refutes it for that
+/// model); setups not available here are named, not counted.
 fn c6(cx: &Cx) -> ClaimResult {
-    let l = "a user of the engine can act on others' containers";
-    let acc = figures_matching(cx.a, &["foreign_actions"]);
-    let p = match acc.iter().find(|f| f.env == "container") {
-        Some(f) => holds(
-            l,
-            f.summary.centre > 0.0,
+    use crate::permissions::{by_model, PermissionRow};
+    let rows = &cx.facts.permissions;
+    let how = "isobench run --experiment permissions (as root): two test users; A creates a container, B tries state, exec, kill and delete through a shared podman service, shared runtime state roots and per-user rootless engines (a `foreign_actions` count per setup)";
+    if rows.is_empty() {
+        return combine(
+            "C6",
+            vec![not_measured(
+                "a user of the engine can act on others' containers",
+                "no permission check in this run",
+                how,
+            )],
+        );
+    }
+    let words = |r: &PermissionRow| match &r.available {
+        Err(why) => format!("{}: not available ({why})", r.env_id),
+        Ok(()) => {
+            let allowed = r.allowed();
             format!(
-                "{}: {:.0} actions on another user's containers succeeded.",
-                f.env_id, f.summary.centre
-            ),
-            vec![cx.cite(f)],
-        ),
-        None => not_measured(l, "no valid figure", "a permission check, not a benchmark: whether a user allowed to run the runtime (e.g. with access to its state root) can kill, exec into or delete a container another user created (a `foreign_actions` count)"),
+                "{}: B could {} ({} of {} foreign actions)",
+                r.env_id,
+                if allowed.is_empty() {
+                    "do nothing".to_string()
+                } else {
+                    allowed.join(", ")
+                },
+                r.foreign_actions,
+                r.attempts
+            )
+        }
     };
-    combine("C6", vec![p])
+    let cite = |r: &PermissionRow| Cited {
+        env_id: r.env_id.clone(),
+        workload: crate::permissions::WORKLOAD.into(),
+        metric: "foreign_actions".into(),
+        unit: "actions".into(),
+        params: format!(
+            "model={}, engine={}, privilege={}",
+            r.model, r.engine, r.privilege
+        ),
+        value: format!(
+            "{} of {} ({})",
+            r.foreign_actions,
+            r.attempts,
+            r.actions
+                .iter()
+                .map(|a| format!("{} {}", a.0, a.1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        vs_native: None,
+        accel: None,
+    };
+    let parts = by_model(rows)
+        .into_iter()
+        .map(|(model, rs)| {
+            let label =
+                format!("{model}: a user of the engine can act on another user's containers");
+            let measured: Vec<&PermissionRow> = rs
+                .iter()
+                .copied()
+                .filter(|r| r.available.is_ok() && r.attempts > 0)
+                .collect();
+            let text = format!(
+                "{}.",
+                rs.iter().map(|r| words(r)).collect::<Vec<_>>().join("; ")
+            );
+            if measured.is_empty() {
+                let mut p = not_measured(&label, "no setup of this model is available here", how);
+                p.text = text;
+                return p;
+            }
+            let allowed = measured.iter().filter(|r| r.foreign_actions > 0).count();
+            let shut_out = measured.iter().filter(|r| r.all_denied()).count();
+            let figures = measured.iter().map(|r| cite(r)).collect();
+            if shut_out > 0 {
+                holds(&label, false, text, figures)
+            } else if allowed == measured.len() {
+                holds(&label, true, text, figures)
+            } else {
+                part(&label, Verdict::Inconclusive, text, figures)
+            }
+        })
+        .collect();
+    combine("C6", parts)
 }
 
 fn c7(cx: &Cx) -> ClaimResult {
@@ -1376,6 +1452,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn c6_is_decided_per_sharing_model_from_the_permission_check() {
+        use crate::permissions::test_record as rec;
+        let all = [
+            ("state", "allowed"),
+            ("exec", "allowed"),
+            ("kill", "allowed"),
+            ("delete", "allowed"),
+        ];
+        let none = [
+            ("state", "denied"),
+            ("exec", "denied"),
+            ("kill", "denied"),
+            ("delete", "denied"),
+        ];
+        let rs = vec![
+            rec("podman-service", "shared daemon", &all),
+            rec("sudo-shared-root-runc", "shared state root, rootful", &all),
+            rec("group-shared-root-crun", "shared state root, rootless", &[]),
+            rec("rootless-runc", "per-user rootless", &none),
+            rec("podman-rootless", "per-user rootless", &none),
+        ];
+        let v = verdicts(&rs);
+        let c6 = &v[5];
+        assert_eq!(c6.parts.len(), 4, "{c6:?}");
+        assert_eq!(c6.parts[0].verdict, Verdict::Supported);
+        assert!(
+            c6.parts[0]
+                .text
+                .contains("B could state, exec, kill, delete (4 of 4"),
+            "{}",
+            c6.parts[0].text
+        );
+        assert_eq!(c6.parts[1].verdict, Verdict::Supported);
+        assert_eq!(c6.parts[2].verdict, Verdict::NotMeasured);
+        assert!(c6.parts[2]
+            .text
+            .contains("not available (crun refuses hybrid"));
+        assert_eq!(c6.parts[3].verdict, Verdict::NotSupported);
+        assert!(c6.parts[3]
+            .text
+            .contains("rootless-runc: B could do nothing (0 of 4"));
+        // Refuted for the per-user model: the claim as worded does not hold.
+        assert_eq!(c6.verdict, Verdict::NotSupported);
+        // Only the daemon measured: supported.
+        let v = verdicts(&rs[..1]);
+        assert_eq!(v[5].verdict, Verdict::Supported);
+        // Nothing measured: not measured.
+        assert_eq!(verdicts(&[])[5].verdict, Verdict::NotMeasured);
     }
 
     #[test]

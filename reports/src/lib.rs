@@ -15,6 +15,7 @@ pub mod metric;
 pub mod multi;
 pub mod neighbours;
 pub mod output;
+pub mod permissions;
 pub mod plot;
 pub mod report;
 pub mod schema;

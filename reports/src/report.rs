@@ -41,6 +41,8 @@ pub struct Facts {
     /// Density series and their summaries, one per environment (claim C4).
     pub density_series: Vec<crate::density::DensitySeries>,
     pub density: Vec<crate::density::DensitySummary>,
+    /// Permission checks, one per setup (claim C6).
+    pub permissions: Vec<crate::permissions::PermissionRow>,
 }
 
 /// The label of STREAM figures of a variant (`plain`, `tuned`).
@@ -108,6 +110,7 @@ impl FactsBuilder {
                 .map(crate::density::summarize)
                 .collect(),
             density_series,
+            permissions: crate::permissions::rows(records),
             ..Facts::default()
         };
         for (key, params) in self.valid.into_iter().chain(self.invalid) {

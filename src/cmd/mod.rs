@@ -7,6 +7,7 @@ pub mod fleet;
 pub mod history;
 pub mod list;
 pub mod neighbours;
+pub mod permissions;
 pub mod push;
 pub mod report;
 pub mod resume;

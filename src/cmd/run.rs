@@ -21,7 +21,7 @@ pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -212,6 +212,9 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         Some(super::density::EXPERIMENT) => return super::density::run(a, private_mounts),
         Some(super::neighbours::EXPERIMENT) => return super::neighbours::run(a, private_mounts),
         _ => {}
+    }
+    if a.experiment == Some(crate::cli::Experiment::Permissions) {
+        return super::permissions::run(a);
     }
     let (plan, mut dir, done, old_info, warnings) = match &a.resume {
         Some(path) => {

@@ -3,3 +3,4 @@
 
 pub mod density;
 pub mod neighbours;
+pub mod permissions;

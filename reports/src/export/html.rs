@@ -96,6 +96,26 @@ pub fn to_html(cx: &ReportContext) -> String {
         }
         let _ = writeln!(s, "</table>");
     }
+    if let Some((head, rows)) = super::permission_table(cx) {
+        let _ = writeln!(
+            s,
+            "<h2 id=\"permissions\">Who may act on whose containers</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
+            esc(crate::permissions::NOTE),
+            head.iter()
+                .map(|h| format!("<th>{}</th>", esc(h)))
+                .collect::<String>()
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "<tr>{}</tr>",
+                r.iter()
+                    .map(|c| format!("<td>{}</td>", esc(c)))
+                    .collect::<String>()
+            );
+        }
+        let _ = writeln!(s, "</table>");
+    }
     if let Some((head, rows)) = super::neighbour_table(cx) {
         let _ = writeln!(
             s,

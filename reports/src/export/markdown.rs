@@ -181,6 +181,22 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             );
         }
     }
+    if let Some((head, rows)) = super::permission_table(cx) {
+        let _ = writeln!(
+            s,
+            "\n## Who may act on whose containers\n\n{}\n\n| {} |\n|{}",
+            crate::permissions::NOTE,
+            head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
+            "---|".repeat(head.len())
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "| {} |",
+                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+    }
     if let Some((head, rows)) = super::neighbour_table(cx) {
         let _ = writeln!(
             s,

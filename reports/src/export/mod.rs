@@ -271,6 +271,13 @@ pub fn neighbour_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<Strin
     Some((head, body))
 }
 
+/// The permission table (claim C6): setup × verb → allowed / denied.
+/// `None` without permission records.
+pub fn permission_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let r = &cx.facts.permissions;
+    (!r.is_empty()).then(|| crate::permissions::table(r))
+}
+
 /// What the neighbour table's cells mean.
 pub const NEIGHBOUR_NOTE: &str = "One headline metric per victim (every metric is in results.csv). Victim speed beside the antagonist relative to the victim alone in the same placement (1.00× = undisturbed), paired by repetition, with its 95% interval and n; the antagonist's achieved rate shows the pressure it applied. Partitioned: containers with their own cpuset, CPU quota, memory and pids limits; VMs with pinned vCPU threads; native with CPU affinity.";
 
