@@ -139,6 +139,7 @@ impl Experiment {
         match self {
             Experiment::Density => "density",
             Experiment::Neighbours => "neighbours",
+            Experiment::Permissions => "permissions",
         }
     }
 }

@@ -110,7 +110,7 @@ impl FactsBuilder {
                 .map(crate::density::summarize)
                 .collect(),
             density_series,
-            permissions: crate::permissions::rows(records),
+            permissions: crate::permissions::rows(&self.experiments),
             ..Facts::default()
         };
         for (key, params) in self.valid.into_iter().chain(self.invalid) {

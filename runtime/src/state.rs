@@ -75,7 +75,11 @@ pub fn dir(root: &Path, id: &str) -> PathBuf {
 pub fn claim(root: &Path, id: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(root).map_err(io("mkdir", root))?;
     let d = dir(root, id);
-    match std::fs::create_dir(&d) {
+    // 0711 as runc: others may traverse to a socket or fifo they were
+    // given but not list or read the container's state (claim C6 found
+    // a rootless container's state readable by other users on a shared root).
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o711).create(&d) {
         Ok(()) => Ok(d),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists {
             id: id.into(),
@@ -91,7 +95,19 @@ impl State {
         let d = dir(root, &self.id);
         let tmp = d.join(".state.json.tmp");
         let text = serde_json::to_vec(self).expect("state serializes");
-        std::fs::write(&tmp, text).map_err(io("write", &tmp))?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            // Readable by its owner only, as runc's state.json.
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io("write", &tmp))?;
+            f.write_all(&text).map_err(io("write", &tmp))?;
+        }
         let p = d.join(STATE_FILE);
         std::fs::rename(&tmp, &p).map_err(io("rename", &p))
     }

@@ -211,10 +211,8 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     match experiment.as_deref() {
         Some(super::density::EXPERIMENT) => return super::density::run(a, private_mounts),
         Some(super::neighbours::EXPERIMENT) => return super::neighbours::run(a, private_mounts),
+        Some("permissions") => return super::permissions::run(a),
         _ => {}
-    }
-    if a.experiment == Some(crate::cli::Experiment::Permissions) {
-        return super::permissions::run(a);
     }
     let (plan, mut dir, done, old_info, warnings) = match &a.resume {
         Some(path) => {
