@@ -134,6 +134,7 @@ pub(crate) fn prepare_envs(plan: &Plan, scratch: &Path) -> Result<Option<Prepare
         workload_bin: plan.workload_bin.clone(),
         scratch: scratch.to_path_buf(),
         threads: plan.threads,
+        data_dir: crate::runner::write_workload_data(plan, scratch)?,
     };
     let mut envs = Prepared(Vec::new());
     for p in &plan.envs {

@@ -2,4 +2,5 @@
 //! one instance"): they hold several live [`crate::env::Instance`]s at once.
 
 pub mod density;
+pub mod layers;
 pub mod neighbours;
