@@ -87,7 +87,10 @@ pub fn specs(plan: &Plan, emulated: bool) -> BTreeMap<Workload, WorkloadSpec> {
 /// Write the files the plan's workloads expect below them (the copy-up
 /// files of `copyup`) into `scratch/workload-data`; `None` when no workload
 /// needs any.
-pub fn write_workload_data(plan: &Plan, scratch: &std::path::Path) -> Result<Option<std::path::PathBuf>> {
+pub fn write_workload_data(
+    plan: &Plan,
+    scratch: &std::path::Path,
+) -> Result<Option<std::path::PathBuf>> {
     use isobench_workloads::args::Command;
     let Some(spec) = specs(plan, false).remove(&Workload::Copyup) else {
         return Ok(None);
@@ -277,7 +280,11 @@ fn fmt_num(v: f64) -> String {
 
 /// One run of `spec` in `env`; the host-measured `layers` workload runs on
 /// the host instead (it measures isorun's layer store, not an environment).
-fn run_one(env: &mut dyn Environment, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {
+fn run_one(
+    env: &mut dyn Environment,
+    spec: &WorkloadSpec,
+    timeout: Duration,
+) -> Result<RunOutcome> {
     if spec.workload == Workload::Layers {
         return crate::experiment::layers::measure(spec);
     }
@@ -301,8 +308,7 @@ pub fn execute(
     // Warm-up: only pairs that still have something to measure.
     for round in 0..plan.warmup {
         for (e, w) in order(envs.len(), &plan.workloads, plan.seed, -1 - round as i64) {
-            if (0..plan.reps).all(|r| is_done(envs, e, w, r)) || envs[e].cannot_run(w).is_some()
-            {
+            if (0..plan.reps).all(|r| is_done(envs, e, w, r)) || envs[e].cannot_run(w).is_some() {
                 continue;
             }
             if interrupted() {

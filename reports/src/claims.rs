@@ -1287,8 +1287,7 @@ fn c6(cx: &Cx) -> ClaimResult {
 
 /// One figure of the `layers` workload by metric name.
 fn layer_figure<'a>(cx: &Cx<'a>, metric: &str) -> Option<&'a Figure> {
-    cx.a
-        .figures
+    cx.a.figures
         .iter()
         .find(|f| f.workload == "layers" && f.metric == metric && !f.samples.is_empty())
 }
@@ -1305,8 +1304,14 @@ fn c7(cx: &Cx) -> ClaimResult {
     let l1 = "a change adds a layer instead of rebuilding the image (isorun's builder)";
     let f = |m: &str| layer_figure(cx, m);
     let reuse_part = |label: &str, pre: &str, tool: &str| -> PartResult {
-        let names = ["layers_total", "layers_reused", "layers_added", "layer_added_bytes", "image_bytes"]
-            .map(|m| format!("{pre}{m}"));
+        let names = [
+            "layers_total",
+            "layers_reused",
+            "layers_added",
+            "layer_added_bytes",
+            "image_bytes",
+        ]
+        .map(|m| format!("{pre}{m}"));
         let figs: Vec<&Figure> = names.iter().filter_map(|m| f(m)).collect();
         if figs.len() < names.len() {
             return not_measured(
@@ -1345,12 +1350,11 @@ fn c7(cx: &Cx) -> ClaimResult {
         "umoci-built OCI layouts v1 and v2 imported into one store",
     );
     let l3 = "the top layer is copy-on-write: a first write copies the file up";
-    let copy: Vec<&Figure> = cx
-        .a
-        .figures
-        .iter()
-        .filter(|f| f.workload == "copyup" && f.metric.starts_with("first_write_ms_"))
-        .collect();
+    let copy: Vec<&Figure> =
+        cx.a.figures
+            .iter()
+            .filter(|f| f.workload == "copyup" && f.metric.starts_with("first_write_ms_"))
+            .collect();
     let largest = copy
         .iter()
         .filter_map(|f| crate::metric::parse_size(f.metric.trim_start_matches("first_write_ms_")))
@@ -1480,7 +1484,10 @@ mod tests {
         assert_eq!(ok.verdict, Verdict::Supported, "{ok:?}");
         assert!(part(&ok, "isorun's builder").text.contains("reused 3 of 4"));
         let cow = &part(&ok, "copy-on-write").text;
-        assert!(cow.contains("16 MiB file") && cow.contains("container-isorun 20.000 ms (19"), "{cow}");
+        assert!(
+            cow.contains("16 MiB file") && cow.contains("container-isorun 20.000 ms (19"),
+            "{cow}"
+        );
         // A change that rebuilt two layers, or a first write that copies
         // nothing, contradicts the claim.
         assert_eq!(c7(2.0, 20.0).verdict, Verdict::NotSupported);

@@ -155,14 +155,26 @@ pub fn c7_records(reps: u32, added: f64, copy_ms: f64) -> Vec<ResultRecord> {
             m.push((format!("{pre}layers_total"), 4.0, "layers"));
             m.push((format!("{pre}layers_reused"), 4.0 - added, "layers"));
             m.push((format!("{pre}layers_added"), added, "layers"));
-            m.push((format!("{pre}layer_added_bytes"), added * 4194316.0, "bytes"));
+            m.push((
+                format!("{pre}layer_added_bytes"),
+                added * 4194316.0,
+                "bytes",
+            ));
             m.push((format!("{pre}image_bytes"), 16777228.0, "bytes"));
         }
         out.push(record("native", "layers", rep, &m));
         for (env, ms) in [("native", 0.01), ("container-isorun", copy_ms)] {
             let m = vec![
-                ("first_write_ms_4KiB".to_string(), 0.01 + rep as f64 * 1e-4, "ms"),
-                ("first_write_ms_16MiB".to_string(), ms + rep as f64 * 1e-4, "ms"),
+                (
+                    "first_write_ms_4KiB".to_string(),
+                    0.01 + rep as f64 * 1e-4,
+                    "ms",
+                ),
+                (
+                    "first_write_ms_16MiB".to_string(),
+                    ms + rep as f64 * 1e-4,
+                    "ms",
+                ),
             ];
             out.push(record(env, "copyup", rep, &m));
         }

@@ -86,7 +86,10 @@ impl Environment for Native {
             bail!("workload binary {} not found", ctx.workload_bin.display());
         }
         self.bin = Some(std::path::absolute(&ctx.workload_bin)?);
-        let cwd = ctx.data_dir.clone().unwrap_or_else(|| ctx.scratch.join("native"));
+        let cwd = ctx
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| ctx.scratch.join("native"));
         std::fs::create_dir_all(&cwd).with_context(|| format!("creating {}", cwd.display()))?;
         self.cwd = Some(std::path::absolute(&cwd)?);
         Ok(())

@@ -112,7 +112,10 @@ pub fn change_one_file(dirs: &[PathBuf]) -> Result<()> {
 /// Mount `name`'s overlay and read [`CHANGED`] and a bottom-layer file.
 fn check_merged(store: &Store, name: &str, scratch: &Path) -> Result<String> {
     let m = scratch.join(format!("mnt-{name}"));
-    let (u, w) = (scratch.join(format!("up-{name}")), scratch.join(format!("wk-{name}")));
+    let (u, w) = (
+        scratch.join(format!("up-{name}")),
+        scratch.join(format!("wk-{name}")),
+    );
     image::mount_overlay(store, name, &u, &w, &m)?;
     let changed = std::fs::read_to_string(m.join(CHANGED));
     let bottom = m.join("usr/lib/part0/blob0").is_file();
@@ -179,7 +182,10 @@ pub fn measure(spec: &WorkloadSpec) -> Result<RunOutcome> {
     };
     res.params.insert("layers".into(), n.into());
     res.params.insert("layer_bytes".into(), size.into());
-    res.params.insert("change".into(), format!("one file ({CHANGED}) of the top layer").into());
+    res.params.insert(
+        "change".into(),
+        format!("one file ({CHANGED}) of the top layer").into(),
+    );
     let mut metric = |k: &str, v: f64, u: &str| {
         res.metrics.insert(k.into(), v);
         res.units.insert(k.into(), u.into());

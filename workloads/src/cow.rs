@@ -119,7 +119,10 @@ fn check_file(path: &Path, size: u64) -> Result<(), String> {
     let mut f = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let len = f.metadata().map_err(|e| e.to_string())?.len();
     if len != size {
-        return Err(format!("{} has {len} bytes, expected {size}", path.display()));
+        return Err(format!(
+            "{} has {len} bytes, expected {size}",
+            path.display()
+        ));
     }
     let head = written(size);
     let mut buf = vec![0u8; 1 << 20];
@@ -194,10 +197,7 @@ pub fn copyup(c: &CopyupConfig) -> Result<Vec<CopyupPoint>, String> {
             .map_err(|e| format!("{}: {e} (not prepared by the host)", p.display()))?
             .len();
         if len != size {
-            return Err(format!(
-                "{} has {len} bytes, expected {size}",
-                p.display()
-            ));
+            return Err(format!("{} has {len} bytes, expected {size}", p.display()));
         }
         let block = written(size);
         let t = Instant::now();
@@ -307,20 +307,21 @@ fn cstr(s: &str) -> CString {
     CString::new(s).expect("no NUL in fixed strings")
 }
 
-fn mount(src: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) -> Result<(), String> {
+fn mount(
+    src: &str,
+    target: &str,
+    fstype: &str,
+    flags: libc::c_ulong,
+    data: &str,
+) -> Result<(), String> {
     let (s, t, f, d) = (cstr(src), cstr(target), cstr(fstype), cstr(data));
     // SAFETY: every pointer is a NUL-terminated string that outlives the call.
-    let r = unsafe {
-        libc::mount(
-            s.as_ptr(),
-            t.as_ptr(),
-            f.as_ptr(),
-            flags,
-            d.as_ptr().cast(),
-        )
-    };
+    let r = unsafe { libc::mount(s.as_ptr(), t.as_ptr(), f.as_ptr(), flags, d.as_ptr().cast()) };
     if r != 0 {
-        return Err(os_err(&format!("mount {fstype} on {target} ({} bytes of options)", data.len())));
+        return Err(os_err(&format!(
+            "mount {fstype} on {target} ({} bytes of options)",
+            data.len()
+        )));
     }
     Ok(())
 }
@@ -358,7 +359,13 @@ pub fn ovlmount(c: &OvlmountConfig) -> Result<OvlmountResult, String> {
     mount("none", "/", "none", libc::MS_REC | libc::MS_PRIVATE, "")?;
     let base = "/tmp";
     fs::create_dir_all(base).map_err(|e| format!("creating {base}: {e}"))?;
-    mount("tmpfs", base, "tmpfs", libc::MS_NOSUID | libc::MS_NODEV, "mode=755")?;
+    mount(
+        "tmpfs",
+        base,
+        "tmpfs",
+        libc::MS_NOSUID | libc::MS_NODEV,
+        "mode=755",
+    )?;
     let b = Path::new(base);
     let lower_fs = fs_name(b);
     for i in 0..max {

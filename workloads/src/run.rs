@@ -159,9 +159,9 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
         Command::Copyup(c) => run_copyup(&mut b, c),
         Command::Ovlmount(c) => run_ovlmount(&mut b, c),
         Command::Fsmeta(c) => run_fsmeta(&mut b, c),
-        Command::Layers { .. } => Err(
-            "layers is measured by the host (isobench run), not inside an environment".into(),
-        ),
+        Command::Layers { .. } => {
+            Err("layers is measured by the host (isobench run), not inside an environment".into())
+        }
         Command::Antagonist(c) => run_antagonist(&mut b, c),
         Command::Idle => idle_forever(),
         Command::Help => Err("help is not a workload".to_string()),
