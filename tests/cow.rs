@@ -97,6 +97,10 @@ fn a_one_file_change_adds_one_layer_in_isorun_and_from_umoci() {
         assert_eq!(m("image_bytes"), 3.0 * (64 << 10) as f64 + 12.0, "{pre}");
     }
     assert!(r.info["umoci"].contains("umoci"));
+    // umoci's own one-file change: every layer of v1 reused, 12 bytes added.
+    assert_eq!(r.metrics["oci_patch_layers_reused"], 3.0);
+    assert_eq!(r.metrics["oci_patch_layers_added"], 1.0);
+    assert_eq!(r.metrics["oci_patch_layer_added_bytes"], 12.0);
     let after = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .filter(|e| {

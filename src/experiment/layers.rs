@@ -8,7 +8,8 @@
 //! 2. A real image tool: umoci (Debian) builds an OCI layout `v1` of the
 //!    same N layers (one `umoci insert` each) and `v2` the same way with the
 //!    changed file; both are imported into a fresh store, so reuse across
-//!    imports is by blob digest alone.
+//!    imports is by blob digest alone. `v3` is v1 plus one `umoci insert`
+//!    of the changed file alone: the tool's own one-file change.
 //!
 //! The figures become the `layers` workload's metrics (the native column:
 //! a host operation, the same whatever runs the container afterwards).
@@ -249,6 +250,31 @@ pub fn measure(spec: &WorkloadSpec) -> Result<RunOutcome> {
             let merged = check_merged(&s2, "oci-v2", tmp.path())?;
             if merged != "version = 2\n" {
                 problems.push(format!("umoci v2's merged view reads {merged:?}"));
+            }
+            // The image tool's own way to change a file: v3 is v1 plus one
+            // layer holding only the new file (`umoci insert`).
+            let image = |t: &str| format!("{}:{t}", layout.display());
+            run(Command::new(&umoci).args(["tag", "--image", &image("v1"), "v3"]))?;
+            let patch = tmp.path().join("app.conf");
+            std::fs::write(&patch, "version = 3\n")?;
+            run(Command::new(&umoci)
+                .args(["insert", "--image", &image("v3")])
+                .arg(&patch)
+                .arg(format!("/{CHANGED}")))?;
+            let before = s2.layer_digests()?;
+            let img = isorun::image::oci::import(&s2, &layout, Some("v3"), Some("oci-v3"))?;
+            let p = reuse(&s2, &before, &img.layers)?;
+            metric("oci_patch_layers_total", p.layers as f64, "layers");
+            metric("oci_patch_layers_reused", p.reused as f64, "layers");
+            metric("oci_patch_layers_added", p.added as f64, "layers");
+            metric("oci_patch_layer_added_bytes", p.added_bytes as f64, "bytes");
+            metric("oci_patch_image_bytes", p.image_bytes as f64, "bytes");
+            let merged = check_merged(&s2, "oci-v3", tmp.path())?;
+            if merged != "version = 3\n" || p.added != 1 || p.reused != n as usize {
+                problems.push(format!(
+                    "umoci v3 (v1 plus a one-file layer): reads {merged:?}, reused {} and added {} layers",
+                    p.reused, p.added
+                ));
             }
             let version = Command::new(&umoci)
                 .arg("--version")
