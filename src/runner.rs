@@ -284,9 +284,10 @@ fn run_one(
     env: &mut dyn Environment,
     spec: &WorkloadSpec,
     timeout: Duration,
+    scratch: &std::path::Path,
 ) -> Result<RunOutcome> {
     if spec.workload == Workload::Layers {
-        return crate::experiment::layers::measure(spec);
+        return crate::experiment::layers::measure_in(spec, scratch);
     }
     env.run(spec, timeout)
 }
@@ -302,6 +303,8 @@ pub fn execute(
     let mut summary = Summary::default();
     let timeout = Duration::from_secs(plan.timeout_s);
     let specs = specs(plan, envs.iter().any(|e| e.emulated()));
+    // The run's scratch directory: swept after a crash like the rest.
+    let scratch = dir.path().join(crate::sweep::naming::SCRATCH_DIR);
     let is_done = |envs: &[Box<dyn Environment>], e: usize, w: Workload, rep: u32| {
         done.contains(&(envs[e].id(), w.name().to_string(), rep))
     };
@@ -316,7 +319,7 @@ pub fn execute(
                 return Ok(summary);
             }
             progress.start(&format!("warm-up {} {w}", envs[e].id()));
-            match run_one(envs[e].as_mut(), &specs[&w], timeout) {
+            match run_one(envs[e].as_mut(), &specs[&w], timeout, &scratch) {
                 Ok(_) => {}
                 Err(err) if err.is::<Interrupted>() || interrupted() => {
                     summary.interrupted = true;
@@ -352,7 +355,7 @@ pub fn execute(
             }
             progress.start(&format!("{} {w} rep {rep}", envs[e].id()));
             let started = SystemTime::now();
-            let outcome = run_one(envs[e].as_mut(), &specs[&w], timeout);
+            let outcome = run_one(envs[e].as_mut(), &specs[&w], timeout, &scratch);
             if let Err(err) = &outcome {
                 if err.is::<Interrupted>() || interrupted() {
                     summary.interrupted = true;

@@ -159,17 +159,23 @@ pub fn umoci_build(umoci: &Path, layout: &Path, tag: &str, dirs: &[PathBuf]) -> 
     Ok(())
 }
 
-/// The host measurement of the `layers` workload.
+/// The host measurement of the `layers` workload, in a temporary directory.
 pub fn measure(spec: &WorkloadSpec) -> Result<RunOutcome> {
+    measure_in(spec, &std::env::temp_dir())
+}
+
+/// [`measure`] with its scratch directory (removed after) in `parent`.
+pub fn measure_in(spec: &WorkloadSpec, parent: &Path) -> Result<RunOutcome> {
     let t0 = Instant::now();
     let (n, size) = match isobench_workloads::args::parse(&spec.args, 1) {
         Ok(WCommand::Layers { layers, layer_size }) => (layers, layer_size),
         Ok(_) => bail!("not a layers workload: {:?}", spec.args),
         Err(e) => bail!("layers: {e}"),
     };
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix("isobench-layers-")
-        .tempdir()
+        .tempdir_in(parent)
         .context("creating a scratch directory for the layers workload")?;
     let mut res = WorkloadResult {
         workload: "layers".into(),
