@@ -1349,6 +1349,14 @@ fn c7(cx: &Cx) -> ClaimResult {
         "oci_",
         "umoci-built OCI layouts v1 and v2 imported into one store",
     );
+    // umoci's own way (v1 plus an inserted file): shown when measured.
+    let p_patch = layer_figure(cx, "oci_patch_layers_added").map(|_| {
+        reuse_part(
+            "an image tool's one-file change is one new layer on top",
+            "oci_patch_",
+            "umoci v3 = v1 plus `umoci insert` of the changed file, imported after v1",
+        )
+    });
     let l3 = "the top layer is copy-on-write: a first write copies the file up";
     let copy: Vec<&Figure> =
         cx.a.figures
@@ -1398,7 +1406,10 @@ fn c7(cx: &Cx) -> ClaimResult {
             }
         }
     };
-    combine("C7", vec![p1, p2, p3])
+    let mut parts = vec![p1, p2];
+    parts.extend(p_patch);
+    parts.push(p3);
+    combine("C7", parts)
 }
 
 /// Copy-on-write shows when a container's first write to the largest file
