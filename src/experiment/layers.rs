@@ -20,7 +20,6 @@ use isobench_workloads::args::Command as WCommand;
 use isobench_workloads::{WorkloadResult, WorkloadSpec};
 use isorun::image::{self, ImageConfig, Store};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -312,7 +311,6 @@ pub fn measure_in(spec: &WorkloadSpec, parent: &Path) -> Result<RunOutcome> {
         res.error = Some(format!("validation failed: {}", problems.join("; ")));
     }
     res.elapsed_s = t0.elapsed().as_secs_f64();
-    let _ = std::io::stderr().flush();
     Ok(RunOutcome {
         result: res,
         first_instruction: None,
