@@ -15,7 +15,7 @@ status=0
 ./target/release/isobench run \
     --env native,container,vm \
     --runtime isorun,runc,crun \
-    --workload cpu,membw,randacc,latency,startup \
+    --workload cpu,membw,randacc,latency,startup,copyup,ovlmount,fsmeta,layers \
     --preset quick --out "$out" "$@" || status=$?
 if [ -f "$out/results.jsonl" ]; then
     ./target/release/isobench report "$out" --out "$out/report"

@@ -19,7 +19,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql
-    slurmctld slurmd slurm-client munge uidmap podman sudo)
+    slurmctld slurmd slurm-client munge uidmap podman sudo umoci)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -84,6 +84,26 @@ pub fn specs(plan: &Plan, emulated: bool) -> BTreeMap<Workload, WorkloadSpec> {
         .collect()
 }
 
+/// Write the files the plan's workloads expect below them (the copy-up
+/// files of `copyup`) into `scratch/workload-data`; `None` when no workload
+/// needs any.
+pub fn write_workload_data(
+    plan: &Plan,
+    scratch: &std::path::Path,
+) -> Result<Option<std::path::PathBuf>> {
+    use isobench_workloads::args::Command;
+    let Some(spec) = specs(plan, false).remove(&Workload::Copyup) else {
+        return Ok(None);
+    };
+    let Ok(Command::Copyup(c)) = isobench_workloads::args::parse(&spec.args, plan.threads) else {
+        anyhow::bail!("copyup arguments {:?} do not parse", spec.args);
+    };
+    let dir = scratch.join("workload-data");
+    isobench_workloads::cow::write_data(&dir, &c.sizes)
+        .map_err(|e| anyhow::anyhow!("writing the copy-up files into {}: {e}", dir.display()))?;
+    Ok(Some(dir))
+}
+
 /// Bytes the largest workload of `specs` allocates (0 when unknown).
 pub fn memory_need_bytes(specs: &BTreeMap<Workload, WorkloadSpec>, threads: usize) -> u64 {
     specs
@@ -258,6 +278,20 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
+/// One run of `spec` in `env`; the host-measured `layers` workload runs on
+/// the host instead (it measures isorun's layer store, not an environment).
+fn run_one(
+    env: &mut dyn Environment,
+    spec: &WorkloadSpec,
+    timeout: Duration,
+    scratch: &std::path::Path,
+) -> Result<RunOutcome> {
+    if spec.workload == Workload::Layers {
+        return crate::experiment::layers::measure_in(spec, scratch);
+    }
+    env.run(spec, timeout)
+}
+
 /// Execute the plan's measurements over prepared environments.
 pub fn execute(
     plan: &Plan,
@@ -269,13 +303,15 @@ pub fn execute(
     let mut summary = Summary::default();
     let timeout = Duration::from_secs(plan.timeout_s);
     let specs = specs(plan, envs.iter().any(|e| e.emulated()));
+    // The run's scratch directory: swept after a crash like the rest.
+    let scratch = dir.path().join(crate::sweep::naming::SCRATCH_DIR);
     let is_done = |envs: &[Box<dyn Environment>], e: usize, w: Workload, rep: u32| {
         done.contains(&(envs[e].id(), w.name().to_string(), rep))
     };
     // Warm-up: only pairs that still have something to measure.
     for round in 0..plan.warmup {
         for (e, w) in order(envs.len(), &plan.workloads, plan.seed, -1 - round as i64) {
-            if (0..plan.reps).all(|r| is_done(envs, e, w, r)) {
+            if (0..plan.reps).all(|r| is_done(envs, e, w, r)) || envs[e].cannot_run(w).is_some() {
                 continue;
             }
             if interrupted() {
@@ -283,7 +319,7 @@ pub fn execute(
                 return Ok(summary);
             }
             progress.start(&format!("warm-up {} {w}", envs[e].id()));
-            match envs[e].run(&specs[&w], timeout) {
+            match run_one(envs[e].as_mut(), &specs[&w], timeout, &scratch) {
                 Ok(_) => {}
                 Err(err) if err.is::<Interrupted>() || interrupted() => {
                     summary.interrupted = true;
@@ -297,10 +333,20 @@ pub fn execute(
             }
         }
     }
+    for env in envs.iter() {
+        for w in &plan.workloads {
+            if let Some(why) = env.cannot_run(*w) {
+                progress.note(&format!("skipping {} {w}: {why}", env.id()));
+            }
+        }
+    }
     for rep in 0..plan.reps {
         for (e, w) in order(envs.len(), &plan.workloads, plan.seed, rep as i64) {
             if is_done(envs, e, w, rep) {
                 summary.skipped_done += 1;
+                continue;
+            }
+            if envs[e].cannot_run(w).is_some() {
                 continue;
             }
             if interrupted() {
@@ -309,7 +355,7 @@ pub fn execute(
             }
             progress.start(&format!("{} {w} rep {rep}", envs[e].id()));
             let started = SystemTime::now();
-            let outcome = envs[e].run(&specs[&w], timeout);
+            let outcome = run_one(envs[e].as_mut(), &specs[&w], timeout, &scratch);
             if let Err(err) = &outcome {
                 if err.is::<Interrupted>() || interrupted() {
                     summary.interrupted = true;

@@ -77,6 +77,7 @@ fn startup_under(runtime: &str) {
         workload_bin: workload,
         scratch: scratch.path().to_path_buf(),
         threads: 1,
+        data_dir: None,
     })
     .unwrap();
     let spec = WorkloadSpec {
@@ -162,6 +163,7 @@ fn idle_instances_under(runtime: &str) {
         workload_bin: workload,
         scratch: tmp.path().to_path_buf(),
         threads: 1,
+        data_dir: None,
     })
     .unwrap();
     let spec = WorkloadSpec {

@@ -144,6 +144,44 @@ fn record(env_id: &str, workload: &str, rep: u32, metrics: &[(String, f64, &str)
 /// A run of every fixture environment and workload with `reps` repetitions
 /// (20 lines per repetition). `triad_scale` multiplies STREAM triad everywhere
 /// (0.8 makes a run whose triad is 20% slower).
+/// Records of claim C7's workloads: `layers` (native column: 4 layers of
+/// 4 MiB, one added by a one-file change, `added` for the tool's figure)
+/// and `copyup` (native 0.01 ms, `container-isorun` `copy_ms` at 16 MiB).
+pub fn c7_records(reps: u32, added: f64, copy_ms: f64) -> Vec<ResultRecord> {
+    let mut out = Vec::new();
+    for rep in 0..reps {
+        let mut m = Vec::new();
+        for pre in ["", "oci_"] {
+            m.push((format!("{pre}layers_total"), 4.0, "layers"));
+            m.push((format!("{pre}layers_reused"), 4.0 - added, "layers"));
+            m.push((format!("{pre}layers_added"), added, "layers"));
+            m.push((
+                format!("{pre}layer_added_bytes"),
+                added * 4194316.0,
+                "bytes",
+            ));
+            m.push((format!("{pre}image_bytes"), 16777228.0, "bytes"));
+        }
+        out.push(record("native", "layers", rep, &m));
+        for (env, ms) in [("native", 0.01), ("container-isorun", copy_ms)] {
+            let m = vec![
+                (
+                    "first_write_ms_4KiB".to_string(),
+                    0.01 + rep as f64 * 1e-4,
+                    "ms",
+                ),
+                (
+                    "first_write_ms_16MiB".to_string(),
+                    ms + rep as f64 * 1e-4,
+                    "ms",
+                ),
+            ];
+            out.push(record(env, "copyup", rep, &m));
+        }
+    }
+    out
+}
+
 pub fn fixture_run(reps: u32, triad_scale: f64) -> Run {
     fixture_run_seeded(reps, triad_scale, 42)
 }

@@ -134,6 +134,7 @@ pub(crate) fn prepare_envs(plan: &Plan, scratch: &Path) -> Result<Option<Prepare
         workload_bin: plan.workload_bin.clone(),
         scratch: scratch.to_path_buf(),
         threads: plan.threads,
+        data_dir: crate::runner::write_workload_data(plan, scratch)?,
     };
     if let Some(n) = crate::env::rootless::notice_for(plan) {
         eprintln!("{n}");
@@ -310,7 +311,18 @@ pub fn run(a: &RunArgs) -> Result<i32> {
             .map(|e| EnvInfo {
                 env: e.kind().name().to_string(),
                 env_id: e.id(),
-                detail: e.detail(),
+                detail: {
+                    // What this environment skips, and why (claim C7's
+                    // workloads: no lower layer in a VM, no mount in a
+                    // container).
+                    let mut d = e.detail();
+                    for w in &plan.workloads {
+                        if let Some(why) = e.cannot_run(*w) {
+                            d.insert(format!("not_run_{w}"), why);
+                        }
+                    }
+                    d
+                },
             })
             .collect(),
         warnings: run_warnings,
@@ -318,7 +330,17 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     dir.write_run_info(&info)?;
     guard.armed = false;
 
-    let total = (plan.envs.len() * plan.workloads.len()) as u64 * plan.reps as u64;
+    let runnable = envs
+        .0
+        .iter()
+        .map(|e| {
+            plan.workloads
+                .iter()
+                .filter(|w| e.cannot_run(**w).is_none())
+                .count()
+        })
+        .sum::<usize>();
+    let total = runnable as u64 * plan.reps as u64;
     let mut progress = Progress::new(total.saturating_sub(done.len() as u64));
     let summary = runner::execute(&plan, &mut envs.0, &mut dir, &done, &mut progress);
     progress.finish();

@@ -193,6 +193,18 @@ impl Environment for ContainerEnv {
         d
     }
 
+    /// `ovlmount` needs CAP_SYS_ADMIN (or a user namespace whose root maps
+    /// to the host's, which needs CAP_SETFCAP): a container has neither;
+    /// its runtime makes the same mount on the host before it starts.
+    fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
+        use isobench_workloads::Workload as W;
+        match workload {
+            W::Ovlmount => Some("a container holds neither CAP_SYS_ADMIN nor CAP_SETFCAP (for a user namespace) to mount an overlay; its runtime makes that mount on the host, which the native column measures".into()),
+            W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
+            _ => None,
+        }
+    }
+
     fn prepare(&mut self, ctx: &EnvContext) -> Result<()> {
         if !ctx.workload_bin.is_file() {
             bail!("workload binary {} not found", ctx.workload_bin.display());
@@ -211,9 +223,14 @@ impl Environment for ContainerEnv {
         )
         .with_context(|| format!("copying {}", ctx.workload_bin.display()))?;
         let store = Store::open(dir.join("layers"))?;
+        // The data the workloads expect below them (copy-up files), as a
+        // layer between the base and the binary.
+        let mut layers = vec![base];
+        layers.extend(ctx.data_dir.iter().cloned());
+        layers.push(wl);
         store.build(
             IMAGE,
-            &[base, wl],
+            &layers,
             ImageConfig {
                 entrypoint: vec![WORKLOAD_PATH.into()],
                 ..Default::default()

@@ -61,6 +61,11 @@ pub struct EnvContext {
     pub scratch: PathBuf,
     /// vCPUs / thread count the plan asks for.
     pub threads: usize,
+    /// Files the workloads expect below them (`isobench-data/`, the
+    /// copy-up files, claim C7): native runs in this directory, containers
+    /// get it as an image layer under the workload binary's. `None`: the
+    /// plan needs none.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The outcome of one run of one workload in one environment.
@@ -201,6 +206,14 @@ pub trait Environment {
     /// Whether the workloads inside run emulated (sizes may differ: TCG).
     fn emulated(&self) -> bool {
         false
+    }
+    /// Why this environment cannot run `workload` (`None`: it can). The
+    /// runner skips such pairs and says why.
+    fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
+        (workload == isobench_workloads::Workload::Layers).then(|| {
+            "layers is a host measurement of isorun's layer store, recorded in the native column"
+                .to_string()
+        })
     }
     /// Build what every run needs (images, initramfs, accelerator probe).
     fn prepare(&mut self, ctx: &EnvContext) -> Result<()>;

@@ -14,6 +14,9 @@ use std::time::Duration;
 #[derive(Default)]
 pub struct Native {
     bin: Option<PathBuf>,
+    /// Working directory of the workload: the data directory (copy-up
+    /// files) or the run's scratch directory, never the user's.
+    cwd: Option<PathBuf>,
 }
 
 impl Native {
@@ -160,11 +163,20 @@ impl Environment for Native {
     fn detail(&self) -> BTreeMap<String, String> {
         BTreeMap::from([("runner".to_string(), "direct spawn".to_string())])
     }
+    fn cannot_run(&self, _workload: Workload) -> Option<String> {
+        None
+    }
     fn prepare(&mut self, ctx: &EnvContext) -> Result<()> {
         if !ctx.workload_bin.is_file() {
             bail!("workload binary {} not found", ctx.workload_bin.display());
         }
-        self.bin = Some(ctx.workload_bin.clone());
+        self.bin = Some(std::path::absolute(&ctx.workload_bin)?);
+        let cwd = ctx
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| ctx.scratch.join("native"));
+        std::fs::create_dir_all(&cwd).with_context(|| format!("creating {}", cwd.display()))?;
+        self.cwd = Some(std::path::absolute(&cwd)?);
         Ok(())
     }
     fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
@@ -191,6 +203,9 @@ impl Environment for Native {
         let mut cmd = Command::new(bin);
         cmd.args(&spec.args);
         super::process::die_with_parent(&mut cmd);
+        if let Some(d) = &self.cwd {
+            cmd.current_dir(d);
+        }
         if let Some(cpus) = &limits.cpus {
             super::set_affinity(&mut cmd, cpus)?;
         }

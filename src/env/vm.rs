@@ -306,6 +306,21 @@ impl Environment for VmEnv {
         d
     }
 
+    /// The guest's root is the initramfs unpacked into the kernel's
+    /// rootfs (tmpfs when the kernel has CONFIG_TMPFS, else ramfs; the
+    /// `fsmeta` result names it): no lower layer to copy up from, and
+    /// Debian's cloud kernel builds overlayfs as a module the initramfs
+    /// does not carry.
+    fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
+        use isobench_workloads::Workload as W;
+        match workload {
+            W::Copyup => Some("the guest's root file system is the initramfs unpacked into rootfs (tmpfs or ramfs): there is no lower layer to copy up from".into()),
+            W::Ovlmount => Some("the guest has no overlayfs: Debian's cloud kernel builds it as a module (CONFIG_OVERLAY_FS=m) and the initramfs holds only the workload binary".into()),
+            W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
+            _ => None,
+        }
+    }
+
     fn emulated(&self) -> bool {
         // Before prepare, only a forced KVM is known not to be emulated.
         match self.accel() {

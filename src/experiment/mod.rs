@@ -2,5 +2,6 @@
 //! one instance"): they hold several live [`crate::env::Instance`]s at once.
 
 pub mod density;
+pub mod layers;
 pub mod neighbours;
 pub mod permissions;

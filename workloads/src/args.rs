@@ -7,6 +7,10 @@
 //!   randacc  [--threads N] [--log2-table L] [--pages base|huge]
 //!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
 //!   startup  [--hold-ms N]
+//!   copyup   [--sizes S1,S2,...] [--dir DIR]
+//!   ovlmount [--layers N1,N2,...] [--tries T]
+//!   fsmeta   [--files N] [--dir DIR]
+//!   layers   [--layers N] [--layer-size BYTES]   (measured by the host)
 //!   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
 //! ```
 //!
@@ -41,6 +45,14 @@ pub enum Command {
     Startup {
         hold_ms: u64,
     },
+    Copyup(crate::cow::CopyupConfig),
+    Ovlmount(crate::cow::OvlmountConfig),
+    Fsmeta(crate::cow::FsmetaConfig),
+    /// Measured by the host (isorun's layer store); the binary refuses it.
+    Layers {
+        layers: u32,
+        layer_size: u64,
+    },
     /// A noisy neighbour for claim C5 (not a measured workload: it reports
     /// the pressure it applied; see `antagonist`).
     Antagonist(crate::antagonist::AntagonistConfig),
@@ -59,6 +71,10 @@ impl Command {
             Command::Randacc(_) => Workload::Randacc,
             Command::Latency(_) => Workload::Latency,
             Command::Startup { .. } => Workload::Startup,
+            Command::Copyup(_) => Workload::Copyup,
+            Command::Ovlmount(_) => Workload::Ovlmount,
+            Command::Fsmeta(_) => Workload::Fsmeta,
+            Command::Layers { .. } => Workload::Layers,
             Command::Idle => Workload::Idle,
             Command::Antagonist(_) | Command::Help => return None,
         })
@@ -84,6 +100,11 @@ impl Command {
                 Some(largest + largest / crate::latency::LINE as u64 * 4)
             }
             Command::Startup { .. } | Command::Idle | Command::Help => Some(0),
+            // Buffers of 1 MiB; the files themselves are in the page cache
+            // or the upper layer, not the process.
+            Command::Copyup(_) | Command::Fsmeta(_) | Command::Layers { .. } => Some(2 << 20),
+            // 500 tiny layers on a tmpfs.
+            Command::Ovlmount(_) => Some(4 << 20),
             Command::Antagonist(c) => c.memory_need(),
         }
     }
@@ -110,6 +131,10 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   randacc  [--threads N] [--log2-table L] [--pages base|huge]
   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
   startup  [--hold-ms N]   (idle N ms after ISOBENCH-READY, default 0)
+  copyup   [--sizes S1,S2,...] [--dir DIR]   (first write to isobench-data/copyup-<bytes>)
+  ovlmount [--layers N1,N2,...] [--tries T]   (overlay mount time, 1..500 lower layers)
+  fsmeta   [--files N] [--dir DIR]   (create, stat, unlink of N small files)
+  layers   [--layers N] [--layer-size BYTES]   (measured by the host: isobench run)
   idle                     (sleep after ISOBENCH-READY until killed)
   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
            (a noisy neighbour: ISOBENCH-PROGRESS lines with the rate it achieves)
@@ -394,6 +419,58 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
                 },
             };
             Command::Startup { hold_ms }
+        }
+        Workload::Copyup => {
+            let f = Flags::parse(rest, &["sizes", "dir"], name)?;
+            let mut sizes = match f.get("sizes") {
+                None => vec![4 << 10, 1 << 20],
+                Some(v) => v
+                    .split(',')
+                    .map(|s| parse_size(s).map_err(|e| ArgError(format!("--sizes: {e}"))))
+                    .collect::<Result<Vec<u64>, _>>()?,
+            };
+            sizes.sort_unstable();
+            sizes.dedup();
+            Command::Copyup(crate::cow::CopyupConfig {
+                sizes,
+                dir: f.get("dir").unwrap_or(crate::cow::DATA_DIR).to_string(),
+            })
+        }
+        Workload::Ovlmount => {
+            let f = Flags::parse(rest, &["layers", "tries"], name)?;
+            let max = crate::cow::OVL_MAX_STACK;
+            let mut layers = match f.get("layers") {
+                None => vec![1, 2, 4, 8, 16, 32, 64],
+                Some(v) => v
+                    .split(',')
+                    .map(|s| match s.trim().parse::<u32>() {
+                        Ok(n) if (1..=max).contains(&n) => Ok(n),
+                        _ => Err(ArgError(format!(
+                            "--layers: '{s}' is not a number of layers in 1..={max} (the kernel's limit)"
+                        ))),
+                    })
+                    .collect::<Result<Vec<u32>, _>>()?,
+            };
+            layers.sort_unstable();
+            layers.dedup();
+            Command::Ovlmount(crate::cow::OvlmountConfig {
+                layers,
+                tries: f.int("tries", 5, 1, 1000)? as u32,
+            })
+        }
+        Workload::Fsmeta => {
+            let f = Flags::parse(rest, &["files", "dir"], name)?;
+            Command::Fsmeta(crate::cow::FsmetaConfig {
+                files: f.int("files", 2000, 1, 10_000_000)? as u32,
+                dir: f.get("dir").unwrap_or(".").to_string(),
+            })
+        }
+        Workload::Layers => {
+            let f = Flags::parse(rest, &["layers", "layer-size"], name)?;
+            Command::Layers {
+                layers: f.int("layers", 4, 2, 100)? as u32,
+                layer_size: f.size("layer-size")?.unwrap_or(4 << 20),
+            }
         }
         Workload::Idle => {
             Flags::parse(rest, &[], name)?;

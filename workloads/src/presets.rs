@@ -64,6 +64,39 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
             push("threads", t);
             push("log2-table", log2.to_string());
         }
+        Workload::Copyup => {
+            let sizes = match preset {
+                Preset::Quick => "4KiB,64KiB,1MiB,16MiB",
+                _ => "4KiB,16KiB,64KiB,256KiB,1MiB,4MiB,16MiB,64MiB,256MiB",
+            };
+            push("sizes", sizes.to_string());
+        }
+        Workload::Ovlmount => {
+            let (layers, tries) = match preset {
+                Preset::Quick => ("1,2,4,8,16,32,64", 5),
+                Preset::Standard => ("1,2,4,8,16,32,64,128,256,500", 10),
+                _ => ("1,2,4,8,16,32,64,128,256,500", 20),
+            };
+            push("layers", layers.to_string());
+            push("tries", tries.to_string());
+        }
+        Workload::Fsmeta => {
+            let files = match (preset, sizing.emulated) {
+                (Preset::Quick, true) => 1000,
+                (Preset::Quick, false) => 2000,
+                (Preset::Standard, _) => 10_000,
+                _ => 50_000,
+            };
+            push("files", files.to_string());
+        }
+        Workload::Layers => {
+            let size = match preset {
+                Preset::Quick => "4MiB",
+                _ => "64MiB",
+            };
+            push("layers", "4".to_string());
+            push("layer-size", size.to_string());
+        }
         Workload::Latency => {
             let max = match (preset, sizing.emulated) {
                 (Preset::Quick, false) => "256MiB",

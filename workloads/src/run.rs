@@ -156,6 +156,12 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
             b.verdict(Ok("nothing to check: the host measures startup".into()));
             Ok(())
         }
+        Command::Copyup(c) => run_copyup(&mut b, c),
+        Command::Ovlmount(c) => run_ovlmount(&mut b, c),
+        Command::Fsmeta(c) => run_fsmeta(&mut b, c),
+        Command::Layers { .. } => {
+            Err("layers is measured by the host (isobench run), not inside an environment".into())
+        }
         Command::Antagonist(c) => run_antagonist(&mut b, c),
         Command::Idle => idle_forever(),
         Command::Help => Err("help is not a workload".to_string()),
@@ -196,6 +202,77 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
     }
     b.0.elapsed_s = start.elapsed().as_secs_f64();
     b.0
+}
+
+/// Metric name of a copy-up point: `first_write_ms_1MiB`.
+pub fn copyup_metric(size: u64) -> String {
+    format!("first_write_ms_{}", format_size(size))
+}
+
+/// Metric name of an overlay mount point: `mount_ms_64layers`.
+pub fn ovlmount_metric(layers: u32) -> String {
+    format!("mount_ms_{layers}layers")
+}
+
+fn run_copyup(b: &mut Builder, c: &crate::cow::CopyupConfig) -> Result<(), String> {
+    let sizes: Vec<String> = c.sizes.iter().map(|s| format_size(*s)).collect();
+    b.param("sizes", sizes.join(","));
+    b.param("write_bytes", crate::cow::WRITE_BYTES);
+    b.info("dir", &c.dir);
+    b.info("fs", crate::cow::fs_name(Path::new(&c.dir)));
+    b.info(
+        "timing",
+        "open(O_WRONLY) of the file plus a pwrite of its first 4 KiB, once per file per run",
+    );
+    let pts = crate::cow::copyup(c)?;
+    for p in &pts {
+        b.metric(&copyup_metric(p.size), p.ms, "ms");
+    }
+    b.verdict(Ok(format!(
+        "{} files: size, written block and the rest of the content read back",
+        pts.len()
+    )));
+    Ok(())
+}
+
+fn run_ovlmount(b: &mut Builder, c: &crate::cow::OvlmountConfig) -> Result<(), String> {
+    let l: Vec<String> = c.layers.iter().map(|n| n.to_string()).collect();
+    b.param("layers", l.join(","));
+    b.param("tries", c.tries);
+    let r = crate::cow::ovlmount(c)?;
+    for (n, med, tries) in &r.points {
+        b.metric(&ovlmount_metric(*n), *med, "ms");
+        let t: Vec<String> = tries.iter().map(|t| format!("{t:.3}")).collect();
+        b.info(&format!("tries_ms_{n}layers"), t.join(","));
+    }
+    b.info("user_namespace", r.userns);
+    b.info("lower_fs", r.lower_fs);
+    b.info(
+        "timing",
+        "median of the tries of mount(2) of an overlay (lowers, upper and work on one tmpfs, private mount namespace)",
+    );
+    b.verdict(Ok(format!(
+        "{} layer counts: each merged view showed the top layer's file and the bottom layer's",
+        r.points.len()
+    )));
+    Ok(())
+}
+
+fn run_fsmeta(b: &mut Builder, c: &crate::cow::FsmetaConfig) -> Result<(), String> {
+    b.param("files", c.files);
+    b.param("file_bytes", crate::cow::SMALL_FILE);
+    let t = crate::cow::fsmeta(c)?;
+    b.metric("create_us", t.create_us, "us");
+    b.metric("stat_us", t.stat_us, "us");
+    b.metric("unlink_us", t.unlink_us, "us");
+    b.info("fs", t.fs);
+    b.info("dir", t.dir.display());
+    b.verdict(Ok(format!(
+        "{} files created, listed, stat'ed ({} bytes each) and unlinked; directory empty after",
+        c.files,
+        crate::cow::SMALL_FILE
+    )));
+    Ok(())
 }
 
 /// A noisy neighbour: progress lines on stdout while it runs, the achieved

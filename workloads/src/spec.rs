@@ -17,6 +17,15 @@ pub enum Workload {
     Randacc,
     Latency,
     Startup,
+    /// First write to a file in a lower (read-only) layer: overlayfs copies
+    /// it up (claim C7).
+    Copyup,
+    /// mount(2) of an overlay against the number of lower layers (C7).
+    Ovlmount,
+    /// Create, stat and unlink of many small files (C7).
+    Fsmeta,
+    /// Layer reuse of isorun's layer store, measured by the host (C7).
+    Layers,
     /// Prints `ISOBENCH-READY` and sleeps until killed: a live instance for
     /// the density experiment (claim C4). Not in [`Workload::ALL`] (it
     /// measures nothing itself, so it is never a benchmark column).
@@ -24,12 +33,16 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 9] = [
         Workload::Cpu,
         Workload::Membw,
         Workload::Randacc,
         Workload::Latency,
         Workload::Startup,
+        Workload::Copyup,
+        Workload::Ovlmount,
+        Workload::Fsmeta,
+        Workload::Layers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +52,10 @@ impl Workload {
             Workload::Randacc => "randacc",
             Workload::Latency => "latency",
             Workload::Startup => "startup",
+            Workload::Copyup => "copyup",
+            Workload::Ovlmount => "ovlmount",
+            Workload::Fsmeta => "fsmeta",
+            Workload::Layers => "layers",
             Workload::Idle => "idle",
         }
     }
@@ -52,6 +69,14 @@ impl Workload {
             Workload::Latency => "pointer chase over a random cyclic permutation (lat_mem_rd)",
             Workload::Startup => {
                 "time to first instruction and whole lifecycle, measured by the host"
+            }
+            Workload::Copyup => {
+                "first write to a file in a lower layer (overlayfs copy-up) against file size"
+            }
+            Workload::Ovlmount => "overlayfs mount time against the number of lower layers",
+            Workload::Fsmeta => "create, stat and unlink of many small files",
+            Workload::Layers => {
+                "image layers reused and bytes added by a one-file change (host, isorun's store)"
             }
             Workload::Idle => "prints ISOBENCH-READY and sleeps until killed (density)",
         }

@@ -375,6 +375,114 @@ impl Plot for LatencyPlot<'_> {
     }
 }
 
+/// A C7 curve (copy-up against file size, mount time against layers),
+/// log-log, one line per environment.
+pub struct CurvePlot<'a> {
+    pub kind: &'a super::series::CurveKind,
+    pub lines: &'a [LatencyLine],
+    pub colors: Vec<usize>,
+    pub subtitle: String,
+}
+
+impl Plot for CurvePlot<'_> {
+    fn name(&self) -> String {
+        format!("{}.svg", self.kind.workload)
+    }
+    fn size(&self) -> (u32, u32) {
+        (960, 560)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = titled(root, self.kind.title, &self.subtitle)?;
+        let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 0.0f64, f64::MAX, 0.0f64);
+        for &(x, _, lo, hi) in self.lines.iter().flat_map(|l| l.points.iter()) {
+            let lx = (x.max(1) as f64).log2();
+            xmin = xmin.min(lx);
+            xmax = xmax.max(lx);
+            ymin = ymin.min(lo.max(1e-4));
+            ymax = ymax.max(hi.max(1e-4));
+        }
+        if xmin > xmax {
+            return Ok(());
+        }
+        let x_bytes = self.kind.x_bytes;
+        let mut chart = ChartBuilder::on(&area)
+            .margin(14)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(
+                (xmin - 0.5)..(xmax + 0.5),
+                ((ymin / 1.5)..(ymax * 1.5)).log_scale(),
+            )
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .x_labels(((xmax - xmin) as usize + 2).min(16))
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-6 && *x >= 0.0 {
+                    let v = 1u64 << (x.round() as u32);
+                    if x_bytes {
+                        crate::metric::format_size(v)
+                    } else {
+                        v.to_string()
+                    }
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|v| {
+                if *v < 0.01 {
+                    format!("{v:.4}")
+                } else if *v < 10.0 {
+                    format!("{v:.2}")
+                } else {
+                    format!("{v:.0}")
+                }
+            })
+            .x_desc(self.kind.x_desc)
+            .y_desc(self.kind.y_desc)
+            .axis_desc_style(font(14))
+            .label_style(font(12))
+            .draw()
+            .map_err(de)?;
+        for (i, l) in self.lines.iter().enumerate() {
+            let color = env_color(self.colors.get(i).copied().unwrap_or(i));
+            let xy: Vec<(f64, f64)> = l
+                .points
+                .iter()
+                .map(|p| ((p.0.max(1) as f64).log2(), p.1.max(1e-4)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(xy.clone(), color.stroke_width(2)))
+                .map_err(de)?
+                .label(l.env_id.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(xy.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(de)?;
+            chart
+                .draw_series(l.points.iter().map(|p| {
+                    let x = (p.0.max(1) as f64).log2();
+                    PathElement::new(
+                        vec![(x, p.2.max(1e-4)), (x, p.3.max(1e-4))],
+                        color.stroke_width(1),
+                    )
+                }))
+                .map_err(de)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font(font(13))
+            .draw()
+            .map_err(de)?;
+        Ok(())
+    }
+}
+
 /// Startup distributions: one panel per metric, one column per environment,
 /// every repetition as a point, the median as a bar, log time axis.
 pub struct StartupPlot<'a> {

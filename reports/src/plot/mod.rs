@@ -47,7 +47,9 @@ pub fn report_plots_titled(
         .collect();
     let mut out = Vec::new();
     for w in a.workloads() {
-        if w == "latency" || w == "startup" {
+        // Curves of their own (latency, copy-up, mount), distributions
+        // (startup), or host counts with no environment to compare (layers).
+        if ["latency", "startup", "copyup", "ovlmount", "layers"].contains(&w.as_str()) {
             continue;
         }
         let Some(chart) = series::bar_chart(a, &w) else {
@@ -96,6 +98,32 @@ pub fn report_plots_titled(
         out.push(NamedImage {
             stem: "latency".into(),
             title: "latency against working set".into(),
+            image: draw::render(&plot)?,
+        });
+    }
+    for kind in &series::CURVES {
+        let lines = series::curve_lines(a, kind);
+        if lines.is_empty() {
+            continue;
+        }
+        let colors = lines
+            .iter()
+            .map(|l| {
+                env_index
+                    .iter()
+                    .find(|e| e.0 == l.env_id)
+                    .map_or(0, |e| e.1)
+            })
+            .collect();
+        let plot = draw::CurvePlot {
+            kind,
+            lines: &lines,
+            colors,
+            subtitle: subtitle.clone(),
+        };
+        out.push(NamedImage {
+            stem: kind.workload.to_string(),
+            title: kind.title.to_string(),
             image: draw::render(&plot)?,
         });
     }

@@ -154,6 +154,78 @@ pub fn latency_lines(a: &Analysis) -> Vec<LatencyLine> {
         .collect()
 }
 
+/// A curve of claim C7's copy-on-write workloads: the metrics
+/// `<prefix><x><suffix>` of `workload`, one line per environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurveKind {
+    pub workload: &'static str,
+    pub prefix: &'static str,
+    pub suffix: &'static str,
+    /// x is a size (`1MiB`), else a plain count.
+    pub x_bytes: bool,
+    pub title: &'static str,
+    pub x_desc: &'static str,
+    pub y_desc: &'static str,
+}
+
+/// The curves drawn for claim C7.
+pub const CURVES: [CurveKind; 2] = [
+    CurveKind {
+        workload: "copyup",
+        prefix: "first_write_ms_",
+        suffix: "",
+        x_bytes: true,
+        title: "copy-up: first write to a file in a lower layer against its size",
+        x_desc: "file size (log scale)",
+        y_desc: "ms to open for writing and write 4 KiB (log scale)",
+    },
+    CurveKind {
+        workload: "ovlmount",
+        prefix: "mount_ms_",
+        suffix: "layers",
+        x_bytes: false,
+        title: "overlay mount time against the number of lower layers",
+        x_desc: "lower layers (log scale)",
+        y_desc: "ms per mount(2), median of the tries (log scale)",
+    },
+];
+
+/// The x of a curve metric (`first_write_ms_1MiB` → 1048576).
+pub fn curve_x(kind: &CurveKind, metric: &str) -> Option<u64> {
+    let mid = metric
+        .strip_prefix(kind.prefix)?
+        .strip_suffix(kind.suffix)?;
+    if kind.x_bytes {
+        crate::metric::parse_size(mid)
+    } else {
+        mid.parse().ok()
+    }
+}
+
+/// One line per environment of `kind`'s metrics, sorted by x.
+pub fn curve_lines(a: &Analysis, kind: &CurveKind) -> Vec<LatencyLine> {
+    a.envs
+        .iter()
+        .filter_map(|e| {
+            let mut points: Vec<(u64, f64, f64, f64)> = a
+                .figures
+                .iter()
+                .filter(|f| f.env_id == e.env_id && f.workload == kind.workload)
+                .filter_map(|f| {
+                    let s = &f.summary;
+                    let (lo, hi) = s.ci.map_or((s.centre, s.centre), |c| (c.lo, c.hi));
+                    Some((curve_x(kind, &f.metric)?, s.centre, lo, hi))
+                })
+                .collect();
+            points.sort_by_key(|p| p.0);
+            (!points.is_empty()).then(|| LatencyLine {
+                env_id: e.env_id.clone(),
+                points,
+            })
+        })
+        .collect()
+}
+
 /// The repetitions of one startup metric in one environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartupDist {
@@ -268,6 +340,14 @@ mod tests {
         assert_eq!(sizes.first(), Some(&(16 << 10)));
         assert_eq!(sizes.last(), Some(&(1 << 30)));
         assert!(sizes.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn curve_metrics_carry_their_x() {
+        assert_eq!(curve_x(&CURVES[0], "first_write_ms_1MiB"), Some(1 << 20));
+        assert_eq!(curve_x(&CURVES[1], "mount_ms_64layers"), Some(64));
+        assert_eq!(curve_x(&CURVES[1], "mount_ms_64"), None);
+        assert_eq!(curve_x(&CURVES[0], "create_us"), None);
     }
 
     #[test]

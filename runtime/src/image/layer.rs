@@ -76,9 +76,51 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
+/// A tar stream completed at its end: zeros up to the next 512-byte
+/// record and two zero records (the end-of-archive marker). Some image
+/// tools write layers without them: umoci's layers end right after the last
+/// file's data (opencontainers/umoci#436; GNU tar reports "Unexpected EOF
+/// in archive", runc and umoci unpack them). The blob's digest is checked
+/// on the stored bytes, below this reader.
+pub struct TarTail<R> {
+    inner: R,
+    read: u64,
+    /// Zeros still to supply once `inner` has ended (`None`: not ended).
+    tail: Option<u64>,
+}
+
+impl<R> TarTail<R> {
+    pub fn new(inner: R) -> Self {
+        TarTail {
+            inner,
+            read: 0,
+            tail: None,
+        }
+    }
+}
+
+impl<R: Read> Read for TarTail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tail.is_none() {
+            let n = self.inner.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                self.read += n as u64;
+                return Ok(n);
+            }
+            let pad = (512 - self.read % 512) % 512;
+            self.tail = Some(pad + 1024);
+        }
+        let left = self.tail.as_mut().expect("set above");
+        let n = (*left).min(buf.len() as u64) as usize;
+        buf[..n].fill(0);
+        *left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Unpack a tar stream into `dest` (which must exist), applying whiteouts.
 pub fn unpack(reader: impl Read, dest: &Path) -> Result<()> {
-    let mut ar = tar::Archive::new(reader);
+    let mut ar = tar::Archive::new(TarTail::new(reader));
     ar.set_preserve_permissions(true);
     // Why: only root may give files away; an unprivileged user's layers
     // keep the user's own ids, which a rootless container's user
@@ -229,6 +271,30 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["a", "b", "b/x", "l"]);
+    }
+
+    #[test]
+    fn a_layer_without_padding_or_trailer_unpacks() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("f"), "v3\n").unwrap();
+        let mut tarball = tar_dir(src.path()).unwrap();
+        // As umoci writes them: the header and the data, nothing after.
+        tarball.truncate(512 + 3);
+        let dst = tempfile::tempdir().unwrap();
+        unpack(&tarball[..], dst.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dst.path().join("f")).unwrap(),
+            "v3\n"
+        );
+        // Cut well inside a file's data: still an error.
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4096);
+        h.set_path("g").unwrap();
+        h.set_cksum();
+        let mut cut = h.as_bytes().to_vec();
+        cut.extend_from_slice(&[1u8; 100]);
+        let dst = tempfile::tempdir().unwrap();
+        assert!(unpack(&cut[..], dst.path()).is_err());
     }
 
     #[test]

@@ -244,6 +244,42 @@ impl Store {
         Ok(removed)
     }
 
+    /// Digests of every layer in the store (`sha256:<hex>`).
+    pub fn layer_digests(&self) -> Result<std::collections::BTreeSet<String>> {
+        let d = self.root.join("layers");
+        let mut out = std::collections::BTreeSet::new();
+        let rd = match std::fs::read_dir(&d) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io("read", &d)(e)),
+        };
+        for e in rd {
+            let e = e.map_err(io("read", &d))?;
+            out.insert(format!("sha256:{}", e.file_name().to_string_lossy()));
+        }
+        Ok(out)
+    }
+
+    /// Bytes a layer holds unpacked: the sizes of its regular files and
+    /// symlinks (directories and whiteouts count 0).
+    pub fn layer_bytes(&self, digest: &str) -> Result<u64> {
+        fn walk(p: &Path) -> std::io::Result<u64> {
+            let mut n = 0;
+            for e in std::fs::read_dir(p)? {
+                let e = e?;
+                let t = e.file_type()?;
+                if t.is_dir() {
+                    n += walk(&e.path())?;
+                } else if t.is_file() || t.is_symlink() {
+                    n += e.metadata()?.len();
+                }
+            }
+            Ok(n)
+        }
+        let d = self.layer_dir(digest)?;
+        walk(&d).map_err(io("read", &d))
+    }
+
     /// The image's layer directories, top first (overlayfs lowerdir order).
     pub fn lowerdirs(&self, name: &str) -> Result<Vec<PathBuf>> {
         let img = self.image(name)?;
