@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
 # as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, Slurm and
-# munge, uidmap (newuidmap/newgidmap for rootless containers), podman and
+# munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7), podman and
 # sudo (the permission check of claim C6) (Debian packages; no server is
 # started as a service: scripts/test.sh runs a throwaway PostgreSQL cluster
 # and, with scripts/slurm-local.sh, a one-node Slurm cluster), a guest

@@ -1114,16 +1114,6 @@ fn c4(cx: &Cx, host_memory_bytes: Option<u64>) -> ClaimResult {
     combine("C4", vec![p1, p2])
 }
 
-fn figures_matching<'a>(a: &'a Analysis, pat: &[&str]) -> Vec<&'a Figure> {
-    a.figures
-        .iter()
-        .filter(|f| {
-            pat.iter()
-                .any(|p| f.workload.contains(p) || f.metric.contains(p))
-        })
-        .collect()
-}
-
 /// C5 from the noisy-neighbour experiment: victims measured alone and
 /// beside an antagonist in a sibling instance, shared and partitioned.
 /// Part 1: cgroups do not protect — some container victim, partitioned (its
