@@ -111,6 +111,10 @@ pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
         )?,
     }
     for m in &plan.mounts {
+        if m.fstype == "cgroup" || m.fstype == "cgroup2" {
+            crate::cgroupfs::mount_view(&inside(root, &m.destination)?, m, &plan.cgroups_path)?;
+            continue;
+        }
         mount_one(root, m)?;
     }
     if inside(root, Path::new("/dev"))?.is_dir() {
