@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
-# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL (Debian packages;
+# as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, podman with
+# conmon and uidmap, libseccomp-dev and pkg-config (isorun links libseccomp)
+# (Debian packages;
 # the server is not started as a service: scripts/test.sh runs a throwaway
 # cluster), a guest
 # kernel (scripts/fetch-kernel.sh), the static workload binary
@@ -16,7 +18,8 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql)
+pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql
+      podman conmon uidmap libseccomp-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
