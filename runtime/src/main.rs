@@ -268,10 +268,14 @@ fn real_main(cli: Cli) -> Result<i32> {
             "{}",
             serde_json::to_string_pretty(&isorun::features::document())?
         ),
-        Cmd::Delete { id, force } => {
-            let d = lifecycle::delete(root, &id, force)?;
-            report_oom(&id, &d);
-        }
+        Cmd::Delete { id, force } => match lifecycle::delete(root, &id, force) {
+            Ok(d) => report_oom(&id, &d),
+            // As runc and crun: `delete --force` of a container that is
+            // already gone succeeds (an engine's cleanup and its `rm -f`
+            // may both delete it).
+            Err(isorun::Error::NotFound { .. }) if force => {}
+            Err(e) => return Err(e.into()),
+        },
         Cmd::Run { id, bundle } => {
             let end = lifecycle::run(root, &id, &bundle)?;
             report_oom(&id, &end.deleted);

@@ -104,7 +104,11 @@ fn podman_runs_containers_with_isorun_under_its_defaults() {
     assert_eq!(o.status.code(), Some(7), "{}", text(&o));
     assert!(out.contains("hello"), "{}", text(&o));
     assert!(out.contains("0\t0"), "sysctl not set: {}", text(&o));
-    assert!(out.contains("Seccomp:\t2"), "no seccomp filter: {}", text(&o));
+    assert!(
+        out.contains("Seccomp:\t2"),
+        "no seccomp filter: {}",
+        text(&o)
+    );
     assert!(out.contains("memory"), "no cgroup view: {}", text(&o));
     assert!(!out.contains("cgroup-writable"), "{}", text(&o));
     assert!(out.contains("devnull-ok"), "{}", text(&o));
@@ -147,11 +151,18 @@ fn podman_runs_containers_with_isorun_under_its_defaults() {
     let o = podman(&["--runtime", isorun, "stop", "-t", "10", &id]);
     assert!(o.status.success(), "{}", text(&o));
     let o = podman(&["inspect", "--format", "{{.State.ExitCode}}", &id]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "3", "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "3",
+        "{}",
+        text(&o)
+    );
     let o = podman(&["--runtime", isorun, "rm", &id]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        !Path::new(isorun::lifecycle::DEFAULT_ROOT).join(&id).exists(),
+        !Path::new(isorun::lifecycle::DEFAULT_ROOT)
+            .join(&id)
+            .exists(),
         "isorun state of {id} left behind"
     );
     let o = podman(&["ps", "-aq", "--filter", &format!("ancestor={image}")]);
