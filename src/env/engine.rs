@@ -191,7 +191,7 @@ impl Environment for PodmanEnv {
             ),
             (
                 "footprint".to_string(),
-                "podman client (attached), conmon and the container's processes".to_string(),
+                "conmon and the container's processes (what a detached container keeps); the attached podman client's PSS is recorded apart (info engine_client_pss_mib)".to_string(),
             ),
             (
                 "quirks".to_string(),
@@ -330,17 +330,25 @@ pub struct PodmanInstance {
     removed: bool,
 }
 
-/// The instance's processes: the podman client and its children, conmon
-/// (its command line names the container), and the members of the
-/// container's cgroup (`libpod_parent/libpod-<id>`), with descendants.
-fn instance_pids(client: Option<i32>, name: &str, cidfile: &Path) -> BTreeSet<i32> {
+/// The instance's processes, in two sets: what stays for as long as the
+/// container lives (conmon, found by the container's name on its command
+/// line, and the members of the container's cgroup
+/// `libpod_parent/libpod-<id>`, with descendants) and the attached podman
+/// client with its children (a per-session cost: a detached run has none).
+fn instance_pids(
+    client: Option<i32>,
+    name: &str,
+    cidfile: &Path,
+) -> (BTreeSet<i32>, BTreeSet<i32>) {
     let proc_root = Path::new(fp::PROC);
-    let mut roots: Vec<i32> = client.into_iter().collect();
-    roots.extend(fp::cmdline_mentions(
-        proc_root,
-        name,
-        std::process::id() as i32,
-    ));
+    let client_tree = match client {
+        Some(c) => fp::descendants(proc_root, &[c]),
+        None => BTreeSet::new(),
+    };
+    let mut roots: Vec<i32> = fp::cmdline_mentions(proc_root, name, std::process::id() as i32)
+        .into_iter()
+        .filter(|p| !client_tree.contains(p))
+        .collect();
     if let Ok(cid) = std::fs::read_to_string(cidfile) {
         let cid = cid.trim();
         if !cid.is_empty() {
@@ -348,11 +356,11 @@ fn instance_pids(client: Option<i32>, name: &str, cidfile: &Path) -> BTreeSet<i3
             roots.extend(fp::cgroup_procs(Path::new(CGROUP_ROOT), &cg));
         }
     }
-    // Our own `podman ps/rm` helpers never name the container's name, but
-    // the client's command line does: it is a root already.
-    roots.sort_unstable();
-    roots.dedup();
-    fp::descendants(proc_root, &roots)
+    let persistent: BTreeSet<i32> = fp::descendants(proc_root, &roots)
+        .difference(&client_tree)
+        .copied()
+        .collect();
+    (persistent, client_tree)
 }
 
 impl PodmanInstance {
@@ -383,7 +391,20 @@ impl Instance for PodmanInstance {
             return BTreeSet::new();
         }
         let client = self.sup.as_ref().filter(|s| !s.exited()).map(|s| s.pid());
-        instance_pids(client, &self.name, &self.run_dir.join("cid"))
+        let (persistent, client) = instance_pids(client, &self.name, &self.run_dir.join("cid"));
+        persistent.union(&client).copied().collect()
+    }
+
+    /// The persistent share only (conmon and the container): what each
+    /// extra container costs a host that runs them detached. The attached
+    /// client is left out (recorded apart by `wait` for startup runs).
+    fn memory(&self) -> Option<fp::Footprint> {
+        if self.removed {
+            return None;
+        }
+        let (persistent, _) = instance_pids(None, &self.name, &self.run_dir.join("cid"));
+        let f = fp::measure(Path::new(fp::PROC), &persistent);
+        (!f.pids.is_empty()).then_some(f)
     }
 
     fn stop(&mut self) -> Result<()> {
@@ -424,12 +445,15 @@ impl Instance for PodmanInstance {
             .ok_or_else(|| anyhow!("podman container {} was not started", self.name))?;
         let measure = self.workload == Workload::Startup;
         let mut footprint = None;
+        let mut client_mem = None;
         let (name, cidfile) = (self.name.clone(), self.run_dir.join("cid"));
         let w = sup
             .finish(timeout, |pid| {
                 if measure && pid.is_some() {
-                    let f = fp::measure(Path::new(fp::PROC), &instance_pids(pid, &name, &cidfile));
+                    let (persistent, client) = instance_pids(pid, &name, &cidfile);
+                    let f = fp::measure(Path::new(fp::PROC), &persistent);
                     footprint = (!f.pids.is_empty()).then_some(f);
+                    client_mem = Some(fp::measure(Path::new(fp::PROC), &client));
                 }
             })
             .map_err(|e| {
@@ -440,7 +464,7 @@ impl Instance for PodmanInstance {
         self.removed = w.status.code().is_some();
         let errors = std::fs::read_to_string(&self.errlog).unwrap_or_default();
         self.stop()?;
-        let result = find_result(&w.stdout).map_err(|e| {
+        let mut result = find_result(&w.stdout).map_err(|e| {
             anyhow!(
                 "{e} (podman run of {} under {}, {}):\n{}",
                 self.name,
@@ -449,6 +473,16 @@ impl Instance for PodmanInstance {
                 tail_lines(&format!("{}\n{errors}", w.stdout), 10)
             )
         })?;
+        if let Some(c) = client_mem {
+            // The attached client, apart from the footprint (see memory()).
+            result.info.insert(
+                "engine_client_pss_mib".into(),
+                format!("{:.2}", c.pss_mib()),
+            );
+            result
+                .info
+                .insert("engine_client_pids".into(), c.pids.len().to_string());
+        }
         Ok(RunOutcome {
             result,
             first_instruction: w.ready_after,
