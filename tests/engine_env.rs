@@ -68,7 +68,11 @@ fn startup_through_podman(runtime: &str) {
         threads: 1,
     })
     .unwrap();
-    let label = format!("label=org.isobench.pid={}", std::process::id());
+    let label = format!(
+        "label={}={}",
+        isobench::env::engine::LABEL,
+        env.label_value()
+    );
     let spec = WorkloadSpec {
         workload: Workload::Startup,
         args: vec!["startup".into(), "--hold-ms".into(), "200".into()],

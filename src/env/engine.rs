@@ -36,8 +36,9 @@ pub const ULIMITS: [&str; 2] = ["nofile=1024:1024", "nproc=1024:1024"];
 
 /// Where the workload binary sits in the image (as in `env::container`).
 const WORKLOAD_PATH: &str = "/isobench-workload";
-/// Label on every container, naming the isobench process that ran it.
-const LABEL: &str = "org.isobench.pid";
+/// Label on every container: the isobench process that ran it and the
+/// column (`<pid>/<column id>`), so each environment removes its own.
+pub const LABEL: &str = "org.isobench.instance";
 /// Cgroup parent podman uses with the cgroupfs manager (`libpod_parent`).
 const PODMAN_CGROUP_PARENT: &str = "/libpod_parent";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -119,8 +120,13 @@ impl PodmanEnv {
         c
     }
 
+    /// This column's containers: `<isobench pid>/<column id>`.
+    pub fn label_value(&self) -> String {
+        format!("{}/{}", std::process::id(), self.id())
+    }
+
     fn remove_labelled(&self) {
-        let label = format!("label={LABEL}={}", std::process::id());
+        let label = format!("label={LABEL}={}", self.label_value());
         let mut ps = Command::new(&self.podman);
         ps.args(["ps", "-aq", "--filter", &label]);
         if let Ok(ids) = output_of(ps) {
@@ -268,7 +274,7 @@ impl Environment for PodmanEnv {
             "--name".into(),
             name.clone(),
             "--label".into(),
-            format!("{LABEL}={}", std::process::id()),
+            format!("{LABEL}={}", self.label_value()),
             "--cidfile".into(),
             cidfile.display().to_string(),
         ];
