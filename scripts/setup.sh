@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
 # as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, Slurm and
-# munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7), podman and
-# sudo (the permission check of claim C6) (Debian packages; no server is
-# started as a service: scripts/test.sh runs a throwaway PostgreSQL cluster
-# and, with scripts/slurm-local.sh, a one-node Slurm cluster), a guest
+# munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7),
+# podman with conmon, sudo (the permission check of claim C6),
+# libseccomp-dev and pkg-config (isorun links libseccomp) (Debian packages;
+# no server is started as a service: scripts/test.sh runs a throwaway
+# PostgreSQL cluster and, with scripts/slurm-local.sh, a one-node Slurm
+# cluster), a guest
 # kernel (scripts/fetch-kernel.sh), the static workload binary
 # (scripts/build-workload.sh) and the release binaries (isobench, isorun).
 # Idempotent: a second run only checks.
@@ -19,7 +21,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql
-    slurmctld slurmd slurm-client munge uidmap podman sudo umoci)
+    slurmctld slurmd slurm-client munge uidmap podman conmon sudo umoci
+    libseccomp-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -62,6 +62,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Container runtime(s), comma-separated: isorun, runc, crun or a path; one column each.
+    /// `podman:RUNTIME` (podman:isorun, podman:runc, podman:crun) runs it through `podman run --rm`.
     #[arg(long, value_delimiter = ',', default_value = "isorun")]
     pub runtime: Vec<String>,
     /// VM accelerator: auto (KVM when a test boot works), kvm or tcg.

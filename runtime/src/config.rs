@@ -190,6 +190,15 @@ pub struct Plan {
     /// The user namespace's id maps (with `namespaces.user`); filled in for
     /// a rootless caller at create when the config has none.
     pub userns: Option<crate::userns::Mappings>,
+    /// Existing namespaces to join (`linux.namespaces[].path`).
+    #[serde(default)]
+    pub join: Vec<crate::nsjoin::Join>,
+    /// Namespaced sysctls to set (`linux.sysctl`), checked by [`crate::sysctl::check`].
+    #[serde(default)]
+    pub sysctl: std::collections::BTreeMap<String, String>,
+    /// The seccomp profile (`linux.seccomp`), checked by [`crate::seccomp::check`].
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// Read and validate `<bundle>/config.json`.
@@ -309,11 +318,8 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     let process = process_plan(spec.process().as_ref())?;
     let linux = spec.linux().clone().unwrap_or_default();
     let id_maps = crate::userns::from_linux(&linux)?;
-    if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
-        return unsupported("linux.sysctl", "isorun sets no sysctls");
-    }
-    if linux.seccomp().is_some() {
-        return unsupported("linux.seccomp", "isorun installs no seccomp filter");
+    if let Some(s) = linux.seccomp() {
+        crate::seccomp::check(s)?;
     }
     if linux.intel_rdt().is_some() {
         return unsupported("linux.intelRdt", "not supported");
@@ -334,12 +340,11 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         return unsupported("linux.mountLabel", "SELinux labels are not supported");
     }
     let mut ns = Namespaces::default();
+    let mut join = Vec::new();
     for (i, n) in linux.namespaces().iter().flatten().enumerate() {
-        if n.path().is_some() {
-            return unsupported(
-                &format!("linux.namespaces[{i}].path"),
-                "joining an existing namespace is not supported",
-            );
+        if let Some(path) = n.path() {
+            join.push(crate::nsjoin::plan(i, n.typ(), path.clone())?);
+            continue;
         }
         match n.typ() {
             LinuxNamespaceType::Pid => ns.pid = true,
@@ -363,7 +368,22 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
             "mappings need a user namespace in linux.namespaces",
         );
     }
-    if spec.hostname().is_some() && !ns.uts {
+    let joined = |k: &str| join.iter().any(|j| j.kind == k);
+    let sysctl: std::collections::BTreeMap<String, String> = linux
+        .sysctl()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    crate::sysctl::check(
+        &sysctl,
+        crate::sysctl::Owned {
+            ipc: ns.ipc || joined("ipc"),
+            net: ns.net || joined("net"),
+            uts: ns.uts || joined("uts"),
+        },
+    )?;
+    if spec.hostname().is_some() && !(ns.uts || joined("uts")) {
         return invalid("hostname", "needs a uts namespace");
     }
     if !ns.mount {
@@ -407,7 +427,27 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
             gid: d.gid().unwrap_or(0),
         });
     }
-    let resources = resources(&linux)?;
+    let mut resources = resources(&linux)?;
+    if !resources.devices.is_empty() {
+        // Why: the container's own device nodes (defaults and
+        // linux.devices) and its pty stay usable whatever the rules deny,
+        // as runc appends its AllowedDevices; mknod of them needs this.
+        let allow = |kind, major, minor: Option<i64>| DeviceRule {
+            allow: true,
+            kind,
+            major: Some(major),
+            minor,
+            access: "rwm".into(),
+        };
+        for d in &devices {
+            if d.kind != 'p' {
+                let r = allow(d.kind, d.major as i64, Some(d.minor as i64));
+                resources.devices.push(r);
+            }
+        }
+        resources.devices.push(allow('c', 5, Some(2))); // /dev/ptmx
+        resources.devices.push(allow('c', 136, None)); // /dev/pts/*
+    }
     let cgroups_path = match linux.cgroups_path() {
         None => format!("/{}/{id}", crate::cgroup::DEFAULT_PARENT),
         Some(p) => {
@@ -474,6 +514,9 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         image,
         annotations,
         userns: id_maps,
+        join,
+        sysctl,
+        seccomp: linux.seccomp().clone(),
     })
 }
 
@@ -693,10 +736,8 @@ pub fn mount_plan(i: usize, m: &Mount) -> Result<MountPlan> {
     }
     match fstype.as_str() {
         "bind" | "proc" | "tmpfs" | "devpts" | "mqueue" | "sysfs" | "overlay" | "ramfs" => {}
-        "cgroup" | "cgroup2" => return unsupported(
-            &format!("{field}.type"),
-            "cgroup filesystems inside the container are not mounted by isorun; drop this mount",
-        ),
+        // The container's own cgroups, bound in by crate::cgroupfs.
+        "cgroup" | "cgroup2" if !bind => {}
         "" => return invalid(&field, "mount type missing"),
         t => return unsupported(&format!("{field}.type"), &format!("mount type {t:?}")),
     }
@@ -932,8 +973,8 @@ mod tests {
         let cases = [
             (
                 "/linux/seccomp",
-                serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
-                "linux.seccomp",
+                serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}),
+                "linux.seccomp.defaultAction",
             ),
             (
                 "/process/terminal",
@@ -966,7 +1007,7 @@ mod tests {
     }
 
     #[test]
-    fn user_namespaces_are_read_and_cgroup_mount_is_rejected() {
+    fn user_namespaces_are_read_and_cgroup_mount_is_accepted() {
         let mut v = minimal();
         v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "user"}]);
         v["linux"]["uidMappings"] =
@@ -983,11 +1024,29 @@ mod tests {
             .to_string()
             .contains("linux.uidMappings"));
         let mut v = minimal();
-        v["mounts"] = serde_json::json!([{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"}]);
-        assert!(parse_json(&v)
-            .unwrap_err()
-            .to_string()
-            .contains("mounts[0]"));
+        v["mounts"] = serde_json::json!([{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid"]}]);
+        let p = parse_json(&v).unwrap();
+        assert_eq!(p.mounts[0].fstype, "cgroup");
+    }
+
+    #[test]
+    fn podman_sysctl_and_netns_path_are_planned() {
+        let mut v = minimal();
+        v["linux"]["namespaces"] = serde_json::json!([
+            {"type": "mount"}, {"type": "pid"}, {"type": "uts"},
+            {"type": "network", "path": "/run/netns/x"}
+        ]);
+        v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ping_group_range": "0 0"});
+        let p = parse_json(&v).unwrap();
+        assert!(!p.namespaces.net);
+        assert_eq!(p.join[0].kind, "net");
+        assert_eq!(p.sysctl["net.ipv4.ping_group_range"], "0 0");
+        v["linux"]["sysctl"] = serde_json::json!({"kernel.shmmax": "1"});
+        let e = parse_json(&v).unwrap_err().to_string();
+        assert!(
+            e.contains("linux.sysctl.kernel.shmmax") && e.contains("ipc"),
+            "{e}"
+        );
     }
 
     #[test]

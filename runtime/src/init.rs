@@ -78,12 +78,19 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     if c.userns_sync.is_some() {
         crate::userns::become_root()?;
     }
+    // Why: namespaces prepared by an engine (podman's network namespace)
+    // are joined before anything is set up inside them.
+    crate::nsjoin::join(&plan.join)?;
     if plan.namespaces.cgroup {
         // Why: unshared only now, so the namespace's root is the
         // container's own cgroup and /proc/self/cgroup shows "/".
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(crate::error::sys("unshare(CLONE_NEWCGROUP)"))?;
     }
+    // Why: written through the host's /proc/sys while it is still
+    // reachable and writable; each value lands in this process's own
+    // network/ipc/uts namespace.
+    crate::sysctl::apply(std::path::Path::new("/proc/sys"), &plan.sysctl)?;
     crate::rootfs::setup(plan, c.overlay)?;
     if plan.namespaces.net {
         loopback_up()?;
@@ -126,6 +133,17 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     if let Some(adj) = p.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(crate::error::io("write", "/proc/self/oom_score_adj"))?;
+    }
+    let seccomp = plan
+        .seccomp
+        .as_ref()
+        .map(crate::seccomp::compile)
+        .transpose()?;
+    if let (Some(f), false) = (&seccomp, p.no_new_privs) {
+        // Why: without no_new_privs, installing a filter needs
+        // CAP_SYS_ADMIN, so it goes in before capabilities are dropped
+        // (as runc); the calls left before exec are in any sane profile.
+        crate::seccomp::load(f)?;
     }
     if let Some(caps) = &p.caps {
         caps::drop_bounding(caps.bounding)?;
@@ -179,6 +197,11 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         .iter()
         .map(|a| cstring(a.as_bytes()))
         .collect::<Result<_>>()?;
+    if let (Some(f), true) = (&seccomp, p.no_new_privs) {
+        // Why: with no_new_privs the filter goes in as late as possible,
+        // so that it constrains the workload and not isorun's set-up.
+        crate::seccomp::load(f)?;
+    }
     // Setup is done: from here on the runtime may exit without us.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };

@@ -8,17 +8,22 @@
 
 pub mod caps;
 pub mod cgroup;
+pub mod cgroupfs;
 pub mod config;
 pub mod error;
+pub mod features;
 pub mod image;
 pub mod init;
 pub mod lifecycle;
+pub mod nsjoin;
 pub mod peer;
 pub mod rootfs;
 pub mod rootless;
 pub mod safepath;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
+pub mod sysctl;
 pub mod userns;
 
 pub use error::{Error, Result};

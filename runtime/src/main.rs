@@ -13,6 +13,18 @@ struct Cli {
     /// other users $XDG_RUNTIME_DIR/isorun, else /tmp/isorun-UID).
     #[arg(long, global = true)]
     root: Option<PathBuf>,
+    /// Also write errors to this file (as runc; conmon passes it).
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Format of --log: text or json (one {"level","msg","time"} object a line).
+    #[arg(long, global = true, default_value = "text")]
+    log_format: String,
+    /// Accepted for runc compatibility; isorun logs errors only.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Refused: isorun drives cgroupfs itself, not systemd.
+    #[arg(long, global = true)]
+    systemd_cgroup: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -28,6 +40,19 @@ enum Cmd {
         /// Write the container process's pid here.
         #[arg(long)]
         pid_file: Option<PathBuf>,
+        /// Terminal socket (conmon passes one with `-t`); without
+        /// process.terminal it is not used, as no terminal is made.
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
+        /// Refused: isorun always uses pivot_root(2).
+        #[arg(long)]
+        no_pivot: bool,
+        /// Accepted: isorun makes no session keyring in any case.
+        #[arg(long)]
+        no_new_keyring: bool,
+        /// Extra fds to pass beyond stdio: only 0 is supported.
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: u32,
     },
     /// Start a created container.
     Start { id: String },
@@ -38,6 +63,9 @@ enum Cmd {
         id: String,
         #[arg(default_value = "SIGTERM")]
         signal: String,
+        /// Signal every process of the container's cgroup.
+        #[arg(long, short)]
+        all: bool,
     },
     /// Delete a stopped container (--force: kill it first).
     Delete {
@@ -63,6 +91,8 @@ enum Cmd {
         /// The process to run (default: sh).
         args: Vec<String>,
     },
+    /// Print what isorun implements (OCI "Features Structure" JSON).
+    Features,
     /// List containers.
     List {
         #[arg(long, short, default_value = "table")]
@@ -131,21 +161,75 @@ fn report_oom(id: &str, d: &lifecycle::Deleted) {
     }
 }
 
+/// A flag or value isorun refuses: exit 2 (bad input), as clap does.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Append one error line to `--log` (runc's format: logrus text or JSON).
+fn log_error(path: &Path, format: &str, msg: &str) {
+    let time = isorun::state::now_rfc3339();
+    let line = if format == "json" {
+        serde_json::json!({"level": "error", "msg": msg, "time": time}).to_string()
+    } else {
+        format!("time={time:?} level=error msg={msg:?}")
+    };
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
+    let log = cli.log.clone();
+    let format = cli.log_format.clone();
     match real_main(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("isorun: {e:#}");
-            std::process::exit(1);
+            let msg = format!("{e:#}");
+            eprintln!("isorun: {msg}");
+            if let Some(p) = &log {
+                log_error(p, &format, &msg);
+            }
+            let code = if e.downcast_ref::<BadInput>().is_some() {
+                2
+            } else {
+                1
+            };
+            std::process::exit(code);
         }
     }
 }
 
 fn real_main(cli: Cli) -> Result<i32> {
+    if !["text", "json"].contains(&cli.log_format.as_str()) {
+        return Err(BadInput(format!("--log-format {}: use text or json", cli.log_format)).into());
+    }
+    if cli.systemd_cgroup {
+        return Err(BadInput(
+            "--systemd-cgroup is not supported: isorun manages cgroupfs itself; \
+             use cgroup_manager = \"cgroupfs\" (containers.conf) or podman --cgroup-manager=cgroupfs"
+                .into(),
+        )
+        .into());
+    }
     let root = match cli.root {
         Some(r) => r,
-        None if matches!(cli.cmd, Cmd::Spec { .. } | Cmd::Image { .. }) => PathBuf::new(),
+        None if matches!(cli.cmd, Cmd::Spec { .. } | Cmd::Image { .. } | Cmd::Features) => {
+            PathBuf::new()
+        }
         None => isorun::rootless::default_state_root()?,
     };
     let root = root.as_path();
@@ -154,7 +238,25 @@ fn real_main(cli: Cli) -> Result<i32> {
             id,
             bundle,
             pid_file,
+            console_socket: _,
+            no_pivot,
+            no_new_keyring: _,
+            preserve_fds,
         } => {
+            if no_pivot {
+                return Err(BadInput(
+                    "--no-pivot is not supported: isorun always uses pivot_root(2); \
+                     set no_pivot_root = false (containers.conf)"
+                        .into(),
+                )
+                .into());
+            }
+            if preserve_fds > 0 {
+                return Err(BadInput(format!(
+                    "--preserve-fds {preserve_fds} is not supported: only stdio passes into the container"
+                ))
+                .into());
+            }
             let c = lifecycle::create(root, &id, &bundle, true)?;
             if let Some(p) = pid_file {
                 std::fs::write(&p, c.state.pid.to_string())
@@ -166,11 +268,28 @@ fn real_main(cli: Cli) -> Result<i32> {
             let st = isorun::state::State::load(root, &id)?;
             println!("{}", serde_json::to_string_pretty(&st.oci(root))?);
         }
-        Cmd::Kill { id, signal } => lifecycle::kill(root, &id, parse_signal(&signal)?)?,
-        Cmd::Delete { id, force } => {
-            let d = lifecycle::delete(root, &id, force)?;
-            report_oom(&id, &d);
+        Cmd::Kill { id, signal, all } => {
+            let sig = parse_signal(&signal)?;
+            lifecycle::kill(root, &id, sig)?;
+            if all {
+                let st = isorun::state::State::load(root, &id)?;
+                for pid in st.cgroup.map(|c| c.pids()).unwrap_or_default() {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+                }
+            }
         }
+        Cmd::Features => println!(
+            "{}",
+            serde_json::to_string_pretty(&isorun::features::document())?
+        ),
+        Cmd::Delete { id, force } => match lifecycle::delete(root, &id, force) {
+            Ok(d) => report_oom(&id, &d),
+            // As runc and crun: `delete --force` of a container that is
+            // already gone succeeds (an engine's cleanup and its `rm -f`
+            // may both delete it).
+            Err(isorun::Error::NotFound { .. }) if force => {}
+            Err(e) => return Err(e.into()),
+        },
         Cmd::Run { id, bundle } => {
             let end = lifecycle::run(root, &id, &bundle)?;
             report_oom(&id, &end.deleted);

@@ -117,6 +117,18 @@ pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
     // symlink in the rootfs cannot aim a mount at a host path.
     let r = Root::open(root)?;
     for m in &plan.mounts {
+        if m.fstype == "cgroup" || m.fstype == "cgroup2" {
+            // The destination is resolved inside the root like every other
+            // (openat2 RESOLVE_IN_ROOT); its resolved path, with no symlink
+            // left in it, is where the view is built. Nothing runs in the
+            // container yet, so nothing can swap a component meanwhile.
+            let fd = r.mkdir_all(&m.destination)?;
+            let target = std::fs::read_link(fd_path(&fd))
+                .map_err(crate::error::io("readlink", &m.destination))?;
+            drop(fd);
+            crate::cgroupfs::mount_view(&target, m, &plan.cgroups_path)?;
+            continue;
+        }
         mount_one(&r, m)?;
     }
     if r.kind(Path::new("/dev"))? == Some(SFlag::S_IFDIR) {

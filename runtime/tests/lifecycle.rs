@@ -114,10 +114,10 @@ fn unsupported_field_is_named() {
     }
     let rig = Rig::new("unsupported", "true");
     rig.config(
-        |v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+        |v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}),
         "true",
     );
-    assert_fails_cleanly(&rig, "linux.seccomp");
+    assert_fails_cleanly(&rig, "linux.seccomp.defaultAction");
 }
 
 #[test]

@@ -57,6 +57,16 @@ fn items() -> Vec<Item> {
             },
         });
     }
+    let podman = which("podman");
+    v.push(Item {
+        kind: "environment",
+        name: "container through podman (--runtime podman:isorun|podman:runc|podman:crun)".into(),
+        usable: podman.is_some(),
+        detail: match podman {
+            Some(p) => p.display().to_string(),
+            None => "not installed (apt-get install podman conmon)".into(),
+        },
+    });
     let h = host::kvm(Path::new("/"));
     let qemu = which("qemu-system-x86_64");
     let accel = match (h.device, h.module.as_deref()) {

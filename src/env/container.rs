@@ -106,7 +106,7 @@ impl ContainerEnv {
 }
 
 /// The base layer: what a process expects to find in a root file system.
-fn write_base_layer(dir: &Path) -> Result<()> {
+pub(super) fn write_base_layer(dir: &Path) -> Result<()> {
     for d in ["proc", "dev", "sys", "tmp", "etc", "root"] {
         std::fs::create_dir_all(dir.join(d))?;
     }

@@ -8,6 +8,7 @@
 //! (idempotently).
 
 pub mod container;
+pub mod engine;
 pub mod footprint;
 pub mod native;
 pub mod process;
@@ -256,10 +257,17 @@ pub fn make(p: &crate::plan::EnvPlan, _plan: &crate::plan::Plan) -> Result<Box<d
     use crate::plan::{usage, EnvPlan};
     match p {
         EnvPlan::Native => Ok(Box::new(native::Native::new())),
-        EnvPlan::Container { runtime } => Ok(Box::new(container::ContainerEnv::new(
-            runtime,
-            crate::locate::isorun_bin(),
-        )?)),
+        // An engine column (`podman:RUNTIME`) or a bare runtime.
+        EnvPlan::Container { runtime } => match runtime.strip_prefix(engine::PODMAN_PREFIX) {
+            Some(inner) => Ok(Box::new(engine::PodmanEnv::new(
+                inner,
+                crate::locate::isorun_bin(),
+            )?)),
+            None => Ok(Box::new(container::ContainerEnv::new(
+                runtime,
+                crate::locate::isorun_bin(),
+            )?)),
+        },
         EnvPlan::Vm(v) => {
             let opts = vm::VmOptions {
                 accel: v.accel.parse().map_err(usage)?,
