@@ -227,7 +227,11 @@ fn real_main(cli: Cli) -> Result<i32> {
     }
     let root = match cli.root {
         Some(r) => r,
-        None if matches!(cli.cmd, Cmd::Spec { .. } | Cmd::Image { .. } | Cmd::Features) => {
+        None if matches!(
+            cli.cmd,
+            Cmd::Spec { .. } | Cmd::Image { .. } | Cmd::Features
+        ) =>
+        {
             PathBuf::new()
         }
         None => isorun::rootless::default_state_root()?,

@@ -197,12 +197,7 @@ impl Environment for ContainerEnv {
     /// to the host's, which needs CAP_SETFCAP): a container has neither;
     /// its runtime makes the same mount on the host before it starts.
     fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
-        use isobench_workloads::Workload as W;
-        match workload {
-            W::Ovlmount => Some("a container holds neither CAP_SYS_ADMIN nor CAP_SETFCAP (for a user namespace) to mount an overlay; its runtime makes that mount on the host, which the native column measures".into()),
-            W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
-            _ => None,
-        }
+        container_cannot_run(workload)
     }
 
     fn prepare(&mut self, ctx: &EnvContext) -> Result<()> {
@@ -698,6 +693,16 @@ fn remove_cgroup_parent(root: &Path) {
 impl Drop for ContainerEnv {
     fn drop(&mut self) {
         let _ = self.cleanup();
+    }
+}
+
+/// What no container (bare runtime or engine) can run, and why.
+pub(super) fn container_cannot_run(workload: isobench_workloads::Workload) -> Option<String> {
+    use isobench_workloads::Workload as W;
+    match workload {
+        W::Ovlmount => Some("a container holds neither CAP_SYS_ADMIN nor CAP_SETFCAP (for a user namespace) to mount an overlay; its runtime makes that mount on the host, which the native column measures".into()),
+        W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
+        _ => None,
     }
 }
 

@@ -189,7 +189,7 @@ impl Environment for PodmanEnv {
             ),
             (
                 "image".to_string(),
-                "1 layer (base directories and workload binary) imported with podman import, podman's storage driver".to_string(),
+                "1 layer (base directories, workload binary and the copy-up data files) imported with podman import, podman's storage driver".to_string(),
             ),
             (
                 "engine_defaults".to_string(),
@@ -210,6 +210,10 @@ impl Environment for PodmanEnv {
         ])
     }
 
+    fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
+        super::container::container_cannot_run(workload)
+    }
+
     fn prepare(&mut self, ctx: &EnvContext) -> Result<()> {
         if !ctx.workload_bin.is_file() {
             bail!("workload binary {} not found", ctx.workload_bin.display());
@@ -227,7 +231,12 @@ impl Environment for PodmanEnv {
         .with_context(|| format!("copying {}", ctx.workload_bin.display()))?;
         let tar = dir.join("image.tar");
         let mut t = Command::new("tar");
-        t.arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg(".");
+        t.arg("-cf").arg(&tar).arg("-C").arg(&rootfs).arg(".");
+        // The data the workloads expect below them (copy-up files): in the
+        // same imported layer, below podman's copy-on-write layer.
+        if let Some(d) = &ctx.data_dir {
+            t.arg("-C").arg(d).arg(".");
+        }
         output_of(t).context("packing the image tar")?;
         let image = format!(
             "localhost/isobench-{}-{}:latest",
