@@ -145,8 +145,15 @@ fn runs_section(ds: &[Digest], labels: &[String], md: &mut String, html: &mut St
     let _ = write!(html, "<p class=\"note\">{}</p>", esc(note));
 
     // The runs.
-    let _ = writeln!(md, "## Runs\n\n| column | run | host | CPU | cores | memory | kernel | started | results |\n|---|---|---|---|---|---|---|---|---|");
-    let _ = write!(html, "<h2>Runs</h2><table><tr><th>column</th><th>run</th><th>host</th><th>CPU</th><th>cores</th><th>memory</th><th>kernel</th><th>started</th><th>results</th></tr>");
+    md.push_str("## Runs\n\n");
+    html.push_str("<h2>Runs</h2>");
+    table_head(
+        md,
+        html,
+        &[
+            "column", "run", "host", "CPU", "cores", "memory", "kernel", "started", "results",
+        ],
+    );
     for (d, l) in ds.iter().zip(labels) {
         let h = &d.info.host;
         let row = [
@@ -172,17 +179,36 @@ fn runs_section(ds: &[Digest], labels: &[String], md: &mut String, html: &mut St
                 }
             ),
         ];
-        let _ = writeln!(md, "| {} |", row.join(" | "));
-        let _ = write!(
-            html,
-            "<tr>{}</tr>",
-            row.iter()
-                .map(|c| format!("<td>{}</td>", esc(c)))
-                .collect::<String>()
-        );
+        table_row(md, html, &row);
     }
     let _ = writeln!(md);
     html.push_str("</table>");
+}
+
+/// Open a table in both forms: the Markdown header and its rule, and an
+/// HTML `<table>` with its header row.
+pub fn table_head(md: &mut String, html: &mut String, columns: &[&str]) {
+    let _ = writeln!(
+        md,
+        "| {} |\n|{}",
+        columns.join(" | "),
+        "---|".repeat(columns.len())
+    );
+    let _ = write!(html, "<table><tr>{}</tr>", html_cells("th", columns));
+}
+
+/// One table row in both forms (the HTML cells escaped).
+pub fn table_row(md: &mut String, html: &mut String, cells: &[String]) {
+    let _ = writeln!(md, "| {} |", cells.join(" | "));
+    let _ = write!(html, "<tr>{}</tr>", html_cells("td", cells));
+}
+
+/// `<TAG>cell</TAG>` for each cell, escaped.
+fn html_cells(tag: &str, cells: &[impl AsRef<str>]) -> String {
+    cells
+        .iter()
+        .map(|c| format!("<{tag}>{}</{tag}>", esc(c.as_ref())))
+        .collect()
 }
 
 /// What a caller puts at the top of the report, under its title (e.g. the
@@ -271,20 +297,11 @@ pub fn render_multi_with(ds: &[Digest], preface: &Preface) -> Result<Vec<OutputF
             let _ = writeln!(md, "![{t}](plots/hosts-{w}.svg)\n");
             let _ = write!(html, "<figure>{}</figure>", svg_body(&img.svg));
         }
-        let head: String = labels.iter().map(|l| format!(" {l} |")).collect();
-        let _ = writeln!(
-            md,
-            "| metric | environment |{head}\n|---|---|{}",
-            "---|".repeat(labels.len())
-        );
-        let _ = write!(
-            html,
-            "<table><tr><th>metric</th><th>environment</th>{}</tr>",
-            labels
-                .iter()
-                .map(|l| format!("<th>{}</th>", esc(l)))
-                .collect::<String>()
-        );
+        let columns: Vec<&str> = ["metric", "environment"]
+            .into_iter()
+            .chain(labels.iter().map(String::as_str))
+            .collect();
+        table_head(&mut md, &mut html, &columns);
         for (_, m, e) in all.iter().filter(|k| k.0 == *w) {
             let unit = ds
                 .iter()

@@ -5,7 +5,7 @@
 //! rows in, Markdown and HTML out.
 
 use isobench_reports::export::html::esc;
-use isobench_reports::multi::Preface;
+use isobench_reports::multi::{table_head, table_row, Preface};
 use std::fmt::Write;
 
 pub struct Header {
@@ -101,32 +101,10 @@ pub fn preface(h: &Header, rows: &[Row]) -> Preface {
     }
 
     let mut md = format!("## Campaign {}\n\n{lead}\n\n", h.id);
-    let _ = writeln!(
-        md,
-        "| {} |\n|{}",
-        COLUMNS.join(" | "),
-        "---|".repeat(COLUMNS.len())
-    );
-    let mut html = format!(
-        "<h2>Campaign {}</h2><p>{}</p><table><tr>{}</tr>",
-        esc(&h.id),
-        esc(&lead),
-        COLUMNS
-            .iter()
-            .map(|c| format!("<th>{c}</th>"))
-            .collect::<String>()
-    );
+    let mut html = format!("<h2>Campaign {}</h2><p>{}</p>", esc(&h.id), esc(&lead));
+    table_head(&mut md, &mut html, &COLUMNS);
     for r in rows {
-        let cells = r.cells();
-        let _ = writeln!(md, "| {} |", cells.join(" | "));
-        let _ = write!(
-            html,
-            "<tr>{}</tr>",
-            cells
-                .iter()
-                .map(|c| format!("<td>{}</td>", esc(c)))
-                .collect::<String>()
-        );
+        table_row(&mut md, &mut html, &r.cells());
     }
     let _ = writeln!(md, "\n{tally}\n");
     let _ = write!(html, "</table><p>{}</p>", esc(&tally));
