@@ -195,14 +195,36 @@ fn a_two_job_campaign_runs_through_slurm_and_every_result_is_in_postgres() {
         assert_eq!(stored.len(), result_lines(Path::new(run_dir)));
         assert!(stored.iter().all(|r| r.valid && r.workload == "cpu"));
     }
+    // The report: the status table, then the multi-run report of both runs.
     let o = fleet(&c, &["report", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let out = dir.join("report");
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
-        md.contains("2 of 2 target(s) have results in the store"),
+        md.contains("2 of 2 target(s) have a run in the store"),
         "{md}"
     );
-    assert!(md.contains("| native | cpu | gflops"), "{md}");
+    let campaign_at = md.find("## Campaign ").expect("the status table");
+    assert!(campaign_at < md.find("## Runs").expect("the runs"), "{md}");
+    for s in &st {
+        let id = run_id(s["run_dir"].as_str().unwrap());
+        // Its status row: run id, repetitions in the store, its column.
+        assert!(
+            md.contains(&format!("| {id} | 2 | column {}", c.node)),
+            "{md}"
+        );
+        let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with(&format!("{id},{},", c.node)) && l.contains(",native,cpu,")),
+            "{csv}"
+        );
+    }
+    // Geometric mean with its 95% interval and n, per run.
+    assert!(md.contains("| gflops (") && md.contains("] n=2"), "{md}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("<h2>Campaign "), "{html}");
+    // (No plot: a plan of native alone has no speed relative to native.)
     // Nothing left to resubmit.
     let o = fleet(&c, &["resubmit", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -267,6 +289,32 @@ fn a_job_cancelled_midway_is_reported_and_only_it_is_resubmitted() {
         .repetitions(&run_id(victim_dir.to_str().unwrap()))
         .unwrap()
         .is_empty());
+    // The report shows the whole run and names the cancelled target.
+    let o = fleet(&c, &["report", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = std::fs::read_to_string(dir.join("report/summary.md")).unwrap();
+    assert!(
+        md.contains("1 of 2 target(s) have a run in the store"),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "| {target} | {job} | {} | cancelled (CANCELLED",
+            c.node
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "not in the store ({measured} results in its run directory)"
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("Not shown: {target} (cancelled")),
+        "{md}"
+    );
+    assert!(md.contains("1 runs on 1 host(s)"), "{md}");
 
     // One command runs the cancelled target again, and only it.
     let o = fleet(&c, &["resubmit", dir.to_str().unwrap()]);

@@ -138,8 +138,96 @@ fn cell(d: &Digest, w: &str, m: &str, e: &str) -> (String, String) {
     (abs, rel)
 }
 
+/// The note on what the figures are, and the table of the runs.
+fn runs_section(ds: &[Digest], labels: &[String], md: &mut String, html: &mut String) {
+    let note = "Each run's figures are its own: geometric mean with a 95% Student t interval on the logs (n repetitions), and speed relative to native on the same host (paired t interval). Figures of different runs are shown side by side and never divided by each other; `isobench compare` tests a difference (runs of different hosts only with --force).";
+    let _ = writeln!(md, "{note}\n");
+    let _ = write!(html, "<p class=\"note\">{}</p>", esc(note));
+
+    // The runs.
+    md.push_str("## Runs\n\n");
+    html.push_str("<h2>Runs</h2>");
+    table_head(
+        md,
+        html,
+        &[
+            "column", "run", "host", "CPU", "cores", "memory", "kernel", "started", "results",
+        ],
+    );
+    for (d, l) in ds.iter().zip(labels) {
+        let h = &d.info.host;
+        let row = [
+            l.clone(),
+            d.info.run_id.clone(),
+            format!(
+                "{} ({})",
+                h.hostname,
+                &crate::history::host_fingerprint(h)[..8]
+            ),
+            h.cpu_model.clone(),
+            h.cores_logical.to_string(),
+            format!("{:.1} GiB", h.memory_bytes as f64 / (1u64 << 30) as f64),
+            h.kernel.clone(),
+            d.info.started_at.clone(),
+            format!(
+                "{}{}",
+                d.lines,
+                if d.info.finished_at.is_none() {
+                    " (unfinished)"
+                } else {
+                    ""
+                }
+            ),
+        ];
+        table_row(md, html, &row);
+    }
+    let _ = writeln!(md);
+    html.push_str("</table>");
+}
+
+/// Open a table in both forms: the Markdown header and its rule, and an
+/// HTML `<table>` with its header row.
+pub fn table_head(md: &mut String, html: &mut String, columns: &[&str]) {
+    let _ = writeln!(
+        md,
+        "| {} |\n|{}",
+        columns.join(" | "),
+        "---|".repeat(columns.len())
+    );
+    let _ = write!(html, "<table><tr>{}</tr>", html_cells("th", columns));
+}
+
+/// One table row in both forms (the HTML cells escaped).
+pub fn table_row(md: &mut String, html: &mut String, cells: &[String]) {
+    let _ = writeln!(md, "| {} |", cells.join(" | "));
+    let _ = write!(html, "<tr>{}</tr>", html_cells("td", cells));
+}
+
+/// `<TAG>cell</TAG>` for each cell, escaped.
+fn html_cells(tag: &str, cells: &[impl AsRef<str>]) -> String {
+    cells
+        .iter()
+        .map(|c| format!("<{tag}>{}</{tag}>", esc(c.as_ref())))
+        .collect()
+}
+
+/// What a caller puts at the top of the report, under its title (e.g. the
+/// per-target status of a fleet campaign): the same content as Markdown and
+/// as an HTML fragment.
+#[derive(Debug, Clone, Default)]
+pub struct Preface {
+    pub markdown: String,
+    pub html: String,
+}
+
 /// Render the report of several runs, in memory.
 pub fn render_multi(ds: &[Digest]) -> Result<Vec<OutputFile>, PlotError> {
+    render_multi_with(ds, &Preface::default())
+}
+
+/// [`render_multi`] with `preface` under the title. No run at all gives the
+/// preface and a line saying so.
+pub fn render_multi_with(ds: &[Digest], preface: &Preface) -> Result<Vec<OutputFile>, PlotError> {
     let labels = column_labels(ds);
     let hosts: BTreeSet<&str> = ds.iter().map(|d| d.info.host.hostname.as_str()).collect();
     let mut workloads: Vec<String> = keys(ds).into_iter().map(|k| k.0).collect();
@@ -179,49 +267,15 @@ pub fn render_multi(ds: &[Digest]) -> Result<Vec<OutputFile>, PlotError> {
         esc(&title),
         esc(&title)
     );
-    let note = "Each run's figures are its own: geometric mean with a 95% Student t interval on the logs (n repetitions), and speed relative to native on the same host (paired t interval). Figures of different runs are shown side by side and never divided by each other; `isobench compare` tests a difference (runs of different hosts only with --force).";
-    let _ = writeln!(md, "{note}\n");
-    let _ = write!(html, "<p class=\"note\">{}</p>", esc(note));
-
-    // The runs.
-    let _ = writeln!(md, "## Runs\n\n| column | run | host | CPU | cores | memory | kernel | started | results |\n|---|---|---|---|---|---|---|---|---|");
-    let _ = write!(html, "<h2>Runs</h2><table><tr><th>column</th><th>run</th><th>host</th><th>CPU</th><th>cores</th><th>memory</th><th>kernel</th><th>started</th><th>results</th></tr>");
-    for (d, l) in ds.iter().zip(&labels) {
-        let h = &d.info.host;
-        let row = [
-            l.clone(),
-            d.info.run_id.clone(),
-            format!(
-                "{} ({})",
-                h.hostname,
-                &crate::history::host_fingerprint(h)[..8]
-            ),
-            h.cpu_model.clone(),
-            h.cores_logical.to_string(),
-            format!("{:.1} GiB", h.memory_bytes as f64 / (1u64 << 30) as f64),
-            h.kernel.clone(),
-            d.info.started_at.clone(),
-            format!(
-                "{}{}",
-                d.lines,
-                if d.info.finished_at.is_none() {
-                    " (unfinished)"
-                } else {
-                    ""
-                }
-            ),
-        ];
-        let _ = writeln!(md, "| {} |", row.join(" | "));
-        let _ = write!(
-            html,
-            "<tr>{}</tr>",
-            row.iter()
-                .map(|c| format!("<td>{}</td>", esc(c)))
-                .collect::<String>()
-        );
+    md.push_str(&preface.markdown);
+    html.push_str(&preface.html);
+    if ds.is_empty() {
+        let none = "No run to show.";
+        let _ = writeln!(md, "{none}");
+        let _ = write!(html, "<p>{none}</p>");
+    } else {
+        runs_section(ds, &labels, &mut md, &mut html);
     }
-    let _ = writeln!(md);
-    html.push_str("</table>");
     for d in ds {
         for w in &d.load_warnings {
             let _ = writeln!(md, "- warning ({}): {w}", d.info.run_id);
@@ -243,20 +297,11 @@ pub fn render_multi(ds: &[Digest]) -> Result<Vec<OutputFile>, PlotError> {
             let _ = writeln!(md, "![{t}](plots/hosts-{w}.svg)\n");
             let _ = write!(html, "<figure>{}</figure>", svg_body(&img.svg));
         }
-        let head: String = labels.iter().map(|l| format!(" {l} |")).collect();
-        let _ = writeln!(
-            md,
-            "| metric | environment |{head}\n|---|---|{}",
-            "---|".repeat(labels.len())
-        );
-        let _ = write!(
-            html,
-            "<table><tr><th>metric</th><th>environment</th>{}</tr>",
-            labels
-                .iter()
-                .map(|l| format!("<th>{}</th>", esc(l)))
-                .collect::<String>()
-        );
+        let columns: Vec<&str> = ["metric", "environment"]
+            .into_iter()
+            .chain(labels.iter().map(String::as_str))
+            .collect();
+        table_head(&mut md, &mut html, &columns);
         for (_, m, e) in all.iter().filter(|k| k.0 == *w) {
             let unit = ds
                 .iter()
@@ -393,5 +438,29 @@ mod tests {
         assert!(files.iter().any(|f| f.name == "plots/hosts-membw.svg"));
         let html = String::from_utf8(files[0].bytes.clone()).unwrap();
         assert!(html.contains("<svg") && html.contains("3 runs on 2 host(s)"));
+    }
+
+    #[test]
+    fn a_preface_stands_under_the_title_even_without_runs() {
+        let p = Preface {
+            markdown: "## Campaign c1\n\n".into(),
+            html: "<h2>Campaign c1</h2>".into(),
+        };
+        let files = render_multi_with(&[digest_on("epyc", "r1", 1.0)], &p).unwrap();
+        let md = String::from_utf8(files[1].bytes.clone()).unwrap();
+        let at = md.find("## Campaign c1").expect("preface in summary.md");
+        assert!(at < md.find("## Runs").unwrap(), "{md}");
+        let files = render_multi_with(&[], &p).unwrap();
+        let md = String::from_utf8(files[1].bytes.clone()).unwrap();
+        assert!(
+            md.contains("## Campaign c1") && md.contains("No run to show."),
+            "{md}"
+        );
+        assert!(!md.contains("## Runs"), "{md}");
+        let html = String::from_utf8(files[0].bytes.clone()).unwrap();
+        assert!(
+            html.contains("<h2>Campaign c1</h2><p>No run to show.</p>"),
+            "{html}"
+        );
     }
 }

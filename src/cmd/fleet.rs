@@ -5,12 +5,13 @@
 
 use crate::cli::{Cli, Command as CliCommand};
 use crate::fleet::campaign::{self, Campaign, Submission, Target, CAMPAIGN_SCHEMA};
+use crate::fleet::report::Shown;
 use crate::fleet::slurm::{self, JobState, SlurmJob};
 use crate::fleet::{self as fleet, Source, Verdict};
 use crate::plan::usage;
 use anyhow::{Context, Result};
 use clap::Parser;
-use isobench_reports::history::{is_postgres_url, redact, History};
+use isobench_reports::history::{is_postgres_url, redact, History, HistoryError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,7 +29,8 @@ pub enum FleetCommand {
     Submit(SubmitArgs),
     /// Per target: pending, running, done, failed or cancelled (exit 1 when any failed or was cancelled).
     Status(StatusArgs),
-    /// The campaign's results from the shared store, hosts side by side.
+    /// Every target's state, and the campaign's runs from the shared store
+    /// side by side (the report `isobench report` writes for several runs).
     Report(FleetReportArgs),
     /// Submit again only the targets whose latest job failed or was cancelled.
     Resubmit(CampaignArg),
@@ -95,7 +97,8 @@ pub struct FleetReportArgs {
     /// Store to read [default: the campaign's].
     #[arg(long)]
     pub db: Option<String>,
-    /// Markdown file to write [default: CAMPAIGN/report.md].
+    /// Output directory (index.html, summary.md, results.csv, plots/)
+    /// [default: CAMPAIGN/report].
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -536,38 +539,74 @@ fn cancel(dir: &Path) -> Result<i32> {
     Ok(0)
 }
 
-/// The run id a finished job wrote, from its run.json.
+/// The run id a job wrote, from its run.json.
 fn run_id_of(run_dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(run_dir.join("run.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("run_id")?.as_str().map(str::to_string)
 }
 
+/// Results a run directory holds (lines of results.jsonl).
+fn measured(run_dir: &Path) -> usize {
+    std::fs::read_to_string(run_dir.join("results.jsonl"))
+        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0)
+}
+
+/// Every target's status, then the runs the store holds side by side: the
+/// report `isobench report --db URL ID ID...` writes, with the campaign's
+/// status table under its title.
 fn report(a: &FleetReportArgs) -> Result<i32> {
     let dir = &a.campaign;
     let c = campaign::load(dir)?;
     let db = a.db.clone().unwrap_or_else(|| c.db.clone());
     let (st, via) = statuses(dir, &c)?;
-    let mut store = History::open(Path::new(&db)).map_err(crate::cmd::push::store_error)?;
-    let mut rows = Vec::new();
-    for s in st {
+    let mut store =
+        History::open_existing(Path::new(&db)).map_err(crate::cmd::push::store_error)?;
+    let mut digests = Vec::new();
+    // Per target: its run id and the index of its digest, if stored.
+    let mut found: Vec<(Option<String>, Option<usize>)> = Vec::new();
+    for s in &st {
         let run_id = s.run_dir.as_deref().and_then(run_id_of);
-        let records = match &run_id {
-            Some(id) => store
-                .repetitions(id)
-                .map_err(crate::cmd::push::store_error)?,
-            None => vec![],
-        };
-        rows.push(fleet::report::Row {
-            target: s.target,
-            job: s.job,
-            node: s.node,
-            state: format!("{} ({})", s.state, s.detail),
-            run_id,
-            records,
-        });
+        let mut at = None;
+        if let Some(id) = &run_id {
+            match store.digest(id) {
+                Ok(d) => {
+                    at = Some(digests.len());
+                    digests.push(d);
+                }
+                Err(HistoryError::NoRun { .. }) => {}
+                Err(e) => return Err(crate::cmd::push::store_error(e)),
+            }
+        }
+        found.push((run_id, at));
     }
-    let md = fleet::report::markdown(
+    let labels = isobench_reports::multi::column_labels(&digests);
+    let rows: Vec<fleet::report::Row> = st
+        .into_iter()
+        .zip(found)
+        .map(|(s, (run_id, at))| {
+            let shown = match (at, &s.run_dir) {
+                (Some(i), _) => Shown::Column {
+                    label: labels[i].clone(),
+                    repetitions: digests[i].lines,
+                },
+                (None, Some(rd)) => Shown::NotInStore {
+                    measured: measured(rd),
+                },
+                (None, None) => Shown::NoRun,
+            };
+            fleet::report::Row {
+                target: s.target,
+                job: s.job,
+                node: s.node,
+                state: format!("{} ({})", s.state, s.detail),
+                run_id,
+                shown,
+            }
+        })
+        .collect();
+    let preface = fleet::report::preface(
         &fleet::report::Header {
             id: c.id.clone(),
             created_at: c.created_at.clone(),
@@ -577,9 +616,18 @@ fn report(a: &FleetReportArgs) -> Result<i32> {
         },
         &rows,
     );
-    let out = a.out.clone().unwrap_or_else(|| dir.join("report.md"));
-    std::fs::write(&out, &md).with_context(|| format!("writing {}", out.display()))?;
-    print!("{md}");
-    println!("\nwrote {}", out.display());
+    let shown = digests.len();
+    println!(
+        "campaign {}: {shown} of {} target(s) have a run in the store",
+        c.id,
+        rows.len()
+    );
+    for r in &rows {
+        if !matches!(r.shown, Shown::Column { .. }) {
+            println!("  not shown: {} ({})", r.target, r.state);
+        }
+    }
+    let out = a.out.clone().unwrap_or_else(|| dir.join("report"));
+    crate::cmd::report::write_multi(&out, &digests, &preface)?;
     Ok(0)
 }

@@ -6,10 +6,12 @@
 
 use crate::cmd::source::{Reader, RunRef};
 use anyhow::Result;
+use isobench_reports::digest::Digest;
 use isobench_reports::load::LoadError;
+use isobench_reports::multi::Preface;
 use isobench_reports::output::write_files;
 use isobench_reports::report::{default_out_dir, render_digest, ReportError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
@@ -52,6 +54,36 @@ pub(crate) fn classify(e: ReportError) -> anyhow::Error {
     }
 }
 
+/// Render runs side by side (with `preface` under the title) into `out`,
+/// and say what was written.
+pub(crate) fn write_multi(out: &Path, digests: &[Digest], preface: &Preface) -> Result<()> {
+    let files = isobench_reports::multi::render_multi_with(digests, preface)
+        .map_err(|e| classify(ReportError::Plot(e)))?;
+    let paths = write_files(out, &files).map_err(|e| classify(ReportError::Write(e)))?;
+    for d in digests {
+        for w in &d.load_warnings {
+            eprintln!("isobench: warning: {w}");
+        }
+    }
+    let labels = isobench_reports::multi::column_labels(digests);
+    println!(
+        "report of {} run(s) side by side: {}",
+        digests.len(),
+        digests
+            .iter()
+            .zip(&labels)
+            .map(|(d, l)| format!("{l} ({}, {} results)", d.info.run_id, d.lines))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "wrote {} files; open {}",
+        paths.len(),
+        out.join("index.html").display()
+    );
+    Ok(())
+}
+
 pub fn run(args: &ReportArgs) -> Result<i32> {
     let mut refs: Vec<RunRef> = args.runs.iter().map(|p| RunRef::of_arg(p)).collect();
     refs.extend(args.run_ids.iter().cloned().map(RunRef::Stored));
@@ -70,30 +102,7 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         _ => PathBuf::from("isobench-report"),
     });
     if digests.len() > 1 {
-        let files = isobench_reports::multi::render_multi(&digests)
-            .map_err(|e| classify(ReportError::Plot(e)))?;
-        let paths = write_files(&out, &files).map_err(|e| classify(ReportError::Write(e)))?;
-        for d in &digests {
-            for w in &d.load_warnings {
-                eprintln!("isobench: warning: {w}");
-            }
-        }
-        let labels = isobench_reports::multi::column_labels(&digests);
-        println!(
-            "report of {} runs side by side: {}",
-            digests.len(),
-            digests
-                .iter()
-                .zip(&labels)
-                .map(|(d, l)| format!("{l} ({}, {} results)", d.info.run_id, d.lines))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        println!(
-            "wrote {} files; open {}",
-            paths.len(),
-            out.join("index.html").display()
-        );
+        write_multi(&out, &digests, &Preface::default())?;
         return Ok(0);
     }
     let d = digests.pop().expect("one run");

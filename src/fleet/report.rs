@@ -1,10 +1,12 @@
-//! The campaign report: one row per target (its latest job, state, run id
-//! and the repetitions the store holds), then the hosts side by side, per
-//! (environment, workload, metric): each run's geometric mean over its valid
-//! repetitions, with their range and number. Pure: rows in, Markdown out.
+//! The campaign's part of `fleet report`: one row per target (its latest
+//! job, node, state, run id, the repetitions the store holds, and its column
+//! in the report or why it has none), as the preface of the multi-run report
+//! (`isobench_reports::multi`) that shows the stored runs side by side. Pure:
+//! rows in, Markdown and HTML out.
 
-use isobench_reports::schema::ResultRecord;
-use std::collections::BTreeMap;
+use isobench_reports::export::html::esc;
+use isobench_reports::multi::{table_head, table_row, Preface};
+use std::fmt::Write;
 
 pub struct Header {
     pub id: String,
@@ -17,6 +19,18 @@ pub struct Header {
     pub via: String,
 }
 
+/// Where a target's run stands in the report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// In the report, as this column, with this many repetitions.
+    Column { label: String, repetitions: usize },
+    /// The job wrote a run directory, but the store does not hold the run;
+    /// `measured` results are in the run directory.
+    NotInStore { measured: usize },
+    /// The job left no run.
+    NoRun,
+}
+
 pub struct Row {
     pub target: String,
     pub job: Option<String>,
@@ -24,132 +38,112 @@ pub struct Row {
     /// State and detail, e.g. `done (COMPLETED, exit 0)`.
     pub state: String,
     pub run_id: Option<String>,
-    /// The run's repetitions as the store holds them.
-    pub records: Vec<ResultRecord>,
+    pub shown: Shown,
 }
 
 impl Row {
-    fn column(&self) -> String {
-        format!("{} ({})", self.target, self.node.as_deref().unwrap_or("?"))
-    }
-}
-
-pub fn markdown(h: &Header, rows: &[Row]) -> String {
-    let mut md = format!(
-        "# Campaign {}\n\nSubmitted {}; plan `isobench run {}`; store {}; job states from {}.\n\n",
-        h.id, h.created_at, h.plan, h.store, h.via
-    );
-    md.push_str("| target | job | node | state | run id | repetitions in store |\n|---|---|---|---|---|---|\n");
-    // (env_id, workload, metric) -> column -> valid values; units per metric.
-    let mut table: BTreeMap<(String, String, String), BTreeMap<String, Vec<f64>>> = BTreeMap::new();
-    let mut units: BTreeMap<String, String> = BTreeMap::new();
-    for row in rows {
-        for r in row.records.iter().filter(|r| r.valid) {
-            for (m, v) in &r.metrics {
-                table
-                    .entry((r.env_id.clone(), r.workload.clone(), m.clone()))
-                    .or_default()
-                    .entry(row.column())
-                    .or_default()
-                    .push(*v);
-                if let Some(u) = r.units.get(m) {
-                    units.insert(m.clone(), u.clone());
-                }
+    fn cells(&self) -> [String; 7] {
+        let (reps, shown) = match &self.shown {
+            Shown::Column { label, repetitions } => {
+                (repetitions.to_string(), format!("column {label}"))
             }
-        }
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            row.target,
-            row.job.as_deref().unwrap_or("-"),
-            row.node.as_deref().unwrap_or("-"),
-            row.state,
-            row.run_id.as_deref().unwrap_or("-"),
-            row.records.len()
-        ));
+            Shown::NotInStore { measured } => (
+                "0".into(),
+                format!("not in the store ({measured} results in its run directory)"),
+            ),
+            Shown::NoRun => ("-".into(), "no run".into()),
+        };
+        let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        [
+            self.target.clone(),
+            dash(&self.job),
+            dash(&self.node),
+            self.state.clone(),
+            dash(&self.run_id),
+            reps,
+            shown,
+        ]
     }
-    let with_results = rows.iter().filter(|r| !r.records.is_empty()).count();
-    md.push_str(&format!(
-        "\n{with_results} of {} target(s) have results in the store.\n",
+}
+
+const COLUMNS: [&str; 7] = [
+    "target",
+    "job",
+    "node",
+    "state",
+    "run id",
+    "repetitions in store",
+    "in this report",
+];
+
+/// The campaign section: what was run, then every target's row; the
+/// targets missing from the report are named once more below the table.
+pub fn preface(h: &Header, rows: &[Row]) -> Preface {
+    let lead = format!(
+        "Submitted {}; plan `isobench run {}`; store {}; job states from {}.",
+        h.created_at, h.plan, h.store, h.via
+    );
+    let shown = rows
+        .iter()
+        .filter(|r| matches!(r.shown, Shown::Column { .. }))
+        .count();
+    let missing: Vec<String> = rows
+        .iter()
+        .filter(|r| !matches!(r.shown, Shown::Column { .. }))
+        .map(|r| format!("{} ({})", r.target, r.state))
+        .collect();
+    let mut tally = format!(
+        "{shown} of {} target(s) have a run in the store, shown side by side below.",
         rows.len()
-    ));
-    if table.is_empty() {
-        return md;
+    );
+    if !missing.is_empty() {
+        let _ = write!(tally, " Not shown: {}.", missing.join(", "));
     }
-    let columns: Vec<String> = rows.iter().map(Row::column).collect();
-    md.push_str("\n## Hosts side by side\n\nPer run: the geometric mean of its valid repetitions (their range and number in brackets); no interval here: for 95% intervals and plots, `isobench report` a run directory. Runs on different hosts differ by host as well as by anything else.\n\n");
-    md.push_str(&format!(
-        "| environment | workload | metric | {} |\n|---|---|---|{}\n",
-        columns.join(" | "),
-        "---|".repeat(columns.len())
-    ));
-    for ((env, w, m), by) in &table {
-        let cells: Vec<String> = columns
-            .iter()
-            .map(|col| cell(by.get(col).map(Vec::as_slice).unwrap_or(&[])))
-            .collect();
-        let unit = units.get(m).map(|u| format!(" ({u})")).unwrap_or_default();
-        md.push_str(&format!(
-            "| {env} | {w} | {m}{unit} | {} |\n",
-            cells.join(" | ")
-        ));
-    }
-    md
-}
 
-/// `geomean (min–max, n=N)` of one run's values.
-fn cell(v: &[f64]) -> String {
-    if v.is_empty() {
-        return "-".into();
+    let mut md = format!("## Campaign {}\n\n{lead}\n\n", h.id);
+    let mut html = format!("<h2>Campaign {}</h2><p>{}</p>", esc(&h.id), esc(&lead));
+    table_head(&mut md, &mut html, &COLUMNS);
+    for r in rows {
+        table_row(&mut md, &mut html, &r.cells());
     }
-    if !v.iter().all(|x| *x > 0.0) {
-        return format!("n={}, not all positive", v.len());
-    }
-    let g = (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp();
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!(
-        "{} ({}–{}, n={})",
-        fmt_value(g),
-        fmt_value(lo),
-        fmt_value(hi),
-        v.len()
-    )
-}
-
-fn fmt_value(v: f64) -> String {
-    if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.4}")
-    }
+    let _ = writeln!(md, "\n{tally}\n");
+    let _ = write!(html, "</table><p>{}</p>", esc(&tally));
+    Preface { markdown: md, html }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use isobench_reports::testdata;
 
     #[test]
-    fn hosts_side_by_side_with_a_missing_run() {
-        let run = testdata::fixture_run(3, 1.0);
+    fn every_target_has_a_row_and_the_missing_ones_are_named() {
         let rows = vec![
             Row {
                 target: "a".into(),
                 job: Some("5_0".into()),
                 node: Some("n1".into()),
                 state: "done (COMPLETED, exit 0)".into(),
-                run_id: Some(run.info.run_id.clone()),
-                records: run.records.clone(),
+                run_id: Some("r1".into()),
+                shown: Shown::Column {
+                    label: "n1".into(),
+                    repetitions: 3,
+                },
             },
             Row {
                 target: "b".into(),
                 job: Some("5_1".into()),
-                node: None,
+                node: Some("n1".into()),
                 state: "cancelled (CANCELLED)".into(),
+                run_id: Some("r2".into()),
+                shown: Shown::NotInStore { measured: 2 },
+            },
+            Row {
+                target: "c<".into(),
+                job: None,
+                node: None,
+                state: "failed (never submitted)".into(),
                 run_id: None,
-                records: vec![],
+                shown: Shown::NoRun,
             },
         ];
         let h = Header {
@@ -159,11 +153,26 @@ mod tests {
             store: "postgres://u@h/db".into(),
             via: "squeue".into(),
         };
-        let md = markdown(&h, &rows);
-        assert!(md.contains("1 of 2 target(s) have results"), "{md}");
-        assert!(md.contains("| a (n1) | b (?) |"), "{md}");
-        assert!(md.contains("n=3) | - |"), "{md}");
-        assert_eq!(cell(&[2.0, 8.0]), "4.00 (2.00–8.00, n=2)");
-        assert_eq!(cell(&[]), "-");
+        let p = preface(&h, &rows);
+        let md = &p.markdown;
+        assert!(md.starts_with("## Campaign c1\n"), "{md}");
+        assert!(
+            md.contains("| a | 5_0 | n1 | done (COMPLETED, exit 0) | r1 | 3 | column n1 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| b | 5_1 | n1 | cancelled (CANCELLED) | r2 | 0 | not in the store (2 results in its run directory) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| c< | - | - | failed (never submitted) | - | - | no run |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("1 of 3 target(s) have a run in the store, shown side by side below. Not shown: b (cancelled (CANCELLED)), c< (failed (never submitted))."),
+            "{md}"
+        );
+        assert!(p.html.contains("<td>c&lt;</td>"), "{}", p.html);
+        assert_eq!(p.html.matches("<tr>").count(), 4);
     }
 }
