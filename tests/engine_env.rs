@@ -66,6 +66,7 @@ fn startup_through_podman(runtime: &str) {
         workload_bin: workload,
         scratch: scratch.path().to_path_buf(),
         threads: 1,
+        data_dir: None,
     })
     .unwrap();
     let label = format!(
