@@ -173,7 +173,7 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
         s.records
             .iter()
             .map(|(_, r)| r)
-            .find(|r| p.starts_with(&r.scratch))
+            .find(|r| r.scratch_dirs().any(|d| p.starts_with(d)))
     };
 
     // Processes in the cgroups of dead runs' containers.
@@ -295,12 +295,12 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
     // The dead runs' scratch directories, then their records.
     let mut records = Vec::new();
     for (path, r) in &dead {
-        dirs.push(Item {
-            owner: Owner::Run(r.pid),
-            action: Action::RemoveDir {
-                path: r.scratch.clone(),
-            },
-        });
+        for d in r.scratch_dirs() {
+            dirs.push(Item {
+                owner: Owner::Run(r.pid),
+                action: Action::RemoveDir { path: d.clone() },
+            });
+        }
         records.push(Item {
             owner: Owner::Run(r.pid),
             action: Action::RemoveRecord { path: path.clone() },
@@ -361,6 +361,7 @@ mod tests {
                 bin: "/usr/sbin/runc".into(),
             }],
             private_mounts: true,
+            user_scratch: None,
         }
     }
 

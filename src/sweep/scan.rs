@@ -281,11 +281,10 @@ pub fn state_entries(state: &StateRoot) -> Vec<StateEntry> {
 /// `<scratch>/container-<runtime>/state`, each with the binary the record
 /// names for that runtime.
 pub fn scratch_state_roots(rec: &Record) -> Vec<StateRoot> {
-    let Ok(rd) = std::fs::read_dir(&rec.scratch) else {
-        return Vec::new();
-    };
-    let mut out: Vec<StateRoot> = rd
-        .flatten()
+    let mut out: Vec<StateRoot> = rec
+        .scratch_dirs()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.flatten())
         .filter_map(|e| {
             let name = e
                 .file_name()
@@ -299,6 +298,7 @@ pub fn scratch_state_roots(rec: &Record) -> Vec<StateRoot> {
                     .iter()
                     .find(|r| {
                         r.name == name
+                            || crate::env::rootless::split(&name).0 == r.name
                             || r.bin.file_name().and_then(|n| n.to_str()) == Some(name.as_str())
                     })
                     .map(|r| r.bin.clone()),
