@@ -283,6 +283,15 @@ impl Environment for ContainerEnv {
             let home = prepared.dir.join("home");
             std::fs::create_dir_all(&home)?;
             std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+            // A runtime the user cannot reach (a checkout under /root):
+            // a copy in the user's directory.
+            if !super::rootless::user::reachable_by(&self.peer.bin, u.account.uid, u.account.gid) {
+                let copy = prepared.dir.join("bin").join(&self.peer.name);
+                std::fs::create_dir_all(copy.parent().unwrap_or(&prepared.dir))?;
+                std::fs::copy(&self.peer.bin, &copy)
+                    .with_context(|| format!("copying {}", self.peer.bin.display()))?;
+                self.peer.bin = copy;
+            }
             u.give(&prepared.dir)?;
             let a = &u.account;
             let planned = isorun::cgroup::detect().ok().map(|h| {

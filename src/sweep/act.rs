@@ -134,7 +134,7 @@ fn delete_container(
                 Some(p) => {
                     let mut c = p.command(["--root".as_ref(), root.as_os_str()]);
                     c.args(["delete", "--force", id]);
-                    as_owner(&mut c, root);
+                    as_owner(&mut c, b, root);
                     match run_with_timeout(c, DELETE_TIMEOUT) {
                         Ok(()) => return Ok(String::new()),
                         Err(e) if !state.exists() => return Ok(format!(" ({runtime}: {e})")),
@@ -152,7 +152,7 @@ fn delete_container(
 
 /// A state root of another user (a rootless column of a root run): its
 /// runtime acts as that user, who owns the container's state.
-fn as_owner(c: &mut Command, root: &Path) {
+fn as_owner(c: &mut Command, bin: &Path, root: &Path) {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
@@ -161,7 +161,8 @@ fn as_owner(c: &mut Command, root: &Path) {
     let Ok(m) = std::fs::metadata(root) else {
         return;
     };
-    if m.uid() != 0 {
+    // A binary the owner cannot reach: root deletes (and kills) it.
+    if m.uid() != 0 && crate::env::rootless::user::reachable_by(bin, m.uid(), m.gid()) {
         let a = crate::env::rootless::user::Account {
             name: format!("uid{}", m.uid()),
             uid: m.uid(),

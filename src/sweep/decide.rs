@@ -306,6 +306,14 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
             action: Action::RemoveRecord { path: path.clone() },
         });
     }
+    for (pid, dir, made) in &s.orphan_user_scratch {
+        if !owner_alive(s, *pid, *made) {
+            dirs.push(Item {
+                owner: Owner::Run(*pid),
+                action: Action::RemoveDir { path: dir.clone() },
+            });
+        }
+    }
     for b in &s.bad_records {
         kept.push(format!("unreadable run record {}", b.display()));
     }

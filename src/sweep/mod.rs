@@ -40,6 +40,7 @@ pub fn host_roots() -> Roots {
             cgroup: "/sys/fs/cgroup".into(),
             registry: registry_dir(),
             shared_state: vec![state("isorun", isorun, &own)],
+            user_scratch: None,
         };
     }
     Roots {
@@ -51,6 +52,7 @@ pub fn host_roots() -> Roots {
             state("crun", crate::locate::which("crun"), Path::new("/run/crun")),
             state("isorun", isorun, Path::new(isorun::lifecycle::DEFAULT_ROOT)),
         ],
+        user_scratch: Some(crate::env::rootless::user::BASE.into()),
     }
 }
 

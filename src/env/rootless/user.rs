@@ -266,6 +266,25 @@ pub fn writable_by(dir: &Path, uid: u32, gid: u32) -> bool {
     }
 }
 
+/// Whether `uid`/`gid` (no supplementary groups) may execute `file`:
+/// every directory on the way searchable, the file executable.
+pub fn reachable_by(file: &Path, uid: u32, gid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ok = |p: &Path, bit: u32| {
+        std::fs::metadata(p).is_ok_and(|m| {
+            let shift = if m.uid() == uid {
+                6
+            } else if m.gid() == gid {
+                3
+            } else {
+                0
+            };
+            (m.mode() >> shift) & bit != 0
+        })
+    };
+    ok(file, 0o1) && file.ancestors().skip(1).all(|d| ok(d, 0o1))
+}
+
 /// The first cgroup directory the user could not create a container's
 /// cgroup in (the nearest existing ancestor of each), if any.
 pub fn undelegated_for(dirs: &[PathBuf], uid: u32, gid: u32) -> Option<PathBuf> {
@@ -280,6 +299,9 @@ pub fn undelegated_for(dirs: &[PathBuf], uid: u32, gid: u32) -> Option<PathBuf> 
 /// (or would be) done; None when there is nothing to do.
 pub fn remove_if_idle(dry_run: bool) -> Result<Option<String>> {
     let Some(a) = lookup().filter(Account::ours) else {
+        if !dry_run && Path::new(BASE).is_dir() && lock(true)?.is_some() {
+            let _ = std::fs::remove_dir(BASE);
+        }
         return Ok(None);
     };
     let Some(_l) = lock(true)? else {
@@ -292,12 +314,51 @@ pub fn remove_if_idle(dry_run: bool) -> Result<Option<String>> {
     if dry_run {
         return Ok(Some(what));
     }
+    // userdel(8) overlooks processes under another root (containers).
+    let sub = isorun::userns::subordinate(
+        &std::fs::read_to_string("/etc/subuid").unwrap_or_default(),
+        Some(&a.name),
+        a.uid,
+    );
+    // Processes just killed (a sweep's delete --force) take a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while busy(Path::new("/proc"), a.uid, sub).is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if let Some(pid) = busy(Path::new("/proc"), a.uid, sub) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        bail!(
+            "user {} still runs process {pid} ({}; a container of a dead run?): not removed",
+            a.name,
+            comm.replace('\0', " ").trim()
+        );
+    }
     // The lock is held, so no run can start using the user meanwhile.
     if lookup().is_some_and(|a| a.ours()) {
         shadow("userdel", &[USER])?;
     }
     let _ = std::fs::remove_dir(BASE);
     Ok(Some(format!("removed user {} (uid {})", a.name, a.uid)))
+}
+
+/// A process (in `proc`) running as `uid` or as one of its subordinate
+/// ids `sub` (`Uid:` of /proc/PID/status: real, effective, saved, fs).
+pub fn busy(proc: &Path, uid: u32, sub: Option<(u32, u32)>) -> Option<i32> {
+    let ours = |u: u32| u == uid || sub.is_some_and(|(s, n)| u >= s && u - s < n);
+    std::fs::read_dir(proc).ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let st = std::fs::read_to_string(e.path().join("status")).ok()?;
+        // A zombie holds nothing; its parent (or init) reaps it.
+        let state = st.lines().find_map(|l| l.strip_prefix("State:"))?;
+        if state.trim_start().starts_with(['Z', 'X']) {
+            return None;
+        }
+        let line = st.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+        line.split_whitespace()
+            .filter_map(|u| u.parse().ok())
+            .any(ours)
+            .then_some(pid)
+    })
 }
 
 #[cfg(test)]
@@ -318,6 +379,14 @@ mod tests {
 
         let d = tempfile::tempdir().unwrap();
         let p = d.path();
+        std::fs::create_dir_all(p.join("proc/42")).unwrap();
+        std::fs::write(
+            p.join("proc/42/status"),
+            "Name:\tx\nState:\tS (sleeping)\nUid:\t100005\t100005\t100005\t100005\n",
+        )
+        .unwrap();
+        assert_eq!(busy(&p.join("proc"), 1003, Some((100000, 65536))), Some(42));
+        assert_eq!(busy(&p.join("proc"), 1003, None), None);
         use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(p).unwrap();
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
