@@ -413,6 +413,30 @@ mod tests {
     }
 
     #[test]
+    fn rootless_column_dirs_go_with_their_run() {
+        let mut s = base();
+        // Run 500 died with a record naming its rootless columns' directory;
+        // 600's directory has no record and 600 is dead; 10 (me) lives.
+        let mut r = record(500, 4000, "/runs/r");
+        r.user_scratch = Some("/run/isobench/rootless/500".into());
+        s.records.push(("/reg/500.json".into(), r));
+        s.orphan_user_scratch = vec![
+            (600, "/run/isobench/rootless/600".into(), Some(1100)),
+            (ME, "/run/isobench/rootless/10".into(), Some(1600)),
+        ];
+        let a = actions(&decide(&s));
+        assert!(
+            a.contains(&"remove directory /run/isobench/rootless/500".to_string()),
+            "{a:?}"
+        );
+        assert!(
+            a.contains(&"remove directory /run/isobench/rootless/600".to_string()),
+            "{a:?}"
+        );
+        assert!(!a.iter().any(|x| x.contains("rootless/10")), "{a:?}");
+    }
+
+    #[test]
     fn a_dead_runs_leftovers_all_go_in_order() {
         let mut s = base();
         // Run 500 died (no process 500); its container init 600 lives on.
