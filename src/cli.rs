@@ -61,7 +61,8 @@ pub struct RunArgs {
     /// Run directory to write [default: runs/<run id>].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Container runtime(s), comma-separated: isorun, runc, crun or a path; one column each.
+    /// Container runtime(s), comma-separated: isorun, runc, crun or a path, each optionally
+    /// with -rootless (as root: run by the user isobench-rootless); one column each.
     /// `podman:RUNTIME` (podman:isorun, podman:runc, podman:crun) runs it through `podman run --rm`.
     #[arg(long, value_delimiter = ',', default_value = "isorun")]
     pub runtime: Vec<String>,

@@ -278,7 +278,18 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
                 let runtimes = if input.runtimes.is_empty() {
                     vec!["isorun".to_string()]
                 } else {
-                    dedup(&input.runtimes)
+                    // Without root every container runs rootless already:
+                    // `isorun-rootless` is the `isorun` column.
+                    let user = !nix::unistd::geteuid().is_root();
+                    let names: Vec<String> = input
+                        .runtimes
+                        .iter()
+                        .map(|r| match crate::env::rootless::split(r.trim()) {
+                            (base, true) if user => base.to_string(),
+                            _ => r.clone(),
+                        })
+                        .collect();
+                    dedup(&names)
                 };
                 for r in runtimes {
                     if r.trim().is_empty() {

@@ -39,6 +39,9 @@ pub struct ContainerEnv {
     /// containers run without cgroups (and without cgroupsPath, which runc
     /// would insist on creating).
     no_cgroups: Option<PathBuf>,
+    /// isobench runs as root and the column asks for `<runtime>-rootless`:
+    /// the runtime runs as the dedicated user ([`super::rootless::user`]).
+    as_user: bool,
     prepared: Option<Prepared>,
 }
 
@@ -47,12 +50,16 @@ struct Prepared {
     store: Store,
     bundle: PathBuf,
     state_root: PathBuf,
+    /// The dedicated user (held while prepared) and its HOME.
+    user: Option<(super::rootless::user::RunAs, PathBuf)>,
 }
 
 impl ContainerEnv {
     /// `runtime` is `isorun`, `runc`, `crun` or a path to a runc-compatible
     /// CLI; `isorun_bin` is the isorun binary to use for `isorun`.
     pub fn new(runtime: &str, isorun_bin: PathBuf) -> Result<ContainerEnv> {
+        let (runtime, asked_rootless) = super::rootless::split(runtime);
+        let as_user = asked_rootless && !super::rootless::is_rootless();
         let bin = match runtime {
             "isorun" => isorun_bin,
             "runc" | "crun" => crate::locate::which(runtime).ok_or_else(|| {
@@ -68,8 +75,8 @@ impl ContainerEnv {
         }
         let peer =
             Peer::probe(&bin).with_context(|| format!("cannot run {} --version", bin.display()))?;
-        let rootless = super::rootless::is_rootless();
-        if rootless {
+        let rootless = super::rootless::is_rootless() || as_user;
+        if rootless && !as_user {
             if let Some(why) = super::rootless::peer_cannot(&peer) {
                 bail!("{} cannot run rootless on this host: {why}", peer.name);
             }
@@ -77,11 +84,12 @@ impl ContainerEnv {
         Ok(ContainerEnv {
             peer,
             rootless,
-            no_cgroups: if rootless {
+            no_cgroups: if rootless && !as_user {
                 super::rootless::cgroups_blocked()
             } else {
                 None
             },
+            as_user,
             prepared: None,
         })
     }
@@ -95,13 +103,13 @@ impl ContainerEnv {
         super::rootless::label(&self.peer.name, self.rootless)
     }
 
-    /// The runtime's command with the state root set.
-    fn rt(&self, p: &Prepared) -> Command {
-        let mut c = self
-            .peer
-            .command(["--root".as_ref(), p.state_root.as_os_str()]);
-        c.stdin(Stdio::null());
-        c
+    /// The runtime with the state root (and user) of `p`.
+    fn rt(&self, p: &Prepared) -> Runtime {
+        Runtime {
+            peer: self.peer.clone(),
+            state_root: p.state_root.clone(),
+            user: p.user.as_ref().map(|(u, h)| (u.account.clone(), h.clone())),
+        }
     }
 }
 
@@ -167,7 +175,24 @@ impl Environment for ContainerEnv {
                 "2 layers (base, workload binary) on overlayfs, upper layer on tmpfs".to_string(),
             ),
         ]);
-        if self.rootless {
+        if let Some((u, _)) = self.prepared.as_ref().and_then(|p| p.user.as_ref()) {
+            let a = &u.account;
+            d.insert(
+                "rootless".to_string(),
+                format!(
+                    "run by root as user {} (uid {}, gid {}, {}); {}",
+                    a.name,
+                    a.uid,
+                    a.gid,
+                    if a.ours() {
+                        "made by isobench, removed when no run uses it"
+                    } else {
+                        "not made by isobench"
+                    },
+                    super::rootless::detail_for(a.uid, &u.maps(), self.no_cgroups.clone())
+                ),
+            );
+        } else if self.rootless {
             d.insert("rootless".to_string(), super::rootless::detail());
         }
         let mut quirks = self.peer.quirks();
@@ -204,8 +229,17 @@ impl Environment for ContainerEnv {
         if !ctx.workload_bin.is_file() {
             bail!("workload binary {} not found", ctx.workload_bin.display());
         }
-        let dir = ctx.scratch.join(self.id());
+        // Rootless as root: outside the run directory, which the user may
+        // not be able to reach, in one root's 0711 directory it can pass.
+        let dir = if self.as_user {
+            super::rootless::user::run_dir(std::process::id()).join(self.id())
+        } else {
+            ctx.scratch.join(self.id())
+        };
         let _ = std::fs::remove_dir_all(&dir);
+        if self.as_user {
+            super::rootless::user::make_passable(dir.parent().unwrap_or(&dir))?;
+        }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let dir = std::path::absolute(&dir)?;
         let base = dir.join("layer-base");
@@ -249,12 +283,41 @@ impl Environment for ContainerEnv {
             )
             .with_context(|| format!("mounting a tmpfs on {}", runs.display()))?;
         }
-        self.prepared = Some(Prepared {
+        let mut prepared = Prepared {
             dir,
             store,
             bundle,
             state_root,
-        });
+            user: None,
+        };
+        if self.as_user {
+            let u = super::rootless::user::RunAs::ensure()?;
+            let home = prepared.dir.join("home");
+            std::fs::create_dir_all(&home)?;
+            std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+            // A runtime the user cannot reach (a checkout under /root):
+            // a copy in the user's directory.
+            if !super::rootless::user::reachable_by(&self.peer.bin, u.account.uid, u.account.gid) {
+                let copy = prepared.dir.join("bin").join(&self.peer.name);
+                std::fs::create_dir_all(copy.parent().unwrap_or(&prepared.dir))?;
+                std::fs::copy(&self.peer.bin, &copy)
+                    .with_context(|| format!("copying {}", self.peer.bin.display()))?;
+                self.peer.bin = copy;
+            }
+            u.give(&prepared.dir)?;
+            let a = &u.account;
+            let planned = isorun::cgroup::detect().ok().map(|h| {
+                isorun::cgroup::Cgroup::planned(
+                    &h,
+                    &format!("/{CGROUP_PARENT}/probe"),
+                    &isorun::config::Resources::default(),
+                )
+            });
+            self.no_cgroups =
+                planned.and_then(|p| super::rootless::user::undelegated_for(&p.dirs, a.uid, a.gid));
+            prepared.user = Some((u, home));
+        }
+        self.prepared = Some(prepared);
         Ok(())
     }
 
@@ -285,7 +348,9 @@ impl Environment for ContainerEnv {
         args.extend(spec.args.iter().cloned());
         // Rootless: every runtime gets the same rootless config (a user
         // namespace with the caller's maps), as `runc spec --rootless`.
-        let mut config = if self.rootless {
+        let mut config = if let Some((u, _)) = &p.user {
+            isorun::spec::rootless_json(&args, &u.maps())
+        } else if self.rootless {
             isorun::spec::rootless_json(&args, &isorun::userns::caller_default())
         } else {
             isorun::spec::default_json(&args)
@@ -297,7 +362,7 @@ impl Environment for ContainerEnv {
             if !limits.is_empty() {
                 bail!(
                     "container limits need cgroups, which are not delegated to uid {} here ({} is not writable); run as root",
-                    nix::unistd::geteuid(),
+                    p.user.as_ref().map_or(nix::unistd::geteuid().as_raw(), |(u, _)| u.account.uid),
                     blocked.display()
                 );
             }
@@ -317,10 +382,7 @@ impl Environment for ContainerEnv {
             .with_context(|| format!("creating {}", bundle.display()))?;
         isorun::spec::write_config(&bundle, &config)?;
         let errlog = run_dir.join("stderr");
-        let rt = Runtime {
-            peer: self.peer.clone(),
-            state_root: p.state_root.clone(),
-        };
+        let rt = self.rt(p);
         let mut inst = ContainerInstance {
             rt,
             id: id.clone(),
@@ -347,6 +409,10 @@ impl Environment for ContainerEnv {
                 &target,
             )?;
             inst.overlay = Some(target);
+        }
+        if let Some((u, _)) = &p.user {
+            // The runtime, as the user, writes its pid file here.
+            u.give(&run_dir)?;
         }
 
         // create: its stdout pipe is inherited by the container process.
@@ -388,7 +454,7 @@ impl Environment for ContainerEnv {
             // Anything a crashed run left: delete --force every container.
             if let Ok(rd) = std::fs::read_dir(&p.state_root) {
                 for e in rd.flatten() {
-                    let mut c = self.rt(&p);
+                    let mut c = self.rt(&p).cmd();
                     c.arg("delete")
                         .arg("--force")
                         .arg(e.file_name())
@@ -406,6 +472,13 @@ impl Environment for ContainerEnv {
             remove_cgroup_parent(Path::new(CGROUP_ROOT));
             std::fs::remove_dir_all(&p.dir)
                 .with_context(|| format!("removing {}", p.dir.display()))?;
+            if let Some((u, _)) = p.user {
+                let _ = p.dir.parent().map(std::fs::remove_dir);
+                drop(u);
+                if let Err(e) = super::rootless::user::remove_if_idle(false) {
+                    eprintln!("warning: {e:#}");
+                }
+            }
         }
         Ok(())
     }
@@ -447,6 +520,8 @@ fn ms(a: Instant, b: Instant) -> f64 {
 struct Runtime {
     peer: Peer,
     state_root: PathBuf,
+    /// Run as this user with this HOME (rootless columns of a root run).
+    user: Option<(super::rootless::user::Account, PathBuf)>,
 }
 
 impl Runtime {
@@ -455,6 +530,9 @@ impl Runtime {
             .peer
             .command(["--root".as_ref(), self.state_root.as_os_str()]);
         c.stdin(Stdio::null());
+        if let Some((a, home)) = &self.user {
+            a.apply(&mut c, home);
+        }
         c
     }
 }

@@ -11,6 +11,20 @@ use anyhow::{Context, Result};
 use isorun::peer::Peer;
 use std::path::{Path, PathBuf};
 
+pub mod user;
+
+/// Suffix of a `--runtime` asking for the rootless mode of a runtime.
+pub const SUFFIX: &str = "-rootless";
+
+/// `isorun-rootless` → (`isorun`, true); `runc` → (`runc`, false). An
+/// existing file whose name ends in the suffix is a runtime path as given.
+pub fn split(runtime: &str) -> (&str, bool) {
+    match runtime.strip_suffix(SUFFIX) {
+        Some(base) if !base.is_empty() && !Path::new(runtime).is_file() => (base, true),
+        _ => (runtime, false),
+    }
+}
+
 /// Whether isobench runs without root.
 pub fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root()
@@ -47,15 +61,24 @@ pub fn cgroups_blocked() -> Option<PathBuf> {
     isorun::rootless::undelegated(&planned.dirs)
 }
 
-/// The `rootless` detail of a container column.
+/// The `rootless` detail of a container column run by isobench's own user.
 pub fn detail() -> String {
-    let maps = isorun::userns::caller_default();
+    detail_for(
+        nix::unistd::geteuid().as_raw(),
+        &isorun::userns::caller_default(),
+        cgroups_blocked(),
+    )
+}
+
+/// The `rootless` detail of a container column: the runtime runs as
+/// `uid` with `maps`; `blocked` is the cgroup directory it cannot write.
+pub fn detail_for(uid: u32, maps: &isorun::userns::Mappings, blocked: Option<PathBuf>) -> String {
     let sub = if maps.uid.len() > 1 {
         format!(", plus {} subordinate uids (newuidmap)", maps.uid[1].size)
     } else {
         ", no subordinate range (no /etc/subuid entry or no newuidmap)".to_string()
     };
-    let cg = match cgroups_blocked() {
+    let cg = match blocked {
         Some(p) => format!(
             "cgroups not delegated ({} not writable): no limits, no cgroup accounting",
             p.display()
@@ -63,8 +86,9 @@ pub fn detail() -> String {
         None => "cgroups delegated to the user".to_string(),
     };
     format!(
-        "user namespace: uid {} as 0{sub}; {cg}; device nodes bound from the host",
-        nix::unistd::geteuid()
+        "user namespace: uid {uid} as 0{sub}; uid map {}; gid map {}; {cg}; device nodes bound from the host",
+        isorun::userns::map_text(&maps.uid).trim().replace('\n', ", "),
+        isorun::userns::map_text(&maps.gid).trim().replace('\n', ", "),
     )
 }
 
@@ -159,6 +183,9 @@ mod tests {
     fn labels_and_layer_copies() {
         assert_eq!(label("isorun", true), "isorun-rootless");
         assert_eq!(label("runc", false), "runc");
+        assert_eq!(split("isorun-rootless"), ("isorun", true));
+        assert_eq!(split("runc"), ("runc", false));
+        assert_eq!(split("-rootless"), ("-rootless", false));
         let t = tempfile::tempdir().unwrap();
         let (low, up, dest) = (
             t.path().join("low"),

@@ -134,6 +134,7 @@ fn delete_container(
                 Some(p) => {
                     let mut c = p.command(["--root".as_ref(), root.as_os_str()]);
                     c.args(["delete", "--force", id]);
+                    as_owner(&mut c, b, root);
                     match run_with_timeout(c, DELETE_TIMEOUT) {
                         Ok(()) => return Ok(String::new()),
                         Err(e) if !state.exists() => return Ok(format!(" ({runtime}: {e})")),
@@ -147,6 +148,29 @@ fn delete_container(
     std::fs::remove_dir_all(&state)
         .map(|_| format!(" (state removed by hand: {said})"))
         .map_err(|e| format!("{said}; removing {}: {e}", state.display()))
+}
+
+/// A state root of another user (a rootless column of a root run): its
+/// runtime acts as that user, who owns the container's state.
+fn as_owner(c: &mut Command, bin: &Path, root: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let Ok(m) = std::fs::metadata(root) else {
+        return;
+    };
+    // A binary the owner cannot reach: root deletes (and kills) it.
+    if m.uid() != 0 && crate::env::rootless::user::reachable_by(bin, m.uid(), m.gid()) {
+        let a = crate::env::rootless::user::Account {
+            name: format!("uid{}", m.uid()),
+            uid: m.uid(),
+            gid: m.gid(),
+            gecos: String::new(),
+        };
+        a.apply(c, root);
+    }
 }
 
 fn unmount(path: &Path) -> Result<(), String> {

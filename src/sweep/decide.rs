@@ -173,7 +173,7 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
         s.records
             .iter()
             .map(|(_, r)| r)
-            .find(|r| p.starts_with(&r.scratch))
+            .find(|r| r.scratch_dirs().any(|d| p.starts_with(d)))
     };
 
     // Processes in the cgroups of dead runs' containers.
@@ -295,16 +295,24 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
     // The dead runs' scratch directories, then their records.
     let mut records = Vec::new();
     for (path, r) in &dead {
-        dirs.push(Item {
-            owner: Owner::Run(r.pid),
-            action: Action::RemoveDir {
-                path: r.scratch.clone(),
-            },
-        });
+        for d in r.scratch_dirs() {
+            dirs.push(Item {
+                owner: Owner::Run(r.pid),
+                action: Action::RemoveDir { path: d.clone() },
+            });
+        }
         records.push(Item {
             owner: Owner::Run(r.pid),
             action: Action::RemoveRecord { path: path.clone() },
         });
+    }
+    for (pid, dir, made) in &s.orphan_user_scratch {
+        if !owner_alive(s, *pid, *made) {
+            dirs.push(Item {
+                owner: Owner::Run(*pid),
+                action: Action::RemoveDir { path: dir.clone() },
+            });
+        }
     }
     for b in &s.bad_records {
         kept.push(format!("unreadable run record {}", b.display()));
@@ -361,6 +369,7 @@ mod tests {
                 bin: "/usr/sbin/runc".into(),
             }],
             private_mounts: true,
+            user_scratch: None,
         }
     }
 
@@ -401,6 +410,30 @@ mod tests {
     fn a_quiet_host_needs_nothing() {
         let p = decide(&base());
         assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn rootless_column_dirs_go_with_their_run() {
+        let mut s = base();
+        // Run 500 died with a record naming its rootless columns' directory;
+        // 600's directory has no record and 600 is dead; 10 (me) lives.
+        let mut r = record(500, 4000, "/runs/r");
+        r.user_scratch = Some("/run/isobench/rootless/500".into());
+        s.records.push(("/reg/500.json".into(), r));
+        s.orphan_user_scratch = vec![
+            (600, "/run/isobench/rootless/600".into(), Some(1100)),
+            (ME, "/run/isobench/rootless/10".into(), Some(1600)),
+        ];
+        let a = actions(&decide(&s));
+        assert!(
+            a.contains(&"remove directory /run/isobench/rootless/500".to_string()),
+            "{a:?}"
+        );
+        assert!(
+            a.contains(&"remove directory /run/isobench/rootless/600".to_string()),
+            "{a:?}"
+        );
+        assert!(!a.iter().any(|x| x.contains("rootless/10")), "{a:?}");
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub fn host_roots() -> Roots {
             cgroup: "/sys/fs/cgroup".into(),
             registry: registry_dir(),
             shared_state: vec![state("isorun", isorun, &own)],
+            user_scratch: None,
         };
     }
     Roots {
@@ -51,14 +52,27 @@ pub fn host_roots() -> Roots {
             state("crun", crate::locate::which("crun"), Path::new("/run/crun")),
             state("isorun", isorun, Path::new(isorun::lifecycle::DEFAULT_ROOT)),
         ],
+        user_scratch: Some(crate::env::rootless::user::BASE.into()),
     }
 }
 
 /// Decide, then (unless `dry_run`) act.
 pub fn sweep(roots: &Roots, dry_run: bool) -> (decide::SweepPlan, Option<act::Outcome>) {
     let snap = scan::snapshot(roots, std::process::id() as i32);
-    let plan = decide::decide(&snap);
-    let outcome = (!dry_run).then(|| act::act(&plan, roots));
+    let mut plan = decide::decide(&snap);
+    let mut outcome = (!dry_run).then(|| act::act(&plan, roots));
+    // The rootless columns' user, once no run uses it (root only).
+    if is_root() && roots.registry == Path::new(registry::REGISTRY_DIR) {
+        match (
+            crate::env::rootless::user::remove_if_idle(dry_run),
+            outcome.as_mut(),
+        ) {
+            (Ok(Some(d)), Some(o)) => o.done.push(d),
+            (Ok(Some(d)), None) => plan.kept.push(format!("would {d}")),
+            (Err(e), Some(o)) => o.failed.push(format!("remove the rootless user: {e:#}")),
+            _ => {}
+        }
+    }
     (plan, outcome)
 }
 
@@ -131,13 +145,13 @@ pub fn register_run(
     let me = std::process::id();
     let start_ticks = scan::read_proc(Path::new("/proc"), me as i32)?.start_ticks;
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let runtimes = plan
+    let runtimes: Vec<registry::RuntimeUse> = plan
         .envs
         .iter()
         .filter_map(|e| match e {
             crate::plan::EnvPlan::Container { runtime } => Some(registry::RuntimeUse {
                 name: runtime.clone(),
-                bin: match runtime.as_str() {
+                bin: match crate::env::rootless::split(runtime).0 {
                     "isorun" => crate::locate::isorun_bin(),
                     "runc" | "crun" => {
                         crate::locate::which(runtime).unwrap_or_else(|| runtime.into())
@@ -148,6 +162,12 @@ pub fn register_run(
             _ => None,
         })
         .collect();
+    // Rootless columns of a root run keep their files apart (env/rootless/user.rs).
+    let user_scratch = (is_root()
+        && runtimes
+            .iter()
+            .any(|r| crate::env::rootless::split(&r.name).1))
+    .then(|| crate::env::rootless::user::run_dir(me));
     let rec = registry::Record {
         pid: me as i32,
         start_ticks,
@@ -158,6 +178,7 @@ pub fn register_run(
         cgroup_parent: naming::CGROUP_PARENT.into(),
         runtimes,
         private_mounts,
+        user_scratch,
     };
     match registry::register(&registry_dir(), &rec) {
         Ok(g) => Some(g),

@@ -43,6 +43,18 @@ pub struct Record {
     /// vanish with it).
     #[serde(default)]
     pub private_mounts: bool,
+    /// The directory of the run's rootless columns when run by root
+    /// (`/run/isobench/rootless/<pid>`, outside the run directory so the
+    /// unprivileged user reaches it); removed with the scratch directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_scratch: Option<PathBuf>,
+}
+
+impl Record {
+    /// The scratch directory and, if any, the rootless columns' one.
+    pub fn scratch_dirs(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.scratch).chain(self.user_scratch.iter())
+    }
 }
 
 /// The file holding `pid`'s record.
@@ -123,6 +135,7 @@ mod tests {
                 bin: "/usr/sbin/runc".into(),
             }],
             private_mounts: true,
+            user_scratch: None,
         }
     }
 

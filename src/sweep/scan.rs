@@ -22,6 +22,9 @@ pub struct Roots {
     /// Runtime state roots shared by every user of a runtime (`/run/runc`,
     /// `/run/crun`, `/run/isorun`), each with the runtime that reads it.
     pub shared_state: Vec<StateRoot>,
+    /// Where a root run keeps its rootless columns (one directory per run
+    /// pid, `/run/isobench/rootless`), when the sweeper may act there.
+    pub user_scratch: Option<PathBuf>,
 }
 
 /// A runtime's state root.
@@ -81,6 +84,9 @@ pub struct Snapshot {
     pub cgroups: Vec<CgroupDir>,
     pub containers: Vec<StateEntry>,
     pub mountinfo: String,
+    /// Per-run directories of rootless columns that no record names: (the
+    /// pid in their name, the directory, when it was made).
+    pub orphan_user_scratch: Vec<(i32, PathBuf, Option<u64>)>,
 }
 
 /// Fields of `/proc/<pid>/stat`: (ppid, start time in ticks). The command
@@ -281,11 +287,10 @@ pub fn state_entries(state: &StateRoot) -> Vec<StateEntry> {
 /// `<scratch>/container-<runtime>/state`, each with the binary the record
 /// names for that runtime.
 pub fn scratch_state_roots(rec: &Record) -> Vec<StateRoot> {
-    let Ok(rd) = std::fs::read_dir(&rec.scratch) else {
-        return Vec::new();
-    };
-    let mut out: Vec<StateRoot> = rd
-        .flatten()
+    let mut out: Vec<StateRoot> = rec
+        .scratch_dirs()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.flatten())
         .filter_map(|e| {
             let name = e
                 .file_name()
@@ -299,6 +304,7 @@ pub fn scratch_state_roots(rec: &Record) -> Vec<StateRoot> {
                     .iter()
                     .find(|r| {
                         r.name == name
+                            || crate::env::rootless::split(&name).0 == r.name
                             || r.bin.file_name().and_then(|n| n.to_str()) == Some(name.as_str())
                     })
                     .map(|r| r.bin.clone()),
@@ -335,6 +341,34 @@ pub fn snapshot(roots: &Roots, me: i32) -> Snapshot {
             containers.extend(state_entries(&s));
         }
     }
+    let orphan_user_scratch = orphan_user_scratch(roots, &records);
+    for (pid, dir, _) in &orphan_user_scratch {
+        // Its runtimes are those of the shared state roots, by name.
+        let rec = Record {
+            pid: *pid,
+            start_ticks: 0,
+            started_at: String::new(),
+            run_dir: dir.clone(),
+            scratch: dir.clone(),
+            container_prefix: naming::container_prefix(*pid as u32),
+            cgroup_parent: CGROUP_PARENT.into(),
+            runtimes: roots
+                .shared_state
+                .iter()
+                .filter_map(|s| {
+                    Some(registry::RuntimeUse {
+                        name: s.runtime.clone(),
+                        bin: s.bin.clone()?,
+                    })
+                })
+                .collect(),
+            private_mounts: true,
+            user_scratch: None,
+        };
+        for s in scratch_state_roots(&rec) {
+            containers.extend(state_entries(&s));
+        }
+    }
     Snapshot {
         me,
         records,
@@ -349,7 +383,36 @@ pub fn snapshot(roots: &Roots, me: i32) -> Snapshot {
         cgroups,
         containers,
         mountinfo: std::fs::read_to_string(roots.proc.join("self/mountinfo")).unwrap_or_default(),
+        orphan_user_scratch,
     }
+}
+
+/// Directories `<user_scratch>/<pid>` no record names (their record was
+/// removed, e.g. by an isobench that did not know of them).
+fn orphan_user_scratch(
+    roots: &Roots,
+    records: &[(PathBuf, Record)],
+) -> Vec<(i32, PathBuf, Option<u64>)> {
+    let Some(rd) = roots
+        .user_scratch
+        .as_ref()
+        .and_then(|b| std::fs::read_dir(b).ok())
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<_> = rd
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let p = e.path();
+            (!records
+                .iter()
+                .any(|(_, r)| r.user_scratch.as_ref() == Some(&p)))
+            .then(|| (pid, p.clone(), made_s(&p)))
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 #[cfg(test)]
@@ -429,6 +492,7 @@ mod tests {
             cgroup: d.path().join("cg"),
             registry: d.path().join("reg"),
             shared_state: vec![],
+            user_scratch: None,
         };
         let s = snapshot(&roots, 1);
         assert_eq!(s.boot_s, 100);
