@@ -142,7 +142,9 @@ pub fn to_html(cx: &ReportContext) -> String {
         let _ = writeln!(s, "</table>");
     }
 
-    let _ = writeln!(s, "<h2>Plots</h2>");
+    if !cx.plots.is_empty() {
+        let _ = writeln!(s, "<h2>Plots</h2>");
+    }
     for p in cx.plots {
         let _ = writeln!(
             s,
