@@ -11,27 +11,13 @@
 
 use crate::cgroup::{self, Hierarchy};
 use crate::config::MountPlan;
-use crate::error::{Error, Result};
-use nix::mount::{mount, MsFlags};
+use crate::error::Result;
+use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
-fn m(
-    src: Option<&Path>,
-    target: &Path,
-    fstype: Option<&str>,
-    f: MsFlags,
-    data: Option<&str>,
-) -> Result<()> {
-    mount(src, target, fstype, f, data).map_err(|e| Error::Sys {
-        op: format!(
-            "mount {} on {} (cgroup view)",
-            src.map(|s| s.display().to_string())
-                .unwrap_or_else(|| fstype.unwrap_or("none").into()),
-            target.display()
-        ),
-        err: e,
-    })
-}
+// Why: one mount wrapper for the runtime, whose error names source,
+// target, type, flags and data.
+use crate::rootfs::do_mount as m;
 
 /// (source directory, name under the destination) for each hierarchy that
 /// holds the container's cgroup; v2 gives one entry with an empty name.

@@ -11,13 +11,13 @@ use crate::error::{Error, Result};
 use crate::safepath::{fd_path, Root};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 fn flags(bits: u64) -> MsFlags {
     MsFlags::from_bits_truncate(bits as libc::c_ulong)
 }
 
-fn do_mount(
+pub(crate) fn do_mount(
     src: Option<&Path>,
     target: &Path,
     fstype: Option<&str>,
@@ -36,24 +36,6 @@ fn do_mount(
         ),
         err: e,
     })
-}
-
-/// `root` joined with an absolute in-container path, refusing `..`.
-pub fn inside(root: &Path, p: &Path) -> Result<PathBuf> {
-    let mut out = root.to_path_buf();
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::RootDir | Component::CurDir => {}
-            _ => {
-                return Err(Error::Invalid {
-                    field: "mounts".into(),
-                    why: format!("{} leaves the root file system", p.display()),
-                })
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Set up the root file system; the process ends inside it (cwd "/").
@@ -397,18 +379,4 @@ fn readonly(r: &Root, p: &Path) -> Result<()> {
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
         None,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inside_joins_and_refuses_escapes() {
-        assert_eq!(
-            inside(Path::new("/r"), Path::new("/dev/pts")).unwrap(),
-            Path::new("/r/dev/pts")
-        );
-        assert!(inside(Path::new("/r"), Path::new("/../etc")).is_err());
-    }
 }

@@ -321,10 +321,6 @@ impl Environment for ContainerEnv {
         Ok(())
     }
 
-    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
-        self.launch_with(spec, timeout, &Limits::default())
-    }
-
     /// Limits go to `linux.resources` of config.json; isorun, runc and crun
     /// all apply them (cpuset, CFS quota, memory and pids limits).
     fn launch_with(

@@ -250,10 +250,6 @@ impl Environment for PodmanEnv {
         Ok(())
     }
 
-    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
-        self.launch_with(spec, timeout, &Limits::default())
-    }
-
     fn launch_with(
         &self,
         spec: &WorkloadSpec,

@@ -229,20 +229,18 @@ pub trait Environment {
     /// without waiting for READY; `timeout` bounds the launch steps (a
     /// runtime's create and start). Each instance is independent of the
     /// others, so many may live at once.
-    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>>;
-    /// [`Environment::launch`] with a placement. Environments that cannot
-    /// apply limits refuse any.
+    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
+        self.launch_with(spec, timeout, &Limits::default())
+    }
+    /// [`Environment::launch`] with a placement (CPU affinity, cgroup
+    /// limits, pinned vCPUs: what the environment can apply; it refuses
+    /// the rest).
     fn launch_with(
         &self,
         spec: &WorkloadSpec,
         timeout: Duration,
         limits: &Limits,
-    ) -> Result<Box<dyn Instance>> {
-        if !limits.is_empty() {
-            anyhow::bail!("{} cannot apply limits ({limits:?})", self.id());
-        }
-        self.launch(spec, timeout)
-    }
+    ) -> Result<Box<dyn Instance>>;
     /// Run one workload to completion; must not leave anything behind,
     /// also on error.
     fn run(&mut self, spec: &WorkloadSpec, timeout: Duration) -> Result<RunOutcome> {

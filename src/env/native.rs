@@ -179,9 +179,6 @@ impl Environment for Native {
         self.cwd = Some(std::path::absolute(&cwd)?);
         Ok(())
     }
-    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
-        self.launch_with(spec, timeout, &Limits::default())
-    }
     /// CPU affinity, and a pids limit in a cgroup of the instance's own
     /// (the bound of a fork storm); no CPU quota or memory limit. The child
     /// dies with isobench (PR_SET_PDEATHSIG), even after a kill -9.

@@ -474,10 +474,6 @@ impl Environment for VmEnv {
         Ok(())
     }
 
-    fn launch(&self, spec: &WorkloadSpec, timeout: Duration) -> Result<Box<dyn Instance>> {
-        self.launch_with(spec, timeout, &Limits::default())
-    }
-
     /// Only CPU placement: the whole QEMU process is spawned with the
     /// partition as its affinity (its main loop and I/O threads stay there,
     /// as libvirt's emulatorpin), then each vCPU thread, found by its name

@@ -286,7 +286,13 @@ mod tests {
         fn prepare(&mut self, _c: &EnvContext) -> Result<()> {
             Ok(())
         }
-        fn launch(&self, spec: &WorkloadSpec, _t: Duration) -> Result<Box<dyn Instance>> {
+        fn launch_with(
+            &self,
+            spec: &WorkloadSpec,
+            _t: Duration,
+            limits: &crate::env::Limits,
+        ) -> Result<Box<dyn Instance>> {
+            assert!(limits.is_empty(), "density launches without limits");
             assert_eq!(spec.workload, Workload::Idle);
             let n = self.launched.fetch_add(1, Ordering::SeqCst) + 1;
             self.live.fetch_add(1, Ordering::SeqCst);

@@ -669,9 +669,6 @@ mod tests {
         fn prepare(&mut self, _c: &EnvContext) -> Result<()> {
             Ok(())
         }
-        fn launch(&self, spec: &WorkloadSpec, t: Duration) -> Result<Box<dyn Instance>> {
-            self.launch_with(spec, t, &Limits::default())
-        }
         fn launch_with(
             &self,
             spec: &WorkloadSpec,
