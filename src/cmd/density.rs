@@ -5,7 +5,7 @@
 //! detail in `run.json`).
 
 use super::run::{
-    host_mem_available, now_rfc3339, plan_from_args, prepare_envs, tool_info, RemoveDirGuard,
+    host_mem_available, now_rfc3339, plan_from_args, prepare_envs, tool_info, RunGuards,
     EXIT_INTERRUPTED,
 };
 use crate::cli::RunArgs;
@@ -141,21 +141,13 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let quick = plan.preset == isobench_workloads::Preset::Quick;
     let out_path = dir.path().to_path_buf();
     let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
-    // Declared first, so dropped last: a sweep after a crash finds the run
-    // (its containers, cgroups, QEMU processes and scratch) by this record.
-    let _registration = crate::sweep::register_run(&plan, &out_path, &scratch, private_mounts);
-    let mut guard = RemoveDirGuard {
-        path: &out_path,
-        armed: old.is_none(),
-    };
+    // Declared before the environments, so dropped after their cleanup: a
+    // sweep after a crash finds the run (its containers, cgroups, QEMU
+    // processes and scratch) by the record it holds.
+    let mut guards = RunGuards::new(&plan, &out_path, &scratch, private_mounts, old.is_none());
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
-    std::fs::create_dir_all(&scratch)
-        .with_context(|| format!("cannot create {}", scratch.display()))?;
-    let _scratch_guard = RemoveDirGuard {
-        path: &scratch,
-        armed: true,
-    };
+    guards.make_scratch(&scratch)?;
     let Some(envs) = prepare_envs(&plan, &scratch)? else {
         return Ok(EXIT_INTERRUPTED);
     };
@@ -219,7 +211,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         warnings,
     };
     dir.write_run_info(&info)?;
-    guard.armed = false;
+    guards.keep();
 
     let mem = || host_mem_available().map(|b| b / 1024);
     let timeout = Duration::from_secs(plan.timeout_s.max(30));

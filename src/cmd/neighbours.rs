@@ -4,8 +4,7 @@
 //! workload `neighbour`, one per victim run; claim C5).
 
 use super::run::{
-    fit_envs, now_rfc3339, plan_from_args, prepare_envs, tool_info, RemoveDirGuard,
-    EXIT_INTERRUPTED,
+    fit_envs, now_rfc3339, plan_from_args, prepare_envs, tool_info, RunGuards, EXIT_INTERRUPTED,
 };
 use crate::cli::RunArgs;
 use crate::env::process::Interrupted;
@@ -118,21 +117,13 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
 
     let out_path = dir.path().to_path_buf();
     let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
-    // Declared first, so dropped last: a sweep after a crash finds the run
-    // (its containers, cgroups, QEMU processes and scratch) by this record.
-    let _registration = crate::sweep::register_run(&plan, &out_path, &scratch, private_mounts);
-    let mut guard = RemoveDirGuard {
-        path: &out_path,
-        armed: old.is_none(),
-    };
+    // Declared before the environments, so dropped after their cleanup: a
+    // sweep after a crash finds the run (its containers, cgroups, QEMU
+    // processes and scratch) by the record it holds.
+    let mut guards = RunGuards::new(&plan, &out_path, &scratch, private_mounts, old.is_none());
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
-    std::fs::create_dir_all(&scratch)
-        .with_context(|| format!("cannot create {}", scratch.display()))?;
-    let _scratch_guard = RemoveDirGuard {
-        path: &scratch,
-        armed: true,
-    };
+    guards.make_scratch(&scratch)?;
     let Some(mut envs) = prepare_envs(&plan, &scratch)? else {
         return Ok(EXIT_INTERRUPTED);
     };
@@ -251,7 +242,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         warnings,
     };
     dir.write_run_info(&info)?;
-    guard.armed = false;
+    guards.keep();
 
     let t_all = std::time::Instant::now();
     let mut invalid = 0;

@@ -52,6 +52,56 @@ impl Drop for RemoveDirGuard<'_> {
     }
 }
 
+/// What a measuring run (suite, density, neighbours) holds while it lives:
+/// its record for the crash sweep, its run directory (removed if the run
+/// fails before [`RunGuards::keep`], unless it was resumed) and its scratch
+/// directory (removed on every path). Fields drop in declaration order:
+/// scratch, then the run directory, then the record, after everything
+/// declared later (the environments) is cleaned up.
+pub(crate) struct RunGuards<'a> {
+    scratch: Option<RemoveDirGuard<'a>>,
+    run_dir: RemoveDirGuard<'a>,
+    _registration: Option<crate::sweep::registry::Registration>,
+}
+
+impl<'a> RunGuards<'a> {
+    /// `out` and `scratch`: the run directory and its scratch directory
+    /// (not created yet); `fresh`: the run directory is new (not resumed).
+    pub(crate) fn new(
+        plan: &crate::plan::Plan,
+        out: &'a Path,
+        scratch: &'a Path,
+        private_mounts: bool,
+        fresh: bool,
+    ) -> Self {
+        let registration = crate::sweep::register_run(plan, out, scratch, private_mounts);
+        RunGuards {
+            scratch: None,
+            run_dir: RemoveDirGuard {
+                path: out,
+                armed: fresh,
+            },
+            _registration: registration,
+        }
+    }
+
+    /// Create the scratch directory, removed when the guards drop.
+    pub(crate) fn make_scratch(&mut self, scratch: &'a Path) -> Result<()> {
+        std::fs::create_dir_all(scratch)
+            .with_context(|| format!("cannot create {}", scratch.display()))?;
+        self.scratch = Some(RemoveDirGuard {
+            path: scratch,
+            armed: true,
+        });
+        Ok(())
+    }
+
+    /// Something was measured: the run directory stays, whatever follows.
+    pub(crate) fn keep(&mut self) {
+        self.run_dir.armed = false;
+    }
+}
+
 /// Prepared environments, cleaned up on every path out of the run.
 pub(crate) struct Prepared(pub(crate) Vec<Box<dyn Environment>>);
 
@@ -237,12 +287,14 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     };
     let out_path = dir.path().to_path_buf();
     let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
-    // Declared first, so dropped last: the record goes after all cleanup.
-    let _registration = crate::sweep::register_run(&plan, &out_path, &scratch, private_mounts);
-    let mut guard = RemoveDirGuard {
-        path: &out_path,
-        armed: old_info.is_none(),
-    };
+    // Declared before the environments, so dropped after their cleanup.
+    let mut guards = RunGuards::new(
+        &plan,
+        &out_path,
+        &scratch,
+        private_mounts,
+        old_info.is_none(),
+    );
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -255,13 +307,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
 
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
-    std::fs::create_dir_all(&scratch)
-        .with_context(|| format!("cannot create {}", scratch.display()))?;
-    // Declared before the environments, so dropped after their cleanup.
-    let _scratch_guard = RemoveDirGuard {
-        path: &scratch,
-        armed: true,
-    };
+    guards.make_scratch(&scratch)?;
     let Some(mut envs) = prepare_envs(&plan, &scratch)? else {
         return Ok(EXIT_INTERRUPTED);
     };
@@ -328,7 +374,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         warnings: run_warnings,
     };
     dir.write_run_info(&info)?;
-    guard.armed = false;
+    guards.keep();
 
     let runnable = envs
         .0
