@@ -148,28 +148,15 @@ fn check_plan(run_args: &[String]) -> Result<()> {
         }
     }
     if a.experiment.is_none() {
+        // Checked as `run` checks it, but for hosts not known here: no
+        // host facts, the plan's own thread count as the cores.
         let input = crate::plan::PlanInput {
-            envs: a.env.clone(),
-            workloads: a.workload.clone(),
-            preset: a.preset.clone(),
-            threads: a.threads,
-            reps: a.reps,
-            warmup: a.warmup,
-            runtimes: a.runtime.clone(),
-            accel: a.accel.clone(),
-            machine: a.machine.clone(),
-            kernel: a.kernel.clone(),
-            vm_memory_mib: a.vm_memory,
-            seed: a.seed,
-            timeout_s: a.timeout,
             out: None,
-            workload_bin: PathBuf::from("isobench-workload"),
             host_cores: a.threads.unwrap_or(1),
             host_llc_bytes: None,
             host_mem_available_bytes: None,
-            stream: a.stream.clone(),
-            pages: a.pages.clone(),
             run_id: "check".into(),
+            ..super::run::plan_input(&a, PathBuf::from("isobench-workload"))
         };
         crate::plan::build(&input).map_err(|e| usage(format!("the plan after `--`: {e}")))?;
     }

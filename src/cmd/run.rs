@@ -120,7 +120,12 @@ pub(crate) fn host_mem_available() -> Option<u64> {
 }
 
 pub(crate) fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan> {
-    let input = PlanInput {
+    Ok(plan::build(&plan_input(a, workload_bin))?)
+}
+
+/// The plan input of `isobench run` flags, with this host's facts.
+pub(crate) fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
+    PlanInput {
         envs: a.env.clone(),
         workloads: a.workload.clone(),
         preset: a.preset.clone(),
@@ -144,8 +149,7 @@ pub(crate) fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> R
         stream: a.stream.clone(),
         pages: a.pages.clone(),
         run_id: new_run_id(),
-    };
-    Ok(plan::build(&input)?)
+    }
 }
 
 /// Measurement hazards worth a warning in run.json, each with advice.
