@@ -15,6 +15,7 @@ pub mod features;
 pub mod image;
 pub mod init;
 pub mod lifecycle;
+pub mod mountfd;
 pub mod nsjoin;
 pub mod peer;
 pub mod rootfs;
