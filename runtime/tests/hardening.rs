@@ -390,3 +390,55 @@ fn bind_flags_and_propagation_apply_to_the_attached_mount() {
         rig.assert_clean();
     }
 }
+
+#[test]
+fn the_cgroup_view_is_the_containers_own_and_read_only() {
+    // Mounted on fds (a tmpfs made detached, its per-hierarchy directories
+    // made and opened in it, each bind attached onto such an fd); here,
+    // what the container sees of it.
+    for rig in rigs("h-cgv", "") {
+        let rootless = rig.user.is_some();
+        rig.config(
+            |v| {
+                v["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+                    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                     "options": ["ro", "nosuid", "nodev", "noexec"]}));
+            },
+            "cat /proc/self/mountinfo; echo ==; ls /sys/fs/cgroup; echo ==; \
+             if [ -d /sys/fs/cgroup/memory ]; then ls /sys/fs/cgroup/memory; fi; echo ==; \
+             if touch /sys/fs/cgroup/x 2>/dev/null; then echo writable; fi",
+        );
+        let out = rig.run();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let so = text(&out.stdout);
+        let parts: Vec<&str> = so.split("==\n").collect();
+        assert_eq!(parts.len(), 4, "{so}");
+        assert!(!parts[3].contains("writable"), "{so}");
+        let views: Vec<&str> = parts[0]
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                f[4].starts_with("/sys/fs/cgroup").then(|| f[5])
+            })
+            .collect();
+        assert!(!views.is_empty(), "{so}");
+        for o in views {
+            for want in ["ro", "nosuid", "nodev", "noexec"] {
+                assert!(o.split(',').any(|x| x == want), "{want} missing: {so}");
+            }
+        }
+        if rootless {
+            continue; // its cgroups may not be delegated: the view may be empty
+        }
+        // The container's own cgroup: its files, none of the host's
+        // siblings (the `isorun` parent directory is the host's).
+        let own = if parts[1].lines().any(|l| l == "memory") {
+            parts[2]
+        } else {
+            parts[1]
+        };
+        assert!(own.lines().any(|l| l == "cgroup.procs"), "{so}");
+        assert!(!own.lines().any(|l| l == "isorun"), "{so}");
+        rig.assert_clean();
+    }
+}
