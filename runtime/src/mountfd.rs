@@ -16,11 +16,21 @@ use rustix::mount as rm;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
+/// Linux release that has every call used here (mount_setattr came last).
+pub const NEEDS_LINUX: &str = "5.12";
+
 fn sys(op: String) -> impl FnOnce(rustix::io::Errno) -> Error {
-    move |e| Error::Sys {
-        op,
-        err: nix::errno::Errno::from_raw(e.raw_os_error()),
+    move |e| errno(op, nix::errno::Errno::from_raw(e.raw_os_error()))
+}
+
+/// The error of a failed call; ENOSYS names the kernel release needed.
+fn errno(op: String, err: nix::errno::Errno) -> Error {
+    if err == nix::errno::Errno::ENOSYS {
+        return Error::Init(format!(
+            "{op}: the kernel lacks the mount API isorun mounts with (Linux {NEEDS_LINUX} or later)"
+        ));
     }
+    Error::Sys { op, err }
 }
 
 /// The mount attributes (MOUNT_ATTR_*) of MS_* flags: ro, nosuid, nodev,
@@ -142,13 +152,13 @@ pub fn set_attr(mnt: &OwnedFd, set: u64, clr: u64, propagation: u64, shown: &Pat
         )
     };
     if r != 0 {
-        return Err(Error::Sys {
-            op: format!(
+        return Err(errno(
+            format!(
                 "mount_setattr {} (set {set:#x}, clear {clr:#x}, propagation {propagation:#x})",
                 shown.display()
             ),
-            err: nix::errno::Errno::last(),
-        });
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }
@@ -190,5 +200,22 @@ mod tests {
         assert_eq!(attrs(libc::MS_RELATIME), (0, libc::MOUNT_ATTR__ATIME));
         // Flags that are not mount attributes (bind, rec) are left out.
         assert_eq!(attrs(libc::MS_BIND | libc::MS_REC), (0, 0));
+    }
+
+    #[test]
+    fn a_kernel_without_the_mount_api_is_named() {
+        let e = errno("fsopen tmpfs for /dev".into(), nix::errno::Errno::ENOSYS).to_string();
+        assert!(
+            e.contains("fsopen tmpfs for /dev") && e.contains("Linux 5.12"),
+            "{e}"
+        );
+        let e = errno("x".into(), nix::errno::Errno::EINVAL);
+        assert!(matches!(
+            e,
+            Error::Sys {
+                err: nix::errno::Errno::EINVAL,
+                ..
+            }
+        ));
     }
 }
