@@ -188,3 +188,43 @@ t write-own-null sh -c ': > {d}/null'
     }
     removed.unwrap();
 }
+
+/// `linux.resources` of the config.json that `<bin> spec [extra]` writes
+/// into a fresh directory.
+fn spec_resources(bin: &str, extra: &[&str]) -> serde_json::Value {
+    let d = tempfile::Builder::new()
+        .prefix("h19f-spec-")
+        .tempdir()
+        .unwrap();
+    let out = std::process::Command::new(bin)
+        .arg("spec")
+        .args(extra)
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{bin} spec: {}", text(&out.stderr));
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("config.json")).unwrap()).unwrap();
+    v["linux"]["resources"].clone()
+}
+
+/// `isorun spec` writes the device rules `runc spec` writes (the runc on
+/// this machine), and both leave them out with --rootless.
+#[test]
+fn spec_device_rules_match_runc() {
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/bin/runc"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+    else {
+        isobench_testkit::missing("runc (apt-get install runc), to compare `spec` with");
+        return;
+    };
+    let isorun = common::isorun_bin();
+    let theirs = spec_resources(runc, &[]);
+    assert!(theirs["devices"].is_array(), "{theirs}");
+    assert_eq!(spec_resources(isorun, &[])["devices"], theirs["devices"]);
+    assert_eq!(
+        spec_resources(isorun, &["--rootless"]),
+        spec_resources(runc, &["--rootless"])
+    );
+}
