@@ -428,7 +428,8 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         });
     }
     let mut resources = resources(&linux)?;
-    if !resources.devices.is_empty() {
+    let extra_nodes = devices.iter().any(|d| !default_devices().contains(d));
+    if !resources.devices.is_empty() || extra_nodes {
         // Why: the container's own device nodes (defaults and
         // linux.devices) and its pty stay usable whatever the rules deny,
         // as runc appends its AllowedDevices; mknod of them needs this.
