@@ -442,3 +442,50 @@ fn the_cgroup_view_is_the_containers_own_and_read_only() {
         rig.assert_clean();
     }
 }
+
+/// Unmounts (lazily) on drop: a failing test leaves no mount on the host.
+struct Unmount(PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn a_read_only_root_keeps_the_roots_nosuid_and_nodev() {
+    // root.readonly used to remount "/" with MS_RDONLY alone, which drops
+    // nosuid and nodev of the file system the rootfs lives on (and fails
+    // rootless, where those flags are locked).
+    for rig in rigs("h-rootro", "") {
+        let rootfs = rig.dir.path().join("nosuid-rootfs");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &rootfs,
+            Some("tmpfs"),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+            Some("mode=755"),
+        )
+        .unwrap();
+        let guard = Unmount(rootfs.clone());
+        common::install_busybox(&rootfs);
+        rig.regive();
+        let root_s = rootfs.display().to_string();
+        rig.config(
+            |v| v["root"] = serde_json::json!({"path": root_s, "readonly": true}),
+            "cat /proc/self/mountinfo; if touch /x 2>/dev/null; then echo wrote; fi",
+        );
+        let out = rig.run();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let so = text(&out.stdout);
+        assert!(!so.contains("wrote"), "{so}");
+        let opts = mount_options(&so, "/");
+        assert_eq!(opts.len(), 1, "{so}");
+        let o: Vec<&str> = opts[0].split(',').collect();
+        for want in ["ro", "nosuid", "nodev"] {
+            assert!(o.contains(&want), "{want} missing in {o:?}");
+        }
+        drop(guard);
+        rig.assert_clean();
+    }
+}
