@@ -358,10 +358,21 @@ fn non_proc_mounts_on_or_under_proc_are_refused() {
 #[test]
 fn bind_flags_and_propagation_apply_to_the_attached_mount() {
     // ro and noexec are set on the detached clone, rprivate on the same
-    // mount after it is attached under a tmpfs mounted just before.
+    // mount after it is attached under a tmpfs mounted just before. The
+    // source lives on a nosuid,nodev mount: the bind keeps both (the old
+    // MS_REMOUNT with the config's flags alone dropped them).
     for rig in rigs("h-bind", "") {
         let src = rig.dir.path().join("src");
         std::fs::create_dir_all(&src).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &src,
+            Some("tmpfs"),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+            Some("mode=755"),
+        )
+        .unwrap();
+        let guard = Unmount(src.clone());
         rig.regive();
         let src_s = src.display().to_string();
         rig.config(
@@ -384,9 +395,10 @@ fn bind_flags_and_propagation_apply_to_the_attached_mount() {
         assert!(!so.contains("wrote"), "{so}");
         let opts = mount_options(&so, "/data/b");
         assert_eq!(opts.len(), 1, "{so}");
-        for want in ["ro", "noexec"] {
+        for want in ["ro", "noexec", "nosuid", "nodev"] {
             assert!(opts[0].split(',').any(|o| o == want), "{want}: {opts:?}");
         }
+        drop(guard);
         rig.assert_clean();
     }
 }
