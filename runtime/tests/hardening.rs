@@ -4,7 +4,10 @@
 //! (CVE-2024-21626), masking from an image's fake /dev/null
 //! (CVE-2025-31133), readonlyPaths that dropped nosuid/nodev/noexec, net
 //! sysctls written into the host's network namespace, a world-readable
-//! state root and non-proc mounts on or under /proc.
+//! state root and non-proc mounts on or under /proc; and the mounts now
+//! made on fds (crate::mountfd): read-only binds and root.readonly keep
+//! nosuid/nodev, the cgroup view is the container's own and read-only.
+//! Each defect's test fails on the code before the fix.
 
 mod common;
 use common::{can_run, text, Rig};
