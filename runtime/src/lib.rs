@@ -12,6 +12,7 @@ pub mod cgroupfs;
 pub mod config;
 pub mod error;
 pub mod features;
+pub mod hooks;
 pub mod image;
 pub mod init;
 pub mod lifecycle;
