@@ -92,11 +92,19 @@ impl Hooks {
         *self == Hooks::default()
     }
 
-    /// Whether create must stop before pivot_root to run hooks.
+    /// Whether create must stop before pivot_root to run hooks (and hand
+    /// the container process the state for its own hooks).
     pub fn at_create(&self) -> bool {
         !(self.prestart.is_empty()
             && self.create_runtime.is_empty()
-            && self.create_container.is_empty())
+            && self.create_container.is_empty()
+            && self.start_container.is_empty())
+    }
+
+    /// Whether `start` must wait for the process to exec (to report a
+    /// failing startContainer hook, and to call poststart hooks after it).
+    pub fn at_start(&self) -> bool {
+        !(self.start_container.is_empty() && self.poststart.is_empty())
     }
 }
 
@@ -147,6 +155,10 @@ pub fn from_spec(h: Option<&oci_spec::runtime::Hooks>) -> Result<Hooks> {
 
 /// Name of the file in a container's state directory holding its hooks.
 pub const FILE: &str = "hooks.json";
+
+/// Name of the fifo in a container's state directory on which its process
+/// reports a failing startContainer hook (EOF alone: it exec'd).
+pub const START_FIFO: &str = "start.fifo";
 
 /// Keep a container's hooks in its state directory (nothing when none).
 pub fn save(dir: &Path, hooks: &Hooks) -> Result<()> {
@@ -317,10 +329,72 @@ fn exits_within(pid: i32, secs: u32) -> bool {
     }
 }
 
-/// The state JSON a hook gets: `st` with the status of the moment.
-pub fn state_json(mut st: crate::state::OciState, status: crate::state::Status) -> Vec<u8> {
-    st.status = status;
-    serde_json::to_vec(&st).expect("state serializes")
+/// In the container process, just before pivot_root: ask the runtime to run
+/// its prestart and createRuntime hooks (`H` on `to_parent`), read the
+/// state it sends back on `from_parent` (to EOF), then run the
+/// createContainer hooks. Returns the state for startContainer hooks.
+pub fn before_pivot(to_parent: &OwnedFd, from_parent: &OwnedFd, hooks: &Hooks) -> Result<Vec<u8>> {
+    use std::os::fd::AsFd;
+    nix::unistd::write(to_parent.as_fd(), b"H")
+        .map_err(crate::error::sys("asking the runtime to run hooks"))?;
+    let mut state = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(from_parent.as_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => state.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(crate::error::sys("reading the state for hooks")(e)),
+        }
+    }
+    if state.is_empty() {
+        return Err(Error::Init(
+            "the runtime went away while running hooks".into(),
+        ));
+    }
+    run(Kind::CreateContainer, &hooks.create_container, &state)?;
+    Ok(state)
+}
+
+/// In the container process after `start`: run the startContainer hooks
+/// with `state` (status "created"); a failure is also written to `report`
+/// (the start fifo) for `start` to tell.
+pub fn start_container(report: Option<&OwnedFd>, hooks: &Hooks, state: &[u8]) -> Result<()> {
+    if hooks.start_container.is_empty() {
+        return Ok(());
+    }
+    let state = with_status(state, "created");
+    run(Kind::StartContainer, &hooks.start_container, &state).inspect_err(|e| {
+        if let Some(fd) = report {
+            use std::os::fd::AsFd;
+            let _ = nix::unistd::write(fd.as_fd(), format!("E{e}").as_bytes());
+        }
+    })
+}
+
+/// `state` JSON with its status replaced.
+fn with_status(state: &[u8], status: &str) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(state) {
+        Ok(mut v) => {
+            v["status"] = status.into();
+            serde_json::to_vec(&v).expect("state serializes")
+        }
+        Err(_) => state.to_vec(),
+    }
+}
+
+/// The state JSON a hook gets: the container's state with the status of
+/// the moment, and its pid unless stopped (the process may already have
+/// ended when poststart hooks run: they still get the pid it had).
+pub fn state_json(st: &crate::state::State, root: &Path, status: crate::state::Status) -> Vec<u8> {
+    let mut oci = st.oci(root);
+    oci.status = status;
+    oci.pid = if status == crate::state::Status::Stopped {
+        0
+    } else {
+        st.pid
+    };
+    serde_json::to_vec(&oci).expect("state serializes")
 }
 
 #[cfg(test)]

@@ -47,7 +47,13 @@ pub struct OverlayRoot {
     pub rw: PathBuf,
 }
 
-pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
+/// `before_pivot` runs once the mounts are made, just before pivot_root
+/// (the OCI createRuntime/createContainer hook point).
+pub fn setup(
+    plan: &Plan,
+    overlay: Option<&OverlayRoot>,
+    before_pivot: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     // Why: a new mount namespace starts as a copy sharing propagation with
     // the host; make it private first so no mount below leaks out.
     do_mount(
@@ -117,6 +123,7 @@ pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
         make_devices(&r, &plan.devices, plan.userns.is_some())?;
     }
     drop(r);
+    before_pivot()?;
     pivot(root)?;
     // After pivot_root "/" is the container's root; the paths below are
     // resolved in it all the same (a rootfs symlink such as /proc/sys →

@@ -27,36 +27,6 @@ pub const GAPS: &[(&str, &str, &str)] = &[
     // isorun
     (
         "isorun",
-        "hooks::every_hook_kind_runs_in_order_with_the_state_on_stdin",
-        HOOKS,
-    ),
-    (
-        "isorun",
-        "hooks::hooks_get_their_args_and_only_their_env",
-        HOOKS,
-    ),
-    ("isorun", "hooks::failing_prestart_fails_create", HOOKS),
-    (
-        "isorun",
-        "hooks::failing_create_runtime_fails_create",
-        HOOKS,
-    ),
-    (
-        "isorun",
-        "hooks::failing_create_container_fails_create",
-        HOOKS,
-    ),
-    (
-        "isorun",
-        "hooks::failing_start_container_fails_start",
-        HOOKS,
-    ),
-    ("isorun", "hooks::failing_poststart_is_a_warning", HOOKS),
-    ("isorun", "hooks::failing_poststop_is_a_warning", HOOKS),
-    ("isorun", "hooks::hook_over_its_timeout_fails", HOOKS),
-    ("isorun", "hooks::hooks_are_the_ones_of_create", HOOKS),
-    (
-        "isorun",
         "mounts::rootfs_propagation_shared",
         "the root is bound from a shared mount: pivot_root(2) refuses it",
     ),
@@ -151,6 +121,5 @@ pub const GAPS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-const HOOKS: &str = "isorun refuses configs with hooks";
 const DEVICES: &str =
     "no default device policy: linux.resources.devices is not enforced (issue 19 part 2)";
