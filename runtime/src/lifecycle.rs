@@ -156,6 +156,8 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         None => None,
     };
     let flags = plan.namespaces.clone_flags() | libc::SIGCHLD;
+    // A pid namespace to join is entered for the child only.
+    let own_pid_ns = crate::nsjoin::enter_pid(&plan.join)?;
     // Why: clone(2) with the namespace flags makes the child PID 1 of a new
     // pid namespace with its own mount, uts, ipc and net namespaces at
     // once, without an intermediate process. The null stack makes it
@@ -173,10 +175,16 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         )
     };
     if pid < 0 {
+        let err = nix::errno::Errno::last();
+        let _ = crate::nsjoin::leave_pid(own_pid_ns);
         return Err(Error::Sys {
             op: format!("clone(flags {flags:#x})"),
-            err: nix::errno::Errno::last(),
+            err,
         });
+    }
+    if pid > 0 {
+        undo.pid = pid as i32;
+        crate::nsjoin::leave_pid(own_pid_ns)?;
     }
     if pid == 0 {
         drop(from_child);

@@ -37,16 +37,6 @@ pub const GAPS: &[(&str, &str, &str)] = &[
     ),
     (
         "isorun",
-        "namespaces::namespace_path_mount",
-        "joining a mount namespace by path is refused",
-    ),
-    (
-        "isorun",
-        "namespaces::namespace_path_pid",
-        "joining a pid namespace by path is refused",
-    ),
-    (
-        "isorun",
         "resources::devices_outside_the_allow_list_are_denied",
         DEVICES,
     ),

@@ -65,6 +65,9 @@ fn joins(rt: &Runtime, typ: &str, ns: &str, flag: &str) -> Result<()> {
     ct.create()?;
     let got = ns_of(ct.pid()?, ns)?;
     ensure!(got == want, "{ns} namespace {got}, expected {want}");
+    // And the container runs there.
+    ct.start()?;
+    ct.wait_status("running")?;
     Ok(())
 }
 
