@@ -18,6 +18,7 @@ pub mod init;
 pub mod lifecycle;
 pub mod nsjoin;
 pub mod peer;
+pub mod propagation;
 pub mod rootfs;
 pub mod rootless;
 pub mod safepath;

@@ -55,14 +55,8 @@ pub fn setup(
     before_pivot: &mut dyn FnMut() -> Result<()>,
 ) -> Result<()> {
     // Why: a new mount namespace starts as a copy sharing propagation with
-    // the host; make it private first so no mount below leaks out.
-    do_mount(
-        None,
-        Path::new("/"),
-        None,
-        flags(plan.rootfs_propagation),
-        None,
-    )?;
+    // the host; no mount below may leak out (linux.rootfsPropagation).
+    crate::propagation::prepare(plan.rootfs_propagation, &plan.rootfs)?;
     let root = &plan.rootfs;
     match overlay {
         // Why: the image layers plus the container's own upper directory
@@ -125,6 +119,7 @@ pub fn setup(
     drop(r);
     before_pivot()?;
     pivot(root)?;
+    crate::propagation::finish(plan.rootfs_propagation)?;
     // After pivot_root "/" is the container's root; the paths below are
     // resolved in it all the same (a rootfs symlink such as /proc/sys →
     // /etc must not make a read-only bind land elsewhere).

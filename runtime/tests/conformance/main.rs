@@ -27,16 +27,6 @@ pub const GAPS: &[(&str, &str, &str)] = &[
     // isorun
     (
         "isorun",
-        "mounts::rootfs_propagation_shared",
-        "the root is bound from a shared mount: pivot_root(2) refuses it",
-    ),
-    (
-        "isorun",
-        "mounts::rootfs_propagation_unbindable",
-        "an unbindable root cannot be bound onto itself before pivot_root",
-    ),
-    (
-        "isorun",
         "resources::devices_outside_the_allow_list_are_denied",
         DEVICES,
     ),
