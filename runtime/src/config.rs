@@ -199,6 +199,9 @@ pub struct Plan {
     /// The seccomp profile (`linux.seccomp`), checked by [`crate::seccomp::check`].
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The OCI hooks (`hooks`), run by [`crate::hooks`].
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
 }
 
 /// Read and validate `<bundle>/config.json`.
@@ -287,9 +290,7 @@ fn some_nonempty<T>(v: &Option<Vec<T>>) -> bool {
 #[allow(deprecated)] // memory.kernel is deprecated in the spec; we reject it
 pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     validate_id(id)?;
-    if spec.hooks().is_some() {
-        return unsupported("hooks", "isorun runs no hooks");
-    }
+    let hooks = crate::hooks::from_spec(spec.hooks().as_ref())?;
     if spec.solaris().is_some()
         || spec.windows().is_some()
         || spec.vm().is_some()
@@ -386,7 +387,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     if spec.hostname().is_some() && !(ns.uts || joined("uts")) {
         return invalid("hostname", "needs a uts namespace");
     }
-    if !ns.mount {
+    if !(ns.mount || joined("mnt")) {
         return unsupported(
             "linux.namespaces",
             "isorun needs a mount namespace (pivot_root)",
@@ -518,6 +519,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         join,
         sysctl,
         seccomp: linux.seccomp().clone(),
+        hooks,
     })
 }
 
@@ -1016,8 +1018,8 @@ mod tests {
             ),
             (
                 "/hooks",
-                serde_json::json!({"prestart": [{"path": "/bin/true"}]}),
-                "hooks",
+                serde_json::json!({"prestart": [{"path": "bin/true"}]}),
+                "hooks.prestart[0].path",
             ),
         ];
         for (ptr, val, field) in cases {
