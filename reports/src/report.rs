@@ -265,11 +265,18 @@ pub fn exact_text(f: &crate::analysis::Figure) -> Option<String> {
     if lo > hi {
         return None;
     }
+    let count = |x: f64| {
+        if x.fract() == 0.0 {
+            thousands(&format!("{x:.0}"))
+        } else {
+            crate::export::num(x)
+        }
+    };
     let show = |x: f64| {
         if bytes {
             bytes_text(x)
         } else {
-            format!("{} {}", crate::export::num(x), f.unit.trim())
+            format!("{} {}", count(x), f.unit.trim())
         }
     };
     Some(if lo == hi {
@@ -282,12 +289,7 @@ pub fn exact_text(f: &crate::analysis::Figure) -> Option<String> {
             f.samples.len()
         )
     } else {
-        format!(
-            "{}–{} (n={})",
-            crate::export::num(lo),
-            show(hi),
-            f.samples.len()
-        )
+        format!("{}–{} (n={})", count(lo), show(hi), f.samples.len())
     })
 }
 
@@ -519,4 +521,80 @@ pub fn write_report(
     let rendered = render_digest(digest_run_dir(run_dir)?)?;
     let paths = write_files(out_dir, &rendered.files)?;
     Ok((rendered, paths))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_group_the_integer_part_only() {
+        assert_eq!(thousands("52020"), "52,020");
+        assert_eq!(thousands("1234567"), "1,234,567");
+        assert_eq!(thousands("-1234.5"), "-1,234.5");
+        assert_eq!(thousands("999"), "999");
+        assert_eq!(thousands("1.230e-4"), "1.230e-4");
+        assert_eq!(crate::export::num(1_301_631.0), "1,301,631");
+    }
+
+    #[test]
+    fn counts_and_sizes_have_no_interval() {
+        let run = crate::testdata::fixture_run(3, 1.0);
+        let mut recs = run.records.clone();
+        recs.extend(crate::testdata::c7_records(3, 1.0, 5.0));
+        let a = crate::analysis::analyse(&recs, Default::default());
+        let layers = a
+            .figures
+            .iter()
+            .find(|f| f.unit == "layers")
+            .expect("a count figure");
+        let text = crate::export::median_ci(layers);
+        assert!(!text.contains('['), "{text}");
+        assert!(text.ends_with(" layers") && !text.contains('.'), "{text}");
+        let bytes = a
+            .figures
+            .iter()
+            .find(|f| f.unit == "bytes" && f.metric == "layer_added_bytes")
+            .expect("a byte figure");
+        assert_eq!(crate::export::median_ci(bytes), "4.00 MiB");
+        // A measured quantity keeps its interval.
+        let triad = a
+            .figures
+            .iter()
+            .find(|f| f.metric == "triad_mbs")
+            .expect("triad");
+        assert!(crate::export::median_ci(triad).contains('['));
+    }
+
+    #[test]
+    fn ratios_read_as_speed_or_as_times_slower() {
+        let run = crate::testdata::fixture_run(3, 1.0);
+        let a = crate::analysis::analyse(&run.records, Default::default());
+        let v = crate::export::Val {
+            point: 0.5,
+            ci: Some((0.4, 0.64)),
+            n: 3,
+            method: String::new(),
+        };
+        let lat = a
+            .figures
+            .iter()
+            .find(|f| f.workload == "latency")
+            .expect("latency");
+        assert_eq!(ratio_text(lat, &v), "2.00× slower [1.56, 2.50] (n=3)");
+        let triad = a
+            .figures
+            .iter()
+            .find(|f| f.metric == "triad_mbs")
+            .expect("triad");
+        assert_eq!(ratio_text(triad, &v), "0.50× [0.40, 0.64] (n=3)");
+        // A TCG ratio never reads as zero.
+        let tiny = crate::export::Val {
+            point: 0.0123,
+            ci: Some((0.0101, 0.0149)),
+            n: 3,
+            method: String::new(),
+        };
+        assert_eq!(ratio_text(triad, &tiny), "0.012× [0.010, 0.015] (n=3)");
+    }
 }

@@ -137,11 +137,14 @@ fn every_sample_report_renders_in_chromium() {
         // as they do for a reader.
         let probe_page =
             report.with_file_name(format!(".browser-probe-{}.html", std::process::id()));
-        std::fs::write(
-            &probe_page,
-            html.replacen("</body>", &format!("{PROBE}</body>"), 1),
-        )
-        .expect("write the probe page");
+        // The probe goes first, so that it sees the page's own scripts.
+        let at = html
+            .find("<head")
+            .or_else(|| html.find("<body"))
+            .unwrap_or(0);
+        let mut probed = html.clone();
+        probed.insert_str(at, PROBE);
+        std::fs::write(&probe_page, probed).expect("write the probe page");
         let profile = tmp.path().join(format!("profile-{i}"));
         let out = Command::new(&browser)
             .args(base_args(&profile))
@@ -187,15 +190,16 @@ fn every_sample_report_renders_in_chromium() {
         if v["empty_svgs"].as_u64() != Some(0) {
             problems.push(format!("{} inline plot(s) with no size", v["empty_svgs"]));
         }
-        if !problems.is_empty() {
+        if problems.is_empty() {
+            println!(
+                "{}: {} image(s), {} inline plot(s), no console error",
+                rel.display(),
+                v["images"],
+                v["svgs"]
+            );
+        } else {
             failures.push(format!("{}: {}", rel.display(), problems.join("; ")));
         }
-        println!(
-            "{}: {} image(s), {} inline plot(s), no console error",
-            rel.display(),
-            v["images"],
-            v["svgs"]
-        );
         if let Some(d) = &shots {
             let name = rel
                 .parent()

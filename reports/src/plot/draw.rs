@@ -1206,3 +1206,83 @@ impl Plot for NeighbourHeatmap<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_keeps_its_colour_whatever_the_other_columns() {
+        // The colour depends on the id alone: the same in every report.
+        let ids = [
+            "native",
+            "container-isorun",
+            "container-runc",
+            "container-crun",
+            "vm-tcg",
+            "vm-kvm",
+        ];
+        let colours: Vec<RGBColor> = ids.iter().map(|i| env_color_of(i)).collect();
+        for (i, a) in colours.iter().enumerate() {
+            for b in &colours[i + 1..] {
+                assert_ne!(a, b, "two environments share a colour");
+            }
+        }
+        assert_eq!(env_color_of("container-isorun"), colours[1]);
+        // Variants keep their runtime's hue but differ from it.
+        let rootless = env_color_of("container-isorun-rootless");
+        let engine = env_color_of("container-podman:isorun");
+        assert_ne!(rootless, colours[1]);
+        assert_ne!(engine, colours[1]);
+        assert!(rootless.2 > rootless.0 && engine.2 > engine.0, "still blue");
+        // An unknown id is stable across calls.
+        assert_eq!(
+            env_color_of("container-youki"),
+            env_color_of("container-youki")
+        );
+    }
+
+    #[test]
+    fn small_ratios_never_read_as_zero() {
+        assert_eq!(times(0.0123), "0.012×");
+        assert_eq!(times(0.00456), "0.0046×");
+        assert_eq!(times(0.53), "0.53×");
+        assert_eq!(times(1.1), "1.10×");
+        assert_eq!(times(23.45), "23.4×");
+        assert_eq!(times(150.2), "150×");
+        assert_eq!(axis_times(0.01), "0.01×");
+        assert_eq!(axis_times(1.0), "1×");
+        assert_eq!(axis_times(20.0), "20×");
+    }
+
+    #[test]
+    fn inconclusive_cells_are_those_whose_interval_includes_one() {
+        use crate::stats::Estimate;
+        let e = |point, lo, hi| Estimate { point, lo, hi };
+        assert!(heat_inconclusive(&e(0.93, 0.09, 9.5)));
+        assert!(!heat_inconclusive(&e(0.33, 0.23, 0.47)));
+        assert!(!heat_inconclusive(&e(1.2, 1.05, 1.4)));
+    }
+
+    #[test]
+    fn the_heatmap_draws_its_key() {
+        use crate::stats::Estimate;
+        let rows = vec!["native shared".to_string()];
+        let cols = vec!["membw/triad_mbs + membw".to_string()];
+        let cells = vec![vec![Some(Estimate {
+            point: 0.5,
+            lo: 0.4,
+            hi: 0.6,
+        })]];
+        let img = render(&NeighbourHeatmap {
+            rows: &rows,
+            cols: &cols,
+            cells: &cells,
+            subtitle: "s".into(),
+        })
+        .expect("draw");
+        assert!(img.svg.contains("key: victim speed beside / alone"));
+        assert!(img.svg.contains("interval includes 1×"));
+        assert!(img.svg.contains("[0.40, 0.60]"));
+    }
+}
