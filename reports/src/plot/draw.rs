@@ -5,7 +5,7 @@
 use super::series::{BarChart, LatencyLine, StartupDist};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
+use plotters::style::{FontStyle, FontTransform};
 use std::sync::Once;
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -339,6 +339,30 @@ impl BarsPlot<'_> {
             + 16
     }
 
+    /// Whether the labels are too many to sit side by side (the runs of a
+    /// multi-run report times every environment): then each is one line,
+    /// turned to read downwards.
+    fn rotated(&self) -> bool {
+        self.chart.metrics.len() as u32 * self.label_px() > 1500
+    }
+
+    fn flat_label(&self, i: usize) -> String {
+        let m = &self.chart.metrics[i];
+        match self.units.get(i).filter(|u| !u.is_empty()) {
+            Some(u) => format!("{m} ({u})"),
+            None => m.clone(),
+        }
+    }
+
+    fn flat_px(&self) -> u32 {
+        (0..self.chart.metrics.len())
+            .map(|i| self.flat_label(i).chars().count() as u32)
+            .max()
+            .unwrap_or(0)
+            * 7
+            + 14
+    }
+
     fn label_lines(&self) -> usize {
         (0..self.chart.metrics.len())
             .map(|i| self.metric_label(i).lines().count())
@@ -352,11 +376,19 @@ impl Plot for BarsPlot<'_> {
         format!("{}.svg", self.chart.workload)
     }
     fn size(&self) -> (u32, u32) {
-        let per_metric = (60 + 34 * self.chart.envs.len() as u32).max(self.label_px());
+        let envs = self.chart.envs.len() as u32;
+        let (per_metric, labels_h) = if self.rotated() {
+            ((20 + 24 * envs).max(34), self.flat_px())
+        } else {
+            (
+                (60 + 34 * envs).max(self.label_px()),
+                16 * self.label_lines() as u32,
+            )
+        };
         let w =
             (100 + legend_width(&self.chart.envs) + self.chart.metrics.len() as u32 * per_metric)
                 .clamp(760, 3200);
-        (w, 520 + 16 * self.label_lines() as u32)
+        (w, 500 + labels_h)
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let c = self.chart;
@@ -373,10 +405,15 @@ impl Plot for BarsPlot<'_> {
         let ymax = values().fold(1.0f64, f64::max) * 1.6;
         let ymin = values().fold(1.0f64, f64::min) / 1.6;
         let n = c.metrics.len() as f64;
-        let lines = self.label_lines() as u32;
+        let rotated = self.rotated();
+        let labels_h = if rotated {
+            self.flat_px()
+        } else {
+            16 * self.label_lines() as u32
+        };
         let mut chart = ChartBuilder::on(&plot_area)
             .margin(10)
-            .margin_bottom(14 + 16 * lines)
+            .margin_bottom(14 + labels_h)
             .x_label_area_size(10)
             .y_label_area_size(70)
             .build_cartesian_2d(-0.5..n - 0.5, (ymin..ymax).log_scale())
@@ -452,7 +489,20 @@ impl Plot for BarsPlot<'_> {
         }
         for i in 0..c.metrics.len() {
             let (px, py) = chart.backend_coord(&(i as f64, ymin));
-            centred_lines(&plot_area, &self.metric_label(i), (px, py + 8), 13)?;
+            if rotated {
+                let (bx, by) = plot_area.get_base_pixel();
+                let style = font(12).transform(FontTransform::Rotate90).pos(
+                    plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Left,
+                        plotters::style::text_anchor::VPos::Center,
+                    ),
+                );
+                plot_area
+                    .draw_text(&self.flat_label(i), &style, (px - bx, py - by + 8))
+                    .map_err(de)?;
+            } else {
+                centred_lines(&plot_area, &self.metric_label(i), (px, py + 8), 13)?;
+            }
         }
         Ok(())
     }
