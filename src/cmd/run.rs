@@ -149,6 +149,7 @@ pub(crate) fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanI
         stream: a.stream.clone(),
         pages: a.pages.clone(),
         run_id: new_run_id(),
+        euid: nix::unistd::geteuid().as_raw(),
     }
 }
 
@@ -195,7 +196,7 @@ pub(crate) fn prepare_envs(plan: &Plan, scratch: &Path) -> Result<Option<Prepare
     }
     let mut envs = Prepared(Vec::new());
     for p in &plan.envs {
-        let mut e = env::make(p, plan)?;
+        let mut e = env::make(p)?;
         eprintln!("preparing {} ...", e.id());
         let prepared = e.prepare(&ctx);
         // Kept before anything can return: the guard cleans up what a
@@ -323,7 +324,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     }
     let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
     if locate::is_static_elf(&bin_bytes) == Some(false)
-        && plan.envs.iter().any(|e| e != &plan::EnvPlan::Native)
+        && plan.envs.iter().any(|e| e != &env::column::Column::Native)
     {
         eprintln!("warning: {} is not statically linked; containers and VMs need the static build of scripts/build-workload.sh", plan.workload_bin.display());
     }
