@@ -10,6 +10,5 @@ pub mod neighbours;
 pub mod permissions;
 pub mod push;
 pub mod report;
-pub mod resume;
 pub mod run;
 pub mod source;

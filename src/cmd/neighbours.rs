@@ -3,17 +3,14 @@
 //! one after the other, into a run directory (`results.jsonl` lines with
 //! workload `neighbour`, one per victim run; claim C5).
 
-use super::run::{
-    fit_envs, now_rfc3339, plan_from_args, prepare_envs, tool_info, RunGuards, EXIT_INTERRUPTED,
-};
+use super::run::plan_from_args;
 use crate::cli::RunArgs;
 use crate::env::process::Interrupted;
 use crate::experiment::neighbours::{self as nb, Config, Placement};
 use crate::plan::usage;
-use crate::store::RunDir;
+use crate::session::{self, ExperimentConfig, Session, EXIT_INTERRUPTED};
 use crate::{host, locate, runner};
-use anyhow::{Context, Result};
-use isobench_reports::schema::{EnvInfo, RunInfo, SCHEMA_VERSION};
+use anyhow::Result;
 use isobench_workloads::{Preset, Workload, WorkloadSpec};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -42,24 +39,21 @@ fn shorten_for_quick(specs: &mut BTreeMap<Workload, WorkloadSpec>) -> Vec<String
 }
 
 pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
-    let resumed = match &a.resume {
-        Some(path) => Some(super::resume::open(path, EXPERIMENT)?),
-        None => None,
-    };
-    let (plan, mut dir, old) = match resumed {
-        Some(r) => (r.plan, r.dir, Some((r.info, r.records, r.warnings))),
-        None => {
+    let mut s = Session::open(
+        a.resume.as_deref(),
+        Some(EXPERIMENT),
+        || {
             let bin = locate::workload_bin(a.workload_bin.as_deref())
                 .map_err(|e| usage(format!("{e:#}")))?;
             let mut args = a.clone();
             if args.workload.is_empty() {
                 args.workload = vec!["cpu".into(), "membw".into()];
             }
-            let plan = plan_from_args(&args, bin)?;
-            let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
-            (plan, dir, None)
-        }
-    };
+            plan_from_args(&args, bin)
+        },
+        private_mounts,
+    )?;
+    let plan = s.plan.clone();
     if let Some(w) = plan.workloads.iter().find(|w| !nb::VICTIMS.contains(w)) {
         return Err(usage(format!(
             "{w} cannot be a neighbour victim (victims: cpu, membw, randacc, latency)"
@@ -115,16 +109,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         );
     }
 
-    let out_path = dir.path().to_path_buf();
-    let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
-    // Declared before the environments, so dropped after their cleanup: a
-    // sweep after a crash finds the run (its containers, cgroups, QEMU
-    // processes and scratch) by the record it holds.
-    let mut guards = RunGuards::new(&plan, &out_path, &scratch, private_mounts, old.is_none());
-    let host = host::probe();
-    eprintln!("host: {}", host::one_line(&host));
-    guards.make_scratch(&scratch)?;
-    let Some(mut envs) = prepare_envs(&plan, &scratch)? else {
+    let Some(mut envs) = s.prepare()? else {
         return Ok(EXIT_INTERRUPTED);
     };
     let emulated = envs.0.iter().any(|e| e.emulated());
@@ -155,7 +140,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         .max()
         .unwrap_or(0);
     let need = victim_need + antagonist_need;
-    if !fit_envs(&mut envs, need, "victim and antagonist")? {
+    if !s.fit(&mut envs, need, "victim and antagonist")? {
         return Ok(EXIT_INTERRUPTED);
     }
     let fresh = Config {
@@ -179,70 +164,39 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     };
     // A resumed run keeps the configuration it started with (its trial
     // order follows from it).
-    let cfg: Config = match &old {
-        Some((info, _, _)) => match info.config.get("neighbours") {
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
-                usage(format!(
-                    "cannot resume {}: its run.json holds no neighbour configuration this version understands: {e}",
-                    out_path.display()
-                ))
-            })?,
-            None => fresh,
-        },
+    let cfg: Config = match session::config_before(&s)? {
+        Some(ExperimentConfig::Neighbours { neighbours, .. }) => neighbours,
+        Some(x) => {
+            return Err(usage(format!(
+                "cannot resume a {} run as neighbours",
+                x.name()
+            )))
+        }
         None => fresh,
     };
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
-    let mut config = serde_json::to_value(&plan).context("serialising the plan")?;
-    config["experiment"] = serde_json::json!(EXPERIMENT);
-    config["neighbours"] = serde_json::to_value(&cfg).context("serialising the experiment")?;
-    config["victim_args"] = serde_json::to_value(
-        specs
-            .iter()
-            .map(|(w, s)| (w.name().to_string(), s.args.join(" ")))
-            .collect::<BTreeMap<_, _>>(),
-    )
-    .context("serialising the victims")?;
-    let (started_at, records) = match old {
-        Some((info, records, resume_warnings)) => {
-            let mut merged = info.warnings;
-            for w in resume_warnings.into_iter().chain(warnings) {
-                if !merged.contains(&w) {
-                    merged.push(w);
-                }
-            }
-            warnings = merged;
-            (info.started_at, records)
-        }
-        None => (now_rfc3339(), Vec::new()),
+    let victim_args = specs
+        .iter()
+        .map(|(w, s)| (w.name().to_string(), s.args.join(" ")))
+        .collect();
+    let environments = envs
+        .0
+        .iter()
+        .map(|e| {
+            session::env_info(
+                e.as_ref(),
+                BTreeMap::from([("experiment".to_string(), EXPERIMENT.to_string())]),
+            )
+        })
+        .collect();
+    let x = ExperimentConfig::Neighbours {
+        neighbours: cfg.clone(),
+        victim_args,
     };
-    let mut info = RunInfo {
-        schema: SCHEMA_VERSION,
-        run_id: plan.run_id.clone(),
-        started_at,
-        finished_at: None,
-        host,
-        tool: tool_info(&plan, &bin_bytes),
-        config,
-        environments: envs
-            .0
-            .iter()
-            .map(|e| {
-                let mut detail = e.detail();
-                detail.insert("experiment".into(), EXPERIMENT.into());
-                EnvInfo {
-                    env: e.kind().name().to_string(),
-                    env_id: e.id(),
-                    detail,
-                }
-            })
-            .collect(),
-        warnings,
-    };
-    dir.write_run_info(&info)?;
-    guards.keep();
+    s.start(Some(&x), environments, warnings)?;
+    let records = s.records_before().to_vec();
 
     let t_all = std::time::Instant::now();
     let mut invalid = 0;
@@ -266,14 +220,14 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
                 r.params["antagonist"].as_str().unwrap_or("?"),
                 runner::describe(r)
             );
-            dir.append(r)
+            s.append(r)
         });
         match res {
             Ok(s) => invalid += s.invalid,
             Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
                 eprintln!(
-                    "interrupted; every instance was stopped; continue with: isobench run --resume {}",
-                    out_path.display()
+                    "interrupted; every instance was stopped; {}",
+                    s.interrupted_note()
                 );
                 return Ok(EXIT_INTERRUPTED);
             }
@@ -281,12 +235,11 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         }
     }
     drop(envs);
-    info.finished_at = Some(now_rfc3339());
-    dir.write_run_info(&info)?;
+    s.finish(false, None)?;
     if !a.no_history {
         eprintln!("history: the neighbour experiment is not recorded in the history database");
     }
     eprintln!("neighbours: done in {:.0} s", t_all.elapsed().as_secs_f64());
-    println!("{}", out_path.display());
+    println!("{}", s.out.display());
     Ok(if invalid > 0 { 1 } else { 0 })
 }

@@ -8,11 +8,11 @@
 //! command's status and first output line). A setup that could not be made
 //! here is an invalid line whose error says why ("not available: ...").
 
-use super::run::{new_run_id, now_rfc3339, RemoveDirGuard, EXIT_INTERRUPTED};
 use crate::cli::RunArgs;
 use crate::env::process::{interrupted, Interrupted};
 use crate::experiment::permissions::{self as perm, setups, users, SetupResult};
 use crate::plan::usage;
+use crate::session::{new_run_id, now_rfc3339, RemoveDirGuard, EXIT_INTERRUPTED};
 use crate::store::RunDir;
 use crate::{host, locate};
 use anyhow::{Context, Result};
@@ -178,7 +178,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     let mut dir = RunDir::create(&out).map_err(|e| usage(format!("{e:#}")))?;
     let out_path = dir.path().to_path_buf();
     let mut guard = RemoveDirGuard {
-        path: &out_path,
+        path: out_path.clone(),
         armed: true,
     };
     // Declared before the users: removed after them.
