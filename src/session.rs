@@ -62,6 +62,14 @@ pub enum ExperimentConfig {
         /// Each victim's arguments, as run alone and beside.
         victim_args: BTreeMap<String, String>,
     },
+    /// The main job: the suite, density, neighbours (when the plan has a
+    /// victim and a column for it) and the permission check.
+    All {
+        density_instances: Option<usize>,
+        mem_floor_mib: u64,
+        neighbours: Option<crate::experiment::neighbours::Config>,
+        victim_args: BTreeMap<String, String>,
+    },
 }
 
 impl ExperimentConfig {
@@ -69,6 +77,7 @@ impl ExperimentConfig {
         match self {
             ExperimentConfig::Density { .. } => "density",
             ExperimentConfig::Neighbours { .. } => "neighbours",
+            ExperimentConfig::All { .. } => "all",
         }
     }
 }
@@ -234,7 +243,7 @@ impl Session {
     /// sizes its guest by test boots), after checking the host can hold it
     /// at all. `what` names the allocation in the error. `Ok(false)` when
     /// interrupted.
-    pub fn fit(&self, envs: &mut Prepared, need: u64, what: &str) -> Result<bool> {
+    pub fn fit(&self, envs: &mut [Box<dyn Environment>], need: u64, what: &str) -> Result<bool> {
         let host_avail = host_mem_available();
         if let Some(avail) = host_avail {
             if need > avail {
@@ -245,7 +254,7 @@ impl Session {
                 )));
             }
         }
-        for e in envs.0.iter_mut() {
+        for e in envs.iter_mut() {
             e.fit_memory(need, host_avail).map_err(|err| {
                 match err.downcast::<plan::UsageError>() {
                     Ok(u) => u.into(),

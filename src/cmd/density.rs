@@ -32,7 +32,7 @@ fn ksm(root: &Path) -> BTreeMap<String, String> {
 
 /// Raise RLIMIT_NOFILE's soft limit to its hard limit: each live instance
 /// holds a pipe. Returns the limit in force.
-fn raise_nofile() -> Result<u64> {
+pub fn raise_nofile() -> Result<u64> {
     let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .context("reading RLIMIT_NOFILE")?;
     if soft < hard {
@@ -163,7 +163,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
 }
 
 /// The run.json entry of an environment a resumed run measured to its end.
-fn finished(s: &Session, id: &str) -> Option<isobench_reports::schema::EnvInfo> {
+pub fn finished(s: &Session, id: &str) -> Option<isobench_reports::schema::EnvInfo> {
     s.before.as_ref().and_then(|b| {
         b.info
             .environments

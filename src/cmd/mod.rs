@@ -1,5 +1,6 @@
 //! One module per CLI verb.
 
+pub mod all;
 pub mod clean;
 pub mod compare;
 pub mod density;

@@ -65,7 +65,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         warnings,
         need,
     } = setup(&plan, &plan.workloads, &a.antagonists, emulated)?;
-    if !s.fit(&mut envs, need, "victim and antagonist")? {
+    if !s.fit(&mut envs.0, need, "victim and antagonist")? {
         return Ok(EXIT_INTERRUPTED);
     }
     // A resumed run keeps the configuration it started with (its trial

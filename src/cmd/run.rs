@@ -2,7 +2,7 @@
 //! environments, measure, record history.
 
 use crate::cli::RunArgs;
-use crate::env::{self, process::install_signal_handlers};
+use crate::env::{self, process::install_signal_handlers, Environment};
 use crate::plan::{self, usage, Plan, PlanInput};
 use crate::progress::Progress;
 use crate::session::{self, host_mem_available, new_run_id, Session};
@@ -90,6 +90,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     };
     match experiment.as_deref() {
         Some(super::density::EXPERIMENT) => return super::density::run(a, private_mounts),
+        Some(super::all::EXPERIMENT) => return super::all::run(a, private_mounts),
         Some(super::neighbours::EXPERIMENT) => return super::neighbours::run(a, private_mounts),
         Some("permissions") => return super::permissions::run(a),
         _ => {}
@@ -114,7 +115,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     // Every environment runs the same work; size what must hold it.
     let specs = runner::specs(&plan, envs.0.iter().any(|e| e.emulated()));
     let need = runner::memory_need_bytes(&specs, plan.threads);
-    if !s.fit(&mut envs, need, "the workloads")? {
+    if !s.fit(&mut envs.0, need, "the workloads")? {
         return Ok(EXIT_INTERRUPTED);
     }
     let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
@@ -123,58 +124,21 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     {
         eprintln!("warning: {} is not statically linked; containers and VMs need the static build of scripts/build-workload.sh", plan.workload_bin.display());
     }
-    let mut run_warnings = hazards(s.host().cores_logical);
-    run_warnings.extend(plan.notes.iter().cloned());
-    if envs.0.iter().any(|e| e.emulated()) {
-        run_warnings.push(
-            "a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) sizes so that ratios compare the same work, and VM figures measure the emulator, not virtualisation"
-                .to_string(),
-        );
-    }
+    let run_warnings = suite_warnings(&s, &envs.0);
     for w in &run_warnings {
         eprintln!("warning: {w}");
     }
     let environments = envs
         .0
         .iter()
-        .map(|e| {
-            // What this environment skips, and why (claim C7's workloads:
-            // no lower layer in a VM, no mount in a container).
-            let not_run = plan
-                .workloads
-                .iter()
-                .filter_map(|w| Some((format!("not_run_{w}"), e.cannot_run(*w)?)))
-                .collect();
-            session::env_info(e.as_ref(), not_run)
-        })
+        .map(|e| session::env_info(e.as_ref(), not_run(&plan, e.as_ref())))
         .collect();
     s.start(None, environments, run_warnings)?;
 
-    let runnable = envs
-        .0
-        .iter()
-        .map(|e| {
-            plan.workloads
-                .iter()
-                .filter(|w| e.cannot_run(**w).is_none())
-                .count()
-        })
-        .sum::<usize>();
-    let total = runnable as u64 * plan.reps as u64;
-    let done = s.before.take().map(|b| b.done).unwrap_or_default();
-    let mut progress = Progress::new(total.saturating_sub(done.len() as u64));
-    let summary = runner::execute(&plan, &mut envs.0, &mut s.dir, &done, &mut progress);
-    progress.finish();
-    drop(envs);
-    let summary = summary?;
-    if summary.interrupted {
-        eprintln!(
-            "interrupted after {} measured runs; {}",
-            summary.measured,
-            s.interrupted_note()
-        );
+    let Some(summary) = suite(&mut s, &mut envs.0)? else {
         return Ok(EXIT_INTERRUPTED);
-    }
+    };
+    drop(envs);
     s.finish(!a.no_history, a.db.as_deref())?;
     let out_path = s.out.clone();
     println!("{}", out_path.display());
@@ -193,4 +157,64 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         out_path.display()
     );
     Ok(0)
+}
+
+/// The suite's warnings: host hazards, the plan's notes, emulation.
+pub fn suite_warnings(s: &Session, envs: &[Box<dyn Environment>]) -> Vec<String> {
+    let mut w = hazards(s.host().cores_logical);
+    w.extend(s.plan.notes.iter().cloned());
+    if envs.iter().any(|e| e.emulated()) {
+        w.push(
+            "a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) sizes so that ratios compare the same work, and VM figures measure the emulator, not virtualisation"
+                .to_string(),
+        );
+    }
+    w
+}
+
+/// What an environment skips of the plan's workloads, and why (claim C7's
+/// workloads: no lower layer in a VM, no mount in a container), for its
+/// run.json detail.
+pub fn not_run(plan: &Plan, e: &dyn Environment) -> std::collections::BTreeMap<String, String> {
+    plan.workloads
+        .iter()
+        .filter_map(|w| Some((format!("not_run_{w}"), e.cannot_run(*w)?)))
+        .collect()
+}
+
+/// Run the plan's workloads in `envs` (after the session started),
+/// repetitions a resumed run measured excepted. `None` when interrupted.
+pub fn suite(
+    s: &mut Session,
+    envs: &mut [Box<dyn Environment>],
+) -> Result<Option<runner::Summary>> {
+    let plan = s.plan.clone();
+    let runnable = envs
+        .iter()
+        .map(|e| {
+            plan.workloads
+                .iter()
+                .filter(|w| e.cannot_run(**w).is_none())
+                .count()
+        })
+        .sum::<usize>();
+    let total = runnable as u64 * plan.reps as u64;
+    let done = s
+        .before
+        .as_ref()
+        .map(|b| b.done.clone())
+        .unwrap_or_default();
+    let mut progress = Progress::new(total.saturating_sub(done.len() as u64));
+    let summary = runner::execute(&plan, envs, &mut s.dir, &done, &mut progress);
+    progress.finish();
+    let summary = summary?;
+    if summary.interrupted {
+        eprintln!(
+            "interrupted after {} measured runs; {}",
+            summary.measured,
+            s.interrupted_note()
+        );
+        return Ok(None);
+    }
+    Ok(Some(summary))
 }
