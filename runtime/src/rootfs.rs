@@ -19,10 +19,6 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 use std::path::{Path, PathBuf};
 
-fn flags(bits: u64) -> MsFlags {
-    MsFlags::from_bits_truncate(bits as libc::c_ulong)
-}
-
 pub(crate) fn do_mount(
     src: Option<&Path>,
     target: &Path,
