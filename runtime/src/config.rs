@@ -563,7 +563,8 @@ pub fn validate_id(id: &str) -> Result<()> {
     }
 }
 
-fn process_plan(p: Option<&Process>) -> Result<ProcessPlan> {
+/// Validate an OCI process object into a plan (config.json's, or exec's `--process`).
+pub fn process_plan(p: Option<&Process>) -> Result<ProcessPlan> {
     let p = p.ok_or(Error::Invalid {
         field: "process".into(),
         why: "missing (create needs a process to run)".into(),

@@ -56,6 +56,9 @@ enum Cmd {
     },
     /// Start a created container.
     Start { id: String },
+    /// Run a process in a created or running container (as runc's exec);
+    /// exits with the process's status.
+    Exec(ExecArgs),
     /// Print the OCI state JSON.
     State { id: String },
     /// Send a signal (default SIGTERM).
@@ -273,6 +276,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             }
         }
         Cmd::Start { id } => lifecycle::start(root, &id)?,
+        Cmd::Exec(a) => return exec(root, a),
         Cmd::State { id } => {
             let st = isorun::state::State::load(root, &id)?;
             println!("{}", serde_json::to_string_pretty(&st.oci(root))?);
@@ -332,6 +336,68 @@ fn real_main(cli: Cli) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The flags of `isorun exec` (runc's names).
+#[derive(clap::Args)]
+struct ExecArgs {
+    /// A JSON file holding the OCI process to run (instead of a command).
+    #[arg(long, short)]
+    process: Option<PathBuf>,
+    /// KEY=VALUE, replacing the container's KEY (repeatable).
+    #[arg(long, short)]
+    env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// uid[:gid] to run as.
+    #[arg(long, short)]
+    user: Option<String>,
+    /// Supplementary group (repeatable; with --user, replaces the config's).
+    #[arg(long = "additional-gids", short = 'g')]
+    additional_gids: Vec<u32>,
+    /// A capability to add (repeatable).
+    #[arg(long, short)]
+    cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long)]
+    no_new_privs: bool,
+    /// Return once the process runs, without waiting for it.
+    #[arg(long, short)]
+    detach: bool,
+    /// Write the process's pid here.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// Extra fds to pass beyond stdio: only 0 is supported.
+    #[arg(long, default_value_t = 0)]
+    preserve_fds: u32,
+    id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+fn exec(root: &Path, a: ExecArgs) -> Result<i32> {
+    if a.preserve_fds > 0 {
+        return Err(BadInput(format!(
+            "--preserve-fds {} is not supported: only stdio passes into the process",
+            a.preserve_fds
+        ))
+        .into());
+    }
+    let opts = isorun::exec::Options {
+        process: a.process,
+        args: a.command,
+        env: a.env,
+        cwd: a.cwd,
+        user: a.user,
+        additional_gids: a.additional_gids,
+        caps: a.cap,
+        no_new_privs: a.no_new_privs,
+        detach: a.detach,
+        pid_file: a.pid_file,
+    };
+    Ok(isorun::exec::exec(root, &a.id, &opts)?)
 }
 
 fn list(root: &Path, format: &str) -> Result<()> {
