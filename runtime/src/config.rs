@@ -158,6 +158,12 @@ pub struct ProcessPlan {
     pub rlimits: Vec<Rlimit>,
     pub no_new_privs: bool,
     pub oom_score_adj: Option<i32>,
+    /// `process.terminal`: a pty whose master goes to `--console-socket`.
+    #[serde(default)]
+    pub terminal: bool,
+    /// `process.consoleSize` as (height, width).
+    #[serde(default)]
+    pub console_size: Option<(u32, u32)>,
 }
 
 /// An image named by the bundle's annotations.
@@ -569,15 +575,6 @@ pub fn process_plan(p: Option<&Process>) -> Result<ProcessPlan> {
         field: "process".into(),
         why: "missing (create needs a process to run)".into(),
     })?;
-    if p.terminal() == Some(true) {
-        return unsupported(
-            "process.terminal",
-            "isorun runs without a terminal; set it to false",
-        );
-    }
-    if p.console_size().is_some() {
-        return unsupported("process.consoleSize", "isorun runs without a terminal");
-    }
     if p.command_line().is_some() {
         return unsupported("process.commandLine", "Windows only");
     }
@@ -674,6 +671,10 @@ pub fn process_plan(p: Option<&Process>) -> Result<ProcessPlan> {
         rlimits,
         no_new_privs: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
+        terminal: p.terminal().unwrap_or(false),
+        console_size: p
+            .console_size()
+            .map(|b| (b.height() as u32, b.width() as u32)),
     })
 }
 
@@ -1032,9 +1033,9 @@ mod tests {
                 "linux.seccomp.defaultAction",
             ),
             (
-                "/process/terminal",
-                serde_json::json!(true),
-                "process.terminal",
+                "/process/scheduler",
+                serde_json::json!({"policy": "SCHED_OTHER"}),
+                "process.scheduler",
             ),
             (
                 "/linux/sysctl",

@@ -54,6 +54,10 @@ pub struct Options {
     pub caps: Vec<String>,
     /// `--no-new-privs`.
     pub no_new_privs: bool,
+    /// `--tty`: a pty for the process (also `terminal` of `--process`).
+    pub tty: bool,
+    /// `--console-socket`: where the pty master goes.
+    pub console_socket: Option<PathBuf>,
     /// `--detach`: return once the process has exec'd.
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
@@ -132,13 +136,18 @@ pub fn process(opts: &Options, base: &ProcessPlan) -> Result<ProcessPlan> {
                 path: path.clone(),
                 msg: e.to_string(),
             })?;
-        return crate::config::process_plan(Some(&p));
+        let mut p = crate::config::process_plan(Some(&p))?;
+        p.terminal |= opts.tty;
+        return Ok(p);
     }
     if opts.args.is_empty() || opts.args[0].is_empty() {
         return Err(bad("exec", "give a command to run (or --process FILE)"));
     }
     let mut p = base.clone();
     p.args = opts.args.clone();
+    // The container's own terminal is not the exec's: only --tty asks.
+    p.terminal = opts.tty;
+    p.console_size = None;
     for e in &opts.env {
         let Some((key, _)) = e.split_once('=') else {
             return Err(bad("--env", format!("{e:?} is not KEY=VALUE")));
@@ -244,6 +253,8 @@ struct Prepared {
     rootless: bool,
     pidfd: OwnedFd,
     ns_flags: libc::c_int,
+    /// With a terminal: the connected console socket.
+    console: Option<OwnedFd>,
 }
 
 /// `exec`: run a process in container `id`; returns its shell-style exit
@@ -289,12 +300,17 @@ pub fn exec(root: &Path, id: &str, opts: &Options) -> Result<i32> {
         });
     }
     let prep = Prepared {
-        process,
         seccomp,
         cgroup: st.cgroup.clone(),
         rootless: crate::rootless::is_rootless(),
         ns_flags: differing_namespaces(st.pid)?,
         pidfd,
+        console: crate::terminal::for_create(
+            process.terminal,
+            opts.console_socket.as_deref(),
+            "--tty",
+        )?,
+        process,
     };
     let (err_r, err_w) = pipe()?;
     let (pid_r, pid_w) = pipe()?;
@@ -478,7 +494,12 @@ fn cstring(b: &[u8]) -> Result<CString> {
 fn run_process(p: &Prepared, err_w: &OwnedFd) -> Result<std::convert::Infallible> {
     // Why: only stdio and the error pipe may reach the process; a leaked
     // directory fd would open the host's tree (CVE-2024-21626).
-    crate::init::close_inherited(&[err_w.as_raw_fd()]);
+    let keep: Vec<i32> = [Some(err_w), p.console.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|f| f.as_raw_fd())
+        .collect();
+    crate::init::close_inherited(&keep);
     // SAFETY: plain signal-disposition and mask changes for this process.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -494,6 +515,10 @@ fn run_process(p: &Prepared, err_w: &OwnedFd) -> Result<std::convert::Infallible
         );
     }
     let pr = &p.process;
+    if let Some(sock) = &p.console {
+        // In the container's mount namespace: its devpts makes the pty.
+        crate::terminal::setup(sock, pr.console_size, pr.uid, pr.gid)?;
+    }
     for r in &pr.rlimits {
         let lim = libc::rlimit {
             rlim_cur: r.soft,
@@ -595,6 +620,8 @@ mod tests {
             rlimits: vec![],
             no_new_privs: false,
             oom_score_adj: None,
+            terminal: false,
+            console_size: None,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Child<'a> {
     /// With startContainer or poststart hooks: the start fifo (read-write),
     /// closed at exec, on which a failing startContainer hook is reported.
     pub start_report: Option<OwnedFd>,
+    /// With `process.terminal`: the connected `--console-socket`.
+    pub console: Option<OwnedFd>,
 }
 
 /// Entry point of the cloned child; never returns.
@@ -77,11 +79,18 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     // without close-on-exec) would let `process.cwd` = /proc/self/fd/N
     // land the container in the host's tree (CVE-2024-21626). The child
     // needs only the fds it was handed; every other one closes now.
-    let keep: Vec<i32> = [Some(&c.to_parent), c.fifo.as_ref(), c.userns_sync.as_ref()]
-        .into_iter()
-        .flatten()
-        .map(|f| f.as_raw_fd())
-        .collect();
+    let keep: Vec<i32> = [
+        Some(&c.to_parent),
+        c.fifo.as_ref(),
+        c.userns_sync.as_ref(),
+        c.hooks_sync.as_ref(),
+        c.start_report.as_ref(),
+        c.console.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|f| f.as_raw_fd())
+    .collect();
     close_inherited(&keep);
     // Why: join the cgroup before doing anything that allocates, so every
     // page and process of the container is accounted and limited. Moving
@@ -145,6 +154,10 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         }
     }
     let p = &plan.process;
+    if let Some(sock) = &c.console {
+        // After pivot_root: the pty comes from the container's devpts.
+        crate::terminal::setup(sock, p.console_size, p.uid, p.gid)?;
+    }
     for r in &p.rlimits {
         let lim = libc::rlimit {
             rlim_cur: r.soft,

@@ -28,6 +28,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod sysctl;
+pub mod terminal;
 pub mod userns;
 
 pub use error::{Error, Result};

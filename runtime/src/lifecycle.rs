@@ -79,8 +79,21 @@ fn overlay_for(plan: &Plan, dir: &Path) -> Result<Option<crate::rootfs::OverlayR
 /// Create a container. With `detached`, the process waits on the exec fifo
 /// for `start`; otherwise (for `run`) it execs as soon as it is ready.
 pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Created> {
+    create_with_console(root, id, bundle, detached, None)
+}
+
+/// `create` with `--console-socket`, which `process.terminal` needs.
+pub fn create_with_console(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    detached: bool,
+    console_socket: Option<&Path>,
+) -> Result<Created> {
     let bundle = std::path::absolute(bundle).map_err(io("resolve", bundle))?;
     let mut plan = config::load(&bundle, id)?;
+    let console =
+        crate::terminal::for_create(plan.process.terminal, console_socket, "process.terminal")?;
     let rootless = crate::rootless::is_rootless();
     crate::rootless::prepare_userns(&mut plan, rootless)?;
     if !plan.rootfs.is_dir() {
@@ -199,6 +212,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
             userns_sync: userns_sync.map(|(r, _w)| r),
             hooks_sync: hooks_sync.map(|(r, _w)| r),
             start_report,
+            console,
         });
     }
     let pid = pid as i32;
@@ -215,6 +229,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
     }
     drop(fifo);
     drop(start_report);
+    drop(console);
     let hooks_to_child = hooks_sync.map(|(r, w)| {
         drop(r);
         w

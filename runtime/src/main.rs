@@ -40,8 +40,8 @@ enum Cmd {
         /// Write the container process's pid here.
         #[arg(long)]
         pid_file: Option<PathBuf>,
-        /// Terminal socket (conmon passes one with `-t`); without
-        /// process.terminal it is not used, as no terminal is made.
+        /// Unix socket that receives the pty master (SCM_RIGHTS) when
+        /// process.terminal is set; unused without a terminal.
         #[arg(long)]
         console_socket: Option<PathBuf>,
         /// Refused: isorun always uses pivot_root(2).
@@ -248,7 +248,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             id,
             bundle,
             pid_file,
-            console_socket: _,
+            console_socket,
             no_pivot,
             no_new_keyring: _,
             preserve_fds,
@@ -267,7 +267,13 @@ fn real_main(cli: Cli) -> Result<i32> {
                 ))
                 .into());
             }
-            let c = lifecycle::create(root, &id, &bundle, true)?;
+            let c = lifecycle::create_with_console(
+                root,
+                &id,
+                &bundle,
+                true,
+                console_socket.as_deref(),
+            )?;
             if let Some(p) = pid_file {
                 if let Err(e) = lifecycle::write_pid_file(&p, c.state.pid) {
                     let _ = lifecycle::delete(root, &id, true);
@@ -362,6 +368,12 @@ struct ExecArgs {
     /// Set no_new_privs for the process.
     #[arg(long)]
     no_new_privs: bool,
+    /// Give the process a terminal (its master goes to --console-socket).
+    #[arg(long, short)]
+    tty: bool,
+    /// Unix socket that receives the pty master (SCM_RIGHTS).
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
     /// Return once the process runs, without waiting for it.
     #[arg(long, short)]
     detach: bool,
@@ -394,6 +406,8 @@ fn exec(root: &Path, a: ExecArgs) -> Result<i32> {
         additional_gids: a.additional_gids,
         caps: a.cap,
         no_new_privs: a.no_new_privs,
+        tty: a.tty,
+        console_socket: a.console_socket,
         detach: a.detach,
         pid_file: a.pid_file,
     };
