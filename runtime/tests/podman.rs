@@ -5,6 +5,8 @@
 //! exactly as podman drives runc and crun. The image is imported from a
 //! busybox rootfs tar (no registry needed); it and every container are
 //! removed afterwards, and isorun's state root keeps nothing of them.
+//! Covered: `run` (and `--rm`), `run -t`, `exec` and `exec -t`, `stop`,
+//! `kill`, `rm`.
 
 mod common;
 
@@ -58,15 +60,12 @@ fn have_podman() -> bool {
     ok
 }
 
-#[test]
-fn podman_runs_containers_with_isorun_under_its_defaults() {
-    if !common::can_run() || !have_podman() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = dir.path().join("rootfs");
+/// A busybox image imported from a rootfs tar (no registry), named for
+/// this test process; removed with its containers when the guard drops.
+fn import_image(dir: &Path, tag: &str) -> (String, Cleanup) {
+    let rootfs = dir.join("rootfs");
     common::install_busybox(&rootfs);
-    let tar = dir.path().join("rootfs.tar");
+    let tar = dir.join("rootfs.tar");
     let st = Command::new("tar")
         .arg("-C")
         .arg(&rootfs)
@@ -76,12 +75,25 @@ fn podman_runs_containers_with_isorun_under_its_defaults() {
         .status()
         .unwrap();
     assert!(st.success());
-    let image = format!("localhost/isorun-podman-test-{}:latest", std::process::id());
-    let _cleanup = Cleanup {
+    let image = format!(
+        "localhost/isorun-podman-test-{tag}-{}:latest",
+        std::process::id()
+    );
+    let cleanup = Cleanup {
         image: image.clone(),
     };
     let o = podman(&["import", tar.to_str().unwrap(), &image]);
     assert!(o.status.success(), "{}", text(&o));
+    (image, cleanup)
+}
+
+#[test]
+fn podman_runs_containers_with_isorun_under_its_defaults() {
+    if !common::can_run() || !have_podman() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (image, _cleanup) = import_image(dir.path(), "defaults");
     let isorun = common::isorun_bin();
     let run = |extra: &[&str], cmd: &str| {
         let mut a = vec!["--runtime", isorun, "run", "--rm"];
@@ -167,4 +179,104 @@ fn podman_runs_containers_with_isorun_under_its_defaults() {
     );
     let o = podman(&["ps", "-aq", "--filter", &format!("ancestor={image}")]);
     assert!(o.stdout.is_empty(), "containers left: {}", text(&o));
+}
+
+#[test]
+fn podman_run_t_exec_exec_t_and_kill_work_with_isorun() {
+    if !common::can_run() || !have_podman() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (image, _cleanup) = import_image(dir.path(), "exec");
+    let isorun = common::isorun_bin();
+    let with_runtime = |args: &[&str]| {
+        let mut a = vec!["--runtime", isorun];
+        a.extend_from_slice(args);
+        podman(&a)
+    };
+
+    // run -t: the process's stdio is a terminal (conmon holds the master
+    // isorun sent on its console socket); --rm leaves nothing.
+    let mut a = vec!["run", "--rm", "-t"];
+    a.extend_from_slice(ULIMITS);
+    a.extend_from_slice(&[&image, "/bin/sh", "-c", "/bin/busybox tty; exit 4"]);
+    let o = with_runtime(&a);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("/dev/pts/"),
+        "no terminal: {}",
+        text(&o)
+    );
+
+    let mut a = vec!["run", "-d"];
+    a.extend_from_slice(ULIMITS);
+    a.extend_from_slice(&[&image, "/bin/sh", "-c", "while true; do sleep 1; done"]);
+    let o = with_runtime(&a);
+    assert!(o.status.success(), "{}", text(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+
+    // exec: in the container (its pid 1 is the container's process), with
+    // env, user and working directory; its status is podman's.
+    let o = with_runtime(&[
+        "exec",
+        "-e",
+        "FOO=bar",
+        "--user",
+        "1000:1000",
+        "-w",
+        "/tmp",
+        &id,
+        "/bin/sh",
+        "-c",
+        "echo $FOO; id -u; pwd; cat /proc/1/cmdline; echo; exit 6",
+    ]);
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"bar"), "{}", text(&o));
+    assert!(
+        lines.contains(&"1000") && lines.contains(&"/tmp"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        out.contains("while true"),
+        "not the container's pid 1: {}",
+        text(&o)
+    );
+
+    // exec -t: a terminal of its own.
+    let o = with_runtime(&[
+        "exec",
+        "-t",
+        &id,
+        "/bin/sh",
+        "-c",
+        "/bin/busybox tty; exit 2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("/dev/pts/"),
+        "no terminal: {}",
+        text(&o)
+    );
+
+    // kill (SIGKILL by podman's default): the container ends with 137.
+    let o = with_runtime(&["kill", &id]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = with_runtime(&["wait", &id]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "137",
+        "{}",
+        text(&o)
+    );
+    let o = with_runtime(&["rm", &id]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !Path::new(isorun::lifecycle::DEFAULT_ROOT)
+            .join(&id)
+            .exists(),
+        "isorun state of {id} left behind"
+    );
 }
