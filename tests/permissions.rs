@@ -191,12 +191,12 @@ fn who_may_act_on_whose_containers() {
     all(find(&rs, "group-shared-root-runc"), "denied", 4);
     all(find(&rs, "rootless-runc"), "denied", 4);
     all(find(&rs, "podman-rootless"), "denied", 4);
-    // isorun (no exec verb): next to the test binary when built; rootless
-    // and crun rootless are reported as not available, with the reason,
-    // where they do not work here.
+    // isorun (with exec, the fourth action): next to the test binary when
+    // built; rootless and crun rootless are reported as not available, with
+    // the reason, where they do not work here.
     let iso = find(&rs, "sudo-shared-root-isorun");
     if iso.valid {
-        all(iso, "allowed", 3);
+        all(iso, "allowed", 4);
     } else {
         assert!(
             iso.error
@@ -225,11 +225,10 @@ fn who_may_act_on_whose_containers() {
         } else if id == "group-shared-root-isorun" {
             // A group-writable root: the kernel refuses B's kill, the state
             // directory's owner B's delete, and state.json is 0600 (as
-            // runc's), so B cannot read A's state either.
-            all(r, "denied", 3);
+            // runc's), so B cannot read A's state (nor exec from it) either.
+            all(r, "denied", 4);
         } else {
-            let n = if id.ends_with("isorun") { 3 } else { 4 };
-            all(r, "denied", n);
+            all(r, "denied", 4);
         }
     }
     // The report: the table and a verdict from the data.
