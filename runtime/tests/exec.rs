@@ -265,3 +265,67 @@ fn rootless_exec_joins_the_user_namespace_first() {
     );
     finish(&rig);
 }
+
+#[test]
+fn exec_gets_the_containers_seccomp_capabilities_and_no_new_privs() {
+    if !can_run() {
+        return;
+    }
+    let rig = Rig::new("h19g-exec-sec", "exec sleep 60");
+    rig.config(
+        |v| {
+            v["process"]["noNewPrivileges"] = serde_json::json!(true);
+            v["linux"]["seccomp"] = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+            });
+        },
+        "exec sleep 60",
+    );
+    let init = started(&rig);
+    let pid_file = rig.dir.path().join("exec.pid");
+    let ok = rig
+        .cmd()
+        .args(["exec", "--detach", "--pid-file"])
+        .arg(&pid_file)
+        .args([&rig.id, "sleep", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let fields = |p: &str| -> Vec<String> {
+        std::fs::read_to_string(format!("/proc/{p}/status"))
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                [
+                    "Seccomp:",
+                    "NoNewPrivs:",
+                    "CapBnd:",
+                    "CapEff:",
+                    "CapPrm:",
+                    "CapInh:",
+                ]
+                .iter()
+                .any(|k| l.starts_with(k))
+            })
+            .map(String::from)
+            .collect()
+    };
+    let theirs = fields(&init.to_string());
+    assert_eq!(theirs.len(), 6, "{theirs:?}");
+    assert!(theirs.contains(&"Seccomp:\t2".to_string()), "{theirs:?}");
+    assert!(theirs.contains(&"NoNewPrivs:\t1".to_string()), "{theirs:?}");
+    assert_eq!(fields(pid.trim()), theirs);
+    // The filter is the container's: mkdir is denied with EPERM.
+    let out = exec(&rig, &[&rig.id, "/bin/busybox", "mkdir", "/tmp/x"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("Operation not permitted"),
+        "{}",
+        text(&out.stderr)
+    );
+    finish(&rig);
+}
