@@ -429,7 +429,8 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         });
     }
     let mut resources = resources(&linux)?;
-    if !resources.devices.is_empty() {
+    let extra_nodes = devices.iter().any(|d| !default_devices().contains(d));
+    if !resources.devices.is_empty() || extra_nodes {
         // Why: the container's own device nodes (defaults and
         // linux.devices) and its pty stay usable whatever the rules deny,
         // as runc appends its AllowedDevices; mknod of them needs this.
@@ -581,6 +582,33 @@ fn process_plan(p: Option<&Process>) -> Result<ProcessPlan> {
         return invalid(
             "process.cwd",
             format!("{} is not absolute", p.cwd().display()),
+        );
+    }
+    // Why: (uid_t)-1 and (gid_t)-1 mean "leave unchanged" to setresuid(2),
+    // setresgid(2) and chown(2): such a process would go on as root.
+    const UNCHANGED: u32 = u32::MAX;
+    if p.user().uid() == UNCHANGED {
+        return invalid(
+            "process.user.uid",
+            format!("{UNCHANGED} is (uid_t)-1, which setresuid reads as \"unchanged\" (the process would stay root)"),
+        );
+    }
+    if p.user().gid() == UNCHANGED {
+        return invalid(
+            "process.user.gid",
+            format!("{UNCHANGED} is (gid_t)-1, which setresgid reads as \"unchanged\" (the process would keep gid 0)"),
+        );
+    }
+    if let Some(i) = p
+        .user()
+        .additional_gids()
+        .iter()
+        .flatten()
+        .position(|g| *g == UNCHANGED)
+    {
+        return invalid(
+            &format!("process.user.additionalGids[{i}]"),
+            format!("{UNCHANGED} is (gid_t)-1, not a group"),
         );
     }
     let caps = match p.capabilities() {
@@ -1089,6 +1117,40 @@ mod tests {
         assert_eq!(p.resources.devices[0].line(), "a *:* rwm");
         assert_eq!(p.resources.devices[1].line(), "c 1:3 rwm");
         assert_eq!(p.process.caps.unwrap().bounding, 1 << 5);
+    }
+
+    #[test]
+    fn the_unchanged_id_is_refused_for_uid_gid_and_groups() {
+        for (ptr, val, field) in [
+            (
+                "/process/user/uid",
+                serde_json::json!(4294967295u32),
+                "process.user.uid",
+            ),
+            (
+                "/process/user/gid",
+                serde_json::json!(4294967295u32),
+                "process.user.gid",
+            ),
+            (
+                "/process/user/additionalGids",
+                serde_json::json!([5, 4294967295u32]),
+                "process.user.additionalGids[1]",
+            ),
+        ] {
+            let mut v = minimal();
+            let (parent, key) = ptr.rsplit_once('/').unwrap();
+            v.pointer_mut(parent).unwrap()[key] = val;
+            let e = parse_json(&v).unwrap_err().to_string();
+            assert!(
+                e.contains(field) && e.contains("4294967295"),
+                "{field}: {e}"
+            );
+        }
+        let mut v = minimal();
+        v["process"]["user"] = serde_json::json!({"uid": 4294967294u32, "gid": 4294967294u32});
+        let p = parse_json(&v).unwrap();
+        assert_eq!((p.process.uid, p.process.gid), (u32::MAX - 1, u32::MAX - 1));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod image;
 pub mod init;
 pub mod lifecycle;
+pub mod mountfd;
 pub mod nsjoin;
 pub mod peer;
 pub mod propagation;

@@ -24,13 +24,7 @@ mod state;
 /// (runtime, test, reason): tests the runtime is known to fail here.
 /// The test name is `<section>::<function>`.
 pub const GAPS: &[(&str, &str, &str)] = &[
-    // isorun
-    (
-        "isorun",
-        "resources::devices_outside_the_allow_list_are_denied",
-        DEVICES,
-    ),
-    ("isorun", "resources::device_rules_allow_in_order", DEVICES),
+    // isorun: none
     // runc 1.1.5 (Debian 12)
     (
         "runc",
@@ -100,6 +94,3 @@ pub const GAPS: &[(&str, &str, &str)] = &[
         "crun 1.8 does not resolve a relative --pid-file against the caller's directory",
     ),
 ];
-
-const DEVICES: &str =
-    "no default device policy: linux.resources.devices is not enforced (issue 19 part 2)";

@@ -133,15 +133,17 @@ conformance!(relative_cgroups_path_is_used, |rt| {
     Ok(())
 });
 
-/// Open a block device node (b 7:0, a loop device) in a container with
-/// `rules` as `linux.resources.devices`; the shell's error, if any.
+/// Open a block device node (b 7:0, a loop device) made in the bundle's
+/// root (not through `linux.devices`, which a runtime may allow as well)
+/// in a container with `rules` as `linux.resources.devices`; the shell's
+/// error, if any.
 fn open_loop(rt: &crate::harness::Runtime, name: &str, rules: serde_json::Value) -> Result<String> {
-    let mut ct = Ct::new(rt, name, "(: < /dev/conf-loop) 2>&1; echo end");
-    ct.edit(|v| {
-        v["linux"]["devices"] =
-            json!([{"path": "/dev/conf-loop", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600}]);
-        v["linux"]["resources"] = json!({ "devices": rules });
-    });
+    let mut ct = Ct::new(rt, name, "(: < /conf-loop) 2>&1; echo end");
+    let node = std::ffi::CString::new(ct.rootfs().join("conf-loop").to_str().unwrap())?;
+    // SAFETY: mknod(2) on a NUL-terminated path we own.
+    let r = unsafe { libc::mknod(node.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(7, 0)) };
+    ensure!(r == 0, "mknod: {}", std::io::Error::last_os_error());
+    ct.edit(|v| v["linux"]["resources"] = json!({ "devices": rules }));
     ct.run_ok()
 }
 
