@@ -539,7 +539,8 @@ pub fn validate_id(id: &str) -> Result<()> {
     }
 }
 
-fn process_plan(p: Option<&Process>) -> Result<ProcessPlan> {
+/// The validated process of a config (also `exec --process`).
+pub fn process_plan(p: Option<&Process>) -> Result<ProcessPlan> {
     let p = p.ok_or(Error::Invalid {
         field: "process".into(),
         why: "missing (create needs a process to run)".into(),

@@ -276,7 +276,7 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
 }
 
 /// Close every fd from 3 up except `keep` (close_range(2) over the gaps).
-fn close_inherited(keep: &[i32]) {
+pub(crate) fn close_inherited(keep: &[i32]) {
     let mut keep: Vec<u32> = keep.iter().map(|&f| f as u32).collect();
     keep.sort_unstable();
     let mut from = 3u32;
@@ -298,7 +298,7 @@ fn close_range(first: u32, last: u32) {
 /// After chdir: the working directory must lie inside the container's
 /// root. getcwd(3) fails (the kernel's "(unreachable)" prefix) when it
 /// does not, as runc checks since CVE-2024-21626.
-fn check_cwd_inside(cwd: &Path) -> Result<()> {
+pub(crate) fn check_cwd_inside(cwd: &Path) -> Result<()> {
     match std::env::current_dir() {
         Ok(d) if d.is_absolute() => Ok(()),
         Ok(d) => Err(Error::Init(format!(

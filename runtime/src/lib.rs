@@ -11,6 +11,7 @@ pub mod cgroup;
 pub mod cgroupfs;
 pub mod config;
 pub mod error;
+pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod image;

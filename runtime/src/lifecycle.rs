@@ -101,6 +101,7 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
     // Why: the hooks of the config read now are the ones `start` and
     // `delete` run, whatever becomes of the bundle's file.
     hooks::save(&dir, &plan.hooks)?;
+    crate::exec::save_plan(&dir, &plan)?;
     let fifo = if detached {
         let p = dir.join(EXEC_FIFO);
         nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))

@@ -56,6 +56,41 @@ enum Cmd {
     },
     /// Start a created container.
     Start { id: String },
+    /// Run another process in a running container (all its namespaces and
+    /// its cgroup): the container's process with other args, or --process.
+    Exec {
+        id: String,
+        /// An OCI process JSON file (then give no command).
+        #[arg(long, short)]
+        process: Option<PathBuf>,
+        /// KEY=VALUE added to (or replacing in) the environment.
+        #[arg(long = "env", short = 'e')]
+        env: Vec<String>,
+        /// Working directory in the container.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// uid[:gid] to run as.
+        #[arg(long, short)]
+        user: Option<String>,
+        /// Capability added to every set (repeatable).
+        #[arg(long = "cap", short = 'c')]
+        cap: Vec<String>,
+        /// Do not wait for the process.
+        #[arg(long, short)]
+        detach: bool,
+        /// Write the process's pid here.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// Refused: isorun makes no terminal.
+        #[arg(long, short)]
+        tty: bool,
+        /// Accepted without -t (no terminal is made).
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print the OCI state JSON.
     State { id: String },
     /// Send a signal (default SIGTERM).
@@ -273,6 +308,51 @@ fn real_main(cli: Cli) -> Result<i32> {
             }
         }
         Cmd::Start { id } => lifecycle::start(root, &id)?,
+        Cmd::Exec {
+            id,
+            process,
+            env,
+            cwd,
+            user,
+            cap,
+            detach,
+            pid_file,
+            tty,
+            console_socket: _,
+            args,
+        } => {
+            if tty {
+                return Err(
+                    BadInput("exec -t is not supported: isorun makes no terminal".into()).into(),
+                );
+            }
+            let p = match process {
+                Some(f) if args.is_empty() => isorun::exec::process_from_file(&f)?,
+                Some(_) => {
+                    return Err(
+                        BadInput("exec: give --process or a command, not both".into()).into(),
+                    )
+                }
+                None => {
+                    let plan = isorun::exec::load_plan(&isorun::state::dir(root, &id))?;
+                    let o = isorun::exec::Overrides {
+                        args,
+                        env,
+                        cwd,
+                        user,
+                        caps: cap,
+                    };
+                    isorun::exec::process_with(&plan.process, &o)?
+                }
+            };
+            let pid = isorun::exec::exec(root, &id, &p)?;
+            if let Some(f) = pid_file {
+                lifecycle::write_pid_file(&f, pid)?;
+            }
+            if !detach {
+                return Ok(isorun::exec::wait(pid)?);
+            }
+        }
         Cmd::State { id } => {
             let st = isorun::state::State::load(root, &id)?;
             println!("{}", serde_json::to_string_pretty(&st.oci(root))?);
