@@ -611,3 +611,23 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         io("rename", path)(e)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_file_is_the_number_alone_renamed_into_place() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c.pid");
+        std::fs::write(&p, "stale contents").unwrap();
+        write_pid_file(&p, 4242).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "4242");
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["c.pid"], "no temporary file left");
+        assert!(write_pid_file(Path::new("/"), 1).is_err());
+    }
+}

@@ -87,6 +87,9 @@ enum Cmd {
         /// Accepted without -t (no terminal is made).
         #[arg(long)]
         console_socket: Option<PathBuf>,
+        /// Extra fds to pass beyond stdio: only 0 is supported.
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: u32,
         /// The command and its arguments.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -319,8 +322,15 @@ fn real_main(cli: Cli) -> Result<i32> {
             pid_file,
             tty,
             console_socket: _,
+            preserve_fds,
             args,
         } => {
+            if preserve_fds > 0 {
+                return Err(BadInput(format!(
+                    "exec --preserve-fds {preserve_fds} is not supported: only stdio passes into the container"
+                ))
+                .into());
+            }
             if tty {
                 return Err(
                     BadInput("exec -t is not supported: isorun makes no terminal".into()).into(),
