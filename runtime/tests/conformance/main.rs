@@ -24,7 +24,12 @@ mod state;
 /// (runtime, test, reason): tests the runtime is known to fail here.
 /// The test name is `<section>::<function>`.
 pub const GAPS: &[(&str, &str, &str)] = &[
-    // isorun: none
+    // isorun
+    (
+        "isorun",
+        "resources::block_io_throttle_is_set",
+        "linux.resources.blockIO is refused with the field named (no blkio/io controller support)",
+    ),
     // runc 1.1.5 (Debian 12)
     (
         "runc",

@@ -184,6 +184,43 @@ conformance!(device_rules_allow_in_order, |rt| {
     Ok(())
 });
 
+/// major:minor of a whole disk of this host (not a loop or zram device).
+fn a_disk() -> Option<(i64, i64)> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("loop") && !n.starts_with("zram") && !n.starts_with("ram"))
+        .collect();
+    names.sort();
+    let dev = std::fs::read_to_string(format!("/sys/block/{}/dev", names.first()?)).ok()?;
+    let (a, b) = dev.trim().split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+conformance!(block_io_throttle_is_set, |rt| {
+    let Some((major, minor)) = a_disk() else {
+        bail!("no disk in /sys/block to throttle");
+    };
+    let ct = created_with(
+        rt,
+        "blkio",
+        json!({"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]}}),
+    )?;
+    let v = cgroup_file(
+        ct.pid()?,
+        "blkio",
+        "blkio.throttle.read_bps_device",
+        "io.max",
+    )?;
+    let want = format!("{major}:{minor}");
+    ensure!(
+        v.contains(&want) && (v.contains("1048576") || v.contains("rbps=1048576")),
+        "read throttle {v:?}"
+    );
+    Ok(())
+});
+
 conformance!(sysctl_is_set_in_the_container, |rt| {
     let mut ct = Ct::new(
         rt,
