@@ -163,17 +163,15 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
     // pid namespace with its own mount, uts, ipc and net namespaces at
     // once, without an intermediate process. The null stack makes it
     // fork-like (isorun is single-threaded, so the copy is consistent).
-    // SAFETY: raw clone without CLONE_VM: the child gets a private copy of
-    // the address space, as with fork(2); both sides continue below.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
+    let pid = match crate::nsjoin::user_join(&plan.join) {
+        None => raw_clone(flags),
+        Some(j) => match crate::nsjoin::clone_in_user_ns(j, flags, raw_clone) {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = crate::nsjoin::leave_pid(own_pid_ns);
+                return Err(e);
+            }
+        },
     };
     if pid < 0 {
         let err = nix::errno::Errno::last();
@@ -262,6 +260,24 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         state: st,
         sync: from_child,
     })
+}
+
+/// clone(2) with `flags` and no new stack: fork-like (isorun is
+/// single-threaded, so the copy is consistent); 0 in the child, the
+/// child's pid or -1 (errno set) in the caller.
+fn raw_clone(flags: libc::c_int) -> i64 {
+    // SAFETY: raw clone without CLONE_VM: the child gets a private copy of
+    // the address space, as with fork(2); both sides continue after it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    }
 }
 
 /// A create whose hooks started failed: the container is destroyed (the

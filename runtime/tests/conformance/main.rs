@@ -63,6 +63,11 @@ pub const GAPS: &[(&str, &str, &str)] = &[
     ),
     (
         "runc",
+        "namespaces::namespace_path_user",
+        "runc 1.1 wants uidMappings even when joining a user namespace by path",
+    ),
+    (
+        "runc",
         "process::unknown_capability_fails_create",
         "runc 1.1 ignores unknown capabilities with a warning",
     ),
