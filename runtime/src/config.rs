@@ -204,19 +204,43 @@ pub struct Plan {
     pub hooks: crate::hooks::Hooks,
 }
 
+/// The largest config.json isorun reads: 4 MiB. The configs runc, crun,
+/// podman and isobench write are a few KiB, tens of KiB with a full seccomp
+/// profile and hundreds of mounts or env entries; 4 MiB is 50 times
+/// that. Parsing keeps the text, a JSON tree and the typed spec (about ten
+/// times the text), so the cap bounds that memory to tens of MiB, and a
+/// config.json that is a huge or endless file (a FIFO, /dev/zero) is
+/// refused after reading at most cap + 1 bytes.
+pub const CONFIG_MAX_BYTES: u64 = 4 << 20;
+
 /// Read and validate `<bundle>/config.json`.
 pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
+    use std::io::Read;
     let path = bundle.join("config.json");
-    let text = std::fs::read(&path).map_err(|err| Error::ReadConfig {
+    let read_err = |err| Error::ReadConfig {
         path: path.clone(),
         err,
-    })?;
+    };
+    let mut text = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(CONFIG_MAX_BYTES + 1).read_to_end(&mut text))
+        .map_err(read_err)?;
     let plan = parse(&text, &path, bundle, id)?;
     Ok(plan)
 }
 
-/// Parse and validate config.json text (no file system access).
+/// Parse and validate config.json text (no file system access); text over
+/// [`CONFIG_MAX_BYTES`] is refused before parsing.
 pub fn parse(text: &[u8], path: &Path, bundle: &Path, id: &str) -> Result<Plan> {
+    if text.len() as u64 > CONFIG_MAX_BYTES {
+        return Err(Error::MalformedConfig {
+            path: path.to_path_buf(),
+            msg: format!(
+                "larger than isorun's cap of {} MiB; refused unparsed",
+                CONFIG_MAX_BYTES >> 20
+            ),
+        });
+    }
     let malformed = |e: serde_json::Error| Error::MalformedConfig {
         path: path.to_path_buf(),
         msg: e.to_string(),

@@ -275,30 +275,47 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     })
 }
 
-/// Close every fd from 3 up except `keep` (close_range(2) over the gaps).
-pub(crate) fn close_inherited(keep: &[i32]) {
+/// Close every fd from 3 up except `keep` (close_range(2) over the gaps;
+/// on a kernel without it, each fd listed in /proc/self/fd).
+pub fn close_inherited(keep: &[i32]) {
     let mut keep: Vec<u32> = keep.iter().map(|&f| f as u32).collect();
     keep.sort_unstable();
     let mut from = 3u32;
-    for k in keep.into_iter().filter(|&k| k >= 3) {
+    let mut ok = true;
+    for &k in keep.iter().filter(|&&k| k >= 3) {
         if k > from {
-            close_range(from, k - 1);
+            ok &= close_range(from, k - 1);
         }
         from = from.max(k + 1);
     }
-    close_range(from, u32::MAX);
+    ok &= close_range(from, u32::MAX);
+    if !ok {
+        let open: Vec<u32> = std::fs::read_dir("/proc/self/fd")
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for fd in open.into_iter().filter(|f| *f >= 3 && !keep.contains(f)) {
+            // SAFETY: as close_range below; EBADF (the listing's own fd,
+            // already closed) is harmless.
+            unsafe { libc::close(fd as i32) };
+        }
+    }
 }
 
-fn close_range(first: u32, last: u32) {
+/// close_range(2) of `first..=last`; false if the call failed.
+fn close_range(first: u32, last: u32) -> bool {
     // SAFETY: close_range(2) only closes fds; none of those in the range is
     // owned by a live Rust object of this (never returning) child.
-    unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) == 0 }
 }
 
 /// After chdir: the working directory must lie inside the container's
 /// root. getcwd(3) fails (the kernel's "(unreachable)" prefix) when it
 /// does not, as runc checks since CVE-2024-21626.
-pub(crate) fn check_cwd_inside(cwd: &Path) -> Result<()> {
+pub fn check_cwd_inside(cwd: &Path) -> Result<()> {
     match std::env::current_dir() {
         Ok(d) if d.is_absolute() => Ok(()),
         Ok(d) => Err(Error::Init(format!(

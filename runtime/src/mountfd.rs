@@ -16,11 +16,21 @@ use rustix::mount as rm;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
+/// Linux release that has every call used here (mount_setattr came last).
+pub const NEEDS_LINUX: &str = "5.12";
+
 fn sys(op: String) -> impl FnOnce(rustix::io::Errno) -> Error {
-    move |e| Error::Sys {
-        op,
-        err: nix::errno::Errno::from_raw(e.raw_os_error()),
+    move |e| errno(op, nix::errno::Errno::from_raw(e.raw_os_error()))
+}
+
+/// The error of a failed call; ENOSYS names the kernel release needed.
+fn errno(op: String, err: nix::errno::Errno) -> Error {
+    if err == nix::errno::Errno::ENOSYS {
+        return Error::Init(format!(
+            "{op}: the kernel lacks the mount API isorun mounts with (Linux {NEEDS_LINUX} or later)"
+        ));
     }
+    Error::Sys { op, err }
 }
 
 /// The mount attributes (MOUNT_ATTR_*) of MS_* flags: ro, nosuid, nodev,
@@ -82,16 +92,26 @@ pub fn clone_fd(fd: &OwnedFd, recursive: bool, shown: &Path) -> Result<OwnedFd> 
 /// with the MS_* flags `ms` as mount attributes (sync/dirsync/lazytime go
 /// to the superblock, as mount(2) does).
 pub fn new_fs(fstype: &str, source: &str, data: &str, ms: u64, shown: &Path) -> Result<OwnedFd> {
-    let what = |op: &str| format!("{op} {fstype} for {}", shown.display());
-    let fs = rm::fsopen(fstype, rm::FsOpenFlags::FSOPEN_CLOEXEC).map_err(sys(what("fsopen")))?;
-    rm::fsconfig_set_string(&fs, "source", source).map_err(sys(what("fsconfig source")))?;
+    let fs = rm::fsopen(fstype, rm::FsOpenFlags::FSOPEN_CLOEXEC)
+        .map_err(sys(format!("fsopen {fstype} for {}", shown.display())))?;
+    // Why: the kernel explains a refused option in the context's log
+    // ("e tmpfs: Bad value for 'size'"); the error line carries it.
+    let what = |op: &str| {
+        let mut s = format!("{op} {fstype} for {}", shown.display());
+        if let Some(m) = log_message(&fs) {
+            s.push_str(&format!(" ({m})"));
+        }
+        s
+    };
+    rm::fsconfig_set_string(&fs, "source", source).map_err(|e| sys(what("fsconfig source"))(e))?;
     for (bit, flag) in [
         (libc::MS_SYNCHRONOUS, "sync"),
         (libc::MS_DIRSYNC, "dirsync"),
         (libc::MS_LAZYTIME, "lazytime"),
     ] {
         if ms & bit != 0 {
-            rm::fsconfig_set_flag(&fs, flag).map_err(sys(what(&format!("fsconfig {flag}"))))?;
+            rm::fsconfig_set_flag(&fs, flag)
+                .map_err(|e| sys(what(&format!("fsconfig {flag}")))(e))?;
         }
     }
     for o in data.split(',').filter(|o| !o.is_empty()) {
@@ -99,16 +119,34 @@ pub fn new_fs(fstype: &str, source: &str, data: &str, ms: u64, shown: &Path) -> 
             Some((k, v)) => rm::fsconfig_set_string(&fs, k, v),
             None => rm::fsconfig_set_flag(&fs, o),
         };
-        r.map_err(sys(what(&format!("fsconfig {o}"))))?;
+        r.map_err(|e| sys(what(&format!("fsconfig {o}")))(e))?;
     }
-    rm::fsconfig_create(&fs).map_err(sys(what("creating")))?;
+    rm::fsconfig_create(&fs).map_err(|e| sys(what("creating"))(e))?;
     let (set, _) = attrs(ms);
     rm::fsmount(
         &fs,
         rm::FsMountFlags::FSMOUNT_CLOEXEC,
         rm::MountAttrFlags::from_bits_retain(set as u32),
     )
-    .map_err(sys(what("fsmount")))
+    .map_err(|e| sys(what("fsmount"))(e))
+}
+
+/// The last message the kernel logged on a file system context fd (read
+/// until ENODATA), without its "e "/"w " prefix.
+fn log_message(fs: &OwnedFd) -> Option<String> {
+    let mut last = None;
+    let mut buf = [0u8; 512];
+    for _ in 0..8 {
+        match rustix::io::read(fs, &mut buf) {
+            Ok(n) if n > 0 => {
+                let m = String::from_utf8_lossy(&buf[..n]);
+                let m = m.trim_end();
+                last = Some(m.split_once(' ').map_or(m, |(_, r)| r).to_string());
+            }
+            _ => break,
+        }
+    }
+    last
 }
 
 /// mount_setattr(2) on the mount behind `mnt`: set and clear MOUNT_ATTR_*
@@ -142,13 +180,13 @@ pub fn set_attr(mnt: &OwnedFd, set: u64, clr: u64, propagation: u64, shown: &Pat
         )
     };
     if r != 0 {
-        return Err(Error::Sys {
-            op: format!(
+        return Err(errno(
+            format!(
                 "mount_setattr {} (set {set:#x}, clear {clr:#x}, propagation {propagation:#x})",
                 shown.display()
             ),
-            err: nix::errno::Errno::last(),
-        });
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }
@@ -190,5 +228,38 @@ mod tests {
         assert_eq!(attrs(libc::MS_RELATIME), (0, libc::MOUNT_ATTR__ATIME));
         // Flags that are not mount attributes (bind, rec) are left out.
         assert_eq!(attrs(libc::MS_BIND | libc::MS_REC), (0, 0));
+    }
+
+    #[test]
+    fn a_refused_option_is_explained_by_the_kernels_message() {
+        if !isobench_testkit::require_root("fsopen needs CAP_SYS_ADMIN") {
+            return;
+        }
+        // Nothing is mounted: the option is refused at fsconfig.
+        let e = new_fs("tmpfs", "tmpfs", "size=lots", 0, Path::new("/dev"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fsconfig size=lots tmpfs for /dev"), "{e}");
+        // The kernel's own explanation names the parameter ("tmpfs: Bad
+        // value for 'size'" on Linux 6).
+        assert!(e.contains("(tmpfs: ") && e.contains("'size'"), "{e}");
+        assert!(e.contains("EINVAL"), "{e}");
+    }
+
+    #[test]
+    fn a_kernel_without_the_mount_api_is_named() {
+        let e = errno("fsopen tmpfs for /dev".into(), nix::errno::Errno::ENOSYS).to_string();
+        assert!(
+            e.contains("fsopen tmpfs for /dev") && e.contains("Linux 5.12"),
+            "{e}"
+        );
+        let e = errno("x".into(), nix::errno::Errno::EINVAL);
+        assert!(matches!(
+            e,
+            Error::Sys {
+                err: nix::errno::Errno::EINVAL,
+                ..
+            }
+        ));
     }
 }

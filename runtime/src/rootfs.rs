@@ -5,6 +5,11 @@
 //! Order: propagation made private (no mount leaks to the host), root bound
 //! (or overlay of image layers mounted) onto itself, config mounts, device
 //! nodes, pivot_root, masked and read-only paths, read-only root.
+//!
+//! Inside the root, each destination is looked up once (safepath) and
+//! every mount is made detached and attached onto that fd (mountfd);
+//! mounts on or under /proc other than proc itself and lxcfs's files are
+//! refused, and masking uses only a /dev/null verified to be 1:3.
 
 use crate::config::{DeviceNode, MountPlan, Plan};
 use crate::error::{Error, Result};

@@ -4,7 +4,10 @@
 //! (CVE-2024-21626), masking from an image's fake /dev/null
 //! (CVE-2025-31133), readonlyPaths that dropped nosuid/nodev/noexec, net
 //! sysctls written into the host's network namespace, a world-readable
-//! state root and non-proc mounts on or under /proc.
+//! state root and non-proc mounts on or under /proc; and the mounts now
+//! made on fds (crate::mountfd): read-only binds and root.readonly keep
+//! nosuid/nodev, the cgroup view is the container's own and read-only.
+//! Each defect's test fails on the code before the fix.
 
 mod common;
 use common::{can_run, text, Rig};
@@ -358,10 +361,21 @@ fn non_proc_mounts_on_or_under_proc_are_refused() {
 #[test]
 fn bind_flags_and_propagation_apply_to_the_attached_mount() {
     // ro and noexec are set on the detached clone, rprivate on the same
-    // mount after it is attached under a tmpfs mounted just before.
+    // mount after it is attached under a tmpfs mounted just before. The
+    // source lives on a nosuid,nodev mount: the bind keeps both (the old
+    // MS_REMOUNT with the config's flags alone dropped them).
     for rig in rigs("h-bind", "") {
         let src = rig.dir.path().join("src");
         std::fs::create_dir_all(&src).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &src,
+            Some("tmpfs"),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+            Some("mode=755"),
+        )
+        .unwrap();
+        let guard = Unmount(src.clone());
         rig.regive();
         let src_s = src.display().to_string();
         rig.config(
@@ -384,9 +398,109 @@ fn bind_flags_and_propagation_apply_to_the_attached_mount() {
         assert!(!so.contains("wrote"), "{so}");
         let opts = mount_options(&so, "/data/b");
         assert_eq!(opts.len(), 1, "{so}");
-        for want in ["ro", "noexec"] {
+        for want in ["ro", "noexec", "nosuid", "nodev"] {
             assert!(opts[0].split(',').any(|o| o == want), "{want}: {opts:?}");
         }
+        drop(guard);
+        rig.assert_clean();
+    }
+}
+
+#[test]
+fn the_cgroup_view_is_the_containers_own_and_read_only() {
+    // Mounted on fds (a tmpfs made detached, its per-hierarchy directories
+    // made and opened in it, each bind attached onto such an fd); here,
+    // what the container sees of it.
+    for rig in rigs("h-cgv", "") {
+        let rootless = rig.user.is_some();
+        rig.config(
+            |v| {
+                v["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+                    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                     "options": ["ro", "nosuid", "nodev", "noexec"]}));
+            },
+            "cat /proc/self/mountinfo; echo ==; ls /sys/fs/cgroup; echo ==; \
+             if [ -d /sys/fs/cgroup/memory ]; then ls /sys/fs/cgroup/memory; fi; echo ==; \
+             if touch /sys/fs/cgroup/x 2>/dev/null; then echo writable; fi",
+        );
+        let out = rig.run();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let so = text(&out.stdout);
+        let parts: Vec<&str> = so.split("==\n").collect();
+        assert_eq!(parts.len(), 4, "{so}");
+        assert!(!parts[3].contains("writable"), "{so}");
+        let views: Vec<&str> = parts[0]
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                f[4].starts_with("/sys/fs/cgroup").then(|| f[5])
+            })
+            .collect();
+        assert!(!views.is_empty(), "{so}");
+        for o in views {
+            for want in ["ro", "nosuid", "nodev", "noexec"] {
+                assert!(o.split(',').any(|x| x == want), "{want} missing: {so}");
+            }
+        }
+        if rootless {
+            continue; // its cgroups may not be delegated: the view may be empty
+        }
+        // The container's own cgroup: its files, none of the host's
+        // siblings (the `isorun` parent directory is the host's).
+        let own = if parts[1].lines().any(|l| l == "memory") {
+            parts[2]
+        } else {
+            parts[1]
+        };
+        assert!(own.lines().any(|l| l == "cgroup.procs"), "{so}");
+        assert!(!own.lines().any(|l| l == "isorun"), "{so}");
+        rig.assert_clean();
+    }
+}
+
+/// Unmounts (lazily) on drop: a failing test leaves no mount on the host.
+struct Unmount(PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn a_read_only_root_keeps_the_roots_nosuid_and_nodev() {
+    // root.readonly used to remount "/" with MS_RDONLY alone, which drops
+    // nosuid and nodev of the file system the rootfs lives on (and fails
+    // rootless, where those flags are locked).
+    for rig in rigs("h-rootro", "") {
+        let rootfs = rig.dir.path().join("nosuid-rootfs");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &rootfs,
+            Some("tmpfs"),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+            Some("mode=755"),
+        )
+        .unwrap();
+        let guard = Unmount(rootfs.clone());
+        common::install_busybox(&rootfs);
+        rig.regive();
+        let root_s = rootfs.display().to_string();
+        rig.config(
+            |v| v["root"] = serde_json::json!({"path": root_s, "readonly": true}),
+            "cat /proc/self/mountinfo; if touch /x 2>/dev/null; then echo wrote; fi",
+        );
+        let out = rig.run();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let so = text(&out.stdout);
+        assert!(!so.contains("wrote"), "{so}");
+        let opts = mount_options(&so, "/");
+        assert_eq!(opts.len(), 1, "{so}");
+        let o: Vec<&str> = opts[0].split(',').collect();
+        for want in ["ro", "nosuid", "nodev"] {
+            assert!(o.contains(&want), "{want} missing in {o:?}");
+        }
+        drop(guard);
         rig.assert_clean();
     }
 }
