@@ -511,9 +511,12 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Deleted> {
         eprintln!("isorun: warning: poststop hooks not run: {e}");
         hooks::Hooks::default()
     });
-    let stopped = hooks::state_json(&st, root, Status::Stopped);
+    let stopped =
+        (!hooks.poststop.is_empty()).then(|| hooks::state_json(&st, root, Status::Stopped));
     std::fs::remove_dir_all(&d).map_err(io("remove", &d))?;
-    hooks::run_warn(Kind::Poststop, &hooks.poststop, &stopped);
+    if let Some(state) = stopped {
+        hooks::run_warn(Kind::Poststop, &hooks.poststop, &state);
+    }
     Ok(out)
 }
 
