@@ -176,17 +176,15 @@ pub fn create_with_console(
     // pid namespace with its own mount, uts, ipc and net namespaces at
     // once, without an intermediate process. The null stack makes it
     // fork-like (isorun is single-threaded, so the copy is consistent).
-    // SAFETY: raw clone without CLONE_VM: the child gets a private copy of
-    // the address space, as with fork(2); both sides continue below.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
+    let pid = match crate::nsjoin::user_join(&plan.join) {
+        None => raw_clone(flags),
+        Some(j) => match crate::nsjoin::clone_in_user_ns(j, flags, raw_clone) {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = crate::nsjoin::leave_pid(own_pid_ns);
+                return Err(e);
+            }
+        },
     };
     if pid < 0 {
         let err = nix::errno::Errno::last();
@@ -277,6 +275,24 @@ pub fn create_with_console(
         state: st,
         sync: from_child,
     })
+}
+
+/// clone(2) with `flags` and no new stack: fork-like (isorun is
+/// single-threaded, so the copy is consistent); 0 in the child, the
+/// child's pid or -1 (errno set) in the caller.
+fn raw_clone(flags: libc::c_int) -> i64 {
+    // SAFETY: raw clone without CLONE_VM: the child gets a private copy of
+    // the address space, as with fork(2); both sides continue after it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    }
 }
 
 /// A create whose hooks started failed: the container is destroyed (the
@@ -510,9 +526,12 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Deleted> {
         eprintln!("isorun: warning: poststop hooks not run: {e}");
         hooks::Hooks::default()
     });
-    let stopped = hooks::state_json(&st, root, Status::Stopped);
+    let stopped =
+        (!hooks.poststop.is_empty()).then(|| hooks::state_json(&st, root, Status::Stopped));
     std::fs::remove_dir_all(&d).map_err(io("remove", &d))?;
-    hooks::run_warn(Kind::Poststop, &hooks.poststop, &stopped);
+    if let Some(state) = stopped {
+        hooks::run_warn(Kind::Poststop, &hooks.poststop, &state);
+    }
     Ok(out)
 }
 
@@ -625,4 +644,24 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         io("rename", path)(e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_file_is_the_number_alone_renamed_into_place() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c.pid");
+        std::fs::write(&p, "stale contents").unwrap();
+        write_pid_file(&p, 4242).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "4242");
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["c.pid"], "no temporary file left");
+        assert!(write_pid_file(Path::new("/"), 1).is_err());
+    }
 }

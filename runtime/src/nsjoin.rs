@@ -32,6 +32,7 @@ impl Join {
             "uts" => F::CLONE_NEWUTS,
             "mnt" => F::CLONE_NEWNS,
             "pid" => F::CLONE_NEWPID,
+            "user" => F::CLONE_NEWUSER,
             _ => F::CLONE_NEWCGROUP,
         }
     }
@@ -47,6 +48,7 @@ pub fn plan(i: usize, typ: LinuxNamespaceType, path: PathBuf) -> Result<Join> {
         LinuxNamespaceType::Cgroup => "cgroup",
         LinuxNamespaceType::Mount => "mnt",
         LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::User => "user",
         t => {
             return Err(Error::Unsupported {
                 field,
@@ -79,7 +81,7 @@ fn setns(j: &Join, f: &std::fs::File) -> Result<()> {
 /// /run/netns/x would name something else.
 pub fn join(all: &[Join]) -> Result<()> {
     let mut files = Vec::new();
-    for j in all.iter().filter(|j| j.kind != "pid") {
+    for j in all.iter().filter(|j| j.kind != "pid" && j.kind != "user") {
         let f = std::fs::File::open(&j.path).map_err(crate::error::io("open", &j.path))?;
         files.push((j, f));
     }
@@ -87,6 +89,76 @@ pub fn join(all: &[Join]) -> Result<()> {
         setns(j, f)?;
     }
     Ok(())
+}
+
+/// The user namespace to join, if any.
+pub fn user_join(all: &[Join]) -> Option<&Join> {
+    all.iter().find(|j| j.kind == "user")
+}
+
+/// clone(2) the container process (with `clone` = the raw clone of the
+/// caller, `flags` its namespaces) so that it and its new namespaces live
+/// in the user namespace `j`. The runtime must not join it itself (it
+/// could not come back to the host's), so a short-lived helper does:
+/// it joins and clones with CLONE_PARENT, which makes the container
+/// process the runtime's own child, reports its pid on a pipe and exits.
+/// Returns 0 in the container process, its pid in the runtime.
+pub fn clone_in_user_ns(
+    j: &Join,
+    flags: libc::c_int,
+    clone: fn(libc::c_int) -> i64,
+) -> Result<i64> {
+    use std::os::fd::AsFd;
+    let f = std::fs::File::open(&j.path).map_err(crate::error::io("open", &j.path))?;
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(crate::error::sys("pipe2"))?;
+    // SAFETY: the runtime is single-threaded; the helper only makes system
+    // calls and ends in _exit.
+    match unsafe { nix::unistd::fork() }.map_err(crate::error::sys("fork"))? {
+        nix::unistd::ForkResult::Child => {
+            drop(r);
+            let pid = match setns(j, &f) {
+                Ok(()) => clone(flags | libc::CLONE_PARENT),
+                Err(_) => -1,
+            };
+            if pid == 0 {
+                // The container process: nothing of the helper's is kept.
+                drop(w);
+                return Ok(0);
+            }
+            let code: i64 = if pid > 0 {
+                pid
+            } else {
+                -(nix::errno::Errno::last() as i64)
+            };
+            let _ = nix::unistd::write(w.as_fd(), &code.to_ne_bytes());
+            // SAFETY: end the helper without running the runtime's atexit
+            // handlers.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            let mut buf = [0u8; 8];
+            let n = nix::unistd::read(r.as_fd(), &mut buf).unwrap_or(0);
+            let _ = nix::sys::wait::waitpid(child, None);
+            let code = if n == 8 {
+                i64::from_ne_bytes(buf)
+            } else {
+                i64::MIN
+            };
+            if code > 0 {
+                return Ok(code);
+            }
+            Err(Error::Sys {
+                op: format!("joining user namespace {} and cloning", j.path.display()),
+                err: if code == i64::MIN {
+                    nix::errno::Errno::EIO
+                } else {
+                    nix::errno::Errno::from_raw((-code) as i32)
+                },
+            })
+        }
+    }
 }
 
 /// In the runtime, before clone(2): enter the pid namespace to join, if
@@ -134,7 +206,13 @@ mod tests {
                 .kind,
             "mnt"
         );
-        let e = plan(0, LinuxNamespaceType::User, "/proc/1/ns/user".into()).unwrap_err();
+        assert_eq!(
+            plan(0, LinuxNamespaceType::User, "/proc/1/ns/user".into())
+                .unwrap()
+                .kind,
+            "user"
+        );
+        let e = plan(0, LinuxNamespaceType::Time, "/proc/1/ns/time".into()).unwrap_err();
         assert!(e.to_string().contains("linux.namespaces[0].path"), "{e}");
         assert!(plan(0, LinuxNamespaceType::Ipc, "relative".into()).is_err());
     }

@@ -105,7 +105,8 @@ pub fn setup(
         mount_one(&r, m, &plan.cgroups_path)?;
     }
     if r.kind(Path::new("/dev"))? == Some(SFlag::S_IFDIR) {
-        make_devices(&r, &plan.devices, plan.userns.is_some())?;
+        let in_userns = plan.userns.is_some() || crate::nsjoin::user_join(&plan.join).is_some();
+        make_devices(&r, &plan.devices, in_userns)?;
     }
     drop(r);
     before_pivot()?;

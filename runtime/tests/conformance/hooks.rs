@@ -16,6 +16,12 @@ fn hook(script: &str) -> Value {
     json!({"path": BUSYBOX, "args": ["sh", "-c", script]})
 }
 
+/// A hook running `script` after reading its stdin (crun 1.8 fails a hook
+/// that exits before it wrote the state: EPIPE).
+fn reads(script: &str) -> Value {
+    hook(&format!("{BUSYBOX} cat > /dev/null; {script}"))
+}
+
 /// A hook that reads its stdin and fails (reading first: a runtime that
 /// writes the state after the hook exited would race with SIGPIPE).
 fn failing() -> Value {
@@ -144,7 +150,7 @@ conformance!(hooks_get_their_args_and_only_their_env, |rt| {
     ct.edit(|v| {
         v["hooks"] = json!({"createRuntime": [{
             "path": BUSYBOX,
-            "args": ["sh", "-c", format!("echo \"$0|$1|$HOOKVAR|${{CONFORMANCE_LEAK:-none}}\" > {o}"), "zero", "one"],
+            "args": ["sh", "-c", format!("{BUSYBOX} cat > /dev/null; echo \"$0|$1|$HOOKVAR|${{CONFORMANCE_LEAK:-none}}\" > {o}"), "zero", "one"],
             "env": ["HOOKVAR=hook value"]
         }]});
     });
@@ -173,7 +179,7 @@ fn create_hook_failure(rt: &Runtime, kind: &str) -> Result<()> {
     // The same hook succeeding must not fail create (a runtime refusing
     // hooks altogether passes nothing here).
     let mut ok = Ct::new(rt, &format!("ok-{kind}"), "true");
-    ok.edit(|v| v["hooks"] = json!({ kind: [hook("exit 0")] }));
+    ok.edit(|v| v["hooks"] = json!({ kind: [reads("exit 0")] }));
     ok.create()?;
     drop(ok);
     let mut ct = Ct::new(rt, &format!("fail-{kind}"), "touch /output");
@@ -214,7 +220,7 @@ conformance!(failing_poststart_is_a_warning, |rt| {
     let mut ct = Ct::new(rt, "fail-poststart", "touch /output");
     let second = ct.dir.path().join("second");
     let s = second.display().to_string();
-    ct.edit(|v| v["hooks"] = json!({"poststart": [failing(), hook(&format!("touch {s}"))]}));
+    ct.edit(|v| v["hooks"] = json!({"poststart": [failing(), reads(&format!("touch {s}"))]}));
     ct.create()?;
     ct.start()?;
     ct.wait_status("stopped")?;
@@ -233,7 +239,7 @@ conformance!(failing_poststop_is_a_warning, |rt| {
     let mut ct = Ct::new(rt, "fail-poststop", "true");
     let second = ct.dir.path().join("second");
     let s = second.display().to_string();
-    ct.edit(|v| v["hooks"] = json!({"poststop": [failing(), hook(&format!("touch {s}"))]}));
+    ct.edit(|v| v["hooks"] = json!({"poststop": [failing(), reads(&format!("touch {s}"))]}));
     ct.create()?;
     ct.start()?;
     ct.wait_status("stopped")?;
@@ -254,7 +260,7 @@ conformance!(failing_poststop_is_a_warning, |rt| {
 conformance!(hook_over_its_timeout_fails, |rt| {
     let mut ok = Ct::new(rt, "hookintime", "true");
     ok.edit(|v| {
-        let mut h = hook("exit 0");
+        let mut h = reads("exit 0");
         h["timeout"] = 5.into();
         v["hooks"] = json!({ "createRuntime": [h] });
     });
@@ -278,9 +284,9 @@ conformance!(hooks_are_the_ones_of_create, |rt| {
     let mut ct = Ct::new(rt, "hookcfg", "true");
     let mark = ct.dir.path().join("mark");
     let m = mark.display().to_string();
-    ct.edit(|v| v["hooks"] = json!({"poststart": [hook(&format!("echo original > {m}"))]}));
+    ct.edit(|v| v["hooks"] = json!({"poststart": [reads(&format!("echo original > {m}"))]}));
     ct.create()?;
-    ct.edit(|v| v["hooks"] = json!({"poststart": [hook(&format!("echo changed > {m}"))]}));
+    ct.edit(|v| v["hooks"] = json!({"poststart": [reads(&format!("echo changed > {m}"))]}));
     ct.write_config();
     ct.start()?;
     let got = std::fs::read_to_string(&mark).unwrap_or_default();

@@ -174,3 +174,112 @@ conformance!(run_exits_with_the_process_status, |rt| {
     );
     Ok(())
 });
+
+// `exec` is runc's verb, not the spec's: engines (podman exec) need it.
+
+/// A running container for exec tests.
+fn running(rt: &crate::harness::Runtime, name: &str) -> anyhow::Result<Ct> {
+    let mut ct = Ct::new(rt, name, "sleep 60");
+    std::fs::create_dir_all(ct.rootfs().join("work"))?;
+    ct.edit(|v| v["process"]["env"] = serde_json::json!(["PATH=/bin", "BASE=base"]));
+    ct.create()?;
+    ct.start()?;
+    ct.wait_status("running")?;
+    Ok(ct)
+}
+
+conformance!(exec_joins_every_namespace_and_the_cgroup, |rt| {
+    let ct = running(rt, "execns")?;
+    let pidfile = ct.dir.path().join("exec.pid");
+    // Detached: its output must not hold a pipe the test waits on.
+    let o = ct
+        .cmd()
+        .args([
+            "exec",
+            "--detach",
+            "--pid-file",
+            pidfile.to_str().unwrap(),
+            &ct.id,
+        ])
+        .args(["sleep", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(ct.dir.path().join("exec.err"))?)
+        .status()?;
+    let err = std::fs::read_to_string(ct.dir.path().join("exec.err")).unwrap_or_default();
+    ensure!(o.success(), "exec: {err}");
+    let pid: i32 = std::fs::read_to_string(&pidfile)?.trim().parse()?;
+    let init = ct.pid()?;
+    for ns in ["pid", "net", "ipc", "uts", "mnt", "cgroup"] {
+        let (a, b) = (
+            crate::harness::ns_of(pid, ns)?,
+            crate::harness::ns_of(init, ns)?,
+        );
+        ensure!(a == b, "{ns}: exec'd {a}, container {b}");
+    }
+    let cg = |p: i32| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap_or_default();
+    ensure!(
+        cg(pid) == cg(init),
+        "cgroups differ:\n{}\n{}",
+        cg(pid),
+        cg(init)
+    );
+    Ok(())
+});
+
+conformance!(exec_runs_a_command_with_overrides, |rt| {
+    let ct = running(rt, "execcmd")?;
+    let o = ct.verb(&[
+        "exec",
+        "--env",
+        "EXTRA=x",
+        "--cwd",
+        "/work",
+        "--user",
+        "1000:1001",
+        &ct.id,
+        "sh",
+        "-c",
+        "echo \"$BASE|$EXTRA|$(pwd)|$(id -u):$(id -g)\"; exit 5",
+    ]);
+    ensure!(
+        o.status.code() == Some(5),
+        "exit {:?}: {}",
+        o.status.code(),
+        text(&o.stderr)
+    );
+    let out = text(&o.stdout);
+    ensure!(out.trim() == "base|x|/work|1000:1001", "{out:?}");
+    Ok(())
+});
+
+conformance!(exec_runs_a_process_json, |rt| {
+    let ct = running(rt, "execjson")?;
+    let f = ct.dir.path().join("process.json");
+    std::fs::write(
+        &f,
+        serde_json::to_vec(&serde_json::json!({
+            "args": ["/bin/sh", "-c", "echo \"$ONLY|$(pwd)|$(id -u)\""],
+            "env": ["PATH=/bin", "ONLY=json"],
+            "cwd": "/work",
+            "user": {"uid": 7, "gid": 7}
+        }))?,
+    )?;
+    let o = ct.verb(&["exec", "--process", f.to_str().unwrap(), &ct.id]);
+    ensure!(o.status.success(), "exec: {}", text(&o.stderr));
+    let out = text(&o.stdout);
+    ensure!(out.trim() == "json|/work|7", "{out:?}");
+    Ok(())
+});
+
+conformance!(exec_in_a_stopped_container_fails, |rt| {
+    let ct = Ct::new(rt, "execstopped", "true");
+    ct.create()?;
+    ct.start()?;
+    ct.wait_status("stopped")?;
+    let o = ct.verb(&["exec", &ct.id, "true"]);
+    ensure!(
+        !o.status.success(),
+        "exec into a stopped container succeeded"
+    );
+    Ok(())
+});

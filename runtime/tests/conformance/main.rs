@@ -27,10 +27,9 @@ pub const GAPS: &[(&str, &str, &str)] = &[
     // isorun
     (
         "isorun",
-        "resources::devices_outside_the_allow_list_are_denied",
-        DEVICES,
+        "resources::block_io_throttle_is_set",
+        "linux.resources.blockIO is refused with the field named (no blkio/io controller support)",
     ),
-    ("isorun", "resources::device_rules_allow_in_order", DEVICES),
     // runc 1.1.5 (Debian 12)
     (
         "runc",
@@ -64,11 +63,21 @@ pub const GAPS: &[(&str, &str, &str)] = &[
     ),
     (
         "runc",
+        "namespaces::namespace_path_user",
+        "runc 1.1 wants uidMappings even when joining a user namespace by path",
+    ),
+    (
+        "runc",
         "process::unknown_capability_fails_create",
         "runc 1.1 ignores unknown capabilities with a warning",
     ),
     // crun 1.8.1 (Debian 12), run with the host's cgroup2 mount hidden
     // (isorun::peer: crun refuses this hybrid cgroup host otherwise)
+    (
+        "crun",
+        "lifecycle::exec_runs_a_command_with_overrides",
+        "crun 1.8 exec with --env does not find the command on the container's PATH",
+    ),
     (
         "crun",
         "hooks::every_hook_kind_runs_in_order_with_the_state_on_stdin",
@@ -100,6 +109,3 @@ pub const GAPS: &[(&str, &str, &str)] = &[
         "crun 1.8 does not resolve a relative --pid-file against the caller's directory",
     ),
 ];
-
-const DEVICES: &str =
-    "no default device policy: linux.resources.devices is not enforced (issue 19 part 2)";

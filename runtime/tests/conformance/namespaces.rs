@@ -5,6 +5,7 @@
 use crate::conformance;
 use crate::harness::{ns_of, Ct, Runtime, Unshared};
 use anyhow::{ensure, Result};
+use serde_json::json;
 
 const ALL: &[(&str, &str)] = &[
     ("pid", "pid"),
@@ -83,6 +84,43 @@ conformance!(namespace_path_pid, |rt| joins(rt, "pid", "pid", "--pid"));
 conformance!(namespace_path_cgroup, |rt| joins(
     rt, "cgroup", "cgroup", "--cgroup"
 ));
+
+conformance!(namespace_path_user, |rt| {
+    // A user namespace mapping root to root (unshare -r): the container
+    // and its new namespaces live in it.
+    let u = Unshared::new(&["--user", "--map-root-user"])?;
+    let path = u.ns_path("user")?;
+    let want = std::fs::read_link(&path)?.display().to_string();
+    let mut ct = Ct::new(rt, "nspath-user", "cat /proc/self/uid_map; sleep 30");
+    let p = path.display().to_string();
+    ct.edit(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user", "path": p}));
+        // gid 5 (tty) is not mapped in that namespace.
+        for m in v["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "devpts" {
+                m["options"] = json!([
+                    "nosuid",
+                    "noexec",
+                    "newinstance",
+                    "ptmxmode=0666",
+                    "mode=0620"
+                ]);
+            }
+        }
+    });
+    ct.create()?;
+    let pid = ct.pid()?;
+    let got = ns_of(pid, "user")?;
+    ensure!(got == want, "user namespace {got}, expected {want}");
+    // Its new namespaces are owned by the joined one: it could mount
+    // proc and sysfs in them (create succeeded) and runs.
+    ct.start()?;
+    ct.wait_status("running")?;
+    Ok(())
+});
 
 conformance!(namespace_path_of_the_wrong_type_fails, |rt| {
     let u = Unshared::new(&["--net"])?;

@@ -133,15 +133,17 @@ conformance!(relative_cgroups_path_is_used, |rt| {
     Ok(())
 });
 
-/// Open a block device node (b 7:0, a loop device) in a container with
-/// `rules` as `linux.resources.devices`; the shell's error, if any.
+/// Open a block device node (b 7:0, a loop device) made in the bundle's
+/// root (not through `linux.devices`, which a runtime may allow as well)
+/// in a container with `rules` as `linux.resources.devices`; the shell's
+/// error, if any.
 fn open_loop(rt: &crate::harness::Runtime, name: &str, rules: serde_json::Value) -> Result<String> {
-    let mut ct = Ct::new(rt, name, "(: < /dev/conf-loop) 2>&1; echo end");
-    ct.edit(|v| {
-        v["linux"]["devices"] =
-            json!([{"path": "/dev/conf-loop", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600}]);
-        v["linux"]["resources"] = json!({ "devices": rules });
-    });
+    let mut ct = Ct::new(rt, name, "(: < /conf-loop) 2>&1; echo end");
+    let node = std::ffi::CString::new(ct.rootfs().join("conf-loop").to_str().unwrap())?;
+    // SAFETY: mknod(2) on a NUL-terminated path we own.
+    let r = unsafe { libc::mknod(node.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(7, 0)) };
+    ensure!(r == 0, "mknod: {}", std::io::Error::last_os_error());
+    ct.edit(|v| v["linux"]["resources"] = json!({ "devices": rules }));
     ct.run_ok()
 }
 
@@ -178,6 +180,43 @@ conformance!(device_rules_allow_in_order, |rt| {
     ensure!(
         out.contains("Operation not permitted"),
         "a later deny did not win: {out:?}"
+    );
+    Ok(())
+});
+
+/// major:minor of a whole disk of this host (not a loop or zram device).
+fn a_disk() -> Option<(i64, i64)> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("loop") && !n.starts_with("zram") && !n.starts_with("ram"))
+        .collect();
+    names.sort();
+    let dev = std::fs::read_to_string(format!("/sys/block/{}/dev", names.first()?)).ok()?;
+    let (a, b) = dev.trim().split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+conformance!(block_io_throttle_is_set, |rt| {
+    let Some((major, minor)) = a_disk() else {
+        bail!("no disk in /sys/block to throttle");
+    };
+    let ct = created_with(
+        rt,
+        "blkio",
+        json!({"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]}}),
+    )?;
+    let v = cgroup_file(
+        ct.pid()?,
+        "blkio",
+        "blkio.throttle.read_bps_device",
+        "io.max",
+    )?;
+    let want = format!("{major}:{minor}");
+    ensure!(
+        v.contains(&want) && (v.contains("1048576") || v.contains("rbps=1048576")),
+        "read throttle {v:?}"
     );
     Ok(())
 });
