@@ -106,7 +106,8 @@ pub struct RunArgs {
     /// launched one at a time per environment; claim C4) or neighbours
     /// (victims alone and beside antagonists, shared and partitioned; claim
     /// C5; victims from --workload [default: cpu,membw]) or permissions
-    /// (who may act on whose containers; claim C6; needs root).
+    /// (who may act on whose containers; claim C6; needs root); or all of
+    /// them after the workloads, into one run directory (the main job).
     #[arg(long, value_enum)]
     pub experiment: Option<Experiment>,
     /// Density: instances per environment [default: 50 native, 50 per
