@@ -125,11 +125,66 @@ fn bad_input_is_one_line_and_exit_2() {
     let o = out.to_str().unwrap();
     exit_2_with_one_line(
         &["run", "--workload", "gpu", "--out", o],
-        "unknown workload 'gpu'",
+        "invalid value 'gpu' for '--workload",
+    );
+    exit_2_with_one_line(
+        &["run", "--env", "container", "--runtime", "runcc", "--out", o],
+        "unknown runtime 'runcc' (known: isorun, runc, crun, runsc, or a path such as ./runcc); did you mean 'runc'?",
+    );
+    exit_2_with_one_line(
+        &[
+            "run",
+            "--env",
+            "container",
+            "--runtime",
+            "runsc",
+            "--out",
+            o,
+        ],
+        "not yet supported",
+    );
+    // Flags that would do nothing are refused.
+    for (args, needle) in [
+        (
+            &["--experiment", "density", "--workload", "cpu"][..],
+            "--workload does nothing with --experiment density",
+        ),
+        (
+            &["--accel", "tcg"][..],
+            "--accel does nothing without --env vm",
+        ),
+        (
+            &["--runtime", "runc"][..],
+            "--runtime does nothing without --env container",
+        ),
+        (
+            &["--instances", "3"][..],
+            "--instances does nothing without --experiment",
+        ),
+        (
+            &["--experiment", "neighbours", "--mem-floor", "0"][..],
+            "--mem-floor does nothing with --experiment neighbours",
+        ),
+        (
+            &["--experiment", "permissions", "--env", "vm"][..],
+            "--env does nothing with --experiment permissions",
+        ),
+    ] {
+        let mut v = vec!["run"];
+        v.extend_from_slice(args);
+        v.extend(["--out", o]);
+        exit_2_with_one_line(&v, needle);
+    }
+    exit_2_with_one_line(
+        &["run", "--resume", o, "--reps", "2"],
+        "--reps does nothing with --resume",
     );
     exit_2_with_one_line(&["run", "--threads", "0", "--out", o], "--threads");
     exit_2_with_one_line(&["run", "--reps", "0", "--out", o], "--reps");
-    exit_2_with_one_line(&["run", "--env", "jail", "--out", o], "unknown environment");
+    exit_2_with_one_line(
+        &["run", "--env", "jail", "--out", o],
+        "invalid value 'jail' for '--env",
+    );
     assert!(
         !out.exists(),
         "a rejected run left {} behind",

@@ -2,7 +2,7 @@
 //! environments, measure, record history.
 
 use crate::cli::RunArgs;
-use crate::env::{self, process::install_signal_handlers, Environment};
+use crate::env::{self, process::install_signal_handlers, EnvKind, Environment};
 use crate::plan::{self, usage, Plan, PlanInput};
 use crate::progress::Progress;
 use crate::session::{self, host_mem_available, new_run_id, Session};
@@ -19,15 +19,19 @@ pub fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<P
 /// The plan input of `isobench run` flags, with this host's facts.
 pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
     PlanInput {
-        envs: a.env.clone(),
+        envs: if a.env.is_empty() {
+            vec![EnvKind::Native.name().to_string()]
+        } else {
+            a.env.clone()
+        },
         workloads: a.workload.clone(),
         preset: a.preset.clone(),
         threads: a.threads,
         reps: a.reps,
         warmup: a.warmup,
         runtimes: a.runtime.clone(),
-        accel: a.accel.clone(),
-        machine: a.machine.clone(),
+        accel: a.accel.clone().unwrap_or_else(|| "auto".into()),
+        machine: a.machine.clone().unwrap_or_else(|| "microvm".into()),
         kernel: a.kernel.clone(),
         vm_memory_mib: a.vm_memory,
         seed: a.seed,
@@ -74,7 +78,109 @@ fn hazards(cores: usize) -> Vec<String> {
     w
 }
 
+/// Flags that would do nothing in this run are refused (exit 2) before
+/// anything is probed or swept.
+pub fn check_flags(a: &RunArgs) -> Result<()> {
+    use crate::cli::Experiment;
+    let refuse = |given: bool, flag: &str, why: &str| -> Result<()> {
+        if given {
+            return Err(usage(format!("{flag} does nothing {why}")));
+        }
+        Ok(())
+    };
+    let plan_flags = [
+        (!a.env.is_empty(), "--env"),
+        (!a.workload.is_empty(), "--workload"),
+        (!a.runtime.is_empty(), "--runtime"),
+        (a.accel.is_some(), "--accel"),
+        (a.machine.is_some(), "--machine"),
+        (a.kernel.is_some(), "--kernel"),
+        (a.vm_memory.is_some(), "--vm-memory"),
+        (a.threads.is_some(), "--threads"),
+        (a.reps.is_some(), "--reps"),
+        (a.warmup.is_some(), "--warmup"),
+        (a.seed.is_some(), "--seed"),
+        (a.timeout.is_some(), "--timeout"),
+    ];
+    let experiment_flags = [
+        (a.instances.is_some(), "--instances"),
+        (a.mem_floor.is_some(), "--mem-floor"),
+        (!a.antagonists.is_empty(), "--antagonists"),
+    ];
+    if a.resume.is_some() {
+        for (given, flag) in plan_flags.iter().chain(&experiment_flags) {
+            refuse(
+                *given,
+                flag,
+                "with --resume: the run continues the plan it started with",
+            )?;
+        }
+    }
+    // Every --runtime is parsed (and an unknown one refused) up front.
+    for r in &a.runtime {
+        let o = crate::env::column::Oci::parse(r).map_err(usage)?;
+        if let Some(why) = o.unsupported() {
+            return Err(usage(why));
+        }
+    }
+    let density_flags = &experiment_flags[..2];
+    let neighbours_flags = &experiment_flags[2..];
+    match a.experiment {
+        None => {
+            for (given, flag) in &experiment_flags {
+                refuse(
+                    *given,
+                    flag,
+                    "without --experiment density, neighbours or all",
+                )?;
+            }
+        }
+        Some(Experiment::Density) => {
+            refuse(
+                !a.workload.is_empty(),
+                "--workload",
+                "with --experiment density: it launches idle instances",
+            )?;
+            for (given, flag) in neighbours_flags {
+                refuse(*given, flag, "with --experiment density")?;
+            }
+        }
+        Some(Experiment::Neighbours) => {
+            for (given, flag) in density_flags {
+                refuse(*given, flag, "with --experiment neighbours")?;
+            }
+        }
+        Some(Experiment::Permissions) => {
+            for (given, flag) in plan_flags.iter().chain(&experiment_flags) {
+                refuse(
+                    *given,
+                    flag,
+                    "with --experiment permissions: it tries its own setups",
+                )?;
+            }
+        }
+        Some(Experiment::All) => {}
+    }
+    if a.experiment != Some(Experiment::Permissions) && a.resume.is_none() {
+        let has = |k: EnvKind| a.env.iter().any(|e| e == k.name());
+        if !has(EnvKind::Container) {
+            refuse(
+                !a.runtime.is_empty(),
+                "--runtime",
+                "without --env container",
+            )?;
+        }
+        if !has(EnvKind::Vm) {
+            for (given, flag) in &plan_flags[3..7] {
+                refuse(*given, flag, "without --env vm")?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn run(a: &RunArgs) -> Result<i32> {
+    check_flags(a)?;
     // First, while single-threaded: sweep dead runs' leftovers, then enter
     // a private mount namespace (crash safety, crate::sweep).
     let private_mounts = crate::sweep::at_run_start();
