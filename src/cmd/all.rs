@@ -9,7 +9,8 @@
 //! neighbours; `--resume` continues each phase where it stopped.
 
 use super::density::{self, mem_floor_flag};
-use super::run::{not_run, plan_from_args, suite, suite_warnings};
+use super::run::plan_from_args;
+use super::suite::{not_run, suite, suite_warnings};
 use super::{neighbours, permissions};
 use crate::cli::RunArgs;
 use crate::env::column::{Column, Engine, Runtime};
