@@ -70,8 +70,9 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         return Ok(1);
     }
     eprintln!(
-        "done: {} runs measured in {}",
+        "done: {} runs measured in {}; report it with: isobench report {}",
         summary.measured,
+        out_path.display(),
         out_path.display()
     );
     Ok(0)
