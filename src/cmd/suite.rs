@@ -151,7 +151,13 @@ pub fn suite(
         .as_ref()
         .map(|b| b.done.clone())
         .unwrap_or_default();
-    let mut progress = Progress::new(total.saturating_sub(done.len() as u64));
+    // Only the suite's own repetitions count (a main job's directory also
+    // holds the records of its experiments).
+    let done_here = done
+        .iter()
+        .filter(|(_, w, _)| plan.workloads.iter().any(|p| p.name() == w))
+        .count();
+    let mut progress = Progress::new(total.saturating_sub(done_here as u64));
     let summary = runner::execute(&plan, envs, &mut s.dir, &done, &mut progress);
     progress.finish();
     let summary = summary?;
