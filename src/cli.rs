@@ -1,7 +1,10 @@
 //! Command-line interface (clap derive): the contract of shared/DESIGN.md,
 //! "Command line".
 
+use crate::env::EnvKind;
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
+use isobench_workloads::Workload;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -39,15 +42,15 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Environments, comma-separated: native, container, vm.
-    #[arg(long, value_delimiter = ',', default_value = "native")]
+    /// Environments, comma-separated [default: native].
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(EnvKind::ALL.map(EnvKind::name)))]
     pub env: Vec<String>,
-    /// Workloads, comma-separated: cpu, membw, randacc, latency, startup
-    /// [default: all; cpu for --preset gate, whose figures must be stable enough to gate].
-    #[arg(long, value_delimiter = ',')]
+    /// Workloads, comma-separated [default: all; cpu for --preset gate, whose
+    /// figures must be stable enough to gate].
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(Workload::ALL.map(Workload::name)))]
     pub workload: Vec<String>,
     /// Size preset: quick, standard, full, or gate (quick sizes, 1 thread, 12 reps: for `compare` in CI).
-    #[arg(long, default_value = "quick")]
+    #[arg(long, default_value = "quick", value_parser = PossibleValuesParser::new(["quick", "standard", "full", "gate"]))]
     pub preset: String,
     /// Threads per workload and vCPUs per VM [default: all cores].
     #[arg(long)]
@@ -63,15 +66,16 @@ pub struct RunArgs {
     pub out: Option<PathBuf>,
     /// Container runtime(s), comma-separated: isorun, runc, crun or a path, each optionally
     /// with -rootless (as root: run by the user isobench-rootless); one column each.
-    /// `podman:RUNTIME` (podman:isorun, podman:runc, podman:crun) runs it through `podman run --rm`.
-    #[arg(long, value_delimiter = ',', default_value = "isorun")]
+    /// `podman:RUNTIME` (podman:isorun, podman:runc, podman:crun) runs it through `podman run --rm`
+    /// [default: isorun].
+    #[arg(long, value_delimiter = ',')]
     pub runtime: Vec<String>,
-    /// VM accelerator: auto (KVM when a test boot works), kvm or tcg.
-    #[arg(long, default_value = "auto")]
-    pub accel: String,
-    /// VM machine type: microvm or q35.
-    #[arg(long, default_value = "microvm")]
-    pub machine: String,
+    /// VM accelerator: auto (KVM when a test boot works), kvm or tcg [default: auto].
+    #[arg(long, value_parser = PossibleValuesParser::new(["auto", "kvm", "tcg"]))]
+    pub accel: Option<String>,
+    /// VM machine type [default: microvm].
+    #[arg(long, value_parser = PossibleValuesParser::new(["microvm", "q35"]))]
+    pub machine: Option<String>,
     /// Guest kernel [default: $ISOBENCH_KERNEL, the host's, or the setup script's].
     #[arg(long)]
     pub kernel: Option<PathBuf>,
@@ -79,10 +83,10 @@ pub struct RunArgs {
     #[arg(long = "vm-memory")]
     pub vm_memory: Option<u64>,
     /// STREAM variant: plain (STREAM as written) or tuned (non-temporal stores, labelled tuned).
-    #[arg(long, default_value = "plain")]
+    #[arg(long, default_value = "plain", value_parser = PossibleValuesParser::new(["plain", "tuned"]))]
     pub stream: String,
     /// Page policy of membw, randacc and latency: base (4 KiB pages everywhere) or huge (THP where allowed).
-    #[arg(long, default_value = "base")]
+    #[arg(long, default_value = "base", value_parser = PossibleValuesParser::new(["base", "huge"]))]
     pub pages: String,
     /// Continue the interrupted run in this directory (its plan is reused).
     #[arg(long, conflicts_with = "out")]
@@ -106,7 +110,8 @@ pub struct RunArgs {
     /// launched one at a time per environment; claim C4) or neighbours
     /// (victims alone and beside antagonists, shared and partitioned; claim
     /// C5; victims from --workload [default: cpu,membw]) or permissions
-    /// (who may act on whose containers; claim C6; needs root).
+    /// (who may act on whose containers; claim C6; needs root); or all of
+    /// them after the workloads, into one run directory (the main job).
     #[arg(long, value_enum)]
     pub experiment: Option<Experiment>,
     /// Density: instances per environment [default: 50 native, 50 per
@@ -116,11 +121,12 @@ pub struct RunArgs {
     /// Neighbours: antagonists, comma-separated: cpu, membw, llc, fork
     /// [default: all four; --preset quick: each victim beside the antagonist
     /// of its own resource only, cpu and membw].
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(crate::experiment::neighbours::ANTAGONISTS))]
     pub antagonists: Vec<String>,
-    /// Density: stop launching when host MemAvailable falls below this (MiB).
-    #[arg(long, default_value_t = crate::experiment::density::DEFAULT_MEM_FLOOR_MIB)]
-    pub mem_floor: u64,
+    /// Density: stop launching when host MemAvailable falls below this (MiB)
+    /// [default: 2048].
+    #[arg(long)]
+    pub mem_floor: Option<u64>,
 }
 
 /// Experiments beyond one instance.

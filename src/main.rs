@@ -8,7 +8,33 @@ use isobench::cli::{Cli, Command};
 use isobench::plan::UsageError;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        use clap::error::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            e.exit();
+        }
+        // clap's message and tip on one line, under the one prefix every
+        // error of isobench has.
+        let text = e.render().to_string();
+        let line = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| {
+                !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        eprintln!(
+            "isobench: error: {}",
+            line.strip_prefix("error: ").unwrap_or(&line)
+        );
+        std::process::exit(2);
+    });
     let result = match &cli.command {
         Command::Run(a) => isobench::cmd::run::run(a),
         Command::Clean(a) => isobench::cmd::clean::run(a),

@@ -448,6 +448,94 @@ fn record_history(db: Option<&Path>, run_dir: &Path) {
 mod tests {
     use super::*;
 
+    fn plan_in(dir: &Path, workload_bin: &Path) -> Plan {
+        crate::plan::build(&crate::plan::PlanInput {
+            envs: vec!["native".into()],
+            workloads: vec!["startup".into()],
+            preset: "quick".into(),
+            accel: "auto".into(),
+            machine: "microvm".into(),
+            host_cores: 1,
+            run_id: "h16-session-test".into(),
+            out: Some(dir.join("run")),
+            workload_bin: workload_bin.to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn record(run_id: &str) -> ResultRecord {
+        serde_json::from_value(serde_json::json!({
+            "schema": SCHEMA_VERSION, "run_id": run_id, "env": "native", "env_id": "native",
+            "env_detail": {}, "workload": "density", "params": {"instance": 1}, "rep": 0,
+            "valid": true, "metrics": {"launch_ms": 1.0}, "units": {"launch_ms": "ms"},
+            "timings": {"started_unix_ms": 0, "wall_ms": 1.0}
+        }))
+        .unwrap()
+    }
+
+    /// A session opens a run, writes run.json with its tagged experiment,
+    /// appends and finishes; a resume reopens only the same experiment and
+    /// reads back what it measured and how it was configured.
+    #[test]
+    fn a_session_runs_resumes_and_refuses_another_experiment() {
+        let t = tempfile::tempdir().unwrap();
+        let bin = t.path().join("isobench-workload");
+        std::fs::write(&bin, "").unwrap();
+        let x = ExperimentConfig::Density {
+            density_instances: Some(3),
+            mem_floor_mib: 100,
+        };
+        let out = {
+            let mut s = Session::open(None, Some("density"), || Ok(plan_in(t.path(), &bin)), false)
+                .unwrap();
+            assert!(s.scratch.is_dir());
+            s.start(Some(&x), vec![], vec!["w".into()]).unwrap();
+            s.append(&record("h16-session-test")).unwrap();
+            s.finish(false, None).unwrap();
+            s.out.clone()
+        };
+        assert!(out.is_dir() && !out.join(crate::sweep::naming::SCRATCH_DIR).exists());
+        let info = store::read_run_info(&out).unwrap();
+        assert_eq!(info.config["experiment"], "density");
+        assert_eq!(info.config["density_instances"], 3);
+        assert!(info.finished_at.is_some());
+        let e = Session::open(Some(&out), Some("neighbours"), || unreachable!(), false)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("holds a density experiment"), "{e}");
+        let e = Session::open(Some(&out), None, || unreachable!(), false)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("holds a density experiment"), "{e}");
+        let s = Session::open(Some(&out), Some("density"), || unreachable!(), false).unwrap();
+        assert_eq!(s.records_before().len(), 1);
+        assert_eq!(s.plan.run_id, "h16-session-test");
+        assert!(matches!(
+            config_before(&s).unwrap(),
+            Some(ExperimentConfig::Density {
+                density_instances: Some(3),
+                mem_floor_mib: 100
+            })
+        ));
+    }
+
+    /// A fresh run that fails before it starts leaves no directory.
+    #[test]
+    fn a_fresh_run_failing_before_start_leaves_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = t.path().join("no-such-workload");
+        let e = Session::open(None, None, || Ok(plan_in(t.path(), &missing)), false)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("workload binary"), "{e}");
+        assert!(!t.path().join("run").exists());
+        let bin = t.path().join("isobench-workload");
+        std::fs::write(&bin, "").unwrap();
+        drop(Session::open(None, None, || Ok(plan_in(t.path(), &bin)), false).unwrap());
+        assert!(!t.path().join("run").exists(), "not started: removed");
+    }
+
     /// The tagged configuration is what `run.json` held before it was
     /// typed: the experiment's name and its keys beside the plan's.
     #[test]

@@ -125,11 +125,66 @@ fn bad_input_is_one_line_and_exit_2() {
     let o = out.to_str().unwrap();
     exit_2_with_one_line(
         &["run", "--workload", "gpu", "--out", o],
-        "unknown workload 'gpu'",
+        "invalid value 'gpu' for '--workload",
+    );
+    exit_2_with_one_line(
+        &["run", "--env", "container", "--runtime", "runcc", "--out", o],
+        "unknown runtime 'runcc' (known: isorun, runc, crun, runsc, or a path such as ./runcc); did you mean 'runc'?",
+    );
+    exit_2_with_one_line(
+        &[
+            "run",
+            "--env",
+            "container",
+            "--runtime",
+            "runsc",
+            "--out",
+            o,
+        ],
+        "not yet supported",
+    );
+    // Flags that would do nothing are refused.
+    for (args, needle) in [
+        (
+            &["--experiment", "density", "--workload", "cpu"][..],
+            "--workload does nothing with --experiment density",
+        ),
+        (
+            &["--accel", "tcg"][..],
+            "--accel does nothing without --env vm",
+        ),
+        (
+            &["--runtime", "runc"][..],
+            "--runtime does nothing without --env container",
+        ),
+        (
+            &["--instances", "3"][..],
+            "--instances does nothing without --experiment",
+        ),
+        (
+            &["--experiment", "neighbours", "--mem-floor", "0"][..],
+            "--mem-floor does nothing with --experiment neighbours",
+        ),
+        (
+            &["--experiment", "permissions", "--env", "vm"][..],
+            "--env does nothing with --experiment permissions",
+        ),
+    ] {
+        let mut v = vec!["run"];
+        v.extend_from_slice(args);
+        v.extend(["--out", o]);
+        exit_2_with_one_line(&v, needle);
+    }
+    exit_2_with_one_line(
+        &["run", "--resume", o, "--reps", "2"],
+        "--reps does nothing with --resume",
     );
     exit_2_with_one_line(&["run", "--threads", "0", "--out", o], "--threads");
     exit_2_with_one_line(&["run", "--reps", "0", "--out", o], "--reps");
-    exit_2_with_one_line(&["run", "--env", "jail", "--out", o], "unknown environment");
+    exit_2_with_one_line(
+        &["run", "--env", "jail", "--out", o],
+        "invalid value 'jail' for '--env",
+    );
     assert!(
         !out.exists(),
         "a rejected run left {} behind",
@@ -304,4 +359,57 @@ fn ctrl_c_kills_the_workload_keeps_results_and_exits_130() {
     let recs = records(&out);
     assert!(recs.len() >= 2 && recs.len() < 100);
     assert!(out.join("run.json").is_file());
+}
+
+/// The main job writes one run directory with one run id holding the
+/// suite, density, neighbours and (as root) permission records; resuming
+/// the finished run measures nothing again.
+#[test]
+fn experiment_all_measures_every_part_into_one_run() {
+    use std::os::unix::fs::MetadataExt;
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("run");
+    let o = isobench()
+        .args(["run", "--experiment", "all", "--env", "native"])
+        .args(["--workload", "cpu", "--preset", "quick", "--reps", "1"])
+        .args(["--warmup", "0", "--instances", "2", "--no-history", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "isobench run failed: {stderr}");
+    let recs = records(&out);
+    let ids: std::collections::BTreeSet<&str> = recs.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids.len(), 1, "one run id: {ids:?}");
+    let count = |w: &str| recs.iter().filter(|r| r.workload == w).count();
+    assert_eq!(count("cpu"), 1);
+    assert_eq!(count("density"), 2);
+    assert!(count("neighbour") >= 2, "{stderr}");
+    let info: RunInfo =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info.config["experiment"], "all");
+    assert_eq!(info.config["density_instances"], 2);
+    assert!(info.config["neighbours"].is_object());
+    assert!(info.finished_at.is_some());
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let skipped = info
+        .warnings
+        .iter()
+        .any(|w| w.contains("permissions (claim C6): not measured"));
+    assert_eq!(skipped, !root, "{:?}", info.warnings);
+    assert_eq!(count("permissions") > 0, root, "{stderr}");
+    assert!(!out.join(".scratch").exists(), "scratch dir left behind");
+    let o = isobench()
+        .arg("run")
+        .arg("--resume")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "resume failed: {stderr}");
+    assert_eq!(
+        records(&out).len(),
+        recs.len(),
+        "resumed run measured again: {stderr}"
+    );
 }

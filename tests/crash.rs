@@ -521,3 +521,84 @@ fn a_density_run_interrupted_resumes_from_the_next_instance() {
     assert!(text(&o).contains("measured already, kept"), "{}", text(&o));
     assert_eq!(results(&run).len(), n);
 }
+
+/// The main job killed with SIGKILL in its density phase resumes into the
+/// same run: each suite repetition, density instance and neighbour trial
+/// once, under one run id.
+#[test]
+fn a_main_job_killed_in_density_resumes_every_part_once() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !have_workload() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let run = t.path().join("run");
+    let n = 40;
+    let mut child = start_run(
+        &run,
+        &[
+            "--experiment",
+            "all",
+            "--env",
+            "native",
+            "--workload",
+            "cpu",
+            "--reps",
+            "2",
+            "--warmup",
+            "0",
+            "--instances",
+            &n.to_string(),
+            "--mem-floor",
+            "0",
+        ],
+    );
+    let log = run.with_extension("stderr");
+    let density = |run: &Path| {
+        results(run)
+            .iter()
+            .filter(|v| v["workload"] == "density")
+            .count()
+    };
+    wait_for(
+        "five density instances",
+        Duration::from_secs(120),
+        &mut child,
+        &log,
+        || density(&run) >= 5,
+    );
+    kill9(&mut child, &run);
+    assert!(density(&run) < n, "density finished before the kill");
+    let o = resume(&run);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let all = results(&run);
+    let ids: std::collections::BTreeSet<&str> =
+        all.iter().filter_map(|v| v["run_id"].as_str()).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let mut seen: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    for v in &all {
+        let w = v["workload"].as_str().unwrap().to_string();
+        let key = match w.as_str() {
+            "density" => v["params"]["instance"].to_string(),
+            "neighbour" => format!(
+                "{} {} {} {}",
+                v["rep"],
+                v["params"]["placement"],
+                v["params"]["victim"],
+                v["params"]["antagonist"]
+            ),
+            _ => v["rep"].to_string(),
+        };
+        *seen
+            .entry((v["env_id"].as_str().unwrap().to_string(), w, key))
+            .or_default() += 1;
+    }
+    assert!(seen.values().all(|c| *c == 1), "measured twice: {seen:?}");
+    let count = |w: &str| seen.keys().filter(|k| k.1 == w).count();
+    assert_eq!(count("cpu"), 2);
+    assert_eq!(count("density"), n);
+    // 2 reps x 2 placements x (alone, beside the CPU hog).
+    assert_eq!(count("neighbour"), 8);
+    assert!(workloads_running("idle").is_empty());
+    assert!(!run.join(".scratch").exists());
+}

@@ -8,8 +8,10 @@
 //! The environments are prepared once and serve the suite, density and
 //! neighbours; `--resume` continues each phase where it stopped.
 
-use super::run::{not_run, plan_from_args, suite, suite_warnings};
-use super::{density, neighbours, permissions};
+use super::density::{self, mem_floor_flag};
+use super::run::plan_from_args;
+use super::suite::{not_run, suite, suite_warnings};
+use super::{neighbours, permissions};
 use crate::cli::RunArgs;
 use crate::env::column::{Column, Engine, Runtime};
 use crate::env::Environment;
@@ -63,7 +65,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
                 x.name()
             )))
         }
-        None => (a.instances, a.mem_floor, None),
+        None => (a.instances, mem_floor_flag(a), None),
     };
     let plan = s.plan.clone();
     let Some(mut envs) = s.prepare()? else {

@@ -100,6 +100,11 @@ fn record(
     }
 }
 
+/// `--mem-floor`, or its default.
+pub fn mem_floor_flag(a: &RunArgs) -> u64 {
+    a.mem_floor.unwrap_or(density::DEFAULT_MEM_FLOOR_MIB)
+}
+
 /// The experiment's name in run.json (`config.experiment`).
 pub const EXPERIMENT: &str = "density";
 
@@ -129,7 +134,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
                 x.name()
             )))
         }
-        None => (a.instances, a.mem_floor),
+        None => (a.instances, mem_floor_flag(a)),
     };
     let Some(envs) = s.prepare()? else {
         return Ok(EXIT_INTERRUPTED);
@@ -159,6 +164,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     drop(envs);
     s.finish(false, None)?;
     println!("{}", s.out.display());
+    eprintln!("report it with: isobench report {}", s.out.display());
     Ok(0)
 }
 

@@ -147,6 +147,7 @@ fn check_plan(run_args: &[String]) -> Result<()> {
             )));
         }
     }
+    super::run::check_flags(&a).map_err(|e| usage(format!("the plan after `--`: {e}")))?;
     if a.experiment.is_none() {
         // Checked as `run` checks it, but for hosts not known here: no
         // host facts, the plan's own thread count as the cores.

@@ -13,3 +13,4 @@ pub mod push;
 pub mod report;
 pub mod run;
 pub mod source;
+pub mod suite;

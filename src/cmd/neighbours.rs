@@ -111,6 +111,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     }
     eprintln!("neighbours: done in {:.0} s", t_all.elapsed().as_secs_f64());
     println!("{}", s.out.display());
+    eprintln!("report it with: isobench report {}", s.out.display());
     Ok(if invalid > 0 { 1 } else { 0 })
 }
 

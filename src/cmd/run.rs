@@ -1,12 +1,11 @@
-//! `isobench run`: validate the plan, create the run directory, prepare the
-//! environments, measure, record history.
+//! `isobench run`: refuse flags that would do nothing, map the flags to a
+//! plan input, and hand the run to its experiment (the suite by default).
 
 use crate::cli::RunArgs;
-use crate::env::{self, process::install_signal_handlers, Environment};
+use crate::env::{process::install_signal_handlers, EnvKind};
+use crate::host;
 use crate::plan::{self, usage, Plan, PlanInput};
-use crate::progress::Progress;
-use crate::session::{self, host_mem_available, new_run_id, Session};
-use crate::{host, locate, runner};
+use crate::session::{host_mem_available, new_run_id};
 use anyhow::Result;
 use std::path::Path;
 
@@ -19,15 +18,19 @@ pub fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<P
 /// The plan input of `isobench run` flags, with this host's facts.
 pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
     PlanInput {
-        envs: a.env.clone(),
+        envs: if a.env.is_empty() {
+            vec![EnvKind::Native.name().to_string()]
+        } else {
+            a.env.clone()
+        },
         workloads: a.workload.clone(),
         preset: a.preset.clone(),
         threads: a.threads,
         reps: a.reps,
         warmup: a.warmup,
         runtimes: a.runtime.clone(),
-        accel: a.accel.clone(),
-        machine: a.machine.clone(),
+        accel: a.accel.clone().unwrap_or_else(|| "auto".into()),
+        machine: a.machine.clone().unwrap_or_else(|| "microvm".into()),
         kernel: a.kernel.clone(),
         vm_memory_mib: a.vm_memory,
         seed: a.seed,
@@ -46,35 +49,109 @@ pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
     }
 }
 
-/// Measurement hazards worth a warning in run.json, each with advice.
-fn hazards(cores: usize) -> Vec<String> {
-    let mut w = Vec::new();
-    if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
-        if let Some(load) = l
-            .split_whitespace()
-            .next()
-            .and_then(|x| x.parse::<f64>().ok())
-        {
-            if load > 0.5 * cores as f64 {
-                w.push(format!(
-                    "busy host: 1-minute load average {load:.2} on {cores} cores; stop other work or add --reps, results will be noisier"
-                ));
+/// Flags that would do nothing in this run are refused (exit 2) before
+/// anything is probed or swept.
+pub fn check_flags(a: &RunArgs) -> Result<()> {
+    use crate::cli::Experiment;
+    let refuse = |given: bool, flag: &str, why: &str| -> Result<()> {
+        if given {
+            return Err(usage(format!("{flag} does nothing {why}")));
+        }
+        Ok(())
+    };
+    let plan_flags = [
+        (!a.env.is_empty(), "--env"),
+        (!a.workload.is_empty(), "--workload"),
+        (!a.runtime.is_empty(), "--runtime"),
+        (a.accel.is_some(), "--accel"),
+        (a.machine.is_some(), "--machine"),
+        (a.kernel.is_some(), "--kernel"),
+        (a.vm_memory.is_some(), "--vm-memory"),
+        (a.threads.is_some(), "--threads"),
+        (a.reps.is_some(), "--reps"),
+        (a.warmup.is_some(), "--warmup"),
+        (a.seed.is_some(), "--seed"),
+        (a.timeout.is_some(), "--timeout"),
+    ];
+    let experiment_flags = [
+        (a.instances.is_some(), "--instances"),
+        (a.mem_floor.is_some(), "--mem-floor"),
+        (!a.antagonists.is_empty(), "--antagonists"),
+    ];
+    if a.resume.is_some() {
+        for (given, flag) in plan_flags.iter().chain(&experiment_flags) {
+            refuse(
+                *given,
+                flag,
+                "with --resume: the run continues the plan it started with",
+            )?;
+        }
+    }
+    // Every --runtime is parsed (and an unknown one refused) up front.
+    for r in &a.runtime {
+        let o = crate::env::column::Oci::parse(r).map_err(usage)?;
+        if let Some(why) = o.unsupported() {
+            return Err(usage(why));
+        }
+    }
+    let density_flags = &experiment_flags[..2];
+    let neighbours_flags = &experiment_flags[2..];
+    match a.experiment {
+        None => {
+            for (given, flag) in &experiment_flags {
+                refuse(
+                    *given,
+                    flag,
+                    "without --experiment density, neighbours or all",
+                )?;
+            }
+        }
+        Some(Experiment::Density) => {
+            refuse(
+                !a.workload.is_empty(),
+                "--workload",
+                "with --experiment density: it launches idle instances",
+            )?;
+            for (given, flag) in neighbours_flags {
+                refuse(*given, flag, "with --experiment density")?;
+            }
+        }
+        Some(Experiment::Neighbours) => {
+            for (given, flag) in density_flags {
+                refuse(*given, flag, "with --experiment neighbours")?;
+            }
+        }
+        Some(Experiment::Permissions) => {
+            for (given, flag) in plan_flags.iter().chain(&experiment_flags) {
+                refuse(
+                    *given,
+                    flag,
+                    "with --experiment permissions: it tries its own setups",
+                )?;
+            }
+        }
+        Some(Experiment::All) => {}
+    }
+    if a.experiment != Some(Experiment::Permissions) && a.resume.is_none() {
+        let has = |k: EnvKind| a.env.iter().any(|e| e == k.name());
+        if !has(EnvKind::Container) {
+            refuse(
+                !a.runtime.is_empty(),
+                "--runtime",
+                "without --env container",
+            )?;
+        }
+        if !has(EnvKind::Vm) {
+            for (given, flag) in &plan_flags[3..7] {
+                refuse(*given, flag, "without --env vm")?;
             }
         }
     }
-    if let Ok(g) = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
-    {
-        if g.trim() != "performance" {
-            w.push(format!(
-                "CPU frequency governor is '{}': frequency scaling adds noise; set 'performance' for stable figures",
-                g.trim()
-            ));
-        }
-    }
-    w
+    Ok(())
 }
 
 pub fn run(a: &RunArgs) -> Result<i32> {
+    check_flags(a)?;
     // First, while single-threaded: sweep dead runs' leftovers, then enter
     // a private mount namespace (crash safety, crate::sweep).
     let private_mounts = crate::sweep::at_run_start();
@@ -89,132 +166,10 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         (None, None) => None,
     };
     match experiment.as_deref() {
-        Some(super::density::EXPERIMENT) => return super::density::run(a, private_mounts),
-        Some(super::all::EXPERIMENT) => return super::all::run(a, private_mounts),
-        Some(super::neighbours::EXPERIMENT) => return super::neighbours::run(a, private_mounts),
-        Some("permissions") => return super::permissions::run(a),
-        _ => {}
+        Some(super::density::EXPERIMENT) => super::density::run(a, private_mounts),
+        Some(super::all::EXPERIMENT) => super::all::run(a, private_mounts),
+        Some(super::neighbours::EXPERIMENT) => super::neighbours::run(a, private_mounts),
+        Some("permissions") => super::permissions::run(a),
+        _ => super::suite::run(a, private_mounts),
     }
-    let mut s = Session::open(
-        a.resume.as_deref(),
-        None,
-        || {
-            let bin = locate::workload_bin(a.workload_bin.as_deref())
-                .map_err(|e| usage(format!("{e:#}")))?;
-            plan_from_args(a, bin)
-        },
-        private_mounts,
-    )?;
-    for w in s.before.iter().flat_map(|b| &b.warnings) {
-        eprintln!("warning: {w}");
-    }
-    let Some(mut envs) = s.prepare()? else {
-        return Ok(EXIT_INTERRUPTED);
-    };
-    let plan = s.plan.clone();
-    // Every environment runs the same work; size what must hold it.
-    let specs = runner::specs(&plan, envs.0.iter().any(|e| e.emulated()));
-    let need = runner::memory_need_bytes(&specs, plan.threads);
-    if !s.fit(&mut envs.0, need, "the workloads")? {
-        return Ok(EXIT_INTERRUPTED);
-    }
-    let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
-    if locate::is_static_elf(&bin_bytes) == Some(false)
-        && plan.envs.iter().any(|e| e != &env::column::Column::Native)
-    {
-        eprintln!("warning: {} is not statically linked; containers and VMs need the static build of scripts/build-workload.sh", plan.workload_bin.display());
-    }
-    let run_warnings = suite_warnings(&s, &envs.0);
-    for w in &run_warnings {
-        eprintln!("warning: {w}");
-    }
-    let environments = envs
-        .0
-        .iter()
-        .map(|e| session::env_info(e.as_ref(), not_run(&plan, e.as_ref())))
-        .collect();
-    s.start(None, environments, run_warnings)?;
-
-    let Some(summary) = suite(&mut s, &mut envs.0)? else {
-        return Ok(EXIT_INTERRUPTED);
-    };
-    drop(envs);
-    s.finish(!a.no_history, a.db.as_deref())?;
-    let out_path = s.out.clone();
-    println!("{}", out_path.display());
-    if summary.invalid > 0 {
-        eprintln!(
-            "{} of {} runs were invalid or failed; see the error fields in {}",
-            summary.invalid,
-            summary.measured,
-            out_path.join("results.jsonl").display()
-        );
-        return Ok(1);
-    }
-    eprintln!(
-        "done: {} runs measured in {}",
-        summary.measured,
-        out_path.display()
-    );
-    Ok(0)
-}
-
-/// The suite's warnings: host hazards, the plan's notes, emulation.
-pub fn suite_warnings(s: &Session, envs: &[Box<dyn Environment>]) -> Vec<String> {
-    let mut w = hazards(s.host().cores_logical);
-    w.extend(s.plan.notes.iter().cloned());
-    if envs.iter().any(|e| e.emulated()) {
-        w.push(
-            "a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) sizes so that ratios compare the same work, and VM figures measure the emulator, not virtualisation"
-                .to_string(),
-        );
-    }
-    w
-}
-
-/// What an environment skips of the plan's workloads, and why (claim C7's
-/// workloads: no lower layer in a VM, no mount in a container), for its
-/// run.json detail.
-pub fn not_run(plan: &Plan, e: &dyn Environment) -> std::collections::BTreeMap<String, String> {
-    plan.workloads
-        .iter()
-        .filter_map(|w| Some((format!("not_run_{w}"), e.cannot_run(*w)?)))
-        .collect()
-}
-
-/// Run the plan's workloads in `envs` (after the session started),
-/// repetitions a resumed run measured excepted. `None` when interrupted.
-pub fn suite(
-    s: &mut Session,
-    envs: &mut [Box<dyn Environment>],
-) -> Result<Option<runner::Summary>> {
-    let plan = s.plan.clone();
-    let runnable = envs
-        .iter()
-        .map(|e| {
-            plan.workloads
-                .iter()
-                .filter(|w| e.cannot_run(**w).is_none())
-                .count()
-        })
-        .sum::<usize>();
-    let total = runnable as u64 * plan.reps as u64;
-    let done = s
-        .before
-        .as_ref()
-        .map(|b| b.done.clone())
-        .unwrap_or_default();
-    let mut progress = Progress::new(total.saturating_sub(done.len() as u64));
-    let summary = runner::execute(&plan, envs, &mut s.dir, &done, &mut progress);
-    progress.finish();
-    let summary = summary?;
-    if summary.interrupted {
-        eprintln!(
-            "interrupted after {} measured runs; {}",
-            summary.measured,
-            s.interrupted_note()
-        );
-        return Ok(None);
-    }
-    Ok(Some(summary))
 }

@@ -56,14 +56,27 @@ impl Runtime {
         Runtime::Runsc,
     ];
 
-    fn parse(s: &str) -> Runtime {
-        match s {
-            "isorun" => Runtime::Isorun,
-            "runc" => Runtime::Runc,
-            "crun" => Runtime::Crun,
-            "runsc" => Runtime::Runsc,
-            p => Runtime::Path(PathBuf::from(p)),
+    /// A name, or a path when it holds a `/`: an unknown name is refused
+    /// (with the closest known one) before anything looks for it.
+    fn parse(s: &str) -> Result<Runtime, String> {
+        if s.contains('/') {
+            return Ok(Runtime::Path(PathBuf::from(s)));
         }
+        if let Some(r) = Runtime::NAMED.into_iter().find(|r| r.name() == s) {
+            return Ok(r);
+        }
+        let names = Runtime::NAMED.map(|r| r.name());
+        let hint = names
+            .iter()
+            .map(|n| (strsim::levenshtein(n, s), n))
+            .filter(|(d, _)| *d <= 2)
+            .min()
+            .map(|(_, n)| format!("; did you mean '{n}'?"))
+            .unwrap_or_default();
+        Err(format!(
+            "unknown runtime '{s}' (known: {}, or a path such as ./{s}){hint}",
+            names.join(", ")
+        ))
     }
 
     /// The name as `--runtime` spells it (a path as given).
@@ -208,7 +221,7 @@ impl Oci {
             ));
         }
         Ok(Oci {
-            runtime: Runtime::parse(base),
+            runtime: Runtime::parse(base)?,
             engine,
             rootless,
         })
@@ -337,6 +350,16 @@ mod tests {
         );
         let o = Oci::parse("/opt/rt/my-runc").unwrap();
         assert_eq!(o.runtime, Runtime::Path("/opt/rt/my-runc".into()));
+        let e = Oci::parse("runcc").unwrap_err();
+        assert!(
+            e.contains("unknown runtime 'runcc'") && e.contains("did you mean 'runc'?"),
+            "{e}"
+        );
+        let e = Oci::parse("podman:kata").unwrap_err();
+        assert!(
+            e.contains("unknown runtime 'kata'") && !e.contains("did you mean"),
+            "{e}"
+        );
         for s in [
             "isorun",
             "runc-rootless",
