@@ -9,10 +9,12 @@
 # a few minutes. Commit the result: the README names the commit it was
 # measured at.
 #
-# ISOBENCH_BIN=PATH uses that isobench binary (and the isorun and workload
-# binaries it finds) instead of building; the README then names the commit
-# that binary reports. Extra arguments go to the suite's `isobench run`
-# (e.g. --env native,container where no VM can run).
+# ISOBENCH_BIN=PATH measures with that isobench binary (and the isorun and
+# workload binaries it finds) instead of building; the README then names the
+# commit that binary reports. ISOBENCH_REPORT_BIN=PATH renders with another
+# isobench (default: the one that measured), e.g. a debug build of a report
+# change. Extra arguments go to the suite's `isobench run` (e.g. --env
+# native,container where no VM can run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd -P)
@@ -61,8 +63,9 @@ for f in "$new"/run/*.json* "$new"/*/run/*.json*; do
     sed -i -e "s|$root/||g" -e "s|$scratch/||g" "$f"
 done
 
+render=${ISOBENCH_REPORT_BIN:-$bin}
 for d in "$new"/run "$new"/*/run; do
-    "$bin" report "$d" --out "$(dirname "$d")/report" >/dev/null
+    "$render" report "$d" --out "$(dirname "$d")/report" >/dev/null
 done
 
 if grep -rlF -e "$root" -e "$scratch" "$new" >/dev/null; then
