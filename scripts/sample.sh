@@ -57,10 +57,17 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 "$bin" run --experiment permissions --no-history --out "$new/permissions/run"
 seconds=$(($(date +%s) - t0))
 
-# No path of this machine in the sample: paths under the checkout become
-# relative to it, the scratch directory becomes `sample/`.
+# No path of this machine in the sample: paths under the checkout (or
+# under any checkout's target/, with ISOBENCH_BIN) become relative to it,
+# the scratch directory becomes `sample/`, and the permission check's work
+# directory loses its /tmp.
+scrub() {
+    sed -i -E -e "s|$root/||g" -e "s|$scratch/||g" \
+        -e 's#/[^" ]*/(target/[^" ]*)#\1#g' \
+        -e 's#/tmp/(isobench-[a-z]+-[0-9]+)#\1#g' "$@"
+}
 for f in "$new"/run/*.json* "$new"/*/run/*.json*; do
-    sed -i -e "s|$root/||g" -e "s|$scratch/||g" "$f"
+    scrub "$f"
 done
 
 render=${ISOBENCH_REPORT_BIN:-$bin}
@@ -68,8 +75,9 @@ for d in "$new"/run "$new"/*/run; do
     "$render" report "$d" --out "$(dirname "$d")/report" >/dev/null
 done
 
-if grep -rlF -e "$root" -e "$scratch" "$new" >/dev/null; then
-    log "error: machine paths left in: $(grep -rlF -e "$root" -e "$scratch" "$new" | tr '\n' ' ')"
+left() { grep -rlE -e "$root|$scratch|/[^\" ]*/target/|/tmp/isobench-" "$new"; }
+if left >/dev/null; then
+    log "error: machine paths left in: $(left | tr '\n' ' ')"
     exit 1
 fi
 
