@@ -9,10 +9,12 @@
 # a few minutes. Commit the result: the README names the commit it was
 # measured at.
 #
-# ISOBENCH_BIN=PATH uses that isobench binary (and the isorun and workload
-# binaries it finds) instead of building; the README then names the commit
-# that binary reports. Extra arguments go to the suite's `isobench run`
-# (e.g. --env native,container where no VM can run).
+# ISOBENCH_BIN=PATH measures with that isobench binary (and the isorun and
+# workload binaries it finds) instead of building; the README then names the
+# commit that binary reports. ISOBENCH_REPORT_BIN=PATH renders with another
+# isobench (default: the one that measured), e.g. a debug build of a report
+# change. Extra arguments go to the suite's `isobench run` (e.g. --env
+# native,container where no VM can run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd -P)
@@ -55,18 +57,27 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 "$bin" run --experiment permissions --no-history --out "$new/permissions/run"
 seconds=$(($(date +%s) - t0))
 
-# No path of this machine in the sample: paths under the checkout become
-# relative to it, the scratch directory becomes `sample/`.
+# No path of this machine in the sample: paths under the checkout (or
+# under any checkout's target/, with ISOBENCH_BIN) become relative to it,
+# the scratch directory becomes `sample/`, and the permission check's work
+# directory loses its /tmp.
+scrub() {
+    sed -i -E -e "s|$root/||g" -e "s|$scratch/||g" \
+        -e 's#/[^" ]*/(target/[^" ]*)#\1#g' \
+        -e 's#/tmp/(isobench-[a-z]+-[0-9]+)#\1#g' "$@"
+}
 for f in "$new"/run/*.json* "$new"/*/run/*.json*; do
-    sed -i -e "s|$root/||g" -e "s|$scratch/||g" "$f"
+    scrub "$f"
 done
 
+render=${ISOBENCH_REPORT_BIN:-$bin}
 for d in "$new"/run "$new"/*/run; do
-    "$bin" report "$d" --out "$(dirname "$d")/report" >/dev/null
+    "$render" report "$d" --out "$(dirname "$d")/report" >/dev/null
 done
 
-if grep -rlF -e "$root" -e "$scratch" "$new" >/dev/null; then
-    log "error: machine paths left in: $(grep -rlF -e "$root" -e "$scratch" "$new" | tr '\n' ' ')"
+left() { grep -rlE -e "$root|$scratch|/[^\" ]*/target/|/tmp/isobench-" "$new"; }
+if left >/dev/null; then
+    log "error: machine paths left in: $(left | tr '\n' ' ')"
     exit 1
 fi
 

@@ -129,8 +129,10 @@ fn cell(d: &Digest, w: &str, m: &str, e: &str) -> (String, String) {
     };
     let rel = match f.vs_native {
         Some(r) => format!(
-            "{:.3} [{:.3}, {:.3}]",
-            r.speed.point, r.speed.lo, r.speed.hi
+            "{} [{}, {}]",
+            draw::times(r.speed.point),
+            draw::ratio_digits(r.speed.lo),
+            draw::ratio_digits(r.speed.hi)
         ),
         None if e == crate::analysis::BASELINE => "1".into(),
         None => f.incomparable.clone().unwrap_or_else(|| "–".into()),

@@ -220,6 +220,16 @@ pub fn times(x: f64) -> String {
     format!("{}×", ratio_digits(x))
 }
 
+/// A tick of a logarithmic axis: `0.5`, `10`, `1,000` (no trailing zeros).
+fn axis_num(x: f64) -> String {
+    let s = crate::export::num(x);
+    if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// A tick of a logarithmic ratio axis: `0.01×`, `0.5×`, `1×`, `20×`.
 fn axis_times(x: f64) -> String {
     let s = ratio_digits(x);
@@ -1044,7 +1054,7 @@ impl Plot for DensityPlot<'_> {
                 .configure_mesh()
                 .x_desc("live instances")
                 .y_desc(desc)
-                .y_label_formatter(&|v| crate::export::num(*v))
+                .y_label_formatter(&|v| axis_num(*v))
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .axis_desc_style(font(13))
                 .label_style(font(11))
@@ -1303,6 +1313,9 @@ mod tests {
         assert_eq!(axis_times(0.01), "0.01×");
         assert_eq!(axis_times(1.0), "1×");
         assert_eq!(axis_times(20.0), "20×");
+        assert_eq!(axis_num(100.0), "100");
+        assert_eq!(axis_num(1000.0), "1,000");
+        assert_eq!(axis_num(0.5), "0.5");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Plots of a run (shared/DESIGN.md, "Reports"): the series are computed in
+//! Plots of a run (docs/design.md, "Reports"): the series are computed in
 //! [`series`] (pure, tested), then drawn by [`draw`] to SVG and PNG.
 
 pub mod draw;
