@@ -4,17 +4,18 @@
 //! panic, and nothing outside the layer directory is touched.
 //!
 //! Cases per target: `ISORUN_PROPTEST_CASES` (default 64, the smoke run of
-//! the normal test command); `scripts/fuzz-isorun.sh` runs 100,000.
+//! the normal test command); runtime/README.md, "Hostile input", gives the
+//! command that runs 100,000.
 
-use isorun::image::layer;
+mod fuzzkit;
+use fuzzkit::{apply, edit, Edit};
+use isorun::image::{layer, oci, Store};
 use proptest::prelude::*;
+use serde_json::{json, Value};
 use std::path::Path;
 
 fn cases() -> u32 {
-    std::env::var("ISORUN_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+    fuzzkit::cases(64)
 }
 
 /// One tar entry to generate.
@@ -196,6 +197,188 @@ fn whiteout_and_opaque_behind_a_symlink_stay_in_the_layer() {
     }
 }
 
+/// A valid OCI layout's documents around one layer: (index, nested
+/// index, manifest, config), each with its blob digest where it is a blob.
+struct Layout {
+    index: Value,
+    nested: Value,
+    manifest: Value,
+    config: Value,
+}
+
+fn digest(b: &[u8]) -> String {
+    format!("sha256:{}", layer::sha256_hex(b))
+}
+
+fn base_layout(layer_digest: &str, layer_size: usize, gzip: bool) -> Layout {
+    let config = json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        "config": {"Env": ["A=b"], "Cmd": ["/bin/sh"], "WorkingDir": "/"}});
+    let cfg_bytes = serde_json::to_vec(&config).unwrap();
+    let media = if gzip {
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    } else {
+        "application/vnd.oci.image.layer.v1.tar"
+    };
+    let manifest = json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": digest(&cfg_bytes), "size": cfg_bytes.len()},
+        "layers": [{"mediaType": media, "digest": layer_digest, "size": layer_size}]});
+    let m_bytes = serde_json::to_vec(&manifest).unwrap();
+    let nested = json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+         "digest": digest(&m_bytes), "size": m_bytes.len(),
+         "platform": {"architecture": "amd64", "os": "linux"}}]});
+    let n_bytes = serde_json::to_vec(&nested).unwrap();
+    let index = json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.index.v1+json",
+         "digest": digest(&n_bytes), "size": n_bytes.len(),
+         "annotations": {"org.opencontainers.image.ref.name": "fuzz"}}]});
+    Layout {
+        index,
+        nested,
+        manifest,
+        config,
+    }
+}
+
+/// Write the layout under `dir`: blobs are filed under the digests the
+/// unedited documents had, so an edit changes content, not names.
+fn write_layout(dir: &Path, l: &Layout, orig: &Layout, layer_bytes: &[u8], layer_digest: &str) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion": "1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&l.index).unwrap(),
+    )
+    .unwrap();
+    let put = |name: &str, b: &[u8]| {
+        let hex = name.strip_prefix("sha256:").unwrap();
+        std::fs::write(blobs.join(hex), b).unwrap();
+    };
+    for (now, was) in [
+        (&l.nested, &orig.nested),
+        (&l.manifest, &orig.manifest),
+        (&l.config, &orig.config),
+    ] {
+        put(
+            &digest(&serde_json::to_vec(was).unwrap()),
+            &serde_json::to_vec(now).unwrap(),
+        );
+    }
+    put(layer_digest, layer_bytes);
+}
+
+fn gz(b: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+/// Import a layout built from `entries` (links to "/PLACEHOLDER" pointed at
+/// the host directory), edited by `edits` (each on the index, nested index,
+/// manifest or config: `which` % 4), the layer bytes overwritten at
+/// `mutate`. Nothing may panic or change the host directory.
+fn import_case(
+    entries: &[Entry],
+    edits: &[(u8, Edit)],
+    mutate: &[(usize, u8)],
+    gzip: bool,
+) -> isorun::Result<isorun::image::Image> {
+    let t = tempfile::Builder::new()
+        .prefix("h19f-image-")
+        .tempdir()
+        .unwrap();
+    let host = host_dir(t.path());
+    let before = snapshot(&host);
+    let h = host.display().to_string();
+    let entries: Vec<Entry> = entries
+        .iter()
+        .cloned()
+        .map(|e| match e {
+            Entry::Symlink(n, l) => Entry::Symlink(n, l.replace("/PLACEHOLDER", &h)),
+            Entry::Hardlink(n, l) => Entry::Hardlink(n, l.replace("/PLACEHOLDER", &h)),
+            e => e,
+        })
+        .collect();
+    let mut bytes = tar_of(&entries);
+    if gzip {
+        bytes = gz(&bytes);
+    }
+    for (at, v) in mutate {
+        if !bytes.is_empty() {
+            let i = at % bytes.len();
+            bytes[i] = *v;
+        }
+    }
+    let ld = digest(&bytes);
+    let orig = base_layout(&ld, bytes.len(), gzip);
+    let mut l = base_layout(&ld, bytes.len(), gzip);
+    for (which, e) in edits {
+        let doc = match which % 4 {
+            0 => &mut l.index,
+            1 => &mut l.nested,
+            2 => &mut l.manifest,
+            _ => &mut l.config,
+        };
+        apply(doc, e);
+    }
+    let layout = t.path().join("layout");
+    write_layout(&layout, &l, &orig, &bytes, &ld);
+    let store = Store::open(t.path().join("store")).unwrap();
+    let r = oci::import(&store, &layout, None, Some("h19f-fuzz"));
+    assert_eq!(snapshot(&host), before, "the host directory changed");
+    r
+}
+
+#[test]
+fn an_unedited_layout_imports() {
+    let img = import_case(
+        &[Entry::File("etc/hostname".into(), b"box".to_vec())],
+        &[],
+        &[],
+        true,
+    )
+    .unwrap();
+    assert_eq!(img.config.cmd, ["/bin/sh"]);
+}
+
+#[test]
+fn an_index_naming_itself_is_refused_not_followed_forever() {
+    let t = tempfile::Builder::new()
+        .prefix("h19f-image-")
+        .tempdir()
+        .unwrap();
+    let blobs = t.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let me = format!("sha256:{}", "a".repeat(64));
+    let index = json!({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": me, "size": 1}]});
+    let bytes = serde_json::to_vec(&index).unwrap();
+    std::fs::write(t.path().join("index.json"), &bytes).unwrap();
+    std::fs::write(blobs.join("a".repeat(64)), &bytes).unwrap();
+    let store = Store::open(t.path().join("store")).unwrap();
+    let e = oci::import(&store, t.path(), None, Some("h19f-loop")).unwrap_err();
+    assert!(e.to_string().contains("nest"), "{e}");
+}
+
+#[test]
+fn an_index_over_the_cap_is_refused() {
+    let t = tempfile::Builder::new()
+        .prefix("h19f-image-")
+        .tempdir()
+        .unwrap();
+    let mut bytes = br#"{"schemaVersion": 2, "manifests": []}"#.to_vec();
+    bytes.resize((oci::JSON_MAX_BYTES + 1) as usize, b' ');
+    std::fs::write(t.path().join("index.json"), &bytes).unwrap();
+    let store = Store::open(t.path().join("store")).unwrap();
+    let e = oci::import(&store, t.path(), None, Some("h19f-big")).unwrap_err();
+    assert!(e.to_string().contains("cap of 4 MiB"), "{e}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: cases(),
@@ -221,5 +404,17 @@ proptest! {
             })
             .collect();
         unpack_case(t.path(), &entries, &mutate);
+    }
+
+    /// Whole layouts: index, nested index, manifest and config edited at
+    /// random, the layer generated as above, plain or gzipped.
+    #[test]
+    fn image_import_never_panics_nor_touches_the_host(
+        entries in entries("/PLACEHOLDER".into()),
+        edits in prop::collection::vec((any::<u8>(), edit()), 0..4),
+        mutate in prop::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        gzip in any::<bool>(),
+    ) {
+        let _ = import_case(&entries, &edits, &mutate, gzip);
     }
 }

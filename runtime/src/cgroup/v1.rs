@@ -8,13 +8,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The controllers a container with `res` joins: memory and pids always
-/// (OOM reporting, process accounting), devices always (the default
-/// device policy, [`super::devices`]), the others when limits need them.
+/// (OOM reporting, process accounting), devices always as root (the
+/// default device policy, [`super::devices`]), the others when limits
+/// need them.
 pub fn controllers(
     mounts: &BTreeMap<String, PathBuf>,
     res: &Resources,
 ) -> Vec<(&'static str, PathBuf)> {
-    let mut want = vec!["memory", "pids", "devices"];
+    let mut want = vec!["memory", "pids"];
+    // Writing devices.allow/deny needs CAP_SYS_ADMIN: an unprivileged
+    // caller, even with delegated cgroups, has no device cgroup (see
+    // super::devices on why that is safe).
+    if !crate::rootless::is_rootless() {
+        want.push("devices");
+    }
     if res.cpu_shares.is_some() || res.cpu_quota.is_some() || res.cpu_period.is_some() {
         want.push("cpu");
     }

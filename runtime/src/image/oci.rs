@@ -23,12 +23,36 @@ fn err(what: impl std::fmt::Display) -> Error {
     Error::Image(what.to_string())
 }
 
+/// The largest index, manifest or image config isorun reads: 4 MiB, as
+/// containerd caps manifests and indexes; real ones are a few KiB. The
+/// cap bounds the memory a hostile layout can make isorun use.
+pub const JSON_MAX_BYTES: u64 = 4 << 20;
+
+/// How deep indexes may nest (an index naming an index ...): real layouts
+/// nest once; a hostile one could name itself and loop forever.
+pub const MAX_NESTING: usize = 8;
+
+/// Read a JSON document of the layout, refusing one over [`JSON_MAX_BYTES`].
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let mut text = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(JSON_MAX_BYTES + 1).read_to_end(&mut text))
+        .map_err(crate::error::io("read", path))?;
+    if text.len() as u64 > JSON_MAX_BYTES {
+        return Err(err(format!(
+            "{}: larger than isorun's cap of {} MiB",
+            path.display(),
+            JSON_MAX_BYTES >> 20
+        )));
+    }
+    serde_json::from_slice(&text).map_err(|e| err(format!("{}: {e}", path.display())))
+}
+
 /// Pick the manifest of `reference` (or the only/first one).
 fn pick_manifest(layout: &Path, reference: Option<&str>) -> Result<Descriptor> {
     let index_path = layout.join("index.json");
-    let mut index = ImageIndex::from_file(&index_path)
-        .map_err(|e| err(format!("{}: {e}", index_path.display())))?;
-    loop {
+    let mut index: ImageIndex = read_json(&index_path)?;
+    for _ in 0..MAX_NESTING {
         let ms = index.manifests();
         let chosen = match reference {
             Some(r) => ms
@@ -54,8 +78,7 @@ fn pick_manifest(layout: &Path, reference: Option<&str>) -> Result<Descriptor> {
             MediaType::ImageIndex => {
                 // A nested index (multi-platform): prefer linux/amd64.
                 let p = blob_path(layout, &chosen);
-                index =
-                    ImageIndex::from_file(&p).map_err(|e| err(format!("{}: {e}", p.display())))?;
+                index = read_json(&p)?;
                 let pick = index.manifests().iter().find(|m| {
                     m.platform().as_ref().is_some_and(|p| {
                         p.os().to_string() == "linux" && p.architecture().to_string() == "amd64"
@@ -75,6 +98,10 @@ fn pick_manifest(layout: &Path, reference: Option<&str>) -> Result<Descriptor> {
             _ => return Ok(chosen),
         }
     }
+    Err(err(format!(
+        "{}: indexes nest more than {MAX_NESTING} deep",
+        index_path.display()
+    )))
 }
 
 /// Import the image `reference` (or the first) of the layout at `layout`
@@ -104,11 +131,9 @@ pub fn import(
         .ok_or_else(|| err("the image has no ref name: give one with --name"))?;
     super::validate_name(&name)?;
     let mpath = blob_path(layout, &desc);
-    let manifest =
-        ImageManifest::from_file(&mpath).map_err(|e| err(format!("{}: {e}", mpath.display())))?;
+    let manifest: ImageManifest = read_json(&mpath)?;
     let cpath = blob_path(layout, manifest.config());
-    let cfg = ImageConfiguration::from_file(&cpath)
-        .map_err(|e| err(format!("{}: {e}", cpath.display())))?;
+    let cfg: ImageConfiguration = read_json(&cpath)?;
     let mut layers = Vec::new();
     for l in manifest.layers() {
         let gzip = match l.media_type() {
