@@ -193,6 +193,8 @@ mod tests {
                 ("host_mem_used_delta_mib".to_string(), used),
             ]),
             units: BTreeMap::new(),
+            directions: Default::default(),
+            aliases: Default::default(),
             info: BTreeMap::new(),
             timings: Timings::default(),
             error: None,

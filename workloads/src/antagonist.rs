@@ -19,6 +19,7 @@
 //! still know the rate it achieved up to then; at the end of a bounded run it
 //! prints the usual result line with metric `rate`.
 
+use crate::metrics::MetricDef;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +29,9 @@ use std::time::{Duration, Instant};
 pub const PROGRESS_MARKER: &str = "ISOBENCH-PROGRESS";
 /// How often progress is printed.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// The rate the antagonist applied (its unit is the kind's, [`Kind::unit`]).
+pub const METRICS: &[MetricDef] = &[MetricDef::higher("rate", "ops/s")];
 
 /// Which resource the antagonist presses on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
