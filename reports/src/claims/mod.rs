@@ -32,6 +32,9 @@ pub enum Verdict {
     /// The deciding figures come from an emulated VM (QEMU TCG).
     NotTestable,
     NotMeasured,
+    /// Some parts measured, others not: the decided parts are shown
+    /// ([`ClaimResult::verdict_text`] says how many).
+    PartlyMeasured,
     /// Measured, but an interval straddles the claim's limit (or there is
     /// no interval, n = 1): more repetitions would decide it.
     Inconclusive,
@@ -44,6 +47,7 @@ impl Verdict {
             Verdict::NotSupported => "not supported",
             Verdict::NotTestable => "not testable on this host (VM emulated)",
             Verdict::NotMeasured => "not measured",
+            Verdict::PartlyMeasured => "partly measured",
             Verdict::Inconclusive => "inconclusive (an interval spans the limit: add --reps)",
         }
     }
@@ -56,6 +60,7 @@ impl Verdict {
             Verdict::NotSupported => "not-supported",
             Verdict::NotTestable => "not-testable",
             Verdict::NotMeasured => "not-measured",
+            Verdict::PartlyMeasured => "partly-measured",
             Verdict::Inconclusive => "inconclusive",
         }
     }
@@ -139,6 +144,27 @@ pub struct ClaimResult {
 }
 
 impl ClaimResult {
+    /// The verdict as a reader sees it: `partly measured (2 of 3 parts)`
+    /// for a claim decided only in part, else the verdict's label.
+    pub fn verdict_text(&self) -> String {
+        match self.verdict {
+            Verdict::PartlyMeasured => format!(
+                "partly measured ({} of {} parts)",
+                self.parts_measured(),
+                self.parts.len()
+            ),
+            v => v.label().to_string(),
+        }
+    }
+
+    /// Parts that were measured (decided, inconclusive or not testable).
+    pub fn parts_measured(&self) -> usize {
+        self.parts
+            .iter()
+            .filter(|p| p.verdict != Verdict::NotMeasured)
+            .count()
+    }
+
     /// The sentences of the parts that measured something.
     pub fn findings(&self) -> Vec<String> {
         self.parts
@@ -295,15 +321,25 @@ fn holds(label: &str, ok: bool, text: String, figures: Vec<Cited>) -> PartResult
     )
 }
 
+/// The roll-up of a claim's parts. Evidence against any part decides the
+/// claim; otherwise a claim with some parts measured and some not is "partly
+/// measured" and still shows the parts that were decided, so that no result
+/// is hidden behind "not measured".
 fn combine(id: &'static str, parts: Vec<PartResult>) -> ClaimResult {
     let claim = CLAIMS.iter().find(|c| c.0 == id).map(|c| c.1).unwrap_or("");
     let any = |v: Verdict| parts.iter().any(|p| p.verdict == v);
+    let measured = parts
+        .iter()
+        .filter(|p| p.verdict != Verdict::NotMeasured)
+        .count();
     let verdict = if any(Verdict::NotSupported) {
         Verdict::NotSupported
+    } else if measured == 0 {
+        Verdict::NotMeasured
+    } else if measured < parts.len() {
+        Verdict::PartlyMeasured
     } else if any(Verdict::NotTestable) {
         Verdict::NotTestable
-    } else if any(Verdict::NotMeasured) || parts.is_empty() {
-        Verdict::NotMeasured
     } else if any(Verdict::Inconclusive) {
         Verdict::Inconclusive
     } else {
@@ -315,6 +351,55 @@ fn combine(id: &'static str, parts: Vec<PartResult>) -> ClaimResult {
         verdict,
         parts,
     }
+}
+
+/// What measures each claim: the command to type when a run lacks it.
+pub fn command_for(id: &str) -> &'static str {
+    match id {
+        "C1" => "isobench run --workload cpu",
+        "C2" => "isobench run --workload membw,randacc",
+        "C3" => "isobench run --workload startup",
+        "C4" => "isobench run --experiment density",
+        "C5" => "isobench run --experiment neighbours",
+        "C6" => "isobench run --experiment permissions",
+        "C7" => "isobench run --workload layers,copyup,ovlmount,fsmeta",
+        _ => "isobench run",
+    }
+}
+
+/// Claims a run did not (wholly) measure, grouped by the command that
+/// measures them, for a report to list once, at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmeasured {
+    pub command: &'static str,
+    /// Claim ids, in order.
+    pub claims: Vec<&'static str>,
+    /// True when every listed claim is wholly unmeasured (none partly).
+    pub wholly: bool,
+}
+
+/// The [`Unmeasured`] groups of a set of verdicts.
+pub fn unmeasured(claims: &[ClaimResult]) -> Vec<Unmeasured> {
+    let mut out: Vec<Unmeasured> = Vec::new();
+    for c in claims {
+        if !matches!(c.verdict, Verdict::NotMeasured | Verdict::PartlyMeasured) {
+            continue;
+        }
+        let command = command_for(c.id);
+        let wholly = c.verdict == Verdict::NotMeasured;
+        match out.iter_mut().find(|u| u.command == command) {
+            Some(u) => {
+                u.claims.push(c.id);
+                u.wholly &= wholly;
+            }
+            None => out.push(Unmeasured {
+                command,
+                claims: vec![c.id],
+                wholly,
+            }),
+        }
+    }
+    out
 }
 
 /// Verdicts on every claim, in order, without record facts (parameters are

@@ -218,9 +218,11 @@ fn figures_with_other_parameters_are_never_divided() {
         .verdict_text()
         .starts_with("not measured (parameters differ"));
     assert!(p.figures.iter().all(|f| f.vs_native.is_none()));
-    // The container half still decides; the claim is not measured.
+    // The container half still decides and shows; the claim is partly
+    // measured, never hidden behind "not measured".
     assert_eq!(part(&v[0], "containers").verdict, Verdict::Supported);
-    assert_eq!(v[0].verdict, Verdict::NotMeasured);
+    assert_eq!(v[0].verdict, Verdict::PartlyMeasured);
+    assert_eq!(v[0].verdict_text(), "partly measured (1 of 2 parts)");
 }
 
 #[test]
@@ -480,8 +482,47 @@ fn missing_environments_are_not_measured() {
         .cloned()
         .collect();
     let v = verdicts(&no_vm);
-    assert_eq!(v[0].verdict, Verdict::NotMeasured);
+    assert_eq!(v[0].verdict, Verdict::PartlyMeasured);
     assert_eq!(v[0].findings().len(), 1);
     assert!(v[0].missing()[0].contains("VM"));
-    assert_eq!(v[2].verdict, Verdict::NotMeasured);
+    assert_eq!(v[2].verdict, Verdict::PartlyMeasured);
+    // Every claim not wholly measured is listed once, under its command.
+    let u = unmeasured(&v);
+    let listed: Vec<&str> = u.iter().flat_map(|u| u.claims.clone()).collect();
+    let expected: Vec<&str> = v
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::NotMeasured | Verdict::PartlyMeasured))
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, expected);
+    assert!(
+        listed.contains(&"C1") && listed.contains(&"C5"),
+        "{listed:?}"
+    );
+    let c5 = u.iter().find(|u| u.claims.contains(&"C5")).unwrap();
+    assert_eq!(c5.command, "isobench run --experiment neighbours");
+    let commands: std::collections::BTreeSet<&str> = u.iter().map(|u| u.command).collect();
+    assert_eq!(commands.len(), u.len(), "one entry per command");
+}
+
+#[test]
+fn a_claim_with_no_part_measured_is_not_measured_and_evidence_against_decides() {
+    let nm = || not_measured("a", "no valid figure", "x");
+    let yes = || holds("b", true, "fine".into(), vec![]);
+    let no = || holds("c", false, "bad".into(), vec![]);
+    assert_eq!(
+        combine("C1", vec![nm(), nm()]).verdict,
+        Verdict::NotMeasured
+    );
+    assert_eq!(combine("C1", vec![]).verdict, Verdict::NotMeasured);
+    let c = combine("C1", vec![nm(), yes(), yes()]);
+    assert_eq!(c.verdict_text(), "partly measured (2 of 3 parts)");
+    assert_eq!(
+        combine("C1", vec![nm(), no()]).verdict,
+        Verdict::NotSupported
+    );
+    assert_eq!(
+        combine("C1", vec![yes(), yes()]).verdict,
+        Verdict::Supported
+    );
 }
