@@ -330,6 +330,15 @@ pub fn render_digest(d: Digest) -> Result<Rendered, PlotError> {
             name: "bencher.json".into(),
             bytes: export::bencher::to_bmf_string(&analysis).into_bytes(),
         },
+        OutputFile {
+            name: claims::json::CLAIMS_FILE.into(),
+            bytes: claims::json::to_string(
+                &claims,
+                &[&run_info.run_id],
+                &[&run_info.host.hostname],
+            )
+            .into_bytes(),
+        },
     ];
     for p in &plots {
         files.push(OutputFile {

@@ -32,6 +32,7 @@ fn report_writes_every_file() {
         "summary.md",
         "results.csv",
         "bencher.json",
+        "claims.json",
         "plots/bars-cpu.svg",
         "plots/bars-cpu.png",
         "plots/bars-membw.svg",

@@ -59,6 +59,12 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
         params: format!("instances={}", s.instances),
         accel: s.accel.clone(),
         value: words(s),
+        number: cost(s).map(|(e, _)| Val {
+            point: e.point,
+            ci: Some((e.lo, e.hi)),
+            n: s.instances,
+            method: String::new(),
+        }),
         vs_native: None,
     };
     // The heaviest container decides "hundreds".

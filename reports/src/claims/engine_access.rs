@@ -60,6 +60,12 @@ pub(super) fn c6(cx: &Cx) -> ClaimResult {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        number: Some(Val {
+            point: r.foreign_actions as f64,
+            ci: None,
+            n: 1,
+            method: String::new(),
+        }),
         vs_native: None,
         accel: None,
     };

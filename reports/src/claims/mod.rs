@@ -79,6 +79,10 @@ pub struct Cited {
     pub params: String,
     /// Centre (geometric mean) with interval and n (or "no interval").
     pub value: String,
+    /// The value as a number (in `unit`) with its interval and n, for
+    /// claims.json; `None` when the figure is not a number (a list of
+    /// permission outcomes).
+    pub number: Option<Val>,
     /// Performance relative to native with interval, when divided.
     pub vs_native: Option<String>,
     /// Accelerator of a VM.
@@ -508,6 +512,7 @@ impl Cx<'_> {
                 f.summary.centre_kind.label(),
                 val_text(&median_of(f), num)
             ),
+            number: Some(median_of(f)),
             vs_native: speed_of(f)
                 .filter(|_| f.workload != "startup")
                 .filter(|_| self.incomparable(f).is_none())
@@ -655,6 +660,7 @@ const SEQ: [&str; 4] = ["copy_mbs", "scale_mbs", "add_mbs", "triad_mbs"];
 mod compute;
 mod density;
 mod engine_access;
+pub mod json;
 mod layers;
 mod memory;
 mod neighbours;

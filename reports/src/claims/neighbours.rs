@@ -47,6 +47,12 @@ pub(super) fn c5(cx: &Cx) -> ClaimResult {
             "speed beside / alone {:.2} [{:.2}, {:.2}] (n={})",
             x.speed.point, x.speed.lo, x.speed.hi, x.n
         ),
+        number: Some(Val {
+            point: x.speed.point,
+            ci: Some((x.speed.lo, x.speed.hi)),
+            n: x.n,
+            method: x.method.to_string(),
+        }),
         vs_native: None,
     };
     let l1 = "partitioned by cgroups, a container is still slowed by a neighbour";
