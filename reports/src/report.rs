@@ -255,6 +255,7 @@ pub fn render_digest(d: Digest) -> Result<Rendered, PlotError> {
         analysis,
         facts,
         load_warnings,
+        tidy_csv,
         ..
     } = d;
     let run_info = &info;
@@ -324,11 +325,15 @@ pub fn render_digest(d: Digest) -> Result<Rendered, PlotError> {
         },
         OutputFile {
             name: "results.csv".into(),
+            bytes: tidy_csv.into_bytes(),
+        },
+        OutputFile {
+            name: "summary.csv".into(),
             bytes: export::csv::to_csv(&analysis).into_bytes(),
         },
         OutputFile {
             name: "bencher.json".into(),
-            bytes: export::bencher::to_bmf_string(&analysis).into_bytes(),
+            bytes: export::bencher::to_bmf_string_with(&analysis, &facts).into_bytes(),
         },
         OutputFile {
             name: claims::json::CLAIMS_FILE.into(),

@@ -27,26 +27,29 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
     if conts.is_empty() {
         return None;
     }
+    // The slope of the host's used memory against the live instances
+    // decides; an instance's PSS is shown beside it but decides nothing
+    // (it misses the kernel's objects and falls as pages are shared).
     let cost = |s: &DensitySummary| -> Option<(crate::stats::Estimate, &'static str)> {
-        match (s.marginal_mib, s.pss_mib) {
-            (Some(m), _) if m.lo > 0.0 => Some((m, "marginal host memory")),
-            (_, Some(p)) if p.point > 0.0 => Some((p, "mean PSS")),
-            _ => None,
-        }
+        s.marginal_mib
+            .filter(|m| m.point > 0.0)
+            .map(|m| (m, "host memory per extra instance (least-squares slope)"))
     };
     let words = |s: &DensitySummary| {
         format!(
-            "{}: {} instances run, PSS {} MiB per instance, host memory {} MiB per extra instance{}",
+            "{}: {} instances run, PSS {} per instance, host memory per extra instance {}{}",
             s.env_id,
             s.instances,
             s.pss_mib
-                .map(|e| format!("{} [{}, {}]", num(e.point), num(e.lo), num(e.hi)))
-                .unwrap_or_else(|| "?".into()),
-            s.marginal_mib
-                .map(|e| format!("{} [{}, {}]", num(e.point), num(e.lo), num(e.hi)))
-                .unwrap_or_else(|| "? (too few instances)".into()),
+                .map(|e| format!("{} [{}, {}] MiB", num(e.point), num(e.lo), num(e.hi)))
+                .unwrap_or_else(|| "not measured".into()),
+            s.marginal_text(),
             match (s.launch_first_ms, s.launch_last_ms) {
-                (Some(a), Some(b)) => format!(", launch {} ms → {} ms from the first to the last tenth", num(a), num(b)),
+                (Some(a), Some(b)) => format!(
+                    ", launch {} ms → {} ms from the first to the last tenth",
+                    num(a),
+                    num(b)
+                ),
                 _ => String::new(),
             }
         )
@@ -74,11 +77,20 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
         .max_by(|x, y| x.0 .0.point.total_cmp(&y.0 .0.point));
     let l1 = "a host holds hundreds or thousands of containers";
     let p1 = match (heaviest, host_memory_bytes) {
-        (None, _) => not_measured(
-            l1,
-            "no memory figure",
-            "the density experiment (`isobench run --experiment density --env container`)",
-        ),
+        (None, _) => {
+            let why: Vec<String> = conts.iter().map(|s| words(s)).collect();
+            let mut p = not_measured(
+                l1,
+                "no positive slope of host memory per instance",
+                "the density experiment with enough instances for a slope (`isobench run --experiment density --env container --instances 200`)",
+            );
+            p.text = format!(
+                "No container's memory per instance could be estimated: {}.",
+                why.join("; ")
+            );
+            p.figures = conts.iter().map(|s| cite(s)).collect();
+            p
+        }
         (_, None) => not_measured(
             l1,
             "host memory unknown",
@@ -97,11 +109,23 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
             decided(
                 l1,
                 fit,
-                format!(
-                    "Density experiment ({how} per container, the heaviest runtime): {}. About {n:.0} containers per host by memory ({n_lo:.0}–{n_hi:.0} by the interval; \"hundreds\" means ≥ {HUNDREDS:.0}); {} containers were actually run at once.",
-                    words(s),
-                    conts.iter().map(|s| s.instances).max().unwrap_or(0)
-                ),
+                {
+                    let ran = conts.iter().map(|s| s.instances).max().unwrap_or(0);
+                    let range = if c.lo > 0.0 {
+                        format!("{n_lo:.0}–{n_hi:.0}")
+                    } else {
+                        format!("at least {n_lo:.0}; the interval reaches 0 MiB, so no upper bound")
+                    };
+                    let scale = if (ran as f64) >= n_lo {
+                        format!("{ran} containers were actually run at once, as many as the claim's scale")
+                    } else {
+                        format!("an extrapolation from the {ran} containers actually run at once")
+                    };
+                    format!(
+                        "Density experiment ({how}, the heaviest runtime): {}. About {n:.0} containers per host by memory ({range} by the slope's interval; \"hundreds\" means ≥ {HUNDREDS:.0}): {scale}.",
+                        words(s),
+                    )
+                },
                 conts.iter().map(|s| cite(s)).collect(),
             )
         }

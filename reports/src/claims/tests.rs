@@ -338,6 +338,36 @@ fn the_old_footprint_measure_decides_nothing() {
 }
 
 #[test]
+fn c4_without_a_slope_says_why_instead_of_deciding() {
+    let mut rs = testdata::fixture_run(3, 1.0).records;
+    // Two instances: no slope; and a container whose memory fell.
+    rs.extend(testdata::density_records(
+        "container-isorun",
+        "",
+        2,
+        0.2,
+        0.4,
+    ));
+    rs.extend(testdata::density_records(
+        "container-runc",
+        "",
+        6,
+        0.2,
+        -0.3,
+    ));
+    let v = verdicts(&rs);
+    let p = part(&v[3], "hundreds");
+    assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+    assert!(
+        p.text.contains("cannot be estimated (2 instance(s)"),
+        "{}",
+        p.text
+    );
+    assert!(p.text.contains("negative"), "{}", p.text);
+    assert!(!p.text.contains('?'), "{}", p.text);
+}
+
+#[test]
 fn c4_is_decided_by_the_density_experiment_when_there_is_one() {
     let mut rs = testdata::fixture_run(3, 1.0).records;
     rs.extend(testdata::density_records(
@@ -351,15 +381,20 @@ fn c4_is_decided_by_the_density_experiment_when_there_is_one() {
     let v = verdicts(&rs);
     let c4 = &v[3];
     assert_eq!(part(c4, "hundreds").verdict, Verdict::Supported, "{c4:?}");
+    // 24 GiB at 0.4 MiB each is far beyond the 50 run: labelled as an
+    // extrapolation with its range, from the slope with its R².
+    let text = &part(c4, "hundreds").text;
     assert!(
-        part(c4, "hundreds")
-            .text
-            .contains("50 containers were actually run"),
-        "{c4:?}"
+        text.contains("an extrapolation from the 50 containers actually run"),
+        "{text}"
     );
     assert!(
-        part(c4, "hundreds").text.contains("marginal host memory"),
-        "{c4:?}"
+        text.contains("least-squares slope") && text.contains("R² 1.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("by the slope's interval") && !text.contains('?'),
+        "{text}"
     );
     assert_eq!(part(c4, "few VMs").verdict, Verdict::Supported, "{c4:?}");
     // Under TCG the VM half is not testable.
