@@ -281,8 +281,7 @@ fn run_fsmeta(b: &mut Builder, c: &crate::cow::FsmetaConfig) -> Result<(), Strin
 /// rate as its metric when a bounded run ends.
 fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> Result<(), String> {
     use std::io::Write;
-    let llc =
-        sysfs::last_level_cache(Path::new(sysfs::CPU0_CACHE_DIR)).map_or(32 << 20, |l| l.size);
+    let llc = sysfs::last_level_cache(Path::new(sysfs::CPU0_CACHE_DIR)).map(|l| l.size);
     b.param("kind", c.kind.name());
     b.param("threads", c.threads);
     b.param("max_procs", c.max_procs);
@@ -295,6 +294,10 @@ fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> R
         let _ = out.flush();
     })?;
     b.param("size_bytes", o.size_bytes);
+    b.info("size_source", &o.size_source);
+    if let Some(l) = llc {
+        b.info("llc_bytes", l);
+    }
     b.0.put(
         &crate::antagonist::METRICS[0],
         "rate",
