@@ -285,7 +285,14 @@ fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> R
     b.param("kind", c.kind.name());
     b.param("threads", c.threads);
     b.param("max_procs", c.max_procs);
-    if let Some(n) = c.memory_need() {
+    // The size it will use (the plan's, or from the capped cache) is what
+    // must fit, not only a size the plan gave.
+    let (size, _) = crate::antagonist::choose_size(c.kind, c.size_bytes, llc, c.threads);
+    let sized = crate::antagonist::AntagonistConfig {
+        size_bytes: Some(size),
+        ..c.clone()
+    };
+    if let Some(n) = sized.memory_need() {
         sysfs::check_memory_here(n)?;
     }
     let o = crate::antagonist::run(c, llc, |p| {
