@@ -3,7 +3,8 @@
 # as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, Slurm and
 # munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7),
 # podman with conmon, sudo (the permission check of claim C6),
-# libseccomp-dev and pkg-config (isorun links libseccomp) (Debian packages;
+# libseccomp-dev and pkg-config (isorun links libseccomp), clang (builds
+# isorun's cgroup v2 eBPF device program) (Debian packages;
 # no server is started as a service: scripts/test.sh runs a throwaway
 # PostgreSQL cluster and, with scripts/slurm-local.sh, a one-node Slurm
 # cluster), a guest
@@ -22,7 +23,8 @@ fi
 
 pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql
     slurmctld slurmd slurm-client munge uidmap podman conmon sudo umoci
-    libseccomp-dev pkg-config)
+    libseccomp-dev pkg-config clang
+    chromium)  # chromium: the report test of reports/tests/browser.rs
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

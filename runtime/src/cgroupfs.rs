@@ -11,13 +11,10 @@
 
 use crate::cgroup::{self, Hierarchy};
 use crate::config::MountPlan;
-use crate::error::Result;
-use nix::mount::MsFlags;
+use crate::error::{Error, Result};
+use crate::mountfd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-// Why: one mount wrapper for the runtime, whose error names source,
-// target, type, flags and data.
-use crate::rootfs::do_mount as m;
 
 /// (source directory, name under the destination) for each hierarchy that
 /// holds the container's cgroup; v2 gives one entry with an empty name.
@@ -39,54 +36,84 @@ pub fn binds(h: &Hierarchy, cgroups_path: &str) -> Vec<(PathBuf, String)> {
     }
 }
 
-/// Mount the container's cgroup view at `target` (already inside the new
-/// root).
-pub fn mount_view(target: &Path, plan: &MountPlan, cgroups_path: &str) -> Result<()> {
+/// Mount the container's cgroup view on `target`, the destination's fd
+/// from the one safe lookup inside the new root (`shown` names it in
+/// errors). Every mount is made detached and attached onto an fd: the
+/// destination's, or a directory made and opened in the view's own tmpfs.
+pub fn mount_view(
+    target: &OwnedFd,
+    shown: &Path,
+    plan: &MountPlan,
+    cgroups_path: &str,
+) -> Result<()> {
     let h = cgroup::detect()?;
     let ro = plan.flags & libc::MS_RDONLY != 0;
-    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    std::fs::create_dir_all(target).map_err(crate::error::io("mkdir", target))?;
-    let bind_ro = |src: &Path, dst: &Path| -> Result<()> {
-        m(Some(src), dst, None, MsFlags::MS_BIND, None)?;
-        let mut f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base;
-        if ro {
-            f |= MsFlags::MS_RDONLY;
-        }
-        m(None, dst, None, f, None)
+    let base = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
+    let bind_attrs = if ro {
+        base | libc::MOUNT_ATTR_RDONLY
+    } else {
+        base
+    };
+    let bind = |src: &Path, onto: &OwnedFd, dst: &Path| -> Result<()> {
+        let mnt = mountfd::clone_path(src, false)?;
+        mountfd::set_attr(&mnt, bind_attrs, 0, 0, dst)?;
+        mountfd::attach(&mnt, onto, dst)
     };
     if matches!(h, Hierarchy::V1(_)) {
         // Why: a tmpfs of this mount namespace holds the per-hierarchy
         // binds, so no host cgroup directory is reachable above them.
-        m(
-            Some(Path::new("tmpfs")),
-            target,
-            Some("tmpfs"),
-            base,
-            Some("mode=755"),
+        let tmp = mountfd::new_fs(
+            "tmpfs",
+            "tmpfs",
+            "mode=755",
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            shown,
         )?;
+        mountfd::attach(&tmp, target, shown)?;
         for (src, name) in binds(&h, cgroups_path) {
             if !src.is_dir() {
                 continue; // isorun made no cgroup in this hierarchy
             }
-            let dst = target.join(&name);
-            std::fs::create_dir_all(&dst).map_err(crate::error::io("mkdir", &dst))?;
-            bind_ro(&src, &dst)?;
+            let dst = shown.join(&name);
+            let sub = subdir(&tmp, &name, &dst)?;
+            bind(&src, &sub, &dst)?;
         }
         if ro {
-            m(
-                None,
-                target,
-                None,
-                base | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None,
-            )?;
+            mountfd::set_attr(&tmp, libc::MOUNT_ATTR_RDONLY, 0, 0, shown)?;
         }
     } else {
         for (src, _) in binds(&h, cgroups_path) {
-            bind_ro(&src, target)?;
+            bind(&src, target, shown)?;
         }
     }
     Ok(())
+}
+
+/// mkdirat + openat(O_PATH|O_NOFOLLOW) of `name` in the directory `dir`
+/// (the view's fresh tmpfs, which nothing else can reach yet).
+fn subdir(dir: &OwnedFd, name: &str, shown: &Path) -> Result<OwnedFd> {
+    let sys = |op: &str| {
+        let op = format!("{op} {}", shown.display());
+        move |err| Error::Sys { op, err }
+    };
+    let c = std::ffi::CString::new(name).map_err(|_| Error::Init(format!("NUL in {name:?}")))?;
+    // SAFETY: dir is an open directory fd and c is NUL-terminated.
+    if unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), 0o755) } != 0 {
+        return Err(sys("mkdir")(nix::errno::Errno::last()));
+    }
+    // SAFETY: as above; a new fd or -1.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(sys("open")(nix::errno::Errno::last()));
+    }
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

@@ -199,21 +199,48 @@ pub struct Plan {
     /// The seccomp profile (`linux.seccomp`), checked by [`crate::seccomp::check`].
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The OCI hooks (`hooks`), run by [`crate::hooks`].
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
 }
+
+/// The largest config.json isorun reads: 4 MiB. The configs runc, crun,
+/// podman and isobench write are a few KiB, tens of KiB with a full seccomp
+/// profile and hundreds of mounts or env entries; 4 MiB is 50 times
+/// that. Parsing keeps the text, a JSON tree and the typed spec (about ten
+/// times the text), so the cap bounds that memory to tens of MiB, and a
+/// config.json that is a huge or endless file (a FIFO, /dev/zero) is
+/// refused after reading at most cap + 1 bytes.
+pub const CONFIG_MAX_BYTES: u64 = 4 << 20;
 
 /// Read and validate `<bundle>/config.json`.
 pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
+    use std::io::Read;
     let path = bundle.join("config.json");
-    let text = std::fs::read(&path).map_err(|err| Error::ReadConfig {
+    let read_err = |err| Error::ReadConfig {
         path: path.clone(),
         err,
-    })?;
+    };
+    let mut text = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(CONFIG_MAX_BYTES + 1).read_to_end(&mut text))
+        .map_err(read_err)?;
     let plan = parse(&text, &path, bundle, id)?;
     Ok(plan)
 }
 
-/// Parse and validate config.json text (no file system access).
+/// Parse and validate config.json text (no file system access); text over
+/// [`CONFIG_MAX_BYTES`] is refused before parsing.
 pub fn parse(text: &[u8], path: &Path, bundle: &Path, id: &str) -> Result<Plan> {
+    if text.len() as u64 > CONFIG_MAX_BYTES {
+        return Err(Error::MalformedConfig {
+            path: path.to_path_buf(),
+            msg: format!(
+                "larger than isorun's cap of {} MiB; refused unparsed",
+                CONFIG_MAX_BYTES >> 20
+            ),
+        });
+    }
     let malformed = |e: serde_json::Error| Error::MalformedConfig {
         path: path.to_path_buf(),
         msg: e.to_string(),
@@ -287,9 +314,7 @@ fn some_nonempty<T>(v: &Option<Vec<T>>) -> bool {
 #[allow(deprecated)] // memory.kernel is deprecated in the spec; we reject it
 pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     validate_id(id)?;
-    if spec.hooks().is_some() {
-        return unsupported("hooks", "isorun runs no hooks");
-    }
+    let hooks = crate::hooks::from_spec(spec.hooks().as_ref())?;
     if spec.solaris().is_some()
         || spec.windows().is_some()
         || spec.vm().is_some()
@@ -386,7 +411,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     if spec.hostname().is_some() && !(ns.uts || joined("uts")) {
         return invalid("hostname", "needs a uts namespace");
     }
-    if !ns.mount {
+    if !(ns.mount || joined("mnt")) {
         return unsupported(
             "linux.namespaces",
             "isorun needs a mount namespace (pivot_root)",
@@ -428,7 +453,8 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         });
     }
     let mut resources = resources(&linux)?;
-    if !resources.devices.is_empty() {
+    let extra_nodes = devices.iter().any(|d| !default_devices().contains(d));
+    if !resources.devices.is_empty() || extra_nodes {
         // Why: the container's own device nodes (defaults and
         // linux.devices) and its pty stay usable whatever the rules deny,
         // as runc appends its AllowedDevices; mknod of them needs this.
@@ -517,6 +543,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         join,
         sysctl,
         seccomp: linux.seccomp().clone(),
+        hooks,
     })
 }
 
@@ -579,6 +606,33 @@ fn process_plan(p: Option<&Process>) -> Result<ProcessPlan> {
         return invalid(
             "process.cwd",
             format!("{} is not absolute", p.cwd().display()),
+        );
+    }
+    // Why: (uid_t)-1 and (gid_t)-1 mean "leave unchanged" to setresuid(2),
+    // setresgid(2) and chown(2): such a process would go on as root.
+    const UNCHANGED: u32 = u32::MAX;
+    if p.user().uid() == UNCHANGED {
+        return invalid(
+            "process.user.uid",
+            format!("{UNCHANGED} is (uid_t)-1, which setresuid reads as \"unchanged\" (the process would stay root)"),
+        );
+    }
+    if p.user().gid() == UNCHANGED {
+        return invalid(
+            "process.user.gid",
+            format!("{UNCHANGED} is (gid_t)-1, which setresgid reads as \"unchanged\" (the process would keep gid 0)"),
+        );
+    }
+    if let Some(i) = p
+        .user()
+        .additional_gids()
+        .iter()
+        .flatten()
+        .position(|g| *g == UNCHANGED)
+    {
+        return invalid(
+            &format!("process.user.additionalGids[{i}]"),
+            format!("{UNCHANGED} is (gid_t)-1, not a group"),
         );
     }
     let caps = match p.capabilities() {
@@ -988,8 +1042,8 @@ mod tests {
             ),
             (
                 "/hooks",
-                serde_json::json!({"prestart": [{"path": "/bin/true"}]}),
-                "hooks",
+                serde_json::json!({"prestart": [{"path": "bin/true"}]}),
+                "hooks.prestart[0].path",
             ),
         ];
         for (ptr, val, field) in cases {
@@ -1087,6 +1141,40 @@ mod tests {
         assert_eq!(p.resources.devices[0].line(), "a *:* rwm");
         assert_eq!(p.resources.devices[1].line(), "c 1:3 rwm");
         assert_eq!(p.process.caps.unwrap().bounding, 1 << 5);
+    }
+
+    #[test]
+    fn the_unchanged_id_is_refused_for_uid_gid_and_groups() {
+        for (ptr, val, field) in [
+            (
+                "/process/user/uid",
+                serde_json::json!(4294967295u32),
+                "process.user.uid",
+            ),
+            (
+                "/process/user/gid",
+                serde_json::json!(4294967295u32),
+                "process.user.gid",
+            ),
+            (
+                "/process/user/additionalGids",
+                serde_json::json!([5, 4294967295u32]),
+                "process.user.additionalGids[1]",
+            ),
+        ] {
+            let mut v = minimal();
+            let (parent, key) = ptr.rsplit_once('/').unwrap();
+            v.pointer_mut(parent).unwrap()[key] = val;
+            let e = parse_json(&v).unwrap_err().to_string();
+            assert!(
+                e.contains(field) && e.contains("4294967295"),
+                "{field}: {e}"
+            );
+        }
+        let mut v = minimal();
+        v["process"]["user"] = serde_json::json!({"uid": 4294967294u32, "gid": 4294967294u32});
+        let p = parse_json(&v).unwrap();
+        assert_eq!((p.process.uid, p.process.gid), (u32::MAX - 1, u32::MAX - 1));
     }
 
     #[test]

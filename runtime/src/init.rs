@@ -26,6 +26,12 @@ pub struct Child<'a> {
     pub fifo: Option<OwnedFd>,
     /// With a user namespace: readable once the runtime wrote the id maps.
     pub userns_sync: Option<OwnedFd>,
+    /// With hooks at create: the state JSON from the runtime (see
+    /// [`crate::hooks::before_pivot`]).
+    pub hooks_sync: Option<OwnedFd>,
+    /// With startContainer or poststart hooks: the start fifo (read-write),
+    /// closed at exec, on which a failing startContainer hook is reported.
+    pub start_report: Option<OwnedFd>,
 }
 
 /// Entry point of the cloned child; never returns.
@@ -67,6 +73,16 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
             0,
         );
     }
+    // Why: a file descriptor the caller leaked (a directory of the host,
+    // without close-on-exec) would let `process.cwd` = /proc/self/fd/N
+    // land the container in the host's tree (CVE-2024-21626). The child
+    // needs only the fds it was handed; every other one closes now.
+    let keep: Vec<i32> = [Some(&c.to_parent), c.fifo.as_ref(), c.userns_sync.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|f| f.as_raw_fd())
+        .collect();
+    close_inherited(&keep);
     // Why: join the cgroup before doing anything that allocates, so every
     // page and process of the container is accounted and limited. Moving
     // oneself (v1 `tasks` with "0") avoids the global threadgroup lock a
@@ -80,7 +96,20 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     }
     // Why: namespaces prepared by an engine (podman's network namespace)
     // are joined before anything is set up inside them.
+    let net_join = plan.join.iter().find(|j| j.kind == "net");
+    let own_net = net_join.and_then(|_| crate::sysctl::ns_id(Path::new("/proc/self/ns/net")));
     crate::nsjoin::join(&plan.join)?;
+    if let Some(j) = net_join {
+        // Why: net.* sysctls written in the host's network namespace
+        // would change the host (runc's isHostNetNS check).
+        crate::sysctl::refuse_host_net(
+            &plan.sysctl,
+            &j.path,
+            crate::sysctl::ns_id(Path::new("/proc/self/ns/net")),
+            own_net,
+            crate::sysctl::ns_id(Path::new("/proc/1/ns/net")),
+        )?;
+    }
     if plan.namespaces.cgroup {
         // Why: unshared only now, so the namespace's root is the
         // container's own cgroup and /proc/self/cgroup shows "/".
@@ -91,7 +120,13 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     // reachable and writable; each value lands in this process's own
     // network/ipc/uts namespace.
     crate::sysctl::apply(std::path::Path::new("/proc/sys"), &plan.sysctl)?;
-    crate::rootfs::setup(plan, c.overlay)?;
+    let mut hook_state = Vec::new();
+    crate::rootfs::setup(plan, c.overlay, &mut || {
+        if let Some(sync) = &c.hooks_sync {
+            hook_state = crate::hooks::before_pivot(&c.to_parent, sync, &plan.hooks)?;
+        }
+        Ok(())
+    })?;
     if plan.namespaces.net {
         loopback_up()?;
     }
@@ -173,7 +208,13 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         // SAFETY: umask only changes this process's creation mask.
         unsafe { libc::umask(m as libc::mode_t) };
     }
-    std::env::set_current_dir(&p.cwd).map_err(crate::error::io("chdir", &p.cwd))?;
+    std::env::set_current_dir(&p.cwd).map_err(|e| {
+        Error::Init(format!(
+            "process.cwd {}: chdir inside the container: {e}",
+            p.cwd.display()
+        ))
+    })?;
+    check_cwd_inside(&p.cwd)?;
     if p.no_new_privs {
         // Why: no setuid binary or file capability may raise the
         // container's privileges after exec.
@@ -209,6 +250,7 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     if let Some(fifo) = &c.fifo {
         wait_for_start(fifo)?;
     }
+    crate::hooks::start_container(c.start_report.as_ref(), &plan.hooks, &hook_state)?;
     // Only stdio passes into the container (as runc): every other fd the
     // runtime inherited (a build tool's jobserver pipe...) closes at exec.
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
@@ -225,6 +267,61 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         op: format!("exec {}", path.display()),
         err: e,
     })
+}
+
+/// Close every fd from 3 up except `keep` (close_range(2) over the gaps;
+/// on a kernel without it, each fd listed in /proc/self/fd).
+pub fn close_inherited(keep: &[i32]) {
+    let mut keep: Vec<u32> = keep.iter().map(|&f| f as u32).collect();
+    keep.sort_unstable();
+    let mut from = 3u32;
+    let mut ok = true;
+    for &k in keep.iter().filter(|&&k| k >= 3) {
+        if k > from {
+            ok &= close_range(from, k - 1);
+        }
+        from = from.max(k + 1);
+    }
+    ok &= close_range(from, u32::MAX);
+    if !ok {
+        let open: Vec<u32> = std::fs::read_dir("/proc/self/fd")
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for fd in open.into_iter().filter(|f| *f >= 3 && !keep.contains(f)) {
+            // SAFETY: as close_range below; EBADF (the listing's own fd,
+            // already closed) is harmless.
+            unsafe { libc::close(fd as i32) };
+        }
+    }
+}
+
+/// close_range(2) of `first..=last`; false if the call failed.
+fn close_range(first: u32, last: u32) -> bool {
+    // SAFETY: close_range(2) only closes fds; none of those in the range is
+    // owned by a live Rust object of this (never returning) child.
+    unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) == 0 }
+}
+
+/// After chdir: the working directory must lie inside the container's
+/// root. getcwd(3) fails (the kernel's "(unreachable)" prefix) when it
+/// does not, as runc checks since CVE-2024-21626.
+pub fn check_cwd_inside(cwd: &Path) -> Result<()> {
+    match std::env::current_dir() {
+        Ok(d) if d.is_absolute() => Ok(()),
+        Ok(d) => Err(Error::Init(format!(
+            "process.cwd {}: the working directory {} lies outside the container's root",
+            cwd.display(),
+            d.display()
+        ))),
+        Err(e) => Err(Error::Init(format!(
+            "process.cwd {}: the working directory lies outside the container's root ({e})",
+            cwd.display()
+        ))),
+    }
 }
 
 /// Bring the new network namespace's loopback interface up, as runc and

@@ -5,17 +5,19 @@
 //! Order: propagation made private (no mount leaks to the host), root bound
 //! (or overlay of image layers mounted) onto itself, config mounts, device
 //! nodes, pivot_root, masked and read-only paths, read-only root.
+//!
+//! Inside the root, each destination is looked up once (safepath) and
+//! every mount is made detached and attached onto that fd (mountfd);
+//! mounts on or under /proc other than proc itself and lxcfs's files are
+//! refused, and masking uses only a /dev/null verified to be 1:3.
 
 use crate::config::{DeviceNode, MountPlan, Plan};
 use crate::error::{Error, Result};
+use crate::mountfd;
 use crate::safepath::{fd_path, Root};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 use std::path::{Path, PathBuf};
-
-fn flags(bits: u64) -> MsFlags {
-    MsFlags::from_bits_truncate(bits as libc::c_ulong)
-}
 
 pub(crate) fn do_mount(
     src: Option<&Path>,
@@ -47,16 +49,16 @@ pub struct OverlayRoot {
     pub rw: PathBuf,
 }
 
-pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
+/// `before_pivot` runs once the mounts are made, just before pivot_root
+/// (the OCI createRuntime/createContainer hook point).
+pub fn setup(
+    plan: &Plan,
+    overlay: Option<&OverlayRoot>,
+    before_pivot: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     // Why: a new mount namespace starts as a copy sharing propagation with
-    // the host; make it private first so no mount below leaks out.
-    do_mount(
-        None,
-        Path::new("/"),
-        None,
-        flags(plan.rootfs_propagation),
-        None,
-    )?;
+    // the host; no mount below may leak out (linux.rootfsPropagation).
+    crate::propagation::prepare(plan.rootfs_propagation, &plan.rootfs)?;
     let root = &plan.rootfs;
     match overlay {
         // Why: the image layers plus the container's own upper directory
@@ -95,147 +97,159 @@ pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
         )?,
     }
     // Why: every destination is resolved inside the new root with
-    // openat2(RESOLVE_IN_ROOT) and mounted through /proc/self/fd/N, so a
-    // symlink in the rootfs cannot aim a mount at a host path.
+    // openat2(RESOLVE_IN_ROOT) once; the mount is made detached and
+    // attached onto that fd (crate::mountfd), so a symlink in the rootfs
+    // cannot aim a mount at a host path and nothing is looked up again.
     let r = Root::open(root)?;
     for m in &plan.mounts {
-        if m.fstype == "cgroup" || m.fstype == "cgroup2" {
-            // The destination is resolved inside the root like every other
-            // (openat2 RESOLVE_IN_ROOT); its resolved path, with no symlink
-            // left in it, is where the view is built. Nothing runs in the
-            // container yet, so nothing can swap a component meanwhile.
-            let fd = r.mkdir_all(&m.destination)?;
-            let target = std::fs::read_link(fd_path(&fd))
-                .map_err(crate::error::io("readlink", &m.destination))?;
-            drop(fd);
-            crate::cgroupfs::mount_view(&target, m, &plan.cgroups_path)?;
-            continue;
-        }
-        mount_one(&r, m)?;
+        mount_one(&r, m, &plan.cgroups_path)?;
     }
     if r.kind(Path::new("/dev"))? == Some(SFlag::S_IFDIR) {
         make_devices(&r, &plan.devices, plan.userns.is_some())?;
     }
     drop(r);
+    before_pivot()?;
     pivot(root)?;
+    crate::propagation::finish(plan.rootfs_propagation)?;
     // After pivot_root "/" is the container's root; the paths below are
     // resolved in it all the same (a rootfs symlink such as /proc/sys →
     // /etc must not make a read-only bind land elsewhere).
     let r = Root::open(Path::new("/"))?;
+    let mut null = None;
     for p in &plan.masked_paths {
-        mask(&r, p)?;
+        mask(&r, p, &mut null)?;
     }
+    drop(null);
     for p in &plan.readonly_paths {
         readonly(&r, p)?;
     }
     if plan.root_readonly {
         // Why: root.readonly asks for a read-only root; only this mount's
-        // flags change (MS_BIND|MS_REMOUNT), submounts stay as they are.
-        do_mount(
-            None,
-            Path::new("/"),
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-            None,
-        )?;
+        // read-only bit changes (mount_setattr on the root's fd): its
+        // nosuid/nodev/noexec and the submounts stay as they are.
+        let fd = r.resolve(Path::new("/"))?;
+        mountfd::set_attr(&fd, libc::MOUNT_ATTR_RDONLY, 0, 0, Path::new("/"))?;
     }
     Ok(())
 }
 
-fn mount_one(r: &Root, m: &MountPlan) -> Result<()> {
-    let src_is_file = m.bind && m.source.as_ref().is_some_and(|s| s.is_file());
-    // Each step resolves the destination afresh: after a mount the old fd
-    // would name the directory underneath, not the new mount.
-    let target = || -> Result<std::os::fd::OwnedFd> {
-        if src_is_file {
-            r.ensure_file(&m.destination)
-        } else {
-            r.mkdir_all(&m.destination)
-        }
+/// Paths under /proc that a mount may cover: the files lxcfs emulates
+/// (runc's checkProcMount list).
+const PROC_MOUNTS_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
+];
+
+/// runc's checkProcMount: `dest` (resolved in the container, symlinks
+/// followed) may be /proc itself only for a new proc or a bind of a procfs
+/// (`source_is_proc`), and below /proc only one of the lxcfs files; a
+/// tmpfs over /proc/sys or a bind over /proc would undo the masking and
+/// read-only paths, or fake the kernel's view.
+pub fn check_proc_mount(
+    dest: &Path,
+    m: &MountPlan,
+    source_is_proc: impl FnOnce() -> bool,
+) -> Result<()> {
+    let Ok(rel) = dest.strip_prefix("/proc") else {
+        return Ok(());
     };
-    let f = flags(m.flags);
-    let data = (!m.data.is_empty()).then_some(m.data.as_str());
-    if m.bind {
-        let src = m.source.as_deref();
-        // Why: bind mounts ignore most flags on the first call; read-only,
-        // nosuid etc. take effect on a remount of the bind.
-        let t = target()?;
-        do_mount_at(
-            src,
-            &t,
-            &m.destination,
-            None,
-            f & (MsFlags::MS_BIND | MsFlags::MS_REC),
-            None,
-        )?;
-        let extra = f & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-        if !extra.is_empty() {
-            let t = target()?;
-            do_mount_at(
-                None,
-                &t,
-                &m.destination,
-                None,
-                extra | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
-                None,
-            )?;
+    let refuse = |why: String| {
+        Err(Error::Invalid {
+            field: format!("mounts ({})", m.destination.display()),
+            why,
+        })
+    };
+    if rel.as_os_str().is_empty() {
+        if (!m.bind && m.fstype == "proc") || (m.bind && source_is_proc()) {
+            return Ok(());
         }
+        return refuse(format!(
+            "{} cannot be mounted on /proc: only a proc file system may be",
+            m.fstype
+        ));
+    }
+    if PROC_MOUNTS_ALLOWED.iter().any(|a| Path::new(a) == dest) {
+        return Ok(());
+    }
+    refuse(format!(
+        "{} is inside /proc, where only {} may be mounted over",
+        dest.display(),
+        PROC_MOUNTS_ALLOWED.join(", ")
+    ))
+}
+
+/// statfs(2): is `p` on a procfs?
+fn is_procfs(p: &Path) -> bool {
+    nix::sys::statfs::statfs(p)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
+fn mount_one(r: &Root, m: &MountPlan, cgroups_path: &str) -> Result<()> {
+    let src_is_file = m.bind && m.source.as_ref().is_some_and(|s| s.is_file());
+    // The one lookup of the destination; every step below acts on this fd
+    // or on the new mount's fd.
+    let t = if src_is_file {
+        r.ensure_file(&m.destination)?
     } else {
-        let src = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.fstype));
-        let t = target()?;
-        let r = do_mount_at(Some(&src), &t, &m.destination, Some(&m.fstype), f, data);
-        match (r, data) {
+        r.mkdir_all(&m.destination)?
+    };
+    let dest = r.inside(&t)?;
+    check_proc_mount(&dest, m, || m.source.as_deref().is_some_and(is_procfs))?;
+    if m.fstype == "cgroup" || m.fstype == "cgroup2" {
+        return crate::cgroupfs::mount_view(&t, &m.destination, m, cgroups_path);
+    }
+    let mnt = if m.bind {
+        let src = m.source.as_deref().ok_or_else(|| Error::Invalid {
+            field: format!("mounts ({})", m.destination.display()),
+            why: "a bind mount needs a source".into(),
+        })?;
+        let mnt = mountfd::clone_path(src, m.flags & libc::MS_REC != 0)?;
+        // Why: set on the detached clone before it is attached, so the
+        // container never sees it writable; the clone keeps the source
+        // mount's own flags (nosuid...), and only these are added.
+        let (set, clr) = mountfd::attrs(m.flags);
+        if set != 0 || clr != 0 {
+            mountfd::set_attr(&mnt, set, clr, 0, &m.destination)?;
+        }
+        mnt
+    } else {
+        let src = m
+            .source
+            .as_ref()
+            .map(|s| s.display().to_string())
+            .unwrap_or_else(|| m.fstype.clone());
+        match mountfd::new_fs(&m.fstype, &src, &m.data, m.flags, &m.destination) {
             // Why: in a user namespace without gid 5 mapped (rootless, no
             // /etc/subgid range) devpts refuses `gid=5`; crun retries
             // without the gid, and so do we: the ptys get the caller's gid.
-            (
-                Err(Error::Sys {
-                    err: nix::errno::Errno::EINVAL,
-                    ..
-                }),
-                Some(d),
-            ) if m.fstype == "devpts" && d.contains("gid=") => {
-                let rest: Vec<&str> = d.split(',').filter(|o| !o.starts_with("gid=")).collect();
-                let rest = rest.join(",");
-                do_mount_at(
-                    Some(&src),
-                    &t,
-                    &m.destination,
-                    Some(&m.fstype),
-                    f,
-                    Some(&rest),
-                )?;
+            Err(Error::Sys {
+                err: nix::errno::Errno::EINVAL,
+                ..
+            }) if m.fstype == "devpts" && m.data.contains("gid=") => {
+                let rest: Vec<&str> = m
+                    .data
+                    .split(',')
+                    .filter(|o| !o.starts_with("gid="))
+                    .collect();
+                mountfd::new_fs(&m.fstype, &src, &rest.join(","), m.flags, &m.destination)?
             }
-            (r, _) => r?,
+            r => r?,
         }
-    }
+    };
+    mountfd::attach(&mnt, &t, &m.destination)?;
     if m.propagation != 0 {
-        let t = target()?;
-        do_mount_at(None, &t, &m.destination, None, flags(m.propagation), None)?;
+        mountfd::set_attr(&mnt, 0, 0, m.propagation, &m.destination)?;
     }
     Ok(())
-}
-
-/// Mount on the file behind `fd` (via /proc/self/fd/N); errors name the
-/// in-container path.
-fn do_mount_at(
-    src: Option<&Path>,
-    fd: &std::os::fd::OwnedFd,
-    shown: &Path,
-    fstype: Option<&str>,
-    f: MsFlags,
-    data: Option<&str>,
-) -> Result<()> {
-    do_mount(src, &fd_path(fd), fstype, f, data).map_err(|e| match e {
-        Error::Sys { op, err } => Error::Sys {
-            op: op.replace(
-                &fd_path(fd).display().to_string(),
-                &shown.display().to_string(),
-            ),
-            err,
-        },
-        e => e,
-    })
 }
 
 /// Create the default device nodes and the /dev symlinks of the spec. In
@@ -260,7 +274,8 @@ fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
                     )));
                 }
                 let t = r.ensure_file(&d.path)?;
-                do_mount_at(Some(host), &t, &d.path, None, MsFlags::MS_BIND, None)?;
+                let mnt = mountfd::clone_path(host, false)?;
+                mountfd::attach(&mnt, &t, &d.path)?;
                 continue;
             }
             let kind = match d.kind {
@@ -325,58 +340,92 @@ fn pivot(root: &Path) -> Result<()> {
     std::env::set_current_dir("/").map_err(crate::error::io("chdir", "/"))
 }
 
-/// Hide a path: /dev/null over files, an empty read-only tmpfs over dirs.
-fn mask(r: &Root, p: &Path) -> Result<()> {
-    let Some(kind) = r.kind(p)? else {
-        return Ok(());
-    };
-    let t = r.resolve(p)?;
-    // Why: maskedPaths hide kernel interfaces (/proc/kcore, /sys/firmware)
-    // that leak host information or allow host changes.
-    if kind == SFlag::S_IFDIR {
-        do_mount_at(
-            Some(Path::new("tmpfs")),
-            &t,
-            p,
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            None,
-        )
-    } else {
-        do_mount_at(
-            Some(Path::new("/dev/null")),
-            &t,
-            p,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        )
+/// The container's /dev/null, opened once and verified to be the null
+/// device (character 1:3): an image's /dev/null may be a symlink to a
+/// writable file (a host sysctl through /proc), which masking would
+/// otherwise bind over the masked paths (CVE-2025-31133).
+fn verified_null(r: &Root) -> Result<std::os::fd::OwnedFd> {
+    let p = Path::new("/dev/null");
+    let fd = r.resolve(p)?;
+    let st = nix::sys::stat::fstat(&fd).map_err(crate::error::sys("fstat /dev/null"))?;
+    let is_char = st.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    let rdev = st.st_rdev;
+    if !is_char || rdev != nix::sys::stat::makedev(1, 3) {
+        let real = std::fs::read_link(fd_path(&fd)).unwrap_or_else(|_| p.to_path_buf());
+        return Err(Error::Init(format!(
+            "maskedPaths: /dev/null in the container ({}) is not the null device (character 1:3); refusing to mask from it",
+            real.display()
+        )));
     }
+    Ok(fd)
 }
 
-/// Bind a path onto itself read-only.
+/// Hide a path: /dev/null over files, an empty read-only tmpfs over dirs.
+/// `null` caches the verified /dev/null across calls.
+fn mask(r: &Root, p: &Path, null: &mut Option<std::os::fd::OwnedFd>) -> Result<()> {
+    let Some(t) = r.try_resolve(p)? else {
+        return Ok(());
+    };
+    let st =
+        nix::sys::stat::fstat(&t).map_err(crate::error::sys(format!("fstat {}", p.display())))?;
+    // Why: maskedPaths hide kernel interfaces (/proc/kcore, /sys/firmware)
+    // that leak host information or allow host changes.
+    let mnt = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        mountfd::new_fs("tmpfs", "tmpfs", "", libc::MS_RDONLY, p)?
+    } else {
+        if null.is_none() {
+            *null = Some(verified_null(r)?);
+        }
+        let n = null.as_ref().expect("set above");
+        mountfd::clone_fd(n, false, Path::new("/dev/null"))?
+    };
+    mountfd::attach(&mnt, &t, p)
+}
+
+/// Bind a path onto itself read-only: a clone of its tree made read-only
+/// (only that bit: nosuid, nodev and noexec of the mount stay) before it
+/// is attached over the path, all on the fd of the one lookup.
 fn readonly(r: &Root, p: &Path) -> Result<()> {
     let Some(t) = r.try_resolve(p)? else {
         return Ok(());
     };
     // Why: readonlyPaths (/proc/sys, /proc/sysrq-trigger ...) stay visible
     // but must not be writable from the container.
-    let src = fd_path(&t);
-    do_mount_at(
-        Some(&src),
-        &t,
-        p,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
-    let t = r.resolve(p)?;
-    do_mount_at(
-        None,
-        &t,
-        p,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-        None,
-    )
+    let mnt = mountfd::clone_fd(&t, true, p)?;
+    mountfd::set_attr(&mnt, libc::MOUNT_ATTR_RDONLY, 0, libc::MS_REC, p)?;
+    mountfd::attach(&mnt, &t, p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(dest: &str, fstype: &str, bind: bool) -> MountPlan {
+        MountPlan {
+            destination: dest.into(),
+            fstype: fstype.into(),
+            source: Some(fstype.into()),
+            flags: 0,
+            propagation: 0,
+            data: String::new(),
+            bind,
+        }
+    }
+
+    #[test]
+    fn only_proc_goes_on_proc_and_only_lxcfs_files_below_it() {
+        let ok =
+            |d: &str, m: &MountPlan, procfs: bool| check_proc_mount(Path::new(d), m, || procfs);
+        ok("/proc", &plan("/proc", "proc", false), false).unwrap();
+        ok("/proc", &plan("/proc", "bind", true), true).unwrap();
+        let e = ok("/proc", &plan("/proc", "bind", true), false).unwrap_err();
+        assert!(e.to_string().contains("mounts (/proc)"), "{e}");
+        assert!(ok("/proc", &plan("/x", "tmpfs", false), false).is_err());
+        let e = ok("/proc/sys", &plan("/proc/sys", "tmpfs", false), false).unwrap_err();
+        assert!(e.to_string().contains("inside /proc"), "{e}");
+        assert!(ok("/proc/self/x", &plan("/proc/self/x", "proc", false), true).is_err());
+        ok("/proc/cpuinfo", &plan("/proc/cpuinfo", "bind", true), false).unwrap();
+        ok("/procfoo", &plan("/procfoo", "tmpfs", false), false).unwrap();
+        ok("/etc/proc", &plan("/etc/proc", "tmpfs", false), false).unwrap();
+    }
 }

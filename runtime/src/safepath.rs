@@ -130,6 +130,24 @@ impl Root {
         openat2(self.fd.as_raw_fd(), &rel, libc::O_PATH).map_err(|e| self.err("resolve", p, e))
     }
 
+    /// The in-container path of `fd` (a file resolved in this root), from
+    /// the kernel's names of both (readlink of /proc/self/fd/N): symlinks
+    /// followed, as mounts checks such as /proc's need it.
+    pub fn inside(&self, fd: &OwnedFd) -> Result<PathBuf> {
+        let root = std::fs::read_link(fd_path(&self.fd))
+            .map_err(crate::error::io("readlink", &self.path))?;
+        let p =
+            std::fs::read_link(fd_path(fd)).map_err(crate::error::io("readlink", fd_path(fd)))?;
+        let rel = p.strip_prefix(&root).map_err(|_| {
+            Error::Init(format!(
+                "{} lies outside the root {}",
+                p.display(),
+                root.display()
+            ))
+        })?;
+        Ok(Path::new("/").join(rel))
+    }
+
     /// Like [`resolve`](Self::resolve), None if it does not exist.
     pub fn try_resolve(&self, p: &Path) -> Result<Option<OwnedFd>> {
         match self.resolve(p) {
@@ -281,6 +299,11 @@ mod tests {
         let fd = r.mkdir_all(Path::new("/rel/etc/x")).unwrap();
         let real = std::fs::read_link(fd_path(&fd)).unwrap();
         assert_eq!(real, root.join("etc/x"));
+        assert_eq!(r.inside(&fd).unwrap(), Path::new("/etc/x"));
+        assert_eq!(
+            r.inside(&r.resolve(Path::new("/")).unwrap()).unwrap(),
+            Path::new("/")
+        );
         assert!(
             std::fs::read_dir(&host).unwrap().next().is_none(),
             "host untouched"

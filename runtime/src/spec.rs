@@ -62,6 +62,9 @@ pub fn default_json(args: &[String]) -> serde_json::Value {
                 {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
                 {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
             ],
+            // runc spec's rule: the config denies every device; the runtime
+            // appends its standard allow list (cgroup::devices).
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS
         }
@@ -83,6 +86,11 @@ pub fn rootless_json(args: &[String], maps: &crate::userns::Mappings) -> serde_j
     v["linux"]["gidMappings"] = conv(&maps.gid);
     if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
         ns.push(serde_json::json!({"type": "user"}));
+    }
+    // runc spec --rootless has no resources: an unprivileged caller has no
+    // device cgroup to set (see cgroup::devices).
+    if let Some(linux) = v["linux"].as_object_mut() {
+        linux.remove("resources");
     }
     let gid5 = crate::userns::maps_id(&maps.gid, 5);
     if let Some(mounts) = v["mounts"].as_array_mut() {
@@ -132,6 +140,9 @@ mod tests {
         .unwrap();
         assert!(plan.namespaces.net && plan.namespaces.cgroup);
         assert_eq!(plan.masked_paths.len(), MASKED_PATHS.len());
+        // Deny all first; config.rs adds its allow rules for the nodes.
+        assert_eq!(plan.resources.devices[0].line(), "a *:* rwm");
+        assert!(!plan.resources.devices[0].allow);
         let _ = default_spec(&["/bin/true".to_string()]);
     }
 
@@ -147,6 +158,7 @@ mod tests {
         )
         .unwrap();
         assert!(plan.namespaces.user);
+        assert!(plan.resources.devices.is_empty());
         assert_eq!(plan.userns, Some(maps));
         let devpts = plan.mounts.iter().find(|m| m.fstype == "devpts").unwrap();
         assert!(!devpts.data.contains("gid="), "{}", devpts.data);

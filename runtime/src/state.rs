@@ -73,12 +73,17 @@ pub fn dir(root: &Path, id: &str) -> PathBuf {
 
 /// Claim `id` by creating its directory: fails if it exists.
 pub fn claim(root: &Path, id: &str) -> Result<PathBuf> {
-    std::fs::create_dir_all(root).map_err(io("mkdir", root))?;
+    use std::os::unix::fs::DirBuilderExt;
+    // 0700 as runc: other users may not list the container ids.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(io("mkdir", root))?;
     let d = dir(root, id);
     // 0711 as runc: others may traverse to a socket or fifo they were
     // given but not list or read the container's state (claim C6 found
     // a rootless container's state readable by other users on a shared root).
-    use std::os::unix::fs::DirBuilderExt;
     match std::fs::DirBuilder::new().mode(0o711).create(&d) {
         Ok(()) => Ok(d),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists {
@@ -305,6 +310,24 @@ mod tests {
             Err(Error::NotFound { .. })
         ));
         assert_eq!(list(t.path()).unwrap(), ["c"]);
+    }
+
+    #[test]
+    fn a_new_state_root_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("a/root");
+        claim(&root, "c").unwrap();
+        for d in [root.as_path(), root.parent().unwrap()] {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+        let mode = std::fs::metadata(root.join("c"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o711);
     }
 
     #[test]

@@ -72,6 +72,47 @@ pub fn check(sysctls: &BTreeMap<String, String>, owned: Owned) -> Result<()> {
     Ok(())
 }
 
+/// The identity (device, inode) of a namespace file such as
+/// /proc/self/ns/net; None when it cannot be read (another user's
+/// process).
+pub fn ns_id(p: &Path) -> Option<(u64, u64)> {
+    nix::sys::stat::stat(p).ok().map(|s| (s.st_dev, s.st_ino))
+}
+
+/// runc's isHostNetNS: a container that joined a network namespace by
+/// path may not set `net.*` sysctls when that namespace is the runtime's
+/// own (`before`, read before joining) or host init's (`host`): the write
+/// would change the host. `now` is the namespace joined; `path` is the
+/// config's path, for the message.
+pub fn refuse_host_net(
+    sysctls: &BTreeMap<String, String>,
+    path: &Path,
+    now: Option<(u64, u64)>,
+    before: Option<(u64, u64)>,
+    host: Option<(u64, u64)>,
+) -> Result<()> {
+    let Some(name) = sysctls.keys().find(|k| k.starts_with("net.")) else {
+        return Ok(());
+    };
+    let Some(now) = now else {
+        // Fail closed: an unknown namespace may be the host's.
+        return Err(Error::Init(format!(
+            "linux.sysctl.{name}: cannot identify the network namespace joined from {}",
+            path.display()
+        )));
+    };
+    if Some(now) == before || Some(now) == host {
+        return Err(Error::Invalid {
+            field: format!("linux.sysctl.{name}"),
+            why: format!(
+                "the container joined the host's network namespace ({}): setting it would change the host",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The /proc/sys file of a sysctl name (dots become slashes, as sysctl(8)).
 pub fn path(proc_sys: &Path, name: &str) -> PathBuf {
     proc_sys.join(name.replace('.', "/"))
@@ -130,6 +171,32 @@ mod tests {
             path(Path::new("/proc/sys"), "net.ipv4.ping_group_range"),
             Path::new("/proc/sys/net/ipv4/ping_group_range")
         );
+    }
+
+    #[test]
+    fn net_sysctls_are_refused_in_the_hosts_network_namespace() {
+        let net = one("net.ipv4.ping_group_range", "0 0");
+        let p = Path::new("/run/netns/x");
+        let (own, host, other) = (Some((4, 1)), Some((4, 2)), Some((4, 3)));
+        let e = refuse_host_net(&net, p, own, own, host)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("linux.sysctl.net.ipv4.ping_group_range") && e.contains("host"),
+            "{e}"
+        );
+        assert!(refuse_host_net(&net, p, host, own, host).is_err());
+        assert!(
+            refuse_host_net(&net, p, None, own, host).is_err(),
+            "fails closed"
+        );
+        refuse_host_net(&net, p, other, own, host).unwrap();
+        refuse_host_net(&net, p, other, own, None).unwrap();
+        // Only net.* sysctls are about the network namespace.
+        refuse_host_net(&one("kernel.shmmax", "1"), p, own, own, host).unwrap();
+        let me = ns_id(Path::new("/proc/self/ns/net"));
+        assert!(me.is_some());
+        assert_eq!(me, ns_id(Path::new("/proc/thread-self/ns/net")));
     }
 
     #[test]

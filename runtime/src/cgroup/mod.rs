@@ -8,6 +8,7 @@
 //! Every path is a parameter, so the logic is tested against a fake cgroupfs
 //! in a temporary directory.
 
+pub mod devices;
 pub mod v1;
 pub mod v2;
 

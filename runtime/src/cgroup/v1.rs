@@ -8,20 +8,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The controllers a container with `res` joins: memory and pids always
-/// (OOM reporting, process accounting), the others when limits need them.
+/// (OOM reporting, process accounting), devices always (the default
+/// device policy, [`super::devices`]), the others when limits need them.
 pub fn controllers(
     mounts: &BTreeMap<String, PathBuf>,
     res: &Resources,
 ) -> Vec<(&'static str, PathBuf)> {
-    let mut want = vec!["memory", "pids"];
+    let mut want = vec!["memory", "pids", "devices"];
     if res.cpu_shares.is_some() || res.cpu_quota.is_some() || res.cpu_period.is_some() {
         want.push("cpu");
     }
     if res.cpuset_cpus.is_some() || res.cpuset_mems.is_some() {
         want.push("cpuset");
-    }
-    if !res.devices.is_empty() {
-        want.push("devices");
     }
     want.into_iter()
         .filter_map(|c| mounts.get(c).map(|p| (c, p.clone())))
@@ -123,7 +121,7 @@ pub fn apply(ctl: &str, dir: &Path, res: &Resources) -> Result<()> {
             }
         }
         "devices" => {
-            for rule in &res.devices {
+            for rule in &super::devices::effective(&res.devices) {
                 let f = if rule.allow {
                     "devices.allow"
                 } else {
@@ -143,7 +141,7 @@ mod tests {
 
     fn fake(root: &Path) -> BTreeMap<String, PathBuf> {
         let mut m = BTreeMap::new();
-        for c in ["memory", "pids", "cpu", "cpuset"] {
+        for c in ["memory", "pids", "cpu", "cpuset", "devices"] {
             std::fs::create_dir_all(root.join(c)).unwrap();
             m.insert(c.to_string(), root.join(c));
         }
@@ -166,7 +164,7 @@ mod tests {
             ..Default::default()
         };
         let cg = create(&m, "/isorun/c1", &res).unwrap();
-        assert_eq!(cg.dirs.len(), 4);
+        assert_eq!(cg.dirs.len(), 5);
         let rd = |p: &str| std::fs::read_to_string(t.path().join(p)).unwrap();
         assert_eq!(rd("memory/isorun/c1/memory.limit_in_bytes"), "67108864");
         assert_eq!(rd("pids/isorun/c1/pids.max"), "max");
@@ -175,6 +173,9 @@ mod tests {
         assert_eq!(rd("cpuset/isorun/cpuset.cpus"), "0-1");
         assert_eq!(rd("cpuset/isorun/c1/cpuset.cpus"), "0-1");
         assert_eq!(rd("cpuset/isorun/c1/cpuset.mems"), "0");
+        // The default device policy (the fake keeps each file's last write).
+        assert_eq!(rd("devices/isorun/c1/devices.deny"), "a *:* rwm");
+        assert_eq!(rd("devices/isorun/c1/devices.allow"), "c 10:200 rwm");
     }
 
     #[test]
@@ -185,7 +186,7 @@ mod tests {
             .into_iter()
             .map(|(c, _)| c)
             .collect();
-        assert_eq!(names, ["memory", "pids"]);
+        assert_eq!(names, ["memory", "pids", "devices"]);
     }
 
     #[test]

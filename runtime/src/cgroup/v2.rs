@@ -16,15 +16,15 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares.saturating_sub(2)) * 9999) / 262142
 }
 
-/// Create the cgroup under `root` and write the limits.
+/// Create the cgroup under `root`, write the limits and attach the device
+/// policy.
 pub fn create(root: &Path, rel: &str, res: &Resources) -> Result<Cgroup> {
-    if !res.devices.is_empty() {
-        return Err(Error::Unsupported {
-            field: "linux.resources.devices".into(),
-            why: "device rules on cgroup v2 need an eBPF program, which isorun does not load"
-                .into(),
-        });
-    }
+    create_with(root, rel, res, true)
+}
+
+/// `create`, the device program left out when `device_policy` is false
+/// (only for tests on a fake cgroupfs, where no program can attach).
+fn create_with(root: &Path, rel: &str, res: &Resources, device_policy: bool) -> Result<Cgroup> {
     let leaf = join(root, rel);
     let made = mkdirs(root, rel)?;
     let cg = Cgroup {
@@ -62,7 +62,17 @@ pub fn create(root: &Path, rel: &str, res: &Resources) -> Result<Cgroup> {
             }
             dir.push(c);
         }
-        apply(&leaf, res)
+        apply(&leaf, res)?;
+        // The device policy (super::devices). Rootless: loading an eBPF
+        // program needs CAP_BPF or CAP_SYS_ADMIN in the initial user
+        // namespace, which a rootless caller lacks; its container cannot
+        // mknod a node either (CAP_MKNOD of a user namespace does not
+        // cover devices), and the nodes it gets are bind mounts of the
+        // host's, opened under the host's own permissions.
+        if device_policy && !crate::rootless::is_rootless() {
+            super::devices::bpf::attach(&leaf, &super::devices::effective(&res.devices))?;
+        }
+        Ok(())
     })();
     if let Err(e) = r {
         let _ = cg.remove();
@@ -157,7 +167,7 @@ mod tests {
             cpuset_cpus: Some("0".into()),
             ..Default::default()
         };
-        let cg = create(t.path(), "/isorun/c2", &res).unwrap();
+        let cg = create_with(t.path(), "/isorun/c2", &res, false).unwrap();
         let leaf = t.path().join("isorun/c2");
         assert_eq!(cg.dirs, vec![leaf.clone()]);
         assert_eq!(
@@ -184,30 +194,16 @@ mod tests {
     }
 
     #[test]
-    fn missing_controller_and_device_rules_are_errors() {
+    fn missing_controller_is_an_error() {
         let t = tempfile::tempdir().unwrap();
         std::fs::write(t.path().join("cgroup.controllers"), "memory pids\n").unwrap();
         let res = Resources {
             cpu_shares: Some(100),
             ..Default::default()
         };
-        let e = create(t.path(), "/isorun/c3", &res).unwrap_err();
+        let e = create_with(t.path(), "/isorun/c3", &res, false).unwrap_err();
         assert!(e.to_string().contains("controller cpu"), "{e}");
         assert!(!t.path().join("isorun/c3").exists());
-        let res = Resources {
-            devices: vec![crate::config::DeviceRule {
-                allow: false,
-                kind: 'a',
-                major: None,
-                minor: None,
-                access: "rwm".into(),
-            }],
-            ..Default::default()
-        };
-        assert!(create(t.path(), "/isorun/c4", &res)
-            .unwrap_err()
-            .to_string()
-            .contains("devices"));
     }
 
     #[test]
