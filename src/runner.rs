@@ -127,6 +127,8 @@ pub fn blank_record(
         valid: false,
         metrics: BTreeMap::new(),
         units: BTreeMap::new(),
+        directions: Default::default(),
+        aliases: Default::default(),
         info: BTreeMap::new(),
         timings: Timings {
             started_unix_ms: started
@@ -217,6 +219,8 @@ pub fn to_record(
             } else {
                 rec.metrics = o.result.metrics.clone();
                 rec.units = o.result.units.clone();
+                rec.directions = o.result.directions.clone();
+                rec.aliases = o.result.aliases.clone();
                 for (k, v) in &o.extra_ms {
                     rec.info.insert(k.clone(), format!("{v:.3}"));
                 }

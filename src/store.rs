@@ -84,7 +84,10 @@ impl RunDir {
 
     /// Append one result line and make it durable before returning.
     pub fn append(&mut self, rec: &ResultRecord) -> Result<()> {
-        let mut line = serde_json::to_vec(rec).context("serialising a result")?;
+        // Every stored metric carries its direction (from its definition).
+        let mut rec = rec.clone();
+        rec.fill_directions();
+        let mut line = serde_json::to_vec(&rec).context("serialising a result")?;
         line.push(b'\n');
         let p = self.path.join(RESULTS_FILE);
         self.results
@@ -186,6 +189,8 @@ mod tests {
             valid: true,
             metrics: BTreeMap::from([("gflops".into(), 1.0)]),
             units: BTreeMap::from([("gflops".into(), "GFLOP/s".into())]),
+            directions: Default::default(),
+            aliases: Default::default(),
             info: BTreeMap::new(),
             timings: Timings::default(),
             error: None,

@@ -227,6 +227,8 @@ struct SampleAcc {
     xs: Vec<f64>,
     reps: Vec<u32>,
     unit: String,
+    /// As the first record says (recorded, else from the definitions).
+    direction: Direction,
     env: String,
     accel: Option<String>,
 }
@@ -298,7 +300,8 @@ impl Analyser {
             }
         };
         for (metric, &v) in &r.metrics {
-            if !v.is_finite() {
+            // An alias repeats another metric's values: shown once.
+            if !v.is_finite() || r.alias_of(metric).is_some() {
                 continue;
             }
             let m = self.metrics.id(metric);
@@ -306,6 +309,7 @@ impl Analyser {
                 xs: Vec::new(),
                 reps: Vec::new(),
                 unit: r.units.get(metric).cloned().unwrap_or_default(),
+                direction: r.direction(metric),
                 env: r.env.clone(),
                 accel: r.env_detail.get("accel").cloned(),
             });
@@ -363,7 +367,7 @@ impl Analyser {
         }
         let mut relatives = Vec::with_capacity(samples.len());
         for ((workload, metric, env_id), (acc, params, _, _)) in &samples {
-            let direction = Direction::of(metric, &acc.unit);
+            let direction = acc.direction;
             let mut incomparable = None;
             let vs_native = if env_id == BASELINE {
                 None
@@ -462,6 +466,35 @@ pub fn relative_paired(
 mod tests {
     use super::*;
     use crate::testdata;
+
+    #[test]
+    fn the_recorded_direction_decides_and_aliases_show_once() {
+        let mut run = testdata::fixture_run(3, 1.0);
+        testdata::with_two_thread_cpu(&mut run);
+        // A direction no name would suggest: the record's word counts.
+        for r in run.records.iter_mut().filter(|r| r.workload == "randacc") {
+            r.directions.insert("gups".into(), Direction::LowerIsBetter);
+        }
+        let a = analyse(&run.records, StatsOptions::default());
+        let gups = a.figure("native", "randacc", "gups").unwrap();
+        assert_eq!(gups.direction, Direction::LowerIsBetter);
+        let trial = a.figure("native", "membw", "triad_mbs").unwrap();
+        assert_eq!(trial.direction, Direction::HigherIsBetter);
+        // Old records (no aliases recorded): `_2t` equal to the plain metric
+        // in a two-thread run is an alias; `_1t` is its own figure.
+        let cpu = a.metrics("cpu");
+        assert!(cpu.contains(&"gflops".to_string()), "{cpu:?}");
+        assert!(cpu.contains(&"gflops_1t".to_string()), "{cpu:?}");
+        assert!(!cpu.iter().any(|m| m.ends_with("_2t")), "{cpu:?}");
+        // Recorded aliases are followed as recorded.
+        for r in run.records.iter_mut().filter(|r| r.workload == "cpu") {
+            r.aliases.insert("gflops_1t".into(), "gflops".into());
+        }
+        let a = analyse(&run.records, StatsOptions::default());
+        let cpu = a.metrics("cpu");
+        assert!(!cpu.contains(&"gflops_1t".to_string()), "{cpu:?}");
+        assert!(cpu.iter().any(|m| m.ends_with("_2t")), "{cpu:?}");
+    }
 
     #[test]
     fn figures_cover_every_env_and_metric() {

@@ -48,6 +48,9 @@ pub struct DensitySummary {
     pub pss_mib: Option<Estimate>,
     /// Host memory per extra instance: the slope, with its 95% interval.
     pub marginal_mib: Option<Estimate>,
+    /// The slope's fit: R², points and the instance range it covers; or why
+    /// no slope could be estimated.
+    pub marginal_fit: Result<SlopeFit, String>,
     /// Median launch time of the first and of the last 10% of launches.
     pub launch_first_ms: Option<f64>,
     pub launch_last_ms: Option<f64>,
@@ -57,6 +60,76 @@ impl DensitySummary {
     pub fn emulated(&self) -> bool {
         self.accel.as_deref() == Some("tcg")
     }
+
+    /// The host memory per extra instance as a reader sees it:
+    /// `1.52 [1.40, 1.64] MiB (R² 0.98, 200 instances)`, a flagged negative
+    /// slope, or why there is none; never "?".
+    pub fn marginal_text(&self) -> String {
+        match (&self.marginal_fit, self.marginal_mib) {
+            (Ok(f), Some(e)) => {
+                let flag = if e.point < 0.0 {
+                    " — negative: the host's memory fell as instances were added, so its own drift swamps the instances; not a cost"
+                } else {
+                    ""
+                };
+                format!(
+                    "{} [{}, {}] MiB (R² {:.2}, {} points, instances {}–{}){flag}",
+                    crate::export::num(e.point),
+                    crate::export::num(e.lo),
+                    crate::export::num(e.hi),
+                    f.r2,
+                    f.n,
+                    f.x_range.0,
+                    f.x_range.1
+                )
+            }
+            (Err(why), _) => format!("cannot be estimated ({why})"),
+            (Ok(_), None) => "cannot be estimated".to_string(),
+        }
+    }
+}
+
+/// A least-squares fit of the host's used memory against the instance count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlopeFit {
+    pub slope: Estimate,
+    /// Coefficient of determination (1 = every point on the line).
+    pub r2: f64,
+    pub n: usize,
+    /// Smallest and largest instance count fitted.
+    pub x_range: (u64, u64),
+}
+
+/// [`slope`] with its R² and range, or why it cannot be estimated.
+pub fn fit_slope(points: &[(f64, f64)]) -> Result<SlopeFit, String> {
+    if points.len() < 3 {
+        return Err(format!(
+            "{} instance(s) with a host memory figure; a slope needs at least 3",
+            points.len()
+        ));
+    }
+    let slope = slope(points).ok_or("every point has the same instance count")?;
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let a = my - slope.point * mx;
+    let ss_tot: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let ss_res: f64 = points
+        .iter()
+        .map(|p| (p.1 - a - slope.point * p.0).powi(2))
+        .sum();
+    let r2 = if ss_tot > 0.0 {
+        1.0 - ss_res / ss_tot
+    } else {
+        1.0
+    };
+    let xs = points.iter().map(|p| p.0 as u64);
+    Ok(SlopeFit {
+        slope,
+        r2,
+        n: points.len(),
+        x_range: (xs.clone().min().unwrap_or(0), xs.max().unwrap_or(0)),
+    })
 }
 
 /// Every environment's series, in record order.
@@ -165,6 +238,7 @@ pub fn summarize(s: &DensitySeries) -> DensitySummary {
         instances: s.points.len(),
         pss_mib: mean_ci(&pss),
         marginal_mib: slope(&used),
+        marginal_fit: fit_slope(&used),
         launch_first_ms: first,
         launch_last_ms: last,
     }
@@ -193,6 +267,8 @@ mod tests {
                 ("host_mem_used_delta_mib".to_string(), used),
             ]),
             units: BTreeMap::new(),
+            directions: Default::default(),
+            aliases: Default::default(),
             info: BTreeMap::new(),
             timings: Timings::default(),
             error: None,
@@ -224,6 +300,31 @@ mod tests {
         // Launch time grew from ~10.3 ms to ~14.8 ms.
         assert!((d.launch_first_ms.unwrap() - 10.275).abs() < 0.01, "{d:?}");
         assert!((d.launch_last_ms.unwrap() - 14.775).abs() < 0.01, "{d:?}");
+    }
+
+    #[test]
+    fn the_fit_has_r2_and_range_and_says_why_it_is_missing() {
+        let f = fit_slope(&[(1.0, 2.0), (2.0, 4.1), (3.0, 5.9), (4.0, 8.0)]).unwrap();
+        assert!((f.slope.point - 2.0).abs() < 0.05 && f.r2 > 0.99, "{f:?}");
+        assert_eq!((f.n, f.x_range), (4, (1, 4)));
+        let why = fit_slope(&[(1.0, 1.0), (2.0, 2.0)]).unwrap_err();
+        assert!(why.contains("at least 3"), "{why}");
+        // Noise only: a poor fit shows as a low R².
+        let f = fit_slope(&[(1.0, 5.0), (2.0, 1.0), (3.0, 6.0), (4.0, 2.0)]).unwrap();
+        assert!(f.r2 < 0.2, "{f:?}");
+    }
+
+    #[test]
+    fn a_negative_slope_is_flagged_and_a_missing_one_named_never_a_question_mark() {
+        let recs: Vec<ResultRecord> = (1..=5)
+            .map(|k| rec("container-x", k, 100.0, 1.0, 50.0 - k as f64))
+            .collect();
+        let d = summarize(&series(&recs)[0]);
+        let t = d.marginal_text();
+        assert!(t.contains("negative") && !t.contains('?'), "{t}");
+        let d = summarize(&series(&recs[..2])[0]);
+        let t = d.marginal_text();
+        assert!(t.starts_with("cannot be estimated (2 instance(s)"), "{t}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! few experiment records (density, neighbours), not the records.
 
 use crate::analysis::{Analyser, Analysis};
+use crate::export::csv::TidyCsv;
 use crate::load::{read_run, LoadError, Run};
 use crate::report::{Facts, FactsBuilder};
 use crate::schema::{ResultRecord, RunInfo};
@@ -27,6 +28,9 @@ pub struct Digest {
     pub load_warnings: Vec<String>,
     /// Records read.
     pub lines: usize,
+    /// The tidy `results.csv`: every repetition and metric (see
+    /// [`crate::export::csv::TidyCsv`]); text, not records, is kept.
+    pub tidy_csv: String,
 }
 
 /// Builds a [`Digest`] from records pushed one at a time.
@@ -35,16 +39,19 @@ pub struct Digester {
     analyser: Analyser,
     facts: FactsBuilder,
     lines: usize,
+    tidy: TidyCsv,
 }
 
 impl Digester {
     pub fn push(&mut self, r: &ResultRecord) {
+        self.tidy.push(r);
         self.analyser.push(r);
         self.facts.push(r);
         self.lines += 1;
     }
 
     pub fn finish(self, info: RunInfo, source: String, dir: Option<PathBuf>) -> Digest {
+        let tidy_csv = self.tidy.finish(&info.host.hostname);
         Digest {
             source,
             dir,
@@ -53,6 +60,7 @@ impl Digester {
             facts: self.facts.finish(),
             load_warnings: Vec::new(),
             lines: self.lines,
+            tidy_csv,
         }
     }
 }

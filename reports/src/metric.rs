@@ -1,51 +1,15 @@
-//! What a metric name and its unit mean: whether higher or lower is better,
-//! the working-set size hidden in `ns_per_load_<size>`, and the order in which
-//! workloads, environments and metrics are listed (shared/DESIGN.md, "Results").
+//! What a metric name means: the working-set size hidden in
+//! `ns_per_load_<size>`, and the order in which workloads, environments and
+//! metrics are listed (shared/DESIGN.md, "Results"). Whether higher or lower
+//! is better is the metric's definition's ([`Direction`]), recorded with it.
 
+use isobench_workloads::metrics::Name;
+use isobench_workloads::Workload;
 use std::cmp::Ordering;
 
-/// Whether a larger value of a metric is an improvement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    HigherIsBetter,
-    LowerIsBetter,
-}
-
-impl Direction {
-    /// Derived from the unit when it says (a rate, a time, a size), else from
-    /// the metric's name (`*_ms`, `ns_per_*`, ...). Rates are higher-is-better.
-    pub fn of(metric: &str, unit: &str) -> Direction {
-        let u = unit.trim().to_ascii_lowercase();
-        if u.contains("/s") || u.ends_with("ps") || u == "gups" || u.contains("per s") {
-            return Direction::HigherIsBetter;
-        }
-        let time_units = ["ns", "us", "µs", "ms", "s", "ns/load", "seconds", "cycles"];
-        let size_units = ["b", "bytes", "kib", "mib", "gib", "kb", "mb", "gb"];
-        if time_units.contains(&u.as_str())
-            || u.starts_with("ns/")
-            || size_units.contains(&u.as_str())
-        {
-            return Direction::LowerIsBetter;
-        }
-        let m = metric.to_ascii_lowercase();
-        let lower_suffixes = ["_ms", "_ns", "_us", "_s", "_bytes", "_kib", "_mib"];
-        if m.starts_with("ns_per_")
-            || m.contains("latency")
-            || lower_suffixes.iter().any(|s| m.ends_with(s))
-        {
-            Direction::LowerIsBetter
-        } else {
-            Direction::HigherIsBetter
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Direction::HigherIsBetter => "higher is better",
-            Direction::LowerIsBetter => "lower is better",
-        }
-    }
-}
+/// Whether a larger value of a metric is an improvement: defined with each
+/// metric in the workloads crate and recorded with the results.
+pub use isobench_workloads::metrics::Direction;
 
 /// Working-set size in bytes of a latency metric, `ns_per_load_64KiB` → 65536.
 pub fn latency_size_bytes(metric: &str) -> Option<u64> {
@@ -78,14 +42,16 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes} B")
 }
 
-fn rank(list: &[&str], s: &str) -> usize {
-    list.iter().position(|x| *x == s).unwrap_or(list.len())
-}
-
-/// Workloads in the order of shared/DESIGN.md, unknown ones after, by name.
+/// Workloads in the order the workloads crate lists them
+/// (`Workload::ALL`), unknown ones after, by name.
 pub fn workload_order(a: &str, b: &str) -> Ordering {
-    const ORDER: [&str; 5] = ["cpu", "membw", "randacc", "latency", "startup"];
-    rank(&ORDER, a).cmp(&rank(&ORDER, b)).then(a.cmp(b))
+    let rank = |s: &str| {
+        Workload::ALL
+            .iter()
+            .position(|w| w.name() == s)
+            .unwrap_or(Workload::ALL.len())
+    };
+    rank(a).cmp(&rank(b)).then(a.cmp(b))
 }
 
 /// Environments: native, then containers, then VMs; by id within a class.
@@ -132,20 +98,6 @@ pub fn metric_order(a: &str, b: &str) -> Ordering {
             return x.2.cmp(&y.2);
         }
     }
-    const ORDER: [&str; 12] = [
-        "primes_per_s",
-        "gflops",
-        "copy_mbs",
-        "scale_mbs",
-        "add_mbs",
-        "triad_mbs",
-        "gups",
-        "first_instruction_ms",
-        "lifecycle_ms",
-        "create_ms",
-        "start_ms",
-        "delete_ms",
-    ];
     // `gflops_1t` sorts with `gflops`, after it.
     let base = |m: &'_ str| -> String {
         match m.rsplit_once('_') {
@@ -156,8 +108,14 @@ pub fn metric_order(a: &str, b: &str) -> Ordering {
         }
     };
     let (ba, bb) = (base(a), base(b));
-    rank(&ORDER, &ba)
-        .cmp(&rank(&ORDER, &bb))
+    // Defined metrics in the order of their definitions, the others after.
+    let rank = |m: &str| {
+        isobench_workloads::metrics::all()
+            .position(|d| matches!(d.name, Name::Exact(s) if s == m))
+            .unwrap_or(usize::MAX)
+    };
+    rank(&ba)
+        .cmp(&rank(&bb))
         .then(ba.cmp(&bb))
         .then(a.len().cmp(&b.len()))
         .then(a.cmp(b))
@@ -166,41 +124,6 @@ pub fn metric_order(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn direction_follows_unit_and_name() {
-        assert_eq!(
-            Direction::of("triad_mbs", "MB/s"),
-            Direction::HigherIsBetter
-        );
-        assert_eq!(Direction::of("gups", "GUPS"), Direction::HigherIsBetter);
-        assert_eq!(
-            Direction::of("primes_per_s", "primes/s"),
-            Direction::HigherIsBetter
-        );
-        assert_eq!(
-            Direction::of("gflops", "GFLOP/s"),
-            Direction::HigherIsBetter
-        );
-        assert_eq!(
-            Direction::of("ns_per_load_1MiB", "ns"),
-            Direction::LowerIsBetter
-        );
-        assert_eq!(
-            Direction::of("lifecycle_ms", "ms"),
-            Direction::LowerIsBetter
-        );
-        // Unknown unit: the name decides.
-        assert_eq!(
-            Direction::of("guest_uptime_ms", ""),
-            Direction::LowerIsBetter
-        );
-        assert_eq!(
-            Direction::of("ns_per_load_1GiB", "?"),
-            Direction::LowerIsBetter
-        );
-        assert_eq!(Direction::of("widgets", ""), Direction::HigherIsBetter);
-    }
 
     #[test]
     fn sizes_parse_and_format() {

@@ -65,7 +65,7 @@ pub fn slowdowns(records: &[ResultRecord]) -> Vec<Slowdown> {
     let mut cells: BTreeMap<Key, (Vec<f64>, Vec<u32>)> = BTreeMap::new();
     let mut pressure: BTreeMap<Key, (Vec<f64>, String)> = BTreeMap::new();
     let mut meta: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
-    let mut units: BTreeMap<String, String> = BTreeMap::new();
+    let mut directions: BTreeMap<String, Direction> = BTreeMap::new();
     for r in records.iter().filter(|r| r.valid && r.workload == WORKLOAD) {
         let (Some(victim), Some(ant), Some(place)) = (
             param(r, "victim"),
@@ -96,9 +96,12 @@ pub fn slowdowns(records: &[ResultRecord]) -> Vec<Slowdown> {
                     .push(v);
                 continue;
             }
-            units
+            if r.alias_of(m).is_some() {
+                continue;
+            }
+            directions
                 .entry(m.clone())
-                .or_insert_with(|| r.units.get(m).cloned().unwrap_or_default());
+                .or_insert_with(|| r.direction(m));
             let c = cells.entry(key).or_default();
             c.0.push(v);
             c.1.push(r.rep);
@@ -122,8 +125,11 @@ pub fn slowdowns(records: &[ResultRecord]) -> Vec<Slowdown> {
         let Some((ratio, method)) = stats::ratio_interval_with_method(xs, reps, ax, areps) else {
             continue;
         };
-        let unit = units.get(metric).map(String::as_str).unwrap_or("");
-        let speed = match Direction::of(metric, unit) {
+        let direction = directions
+            .get(metric)
+            .copied()
+            .unwrap_or_else(|| Direction::of(metric, ""));
+        let speed = match direction {
             Direction::HigherIsBetter => ratio,
             Direction::LowerIsBetter => Estimate {
                 point: 1.0 / ratio.point,
@@ -457,6 +463,8 @@ mod tests {
             valid: true,
             metrics,
             units,
+            directions: Default::default(),
+            aliases: Default::default(),
             info: BTreeMap::new(),
             timings: Timings::default(),
             error: None,

@@ -184,6 +184,8 @@ pub(crate) fn test_record(id: &str, model: &str, outcomes: &[(&str, &str)]) -> R
             ])
         },
         units: BTreeMap::new(),
+        directions: Default::default(),
+        aliases: Default::default(),
         info,
         timings: Timings::default(),
         error: outcomes

@@ -413,6 +413,7 @@ pub fn render_digest(d: Digest) -> Result<Rendered, PlotError> {
         analysis,
         facts,
         load_warnings,
+        tidy_csv,
         ..
     } = d;
     let run_info = &info;
@@ -482,11 +483,24 @@ pub fn render_digest(d: Digest) -> Result<Rendered, PlotError> {
         },
         OutputFile {
             name: "results.csv".into(),
+            bytes: tidy_csv.into_bytes(),
+        },
+        OutputFile {
+            name: "summary.csv".into(),
             bytes: export::csv::to_csv(&analysis).into_bytes(),
         },
         OutputFile {
             name: "bencher.json".into(),
-            bytes: export::bencher::to_bmf_string(&analysis).into_bytes(),
+            bytes: export::bencher::to_bmf_string_with(&analysis, &facts).into_bytes(),
+        },
+        OutputFile {
+            name: claims::json::CLAIMS_FILE.into(),
+            bytes: claims::json::to_string(
+                &claims,
+                &[&run_info.run_id],
+                &[&run_info.host.hostname],
+            )
+            .into_bytes(),
         },
     ];
     for p in &plots {

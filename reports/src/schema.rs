@@ -5,6 +5,7 @@
 //! Bump [`SCHEMA_VERSION`] on any incompatible change; readers refuse versions
 //! they do not know.
 
+pub use isobench_workloads::metrics::Direction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -34,6 +35,16 @@ pub struct ResultRecord {
     pub valid: bool,
     pub metrics: BTreeMap<String, f64>,
     pub units: BTreeMap<String, String>,
+    /// Metric name -> whether higher or lower is better, as the metric's
+    /// definition says (isobench_workloads::metrics). Records written before
+    /// directions were recorded have none: [`ResultRecord::direction`] falls
+    /// back to the definitions, then to a guess from the name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub directions: BTreeMap<String, Direction>,
+    /// Metric name -> the metric it repeats (cpu's `gflops_2t` is `gflops`
+    /// in a two-thread run); readers show it once ([`ResultRecord::alias_of`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, String>,
     /// How it was measured: code path / ISA, validation detail, ...
     #[serde(default)]
     pub info: BTreeMap<String, String>,
@@ -41,6 +52,46 @@ pub struct ResultRecord {
     /// Why the run failed or is invalid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl ResultRecord {
+    /// Whether higher or lower is better for `metric`: as recorded, else as
+    /// its definition says, else guessed from its unit and name.
+    pub fn direction(&self, metric: &str) -> Direction {
+        self.directions.get(metric).copied().unwrap_or_else(|| {
+            Direction::of(metric, self.units.get(metric).map_or("", String::as_str))
+        })
+    }
+
+    /// The metric `metric` repeats, if it is an alias: as recorded, else (a
+    /// record written before aliases were) when it is `<m>_<threads>t` with
+    /// the value of `<m>`.
+    pub fn alias_of(&self, metric: &str) -> Option<String> {
+        if let Some(a) = self.aliases.get(metric) {
+            return Some(a.clone());
+        }
+        if !self.aliases.is_empty() || !self.directions.is_empty() {
+            // A record that says what its aliases are.
+            return None;
+        }
+        let threads = self.params.get("threads").and_then(|v| v.as_u64());
+        isobench_workloads::metrics::guess_alias(metric, threads, |m| self.metrics.get(m).copied())
+    }
+
+    /// Fill in the direction of every metric that has none, from the
+    /// definitions (or the guess): what `isobench run` stores.
+    pub fn fill_directions(&mut self) {
+        let missing: Vec<String> = self
+            .metrics
+            .keys()
+            .filter(|m| !self.directions.contains_key(*m))
+            .cloned()
+            .collect();
+        for m in missing {
+            let d = self.direction(&m);
+            self.directions.insert(m, d);
+        }
+    }
 }
 
 /// Host-side timings of one run.

@@ -131,6 +131,8 @@ fn record(env_id: &str, workload: &str, rep: u32, metrics: &[(String, f64, &str)
             .iter()
             .map(|(k, _, u)| (k.clone(), u.to_string()))
             .collect(),
+        directions: Default::default(),
+        aliases: Default::default(),
         info: BTreeMap::from([("isa".to_string(), "x86-64".to_string())]),
         timings: Timings {
             started_unix_ms: 1_795_803_300_000 + rep as u64 * 60_000,

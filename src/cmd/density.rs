@@ -87,6 +87,8 @@ fn record(
         valid: p.pss_mib.is_some(),
         metrics,
         units,
+        directions: Default::default(),
+        aliases: Default::default(),
         info,
         timings: Timings {
             started_unix_ms: SystemTime::now()

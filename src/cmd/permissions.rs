@@ -120,6 +120,8 @@ fn record(run_id: &str, r: &SetupResult) -> ResultRecord {
         valid: r.available.is_ok(),
         metrics,
         units,
+        directions: Default::default(),
+        aliases: Default::default(),
         info,
         timings: Timings {
             started_unix_ms: SystemTime::now()

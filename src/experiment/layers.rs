@@ -182,6 +182,8 @@ pub fn measure_in(spec: &WorkloadSpec, parent: &Path) -> Result<RunOutcome> {
         valid: false,
         metrics: BTreeMap::new(),
         units: BTreeMap::new(),
+        directions: BTreeMap::new(),
+        aliases: BTreeMap::new(),
         info: BTreeMap::new(),
         error: None,
         elapsed_s: 0.0,

@@ -382,6 +382,8 @@ pub fn to_record(
             rec.params = r.params.clone();
             rec.metrics = r.metrics.clone();
             rec.units = r.units.clone();
+            rec.directions = r.directions.clone();
+            rec.aliases = r.aliases.clone();
             rec.info = r.info.clone();
             rec.valid = r.valid && !r.metrics.is_empty();
             rec.error = r.error.clone();
@@ -638,6 +640,8 @@ mod tests {
                     valid: true,
                     metrics: BTreeMap::from([(metric.to_string(), value)]),
                     units: BTreeMap::from([(metric.to_string(), unit.to_string())]),
+                    directions: BTreeMap::new(),
+                    aliases: BTreeMap::new(),
                     info: BTreeMap::new(),
                     error: None,
                     elapsed_s: 0.001,

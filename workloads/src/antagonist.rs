@@ -19,6 +19,7 @@
 //! still know the rate it achieved up to then; at the end of a bounded run it
 //! prints the usual result line with metric `rate`.
 
+use crate::metrics::MetricDef;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,6 +29,9 @@ use std::time::{Duration, Instant};
 pub const PROGRESS_MARKER: &str = "ISOBENCH-PROGRESS";
 /// How often progress is printed.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// The rate the antagonist applied (its unit is the kind's, [`Kind::unit`]).
+pub const METRICS: &[MetricDef] = &[MetricDef::higher("rate", "ops/s")];
 
 /// Which resource the antagonist presses on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,21 +147,76 @@ pub fn last_progress(stream: &str) -> Option<Progress> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub last: Progress,
+    /// Working-set bytes per thread (per array for membw).
     pub size_bytes: u64,
+    /// How that size was chosen (see [`choose_size`]).
+    pub size_source: String,
+}
+
+/// The largest last-level cache taken at its word when sizing an
+/// antagonist. Virtual machines may report host-sized or invented caches
+/// (a guest reporting a 480 MiB L3 made a 1.9 GiB-per-thread antagonist
+/// that spent its time in page faults); no shipping CPU has a last-level
+/// cache per socket much beyond this, so a larger report is capped here and
+/// the cap is recorded.
+pub const LLC_CAP_BYTES: u64 = 128 << 20;
+
+/// Assumed last-level cache when the host reports none.
+pub const LLC_ASSUMED_BYTES: u64 = 32 << 20;
+
+/// The working set per thread of an antagonist, and how it was chosen: the
+/// plan's size (`--size`) when given; else from the last-level cache
+/// (`llc`, capped at [`LLC_CAP_BYTES`]): membw's arrays together exceed
+/// the cache 4x as STREAM asks (4x the cache shared among the threads,
+/// at least 1 MiB each), llc's chase fits the cache as a whole.
+pub fn choose_size(
+    kind: Kind,
+    size: Option<u64>,
+    llc: Option<u64>,
+    threads: usize,
+) -> (u64, String) {
+    if let Some(s) = size {
+        return (s, "--size (the plan)".to_string());
+    }
+    let (cache, how) = match llc {
+        Some(l) if l > LLC_CAP_BYTES => (
+            LLC_CAP_BYTES,
+            format!(
+                "the last-level cache capped at {} MiB (the host reports {} MiB)",
+                LLC_CAP_BYTES >> 20,
+                l >> 20
+            ),
+        ),
+        Some(l) => (l, format!("the {} KiB last-level cache", l >> 10)),
+        None => (
+            LLC_ASSUMED_BYTES,
+            format!(
+                "an assumed {} MiB last-level cache (the host reports none)",
+                LLC_ASSUMED_BYTES >> 20
+            ),
+        ),
+    };
+    let t = threads.max(1) as u64;
+    match kind {
+        Kind::Membw => (
+            (4 * cache / t).max(1 << 20),
+            format!("4x {how}, shared among {t} thread(s)"),
+        ),
+        _ => (cache, how),
+    }
 }
 
 /// Run the antagonist, calling `report` every [`PROGRESS_EVERY`] (and once at
-/// the end of a bounded run). `llc_bytes` is the last-level cache size.
+/// the end of a bounded run). `llc_bytes` is the last-level cache size the
+/// host reports, if any. Buffers are built, faulted in and warmed before the
+/// clock starts.
 pub fn run(
     cfg: &AntagonistConfig,
-    llc_bytes: u64,
+    llc_bytes: Option<u64>,
     mut report: impl FnMut(&Progress),
 ) -> Result<Outcome, String> {
     let threads = cfg.threads.max(1);
-    let size = cfg.size_bytes.unwrap_or(match cfg.kind {
-        Kind::Membw => 4 * llc_bytes,
-        _ => llc_bytes,
-    });
+    let (size, size_source) = choose_size(cfg.kind, cfg.size_bytes, llc_bytes, threads);
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
@@ -239,6 +298,7 @@ pub fn run(
     Ok(Outcome {
         last,
         size_bytes: size,
+        size_source,
     })
 }
 
@@ -270,6 +330,12 @@ fn stream(
     let mut a: Vec<f64> = crate::alloc::try_zeroed_vec(n)?;
     let b: Vec<f64> = vec![1.0 + t as f64; n];
     let c: Vec<f64> = vec![2.0; n];
+    // A zeroed allocation is not yet backed: write every page of the target
+    // array, then run one whole triad pass, so that the timed passes measure
+    // bandwidth, not page faults.
+    a.fill(0.5);
+    crate::membw::triad(&mut a, &b, &c, crate::membw::SCALAR);
+    std::hint::black_box(&a);
     ready.fetch_add(1, Ordering::SeqCst);
     const CHUNK: usize = 1 << 16;
     let mut i = 0;
@@ -305,6 +371,9 @@ fn chase(
         let j = (r % i as u64) as usize;
         next.swap(i, j);
     }
+    // Every word was written above (the pages are faulted in); one
+    // sequential read warms the TLB and caches as far as they hold it.
+    std::hint::black_box(next.iter().fold(0usize, |x, &v| x ^ v));
     ready.fetch_add(1, Ordering::SeqCst);
     let mut p = 0usize;
     while !stop.load(Ordering::Relaxed) {
@@ -389,7 +458,11 @@ mod tests {
             duration: Some(Duration::from_millis(600)),
         };
         let mut lines = Vec::new();
-        let o = run(&cfg, 1 << 20, |p| lines.push(p.to_line())).unwrap();
+        let o = run(&cfg, Some(1 << 20), |p| lines.push(p.to_line())).unwrap();
+        assert_eq!(
+            (o.size_bytes, o.size_source.as_str()),
+            (4 << 20, "--size (the plan)")
+        );
         assert!(lines.len() >= 2, "progress was reported: {lines:?}");
         let back = last_progress(&lines.join("\n")).unwrap();
         // JSON keeps the counts exactly and the floats to the last digit or so.
@@ -408,6 +481,34 @@ mod tests {
             assert!(o.last.ops > 0 && o.last.rate > 0.0, "{kind:?}: {o:?}");
             assert!(o.last.elapsed_s >= 0.6, "{o:?}");
         }
+    }
+
+    #[test]
+    fn sizes_come_from_the_plan_or_a_capped_cache_and_say_which() {
+        // A host with a plausible 32 MiB L3: membw 4x it over two threads.
+        let (s, how) = choose_size(Kind::Membw, None, Some(32 << 20), 2);
+        assert_eq!(s, 64 << 20);
+        assert!(
+            how.contains("32768 KiB") && how.contains("2 thread"),
+            "{how}"
+        );
+        // A guest reporting 480 MiB: capped, and the report says so.
+        let (s, how) = choose_size(Kind::Membw, None, Some(480 << 20), 2);
+        assert_eq!(s, 4 * LLC_CAP_BYTES / 2);
+        assert!(how.contains("capped") && how.contains("480 MiB"), "{how}");
+        let (s, _) = choose_size(Kind::Llc, None, Some(480 << 20), 4);
+        assert_eq!(s, LLC_CAP_BYTES);
+        // No cache reported: an assumption, recorded.
+        let (s, how) = choose_size(Kind::Llc, None, None, 1);
+        assert_eq!(s, LLC_ASSUMED_BYTES);
+        assert!(how.contains("assumed"), "{how}");
+        // Many threads never shrink an array below 1 MiB.
+        assert_eq!(choose_size(Kind::Membw, None, Some(1 << 20), 64).0, 1 << 20);
+        // The plan's size wins.
+        assert_eq!(
+            choose_size(Kind::Membw, Some(5 << 20), Some(1 << 30), 2).0,
+            5 << 20
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //!
 //! Every kernel checks what it wrote (content, sizes, the merged view).
 
+use crate::metrics::MetricDef;
 use std::ffi::CString;
 use std::fs;
 use std::io::{Read, Write};
@@ -23,6 +24,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// Copy-up: time of the first write into a lower-layer file, per file size
+/// (`first_write_ms_1MiB`, see `run::copyup_metric`).
+pub const COPYUP_METRICS: &[MetricDef] = &[MetricDef::lower("first_write_ms_", "ms").family()];
+/// Overlay mount time per lower-layer count (`mount_ms_64layers`).
+pub const OVLMOUNT_METRICS: &[MetricDef] = &[MetricDef::lower("mount_ms_", "ms").family()];
+/// Per-file create, stat and unlink times.
+pub const FSMETA_METRICS: &[MetricDef] = &[
+    MetricDef::lower("create_us", "us"),
+    MetricDef::lower("stat_us", "us"),
+    MetricDef::lower("unlink_us", "us"),
+];
 
 /// Directory (relative to the workload's working directory: the image root
 /// in a container, the host's data directory natively) holding the files

@@ -11,8 +11,19 @@
 //!   with the checksum identities eᵀC = (eᵀA)B and Ce = A(Be), which catch any
 //!   single wrong entry.
 
+use crate::metrics::MetricDef;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
+
+/// Prime counting and DGEMM rates; with several threads also the one-thread
+/// rates (`_1t`) and the all-threads ones under their thread count (`_2t`,
+/// recorded as aliases of the plain names).
+pub const METRICS: &[MetricDef] = &[
+    MetricDef::higher("primes_per_s", "primes/s"),
+    MetricDef::higher("gflops", "GFLOP/s"),
+    MetricDef::higher("primes_per_s_", "primes/s").family(),
+    MetricDef::higher("gflops_", "GFLOP/s").family(),
+];
 
 /// Parameters of the `cpu` workload.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,12 @@
 //! after exactly `lines` loads. The checks are independent loads, so they run
 //! far faster than the chase; that keeps the quick preset short.
 
+use crate::metrics::MetricDef;
 use std::time::Instant;
+
+/// Nanoseconds per dependent load, one metric per working-set size
+/// (`ns_per_load_64KiB`).
+pub const METRICS: &[MetricDef] = &[MetricDef::lower("ns_per_load_", "ns").family()];
 
 /// Parameters of the `latency` workload.
 #[derive(Debug, Clone, PartialEq, Eq)]

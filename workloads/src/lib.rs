@@ -14,6 +14,7 @@ pub mod cow;
 pub mod cpu;
 pub mod latency;
 pub mod membw;
+pub mod metrics;
 pub mod pid1;
 pub mod presets;
 pub mod protocol;

@@ -20,8 +20,17 @@
 //! kernel, as the OpenMP version's implicit barriers); each owns one contiguous
 //! slice of every array and touches it first, so its pages are its own.
 
+use crate::metrics::MetricDef;
 use std::sync::Barrier;
 use std::time::Instant;
+
+/// The best rate of each STREAM kernel, `<kernel>_mbs` (see [`KERNELS`]).
+pub const METRICS: &[MetricDef] = &[
+    MetricDef::higher("copy_mbs", "MB/s"),
+    MetricDef::higher("scale_mbs", "MB/s"),
+    MetricDef::higher("add_mbs", "MB/s"),
+    MetricDef::higher("triad_mbs", "MB/s"),
+];
 
 /// Parameters of the `membw` workload.
 #[derive(Debug, Clone, PartialEq, Eq)]

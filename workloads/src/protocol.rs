@@ -6,6 +6,7 @@
 //! serial console stream mixed with kernel messages, so the parser here accepts
 //! lines with carriage returns and leading console noise.
 
+use crate::metrics::{Direction, MetricDef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -30,6 +31,14 @@ pub struct WorkloadResult {
     /// Metric name -> unit.
     #[serde(default)]
     pub units: BTreeMap<String, String>,
+    /// Metric name -> whether higher or lower is better (from the metric's
+    /// definition, [`crate::metrics`]). Absent in results of older binaries.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub directions: BTreeMap<String, Direction>,
+    /// Metric name -> the metric it repeats (cpu's `gflops_2t` is `gflops`
+    /// when the run had two threads): readers show it once.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, String>,
     /// Free-form facts about how it was measured (code path / ISA, validation
     /// detail, guest uptime, ...).
     #[serde(default)]
@@ -43,6 +52,39 @@ pub struct WorkloadResult {
 }
 
 impl WorkloadResult {
+    /// An invalid result of `workload` with nothing measured yet.
+    pub fn empty(workload: &str) -> WorkloadResult {
+        WorkloadResult {
+            workload: workload.to_string(),
+            params: BTreeMap::new(),
+            valid: false,
+            metrics: BTreeMap::new(),
+            units: BTreeMap::new(),
+            directions: BTreeMap::new(),
+            aliases: BTreeMap::new(),
+            info: BTreeMap::new(),
+            error: None,
+            elapsed_s: 0.0,
+        }
+    }
+
+    /// Record `value` of the metric `name`, defined by `def`: its unit
+    /// (`unit`, else the definition's) and direction go with it.
+    pub fn put(&mut self, def: &MetricDef, name: &str, value: f64, unit: Option<&str>) {
+        debug_assert!(def.matches(name), "{name} is not defined by {def:?}");
+        self.metrics.insert(name.to_string(), value);
+        self.units
+            .insert(name.to_string(), unit.unwrap_or(def.unit).to_string());
+        self.directions.insert(name.to_string(), def.direction);
+    }
+
+    /// Drop a metric with its unit, direction and alias.
+    pub fn remove(&mut self, name: &str) {
+        self.metrics.remove(name);
+        self.units.remove(name);
+        self.directions.remove(name);
+        self.aliases.remove(name);
+    }
     /// The `ISOBENCH-RESULT {json}` line (without a trailing newline).
     pub fn to_line(&self) -> String {
         // Serialising plain maps of strings and finite numbers cannot fail.
@@ -111,18 +153,10 @@ mod tests {
     use super::*;
 
     fn sample() -> WorkloadResult {
-        let mut r = WorkloadResult {
-            workload: "membw".into(),
-            params: BTreeMap::new(),
-            valid: true,
-            metrics: BTreeMap::new(),
-            units: BTreeMap::new(),
-            info: BTreeMap::new(),
-            error: None,
-            elapsed_s: 1.5,
-        };
-        r.metrics.insert("triad_mbs".into(), 12345.5);
-        r.units.insert("triad_mbs".into(), "MB/s".into());
+        let mut r = WorkloadResult::empty("membw");
+        r.valid = true;
+        r.elapsed_s = 1.5;
+        r.put(&crate::membw::METRICS[3], "triad_mbs", 12345.5, None);
         r
     }
 
@@ -133,6 +167,18 @@ mod tests {
         assert!(line.starts_with("ISOBENCH-RESULT {"));
         assert!(!line.contains('\n'));
         assert_eq!(parse_result_line(&line).unwrap().unwrap(), r);
+    }
+
+    #[test]
+    fn direction_travels_and_old_lines_still_parse() {
+        let line = sample().to_line();
+        assert!(
+            line.contains(r#""directions":{"triad_mbs":"higher"}"#),
+            "{line}"
+        );
+        let old = r#"ISOBENCH-RESULT {"workload":"cpu","valid":true,"metrics":{"gflops":1.0}}"#;
+        let r = parse_result_line(old).unwrap().unwrap();
+        assert!(r.directions.is_empty() && r.aliases.is_empty());
     }
 
     #[test]

@@ -14,9 +14,13 @@
 //! `mov`s on x86-64, the same instructions as C's racy `^=`), which keeps the
 //! races defined in Rust.
 
+use crate::metrics::MetricDef;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
+
+/// Giga-updates per second (HPCC).
+pub const METRICS: &[MetricDef] = &[MetricDef::higher("gups", "GUP/s")];
 
 /// Parameters of the `randacc` workload.
 #[derive(Debug, Clone, PartialEq, Eq)]

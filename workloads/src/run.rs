@@ -3,6 +3,7 @@
 //! fixes them, parameters in `params`, how it ran in `info`.
 
 use crate::args::{format_size, Command};
+use crate::metrics::MetricDef;
 use crate::protocol::WorkloadResult;
 use crate::{cpu, latency, membw, randacc, sysfs};
 use serde_json::Value;
@@ -59,16 +60,7 @@ pub fn available_threads() -> usize {
 }
 
 fn empty(workload: &str) -> WorkloadResult {
-    WorkloadResult {
-        workload: workload.to_string(),
-        params: BTreeMap::new(),
-        valid: false,
-        metrics: BTreeMap::new(),
-        units: BTreeMap::new(),
-        info: BTreeMap::new(),
-        error: None,
-        elapsed_s: 0.0,
-    }
+    WorkloadResult::empty(workload)
 }
 
 /// A result saying the run failed before or while measuring.
@@ -83,9 +75,17 @@ pub fn error_result(workload: &str, error: impl Into<String>, start: Instant) ->
 struct Builder(WorkloadResult);
 
 impl Builder {
-    fn metric(&mut self, name: &str, value: f64, unit: &str) {
-        self.0.metrics.insert(name.to_string(), value);
-        self.0.units.insert(name.to_string(), unit.to_string());
+    /// The metric `def` names exactly.
+    fn metric(&mut self, def: &MetricDef, value: f64) {
+        self.0.put(def, def.stem(), value, None);
+    }
+    /// A metric of the family `def` (`name` = its stem and a suffix).
+    fn metric_named(&mut self, def: &MetricDef, name: &str, value: f64) {
+        self.0.put(def, name, value, None);
+    }
+    /// `name` repeats `of`: readers show it once.
+    fn alias(&mut self, name: &str, of: &str) {
+        self.0.aliases.insert(name.to_string(), of.to_string());
     }
     fn param(&mut self, name: &str, value: impl Into<Value>) {
         self.0.params.insert(name.to_string(), value.into());
@@ -179,8 +179,7 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
             .collect();
     if !bad.is_empty() {
         for k in &bad {
-            b.0.metrics.remove(k);
-            b.0.units.remove(k);
+            b.0.remove(k);
         }
         b.0.valid = false;
         b.0.error
@@ -206,12 +205,12 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
 
 /// Metric name of a copy-up point: `first_write_ms_1MiB`.
 pub fn copyup_metric(size: u64) -> String {
-    format!("first_write_ms_{}", format_size(size))
+    crate::cow::COPYUP_METRICS[0].named(&format_size(size))
 }
 
 /// Metric name of an overlay mount point: `mount_ms_64layers`.
 pub fn ovlmount_metric(layers: u32) -> String {
-    format!("mount_ms_{layers}layers")
+    crate::cow::OVLMOUNT_METRICS[0].named(&format!("{layers}layers"))
 }
 
 fn run_copyup(b: &mut Builder, c: &crate::cow::CopyupConfig) -> Result<(), String> {
@@ -226,7 +225,7 @@ fn run_copyup(b: &mut Builder, c: &crate::cow::CopyupConfig) -> Result<(), Strin
     );
     let pts = crate::cow::copyup(c)?;
     for p in &pts {
-        b.metric(&copyup_metric(p.size), p.ms, "ms");
+        b.metric_named(&crate::cow::COPYUP_METRICS[0], &copyup_metric(p.size), p.ms);
     }
     b.verdict(Ok(format!(
         "{} files: size, written block and the rest of the content read back",
@@ -241,7 +240,7 @@ fn run_ovlmount(b: &mut Builder, c: &crate::cow::OvlmountConfig) -> Result<(), S
     b.param("tries", c.tries);
     let r = crate::cow::ovlmount(c)?;
     for (n, med, tries) in &r.points {
-        b.metric(&ovlmount_metric(*n), *med, "ms");
+        b.metric_named(&crate::cow::OVLMOUNT_METRICS[0], &ovlmount_metric(*n), *med);
         let t: Vec<String> = tries.iter().map(|t| format!("{t:.3}")).collect();
         b.info(&format!("tries_ms_{n}layers"), t.join(","));
     }
@@ -262,9 +261,12 @@ fn run_fsmeta(b: &mut Builder, c: &crate::cow::FsmetaConfig) -> Result<(), Strin
     b.param("files", c.files);
     b.param("file_bytes", crate::cow::SMALL_FILE);
     let t = crate::cow::fsmeta(c)?;
-    b.metric("create_us", t.create_us, "us");
-    b.metric("stat_us", t.stat_us, "us");
-    b.metric("unlink_us", t.unlink_us, "us");
+    let [create, stat, unlink] = crate::cow::FSMETA_METRICS else {
+        unreachable!("fsmeta defines three metrics")
+    };
+    b.metric(create, t.create_us);
+    b.metric(stat, t.stat_us);
+    b.metric(unlink, t.unlink_us);
     b.info("fs", t.fs);
     b.info("dir", t.dir.display());
     b.verdict(Ok(format!(
@@ -279,12 +281,18 @@ fn run_fsmeta(b: &mut Builder, c: &crate::cow::FsmetaConfig) -> Result<(), Strin
 /// rate as its metric when a bounded run ends.
 fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> Result<(), String> {
     use std::io::Write;
-    let llc =
-        sysfs::last_level_cache(Path::new(sysfs::CPU0_CACHE_DIR)).map_or(32 << 20, |l| l.size);
+    let llc = sysfs::last_level_cache(Path::new(sysfs::CPU0_CACHE_DIR)).map(|l| l.size);
     b.param("kind", c.kind.name());
     b.param("threads", c.threads);
     b.param("max_procs", c.max_procs);
-    if let Some(n) = c.memory_need() {
+    // The size it will use (the plan's, or from the capped cache) is what
+    // must fit, not only a size the plan gave.
+    let (size, _) = crate::antagonist::choose_size(c.kind, c.size_bytes, llc, c.threads);
+    let sized = crate::antagonist::AntagonistConfig {
+        size_bytes: Some(size),
+        ..c.clone()
+    };
+    if let Some(n) = sized.memory_need() {
         sysfs::check_memory_here(n)?;
     }
     let o = crate::antagonist::run(c, llc, |p| {
@@ -293,7 +301,16 @@ fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> R
         let _ = out.flush();
     })?;
     b.param("size_bytes", o.size_bytes);
-    b.metric("rate", o.last.rate, c.kind.unit());
+    b.info("size_source", &o.size_source);
+    if let Some(l) = llc {
+        b.info("llc_bytes", l);
+    }
+    b.0.put(
+        &crate::antagonist::METRICS[0],
+        "rate",
+        o.last.rate,
+        Some(c.kind.unit()),
+    );
     b.info("ops", o.last.ops);
     b.info("fork_failures", o.last.failures);
     b.verdict(if o.last.ops > 0 {
@@ -334,8 +351,11 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
         b.param("min_time_ms", c.min_time_ms);
     }
     let all = cpu::measure(c, c.threads);
-    b.metric("primes_per_s", all.primes_per_s, "primes/s");
-    b.metric("gflops", all.gflops, "GFLOP/s");
+    let [primes, gflops, primes_t, gflops_t] = cpu::METRICS else {
+        unreachable!("cpu defines four metrics")
+    };
+    b.metric(primes, all.primes_per_s);
+    b.metric(gflops, all.gflops);
     b.info("dgemm_reps", all.dgemm_reps);
     b.info("primes_rounds", all.primes_rounds);
     b.info(
@@ -350,14 +370,15 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
     let mut check = all.check;
     if c.threads > 1 {
         let one = cpu::measure(c, 1);
-        b.metric("primes_per_s_1t", one.primes_per_s, "primes/s");
-        b.metric("gflops_1t", one.gflops, "GFLOP/s");
-        b.metric(
-            &format!("primes_per_s_{}t", c.threads),
-            all.primes_per_s,
-            "primes/s",
-        );
-        b.metric(&format!("gflops_{}t", c.threads), all.gflops, "GFLOP/s");
+        b.metric_named(primes_t, &primes_t.named("1t"), one.primes_per_s);
+        b.metric_named(gflops_t, &gflops_t.named("1t"), one.gflops);
+        // The all-threads rates again under their thread count: the same
+        // figures, recorded as aliases so that readers show them once.
+        let n = format!("{}t", c.threads);
+        b.metric_named(primes_t, &primes_t.named(&n), all.primes_per_s);
+        b.metric_named(gflops_t, &gflops_t.named(&n), all.gflops);
+        b.alias(&primes_t.named(&n), primes.stem());
+        b.alias(&gflops_t.named(&n), gflops.stem());
         if let Err(e) = one.check {
             check = Err(format!("single-thread run: {e}"));
         }
@@ -422,7 +443,7 @@ fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
         },
     );
     for (k, name) in membw::KERNELS.iter().enumerate() {
-        b.metric(&format!("{name}_mbs"), o.rates_mbs[k], "MB/s");
+        b.metric_named(&membw::METRICS[k], &format!("{name}_mbs"), o.rates_mbs[k]);
         b.info(&format!("{name}_best_s"), format!("{:.6}", o.best_s[k]));
         b.info(&format!("{name}_avg_s"), format!("{:.6}", o.avg_s[k]));
     }
@@ -440,7 +461,7 @@ fn run_randacc(b: &mut Builder, c: &randacc::RandaccConfig) -> Result<(), String
             .unwrap_or(u64::MAX),
     )?;
     let o = randacc::run(c)?;
-    b.metric("gups", o.gups, "GUP/s");
+    b.metric(&randacc::METRICS[0], o.gups);
     b.info("table_bytes", o.table_words as u64 * 8);
     b.info("updates", o.updates);
     b.info("update_seconds", format!("{:.6}", o.seconds));
@@ -469,7 +490,8 @@ fn run_latency(b: &mut Builder, c: &latency::LatencyConfig) -> Result<(), String
         let size = format_size(p.size);
         match &p.check {
             Ok(_) => {
-                b.metric(&format!("ns_per_load_{size}"), p.ns_per_load, "ns");
+                let def = &latency::METRICS[0];
+                b.metric_named(def, &def.named(&size), p.ns_per_load);
                 loads.push(format!("{size}:{}", p.loads));
             }
             Err(e) => failures.push(format!("{size}: {e}")),

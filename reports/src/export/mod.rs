@@ -196,7 +196,7 @@ pub fn density_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<String>
                 ),
                 s.instances.to_string(),
                 est(s.pss_mib),
-                est(s.marginal_mib),
+                s.marginal_text(),
                 match (s.launch_first_ms, s.launch_last_ms) {
                     (Some(a), Some(b)) => format!("{} → {}", num(a), num(b)),
                     _ => "–".into(),
@@ -481,6 +481,10 @@ pub fn interval_methods(a: &Analysis) -> String {
         .collect();
     m.sort();
     m.dedup();
+    if m.is_empty() {
+        // An experiment-only run has no workload figures; never "Intervals: .".
+        return "none of the workload kind in this run (each experiment's section says how its intervals are made)".to_string();
+    }
     m.join("; ")
 }
 

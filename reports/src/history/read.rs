@@ -75,6 +75,8 @@ fn record(
         valid: valid != 0,
         metrics: json(metrics),
         units: json(units),
+        directions: Default::default(),
+        aliases: Default::default(),
         info: json(info),
         timings: Timings {
             started_unix_ms: started_unix_ms as u64,

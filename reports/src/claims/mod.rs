@@ -1,0 +1,681 @@
+//! Verdicts on the claims C1–C7 of shared/DESIGN.md ("The claims it exists to
+//! check"), computed from the figures of one run.
+//!
+//! Each claim is split into parts that a measurement can decide, and every
+//! part names the figures that decided it (environment, workload, metric,
+//! parameters, value with interval). A part is:
+//! - "not measured" when it has no valid figure, or when the figures it would
+//!   divide ran with different parameters (a ratio of two different
+//!   experiments means nothing);
+//! - "not testable on this host (VM emulated)" when its deciding figures come
+//!   from a VM under QEMU TCG: an emulated CPU measures the emulator, not
+//!   virtualisation, so it can neither support nor contradict a claim about
+//!   VMs. Container parts of the same claim are still decided;
+//! - otherwise supported or not. A quantitative part is rejected only with
+//!   evidence: when the 95% interval of the figure lies wholly outside the
+//!   range the claim allows (this host's memory figures swing ±15–30%).
+//!
+//! A claim is not supported when any part is not; else not testable when any
+//! part is; else not measured when any part is; else supported. Thresholds
+//! are written next to each test below and repeated in the verdict text so a
+//! reader can disagree with them.
+
+use crate::analysis::{Analysis, Figure, BASELINE};
+use crate::export::{median_of, num, speed_of, val_text, Val};
+use crate::metric::{format_size, latency_size_bytes};
+use crate::report::{params_text, Facts};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Supported,
+    NotSupported,
+    /// The deciding figures come from an emulated VM (QEMU TCG).
+    NotTestable,
+    NotMeasured,
+    /// Some parts measured, others not: the decided parts are shown
+    /// ([`ClaimResult::verdict_text`] says how many).
+    PartlyMeasured,
+    /// Measured, but an interval straddles the claim's limit (or there is
+    /// no interval, n = 1): more repetitions would decide it.
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::NotSupported => "not supported",
+            Verdict::NotTestable => "not testable on this host (VM emulated)",
+            Verdict::NotMeasured => "not measured",
+            Verdict::PartlyMeasured => "partly measured",
+            Verdict::Inconclusive => "inconclusive (an interval spans the limit: add --reps)",
+        }
+    }
+
+    /// CSS class / short key: `supported`, `not-supported`, `not-testable`,
+    /// `not-measured`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::NotSupported => "not-supported",
+            Verdict::NotTestable => "not-testable",
+            Verdict::NotMeasured => "not-measured",
+            Verdict::PartlyMeasured => "partly-measured",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// A figure a part relied on (or, for a part that could not be decided, the
+/// figure that was set aside), as a reader would look it up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cited {
+    pub env_id: String,
+    /// Workload as displayed (membw names its STREAM variant).
+    pub workload: String,
+    pub metric: String,
+    pub unit: String,
+    /// `key=value, ...` or `none`.
+    pub params: String,
+    /// Centre (geometric mean) with interval and n (or "no interval").
+    pub value: String,
+    /// The value as a number (in `unit`) with its interval and n, for
+    /// claims.json; `None` when the figure is not a number (a list of
+    /// permission outcomes).
+    pub number: Option<Val>,
+    /// Performance relative to native with interval, when divided.
+    pub vs_native: Option<String>,
+    /// Accelerator of a VM.
+    pub accel: Option<String>,
+}
+
+impl Cited {
+    pub fn text(&self) -> String {
+        format!(
+            "{} {} {} ({}{}): {} {}{}",
+            self.env_id,
+            self.workload,
+            self.metric,
+            self.params,
+            self.accel
+                .as_ref()
+                .map(|a| format!("; accel {a}"))
+                .unwrap_or_default(),
+            self.value,
+            self.unit,
+            self.vs_native
+                .as_ref()
+                .map(|v| format!("; {v} × native"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// One decided (or undecidable) part of a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartResult {
+    /// What the part checks, e.g. "containers compute at almost bare-metal speed".
+    pub label: String,
+    pub verdict: Verdict,
+    /// Why a part is not measured / not testable, e.g. "parameters differ:
+    /// primes_max 50000 vs native 200000".
+    pub reason: Option<String>,
+    /// The finding in a sentence, with numbers.
+    pub text: String,
+    /// The figures that decided it.
+    pub figures: Vec<Cited>,
+    /// What would measure it (not measured parts).
+    pub missing: Option<String>,
+}
+
+impl PartResult {
+    /// `not measured (parameters differ: ...)`, `supported`, ...
+    pub fn verdict_text(&self) -> String {
+        match &self.reason {
+            Some(r) => format!("{} ({r})", self.verdict.label()),
+            None => self.verdict.label().to_string(),
+        }
+    }
+}
+
+/// The verdict on one claim with the numbers behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimResult {
+    pub id: &'static str,
+    pub claim: &'static str,
+    pub verdict: Verdict,
+    pub parts: Vec<PartResult>,
+}
+
+impl ClaimResult {
+    /// The verdict as a reader sees it: `partly measured (2 of 3 parts)`
+    /// for a claim decided only in part, else the verdict's label.
+    pub fn verdict_text(&self) -> String {
+        match self.verdict {
+            Verdict::PartlyMeasured => format!(
+                "partly measured ({} of {} parts)",
+                self.parts_measured(),
+                self.parts.len()
+            ),
+            v => v.label().to_string(),
+        }
+    }
+
+    /// Parts that were measured (decided, inconclusive or not testable).
+    pub fn parts_measured(&self) -> usize {
+        self.parts
+            .iter()
+            .filter(|p| p.verdict != Verdict::NotMeasured)
+            .count()
+    }
+
+    /// The sentences of the parts that measured something.
+    pub fn findings(&self) -> Vec<String> {
+        self.parts
+            .iter()
+            .filter(|p| !p.text.is_empty())
+            .map(|p| p.text.clone())
+            .collect()
+    }
+
+    /// What would measure the parts that were not measured.
+    pub fn missing(&self) -> Vec<String> {
+        self.parts
+            .iter()
+            .filter_map(|p| p.missing.clone())
+            .collect()
+    }
+
+    /// Every figure the claim cites.
+    pub fn figures(&self) -> impl Iterator<Item = &Cited> {
+        self.parts.iter().flat_map(|p| p.figures.iter())
+    }
+}
+
+/// The claims as worded in shared/DESIGN.md.
+pub const CLAIMS: [(&str, &str); 7] = [
+    ("C1", "Programs in containers compute at almost bare-metal speed; in VMs they lose about half."),
+    ("C2", "Sequential memory bandwidth is similar everywhere; random access costs more in a VM because every access needs two address translations (guest and host page tables)."),
+    ("C3", "A container starts in seconds or less; a VM boots a whole guest kernel and takes far longer."),
+    ("C4", "One host can hold hundreds or thousands of containers but only a few VMs (memory footprint per instance)."),
+    ("C5", "cgroups only cap what a container may use; they do not protect it from a noisy neighbour, so isolation is weaker than a VM's."),
+    ("C6", "Anyone allowed to run the container engine can act on every container, whoever created it."),
+    ("C7", "Images are stacks of read-only layers with a copy-on-write layer on top; a change adds a layer instead of rebuilding the image."),
+];
+
+/// Short names of the claims, for tables.
+pub fn short(id: &str) -> &'static str {
+    match id {
+        "C1" => "compute: containers ≈ native, VMs lose about half",
+        "C2" => "memory: sequential similar, random access costs more in VMs",
+        "C3" => "start: containers in seconds, VMs far longer",
+        "C4" => "density: hundreds of containers, a few VMs",
+        "C5" => "noisy neighbours: cgroups do not protect",
+        "C6" => "engine access: acting on others' containers",
+        "C7" => "images: layers and copy-on-write",
+        _ => "",
+    }
+}
+
+/// "Almost bare-metal": at least this fraction of native speed.
+pub const ALMOST_NATIVE: f64 = 0.95;
+/// "About half": VM speed within this range of native.
+pub const ABOUT_HALF: (f64, f64) = (0.35, 0.65);
+/// "Similar" bandwidth: within this range of native (the host swings ±15–30%).
+pub const SIMILAR: (f64, f64) = (0.8, 1.25);
+/// "Seconds or less": container time to first instruction at most this (ms).
+pub const CONTAINER_START_MAX_MS: f64 = 3000.0;
+/// "Far longer": VM start at least this many times the slowest container's.
+pub const FAR_LONGER: f64 = 5.0;
+/// "Hundreds or thousands" of containers: at least this many per host by memory.
+pub const HUNDREDS: f64 = 100.0;
+/// "Hundreds or thousands" against "a few": the VM's footprint per instance
+/// is at least [`FOOTPRINT_FACTOR`] times the container's.
+pub const FOOTPRINT_FACTOR: f64 = 10.0;
+/// The footprint metric C4 decides on: proportional set size of every
+/// process of an idle instance at READY, runtime processes included.
+pub const FOOTPRINT: &str = "footprint_pss_mib";
+/// The old footprint metric: native VmHWM, container cgroup peak and QEMU
+/// RSS, three different things; never used for a verdict.
+pub const OLD_FOOTPRINT: &str = "footprint_mib";
+
+fn part(label: &str, verdict: Verdict, text: String, figures: Vec<Cited>) -> PartResult {
+    PartResult {
+        label: label.to_string(),
+        verdict,
+        reason: None,
+        text,
+        figures,
+        missing: None,
+    }
+}
+
+fn not_measured(label: &str, reason: &str, what: &str) -> PartResult {
+    PartResult {
+        label: label.to_string(),
+        verdict: Verdict::NotMeasured,
+        reason: Some(reason.to_string()),
+        text: String::new(),
+        figures: vec![],
+        missing: Some(what.to_string()),
+    }
+}
+
+/// Where a figure's 95% interval lies against a claim's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fit {
+    /// The whole interval is inside the range the claim allows.
+    Inside,
+    /// The whole interval is outside it: evidence against the claim.
+    Outside,
+    /// The interval straddles a limit, or there is no interval (n = 1).
+    Unsure,
+}
+
+/// Fit of `v` against `[lo, hi]` (use infinities for one-sided claims).
+fn fit(v: &Val, lo: f64, hi: f64) -> Fit {
+    let Some((a, b)) = v.ci else {
+        return Fit::Unsure;
+    };
+    if a >= lo && b <= hi {
+        Fit::Inside
+    } else if b < lo || a > hi {
+        Fit::Outside
+    } else {
+        Fit::Unsure
+    }
+}
+
+/// Several fits: any outside decides against, any unsure leaves it open.
+fn fit_all(fits: impl IntoIterator<Item = Fit>) -> Fit {
+    let mut out = Fit::Inside;
+    for f in fits {
+        match f {
+            Fit::Outside => return Fit::Outside,
+            Fit::Unsure => out = Fit::Unsure,
+            Fit::Inside => {}
+        }
+    }
+    out
+}
+
+fn decided(label: &str, f: Fit, text: String, figures: Vec<Cited>) -> PartResult {
+    part(
+        label,
+        match f {
+            Fit::Inside => Verdict::Supported,
+            Fit::Outside => Verdict::NotSupported,
+            Fit::Unsure => Verdict::Inconclusive,
+        },
+        text,
+        figures,
+    )
+}
+
+fn holds(label: &str, ok: bool, text: String, figures: Vec<Cited>) -> PartResult {
+    part(
+        label,
+        if ok {
+            Verdict::Supported
+        } else {
+            Verdict::NotSupported
+        },
+        text,
+        figures,
+    )
+}
+
+/// The roll-up of a claim's parts. Evidence against any part decides the
+/// claim; otherwise a claim with some parts measured and some not is "partly
+/// measured" and still shows the parts that were decided, so that no result
+/// is hidden behind "not measured".
+fn combine(id: &'static str, parts: Vec<PartResult>) -> ClaimResult {
+    let claim = CLAIMS.iter().find(|c| c.0 == id).map(|c| c.1).unwrap_or("");
+    let any = |v: Verdict| parts.iter().any(|p| p.verdict == v);
+    let measured = parts
+        .iter()
+        .filter(|p| p.verdict != Verdict::NotMeasured)
+        .count();
+    let verdict = if any(Verdict::NotSupported) {
+        Verdict::NotSupported
+    } else if measured == 0 {
+        Verdict::NotMeasured
+    } else if measured < parts.len() {
+        Verdict::PartlyMeasured
+    } else if any(Verdict::NotTestable) {
+        Verdict::NotTestable
+    } else if any(Verdict::Inconclusive) {
+        Verdict::Inconclusive
+    } else {
+        Verdict::Supported
+    };
+    ClaimResult {
+        id,
+        claim,
+        verdict,
+        parts,
+    }
+}
+
+/// What measures each claim: the command to type when a run lacks it.
+pub fn command_for(id: &str) -> &'static str {
+    match id {
+        "C1" => "isobench run --workload cpu",
+        "C2" => "isobench run --workload membw,randacc",
+        "C3" => "isobench run --workload startup",
+        "C4" => "isobench run --experiment density",
+        "C5" => "isobench run --experiment neighbours",
+        "C6" => "isobench run --experiment permissions",
+        "C7" => "isobench run --workload layers,copyup,ovlmount,fsmeta",
+        _ => "isobench run",
+    }
+}
+
+/// Claims a run did not (wholly) measure, grouped by the command that
+/// measures them, for a report to list once, at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmeasured {
+    pub command: &'static str,
+    /// Claim ids, in order.
+    pub claims: Vec<&'static str>,
+    /// True when every listed claim is wholly unmeasured (none partly).
+    pub wholly: bool,
+}
+
+/// The [`Unmeasured`] groups of a set of verdicts.
+pub fn unmeasured(claims: &[ClaimResult]) -> Vec<Unmeasured> {
+    let mut out: Vec<Unmeasured> = Vec::new();
+    for c in claims {
+        if !matches!(c.verdict, Verdict::NotMeasured | Verdict::PartlyMeasured) {
+            continue;
+        }
+        let command = command_for(c.id);
+        let wholly = c.verdict == Verdict::NotMeasured;
+        match out.iter_mut().find(|u| u.command == command) {
+            Some(u) => {
+                u.claims.push(c.id);
+                u.wholly &= wholly;
+            }
+            None => out.push(Unmeasured {
+                command,
+                claims: vec![c.id],
+                wholly,
+            }),
+        }
+    }
+    out
+}
+
+/// Verdicts on every claim, in order, without record facts (parameters are
+/// then known only through the figures).
+pub fn evaluate(a: &Analysis) -> Vec<ClaimResult> {
+    evaluate_with(a, None, &Facts::default())
+}
+
+/// Verdicts, with the host's memory to turn footprints into instances per host.
+pub fn evaluate_on_host(a: &Analysis, host_memory_bytes: Option<u64>) -> Vec<ClaimResult> {
+    evaluate_with(a, host_memory_bytes, &Facts::default())
+}
+
+/// Verdicts with the host's memory and what the records say about parameters
+/// and STREAM variants.
+pub fn evaluate_with(
+    a: &Analysis,
+    host_memory_bytes: Option<u64>,
+    facts: &Facts,
+) -> Vec<ClaimResult> {
+    let cx = Cx { a, facts };
+    vec![
+        c1(&cx),
+        c2(&cx),
+        c3(&cx),
+        c4(&cx, host_memory_bytes),
+        c5(&cx),
+        c6(&cx),
+        c7(&cx),
+    ]
+}
+
+/// Whether an environment ran under emulation: accelerator `tcg`, or its
+/// detail says it was emulated.
+pub fn env_emulated(a: &Analysis, env_id: &str) -> bool {
+    let Some(e) = a.env(env_id) else {
+        return a
+            .figures
+            .iter()
+            .any(|f| f.env_id == env_id && f.accel.as_deref() == Some("tcg"));
+    };
+    let says = |v: &str| {
+        let v = v.to_ascii_lowercase();
+        v == "tcg" || v.starts_with("tcg") || v.contains("emulat")
+    };
+    e.accel().is_some_and(says)
+        || e.detail
+            .get("emulated")
+            .is_some_and(|v| v == "true" || v == "yes")
+        || e.detail.get("cpu_emulation").is_some_and(|v| says(v))
+}
+
+fn figure_emulated(a: &Analysis, f: &Figure) -> bool {
+    f.accel.as_deref() == Some("tcg") || env_emulated(a, &f.env_id)
+}
+
+struct Cx<'a> {
+    a: &'a Analysis,
+    facts: &'a Facts,
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// `at 99% of native (95% CI 92%–105%, n=5)`.
+fn speed_words(v: &Val) -> String {
+    match v.ci {
+        Some((lo, hi)) => format!(
+            "at {} of native (95% CI {}–{}, n={})",
+            pct(v.point),
+            pct(lo),
+            pct(hi),
+            v.n
+        ),
+        None => format!("at {} of native (n={}, no interval)", pct(v.point), v.n),
+    }
+}
+
+impl Cx<'_> {
+    fn cite(&self, f: &Figure) -> Cited {
+        Cited {
+            env_id: f.env_id.clone(),
+            workload: self.facts.workload_label(&f.env_id, &f.workload),
+            metric: f.metric.clone(),
+            unit: f.unit.clone(),
+            params: {
+                let mut p = if f.params.is_empty() {
+                    self.facts
+                        .params(&f.env_id, &f.workload)
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    f.params.clone()
+                };
+                if let (Some(v), "membw") =
+                    (self.facts.stream_variant(&f.env_id), f.workload.as_str())
+                {
+                    p.entry("stream_variant".into())
+                        .or_insert_with(|| serde_json::Value::String(v.into()));
+                }
+                params_text(&p)
+            },
+            value: format!(
+                "{} {}",
+                f.summary.centre_kind.label(),
+                val_text(&median_of(f), num)
+            ),
+            number: Some(median_of(f)),
+            vs_native: speed_of(f)
+                .filter(|_| f.workload != "startup")
+                .filter(|_| self.incomparable(f).is_none())
+                .map(|v| val_text(&v, |x| format!("{x:.2}"))),
+            accel: f.accel.clone(),
+        }
+    }
+
+    /// Why `f` may not be divided by native: its parameters (or STREAM
+    /// variant) differ, there is no native figure, or a figure has one
+    /// repetition (no interval). `None` when the ratio is sound.
+    fn incomparable(&self, f: &Figure) -> Option<String> {
+        if f.env_id == BASELINE {
+            return None;
+        }
+        if let Some(why) = &f.incomparable {
+            let why = why
+                .strip_prefix("parameters differ from native: ")
+                .unwrap_or(why);
+            return Some(format!("parameters differ: {} {why}", f.env_id));
+        }
+        if let Some(d) = self.facts.params_differ(&f.env_id, &f.workload) {
+            return Some(format!("parameters differ from native: {} {d}", f.env_id));
+        }
+        if f.vs_native.is_none() {
+            return Some(match self.a.figure(BASELINE, &f.workload, &f.metric) {
+                None => format!("no native {} {} figure", f.workload, f.metric),
+                Some(n) if n.summary.n < 2 || f.summary.n < 2 => {
+                    "one repetition: no interval, no ratio".to_string()
+                }
+                Some(_) => format!("{} {} has no ratio to native", f.env_id, f.metric),
+            });
+        }
+        None
+    }
+
+    /// Figures of a class for a workload and metrics.
+    fn figures(&self, class: &str, workload: &str, metrics: &[&str]) -> Vec<&Figure> {
+        self.a
+            .figures
+            .iter()
+            .filter(|f| {
+                f.env == class && f.workload == workload && metrics.contains(&f.metric.as_str())
+            })
+            .collect()
+    }
+
+    /// The common gate of every part that divides by native: figures exist;
+    /// VM figures are not emulated; parameters agree. On success the
+    /// comparable figures (a VM part keeps only hardware-virtualised VMs);
+    /// otherwise the part to report.
+    fn gate<'f>(
+        &self,
+        label: &str,
+        figs: Vec<&'f Figure>,
+        what: &str,
+    ) -> Result<(Vec<&'f Figure>, String), Box<PartResult>> {
+        if figs.is_empty() {
+            return Err(Box::new(not_measured(label, "no valid figure", what)));
+        }
+        let (emu, hw): (Vec<&Figure>, Vec<&Figure>) =
+            figs.iter().partition(|f| figure_emulated(self.a, f));
+        let mut notes = String::new();
+        if hw.is_empty() {
+            let list: Vec<String> = emu
+                .iter()
+                .map(
+                    |f| match speed_of(f).filter(|_| self.incomparable(f).is_none()) {
+                        Some(v) => format!("{} {} {}", f.env_id, f.metric, speed_words(&v)),
+                        None => format!(
+                            "{} {} median {} {}",
+                            f.env_id,
+                            f.metric,
+                            val_text(&median_of(f), num),
+                            f.unit
+                        ),
+                    },
+                )
+                .collect();
+            return Err(Box::new(PartResult {
+                label: label.to_string(),
+                verdict: Verdict::NotTestable,
+                reason: None,
+                text: format!(
+                    "Measured only in VMs under QEMU TCG (emulated CPU), which measures the emulator, not virtualisation overhead; for information only: {}.",
+                    list.join("; ")
+                ),
+                figures: emu.iter().map(|f| self.cite(f)).collect(),
+                missing: None,
+            }));
+        }
+        if !emu.is_empty() {
+            let mut ids: Vec<&str> = emu.iter().map(|f| f.env_id.as_str()).collect();
+            ids.dedup();
+            notes.push_str(&format!(
+                " Set aside as emulated (TCG): {}.",
+                ids.join(", ")
+            ));
+        }
+        let (bad, good): (Vec<&Figure>, Vec<&Figure>) =
+            hw.iter().partition(|f| self.incomparable(f).is_some());
+        if good.is_empty() {
+            let mut reasons: Vec<String> =
+                bad.iter().filter_map(|f| self.incomparable(f)).collect();
+            reasons.dedup();
+            let reason = reasons.join("; ");
+            return Err(Box::new(PartResult {
+                label: label.to_string(),
+                verdict: Verdict::NotMeasured,
+                reason: Some(reason.clone()),
+                text: format!("Not divided by native ({reason}).{notes}"),
+                figures: bad.iter().map(|f| self.cite(f)).collect(),
+                missing: Some(format!("{what}, with the same parameters as native")),
+            }));
+        }
+        if !bad.is_empty() {
+            let mut reasons: Vec<String> =
+                bad.iter().filter_map(|f| self.incomparable(f)).collect();
+            reasons.dedup();
+            notes.push_str(&format!(" Not divided: {}.", reasons.join("; ")));
+        }
+        Ok((good, notes))
+    }
+
+    fn speed_list(&self, figs: &[&Figure]) -> String {
+        figs.iter()
+            .map(|f| {
+                let v = speed_of(f).expect("gated figures have a ratio");
+                let w = self.facts.workload_label(&f.env_id, &f.workload);
+                let w = if w == f.workload {
+                    String::new()
+                } else {
+                    format!(" ({w})")
+                };
+                format!("{} {}{w} {}", f.env_id, f.metric, speed_words(&v))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+const CPU: [&str; 2] = ["primes_per_s", "gflops"];
+const SEQ: [&str; 4] = ["copy_mbs", "scale_mbs", "add_mbs", "triad_mbs"];
+
+mod compute;
+mod density;
+mod engine_access;
+pub mod json;
+mod layers;
+mod memory;
+mod neighbours;
+mod startup;
+#[cfg(test)]
+mod tests;
+
+use compute::c1;
+use density::c4;
+use engine_access::c6;
+use layers::c7;
+use memory::c2;
+use neighbours::c5;
+use startup::c3;
+
+/// Copy-on-write shows when a container's first write to the largest file
+/// takes at least this many times the same write on a plain directory.
+pub const COPY_UP_FACTOR: f64 = 10.0;

@@ -1,0 +1,191 @@
+//! C5: cgroups cap what a container may use but do not protect it from a
+//! noisy neighbour.
+
+use super::*;
+
+/// C5 from the noisy-neighbour experiment: victims measured alone and
+/// beside an antagonist in a sibling instance, shared and partitioned.
+/// Part 1: cgroups do not protect — some container victim, partitioned (its
+/// own cpuset, quota, memory and pids limits), still loses speed: its
+/// interval lies wholly below [`ALMOST_NATIVE`] of its speed alone. Part 2:
+/// isolation is weaker than a VM's — for the same victim, antagonist and
+/// placement, a container keeps less of its speed than a VM, with
+/// non-overlapping intervals, and never more.
+pub(super) fn c5(cx: &Cx) -> ClaimResult {
+    use crate::neighbours::{protection, Protection, Slowdown};
+    let s = &cx.facts.slowdowns;
+    let how = "the noisy-neighbour experiment: a victim workload alone and beside an antagonist (cpu hog, memory streamer, LLC thrasher, bounded fork storm) in a sibling instance, shared and partitioned";
+    let words = |x: &Slowdown| {
+        format!(
+            "{} {}/{} beside {} ({}): {} of its speed alone (95% CI {}–{}, n={}){}",
+            x.env_id,
+            x.victim,
+            x.metric,
+            x.antagonist,
+            x.placement,
+            pct(x.speed.point),
+            pct(x.speed.lo),
+            pct(x.speed.hi),
+            x.n,
+            x.pressure
+                .as_ref()
+                .map(|(r, u)| format!(", antagonist at {r:.1} {u}"))
+                .unwrap_or_default()
+        )
+    };
+    let cite = |x: &Slowdown| Cited {
+        env_id: x.env_id.clone(),
+        workload: crate::neighbours::WORKLOAD.into(),
+        metric: x.metric.clone(),
+        unit: String::new(),
+        params: format!(
+            "victim={}, antagonist={}, placement={}",
+            x.victim, x.antagonist, x.placement
+        ),
+        accel: x.accel.clone(),
+        value: format!(
+            "speed beside / alone {:.2} [{:.2}, {:.2}] (n={})",
+            x.speed.point, x.speed.lo, x.speed.hi, x.n
+        ),
+        number: Some(Val {
+            point: x.speed.point,
+            ci: Some((x.speed.lo, x.speed.hi)),
+            n: x.n,
+            method: x.method.to_string(),
+        }),
+        vs_native: None,
+    };
+    let l1 = "partitioned by cgroups, a container is still slowed by a neighbour";
+    let part: Vec<&Slowdown> = s
+        .iter()
+        .filter(|x| x.env == "container" && x.placement == "partitioned")
+        .collect();
+    let p1 = if part.is_empty() {
+        not_measured(l1, "no valid figure", how)
+    } else {
+        let hurt: Vec<&Slowdown> = part
+            .iter()
+            .filter(|x| x.speed.hi < ALMOST_NATIVE)
+            .copied()
+            .collect();
+        let verdict = if !hurt.is_empty() {
+            Fit::Inside
+        } else if part.iter().all(|x| x.speed.lo >= ALMOST_NATIVE) {
+            Fit::Outside
+        } else {
+            Fit::Unsure
+        };
+        let shown = if hurt.is_empty() { &part } else { &hurt };
+        // Which resources partitioning protected, and which not.
+        let mut kept: Vec<String> = Vec::new();
+        let mut lost: Vec<String> = Vec::new();
+        for x in crate::neighbours::headline(&part.iter().map(|x| (*x).clone()).collect::<Vec<_>>())
+        {
+            let name = format!("{} victim beside {}", x.victim, x.antagonist);
+            if x.speed.hi < ALMOST_NATIVE {
+                lost.push(name);
+            } else if x.speed.lo >= ALMOST_NATIVE {
+                kept.push(name);
+            }
+        }
+        lost.sort();
+        lost.dedup();
+        kept.sort();
+        kept.dedup();
+        let by_resource = format!(
+            " Partitioned containers were protected for: {}; not protected for: {}.",
+            if kept.is_empty() {
+                "none shown".to_string()
+            } else {
+                kept.join(", ")
+            },
+            if lost.is_empty() {
+                "none shown".to_string()
+            } else {
+                lost.join(", ")
+            },
+        );
+        let checks = crate::neighbours::expectations(s);
+        let physics = if checks.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Against what the host's physics predict (a CPU hog halves a CPU victim sharing the CPUs and partitioning keeps nearly all of it; memory bandwidth is shared below cgroups and hypervisors, so partitioning does not protect a STREAM victim): {}.",
+                crate::neighbours::describe_checks(&checks)
+            )
+        };
+        decided(
+            l1,
+            verdict,
+            format!(
+                "Slowed means below {} of the speed alone, the whole interval: {}.{by_resource}{physics}",
+                pct(ALMOST_NATIVE),
+                shown
+                    .iter()
+                    .map(|x| words(x))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            shown.iter().map(|x| cite(x)).collect(),
+        )
+    };
+    let l2 = "a VM protects its victim better than a container";
+    let mut pairs = Vec::new();
+    for c in s.iter().filter(|x| x.env == "container") {
+        for v in s.iter().filter(|x| {
+            x.env == "vm"
+                && x.victim == c.victim
+                && x.metric == c.metric
+                && x.antagonist == c.antagonist
+                && x.placement == c.placement
+        }) {
+            pairs.push((c, v));
+        }
+    }
+    let p2 = if pairs.is_empty() {
+        not_measured(
+            l2,
+            "no valid figure",
+            &format!("{how}, in both a container and a VM"),
+        )
+    } else if pairs.iter().all(|(_, v)| v.emulated()) {
+        PartResult {
+            label: l2.into(),
+            verdict: Verdict::NotTestable,
+            reason: None,
+            text: format!(
+                "Measured only against VMs under QEMU TCG (an emulated CPU: the VM's antagonist applies less pressure and its victim runs slower for reasons of its own); for information only: {}.",
+                pairs
+                    .iter()
+                    .map(|(c, v)| format!("{}; {}", words(c), words(v)))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+            figures: pairs.iter().flat_map(|(c, v)| [cite(c), cite(v)]).collect(),
+            missing: None,
+        }
+    } else {
+        let hw: Vec<_> = pairs.iter().filter(|(_, v)| !v.emulated()).collect();
+        let outcomes: Vec<Protection> = hw.iter().map(|(c, v)| protection(c, v)).collect();
+        let verdict = if outcomes.contains(&Protection::BWorse) {
+            Fit::Outside
+        } else if outcomes.contains(&Protection::AWorse) {
+            Fit::Inside
+        } else {
+            Fit::Unsure
+        };
+        decided(
+            l2,
+            verdict,
+            format!(
+                "Container against VM, same victim, antagonist and placement (better protected = higher share of the speed alone, intervals apart): {}.",
+                hw.iter()
+                    .map(|(c, v)| format!("{}; {}", words(c), words(v)))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+            hw.iter().flat_map(|(c, v)| [cite(c), cite(v)]).collect(),
+        )
+    };
+    combine("C5", vec![p1, p2])
+}

@@ -1,0 +1,111 @@
+//! C3: a container starts in seconds or less; a VM takes far longer.
+
+use super::*;
+
+/// The slowest environment of a class to start, by median time to first
+/// instruction (else whole lifecycle).
+fn slowest_start<'a>(cx: &Cx<'a>, class: &str, metric: Option<&str>) -> Option<&'a Figure> {
+    let metrics: Vec<&str> = match metric {
+        Some(m) => vec![m],
+        None => vec!["first_instruction_ms", "lifecycle_ms"],
+    };
+    metrics.into_iter().find_map(|m| {
+        cx.a.figures
+            .iter()
+            .filter(|f| f.env == class && f.workload == "startup" && f.metric == m)
+            .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
+    })
+}
+
+pub(super) fn c3(cx: &Cx) -> ClaimResult {
+    let l1 = "a container starts in seconds or less";
+    let cont = slowest_start(cx, "container", None);
+    let p1 = match cont {
+        None => not_measured(
+            l1,
+            "no valid figure",
+            "startup in a container (`--env container --workload startup`)",
+        ),
+        Some(f) => {
+            let v = median_of(f);
+            decided(
+                l1,
+                fit(&v, 0.0, CONTAINER_START_MAX_MS),
+                format!(
+                    "Slowest container start: {} {} median {} ms (\"seconds or less\" means ≤ {CONTAINER_START_MAX_MS:.0} ms).",
+                    f.env_id,
+                    f.metric,
+                    val_text(&v, |x| format!("{x:.0}"))
+                ),
+                vec![cx.cite(f)],
+            )
+        }
+    };
+    let l2 = "a VM takes far longer to start";
+    let vm_figs: Vec<&Figure> =
+        cx.a.figures
+            .iter()
+            .filter(|f| {
+                f.env == "vm"
+                    && f.workload == "startup"
+                    && (f.metric == "first_instruction_ms" || f.metric == "lifecycle_ms")
+            })
+            .collect();
+    let p2 = if vm_figs.is_empty() {
+        not_measured(
+            l2,
+            "no valid figure",
+            "startup in a VM (`--env vm --workload startup`)",
+        )
+    } else if vm_figs.iter().all(|f| figure_emulated(cx.a, f)) {
+        // A TCG boot runs the guest kernel on an emulated CPU: it is slower
+        // than a hardware-virtualised boot by an unknown factor, so "far
+        // longer" cannot be read from it either way.
+        let f = slowest_start(cx, "vm", None).expect("not empty");
+        PartResult {
+            label: l2.into(),
+            verdict: Verdict::NotTestable,
+            reason: None,
+            text: format!(
+                "VM start under QEMU TCG (emulated CPU, the guest kernel boots far slower than under hardware virtualisation): {} {} median {} ms; for information only.",
+                f.env_id,
+                f.metric,
+                val_text(&median_of(f), |x| format!("{x:.0}"))
+            ),
+            figures: vec![cx.cite(f)],
+            missing: None,
+        }
+    } else {
+        let vm = vm_figs
+            .iter()
+            .filter(|f| !figure_emulated(cx.a, f) && f.metric == vm_figs[0].metric)
+            .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
+            .or_else(|| vm_figs.iter().find(|f| !figure_emulated(cx.a, f)))
+            .copied()
+            .expect("a hardware VM figure");
+        match slowest_start(cx, "container", Some(&vm.metric)) {
+            None => not_measured(
+                l2,
+                "no container figure of the same metric",
+                "startup in a container to compare the VM with",
+            ),
+            Some(c) => {
+                let factor = vm.summary.centre / c.summary.centre;
+                holds(
+                    l2,
+                    factor >= FAR_LONGER,
+                    format!(
+                        "VM start: {} {} median {} ms, {factor:.0}× the slowest container ({}; \"far longer\" means ≥ {FAR_LONGER:.0}×; accelerator {}).",
+                        vm.env_id,
+                        vm.metric,
+                        val_text(&median_of(vm), |x| format!("{x:.0}")),
+                        c.env_id,
+                        vm.accel.as_deref().unwrap_or("unknown")
+                    ),
+                    vec![cx.cite(vm), cx.cite(c)],
+                )
+            }
+        }
+    };
+    combine("C3", vec![p1, p2])
+}

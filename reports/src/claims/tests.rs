@@ -1,0 +1,563 @@
+//! Tests of the claims' verdicts on fixture runs.
+
+use super::*;
+use crate::analysis::{analyse, StatsOptions};
+use crate::schema::ResultRecord;
+use crate::testdata;
+
+fn verdicts(records: &[ResultRecord]) -> Vec<ClaimResult> {
+    let a = analyse(records, StatsOptions { resamples: 300 });
+    evaluate_with(&a, Some(24 << 30), &Facts::from_records(records))
+}
+
+fn part<'a>(c: &'a ClaimResult, label_has: &str) -> &'a PartResult {
+    c.parts
+        .iter()
+        .find(|p| p.label.contains(label_has))
+        .unwrap_or_else(|| panic!("{} has no part '{label_has}': {c:?}", c.id))
+}
+
+/// No part that depends on a VM is ever supported or contradicted by
+/// figures of an emulated VM.
+fn no_emulated_decision(v: &[ClaimResult]) {
+    for c in v {
+        for p in &c.parts {
+            if matches!(p.verdict, Verdict::Supported | Verdict::NotSupported) {
+                assert!(
+                    p.figures.iter().all(|f| f.accel.as_deref() != Some("tcg")),
+                    "{} '{}' decided by a TCG figure: {p:?}",
+                    c.id,
+                    p.label
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn c6_is_decided_per_sharing_model_from_the_permission_check() {
+    use crate::permissions::test_record as rec;
+    let all = [
+        ("state", "allowed"),
+        ("exec", "allowed"),
+        ("kill", "allowed"),
+        ("delete", "allowed"),
+    ];
+    let none = [
+        ("state", "denied"),
+        ("exec", "denied"),
+        ("kill", "denied"),
+        ("delete", "denied"),
+    ];
+    let rs = vec![
+        rec("podman-service", "shared daemon", &all),
+        rec("sudo-shared-root-runc", "shared state root, rootful", &all),
+        rec("group-shared-root-crun", "shared state root, rootless", &[]),
+        rec("rootless-runc", "per-user rootless", &none),
+        rec("podman-rootless", "per-user rootless", &none),
+    ];
+    let v = verdicts(&rs);
+    let c6 = &v[5];
+    assert_eq!(c6.parts.len(), 4, "{c6:?}");
+    assert_eq!(c6.parts[0].verdict, Verdict::Supported);
+    assert!(
+        c6.parts[0]
+            .text
+            .contains("B could state, exec, kill, delete (4 of 4"),
+        "{}",
+        c6.parts[0].text
+    );
+    assert_eq!(c6.parts[1].verdict, Verdict::Supported);
+    assert_eq!(c6.parts[2].verdict, Verdict::NotMeasured);
+    assert!(c6.parts[2]
+        .text
+        .contains("not available (crun refuses hybrid"));
+    assert_eq!(c6.parts[3].verdict, Verdict::NotSupported);
+    assert!(c6.parts[3]
+        .text
+        .contains("rootless-runc: B could do nothing (0 of 4"));
+    // Refuted for the per-user model: the claim as worded does not hold.
+    assert_eq!(c6.verdict, Verdict::NotSupported);
+    // Only the daemon measured: supported.
+    let v = verdicts(&rs[..1]);
+    assert_eq!(v[5].verdict, Verdict::Supported);
+    // Nothing measured: not measured.
+    assert_eq!(verdicts(&[])[5].verdict, Verdict::NotMeasured);
+}
+
+#[test]
+fn an_emulated_vm_makes_vm_parts_not_testable() {
+    let run = testdata::fixture_run(5, 1.0);
+    let v = verdicts(&run.records);
+    assert_eq!(v.len(), 7);
+    no_emulated_decision(&v);
+    // C1: containers still decided (≈ 99% of native); the TCG VM's 11%
+    // decides nothing.
+    assert_eq!(part(&v[0], "containers").verdict, Verdict::Supported);
+    let vm = part(&v[0], "VMs");
+    assert_eq!(vm.verdict, Verdict::NotTestable, "{vm:?}");
+    assert!(vm.figures.iter().all(|f| f.env_id == "vm-tcg"));
+    assert_eq!(v[0].verdict, Verdict::NotTestable);
+    assert_eq!(
+        v[0].verdict.label(),
+        "not testable on this host (VM emulated)"
+    );
+    // C2: container bandwidth decided, both VM parts not testable.
+    assert_eq!(part(&v[1], "in containers").verdict, Verdict::Supported);
+    assert_eq!(part(&v[1], "in VMs").verdict, Verdict::NotTestable);
+    assert_eq!(part(&v[1], "random").verdict, Verdict::NotTestable);
+    assert_eq!(v[1].verdict, Verdict::NotTestable);
+    // C3: container start decided, VM start not testable.
+    assert_eq!(part(&v[2], "container starts").verdict, Verdict::Supported);
+    assert_eq!(part(&v[2], "VM").verdict, Verdict::NotTestable);
+    assert_eq!(v[2].verdict, Verdict::NotTestable);
+    for c in &v[3..] {
+        assert_eq!(c.verdict, Verdict::NotMeasured, "{c:?}");
+        assert!(!c.missing().is_empty());
+    }
+}
+
+#[test]
+fn c7_follows_the_layer_and_copy_up_figures() {
+    let c7 = |added: f64, copy_ms: f64| {
+        let mut recs = testdata::fixture_run(3, 1.0).records;
+        recs.extend(testdata::c7_records(3, added, copy_ms));
+        verdicts(&recs).remove(6)
+    };
+    let ok = c7(1.0, 20.0);
+    assert_eq!(ok.verdict, Verdict::Supported, "{ok:?}");
+    assert!(part(&ok, "isorun's builder").text.contains("reused 3 of 4"));
+    let cow = &part(&ok, "copy-on-write").text;
+    assert!(
+        cow.contains("16 MiB file") && cow.contains("container-isorun 20.000 ms (19"),
+        "{cow}"
+    );
+    // A change that rebuilt two layers, or a first write that copies
+    // nothing, contradicts the claim.
+    assert_eq!(c7(2.0, 20.0).verdict, Verdict::NotSupported);
+    let flat = c7(1.0, 0.01);
+    assert_eq!(part(&flat, "copy-on-write").verdict, Verdict::NotSupported);
+    // Without the figures it says what would measure it.
+    let none = verdicts(&testdata::fixture_run(3, 1.0).records).remove(6);
+    assert_eq!(none.verdict, Verdict::NotMeasured);
+    assert_eq!(none.missing().len(), 3);
+}
+
+#[test]
+fn a_contradiction_elsewhere_still_wins_over_not_testable() {
+    let mut run = testdata::fixture_run(5, 1.0);
+    for r in run
+        .records
+        .iter_mut()
+        .filter(|r| r.env_id == "container-isorun" && r.workload == "cpu")
+    {
+        for v in r.metrics.values_mut() {
+            *v *= 0.8;
+        }
+    }
+    let v = verdicts(&run.records);
+    assert_eq!(v[0].verdict, Verdict::NotSupported, "{:?}", v[0]);
+    let p = part(&v[0], "containers");
+    assert!(
+        p.text.contains("container-isorun primes_per_s at 80%"),
+        "{p:?}"
+    );
+    assert!(p.figures.iter().any(|f| f.env_id == "container-isorun"));
+}
+
+#[test]
+fn hardware_virtualised_vms_decide() {
+    let mut run = testdata::fixture_run_kvm(5);
+    let v = verdicts(&run.records);
+    no_emulated_decision(&v);
+    // The fixture's VM computes at 11%: not "about half".
+    assert_eq!(part(&v[0], "VMs").verdict, Verdict::NotSupported);
+    assert_eq!(v[0].verdict, Verdict::NotSupported);
+    assert_eq!(v[1].verdict, Verdict::NotSupported);
+    assert_eq!(v[2].verdict, Verdict::Supported, "{:?}", v[2]);
+    // Make the VM compute at half speed and stream at native bandwidth.
+    for r in run.records.iter_mut().filter(|r| r.env == "vm") {
+        for (k, v) in r.metrics.iter_mut() {
+            match r.workload.as_str() {
+                "cpu" => *v *= 0.5 / 0.11,
+                "membw" => *v *= 2.0 / 0.11,
+                "randacc" if k == "gups" => *v *= 0.5 / 0.11,
+                _ => {}
+            }
+        }
+    }
+    let v = verdicts(&run.records);
+    assert_eq!(v[0].verdict, Verdict::Supported, "{:?}", v[0]);
+    assert_eq!(v[1].verdict, Verdict::Supported, "{:?}", v[1]);
+    // Every cited figure names its parameters and an interval with n.
+    for f in v[0].figures() {
+        assert_eq!(f.params, "threads=1");
+        assert!(f.value.contains("(n=5)"), "{f:?}");
+        assert!(f.vs_native.is_some());
+    }
+}
+
+#[test]
+fn figures_with_other_parameters_are_never_divided() {
+    let mut run = testdata::fixture_run_kvm(4);
+    for r in run
+        .records
+        .iter_mut()
+        .filter(|r| r.env == "vm" && r.workload == "cpu")
+    {
+        r.params
+            .insert("primes_max".into(), serde_json::json!(50000));
+    }
+    let v = verdicts(&run.records);
+    let p = part(&v[0], "VMs");
+    assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+    let reason = p.reason.as_deref().unwrap();
+    assert!(reason.starts_with("parameters differ"), "{reason}");
+    assert!(reason.contains("vm-kvm primes_max 50000 vs"), "{reason}");
+    assert!(p
+        .verdict_text()
+        .starts_with("not measured (parameters differ"));
+    assert!(p.figures.iter().all(|f| f.vs_native.is_none()));
+    // The container half still decides and shows; the claim is partly
+    // measured, never hidden behind "not measured".
+    assert_eq!(part(&v[0], "containers").verdict, Verdict::Supported);
+    assert_eq!(v[0].verdict, Verdict::PartlyMeasured);
+    assert_eq!(v[0].verdict_text(), "partly measured (1 of 2 parts)");
+}
+
+#[test]
+fn invalid_vm_results_are_not_measured_not_supported() {
+    let mut run = testdata::fixture_run_kvm(3);
+    for r in run
+        .records
+        .iter_mut()
+        .filter(|r| r.env == "vm" && r.workload == "membw")
+    {
+        r.valid = false;
+        r.error = Some("STREAM validation failed".into());
+    }
+    // Random access as the claim says, so only the bandwidth is missing.
+    for r in run.records.iter_mut().filter(|r| r.env == "vm") {
+        for v in r.metrics.values_mut() {
+            if r.workload == "cpu" {
+                *v *= 0.5 / 0.11;
+            }
+        }
+    }
+    let v = verdicts(&run.records);
+    let p = part(&v[1], "in VMs");
+    assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+    assert!(p.figures.is_empty());
+    assert_ne!(v[1].verdict, Verdict::Supported);
+}
+
+#[test]
+fn latency_cites_only_sizes_measured_in_both() {
+    let mut run = testdata::fixture_run_kvm(3);
+    for r in run
+        .records
+        .iter_mut()
+        .filter(|r| r.env == "vm" && r.workload == "latency")
+    {
+        r.metrics
+            .retain(|k, _| latency_size_bytes(k).is_some_and(|s| s <= 32 << 20));
+    }
+    let v = verdicts(&run.records);
+    let p = part(&v[1], "random");
+    let lat: Vec<&Cited> = p
+        .figures
+        .iter()
+        .filter(|f| f.workload == "latency")
+        .collect();
+    assert_eq!(lat.len(), 1, "{p:?}");
+    assert_eq!(lat[0].metric, "ns_per_load_32MiB");
+    assert!(p.text.contains("vm-kvm 32 MiB"), "{}", p.text);
+    assert!(!p.text.contains("1 GiB") && !p.text.contains("256 MiB"));
+}
+
+#[test]
+fn detail_saying_emulated_counts_as_emulated() {
+    let mut run = testdata::fixture_run_kvm(3);
+    for r in run.records.iter_mut().filter(|r| r.env == "vm") {
+        r.env_detail.insert("emulated".into(), "true".into());
+    }
+    let a = analyse(&run.records, StatsOptions { resamples: 100 });
+    assert!(env_emulated(&a, "vm-kvm"));
+    assert!(!env_emulated(&a, "container-runc"));
+    let v = verdicts(&run.records);
+    assert_eq!(v[0].verdict, Verdict::NotTestable);
+}
+
+#[test]
+fn footprints_decide_c4() {
+    let mut run = testdata::fixture_run_kvm(3);
+    testdata::add_footprint(&mut run, |class| match class {
+        "vm" => 240.0,
+        "container" => 2.0,
+        _ => 1.4,
+    });
+    let v = verdicts(&run.records);
+    assert_eq!(v[3].verdict, Verdict::Supported, "{:?}", v[3]);
+    let cont = part(&v[3], "containers");
+    assert!(cont.text.contains("about 12288 per host"), "{cont:?}");
+    assert!(cont.text.contains("PSS"));
+    let vm = part(&v[3], "VMs");
+    assert!(vm.text.contains("about 102 per host"), "{vm:?}");
+    assert!(vm.figures.iter().all(|f| f.metric == FOOTPRINT));
+    // A VM as light as 5 containers does not support the claim.
+    testdata::add_footprint(&mut run, |class| if class == "vm" { 10.0 } else { 2.0 });
+    assert_eq!(verdicts(&run.records)[3].verdict, Verdict::NotSupported);
+}
+
+#[test]
+fn footprint_of_an_emulated_vm_is_not_testable() {
+    let mut run = testdata::fixture_run(3, 1.0);
+    testdata::add_footprint(&mut run, |class| if class == "vm" { 240.0 } else { 2.0 });
+    let v = verdicts(&run.records);
+    assert_eq!(part(&v[3], "containers").verdict, Verdict::Supported);
+    let vm = part(&v[3], "VMs");
+    assert_eq!(vm.verdict, Verdict::NotTestable, "{vm:?}");
+    assert!(vm.text.contains("translation cache"));
+    assert_eq!(v[3].verdict, Verdict::NotTestable);
+}
+
+#[test]
+fn the_old_footprint_measure_decides_nothing() {
+    let mut run = testdata::fixture_run_kvm(3);
+    for r in run.records.iter_mut().filter(|r| r.workload == "startup") {
+        let mib = if r.env == "vm" { 240.0 } else { 2.0 };
+        r.metrics.insert(OLD_FOOTPRINT.into(), mib);
+        r.units.insert(OLD_FOOTPRINT.into(), "MiB".into());
+    }
+    let v = verdicts(&run.records);
+    assert_eq!(v[3].verdict, Verdict::NotMeasured);
+    for p in &v[3].parts {
+        assert_eq!(p.verdict_text(), "not measured (old footprint measure)");
+        assert!(p.figures.is_empty());
+    }
+}
+
+#[test]
+fn c4_without_a_slope_says_why_instead_of_deciding() {
+    let mut rs = testdata::fixture_run(3, 1.0).records;
+    // Two instances: no slope; and a container whose memory fell.
+    rs.extend(testdata::density_records(
+        "container-isorun",
+        "",
+        2,
+        0.2,
+        0.4,
+    ));
+    rs.extend(testdata::density_records(
+        "container-runc",
+        "",
+        6,
+        0.2,
+        -0.3,
+    ));
+    let v = verdicts(&rs);
+    let p = part(&v[3], "hundreds");
+    assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+    assert!(
+        p.text.contains("cannot be estimated (2 instance(s)"),
+        "{}",
+        p.text
+    );
+    assert!(p.text.contains("negative"), "{}", p.text);
+    assert!(!p.text.contains('?'), "{}", p.text);
+}
+
+#[test]
+fn c4_is_decided_by_the_density_experiment_when_there_is_one() {
+    let mut rs = testdata::fixture_run(3, 1.0).records;
+    rs.extend(testdata::density_records(
+        "container-isorun",
+        "",
+        50,
+        0.2,
+        0.4,
+    ));
+    rs.extend(testdata::density_records("vm-kvm", "kvm", 6, 230.0, 330.0));
+    let v = verdicts(&rs);
+    let c4 = &v[3];
+    assert_eq!(part(c4, "hundreds").verdict, Verdict::Supported, "{c4:?}");
+    // 24 GiB at 0.4 MiB each is far beyond the 50 run: labelled as an
+    // extrapolation with its range, from the slope with its R².
+    let text = &part(c4, "hundreds").text;
+    assert!(
+        text.contains("an extrapolation from the 50 containers actually run"),
+        "{text}"
+    );
+    assert!(
+        text.contains("least-squares slope") && text.contains("R² 1.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("by the slope's interval") && !text.contains('?'),
+        "{text}"
+    );
+    assert_eq!(part(c4, "few VMs").verdict, Verdict::Supported, "{c4:?}");
+    // Under TCG the VM half is not testable.
+    let mut rs = testdata::fixture_run(3, 1.0).records;
+    rs.extend(testdata::density_records(
+        "container-isorun",
+        "",
+        50,
+        0.2,
+        0.4,
+    ));
+    rs.extend(testdata::density_records("vm-tcg", "tcg", 6, 230.0, 330.0));
+    assert_eq!(
+        part(&verdicts(&rs)[3], "few VMs").verdict,
+        Verdict::NotTestable
+    );
+    // 500 MiB per container on a 24 GiB host is not hundreds.
+    let mut rs = testdata::fixture_run(3, 1.0).records;
+    rs.extend(testdata::density_records(
+        "container-runc",
+        "",
+        10,
+        500.0,
+        500.0,
+    ));
+    assert_eq!(
+        part(&verdicts(&rs)[3], "hundreds").verdict,
+        Verdict::NotSupported
+    );
+}
+
+#[test]
+fn c5_is_decided_by_measured_slowdowns() {
+    let speeds = [
+        ("container-isorun", "shared", 0.5),
+        ("container-isorun", "partitioned", 0.7),
+        ("vm-kvm", "shared", 0.55),
+        ("vm-kvm", "partitioned", 0.97),
+    ];
+    let v = verdicts(&testdata::neighbour_records("kvm", &speeds));
+    let c5 = &v[4];
+    assert_eq!(
+        part(c5, "still slowed").verdict,
+        Verdict::Supported,
+        "{c5:?}"
+    );
+    assert_eq!(
+        part(c5, "VM protects").verdict,
+        Verdict::Supported,
+        "{c5:?}"
+    );
+    assert_eq!(c5.verdict, Verdict::Supported);
+    assert!(part(c5, "still slowed").text.contains("70%"), "{c5:?}");
+    // The same under TCG: the VM half cannot be tested.
+    let v = verdicts(&testdata::neighbour_records("tcg", &speeds));
+    assert_eq!(part(&v[4], "VM protects").verdict, Verdict::NotTestable);
+    // Containers protected as well as VMs: not supported.
+    let fair = [
+        ("container-isorun", "partitioned", 0.98),
+        ("vm-kvm", "partitioned", 0.98),
+    ];
+    let v = verdicts(&testdata::neighbour_records("kvm", &fair));
+    assert_eq!(part(&v[4], "still slowed").verdict, Verdict::NotSupported);
+    assert_eq!(part(&v[4], "VM protects").verdict, Verdict::Inconclusive);
+    // Nothing measured: not measured.
+    let v = verdicts(&testdata::fixture_run(3, 1.0).records);
+    assert_eq!(v[4].verdict, Verdict::NotMeasured);
+}
+
+#[test]
+fn an_interval_across_the_limit_is_inconclusive_not_supported() {
+    // ±10% noise on memory bandwidth at n=3: the interval of a container
+    // at native speed reaches beyond "similar" (80%–125%).
+    let run = testdata::fixture_run_kvm(3);
+    let v = verdicts(&run.records);
+    let p = part(&v[1], "in containers");
+    assert_eq!(p.verdict, Verdict::Inconclusive, "{p:?}");
+    let v = |point, ci| Val {
+        point,
+        ci,
+        n: 3,
+        method: String::new(),
+    };
+    assert_eq!(fit(&v(1.0, None), 0.0, 2.0), Fit::Unsure);
+    assert_eq!(fit(&v(1.0, Some((0.9, 1.1))), 0.8, 1.25), Fit::Inside);
+    assert_eq!(fit(&v(0.5, Some((0.4, 0.6))), 0.8, 1.25), Fit::Outside);
+    assert_eq!(fit(&v(0.9, Some((0.6, 1.1))), 0.8, 1.25), Fit::Unsure);
+}
+
+#[test]
+fn tuned_stream_is_labelled_and_not_divided_by_plain() {
+    let mut run = testdata::fixture_run_kvm(12);
+    testdata::set_stream_variant(&mut run, |_| true, "tuned");
+    let v = verdicts(&run.records);
+    let p = part(&v[1], "in containers");
+    assert_eq!(p.verdict, Verdict::Supported);
+    assert!(p
+        .figures
+        .iter()
+        .all(|f| f.workload == "membw — STREAM (tuned: non-temporal stores)"));
+    // A plain native run against tuned containers: no ratio.
+    testdata::set_stream_variant(&mut run, |e| e == "native", "plain");
+    let v = verdicts(&run.records);
+    let p = part(&v[1], "in containers");
+    assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+    assert!(p
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("stream_variant tuned vs native plain"));
+}
+
+#[test]
+fn missing_environments_are_not_measured() {
+    let run = testdata::fixture_run(3, 1.0);
+    let no_vm: Vec<_> = run
+        .records
+        .iter()
+        .filter(|r| r.env != "vm")
+        .cloned()
+        .collect();
+    let v = verdicts(&no_vm);
+    assert_eq!(v[0].verdict, Verdict::PartlyMeasured);
+    assert_eq!(v[0].findings().len(), 1);
+    assert!(v[0].missing()[0].contains("VM"));
+    assert_eq!(v[2].verdict, Verdict::PartlyMeasured);
+    // Every claim not wholly measured is listed once, under its command.
+    let u = unmeasured(&v);
+    let listed: Vec<&str> = u.iter().flat_map(|u| u.claims.clone()).collect();
+    let expected: Vec<&str> = v
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::NotMeasured | Verdict::PartlyMeasured))
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, expected);
+    assert!(
+        listed.contains(&"C1") && listed.contains(&"C5"),
+        "{listed:?}"
+    );
+    let c5 = u.iter().find(|u| u.claims.contains(&"C5")).unwrap();
+    assert_eq!(c5.command, "isobench run --experiment neighbours");
+    let commands: std::collections::BTreeSet<&str> = u.iter().map(|u| u.command).collect();
+    assert_eq!(commands.len(), u.len(), "one entry per command");
+}
+
+#[test]
+fn a_claim_with_no_part_measured_is_not_measured_and_evidence_against_decides() {
+    let nm = || not_measured("a", "no valid figure", "x");
+    let yes = || holds("b", true, "fine".into(), vec![]);
+    let no = || holds("c", false, "bad".into(), vec![]);
+    assert_eq!(
+        combine("C1", vec![nm(), nm()]).verdict,
+        Verdict::NotMeasured
+    );
+    assert_eq!(combine("C1", vec![]).verdict, Verdict::NotMeasured);
+    let c = combine("C1", vec![nm(), yes(), yes()]);
+    assert_eq!(c.verdict_text(), "partly measured (2 of 3 parts)");
+    assert_eq!(
+        combine("C1", vec![nm(), no()]).verdict,
+        Verdict::NotSupported
+    );
+    assert_eq!(
+        combine("C1", vec![yes(), yes()]).verdict,
+        Verdict::Supported
+    );
+}
