@@ -4,7 +4,7 @@
 #
 # Baseline ISA on purpose (no -C target-cpu=native): under QEMU TCG, AVX2/FMA
 # code is emulated very slowly, so a native build would measure the emulator's
-# vector support instead of the memory system (shared/DESIGN.md). The binary
+# vector support instead of the memory system (docs/design.md). The binary
 # records the code path it was built for in its result (`info.isa`).
 #
 # With --target, RUSTFLAGS reach only the target's crates, not build scripts

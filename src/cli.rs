@@ -1,4 +1,4 @@
-//! Command-line interface (clap derive): the contract of shared/DESIGN.md,
+//! Command-line interface (clap derive): the contract of docs/design.md,
 //! "Command line".
 
 use crate::env::EnvKind;

@@ -1,4 +1,4 @@
-//! Host facts recorded in `run.json` (shared/DESIGN.md, "Data flow" step 1):
+//! Host facts recorded in `run.json` (docs/design.md, "Data flow" step 1):
 //! CPU, cores, caches, memory, kernel, cgroup layout and KVM.
 //!
 //! sysinfo supplies the portable facts; caches, the cgroup layout and the KVM

@@ -18,7 +18,7 @@ pub const DEFAULT_SEED: u64 = 0x150b_e4c4;
 
 /// Repetitions of the gating preset: enough for `compare` to detect a 5%
 /// change of a single-threaded CPU-bound figure on a noisy 2-core host
-/// (README, "Gating", has the measured false-alarm rate and power).
+/// (docs/gating.md has the measured false-alarm rate and power).
 pub const GATE_REPS: u32 = 12;
 
 /// Bad input from the user: reported as one line, exit status 2.
@@ -206,7 +206,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let mut workloads = Vec::new();
     let given = if input.workloads.is_empty() {
         // The gate's default is the CPU-bound work whose noise lets it
-        // detect a 5% change at GATE_REPS (README, "Gating").
+        // detect a 5% change at GATE_REPS (docs/gating.md).
         match preset {
             Preset::Gate => vec!["cpu".to_string()],
             _ => Workload::ALL.map(|w| w.name().to_string()).to_vec(),

@@ -1,4 +1,4 @@
-//! The suite runner (shared/DESIGN.md, "Data flow" step 2–3).
+//! The suite runner (docs/design.md, "Data flow" step 2–3).
 //!
 //! For every repetition it runs every (environment, workload) pair in an
 //! order shuffled per repetition with a seeded RNG, so a drifting machine does

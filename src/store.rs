@@ -1,4 +1,4 @@
-//! The run directory (shared/DESIGN.md, "Results"): `run.json` and
+//! The run directory (docs/design.md, "Results"): `run.json` and
 //! `results.jsonl`. All file I/O of a run goes through here, with the path in
 //! every error.
 //!

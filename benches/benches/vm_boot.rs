@@ -7,7 +7,7 @@
 //!    which both inits print as their first action. Target: isobench ≤ 1.2x.
 //! 2. The same isobench initramfs on q35 (SeaBIOS, PCI, ACPI).
 //! 3. Every microvm boot of (1) passes `tsc_early_khz`: a boot that does not
-//!    reach a result within the timeout counts as a hang (shared/DESIGN.md:
+//!    reach a result within the timeout counts as a hang (docs/design.md:
 //!    4 in 10 hung without it). `--no-tsc N` adds N boots without it for
 //!    comparison.
 //!

@@ -1,6 +1,6 @@
 //! The history store: every run recorded in an embedded SQLite database
 //! (rusqlite, bundled SQLite; no server), so a metric can be followed over
-//! time per environment (shared/DESIGN.md, "Results").
+//! time per environment (docs/design.md, "Results").
 //!
 //! Tables: `runs` (run id, host fingerprint, host name, isobench version and
 //! commit, start time, run directory) and `results` (one row per metric value

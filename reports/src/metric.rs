@@ -1,6 +1,6 @@
 //! What a metric name means: the working-set size hidden in
 //! `ns_per_load_<size>`, and the order in which workloads, environments and
-//! metrics are listed (shared/DESIGN.md, "Results"). Whether higher or lower
+//! metrics are listed (docs/design.md, "Results"). Whether higher or lower
 //! is better is the metric's definition's ([`Direction`]), recorded with it.
 
 use isobench_workloads::metrics::Name;

@@ -1,4 +1,4 @@
-//! The run directory format (shared/DESIGN.md, "Results"): `run.json` and
+//! The run directory format (docs/design.md, "Results"): `run.json` and
 //! `results.jsonl`. These types are the contract between `isobench run`
 //! (which writes them) and `report`, `compare` and `history` (which read them).
 //!

@@ -1,7 +1,7 @@
 //! Synthetic but realistic run directories for tests and benchmarks: native,
 //! two container runtimes and a TCG virtual machine, every workload, several
 //! repetitions with deterministic noise. The figures are of the order measured
-//! on the development host (shared/DESIGN.md, "This machine").
+//! on the development host (docs/design.md, "This machine").
 
 use crate::load::Run;
 use crate::schema::{

@@ -121,7 +121,7 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         a.invalid_total()
     );
     for c in &rendered.claims {
-        println!("  {} {}", c.id, c.verdict.label());
+        println!("  {} {}", c.id, c.verdict_text());
     }
     println!(
         "wrote {} files; open {}",

@@ -1,4 +1,4 @@
-//! Environments: where a workload runs (shared/DESIGN.md, "Environments").
+//! Environments: where a workload runs (docs/design.md, "Environments").
 //!
 //! An [`Environment`] prepares once, launches live [`Instance`]s of a
 //! [`WorkloadSpec`] (several at once for the density and neighbour

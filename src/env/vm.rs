@@ -1,5 +1,5 @@
 //! The `vm` environment: QEMU with a guest kernel and an initramfs whose
-//! `/init` is the static workload binary (shared/DESIGN.md, "Environments").
+//! `/init` is the static workload binary (docs/design.md, "Environments").
 //!
 //! `prepare` finds the kernel and QEMU, writes the initramfs once into the
 //! scratch directory and chooses the accelerator (`--accel auto` test-boots

@@ -1,4 +1,4 @@
-//! Experiments beyond one instance (shared/DESIGN.md, "Experiments beyond
+//! Experiments beyond one instance (docs/design.md, "Experiments beyond
 //! one instance"): they hold several live [`crate::env::Instance`]s at once.
 
 pub mod density;

@@ -4,7 +4,7 @@
 //! reaches `ISOBENCH-READY` within a few seconds; otherwise TCG. A `/dev/kvm`
 //! provided by `kvm_pvm` (a paravirtual nested hypervisor) is detected from
 //! `/sys/module/kvm_pvm` or `/proc/modules` and skips the test boot: stock
-//! kernels hang under it (shared/DESIGN.md, "This machine"). A forced
+//! kernels hang under it (docs/design.md, "This machine"). A forced
 //! `--accel kvm` there is an error, because QEMU 7.2 aborts with "failed to set
 //! MSR 0x10a" under `-cpu host`, and `-cpu host,-arch-capabilities` boots into
 //! a silent hang.

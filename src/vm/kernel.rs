@@ -1,6 +1,6 @@
 //! Finding the guest kernel, and reading its version out of the bzImage.
 //!
-//! Lookup order (issue 4, shared/DESIGN.md "Environments"):
+//! Lookup order (issue 4, docs/design.md "Environments"):
 //! 1. `--kernel PATH`;
 //! 2. the `ISOBENCH_KERNEL` environment variable;
 //! 3. the host's `/boot/vmlinuz-$(uname -r)` when it is readable;

@@ -1,7 +1,7 @@
 //! The QEMU command line, built from a typed [`QemuConfig`] (pure: no process
 //! is started here).
 //!
-//! What boots fastest here (shared/DESIGN.md, "This machine"): the `microvm`
+//! What boots fastest here (docs/design.md, "This machine"): the `microvm`
 //! machine (virtio-mmio, no PCI, no firmware tables to speak of) with qboot
 //! as firmware where it is installed, `-nodefaults -no-user-config -display
 //! none`, the guest's first serial port on QEMU's stdout, and `-no-reboot` so

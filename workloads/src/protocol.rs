@@ -1,4 +1,4 @@
-//! The workload protocol (shared/DESIGN.md, "The workload protocol").
+//! The workload protocol (docs/design.md, "The workload protocol").
 //!
 //! The workload binary prints [`READY_MARKER`] on a line of its own as its very
 //! first action and, at the end, exactly one line `ISOBENCH-RESULT {json}`
@@ -25,7 +25,7 @@ pub struct WorkloadResult {
     pub params: BTreeMap<String, serde_json::Value>,
     /// Whether the kernel's own check of its answer passed.
     pub valid: bool,
-    /// Metric name -> value (names as in shared/DESIGN.md, "Command line").
+    /// Metric name -> value (names as in docs/design.md, "Command line").
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
     /// Metric name -> unit.

@@ -1,5 +1,5 @@
 //! Run one parsed [`Command`] and turn what the kernel measured into the
-//! protocol's [`WorkloadResult`]: metric names and units as shared/DESIGN.md
+//! protocol's [`WorkloadResult`]: metric names and units as docs/design.md
 //! fixes them, parameters in `params`, how it ran in `info`.
 
 use crate::args::{format_size, Command};

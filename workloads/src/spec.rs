@@ -108,7 +108,7 @@ impl FromStr for Workload {
 /// Size presets: `quick` for CI and development, `standard` for reports,
 /// `full` for publication, `gate` for regression gating in CI (`isobench
 /// compare`): quick's sizes, one thread and enough repetitions for the gate
-/// to detect a small change (see the README, "Gating").
+/// to detect a small change (see docs/gating.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {

@@ -1,4 +1,4 @@
-//! Verdicts on the claims C1–C7 of shared/DESIGN.md ("The claims it exists to
+//! Verdicts on the claims C1–C7 of docs/design.md ("The claims it exists to
 //! check"), computed from the figures of one run.
 //!
 //! Each claim is split into parts that a measurement can decide, and every
@@ -192,7 +192,7 @@ impl ClaimResult {
     }
 }
 
-/// The claims as worded in shared/DESIGN.md.
+/// The claims as worded in docs/design.md.
 pub const CLAIMS: [(&str, &str); 7] = [
     ("C1", "Programs in containers compute at almost bare-metal speed; in VMs they lose about half."),
     ("C2", "Sequential memory bandwidth is similar everywhere; random access costs more in a VM because every access needs two address translations (guest and host page tables)."),

@@ -243,7 +243,7 @@ fn claims_overview(s: &mut String, cx: &ReportContext) {
             "<li><a href=\"#claim-{id}\"><b>{id}</b></a> {} — <b class=\"{}\">{}</b><span class=\"deciding\">{}</span></li>",
             esc(short(c.id)),
             c.verdict.key(),
-            esc(c.verdict.label()),
+            esc(&c.verdict_text()),
             esc(&claim_line(c)),
             id = c.id
         );
@@ -354,7 +354,7 @@ fn claims_summary(s: &mut String, cx: &ReportContext) {
             "<tr><td><a id=\"sum-{id}\"></a><b>{id}</b> {}</td><td class=\"{}\"><b>{}</b></td><td class=\"note\">{}</td></tr>",
             esc(short(c.id)),
             c.verdict.key(),
-            esc(c.verdict.label()),
+            esc(&c.verdict_text()),
             parts.join("<br>"),
             id = c.id
         );
@@ -452,7 +452,7 @@ fn claims_detail(s: &mut String, cx: &ReportContext) {
             s,
             "<h3 id=\"claim-{id}\">{id}: <span class=\"{}\">{}</span></h3><p><i>{}</i></p><ul>",
             c.verdict.key(),
-            esc(c.verdict.label()),
+            esc(&c.verdict_text()),
             esc(c.claim),
             id = c.id
         );

@@ -47,7 +47,7 @@ pub fn to_markdown(cx: &ReportContext) -> String {
                 "- **{}** {} — **{}**: {}",
                 c.id,
                 short(c.id),
-                c.verdict.label(),
+                c.verdict_text(),
                 claim_line(c)
             );
         }
@@ -90,13 +90,13 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             "| **{}** {} | **{}** | {} |",
             c.id,
             short(c.id),
-            c.verdict.label(),
+            c.verdict_text(),
             cell(&parts.join("; "))
         );
     }
     let _ = writeln!(s);
     for c in cx.claims {
-        let _ = writeln!(s, "- **{} — {}**: {}", c.id, c.verdict.label(), c.claim);
+        let _ = writeln!(s, "- **{} — {}**: {}", c.id, c.verdict_text(), c.claim);
         for p in &c.parts {
             let _ = write!(s, "  - *{}* — {}", p.label, p.verdict_text());
             if !p.text.is_empty() {
