@@ -305,3 +305,48 @@ fn history_imports_and_plots_per_environment() {
         "{e}"
     );
 }
+
+/// Through the real binary: a broken new run exits 1 naming it, the same
+/// run twice exits 2 with one line on stderr.
+#[test]
+fn the_binary_fails_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    write_run_dir(&base, &cpu_run(12, 1));
+    let mut zero = cpu_run(12, 2);
+    for r in zero.records.iter_mut().filter(|r| r.env_id == "native") {
+        r.metrics.insert("gflops".into(), 0.0);
+    }
+    let broken = tmp.path().join("broken");
+    write_run_dir(&broken, &zero);
+    let bin = env!("CARGO_BIN_EXE_isobench");
+    let o = std::process::Command::new(bin)
+        .arg("compare")
+        .arg(&base)
+        .arg(&broken)
+        .arg("--out")
+        .arg(tmp.path().join("cmp"))
+        .env_remove("ISOBENCH_DB")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED (broken or lost results): native cpu/gflops: 12 of 12 values ≤ 0"),
+        "{stdout}"
+    );
+    assert!(tmp.path().join("cmp/compare.json").is_file());
+    let o = std::process::Command::new(bin)
+        .arg("compare")
+        .arg(&base)
+        .arg(&base)
+        .arg("--out")
+        .arg(tmp.path().join("cmp2"))
+        .env_remove("ISOBENCH_DB")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("same run"), "{stderr}");
+}

@@ -5,6 +5,7 @@
 //! cargo run --release -p isobench-reports --example gate_power -- \
 //!     [--k 1,5,10] [--trials 500] [--threshold 5] [--slowdown 10] \
 //!     [--target ENV/WORKLOAD/METRIC]... [--one-thread-cpu] [--fail-on-possible] \
+//!     [--sim-run-sd 0.025] \
 //!     [--workload W]... [--metric M]... [--env E]... RUN_DIR...
 //! ```
 //!
@@ -14,8 +15,9 @@
 //! `isobench_reports::gate::study`). `k = 1` is measured twice: with the
 //! run-to-run spread from the other runs (a history store) and from the
 //! repetitions alone. `--one-thread-cpu` targets every 1-thread cpu quantity
-//! in turn. Without a RUN_DIR, 60 simulated runs (2% log-normal noise, 2.5%
-//! run offsets, 1% outliers 20% slow) are used.
+//! in turn. Without a RUN_DIR, 60 simulated runs (2% log-normal noise, run
+//! offsets of `--sim-run-sd` [default 0.025] on the log scale, 1% outliers
+//! 20% slow) are used.
 
 use isobench_reports::analysis::{analyse, StatsOptions};
 use isobench_reports::compare::GateOptions;
@@ -28,6 +30,7 @@ fn main() {
     let mut gate_opts = GateOptions::new(5.0);
     let mut targets: Vec<Target> = Vec::new();
     let mut one_thread = false;
+    let mut sim_run_sd = 0.025;
     let mut dirs = Vec::new();
     let mut args = std::env::args().skip(1);
     let die = |m: String| -> ! {
@@ -65,6 +68,11 @@ fn main() {
                 );
             }
             "--one-thread-cpu" => one_thread = true,
+            "--sim-run-sd" => {
+                sim_run_sd = val()
+                    .parse()
+                    .unwrap_or_else(|_| die("bad --sim-run-sd".into()))
+            }
             "--fail-on-possible" => gate_opts.fail_on_possible = true,
             "--workload" => gate_opts.filter.workloads.push(val()),
             "--metric" => gate_opts.filter.metrics.push(val()),
@@ -78,7 +86,7 @@ fn main() {
         let spec = SimSpec {
             reps: 12,
             sd: 0.02,
-            run_sd: 0.025,
+            run_sd: sim_run_sd,
             outlier_share: 0.01,
             outlier_factor: 0.8,
         };
