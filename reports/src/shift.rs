@@ -240,6 +240,110 @@ pub fn noise_change(base: &[Vec<f64>], new: &[Vec<f64>]) -> Option<NoiseChange> 
     })
 }
 
+/// A step in a series found by [`change_points`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChangePoint {
+    /// Index of the first point after the change.
+    pub index: usize,
+    /// Mean of the segment before and after (same scale as the input).
+    pub before: f64,
+    pub after: f64,
+    /// Permutation p-value of the split.
+    pub p: f64,
+}
+
+/// E-Divisive means statistic (Matteson & James 2014, exponent 1) of the
+/// split of `xs` at `k`: the scaled energy distance between `xs[..k]` and
+/// `xs[k..]`.
+fn energy(xs: &[f64], k: usize) -> f64 {
+    let (a, b) = xs.split_at(k);
+    let (m, n) = (a.len() as f64, b.len() as f64);
+    let mut between = 0.0;
+    for x in a {
+        for y in b {
+            between += (x - y).abs();
+        }
+    }
+    let within = |v: &[f64]| {
+        let mut s = 0.0;
+        for i in 0..v.len() {
+            for j in i + 1..v.len() {
+                s += (v[i] - v[j]).abs();
+            }
+        }
+        let pairs = (v.len() * (v.len() - 1) / 2).max(1) as f64;
+        s / pairs
+    };
+    m * n / (m + n) * (2.0 * between / (m * n) - within(a) - within(b))
+}
+
+fn best_split(xs: &[f64], min_seg: usize) -> Option<(usize, f64)> {
+    (min_seg..=xs.len().saturating_sub(min_seg))
+        .map(|k| (k, energy(xs, k)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Step changes in a series (e.g. the log run means of one metric over
+/// runs), by E-Divisive means with a permutation test, as MongoDB's and
+/// Apache Otava's change-point detection use: binary segmentation, each
+/// candidate split (segments of at least `min_seg` points) kept when fewer
+/// than `alpha` of `permutations` shuffles of its segment give a larger
+/// statistic. Why this method: it assumes no distribution and no number of
+/// changes, and needs no penalty to tune (PELT would need one stated per
+/// noise level). Seeded: the same series gives the same answer.
+pub fn change_points(
+    xs: &[f64],
+    min_seg: usize,
+    alpha: f64,
+    permutations: usize,
+    seed: u64,
+) -> Vec<ChangePoint> {
+    let min_seg = min_seg.max(2);
+    let mut rng = stats::SplitMix64::new(seed);
+    let mut found: Vec<(usize, f64)> = Vec::new();
+    let mut todo = vec![(0usize, xs.len())];
+    while let Some((lo, hi)) = todo.pop() {
+        let seg = &xs[lo..hi];
+        if seg.len() < 2 * min_seg {
+            continue;
+        }
+        let Some((k, stat)) = best_split(seg, min_seg) else {
+            continue;
+        };
+        let mut shuffled = seg.to_vec();
+        let mut larger = 0;
+        for _ in 0..permutations {
+            for i in (1..shuffled.len()).rev() {
+                shuffled.swap(i, rng.below(i + 1));
+            }
+            if best_split(&shuffled, min_seg).is_some_and(|(_, s)| s >= stat) {
+                larger += 1;
+            }
+        }
+        let p = (larger + 1) as f64 / (permutations + 1) as f64;
+        if p < alpha {
+            found.push((lo + k, p));
+            todo.push((lo, lo + k));
+            todo.push((lo + k, hi));
+        }
+    }
+    found.sort_by_key(|f| f.0);
+    let mut bounds = vec![0];
+    bounds.extend(found.iter().map(|f| f.0));
+    bounds.push(xs.len());
+    let mean = |a: usize, b: usize| xs[a..b].iter().sum::<f64>() / (b - a) as f64;
+    found
+        .iter()
+        .enumerate()
+        .map(|(i, &(index, p))| ChangePoint {
+            index,
+            before: mean(bounds[i], bounds[i + 1]),
+            after: mean(bounds[i + 1], bounds[i + 2]),
+            p,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +411,24 @@ mod tests {
         let d = 0.05;
         assert!(l(0.01).detectable(d, 0.95, 0.9) < l(0.02).detectable(d, 0.95, 0.9));
         assert!(l(0.01).detectable(d, 0.95, 0.9) > d);
+    }
+
+    #[test]
+    fn change_points_find_a_step_and_nothing_in_noise() {
+        let mut rng = stats::SplitMix64::new(3);
+        let mut noise = || ((rng.next_u64() % 2001) as f64 / 1000.0 - 1.0) * 0.01;
+        let flat: Vec<f64> = (0..30).map(|_| noise()).collect();
+        assert!(change_points(&flat, 3, 0.05, 199, 1).is_empty());
+        // A 10% step at run 18 of 30 with ±1% noise (logs).
+        let step: Vec<f64> = (0..30)
+            .map(|i| noise() + if i >= 18 { (0.9f64).ln() } else { 0.0 })
+            .collect();
+        let cps = change_points(&step, 3, 0.05, 199, 1);
+        assert_eq!(cps.len(), 1, "{cps:?}");
+        assert_eq!(cps[0].index, 18);
+        assert!(
+            ((cps[0].after - cps[0].before).exp() - 0.9).abs() < 0.01,
+            "{cps:?}"
+        );
     }
 }
