@@ -149,11 +149,12 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         _ => {}
     }
     let mut reader = Reader::new(args.db.as_deref());
-    let new = reader.digest(new_ref)?;
+    // Arguments are read in the order given, so the first bad one is named.
     let mut bases = Vec::new();
     for r in base_refs {
         bases.push(reader.digest(r)?);
     }
+    let new = reader.digest(new_ref)?;
     let db = args
         .db
         .clone()
