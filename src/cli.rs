@@ -29,7 +29,8 @@ pub enum Command {
     List(ListArgs),
     /// Render statistics, plots and the claims section of a run directory.
     Report(crate::cmd::report::ReportArgs),
-    /// Compare two runs; exit 1 on a significant regression.
+    /// Regression gate: baseline run(s) against a new run; exit 1 on a broken
+    /// or lost result or a regression, 2 when it cannot decide, 0 on a pass.
     Compare(crate::cmd::compare::CompareArgs),
     /// Show the recorded history of a metric.
     History(crate::cmd::history::HistoryArgs),

@@ -1,9 +1,9 @@
 //! The real `isobench` binary on fixture run directories: `report` writes the
-//! report; `compare` exits 2 (naming the repetitions needed) when the runs are
-//! too short to gate, 0 on a run against itself and 1 (naming the metric) on
-//! a run whose STREAM triad is 20% slower; bad input exits 2 with one line.
+//! report; `compare` exits 2 in one line on the same run given twice, 0 on
+//! two runs of the same host that did not change and 1 (naming the metric)
+//! on a run whose STREAM triad is 20% slower; bad input exits 2 with one line.
 
-use isobench_reports::testdata::{fixture_run, write_run_dir};
+use isobench_reports::testdata::{fixture_run, fixture_run_seeded, write_run_dir};
 use std::process::Command;
 
 fn isobench(args: &[&std::ffi::OsStr]) -> std::process::Output {
@@ -28,15 +28,16 @@ fn report_and_compare_through_the_binary() {
     assert!(base.join("report/index.html").is_file());
     assert!(base.join("report/bencher.json").is_file());
 
-    // Three repetitions cannot show a 5% change: the gate refuses to pass.
+    // The same run twice is not a comparison: one line, exit 2.
     let out = isobench(&["compare".as_ref(), short.as_os_str(), short.as_os_str()]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("repetitions per run, the runs have 3"),
-        "{err}"
-    );
+    assert!(err.contains("same run"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    let other = tmp.path().join("other");
+    let mut run = fixture_run_seeded(12, 1.0, 7);
+    run.info.run_id = "20261127T191500Z-other".into();
+    write_run_dir(&other, &run);
 
     // Gate the membw figures at 15% (12 repetitions of the fixture's ±10%
     // noise can show that).
@@ -50,14 +51,14 @@ fn report_and_compare_through_the_binary() {
         );
         isobench(&args)
     };
-    let out = membw(&base, &base);
+    let out = membw(&base, &other);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 
     let out = membw(&base, &slow);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("REGRESSION: native membw/triad_mbs (-20.0%)"),
+        stdout.contains("REGRESSION: native membw/triad_mbs (-20.0% ["),
         "{stdout}"
     );
     assert!(slow.join("compare/compare.png").is_file());

@@ -6,21 +6,14 @@ use isobench::cmd::compare::{self, CompareArgs};
 use isobench::cmd::history::{self, HistoryArgs};
 use isobench::cmd::report::{self, ReportArgs};
 use isobench::plan::UsageError;
-use isobench_reports::testdata::{fixture_run, write_run_dir};
+use isobench_reports::testdata::{fixture_run, fixture_run_seeded, write_run_dir};
 use std::path::{Path, PathBuf};
 
 fn compare_args(base: &Path, new: &Path, out: &Path) -> CompareArgs {
     CompareArgs {
-        base: base.to_path_buf(),
-        new: new.to_path_buf(),
-        db: None,
         threshold: 15.0,
-        workloads: vec![],
-        metrics: vec![],
-        envs: vec![],
-        force: false,
-        force_params: false,
         out: Some(out.to_path_buf()),
+        ..CompareArgs::pair(base.to_path_buf(), new.to_path_buf())
     }
 }
 
@@ -43,6 +36,25 @@ fn report_of_a_missing_dir_is_a_usage_error() {
     assert!(e.to_string().contains("does not exist"), "{e}");
 }
 
+/// A fixture run of native and isorun cpu only (±2% noise) with its own
+/// id and noise.
+fn cpu_run(reps: u32, seed: u64) -> isobench_reports::load::Run {
+    let mut r = fixture_run_seeded(reps, 1.0, seed);
+    r.records.retain(|r| {
+        r.workload == "cpu" && (r.env_id == "native" || r.env_id == "container-isorun")
+    });
+    r.info.run_id = format!("20261127T18{seed:04}Z-cpu");
+    r.info.started_at = format!("2026-11-27T18:{:02}:00Z", seed % 60);
+    for rec in &mut r.records {
+        rec.run_id = r.info.run_id.clone();
+    }
+    r
+}
+
+fn json_of(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn compare_exit_codes_follow_regressions() {
     let tmp = tempfile::tempdir().unwrap();
@@ -51,7 +63,6 @@ fn compare_exit_codes_follow_regressions() {
     write_run_dir(&base, &fixture_run(12, 1.0));
     write_run_dir(&slow, &fixture_run(12, 0.8));
     let out = tmp.path().join("cmp");
-    assert_eq!(compare::run(&compare_args(&base, &base, &out)).unwrap(), 0);
     assert_eq!(compare::run(&compare_args(&base, &slow, &out)).unwrap(), 1);
     let text = std::fs::read_to_string(out.join("compare.txt")).unwrap();
     assert!(
@@ -59,9 +70,127 @@ fn compare_exit_codes_follow_regressions() {
         "{text}"
     );
     assert!(out.join("compare.svg").is_file() && out.join("compare.png").is_file());
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
+    let json = json_of(&out);
     assert_eq!(json["regressions"].as_array().unwrap().len(), 4);
+    assert_eq!(json["exit_code"], 1);
+}
+
+#[test]
+fn compare_of_the_same_run_twice_is_one_line_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    write_run_dir(&base, &fixture_run(12, 1.0));
+    let out = tmp.path().join("cmp");
+    let e = compare::run(&compare_args(&base, &base, &out)).unwrap_err();
+    assert!(e.downcast_ref::<UsageError>().is_some());
+    let m = e.to_string();
+    assert!(m.contains("same run") && !m.contains('\n'), "{m}");
+}
+
+/// Broken new runs fail (exit 1, named first) and still write the table
+/// and compare.json; an A/A pair of quiet runs passes.
+#[test]
+fn compare_fails_closed_and_writes_its_files_on_every_outcome() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    write_run_dir(&base, &cpu_run(12, 1));
+    let aa = tmp.path().join("aa");
+    write_run_dir(&aa, &cpu_run(12, 2));
+    let out = tmp.path().join("cmp-aa");
+    let mut args = compare_args(&base, &aa, &out);
+    args.threshold = 5.0;
+    assert_eq!(compare::run(&args).unwrap(), 0);
+    assert_eq!(json_of(&out)["exit_code"], 0);
+    let mut zero = cpu_run(12, 3);
+    for r in zero.records.iter_mut().filter(|r| r.env_id == "native") {
+        r.metrics.insert("gflops".into(), 0.0);
+    }
+    let mut invalid = cpu_run(12, 4);
+    for r in invalid
+        .records
+        .iter_mut()
+        .filter(|r| r.env_id == "container-isorun")
+    {
+        r.valid = false;
+    }
+    for (name, run, first) in [
+        ("zero", zero, "native cpu/gflops: 12 of 12 values ≤ 0"),
+        ("invalid", invalid, "container-isorun cpu/"),
+    ] {
+        let dir = tmp.path().join(name);
+        write_run_dir(&dir, &run);
+        let out = tmp.path().join(format!("cmp-{name}"));
+        let mut args = compare_args(&base, &dir, &out);
+        args.threshold = 5.0;
+        assert_eq!(compare::run(&args).unwrap(), 1, "{name}");
+        let text = std::fs::read_to_string(out.join("compare.txt")).unwrap();
+        assert!(
+            text.contains(&format!("FAILED (broken or lost results): {first}")),
+            "{text}"
+        );
+        let json = json_of(&out);
+        assert_eq!(json["exit_code"], 1);
+        assert!(!json["failures"].as_array().unwrap().is_empty());
+    }
+}
+
+/// `--last K` takes the baseline from the store: the K latest runs of the
+/// new run's host and plan, run means as the unit; a baseline mixing
+/// hosts is refused in one line.
+#[test]
+fn compare_against_the_last_runs_in_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("h.sqlite");
+    let mut h = isobench_reports::history::History::open(&db).unwrap();
+    for seed in 1..=6 {
+        h.record(&cpu_run(12, seed)).unwrap();
+    }
+    let mut other = cpu_run(12, 7);
+    other.info.host.hostname = "elsewhere".into();
+    h.record(&other).unwrap();
+    drop(h);
+    let new = tmp.path().join("new");
+    let mut slow = cpu_run(12, 40);
+    for r in slow.records.iter_mut().filter(|r| r.env_id == "native") {
+        let g = r.metrics["gflops"];
+        r.metrics.insert("gflops".into(), g * 0.8);
+    }
+    write_run_dir(&new, &slow);
+    let out = tmp.path().join("cmp");
+    let args = CompareArgs {
+        runs: vec![new.clone()],
+        last: Some(5),
+        db: Some(db.clone()),
+        out: Some(out.clone()),
+        ..CompareArgs::pair(new.clone(), new.clone())
+    };
+    assert_eq!(compare::run(&args).unwrap(), 1);
+    let json = json_of(&out);
+    assert_eq!(json["base_runs"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        json["regressions"],
+        serde_json::json!(["native cpu/gflops"])
+    );
+    assert!(json["changes"][0]["basis"]
+        .as_str()
+        .unwrap()
+        .starts_with("run means (5 base"));
+    // A baseline of stored runs of two hosts.
+    let mixed = CompareArgs {
+        runs: vec![
+            "20261127T180001Z-cpu".into(),
+            "20261127T180007Z-cpu".into(),
+            new.clone(),
+        ],
+        db: Some(db),
+        out: Some(out),
+        ..CompareArgs::pair(new.clone(), new)
+    };
+    let e = compare::run(&mixed).unwrap_err();
+    assert!(
+        e.to_string().contains("the baseline mixes hosts or plans"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -86,23 +215,27 @@ fn compare_refuses_other_hosts_unless_forced() {
     assert_eq!(compare::run(&forced).unwrap(), 0);
 }
 
+/// Three noisy repetitions a side cannot show or rule out a 15% change:
+/// exit 2 with the table written and the reason named (it used to refuse
+/// before writing anything).
 #[test]
-fn compare_refuses_underpowered_runs_with_exit_2() {
+fn compare_that_cannot_decide_exits_2_with_its_files() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
     let new = tmp.path().join("new");
-    write_run_dir(&base, &fixture_run(3, 1.0));
-    write_run_dir(&new, &fixture_run(3, 0.8));
+    write_run_dir(&base, &fixture_run_seeded(3, 1.0, 1));
+    write_run_dir(&new, &fixture_run_seeded(3, 1.0, 2));
     let out = tmp.path().join("cmp");
-    let e = compare::run(&compare_args(&base, &new, &out)).unwrap_err();
-    assert!(e.downcast_ref::<UsageError>().is_some());
-    let m = e.to_string();
+    let mut args = compare_args(&base, &new, &out);
+    args.workloads = vec!["startup".into()];
+    assert_eq!(compare::run(&args).unwrap(), 2);
+    let text = std::fs::read_to_string(out.join("compare.txt")).unwrap();
     assert!(
-        m.contains("cannot detect a 15% change")
-            && m.contains("the runs have 3")
-            && m.contains("--reps"),
-        "{m}"
+        text.contains("CANNOT DECIDE:")
+            && text.contains("neither show nor rule out a 15% slowdown"),
+        "{text}"
     );
+    assert_eq!(json_of(&out)["exit_code"], 2);
 }
 
 #[test]
@@ -171,4 +304,89 @@ fn history_imports_and_plots_per_environment() {
         e.to_string().contains("no recorded values of membw/nope"),
         "{e}"
     );
+}
+
+/// Through the real binary: a broken new run exits 1 naming it, the same
+/// run twice exits 2 with one line on stderr.
+#[test]
+fn the_binary_fails_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    write_run_dir(&base, &cpu_run(12, 1));
+    let mut zero = cpu_run(12, 2);
+    for r in zero.records.iter_mut().filter(|r| r.env_id == "native") {
+        r.metrics.insert("gflops".into(), 0.0);
+    }
+    let broken = tmp.path().join("broken");
+    write_run_dir(&broken, &zero);
+    let bin = env!("CARGO_BIN_EXE_isobench");
+    let o = std::process::Command::new(bin)
+        .arg("compare")
+        .arg(&base)
+        .arg(&broken)
+        .arg("--out")
+        .arg(tmp.path().join("cmp"))
+        .env_remove("ISOBENCH_DB")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED (broken or lost results): native cpu/gflops: 12 of 12 values ≤ 0"),
+        "{stdout}"
+    );
+    assert!(tmp.path().join("cmp/compare.json").is_file());
+    let o = std::process::Command::new(bin)
+        .arg("compare")
+        .arg(&base)
+        .arg(&base)
+        .arg("--out")
+        .arg(tmp.path().join("cmp2"))
+        .env_remove("ISOBENCH_DB")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("same run"), "{stderr}");
+}
+
+/// `isobench history` names the run where a step began: 12 stored runs,
+/// native gflops 20% lower from the 7th on.
+#[test]
+fn history_finds_the_run_where_a_step_began() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("h.sqlite");
+    let mut h = isobench_reports::history::History::open(&db).unwrap();
+    for seed in 1..=12 {
+        let mut run = cpu_run(12, seed);
+        if seed >= 7 {
+            for r in run.records.iter_mut().filter(|r| r.env_id == "native") {
+                let g = r.metrics["gflops"];
+                r.metrics.insert("gflops".into(), g * 0.8);
+            }
+        }
+        h.record(&run).unwrap();
+    }
+    drop(h);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_isobench"))
+        .args(["history", "--workload", "cpu", "--metric", "gflops", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(tmp.path().join("plots"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    let cps: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("change point"))
+        .collect();
+    assert_eq!(cps.len(), 1, "{stdout}");
+    assert!(
+        cps[0].starts_with("change point (native,")
+            && cps[0].contains("began at run 20261127T180007Z-cpu"),
+        "{stdout}"
+    );
+    assert!(cps[0].contains("-20."), "{stdout}");
 }

@@ -1,36 +1,34 @@
-//! How good is the regression gate on a given host? Resampling study behind
-//! `examples/gate_power.rs`: from runs with many repetitions, draw pairs of
-//! pseudo-runs of `n` repetitions each and run the very gate `isobench
-//! compare` runs ([`compare::compare_runs`]) on them:
+//! How good is the regression gate on a given host? Resampling whole runs
+//! (`examples/gate_power.rs`, docs/gating.md): from many independent runs of
+//! one host and plan, draw a baseline of `k` runs and one new run, all
+//! different runs, and run the very gate `isobench compare` runs
+//! ([`compare::compare_sets`]) on them:
 //!
-//! - A/A: both pseudo-runs from the same data. Any regression is a false
-//!   alarm; the share of trials with one estimates the family-wise
-//!   false-alarm rate over every quantity the gate tests.
-//! - A/B: the same, with every value of one target metric (and of its
-//!   aliases) in the second pseudo-run made `slowdown_pct` worse. The share
-//!   of trials that flag it estimates the power.
+//! - A/A: nothing changed. Exit 1 is a false alarm; the share of trials with
+//!   one estimates the family-wise false-alarm rate over every quantity the
+//!   gate tests. Exit 2 (cannot decide) is counted apart.
+//! - A/B: the same draw with one target quantity (and its aliases) of the
+//!   new run made `slowdown_pct` worse. The share of trials in which the
+//!   gate fails (exit 1) naming the target estimates the power.
 //!
-//! Read the power with the gate's rule in mind: a regression needs the
-//! corrected test to be significant *and* the point estimate to be worse
-//! than the threshold. Against an injected change exactly the size of the
-//! threshold the estimate falls beyond it only about half the time, so the
-//! power there is near 50% even when the test itself has the 0.9 the power
-//! check asks for; inject more than the threshold to see the test's power.
+//! Whole runs are the unit on purpose: resampling repetitions of one run
+//! cannot see the run-to-run variation that makes real gates raise false
+//! alarms (issue 18).
 //!
-//! A repetition is resampled as a block (every record of that repetition of
-//! that run), so the correlation between metrics and the aliases survive.
-//! The two pseudo-runs of a trial use disjoint blocks when the pool holds at
-//! least 2n, otherwise blocks drawn with replacement (which understates the
-//! noise: say so when reporting).
+//! `k = 1` is `isobench compare BASE NEW`; with `history` set, the
+//! run-to-run spread comes from the other runs of the pool (what the gate
+//! does with a history store); without, from the repetitions.
+//!
+//! [`simulate`] makes runs with log-normal noise, outliers and run offsets,
+//! for seeded tests of the same bounds that need no real runs.
 
-use crate::analysis::StatsOptions;
+use crate::analysis::{analyse, Analysis, StatsOptions};
 use crate::compare::{self, GateOptions};
 use crate::load::Run;
 use crate::metric::Direction;
-use crate::schema::ResultRecord;
 use crate::stats::SplitMix64;
 
-/// The metric made worse in the A/B trials.
+/// The quantity made worse in the A/B trials.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub env_id: String,
@@ -44,13 +42,23 @@ impl std::fmt::Display for Target {
     }
 }
 
+impl Target {
+    pub fn parse(s: &str) -> Option<Target> {
+        let p: Vec<&str> = s.splitn(3, '/').collect();
+        (p.len() == 3).then(|| Target {
+            env_id: p[0].into(),
+            workload: p[1].into(),
+            metric: p[2].into(),
+        })
+    }
+}
+
 /// The default target: native `cpu/gflops_1t` (single-threaded, CPU-bound:
 /// the most stable kind of figure), else native `cpu/gflops`.
-pub fn default_target(runs: &[Run]) -> Option<Target> {
+pub fn default_target(runs: &[Analysis]) -> Option<Target> {
     ["gflops_1t", "gflops"].iter().find_map(|m| {
         runs.iter()
-            .flat_map(|r| &r.records)
-            .any(|r| r.env_id == "native" && r.workload == "cpu" && r.metrics.contains_key(*m))
+            .any(|a| a.figure("native", "cpu", m).is_some())
             .then(|| Target {
                 env_id: "native".into(),
                 workload: "cpu".into(),
@@ -59,65 +67,79 @@ pub fn default_target(runs: &[Run]) -> Option<Target> {
     })
 }
 
-/// What the study found at one `n`.
+/// Every single-thread cpu quantity (1-thread runs: `gflops`, `primes_per_s`;
+/// else their `_1t` forms) of every environment.
+pub fn one_thread_cpu_targets(runs: &[Analysis]) -> Vec<Target> {
+    let Some(a) = runs.first() else {
+        return vec![];
+    };
+    let has_1t = a
+        .figures
+        .iter()
+        .any(|f| f.workload == "cpu" && f.metric.ends_with("_1t"));
+    a.figures
+        .iter()
+        .filter(|f| f.workload == "cpu")
+        .filter(|f| {
+            if has_1t {
+                f.metric.ends_with("_1t")
+            } else {
+                f.metric == "gflops" || f.metric == "primes_per_s"
+            }
+        })
+        .map(|f| Target {
+            env_id: f.env_id.clone(),
+            workload: f.workload.clone(),
+            metric: f.metric.clone(),
+        })
+        .collect()
+}
+
+/// What the study found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StudyRow {
-    pub n: usize,
+    /// Baseline runs per trial.
+    pub k: usize,
+    /// Whether the two-run comparison took its spread from the pool's other runs.
+    pub history: bool,
     pub trials: usize,
     /// Quantities the gate tested (median over the A/A trials).
     pub quantities: usize,
-    /// True when the pseudo-runs were drawn with replacement.
-    pub with_replacement: bool,
-    /// A/A: share of trials with at least one regression, whatever the
-    /// power check said (the test alone).
+    /// A/A: shares of trials exiting 1 (false alarm), 2 and 0.
     pub false_alarm: f64,
-    /// A/A: share of trials where `isobench compare` would exit 1
-    /// (a regression, and the power check passed).
-    pub false_alarm_exit1: f64,
-    /// A/A: share of trials where the power check refuses (exit 2).
-    pub refused: f64,
-    /// A/B: share of trials flagging the target, whatever the power check said.
-    pub power: f64,
-    /// A/B: share of trials where `compare` exits 1 and names the target.
-    pub power_exit1: f64,
-    /// Median over A/A trials of the reps the most demanding quantity needs.
-    pub reps_needed_median: Option<usize>,
+    pub cannot_decide: f64,
+    pub pass: f64,
+    /// A/B per target: share of trials exiting 1 with the target among the
+    /// regressions, and share exiting 2.
+    pub power: Vec<(Target, f64, f64)>,
 }
 
-/// Blocks of records: one per (run, repetition).
-fn blocks(runs: &[Run]) -> Vec<Vec<&ResultRecord>> {
-    let mut out: std::collections::BTreeMap<(usize, u32), Vec<&ResultRecord>> =
-        std::collections::BTreeMap::new();
-    for (i, run) in runs.iter().enumerate() {
-        for r in &run.records {
-            out.entry((i, r.rep)).or_default().push(r);
+/// Make `target` (and every figure of the same environment and workload with
+/// the same values: its aliases) `slowdown_pct` worse in an analysis.
+pub fn inject_analysis(a: &mut Analysis, target: &Target, slowdown_pct: f64) {
+    let Some(t) = a
+        .figure(&target.env_id, &target.workload, &target.metric)
+        .cloned()
+    else {
+        return;
+    };
+    let factor = match t.direction {
+        Direction::HigherIsBetter => 1.0 - slowdown_pct / 100.0,
+        Direction::LowerIsBetter => 1.0 / (1.0 - slowdown_pct / 100.0),
+    };
+    for f in a
+        .figures
+        .iter_mut()
+        .filter(|f| f.env_id == t.env_id && f.workload == t.workload && f.samples == t.samples)
+    {
+        for x in &mut f.samples {
+            *x *= factor;
         }
-    }
-    out.into_values().collect()
-}
-
-fn pseudo_run(template: &Run, chosen: &[&Vec<&ResultRecord>], id: &str) -> Run {
-    let mut records = Vec::new();
-    for (rep, block) in chosen.iter().enumerate() {
-        for r in block.iter() {
-            let mut r = (*r).clone();
-            r.rep = rep as u32;
-            r.run_id = id.to_string();
-            records.push(r);
-        }
-    }
-    let mut info = template.info.clone();
-    info.run_id = id.to_string();
-    Run {
-        dir: template.dir.clone(),
-        info,
-        records,
-        warnings: vec![],
     }
 }
 
 /// Make the target (and every metric of the same record with the same value:
-/// its aliases) `slowdown_pct` worse.
+/// its aliases) `slowdown_pct` worse in a run's records.
 pub fn inject(run: &mut Run, target: &Target, slowdown_pct: f64) {
     for r in run
         .records
@@ -138,143 +160,169 @@ pub fn inject(run: &mut Run, target: &Target, slowdown_pct: f64) {
     }
 }
 
-/// Run the study at `n` repetitions per pseudo-run.
+/// The study on analysed runs: `k` baseline runs and one new run per trial,
+/// drawn without replacement from `runs` (so `runs` must hold at least
+/// `k + 1`); `history`: with `k = 1`, take the run-to-run spread from the
+/// pool's runs other than the two compared (at most 20 of them).
+#[allow(clippy::too_many_arguments)]
 pub fn study(
-    runs: &[Run],
-    n: usize,
+    runs: &[Analysis],
+    k: usize,
+    history: bool,
     trials: usize,
     gate: &GateOptions,
-    target: &Target,
+    targets: &[Target],
     slowdown_pct: f64,
     seed: u64,
 ) -> Option<StudyRow> {
-    let template = runs.first()?;
-    let pool = blocks(runs);
-    if pool.is_empty() || n == 0 {
+    if k == 0 || runs.len() < k + 1 + usize::from(history && k == 1) * 2 {
         return None;
     }
-    let with_replacement = pool.len() < 2 * n;
     let mut rng = SplitMix64::new(seed);
-    let opts = StatsOptions::default();
-    let (mut fa, mut fa1, mut refused, mut pw, mut pw1) = (0, 0, 0, 0, 0);
+    let (mut fa, mut two, mut zero) = (0, 0, 0);
+    let mut power: Vec<(usize, usize)> = vec![(0, 0); targets.len()];
     let mut quantities = Vec::new();
-    let mut needed = Vec::new();
-    for t in 0..trials {
-        let (a, b): (Vec<&Vec<&ResultRecord>>, Vec<&Vec<&ResultRecord>>) = if with_replacement {
-            let draw = |rng: &mut SplitMix64| -> Vec<_> {
-                (0..n).map(|_| &pool[rng.below(pool.len())]).collect()
-            };
-            (draw(&mut rng), draw(&mut rng))
-        } else {
-            // Partial Fisher–Yates: the first 2n of a random permutation.
-            let mut idx: Vec<usize> = (0..pool.len()).collect();
-            for i in 0..2 * n {
-                let j = i + rng.below(idx.len() - i);
-                idx.swap(i, j);
-            }
-            (
-                idx[..n].iter().map(|&i| &pool[i]).collect(),
-                idx[n..2 * n].iter().map(|&i| &pool[i]).collect(),
-            )
-        };
-        let ra = pseudo_run(template, &a, &format!("A{t}"));
-        let rb = pseudo_run(template, &b, &format!("B{t}"));
-        let c = compare::compare_runs(&ra, &rb, gate, opts);
+    for _ in 0..trials {
+        let mut idx: Vec<usize> = (0..runs.len()).collect();
+        for i in 0..k + 1 {
+            let j = i + rng.below(idx.len() - i);
+            idx.swap(i, j);
+        }
+        let base: Vec<(&str, &Analysis)> = idx[..k].iter().map(|&i| ("base", &runs[i])).collect();
+        let new = &runs[idx[k]];
+        let mut g = gate.clone();
+        if history && k == 1 {
+            let others: Vec<&Analysis> = idx[k + 1..].iter().take(20).map(|&i| &runs[i]).collect();
+            g.history_noise = compare::history_noise(&others);
+        }
+        let c = compare::compare_sets(&base, &[("new", new)], &g);
         quantities.push(c.tested());
-        let powered = c.underpowered.is_none();
-        if let Some(u) = &c.underpowered {
-            needed.push(u.reps_needed.unwrap_or(usize::MAX));
+        match c.exit_code() {
+            1 => fa += 1,
+            2 => two += 1,
+            _ => zero += 1,
         }
-        if !powered {
-            refused += 1;
-        }
-        if !c.regressions().is_empty() {
-            fa += 1;
-            if powered {
-                fa1 += 1;
-            }
-        }
-        let mut rb = rb;
-        inject(&mut rb, target, slowdown_pct);
-        let c = compare::compare_runs(&ra, &rb, gate, opts);
-        let flagged = c.regressions().iter().any(|ch| {
-            ch.env_id == target.env_id
-                && ch.workload == target.workload
-                && (ch.metric == target.metric || ch.aliases.contains(&target.metric))
-        });
-        if flagged {
-            pw += 1;
-            if c.underpowered.is_none() {
-                pw1 += 1;
+        for (t, p) in targets.iter().zip(power.iter_mut()) {
+            let mut slow = new.clone();
+            inject_analysis(&mut slow, t, slowdown_pct);
+            let c = compare::compare_sets(&base, &[("new", &slow)], &g);
+            let named = c.regressions().iter().any(|ch| {
+                ch.env_id == t.env_id
+                    && ch.workload == t.workload
+                    && (ch.metric == t.metric || ch.aliases.contains(&t.metric))
+            });
+            match c.exit_code() {
+                1 if named => p.0 += 1,
+                2 => p.1 += 1,
+                _ => {}
             }
         }
     }
     quantities.sort_unstable();
-    needed.sort_unstable();
-    let share = |k: usize| k as f64 / trials.max(1) as f64;
+    let share = |x: usize| x as f64 / trials.max(1) as f64;
     Some(StudyRow {
-        n,
+        k,
+        history: history && k == 1,
         trials,
         quantities: quantities.get(quantities.len() / 2).copied().unwrap_or(0),
-        with_replacement,
         false_alarm: share(fa),
-        false_alarm_exit1: share(fa1),
-        refused: share(refused),
-        power: share(pw),
-        power_exit1: share(pw1),
-        reps_needed_median: needed
-            .get(needed.len() / 2)
-            .copied()
-            .filter(|&k| k != usize::MAX),
+        cannot_decide: share(two),
+        pass: share(zero),
+        power: targets
+            .iter()
+            .zip(power)
+            .map(|(t, (p, c))| (t.clone(), share(p), share(c)))
+            .collect(),
     })
 }
 
-/// The study as a table, one row per `n`.
-pub fn table(rows: &[StudyRow], target: &Target, gate: &GateOptions, slowdown_pct: f64) -> String {
+/// The study as a Markdown table, one row per (k, history).
+pub fn table(rows: &[StudyRow], gate: &GateOptions, slowdown_pct: f64) -> String {
     use std::fmt::Write;
     let mut s = format!(
-        "gate: threshold {}%, family-wise α {}, power check {}; target {target} made {slowdown_pct}% worse\n",
-        gate.threshold_pct, gate.alpha, gate.power
+        "gate: threshold {}%, family-wise α {}; A/B: one target made {slowdown_pct}% worse\n\n",
+        gate.threshold_pct, gate.alpha
     );
     let _ = writeln!(
         s,
-        "{:>4} {:>6} {:>5} {:>12} {:>12} {:>8} {:>8} {:>10} {:>12}  draw",
-        "n",
-        "trials",
-        "m",
-        "A/A alarm",
-        "A/A exit 1",
-        "exit 2",
-        "power",
-        "power ex1",
-        "reps needed"
+        "| baseline | trials | quantities | A/A exit 1 (false alarm) | A/A exit 2 | A/A exit 0 | power (exit 1 naming the target; exit 2) |"
     );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     for r in rows {
+        let base = match (r.k, r.history) {
+            (1, true) => "1 run, spread from history".to_string(),
+            (1, false) => "1 run, spread from repetitions".to_string(),
+            (k, _) => format!("last {k} runs"),
+        };
+        let power: Vec<String> = r
+            .power
+            .iter()
+            .map(|(t, p, c)| format!("{t}: {:.1}% ({:.1}%)", p * 100.0, c * 100.0))
+            .collect();
         let _ = writeln!(
             s,
-            "{:>4} {:>6} {:>5} {:>11.1}% {:>11.1}% {:>7.1}% {:>7.1}% {:>9.1}% {:>12}  {}",
-            r.n,
+            "| {base} | {} | {} | {:.1}% | {:.1}% | {:.1}% | {} |",
             r.trials,
             r.quantities,
             r.false_alarm * 100.0,
-            r.false_alarm_exit1 * 100.0,
-            r.refused * 100.0,
-            r.power * 100.0,
-            r.power_exit1 * 100.0,
-            r.reps_needed_median
-                .map_or_else(|| "–".to_string(), |k| k.to_string()),
-            if r.with_replacement {
-                "with replacement"
-            } else {
-                "disjoint"
-            }
+            r.cannot_decide * 100.0,
+            r.pass * 100.0,
+            power.join("; ")
         );
     }
-    s.push_str(
-        "A/A alarm: trials with any regression (test alone); exit 1: the same where the power check passed; \
-exit 2: power check refused; power: trials flagging the target; reps needed: median, when refused\n",
-    );
     s
+}
+
+/// How [`simulate`] makes runs: per quantity log-normal noise around 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimSpec {
+    /// Repetitions per run.
+    pub reps: u32,
+    /// Standard deviation of the logs within a run.
+    pub sd: f64,
+    /// Standard deviation of a run's offset (logs), shared by its repetitions.
+    pub run_sd: f64,
+    /// Share of repetitions that are outliers, and how much slower they are.
+    pub outlier_share: f64,
+    pub outlier_factor: f64,
+}
+
+fn normal(rng: &mut SplitMix64) -> f64 {
+    // Box–Muller on two uniforms in (0, 1].
+    let u = |rng: &mut SplitMix64| ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    let (a, b) = (u(rng), u(rng));
+    (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+}
+
+/// `count` simulated runs of native and container-isorun cpu (primes_per_s
+/// and gflops, one thread) under `spec`, each with its own run offset per
+/// quantity, analysed.
+pub fn simulate(spec: SimSpec, count: usize, seed: u64) -> Vec<Analysis> {
+    let mut rng = SplitMix64::new(seed);
+    let template = crate::testdata::fixture_run_seeded(spec.reps, 1.0, seed);
+    (0..count)
+        .map(|_| {
+            let mut run = template.clone();
+            run.records.retain(|r| {
+                r.workload == "cpu" && (r.env_id == "native" || r.env_id == "container-isorun")
+            });
+            let mut offsets = std::collections::BTreeMap::new();
+            for r in &mut run.records {
+                for (m, v) in r.metrics.iter_mut() {
+                    let off = *offsets
+                        .entry((r.env_id.clone(), m.clone()))
+                        .or_insert_with(|| spec.run_sd * normal(&mut rng));
+                    let mut x = (off + spec.sd * normal(&mut rng)).exp();
+                    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                    if u < spec.outlier_share {
+                        x *= spec.outlier_factor;
+                    }
+                    *v = x * if m == "gflops" { 3.2 } else { 21000.0 };
+                }
+            }
+            analyse(&run.records, StatsOptions::default())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -282,54 +330,90 @@ mod tests {
     use super::*;
     use crate::testdata::{fixture_run_seeded, with_two_thread_cpu};
 
+    fn spec(run_sd: f64) -> SimSpec {
+        SimSpec {
+            reps: 12,
+            sd: 0.02,
+            run_sd,
+            outlier_share: 0.01,
+            outlier_factor: 0.8,
+        }
+    }
+
+    /// Seeded simulation of the bounds issue 18 sets, on 60 runs of a
+    /// quiet host (1% run-to-run offsets, 2% noise, 1% outliers 20% slow):
+    /// against the last 10 runs, A/A false alarms ≤ 5% over the 4
+    /// quantities, a 10% slowdown of one quantity caught in ≥ 90% of
+    /// trials,
     #[test]
-    fn study_on_synthetic_runs() {
-        let mut run = fixture_run_seeded(40, 1.0, 9);
-        with_two_thread_cpu(&mut run);
-        let runs = [run];
-        let target = default_target(&runs).unwrap();
-        assert_eq!(target.metric, "gflops_1t");
-        // Gate the CPU-bound figures only, at a 5% threshold.
+    fn simulated_false_alarms_and_power_meet_the_goals_on_a_quiet_host() {
+        let runs = simulate(spec(0.01), 60, 7);
+        let gate = GateOptions::new(5.0);
+        let t = Target::parse("native/cpu/gflops").unwrap();
+        let row = study(&runs, 10, false, 200, &gate, &[t], 10.0, 1).unwrap();
+        assert_eq!(row.quantities, 4, "{row:?}");
+        assert!(row.false_alarm <= 0.05, "{row:?}");
+        assert!(row.power[0].1 >= 0.9, "{row:?}");
+    }
+
+    /// 2.5% run-to-run offsets: compared two at a time on their repetitions
+    /// alone (between-run variance ignored), runs that did not change fail
+    /// the gate (with --fail-on-possible) far more often than 5%: the false
+    /// alarms issue 18 found. With run means as the unit (the last 10 runs,
+    /// or the spread from the history) they stay under 5%.
+    #[test]
+    fn run_offsets_raise_false_alarms_only_when_repetitions_are_the_unit() {
+        let runs = simulate(spec(0.025), 40, 11);
         let mut gate = GateOptions::new(5.0);
-        gate.filter.workloads = vec!["cpu".into()];
-        let row = study(&runs, 10, 12, &gate, &target, 10.0, 1).unwrap();
-        assert!(!row.with_replacement);
-        // cpu: 4 envs × (primes, gflops, _1t × 2; the _2t aliases folded in).
-        assert_eq!(row.quantities, 16, "{row:?}");
-        assert!(row.false_alarm <= 0.25, "{row:?}");
-        // gflops_1t of the fixture wobbles ±1%: a 10% loss is always caught.
-        assert_eq!(row.power, 1.0, "{row:?}");
-        let text = table(&[row], &target, &gate, 10.0);
-        assert!(text.contains("disjoint"), "{text}");
-        // 40 blocks cannot give two disjoint runs of 25.
+        gate.fail_on_possible = true;
+        let reps = study(&runs, 1, false, 300, &gate, &[], 10.0, 2).unwrap();
+        let hist = study(&runs, 1, true, 300, &gate, &[], 10.0, 2).unwrap();
+        let last = study(&runs, 10, false, 300, &gate, &[], 10.0, 2).unwrap();
+        assert!(reps.false_alarm > 0.05, "{reps:?}");
+        // 300 trials: a share of 5% is measured within about ±2.5%.
+        assert!(hist.false_alarm <= 0.075, "{hist:?}");
+        assert!(last.false_alarm <= 0.075, "{last:?}");
         assert!(
-            study(&runs, 25, 2, &gate, &target, 5.0, 1)
-                .unwrap()
-                .with_replacement
+            hist.false_alarm < reps.false_alarm / 2.0 && last.false_alarm < reps.false_alarm / 2.0
         );
     }
 
     #[test]
-    fn inject_scales_the_target_and_its_aliases() {
-        let mut run = fixture_run_seeded(2, 1.0, 1);
+    fn targets_and_injection() {
+        let mut run = fixture_run_seeded(4, 1.0, 1);
         with_two_thread_cpu(&mut run);
-        let before = run.clone();
-        let t = Target {
-            env_id: "native".into(),
-            workload: "cpu".into(),
-            metric: "gflops".into(),
-        };
-        inject(&mut run, &t, 5.0);
-        for (a, b) in before.records.iter().zip(&run.records) {
-            let hit = a.env_id == "native" && a.workload == "cpu";
-            for (m, v) in &a.metrics {
-                let f = if hit && (m == "gflops" || m == "gflops_2t") {
-                    0.95
-                } else {
-                    1.0
-                };
-                assert!((b.metrics[m] - v * f).abs() < 1e-12, "{m}");
+        let a = analyse(&run.records, StatsOptions::default());
+        let runs = [a.clone()];
+        assert_eq!(default_target(&runs).unwrap().metric, "gflops_1t");
+        let t = one_thread_cpu_targets(&runs);
+        assert_eq!(t.len(), 8, "{t:?}");
+        assert!(t.iter().all(|t| t.metric.ends_with("_1t")));
+        let mut b = a.clone();
+        let g = Target::parse("native/cpu/gflops").unwrap();
+        inject_analysis(&mut b, &g, 5.0);
+        for (x, y) in a.figures.iter().zip(&b.figures) {
+            let hit = x.env_id == "native"
+                && x.workload == "cpu"
+                && (x.metric == "gflops" || x.metric == "gflops_2t");
+            let f = if hit { 0.95 } else { 1.0 };
+            for (u, v) in x.samples.iter().zip(&y.samples) {
+                assert!((v - u * f).abs() < 1e-12, "{}", x.metric);
             }
         }
+        let mut r2 = run.clone();
+        inject(&mut r2, &g, 5.0);
+        let n = r2
+            .records
+            .iter()
+            .find(|r| r.env_id == "native" && r.workload == "cpu")
+            .unwrap();
+        let o = run
+            .records
+            .iter()
+            .find(|r| r.env_id == "native" && r.workload == "cpu")
+            .unwrap();
+        assert!((n.metrics["gflops_2t"] - 0.95 * o.metrics["gflops_2t"]).abs() < 1e-12);
+        // Too few runs for a draw.
+        assert!(study(&runs, 1, false, 1, &GateOptions::new(5.0), &[], 5.0, 1).is_none());
     }
 }

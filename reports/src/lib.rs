@@ -19,5 +19,6 @@ pub mod permissions;
 pub mod plot;
 pub mod report;
 pub mod schema;
+pub mod shift;
 pub mod stats;
 pub mod testdata;

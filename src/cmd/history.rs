@@ -122,6 +122,7 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             &p.host_fingerprint[..8.min(p.host_fingerprint.len())]
         );
     }
+    print_change_points(&points);
     let out = args
         .out
         .clone()
@@ -152,4 +153,81 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
         println!("plot: {}", p.display());
     }
     Ok(0)
+}
+
+/// Step changes per (environment, host) series: E-Divisive means with a
+/// permutation test on the logs of the run medians
+/// ([`isobench_reports::shift::change_points`]), each named by the run where
+/// it began, its size with a 95% interval (run means as the unit) and what
+/// differs between the runs on either side.
+fn print_change_points(points: &[isobench_reports::history::SeriesPoint]) {
+    use isobench_reports::shift::{change_points, level};
+    let mut keys: Vec<(&str, &str)> = points
+        .iter()
+        .map(|p| (p.env_id.as_str(), p.host_fingerprint.as_str()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for (env, host) in keys {
+        let series: Vec<_> = points
+            .iter()
+            .filter(|p| p.env_id == env && p.host_fingerprint == host && p.median > 0.0)
+            .collect();
+        let logs: Vec<f64> = series.iter().map(|p| p.median.ln()).collect();
+        if logs.len() < 6 {
+            continue;
+        }
+        let cps = change_points(&logs, 3, 0.05, 199, 0x1518);
+        let mut bounds = vec![0];
+        bounds.extend(cps.iter().map(|c| c.index));
+        bounds.push(series.len());
+        for (i, cp) in cps.iter().enumerate() {
+            let (b, a) = (series[cp.index - 1], series[cp.index]);
+            let runs = |r: &[&isobench_reports::history::SeriesPoint]| -> Vec<Vec<f64>> {
+                r.iter().map(|p| vec![p.median]).collect()
+            };
+            // The segments on either side, up to the neighbouring changes.
+            let before = runs(&series[bounds[i]..cp.index]);
+            let after = runs(&series[cp.index..bounds[i + 2]]);
+            let size = level(&before, &after, None).map(|l| {
+                let (lo, hi) = l.interval(0.95);
+                format!(
+                    "{:+.1}% [{:+.1}, {:+.1}]",
+                    (l.diff.exp() - 1.0) * 100.0,
+                    (lo.exp() - 1.0) * 100.0,
+                    (hi.exp() - 1.0) * 100.0
+                )
+            });
+            let mut diffs = Vec::new();
+            if b.isobench_version != a.isobench_version {
+                diffs.push(format!(
+                    "isobench {} → {}",
+                    b.isobench_version, a.isobench_version
+                ));
+            }
+            if b.git_commit != a.git_commit {
+                diffs.push(format!(
+                    "commit {} → {}",
+                    b.git_commit.as_deref().unwrap_or("–"),
+                    a.git_commit.as_deref().unwrap_or("–")
+                ));
+            }
+            if b.env_detail != a.env_detail {
+                diffs.push(format!("environment {} → {}", b.env_detail, a.env_detail));
+            }
+            println!(
+                "change point ({env}, host {}): began at run {} ({}); {} (permutation p {:.3}); {}",
+                &host[..8.min(host.len())],
+                a.run_id,
+                a.started_at,
+                size.unwrap_or_else(|| "size not estimable".into()),
+                cp.p,
+                if diffs.is_empty() {
+                    "tool and environment unchanged".to_string()
+                } else {
+                    diffs.join(", ")
+                }
+            );
+        }
+    }
 }

@@ -1,0 +1,434 @@
+//! The change of one quantity between baseline runs and new runs, for the
+//! regression gate ([`crate::compare`]).
+//!
+//! Level: the unit is the run. Runs of one host and plan differ from each
+//! other by more than their repetitions suggest (on the development machine
+//! run means vary by about 2.5% CV against a 1.5% standard error within one
+//! run), so treating the repetitions of two runs as independent samples
+//! makes every run-to-run offset look like a change. Each run is reduced to
+//! the mean of the logs of its values (the log of its geometric mean); the
+//! change is the difference of the averages of those run means, with a
+//! Student t interval whose variance is the spread of run means around
+//! their own side's average (pooled over both sides, `K − 1 + M − 1`
+//! degrees of freedom). The spread of run means already holds both the
+//! between-run variance and the within-run noise of a run's mean, so no
+//! variance component has to be estimated (a one-way random-effects model
+//! with balanced runs reduces to this).
+//!
+//! With one run on each side the spread of run means cannot be estimated
+//! from the two runs. It then comes from the history (the run means of
+//! earlier runs of the same host and plan, passed as [`RunNoise`]); with no
+//! history, from the repetitions (Welch t on the logs), which ignores
+//! between-run variance: [`Unit::Repetitions`] says so and the gate
+//! prints it.
+//!
+//! Noise: a rise in the spread of the repetitions is a finding of its own,
+//! tested with Brown–Forsythe (Levene's test on absolute deviations from
+//! the median; robust to the skewed, outlier-prone distributions of timings)
+//! on the logs. Deviations are taken from each run's own median, so a run
+//! offset is not read as noise.
+
+use crate::stats;
+
+/// What the interval of a [`Level`] is made of.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    /// Run means, `base` and `new` runs; the spread from the runs compared.
+    RunMeans { base: usize, new: usize },
+    /// Run means, one run each side; the spread of run means from `runs`
+    /// earlier runs of the history.
+    History { runs: usize },
+    /// Repetitions of one run each side (Welch t on logs): between-run
+    /// variance is not in the interval.
+    Repetitions,
+}
+
+impl Unit {
+    pub fn label(&self) -> String {
+        match self {
+            Unit::RunMeans { base, new } => {
+                format!("run means ({base} base run(s), {new} new)")
+            }
+            Unit::History { runs } => {
+                format!("run means, run-to-run spread from {runs} history run(s)")
+            }
+            Unit::Repetitions => {
+                "repetitions of one run each (between-run variance unknown)".into()
+            }
+        }
+    }
+}
+
+/// Spread of run means (logs) of a history: variance and its degrees of
+/// freedom.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunNoise {
+    pub var: f64,
+    pub df: f64,
+    pub runs: usize,
+}
+
+impl RunNoise {
+    /// From run means (logs) of at least two runs.
+    pub fn of_run_means(means: &[f64]) -> Option<RunNoise> {
+        if means.len() < 2 {
+            return None;
+        }
+        let (_, sd) = mean_sd(means);
+        Some(RunNoise {
+            var: sd * sd,
+            df: (means.len() - 1) as f64,
+            runs: means.len(),
+        })
+    }
+}
+
+/// A change of level: `diff` = average run mean (logs) of new − of base.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    pub diff: f64,
+    pub se: f64,
+    pub df: f64,
+    pub unit: Unit,
+    /// Standard deviation of one run's mean (logs) the interval assumes;
+    /// for [`Unit::Repetitions`], the pooled standard deviation of the
+    /// repetitions.
+    pub sd: f64,
+}
+
+impl Level {
+    /// Two-sided interval of `diff` at `confidence`.
+    pub fn interval(&self, confidence: f64) -> (f64, f64) {
+        let h = self.half_width(confidence);
+        (self.diff - h, self.diff + h)
+    }
+
+    fn half_width(&self, confidence: f64) -> f64 {
+        if self.se == 0.0 {
+            return 0.0;
+        }
+        stats::t_quantile(1.0 - (1.0 - confidence) / 2.0, self.df) * self.se
+    }
+
+    /// One-sided p-value for "the log level fell" (`diff < 0`).
+    pub fn p_below(&self) -> f64 {
+        if self.se == 0.0 || !self.se.is_finite() {
+            return if self.diff < 0.0 { 0.0 } else { 1.0 };
+        }
+        stats::t_cdf(self.diff / self.se, self.df)
+    }
+
+    /// The smallest shift (logs) whose interval at `confidence` lies wholly
+    /// beyond `delta` with probability `power`: what the gate can call
+    /// "regressed" reliably with this noise.
+    pub fn detectable(&self, delta: f64, confidence: f64, power: f64) -> f64 {
+        if self.se == 0.0 {
+            return delta;
+        }
+        delta + self.half_width(confidence) + stats::t_quantile(power, self.df) * self.se
+    }
+}
+
+pub(crate) fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    if xs.len() < 2 {
+        return (m, 0.0);
+    }
+    let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, v.sqrt())
+}
+
+/// Mean of the logs of one run's values (every value must be > 0).
+pub fn run_mean(values: &[f64]) -> f64 {
+    values.iter().map(|x| x.ln()).sum::<f64>() / values.len() as f64
+}
+
+/// The change of level between `base` and `new` runs (values per run, every
+/// value > 0, every run non-empty). `history`: spread of run means from
+/// earlier runs, used when each side has one run. `None` when nothing can
+/// be estimated (one run each, no history, and fewer than 2 values a side).
+pub fn level(base: &[Vec<f64>], new: &[Vec<f64>], history: Option<RunNoise>) -> Option<Level> {
+    let (k, m) = (base.len(), new.len());
+    if k == 0 || m == 0 {
+        return None;
+    }
+    let bm: Vec<f64> = base.iter().map(|r| run_mean(r)).collect();
+    let nm: Vec<f64> = new.iter().map(|r| run_mean(r)).collect();
+    let (mb, _) = mean_sd(&bm);
+    let (mn, _) = mean_sd(&nm);
+    let diff = mn - mb;
+    if k + m >= 3 {
+        let ss: f64 = bm.iter().map(|x| (x - mb).powi(2)).sum::<f64>()
+            + nm.iter().map(|x| (x - mn).powi(2)).sum::<f64>();
+        let df = (k + m - 2) as f64;
+        let var = ss / df;
+        return Some(Level {
+            diff,
+            se: (var * (1.0 / k as f64 + 1.0 / m as f64)).sqrt(),
+            df,
+            unit: Unit::RunMeans { base: k, new: m },
+            sd: var.sqrt(),
+        });
+    }
+    if let Some(h) = history.filter(|h| h.df >= 1.0 && h.var.is_finite()) {
+        return Some(Level {
+            diff,
+            se: (2.0 * h.var).sqrt(),
+            df: h.df,
+            unit: Unit::History { runs: h.runs },
+            sd: h.var.sqrt(),
+        });
+    }
+    let w = stats::welch_logs(&new[0], &base[0])?;
+    Some(Level {
+        diff: w.diff,
+        se: w.se,
+        df: w.df,
+        unit: Unit::Repetitions,
+        sd: w.pooled_sd,
+    })
+}
+
+/// A change in the spread of the repetitions (Brown–Forsythe on logs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseChange {
+    /// Mean absolute deviation from the run median (logs), new / base.
+    pub ratio: f64,
+    /// One-sided p-value for "the spread rose".
+    pub p_rise: f64,
+}
+
+/// Brown–Forsythe for a rise in spread: absolute deviations of the logs from
+/// their own run's median, pooled per side, compared with a one-sided
+/// pooled-variance t test (two groups: the ANOVA F of Brown–Forsythe is t²).
+/// `None` with fewer than 3 deviations a side or no spread at all.
+pub fn noise_change(base: &[Vec<f64>], new: &[Vec<f64>]) -> Option<NoiseChange> {
+    let devs = |runs: &[Vec<f64>]| -> Vec<f64> {
+        let mut out = Vec::new();
+        for r in runs.iter().filter(|r| r.len() >= 2) {
+            let logs: Vec<f64> = r.iter().map(|x| x.ln()).collect();
+            let med = stats::median(&logs).unwrap_or(0.0);
+            out.extend(logs.iter().map(|x| (x - med).abs()));
+        }
+        out
+    };
+    let (zb, zn) = (devs(base), devs(new));
+    if zb.len() < 3 || zn.len() < 3 {
+        return None;
+    }
+    let (mb, sb) = mean_sd(&zb);
+    let (mn, sn) = mean_sd(&zn);
+    let (nb, nn) = (zb.len() as f64, zn.len() as f64);
+    let sp2 = ((nb - 1.0) * sb * sb + (nn - 1.0) * sn * sn) / (nb + nn - 2.0);
+    if mb <= 0.0 && mn <= 0.0 {
+        return None;
+    }
+    let se = (sp2 * (1.0 / nb + 1.0 / nn)).sqrt();
+    let p_rise = if se == 0.0 {
+        if mn > mb {
+            0.0
+        } else {
+            1.0
+        }
+    } else {
+        1.0 - stats::t_cdf((mn - mb) / se, nb + nn - 2.0)
+    };
+    Some(NoiseChange {
+        ratio: if mb > 0.0 { mn / mb } else { f64::INFINITY },
+        p_rise,
+    })
+}
+
+/// A step in a series found by [`change_points`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChangePoint {
+    /// Index of the first point after the change.
+    pub index: usize,
+    /// Mean of the segment before and after (same scale as the input).
+    pub before: f64,
+    pub after: f64,
+    /// Permutation p-value of the split.
+    pub p: f64,
+}
+
+/// E-Divisive means statistic (Matteson & James 2014, exponent 1) of the
+/// split of `xs` at `k`: the scaled energy distance between `xs[..k]` and
+/// `xs[k..]`.
+fn energy(xs: &[f64], k: usize) -> f64 {
+    let (a, b) = xs.split_at(k);
+    let (m, n) = (a.len() as f64, b.len() as f64);
+    let mut between = 0.0;
+    for x in a {
+        for y in b {
+            between += (x - y).abs();
+        }
+    }
+    let within = |v: &[f64]| {
+        let mut s = 0.0;
+        for i in 0..v.len() {
+            for j in i + 1..v.len() {
+                s += (v[i] - v[j]).abs();
+            }
+        }
+        let pairs = (v.len() * (v.len() - 1) / 2).max(1) as f64;
+        s / pairs
+    };
+    m * n / (m + n) * (2.0 * between / (m * n) - within(a) - within(b))
+}
+
+fn best_split(xs: &[f64], min_seg: usize) -> Option<(usize, f64)> {
+    (min_seg..=xs.len().saturating_sub(min_seg))
+        .map(|k| (k, energy(xs, k)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Step changes in a series (e.g. the log run means of one metric over
+/// runs), by E-Divisive means with a permutation test, as MongoDB's and
+/// Apache Otava's change-point detection use: binary segmentation, each
+/// candidate split (segments of at least `min_seg` points) kept when fewer
+/// than `alpha` of `permutations` shuffles of its segment give a larger
+/// statistic. Why this method: it assumes no distribution and no number of
+/// changes, and needs no penalty to tune (PELT would need one stated per
+/// noise level). Seeded: the same series gives the same answer.
+pub fn change_points(
+    xs: &[f64],
+    min_seg: usize,
+    alpha: f64,
+    permutations: usize,
+    seed: u64,
+) -> Vec<ChangePoint> {
+    let min_seg = min_seg.max(2);
+    let mut rng = stats::SplitMix64::new(seed);
+    let mut found: Vec<(usize, f64)> = Vec::new();
+    let mut todo = vec![(0usize, xs.len())];
+    while let Some((lo, hi)) = todo.pop() {
+        let seg = &xs[lo..hi];
+        if seg.len() < 2 * min_seg {
+            continue;
+        }
+        let Some((k, stat)) = best_split(seg, min_seg) else {
+            continue;
+        };
+        let mut shuffled = seg.to_vec();
+        let mut larger = 0;
+        for _ in 0..permutations {
+            for i in (1..shuffled.len()).rev() {
+                shuffled.swap(i, rng.below(i + 1));
+            }
+            if best_split(&shuffled, min_seg).is_some_and(|(_, s)| s >= stat) {
+                larger += 1;
+            }
+        }
+        let p = (larger + 1) as f64 / (permutations + 1) as f64;
+        if p < alpha {
+            found.push((lo + k, p));
+            todo.push((lo, lo + k));
+            todo.push((lo + k, hi));
+        }
+    }
+    found.sort_by_key(|f| f.0);
+    let mut bounds = vec![0];
+    bounds.extend(found.iter().map(|f| f.0));
+    bounds.push(xs.len());
+    let mean = |a: usize, b: usize| xs[a..b].iter().sum::<f64>() / (b - a) as f64;
+    found
+        .iter()
+        .enumerate()
+        .map(|(i, &(index, p))| ChangePoint {
+            index,
+            before: mean(bounds[i], bounds[i + 1]),
+            after: mean(bounds[i + 1], bounds[i + 2]),
+            p,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_means_are_the_unit() {
+        // Three base runs offset by ±2%, tight inside; one new run 1% up.
+        let base = vec![
+            vec![98.0, 98.1, 97.9],
+            vec![100.0, 100.1, 99.9],
+            vec![102.0; 3],
+        ];
+        let new = vec![vec![101.0, 101.1, 100.9]];
+        let l = level(&base, &new, None).unwrap();
+        assert_eq!(l.unit, Unit::RunMeans { base: 3, new: 1 });
+        assert_eq!(l.df, 2.0);
+        assert!(
+            (l.diff - (101.0f64.ln() - (98.0f64.ln() + 100.0f64.ln() + 102.0f64.ln()) / 3.0)).abs()
+                < 1e-3
+        );
+        // The interval holds the ±2% run offsets, not the ±0.1% repetitions.
+        let (lo, hi) = l.interval(0.95);
+        assert!(lo < 0.0 && hi > 0.02, "{lo} {hi}");
+    }
+
+    #[test]
+    fn one_run_each_takes_the_history_spread_else_the_repetitions() {
+        let base = vec![vec![100.0, 100.2, 99.8]];
+        let new = vec![vec![99.0, 99.2, 98.8]];
+        let h = RunNoise::of_run_means(&[0.0, 0.02, -0.02, 0.01]).unwrap();
+        let l = level(&base, &new, Some(h)).unwrap();
+        assert_eq!(l.unit, Unit::History { runs: 4 });
+        assert_eq!(l.df, 3.0);
+        assert!((l.se - (2.0 * h.var).sqrt()).abs() < 1e-12);
+        let l = level(&base, &new, None).unwrap();
+        assert_eq!(l.unit, Unit::Repetitions);
+        assert!(l.p_below() < 0.01);
+        assert!(level(&[vec![1.0]], &[vec![1.0]], None).is_none());
+    }
+
+    #[test]
+    fn brown_forsythe_sees_a_rise_in_noise_not_an_offset() {
+        let quiet: Vec<f64> = (0..12)
+            .map(|i| 100.0 * (1.0 + 0.01 * ((i % 3) as f64 - 1.0)))
+            .collect();
+        let noisy: Vec<f64> = (0..12)
+            .map(|i| 100.0 * (1.0 + 0.08 * ((i % 3) as f64 - 1.0)))
+            .collect();
+        let shifted: Vec<f64> = quiet.iter().map(|x| x * 1.3).collect();
+        let n = noise_change(std::slice::from_ref(&quiet), &[noisy]).unwrap();
+        assert!(n.p_rise < 0.001 && n.ratio > 5.0, "{n:?}");
+        let n = noise_change(std::slice::from_ref(&quiet), &[shifted]).unwrap();
+        assert!(n.p_rise > 0.4 && (n.ratio - 1.0).abs() < 1e-6, "{n:?}");
+    }
+
+    #[test]
+    fn detectable_grows_with_the_noise() {
+        let l = |se: f64| Level {
+            diff: 0.0,
+            se,
+            df: 10.0,
+            unit: Unit::RunMeans { base: 10, new: 2 },
+            sd: se,
+        };
+        let d = 0.05;
+        assert!(l(0.01).detectable(d, 0.95, 0.9) < l(0.02).detectable(d, 0.95, 0.9));
+        assert!(l(0.01).detectable(d, 0.95, 0.9) > d);
+    }
+
+    #[test]
+    fn change_points_find_a_step_and_nothing_in_noise() {
+        let mut rng = stats::SplitMix64::new(3);
+        let mut noise = || ((rng.next_u64() % 2001) as f64 / 1000.0 - 1.0) * 0.01;
+        let flat: Vec<f64> = (0..30).map(|_| noise()).collect();
+        assert!(change_points(&flat, 3, 0.05, 199, 1).is_empty());
+        // A 10% step at run 18 of 30 with ±1% noise (logs).
+        let step: Vec<f64> = (0..30)
+            .map(|i| noise() + if i >= 18 { (0.9f64).ln() } else { 0.0 })
+            .collect();
+        let cps = change_points(&step, 3, 0.05, 199, 1);
+        assert_eq!(cps.len(), 1, "{cps:?}");
+        assert_eq!(cps[0].index, 18);
+        assert!(
+            ((cps[0].after - cps[0].before).exp() - 0.9).abs() < 0.01,
+            "{cps:?}"
+        );
+    }
+}
