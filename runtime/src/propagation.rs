@@ -29,7 +29,12 @@ pub fn before_pivot(configured: u64) -> u64 {
 
 /// Step 1 (see the module doc), for a container whose root is `rootfs`.
 pub fn prepare(configured: u64, rootfs: &Path) -> Result<()> {
-    set(Path::new("/"), before_pivot(configured))?;
+    let first = before_pivot(configured);
+    set(Path::new("/"), first)?;
+    if first & (libc::MS_PRIVATE | libc::MS_REC) == libc::MS_PRIVATE | libc::MS_REC {
+        // Every mount is private already (the default): no lookup needed.
+        return Ok(());
+    }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(crate::error::io("read", "/proc/self/mountinfo"))?;
     let real = std::fs::canonicalize(rootfs).map_err(crate::error::io("resolve", rootfs))?;

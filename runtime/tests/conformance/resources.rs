@@ -120,15 +120,14 @@ conformance!(relative_cgroups_path_is_used, |rt| {
     let v = cgroup_file(ct.pid()?, "pids", "pids.max", "pids.max")?;
     ensure!(v == "17", "pids.max {v}");
     drop(ct);
-    // The parent the runtime made is left to whoever made it (as runc).
-    for d in [
-        "pids", "memory", "cpu", "cpuset", "devices", "freezer", "blkio", "",
-    ] {
-        let _ = std::fs::remove_dir(
-            PathBuf::from("/sys/fs/cgroup")
-                .join(d)
-                .join("h19e-conformance"),
-        );
+    // The parent the runtime made is left to whoever made it (as runc):
+    // removed here from every hierarchy (v1 controllers, named, unified).
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(rd.flatten().map(|e| e.path()));
+    }
+    for r in roots {
+        let _ = std::fs::remove_dir(r.join("h19e-conformance"));
     }
     Ok(())
 });
