@@ -81,9 +81,13 @@ fn startup_under(runtime: &str) {
         data_dir: None,
     })
     .unwrap();
+    // The footprint is read while the workload holds at READY: a hold of
+    // 200 ms was too short on a loaded 2-core host (crun's container had
+    // exited before its smaps were read), so hold long enough for a slow
+    // reader.
     let spec = WorkloadSpec {
         workload: Workload::Startup,
-        args: vec!["startup".into(), "--hold-ms".into(), "200".into()],
+        args: vec!["startup".into(), "--hold-ms".into(), "1000".into()],
     };
     for _ in 0..5 {
         let out = env.run(&spec, Duration::from_secs(60)).unwrap();
