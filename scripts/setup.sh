@@ -21,7 +21,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 
-pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql
+pkgs=(qemu-system-x86 busybox-static runc crun runsc cpio ca-certificates postgresql
     slurmctld slurmd slurm-client munge uidmap podman conmon sudo umoci
     libseccomp-dev pkg-config clang
     chromium)  # chromium: the report test of reports/tests/browser.rs

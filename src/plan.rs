@@ -526,7 +526,7 @@ mod tests {
             ["isorun", "podman:runc"],
             "one isorun column without root"
         );
-        i.runtimes = vec!["runsc".into()];
+        i.runtimes = vec!["runsc-rootless".into()];
         assert!(build(&i).unwrap_err().0.contains("not yet supported"));
         i.runtimes = vec!["docker:runc".into()];
         assert!(build(&i).unwrap_err().0.contains("not yet supported"));

@@ -137,7 +137,7 @@ fn bad_input_is_one_line_and_exit_2() {
             "--env",
             "container",
             "--runtime",
-            "runsc",
+            "podman:runsc",
             "--out",
             o,
         ],

@@ -1,5 +1,6 @@
 //! The container environment end to end, as root: the workload binary's
-//! `startup` kernel under isorun, runc and crun, with nothing left behind.
+//! `startup` kernel under isorun, runc, crun and gVisor's runsc, with
+//! nothing left behind.
 //! A missing prerequisite is a recorded skip (`isobench_testkit`), and a
 //! failure under `CI=true`.
 
@@ -7,6 +8,7 @@ use isobench::env::column::Oci;
 use isobench::env::container::ContainerEnv;
 use isobench::env::{EnvContext, Environment};
 use isobench_workloads::spec::{Workload, WorkloadSpec};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,6 +75,15 @@ fn startup_under(runtime: &str) {
     assert!(!d["runtime_version"].is_empty());
     if runtime == "crun" {
         assert!(d["quirks"].contains("cgroup2"), "{d:?}");
+    }
+    if runtime == "runsc" {
+        // The platform is chosen and recorded, and the sandbox is its own class.
+        assert!(!d["platform"].is_empty(), "{d:?}");
+        assert!(
+            d["quirks"].contains(&format!("platform {}", d["platform"])),
+            "{d:?}"
+        );
+        assert_eq!(d["class"], "sandbox: user-space kernel");
     }
     env.prepare(&EnvContext {
         workload_bin: workload,
@@ -147,6 +158,11 @@ fn startup_under_crun() {
     startup_under("crun");
 }
 
+#[test]
+fn startup_under_runsc() {
+    startup_under("runsc");
+}
+
 /// Live instances: several idle containers at once under each runtime,
 /// each with its own processes and memory, all gone after stop.
 fn idle_instances_under(runtime: &str) {
@@ -186,7 +202,18 @@ fn idle_instances_under(runtime: &str) {
         live.push(i);
     }
     let pids: Vec<i32> = live.iter().flat_map(|i| i.pids()).collect();
-    assert_eq!(pids.len(), 3, "one idle process per container: {pids:?}");
+    if runtime == "runsc" {
+        // The workload runs inside the sandbox's kernel: the host sees the
+        // sandbox's own processes (sentry, gofer, ptrace stubs), each
+        // container's its own.
+        let distinct: BTreeSet<i32> = pids.iter().copied().collect();
+        assert!(
+            pids.len() >= 6 && distinct.len() == pids.len(),
+            "several host processes per sandbox, none shared: {pids:?}"
+        );
+    } else {
+        assert_eq!(pids.len(), 3, "one idle process per container: {pids:?}");
+    }
     for mut i in live {
         i.stop().unwrap();
         i.stop().unwrap(); // idempotent
@@ -221,4 +248,9 @@ fn idle_instances_runc() {
 #[test]
 fn idle_instances_crun() {
     idle_instances_under("crun");
+}
+
+#[test]
+fn idle_instances_runsc() {
+    idle_instances_under("runsc");
 }

@@ -54,17 +54,20 @@ pub fn workload_order(a: &str, b: &str) -> Ordering {
     rank(a).cmp(&rank(b)).then(a.cmp(b))
 }
 
-/// Environments: native, then containers, then VMs; by id within a class.
+/// Environments: native, then containers, then sandboxes with a user-space
+/// kernel (gVisor's runsc), then VMs; by id within a class.
 pub fn env_order(a: &str, b: &str) -> Ordering {
     fn class(id: &str) -> usize {
         if id == "native" {
             0
+        } else if id == "container-runsc" {
+            2
         } else if id.starts_with("container") {
             1
         } else if id.starts_with("vm") {
-            2
-        } else {
             3
+        } else {
+            4
         }
     }
     class(a).cmp(&class(b)).then(a.cmp(b))
@@ -138,11 +141,25 @@ mod tests {
 
     #[test]
     fn orders() {
-        let mut e = vec!["vm-tcg", "container-runc", "native", "container-isorun"];
+        let mut e = vec![
+            "vm-tcg",
+            "container-runsc",
+            "container-youki",
+            "container-runc",
+            "native",
+            "container-isorun",
+        ];
         e.sort_by(|a, b| env_order(a, b));
         assert_eq!(
             e,
-            ["native", "container-isorun", "container-runc", "vm-tcg"]
+            [
+                "native",
+                "container-isorun",
+                "container-runc",
+                "container-youki",
+                "container-runsc",
+                "vm-tcg"
+            ]
         );
         let mut m = vec!["ns_per_load_1MiB", "ns_per_load_16KiB", "ns_per_load_1GiB"];
         m.sort_by(|a, b| metric_order(a, b));

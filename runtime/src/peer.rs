@@ -7,6 +7,10 @@
 //! hybrid mode not supported". It runs fine in a private mount namespace in
 //! which the cgroup2 mount is unmounted; that is done in the spawned child
 //! before exec (unshare(2) + umount2(2)), with no extra process.
+//!
+//! gVisor's runsc takes global flags on every call (`--platform`,
+//! `--network=none`) and keeps its state as files, not a directory per
+//! container: `<root>/<id>_sandbox:<id>.state` (and `.lock`).
 
 use crate::cgroup;
 use std::ffi::CString;
@@ -25,6 +29,56 @@ pub struct Peer {
     pub version: String,
     /// cgroup2 mount to hide from the peer (crun on a hybrid host).
     pub hide_cgroup2: Option<PathBuf>,
+    /// Global flags before every command (runsc's platform and network).
+    pub global: Vec<String>,
+    /// Why these global flags (for env_detail).
+    pub global_why: Option<String>,
+}
+
+/// The runsc platform used, and why: ptrace works everywhere runsc does.
+/// systrap (faster, no KVM) came to runsc after the 2022 releases Debian
+/// 12 ships, and the kvm platform needs a usable /dev/kvm, which a probe
+/// cannot tell from a hang (on a nested host `runsc --platform=kvm run`
+/// never returned). So ptrace, unless ISOBENCH_RUNSC_PLATFORM names one.
+pub fn runsc_platform() -> (String, String) {
+    match std::env::var("ISOBENCH_RUNSC_PLATFORM") {
+        Ok(p) if !p.trim().is_empty() => (
+            p.trim().to_string(),
+            "chosen by ISOBENCH_RUNSC_PLATFORM".into(),
+        ),
+        _ => (
+            "ptrace".into(),
+            "default: works without KVM; systrap needs a newer runsc, kvm a usable /dev/kvm (set ISOBENCH_RUNSC_PLATFORM=kvm|systrap to use them)".into(),
+        ),
+    }
+}
+
+/// The container id an entry of a state root stands for: the entry itself
+/// (a directory, as runc, crun and isorun keep it) or, for runsc, the id of
+/// `<id>_sandbox:<id>.state`. `None` for runsc's `.lock` files.
+pub fn state_entry_id(name: &str) -> Option<&str> {
+    if name.ends_with(".lock") {
+        return None;
+    }
+    match name.strip_suffix(".state") {
+        Some(stem) => stem.split_once("_sandbox:").map(|(_, id)| id),
+        None => Some(name),
+    }
+}
+
+/// The files and directories of container `id` in state root `root`, for
+/// removal by hand once its processes are gone (any runtime's layout).
+pub fn state_paths(root: &Path, id: &str) -> Vec<PathBuf> {
+    let mut v = vec![root.join(id)];
+    if let Ok(rd) = std::fs::read_dir(root) {
+        let prefix = format!("{id}_sandbox:");
+        v.extend(
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path()),
+        );
+    }
+    v
 }
 
 /// On a hybrid host: the cgroup2 mount point next to the v1 hierarchies.
@@ -57,7 +111,7 @@ impl Peer {
             .next()
             .unwrap_or("")
             .to_lowercase();
-        let name = if ["runc", "crun", "isorun"].contains(&first.as_str()) {
+        let name = if ["runc", "crun", "isorun", "runsc"].contains(&first.as_str()) {
             first
         } else {
             bin.file_name()
@@ -71,17 +125,35 @@ impl Peer {
         } else {
             None
         };
+        let (global, global_why) = if name == "runsc" {
+            let (platform, why) = runsc_platform();
+            (
+                vec![format!("--platform={platform}"), "--network=none".into()],
+                Some(format!("platform {platform} ({why}); --network=none")),
+            )
+        } else {
+            (Vec::new(), None)
+        };
         Ok(Peer {
             bin: bin.to_path_buf(),
             name,
             version,
             hide_cgroup2,
+            global,
+            global_why,
         })
+    }
+
+    /// The runsc platform this peer runs with (`--platform=`), if any.
+    pub fn platform(&self) -> Option<&str> {
+        self.global
+            .iter()
+            .find_map(|a| a.strip_prefix("--platform="))
     }
 
     /// Human-readable quirks applied (for env_detail).
     pub fn quirks(&self) -> Vec<String> {
-        let mut q = Vec::new();
+        let mut q: Vec<String> = self.global_why.iter().cloned().collect();
         if let Some(p) = &self.hide_cgroup2 {
             q.push(format!(
                 "runs in a private mount namespace with the hybrid cgroup2 mount {} unmounted (crun refuses hybrid cgroup hosts)",
@@ -98,7 +170,7 @@ impl Peer {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut c = Command::new(&self.bin);
-        c.args(args);
+        c.args(&self.global).args(args);
         if let Some(p) = &self.hide_cgroup2 {
             let target = CString::new(p.as_os_str().as_bytes()).expect("mount point has no NUL");
             // SAFETY: the closure runs in the forked child before exec and
@@ -143,5 +215,28 @@ mod tests {
         );
         let v2 = "30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         assert_eq!(hybrid_cgroup2_mount(v2), None);
+    }
+
+    #[test]
+    fn runsc_state_files_name_their_container() {
+        assert_eq!(state_entry_id("isobench-9-1"), Some("isobench-9-1"));
+        assert_eq!(
+            state_entry_id("isobench-9-1_sandbox:isobench-9-1.state"),
+            Some("isobench-9-1")
+        );
+        assert_eq!(
+            state_entry_id("isobench-9-1_sandbox:isobench-9-1.lock"),
+            None
+        );
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("c1_sandbox:c1.state"), "").unwrap();
+        std::fs::write(t.path().join("c1_sandbox:c1.lock"), "").unwrap();
+        std::fs::write(t.path().join("c10_sandbox:c10.state"), "").unwrap();
+        let mut got = state_paths(t.path(), "c1");
+        got.sort();
+        assert_eq!(
+            got,
+            ["c1", "c1_sandbox:c1.lock", "c1_sandbox:c1.state"].map(|n| t.path().join(n))
+        );
     }
 }

@@ -40,19 +40,22 @@ fn items() -> Vec<Item> {
     });
     let isorun = locate::isorun_bin();
     for rt in Runtime::NAMED {
-        // A runtime isobench cannot drive yet is not offered.
-        if rt.unsupported().is_some() {
-            continue;
-        }
         let path = rt.locate(&isorun);
         v.push(Item {
             kind: "environment",
-            name: format!("container ({})", rt.name()),
+            name: format!("{} ({})", rt.class(), rt.name()),
             usable: path.is_some(),
             detail: match path {
+                Some(p) if rt == Runtime::Runsc => format!(
+                    "{}; platform {}, --network=none",
+                    p.display(),
+                    isorun::peer::runsc_platform().0
+                ),
                 Some(p) => p.display().to_string(),
-                None => "not installed (apt-get install runc crun; isorun is built with isobench)"
-                    .into(),
+                None => {
+                    "not installed (apt-get install runc crun runsc; isorun is built with isobench)"
+                        .into()
+                }
             },
         });
     }

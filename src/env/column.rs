@@ -41,7 +41,8 @@ pub enum Runtime {
     Isorun,
     Runc,
     Crun,
-    /// gVisor's runtime (not yet supported as a column).
+    /// gVisor's runtime: a sandbox with a user-space kernel, driven
+    /// directly (its platform and `--network=none` live in `isorun::peer`).
     Runsc,
     /// Any runc-compatible CLI, by path.
     Path(PathBuf),
@@ -90,9 +91,13 @@ impl Runtime {
         }
     }
 
-    /// Why isobench cannot use this runtime as a column yet, if so.
-    pub fn unsupported(&self) -> Option<String> {
-        (self == &Runtime::Runsc).then(|| "runtime runsc is not yet supported".to_string())
+    /// The class of isolation the runtime gives, as `list` and reports
+    /// name it.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Runtime::Runsc => "sandbox: user-space kernel",
+            _ => "container",
+        }
     }
 
     /// The runtime's binary, `None` when it is not installed.
@@ -232,7 +237,12 @@ impl Oci {
         if self.engine == Engine::Docker {
             return Some("the docker engine is not yet supported (use podman:RUNTIME)".into());
         }
-        self.runtime.unsupported()
+        if self.runtime == Runtime::Runsc && (self.engine != Engine::None || self.rootless) {
+            return Some(format!(
+                "--runtime {self}: runsc is not yet supported behind an engine or rootless (use --runtime runsc)"
+            ));
+        }
+        None
     }
 }
 
@@ -389,12 +399,17 @@ mod tests {
     }
 
     #[test]
-    fn runsc_and_docker_are_refused_as_not_yet_supported() {
-        assert!(Oci::parse("runsc")
-            .unwrap()
-            .unsupported()
-            .unwrap()
-            .contains("not yet"));
+    fn runsc_is_a_sandbox_column_and_docker_is_not_yet_supported() {
+        assert_eq!(Oci::parse("runsc").unwrap().unsupported(), None);
+        assert_eq!(Runtime::Runsc.class(), "sandbox: user-space kernel");
+        assert_eq!(Runtime::Runc.class(), "container");
+        for s in ["runsc-rootless", "podman:runsc"] {
+            assert!(Oci::parse(s)
+                .unwrap()
+                .unsupported()
+                .unwrap()
+                .contains("not yet"));
+        }
         assert!(Oci::parse("docker:isorun")
             .unwrap()
             .unsupported()

@@ -63,6 +63,9 @@ impl ContainerEnv {
         let peer =
             Peer::probe(&bin).with_context(|| format!("cannot run {} --version", bin.display()))?;
         let rootless = super::rootless::is_rootless() || as_user;
+        if rootless && peer.name == "runsc" {
+            bail!("runsc is not yet supported rootless (run isobench as root)");
+        }
         if rootless && !as_user {
             if let Some(why) = super::rootless::peer_cannot(&peer) {
                 bail!("{} cannot run rootless on this host: {why}", peer.name);
@@ -181,6 +184,13 @@ impl Environment for ContainerEnv {
             );
         } else if self.rootless {
             d.insert("rootless".to_string(), super::rootless::detail());
+        }
+        if let Some(platform) = self.peer.platform() {
+            d.insert(
+                "class".to_string(),
+                super::column::Runtime::Runsc.class().to_string(),
+            );
+            d.insert("platform".to_string(), platform.to_string());
         }
         let mut quirks = self.peer.quirks();
         if !self.is_isorun() && self.rootless {
@@ -437,10 +447,14 @@ impl Environment for ContainerEnv {
             // Anything a crashed run left: delete --force every container.
             if let Ok(rd) = std::fs::read_dir(&p.state_root) {
                 for e in rd.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let Some(id) = isorun::peer::state_entry_id(&name) else {
+                        continue;
+                    };
                     let mut c = self.rt(&p).cmd();
                     c.arg("delete")
                         .arg("--force")
-                        .arg(e.file_name())
+                        .arg(id)
                         .stdout(Stdio::null())
                         .stderr(Stdio::null());
                     let _ = run_until(c, Instant::now() + Duration::from_secs(20));

@@ -122,7 +122,11 @@ fn delete_container(
     root: &Path,
     id: &str,
 ) -> Result<String, String> {
-    let state = root.join(id);
+    let gone = || {
+        !isorun::peer::state_paths(root, id)
+            .iter()
+            .any(|p| p.exists())
+    };
     let said = match bin {
         None => format!("no {runtime} binary found"),
         Some(b) => {
@@ -137,17 +141,29 @@ fn delete_container(
                     as_owner(&mut c, b, root);
                     match run_with_timeout(c, DELETE_TIMEOUT) {
                         Ok(()) => return Ok(String::new()),
-                        Err(e) if !state.exists() => return Ok(format!(" ({runtime}: {e})")),
+                        Err(e) if gone() => return Ok(format!(" ({runtime}: {e})")),
                         Err(e) => format!("{runtime} delete --force: {e}"),
                     }
                 }
             }
         }
     };
-    // Its processes were killed above: what is left is state on disk.
-    std::fs::remove_dir_all(&state)
-        .map(|_| format!(" (state removed by hand: {said})"))
-        .map_err(|e| format!("{said}; removing {}: {e}", state.display()))
+    // Its processes were killed above: what is left is state on disk (a
+    // directory, or runsc's files).
+    for path in isorun::peer::state_paths(root, id) {
+        let r = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match r {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("{said}; removing {}: {e}", path.display()))
+            }
+            _ => {}
+        }
+    }
+    Ok(format!(" (state removed by hand: {said})"))
 }
 
 /// A state root of another user (a rootless column of a root run): its

@@ -23,7 +23,7 @@ use scan::{Roots, StateRoot};
 use std::path::{Path, PathBuf};
 
 /// The roots of this host: `/proc`, `/sys/fs/cgroup`, the registry and the
-/// default state roots of runc, crun and isorun.
+/// default state roots of runc, crun, runsc and isorun.
 pub fn host_roots() -> Roots {
     let state = |runtime: &str, bin: Option<PathBuf>, root: &Path| StateRoot {
         runtime: runtime.into(),
@@ -59,6 +59,11 @@ pub fn host_roots() -> Roots {
                 "crun",
                 Runtime::Crun.locate(&isorun_bin),
                 Path::new("/run/crun"),
+            ),
+            state(
+                "runsc",
+                Runtime::Runsc.locate(&isorun_bin),
+                Path::new("/run/runsc"),
             ),
             state("isorun", isorun, Path::new(isorun::lifecycle::DEFAULT_ROOT)),
         ],

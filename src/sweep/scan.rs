@@ -262,7 +262,7 @@ pub fn container_cgroups(parents: &[PathBuf]) -> Vec<CgroupDir> {
 }
 
 /// Containers of the naming scheme in a state root (one directory each, as
-/// runc, crun and isorun keep them).
+/// runc, crun and isorun keep them; a `.state` file each for runsc).
 pub fn state_entries(state: &StateRoot) -> Vec<StateEntry> {
     let Ok(rd) = std::fs::read_dir(&state.root) else {
         return Vec::new();
@@ -270,7 +270,7 @@ pub fn state_entries(state: &StateRoot) -> Vec<StateEntry> {
     let mut out: Vec<StateEntry> = rd
         .flatten()
         .filter_map(|e| {
-            let id = e.file_name().to_str()?.to_string();
+            let id = isorun::peer::state_entry_id(e.file_name().to_str()?)?.to_string();
             naming::owner_of_container_id(&id)?;
             Some(StateEntry {
                 state: state.clone(),
@@ -499,5 +499,22 @@ mod tests {
         let q = &s.procs[&77];
         assert_eq!((q.ppid, q.start_ticks), (1, 5000));
         assert_eq!(q.cmdline.len(), 3);
+    }
+
+    #[test]
+    fn runsc_state_files_are_containers_of_their_id() {
+        let t = tempfile::tempdir().unwrap();
+        let id = "isobench-4242-7";
+        std::fs::write(t.path().join(format!("{id}_sandbox:{id}.state")), "").unwrap();
+        std::fs::write(t.path().join(format!("{id}_sandbox:{id}.lock")), "").unwrap();
+        std::fs::create_dir(t.path().join("isobench-4242-8")).unwrap();
+        std::fs::create_dir(t.path().join("someone-else")).unwrap();
+        let root = StateRoot {
+            runtime: "runsc".into(),
+            bin: None,
+            root: t.path().into(),
+        };
+        let ids: Vec<String> = state_entries(&root).into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["isobench-4242-7", "isobench-4242-8"]);
     }
 }
