@@ -172,7 +172,7 @@ fn clean_and_check(pid: i32, run: &Path) {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let prefix = format!("isobench-{pid}-");
     assert_eq!(cgroups_named(&prefix), Vec::<PathBuf>::new());
-    for root in ["/run/runc", "/run/crun", "/run/isorun"] {
+    for root in ["/run/runc", "/run/crun", "/run/runsc", "/run/isorun"] {
         let left: Vec<_> = std::fs::read_dir(root)
             .into_iter()
             .flatten()
@@ -229,6 +229,69 @@ fn kill_9_with_a_runc_container_up_leaves_nothing_after_clean() {
         || !cgroups_named(&prefix).is_empty(),
     );
     let pid = kill9(&mut child, &run);
+    clean_and_check(pid, &run);
+}
+
+/// gVisor leaves more behind than a runc container: a sandbox and a gofer
+/// per container (reparented to init) and `.state` files in its state root.
+/// Idle instances of the density experiment are up for long; the crash
+/// comes once two of them are.
+#[test]
+fn kill_9_with_runsc_sandboxes_up_leaves_nothing_after_clean() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !isobench_testkit::require_root("containers, cgroups, mounts") || !have_workload() {
+        return;
+    }
+    if Command::new("runsc").arg("--version").output().is_err() {
+        isobench_testkit::missing("runsc not installed (apt-get install runsc)");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let run = t.path().join("run");
+    let mut child = start_run(
+        &run,
+        &[
+            "--experiment",
+            "density",
+            "--env",
+            "container",
+            "--runtime",
+            "runsc",
+            "--preset",
+            "quick",
+        ],
+    );
+    let prefix = format!("isobench-{}-", child.id());
+    let log = run.with_extension("stderr");
+    let state = run.join(".scratch/container-runsc/state");
+    wait_for(
+        "two runsc sandboxes",
+        Duration::from_secs(120),
+        &mut child,
+        &log,
+        || {
+            std::fs::read_dir(&state)
+                .map(|rd| {
+                    rd.flatten()
+                        .filter(|e| e.file_name().to_string_lossy().ends_with(".state"))
+                        .count()
+                        >= 2
+                })
+                .unwrap_or(false)
+        },
+    );
+    let pid = kill9(&mut child, &run);
+    assert!(
+        !processes_mentioning(run.to_str().unwrap()).is_empty(),
+        "the sandboxes outlive the killed run (else this test shows nothing)"
+    );
+    // The sweep reads runsc's `<id>_sandbox:<id>.state` files as containers
+    // and deletes them with runsc, not only by removing the directory.
+    let dry = text(&clean(true));
+    assert!(
+        dry.contains(&format!("delete container {prefix}1 (runsc --root")),
+        "{dry}"
+    );
     clean_and_check(pid, &run);
 }
 
