@@ -40,16 +40,23 @@ pub struct Peer {
 /// 12 ships, and the kvm platform needs a usable /dev/kvm, which a probe
 /// cannot tell from a hang (on a nested host `runsc --platform=kvm run`
 /// never returned). So ptrace, unless ISOBENCH_RUNSC_PLATFORM names one.
-pub fn runsc_platform() -> (String, String) {
-    match std::env::var("ISOBENCH_RUNSC_PLATFORM") {
-        Ok(p) if !p.trim().is_empty() => (
-            p.trim().to_string(),
-            "chosen by ISOBENCH_RUNSC_PLATFORM".into(),
-        ),
-        _ => (
+pub fn runsc_platform() -> Result<(String, String), String> {
+    runsc_platform_from(std::env::var("ISOBENCH_RUNSC_PLATFORM").ok().as_deref())
+}
+
+/// [`runsc_platform`] for a given ISOBENCH_RUNSC_PLATFORM value.
+pub fn runsc_platform_from(var: Option<&str>) -> Result<(String, String), String> {
+    match var.map(str::trim) {
+        Some(p) if ["ptrace", "systrap", "kvm"].contains(&p) => {
+            Ok((p.to_string(), "chosen by ISOBENCH_RUNSC_PLATFORM".into()))
+        }
+        Some(p) if !p.is_empty() => Err(format!(
+            "ISOBENCH_RUNSC_PLATFORM={p}: not a runsc platform (ptrace, systrap or kvm)"
+        )),
+        _ => Ok((
             "ptrace".into(),
             "default: works without KVM; systrap needs a newer runsc, kvm a usable /dev/kvm (set ISOBENCH_RUNSC_PLATFORM=kvm|systrap to use them)".into(),
-        ),
+        )),
     }
 }
 
@@ -126,7 +133,8 @@ impl Peer {
             None
         };
         let (global, global_why) = if name == "runsc" {
-            let (platform, why) = runsc_platform();
+            let (platform, why) = runsc_platform()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
             (
                 vec![format!("--platform={platform}"), "--network=none".into()],
                 Some(format!("platform {platform} ({why}); --network=none")),
@@ -215,6 +223,15 @@ mod tests {
         );
         let v2 = "30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         assert_eq!(hybrid_cgroup2_mount(v2), None);
+    }
+
+    #[test]
+    fn the_runsc_platform_is_ptrace_unless_a_known_one_is_asked_for() {
+        assert_eq!(runsc_platform_from(None).unwrap().0, "ptrace");
+        assert_eq!(runsc_platform_from(Some("")).unwrap().0, "ptrace");
+        assert_eq!(runsc_platform_from(Some("kvm")).unwrap().0, "kvm");
+        let e = runsc_platform_from(Some("kvmm")).unwrap_err();
+        assert!(e.contains("ISOBENCH_RUNSC_PLATFORM=kvmm"), "{e}");
     }
 
     #[test]

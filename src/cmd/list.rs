@@ -46,11 +46,12 @@ fn items() -> Vec<Item> {
             name: format!("{} ({})", rt.class(), rt.name()),
             usable: path.is_some(),
             detail: match path {
-                Some(p) if rt == Runtime::Runsc => format!(
-                    "{}; platform {}, --network=none",
-                    p.display(),
-                    isorun::peer::runsc_platform().0
-                ),
+                Some(p) if rt == Runtime::Runsc => match isorun::peer::runsc_platform() {
+                    Ok((platform, _)) => {
+                        format!("{}; platform {platform}, --network=none", p.display())
+                    }
+                    Err(e) => format!("{}; {e}", p.display()),
+                },
                 Some(p) => p.display().to_string(),
                 None => {
                     "not installed (apt-get install runc crun runsc; isorun is built with isobench)"
