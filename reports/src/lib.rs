@@ -3,6 +3,7 @@
 //! Format), run comparison and the SQLite history.
 
 pub mod analysis;
+pub mod changepoint;
 pub mod claims;
 pub mod compare;
 pub mod density;
