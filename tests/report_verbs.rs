@@ -148,6 +148,7 @@ fn history_imports_and_plots_per_environment() {
         import: vec![run.clone()],
         out: Some(out.clone()),
         runs: false,
+        trend_runs: 8,
     };
     assert_eq!(history::run(&args).unwrap(), 0);
     // Importing again is idempotent.

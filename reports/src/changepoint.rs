@@ -291,6 +291,134 @@ pub fn analyse(values: &[f64], opts: &Options) -> Analysis {
     Analysis { changes, trend }
 }
 
+/// A change placed in a stored series: the runs on its two sides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesChange {
+    pub change: Change,
+    /// The last run before the change and the run where it began.
+    pub last_before: String,
+    pub first_after: String,
+}
+
+/// Changes and creep of one stored series (points of one
+/// [`crate::history::split_series`] group, oldest first). Points without a
+/// positive figure make the series unanalysable: `None`.
+pub fn analyse_points(
+    points: &[crate::history::SeriesPoint],
+    opts: &Options,
+) -> Option<(Vec<SeriesChange>, Option<Trend>)> {
+    let values: Vec<f64> = points.iter().map(|p| p.centre).collect();
+    if values.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+        return None;
+    }
+    let opts = Options {
+        seed: opts.seed
+            ^ stats::seed_for(&points.first().map_or(String::new(), |p| {
+                format!("{}/{}/{}/{}", p.workload, p.metric, p.params, p.env_id)
+            })),
+        ..opts.clone()
+    };
+    let a = analyse(&values, &opts);
+    let changes = a
+        .changes
+        .into_iter()
+        .map(|c| SeriesChange {
+            last_before: points[c.index - 1].run_id.clone(),
+            first_after: points[c.index].run_id.clone(),
+            change: c,
+        })
+        .collect();
+    Some((changes, a.trend))
+}
+
+/// Fields of run.json that differ on every run and say nothing about the
+/// setup: ids, times, the output directory, warnings and the measured
+/// clock speed.
+const VOLATILE: [&str; 7] = [
+    "run_id",
+    "config.out",
+    "started_at",
+    "finished_at",
+    "warnings",
+    "host.cpu_mhz",
+    "config.run_id",
+];
+
+/// One field of run.json that differs between two runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    /// Dotted path, e.g. `tool.isobench_version`, `host.kernel`,
+    /// `environments[vm-kvm].detail.qemu_version`, `config.reps`.
+    pub path: String,
+    pub before: String,
+    pub after: String,
+}
+
+fn flatten(
+    v: &serde_json::Value,
+    path: String,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                flatten(x, p, out);
+            }
+        }
+        Value::Array(xs) => {
+            for (i, x) in xs.iter().enumerate() {
+                // Environments and other lists of named things are keyed by
+                // their id, so a reordering is not a difference.
+                let key = x
+                    .get("env_id")
+                    .or_else(|| x.get("id"))
+                    .and_then(|k| k.as_str())
+                    .map_or(i.to_string(), str::to_string);
+                flatten(x, format!("{path}[{key}]"), out);
+            }
+        }
+        Value::String(s) => {
+            out.insert(path, s.clone());
+        }
+        other => {
+            out.insert(path, other.to_string());
+        }
+    }
+}
+
+/// What differs in run.json between two runs: tool and workload binary,
+/// host (kernel, OS, CPU, memory, cgroup, KVM), the environments' details
+/// (runtime and QEMU versions) and the plan (parameters), ignoring
+/// [`VOLATILE`] fields. A field present on one side only is shown as `–`
+/// on the other.
+pub fn run_json_diff(before: &serde_json::Value, after: &serde_json::Value) -> Vec<Difference> {
+    let (mut a, mut b) = (Default::default(), Default::default());
+    flatten(before, String::new(), &mut a);
+    flatten(after, String::new(), &mut b);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| {
+            !VOLATILE.iter().any(|v| {
+                k == v || k.starts_with(&format!("{v}.")) || k.starts_with(&format!("{v}["))
+            })
+        })
+        .filter_map(|k| {
+            let (x, y) = (a.get(k), b.get(k));
+            (x != y).then(|| Difference {
+                path: k.clone(),
+                before: x.cloned().unwrap_or_else(|| "–".into()),
+                after: y.cloned().unwrap_or_else(|| "–".into()),
+            })
+        })
+        .collect()
+}
+
 /// Seeded simulation of run series, shared by the tests and the
 /// `changepoint_sim` example.
 pub mod sim {
@@ -511,6 +639,44 @@ mod tests {
             a.changes[0].ratio < 0.9 && a.changes[1].ratio > 1.2,
             "{a:?}"
         );
+    }
+
+    #[test]
+    fn run_json_diff_names_versions_and_parameters() {
+        let a = serde_json::json!({
+            "run_id": "a", "started_at": "t1", "warnings": ["w"],
+            "host": {"kernel": "6.1", "cpu_mhz": 2000.0},
+            "tool": {"isobench_version": "0.1.0"},
+            "config": {"reps": 12},
+            "environments": [
+                {"env_id": "native", "detail": {}},
+                {"env_id": "vm-kvm", "detail": {"qemu_version": "8.2"}}
+            ]
+        });
+        let b = serde_json::json!({
+            "run_id": "b", "started_at": "t2", "warnings": [],
+            "host": {"kernel": "6.8", "cpu_mhz": 2400.0},
+            "tool": {"isobench_version": "0.1.0"},
+            "config": {"reps": 6},
+            "environments": [
+                {"env_id": "vm-kvm", "detail": {"qemu_version": "9.0"}},
+                {"env_id": "native", "detail": {}}
+            ]
+        });
+        let d = run_json_diff(&a, &b);
+        let got: Vec<(&str, &str, &str)> = d
+            .iter()
+            .map(|x| (x.path.as_str(), x.before.as_str(), x.after.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("config.reps", "12", "6"),
+                ("environments[vm-kvm].detail.qemu_version", "8.2", "9.0"),
+                ("host.kernel", "6.1", "6.8"),
+            ]
+        );
+        assert!(run_json_diff(&a, &a).is_empty());
     }
 
     #[test]

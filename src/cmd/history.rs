@@ -1,10 +1,14 @@
 //! `isobench history [--db FILE] [--workload W] [--metric M] [--env ID]
 //! [--import RUN_DIR] [--out DIR]`: the series of a metric over recorded runs,
 //! printed and plotted per environment; `--import` records an older run.
+//! Every series (workload × metric × parameters × environment × host) is
+//! searched for change points and slow creep (reports/src/changepoint.rs,
+//! docs/history.md).
 
 use anyhow::{Context, Result};
+use isobench_reports::changepoint::{self, analyse_points, run_json_diff};
 use isobench_reports::export::num;
-use isobench_reports::history::{default_db_path, plot_series, History};
+use isobench_reports::history::{default_db_path, plot_series, split_series, History, SeriesPoint};
 use isobench_reports::load::load_run;
 use isobench_reports::output::{write_files, OutputFile};
 use std::path::PathBuf;
@@ -34,6 +38,83 @@ pub struct HistoryArgs {
     /// `isobench report --run ID` and `isobench compare` take.
     #[arg(long, conflicts_with_all = ["workload", "metric"])]
     pub runs: bool,
+    /// Runs the creep test looks at: the last N after the last change.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(4..))]
+    pub trend_runs: u16,
+}
+
+/// Print the change points and creep of every series in `points`.
+fn print_changes(h: &mut History, points: &[SeriesPoint], trend_runs: usize) -> Result<usize> {
+    let opts = changepoint::Options {
+        trend_runs,
+        ..Default::default()
+    };
+    let mut found = 0;
+    for s in split_series(points) {
+        let p0 = &s[0];
+        let name = format!(
+            "{}/{} {} in {} on host {}",
+            p0.workload,
+            p0.metric,
+            p0.params,
+            p0.env_id,
+            &p0.host_fingerprint[..8.min(p0.host_fingerprint.len())]
+        );
+        let Some((changes, trend)) = analyse_points(s, &opts) else {
+            println!("{name}: not analysed (a run has no positive figure)");
+            continue;
+        };
+        for c in &changes {
+            found += 1;
+            let x = &c.change;
+            println!(
+                "{name}: change at run {} (after {}): {} ×{:.3} {} ({:+.1}%), p {:.3}, {} runs before, {} after",
+                c.first_after,
+                c.last_before,
+                p0.centre_kind.label(),
+                x.ratio,
+                x.ratio_ci
+                    .map_or("[no interval]".to_string(), |(lo, hi)| format!("[{lo:.3}, {hi:.3}]")),
+                (x.ratio - 1.0) * 100.0,
+                x.p_value,
+                x.runs_before,
+                x.runs_after
+            );
+            let before = h
+                .run_json(&c.last_before)
+                .map_err(crate::cmd::push::store_error)?;
+            let after = h
+                .run_json(&c.first_after)
+                .map_err(crate::cmd::push::store_error)?;
+            match (before, after) {
+                (Some(a), Some(b)) => {
+                    let d = run_json_diff(&a, &b);
+                    if d.is_empty() {
+                        println!("    run.json: no difference in tool, host, environments or plan");
+                    }
+                    for d in d {
+                        println!("    run.json {}: {} → {}", d.path, d.before, d.after);
+                    }
+                }
+                _ => println!(
+                    "    run.json: not stored for one side (recorded before store schema 2)"
+                ),
+            }
+        }
+        if let Some(t) = trend {
+            found += 1;
+            println!(
+                "{name}: creep over the last {} runs (from {}): {:+.2}% per run [{:+.2}, {:+.2}], p {:.3}",
+                t.runs,
+                s[t.from].run_id,
+                t.per_run * 100.0,
+                t.per_run_ci.0 * 100.0,
+                t.per_run_ci.1 * 100.0,
+                t.p_value
+            );
+        }
+    }
+    Ok(found)
 }
 
 pub fn run(args: &HistoryArgs) -> Result<i32> {
@@ -85,6 +166,14 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             for (w, m) in metrics {
                 println!("  --workload {w} --metric {m}");
             }
+            let all = h
+                .all_series(None, None, args.env.as_deref())
+                .map_err(crate::cmd::push::store_error)?;
+            println!("change points and creep (E-Divisive means, permutation test, α 0.05; run geometric means):");
+            let n = print_changes(&mut h, &all, args.trend_runs as usize)?;
+            if n == 0 {
+                println!("  none in {} series", split_series(&all).len());
+            }
             return Ok(0);
         }
         _ => {
@@ -106,35 +195,51 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             location
         )));
     }
+    let kind = points[0].centre_kind.label();
     println!(
-        "{:<28} {:<20} {:<18} {:>14} {:>24} {:>3}  host",
-        "run", "started", "environment", "median", "95% CI", "n"
+        "{:<28} {:<20} {:<18} {:>16} {:>24} {:>3}  host / parameters",
+        "run", "started", "environment", kind, "95% t interval", "n"
     );
     for p in &points {
         println!(
-            "{:<28} {:<20} {:<18} {:>14} {:>24} {:>3}  {}",
+            "{:<28} {:<20} {:<18} {:>16} {:>24} {:>3}  {} {}",
             p.run_id,
             p.started_at,
             p.env_id,
-            format!("{} {}", num(p.median), p.unit),
-            format!("[{}, {}]", num(p.lo), num(p.hi)),
+            format!("{} {}", num(p.centre), p.unit),
+            p.ci.map_or("–".to_string(), |(lo, hi)| format!(
+                "[{}, {}]",
+                num(lo),
+                num(hi)
+            )),
             p.n,
-            &p.host_fingerprint[..8.min(p.host_fingerprint.len())]
+            &p.host_fingerprint[..8.min(p.host_fingerprint.len())],
+            p.params
         );
     }
+    print_changes(&mut h, &points, args.trend_runs as usize)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("isobench-history"));
-    let mut envs: Vec<&str> = points.iter().map(|p| p.env_id.as_str()).collect();
-    envs.sort();
-    envs.dedup();
+    let series = split_series(&points);
     let mut files = Vec::new();
-    for env in envs {
-        let series: Vec<_> = points.iter().filter(|p| p.env_id == env).cloned().collect();
-        let img = plot_series(&workload, &metric, &series)
+    for (k, series) in series.iter().enumerate() {
+        let env = &series[0].env_id;
+        let img = plot_series(&workload, &metric, series)
             .with_context(|| format!("drawing the history of {env}"))?;
-        let stem = format!("history-{workload}-{metric}-{env}");
+        // One file per environment; a number when an environment has several
+        // series (other parameters or hosts).
+        let shared = split_series(&points)
+            .iter()
+            .filter(|s| &s[0].env_id == env)
+            .count()
+            > 1;
+        let stem = if shared {
+            format!("history-{workload}-{metric}-{env}-{k}")
+        } else {
+            format!("history-{workload}-{metric}-{env}")
+        };
         files.push(OutputFile {
             name: format!("{stem}.svg"),
             bytes: img.svg.into_bytes(),
