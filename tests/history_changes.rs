@@ -71,6 +71,33 @@ fn a_step_is_found_at_its_run_with_the_run_json_difference() {
         "{text}"
     );
 
+    // The static page: every series, the change marked, points linked to the
+    // reports that exist.
+    let report = tmp.path().join("run-05/report");
+    std::fs::create_dir_all(&report).unwrap();
+    std::fs::write(report.join("index.html"), "<html></html>").unwrap();
+    let page = tmp.path().join("history.html");
+    let out = isobench(&["history", "--db", db_str, "--html", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("membw/triad_mbs in native"), "{html}");
+    assert!(html.contains("change at run run-12 (after run-11)"));
+    assert!(html.contains(&format!("href=\"{}\"", report.join("index.html").display())));
+    assert!(!tmp.path().join("history.html.partial").exists());
+    // A filter that matches nothing: one line, exit 2, no page.
+    let none = tmp.path().join("none.html");
+    let out = isobench(&[
+        "history",
+        "--db",
+        db_str,
+        "--workload",
+        "nope",
+        "--html",
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(!none.exists());
+
     // Without a series: every series of the store is searched.
     let out = isobench(&["history", "--db", db_str]);
     let text = String::from_utf8_lossy(&out.stdout);

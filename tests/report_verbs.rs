@@ -149,6 +149,7 @@ fn history_imports_and_plots_per_environment() {
         out: Some(out.clone()),
         runs: false,
         trend_runs: 8,
+        html: None,
     };
     assert_eq!(history::run(&args).unwrap(), 0);
     // Importing again is idempotent.

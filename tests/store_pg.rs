@@ -124,6 +124,7 @@ fn push_is_idempotent_and_history_reads_postgres_as_sqlite() {
         import: vec![],
         runs: false,
         trend_runs: 8,
+        html: None,
         out: Some(out.clone()),
     };
     assert_eq!(history::run(&args).unwrap(), 0);

@@ -495,7 +495,7 @@ fn insert_run_sql(mode: Mode) -> String {
 
 const SERIES_SQL: &str =
     "SELECT r.run_id, r.started_at, r.host_fingerprint, r.isobench_version, r.git_commit,
-            x.env_id, x.env_detail, x.value, x.unit, x.workload, x.metric, x.params
+            x.env_id, x.env_detail, x.value, x.unit, x.workload, x.metric, x.params, r.run_dir
      FROM results x JOIN runs r ON r.run_id = x.run_id
      WHERE (?1 IS NULL OR x.workload = ?1) AND (?2 IS NULL OR x.metric = ?2) AND x.valid = 1
            AND (?3 IS NULL OR x.env_id = ?3)
@@ -510,6 +510,7 @@ type SeriesRow = (
     String,
     String,
     f64,
+    String,
     String,
     String,
     String,
@@ -901,6 +902,7 @@ impl History {
                             row.get(9)?,
                             row.get(10)?,
                             row.get(11)?,
+                            row.get(12)?,
                         ))
                     })
                     .and_then(|rows| rows.collect::<Result<Vec<SeriesRow>, _>>());
@@ -930,6 +932,7 @@ impl History {
                             row.try_get(9)?,
                             row.try_get(10)?,
                             row.try_get(11)?,
+                            row.try_get(12)?,
                         ))
                     };
                     out.push(get().map_err(|e| pg_err(&self.location, e))?);
@@ -939,8 +942,21 @@ impl History {
         };
         let mut out: Vec<SeriesPoint> = Vec::new();
         let mut values: Vec<Vec<f64>> = Vec::new();
-        for (run_id, started_at, fp, version, commit, env, detail, value, unit, w, m, params) in
-            rows
+        for (
+            run_id,
+            started_at,
+            fp,
+            version,
+            commit,
+            env,
+            detail,
+            value,
+            unit,
+            w,
+            m,
+            params,
+            run_dir,
+        ) in rows
         {
             match out.last() {
                 Some(p)
@@ -959,6 +975,7 @@ impl History {
                         host_fingerprint: fp,
                         isobench_version: version,
                         git_commit: commit,
+                        run_dir,
                         workload: w,
                         metric: m,
                         params,
@@ -1148,6 +1165,8 @@ pub struct SeriesPoint {
     pub host_fingerprint: String,
     pub isobench_version: String,
     pub git_commit: Option<String>,
+    /// The run directory it was recorded from (its report is under it).
+    pub run_dir: String,
     pub workload: String,
     pub metric: String,
     /// JSON of the workload parameters.

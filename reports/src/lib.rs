@@ -11,6 +11,7 @@ pub mod digest;
 pub mod export;
 pub mod gate;
 pub mod history;
+pub mod history_page;
 pub mod load;
 pub mod metric;
 pub mod multi;

@@ -38,6 +38,11 @@ pub struct HistoryArgs {
     /// `isobench report --run ID` and `isobench compare` take.
     #[arg(long, conflicts_with_all = ["workload", "metric"])]
     pub runs: bool,
+    /// Write a static HTML page of every selected series (all of the store
+    /// unless --workload, --metric or --env narrow it) to this file: change
+    /// points marked, each point linked to its run's report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Runs the creep test looks at: the last N after the last change.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(4..))]
     pub trend_runs: u16,
@@ -152,6 +157,40 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
                 if r.finished { "" } else { "  (unfinished)" }
             );
         }
+        return Ok(0);
+    }
+    if let Some(file) = &args.html {
+        let points = h
+            .all_series(
+                args.workload.as_deref(),
+                args.metric.as_deref(),
+                args.env.as_deref(),
+            )
+            .map_err(crate::cmd::push::store_error)?;
+        if points.is_empty() {
+            return Err(crate::plan::usage(format!(
+                "no recorded values match in {location}; run `isobench history` to list the series"
+            )));
+        }
+        let opts = changepoint::Options {
+            trend_runs: args.trend_runs as usize,
+            ..Default::default()
+        };
+        let link = |p: &SeriesPoint| {
+            let r = std::path::Path::new(&p.run_dir).join("report/index.html");
+            r.is_file().then(|| r.display().to_string())
+        };
+        let page = isobench_reports::history_page::render(
+            &format!("isobench history: {location}"),
+            &points,
+            &opts,
+            &link,
+        );
+        // Written beside and renamed: never a half-written page.
+        let tmp = file.with_extension("html.partial");
+        std::fs::write(&tmp, page).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))?;
+        println!("history page: {}", file.display());
         return Ok(0);
     }
     let (workload, metric) = match (&args.workload, &args.metric) {
