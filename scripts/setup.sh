@@ -23,7 +23,8 @@ fi
 
 pkgs=(qemu-system-x86 busybox-static runc crun cpio ca-certificates postgresql
     slurmctld slurmd slurm-client munge uidmap podman conmon sudo umoci
-    libseccomp-dev pkg-config clang)
+    libseccomp-dev pkg-config clang
+    chromium)  # chromium: the report test of reports/tests/browser.rs
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

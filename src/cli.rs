@@ -133,6 +133,10 @@ pub enum Experiment {
     /// with two test users, through a shared podman service, shared runtime
     /// state roots and per-user rootless engines.
     Permissions,
+    /// The main job in one run directory: the workloads, then density,
+    /// neighbours (native and isorun columns, victims cpu and membw) and,
+    /// as root, permissions; one report decides every claim.
+    All,
 }
 
 impl Experiment {
@@ -142,6 +146,7 @@ impl Experiment {
             Experiment::Density => "density",
             Experiment::Neighbours => "neighbours",
             Experiment::Permissions => "permissions",
+            Experiment::All => "all",
         }
     }
 }

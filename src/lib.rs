@@ -12,6 +12,7 @@ pub mod locate;
 pub mod plan;
 pub mod progress;
 pub mod runner;
+pub mod session;
 pub mod store;
 pub mod sweep;
 pub mod vm;

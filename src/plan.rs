@@ -4,7 +4,10 @@
 //! runner executes it and `run.json` records it, so `--resume` can continue
 //! exactly the same plan.
 
+use crate::env::column::{Column, Oci, Qemu, Vmm};
 use crate::env::EnvKind;
+use crate::vm::accel::AccelRequest;
+use crate::vm::qemu::Machine;
 use isobench_workloads::{Preset, Workload};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -27,47 +30,76 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
 }
 
-/// One column of the comparison.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "env", rename_all = "lowercase")]
-pub enum EnvPlan {
-    Native,
-    Container {
-        /// `isorun`, `runc`, `crun` or a path to a runtime CLI.
-        runtime: String,
-    },
-    Vm(VmPlan),
+/// STREAM variant of the membw workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// STREAM as written.
+    #[default]
+    Plain,
+    /// Non-temporal stores; labelled "tuned" wherever it appears.
+    Tuned,
 }
 
-impl EnvPlan {
-    pub fn kind(&self) -> EnvKind {
+impl Stream {
+    /// The workload's `--stores` value.
+    pub fn stores(self) -> &'static str {
         match self {
-            EnvPlan::Native => EnvKind::Native,
-            EnvPlan::Container { .. } => EnvKind::Container,
-            EnvPlan::Vm(_) => EnvKind::Vm,
+            Stream::Plain => "normal",
+            Stream::Tuned => "nt",
         }
     }
 }
 
-/// What the user asked of the VM environment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VmPlan {
-    /// `auto`, `kvm` or `tcg`.
-    pub accel: String,
-    /// `microvm` or `q35`.
-    pub machine: String,
-    pub kernel: Option<PathBuf>,
-    pub vcpus: usize,
-    /// Guest memory from `--vm-memory`; `None` = sized from the plan's
-    /// workloads and the guest's own overhead, measured by a test boot
-    /// (`VmEnv::fit_memory`).
-    pub memory_mib: Option<u64>,
+impl std::str::FromStr for Stream {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "" | "plain" => Ok(Stream::Plain),
+            "tuned" => Ok(Stream::Tuned),
+            s => Err(format!(
+                "unknown STREAM variant '{s}' (known: plain, tuned)"
+            )),
+        }
+    }
+}
+
+/// Page policy of the memory workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pages {
+    /// 4 KiB pages in every environment.
+    #[default]
+    Base,
+    /// Transparent huge pages where allowed.
+    Huge,
+}
+
+impl Pages {
+    /// The workload's `--pages` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pages::Base => "base",
+            Pages::Huge => "huge",
+        }
+    }
+}
+
+impl std::str::FromStr for Pages {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "" | "base" => Ok(Pages::Base),
+            "huge" => Ok(Pages::Huge),
+            s => Err(format!("unknown page policy '{s}' (known: base, huge)")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub run_id: String,
-    pub envs: Vec<EnvPlan>,
+    pub envs: Vec<Column>,
     pub workloads: Vec<Workload>,
     pub preset: Preset,
     pub threads: usize,
@@ -84,26 +116,14 @@ pub struct Plan {
     /// workload's own default would differ between columns).
     #[serde(default)]
     pub membw_array_bytes: Option<u64>,
-    /// STREAM variant: `plain` (STREAM as written) or `tuned` (non-temporal
-    /// stores; labelled "tuned" wherever it appears).
-    #[serde(default = "default_stream")]
-    pub stream: String,
-    /// Page policy of the memory workloads: `base` (4 KiB pages in every
-    /// environment) or `huge` (transparent huge pages where allowed).
-    #[serde(default = "default_pages")]
-    pub pages: String,
+    #[serde(default)]
+    pub stream: Stream,
+    #[serde(default)]
+    pub pages: Pages,
     /// Facts about how the plan was sized that a reader of the report must
     /// know (e.g. STREAM arrays capped below 4x the LLC by a short preset).
     #[serde(default)]
     pub notes: Vec<String>,
-}
-
-fn default_stream() -> String {
-    "plain".into()
-}
-
-fn default_pages() -> String {
-    "base".into()
 }
 
 /// STREAM arrays of the short presets (`quick`, `gate`) are capped at this
@@ -142,6 +162,9 @@ pub struct PlanInput {
     /// `--pages base|huge` (empty = base).
     pub pages: String,
     pub run_id: String,
+    /// The effective uid isobench runs as (`X-rootless` is `X` without
+    /// root): an input, so that [`build`] stays pure.
+    pub euid: u32,
 }
 
 fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
@@ -154,7 +177,29 @@ fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
     out
 }
 
-/// Validate the input and produce a plan. Pure: touches nothing.
+/// The container columns of `--runtime` (default: isorun), each parsed
+/// once. Without root every container runs rootless already:
+/// `isorun-rootless` is the `isorun` column.
+fn oci_columns(runtimes: &[String], euid: u32) -> Result<Vec<Oci>, UsageError> {
+    if runtimes.is_empty() {
+        return Ok(vec![Oci::bare(crate::env::column::Runtime::Isorun)]);
+    }
+    let mut out = Vec::new();
+    for r in runtimes {
+        let mut o = Oci::parse(r).map_err(UsageError)?;
+        if let Some(why) = o.unsupported() {
+            return Err(UsageError(why));
+        }
+        if euid != 0 {
+            o.rootless = false;
+        }
+        out.push(o);
+    }
+    Ok(dedup(&out))
+}
+
+/// Validate the input and produce a plan. Pure: touches nothing (but for
+/// telling a runtime path ending in `-rootless` that exists as a file).
 pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let err = |m: String| UsageError(m);
     let preset: Preset = input.preset.parse().map_err(err)?;
@@ -209,18 +254,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     if timeout_s == 0 {
         return Err(err("--timeout must be at least 1 second".into()));
     }
-    if !["auto", "kvm", "tcg"].contains(&input.accel.as_str()) {
-        return Err(err(format!(
-            "unknown accelerator '{}' (known: auto, kvm, tcg)",
-            input.accel
-        )));
-    }
-    if !["microvm", "q35"].contains(&input.machine.as_str()) {
-        return Err(err(format!(
-            "unknown machine type '{}' (known: microvm, q35)",
-            input.machine
-        )));
-    }
+    let accel: AccelRequest = input.accel.parse().map_err(err)?;
+    let machine: Machine = input.machine.parse().map_err(err)?;
     let memory_mib = input.vm_memory_mib;
     if let Some(m) = memory_mib {
         if m < 128 {
@@ -237,24 +272,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
             }
         }
     }
-    let stream = match input.stream.as_str() {
-        "" | "plain" => "plain",
-        "tuned" => "tuned",
-        s => {
-            return Err(err(format!(
-                "unknown STREAM variant '{s}' (known: plain, tuned)"
-            )))
-        }
-    };
-    let pages = match input.pages.as_str() {
-        "" | "base" => "base",
-        "huge" => "huge",
-        s => {
-            return Err(err(format!(
-                "unknown page policy '{s}' (known: base, huge)"
-            )))
-        }
-    };
+    let stream: Stream = input.stream.parse().map_err(err)?;
+    let pages: Pages = input.pages.parse().map_err(err)?;
     let mut notes = Vec::new();
     let membw_array_bytes = input.host_llc_bytes.map(|llc| {
         let rule = 4 * llc;
@@ -273,38 +292,22 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let mut envs = Vec::new();
     for e in dedup(&input.envs) {
         match e.trim().parse::<EnvKind>().map_err(err)? {
-            EnvKind::Native => envs.push(EnvPlan::Native),
+            EnvKind::Native => envs.push(Column::Native),
             EnvKind::Container => {
-                let runtimes = if input.runtimes.is_empty() {
-                    vec!["isorun".to_string()]
-                } else {
-                    // Without root every container runs rootless already:
-                    // `isorun-rootless` is the `isorun` column.
-                    let user = !nix::unistd::geteuid().is_root();
-                    let names: Vec<String> = input
-                        .runtimes
-                        .iter()
-                        .map(|r| match crate::env::rootless::split(r.trim()) {
-                            (base, true) if user => base.to_string(),
-                            _ => r.clone(),
-                        })
-                        .collect();
-                    dedup(&names)
-                };
-                for r in runtimes {
-                    if r.trim().is_empty() {
-                        return Err(err("empty --runtime".into()));
-                    }
-                    envs.push(EnvPlan::Container { runtime: r });
+                for o in oci_columns(&input.runtimes, input.euid)? {
+                    envs.push(Column::Oci(o));
                 }
             }
-            EnvKind::Vm => envs.push(EnvPlan::Vm(VmPlan {
-                accel: input.accel.clone(),
-                machine: input.machine.clone(),
-                kernel: input.kernel.clone(),
-                vcpus: threads,
-                memory_mib,
-            })),
+            EnvKind::Vm => envs.push(Column::Vm {
+                vmm: Vmm::Qemu(Qemu {
+                    accel,
+                    machine,
+                    kernel: input.kernel.clone(),
+                    vcpus: threads,
+                    memory_mib,
+                    cpu_model: None,
+                }),
+            }),
         }
     }
     if envs.is_empty() {
@@ -340,8 +343,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         out,
         workload_bin: input.workload_bin.clone(),
         membw_array_bytes,
-        stream: stream.into(),
-        pages: pages.into(),
+        stream,
+        pages,
         notes,
     })
 }
@@ -413,7 +416,9 @@ mod tests {
         assert_eq!(p.membw_array_bytes, Some(128 << 20));
         assert!(p.notes.is_empty());
         match &p.envs[1] {
-            EnvPlan::Vm(v) => assert_eq!(v.memory_mib, None, "sized from the plan"),
+            Column::Vm { vmm: Vmm::Qemu(v) } => {
+                assert_eq!(v.memory_mib, None, "sized from the plan")
+            }
             e => panic!("{e:?}"),
         }
     }
@@ -460,7 +465,7 @@ mod tests {
         assert!(build(&i).unwrap_err().0.contains("too small"));
         i.vm_memory_mib = Some(2048);
         match &build(&i).unwrap().envs[0] {
-            EnvPlan::Vm(v) => assert_eq!(v.memory_mib, Some(2048)),
+            Column::Vm { vmm: Vmm::Qemu(v) } => assert_eq!(v.memory_mib, Some(2048)),
             e => panic!("{e:?}"),
         }
     }
@@ -489,10 +494,44 @@ mod tests {
         assert_eq!(p.envs.len(), 4);
         assert_eq!(
             p.envs[3],
-            EnvPlan::Container {
-                runtime: "crun".into()
-            }
+            Column::Oci(Oci::bare(crate::env::column::Runtime::Crun))
         );
+    }
+
+    #[test]
+    fn rootless_columns_fold_without_root_and_unknown_ones_are_refused() {
+        let mut i = input();
+        i.envs = vec!["container".into()];
+        i.runtimes = vec![
+            "isorun-rootless".into(),
+            "isorun".into(),
+            "podman:runc".into(),
+        ];
+        let p = build(&i).unwrap();
+        let names: Vec<String> = p
+            .envs
+            .iter()
+            .map(|c| c.oci().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["isorun-rootless", "isorun", "podman:runc"]);
+        i.euid = 1000;
+        let p = build(&i).unwrap();
+        let names: Vec<String> = p
+            .envs
+            .iter()
+            .map(|c| c.oci().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["isorun", "podman:runc"],
+            "one isorun column without root"
+        );
+        i.runtimes = vec!["runsc".into()];
+        assert!(build(&i).unwrap_err().0.contains("not yet supported"));
+        i.runtimes = vec!["docker:runc".into()];
+        assert!(build(&i).unwrap_err().0.contains("not yet supported"));
+        i.runtimes = vec!["podman:".into()];
+        assert!(build(&i).unwrap_err().0.contains("names no runtime"));
     }
 
     #[test]

@@ -51,18 +51,10 @@ pub fn spec_for(plan: &Plan, w: Workload, sizing: &Sizing) -> WorkloadSpec {
         push("--size", bytes.to_string());
     }
     if w == Workload::Membw {
-        push(
-            "--stores",
-            if plan.stream == "tuned" {
-                "nt"
-            } else {
-                "normal"
-            }
-            .into(),
-        );
+        push("--stores", plan.stream.stores().into());
     }
     if matches!(w, Workload::Membw | Workload::Randacc | Workload::Latency) {
-        push("--pages", plan.pages.clone());
+        push("--pages", plan.pages.name().into());
     }
     spec
 }

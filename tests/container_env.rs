@@ -3,6 +3,7 @@
 //! A missing prerequisite is a recorded skip (`isobench_testkit`), and a
 //! failure under `CI=true`.
 
+use isobench::env::column::Oci;
 use isobench::env::container::ContainerEnv;
 use isobench::env::{EnvContext, Environment};
 use isobench_workloads::spec::{Workload, WorkloadSpec};
@@ -65,7 +66,7 @@ fn startup_under(runtime: &str) {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
-    let mut env = ContainerEnv::new(runtime, isorun).unwrap();
+    let mut env = ContainerEnv::new(&Oci::parse(runtime).unwrap(), isorun).unwrap();
     assert_eq!(env.id(), format!("container-{runtime}"));
     let d = env.detail();
     assert_eq!(d["runtime"], runtime);
@@ -158,7 +159,7 @@ fn idle_instances_under(runtime: &str) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let mut env = ContainerEnv::new(runtime, isorun).unwrap();
+    let mut env = ContainerEnv::new(&Oci::parse(runtime).unwrap(), isorun).unwrap();
     env.prepare(&EnvContext {
         workload_bin: workload,
         scratch: tmp.path().to_path_buf(),

@@ -4,6 +4,7 @@
 //! prerequisite is a recorded skip (`isobench_testkit`), a failure under
 //! `CI=true`.
 
+use isobench::env::column::{Oci, Runtime};
 use isobench::env::container::ContainerEnv;
 use isobench::env::native::Native;
 use isobench::env::{EnvContext, Environment};
@@ -137,7 +138,7 @@ fn copy_up_writes_the_upper_layer_and_leaves_the_image_alone() {
     let fsmeta = spec(&["fsmeta", "--files", "200"]);
     let t = Duration::from_secs(60);
 
-    let mut c = ContainerEnv::new("isorun", isorun).unwrap();
+    let mut c = ContainerEnv::new(&Oci::bare(Runtime::Isorun), isorun).unwrap();
     c.prepare(&ctx).unwrap();
     assert!(c.cannot_run(Workload::Ovlmount).is_some());
     assert!(c.cannot_run(Workload::Copyup).is_none());

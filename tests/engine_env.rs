@@ -5,6 +5,7 @@
 //! container, no image, no scratch directory). A missing prerequisite is a
 //! recorded skip (`isobench_testkit`), and a failure under `CI=true`.
 
+use isobench::env::column::{Oci, Runtime};
 use isobench::env::engine::PodmanEnv;
 use isobench::env::{EnvContext, Environment};
 use isobench_workloads::spec::{Workload, WorkloadSpec};
@@ -55,7 +56,7 @@ fn startup_through_podman(runtime: &str) {
         return;
     };
     let scratch = tempfile::tempdir().unwrap();
-    let mut env = PodmanEnv::new(runtime, isorun).unwrap();
+    let mut env = PodmanEnv::new(&Oci::parse(runtime).unwrap().runtime, isorun).unwrap();
     assert_eq!(env.id(), format!("container-podman-{runtime}"));
     let d = env.detail();
     assert_eq!(d["engine"], "podman");
@@ -137,7 +138,10 @@ fn startup_through_podman_with_crun() {
 
 #[test]
 fn missing_runtime_is_named() {
-    let e = PodmanEnv::new("/nonexistent/runtime", PathBuf::from("/nonexistent/isorun"));
+    let e = PodmanEnv::new(
+        &Runtime::Path("/nonexistent/runtime".into()),
+        PathBuf::from("/nonexistent/isorun"),
+    );
     if let Err(e) = e {
         let m = e.to_string();
         assert!(

@@ -104,10 +104,33 @@ pub fn env_order(a: &str, b: &str) -> Ordering {
     class(a).cmp(&class(b)).then(a.cmp(b))
 }
 
-/// Metrics: latency by working-set size, known ones in a natural order.
+/// A metric's trailing quantity, for a natural order: `first_write_ms_16KiB`
+/// → (`first_write_ms`, `bytes`, 16384), `mount_ms_64layers` → (`mount_ms`,
+/// `layers`, 64).
+fn trailing_quantity(m: &str) -> Option<(&str, &str, u64)> {
+    let (head, last) = m.rsplit_once('_')?;
+    let n = last
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(last.len());
+    if n == 0 {
+        return None;
+    }
+    match parse_size(last) {
+        Some(b) => Some((head, "bytes", b)),
+        None => Some((head, &last[n..], last[..n].parse().ok()?)),
+    }
+}
+
+/// Metrics: sizes and counts in a natural order (16KiB < 1MiB, 2layers <
+/// 16layers), known ones in their order.
 pub fn metric_order(a: &str, b: &str) -> Ordering {
     if let (Some(x), Some(y)) = (latency_size_bytes(a), latency_size_bytes(b)) {
         return x.cmp(&y);
+    }
+    if let (Some(x), Some(y)) = (trailing_quantity(a), trailing_quantity(b)) {
+        if (x.0, x.1) == (y.0, y.1) {
+            return x.2.cmp(&y.2);
+        }
     }
     const ORDER: [&str; 12] = [
         "primes_per_s",
@@ -203,6 +226,24 @@ mod tests {
         assert_eq!(
             m,
             ["ns_per_load_16KiB", "ns_per_load_1MiB", "ns_per_load_1GiB"]
+        );
+        let mut s = vec![
+            "first_write_ms_16MiB",
+            "first_write_ms_1MiB",
+            "first_write_ms_16KiB",
+            "mount_ms_64layers",
+            "mount_ms_2layers",
+        ];
+        s.sort_by(|a, b| metric_order(a, b));
+        assert_eq!(
+            s,
+            [
+                "first_write_ms_16KiB",
+                "first_write_ms_1MiB",
+                "first_write_ms_16MiB",
+                "mount_ms_2layers",
+                "mount_ms_64layers"
+            ]
         );
         let mut c = vec![
             "gflops_2t",

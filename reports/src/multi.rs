@@ -239,13 +239,14 @@ pub fn render_multi_with(ds: &[Digest], preface: &Preface) -> Result<Vec<OutputF
         };
         let p = BarsPlot {
             chart: &chart,
-            title: format!("{w}: performance relative to native, per host"),
+            title: format!("{w}: speed relative to native per host (higher is better)"),
             units,
             subtitle: format!(
                 "{} runs on {} host(s); each bar is a run's own speed vs native on its host, 95% interval",
                 ds.len(),
                 hosts.len()
             ),
+            colors: (0..chart.envs.len()).map(draw::env_color).collect(),
         };
         plots.push((format!("hosts-{w}"), p.title.clone(), draw::render(&p)?));
     }

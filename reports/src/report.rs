@@ -213,6 +213,164 @@ impl Facts {
     }
 }
 
+/// Digits of an integer part grouped by thousands: `1234567` → `1,234,567`
+/// (a sign and a fractional part are kept).
+pub fn thousands(s: &str) -> String {
+    let (sign, rest) = match s.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", s),
+    };
+    let (int, frac) = match rest.find(['.', 'e']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if int.len() <= 3 || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(int.len() + int.len() / 3);
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    format!("{sign}{out}{frac}")
+}
+
+/// Units of counts: a count has no interval to speak of.
+const COUNT_UNITS: [&str; 7] = [
+    "layers",
+    "actions",
+    "count",
+    "instances",
+    "files",
+    "processes",
+    "attempts",
+];
+
+/// A count or a byte size as itself, without an interval (an interval on
+/// `3 layers` or on a size that never varies is a fake one): the value
+/// with its unit when every repetition agrees (`3 layers`, `64.0 MiB`),
+/// else its range (`3–4 layers (n=5)`). `None` for a measured quantity.
+pub fn exact_text(f: &crate::analysis::Figure) -> Option<String> {
+    let unit = f.unit.trim().to_ascii_lowercase();
+    let bytes = matches!(unit.as_str(), "bytes" | "b" | "byte");
+    if !bytes && !COUNT_UNITS.contains(&unit.as_str()) {
+        return None;
+    }
+    let (lo, hi) = f
+        .samples
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    if lo > hi {
+        return None;
+    }
+    let count = |x: f64| {
+        if x.fract() == 0.0 {
+            thousands(&format!("{x:.0}"))
+        } else {
+            crate::export::num(x)
+        }
+    };
+    let show = |x: f64| {
+        if bytes {
+            bytes_text(x)
+        } else {
+            format!("{} {}", count(x), f.unit.trim())
+        }
+    };
+    Some(if lo == hi {
+        show(lo)
+    } else if bytes {
+        format!(
+            "{} – {} (n={})",
+            bytes_text(lo),
+            bytes_text(hi),
+            f.samples.len()
+        )
+    } else {
+        format!("{}–{} (n={})", count(lo), show(hi), f.samples.len())
+    })
+}
+
+/// Bytes in binary units: `67108864` → `64.0 MiB`, `12` → `12 B`.
+pub fn bytes_text(x: f64) -> String {
+    const UNITS: [(&str, f64); 3] = [
+        ("GiB", 1024.0 * 1024.0 * 1024.0),
+        ("MiB", 1024.0 * 1024.0),
+        ("KiB", 1024.0),
+    ];
+    for (name, size) in UNITS {
+        if x.abs() >= size {
+            return format!("{} {name}", crate::export::num(x / size));
+        }
+    }
+    format!("{} B", crate::export::num(x))
+}
+
+/// A ratio to native as a reader takes it: for a higher-is-better figure
+/// its speed relative to native (`0.53× [0.50, 0.56] (n=5)`); for a
+/// lower-is-better one (latency, startup, copy-up) how many times slower
+/// it is than native (`2.1× slower [1.9, 2.4] (n=5)`), with as many digits
+/// as a small ratio needs.
+pub fn ratio_text(f: &crate::analysis::Figure, v: &crate::export::Val) -> String {
+    use crate::plot::draw::ratio_digits;
+    let slower = f.direction == crate::metric::Direction::LowerIsBetter;
+    let (p, ci) = if slower {
+        (1.0 / v.point, v.ci.map(|(lo, hi)| (1.0 / hi, 1.0 / lo)))
+    } else {
+        (v.point, v.ci)
+    };
+    let word = if slower { " slower" } else { "" };
+    match ci {
+        Some((lo, hi)) => format!(
+            "{}×{word} [{}, {}] (n={})",
+            ratio_digits(p),
+            ratio_digits(lo),
+            ratio_digits(hi),
+            v.n
+        ),
+        None => format!("{}×{word} (n={}, no interval)", ratio_digits(p), v.n),
+    }
+}
+
+/// One line of the claims overview: the part that decided a claim's
+/// verdict (the first part with the claim's own verdict) and its deciding
+/// number (the first figure it cites, as a ratio to native when it has one),
+/// or, for a claim nothing decided, what would measure it.
+pub fn claim_line(c: &ClaimResult) -> String {
+    let part = c
+        .parts
+        .iter()
+        .find(|p| p.verdict == c.verdict && (!p.figures.is_empty() || !p.text.is_empty()))
+        .or_else(|| c.parts.iter().find(|p| !p.figures.is_empty()))
+        .or_else(|| c.parts.first());
+    let Some(p) = part else {
+        return String::new();
+    };
+    if let Some(f) = p.figures.first() {
+        let number = match &f.vs_native {
+            Some(v) => format!("{v} × native"),
+            None => format!("{} {}", f.value, f.unit),
+        };
+        return format!("{}: {} {} {number}", p.label, f.env_id, f.metric);
+    }
+    if !p.text.is_empty() {
+        // The finding's first sentence carries its number.
+        let first = p.text.split(". ").next().unwrap_or(&p.text);
+        return format!("{}: {first}", p.label);
+    }
+    match &p.missing {
+        // The how (users, antagonists, ...) is in the claim's detail.
+        Some(m) => format!(
+            "{}: measured by {}",
+            p.label,
+            m.split([':', '(']).next().unwrap_or(m).trim_end()
+        ),
+        None => p.label.clone(),
+    }
+}
+
 /// Everything the exporters need.
 pub struct ReportContext<'a> {
     pub info: &'a RunInfo,
@@ -266,13 +424,13 @@ pub fn render_digest(d: Digest) -> Result<Rendered, PlotError> {
         .collect();
     let mut plots = plot::report_plots_titled(&analysis, &run_info.host.hostname, &titles)?;
     if !facts.slowdowns.is_empty() {
-        let (rows, cols, cells) = crate::neighbours::grid(&facts.slowdowns);
+        let g = plot::series::neighbour_cells(&facts.slowdowns);
         let p = plot::draw::NeighbourHeatmap {
-            rows: &rows,
-            cols: &cols,
-            cells: &cells,
+            rows: &g.rows,
+            cols: &g.cols,
+            cells: &g.cells,
             subtitle: format!(
-                "host {}; 1.00× = undisturbed; intervals and the antagonists' pressure in the table",
+                "host {}; 1× = undisturbed, with 95% intervals; the antagonists' pressure is in the table",
                 run_info.host.hostname
             ),
         };
@@ -363,4 +521,80 @@ pub fn write_report(
     let rendered = render_digest(digest_run_dir(run_dir)?)?;
     let paths = write_files(out_dir, &rendered.files)?;
     Ok((rendered, paths))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_group_the_integer_part_only() {
+        assert_eq!(thousands("52020"), "52,020");
+        assert_eq!(thousands("1234567"), "1,234,567");
+        assert_eq!(thousands("-1234.5"), "-1,234.5");
+        assert_eq!(thousands("999"), "999");
+        assert_eq!(thousands("1.230e-4"), "1.230e-4");
+        assert_eq!(crate::export::num(1_301_631.0), "1,301,631");
+    }
+
+    #[test]
+    fn counts_and_sizes_have_no_interval() {
+        let run = crate::testdata::fixture_run(3, 1.0);
+        let mut recs = run.records.clone();
+        recs.extend(crate::testdata::c7_records(3, 1.0, 5.0));
+        let a = crate::analysis::analyse(&recs, Default::default());
+        let layers = a
+            .figures
+            .iter()
+            .find(|f| f.unit == "layers")
+            .expect("a count figure");
+        let text = crate::export::median_ci(layers);
+        assert!(!text.contains('['), "{text}");
+        assert!(text.ends_with(" layers") && !text.contains('.'), "{text}");
+        let bytes = a
+            .figures
+            .iter()
+            .find(|f| f.unit == "bytes" && f.metric == "layer_added_bytes")
+            .expect("a byte figure");
+        assert_eq!(crate::export::median_ci(bytes), "4.00 MiB");
+        // A measured quantity keeps its interval.
+        let triad = a
+            .figures
+            .iter()
+            .find(|f| f.metric == "triad_mbs")
+            .expect("triad");
+        assert!(crate::export::median_ci(triad).contains('['));
+    }
+
+    #[test]
+    fn ratios_read_as_speed_or_as_times_slower() {
+        let run = crate::testdata::fixture_run(3, 1.0);
+        let a = crate::analysis::analyse(&run.records, Default::default());
+        let v = crate::export::Val {
+            point: 0.5,
+            ci: Some((0.4, 0.64)),
+            n: 3,
+            method: String::new(),
+        };
+        let lat = a
+            .figures
+            .iter()
+            .find(|f| f.workload == "latency")
+            .expect("latency");
+        assert_eq!(ratio_text(lat, &v), "2.00× slower [1.56, 2.50] (n=3)");
+        let triad = a
+            .figures
+            .iter()
+            .find(|f| f.metric == "triad_mbs")
+            .expect("triad");
+        assert_eq!(ratio_text(triad, &v), "0.50× [0.40, 0.64] (n=3)");
+        // A TCG ratio never reads as zero.
+        let tiny = crate::export::Val {
+            point: 0.0123,
+            ci: Some((0.0101, 0.0149)),
+            n: 3,
+            method: String::new(),
+        };
+        assert_eq!(ratio_text(triad, &tiny), "0.012× [0.010, 0.015] (n=3)");
+    }
 }

@@ -59,17 +59,26 @@ fn html_is_one_self_contained_file() {
     let r = render(&run, StatsOptions { resamples: 200 }).unwrap();
     let html = String::from_utf8(r.files[0].bytes.clone()).unwrap();
     assert_eq!(r.files[0].name, "index.html");
-    for bad in ["src=", "href=", "<link", "@import", "url("] {
+    for bad in ["src=", "<link", "@import", "url("] {
         assert!(
             !html.contains(bad),
             "index.html refers outside itself: {bad}"
         );
     }
+    // Links only within the page (the contents, the claims), each to a
+    // section that exists.
+    for link in html.split("href=\"").skip(1) {
+        let target = link.split('"').next().unwrap();
+        let id = target
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("index.html links outside itself: {target}"));
+        assert!(html.contains(&format!("id=\"{id}\"")), "no section {id}");
+    }
     // Plots inline, host facts, configuration, every figure, the claims.
     assert_eq!(html.matches("<svg").count(), 5);
     assert!(html.contains("Intel(R) Xeon(R) Platinum 8375C"));
     assert!(html.contains("&quot;preset&quot;: &quot;quick&quot;"));
-    assert!(html.contains("<h2>Claims</h2>"));
+    assert!(html.contains("<h2 id=\"claims\">Claims</h2>"));
     for id in ["C1", "C2", "C3", "C4", "C5", "C6", "C7"] {
         assert!(html.contains(&format!("<b>{id}</b>")), "{id} missing");
     }
@@ -208,24 +217,39 @@ fn the_report_answers_first() {
         let md = md_of(r);
         assert_eq!(html.contains("id=\"emulation\""), emulated);
         assert_eq!(md.contains("**Emulated VMs.**"), emulated);
-        // Banner, headline, claims, then the per-workload tables, then host.
+        // One line per claim first, then the banner, the contents, the
+        // headline, the claims by part, the per-workload tables, the host.
         let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("no {s}"));
-        let head = at("<h2>Overhead against native</h2>");
-        let claims = at("<h2>Claims</h2>");
-        let per = at("<h2>Per workload</h2>");
-        let host = at("<h2>Host</h2>");
+        let overview = at("<h2 id=\"claims\">Claims</h2>");
+        let contents = at("<nav id=\"contents\">");
+        let head = at("<h2 id=\"speed\">Speed relative to native</h2>");
+        let claims = at("<h2 id=\"claims-summary\">Claims by part</h2>");
+        let per = at("<h2 id=\"workloads\">Per workload</h2>");
+        let host = at("<h2 id=\"host\">Host</h2>");
+        assert!(overview < contents && contents < head);
         assert!(head < claims && claims < per && per < host);
         if emulated {
-            assert!(at("id=\"emulation\"") < head);
+            assert!(overview < at("id=\"emulation\"") && at("id=\"emulation\"") < head);
         }
+        // Each claim has its line in the overview, with its verdict, and
+        // the overview is short enough to be the first screen.
+        let first = &html[overview..contents];
+        for c in &r.claims {
+            assert!(first.contains(&format!("<b>{}</b>", c.id)), "{}", c.id);
+            assert!(first.contains(c.verdict.label()), "{}", c.id);
+        }
+        assert_eq!(first.matches("<li>").count(), r.claims.len());
         // Every environment in the headline, each ratio with its n.
         let table = &html[head..claims];
         for e in r.analysis.envs.iter() {
             assert!(table.contains(&format!(">{}", e.env_id)), "{}", e.env_id);
         }
         assert!(table.contains("(n=3)"));
-        assert!(md.find("## Overhead against native").unwrap() < md.find("## Claims").unwrap());
-        assert!(md.find("## Claims").unwrap() < md.find("## Per workload").unwrap());
+        assert!(md.find("## Claims\n").unwrap() < md.find("## Speed relative to native").unwrap());
+        assert!(
+            md.find("## Speed relative to native").unwrap() < md.find("## Claims by part").unwrap()
+        );
+        assert!(md.find("## Claims by part").unwrap() < md.find("## Per workload").unwrap());
     }
 }
 

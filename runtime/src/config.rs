@@ -199,21 +199,48 @@ pub struct Plan {
     /// The seccomp profile (`linux.seccomp`), checked by [`crate::seccomp::check`].
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The OCI hooks (`hooks`), run by [`crate::hooks`].
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
 }
+
+/// The largest config.json isorun reads: 4 MiB. The configs runc, crun,
+/// podman and isobench write are a few KiB, tens of KiB with a full seccomp
+/// profile and hundreds of mounts or env entries; 4 MiB is 50 times
+/// that. Parsing keeps the text, a JSON tree and the typed spec (about ten
+/// times the text), so the cap bounds that memory to tens of MiB, and a
+/// config.json that is a huge or endless file (a FIFO, /dev/zero) is
+/// refused after reading at most cap + 1 bytes.
+pub const CONFIG_MAX_BYTES: u64 = 4 << 20;
 
 /// Read and validate `<bundle>/config.json`.
 pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
+    use std::io::Read;
     let path = bundle.join("config.json");
-    let text = std::fs::read(&path).map_err(|err| Error::ReadConfig {
+    let read_err = |err| Error::ReadConfig {
         path: path.clone(),
         err,
-    })?;
+    };
+    let mut text = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(CONFIG_MAX_BYTES + 1).read_to_end(&mut text))
+        .map_err(read_err)?;
     let plan = parse(&text, &path, bundle, id)?;
     Ok(plan)
 }
 
-/// Parse and validate config.json text (no file system access).
+/// Parse and validate config.json text (no file system access); text over
+/// [`CONFIG_MAX_BYTES`] is refused before parsing.
 pub fn parse(text: &[u8], path: &Path, bundle: &Path, id: &str) -> Result<Plan> {
+    if text.len() as u64 > CONFIG_MAX_BYTES {
+        return Err(Error::MalformedConfig {
+            path: path.to_path_buf(),
+            msg: format!(
+                "larger than isorun's cap of {} MiB; refused unparsed",
+                CONFIG_MAX_BYTES >> 20
+            ),
+        });
+    }
     let malformed = |e: serde_json::Error| Error::MalformedConfig {
         path: path.to_path_buf(),
         msg: e.to_string(),
@@ -287,9 +314,7 @@ fn some_nonempty<T>(v: &Option<Vec<T>>) -> bool {
 #[allow(deprecated)] // memory.kernel is deprecated in the spec; we reject it
 pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     validate_id(id)?;
-    if spec.hooks().is_some() {
-        return unsupported("hooks", "isorun runs no hooks");
-    }
+    let hooks = crate::hooks::from_spec(spec.hooks().as_ref())?;
     if spec.solaris().is_some()
         || spec.windows().is_some()
         || spec.vm().is_some()
@@ -386,7 +411,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     if spec.hostname().is_some() && !(ns.uts || joined("uts")) {
         return invalid("hostname", "needs a uts namespace");
     }
-    if !ns.mount {
+    if !(ns.mount || joined("mnt")) {
         return unsupported(
             "linux.namespaces",
             "isorun needs a mount namespace (pivot_root)",
@@ -518,6 +543,7 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         join,
         sysctl,
         seccomp: linux.seccomp().clone(),
+        hooks,
     })
 }
 
@@ -1016,8 +1042,8 @@ mod tests {
             ),
             (
                 "/hooks",
-                serde_json::json!({"prestart": [{"path": "/bin/true"}]}),
-                "hooks",
+                serde_json::json!({"prestart": [{"path": "bin/true"}]}),
+                "hooks.prestart[0].path",
             ),
         ];
         for (ptr, val, field) in cases {

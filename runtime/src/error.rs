@@ -50,6 +50,14 @@ pub enum Error {
     /// Setting up the container process failed (message from inside).
     #[error("container init: {0}")]
     Init(String),
+    /// An OCI hook failed (its kind, index in the list and path).
+    #[error("{kind} hook {index} ({}): {why}", path.display())]
+    Hook {
+        kind: &'static str,
+        index: usize,
+        path: PathBuf,
+        why: String,
+    },
     /// Image or layer store problem.
     #[error("image: {0}")]
     Image(String),

@@ -50,7 +50,7 @@ pub fn document() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": oci_spec::runtime::VERSION,
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],

@@ -26,6 +26,12 @@ pub struct Child<'a> {
     pub fifo: Option<OwnedFd>,
     /// With a user namespace: readable once the runtime wrote the id maps.
     pub userns_sync: Option<OwnedFd>,
+    /// With hooks at create: the state JSON from the runtime (see
+    /// [`crate::hooks::before_pivot`]).
+    pub hooks_sync: Option<OwnedFd>,
+    /// With startContainer or poststart hooks: the start fifo (read-write),
+    /// closed at exec, on which a failing startContainer hook is reported.
+    pub start_report: Option<OwnedFd>,
 }
 
 /// Entry point of the cloned child; never returns.
@@ -114,7 +120,13 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     // reachable and writable; each value lands in this process's own
     // network/ipc/uts namespace.
     crate::sysctl::apply(std::path::Path::new("/proc/sys"), &plan.sysctl)?;
-    crate::rootfs::setup(plan, c.overlay)?;
+    let mut hook_state = Vec::new();
+    crate::rootfs::setup(plan, c.overlay, &mut || {
+        if let Some(sync) = &c.hooks_sync {
+            hook_state = crate::hooks::before_pivot(&c.to_parent, sync, &plan.hooks)?;
+        }
+        Ok(())
+    })?;
     if plan.namespaces.net {
         loopback_up()?;
     }
@@ -238,6 +250,7 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     if let Some(fifo) = &c.fifo {
         wait_for_start(fifo)?;
     }
+    crate::hooks::start_container(c.start_report.as_ref(), &plan.hooks, &hook_state)?;
     // Only stdio passes into the container (as runc): every other fd the
     // runtime inherited (a build tool's jobserver pipe...) closes at exec.
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.

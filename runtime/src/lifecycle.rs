@@ -9,6 +9,7 @@
 use crate::cgroup::{self, Cgroup};
 use crate::config::{self, Plan};
 use crate::error::{io, Error, Result};
+use crate::hooks::{self, Kind};
 use crate::image;
 use crate::init::{self, Child};
 use crate::state::{self, State, Status, EXEC_FIFO};
@@ -51,6 +52,8 @@ impl Drop for Undo<'_> {
 /// A created container whose process is our child.
 pub struct Created {
     pub state: State,
+    /// The hooks of the config read at create.
+    pub plan_hooks: hooks::Hooks,
     /// For `run`: the sync pipe, readable until the process has exec'd.
     sync: OwnedFd,
 }
@@ -95,6 +98,9 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         armed: true,
     };
     let overlay = overlay_for(&plan, &dir)?;
+    // Why: the hooks of the config read now are the ones `start` and
+    // `delete` run, whatever becomes of the bundle's file.
+    hooks::save(&dir, &plan.hooks)?;
     let fifo = if detached {
         let p = dir.join(EXEC_FIFO);
         nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
@@ -106,6 +112,27 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         )
         .map_err(crate::error::sys(format!("open {}", p.display())))?;
         Some(fd)
+    } else {
+        None
+    };
+    // Opened read-write (no blocking on a fifo): the container process
+    // holds it until exec, so `start` sees EOF then or a failure before.
+    let start_report = if detached && plan.hooks.at_start() {
+        let p = dir.join(hooks::START_FIFO);
+        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .map_err(crate::error::sys(format!("mkfifo {}", p.display())))?;
+        let fd = nix::fcntl::open(
+            &p,
+            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(crate::error::sys(format!("open {}", p.display())))?;
+        Some(fd)
+    } else {
+        None
+    };
+    let hooks_sync = if plan.hooks.at_create() {
+        Some(pipe()?)
     } else {
         None
     };
@@ -129,6 +156,8 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         None => None,
     };
     let flags = plan.namespaces.clone_flags() | libc::SIGCHLD;
+    // A pid namespace to join is entered for the child only.
+    let own_pid_ns = crate::nsjoin::enter_pid(&plan.join)?;
     // Why: clone(2) with the namespace flags makes the child PID 1 of a new
     // pid namespace with its own mount, uts, ipc and net namespaces at
     // once, without an intermediate process. The null stack makes it
@@ -146,10 +175,16 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
         )
     };
     if pid < 0 {
+        let err = nix::errno::Errno::last();
+        let _ = crate::nsjoin::leave_pid(own_pid_ns);
         return Err(Error::Sys {
             op: format!("clone(flags {flags:#x})"),
-            err: nix::errno::Errno::last(),
+            err,
         });
+    }
+    if pid > 0 {
+        undo.pid = pid as i32;
+        crate::nsjoin::leave_pid(own_pid_ns)?;
     }
     if pid == 0 {
         drop(from_child);
@@ -161,6 +196,8 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
             to_parent,
             fifo,
             userns_sync: userns_sync.map(|(r, _w)| r),
+            hooks_sync: hooks_sync.map(|(r, _w)| r),
+            start_report,
         });
     }
     let pid = pid as i32;
@@ -176,27 +213,67 @@ pub fn create(root: &Path, id: &str, bundle: &Path, detached: bool) -> Result<Cr
             .map_err(crate::error::sys("releasing the container process"))?;
     }
     drop(fifo);
+    drop(start_report);
+    let hooks_to_child = hooks_sync.map(|(r, w)| {
+        drop(r);
+        w
+    });
     st.pid = pid;
     st.start_time = state::start_time(pid).unwrap_or(0);
     st.save(root)?;
-    let msg = read_msg(&from_child)?;
-    match msg.first() {
-        Some(b'R') => {}
-        Some(b'E') => return Err(Error::Init(String::from_utf8_lossy(&msg[1..]).into_owned())),
-        _ => {
-            return Err(Error::Init(
-                "the container process exited during setup".into(),
-            ))
+    let mut msg = read_msg(&from_child)?;
+    let mut hooks_ran = false;
+    if let (Some(b'H'), Some(w)) = (msg.first(), hooks_to_child) {
+        // Prestart and createRuntime hooks, in the runtime's namespaces,
+        // with the container's namespaces made and pivot_root not yet done.
+        hooks_ran = true;
+        let state = hooks::state_json(&st, root, Status::Creating);
+        let ran = hooks::run(Kind::Prestart, &plan.hooks.prestart, &state)
+            .and_then(|()| hooks::run(Kind::CreateRuntime, &plan.hooks.create_runtime, &state));
+        if let Err(e) = ran {
+            return Err(destroyed(undo, &plan.hooks, &st, root, e));
         }
+        // The state for the container's own hooks, then EOF.
+        let sent = nix::unistd::write(w.as_fd(), &state);
+        drop(w);
+        sent.map_err(crate::error::sys(
+            "sending the state to the container process",
+        ))?;
+        msg = read_msg(&from_child)?;
+    }
+    let failed = match msg.first() {
+        Some(b'R') => None,
+        Some(b'E') => Some(Error::Init(String::from_utf8_lossy(&msg[1..]).into_owned())),
+        _ => Some(Error::Init(
+            "the container process exited during setup".into(),
+        )),
+    };
+    if let Some(e) = failed {
+        return Err(if hooks_ran {
+            destroyed(undo, &plan.hooks, &st, root, e)
+        } else {
+            e
+        });
     }
     undo.armed = false;
     Ok(Created {
+        plan_hooks: plan.hooks.clone(),
         state: st,
         sync: from_child,
     })
 }
 
-/// Read one message: `R` alone, or `E` and everything up to EOF.
+/// A create whose hooks started failed: the container is destroyed (the
+/// undo) and the poststop hooks run (runtime spec: "continue the lifecycle
+/// at step 12"); returns `e`.
+fn destroyed(undo: Undo<'_>, h: &hooks::Hooks, st: &State, root: &Path, e: Error) -> Error {
+    let state = hooks::state_json(st, root, Status::Stopped);
+    drop(undo);
+    hooks::run_warn(Kind::Poststop, &h.poststop, &state);
+    e
+}
+
+/// Read one message: `R` or `H` alone, or `E` and everything up to EOF.
 fn read_msg(fd: &OwnedFd) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
@@ -205,7 +282,7 @@ fn read_msg(fd: &OwnedFd) -> Result<Vec<u8>> {
             Ok(0) => break,
             Ok(n) => {
                 out.extend_from_slice(&buf[..n]);
-                if out[0] == b'R' {
+                if out[0] == b'R' || out[0] == b'H' {
                     break;
                 }
             }
@@ -236,7 +313,22 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             why: "only a created container can be started".into(),
         });
     }
-    let p = state::dir(root, id).join(EXEC_FIFO);
+    let dir = state::dir(root, id);
+    let hooks = hooks::load(&dir)?;
+    let report = if hooks.at_start() {
+        let p = dir.join(hooks::START_FIFO);
+        Some(
+            nix::fcntl::open(
+                &p,
+                OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(crate::error::sys(format!("open {}", p.display())))?,
+        )
+    } else {
+        None
+    };
+    let p = dir.join(EXEC_FIFO);
     // Non-blocking open for writing fails (ENXIO) if the process is gone
     // instead of hanging.
     let fd = nix::fcntl::open(
@@ -252,7 +344,57 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     nix::unistd::write(fd.as_fd(), b"0")
         .map_err(crate::error::sys(format!("write {}", p.display())))?;
     drop(fd);
-    std::fs::remove_file(&p).map_err(io("remove", &p))
+    std::fs::remove_file(&p).map_err(io("remove", &p))?;
+    if let Some(r) = report {
+        let failure = wait_exec(&r);
+        let _ = std::fs::remove_file(dir.join(hooks::START_FIFO));
+        if let Some(why) = failure {
+            // Runtime spec: a failing startContainer hook stops the
+            // container and the lifecycle goes on at its destruction.
+            let _ = delete(root, id, true);
+            return Err(Error::Init(why));
+        }
+        let state = hooks::state_json(&st, root, Status::Running);
+        hooks::run_warn(Kind::Poststart, &hooks.poststart, &state);
+    }
+    Ok(())
+}
+
+/// Wait on the start fifo until the container process exec'd (EOF: every
+/// writer closed) or reported a failure (`E<text>`), which is returned.
+fn wait_exec(r: &OwnedFd) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: r.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd we own, count 1, no timeout.
+        let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if n < 0 {
+            if nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+                continue;
+            }
+            break;
+        }
+        match nix::unistd::read(r.as_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(k) => out.extend_from_slice(&buf[..k]),
+            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {
+                if pfd.revents & libc::POLLHUP != 0 {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    match out.split_first() {
+        Some((b'E', rest)) => Some(String::from_utf8_lossy(rest).into_owned()),
+        _ => None,
+    }
 }
 
 /// `kill`: send a signal to the container process.
@@ -348,7 +490,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Deleted> {
         cg.remove()?;
     }
     let d = state::dir(root, id);
+    let hooks = hooks::load(&d).unwrap_or_else(|e| {
+        eprintln!("isorun: warning: poststop hooks not run: {e}");
+        hooks::Hooks::default()
+    });
+    let stopped = hooks::state_json(&st, root, Status::Stopped);
     std::fs::remove_dir_all(&d).map_err(io("remove", &d))?;
+    hooks::run_warn(Kind::Poststop, &hooks.poststop, &stopped);
     Ok(out)
 }
 
@@ -372,9 +520,15 @@ pub struct RunEnd {
 }
 
 /// `run`: create, start, wait, delete; returns how the process ended.
-pub fn run(root: &Path, id: &str, bundle: &Path) -> Result<RunEnd> {
+pub fn run(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Result<RunEnd> {
     let created = create(root, id, bundle, false)?;
     let pid = created.state.pid;
+    if let Some(p) = pid_file {
+        if let Err(e) = write_pid_file(p, pid) {
+            let _ = delete(root, id, true);
+            return Err(e);
+        }
+    }
     // Until EOF on the sync pipe the process has not exec'd yet: an `E`
     // message means exec failed.
     let rest = read_msg(&created.sync)?;
@@ -384,6 +538,11 @@ pub fn run(root: &Path, id: &str, bundle: &Path) -> Result<RunEnd> {
         return Err(Error::Init(
             String::from_utf8_lossy(&rest[1..]).into_owned(),
         ));
+    }
+    let poststart = &created.plan_hooks.poststart;
+    if !poststart.is_empty() {
+        let state = hooks::state_json(&created.state, root, Status::Running);
+        hooks::run_warn(Kind::Poststart, poststart, &state);
     }
     RUN_PID.store(pid, Ordering::Relaxed);
     for s in [
@@ -430,4 +589,24 @@ pub fn list(root: &Path) -> Result<Vec<state::OciState>> {
         }
     }
     Ok(out)
+}
+
+/// Write `pid` to `path` as runc does: the number alone, no newline,
+/// through a temporary file renamed into place (a reader never sees a
+/// partial file). A relative path is the caller's.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid {
+            field: "--pid-file".into(),
+            why: format!("{} names no file", path.display()),
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&tmp, pid.to_string()).map_err(io("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io("rename", path)(e)
+    })
 }

@@ -78,6 +78,9 @@ enum Cmd {
         id: String,
         #[arg(long, short, default_value = ".")]
         bundle: PathBuf,
+        /// Write the container process's pid here (as `create`).
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
     },
     /// Write a default config.json (no terminal) into a bundle, as `runc spec`.
     Spec {
@@ -263,8 +266,10 @@ fn real_main(cli: Cli) -> Result<i32> {
             }
             let c = lifecycle::create(root, &id, &bundle, true)?;
             if let Some(p) = pid_file {
-                std::fs::write(&p, c.state.pid.to_string())
-                    .with_context(|| format!("writing {}", p.display()))?;
+                if let Err(e) = lifecycle::write_pid_file(&p, c.state.pid) {
+                    let _ = lifecycle::delete(root, &id, true);
+                    return Err(e.into());
+                }
             }
         }
         Cmd::Start { id } => lifecycle::start(root, &id)?,
@@ -294,8 +299,12 @@ fn real_main(cli: Cli) -> Result<i32> {
             Err(isorun::Error::NotFound { .. }) if force => {}
             Err(e) => return Err(e.into()),
         },
-        Cmd::Run { id, bundle } => {
-            let end = lifecycle::run(root, &id, &bundle)?;
+        Cmd::Run {
+            id,
+            bundle,
+            pid_file,
+        } => {
+            let end = lifecycle::run(root, &id, &bundle, pid_file.as_deref())?;
             report_oom(&id, &end.deleted);
             return Ok(end.code);
         }

@@ -19,10 +19,6 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 use std::path::{Path, PathBuf};
 
-fn flags(bits: u64) -> MsFlags {
-    MsFlags::from_bits_truncate(bits as libc::c_ulong)
-}
-
 pub(crate) fn do_mount(
     src: Option<&Path>,
     target: &Path,
@@ -53,16 +49,16 @@ pub struct OverlayRoot {
     pub rw: PathBuf,
 }
 
-pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
+/// `before_pivot` runs once the mounts are made, just before pivot_root
+/// (the OCI createRuntime/createContainer hook point).
+pub fn setup(
+    plan: &Plan,
+    overlay: Option<&OverlayRoot>,
+    before_pivot: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     // Why: a new mount namespace starts as a copy sharing propagation with
-    // the host; make it private first so no mount below leaks out.
-    do_mount(
-        None,
-        Path::new("/"),
-        None,
-        flags(plan.rootfs_propagation),
-        None,
-    )?;
+    // the host; no mount below may leak out (linux.rootfsPropagation).
+    crate::propagation::prepare(plan.rootfs_propagation, &plan.rootfs)?;
     let root = &plan.rootfs;
     match overlay {
         // Why: the image layers plus the container's own upper directory
@@ -112,7 +108,9 @@ pub fn setup(plan: &Plan, overlay: Option<&OverlayRoot>) -> Result<()> {
         make_devices(&r, &plan.devices, plan.userns.is_some())?;
     }
     drop(r);
+    before_pivot()?;
     pivot(root)?;
+    crate::propagation::finish(plan.rootfs_propagation)?;
     // After pivot_root "/" is the container's root; the paths below are
     // resolved in it all the same (a rootfs symlink such as /proc/sys →
     // /etc must not make a read-only bind land elsewhere).

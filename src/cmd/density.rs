@@ -4,19 +4,16 @@
 //! workload `density`, one per launch; KSM state in each environment's
 //! detail in `run.json`).
 
-use super::run::{
-    host_mem_available, now_rfc3339, plan_from_args, prepare_envs, tool_info, RunGuards,
-    EXIT_INTERRUPTED,
-};
+use super::run::plan_from_args;
 use crate::cli::RunArgs;
 use crate::env::process::Interrupted;
 use crate::env::Environment;
 use crate::experiment::density::{self, DensityConfig, Ended, Point};
+use crate::locate;
 use crate::plan::usage;
-use crate::store::RunDir;
-use crate::{host, locate};
+use crate::session::{self, host_mem_available, ExperimentConfig, Session, EXIT_INTERRUPTED};
 use anyhow::{Context, Result};
-use isobench_reports::schema::{EnvInfo, ResultRecord, RunInfo, Timings, SCHEMA_VERSION};
+use isobench_reports::schema::{ResultRecord, Timings, SCHEMA_VERSION};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,7 +32,7 @@ fn ksm(root: &Path) -> BTreeMap<String, String> {
 
 /// Raise RLIMIT_NOFILE's soft limit to its hard limit: each live instance
 /// holds a pipe. Returns the limit in force.
-fn raise_nofile() -> Result<u64> {
+pub fn raise_nofile() -> Result<u64> {
     let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .context("reading RLIMIT_NOFILE")?;
     if soft < hard {
@@ -108,115 +105,105 @@ pub const EXPERIMENT: &str = "density";
 
 pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let nofile = raise_nofile()?;
-    let resumed = match &a.resume {
-        Some(path) => Some(super::resume::open(path, EXPERIMENT)?),
-        None => None,
-    };
-    let (plan, mut dir, old) = match resumed {
-        Some(r) => (r.plan, r.dir, Some((r.info, r.records, r.warnings))),
-        None => {
+    let mut s = Session::open(
+        a.resume.as_deref(),
+        Some(EXPERIMENT),
+        || {
             let bin = locate::workload_bin(a.workload_bin.as_deref())
                 .map_err(|e| usage(format!("{e:#}")))?;
             let mut args = a.clone();
             args.workload = vec!["startup".into()];
-            let plan = plan_from_args(&args, bin)?;
-            let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
-            (plan, dir, None)
-        }
-    };
+            plan_from_args(&args, bin)
+        },
+        private_mounts,
+    )?;
     // What a resumed run asked for when it started.
-    let (instances, mem_floor) = match &old {
-        Some((info, _, _)) => (
-            info.config
-                .get("density_instances")
-                .and_then(|v| v.as_u64())
-                .map(|n| n as usize),
-            info.config
-                .get("mem_floor_mib")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(a.mem_floor),
-        ),
+    let (instances, mem_floor) = match session::config_before(&s)? {
+        Some(ExperimentConfig::Density {
+            density_instances,
+            mem_floor_mib,
+        }) => (density_instances, mem_floor_mib),
+        Some(x) => {
+            return Err(usage(format!(
+                "cannot resume a {} run as density",
+                x.name()
+            )))
+        }
         None => (a.instances, a.mem_floor),
     };
-    let quick = plan.preset == isobench_workloads::Preset::Quick;
-    let out_path = dir.path().to_path_buf();
-    let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
-    // Declared before the environments, so dropped after their cleanup: a
-    // sweep after a crash finds the run (its containers, cgroups, QEMU
-    // processes and scratch) by the record it holds.
-    let mut guards = RunGuards::new(&plan, &out_path, &scratch, private_mounts, old.is_none());
-    let host = host::probe();
-    eprintln!("host: {}", host::one_line(&host));
-    guards.make_scratch(&scratch)?;
-    let Some(envs) = prepare_envs(&plan, &scratch)? else {
+    let Some(envs) = s.prepare()? else {
         return Ok(EXIT_INTERRUPTED);
     };
-    let root = Path::new("/");
-    let ksm_before = ksm(root);
+    let (warnings, ksm_before) = preamble(nofile, mem_floor);
+    // Environments a resumed run finished keep their record of it.
+    let environments = envs
+        .0
+        .iter()
+        .map(|e| match finished(&s, &e.id()) {
+            Some(done) => done,
+            None => {
+                let mut extra = ksm_before.clone();
+                extra.insert("experiment".into(), EXPERIMENT.into());
+                session::env_info(e.as_ref(), extra)
+            }
+        })
+        .collect();
+    let x = ExperimentConfig::Density {
+        density_instances: instances,
+        mem_floor_mib: mem_floor,
+    };
+    s.start(Some(&x), environments, warnings)?;
+    if !measure(&mut s, &envs.0, instances, mem_floor)? {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    drop(envs);
+    s.finish(false, None)?;
+    println!("{}", s.out.display());
+    Ok(0)
+}
+
+/// The run.json entry of an environment a resumed run measured to its end.
+pub fn finished(s: &Session, id: &str) -> Option<isobench_reports::schema::EnvInfo> {
+    s.before.as_ref().and_then(|b| {
+        b.info
+            .environments
+            .iter()
+            .find(|e| e.env_id == id && e.detail.contains_key("density_instances"))
+            .cloned()
+    })
+}
+
+/// Density's warnings (`nofile`: RLIMIT_NOFILE in force) and the KSM state
+/// before it, for each environment's detail.
+pub fn preamble(nofile: u64, mem_floor: u64) -> (Vec<String>, BTreeMap<String, String>) {
+    let ksm_before = ksm(Path::new("/"));
     let mut warnings = vec![format!(
         "density: RLIMIT_NOFILE {nofile}; instances are idle (isobench-workload idle); memory floor {mem_floor} MiB"
     )];
     if ksm_before.get("ksm_run").map(String::as_str) == Some("1") {
         warnings.push("KSM is running: identical pages of idle instances merge over time, so later instances look cheaper".into());
     }
-    let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
-    let mut config = serde_json::to_value(&plan).context("serialising the plan")?;
-    config["experiment"] = serde_json::json!(EXPERIMENT);
-    config["density_instances"] = serde_json::json!(instances);
-    config["mem_floor_mib"] = serde_json::json!(mem_floor);
-    // Environments a resumed run finished keep their record of it.
-    let (started_at, records, old_envs) = match old {
-        Some((info, records, resume_warnings)) => {
-            let mut merged = info.warnings;
-            for w in resume_warnings.into_iter().chain(warnings) {
-                if !merged.contains(&w) {
-                    merged.push(w);
-                }
-            }
-            warnings = merged;
-            (info.started_at, records, info.environments)
-        }
-        None => (now_rfc3339(), Vec::new(), Vec::new()),
-    };
-    let finished = |id: &str| {
-        old_envs
-            .iter()
-            .find(|e| e.env_id == id && e.detail.contains_key("density_instances"))
-    };
-    let mut info = RunInfo {
-        schema: SCHEMA_VERSION,
-        run_id: plan.run_id.clone(),
-        started_at,
-        finished_at: None,
-        host,
-        tool: tool_info(&plan, &bin_bytes),
-        config,
-        environments: envs
-            .0
-            .iter()
-            .map(|e| {
-                if let Some(done) = finished(&e.id()) {
-                    return done.clone();
-                }
-                let mut detail = e.detail();
-                detail.extend(ksm_before.clone());
-                detail.insert("experiment".into(), EXPERIMENT.into());
-                EnvInfo {
-                    env: e.kind().name().to_string(),
-                    env_id: e.id(),
-                    detail,
-                }
-            })
-            .collect(),
-        warnings,
-    };
-    dir.write_run_info(&info)?;
-    guards.keep();
+    (warnings, ksm_before)
+}
 
+/// Launch idle instances one at a time in each of `envs` (after the
+/// session started), appending a record per launch and the outcome to each
+/// environment's run.json detail; an environment a resumed run finished is
+/// kept. `Ok(false)` when interrupted (every instance stopped).
+pub fn measure(
+    s: &mut Session,
+    envs: &[Box<dyn Environment>],
+    instances: Option<usize>,
+    mem_floor: u64,
+) -> Result<bool> {
+    let root = Path::new("/");
+    let plan = s.plan.clone();
+    let quick = plan.preset == isobench_workloads::Preset::Quick;
+    let records = s.records_before().to_vec();
     let mem = || host_mem_available().map(|b| b / 1024);
     let timeout = Duration::from_secs(plan.timeout_s.max(30));
-    for e in envs.0.iter() {
-        if finished(&e.id()).is_some() {
+    for e in envs.iter() {
+        if finished(s, &e.id()).is_some() {
             eprintln!("density: {}: measured already, kept", e.id());
             continue;
         }
@@ -247,16 +234,16 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         eprintln!("density: {} up to {} instances ...", e.id(), cfg.instances);
         let res = density::run(e.as_ref(), &cfg, measured, &mem, |p| {
             let ksm_now = ksm(root);
-            dir.append(&record(&plan.run_id, e.as_ref(), &cfg, p, &ksm_now))
+            s.append(&record(&plan.run_id, e.as_ref(), &cfg, p, &ksm_now))
         });
         let o = match res {
             Ok(o) => o,
             Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
                 eprintln!(
-                    "interrupted; every instance was stopped; continue with: isobench run --resume {}",
-                    out_path.display()
+                    "interrupted; every instance was stopped; {}",
+                    s.interrupted_note()
                 );
-                return Ok(EXIT_INTERRUPTED);
+                return Ok(false);
             }
             Err(err) => return Err(err.context(format!("density in {}", e.id()))),
         };
@@ -272,7 +259,12 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
             last.and_then(|p| p.pss_mib).unwrap_or(f64::NAN),
             last.and_then(|p| p.host_mem_used_delta_mib).unwrap_or(f64::NAN),
         );
-        if let Some(env_info) = info.environments.iter_mut().find(|i| i.env_id == e.id()) {
+        if let Some(env_info) = s
+            .info_mut()
+            .environments
+            .iter_mut()
+            .find(|i| i.env_id == e.id())
+        {
             let d = &mut env_info.detail;
             d.insert("density_instances".into(), o.points.len().to_string());
             d.insert(
@@ -292,11 +284,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
                 format!("{:.1}", o.stop_wall_s),
             );
         }
-        dir.write_run_info(&info)?;
+        s.write_info()?;
     }
-    drop(envs);
-    info.finished_at = Some(now_rfc3339());
-    dir.write_run_info(&info)?;
-    println!("{}", out_path.display());
-    Ok(0)
+    Ok(true)
 }

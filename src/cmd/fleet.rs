@@ -233,7 +233,7 @@ fn submit(a: &SubmitArgs) -> Result<i32> {
     let mut c = Campaign {
         schema: CAMPAIGN_SCHEMA,
         id: id.clone(),
-        created_at: crate::cmd::run::now_rfc3339(),
+        created_at: crate::session::now_rfc3339(),
         db: db.clone(),
         isobench,
         run_args: a.run_args.clone(),
@@ -291,7 +291,7 @@ fn submit_array(dir: &Path, c: &mut Campaign, labels: &[String]) -> Result<Submi
     let array = slurm::submit_held(&args)?;
     let sub = Submission {
         array_job_id: array.clone(),
-        submitted_at: crate::cmd::run::now_rfc3339(),
+        submitted_at: crate::session::now_rfc3339(),
         targets: labels.to_vec(),
     };
     let placed = (|| -> Result<()> {

@@ -2,6 +2,7 @@
 //! this host (and if not, what to do about it).
 
 use crate::cli::ListArgs;
+use crate::env::column::{Engine, Runtime};
 use crate::locate::which;
 use crate::{host, locate};
 use anyhow::Result;
@@ -38,17 +39,15 @@ fn items() -> Vec<Item> {
         },
     });
     let isorun = locate::isorun_bin();
-    for (name, path) in [
-        (
-            "container (isorun)",
-            isorun.is_file().then_some(isorun.clone()),
-        ),
-        ("container (runc)", which("runc")),
-        ("container (crun)", which("crun")),
-    ] {
+    for rt in Runtime::NAMED {
+        // A runtime isobench cannot drive yet is not offered.
+        if rt.unsupported().is_some() {
+            continue;
+        }
+        let path = rt.locate(&isorun);
         v.push(Item {
             kind: "environment",
-            name: name.into(),
+            name: format!("container ({})", rt.name()),
             usable: path.is_some(),
             detail: match path {
                 Some(p) => p.display().to_string(),
@@ -57,7 +56,7 @@ fn items() -> Vec<Item> {
             },
         });
     }
-    let podman = which("podman");
+    let podman = Engine::Podman.locate();
     v.push(Item {
         kind: "environment",
         name: "container through podman (--runtime podman:isorun|podman:runc|podman:crun)".into(),

@@ -1,5 +1,6 @@
 //! One module per CLI verb.
 
+pub mod all;
 pub mod clean;
 pub mod compare;
 pub mod density;
@@ -10,6 +11,5 @@ pub mod neighbours;
 pub mod permissions;
 pub mod push;
 pub mod report;
-pub mod resume;
 pub mod run;
 pub mod source;

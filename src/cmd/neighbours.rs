@@ -3,17 +3,14 @@
 //! one after the other, into a run directory (`results.jsonl` lines with
 //! workload `neighbour`, one per victim run; claim C5).
 
-use super::run::{
-    fit_envs, now_rfc3339, plan_from_args, prepare_envs, tool_info, RunGuards, EXIT_INTERRUPTED,
-};
+use super::run::plan_from_args;
 use crate::cli::RunArgs;
 use crate::env::process::Interrupted;
 use crate::experiment::neighbours::{self as nb, Config, Placement};
-use crate::plan::usage;
-use crate::store::RunDir;
+use crate::plan::{usage, Plan};
+use crate::session::{self, ExperimentConfig, Session, EXIT_INTERRUPTED};
 use crate::{host, locate, runner};
-use anyhow::{Context, Result};
-use isobench_reports::schema::{EnvInfo, RunInfo, SCHEMA_VERSION};
+use anyhow::Result;
 use isobench_workloads::{Preset, Workload, WorkloadSpec};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -42,35 +39,100 @@ fn shorten_for_quick(specs: &mut BTreeMap<Workload, WorkloadSpec>) -> Vec<String
 }
 
 pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
-    let resumed = match &a.resume {
-        Some(path) => Some(super::resume::open(path, EXPERIMENT)?),
-        None => None,
-    };
-    let (plan, mut dir, old) = match resumed {
-        Some(r) => (r.plan, r.dir, Some((r.info, r.records, r.warnings))),
-        None => {
+    let mut s = Session::open(
+        a.resume.as_deref(),
+        Some(EXPERIMENT),
+        || {
             let bin = locate::workload_bin(a.workload_bin.as_deref())
                 .map_err(|e| usage(format!("{e:#}")))?;
             let mut args = a.clone();
             if args.workload.is_empty() {
                 args.workload = vec!["cpu".into(), "membw".into()];
             }
-            let plan = plan_from_args(&args, bin)?;
-            let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
-            (plan, dir, None)
-        }
+            plan_from_args(&args, bin)
+        },
+        private_mounts,
+    )?;
+    let plan = s.plan.clone();
+    check(&plan.workloads, &a.antagonists)?;
+    let Some(mut envs) = s.prepare()? else {
+        return Ok(EXIT_INTERRUPTED);
     };
-    if let Some(w) = plan.workloads.iter().find(|w| !nb::VICTIMS.contains(w)) {
+    let emulated = envs.0.iter().any(|e| e.emulated());
+    let Setup {
+        cfg: fresh,
+        specs,
+        warnings,
+        need,
+    } = setup(&plan, &plan.workloads, &a.antagonists, emulated)?;
+    if !s.fit(&mut envs.0, need, "victim and antagonist")? {
+        return Ok(EXIT_INTERRUPTED);
+    }
+    // A resumed run keeps the configuration it started with (its trial
+    // order follows from it).
+    let cfg: Config = match session::config_before(&s)? {
+        Some(ExperimentConfig::Neighbours { neighbours, .. }) => neighbours,
+        Some(x) => {
+            return Err(usage(format!(
+                "cannot resume a {} run as neighbours",
+                x.name()
+            )))
+        }
+        None => fresh,
+    };
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let victim_args = victim_args(&specs);
+    let environments = envs
+        .0
+        .iter()
+        .map(|e| {
+            session::env_info(
+                e.as_ref(),
+                BTreeMap::from([("experiment".to_string(), EXPERIMENT.to_string())]),
+            )
+        })
+        .collect();
+    let x = ExperimentConfig::Neighbours {
+        neighbours: cfg.clone(),
+        victim_args,
+    };
+    s.start(Some(&x), environments, warnings)?;
+    let t_all = std::time::Instant::now();
+    let all: Vec<&dyn crate::env::Environment> = envs.0.iter().map(|e| e.as_ref()).collect();
+    let Some(invalid) = measure(&mut s, &all, &cfg, &specs)? else {
+        return Ok(EXIT_INTERRUPTED);
+    };
+    drop(envs);
+    s.finish(false, None)?;
+    if !a.no_history {
+        eprintln!("history: the neighbour experiment is not recorded in the history database");
+    }
+    eprintln!("neighbours: done in {:.0} s", t_all.elapsed().as_secs_f64());
+    println!("{}", s.out.display());
+    Ok(if invalid > 0 { 1 } else { 0 })
+}
+
+/// What the neighbour experiment will do, before it starts.
+pub struct Setup {
+    pub cfg: Config,
+    /// The victims' specs, as run alone and beside.
+    pub specs: BTreeMap<Workload, WorkloadSpec>,
+    pub warnings: Vec<String>,
+    /// Memory the largest victim and the largest antagonist hold at once.
+    pub need: u64,
+}
+
+/// Bad victims or antagonists are usage errors, found before anything is
+/// prepared.
+pub fn check(victims: &[Workload], antagonists: &[String]) -> Result<()> {
+    if let Some(w) = victims.iter().find(|w| !nb::VICTIMS.contains(w)) {
         return Err(usage(format!(
             "{w} cannot be a neighbour victim (victims: cpu, membw, randacc, latency)"
         )));
     }
-    let quick = matches!(plan.preset, Preset::Quick | Preset::Gate);
-    let host_cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    if let Some(bad) = a
-        .antagonists
+    if let Some(bad) = antagonists
         .iter()
         .find(|k| !nb::ANTAGONISTS.contains(&k.as_str()))
     {
@@ -79,10 +141,26 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
             nb::ANTAGONISTS.join(", ")
         )));
     }
+    Ok(())
+}
+
+/// The experiment for `victims` of `plan` beside `--antagonists` (empty:
+/// the preset's choice); `emulated`: a VM column runs under TCG.
+pub fn setup(
+    plan: &Plan,
+    victims: &[Workload],
+    antagonists: &[String],
+    emulated: bool,
+) -> Result<Setup> {
+    check(victims, antagonists)?;
+    let quick = matches!(plan.preset, Preset::Quick | Preset::Gate);
+    let host_cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     // Chosen antagonists: each victim beside each of them.
-    let matched_only = quick && a.antagonists.is_empty();
-    let antagonists: Vec<String> = if !a.antagonists.is_empty() {
-        a.antagonists.clone()
+    let matched_only = quick && antagonists.is_empty();
+    let antagonists: Vec<String> = if !antagonists.is_empty() {
+        antagonists.to_vec()
     } else if quick {
         nb::QUICK_ANTAGONISTS
             .iter()
@@ -95,7 +173,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     let native_pids = nix::unistd::geteuid().is_root();
     let mut warnings = vec![format!(
         "neighbours: victims {} beside antagonists {}{}; the fork antagonist is bounded by --max-procs {} and a pids limit of {} (containers: theirs; native: {})",
-        plan.workloads.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
+        victims.iter().map(|w| w.name()).collect::<Vec<_>>().join(","),
         antagonists.join(","),
         if matched_only { " (quick: each victim beside the antagonist of its own resource only)" } else { "" },
         nb::FORK_MAX_PROCS,
@@ -114,24 +192,11 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
             "neighbours: the host has 1 CPU, so victim and antagonist cannot be partitioned; only the shared placement was measured".into(),
         );
     }
-
-    let out_path = dir.path().to_path_buf();
-    let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
-    // Declared before the environments, so dropped after their cleanup: a
-    // sweep after a crash finds the run (its containers, cgroups, QEMU
-    // processes and scratch) by the record it holds.
-    let mut guards = RunGuards::new(&plan, &out_path, &scratch, private_mounts, old.is_none());
-    let host = host::probe();
-    eprintln!("host: {}", host::one_line(&host));
-    guards.make_scratch(&scratch)?;
-    let Some(mut envs) = prepare_envs(&plan, &scratch)? else {
-        return Ok(EXIT_INTERRUPTED);
-    };
-    let emulated = envs.0.iter().any(|e| e.emulated());
     if emulated {
         warnings.push("a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) victim sizes, and the VM's antagonist applies less pressure".into());
     }
-    let mut specs = runner::specs(&plan, emulated);
+    let mut specs = runner::specs(plan, emulated);
+    specs.retain(|w, _| victims.contains(w));
     if quick {
         let notes = shorten_for_quick(&mut specs);
         warnings.push(format!(
@@ -154,12 +219,8 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         })
         .max()
         .unwrap_or(0);
-    let need = victim_need + antagonist_need;
-    if !fit_envs(&mut envs, need, "victim and antagonist")? {
-        return Ok(EXIT_INTERRUPTED);
-    }
-    let fresh = Config {
-        victims: plan.workloads.clone(),
+    let cfg = Config {
+        victims: victims.to_vec(),
         antagonists,
         placements,
         reps: plan.reps,
@@ -177,76 +238,36 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         warmup: !quick,
         native_pids,
     };
-    // A resumed run keeps the configuration it started with (its trial
-    // order follows from it).
-    let cfg: Config = match &old {
-        Some((info, _, _)) => match info.config.get("neighbours") {
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
-                usage(format!(
-                    "cannot resume {}: its run.json holds no neighbour configuration this version understands: {e}",
-                    out_path.display()
-                ))
-            })?,
-            None => fresh,
-        },
-        None => fresh,
-    };
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
-    let mut config = serde_json::to_value(&plan).context("serialising the plan")?;
-    config["experiment"] = serde_json::json!(EXPERIMENT);
-    config["neighbours"] = serde_json::to_value(&cfg).context("serialising the experiment")?;
-    config["victim_args"] = serde_json::to_value(
-        specs
-            .iter()
-            .map(|(w, s)| (w.name().to_string(), s.args.join(" ")))
-            .collect::<BTreeMap<_, _>>(),
-    )
-    .context("serialising the victims")?;
-    let (started_at, records) = match old {
-        Some((info, records, resume_warnings)) => {
-            let mut merged = info.warnings;
-            for w in resume_warnings.into_iter().chain(warnings) {
-                if !merged.contains(&w) {
-                    merged.push(w);
-                }
-            }
-            warnings = merged;
-            (info.started_at, records)
-        }
-        None => (now_rfc3339(), Vec::new()),
-    };
-    let mut info = RunInfo {
-        schema: SCHEMA_VERSION,
-        run_id: plan.run_id.clone(),
-        started_at,
-        finished_at: None,
-        host,
-        tool: tool_info(&plan, &bin_bytes),
-        config,
-        environments: envs
-            .0
-            .iter()
-            .map(|e| {
-                let mut detail = e.detail();
-                detail.insert("experiment".into(), EXPERIMENT.into());
-                EnvInfo {
-                    env: e.kind().name().to_string(),
-                    env_id: e.id(),
-                    detail,
-                }
-            })
-            .collect(),
+    Ok(Setup {
+        cfg,
+        specs,
         warnings,
-    };
-    dir.write_run_info(&info)?;
-    guards.keep();
+        need: victim_need + antagonist_need,
+    })
+}
 
-    let t_all = std::time::Instant::now();
+/// The victims' arguments as run.json keeps them.
+pub fn victim_args(specs: &BTreeMap<Workload, WorkloadSpec>) -> BTreeMap<String, String> {
+    specs
+        .iter()
+        .map(|(w, s)| (w.name().to_string(), s.args.join(" ")))
+        .collect()
+}
+
+/// Run every trial of `cfg` in each of `envs` (after the session started),
+/// appending a record per victim run; trials a resumed run measured are
+/// kept. `Some(invalid trials)`, `None` when interrupted (every instance
+/// stopped).
+pub fn measure(
+    s: &mut Session,
+    envs: &[&dyn crate::env::Environment],
+    cfg: &Config,
+    specs: &BTreeMap<Workload, WorkloadSpec>,
+) -> Result<Option<usize>> {
+    let records = s.records_before().to_vec();
+    let run_id = s.plan.run_id.clone();
     let mut invalid = 0;
-    for (i, e) in envs.0.iter().enumerate() {
+    for (i, e) in envs.iter().enumerate() {
         let done = nb::done_trials(&records, &e.id());
         if !done.is_empty() {
             eprintln!(
@@ -256,7 +277,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
             );
         }
         eprintln!("neighbours: {} ...", e.id());
-        let res = nb::run(e.as_ref(), i, &cfg, &specs, &plan.run_id, &done, |r| {
+        let res = nb::run(*e, i, cfg, specs, &run_id, &done, |r| {
             eprintln!(
                 "  {} rep {} {} {} beside {}: {}",
                 e.id(),
@@ -266,27 +287,19 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
                 r.params["antagonist"].as_str().unwrap_or("?"),
                 runner::describe(r)
             );
-            dir.append(r)
+            s.append(r)
         });
         match res {
-            Ok(s) => invalid += s.invalid,
+            Ok(o) => invalid += o.invalid,
             Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
                 eprintln!(
-                    "interrupted; every instance was stopped; continue with: isobench run --resume {}",
-                    out_path.display()
+                    "interrupted; every instance was stopped; {}",
+                    s.interrupted_note()
                 );
-                return Ok(EXIT_INTERRUPTED);
+                return Ok(None);
             }
             Err(err) => return Err(err.context(format!("neighbours in {}", e.id()))),
         }
     }
-    drop(envs);
-    info.finished_at = Some(now_rfc3339());
-    dir.write_run_info(&info)?;
-    if !a.no_history {
-        eprintln!("history: the neighbour experiment is not recorded in the history database");
-    }
-    eprintln!("neighbours: done in {:.0} s", t_all.elapsed().as_secs_f64());
-    println!("{}", out_path.display());
-    Ok(if invalid > 0 { 1 } else { 0 })
+    Ok(Some(invalid))
 }

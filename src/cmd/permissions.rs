@@ -8,11 +8,11 @@
 //! command's status and first output line). A setup that could not be made
 //! here is an invalid line whose error says why ("not available: ...").
 
-use super::run::{new_run_id, now_rfc3339, RemoveDirGuard, EXIT_INTERRUPTED};
 use crate::cli::RunArgs;
 use crate::env::process::{interrupted, Interrupted};
 use crate::experiment::permissions::{self as perm, setups, users, SetupResult};
 use crate::plan::usage;
+use crate::session::{new_run_id, now_rfc3339, RemoveDirGuard, EXIT_INTERRUPTED};
 use crate::store::RunDir;
 use crate::{host, locate};
 use anyhow::{Context, Result};
@@ -155,20 +155,106 @@ fn line(r: &SetupResult) -> String {
     }
 }
 
+/// Why the check cannot run here, if it cannot.
+pub fn needs_root() -> Option<String> {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    (unsafe { libc::geteuid() } != 0).then(|| {
+        "--experiment permissions needs root: it creates two test users and a group (removed afterwards)".to_string()
+    })
+}
+
+/// The check, its setups made ready to try (work directory, root file
+/// system); nothing is made for the test users yet.
+pub struct Check {
+    // Declared first: the setups go before the work directory they use.
+    all: Vec<Box<dyn perm::Setup>>,
+    isorun: PathBuf,
+    work: WorkDir,
+}
+
+impl Check {
+    pub fn prepare() -> Result<Check> {
+        for w in perm::sweep::sweep_dead() {
+            eprintln!("removed what a dead permission check left: {w}");
+        }
+        let work = WorkDir::create()?;
+        let (rootfs, tar) = build_rootfs(&work.0)?;
+        let isorun = locate::isorun_bin();
+        let all = setups::all(&rootfs, &tar, &isorun);
+        Ok(Check { all, isorun, work })
+    }
+
+    /// The run.json entry of each setup.
+    pub fn environments(&self) -> Vec<EnvInfo> {
+        self.all
+            .iter()
+            .map(|s| EnvInfo {
+                env: "container".into(),
+                env_id: s.id(),
+                detail: s.params(),
+            })
+            .collect()
+    }
+
+    /// What the check is, for run.json's config.
+    pub fn config(&self) -> serde_json::Value {
+        serde_json::json!({
+            "experiment": "permissions",
+            "setups": self.all.iter().map(|s| s.id()).collect::<Vec<_>>(),
+            "isorun": self.isorun.display().to_string(),
+        })
+    }
+
+    /// Try every setup with two test users (made and removed here),
+    /// passing each result to `append`. `Ok(false)` when interrupted.
+    pub fn measure(
+        mut self,
+        run_id: &str,
+        mut append: impl FnMut(&ResultRecord) -> Result<()>,
+    ) -> Result<bool> {
+        let work = self.work.0.clone();
+        let mut test_users = users::TestUsers::create(&work).context("creating the test users")?;
+        eprintln!(
+            "permissions: users {} (A, creates) and {} (B, tries), both in group {}",
+            test_users.a.name, test_users.b.name, test_users.group
+        );
+        for s in self.all.iter_mut() {
+            if interrupted() {
+                break;
+            }
+            match perm::check(s.as_mut(), &test_users, &work) {
+                Ok(r) => {
+                    eprintln!("permissions: {}", line(&r));
+                    append(&record(run_id, &r))?;
+                }
+                Err(e) if e.downcast_ref::<Interrupted>().is_some() => break,
+                Err(e) => return Err(e.context(format!("permission check in {}", s.id()))),
+            }
+        }
+        test_users
+            .remove(&work)
+            .context("removing the test users")?;
+        drop(test_users);
+        drop(self);
+        if interrupted() {
+            eprintln!("interrupted; the test users, services and containers were removed");
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// The warning of a check that is not a benchmark.
+pub const WARNING: &str = "permissions: a permission check, not a benchmark; each setup is tried once (the outcome is deterministic: no interval applies)";
+
 pub fn run(a: &RunArgs) -> Result<i32> {
     if a.resume.is_some() {
         return Err(usage(
             "--resume does not apply to --experiment permissions; start a new run",
         ));
     }
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(usage(
-            "--experiment permissions needs root: it creates two test users and a group (removed afterwards)",
-        ));
-    }
-    for w in perm::sweep::sweep_dead() {
-        eprintln!("removed what a dead permission check left: {w}");
+    if let Some(why) = needs_root() {
+        return Err(usage(why));
     }
     let run_id = new_run_id();
     let out = a
@@ -178,14 +264,10 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     let mut dir = RunDir::create(&out).map_err(|e| usage(format!("{e:#}")))?;
     let out_path = dir.path().to_path_buf();
     let mut guard = RemoveDirGuard {
-        path: &out_path,
+        path: out_path.clone(),
         armed: true,
     };
-    // Declared before the users: removed after them.
-    let work = WorkDir::create()?;
-    let (rootfs, tar) = build_rootfs(&work.0)?;
-    let isorun = locate::isorun_bin();
-    let mut all = setups::all(&rootfs, &tar, &isorun);
+    let check = Check::prepare()?;
     let host = host::probe();
     eprintln!("host: {}", host::one_line(&host));
     let mut info = RunInfo {
@@ -200,50 +282,13 @@ pub fn run(a: &RunArgs) -> Result<i32> {
             workload_binary: String::new(),
             workload_sha256: None,
         },
-        config: serde_json::json!({
-            "experiment": "permissions",
-            "setups": all.iter().map(|s| s.id()).collect::<Vec<_>>(),
-            "isorun": isorun.display().to_string(),
-        }),
-        environments: all
-            .iter()
-            .map(|s| EnvInfo {
-                env: "container".into(),
-                env_id: s.id(),
-                detail: s.params(),
-            })
-            .collect(),
-        warnings: vec![
-            "permissions: a permission check, not a benchmark; each setup is tried once (the outcome is deterministic: no interval applies)".into(),
-        ],
+        config: check.config(),
+        environments: check.environments(),
+        warnings: vec![WARNING.into()],
     };
     dir.write_run_info(&info)?;
     guard.armed = false;
-    let mut test_users = users::TestUsers::create(&work.0).context("creating the test users")?;
-    eprintln!(
-        "permissions: users {} (A, creates) and {} (B, tries), both in group {}",
-        test_users.a.name, test_users.b.name, test_users.group
-    );
-    for s in all.iter_mut() {
-        if interrupted() {
-            break;
-        }
-        match perm::check(s.as_mut(), &test_users, &work.0) {
-            Ok(r) => {
-                eprintln!("permissions: {}", line(&r));
-                dir.append(&record(&run_id, &r))?;
-            }
-            Err(e) if e.downcast_ref::<Interrupted>().is_some() => break,
-            Err(e) => return Err(e.context(format!("permission check in {}", s.id()))),
-        }
-    }
-    test_users
-        .remove(&work.0)
-        .context("removing the test users")?;
-    drop(test_users);
-    drop(work);
-    if interrupted() {
-        eprintln!("interrupted; the test users, services and containers were removed");
+    if !check.measure(&run_id, |r| dir.append(r))? {
         return Ok(EXIT_INTERRUPTED);
     }
     info.finished_at = Some(now_rfc3339());

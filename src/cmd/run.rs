@@ -2,129 +2,22 @@
 //! environments, measure, record history.
 
 use crate::cli::RunArgs;
-use crate::env::process::{install_signal_handlers, interrupted};
-use crate::env::{self, EnvContext, Environment};
+use crate::env::{self, process::install_signal_handlers, Environment};
 use crate::plan::{self, usage, Plan, PlanInput};
 use crate::progress::Progress;
-use crate::store::{DoneKey, RunDir};
+use crate::session::{self, host_mem_available, new_run_id, Session};
 use crate::{host, locate, runner};
-use anyhow::{Context, Result};
-use isobench_reports::schema::{EnvInfo, RunInfo, ToolInfo, SCHEMA_VERSION};
-use std::collections::HashSet;
+use anyhow::Result;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Exit status when the user interrupted the run (as a shell reports SIGINT).
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub use crate::session::EXIT_INTERRUPTED;
 
-pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
-}
-
-pub(crate) fn new_run_id() -> String {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .replace([':', '-'], "")
-        .trim_end_matches('Z')
-        .to_string();
-    format!(
-        "{stamp}-{:04x}",
-        (t.subsec_nanos() ^ std::process::id()) & 0xffff
-    )
-}
-
-/// Removes a directory on drop unless disarmed: a fresh run directory when
-/// the run fails before measuring anything, and the scratch directory on
-/// every path out of the run.
-pub(crate) struct RemoveDirGuard<'a> {
-    pub(crate) path: &'a Path,
-    pub(crate) armed: bool,
-}
-
-impl Drop for RemoveDirGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = std::fs::remove_dir_all(self.path);
-        }
-    }
-}
-
-/// What a measuring run (suite, density, neighbours) holds while it lives:
-/// its record for the crash sweep, its run directory (removed if the run
-/// fails before [`RunGuards::keep`], unless it was resumed) and its scratch
-/// directory (removed on every path). Fields drop in declaration order:
-/// scratch, then the run directory, then the record, after everything
-/// declared later (the environments) is cleaned up.
-pub(crate) struct RunGuards<'a> {
-    scratch: Option<RemoveDirGuard<'a>>,
-    run_dir: RemoveDirGuard<'a>,
-    _registration: Option<crate::sweep::registry::Registration>,
-}
-
-impl<'a> RunGuards<'a> {
-    /// `out` and `scratch`: the run directory and its scratch directory
-    /// (not created yet); `fresh`: the run directory is new (not resumed).
-    pub(crate) fn new(
-        plan: &crate::plan::Plan,
-        out: &'a Path,
-        scratch: &'a Path,
-        private_mounts: bool,
-        fresh: bool,
-    ) -> Self {
-        let registration = crate::sweep::register_run(plan, out, scratch, private_mounts);
-        RunGuards {
-            scratch: None,
-            run_dir: RemoveDirGuard {
-                path: out,
-                armed: fresh,
-            },
-            _registration: registration,
-        }
-    }
-
-    /// Create the scratch directory, removed when the guards drop.
-    pub(crate) fn make_scratch(&mut self, scratch: &'a Path) -> Result<()> {
-        std::fs::create_dir_all(scratch)
-            .with_context(|| format!("cannot create {}", scratch.display()))?;
-        self.scratch = Some(RemoveDirGuard {
-            path: scratch,
-            armed: true,
-        });
-        Ok(())
-    }
-
-    /// Something was measured: the run directory stays, whatever follows.
-    pub(crate) fn keep(&mut self) {
-        self.run_dir.armed = false;
-    }
-}
-
-/// Prepared environments, cleaned up on every path out of the run.
-pub(crate) struct Prepared(pub(crate) Vec<Box<dyn Environment>>);
-
-impl Drop for Prepared {
-    fn drop(&mut self) {
-        for e in self.0.iter_mut() {
-            if let Err(err) = e.cleanup() {
-                eprintln!("warning: cleaning up {}: {err:#}", e.id());
-            }
-        }
-    }
-}
-
-pub(crate) fn host_mem_available() -> Option<u64> {
-    host::mem_available_bytes(Path::new("/"))
-}
-
-pub(crate) fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan> {
+pub fn plan_from_args(a: &RunArgs, workload_bin: std::path::PathBuf) -> Result<Plan> {
     Ok(plan::build(&plan_input(a, workload_bin))?)
 }
 
 /// The plan input of `isobench run` flags, with this host's facts.
-pub(crate) fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
+pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
     PlanInput {
         envs: a.env.clone(),
         workloads: a.workload.clone(),
@@ -149,6 +42,7 @@ pub(crate) fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanI
         stream: a.stream.clone(),
         pages: a.pages.clone(),
         run_id: new_run_id(),
+        euid: nix::unistd::geteuid().as_raw(),
     }
 }
 
@@ -180,75 +74,6 @@ fn hazards(cores: usize) -> Vec<String> {
     w
 }
 
-/// Build and prepare every environment of the plan in `scratch` (images,
-/// initramfs, accelerator probe). `None` when the user interrupted; what was
-/// prepared is cleaned up by the returned guard or, on error, by its drop.
-pub(crate) fn prepare_envs(plan: &Plan, scratch: &Path) -> Result<Option<Prepared>> {
-    let ctx = EnvContext {
-        workload_bin: plan.workload_bin.clone(),
-        scratch: scratch.to_path_buf(),
-        threads: plan.threads,
-        data_dir: crate::runner::write_workload_data(plan, scratch)?,
-    };
-    if let Some(n) = crate::env::rootless::notice_for(plan) {
-        eprintln!("{n}");
-    }
-    let mut envs = Prepared(Vec::new());
-    for p in &plan.envs {
-        let mut e = env::make(p, plan)?;
-        eprintln!("preparing {} ...", e.id());
-        let prepared = e.prepare(&ctx);
-        // Kept before anything can return: the guard cleans up what a
-        // failed or interrupted preparation left.
-        let id = e.id();
-        envs.0.push(e);
-        prepared.with_context(|| format!("preparing the {id} environment"))?;
-        if interrupted() {
-            return Ok(None);
-        }
-    }
-    Ok(Some(envs))
-}
-
-/// Make every environment hold `need` bytes of workload memory (a VM sizes
-/// its guest by test boots), after checking the host can hold it at all.
-/// `what` names the allocation in the error. `Ok(false)` when interrupted.
-pub(crate) fn fit_envs(envs: &mut Prepared, need: u64, what: &str) -> Result<bool> {
-    let host_avail = host_mem_available();
-    if let Some(avail) = host_avail {
-        if need > avail {
-            return Err(usage(format!(
-                "{what} allocate up to {} MiB but the host has only {} MiB available; free memory or use --preset quick",
-                need >> 20,
-                avail >> 20
-            )));
-        }
-    }
-    for e in envs.0.iter_mut() {
-        e.fit_memory(need, host_avail)
-            .map_err(|err| match err.downcast::<plan::UsageError>() {
-                Ok(u) => u.into(),
-                Err(other) => other.context(format!("sizing the {} environment", e.id())),
-            })?;
-        if interrupted() {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// The tool facts of run.json: version, commit, and the workload binary with
-/// its sha256 (from `bin_bytes`, its content).
-pub(crate) fn tool_info(plan: &Plan, bin_bytes: &[u8]) -> ToolInfo {
-    ToolInfo {
-        isobench_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
-        workload_binary: plan.workload_bin.display().to_string(),
-        workload_sha256: (!bin_bytes.is_empty())
-            .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bin_bytes))),
-    }
-}
-
 pub fn run(a: &RunArgs) -> Result<i32> {
     // First, while single-threaded: sweep dead runs' leftovers, then enter
     // a private mount namespace (crash safety, crate::sweep).
@@ -265,150 +90,57 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     };
     match experiment.as_deref() {
         Some(super::density::EXPERIMENT) => return super::density::run(a, private_mounts),
+        Some(super::all::EXPERIMENT) => return super::all::run(a, private_mounts),
         Some(super::neighbours::EXPERIMENT) => return super::neighbours::run(a, private_mounts),
         Some("permissions") => return super::permissions::run(a),
         _ => {}
     }
-    let (plan, mut dir, done, old_info, warnings) = match &a.resume {
-        Some(path) => {
-            let (dir, info, done, warnings) = crate::store::RunDir::resume(path)
-                .map_err(|e| usage(format!("cannot resume {}: {e:#}", path.display())))?;
-            let plan: Plan = serde_json::from_value(info.config.clone()).map_err(|e| {
-                usage(format!(
-                    "cannot resume {}: its run.json holds no plan this version understands: {e}",
-                    path.display()
-                ))
-            })?;
-            (plan, dir, done, Some(info), warnings)
-        }
-        None => {
+    let mut s = Session::open(
+        a.resume.as_deref(),
+        None,
+        || {
             let bin = locate::workload_bin(a.workload_bin.as_deref())
                 .map_err(|e| usage(format!("{e:#}")))?;
-            let plan = plan_from_args(a, bin)?;
-            let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
-            (plan, dir, HashSet::<DoneKey>::new(), None, Vec::new())
-        }
-    };
-    let out_path = dir.path().to_path_buf();
-    let scratch = out_path.join(crate::sweep::naming::SCRATCH_DIR);
-    // Declared before the environments, so dropped after their cleanup.
-    let mut guards = RunGuards::new(
-        &plan,
-        &out_path,
-        &scratch,
+            plan_from_args(a, bin)
+        },
         private_mounts,
-        old_info.is_none(),
-    );
-    for w in &warnings {
+    )?;
+    for w in s.before.iter().flat_map(|b| &b.warnings) {
         eprintln!("warning: {w}");
     }
-    if !plan.workload_bin.is_file() {
-        return Err(usage(format!(
-            "workload binary {} not found; build it with scripts/build-workload.sh",
-            plan.workload_bin.display()
-        )));
-    }
-
-    let host = host::probe();
-    eprintln!("host: {}", host::one_line(&host));
-    guards.make_scratch(&scratch)?;
-    let Some(mut envs) = prepare_envs(&plan, &scratch)? else {
+    let Some(mut envs) = s.prepare()? else {
         return Ok(EXIT_INTERRUPTED);
     };
+    let plan = s.plan.clone();
     // Every environment runs the same work; size what must hold it.
     let specs = runner::specs(&plan, envs.0.iter().any(|e| e.emulated()));
     let need = runner::memory_need_bytes(&specs, plan.threads);
-    if !fit_envs(&mut envs, need, "the workloads")? {
+    if !s.fit(&mut envs.0, need, "the workloads")? {
         return Ok(EXIT_INTERRUPTED);
     }
     let bin_bytes = std::fs::read(&plan.workload_bin).unwrap_or_default();
     if locate::is_static_elf(&bin_bytes) == Some(false)
-        && plan.envs.iter().any(|e| e != &plan::EnvPlan::Native)
+        && plan.envs.iter().any(|e| e != &env::column::Column::Native)
     {
         eprintln!("warning: {} is not statically linked; containers and VMs need the static build of scripts/build-workload.sh", plan.workload_bin.display());
     }
-    let mut run_warnings = hazards(host.cores_logical);
-    run_warnings.extend(plan.notes.iter().cloned());
-    if envs.0.iter().any(|e| e.emulated()) {
-        run_warnings.push(
-            "a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) sizes so that ratios compare the same work, and VM figures measure the emulator, not virtualisation"
-                .to_string(),
-        );
-    }
+    let run_warnings = suite_warnings(&s, &envs.0);
     for w in &run_warnings {
         eprintln!("warning: {w}");
     }
-    let started_at = match old_info {
-        Some(old) => {
-            let mut merged = old.warnings;
-            merged.append(&mut run_warnings);
-            run_warnings = merged;
-            old.started_at
-        }
-        None => now_rfc3339(),
-    };
-    let mut info = RunInfo {
-        schema: SCHEMA_VERSION,
-        run_id: plan.run_id.clone(),
-        started_at,
-        finished_at: None,
-        host,
-        tool: tool_info(&plan, &bin_bytes),
-        config: serde_json::to_value(&plan).context("serialising the plan")?,
-        environments: envs
-            .0
-            .iter()
-            .map(|e| EnvInfo {
-                env: e.kind().name().to_string(),
-                env_id: e.id(),
-                detail: {
-                    // What this environment skips, and why (claim C7's
-                    // workloads: no lower layer in a VM, no mount in a
-                    // container).
-                    let mut d = e.detail();
-                    for w in &plan.workloads {
-                        if let Some(why) = e.cannot_run(*w) {
-                            d.insert(format!("not_run_{w}"), why);
-                        }
-                    }
-                    d
-                },
-            })
-            .collect(),
-        warnings: run_warnings,
-    };
-    dir.write_run_info(&info)?;
-    guards.keep();
-
-    let runnable = envs
+    let environments = envs
         .0
         .iter()
-        .map(|e| {
-            plan.workloads
-                .iter()
-                .filter(|w| e.cannot_run(**w).is_none())
-                .count()
-        })
-        .sum::<usize>();
-    let total = runnable as u64 * plan.reps as u64;
-    let mut progress = Progress::new(total.saturating_sub(done.len() as u64));
-    let summary = runner::execute(&plan, &mut envs.0, &mut dir, &done, &mut progress);
-    progress.finish();
-    drop(envs);
-    let summary = summary?;
-    if summary.interrupted {
-        eprintln!(
-            "interrupted after {} measured runs; continue with: isobench run --resume {}",
-            summary.measured,
-            out_path.display()
-        );
+        .map(|e| session::env_info(e.as_ref(), not_run(&plan, e.as_ref())))
+        .collect();
+    s.start(None, environments, run_warnings)?;
+
+    let Some(summary) = suite(&mut s, &mut envs.0)? else {
         return Ok(EXIT_INTERRUPTED);
-    }
-    info.finished_at = Some(now_rfc3339());
-    dir.write_run_info(&info)?;
-    if !a.no_history {
-        record_history(a.db.as_deref(), &out_path);
-    }
+    };
+    drop(envs);
+    s.finish(!a.no_history, a.db.as_deref())?;
+    let out_path = s.out.clone();
     println!("{}", out_path.display());
     if summary.invalid > 0 {
         eprintln!(
@@ -427,18 +159,62 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Record the finished run in the history database. A failure here is a
-/// warning: the run directory already holds every result.
-fn record_history(db: Option<&Path>, run_dir: &Path) {
-    let db = db
-        .map(Path::to_path_buf)
-        .unwrap_or_else(isobench_reports::history::default_db_path);
-    match isobench_reports::history::record_run_dir(&db, run_dir) {
-        Ok(n) => eprintln!("history: {n} results recorded in {}", db.display()),
-        Err(e) => eprintln!(
-            "warning: could not record the run in {}: {e} (import it later with: isobench history --import {})",
-            db.display(),
-            run_dir.display()
-        ),
+/// The suite's warnings: host hazards, the plan's notes, emulation.
+pub fn suite_warnings(s: &Session, envs: &[Box<dyn Environment>]) -> Vec<String> {
+    let mut w = hazards(s.host().cores_logical);
+    w.extend(s.plan.notes.iter().cloned());
+    if envs.iter().any(|e| e.emulated()) {
+        w.push(
+            "a VM runs under emulation (QEMU TCG): every environment runs the emulated (smaller) sizes so that ratios compare the same work, and VM figures measure the emulator, not virtualisation"
+                .to_string(),
+        );
     }
+    w
+}
+
+/// What an environment skips of the plan's workloads, and why (claim C7's
+/// workloads: no lower layer in a VM, no mount in a container), for its
+/// run.json detail.
+pub fn not_run(plan: &Plan, e: &dyn Environment) -> std::collections::BTreeMap<String, String> {
+    plan.workloads
+        .iter()
+        .filter_map(|w| Some((format!("not_run_{w}"), e.cannot_run(*w)?)))
+        .collect()
+}
+
+/// Run the plan's workloads in `envs` (after the session started),
+/// repetitions a resumed run measured excepted. `None` when interrupted.
+pub fn suite(
+    s: &mut Session,
+    envs: &mut [Box<dyn Environment>],
+) -> Result<Option<runner::Summary>> {
+    let plan = s.plan.clone();
+    let runnable = envs
+        .iter()
+        .map(|e| {
+            plan.workloads
+                .iter()
+                .filter(|w| e.cannot_run(**w).is_none())
+                .count()
+        })
+        .sum::<usize>();
+    let total = runnable as u64 * plan.reps as u64;
+    let done = s
+        .before
+        .as_ref()
+        .map(|b| b.done.clone())
+        .unwrap_or_default();
+    let mut progress = Progress::new(total.saturating_sub(done.len() as u64));
+    let summary = runner::execute(&plan, envs, &mut s.dir, &done, &mut progress);
+    progress.finish();
+    let summary = summary?;
+    if summary.interrupted {
+        eprintln!(
+            "interrupted after {} measured runs; {}",
+            summary.measured,
+            s.interrupted_note()
+        );
+        return Ok(None);
+    }
+    Ok(Some(summary))
 }

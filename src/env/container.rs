@@ -55,24 +55,11 @@ struct Prepared {
 }
 
 impl ContainerEnv {
-    /// `runtime` is `isorun`, `runc`, `crun` or a path to a runc-compatible
-    /// CLI; `isorun_bin` is the isorun binary to use for `isorun`.
-    pub fn new(runtime: &str, isorun_bin: PathBuf) -> Result<ContainerEnv> {
-        let (runtime, asked_rootless) = super::rootless::split(runtime);
-        let as_user = asked_rootless && !super::rootless::is_rootless();
-        let bin = match runtime {
-            "isorun" => isorun_bin,
-            "runc" | "crun" => crate::locate::which(runtime).ok_or_else(|| {
-                anyhow!("{runtime} not found on PATH (apt-get install {runtime})")
-            })?,
-            p => PathBuf::from(p),
-        };
-        if !bin.is_file() {
-            bail!(
-                "container runtime {} not found (--runtime isorun|runc|crun|PATH)",
-                bin.display()
-            );
-        }
+    /// `oci` is the column (its engine is not looked at); `isorun_bin` is
+    /// the isorun binary to use for `isorun`.
+    pub fn new(oci: &super::column::Oci, isorun_bin: PathBuf) -> Result<ContainerEnv> {
+        let as_user = oci.rootless && !super::rootless::is_rootless();
+        let bin = oci.runtime.bin(&isorun_bin).map_err(|e| anyhow!(e))?;
         let peer =
             Peer::probe(&bin).with_context(|| format!("cannot run {} --version", bin.display()))?;
         let rootless = super::rootless::is_rootless() || as_user;

@@ -25,9 +25,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// `--runtime` prefix selecting the podman engine.
-pub const PODMAN_PREFIX: &str = "podman:";
-
 /// Ulimits passed to every `podman run`: podman asks for nofile
 /// 1048576 by default, above this kind of host's hard limit (20000 here),
 /// and the runtime's setrlimit fails. 1024:1024 is what the bare bundles
@@ -59,31 +56,14 @@ struct Prepared {
     image: String,
 }
 
-/// The runtime binary for a `--runtime` value (isorun, runc, crun, PATH).
-fn runtime_bin(runtime: &str, isorun_bin: PathBuf) -> Result<PathBuf> {
-    let bin = match runtime {
-        "isorun" => isorun_bin,
-        "runc" | "crun" => crate::locate::which(runtime)
-            .ok_or_else(|| anyhow!("{runtime} not found on PATH (apt-get install {runtime})"))?,
-        p => PathBuf::from(p),
-    };
-    if !bin.is_file() {
-        bail!(
-            "container runtime {} not found (--runtime podman:isorun|podman:runc|podman:crun|podman:PATH)",
-            bin.display()
-        );
-    }
-    // podman needs an absolute path to take it as a path.
-    Ok(std::path::absolute(&bin)?)
-}
-
 impl PodmanEnv {
-    /// `inner` is what follows `podman:` in `--runtime`.
-    pub fn new(inner: &str, isorun_bin: PathBuf) -> Result<PodmanEnv> {
-        let podman = crate::locate::which("podman").ok_or_else(|| {
-            anyhow!("podman not found on PATH (apt-get install podman conmon; scripts/setup.sh installs them)")
-        })?;
-        let bin = runtime_bin(inner, isorun_bin)?;
+    /// `runtime` is the runtime podman is told to use.
+    pub fn new(runtime: &super::column::Runtime, isorun_bin: PathBuf) -> Result<PodmanEnv> {
+        let podman = super::column::Engine::Podman
+            .bin()
+            .map_err(|e| anyhow!(e))?;
+        // podman needs an absolute path to take it as a path.
+        let bin = std::path::absolute(runtime.bin(&isorun_bin).map_err(|e| anyhow!(e))?)?;
         let peer =
             Peer::probe(&bin).with_context(|| format!("cannot run {} --version", bin.display()))?;
         let mut v = Command::new(&podman);

@@ -7,6 +7,7 @@
 //! environments clean up in `Drop` and instances stop in `Drop`
 //! (idempotently).
 
+pub mod column;
 pub mod container;
 pub mod engine;
 pub mod footprint;
@@ -251,29 +252,30 @@ pub trait Environment {
 }
 
 /// Build the environment a plan column asks for (not yet prepared).
-pub fn make(p: &crate::plan::EnvPlan, _plan: &crate::plan::Plan) -> Result<Box<dyn Environment>> {
-    use crate::plan::{usage, EnvPlan};
-    match p {
-        EnvPlan::Native => Ok(Box::new(native::Native::new())),
-        // An engine column (`podman:RUNTIME`) or a bare runtime.
-        EnvPlan::Container { runtime } => match runtime.strip_prefix(engine::PODMAN_PREFIX) {
-            Some(inner) => Ok(Box::new(engine::PodmanEnv::new(
-                inner,
-                crate::locate::isorun_bin(),
-            )?)),
-            None => Ok(Box::new(container::ContainerEnv::new(
-                runtime,
-                crate::locate::isorun_bin(),
-            )?)),
-        },
-        EnvPlan::Vm(v) => {
+pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
+    use column::{Column, Engine, Vmm};
+    match c {
+        Column::Native => Ok(Box::new(native::Native::new())),
+        Column::Oci(o) => {
+            if let Some(why) = o.unsupported() {
+                return Err(crate::plan::usage(why));
+            }
+            let isorun = crate::locate::isorun_bin();
+            match o.engine {
+                Engine::None => Ok(Box::new(container::ContainerEnv::new(o, isorun)?)),
+                Engine::Podman => Ok(Box::new(engine::PodmanEnv::new(&o.runtime, isorun)?)),
+                Engine::Docker => unreachable!("refused above"),
+            }
+        }
+        Column::Vm { vmm: Vmm::Qemu(q) } => {
             let opts = vm::VmOptions {
-                accel: v.accel.parse().map_err(usage)?,
-                machine: v.machine.parse().map_err(usage)?,
-                kernel: v.kernel.clone(),
-                vcpus: Some(v.vcpus),
-                memory_mib: v.memory_mib.unwrap_or(crate::vm::memory::MIN_GUEST_MIB),
-                memory_auto: v.memory_mib.is_none(),
+                accel: q.accel,
+                machine: q.machine,
+                kernel: q.kernel.clone(),
+                vcpus: Some(q.vcpus),
+                memory_mib: q.memory_mib.unwrap_or(crate::vm::memory::MIN_GUEST_MIB),
+                memory_auto: q.memory_mib.is_none(),
+                cpu_model: q.cpu_model.clone(),
                 ..vm::VmOptions::default()
             };
             Ok(Box::new(vm::VmEnv::new(opts)?))

@@ -13,18 +13,6 @@ use std::path::{Path, PathBuf};
 
 pub mod user;
 
-/// Suffix of a `--runtime` asking for the rootless mode of a runtime.
-pub const SUFFIX: &str = "-rootless";
-
-/// `isorun-rootless` → (`isorun`, true); `runc` → (`runc`, false). An
-/// existing file whose name ends in the suffix is a runtime path as given.
-pub fn split(runtime: &str) -> (&str, bool) {
-    match runtime.strip_suffix(SUFFIX) {
-        Some(base) if !base.is_empty() && !Path::new(runtime).is_file() => (base, true),
-        _ => (runtime, false),
-    }
-}
-
 /// Whether isobench runs without root.
 pub fn is_rootless() -> bool {
     !nix::unistd::geteuid().is_root()
@@ -34,7 +22,7 @@ pub fn is_rootless() -> bool {
 /// without (a different cost: user namespace, no cgroup).
 pub fn label(runtime: &str, rootless: bool) -> String {
     if rootless {
-        format!("{runtime}-rootless")
+        format!("{runtime}{}", super::column::ROOTLESS_SUFFIX)
     } else {
         runtime.to_string()
     }
@@ -134,16 +122,12 @@ pub fn notice(runtimes: &[String], vm: bool) -> Option<String> {
 
 /// [`notice`] for the environments of a plan.
 pub fn notice_for(plan: &crate::plan::Plan) -> Option<String> {
-    use crate::plan::EnvPlan;
     let runtimes: Vec<String> = plan
         .envs
         .iter()
-        .filter_map(|e| match e {
-            EnvPlan::Container { runtime } => Some(runtime.clone()),
-            _ => None,
-        })
+        .filter_map(|c| Some(c.oci()?.to_string()))
         .collect();
-    let vm = plan.envs.iter().any(|e| matches!(e, EnvPlan::Vm(_)));
+    let vm = plan.envs.iter().any(|c| c.kind() == super::EnvKind::Vm);
     notice(&runtimes, vm)
 }
 
@@ -183,9 +167,6 @@ mod tests {
     fn labels_and_layer_copies() {
         assert_eq!(label("isorun", true), "isorun-rootless");
         assert_eq!(label("runc", false), "runc");
-        assert_eq!(split("isorun-rootless"), ("isorun", true));
-        assert_eq!(split("runc"), ("runc", false));
-        assert_eq!(split("-rootless"), ("-rootless", false));
         let t = tempfile::tempdir().unwrap();
         let (low, up, dest) = (
             t.path().join("low"),

@@ -59,6 +59,8 @@ pub struct VmOptions {
     /// Pass `tsc_early_khz=<host TSC kHz>` (microvm under TCG can hang
     /// calibrating the TSC without it).
     pub tsc_early_khz: bool,
+    /// `-cpu` model instead of `host` (KVM) or `max` (TCG).
+    pub cpu_model: Option<String>,
 }
 
 impl Default for VmOptions {
@@ -72,6 +74,7 @@ impl Default for VmOptions {
             memory_mib: 1024,
             memory_auto: false,
             tsc_early_khz: true,
+            cpu_model: None,
         }
     }
 }
@@ -209,7 +212,7 @@ pub fn host_config(
         } else {
             None
         },
-        cpu: None,
+        cpu: opts.cpu_model.clone(),
     })
 }
 

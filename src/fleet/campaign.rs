@@ -180,7 +180,7 @@ pub fn targets(
 
 /// A new campaign id: UTC time and a random suffix.
 pub fn new_id() -> String {
-    let stamp = crate::cmd::run::now_rfc3339()
+    let stamp = crate::session::now_rfc3339()
         .replace([':', '-'], "")
         .trim_end_matches('Z')
         .to_string();

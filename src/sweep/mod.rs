@@ -30,7 +30,9 @@ pub fn host_roots() -> Roots {
         bin,
         root: root.into(),
     };
-    let isorun = Some(crate::locate::isorun_bin()).filter(|p| p.is_file());
+    use crate::env::column::Runtime;
+    let isorun_bin = crate::locate::isorun_bin();
+    let isorun = Runtime::Isorun.locate(&isorun_bin);
     if !is_root() {
         // Without root: the user's own registry and isorun state root only
         // (a user's runs make no mounts and, undelegated, no cgroups).
@@ -48,8 +50,16 @@ pub fn host_roots() -> Roots {
         cgroup: "/sys/fs/cgroup".into(),
         registry: registry::REGISTRY_DIR.into(),
         shared_state: vec![
-            state("runc", crate::locate::which("runc"), Path::new("/run/runc")),
-            state("crun", crate::locate::which("crun"), Path::new("/run/crun")),
+            state(
+                "runc",
+                Runtime::Runc.locate(&isorun_bin),
+                Path::new("/run/runc"),
+            ),
+            state(
+                "crun",
+                Runtime::Crun.locate(&isorun_bin),
+                Path::new("/run/crun"),
+            ),
             state("isorun", isorun, Path::new(isorun::lifecycle::DEFAULT_ROOT)),
         ],
         user_scratch: Some(crate::env::rootless::user::BASE.into()),
@@ -145,29 +155,21 @@ pub fn register_run(
     let me = std::process::id();
     let start_ticks = scan::read_proc(Path::new("/proc"), me as i32)?.start_ticks;
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let runtimes: Vec<registry::RuntimeUse> = plan
-        .envs
+    let ocis: Vec<&crate::env::column::Oci> = plan.envs.iter().filter_map(|c| c.oci()).collect();
+    let isorun = crate::locate::isorun_bin();
+    let runtimes: Vec<registry::RuntimeUse> = ocis
         .iter()
-        .filter_map(|e| match e {
-            crate::plan::EnvPlan::Container { runtime } => Some(registry::RuntimeUse {
-                name: runtime.clone(),
-                bin: match crate::env::rootless::split(runtime).0 {
-                    "isorun" => crate::locate::isorun_bin(),
-                    "runc" | "crun" => {
-                        crate::locate::which(runtime).unwrap_or_else(|| runtime.into())
-                    }
-                    p => abs(Path::new(p)),
-                },
-            }),
-            _ => None,
+        .map(|o| registry::RuntimeUse {
+            name: o.to_string(),
+            bin: o
+                .runtime
+                .locate(&isorun)
+                .unwrap_or_else(|| abs(Path::new(&o.runtime.name()))),
         })
         .collect();
     // Rootless columns of a root run keep their files apart (env/rootless/user.rs).
-    let user_scratch = (is_root()
-        && runtimes
-            .iter()
-            .any(|r| crate::env::rootless::split(&r.name).1))
-    .then(|| crate::env::rootless::user::run_dir(me));
+    let user_scratch = (is_root() && ocis.iter().any(|o| o.rootless))
+        .then(|| crate::env::rootless::user::run_dir(me));
     let rec = registry::Record {
         pid: me as i32,
         start_ticks,

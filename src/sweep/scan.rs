@@ -304,7 +304,7 @@ pub fn scratch_state_roots(rec: &Record) -> Vec<StateRoot> {
                     .iter()
                     .find(|r| {
                         r.name == name
-                            || crate::env::rootless::split(&name).0 == r.name
+                            || crate::env::column::split_rootless(&name).0 == r.name
                             || r.bin.file_name().and_then(|n| n.to_str()) == Some(name.as_str())
                     })
                     .map(|r| r.bin.clone()),

@@ -4,11 +4,11 @@
 
 use super::{
     cv_pct, emulation_banner, env_not_comparable, envs_of_workload, figure_params, headline_cell,
-    headline_columns, interval_methods, median_ci, not_comparable, num, ratio, val_text, vs_native,
+    headline_columns, interval_methods, median_ci, not_comparable, num, ratio, vs_native,
     WorkloadEnvs,
 };
 use crate::claims::{env_emulated, short};
-use crate::report::ReportContext;
+use crate::report::{claim_line, ratio_text, ReportContext};
 use std::fmt::Write;
 
 /// Escape text for HTML.
@@ -26,7 +26,8 @@ figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}\
 .supported{color:#1a7f37}.not-supported{color:#c62828}.not-measured{color:#777}.not-testable{color:#9a6700}.inconclusive{color:#6a4fb3}\
 .banner{background:#fff4e5;border:2px solid #e0a030;padding:0.8em 1em;margin:1em 0;font-size:15px}\
 .note{color:#555;font-size:13px}.emu{background:#fff8ec}\
-pre{background:#f6f6f6;padding:1em;overflow:auto}.warn{color:#9a6700}ul.cites{font-size:13px;color:#333}";
+pre{background:#f6f6f6;padding:1em;overflow:auto}ul.claims{list-style:none;padding-left:0;font-size:15px}ul.claims li{margin:0.25em 0}.deciding{display:block;margin-left:2.2em;color:#444;font-size:13px}\
+nav#contents{font-size:14px;columns:2;background:#fafafa;border:1px solid #ddd;padding:0.5em 1em;margin:1em 0}nav#contents ul{margin:0.2em 0;padding-left:1.2em}.warn{color:#9a6700}ul.cites{font-size:13px;color:#333}";
 
 pub(crate) fn svg_body(svg: &str) -> &str {
     // Drop an XML declaration if the backend wrote one: it is not allowed
@@ -61,6 +62,7 @@ pub fn to_html(cx: &ReportContext) -> String {
         h.memory_bytes as f64 / (1u64 << 30) as f64,
         esc(&info.started_at)
     );
+    claims_overview(&mut s, cx);
     if let Some(b) = emulation_banner(cx) {
         let _ = writeln!(
             s,
@@ -68,6 +70,7 @@ pub fn to_html(cx: &ReportContext) -> String {
             esc(&b)
         );
     }
+    contents(&mut s, cx);
     headline(&mut s, cx);
     claims_summary(&mut s, cx);
     per_workload(&mut s, cx);
@@ -143,7 +146,7 @@ pub fn to_html(cx: &ReportContext) -> String {
     }
 
     if !cx.plots.is_empty() {
-        let _ = writeln!(s, "<h2>Plots</h2>");
+        let _ = writeln!(s, "<h2 id=\"plots\">Plots</h2>");
     }
     for p in cx.plots {
         let _ = writeln!(
@@ -157,7 +160,7 @@ pub fn to_html(cx: &ReportContext) -> String {
     claims_detail(&mut s, cx);
     host_and_envs(&mut s, cx);
     if !cx.warnings.is_empty() {
-        let _ = writeln!(s, "<h2>Warnings</h2><ul>");
+        let _ = writeln!(s, "<h2 id=\"warnings\">Warnings</h2><ul>");
         for w in &cx.warnings {
             let _ = writeln!(s, "<li class=\"warn\">{}</li>", esc(w));
         }
@@ -191,7 +194,7 @@ fn headline(s: &mut String, cx: &ReportContext) {
     if cols.is_empty() {
         return;
     }
-    let _ = writeln!(s, "<h2>Overhead against native</h2>");
+    let _ = writeln!(s, "<h2 id=\"speed\">Speed relative to native</h2>");
     // Workloads down, environments across: a run has few environments, so
     // the table stays narrow.
     let _ = write!(s, "<table id=\"headline\"><tr><th>headline metric</th>");
@@ -222,15 +225,116 @@ fn headline(s: &mut String, cx: &ReportContext) {
     }
     let _ = writeln!(
         s,
-        "</table><p class=\"note\">× native: performance relative to native (1.00× = native, higher is better, whatever the metric's direction), ratio of geometric means with its 95% interval ({}) and the number of valid repetitions n; \"no interval\" when n=1. Startup and footprint are absolute geometric means. \"not comparable\": the environment ran the workload with other parameters, so no ratio is computed.</p>",
+        "</table><p class=\"note\">Speed relative to native: 1.00× = native, higher is better; latency and startup ratios read \"× slower\" (2.0× slower = twice native's time). Ratio of geometric means with its 95% interval ({}) and the number of valid repetitions n; \"no interval\" when n=1. Startup and footprint are absolute geometric means. \"not comparable\": the environment ran the workload with other parameters, so no ratio is computed.</p>",
         esc(&interval_methods(a))
     );
+}
+
+/// The first screen: one line per claim with its verdict and the number
+/// that decided it.
+fn claims_overview(s: &mut String, cx: &ReportContext) {
+    if cx.claims.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "<h2 id=\"claims\">Claims</h2><ul class=\"claims\">");
+    for c in cx.claims {
+        let _ = writeln!(
+            s,
+            "<li><a href=\"#claim-{id}\"><b>{id}</b></a> {} — <b class=\"{}\">{}</b><span class=\"deciding\">{}</span></li>",
+            esc(short(c.id)),
+            c.verdict.key(),
+            esc(c.verdict.label()),
+            esc(&claim_line(c)),
+            id = c.id
+        );
+    }
+    let _ = writeln!(s, "</ul><p class=\"note\">Every part of each claim, its limits and the figures behind it: <a href=\"#claims-summary\">claims by part</a> and <a href=\"#claims-detail\">claims in detail</a>.</p>");
+}
+
+/// The sections of the page, in order, for the table of contents: (id, title).
+fn sections(cx: &ReportContext) -> Vec<(String, String)> {
+    let a = cx.analysis;
+    let mut v: Vec<(String, String)> = Vec::new();
+    let mut add = |id: &str, title: &str| v.push((id.to_string(), title.to_string()));
+    if !headline_columns(cx).is_empty() {
+        add("speed", "Speed relative to native");
+    }
+    if !cx.claims.is_empty() {
+        add("claims-summary", "Claims by part");
+    }
+    if !a.figures.is_empty() {
+        add("workloads", "Per workload");
+        for w in a.workloads() {
+            v.push((
+                format!("w-{w}"),
+                format!("— {}", cx.facts.workload_title(a, &w)),
+            ));
+        }
+    }
+    if super::density_table(cx).is_some() {
+        v.push(("density".into(), "Density".into()));
+    }
+    if super::permission_table(cx).is_some() {
+        v.push((
+            "permissions".into(),
+            "Who may act on whose containers".into(),
+        ));
+    }
+    if super::neighbour_table(cx).is_some() {
+        v.push(("neighbours".into(), "Noisy neighbours".into()));
+    }
+    if !cx.plots.is_empty() {
+        v.push(("plots".into(), "Plots".into()));
+        for p in cx.plots {
+            v.push((format!("plot-{}", p.stem), format!("— {}", p.title)));
+        }
+    }
+    if !cx.claims.is_empty() {
+        v.push(("claims-detail".into(), "Claims in detail".into()));
+    }
+    v.push(("host".into(), "Host".into()));
+    v.push(("environments".into(), "Environments".into()));
+    if !cx.warnings.is_empty() {
+        v.push(("warnings".into(), "Warnings".into()));
+    }
+    v.push(("method".into(), "How it was measured".into()));
+    if !a.figures.is_empty() {
+        v.push(("figures".into(), "Every figure".into()));
+    }
+    v
+}
+
+fn contents(s: &mut String, cx: &ReportContext) {
+    let _ = write!(s, "<nav id=\"contents\"><b>Contents</b><ul>");
+    let mut sub = false;
+    for (id, title) in sections(cx) {
+        match title.strip_prefix("— ") {
+            Some(t) => {
+                if !sub {
+                    let _ = write!(s, "<ul>");
+                    sub = true;
+                }
+                let _ = write!(s, "<li><a href=\"#{}\">{}</a></li>", esc(&id), esc(t));
+            }
+            None => {
+                if sub {
+                    let _ = write!(s, "</ul>");
+                    sub = false;
+                }
+                let _ = write!(s, "<li><a href=\"#{}\">{}</a></li>", esc(&id), esc(&title));
+            }
+        }
+    }
+    if sub {
+        let _ = write!(s, "</ul>");
+    }
+    let _ = writeln!(s, "</ul></nav>");
 }
 
 fn claims_summary(s: &mut String, cx: &ReportContext) {
     let _ = writeln!(
         s,
-        "<h2>Claims</h2><table id=\"claims\"><tr><th>claim</th><th>verdict</th><th>parts</th></tr>"
+        "<h2 id=\"claims-summary\">Claims by part</h2><table id=\"claims-parts\"><tr><th>claim</th><th>verdict</th><th>parts</th></tr>"
     );
     for c in cx.claims {
         let parts: Vec<String> = c
@@ -264,7 +368,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
         // An experiment-only run (density, neighbours) has no such figures.
         return;
     }
-    let _ = writeln!(s, "<h2>Per workload</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n; below it, performance relative to native (× native, higher is better) with its interval. Environments that ran with other parameters than native are listed apart, without ratios.</p>");
+    let _ = writeln!(s, "<h2 id=\"workloads\">Per workload</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n; below it, speed relative to native (higher is better; latency and startup as × slower) with its interval. Environments that ran with other parameters than native are listed apart, without ratios.</p>");
     for w in a.workloads() {
         let WorkloadEnvs {
             all: envs,
@@ -273,7 +377,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
         } = envs_of_workload(cx, &w);
         let _ = write!(
             s,
-            "<h3 id=\"w-{}\">{}</h3><table><tr><th>metric</th>",
+            "<h3 id=\"w-{}\">{}</h3><table class=\"workload\"><tr><th>metric</th>",
             esc(&w),
             esc(&cx.facts.workload_title(a, &w))
         );
@@ -292,12 +396,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
                 match a.figure(e, &w, &m) {
                     Some(f) => {
                         let rel = ratio(cx, f)
-                            .map(|v| {
-                                format!(
-                                    "<br><small>{}</small>",
-                                    esc(&val_text(&v, |x| format!("{x:.2}×")))
-                                )
-                            })
+                            .map(|v| format!("<br><small>{}</small>", esc(&ratio_text(f, &v))))
                             .unwrap_or_default();
                         let _ = write!(s, "<td class=\"n\">{}{rel}</td>", esc(&median_ci(f)));
                     }
@@ -347,7 +446,7 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
 }
 
 fn claims_detail(s: &mut String, cx: &ReportContext) {
-    let _ = writeln!(s, "<h2>Claims in detail</h2>");
+    let _ = writeln!(s, "<h2 id=\"claims-detail\">Claims in detail</h2>");
     for c in cx.claims {
         let _ = writeln!(
             s,
@@ -391,7 +490,7 @@ fn claims_detail(s: &mut String, cx: &ReportContext) {
 fn host_and_envs(s: &mut String, cx: &ReportContext) {
     let info = cx.info;
     let h = &info.host;
-    let _ = writeln!(s, "<h2>Host</h2><table>");
+    let _ = writeln!(s, "<h2 id=\"host\">Host</h2><table>");
     let caches: Vec<String> = h
         .caches
         .iter()
@@ -468,7 +567,7 @@ fn host_and_envs(s: &mut String, cx: &ReportContext) {
         let _ = writeln!(s, "<tr><th>{}</th><td>{}</td></tr>", k, esc(&v));
     }
     let _ = writeln!(s, "</table>");
-    let _ = writeln!(s, "<h2>Environments</h2><table><tr><th>environment</th><th>class</th><th>detail</th><th>valid</th><th>invalid</th><th>first errors</th></tr>");
+    let _ = writeln!(s, "<h2 id=\"environments\">Environments</h2><table><tr><th>environment</th><th>class</th><th>detail</th><th>valid</th><th>invalid</th><th>first errors</th></tr>");
     for e in &cx.analysis.envs {
         let detail: String = e
             .detail
@@ -497,7 +596,7 @@ fn host_and_envs(s: &mut String, cx: &ReportContext) {
 
 fn method(s: &mut String, cx: &ReportContext) {
     let info = cx.info;
-    let _ = writeln!(s, "<h2>How it was measured</h2><ul>");
+    let _ = writeln!(s, "<h2 id=\"method\">How it was measured</h2><ul>");
     let _ = writeln!(s, "<li>Every (environment, workload) pair ran once per repetition, in an order shuffled per repetition; warm-up runs are not counted. Invalid results (the kernel's self-check failed) are excluded from every figure and counted.</li>");
     let _ = writeln!(
         s,
@@ -525,12 +624,12 @@ fn method(s: &mut String, cx: &ReportContext) {
 }
 
 fn every_figure(s: &mut String, cx: &ReportContext) {
-    let _ = writeln!(s, "<h2>Every figure</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n, the median, coefficient of variation, and performance relative to native (× native, higher is better, with interval) where the parameters agree with native's.</p>");
+    let _ = writeln!(s, "<h2 id=\"figures\">Every figure</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n, the median, coefficient of variation, and speed relative to native (higher is better; latency and startup as × slower; with interval) where the parameters agree with native's.</p>");
     let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>geo. mean [95% CI] (n)</th><th>median</th><th>min</th><th>max</th><th>CV</th><th>invalid</th><th>vs native</th></tr>");
     for f in &cx.analysis.figures {
         let rel = match (not_comparable(cx, f), ratio(cx, f)) {
             (Some(_), _) => "not comparable (parameters differ)".to_string(),
-            (None, Some(v)) => val_text(&v, |x| format!("{x:.2}×")),
+            (None, Some(v)) => ratio_text(f, &v),
             (None, None) => vs_native(f),
         };
         let _ = writeln!(

@@ -3,10 +3,10 @@
 
 use super::{
     emulation_banner, env_not_comparable, envs_of_workload, figure_params, headline_cell,
-    headline_columns, interval_methods, median_ci, ratio, val_text, WorkloadEnvs,
+    headline_columns, interval_methods, median_ci, ratio, WorkloadEnvs,
 };
 use crate::claims::{env_emulated, short};
-use crate::report::ReportContext;
+use crate::report::{claim_line, ratio_text, ReportContext};
 use std::fmt::Write;
 
 /// Environment detail keys shown in the summary.
@@ -38,13 +38,28 @@ pub fn to_markdown(cx: &ReportContext) -> String {
     let a = cx.analysis;
     let h = &cx.info.host;
     let _ = writeln!(s, "# isobench run `{}`\n", cx.info.run_id);
+    // The claims first: one line each, verdict and deciding number.
+    if !cx.claims.is_empty() {
+        let _ = writeln!(s, "## Claims\n");
+        for c in cx.claims {
+            let _ = writeln!(
+                s,
+                "- **{}** {} — **{}**: {}",
+                c.id,
+                short(c.id),
+                c.verdict.label(),
+                claim_line(c)
+            );
+        }
+        let _ = writeln!(s);
+    }
     if let Some(b) = emulation_banner(cx) {
         let _ = writeln!(s, "> **Emulated VMs.** {b}\n");
     }
-    // What a reader came for: overhead against native.
+    // What a reader came for: speed against native.
     let cols = headline_columns(cx);
     if !cols.is_empty() {
-        let _ = writeln!(s, "## Overhead against native\n");
+        let _ = writeln!(s, "## Speed relative to native\n");
         let titles: Vec<String> = cols.iter().map(|c| cell(&c.title)).collect();
         let _ = writeln!(s, "| environment | {} |", titles.join(" | "));
         let _ = writeln!(s, "|---|{}", "---:|".repeat(cols.len()));
@@ -57,11 +72,11 @@ pub fn to_markdown(cx: &ReportContext) -> String {
         }
         let _ = writeln!(
             s,
-            "\n× native: performance relative to native (higher is better) with its 95% interval ({}) and n; \"no interval\" when n=1. Startup and footprint are absolute. \"not comparable\": other parameters than native, no ratio.\n",
+            "\nSpeed relative to native (1.00× = native, higher is better; latency and startup ratios read \"× slower\") with its 95% interval ({}) and n; \"no interval\" when n=1. Startup and footprint are absolute. \"not comparable\": other parameters than native, no ratio.\n",
             interval_methods(a)
         );
     }
-    let _ = writeln!(s, "## Claims\n");
+    let _ = writeln!(s, "## Claims by part\n");
     let _ = writeln!(s, "| claim | verdict | parts |");
     let _ = writeln!(s, "|---|---|---|");
     for c in cx.claims {
@@ -100,7 +115,7 @@ pub fn to_markdown(cx: &ReportContext) -> String {
     if !a.figures.is_empty() {
         let _ = writeln!(
             s,
-            "\n## Per workload\n\nCentre ({}) of the valid repetitions with its 95% interval and n; in brackets, performance relative to native (× native). Every repetition: results.csv.",
+            "\n## Per workload\n\nCentre ({}) of the valid repetitions with its 95% interval and n; in brackets, speed relative to native (higher is better; latency and startup as × slower). Every repetition: results.csv.",
             a.figures
                 .first()
                 .map(|f| f.summary.centre_kind.label())
@@ -125,7 +140,7 @@ pub fn to_markdown(cx: &ReportContext) -> String {
                     Some(f) => {
                         unit = f.unit.clone();
                         let rel = ratio(cx, f)
-                            .map(|v| format!(" ({})", val_text(&v, |x| format!("{x:.2}×"))))
+                            .map(|v| format!(" ({})", ratio_text(f, &v)))
                             .unwrap_or_default();
                         format!("{}{rel}", median_ci(f))
                     }

@@ -11,12 +11,12 @@ use crate::claims::env_emulated;
 use crate::metric::{format_size, latency_size_bytes};
 use crate::report::ReportContext;
 
-/// `12345.678` → `12346`, `1.2345` → `1.23`: three significant figures or
+/// `12345.678` → `12,346`, `1.2345` → `1.23`: three significant figures or
 /// more for large values, enough for every unit isobench records.
 pub fn num(x: f64) -> String {
     let a = x.abs();
     if a >= 1000.0 {
-        format!("{x:.0}")
+        crate::report::thousands(&format!("{x:.0}"))
     } else if a >= 100.0 {
         format!("{x:.1}")
     } else if a >= 1.0 {
@@ -105,9 +105,10 @@ pub fn val_text(v: &Val, fmt: impl Fn(f64) -> String) -> String {
     }
 }
 
-/// Median with its interval and n: `9876 [9800, 9950] (n=5)`.
+/// Median with its interval and n: `9876 [9800, 9950] (n=5)`; counts and
+/// byte sizes as themselves with their unit (see [`crate::report::exact_text`]).
 pub fn median_ci(f: &Figure) -> String {
-    val_text(&median_of(f), num)
+    crate::report::exact_text(f).unwrap_or_else(|| val_text(&median_of(f), num))
 }
 
 /// Coefficient of variation as a percentage, or `–`.
@@ -122,7 +123,7 @@ pub fn cv_pct(f: &Figure) -> String {
 /// `baseline` / `–`.
 pub fn vs_native(f: &Figure) -> String {
     match speed_of(f) {
-        Some(v) => val_text(&v, |x| format!("{x:.2}×")),
+        Some(v) => crate::report::ratio_text(f, &v),
         None if f.env_id == crate::analysis::BASELINE => "baseline".into(),
         None => "–".into(),
     }
@@ -459,7 +460,7 @@ pub fn headline_cell(cx: &ReportContext, env_id: &str, c: &HeadlineColumn) -> St
         return format!("{emu}not comparable (other parameters, see {})", c.workload);
     }
     match ratio(cx, f) {
-        Some(v) => format!("{emu}{}{size}", val_text(&v, |x| format!("{x:.2}×"))),
+        Some(v) => format!("{emu}{}{size}", crate::report::ratio_text(f, &v)),
         None if f.summary.n < 2 => "no interval (n=1), no ratio".into(),
         None => "no native figure".into(),
     }
@@ -489,7 +490,7 @@ mod tests {
 
     #[test]
     fn numbers_are_compact() {
-        assert_eq!(num(12345.6), "12346");
+        assert_eq!(num(12345.6), "12,346");
         assert_eq!(num(123.45), "123.5");
         assert_eq!(num(1.2345), "1.23");
         assert_eq!(num(0.0523), "0.0523");

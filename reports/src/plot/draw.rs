@@ -5,7 +5,7 @@
 use super::series::{BarChart, LatencyLine, StartupDist};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
+use plotters::style::{FontStyle, FontTransform};
 use std::sync::Once;
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -88,19 +88,74 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Colour of the i-th environment (native first, then containers, then VMs).
+/// Colour of the i-th series of a plot whose series are not environments
+/// (the runs of a multi-run report).
 pub fn env_color(i: usize) -> RGBColor {
     const P: [RGBColor; 8] = [
-        RGBColor(90, 90, 90),
         RGBColor(31, 119, 180),
+        RGBColor(255, 127, 14),
         RGBColor(44, 160, 44),
         RGBColor(214, 39, 40),
-        RGBColor(255, 127, 14),
         RGBColor(148, 103, 189),
         RGBColor(140, 86, 75),
         RGBColor(23, 190, 207),
+        RGBColor(90, 90, 90),
     ];
     P[i % P.len()]
+}
+
+/// The colour of an environment, from its id alone, so that an environment
+/// keeps its colour in every plot of every report whatever the other
+/// columns are: native grey, each runtime its own hue (isorun blue, runc
+/// green, crun orange, runsc teal), VMs red (KVM) or purple (emulated);
+/// rootless columns a lighter, engine-driven ones (podman, docker) a darker
+/// shade of their runtime's hue. An id nothing here knows gets a hue from a
+/// hash of the id (stable across runs, not across every id).
+pub fn env_color_of(env_id: &str) -> RGBColor {
+    let id = env_id.to_ascii_lowercase();
+    let has = |s: &str| id.split(['-', ':', '_', ' ']).any(|t| t == s);
+    let base = if id == "native" || id.starts_with("native") {
+        RGBColor(90, 90, 90)
+    } else if id.starts_with("vm") {
+        if has("tcg") {
+            RGBColor(148, 103, 189)
+        } else {
+            RGBColor(214, 39, 40)
+        }
+    } else if has("isorun") {
+        RGBColor(31, 119, 180)
+    } else if has("runc") {
+        RGBColor(44, 160, 44)
+    } else if has("crun") {
+        RGBColor(255, 127, 14)
+    } else if has("runsc") {
+        RGBColor(23, 190, 207)
+    } else {
+        const EXTRA: [RGBColor; 5] = [
+            RGBColor(140, 86, 75),
+            RGBColor(227, 119, 194),
+            RGBColor(188, 189, 34),
+            RGBColor(23, 190, 207),
+            RGBColor(127, 60, 141),
+        ];
+        // FNV-1a: a fixed hash, unlike std's randomly seeded one.
+        let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        EXTRA[(h % EXTRA.len() as u64) as usize]
+    };
+    let shade = |c: RGBColor, f: f64, towards: f64| {
+        let m = |x: u8| (f64::from(x) + (towards - f64::from(x)) * f).round() as u8;
+        RGBColor(m(c.0), m(c.1), m(c.2))
+    };
+    let mut c = base;
+    if has("podman") || has("docker") {
+        c = shade(c, 0.35, 0.0);
+    }
+    if has("rootless") {
+        c = shade(c, 0.45, 255.0);
+    }
+    c
 }
 
 /// The plot font at `size` nominal points, scaled up a little: plotters draws
@@ -135,18 +190,78 @@ fn titled<DB: DrawingBackend>(
     Ok(rest)
 }
 
-/// A legend drawn in its own area: one coloured square and name per line.
-fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, names: &[String]) -> DrawResult {
+/// A legend drawn in its own area, outside the data: one coloured square
+/// and name per line.
+fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    names: &[String],
+    colors: &[RGBColor],
+) -> DrawResult {
     for (i, n) in names.iter().enumerate() {
         let y = 20 + i as i32 * 22;
-        area.draw(&Rectangle::new(
-            [(8, y), (22, y + 14)],
-            env_color(i).filled(),
-        ))
-        .map_err(de)?;
+        let c = colors.get(i).copied().unwrap_or_else(|| env_color(i));
+        area.draw(&Rectangle::new([(8, y), (22, y + 14)], c.filled()))
+            .map_err(de)?;
         area.draw_text(n, &font(13), (28, y)).map_err(de)?;
     }
     Ok(())
+}
+
+/// Width of a legend column for these names (about 7.5 px a character at
+/// the legend's font).
+fn legend_width(names: &[String]) -> u32 {
+    let chars = names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as u32;
+    (40 + chars * 8).clamp(120, 320)
+}
+
+/// A ratio to a reference as text with enough significant digits that a
+/// small one never reads as zero: `23.4×`, `1.10×`, `0.53×`, `0.012×`.
+pub fn times(x: f64) -> String {
+    format!("{}×", ratio_digits(x))
+}
+
+/// A tick of a logarithmic ratio axis: `0.01×`, `0.5×`, `1×`, `20×`.
+fn axis_times(x: f64) -> String {
+    let s = ratio_digits(x);
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}×")
+}
+
+/// The number of [`times`] without the sign.
+pub fn ratio_digits(x: f64) -> String {
+    let a = x.abs();
+    if !a.is_finite() {
+        return format!("{x}");
+    }
+    if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 0.1 || a == 0.0 {
+        format!("{x:.2}")
+    } else {
+        // Two significant digits.
+        let decimals = (1 - a.log10().floor() as i32).clamp(2, 9) as usize;
+        format!("{x:.decimals$}")
+    }
+}
+
+/// Split a legend column off the right of `area` for one line per
+/// environment (outside the data); returns the area left for the chart.
+fn lines_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lines: &[LatencyLine],
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let names: Vec<String> = lines.iter().map(|l| l.env_id.clone()).collect();
+    let colors: Vec<RGBColor> = names.iter().map(|n| env_color_of(n)).collect();
+    let (w, _) = area.dim_in_pixel();
+    let (chart, side) = area.split_horizontally(w - legend_width(&names));
+    legend(&side, &names, &colors)?;
+    Ok(chart)
 }
 
 /// Text centred at a backend pixel (as `backend_coord` gives), split into
@@ -170,13 +285,90 @@ fn centred_lines<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Per-workload bars of performance relative to native.
+/// Per-workload bars of speed relative to native, on a logarithmic axis:
+/// each bar runs from 1× (native) to its value, up when faster, down when
+/// slower, so that 0.01× and 23× both read.
 pub struct BarsPlot<'a> {
     pub chart: &'a BarChart,
-    /// e.g. `membw — STREAM: performance relative to native`.
+    /// e.g. `membw — STREAM: speed relative to native`.
     pub title: String,
     pub units: Vec<String>,
     pub subtitle: String,
+    /// Colour of each series (`chart.envs`): [`env_color_of`] for
+    /// environments, [`env_color`] for runs.
+    pub colors: Vec<RGBColor>,
+}
+
+impl BarsPlot<'_> {
+    /// The label under each metric, broken at `_` into lines of at most
+    /// `MAX_LINE` characters, with its unit.
+    fn metric_label(&self, i: usize) -> String {
+        const MAX_LINE: usize = 14;
+        let m = &self.chart.metrics[i];
+        let mut lines: Vec<String> = vec![String::new()];
+        for (k, part) in m.split('_').enumerate() {
+            let cur = lines.last_mut().expect("one line at least");
+            let piece = if k == 0 {
+                part.to_string()
+            } else {
+                format!("_{part}")
+            };
+            if !cur.is_empty() && cur.chars().count() + piece.chars().count() > MAX_LINE {
+                lines.push(piece);
+            } else {
+                cur.push_str(&piece);
+            }
+        }
+        if let Some(u) = self.units.get(i).filter(|u| !u.is_empty()) {
+            lines.push(format!("({u})"));
+        }
+        lines.join("\n")
+    }
+
+    fn label_px(&self) -> u32 {
+        (0..self.chart.metrics.len())
+            .flat_map(|i| {
+                self.metric_label(i)
+                    .lines()
+                    .map(|l| l.chars().count())
+                    .collect::<Vec<_>>()
+            })
+            .max()
+            .unwrap_or(0) as u32
+            * 9
+            + 16
+    }
+
+    /// Whether the labels are too many to sit side by side (the runs of a
+    /// multi-run report times every environment): then each is one line,
+    /// turned to read downwards.
+    fn rotated(&self) -> bool {
+        self.chart.metrics.len() as u32 * self.label_px() > 1500
+    }
+
+    fn flat_label(&self, i: usize) -> String {
+        let m = &self.chart.metrics[i];
+        match self.units.get(i).filter(|u| !u.is_empty()) {
+            Some(u) => format!("{m} ({u})"),
+            None => m.clone(),
+        }
+    }
+
+    fn flat_px(&self) -> u32 {
+        (0..self.chart.metrics.len())
+            .map(|i| self.flat_label(i).chars().count() as u32)
+            .max()
+            .unwrap_or(0)
+            * 7
+            + 14
+    }
+
+    fn label_lines(&self) -> usize {
+        (0..self.chart.metrics.len())
+            .map(|i| self.metric_label(i).lines().count())
+            .max()
+            .unwrap_or(1)
+    }
 }
 
 impl Plot for BarsPlot<'_> {
@@ -184,36 +376,54 @@ impl Plot for BarsPlot<'_> {
         format!("{}.svg", self.chart.workload)
     }
     fn size(&self) -> (u32, u32) {
-        let w = (260 + self.chart.metrics.len() as u32 * (60 + 34 * self.chart.envs.len() as u32))
-            .clamp(760, 1600);
-        (w, 540)
+        let envs = self.chart.envs.len() as u32;
+        let (per_metric, labels_h) = if self.rotated() {
+            ((20 + 24 * envs).max(34), self.flat_px())
+        } else {
+            (
+                (60 + 34 * envs).max(self.label_px()),
+                16 * self.label_lines() as u32,
+            )
+        };
+        let w =
+            (100 + legend_width(&self.chart.envs) + self.chart.metrics.len() as u32 * per_metric)
+                .clamp(760, 3200);
+        (w, 500 + labels_h)
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let c = self.chart;
         let area = titled(root, &self.title, &self.subtitle)?;
         let (w, _) = area.dim_in_pixel();
-        let (plot_area, legend_area) = area.split_horizontally(w - 190);
-        legend(&legend_area, &c.envs)?;
-        let ymax = c
-            .bars
-            .iter()
-            .flat_map(|b| b.points.iter().copied().chain([b.hi]))
-            .fold(1.0f64, f64::max)
-            * 1.15;
+        let (plot_area, legend_area) = area.split_horizontally(w - legend_width(&c.envs));
+        legend(&legend_area, &c.envs, &self.colors)?;
+        let values = || {
+            c.bars
+                .iter()
+                .flat_map(|b| b.points.iter().copied().chain([b.lo, b.hi, b.value]))
+                .filter(|v| v.is_finite() && *v > 0.0)
+        };
+        let ymax = values().fold(1.0f64, f64::max) * 1.6;
+        let ymin = values().fold(1.0f64, f64::min) / 1.6;
         let n = c.metrics.len() as f64;
+        let rotated = self.rotated();
+        let labels_h = if rotated {
+            self.flat_px()
+        } else {
+            16 * self.label_lines() as u32
+        };
         let mut chart = ChartBuilder::on(&plot_area)
             .margin(10)
-            .margin_bottom(50)
+            .margin_bottom(14 + labels_h)
             .x_label_area_size(10)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5..n - 0.5, 0.0..ymax)
+            .y_label_area_size(70)
+            .build_cartesian_2d(-0.5..n - 0.5, (ymin..ymax).log_scale())
             .map_err(de)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(0)
-            .y_desc("relative to native (1 = native; higher is better)")
-            .y_label_formatter(&|v| format!("{v:.1}"))
+            .y_desc("speed relative to native (log scale; higher is better)")
+            .y_label_formatter(&|v| axis_times(*v))
             .axis_desc_style(font(14))
             .label_style(font(13))
             .draw()
@@ -221,54 +431,78 @@ impl Plot for BarsPlot<'_> {
         chart
             .draw_series(LineSeries::new(
                 [(-0.5, 1.0), (n - 0.5, 1.0)],
-                ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1),
+                ShapeStyle::from(&RGBColor(80, 80, 80)).stroke_width(1),
             ))
             .map_err(de)?;
         let ne = c.envs.len() as f64;
         let slot = 0.8 / ne;
+        let clamp = |v: f64| v.clamp(ymin, ymax);
         for b in &c.bars {
             let x0 = b.metric as f64 - 0.4 + b.env as f64 * slot;
             let (x1, xc) = (x0 + slot * 0.88, x0 + slot * 0.44);
-            let color = env_color(b.env);
+            let color = self
+                .colors
+                .get(b.env)
+                .copied()
+                .unwrap_or_else(|| env_color(b.env));
+            // A bar of exactly 1× (native itself) is a thick line, not nothing.
+            let (y0, y1) = if (b.value - 1.0).abs() < 0.004 {
+                (0.99, 1.01)
+            } else {
+                (1.0, clamp(b.value))
+            };
             chart
                 .draw_series([Rectangle::new(
-                    [(x0, 0.0), (x1, b.value)],
-                    color.mix(0.75).filled(),
+                    [(x0, y0), (x1, y1)],
+                    color.mix(0.8).filled(),
                 )])
                 .map_err(de)?;
             let cap = slot * 0.2;
             let line = ShapeStyle::from(&BLACK).stroke_width(1);
+            let (lo, hi) = (clamp(b.lo), clamp(b.hi));
             chart
                 .draw_series([
-                    PathElement::new(vec![(xc, b.lo), (xc, b.hi)], line),
-                    PathElement::new(vec![(xc - cap, b.lo), (xc + cap, b.lo)], line),
-                    PathElement::new(vec![(xc - cap, b.hi), (xc + cap, b.hi)], line),
+                    PathElement::new(vec![(xc, lo), (xc, hi)], line),
+                    PathElement::new(vec![(xc - cap, lo), (xc + cap, lo)], line),
+                    PathElement::new(vec![(xc - cap, hi), (xc + cap, hi)], line),
                 ])
                 .map_err(de)?;
             let k = b.points.len().max(1) as f64;
             chart
-                .draw_series(b.points.iter().enumerate().map(|(i, &p)| {
-                    let jitter = (i as f64 / k - 0.5) * slot * 0.5;
-                    Circle::new((xc + jitter, p), 2, BLACK.mix(0.6).filled())
-                }))
+                .draw_series(b.points.iter().enumerate().filter(|(_, p)| **p > 0.0).map(
+                    |(i, &p)| {
+                        let jitter = (i as f64 / k - 0.5) * slot * 0.5;
+                        Circle::new((xc + jitter, clamp(p)), 2, BLACK.mix(0.6).filled())
+                    },
+                ))
                 .map_err(de)?;
-            let (px, py) = chart.backend_coord(&(xc, b.hi.max(b.value)));
-            let label = if b.value >= 0.995 && b.value <= 1.005 {
-                "1.00".to_string()
+            // The value above the bar's top (or its interval's), or below
+            // a bar that goes down.
+            let label = times(b.value);
+            if b.value >= 1.0 {
+                let (px, py) = chart.backend_coord(&(xc, hi.max(b.value)));
+                centred_lines(&plot_area, &label, (px, py - 17), 11)?;
             } else {
-                format!("{:.2}", b.value)
-            };
-            centred_lines(&plot_area, &label, (px, py - 17), 11)?;
+                let (px, py) = chart.backend_coord(&(xc, lo.min(b.value)));
+                centred_lines(&plot_area, &label, (px, py + 4), 11)?;
+            }
         }
-        for (i, m) in c.metrics.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(i as f64, 0.0));
-            let unit = self.units.get(i).map(String::as_str).unwrap_or("");
-            let text = if unit.is_empty() {
-                m.clone()
+        for i in 0..c.metrics.len() {
+            let (px, py) = chart.backend_coord(&(i as f64, ymin));
+            if rotated {
+                let (bx, by) = plot_area.get_base_pixel();
+                let style = font(12).transform(FontTransform::Rotate90).pos(
+                    plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Left,
+                        plotters::style::text_anchor::VPos::Center,
+                    ),
+                );
+                plot_area
+                    .draw_text(&self.flat_label(i), &style, (px - bx, py - by + 8))
+                    .map_err(de)?;
             } else {
-                format!("{m}\n({unit})")
-            };
-            centred_lines(&plot_area, &text, (px, py + 8), 13)?;
+                centred_lines(&plot_area, &self.metric_label(i), (px, py + 8), 13)?;
+            }
         }
         Ok(())
     }
@@ -277,8 +511,6 @@ impl Plot for BarsPlot<'_> {
 /// Latency against working set, log–log, one line per environment.
 pub struct LatencyPlot<'a> {
     pub lines: &'a [LatencyLine],
-    /// Colour index of each line (its environment's position in the run).
-    pub colors: Vec<usize>,
     pub subtitle: String,
 }
 
@@ -295,6 +527,7 @@ impl Plot for LatencyPlot<'_> {
             "latency: time per dependent load against working set",
             &self.subtitle,
         )?;
+        let area = lines_legend(&area, self.lines)?;
         let pts = self.lines.iter().flat_map(|l| l.points.iter());
         let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 0.0f64, f64::MAX, 0.0f64);
         for &(s, _, lo, hi) in pts {
@@ -339,8 +572,8 @@ impl Plot for LatencyPlot<'_> {
             .label_style(font(12))
             .draw()
             .map_err(de)?;
-        for (i, l) in self.lines.iter().enumerate() {
-            let color = env_color(self.colors.get(i).copied().unwrap_or(i));
+        for l in self.lines {
+            let color = env_color_of(&l.env_id);
             let xy: Vec<(f64, f64)> = l
                 .points
                 .iter()
@@ -348,11 +581,7 @@ impl Plot for LatencyPlot<'_> {
                 .collect();
             chart
                 .draw_series(LineSeries::new(xy.clone(), color.stroke_width(2)))
-                .map_err(de)?
-                .label(l.env_id.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
-                });
+                .map_err(de)?;
             chart
                 .draw_series(xy.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(de)?;
@@ -363,14 +592,6 @@ impl Plot for LatencyPlot<'_> {
                 }))
                 .map_err(de)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font(font(13))
-            .draw()
-            .map_err(de)?;
         Ok(())
     }
 }
@@ -380,7 +601,6 @@ impl Plot for LatencyPlot<'_> {
 pub struct CurvePlot<'a> {
     pub kind: &'a super::series::CurveKind,
     pub lines: &'a [LatencyLine],
-    pub colors: Vec<usize>,
     pub subtitle: String,
 }
 
@@ -393,6 +613,7 @@ impl Plot for CurvePlot<'_> {
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = titled(root, self.kind.title, &self.subtitle)?;
+        let area = lines_legend(&area, self.lines)?;
         let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, 0.0f64, f64::MAX, 0.0f64);
         for &(x, _, lo, hi) in self.lines.iter().flat_map(|l| l.points.iter()) {
             let lx = (x.max(1) as f64).log2();
@@ -444,8 +665,8 @@ impl Plot for CurvePlot<'_> {
             .label_style(font(12))
             .draw()
             .map_err(de)?;
-        for (i, l) in self.lines.iter().enumerate() {
-            let color = env_color(self.colors.get(i).copied().unwrap_or(i));
+        for l in self.lines {
+            let color = env_color_of(&l.env_id);
             let xy: Vec<(f64, f64)> = l
                 .points
                 .iter()
@@ -453,11 +674,7 @@ impl Plot for CurvePlot<'_> {
                 .collect();
             chart
                 .draw_series(LineSeries::new(xy.clone(), color.stroke_width(2)))
-                .map_err(de)?
-                .label(l.env_id.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
-                });
+                .map_err(de)?;
             chart
                 .draw_series(xy.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(de)?;
@@ -471,14 +688,6 @@ impl Plot for CurvePlot<'_> {
                 }))
                 .map_err(de)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font(font(13))
-            .draw()
-            .map_err(de)?;
         Ok(())
     }
 }
@@ -487,8 +696,6 @@ impl Plot for CurvePlot<'_> {
 /// every repetition as a point, the median as a bar, log time axis.
 pub struct StartupPlot<'a> {
     pub panels: &'a [(String, String, Vec<StartupDist>)],
-    /// Colour index per environment id.
-    pub env_index: Vec<(String, usize)>,
     pub subtitle: String,
 }
 
@@ -545,13 +752,7 @@ impl Plot for StartupPlot<'_> {
                 .draw()
                 .map_err(de)?;
             for (i, d) in dists.iter().enumerate() {
-                let ci = self
-                    .env_index
-                    .iter()
-                    .find(|e| e.0 == d.env_id)
-                    .map(|e| e.1)
-                    .unwrap_or(i);
-                let color = env_color(ci);
+                let color = env_color_of(&d.env_id);
                 let x = i as f64;
                 let k = d.samples.len().max(1) as f64;
                 chart
@@ -587,7 +788,7 @@ impl Plot for StartupPlot<'_> {
 
 fn format_ms(ms: f64) -> String {
     if ms >= 100.0 {
-        format!("{ms:.0} ms")
+        format!("{} ms", crate::report::thousands(&format!("{ms:.0}")))
     } else if ms >= 10.0 {
         format!("{ms:.1} ms")
     } else {
@@ -787,7 +988,7 @@ impl Plot for DensityPlot<'_> {
         "density.svg".into()
     }
     fn size(&self) -> (u32, u32) {
-        (1100, 520)
+        (1240, 520)
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = titled(
@@ -795,7 +996,24 @@ impl Plot for DensityPlot<'_> {
             "density: idle instances launched one at a time",
             &self.subtitle,
         )?;
-        let (left, right) = area.split_horizontally(550);
+        let names: Vec<String> = self
+            .series
+            .iter()
+            .map(|s| match s.accel.as_deref() {
+                Some("tcg") => format!("{} (emulated)", s.env_id),
+                _ => s.env_id.clone(),
+            })
+            .collect();
+        let colors: Vec<RGBColor> = self
+            .series
+            .iter()
+            .map(|s| env_color_of(&s.env_id))
+            .collect();
+        let (w, _) = area.dim_in_pixel();
+        let (panels_area, side) = area.split_horizontally(w - legend_width(&names));
+        legend(&side, &names, &colors)?;
+        let (pw, _) = panels_area.dim_in_pixel();
+        let (left, right) = panels_area.split_horizontally(pw / 2);
         type Get = fn(&crate::density::DensityPoint) -> Option<f64>;
         let panels: [(&DrawingArea<DB, Shift>, &str, Get); 2] = [
             (&left, "PSS per instance (MiB, log scale)", |p| p.pss_mib),
@@ -832,38 +1050,22 @@ impl Plot for DensityPlot<'_> {
                 .label_style(font(11))
                 .draw()
                 .map_err(de)?;
-            for (i, s) in self.series.iter().enumerate() {
-                let color = env_color(i);
+            for s in self.series {
+                let color = env_color_of(&s.env_id);
                 let xy: Vec<(f64, f64)> = s
                     .points
                     .iter()
                     .filter_map(|p| get(p).filter(|v| *v > 0.0).map(|v| (p.instance as f64, v)))
                     .collect();
-                let label = match s.accel.as_deref() {
-                    Some("tcg") => format!("{} (emulated)", s.env_id),
-                    _ => s.env_id.clone(),
-                };
                 chart
                     .draw_series(LineSeries::new(xy.clone(), color.stroke_width(2)))
-                    .map_err(de)?
-                    .label(label)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
-                    });
+                    .map_err(de)?;
                 if xy.len() <= 60 {
                     chart
                         .draw_series(xy.iter().map(|&p| Circle::new(p, 2, color.filled())))
                         .map_err(de)?;
                 }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font(font(11))
-                .draw()
-                .map_err(de)?;
         }
         Ok(())
     }
@@ -872,12 +1074,15 @@ impl Plot for DensityPlot<'_> {
 /// Noisy neighbours as a heatmap: one row per (environment, placement), one
 /// column per (victim metric, antagonist); each cell the victim's speed
 /// beside the antagonist relative to alone, coloured from red (0) through
-/// yellow to green (1 and above), with its value written in.
+/// yellow to green (1 and above), with its value and interval written in. A
+/// cell whose interval includes 1× (no effect this run can tell from none)
+/// is drawn pale with a `?`, and a key under the grid says so.
 pub struct NeighbourHeatmap<'a> {
     pub rows: &'a [String],
     pub cols: &'a [String],
-    /// `cells[r][c]`: speed (beside / alone), `None` when not measured.
-    pub cells: &'a [Vec<Option<f64>>],
+    /// `cells[r][c]`: speed (beside / alone) with its interval, `None`
+    /// when not measured.
+    pub cells: &'a [Vec<Option<crate::stats::Estimate>>],
     pub subtitle: String,
 }
 
@@ -892,14 +1097,22 @@ pub fn heat_color(speed: f64) -> RGBColor {
     RGBColor(r as u8, g as u8, 80)
 }
 
+/// Whether a heatmap cell's interval includes 1× (undisturbed): the run
+/// cannot tell its slowdown from none.
+pub fn heat_inconclusive(e: &crate::stats::Estimate) -> bool {
+    e.lo <= 1.0 && e.hi >= 1.0
+}
+
+const HEAT_KEY_H: i32 = 74;
+
 impl Plot for NeighbourHeatmap<'_> {
     fn name(&self) -> String {
         "neighbours.svg".into()
     }
     fn size(&self) -> (u32, u32) {
-        let w = 260 + 150 * self.cols.len() as u32;
-        let h = 140 + 44 * self.rows.len() as u32;
-        (w.clamp(640, 1600), h.clamp(260, 1400))
+        let w = 260 + 160 * self.cols.len() as u32;
+        let h = 140 + HEAT_KEY_H as u32 + 50 * self.rows.len() as u32;
+        (w.clamp(960, 1600), h.clamp(330, 1500))
     }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = titled(
@@ -910,7 +1123,7 @@ impl Plot for NeighbourHeatmap<'_> {
         let (w, h) = area.dim_in_pixel();
         let (left, top) = (240i32, 48i32);
         let cw = ((w as i32 - left - 20) / self.cols.len().max(1) as i32).max(40);
-        let ch = ((h as i32 - top - 20) / self.rows.len().max(1) as i32).clamp(24, 60);
+        let ch = ((h as i32 - top - 20 - HEAT_KEY_H) / self.rows.len().max(1) as i32).clamp(24, 60);
         let centre = |size| {
             font(size).pos(plotters::style::text_anchor::Pos::new(
                 plotters::style::text_anchor::HPos::Center,
@@ -928,6 +1141,11 @@ impl Plot for NeighbourHeatmap<'_> {
                     .map_err(de)?;
             }
         }
+        let grey = RGBColor(235, 235, 235);
+        let pale = |c: RGBColor| {
+            let m = |x: u8| ((u16::from(x) + 2 * 245) / 3) as u8;
+            RGBColor(m(c.0), m(c.1), m(c.2))
+        };
         for (r, name) in self.rows.iter().enumerate() {
             let y = top + r as i32 * ch;
             let right = font(12).pos(plotters::style::text_anchor::Pos::new(
@@ -944,17 +1162,177 @@ impl Plot for NeighbourHeatmap<'_> {
                     .and_then(|row| row.get(c))
                     .copied()
                     .flatten();
-                let fill = v.map_or(RGBColor(235, 235, 235), heat_color);
+                let unsure = v.as_ref().is_some_and(heat_inconclusive);
+                let fill = match v {
+                    None => grey,
+                    Some(e) if unsure => pale(heat_color(e.point)),
+                    Some(e) => heat_color(e.point),
+                };
                 area.draw(&Rectangle::new(
                     [(x + 1, y + 1), (x + cw - 1, y + ch - 1)],
                     fill.filled(),
                 ))
                 .map_err(de)?;
-                let text = v.map_or("–".to_string(), |v| format!("{v:.2}×"));
-                area.draw_text(&text, &centre(12), (x + cw / 2, y + ch / 2))
+                if unsure {
+                    area.draw(&Rectangle::new(
+                        [(x + 3, y + 3), (x + cw - 3, y + ch - 3)],
+                        RGBColor(120, 120, 120).stroke_width(1),
+                    ))
                     .map_err(de)?;
+                }
+                let (line1, line2) = match v {
+                    None => ("not measured".to_string(), String::new()),
+                    Some(e) => (
+                        format!("{}{}", times(e.point), if unsure { " ?" } else { "" }),
+                        format!("[{}, {}]", ratio_digits(e.lo), ratio_digits(e.hi)),
+                    ),
+                };
+                if line2.is_empty() || ch < 36 {
+                    area.draw_text(&line1, &centre(12), (x + cw / 2, y + ch / 2))
+                        .map_err(de)?;
+                } else {
+                    area.draw_text(&line1, &centre(12), (x + cw / 2, y + ch / 2 - 8))
+                        .map_err(de)?;
+                    area.draw_text(&line2, &centre(10), (x + cw / 2, y + ch / 2 + 9))
+                        .map_err(de)?;
+                }
             }
         }
+        // The key: the colour scale, then what a pale cell and a grey one mean.
+        let ky = top + self.rows.len() as i32 * ch + 18;
+        let kw = 260i32;
+        let steps = 60;
+        for i in 0..steps {
+            let x = left + i * kw / steps;
+            area.draw(&Rectangle::new(
+                [(x, ky), (left + (i + 1) * kw / steps, ky + 14)],
+                heat_color(f64::from(i) / f64::from(steps - 1)).filled(),
+            ))
+            .map_err(de)?;
+        }
+        for (v, label) in [(0.0, "0×"), (0.5, "0.5×"), (1.0, "≥ 1×")] {
+            let x = left + (v * f64::from(kw)) as i32;
+            area.draw(&PathElement::new(
+                vec![(x, ky + 14), (x, ky + 19)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(de)?;
+            area.draw_text(label, &centre(11), (x, ky + 28))
+                .map_err(de)?;
+        }
+        area.draw_text(
+            "key: victim speed beside / alone",
+            &font(11).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Right,
+                plotters::style::text_anchor::VPos::Top,
+            )),
+            (left - 12, ky),
+        )
+        .map_err(de)?;
+        let sx = left + kw + 40;
+        area.draw(&Rectangle::new(
+            [(sx, ky), (sx + 22, ky + 14)],
+            pale(heat_color(0.9)).filled(),
+        ))
+        .map_err(de)?;
+        area.draw(&Rectangle::new(
+            [(sx + 2, ky + 2), (sx + 20, ky + 12)],
+            RGBColor(120, 120, 120).stroke_width(1),
+        ))
+        .map_err(de)?;
+        area.draw_text(
+            "pale, ?: the 95% interval includes 1× (inconclusive)",
+            &font(11),
+            (sx + 28, ky),
+        )
+        .map_err(de)?;
+        area.draw(&Rectangle::new(
+            [(sx, ky + 22), (sx + 22, ky + 36)],
+            grey.filled(),
+        ))
+        .map_err(de)?;
+        area.draw_text("not measured", &font(11), (sx + 28, ky + 22))
+            .map_err(de)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_keeps_its_colour_whatever_the_other_columns() {
+        // The colour depends on the id alone: the same in every report.
+        let ids = [
+            "native",
+            "container-isorun",
+            "container-runc",
+            "container-crun",
+            "vm-tcg",
+            "vm-kvm",
+        ];
+        let colours: Vec<RGBColor> = ids.iter().map(|i| env_color_of(i)).collect();
+        for (i, a) in colours.iter().enumerate() {
+            for b in &colours[i + 1..] {
+                assert_ne!(a, b, "two environments share a colour");
+            }
+        }
+        assert_eq!(env_color_of("container-isorun"), colours[1]);
+        // Variants keep their runtime's hue but differ from it.
+        let rootless = env_color_of("container-isorun-rootless");
+        let engine = env_color_of("container-podman:isorun");
+        assert_ne!(rootless, colours[1]);
+        assert_ne!(engine, colours[1]);
+        assert!(rootless.2 > rootless.0 && engine.2 > engine.0, "still blue");
+        // An unknown id is stable across calls.
+        assert_eq!(
+            env_color_of("container-youki"),
+            env_color_of("container-youki")
+        );
+    }
+
+    #[test]
+    fn small_ratios_never_read_as_zero() {
+        assert_eq!(times(0.0123), "0.012×");
+        assert_eq!(times(0.00456), "0.0046×");
+        assert_eq!(times(0.53), "0.53×");
+        assert_eq!(times(1.1), "1.10×");
+        assert_eq!(times(23.45), "23.4×");
+        assert_eq!(times(150.2), "150×");
+        assert_eq!(axis_times(0.01), "0.01×");
+        assert_eq!(axis_times(1.0), "1×");
+        assert_eq!(axis_times(20.0), "20×");
+    }
+
+    #[test]
+    fn inconclusive_cells_are_those_whose_interval_includes_one() {
+        use crate::stats::Estimate;
+        let e = |point, lo, hi| Estimate { point, lo, hi };
+        assert!(heat_inconclusive(&e(0.93, 0.09, 9.5)));
+        assert!(!heat_inconclusive(&e(0.33, 0.23, 0.47)));
+        assert!(!heat_inconclusive(&e(1.2, 1.05, 1.4)));
+    }
+
+    #[test]
+    fn the_heatmap_draws_its_key() {
+        use crate::stats::Estimate;
+        let rows = vec!["native shared".to_string()];
+        let cols = vec!["membw/triad_mbs + membw".to_string()];
+        let cells = vec![vec![Some(Estimate {
+            point: 0.5,
+            lo: 0.4,
+            hi: 0.6,
+        })]];
+        let img = render(&NeighbourHeatmap {
+            rows: &rows,
+            cols: &cols,
+            cells: &cells,
+            subtitle: "s".into(),
+        })
+        .expect("draw");
+        assert!(img.svg.contains("key: victim speed beside / alone"));
+        assert!(img.svg.contains("interval includes 1×"));
+        assert!(img.svg.contains("[0.40, 0.60]"));
     }
 }

@@ -39,12 +39,6 @@ pub fn report_plots_titled(
     titles: &BTreeMap<String, String>,
 ) -> Result<Vec<NamedImage>, PlotError> {
     let subtitle = series::host_title(a, hostname);
-    let env_index: Vec<(String, usize)> = a
-        .envs
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.env_id.clone(), i))
-        .collect();
     let mut out = Vec::new();
     for w in a.workloads() {
         // Curves of their own (latency, copy-up, mount), distributions
@@ -64,14 +58,14 @@ pub fn report_plots_titled(
                     .unwrap_or_default()
             })
             .collect();
-        // Colours follow the run's environment order even when a workload
-        // lacks an environment.
+        // Each environment keeps its colour (from its id) in every plot.
         let label = titles.get(&w).cloned().unwrap_or_else(|| w.clone());
         let plot = draw::BarsPlot {
             chart: &chart,
-            title: format!("{label}: performance relative to native"),
+            title: format!("{label}: speed relative to native (higher is better)"),
             units,
             subtitle: with_note(&subtitle, series::thinning_note(a, Some(&w))),
+            colors: chart.envs.iter().map(|e| draw::env_color_of(e)).collect(),
         };
         out.push(NamedImage {
             stem: format!("bars-{w}"),
@@ -81,18 +75,8 @@ pub fn report_plots_titled(
     }
     let lines = series::latency_lines(a);
     if !lines.is_empty() {
-        let colors = lines
-            .iter()
-            .map(|l| {
-                env_index
-                    .iter()
-                    .find(|e| e.0 == l.env_id)
-                    .map_or(0, |e| e.1)
-            })
-            .collect();
         let plot = draw::LatencyPlot {
             lines: &lines,
-            colors,
             subtitle: subtitle.clone(),
         };
         out.push(NamedImage {
@@ -106,19 +90,9 @@ pub fn report_plots_titled(
         if lines.is_empty() {
             continue;
         }
-        let colors = lines
-            .iter()
-            .map(|l| {
-                env_index
-                    .iter()
-                    .find(|e| e.0 == l.env_id)
-                    .map_or(0, |e| e.1)
-            })
-            .collect();
         let plot = draw::CurvePlot {
             kind,
             lines: &lines,
-            colors,
             subtitle: subtitle.clone(),
         };
         out.push(NamedImage {
@@ -131,7 +105,6 @@ pub fn report_plots_titled(
     if !panels.is_empty() {
         let plot = draw::StartupPlot {
             panels: &panels,
-            env_index,
             subtitle: with_note(&subtitle, series::thinning_note(a, Some("startup"))),
         };
         out.push(NamedImage {

@@ -365,3 +365,43 @@ mod tests {
         assert!(host_title(&a, "h").contains("vm-tcg: tcg"));
     }
 }
+
+/// The heatmap of the noisy-neighbour experiment: the rows and columns of
+/// [`crate::neighbours::grid`], each cell the victim's speed beside its
+/// antagonist relative to alone with its interval (the grid itself carries
+/// only the point).
+pub fn neighbour_cells(s: &[crate::neighbours::Slowdown]) -> NeighbourCells {
+    let (rows, cols, _) = crate::neighbours::grid(s);
+    let head = crate::neighbours::headline(s);
+    let row_of = |x: &crate::neighbours::Slowdown| {
+        format!(
+            "{} {}{}",
+            x.env_id,
+            x.placement,
+            if x.emulated() { " (emulated)" } else { "" }
+        )
+    };
+    let col_of =
+        |x: &crate::neighbours::Slowdown| format!("{}/{} + {}", x.victim, x.metric, x.antagonist);
+    let cells = rows
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .map(|c| {
+                    head.iter()
+                        .find(|x| &row_of(x) == r && &col_of(x) == c)
+                        .map(|x| x.speed)
+                })
+                .collect()
+        })
+        .collect();
+    NeighbourCells { rows, cols, cells }
+}
+
+/// Rows, columns and cells of the noisy-neighbour heatmap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeighbourCells {
+    pub rows: Vec<String>,
+    pub cols: Vec<String>,
+    pub cells: Vec<Vec<Option<crate::stats::Estimate>>>,
+}

@@ -147,10 +147,8 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<()> {
                 entry.unpack_in(dest).map_err(err)?;
             }
             EntryKind::Whiteout(target) => {
-                let p = dest.join(&target);
-                if let Some(parent) = p.parent() {
-                    std::fs::create_dir_all(parent).map_err(err)?;
-                }
+                let parent = target.parent().unwrap_or(Path::new(""));
+                let p = dir_inside(dest, parent)?.join(target.file_name().unwrap_or_default());
                 let _ = std::fs::remove_dir_all(&p);
                 let _ = std::fs::remove_file(&p);
                 // Why: overlayfs reads a 0/0 character device in an upper
@@ -164,13 +162,40 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<()> {
                 .map_err(|e| Error::Image(format!("whiteout {}: mknod: {e}", p.display())))?;
             }
             EntryKind::Opaque(dir) => {
-                let p = dest.join(&dir);
-                std::fs::create_dir_all(&p).map_err(err)?;
-                set_opaque(&p)?;
+                set_opaque(&dir_inside(dest, &dir)?)?;
             }
         }
     }
     Ok(())
+}
+
+/// The directory `rel` under `dest`, made where missing, never through a
+/// symlink: an earlier entry of the layer may have made a component a
+/// symlink to a host path, and a whiteout or opaque marker behind it must
+/// not delete, replace or mark anything there (found by the proptest
+/// target in tests/proptest_image.rs). Each component is checked with
+/// lstat; the layer directory is private staging, so nothing else changes
+/// it meanwhile.
+fn dir_inside(dest: &Path, rel: &Path) -> Result<PathBuf> {
+    let mut p = dest.to_path_buf();
+    for c in rel.components() {
+        p.push(c);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Image(format!(
+                    "layer entry under {} goes through a symlink or non-directory {}",
+                    rel.display(),
+                    p.display()
+                )))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&p).map_err(crate::error::io("mkdir", &p))?;
+            }
+            Err(e) => return Err(crate::error::io("lstat", &p)(e)),
+        }
+    }
+    Ok(p)
 }
 
 /// Mark a directory opaque for overlayfs.

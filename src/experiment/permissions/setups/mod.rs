@@ -117,26 +117,19 @@ pub fn kill_naming(dir: &Path) {
 
 /// Every setup, most shared first.
 pub fn all(rootfs: &Path, image_tar: &Path, isorun_bin: &Path) -> Vec<Box<dyn Setup>> {
-    let bin = |rt: &str| -> Option<PathBuf> {
-        if rt == "isorun" {
-            Some(isorun_bin.to_path_buf()).filter(|p| p.is_file())
-        } else {
-            crate::locate::which(rt)
-        }
+    use crate::env::column::Runtime;
+    let setup = |rt: Runtime, sharing| -> Box<dyn Setup> {
+        let bin = rt.locate(isorun_bin);
+        Box::new(RuntimeSetup::new(&rt.name(), bin, sharing, rootfs))
     };
     let mut v: Vec<Box<dyn Setup>> = vec![Box::new(PodmanService::new(image_tar))];
     for sharing in [Sharing::Sudo, Sharing::Group] {
-        for rt in ["runc", "crun", "isorun"] {
-            v.push(Box::new(RuntimeSetup::new(rt, bin(rt), sharing, rootfs)));
+        for rt in [Runtime::Runc, Runtime::Crun, Runtime::Isorun] {
+            v.push(setup(rt, sharing));
         }
     }
-    for rt in ["isorun", "runc"] {
-        v.push(Box::new(RuntimeSetup::new(
-            rt,
-            bin(rt),
-            Sharing::PerUser,
-            rootfs,
-        )));
+    for rt in [Runtime::Isorun, Runtime::Runc] {
+        v.push(setup(rt, Sharing::PerUser));
     }
     v.push(Box::new(RootlessPodman::new(image_tar)));
     v

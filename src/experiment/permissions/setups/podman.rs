@@ -104,7 +104,8 @@ impl Setup for PodmanService {
         true
     }
     fn prepare(&mut self, users: &TestUsers, dir: &Path) -> Result<()> {
-        crate::locate::which("podman")
+        crate::env::column::Engine::Podman
+            .locate()
             .ok_or_else(|| anyhow!("podman not installed (apt-get install podman)"))?;
         self.dir = dir.join(self.id());
         for d in ["root", "run", "tmp"] {
@@ -249,7 +250,8 @@ impl Setup for RootlessPodman {
         true
     }
     fn prepare(&mut self, users: &TestUsers, dir: &Path) -> Result<()> {
-        crate::locate::which("podman")
+        crate::env::column::Engine::Podman
+            .locate()
             .ok_or_else(|| anyhow!("podman not installed (apt-get install podman)"))?;
         crate::locate::which("newuidmap")
             .ok_or_else(|| anyhow!("newuidmap not installed (apt-get install uidmap)"))?;

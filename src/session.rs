@@ -1,0 +1,477 @@
+//! One run's lifecycle, written once for the suite and every experiment:
+//! open (a fresh run directory or `--resume`), the guards a crash sweep and
+//! a failed start rely on, the host probe, preparing and sizing the
+//! environments, `run.json` with a tagged experiment configuration,
+//! appending records, finishing and recording history.
+//!
+//! A command maps its arguments to a [`Plan`] and an [`ExperimentConfig`],
+//! opens a [`Session`] and drives its experiment through it.
+
+use crate::env::process::interrupted;
+use crate::env::{self, EnvContext, Environment};
+use crate::plan::{self, usage, Plan};
+use crate::store::{self, DoneKey, RunDir};
+use anyhow::{Context, Result};
+use isobench_reports::schema::{
+    EnvInfo, HostInfo, ResultRecord, RunInfo, ToolInfo, SCHEMA_VERSION,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Exit status when the user interrupted the run (as a shell reports SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+pub fn new_run_id() -> String {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "")
+        .trim_end_matches('Z')
+        .to_string();
+    format!(
+        "{stamp}-{:04x}",
+        (t.subsec_nanos() ^ std::process::id()) & 0xffff
+    )
+}
+
+pub fn host_mem_available() -> Option<u64> {
+    crate::host::mem_available_bytes(Path::new("/"))
+}
+
+/// What an experiment asked for when it started, kept in `run.json`'s
+/// `config` beside the plan (tagged by `experiment`; a suite run has no
+/// tag), so that `--resume` continues the same experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "experiment", rename_all = "lowercase")]
+pub enum ExperimentConfig {
+    Density {
+        /// `--instances`; `None`: each column's default.
+        density_instances: Option<usize>,
+        mem_floor_mib: u64,
+    },
+    Neighbours {
+        neighbours: crate::experiment::neighbours::Config,
+        /// Each victim's arguments, as run alone and beside.
+        victim_args: BTreeMap<String, String>,
+    },
+    /// The main job: the suite, density, neighbours (when the plan has a
+    /// victim and a column for it) and the permission check.
+    All {
+        density_instances: Option<usize>,
+        mem_floor_mib: u64,
+        neighbours: Option<crate::experiment::neighbours::Config>,
+        victim_args: BTreeMap<String, String>,
+    },
+}
+
+impl ExperimentConfig {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExperimentConfig::Density { .. } => "density",
+            ExperimentConfig::Neighbours { .. } => "neighbours",
+            ExperimentConfig::All { .. } => "all",
+        }
+    }
+}
+
+/// Removes a directory on drop unless disarmed: a fresh run directory when
+/// the run fails before measuring anything, and the scratch directory on
+/// every path out of the run.
+pub struct RemoveDirGuard {
+    pub path: PathBuf,
+    pub armed: bool,
+}
+
+impl Drop for RemoveDirGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Prepared environments, cleaned up on every path out of the run.
+pub struct Prepared(pub Vec<Box<dyn Environment>>);
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        for e in self.0.iter_mut() {
+            if let Err(err) = e.cleanup() {
+                eprintln!("warning: cleaning up {}: {err:#}", e.id());
+            }
+        }
+    }
+}
+
+/// What a resumed run measured before.
+pub struct Before {
+    pub info: RunInfo,
+    pub records: Vec<ResultRecord>,
+    pub done: HashSet<DoneKey>,
+    /// What reading it back found (a line cut short by a crash...).
+    pub warnings: Vec<String>,
+}
+
+/// One run: its plan, its directory and what guards them.
+///
+/// Fields drop in declaration order: the scratch directory, then the run
+/// directory (removed if the run fails before [`Session::start`], unless
+/// it was resumed), then the record of the run for the crash sweep; the
+/// environments a caller prepared are dropped (cleaned up) before the
+/// session, being declared after it.
+pub struct Session {
+    scratch_guard: Option<RemoveDirGuard>,
+    run_dir_guard: RemoveDirGuard,
+    _registration: Option<crate::sweep::registry::Registration>,
+    pub plan: Plan,
+    pub dir: RunDir,
+    pub out: PathBuf,
+    pub scratch: PathBuf,
+    pub before: Option<Before>,
+    host: Option<HostInfo>,
+    info: Option<RunInfo>,
+}
+
+impl Session {
+    /// Open the run: resume `resume` (which must hold `experiment`, `None`
+    /// for a suite run) or create the directory of the plan `fresh` builds.
+    /// Registers the run, probes the host and makes the scratch directory.
+    pub fn open(
+        resume: Option<&Path>,
+        experiment: Option<&str>,
+        fresh: impl FnOnce() -> Result<Plan>,
+        private_mounts: bool,
+    ) -> Result<Session> {
+        let (plan, dir, before) = match resume {
+            Some(path) => {
+                let (plan, dir, before) = reopen(path, experiment)?;
+                (plan, dir, Some(before))
+            }
+            None => {
+                let plan = fresh()?;
+                let dir = RunDir::create(&plan.out).map_err(|e| usage(format!("{e:#}")))?;
+                (plan, dir, None)
+            }
+        };
+        let out = dir.path().to_path_buf();
+        let scratch = out.join(crate::sweep::naming::SCRATCH_DIR);
+        let registration = crate::sweep::register_run(&plan, &out, &scratch, private_mounts);
+        let mut s = Session {
+            scratch_guard: None,
+            run_dir_guard: RemoveDirGuard {
+                path: out.clone(),
+                armed: before.is_none(),
+            },
+            _registration: registration,
+            plan,
+            dir,
+            out,
+            scratch,
+            before,
+            host: None,
+            info: None,
+        };
+        if !s.plan.workload_bin.is_file() {
+            return Err(usage(format!(
+                "workload binary {} not found; build it with scripts/build-workload.sh",
+                s.plan.workload_bin.display()
+            )));
+        }
+        let host = crate::host::probe();
+        eprintln!("host: {}", crate::host::one_line(&host));
+        s.host = Some(host);
+        std::fs::create_dir_all(&s.scratch)
+            .with_context(|| format!("cannot create {}", s.scratch.display()))?;
+        s.scratch_guard = Some(RemoveDirGuard {
+            path: s.scratch.clone(),
+            armed: true,
+        });
+        Ok(s)
+    }
+
+    /// The probed host.
+    pub fn host(&self) -> &HostInfo {
+        self.host.as_ref().expect("probed when opened")
+    }
+
+    /// Records a resumed run holds (none for a fresh run).
+    pub fn records_before(&self) -> &[ResultRecord] {
+        self.before.as_ref().map_or(&[], |b| &b.records)
+    }
+
+    /// Build and prepare every environment of the plan (images, initramfs,
+    /// accelerator probe). `None` when the user interrupted; what was
+    /// prepared is cleaned up by the returned guard or, on error, by its
+    /// drop.
+    pub fn prepare(&self) -> Result<Option<Prepared>> {
+        let plan = &self.plan;
+        let ctx = EnvContext {
+            workload_bin: plan.workload_bin.clone(),
+            scratch: self.scratch.clone(),
+            threads: plan.threads,
+            data_dir: crate::runner::write_workload_data(plan, &self.scratch)?,
+        };
+        if let Some(n) = crate::env::rootless::notice_for(plan) {
+            eprintln!("{n}");
+        }
+        let mut envs = Prepared(Vec::new());
+        for p in &plan.envs {
+            let mut e = env::make(p)?;
+            eprintln!("preparing {} ...", e.id());
+            let prepared = e.prepare(&ctx);
+            // Kept before anything can return: the guard cleans up what a
+            // failed or interrupted preparation left.
+            let id = e.id();
+            envs.0.push(e);
+            prepared.with_context(|| format!("preparing the {id} environment"))?;
+            if interrupted() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(envs))
+    }
+
+    /// Make every environment hold `need` bytes of workload memory (a VM
+    /// sizes its guest by test boots), after checking the host can hold it
+    /// at all. `what` names the allocation in the error. `Ok(false)` when
+    /// interrupted.
+    pub fn fit(&self, envs: &mut [Box<dyn Environment>], need: u64, what: &str) -> Result<bool> {
+        let host_avail = host_mem_available();
+        if let Some(avail) = host_avail {
+            if need > avail {
+                return Err(usage(format!(
+                    "{what} allocate up to {} MiB but the host has only {} MiB available; free memory or use --preset quick",
+                    need >> 20,
+                    avail >> 20
+                )));
+            }
+        }
+        for e in envs.iter_mut() {
+            e.fit_memory(need, host_avail).map_err(|err| {
+                match err.downcast::<plan::UsageError>() {
+                    Ok(u) => u.into(),
+                    Err(other) => other.context(format!("sizing the {} environment", e.id())),
+                }
+            })?;
+            if interrupted() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Write `run.json` (the plan and `experiment`, the environments, the
+    /// warnings merged with those of a resumed start) and keep the run
+    /// directory from now on, whatever follows.
+    pub fn start(
+        &mut self,
+        experiment: Option<&ExperimentConfig>,
+        environments: Vec<EnvInfo>,
+        mut warnings: Vec<String>,
+    ) -> Result<()> {
+        let mut config = serde_json::to_value(&self.plan).context("serialising the plan")?;
+        if let Some(x) = experiment {
+            let tagged = serde_json::to_value(x).context("serialising the experiment")?;
+            if let (Some(c), Some(t)) = (config.as_object_mut(), tagged.as_object()) {
+                c.extend(t.clone());
+            }
+        }
+        let started_at = match &self.before {
+            Some(b) => {
+                let mut merged = b.info.warnings.clone();
+                for w in b.warnings.iter().cloned().chain(warnings) {
+                    if !merged.contains(&w) {
+                        merged.push(w);
+                    }
+                }
+                warnings = merged;
+                b.info.started_at.clone()
+            }
+            None => now_rfc3339(),
+        };
+        let bin_bytes = std::fs::read(&self.plan.workload_bin).unwrap_or_default();
+        let info = RunInfo {
+            schema: SCHEMA_VERSION,
+            run_id: self.plan.run_id.clone(),
+            started_at,
+            finished_at: None,
+            host: self.host().clone(),
+            tool: tool_info(&self.plan, &bin_bytes),
+            config,
+            environments,
+            warnings,
+        };
+        self.dir.write_run_info(&info)?;
+        self.info = Some(info);
+        self.run_dir_guard.armed = false;
+        Ok(())
+    }
+
+    /// `run.json` as started, to amend (then [`Session::write_info`]).
+    pub fn info_mut(&mut self) -> &mut RunInfo {
+        self.info.as_mut().expect("the session was started")
+    }
+
+    pub fn write_info(&self) -> Result<()> {
+        self.dir
+            .write_run_info(self.info.as_ref().expect("the session was started"))
+    }
+
+    pub fn append(&mut self, r: &ResultRecord) -> Result<()> {
+        self.dir.append(r)
+    }
+
+    /// The run measured all it planned: `run.json` says when it finished,
+    /// and the history database (`db`, else the default) records it when
+    /// `history` is set.
+    pub fn finish(&mut self, history: bool, db: Option<&Path>) -> Result<()> {
+        self.info_mut().finished_at = Some(now_rfc3339());
+        self.write_info()?;
+        if history {
+            record_history(db, &self.out);
+        }
+        Ok(())
+    }
+
+    /// The message for an interrupted run.
+    pub fn interrupted_note(&self) -> String {
+        format!(
+            "continue with: isobench run --resume {}",
+            self.out.display()
+        )
+    }
+}
+
+/// Reopen a run directory for `--resume`; bad input (no run, another kind
+/// of run, a plan this version cannot read) is a usage error naming it.
+fn reopen(path: &Path, experiment: Option<&str>) -> Result<(Plan, RunDir, Before)> {
+    let bad = |why: String| usage(format!("cannot resume {}: {why}", path.display()));
+    let info = store::read_run_info(path).map_err(|e| bad(format!("{e:#}")))?;
+    match (store::experiment_of(&info), experiment) {
+        (Some(e), Some(x)) if e == x => {}
+        (None, None) => {}
+        (Some(e), Some(x)) => {
+            return Err(bad(format!(
+                "it holds a {e} experiment, not {x} (leave out --experiment)"
+            )))
+        }
+        (None, Some(x)) => {
+            return Err(bad(format!(
+                "it holds a suite run, not a {x} experiment (leave out --experiment)"
+            )))
+        }
+        (Some(e), None) => return Err(bad(format!("it holds a {e} experiment"))),
+    }
+    let (dir, info, done, warnings) = RunDir::resume(path).map_err(|e| bad(format!("{e:#}")))?;
+    let plan: Plan = serde_json::from_value(info.config.clone()).map_err(|e| {
+        bad(format!(
+            "its run.json holds no plan this version understands: {e}"
+        ))
+    })?;
+    let records = store::read_results(path).map_err(|e| bad(format!("{e:#}")))?;
+    Ok((
+        plan,
+        dir,
+        Before {
+            info,
+            records,
+            done,
+            warnings,
+        },
+    ))
+}
+
+/// The experiment configuration a resumed run started with, `None` for a
+/// fresh run; a configuration this version cannot read is a usage error.
+pub fn config_before(s: &Session) -> Result<Option<ExperimentConfig>> {
+    let Some(b) = &s.before else {
+        return Ok(None);
+    };
+    serde_json::from_value(b.info.config.clone())
+        .map(Some)
+        .map_err(|e| {
+            usage(format!(
+                "cannot resume {}: its run.json holds no experiment configuration this version understands: {e}",
+                s.out.display()
+            ))
+        })
+}
+
+/// The tool facts of run.json: version, commit, and the workload binary with
+/// its sha256 (from `bin_bytes`, its content).
+pub fn tool_info(plan: &Plan, bin_bytes: &[u8]) -> ToolInfo {
+    ToolInfo {
+        isobench_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: option_env!("ISOBENCH_GIT_COMMIT").map(str::to_string),
+        workload_binary: plan.workload_bin.display().to_string(),
+        workload_sha256: (!bin_bytes.is_empty())
+            .then(|| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bin_bytes))),
+    }
+}
+
+/// The `run.json` entry of an environment, with `extra` detail.
+pub fn env_info(e: &dyn Environment, extra: BTreeMap<String, String>) -> EnvInfo {
+    let mut detail = e.detail();
+    detail.extend(extra);
+    EnvInfo {
+        env: e.kind().name().to_string(),
+        env_id: e.id(),
+        detail,
+    }
+}
+
+/// Record the finished run in the history database. A failure here is a
+/// warning: the run directory already holds every result.
+fn record_history(db: Option<&Path>, run_dir: &Path) {
+    let db = db
+        .map(Path::to_path_buf)
+        .unwrap_or_else(isobench_reports::history::default_db_path);
+    match isobench_reports::history::record_run_dir(&db, run_dir) {
+        Ok(n) => eprintln!("history: {n} results recorded in {}", db.display()),
+        Err(e) => eprintln!(
+            "warning: could not record the run in {}: {e} (import it later with: isobench history --import {})",
+            db.display(),
+            run_dir.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tagged configuration is what `run.json` held before it was
+    /// typed: the experiment's name and its keys beside the plan's.
+    #[test]
+    fn density_config_keeps_its_wire_form() {
+        let x = ExperimentConfig::Density {
+            density_instances: Some(10),
+            mem_floor_mib: 512,
+        };
+        let v = serde_json::to_value(&x).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"experiment": "density", "density_instances": 10, "mem_floor_mib": 512})
+        );
+        let mut with_plan = v.clone();
+        with_plan["reps"] = serde_json::json!(3);
+        assert!(matches!(
+            serde_json::from_value::<ExperimentConfig>(with_plan).unwrap(),
+            ExperimentConfig::Density {
+                density_instances: Some(10),
+                mem_floor_mib: 512
+            }
+        ));
+        assert!(
+            serde_json::from_value::<ExperimentConfig>(serde_json::json!({"reps": 3})).is_err()
+        );
+    }
+}
