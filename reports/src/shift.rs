@@ -308,5 +308,4 @@ mod tests {
         assert!(l(0.01).detectable(d, 0.95, 0.9) < l(0.02).detectable(d, 0.95, 0.9));
         assert!(l(0.01).detectable(d, 0.95, 0.9) > d);
     }
-
 }
