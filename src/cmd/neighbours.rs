@@ -238,6 +238,8 @@ pub fn setup(
         matched_only,
         warmup: !quick,
         native_pids,
+        // Each antagonist alone, long enough for a few progress lines.
+        solo_ms: if quick { 1000 } else { 3000 },
     };
     Ok(Setup {
         cfg,
@@ -278,7 +280,7 @@ pub fn measure(
             );
         }
         eprintln!("neighbours: {} ...", e.id());
-        let res = nb::run(*e, i, cfg, specs, &run_id, &done, |r| {
+        let res = nb::run(*e, i, cfg, specs, &run_id, &records, |r| {
             eprintln!(
                 "  {} rep {} {} {} beside {}: {}",
                 e.id(),
