@@ -281,15 +281,27 @@ pub fn measure(
         }
         eprintln!("neighbours: {} ...", e.id());
         let res = nb::run(*e, i, cfg, specs, &run_id, &records, |r| {
-            eprintln!(
-                "  {} rep {} {} {} beside {}: {}",
-                e.id(),
-                r.rep,
-                r.params["placement"].as_str().unwrap_or("?"),
-                r.params["victim"].as_str().unwrap_or("?"),
-                r.params["antagonist"].as_str().unwrap_or("?"),
-                runner::describe(r)
-            );
+            let p = |k: &str| r.params[k].as_str().unwrap_or("?").to_string();
+            if p("victim") == isobench_reports::neighbours::SOLO {
+                eprintln!(
+                    "  {} {} antagonist alone ({}, {} threads): {}",
+                    e.id(),
+                    p("antagonist"),
+                    p("placement"),
+                    r.params["threads"],
+                    runner::describe(r)
+                );
+            } else {
+                eprintln!(
+                    "  {} rep {} {} {} beside {}: {}",
+                    e.id(),
+                    r.rep,
+                    p("placement"),
+                    p("victim"),
+                    p("antagonist"),
+                    runner::describe(r)
+                );
+            }
             s.append(r)
         });
         match res {
