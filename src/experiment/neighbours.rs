@@ -476,8 +476,14 @@ pub struct Solo {
 /// expectation for a partitioned STREAM victim follows).
 pub fn solos(cfg: &Config, kind: EnvKind) -> Vec<Solo> {
     let mut v = Vec::new();
+    // Only the antagonists some trial runs beside a victim.
+    let used = cfg
+        .antagonists
+        .iter()
+        .filter(|a| !cfg.matched_only || cfg.victims.iter().any(|&w| matched(w) == a.as_str()));
+    let used: Vec<&String> = used.collect();
     for &p in &cfg.placements {
-        for a in &cfg.antagonists {
+        for &a in &used {
             v.push(Solo {
                 placement: p.name().into(),
                 kind: a.clone(),
@@ -1224,6 +1230,16 @@ mod tests {
         let o = order(&c, 0, 0);
         // 2 placements x 2 victims x (alone + its own antagonist).
         assert_eq!(o.len(), 8);
+        // Solos: the 2 antagonists per placement, and the scaling pair.
+        assert_eq!(solos(&c, EnvKind::Native).len(), 2 * 2 + 2);
+        // A CPU victim only: the CPU hog alone per placement, no streamer.
+        let cpu_only = Config {
+            victims: vec![Workload::Cpu],
+            ..c
+        };
+        let so = solos(&cpu_only, EnvKind::Native);
+        assert_eq!(so.len(), 2);
+        assert!(so.iter().all(|s| s.kind == "cpu"));
         for t in &o {
             if let Some(a) = &t.antagonist {
                 assert_eq!(a, matched(t.victim));
