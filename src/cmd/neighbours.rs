@@ -241,11 +241,20 @@ pub fn setup(
         // Each antagonist alone, long enough for a few progress lines.
         solo_ms: if quick { 1000 } else { 3000 },
     };
+    // The scaling streamer runs alone, with one thread per CPU.
+    let scaling_need = isobench_workloads::args::parse(
+        &nb::antagonist_spec("membw", host_cpus, 1, llc_bytes).args,
+        host_cpus,
+    )
+    .ok()
+    .and_then(|c| c.memory_need_bytes())
+    .filter(|_| victims.contains(&Workload::Membw))
+    .unwrap_or(0);
     Ok(Setup {
         cfg,
         specs,
         warnings,
-        need: victim_need + antagonist_need,
+        need: (victim_need + antagonist_need).max(scaling_need),
     })
 }
 
