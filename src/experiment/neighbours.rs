@@ -462,6 +462,8 @@ pub fn to_record(
 /// [`ONE_CORE`] / [`ALL_CORES`] for the host's memory-bandwidth scaling).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Solo {
+    /// Repetition (the scaling pair is measured twice, interleaved).
+    pub rep: u32,
     pub placement: String,
     pub kind: String,
     pub threads: usize,
@@ -485,6 +487,7 @@ pub fn solos(cfg: &Config, kind: EnvKind) -> Vec<Solo> {
     for &p in &cfg.placements {
         for &a in &used {
             v.push(Solo {
+                rep: 0,
                 placement: p.name().into(),
                 kind: a.clone(),
                 threads: cfg.threads,
@@ -493,8 +496,13 @@ pub fn solos(cfg: &Config, kind: EnvKind) -> Vec<Solo> {
         }
     }
     if cfg.victims.contains(&Workload::Membw) && cfg.host_cpus >= 2 {
-        for (placement, threads) in [(ONE_CORE, 1), (ALL_CORES, cfg.host_cpus)] {
+        // Interleaved twice, so that a burst of outside load does not land
+        // on one side only; the report keeps the best of each (as STREAM
+        // reports its best pass).
+        let pairs = [(ONE_CORE, 1), (ALL_CORES, cfg.host_cpus)];
+        for (rep, (placement, threads)) in (0..2u32).flat_map(|r| pairs.map(|p| (r, p))) {
             v.push(Solo {
+                rep,
                 placement: placement.into(),
                 kind: "membw".into(),
                 threads,
@@ -538,7 +546,7 @@ pub fn solo(env: &dyn Environment, cfg: &Config, s: &Solo) -> Result<Progress> {
     Ok(p)
 }
 
-/// The `results.jsonl` record of one solo measurement (repetition 0).
+/// The `results.jsonl` record of one solo measurement.
 pub fn solo_record(
     run_id: &str,
     env: &dyn Environment,
@@ -546,7 +554,7 @@ pub fn solo_record(
     started: SystemTime,
     m: &Result<Progress>,
 ) -> ResultRecord {
-    let mut rec = crate::runner::blank_record(run_id, env, WORKLOAD, 0, started);
+    let mut rec = crate::runner::blank_record(run_id, env, WORKLOAD, s.rep, started);
     rec.params.insert("victim".into(), serde_json::json!(SOLO));
     rec.params
         .insert("antagonist".into(), serde_json::json!(s.kind));
@@ -734,7 +742,12 @@ pub fn run(
     // environment, before the trials it judges.
     let mut solo_rate = solo_rates(before, &env.id());
     for so in solos(cfg, env.kind()) {
-        if done.contains(&(0, so.placement.clone(), SOLO.to_string(), so.kind.clone())) {
+        if done.contains(&(
+            so.rep,
+            so.placement.clone(),
+            SOLO.to_string(),
+            so.kind.clone(),
+        )) {
             continue;
         }
         if interrupted() {
@@ -1087,15 +1100,15 @@ mod tests {
         assert_eq!(
             s,
             Summary {
-                measured: 36 + 6,
+                measured: 36 + 8,
                 invalid: 0
             }
         );
-        assert_eq!(recs.len(), 36 + 6);
+        assert_eq!(recs.len(), 36 + 8);
         // The solos: each antagonist alone per placement, and the streamer
-        // with 1 thread and with one per CPU.
+        // with 1 thread and with one per CPU, twice.
         let solo: Vec<_> = recs.iter().filter(|r| r.params["victim"] == SOLO).collect();
-        assert_eq!(solo.len(), 6);
+        assert_eq!(solo.len(), 8);
         assert!(solo
             .iter()
             .all(|r| r.valid && r.metrics[ANTAGONIST_RATE] == 500.0));
@@ -1127,7 +1140,7 @@ mod tests {
             .unwrap();
         assert!(!alone.metrics.contains_key(ANTAGONIST_RATE));
         // Launches: 4 warm-ups, then per trial antagonist + victim.
-        assert_eq!(env.launches.lock().unwrap().len(), 4 + 6 + 3 * (4 + 8 * 2));
+        assert_eq!(env.launches.lock().unwrap().len(), 4 + 8 + 3 * (4 + 8 * 2));
         // The reports crate reads them: alone/beside paired by rep.
         let sd = isobench_reports::neighbours::slowdowns(&recs);
         let cell = |place: &str| {
@@ -1162,7 +1175,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            assert_eq!(s.measured, 36 + 6);
+            assert_eq!(s.measured, 36 + 8);
             assert!(s.invalid >= 1, "{s:?}");
             assert!(recs.iter().any(|r| !r.valid && r.error.is_some()));
             assert_eq!(env.live.load(Ordering::SeqCst), 0, "launch {n}");
@@ -1204,7 +1217,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(rest.len(), 36 + 6 - 10);
+        assert_eq!(rest.len(), 36 + 8 - 10);
         let mut all = done_trials(&first, "container-fake");
         for r in &rest {
             assert!(all.insert((
@@ -1214,7 +1227,7 @@ mod tests {
                 r.params["antagonist"].as_str().unwrap().to_string(),
             )));
         }
-        assert_eq!(all.len(), 36 + 6, "every trial once");
+        assert_eq!(all.len(), 36 + 8, "every trial once");
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
         // Another environment's records do not count.
         assert!(done_trials(&first, "native").is_empty());
@@ -1230,8 +1243,8 @@ mod tests {
         let o = order(&c, 0, 0);
         // 2 placements x 2 victims x (alone + its own antagonist).
         assert_eq!(o.len(), 8);
-        // Solos: the 2 antagonists per placement, and the scaling pair.
-        assert_eq!(solos(&c, EnvKind::Native).len(), 2 * 2 + 2);
+        // Solos: the 2 antagonists per placement, and the scaling pair twice.
+        assert_eq!(solos(&c, EnvKind::Native).len(), 2 * 2 + 2 * 2);
         // A CPU victim only: the CPU hog alone per placement, no streamer.
         let cpu_only = Config {
             victims: vec![Workload::Cpu],
@@ -1279,9 +1292,9 @@ mod tests {
 
     #[test]
     fn an_antagonist_below_half_its_solo_rate_invalidates_its_trial() {
-        // The 6 solos reach 500; every antagonist beside a victim only 100.
+        // The 8 solos reach 500; every antagonist beside a victim only 100.
         let env = FakeEnv {
-            weak_from: Some(6),
+            weak_from: Some(8),
             ..FakeEnv::default()
         };
         let mut recs = Vec::new();
