@@ -293,7 +293,7 @@ pub fn measure(
             let p = |k: &str| r.params[k].as_str().unwrap_or("?").to_string();
             if p("victim") == isobench_reports::neighbours::SOLO {
                 eprintln!(
-                    "  {} {} antagonist alone ({}, {} threads): {}",
+                    "  {} {} antagonist alone ({}, threads={}): {}",
                     e.id(),
                     p("antagonist"),
                     p("placement"),
