@@ -486,22 +486,24 @@ fn a_neighbour_run_killed_mid_way_leaves_no_child_and_resumes_every_trial_once()
         std::thread::sleep(Duration::from_millis(20));
     }
     let before = results(&run).len();
-    assert!(before < 8, "finished before the kill");
+    assert!(before < 8 + 2, "finished before the kill");
     let o = resume(&run);
     assert!(matches!(o.status.code(), Some(0) | Some(1)), "{}", text(&o));
     assert!(text(&o).contains("already measured, kept"), "{}", text(&o));
-    let mut seen: BTreeMap<(u64, String, String), usize> = BTreeMap::new();
+    let mut seen: BTreeMap<(u64, String, String, String), usize> = BTreeMap::new();
     for v in results(&run) {
         let p = &v["params"];
         let key = (
             v["rep"].as_u64().unwrap(),
             p["placement"].as_str().unwrap().to_string(),
+            p["victim"].as_str().unwrap().to_string(),
             p["antagonist"].as_str().unwrap().to_string(),
         );
         *seen.entry(key).or_default() += 1;
     }
-    // 2 reps x 2 placements x (alone, beside the CPU hog).
-    assert_eq!(seen.len(), 8, "{seen:?}");
+    // 2 reps x 2 placements x (alone, beside the CPU hog), and the CPU hog
+    // alone once per placement (its solo rate).
+    assert_eq!(seen.len(), 8 + 2, "{seen:?}");
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     // The resumed run swept the killed one's pids cgroups.
     assert_eq!(
@@ -660,8 +662,9 @@ fn a_main_job_killed_in_density_resumes_every_part_once() {
     let count = |w: &str| seen.keys().filter(|k| k.1 == w).count();
     assert_eq!(count("cpu"), 2);
     assert_eq!(count("density"), n);
-    // 2 reps x 2 placements x (alone, beside the CPU hog).
-    assert_eq!(count("neighbour"), 8);
+    // 2 reps x 2 placements x (alone, beside the CPU hog), and the CPU
+    // hog alone once per placement (its solo rate).
+    assert_eq!(count("neighbour"), 8 + 2);
     assert!(workloads_running("idle").is_empty());
     assert!(!run.join(".scratch").exists());
 }

@@ -112,7 +112,7 @@ fn push_is_idempotent_and_history_reads_postgres_as_sqlite() {
         s.series("membw", "triad_mbs", Some("native")).unwrap()
     );
     assert_eq!(h.metrics().unwrap(), s.metrics().unwrap());
-    assert!((pg_series[1].median / pg_series[0].median - 0.8).abs() < 1e-9);
+    assert!((pg_series[1].centre / pg_series[0].centre - 0.8).abs() < 1e-9);
 
     // `isobench history --db URL` lists, prints and plots from PostgreSQL.
     let out = tmp.path().join("plots");
@@ -123,6 +123,8 @@ fn push_is_idempotent_and_history_reads_postgres_as_sqlite() {
         env: None,
         import: vec![],
         runs: false,
+        trend_runs: 8,
+        html: None,
         out: Some(out.clone()),
     };
     assert_eq!(history::run(&args).unwrap(), 0);

@@ -495,11 +495,11 @@ fn insert_run_sql(mode: Mode) -> String {
 
 const SERIES_SQL: &str =
     "SELECT r.run_id, r.started_at, r.host_fingerprint, r.isobench_version, r.git_commit,
-            x.env_id, x.env_detail, x.value, x.unit
+            x.env_id, x.env_detail, x.value, x.unit, x.workload, x.metric, x.params, r.run_dir
      FROM results x JOIN runs r ON r.run_id = x.run_id
-     WHERE x.workload = ?1 AND x.metric = ?2 AND x.valid = 1
+     WHERE (?1 IS NULL OR x.workload = ?1) AND (?2 IS NULL OR x.metric = ?2) AND x.valid = 1
            AND (?3 IS NULL OR x.env_id = ?3)
-     ORDER BY r.started_at, r.run_id, x.env_id";
+     ORDER BY x.workload, x.metric, x.params, x.env_id, r.host_fingerprint, r.started_at, r.run_id";
 
 type SeriesRow = (
     String,
@@ -510,6 +510,10 @@ type SeriesRow = (
     String,
     String,
     f64,
+    String,
+    String,
+    String,
+    String,
     String,
 );
 
@@ -854,11 +858,26 @@ impl History {
     }
 
     /// The series of a workload's metric, optionally for one environment:
-    /// one point per (run, environment), oldest run first, valid values only.
+    /// one point per (run, environment, parameters), oldest run first within
+    /// each series, valid values only. See [`History::all_series`].
     pub fn series(
         &mut self,
         workload: &str,
         metric: &str,
+        env_id: Option<&str>,
+    ) -> Result<Vec<SeriesPoint>, HistoryError> {
+        self.all_series(Some(workload), Some(metric), env_id)
+    }
+
+    /// Every series the filters select: one point per run of each (workload,
+    /// metric, parameters, environment, host fingerprint), ordered by that
+    /// key and then by run start. A point's figure is the geometric mean of
+    /// the run's valid values with its log-scale t interval, the estimator
+    /// `report` and `compare` print.
+    pub fn all_series(
+        &mut self,
+        workload: Option<&str>,
+        metric: Option<&str>,
         env_id: Option<&str>,
     ) -> Result<Vec<SeriesPoint>, HistoryError> {
         let rows: Vec<SeriesRow> = match &mut self.backend {
@@ -880,13 +899,20 @@ impl History {
                             row.get(6)?,
                             row.get(7)?,
                             row.get(8)?,
+                            row.get(9)?,
+                            row.get(10)?,
+                            row.get(11)?,
+                            row.get(12)?,
                         ))
                     })
                     .and_then(|rows| rows.collect::<Result<Vec<SeriesRow>, _>>());
                 rows.map_err(sql)?
             }
             Backend::Pg(c) => {
-                let q = pg_sql(SERIES_SQL).replace("($3 IS NULL", "($3::text IS NULL");
+                let q = pg_sql(SERIES_SQL)
+                    .replace("($1 IS NULL", "($1::text IS NULL")
+                    .replace("($2 IS NULL", "($2::text IS NULL")
+                    .replace("($3 IS NULL", "($3::text IS NULL");
                 let rows = c
                     .query(&q, &[&workload, &metric, &env_id])
                     .map_err(|e| pg_err(&self.location, e))?;
@@ -903,6 +929,10 @@ impl History {
                             row.try_get(6)?,
                             row.try_get(7)?,
                             row.try_get(8)?,
+                            row.try_get(9)?,
+                            row.try_get(10)?,
+                            row.try_get(11)?,
+                            row.try_get(12)?,
                         ))
                     };
                     out.push(get().map_err(|e| pg_err(&self.location, e))?);
@@ -912,9 +942,30 @@ impl History {
         };
         let mut out: Vec<SeriesPoint> = Vec::new();
         let mut values: Vec<Vec<f64>> = Vec::new();
-        for (run_id, started_at, fp, version, commit, env, detail, value, unit) in rows {
+        for (
+            run_id,
+            started_at,
+            fp,
+            version,
+            commit,
+            env,
+            detail,
+            value,
+            unit,
+            w,
+            m,
+            params,
+            run_dir,
+        ) in rows
+        {
             match out.last() {
-                Some(p) if p.run_id == run_id && p.env_id == env => {
+                Some(p)
+                    if p.run_id == run_id
+                        && p.env_id == env
+                        && p.workload == w
+                        && p.metric == m
+                        && p.params == params =>
+                {
                     values.last_mut().expect("parallel to out").push(value)
                 }
                 _ => {
@@ -924,22 +975,27 @@ impl History {
                         host_fingerprint: fp,
                         isobench_version: version,
                         git_commit: commit,
+                        run_dir,
+                        workload: w,
+                        metric: m,
+                        params,
                         env_id: env,
                         env_detail: detail,
                         unit,
                         n: 0,
-                        median: 0.0,
-                        lo: 0.0,
-                        hi: 0.0,
+                        centre: f64::NAN,
+                        centre_kind: stats::CentreKind::GeometricMean,
+                        ci: None,
                     });
                     values.push(vec![value]);
                 }
             }
         }
         for (p, xs) in out.iter_mut().zip(&values) {
-            let seed = stats::seed_for(&format!("{}/{}", p.run_id, p.env_id));
-            if let Some(e) = stats::bootstrap_median_ci(xs, 1000, seed) {
-                (p.median, p.lo, p.hi, p.n) = (e.point, e.lo, e.hi, xs.len());
+            p.n = xs.len();
+            if let Some(s) = stats::summarize(xs) {
+                (p.centre, p.centre_kind) = (s.centre, s.centre_kind);
+                p.ci = s.ci.map(|c| (c.lo, c.hi));
             }
         }
         Ok(out)
@@ -1109,14 +1165,42 @@ pub struct SeriesPoint {
     pub host_fingerprint: String,
     pub isobench_version: String,
     pub git_commit: Option<String>,
+    /// The run directory it was recorded from (its report is under it).
+    pub run_dir: String,
+    pub workload: String,
+    pub metric: String,
+    /// JSON of the workload parameters.
+    pub params: String,
     pub env_id: String,
     /// JSON of the environment detail.
     pub env_detail: String,
     pub unit: String,
+    /// Valid values of the run.
     pub n: usize,
-    pub median: f64,
-    pub lo: f64,
-    pub hi: f64,
+    /// The run's figure: the geometric mean of its values (the arithmetic
+    /// mean when some value is ≤ 0, see `centre_kind`), as `report` prints.
+    pub centre: f64,
+    pub centre_kind: stats::CentreKind,
+    /// 95% t interval of `centre` (log scale for the geometric mean); `None`
+    /// with one value.
+    pub ci: Option<(f64, f64)>,
+}
+
+impl SeriesPoint {
+    /// Whether two points belong to the same series (workload, metric,
+    /// parameters, environment, host).
+    pub fn same_series(&self, o: &SeriesPoint) -> bool {
+        self.workload == o.workload
+            && self.metric == o.metric
+            && self.params == o.params
+            && self.env_id == o.env_id
+            && self.host_fingerprint == o.host_fingerprint
+    }
+}
+
+/// Split points ordered as [`History::all_series`] returns them into series.
+pub fn split_series(points: &[SeriesPoint]) -> Vec<&[SeriesPoint]> {
+    points.chunk_by(|a, b| a.same_series(b)).collect()
 }
 
 /// Record the run in `run_dir` into the store `db` names (a SQLite path or a
@@ -1144,20 +1228,28 @@ pub fn plot_series(
                 .get(5..16)
                 .map(|s| s.replace('T', " "))
                 .unwrap_or_else(|| p.run_id.clone()),
-            value: p.median,
-            lo: p.lo,
-            hi: p.hi,
+            value: p.centre,
+            lo: p.ci.map_or(p.centre, |c| c.0),
+            hi: p.ci.map_or(p.centre, |c| c.1),
         })
         .collect();
     let hosts: std::collections::BTreeSet<&str> =
         points.iter().map(|p| p.host_fingerprint.as_str()).collect();
     draw::render(&SeriesPlot {
         file: format!("history-{workload}-{metric}-{env}.svg"),
-        title: format!("{workload} {metric} in {env}: median per run"),
+        title: format!(
+            "{workload} {metric} in {env}: {} per run",
+            points
+                .first()
+                .map_or("geometric mean", |p| p.centre_kind.label())
+        ),
         subtitle: format!(
-            "{} runs, {} host fingerprint(s); bars are 95% intervals",
+            "{} runs, {} host fingerprint(s); bars are 95% t intervals of that {}",
             points.len(),
-            hosts.len()
+            hosts.len(),
+            points
+                .first()
+                .map_or("geometric mean", |p| p.centre_kind.label())
         ),
         y_desc: format!("{metric} ({unit})"),
         points: &values,
@@ -1219,7 +1311,10 @@ mod tests {
         let s = h.series("membw", "triad_mbs", Some("native")).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].run_id, "later");
-        assert!((s[1].median / s[0].median - 0.8).abs() < 1e-9);
+        assert!((s[1].centre / s[0].centre - 0.8).abs() < 1e-9);
+        assert_eq!(s[0].centre_kind, stats::CentreKind::GeometricMean);
+        let (lo, hi) = s[0].ci.unwrap();
+        assert!(lo < s[0].centre && s[0].centre < hi);
         assert_eq!(s[0].n, 3);
         assert_eq!(s[0].unit, "MB/s");
         let all = h.series("membw", "triad_mbs", None).unwrap();
@@ -1230,6 +1325,18 @@ mod tests {
             .contains(&("randacc".into(), "gups".into())));
         let img = plot_series("membw", "triad_mbs", &s).unwrap();
         assert!(img.svg.contains("triad_mbs"));
+        assert!(img.svg.contains("geometric mean per run"));
+        // Every series of the store, split by workload, metric, parameters,
+        // environment and host: two runs each.
+        let every = h.all_series(None, None, None).unwrap();
+        let groups = split_series(&every);
+        assert!(groups.len() > 4, "{}", groups.len());
+        assert!(groups
+            .iter()
+            .all(|g| g.len() == 2 && g[1].run_id == "later"));
+        let info = h.run_json("later").unwrap().expect("run.json stored");
+        assert_eq!(info["run_id"], "later");
+        assert_eq!(h.run_json("nope").unwrap(), None);
     }
 
     #[test]

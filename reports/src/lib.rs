@@ -3,6 +3,7 @@
 //! Format), run comparison and the SQLite history.
 
 pub mod analysis;
+pub mod changepoint;
 pub mod claims;
 pub mod compare;
 pub mod density;
@@ -10,6 +11,7 @@ pub mod digest;
 pub mod export;
 pub mod gate;
 pub mod history;
+pub mod history_page;
 pub mod load;
 pub mod metric;
 pub mod multi;

@@ -1,10 +1,14 @@
 //! `isobench history [--db FILE] [--workload W] [--metric M] [--env ID]
 //! [--import RUN_DIR] [--out DIR]`: the series of a metric over recorded runs,
 //! printed and plotted per environment; `--import` records an older run.
+//! Every series (workload × metric × parameters × environment × host) is
+//! searched for change points and slow creep (reports/src/changepoint.rs,
+//! docs/history.md).
 
 use anyhow::{Context, Result};
+use isobench_reports::changepoint::{self, analyse_points, run_json_diff};
 use isobench_reports::export::num;
-use isobench_reports::history::{default_db_path, plot_series, History};
+use isobench_reports::history::{default_db_path, plot_series, split_series, History, SeriesPoint};
 use isobench_reports::load::load_run;
 use isobench_reports::output::{write_files, OutputFile};
 use std::path::PathBuf;
@@ -34,6 +38,88 @@ pub struct HistoryArgs {
     /// `isobench report --run ID` and `isobench compare` take.
     #[arg(long, conflicts_with_all = ["workload", "metric"])]
     pub runs: bool,
+    /// Write a static HTML page of every selected series (all of the store
+    /// unless --workload, --metric or --env narrow it) to this file: change
+    /// points marked, each point linked to its run's report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Runs the creep test looks at: the last N after the last change.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(4..))]
+    pub trend_runs: u16,
+}
+
+/// Print the change points and creep of every series in `points`.
+fn print_changes(h: &mut History, points: &[SeriesPoint], trend_runs: usize) -> Result<usize> {
+    let opts = changepoint::Options {
+        trend_runs,
+        ..Default::default()
+    };
+    let mut found = 0;
+    for s in split_series(points) {
+        let p0 = &s[0];
+        let name = format!(
+            "{}/{} {} in {} on host {}",
+            p0.workload,
+            p0.metric,
+            p0.params,
+            p0.env_id,
+            &p0.host_fingerprint[..8.min(p0.host_fingerprint.len())]
+        );
+        let Some((changes, trend)) = analyse_points(s, &opts) else {
+            println!("{name}: not analysed (a run has no positive figure)");
+            continue;
+        };
+        for c in &changes {
+            found += 1;
+            let x = &c.change;
+            println!(
+                "{name}: change at run {} (after {}): {} ×{:.3} {} ({:+.1}%), p {:.3}, {} runs before, {} after",
+                c.first_after,
+                c.last_before,
+                p0.centre_kind.label(),
+                x.ratio,
+                x.ratio_ci
+                    .map_or("[no interval]".to_string(), |(lo, hi)| format!("[{lo:.3}, {hi:.3}]")),
+                (x.ratio - 1.0) * 100.0,
+                x.p_value,
+                x.runs_before,
+                x.runs_after
+            );
+            let before = h
+                .run_json(&c.last_before)
+                .map_err(crate::cmd::push::store_error)?;
+            let after = h
+                .run_json(&c.first_after)
+                .map_err(crate::cmd::push::store_error)?;
+            match (before, after) {
+                (Some(a), Some(b)) => {
+                    let d = run_json_diff(&a, &b);
+                    if d.is_empty() {
+                        println!("    run.json: no difference in tool, host, environments or plan");
+                    }
+                    for d in d {
+                        println!("    run.json {}: {} → {}", d.path, d.before, d.after);
+                    }
+                }
+                _ => println!(
+                    "    run.json: not stored for one side (recorded before store schema 2)"
+                ),
+            }
+        }
+        if let Some(t) = trend {
+            found += 1;
+            println!(
+                "{name}: creep over the last {} runs (from {}): {:+.2}% per run [{:+.2}, {:+.2}], p {:.3}",
+                t.runs,
+                s[t.from].run_id,
+                t.per_run * 100.0,
+                t.per_run_ci.0 * 100.0,
+                t.per_run_ci.1 * 100.0,
+                t.p_value
+            );
+        }
+    }
+    Ok(found)
 }
 
 pub fn run(args: &HistoryArgs) -> Result<i32> {
@@ -73,6 +159,40 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
         }
         return Ok(0);
     }
+    if let Some(file) = &args.html {
+        let points = h
+            .all_series(
+                args.workload.as_deref(),
+                args.metric.as_deref(),
+                args.env.as_deref(),
+            )
+            .map_err(crate::cmd::push::store_error)?;
+        if points.is_empty() {
+            return Err(crate::plan::usage(format!(
+                "no recorded values match in {location}; run `isobench history` to list the series"
+            )));
+        }
+        let opts = changepoint::Options {
+            trend_runs: args.trend_runs as usize,
+            ..Default::default()
+        };
+        let link = |p: &SeriesPoint| {
+            let r = std::path::Path::new(&p.run_dir).join("report/index.html");
+            r.is_file().then(|| r.display().to_string())
+        };
+        let page = isobench_reports::history_page::render(
+            &format!("isobench history: {location}"),
+            &points,
+            &opts,
+            &link,
+        );
+        // Written beside and renamed: never a half-written page.
+        let tmp = file.with_extension("html.partial");
+        std::fs::write(&tmp, page).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))?;
+        println!("history page: {}", file.display());
+        return Ok(0);
+    }
     let (workload, metric) = match (&args.workload, &args.metric) {
         (Some(w), Some(m)) => (w.clone(), m.clone()),
         (None, None) => {
@@ -84,6 +204,14 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             );
             for (w, m) in metrics {
                 println!("  --workload {w} --metric {m}");
+            }
+            let all = h
+                .all_series(None, None, args.env.as_deref())
+                .map_err(crate::cmd::push::store_error)?;
+            println!("change points and creep (E-Divisive means, permutation test, α 0.05; run geometric means):");
+            let n = print_changes(&mut h, &all, args.trend_runs as usize)?;
+            if n == 0 {
+                println!("  none in {} series", split_series(&all).len());
             }
             return Ok(0);
         }
@@ -106,36 +234,51 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             location
         )));
     }
+    let kind = points[0].centre_kind.label();
     println!(
-        "{:<28} {:<20} {:<18} {:>14} {:>24} {:>3}  host",
-        "run", "started", "environment", "median", "95% CI", "n"
+        "{:<28} {:<20} {:<18} {:>16} {:>24} {:>3}  host / parameters",
+        "run", "started", "environment", kind, "95% t interval", "n"
     );
     for p in &points {
         println!(
-            "{:<28} {:<20} {:<18} {:>14} {:>24} {:>3}  {}",
+            "{:<28} {:<20} {:<18} {:>16} {:>24} {:>3}  {} {}",
             p.run_id,
             p.started_at,
             p.env_id,
-            format!("{} {}", num(p.median), p.unit),
-            format!("[{}, {}]", num(p.lo), num(p.hi)),
+            format!("{} {}", num(p.centre), p.unit),
+            p.ci.map_or("–".to_string(), |(lo, hi)| format!(
+                "[{}, {}]",
+                num(lo),
+                num(hi)
+            )),
             p.n,
-            &p.host_fingerprint[..8.min(p.host_fingerprint.len())]
+            &p.host_fingerprint[..8.min(p.host_fingerprint.len())],
+            p.params
         );
     }
-    print_change_points(&points);
+    print_changes(&mut h, &points, args.trend_runs as usize)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("isobench-history"));
-    let mut envs: Vec<&str> = points.iter().map(|p| p.env_id.as_str()).collect();
-    envs.sort();
-    envs.dedup();
+    let series = split_series(&points);
     let mut files = Vec::new();
-    for env in envs {
-        let series: Vec<_> = points.iter().filter(|p| p.env_id == env).cloned().collect();
-        let img = plot_series(&workload, &metric, &series)
+    for (k, series) in series.iter().enumerate() {
+        let env = &series[0].env_id;
+        let img = plot_series(&workload, &metric, series)
             .with_context(|| format!("drawing the history of {env}"))?;
-        let stem = format!("history-{workload}-{metric}-{env}");
+        // One file per environment; a number when an environment has several
+        // series (other parameters or hosts).
+        let shared = split_series(&points)
+            .iter()
+            .filter(|s| &s[0].env_id == env)
+            .count()
+            > 1;
+        let stem = if shared {
+            format!("history-{workload}-{metric}-{env}-{k}")
+        } else {
+            format!("history-{workload}-{metric}-{env}")
+        };
         files.push(OutputFile {
             name: format!("{stem}.svg"),
             bytes: img.svg.into_bytes(),
@@ -153,81 +296,4 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
         println!("plot: {}", p.display());
     }
     Ok(0)
-}
-
-/// Step changes per (environment, host) series: E-Divisive means with a
-/// permutation test on the logs of the run medians
-/// ([`isobench_reports::shift::change_points`]), each named by the run where
-/// it began, its size with a 95% interval (run means as the unit) and what
-/// differs between the runs on either side.
-fn print_change_points(points: &[isobench_reports::history::SeriesPoint]) {
-    use isobench_reports::shift::{change_points, level};
-    let mut keys: Vec<(&str, &str)> = points
-        .iter()
-        .map(|p| (p.env_id.as_str(), p.host_fingerprint.as_str()))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    for (env, host) in keys {
-        let series: Vec<_> = points
-            .iter()
-            .filter(|p| p.env_id == env && p.host_fingerprint == host && p.median > 0.0)
-            .collect();
-        let logs: Vec<f64> = series.iter().map(|p| p.median.ln()).collect();
-        if logs.len() < 6 {
-            continue;
-        }
-        let cps = change_points(&logs, 3, 0.05, 199, 0x1518);
-        let mut bounds = vec![0];
-        bounds.extend(cps.iter().map(|c| c.index));
-        bounds.push(series.len());
-        for (i, cp) in cps.iter().enumerate() {
-            let (b, a) = (series[cp.index - 1], series[cp.index]);
-            let runs = |r: &[&isobench_reports::history::SeriesPoint]| -> Vec<Vec<f64>> {
-                r.iter().map(|p| vec![p.median]).collect()
-            };
-            // The segments on either side, up to the neighbouring changes.
-            let before = runs(&series[bounds[i]..cp.index]);
-            let after = runs(&series[cp.index..bounds[i + 2]]);
-            let size = level(&before, &after, None).map(|l| {
-                let (lo, hi) = l.interval(0.95);
-                format!(
-                    "{:+.1}% [{:+.1}, {:+.1}]",
-                    (l.diff.exp() - 1.0) * 100.0,
-                    (lo.exp() - 1.0) * 100.0,
-                    (hi.exp() - 1.0) * 100.0
-                )
-            });
-            let mut diffs = Vec::new();
-            if b.isobench_version != a.isobench_version {
-                diffs.push(format!(
-                    "isobench {} → {}",
-                    b.isobench_version, a.isobench_version
-                ));
-            }
-            if b.git_commit != a.git_commit {
-                diffs.push(format!(
-                    "commit {} → {}",
-                    b.git_commit.as_deref().unwrap_or("–"),
-                    a.git_commit.as_deref().unwrap_or("–")
-                ));
-            }
-            if b.env_detail != a.env_detail {
-                diffs.push(format!("environment {} → {}", b.env_detail, a.env_detail));
-            }
-            println!(
-                "change point ({env}, host {}): began at run {} ({}); {} (permutation p {:.3}); {}",
-                &host[..8.min(host.len())],
-                a.run_id,
-                a.started_at,
-                size.unwrap_or_else(|| "size not estimable".into()),
-                cp.p,
-                if diffs.is_empty() {
-                    "tool and environment unchanged".to_string()
-                } else {
-                    diffs.join(", ")
-                }
-            );
-        }
-    }
 }

@@ -238,12 +238,23 @@ pub fn setup(
         matched_only,
         warmup: !quick,
         native_pids,
+        // Each antagonist alone, long enough for a few progress lines.
+        solo_ms: if quick { 1000 } else { 3000 },
     };
+    // The scaling streamer runs alone, with one thread per CPU.
+    let scaling_need = isobench_workloads::args::parse(
+        &nb::antagonist_spec("membw", host_cpus, 1, llc_bytes).args,
+        host_cpus,
+    )
+    .ok()
+    .and_then(|c| c.memory_need_bytes())
+    .filter(|_| victims.contains(&Workload::Membw))
+    .unwrap_or(0);
     Ok(Setup {
         cfg,
         specs,
         warnings,
-        need: victim_need + antagonist_need,
+        need: (victim_need + antagonist_need).max(scaling_need),
     })
 }
 
@@ -278,16 +289,28 @@ pub fn measure(
             );
         }
         eprintln!("neighbours: {} ...", e.id());
-        let res = nb::run(*e, i, cfg, specs, &run_id, &done, |r| {
-            eprintln!(
-                "  {} rep {} {} {} beside {}: {}",
-                e.id(),
-                r.rep,
-                r.params["placement"].as_str().unwrap_or("?"),
-                r.params["victim"].as_str().unwrap_or("?"),
-                r.params["antagonist"].as_str().unwrap_or("?"),
-                runner::describe(r)
-            );
+        let res = nb::run(*e, i, cfg, specs, &run_id, &records, |r| {
+            let p = |k: &str| r.params[k].as_str().unwrap_or("?").to_string();
+            if p("victim") == isobench_reports::neighbours::SOLO {
+                eprintln!(
+                    "  {} {} antagonist alone ({}, threads={}): {}",
+                    e.id(),
+                    p("antagonist"),
+                    p("placement"),
+                    r.params["threads"],
+                    runner::describe(r)
+                );
+            } else {
+                eprintln!(
+                    "  {} rep {} {} {} beside {}: {}",
+                    e.id(),
+                    r.rep,
+                    p("placement"),
+                    p("victim"),
+                    p("antagonist"),
+                    runner::describe(r)
+                );
+            }
             s.append(r)
         });
         match res {

@@ -20,7 +20,7 @@ use super::density::Fleet;
 use crate::env::process::{interrupted, tail_lines, Interrupted};
 use crate::env::{EnvKind, Environment, Limits, RunOutcome};
 use anyhow::{anyhow, Context, Result};
-use isobench_reports::neighbours::{ALONE, ANTAGONIST_RATE, WORKLOAD};
+use isobench_reports::neighbours::{ALL_CORES, ALONE, ANTAGONIST_RATE, ONE_CORE, SOLO, WORKLOAD};
 use isobench_reports::schema::ResultRecord;
 use isobench_workloads::antagonist::{last_progress, Progress, PROGRESS_MARKER};
 use isobench_workloads::{Workload, WorkloadSpec};
@@ -102,6 +102,13 @@ pub struct Config {
     /// right to create cgroups: root); else only by `--max-procs`.
     #[serde(default = "yes")]
     pub native_pids: bool,
+    /// How long each antagonist runs alone to measure its solo rate (ms).
+    #[serde(default = "solo_ms")]
+    pub solo_ms: u64,
+}
+
+fn solo_ms() -> u64 {
+    1000
 }
 
 fn yes() -> bool {
@@ -450,6 +457,217 @@ pub fn to_record(
     rec
 }
 
+/// One solo measurement: an antagonist running with no victim, recorded as
+/// `params.victim` [`SOLO`], under `placement` (a trial placement, or
+/// [`ONE_CORE`] / [`ALL_CORES`] for the host's memory-bandwidth scaling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Solo {
+    /// Repetition (the scaling pair is measured twice, interleaved).
+    pub rep: u32,
+    pub placement: String,
+    pub kind: String,
+    pub threads: usize,
+    pub limits: Limits,
+}
+
+/// The solo measurements of `cfg` in an environment of `kind`: each
+/// antagonist alone in each placement, with the limits it has beside a
+/// victim (the rate its cells are judged against); and, when STREAM is a
+/// victim on a host of 2 CPUs or more, the memory streamer with one thread
+/// and with one per CPU (the host's bandwidth scaling, from which C5's
+/// expectation for a partitioned STREAM victim follows).
+pub fn solos(cfg: &Config, kind: EnvKind) -> Vec<Solo> {
+    let mut v = Vec::new();
+    // Only the antagonists some trial runs beside a victim.
+    let used = cfg
+        .antagonists
+        .iter()
+        .filter(|a| !cfg.matched_only || cfg.victims.iter().any(|&w| matched(w) == a.as_str()));
+    let used: Vec<&String> = used.collect();
+    for &p in &cfg.placements {
+        for &a in &used {
+            v.push(Solo {
+                rep: 0,
+                placement: p.name().into(),
+                kind: a.clone(),
+                threads: cfg.threads,
+                limits: limits(cfg, kind, p, Role::Antagonist),
+            });
+        }
+    }
+    if cfg.victims.contains(&Workload::Membw) && cfg.host_cpus >= 2 {
+        // Interleaved twice, so that a burst of outside load does not land
+        // on one side only; the report keeps the best of each (as STREAM
+        // reports its best pass).
+        let pairs = [(ONE_CORE, 1), (ALL_CORES, cfg.host_cpus)];
+        for (rep, (placement, threads)) in (0..2u32).flat_map(|r| pairs.map(|p| (r, p))) {
+            v.push(Solo {
+                rep,
+                placement: placement.into(),
+                kind: "membw".into(),
+                threads,
+                limits: limits(cfg, kind, Placement::Shared, Role::Antagonist),
+            });
+        }
+    }
+    v
+}
+
+/// Run one antagonist alone for [`Config::solo_ms`] (after its first
+/// progress line and the settle time, as in a trial) and read its rate.
+pub fn solo(env: &dyn Environment, cfg: &Config, s: &Solo) -> Result<Progress> {
+    let duration_ms = cfg.settle.as_millis() as u64 + cfg.solo_ms + 10_000;
+    let spec = antagonist_spec(&s.kind, s.threads, duration_ms, cfg.llc_bytes);
+    let mut inst = env
+        .launch_with(&spec, cfg.timeout, &s.limits)
+        .with_context(|| format!("launching the {} antagonist alone", s.kind))?;
+    let ready = inst
+        .wait_ready(cfg.timeout)
+        .and_then(|_| inst.wait_line(PROGRESS_MARKER, cfg.timeout));
+    if let Err(e) = ready {
+        let _ = inst.stop();
+        return Err(e.context(format!(
+            "the {} antagonist never started its pressure",
+            s.kind
+        )));
+    }
+    std::thread::sleep(cfg.settle + Duration::from_millis(cfg.solo_ms));
+    if interrupted() {
+        let _ = inst.stop();
+        return Err(Interrupted.into());
+    }
+    let p = inst
+        .stop_output()
+        .context("stopping the antagonist")
+        .and_then(|out| antagonist_progress(&out))?;
+    if p.ops == 0 || !p.rate.is_finite() || p.rate <= 0.0 {
+        anyhow::bail!("the {} antagonist did no work alone", s.kind);
+    }
+    Ok(p)
+}
+
+/// The `results.jsonl` record of one solo measurement.
+pub fn solo_record(
+    run_id: &str,
+    env: &dyn Environment,
+    s: &Solo,
+    started: SystemTime,
+    m: &Result<Progress>,
+) -> ResultRecord {
+    let mut rec = crate::runner::blank_record(run_id, env, WORKLOAD, s.rep, started);
+    rec.params.insert("victim".into(), serde_json::json!(SOLO));
+    rec.params
+        .insert("antagonist".into(), serde_json::json!(s.kind));
+    rec.params
+        .insert("placement".into(), serde_json::json!(s.placement));
+    rec.params
+        .insert("threads".into(), serde_json::json!(s.threads));
+    if !s.limits.is_empty() {
+        rec.info.insert(
+            "antagonist_limits".into(),
+            serde_json::to_string(&s.limits).unwrap_or_default(),
+        );
+    }
+    match m {
+        Err(e) => rec.error = Some(format!("{e:#}")),
+        Ok(p) => {
+            rec.valid = true;
+            rec.metrics.insert(ANTAGONIST_RATE.into(), p.rate);
+            rec.units
+                .insert(ANTAGONIST_RATE.into(), p.kind.unit().to_string());
+            rec.info
+                .insert("antagonist_elapsed_s".into(), format!("{:.3}", p.elapsed_s));
+            rec.info.insert("antagonist_ops".into(), p.ops.to_string());
+        }
+    }
+    rec
+}
+
+/// Solo rates of environment `env_id` in `records`: (placement, kind) ->
+/// rate (valid records only; the last one wins).
+pub fn solo_rates(records: &[ResultRecord], env_id: &str) -> BTreeMap<(String, String), f64> {
+    let p = |r: &ResultRecord, k: &str| {
+        r.params
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    records
+        .iter()
+        .filter(|r| r.env_id == env_id && r.workload == WORKLOAD && r.valid)
+        .filter(|r| p(r, "victim") == SOLO)
+        .filter_map(|r| {
+            let rate = *r.metrics.get(ANTAGONIST_RATE)?;
+            Some(((p(r, "placement"), p(r, "antagonist")), rate))
+        })
+        .collect()
+}
+
+/// The share of its solo rate an antagonist can keep beside a victim in
+/// `placement`: all of it on CPUs of its own (partitioned); shared, its
+/// fair share of the CPUs when it and the victim (as many threads each)
+/// want more than the host has.
+pub fn expected_share(cfg: &Config, placement: Placement) -> f64 {
+    match placement {
+        Placement::Partitioned => 1.0,
+        Placement::Shared => (cfg.host_cpus as f64 / (2 * cfg.threads.max(1)) as f64).min(1.0),
+    }
+}
+
+/// Below this fraction of what it could apply (its solo rate times its
+/// [`expected_share`]), an antagonist did not apply the pressure its cell
+/// claims, and the trial is invalid.
+pub const MIN_PRESSURE: f64 = 0.5;
+
+/// Check the antagonist's achieved `rate` against its `solo` rate: the
+/// info to record, or why the trial is invalid (no solo rate is a failure:
+/// the pressure applied would be unknown).
+pub fn judge_pressure(
+    kind: &str,
+    rate: f64,
+    solo: Option<f64>,
+    share: f64,
+) -> (BTreeMap<String, String>, Option<String>) {
+    let mut info = BTreeMap::new();
+    let Some(solo) = solo.filter(|s| s.is_finite() && *s > 0.0) else {
+        return (
+            info,
+            Some(format!(
+                "no solo rate of the {kind} antagonist was measured in this placement: the pressure it applied is unknown"
+            )),
+        );
+    };
+    let frac = rate / solo;
+    info.insert("antagonist_solo_rate".into(), format!("{solo:.3}"));
+    info.insert("antagonist_fraction_of_solo".into(), format!("{frac:.3}"));
+    info.insert("antagonist_expected_share".into(), format!("{share:.3}"));
+    let floor = MIN_PRESSURE * share;
+    let why = (frac < floor).then(|| {
+        format!(
+            "the {kind} antagonist reached {:.0}% of its solo rate ({rate:.1} against {solo:.1}), less than half of the {:.0}% it can keep here: it did not apply the pressure this cell claims",
+            100.0 * frac,
+            100.0 * share
+        )
+    });
+    (info, why)
+}
+
+/// Judge a trial record's antagonist against its `solo` rate
+/// ([`judge_pressure`]): records the fraction, and invalidates the record
+/// (keeping an earlier error) when the pressure fell short or is unknown.
+pub fn apply_pressure(rec: &mut ResultRecord, t: &Trial, solo: Option<f64>, share: f64) {
+    let (Some(kind), Some(&rate)) = (&t.antagonist, rec.metrics.get(ANTAGONIST_RATE)) else {
+        return;
+    };
+    let (info, why) = judge_pressure(kind, rate, solo, share);
+    rec.info.extend(info);
+    if let Some(why) = why {
+        rec.valid = false;
+        rec.error.get_or_insert(why);
+    }
+}
+
 /// Counts of one environment's run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -470,9 +688,10 @@ pub fn run(
     cfg: &Config,
     specs: &BTreeMap<Workload, WorkloadSpec>,
     run_id: &str,
-    done: &BTreeSet<TrialKey>,
+    before: &[ResultRecord],
     mut record: impl FnMut(&ResultRecord) -> Result<()>,
 ) -> Result<Summary> {
+    let done = &done_trials(before, &env.id());
     let left: Vec<(u32, Trial)> = (0..cfg.reps)
         .flat_map(|rep| {
             order(cfg, env_index, rep)
@@ -519,6 +738,38 @@ pub fn run(
         }
     }
     let mut s = Summary::default();
+    // Each antagonist alone (and the host's bandwidth scaling), once per
+    // environment, before the trials it judges.
+    let mut solo_rate = solo_rates(before, &env.id());
+    for so in solos(cfg, env.kind()) {
+        if done.contains(&(
+            so.rep,
+            so.placement.clone(),
+            SOLO.to_string(),
+            so.kind.clone(),
+        )) {
+            continue;
+        }
+        if interrupted() {
+            return Err(Interrupted.into());
+        }
+        let started = SystemTime::now();
+        let m = solo(env, cfg, &so);
+        if let Err(e) = &m {
+            if e.downcast_ref::<Interrupted>().is_some() || interrupted() {
+                return Err(Interrupted.into());
+            }
+        }
+        let rec = solo_record(run_id, env, &so, started, &m);
+        if let Ok(p) = &m {
+            solo_rate.insert((so.placement.clone(), so.kind.clone()), p.rate);
+        }
+        s.measured += 1;
+        if !rec.valid {
+            s.invalid += 1;
+        }
+        record(&rec)?;
+    }
     for (rep, t) in left {
         {
             if interrupted() {
@@ -538,7 +789,14 @@ pub fn run(
                 *l = (*l).max(m.victim_wall);
             }
             let l = limits(cfg, env.kind(), t.placement, Role::Victim);
-            let rec = to_record(run_id, env, rep, &t, &l, started, &m);
+            let solo = t.antagonist.as_ref().and_then(|a| {
+                solo_rate
+                    .get(&(t.placement.name().to_string(), a.clone()))
+                    .copied()
+            });
+            let share = expected_share(cfg, t.placement);
+            let mut rec = to_record(run_id, env, rep, &t, &l, started, &m);
+            apply_pressure(&mut rec, &t, solo, share);
             s.measured += 1;
             if !rec.valid {
                 s.invalid += 1;
@@ -567,6 +825,10 @@ mod tests {
         fail_ready_at: Option<usize>,
         /// Launch number whose `wait` fails.
         fail_wait_at: Option<usize>,
+        /// Antagonist launches so far, and from which one on (0-based) an
+        /// antagonist reaches only a fifth of its usual rate.
+        antagonists: AtomicUsize,
+        weak_from: Option<usize>,
     }
 
     struct FakeInstance {
@@ -576,6 +838,7 @@ mod tests {
         wait_ok: bool,
         args: Vec<String>,
         pinned: bool,
+        rate: f64,
     }
 
     impl FakeInstance {
@@ -614,8 +877,8 @@ mod tests {
             let p = Progress {
                 kind: isobench_workloads::antagonist::Kind::Cpu,
                 elapsed_s: 1.0,
-                ops: 500_000_000,
-                rate: 500.0,
+                ops: (self.rate * 1e6) as u64,
+                rate: self.rate,
                 failures: 0,
             };
             Ok(format!("ISOBENCH-READY\n{}\n", p.to_line()))
@@ -683,6 +946,13 @@ mod tests {
             l.push((spec.args.clone(), limits.clone()));
             let n = l.len();
             self.live.fetch_add(1, Ordering::SeqCst);
+            let mut rate = 500.0;
+            if spec.args[0] == "antagonist" {
+                let k = self.antagonists.fetch_add(1, Ordering::SeqCst);
+                if self.weak_from.is_some_and(|w| k >= w) {
+                    rate = 100.0;
+                }
+            }
             Ok(Box::new(FakeInstance {
                 live: Arc::clone(&self.live),
                 stopped: false,
@@ -690,6 +960,7 @@ mod tests {
                 wait_ok: self.fail_wait_at != Some(n),
                 args: spec.args.clone(),
                 pinned: limits.cpus.is_some(),
+                rate,
             }))
         }
         fn cleanup(&mut self) -> Result<()> {
@@ -714,6 +985,7 @@ mod tests {
             matched_only: false,
             warmup: true,
             native_pids: true,
+            solo_ms: 0,
         }
     }
 
@@ -820,7 +1092,7 @@ mod tests {
     fn records_pair_alone_and_beside_in_the_report_format() {
         let env = FakeEnv::default();
         let mut recs = Vec::new();
-        let s = run(&env, 0, &cfg(), &specs(), "r1", &BTreeSet::new(), |r| {
+        let s = run(&env, 0, &cfg(), &specs(), "r1", &[], |r| {
             recs.push(r.clone());
             Ok(())
         })
@@ -828,16 +1100,35 @@ mod tests {
         assert_eq!(
             s,
             Summary {
-                measured: 36,
+                measured: 36 + 8,
                 invalid: 0
             }
         );
-        assert_eq!(recs.len(), 36);
+        assert_eq!(recs.len(), 36 + 8);
+        // The solos: each antagonist alone per placement, and the streamer
+        // with 1 thread and with one per CPU, twice.
+        let solo: Vec<_> = recs.iter().filter(|r| r.params["victim"] == SOLO).collect();
+        assert_eq!(solo.len(), 8);
+        assert!(solo
+            .iter()
+            .all(|r| r.valid && r.metrics[ANTAGONIST_RATE] == 500.0));
+        let threads = |p: &str| {
+            solo.iter()
+                .find(|r| r.params["placement"] == p)
+                .map(|r| r.params["threads"].clone())
+        };
+        assert_eq!(threads(ONE_CORE), Some(serde_json::json!(1)));
+        assert_eq!(threads(ALL_CORES), Some(serde_json::json!(2)));
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
         let r = recs
             .iter()
-            .find(|r| r.params["antagonist"] == "cpu" && r.params["placement"] == "shared")
+            .find(|r| {
+                r.params["antagonist"] == "cpu"
+                    && r.params["placement"] == "shared"
+                    && r.params["victim"] != SOLO
+            })
             .unwrap();
+        assert_eq!(r.info["antagonist_fraction_of_solo"], "1.000");
         assert_eq!(r.workload, WORKLOAD);
         assert_eq!(r.params["threads"], 2, "the victim's own params are kept");
         assert_eq!(r.metrics[ANTAGONIST_RATE], 500.0);
@@ -849,7 +1140,7 @@ mod tests {
             .unwrap();
         assert!(!alone.metrics.contains_key(ANTAGONIST_RATE));
         // Launches: 4 warm-ups, then per trial antagonist + victim.
-        assert_eq!(env.launches.lock().unwrap().len(), 4 + 3 * (4 + 8 * 2));
+        assert_eq!(env.launches.lock().unwrap().len(), 4 + 8 + 3 * (4 + 8 * 2));
         // The reports crate reads them: alone/beside paired by rep.
         let sd = isobench_reports::neighbours::slowdowns(&recs);
         let cell = |place: &str| {
@@ -879,12 +1170,12 @@ mod tests {
                 ..FakeEnv::default()
             };
             let mut recs = Vec::new();
-            let s = run(&env, 0, &cfg(), &specs(), "r1", &BTreeSet::new(), |r| {
+            let s = run(&env, 0, &cfg(), &specs(), "r1", &[], |r| {
                 recs.push(r.clone());
                 Ok(())
             })
             .unwrap();
-            assert_eq!(s.measured, 36);
+            assert_eq!(s.measured, 36 + 8);
             assert!(s.invalid >= 1, "{s:?}");
             assert!(recs.iter().any(|r| !r.valid && r.error.is_some()));
             assert_eq!(env.live.load(Ordering::SeqCst), 0, "launch {n}");
@@ -892,7 +1183,7 @@ mod tests {
         // A failing recorder ends the run, with nothing left running.
         let env = FakeEnv::default();
         let mut k = 0;
-        let e = run(&env, 0, &cfg(), &specs(), "r1", &BTreeSet::new(), |_| {
+        let e = run(&env, 0, &cfg(), &specs(), "r1", &[], |_| {
             k += 1;
             if k == 3 {
                 anyhow::bail!("disk full")
@@ -909,7 +1200,7 @@ mod tests {
         let env = FakeEnv::default();
         let mut first = Vec::new();
         // Interrupted after 10 records (the recorder fails: as a crash).
-        let e = run(&env, 0, &cfg(), &specs(), "r1", &BTreeSet::new(), |r| {
+        let e = run(&env, 0, &cfg(), &specs(), "r1", &[], |r| {
             if first.len() == 10 {
                 anyhow::bail!("killed")
             }
@@ -921,12 +1212,12 @@ mod tests {
         let done = done_trials(&first, "container-fake");
         assert_eq!(done.len(), 10);
         let mut rest = Vec::new();
-        run(&env, 0, &cfg(), &specs(), "r1", &done, |r| {
+        run(&env, 0, &cfg(), &specs(), "r1", &first, |r| {
             rest.push(r.clone());
             Ok(())
         })
         .unwrap();
-        assert_eq!(rest.len(), 36 - 10);
+        assert_eq!(rest.len(), 36 + 8 - 10);
         let mut all = done_trials(&first, "container-fake");
         for r in &rest {
             assert!(all.insert((
@@ -936,7 +1227,7 @@ mod tests {
                 r.params["antagonist"].as_str().unwrap().to_string(),
             )));
         }
-        assert_eq!(all.len(), 36, "every trial once");
+        assert_eq!(all.len(), 36 + 8, "every trial once");
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
         // Another environment's records do not count.
         assert!(done_trials(&first, "native").is_empty());
@@ -952,6 +1243,16 @@ mod tests {
         let o = order(&c, 0, 0);
         // 2 placements x 2 victims x (alone + its own antagonist).
         assert_eq!(o.len(), 8);
+        // Solos: the 2 antagonists per placement, and the scaling pair twice.
+        assert_eq!(solos(&c, EnvKind::Native).len(), 2 * 2 + 2 * 2);
+        // A CPU victim only: the CPU hog alone per placement, no streamer.
+        let cpu_only = Config {
+            victims: vec![Workload::Cpu],
+            ..c
+        };
+        let so = solos(&cpu_only, EnvKind::Native);
+        assert_eq!(so.len(), 2);
+        assert!(so.iter().all(|s| s.kind == "cpu"));
         for t in &o {
             if let Some(a) = &t.antagonist {
                 assert_eq!(a, matched(t.victim));
@@ -987,6 +1288,71 @@ mod tests {
         assert!(format!("{:#}", e.unwrap_err()).contains("partly alone"));
         let e = antagonist_progress("ISOBENCH-READY\nsegfault\n").unwrap_err();
         assert!(format!("{e:#}").contains("no progress line"), "{e:#}");
+    }
+
+    #[test]
+    fn an_antagonist_below_half_its_solo_rate_invalidates_its_trial() {
+        // The 8 solos reach 500; every antagonist beside a victim only 100.
+        let env = FakeEnv {
+            weak_from: Some(8),
+            ..FakeEnv::default()
+        };
+        let mut recs = Vec::new();
+        let s = run(&env, 0, &cfg(), &specs(), "r1", &[], |r| {
+            recs.push(r.clone());
+            Ok(())
+        })
+        .unwrap();
+        let beside: Vec<_> = recs
+            .iter()
+            .filter(|r| r.params["victim"] != SOLO && r.params["antagonist"] != ALONE)
+            .collect();
+        assert_eq!(beside.len(), 24);
+        assert_eq!(s.invalid, 24, "every trial beside a weak antagonist");
+        for r in beside {
+            assert!(!r.valid);
+            let e = r.error.as_deref().unwrap();
+            assert!(e.contains("reached 20% of its solo rate"), "{e}");
+            assert_eq!(r.info["antagonist_fraction_of_solo"], "0.200");
+        }
+        assert!(recs
+            .iter()
+            .filter(|r| r.params["antagonist"] == ALONE)
+            .all(|r| r.valid));
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn pressure_is_judged_against_the_share_the_placement_allows() {
+        let c = cfg();
+        // 2 CPUs, 2 victim and 2 antagonist threads: shared, half each.
+        assert_eq!(expected_share(&c, Placement::Shared), 0.5);
+        assert_eq!(expected_share(&c, Placement::Partitioned), 1.0);
+        let wide = Config {
+            host_cpus: 8,
+            ..cfg()
+        };
+        assert_eq!(expected_share(&wide, Placement::Shared), 1.0);
+        let (info, why) = judge_pressure("cpu", 300.0, Some(1000.0), 0.5);
+        assert!(why.is_none(), "30% of solo where 50% is the fair share");
+        assert_eq!(info["antagonist_fraction_of_solo"], "0.300");
+        let (_, why) = judge_pressure("cpu", 200.0, Some(1000.0), 0.5);
+        assert!(why.unwrap().contains("less than half of the 50%"));
+        let (_, why) = judge_pressure("membw", 400.0, Some(1000.0), 1.0);
+        assert!(why.is_some());
+        // No solo rate: the pressure is unknown, so the trial fails.
+        let (info, why) = judge_pressure("llc", 400.0, None, 1.0);
+        assert!(info.is_empty());
+        assert!(why.unwrap().contains("no solo rate"));
+        // A host of 1 CPU: no partition, no scaling pair.
+        let one = Config {
+            host_cpus: 1,
+            placements: vec![Placement::Shared],
+            ..cfg()
+        };
+        let so = solos(&one, EnvKind::Native);
+        assert_eq!(so.len(), 2);
+        assert!(so.iter().all(|s| s.placement == "shared"));
     }
 
     #[test]

@@ -27,10 +27,11 @@ pub(super) fn c5(cx: &Cx) -> ClaimResult {
             pct(x.speed.lo),
             pct(x.speed.hi),
             x.n,
-            x.pressure
-                .as_ref()
-                .map(|(r, u)| format!(", antagonist at {r:.1} {u}"))
-                .unwrap_or_default()
+            if x.pressure.is_some() {
+                format!(", {}", x.pressure_words())
+            } else {
+                String::new()
+            }
         )
     };
     let cite = |x: &Slowdown| Cited {
@@ -106,11 +107,30 @@ pub(super) fn c5(cx: &Cx) -> ClaimResult {
             },
         );
         let checks = crate::neighbours::expectations(s);
-        let physics = if checks.is_empty() {
-            String::new()
+        // The host's memory-bandwidth scaling, as each environment measured
+        // it in this run: what a partitioned STREAM victim should expect.
+        let mut scaling: Vec<String> = s
+            .iter()
+            .filter_map(|x| {
+                x.scaling
+                    .as_ref()
+                    .map(|sc| format!("{}: {}", x.env_id, sc.statement()))
+            })
+            .collect();
+        scaling.dedup();
+        let scaling = if scaling.is_empty() {
+            " The host's memory-bandwidth scaling was not measured in this run, so no expectation is set for a partitioned STREAM victim.".to_string()
         } else {
             format!(
-                " Against what the host's physics predict (a CPU hog halves a CPU victim sharing the CPUs and partitioning keeps nearly all of it; memory bandwidth is shared below cgroups and hypervisors, so partitioning does not protect a STREAM victim): {}.",
+                " Memory-bandwidth scaling measured in this run: {}.",
+                scaling.join("; ")
+            )
+        };
+        let physics = if checks.is_empty() {
+            scaling
+        } else {
+            format!(
+                "{scaling} Against what the host's physics predict (a CPU hog halves a CPU victim sharing the CPUs and partitioning keeps nearly all of it; a streamer slows a STREAM victim sharing the CPUs, and partitioned as the scaling above predicts): {}.",
                 crate::neighbours::describe_checks(&checks)
             )
         };

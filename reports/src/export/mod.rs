@@ -251,7 +251,13 @@ pub fn neighbour_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<Strin
                     x.n,
                     x.pressure
                         .as_ref()
-                        .map(|(r, u)| format!("; antagonist {} {u}", num(*r)))
+                        .map(|(r, u)| format!(
+                            "; antagonist {} {u}{}",
+                            num(*r),
+                            x.fraction_of_solo()
+                                .map(|f| format!(" ({:.0}% of solo)", 100.0 * f))
+                                .unwrap_or_else(|| " (solo not measured)".into())
+                        ))
                         .unwrap_or_default()
                 )
             })
@@ -280,7 +286,7 @@ pub fn permission_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<Stri
 }
 
 /// What the neighbour table's cells mean.
-pub const NEIGHBOUR_NOTE: &str = "One headline metric per victim (every metric is in results.csv). Victim speed beside the antagonist relative to the victim alone in the same placement (1.00× = undisturbed), paired by repetition, with its 95% interval and n; the antagonist's achieved rate shows the pressure it applied. Partitioned: containers with their own cpuset, CPU quota, memory and pids limits; VMs with pinned vCPU threads; native with CPU affinity.";
+pub const NEIGHBOUR_NOTE: &str = "One headline metric per victim (every metric is in results.csv). Victim speed beside the antagonist relative to the victim alone in the same placement (1.00× = undisturbed), paired by repetition, with its 95% interval and n; the antagonist's achieved rate shows the pressure it applied, and its share of the rate the same antagonist reached alone in the same placement (a trial below half of what it could keep there is invalid). Partitioned: containers with their own cpuset, CPU quota, memory and pids limits; VMs with pinned vCPU threads; native with CPU affinity.";
 
 /// The environments with figures of `workload`, in report order: all of
 /// them, those comparable with native, and those that ran other parameters

@@ -230,6 +230,32 @@ impl History {
         }
     }
 
+    /// The stored run.json of a run (exact id), as JSON; `None` for runs
+    /// recorded before schema version 2 or unknown ids.
+    pub fn run_json(&mut self, run_id: &str) -> Result<Option<serde_json::Value>, HistoryError> {
+        let text: Option<String> = match &mut self.backend {
+            Backend::Sqlite(c) => {
+                let r = c.query_row(RUN_SQL, [run_id], |r| r.get::<_, Option<String>>(0));
+                match r {
+                    Ok(t) => t,
+                    Err(rusqlite::Error::QueryReturnedNoRows) => None,
+                    Err(e) => {
+                        return Err(HistoryError::Sql {
+                            path: self.path.clone(),
+                            source: e,
+                        })
+                    }
+                }
+            }
+            Backend::Pg(c) => c
+                .query_opt(&super::pg_sql(RUN_SQL), &[&run_id])
+                .and_then(|r| r.map(|r| r.try_get::<_, Option<String>>(0)).transpose())
+                .map_err(|e| pg_err(&self.location, e))?
+                .flatten(),
+        };
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
     /// A stored run digested for `report` and `compare`, as
     /// [`crate::digest::digest_run_dir`] digests a run directory. `id` is a
     /// run id or a unique prefix of one. A run missing repetitions (a store
