@@ -223,7 +223,7 @@ fn parse_line(l: &str, path: &Path, line: usize) -> Result<ResultRecord, LineErr
                 supported: SCHEMA_VERSION,
             }));
         }
-        return Ok(rec);
+        return Ok(classify(rec));
     }
     // Otherwise find out why, as JSON first.
     let value: serde_json::Value = serde_json::from_str(l).map_err(LineError::Json)?;
@@ -235,14 +235,33 @@ fn parse_line(l: &str, path: &Path, line: usize) -> Result<ResultRecord, LineErr
             supported: SCHEMA_VERSION,
         })),
         // (A line with a repeated key parses as a value only.)
-        _ => serde_json::from_value::<ResultRecord>(value).map_err(|source| {
-            LineError::Fatal(LoadError::BadLine {
-                path: path.to_path_buf(),
-                line,
-                source,
-            })
-        }),
+        _ => serde_json::from_value::<ResultRecord>(value)
+            .map(classify)
+            .map_err(|source| {
+                LineError::Fatal(LoadError::BadLine {
+                    path: path.to_path_buf(),
+                    line,
+                    source,
+                })
+            }),
     }
+}
+
+/// A sandbox (gVisor's runsc: a user-space kernel) runs as an OCI runtime,
+/// so its records say `container`, but it is a class of its own between
+/// containers and VMs: its environment detail says so (`class`), and the
+/// claims about containers must not count it. Its records are read as
+/// environment class `sandbox`.
+fn classify(mut rec: ResultRecord) -> ResultRecord {
+    if rec.env == "container"
+        && rec
+            .env_detail
+            .get("class")
+            .is_some_and(|c| c.starts_with("sandbox"))
+    {
+        rec.env = "sandbox".to_string();
+    }
+    rec
 }
 
 enum LineError {
@@ -371,6 +390,25 @@ mod tests {
             warnings[0],
             LoadWarning::TruncatedLastLine { line: 2, .. }
         ));
+    }
+
+    #[test]
+    fn a_sandbox_column_is_its_own_class() {
+        let run = testdata::fixture_run(1, 1.0);
+        let mut rec = run
+            .records
+            .iter()
+            .find(|r| r.env == "container")
+            .unwrap()
+            .clone();
+        let plain = serde_json::to_string(&rec).unwrap();
+        rec.env_detail
+            .insert("class".into(), "sandbox: user-space kernel (runsc)".into());
+        let sandbox = serde_json::to_string(&rec).unwrap();
+        let (records, _) =
+            parse_results(&format!("{plain}\n{sandbox}\n"), Path::new("r.jsonl")).unwrap();
+        assert_eq!(records[0].env, "container");
+        assert_eq!(records[1].env, "sandbox");
     }
 
     #[test]
