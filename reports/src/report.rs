@@ -315,13 +315,21 @@ pub fn bytes_text(x: f64) -> String {
 /// as a small ratio needs.
 pub fn ratio_text(f: &crate::analysis::Figure, v: &crate::export::Val) -> String {
     use crate::plot::draw::ratio_digits;
-    let slower = f.direction == crate::metric::Direction::LowerIsBetter;
-    let (p, ci) = if slower {
-        (1.0 / v.point, v.ci.map(|(lo, hi)| (1.0 / hi, 1.0 / lo)))
+    // A time (lower is better) reads as "× slower" (its time over native's);
+    // below 1 that would read "0.75× slower", so a faster point reads as
+    // "× faster" (native's time over its own) instead. Speeds stay ratios.
+    let time = f.direction == crate::metric::Direction::LowerIsBetter;
+    let (p, ci, word) = if time && v.point > 1.0 {
+        (v.point, v.ci, " faster")
+    } else if time {
+        (
+            1.0 / v.point,
+            v.ci.map(|(lo, hi)| (1.0 / hi, 1.0 / lo)),
+            " slower",
+        )
     } else {
-        (v.point, v.ci)
+        (v.point, v.ci, "")
     };
-    let word = if slower { " slower" } else { "" };
     match ci {
         Some((lo, hi)) => format!(
             "{}×{word} [{}, {}] (n={})",
@@ -596,6 +604,13 @@ mod tests {
             .find(|f| f.workload == "latency")
             .expect("latency");
         assert_eq!(ratio_text(lat, &v), "2.00× slower [1.56, 2.50] (n=3)");
+        let faster = crate::export::Val {
+            point: 1.25,
+            ci: Some((0.9, 1.6)),
+            n: 3,
+            method: String::new(),
+        };
+        assert_eq!(ratio_text(lat, &faster), "1.25× faster [0.90, 1.60] (n=3)");
         let triad = a
             .figures
             .iter()

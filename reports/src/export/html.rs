@@ -225,7 +225,7 @@ fn headline(s: &mut String, cx: &ReportContext) {
     }
     let _ = writeln!(
         s,
-        "</table><p class=\"note\">Speed relative to native: 1.00× = native, higher is better; latency and startup ratios read \"× slower\" (2.0× slower = twice native's time). Ratio of geometric means with its 95% interval ({}) and the number of valid repetitions n; \"no interval\" when n=1. Startup and footprint are absolute geometric means. \"not comparable\": the environment ran the workload with other parameters, so no ratio is computed.</p>",
+        "</table><p class=\"note\">Speed relative to native: 1.00× = native, higher is better; latency and startup ratios read \"× slower\" (2.0× slower = twice native's time), or \"× faster\" when they beat native. Ratio of geometric means with its 95% interval ({}) and the number of valid repetitions n; \"no interval\" when n=1. Startup and footprint are absolute geometric means. \"not comparable\": the environment ran the workload with other parameters, so no ratio is computed.</p>",
         esc(&interval_methods(a))
     );
 }

@@ -72,7 +72,7 @@ pub fn to_markdown(cx: &ReportContext) -> String {
         }
         let _ = writeln!(
             s,
-            "\nSpeed relative to native (1.00× = native, higher is better; latency and startup ratios read \"× slower\") with its 95% interval ({}) and n; \"no interval\" when n=1. Startup and footprint are absolute. \"not comparable\": other parameters than native, no ratio.\n",
+            "\nSpeed relative to native (1.00× = native, higher is better; latency and startup ratios read \"× slower\", or \"× faster\" when they beat native) with its 95% interval ({}) and n; \"no interval\" when n=1. Startup and footprint are absolute. \"not comparable\": other parameters than native, no ratio.\n",
             interval_methods(a)
         );
     }
