@@ -40,6 +40,23 @@ pub struct Rig {
     pub user: Option<isobench_testkit::testuser::TestUser>,
 }
 
+/// A test that fails half way (a panicking assert) still removes its
+/// container: process, cgroup and state go with `delete --force` before the
+/// rig's directory does (without it a failed test left the container's
+/// cgroups behind under /sys/fs/cgroup/*/isorun).
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if self.root.exists() {
+            let _ = self
+                .cmd()
+                .args(["delete", "--force", &self.id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// Put busybox and its applet links into `dir/bin`.
 pub fn install_busybox(dir: &Path) {
     std::fs::create_dir_all(dir.join("bin")).unwrap();
