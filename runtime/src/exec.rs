@@ -21,7 +21,6 @@
 //! native order) on one pipe; both write `E<text>` on the error pipe, which
 //! is close-on-exec, so EOF without a message means "exec'd".
 
-use crate::caps::CapSets;
 use crate::config::{Plan, ProcessPlan};
 use crate::error::{io, Error, Result};
 use crate::state::{self, State, Status};
@@ -536,40 +535,7 @@ fn run_process(p: &Prepared, err_w: &OwnedFd) -> Result<std::convert::Infallible
         // As init: without no_new_privs the filter needs CAP_SYS_ADMIN.
         crate::seccomp::load(f)?;
     }
-    let caps: Option<CapSets> = pr.caps;
-    if let Some(c) = &caps {
-        crate::caps::drop_bounding(c.bounding)?;
-    }
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-    let gids: Vec<nix::unistd::Gid> = pr
-        .additional_gids
-        .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g))
-        .collect();
-    if !(gids.is_empty() && crate::userns::setgroups_denied()) {
-        nix::unistd::setgroups(&gids).map_err(crate::error::sys("setgroups"))?;
-    }
-    let gid = nix::unistd::Gid::from_raw(pr.gid);
-    nix::unistd::setresgid(gid, gid, gid)
-        .map_err(crate::error::sys(format!("setresgid {}", pr.gid)))?;
-    let uid = nix::unistd::Uid::from_raw(pr.uid);
-    nix::unistd::setresuid(uid, uid, uid)
-        .map_err(crate::error::sys(format!("setresuid {}", pr.uid)))?;
-    if let Some(c) = &caps {
-        crate::caps::apply(c)?;
-    }
-    if let Some(m) = pr.umask {
-        // SAFETY: umask only changes this process's creation mask.
-        unsafe { libc::umask(m as libc::mode_t) };
-    }
-    std::env::set_current_dir(&pr.cwd).map_err(|e| {
-        Error::Init(format!(
-            "process.cwd {}: chdir inside the container: {e}",
-            pr.cwd.display()
-        ))
-    })?;
-    crate::init::check_cwd_inside(&pr.cwd)?;
+    crate::init::become_process(pr)?;
     if pr.no_new_privs {
         // SAFETY: prctl with integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
@@ -616,7 +582,7 @@ mod tests {
             gid: 0,
             additional_gids: vec![5],
             umask: None,
-            caps: Some(CapSets::default()),
+            caps: Some(crate::caps::CapSets::default()),
             rlimits: vec![],
             no_new_privs: false,
             oom_score_adj: None,

@@ -193,41 +193,7 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         // (as runc); the calls left before exec are in any sane profile.
         crate::seccomp::load(f)?;
     }
-    if let Some(caps) = &p.caps {
-        caps::drop_bounding(caps.bounding)?;
-    }
-    // Why: keep the permitted set across the uid change, then set it
-    // exactly with capset.
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
-    let gids: Vec<nix::unistd::Gid> = p
-        .additional_gids
-        .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g))
-        .collect();
-    if !(gids.is_empty() && crate::userns::setgroups_denied()) {
-        nix::unistd::setgroups(&gids).map_err(crate::error::sys("setgroups"))?;
-    }
-    let gid = nix::unistd::Gid::from_raw(p.gid);
-    nix::unistd::setresgid(gid, gid, gid)
-        .map_err(crate::error::sys(format!("setresgid {}", p.gid)))?;
-    let uid = nix::unistd::Uid::from_raw(p.uid);
-    nix::unistd::setresuid(uid, uid, uid)
-        .map_err(crate::error::sys(format!("setresuid {}", p.uid)))?;
-    if let Some(caps) = &p.caps {
-        caps::apply(caps)?;
-    }
-    if let Some(m) = p.umask {
-        // SAFETY: umask only changes this process's creation mask.
-        unsafe { libc::umask(m as libc::mode_t) };
-    }
-    std::env::set_current_dir(&p.cwd).map_err(|e| {
-        Error::Init(format!(
-            "process.cwd {}: chdir inside the container: {e}",
-            p.cwd.display()
-        ))
-    })?;
-    check_cwd_inside(&p.cwd)?;
+    become_process(p)?;
     if p.no_new_privs {
         // Why: no setuid binary or file capability may raise the
         // container's privileges after exec.
@@ -317,6 +283,50 @@ fn close_range(first: u32, last: u32) -> bool {
     // SAFETY: close_range(2) only closes fds; none of those in the range is
     // owned by a live Rust object of this (never returning) child.
     unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) == 0 }
+}
+
+/// Become the configured process (init's and exec's last steps before
+/// no_new_privs and exec): the bounding set dropped, the ids switched with
+/// the permitted capabilities kept across the change, the capability sets
+/// applied exactly, the umask set, and the working directory entered and
+/// checked to lie inside the root.
+pub(crate) fn become_process(p: &crate::config::ProcessPlan) -> Result<()> {
+    if let Some(caps) = &p.caps {
+        caps::drop_bounding(caps.bounding)?;
+    }
+    // Why: keep the permitted set across the uid change, then set it
+    // exactly with capset.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    let gids: Vec<nix::unistd::Gid> = p
+        .additional_gids
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    if !(gids.is_empty() && crate::userns::setgroups_denied()) {
+        nix::unistd::setgroups(&gids).map_err(crate::error::sys("setgroups"))?;
+    }
+    let gid = nix::unistd::Gid::from_raw(p.gid);
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(crate::error::sys(format!("setresgid {}", p.gid)))?;
+    let uid = nix::unistd::Uid::from_raw(p.uid);
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(crate::error::sys(format!("setresuid {}", p.uid)))?;
+    if let Some(caps) = &p.caps {
+        caps::apply(caps)?;
+    }
+    if let Some(m) = p.umask {
+        // SAFETY: umask only changes this process's creation mask.
+        unsafe { libc::umask(m as libc::mode_t) };
+    }
+    std::env::set_current_dir(&p.cwd).map_err(|e| {
+        Error::Init(format!(
+            "process.cwd {}: chdir inside the container: {e}",
+            p.cwd.display()
+        ))
+    })?;
+    check_cwd_inside(&p.cwd)?;
+    Ok(())
 }
 
 /// After chdir: the working directory must lie inside the container's
