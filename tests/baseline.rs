@@ -392,3 +392,48 @@ fn compare_filters_are_comma_lists() {
         refused(&v, needle);
     }
 }
+
+/// Writers saving one name at once on PostgreSQL: each save is whole, so
+/// the baseline ends as exactly one writer's list, never a mix, and no
+/// writer fails.
+#[test]
+fn concurrent_saves_of_one_name_leave_one_whole_list() {
+    let Some(url) = fresh_pg_db("baseline_concurrent") else {
+        return;
+    };
+    let mut h = History::open(Path::new(&url)).unwrap();
+    let ids: Vec<String> = (1..=4)
+        .map(|s| {
+            let run = cpu_run(s);
+            h.push(&run).unwrap();
+            run.info.run_id
+        })
+        .collect();
+    let info = cpu_run(1).info;
+    const WRITERS: usize = 8;
+    // Writer w saves the runs w % 4 .. 4: lists of 1 to 4 runs.
+    let lists: Vec<Vec<String>> = (0..WRITERS).map(|w| ids[w % 4..].to_vec()).collect();
+    let barrier = std::sync::Barrier::new(WRITERS);
+    std::thread::scope(|s| {
+        for list in &lists {
+            let (url, barrier, info) = (&url, &barrier, &info);
+            s.spawn(move || {
+                let mut h = History::open(Path::new(url)).unwrap();
+                barrier.wait();
+                for _ in 0..5 {
+                    h.save_baseline(&isobench_reports::history::Baseline {
+                        name: "ci".into(),
+                        host: info.host.clone(),
+                        plan: info.config.clone(),
+                        saved_at: "2026-12-02T17:00:00Z".into(),
+                        run_ids: list.clone(),
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let all = h.baselines().unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(lists.contains(&all[0].run_ids), "{:?}", all[0].run_ids);
+}
