@@ -239,6 +239,25 @@ fn exercise(db: &str, tmp: &Path) {
     assert_eq!(json["baseline"]["runs"], serde_json::json!(ids));
     assert_eq!(json["base_runs"].as_array().unwrap().len(), 3);
     assert_eq!(json["exit_code"], 0);
+    // A one-run baseline takes the run-to-run spread from the store's
+    // other runs of its host and plan (here the two other base runs).
+    let one = isobench(&[
+        "compare",
+        &arg(&same),
+        "--baseline",
+        "one",
+        "--db",
+        db,
+        "--threshold",
+        "10",
+        "--out",
+        &o,
+    ]);
+    assert!(matches!(one.status.code(), Some(0 | 2)), "{one:?}");
+    assert_eq!(
+        json_of(&out)["changes"][0]["basis"],
+        "run means, run-to-run spread from 2 history run(s)"
+    );
     let mut slow = cpu_run(5);
     for r in slow.records.iter_mut().filter(|r| r.env_id == "native") {
         let g = r.metrics["gflops"];
