@@ -1,6 +1,7 @@
 //! One module per CLI verb.
 
 pub mod all;
+pub mod baseline;
 pub mod clean;
 pub mod compare;
 pub mod density;
@@ -12,5 +13,6 @@ pub mod permissions;
 pub mod push;
 pub mod report;
 pub mod run;
+pub mod select;
 pub mod source;
 pub mod suite;
