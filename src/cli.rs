@@ -117,8 +117,10 @@ pub struct RunArgs {
     /// them after the workloads, into one run directory (the main job).
     #[arg(long, value_enum)]
     pub experiment: Option<Experiment>,
-    /// Density: instances per environment [default: 50 native, 50 per
-    /// container runtime, 6 VMs; --preset quick: 10, 10, 2].
+    /// Density: instances per environment [default: 500 native and per
+    /// container runtime, --preset quick 200; VMs: as many as stay above
+    /// --mem-floor even if every guest used all its memory, at most 4 under
+    /// TCG and 16 with KVM (6 and 32 beyond --preset quick)].
     #[arg(long)]
     pub instances: Option<usize>,
     /// Neighbours: antagonists, comma-separated: cpu, membw, llc, fork

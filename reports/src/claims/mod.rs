@@ -663,6 +663,7 @@ mod engine_access;
 pub mod json;
 mod layers;
 mod memory;
+pub mod merge;
 mod neighbours;
 mod startup;
 #[cfg(test)]
