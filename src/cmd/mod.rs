@@ -4,6 +4,7 @@ pub mod all;
 pub mod clean;
 pub mod compare;
 pub mod density;
+pub mod dry_run;
 pub mod fleet;
 pub mod history;
 pub mod list;
