@@ -132,6 +132,11 @@ pub struct RunArgs {
     /// [default: 2048].
     #[arg(long)]
     pub mem_floor: Option<u64>,
+    /// Print the plan (columns, workloads and their arguments, repetitions,
+    /// experiments) and an estimate of its time, then exit: nothing is
+    /// probed, prepared or written.
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
 }
 
 /// Experiments beyond one instance.

@@ -165,8 +165,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     }
     drop(envs);
     s.finish(false, None)?;
-    println!("{}", s.out.display());
-    eprintln!("report it with: isobench report {}", s.out.display());
+    super::run::print_end(&s.out);
     Ok(0)
 }
 

@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod clean;
 pub mod compare;
 pub mod density;
+pub mod dry_run;
 pub mod fleet;
 pub mod history;
 pub mod list;

@@ -5,6 +5,7 @@ pub mod bencher;
 pub mod csv;
 pub mod html;
 pub mod markdown;
+pub mod terminal;
 
 use crate::analysis::{Analysis, Figure, BASELINE};
 use crate::claims::env_emulated;
@@ -244,20 +245,10 @@ pub fn neighbour_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<Strin
             })
             .map(|x| {
                 format!(
-                    "{:.2}× [{:.2}, {:.2}] (n={}){}",
-                    x.speed.point,
-                    x.speed.lo,
-                    x.speed.hi,
-                    x.n,
-                    x.pressure
-                        .as_ref()
-                        .map(|(r, u)| format!(
-                            "; antagonist {} {u}{}",
-                            num(*r),
-                            x.fraction_of_solo()
-                                .map(|f| format!(" ({:.0}% of solo)", 100.0 * f))
-                                .unwrap_or_else(|| " (solo not measured)".into())
-                        ))
+                    "{}{}",
+                    x.speed_text(),
+                    x.rate_text()
+                        .map(|t| format!("; antagonist {t}"))
                         .unwrap_or_default()
                 )
             })
