@@ -215,9 +215,10 @@ fn mounts_under(p: &Path) -> usize {
 
 /// Natively: the run directory's file system and /dev/shm. Under isorun:
 /// the overlay root, a bind mount of a directory on the run directory's
-/// file system (the same file system natively measured) and a tmpfs.
+/// file system (the same file system natively measured) and a tmpfs; under
+/// gVisor (runsc) the same places through its gofer.
 #[test]
-fn every_place_natively_and_under_isorun() {
+fn every_place_natively_and_in_containers() {
     if !isobench_testkit::require_root("containers") {
         return;
     }
@@ -287,27 +288,45 @@ fn every_place_natively_and_under_isorun() {
     }
     assert!(!r.metrics.keys().any(|k| k.ends_with("_rootfs")), "{r:?}");
 
-    let mut c = ContainerEnv::new(&Oci::bare(Runtime::Isorun), isorun).unwrap();
-    c.prepare(&ctx).unwrap();
-    assert!(c.cannot_run(Workload::Fileio).is_none());
-    let o = c.run(&spec, timeout);
-    c.cleanup().unwrap();
-    let o = o.unwrap().result;
-    assert!(o.valid, "{o:?}");
-    assert_eq!(o.info["fs_rootfs"], "overlay");
-    assert_eq!(
-        o.info["fs_disk"], native_fs,
-        "the bind mount reaches the host's file system"
-    );
-    assert_eq!(o.info["fs_tmpfs"], "tmpfs");
-    for place in ["rootfs", "disk", "tmpfs"] {
-        for ph in Phase::ALL {
-            let m = ph.rate_metric(place);
-            assert!(o.metrics.get(&m).is_some_and(|v| *v > 0.0), "{m}: {o:?}");
-        }
+    let mut runtimes = vec![Runtime::Isorun];
+    if isobench::locate::which("runsc").is_some() {
+        runtimes.push(Runtime::Runsc);
+    } else {
+        isobench_testkit::missing(
+            "runsc not installed (scripts/setup.sh installs it): gVisor's places not checked",
+        );
     }
-    // Same parameters in both columns: the ratios to native are sound.
-    assert_eq!(r.params, o.params);
+    for rt in runtimes {
+        let gvisor = rt == Runtime::Runsc;
+        let mut c = ContainerEnv::new(&Oci::bare(rt), isorun.clone()).unwrap();
+        c.prepare(&ctx).unwrap();
+        assert!(c.cannot_run(Workload::Fileio).is_none());
+        let o = c.run(&spec, timeout);
+        c.cleanup().unwrap();
+        let o = o.unwrap().result;
+        assert!(o.valid, "{o:?}");
+        if gvisor {
+            // gVisor's gofer serves the bind mount (9p's magic); it caches
+            // file data itself, which the record says.
+            assert_eq!(o.info["fs_disk"], "9p", "{o:?}");
+            assert!(o.info.contains_key("reads_from_cache_disk"), "{o:?}");
+        } else {
+            assert_eq!(o.info["fs_rootfs"], "overlay");
+            assert_eq!(
+                o.info["fs_disk"], native_fs,
+                "the bind mount reaches the host's file system"
+            );
+        }
+        assert_eq!(o.info["fs_tmpfs"], "tmpfs");
+        for place in ["rootfs", "disk", "tmpfs"] {
+            for ph in Phase::ALL {
+                let m = ph.rate_metric(place);
+                assert!(o.metrics.get(&m).is_some_and(|v| *v > 0.0), "{m}: {o:?}");
+            }
+        }
+        // Same parameters in every column: the ratios to native are sound.
+        assert_eq!(r.params, o.params);
+    }
     assert_eq!(mounts_under(scratch.path()), 0);
     assert_eq!(ours_in_shm(), 0, "nothing left in /dev/shm");
 }
