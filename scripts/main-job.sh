@@ -10,5 +10,5 @@
 main_job=(run --experiment all
     --env native,container,vm
     --runtime isorun,runc,crun
-    --workload cpu,membw,randacc,latency,startup,copyup,ovlmount,fsmeta,layers
+    --workload cpu,membw,randacc,latency,startup,copyup,ovlmount,fsmeta,layers,fileio
     --preset quick)

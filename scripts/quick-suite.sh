@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: set up, then one command measures everything into one run
 # directory with one run id: the quick suite natively, in containers (isorun,
-# runc, crun) and in a VM with every workload (claim C7's among them), then
+# runc, crun) and in a VM with every workload (claim C7's and C8's among them), then
 # the density experiment (idle instances launched one at a time, claim C4),
 # the noisy-neighbour experiment (native and isorun: cpu and membw victims
 # alone and beside the antagonist of their own resource, shared and

@@ -2,7 +2,8 @@
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
 # as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, Slurm and
 # munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7),
-# podman with conmon, sudo (the permission check of claim C6),
+# podman with conmon, sudo (the permission check of claim C6), fio (the
+# reference of the file I/O workload, claim C8),
 # libseccomp-dev and pkg-config (isorun links libseccomp), clang (builds
 # isorun's cgroup v2 eBPF device program) (Debian packages;
 # no server is started as a service: scripts/test.sh runs a throwaway
@@ -24,6 +25,7 @@ fi
 pkgs=(qemu-system-x86 busybox-static runc crun runsc cpio ca-certificates postgresql
     slurmctld slurmd slurm-client munge uidmap podman conmon sudo umoci
     libseccomp-dev pkg-config clang
+    fio  # the reference of the fileio workload (tests/fileio.rs)
     chromium)  # chromium: the report test of reports/tests/browser.rs
 missing=()
 for p in "${pkgs[@]}"; do

@@ -135,6 +135,14 @@ pub fn native_run_s(spec: &WorkloadSpec) -> f64 {
         Workload::Layers => {
             3.8 * arg_bytes(spec, "--layer-size").unwrap_or(4.0 * MIB) / (4.0 * MIB)
         }
+        // 1–1.5 s per run at 32 MiB and 300 random operations per place
+        // (two or three places): the sequential phases scale with the file,
+        // the random ones (an fsync per write) with the operations.
+        Workload::Fileio => {
+            let size = arg_bytes(spec, "--file-size").unwrap_or(32.0 * MIB);
+            let ops = arg_f64(spec, "--rand-ops").unwrap_or(300.0);
+            0.2 + 0.4 * size / (32.0 * MIB) + 0.8 * ops / 300.0
+        }
     }
 }
 

@@ -124,7 +124,17 @@ pub struct Plan {
     /// know (e.g. STREAM arrays capped below 4x the LLC by a short preset).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Bytes of the `fileio` file when the host's memory caps it below the
+    /// preset's size (a tmpfs place holds the whole file in memory): at
+    /// most [`FILEIO_MEMORY_SHARE`] of MemAvailable. `None`: the preset's.
+    #[serde(default)]
+    pub fileio_file_bytes: Option<u64>,
 }
+
+/// The `fileio` file may take at most 1/this of the host's available
+/// memory (a tmpfs place keeps it in memory, beside the page cache of the
+/// disk place's file).
+pub const FILEIO_MEMORY_SHARE: u64 = 8;
 
 /// STREAM arrays of the short presets (`quick`, `gate`) are capped at this
 /// size, so that a host reporting a very large last-level cache (an Intel
@@ -326,6 +336,11 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
             )));
         }
     }
+    let fileio_file_bytes = if workloads.contains(&Workload::Fileio) {
+        fileio_cap(preset, input.host_mem_available_bytes, &mut notes)
+    } else {
+        None
+    };
     let out = input
         .out
         .clone()
@@ -346,7 +361,47 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         stream,
         pages,
         notes,
+        fileio_file_bytes,
     })
+}
+
+/// The `fileio` file size when the host's memory caps the preset's (the
+/// larger of the two sizings, native and emulated), with a note saying so.
+fn fileio_cap(preset: Preset, avail: Option<u64>, notes: &mut Vec<String>) -> Option<u64> {
+    use isobench_workloads::args::{parse, Command};
+    use isobench_workloads::{Sizing, WorkloadSpec};
+    let avail = avail?;
+    let preset_size = [false, true]
+        .into_iter()
+        .filter_map(|emulated| {
+            let spec = WorkloadSpec::for_sizing(
+                Workload::Fileio,
+                &Sizing {
+                    preset,
+                    threads: 1,
+                    emulated,
+                },
+            );
+            match parse(&spec.args, 1) {
+                Ok(Command::Fileio(c)) => Some((c.file_size, c.block)),
+                _ => None,
+            }
+        })
+        .max()?;
+    let (size, block) = preset_size;
+    let cap = avail / FILEIO_MEMORY_SHARE / block * block;
+    if size <= cap {
+        return None;
+    }
+    let cap = cap.max(block);
+    notes.push(format!(
+        "fileio files are {} MiB, below the {} preset's {} MiB: at most 1/{FILEIO_MEMORY_SHARE} of the host's available memory ({} MiB), since a tmpfs place holds the whole file in memory",
+        cap >> 20,
+        preset.name(),
+        size >> 20,
+        avail >> 20
+    ));
+    Some(cap)
 }
 
 #[cfg(test)]
@@ -421,6 +476,38 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    /// A tmpfs place holds the fileio file in memory: a small host gets a
+    /// smaller file (a whole number of blocks) and a note; a large one the
+    /// preset's, every column the same.
+    #[test]
+    fn the_fileio_file_is_capped_by_the_host_s_memory() {
+        let mut i = input();
+        i.workloads = vec!["fileio".into()];
+        i.preset = "standard".into();
+        i.host_mem_available_bytes = Some(22 << 30);
+        let p = build(&i).unwrap();
+        assert_eq!(p.fileio_file_bytes, None);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+        i.host_mem_available_bytes = Some(1 << 30);
+        let p = build(&i).unwrap();
+        assert_eq!(p.fileio_file_bytes, Some(128 << 20));
+        assert!(
+            p.notes[0].contains("fileio files are 128 MiB"),
+            "{:?}",
+            p.notes
+        );
+        let spec = crate::runner::specs(&p, false)
+            .remove(&Workload::Fileio)
+            .unwrap();
+        let at = spec.args.iter().position(|a| a == "--file-size").unwrap();
+        assert_eq!(spec.args[at + 1], (128u64 << 20).to_string());
+        // Without fileio in the plan, no cap and no note.
+        i.workloads = vec!["cpu".into()];
+        let p = build(&i).unwrap();
+        assert_eq!(p.fileio_file_bytes, None);
+        assert!(p.notes.is_empty());
     }
 
     /// An Intel Xeon guest has been seen reporting a 260 MiB L3: the quick

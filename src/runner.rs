@@ -56,7 +56,23 @@ pub fn spec_for(plan: &Plan, w: Workload, sizing: &Sizing) -> WorkloadSpec {
     if matches!(w, Workload::Membw | Workload::Randacc | Workload::Latency) {
         push("--pages", plan.pages.name().into());
     }
+    if let (Workload::Fileio, Some(cap)) = (w, plan.fileio_file_bytes) {
+        cap_arg(&mut spec.args, "--file-size", cap);
+    }
     spec
+}
+
+/// Lower the size `args` give after `flag` to at most `cap` bytes (the
+/// preset always gives one; a flag may not appear twice).
+fn cap_arg(args: &mut [String], flag: &str, cap: u64) {
+    if let Some(i) = args.iter().position(|a| a == flag) {
+        if let Some(v) = args.get_mut(i + 1) {
+            let given = isobench_workloads::args::parse_size(v).unwrap_or(u64::MAX);
+            if given > cap {
+                *v = cap.to_string();
+            }
+        }
+    }
 }
 
 /// The arguments of every workload of the plan, the same for every

@@ -184,6 +184,57 @@ pub fn c7_records(reps: u32, added: f64, copy_ms: f64) -> Vec<ResultRecord> {
     out
 }
 
+/// Records of claim C8's `fileio` workload: native at `disk` and `tmpfs`
+/// (seq 400 MB/s, random 2000 IOPS on disk; 10x on tmpfs), `container-isorun`
+/// at `container` × native on the same places plus an overlay `rootfs`,
+/// and `vm-kvm` (accelerator kvm) at `vm` × native on `disk` when given.
+/// Repetitions wobble by ±1%.
+pub fn c8_records(reps: u32, container: f64, vm: Option<f64>) -> Vec<ResultRecord> {
+    let rates = |place: &str, scale: f64, rep: u32| -> Vec<(String, f64, &'static str)> {
+        let base = if place == "disk" { 1.0 } else { 10.0 };
+        let w = 1.0 + 0.01 * ((rep % 3) as f64 - 1.0);
+        vec![
+            (
+                format!("seq_read_mbs_{place}"),
+                400.0 * base * scale * w,
+                "MB/s",
+            ),
+            (
+                format!("seq_write_mbs_{place}"),
+                300.0 * base * scale * w,
+                "MB/s",
+            ),
+            (
+                format!("rand_read_iops_{place}"),
+                2000.0 * base * scale * w,
+                "IOPS",
+            ),
+            (
+                format!("rand_write_iops_{place}"),
+                500.0 * base * scale * w,
+                "IOPS",
+            ),
+        ]
+    };
+    let mut out = Vec::new();
+    for rep in 0..reps {
+        let mut n = rates("disk", 1.0, rep);
+        n.extend(rates("tmpfs", 1.0, rep));
+        out.push(record("native", "fileio", rep, &n));
+        // Wobbles out of step with native's, so ratios have a spread.
+        let mut c = rates("disk", container, rep + 1);
+        c.extend(rates("tmpfs", container, rep + 1));
+        c.extend(rates("rootfs", 9.0, rep + 1));
+        out.push(record("container-isorun", "fileio", rep, &c));
+        if let Some(v) = vm {
+            let mut r = record("vm-kvm", "fileio", rep, &rates("disk", v, rep + 2));
+            r.env_detail = BTreeMap::from([("accel".to_string(), "kvm".to_string())]);
+            out.push(r);
+        }
+    }
+    out
+}
+
 pub fn fixture_run(reps: u32, triad_scale: f64) -> Run {
     fixture_run_seeded(reps, triad_scale, 42)
 }

@@ -268,6 +268,9 @@ impl Environment for ContainerEnv {
         std::fs::create_dir_all(&state_root)?;
         let runs = dir.join("runs");
         std::fs::create_dir_all(&runs)?;
+        // The host side of fileio's `disk` place: on the run directory's
+        // file system (not under runs/, which is a tmpfs for peers).
+        std::fs::create_dir_all(dir.join(FILEIO_DISK_DIR))?;
         if !self.is_isorun() && !self.rootless {
             // Why: the containers' upper layers on a tmpfs, as isorun keeps
             // them, so no runtime pays for syncing a disk file system.
@@ -339,6 +342,10 @@ impl Environment for ContainerEnv {
         // the overlay mounted on this instance's rootfs.
         let mut args = vec![WORKLOAD_PATH.to_string()];
         args.extend(spec.args.iter().cloned());
+        let fileio = spec.workload == isobench_workloads::Workload::Fileio;
+        if fileio {
+            isobench_workloads::fileio::add_places(&mut args, &container_fileio_places());
+        }
         // Rootless: every runtime gets the same rootless config (a user
         // namespace with the caller's maps), as `runc spec --rootless`.
         let mut config = if let Some((u, _)) = &p.user {
@@ -364,6 +371,9 @@ impl Environment for ContainerEnv {
         }
         if !limits.is_empty() {
             config["linux"]["resources"] = resources_json(limits);
+        }
+        if fileio {
+            add_fileio_mounts(&mut config, &p.dir.join(FILEIO_DISK_DIR))?;
         }
         config["annotations"] = serde_json::json!({
             ANNOTATION_IMAGE: IMAGE,
@@ -769,6 +779,52 @@ impl Drop for ContainerEnv {
     fn drop(&mut self) {
         let _ = self.cleanup();
     }
+}
+
+/// Directory (in the environment's scratch directory) bind-mounted as
+/// fileio's `disk` place.
+const FILEIO_DISK_DIR: &str = "fileio-disk";
+/// Where fileio's places are inside a container.
+const FILEIO_ROOTFS: &str = "/isobench-fileio";
+const FILEIO_DISK: &str = "/isobench-disk";
+const FILEIO_TMPFS: &str = "/isobench-tmpfs";
+
+/// fileio's places in a container: its root file system (the overlay's
+/// upper layer), a bind mount of a host directory on the run directory's
+/// file system, and a tmpfs mount.
+pub fn container_fileio_places() -> Vec<isobench_workloads::fileio::Place> {
+    use isobench_workloads::fileio::{Place, PLACE_DISK, PLACE_ROOTFS, PLACE_TMPFS};
+    [
+        (PLACE_ROOTFS, FILEIO_ROOTFS),
+        (PLACE_DISK, FILEIO_DISK),
+        (PLACE_TMPFS, FILEIO_TMPFS),
+    ]
+    .map(|(name, dir)| Place {
+        name: name.into(),
+        dir: dir.into(),
+    })
+    .to_vec()
+}
+
+/// The bind mount and the tmpfs of fileio's places, added to the OCI
+/// config's `mounts` (runtime spec, "Mounts").
+pub fn add_fileio_mounts(config: &mut serde_json::Value, disk_source: &Path) -> Result<()> {
+    let mounts = config["mounts"]
+        .as_array_mut()
+        .ok_or_else(|| anyhow!("the OCI config has no mounts array"))?;
+    mounts.push(serde_json::json!({
+        "destination": FILEIO_DISK,
+        "type": "bind",
+        "source": disk_source,
+        "options": ["rbind", "rw", "nosuid", "nodev"],
+    }));
+    mounts.push(serde_json::json!({
+        "destination": FILEIO_TMPFS,
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=1777"],
+    }));
+    Ok(())
 }
 
 /// What no container (bare runtime or engine) can run, and why.

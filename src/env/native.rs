@@ -153,6 +153,28 @@ impl Instance for NativeInstance {
     }
 }
 
+/// The places of `fileio` natively: a directory on the run directory's
+/// file system, and /dev/shm when it is a tmpfs (the kernel makes its own
+/// subdirectory there and removes it).
+pub fn native_fileio_places(cwd: &Path) -> Vec<isobench_workloads::fileio::Place> {
+    use isobench_workloads::fileio::{Place, PLACE_DISK, PLACE_TMPFS};
+    let mut places = vec![Place {
+        name: PLACE_DISK.into(),
+        dir: cwd.join("fileio").display().to_string(),
+    }];
+    let shm = Path::new("/dev/shm");
+    if isobench_workloads::cow::fs_name(shm) == "tmpfs" {
+        places.push(Place {
+            name: PLACE_TMPFS.into(),
+            dir: shm
+                .join(format!("isobench-fileio-{}", std::process::id()))
+                .display()
+                .to_string(),
+        });
+    }
+    places
+}
+
 impl Environment for Native {
     fn kind(&self) -> EnvKind {
         EnvKind::Native
@@ -199,6 +221,15 @@ impl Environment for Native {
             .ok_or_else(|| anyhow!("native environment not prepared"))?;
         let mut cmd = Command::new(bin);
         cmd.args(&spec.args);
+        if spec.workload == Workload::Fileio {
+            let cwd = self
+                .cwd
+                .as_ref()
+                .ok_or_else(|| anyhow!("native environment not prepared"))?;
+            let mut places = Vec::new();
+            isobench_workloads::fileio::add_places(&mut places, &native_fileio_places(cwd));
+            cmd.args(places);
+        }
         super::process::die_with_parent(&mut cmd);
         if let Some(d) = &self.cwd {
             cmd.current_dir(d);

@@ -643,6 +643,7 @@ pub(super) fn vm_cannot_run(workload: isobench_workloads::Workload) -> Option<St
         W::Copyup => Some("the guest's root file system is the initramfs unpacked into rootfs (tmpfs or ramfs): there is no lower layer to copy up from".into()),
         W::Ovlmount => Some("the guest has no overlayfs: Debian's cloud kernel builds it as a module (CONFIG_OVERLAY_FS=m) and the initramfs holds only the workload binary".into()),
         W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
+        W::Fileio => Some("fileio in the VM needs a virtio-blk disk image attached to the guest, which is not wired yet".into()),
         _ => None,
     }
 }

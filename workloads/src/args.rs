@@ -11,6 +11,7 @@
 //!   ovlmount [--layers N1,N2,...] [--tries T]
 //!   fsmeta   [--files N] [--dir DIR]
 //!   layers   [--layers N] [--layer-size BYTES]   (measured by the host)
+//!   fileio   [--places NAME=DIR,...] [--file-size BYTES] [--block BYTES] [--rand-ops N] [--direct auto|off]
 //!   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
 //! ```
 //!
@@ -59,6 +60,8 @@ pub enum Command {
     /// Print `ISOBENCH-READY` and sleep until killed (SIGKILL: as PID 1 of a
     /// container's pid namespace it ignores other signals).
     Idle,
+    /// Sequential and random file I/O per place (claim C8).
+    Fileio(crate::fileio::FileioConfig),
     Help,
 }
 
@@ -76,6 +79,7 @@ impl Command {
             Command::Fsmeta(_) => Workload::Fsmeta,
             Command::Layers { .. } => Workload::Layers,
             Command::Idle => Workload::Idle,
+            Command::Fileio(_) => Workload::Fileio,
             Command::Antagonist(_) | Command::Help => return None,
         })
     }
@@ -106,6 +110,9 @@ impl Command {
             // 500 tiny layers on a tmpfs.
             Command::Ovlmount(_) => Some(4 << 20),
             Command::Antagonist(c) => c.memory_need(),
+            // The I/O buffer, and the file itself where a place is a tmpfs
+            // (or a guest's rootfs): there the file is memory.
+            Command::Fileio(c) => Some(c.block + crate::fileio::SECTOR + c.file_size),
         }
     }
 }
@@ -135,6 +142,8 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   ovlmount [--layers N1,N2,...] [--tries T]   (overlay mount time, 1..500 lower layers)
   fsmeta   [--files N] [--dir DIR]   (create, stat, unlink of N small files)
   layers   [--layers N] [--layer-size BYTES]   (measured by the host: isobench run)
+  fileio   [--places NAME=DIR,...] [--file-size BYTES] [--block BYTES] [--rand-ops N] [--direct auto|off]
+           (sequential and 4 KiB random read/write with fsync per place; default disk=.)
   idle                     (sleep after ISOBENCH-READY until killed)
   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
            (a noisy neighbour: ISOBENCH-PROGRESS lines with the rate it achieves)
@@ -475,6 +484,34 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
         Workload::Idle => {
             Flags::parse(rest, &[], name)?;
             Command::Idle
+        }
+        Workload::Fileio => {
+            let f = Flags::parse(
+                rest,
+                &["places", "file-size", "block", "rand-ops", "direct"],
+                name,
+            )?;
+            let places = match f.get("places") {
+                None => vec![crate::fileio::Place {
+                    name: "disk".into(),
+                    dir: ".".into(),
+                }],
+                Some(v) => crate::fileio::parse_places(v).map_err(ArgError)?,
+            };
+            let direct = match f.get("direct") {
+                None | Some("auto") => crate::fileio::Direct::Auto,
+                Some("off") => crate::fileio::Direct::Off,
+                Some(v) => return Err(ArgError(format!("--direct '{v}' is not one of auto, off"))),
+            };
+            let c = crate::fileio::FileioConfig {
+                places,
+                file_size: f.size("file-size")?.unwrap_or(64 << 20),
+                block: f.size("block")?.unwrap_or(1 << 20),
+                rand_ops: f.int("rand-ops", 1000, 1, 10_000_000)?,
+                direct,
+            };
+            crate::fileio::validate(&c).map_err(ArgError)?;
+            Command::Fileio(c)
         }
     })
 }

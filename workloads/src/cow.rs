@@ -181,6 +181,9 @@ pub fn fs_name(path: &Path) -> String {
         0x5846_5342 => "xfs".into(),
         0x9123_683E => "btrfs".into(),
         0x6969 => "nfs".into(),
+        // gVisor's gofer-backed files report v9fs's magic.
+        0x0102_1997 => "9p".into(),
+        0x6573_5546 => "fuse".into(),
         t => format!("0x{t:x}"),
     }
 }

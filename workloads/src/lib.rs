@@ -12,6 +12,7 @@ pub mod antagonist;
 pub mod args;
 pub mod cow;
 pub mod cpu;
+pub mod fileio;
 pub mod latency;
 pub mod membw;
 pub mod metrics;

@@ -168,6 +168,25 @@ pub const LAYERS: &[MetricDef] = &[
     MetricDef::lower("oci_image_bytes", "bytes"),
 ];
 
+/// File I/O (claim C8, `fileio`): one family per phase and figure, the
+/// suffix naming the place (`seq_read_mbs_disk`, `rand_write_p99_us_tmpfs`;
+/// see `fileio`). MB/s are 10^6 bytes per second; latencies are per
+/// operation (`rand_write`: the pwrite and its fsync).
+pub const FILEIO: &[MetricDef] = &[
+    MetricDef::higher("seq_write_mbs_", "MB/s").family(),
+    MetricDef::higher("seq_read_mbs_", "MB/s").family(),
+    MetricDef::higher("rand_read_iops_", "IOPS").family(),
+    MetricDef::higher("rand_write_iops_", "IOPS").family(),
+    MetricDef::lower("seq_write_p50_us_", "us").family(),
+    MetricDef::lower("seq_write_p99_us_", "us").family(),
+    MetricDef::lower("seq_read_p50_us_", "us").family(),
+    MetricDef::lower("seq_read_p99_us_", "us").family(),
+    MetricDef::lower("rand_read_p50_us_", "us").family(),
+    MetricDef::lower("rand_read_p99_us_", "us").family(),
+    MetricDef::lower("rand_write_p50_us_", "us").family(),
+    MetricDef::lower("rand_write_p99_us_", "us").family(),
+];
+
 /// The host's experiments around many instances: density (claim C4),
 /// permissions (C6) and the neighbours' applied antagonist rate (C5).
 pub const EXPERIMENTS: &[MetricDef] = &[
@@ -196,6 +215,7 @@ impl Workload {
             Workload::Fsmeta => crate::cow::FSMETA_METRICS,
             Workload::Layers => LAYERS,
             Workload::Idle => &[],
+            Workload::Fileio => FILEIO,
         }
     }
 }

@@ -97,6 +97,22 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
             push("layers", "4".to_string());
             push("layer-size", size.to_string());
         }
+        Workload::Fileio => {
+            // The file size is the preset's, capped by the plan against the
+            // host's memory (`isobench run` passes --file-size); the places
+            // come from each environment. Quick keeps the main job short:
+            // fsync per random write costs a device round trip each.
+            let (size, ops) = match (preset, sizing.emulated) {
+                (Preset::Quick, false) => ("32MiB", 300),
+                (Preset::Quick, true) => ("16MiB", 200),
+                (Preset::Standard, _) => ("256MiB", 2000),
+                (Preset::Full, _) => ("1GiB", 10_000),
+                (Preset::Gate, _) => unreachable!("gate uses quick sizes"),
+            };
+            push("file-size", size.to_string());
+            push("block", "1MiB".to_string());
+            push("rand-ops", ops.to_string());
+        }
         Workload::Latency => {
             let max = match (preset, sizing.emulated) {
                 (Preset::Quick, false) => "256MiB",

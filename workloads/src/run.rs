@@ -159,6 +159,7 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
         Command::Copyup(c) => run_copyup(&mut b, c),
         Command::Ovlmount(c) => run_ovlmount(&mut b, c),
         Command::Fsmeta(c) => run_fsmeta(&mut b, c),
+        Command::Fileio(c) => run_fileio(&mut b, c),
         Command::Layers { .. } => {
             Err("layers is measured by the host (isobench run), not inside an environment".into())
         }
@@ -274,6 +275,95 @@ fn run_fsmeta(b: &mut Builder, c: &crate::cow::FsmetaConfig) -> Result<(), Strin
         c.files,
         crate::cow::SMALL_FILE
     )));
+    Ok(())
+}
+
+/// File I/O per place (claim C8): rates and latency percentiles named by
+/// phase and place; how each place was reached (file system, O_DIRECT or
+/// buffered, cache left resident) in `info`. The places' directories differ
+/// between environments and are not parameters (ratios to native compare
+/// the same work on the place of the same name).
+fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), String> {
+    use crate::fileio::FILEIO_TIMING;
+    b.param("file_size", c.file_size);
+    b.param("block", c.block);
+    b.param("rand_block", crate::fileio::SECTOR);
+    b.param("rand_ops", c.rand_ops);
+    b.param("direct", c.direct.name());
+    b.info("places", crate::fileio::places_arg(&c.places));
+    b.info("timing", FILEIO_TIMING);
+    b.info("cache_drop", crate::fileio::drop_caches_note());
+    let defs = crate::metrics::FILEIO;
+    let def = |stem: String| {
+        defs.iter()
+            .find(|d| d.stem() == stem)
+            .expect("every fileio metric has a definition")
+    };
+    let results = crate::fileio::measure(c)?;
+    let mut checks = Vec::new();
+    let mut failed = None;
+    for p in &results {
+        let n = &p.name;
+        for ph in &p.phases {
+            b.metric_named(
+                def(ph.phase.rate_stem()),
+                &ph.phase.rate_metric(n),
+                ph.rate(),
+            );
+            for (pct, v) in [(50, ph.p50_us), (99, ph.p99_us)] {
+                b.metric_named(
+                    def(ph.phase.latency_stem(pct)),
+                    &ph.phase.latency_metric(pct, n),
+                    v,
+                );
+            }
+        }
+        b.info(&format!("fs_{n}"), &p.fs);
+        b.info(&format!("dir_{n}"), &p.dir);
+        b.info(&format!("io_{n}"), &p.io_mode);
+        b.info(&format!("prealloc_{n}"), &p.prealloc);
+        b.info(
+            &format!("end_fsync_ms_{n}"),
+            format!("{:.3}", p.end_fsync_ms),
+        );
+        let res = |v: Option<f64>| {
+            v.map_or("unknown (mincore failed)".to_string(), |x| {
+                format!("{x:.1}%")
+            })
+        };
+        b.info(
+            &format!("resident_before_read_{n}"),
+            format!(
+                "seq_read {}, rand_read {}",
+                res(p.resident_pct[0]),
+                res(p.resident_pct[1])
+            ),
+        );
+        // A device place whose file stayed cached after the drop (gVisor
+        // keeps file data in its own memory and accepts O_DIRECT): its
+        // read figures measure memory, not the device.
+        let cached = p
+            .resident_pct
+            .iter()
+            .flatten()
+            .fold(0.0f64, |a, b| a.max(*b));
+        if p.fs != "tmpfs" && p.fs != "ramfs" && cached > 1.0 {
+            b.info(
+                &format!("reads_from_cache_{n}"),
+                format!("{cached:.0}% of the file was still cached after the drop: the read figures measure memory, not the device"),
+            );
+        }
+        match &p.check {
+            Ok(m) => checks.push(format!("{n}: {m}")),
+            Err(e) => {
+                failed.get_or_insert_with(|| format!("{n}: {e}"));
+            }
+        }
+    }
+    b.verdict(match failed {
+        Some(e) => Err(e),
+        None => Ok(checks.join("; ")),
+    });
     Ok(())
 }
 

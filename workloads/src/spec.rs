@@ -30,10 +30,13 @@ pub enum Workload {
     /// the density experiment (claim C4). Not in [`Workload::ALL`] (it
     /// measures nothing itself, so it is never a benchmark column).
     Idle,
+    /// Sequential and random file I/O on each place the environment offers
+    /// (claim C8).
+    Fileio,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 10] = [
         Workload::Cpu,
         Workload::Membw,
         Workload::Randacc,
@@ -43,6 +46,7 @@ impl Workload {
         Workload::Ovlmount,
         Workload::Fsmeta,
         Workload::Layers,
+        Workload::Fileio,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +61,7 @@ impl Workload {
             Workload::Fsmeta => "fsmeta",
             Workload::Layers => "layers",
             Workload::Idle => "idle",
+            Workload::Fileio => "fileio",
         }
     }
 
@@ -79,6 +84,9 @@ impl Workload {
                 "image layers reused and bytes added by a one-file change (host, isorun's store)"
             }
             Workload::Idle => "prints ISOBENCH-READY and sleeps until killed (density)",
+            Workload::Fileio => {
+                "sequential 1 MiB and random 4 KiB read/write with fsync, O_DIRECT where taken (fio's jobs)"
+            }
         }
     }
 }

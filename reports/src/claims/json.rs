@@ -35,6 +35,7 @@ pub fn limits(id: &str) -> Value {
         "C5" => json!({ "undisturbed_min_speed": ALMOST_NATIVE }),
         "C6" => json!({}),
         "C7" => json!({ "copy_up_min_factor": COPY_UP_FACTOR }),
+        "C8" => json!({ "a_little_min_speed": A_LITTLE }),
         _ => json!({}),
     }
 }

@@ -1,4 +1,4 @@
-//! Verdicts on the claims C1–C7 of docs/design.md ("The claims it exists to
+//! Verdicts on the claims C1–C8 of docs/design.md ("The claims it exists to
 //! check"), computed from the figures of one run.
 //!
 //! Each claim is split into parts that a measurement can decide, and every
@@ -205,7 +205,7 @@ impl ClaimResult {
 }
 
 /// The claims as worded in docs/design.md.
-pub const CLAIMS: [(&str, &str); 7] = [
+pub const CLAIMS: [(&str, &str); 8] = [
     ("C1", "Programs in containers compute at almost bare-metal speed; in VMs they lose about half."),
     ("C2", "Sequential memory bandwidth is similar everywhere; random access costs more in a VM because every access needs two address translations (guest and host page tables)."),
     ("C3", "A container starts in seconds or less; a VM boots a whole guest kernel and takes far longer."),
@@ -213,6 +213,7 @@ pub const CLAIMS: [(&str, &str); 7] = [
     ("C5", "cgroups only cap what a container may use; they do not protect it from a noisy neighbour, so isolation is weaker than a VM's."),
     ("C6", "Anyone allowed to run the container engine can act on every container, whoever created it."),
     ("C7", "Images are stacks of read-only layers with a copy-on-write layer on top; a change adds a layer instead of rebuilding the image."),
+    ("C8", "In I/O, a container's image storage schemes (AUFS/overlay, Device Mapper) differ slightly in efficiency; a VM's virtual devices cost more."),
 ];
 
 /// Short names of the claims, for tables.
@@ -225,6 +226,7 @@ pub fn short(id: &str) -> &'static str {
         "C5" => "noisy neighbours: cgroups do not protect",
         "C6" => "engine access: acting on others' containers",
         "C7" => "images: layers and copy-on-write",
+        "C8" => "file I/O: container storage costs a little, a VM's disk more",
         _ => "",
     }
 }
@@ -235,6 +237,9 @@ pub const ALMOST_NATIVE: f64 = 0.95;
 pub const ABOUT_HALF: (f64, f64) = (0.35, 0.65);
 /// "Similar" bandwidth: within this range of native (the host swings ±15–30%).
 pub const SIMILAR: (f64, f64) = (0.8, 1.25);
+/// "Costs a little" (C8): file I/O at least this fraction of native's rate
+/// on the same place; a VM's disk "costs more" when below it.
+pub const A_LITTLE: f64 = 0.8;
 /// "Seconds or less": container time to first instruction at most this (ms).
 pub const CONTAINER_START_MAX_MS: f64 = 3000.0;
 /// "Far longer": VM start at least this many times the slowest container's.
@@ -379,6 +384,7 @@ pub fn command_for(id: &str) -> &'static str {
         "C5" => "isobench run --experiment neighbours",
         "C6" => "isobench run --experiment permissions",
         "C7" => "isobench run --workload layers,copyup,ovlmount,fsmeta",
+        "C8" => "isobench run --workload fileio",
         _ => "isobench run",
     }
 }
@@ -445,6 +451,7 @@ pub fn evaluate_with(
         c5(&cx),
         c6(&cx),
         c7(&cx),
+        c8(&cx),
     ]
 }
 
@@ -686,6 +693,7 @@ const SEQ: [&str; 4] = ["copy_mbs", "scale_mbs", "add_mbs", "triad_mbs"];
 mod compute;
 mod density;
 mod engine_access;
+mod io;
 pub mod json;
 mod layers;
 mod memory;
@@ -698,6 +706,7 @@ mod tests;
 use compute::c1;
 use density::c4;
 use engine_access::c6;
+use io::c8;
 use layers::c7;
 use memory::c2;
 use neighbours::c5;

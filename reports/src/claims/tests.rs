@@ -89,7 +89,7 @@ fn c6_is_decided_per_sharing_model_from_the_permission_check() {
 fn an_emulated_vm_makes_vm_parts_not_testable() {
     let run = testdata::fixture_run(5, 1.0);
     let v = verdicts(&run.records);
-    assert_eq!(v.len(), 7);
+    assert_eq!(v.len(), 8);
     no_emulated_decision(&v);
     // C1: containers still decided (≈ 99% of native); the TCG VM's 11%
     // decides nothing.
@@ -630,4 +630,43 @@ fn neighbour_citations_use_the_tables_wording() {
         assert_eq!(c.value, format!("speed beside / alone {}", x.speed_text()));
         assert!(c.value.contains("× ["), "{}", c.value);
     }
+}
+
+#[test]
+fn c8_is_decided_per_place_from_fileio_rates() {
+    let claim = |rs: &[ResultRecord]| {
+        let v = verdicts(rs);
+        v.into_iter().find(|c| c.id == "C8").expect("C8 evaluated")
+    };
+    // Containers at 97% of native, a KVM VM's disk at 40%: both hold.
+    let c = claim(&testdata::c8_records(5, 0.97, Some(0.4)));
+    let p1 = part(&c, "container's storage");
+    assert_eq!(p1.verdict, Verdict::Supported, "{p1:?}");
+    assert_eq!(p1.figures.len(), 8, "4 rates at disk and tmpfs: {p1:?}");
+    assert!(p1.figures.iter().all(|f| !f.metric.ends_with("rootfs")));
+    assert!(p1.text.contains("overlay root"), "{}", p1.text);
+    let p2 = part(&c, "virtual disk");
+    assert_eq!(p2.verdict, Verdict::Supported, "{p2:?}");
+    assert!(p2.figures.iter().all(|f| f.metric.ends_with("_disk")));
+    assert_eq!(c.verdict, Verdict::Supported);
+    // A container at half native speed contradicts "a little".
+    let c = claim(&testdata::c8_records(5, 0.5, Some(0.4)));
+    assert_eq!(
+        part(&c, "container's storage").verdict,
+        Verdict::NotSupported
+    );
+    assert_eq!(c.verdict, Verdict::NotSupported);
+    // A VM disk as fast as native contradicts "costs more".
+    let c = claim(&testdata::c8_records(5, 0.97, Some(1.0)));
+    assert_eq!(part(&c, "virtual disk").verdict, Verdict::NotSupported);
+    // No VM column: that part is not measured, the claim partly measured.
+    let c = claim(&testdata::c8_records(5, 0.97, None));
+    let p2 = part(&c, "virtual disk");
+    assert_eq!(p2.verdict, Verdict::NotMeasured);
+    assert!(p2.missing.as_deref().unwrap().contains("--workload fileio"));
+    assert_eq!(c.verdict, Verdict::PartlyMeasured);
+    // Nothing run: not measured, and the command that measures it.
+    let c = claim(&[]);
+    assert_eq!(c.verdict, Verdict::NotMeasured);
+    assert_eq!(command_for("C8"), "isobench run --workload fileio");
 }
