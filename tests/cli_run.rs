@@ -460,6 +460,16 @@ fn experiment_all_measures_every_part_into_one_run() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "isobench run failed: {stderr}");
+    // The main job ends with its results table, the claims it decided and
+    // the next command, on stdout.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "cpu primes_per_s",
+        "claims (decided from this run",
+        &format!("next: isobench report {}", out.display()),
+    ] {
+        assert!(stdout.contains(needle), "no '{needle}' in:\n{stdout}");
+    }
     let recs = records(&out);
     let ids: std::collections::BTreeSet<&str> = recs.iter().map(|r| r.run_id.as_str()).collect();
     assert_eq!(ids.len(), 1, "one run id: {ids:?}");

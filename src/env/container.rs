@@ -841,6 +841,33 @@ pub(super) fn container_cannot_run(workload: isobench_workloads::Workload) -> Op
 mod tests {
     use super::*;
 
+    /// fileio's bind mount and tmpfs join the spec's mounts, at the
+    /// directories its places name; the places cover disk, tmpfs, rootfs.
+    #[test]
+    fn fileio_places_get_their_mounts() {
+        let mut config = isorun::spec::default_json(&["/isobench-workload".to_string()]);
+        let before = config["mounts"].as_array().unwrap().len();
+        add_fileio_mounts(&mut config, Path::new("/run/x/fileio-disk")).unwrap();
+        let mounts = config["mounts"].as_array().unwrap();
+        assert_eq!(mounts.len(), before + 2);
+        let places = container_fileio_places();
+        let names: Vec<&str> = places.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["rootfs", "disk", "tmpfs"]);
+        let dest = |p: &str| {
+            let dir = &places.iter().find(|q| q.name == p).unwrap().dir;
+            mounts
+                .iter()
+                .find(|m| m["destination"] == dir.as_str())
+                .cloned()
+        };
+        let disk = dest("disk").expect("a mount at the disk place");
+        assert_eq!(disk["type"], "bind");
+        assert_eq!(disk["source"], "/run/x/fileio-disk");
+        assert_eq!(dest("tmpfs").expect("a tmpfs mount")["type"], "tmpfs");
+        assert!(dest("rootfs").is_none(), "the root is the image's overlay");
+        assert!(add_fileio_mounts(&mut serde_json::json!({}), Path::new("/x")).is_err());
+    }
+
     #[test]
     fn limits_become_linux_resources() {
         let r = resources_json(&Limits {

@@ -181,10 +181,14 @@ pub fn end_summary(d: &Digest, dir: &str) -> String {
     let mut s = String::new();
     let table = results_table(&cx);
     if !table.is_empty() {
+        let intervals = if d.analysis.figures.iter().any(|f| f.summary.ci.is_some()) {
+            format!("95% intervals ({})", super::interval_methods(&d.analysis))
+        } else {
+            "no intervals (one repetition each: add --reps)".to_string()
+        };
         let _ = writeln!(
             s,
-            "results: geometric mean of n valid repetitions, 95% intervals ({}); × native = speed relative to native, higher is better (times: × slower/faster)",
-            super::interval_methods(&d.analysis)
+            "results: geometric mean of n valid repetitions, {intervals}; × native = speed relative to native, higher is better (times: × slower/faster)"
         );
         s.push_str(&table);
     } else {
@@ -291,6 +295,8 @@ mod tests {
             .unwrap_or_else(|| panic!("{s}"));
         assert!(l.contains("(no interval)") && !l.contains('['), "{l}");
         assert!(s.contains("– (n=1)"), "{s}");
+        assert!(s.contains("no intervals (one repetition each"), "{s}");
+        assert!(!s.contains("95% intervals ("), "{s}");
     }
 
     #[test]
