@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
 # as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, Slurm and
-# munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7),
+# munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7 and
+# OCI layouts of a user's command), hyperfine (the reference for a user's command),
 # podman with conmon, sudo (the permission check of claim C6),
 # libseccomp-dev and pkg-config (isorun links libseccomp), clang (builds
 # isorun's cgroup v2 eBPF device program) (Debian packages;
@@ -24,6 +25,7 @@ fi
 pkgs=(qemu-system-x86 busybox-static runc crun runsc cpio ca-certificates postgresql
     slurmctld slurmd slurm-client munge uidmap podman conmon sudo umoci
     libseccomp-dev pkg-config clang
+    hyperfine  # the reference timing of a user's command (tests/user_command.rs)
     chromium)  # chromium: the report test of reports/tests/browser.rs
 missing=()
 for p in "${pkgs[@]}"; do

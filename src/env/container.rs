@@ -253,6 +253,9 @@ impl Environment for ContainerEnv {
         // layer between the base and the binary.
         let mut layers = vec![base];
         layers.extend(ctx.data_dir.iter().cloned());
+        // The user's command's files (its rootfs, or the program alone)
+        // above the base layer, whose /etc files they may replace.
+        layers.extend(ctx.command_root.iter().cloned());
         layers.push(wl);
         store.build(
             IMAGE,

@@ -217,6 +217,11 @@ impl Environment for PodmanEnv {
         if let Some(d) = &ctx.data_dir {
             t.arg("-C").arg(d).arg(".");
         }
+        // The user's command's files (rootfs or program), later in the
+        // archive so they replace the base layer's /etc files.
+        if let Some(d) = &ctx.command_root {
+            t.arg("-C").arg(d).arg(".");
+        }
         output_of(t).context("packing the image tar")?;
         let image = format!(
             "localhost/isobench-{}-{}:latest",

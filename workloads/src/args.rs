@@ -59,6 +59,8 @@ pub enum Command {
     /// Print `ISOBENCH-READY` and sleep until killed (SIGKILL: as PID 1 of a
     /// container's pid namespace it ignores other signals).
     Idle,
+    /// The user's own program (`command`).
+    UserCommand(crate::command::CommandConfig),
     Help,
 }
 
@@ -76,6 +78,7 @@ impl Command {
             Command::Fsmeta(_) => Workload::Fsmeta,
             Command::Layers { .. } => Workload::Layers,
             Command::Idle => Workload::Idle,
+            Command::UserCommand(_) => Workload::Command,
             Command::Antagonist(_) | Command::Help => return None,
         })
     }
@@ -106,6 +109,8 @@ impl Command {
             // 500 tiny layers on a tmpfs.
             Command::Ovlmount(_) => Some(4 << 20),
             Command::Antagonist(c) => c.memory_need(),
+            // Whatever the user's program allocates: not known beforehand.
+            Command::UserCommand(_) => None,
         }
     }
 }
@@ -138,6 +143,8 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   idle                     (sleep after ISOBENCH-READY until killed)
   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
            (a noisy neighbour: ISOBENCH-PROGRESS lines with the rate it achieves)
+  command  [--timeout-ms MS] [--metric NAME:UNIT:higher|lower=REGEX]... [--chroot-cwd] -- PROG [ARG]...
+           (the user's program, timed once; SPEC and every value after -- percent-encoded)
 sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
 
 /// Parse a byte size: `4096`, `16KiB`, `256MiB`, `1GiB`, `2G`.
@@ -475,6 +482,9 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
         Workload::Idle => {
             Flags::parse(rest, &[], name)?;
             Command::Idle
+        }
+        Workload::Command => {
+            Command::UserCommand(crate::command::CommandConfig::parse(rest).map_err(ArgError)?)
         }
     })
 }

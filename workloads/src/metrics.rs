@@ -196,6 +196,7 @@ impl Workload {
             Workload::Fsmeta => crate::cow::FSMETA_METRICS,
             Workload::Layers => LAYERS,
             Workload::Idle => &[],
+            Workload::Command => crate::command::METRICS,
         }
     }
 }
@@ -206,6 +207,7 @@ pub fn all() -> impl Iterator<Item = &'static MetricDef> {
         .into_iter()
         .flat_map(|w| w.metrics().iter())
         .chain(crate::antagonist::METRICS)
+        .chain(crate::command::METRICS)
         .chain(EXPERIMENTS)
 }
 

@@ -30,6 +30,10 @@ pub enum Workload {
     /// the density experiment (claim C4). Not in [`Workload::ALL`] (it
     /// measures nothing itself, so it is never a benchmark column).
     Idle,
+    /// The user's own program (`isobench run -- PROG ARGS...`), timed as
+    /// hyperfine does (see `command`). Not in [`Workload::ALL`]: it needs a
+    /// command; results carry the command's label as their workload name.
+    Command,
 }
 
 impl Workload {
@@ -57,6 +61,7 @@ impl Workload {
             Workload::Fsmeta => "fsmeta",
             Workload::Layers => "layers",
             Workload::Idle => "idle",
+            Workload::Command => "command",
         }
     }
 
@@ -79,6 +84,9 @@ impl Workload {
                 "image layers reused and bytes added by a one-file change (host, isorun's store)"
             }
             Workload::Idle => "prints ISOBENCH-READY and sleeps until killed (density)",
+            Workload::Command => {
+                "the user's own program: wall time, user and system CPU, peak RSS, metrics from its output"
+            }
         }
     }
 }
@@ -94,7 +102,7 @@ impl FromStr for Workload {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Workload::ALL
             .into_iter()
-            .chain([Workload::Idle])
+            .chain([Workload::Idle, Workload::Command])
             .find(|w| w.name() == s)
             .ok_or_else(|| {
                 format!(
