@@ -18,9 +18,10 @@
 //! pattern that matches nothing makes the result invalid with the reason.
 //!
 //! Named metrics come from the program's standard output: `--metric
-//! NAME:UNIT:higher|lower=REGEX` takes the last match of REGEX (Rust `regex`
-//! syntax); its first capture group (or the whole match when it has none) is
-//! the number.
+//! NAME:UNIT:higher|lower=REGEX` takes the last match of REGEX (the syntax of
+//! the `regex` crate without Unicode classes: `regex-lite`, whose `\d`, `\w`
+//! and `\s` are ASCII); its first capture group (or the whole match when it
+//! has none) is the number.
 //!
 //! Every value after `--` and every SPEC is percent-encoded (bytes outside
 //! `A-Za-z0-9-._~/:@+` as `%XX`; the empty string as `%%`): a VM guest reads
@@ -115,7 +116,7 @@ impl MetricSpec {
         if pattern.is_empty() {
             return Err(format!("--metric '{s}': the pattern is empty"));
         }
-        regex::Regex::new(pattern)
+        regex_lite::Regex::new(pattern)
             .map_err(|e| format!("--metric '{s}': bad pattern: {}", one_line(&e.to_string())))?;
         Ok(MetricSpec {
             name: name.to_string(),
@@ -138,7 +139,7 @@ impl MetricSpec {
 
     /// The number of the last match of the pattern in `text`.
     pub fn extract(&self, text: &str) -> Result<f64, String> {
-        let re = regex::Regex::new(&self.pattern).map_err(|e| e.to_string())?;
+        let re = regex_lite::Regex::new(&self.pattern).map_err(|e| e.to_string())?;
         let caps = re.captures_iter(text).last().ok_or_else(|| {
             format!(
                 "metric {}: pattern '{}' matched nothing in the command's standard output",
