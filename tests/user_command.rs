@@ -143,6 +143,40 @@ fn a_rootfs_command_runs_natively_under_isorun_and_under_runc() {
     );
 }
 
+/// The same rootfs through an engine (podman with runc) and in gVisor's
+/// user-space kernel (runsc).
+#[test]
+fn a_rootfs_command_runs_under_podman_and_runsc() {
+    if !isobench_testkit::require_root("namespaces, mounts, podman") {
+        return;
+    }
+    let (Some(w), Some(bb)) = (workload_bin(), busybox()) else {
+        return;
+    };
+    if !isorun_built() || !have("podman", "podman") || !have("runsc", "runsc") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = busybox_rootfs(t.path(), &bb);
+    let out = t.path().join("run");
+    let (o, se) = run(isobench(&w)
+        .args(["--env", "container", "--runtime", "podman:runc,runsc"])
+        .args(["--reps", "1", "--warmup", "0", "--out"])
+        .arg(&out)
+        .arg("--rootfs")
+        .arg(&root)
+        .args(["--", "/bin/sh", "-c"])
+        .arg(format!("test -f {MARKER}")));
+    assert!(o.status.success(), "{se}");
+    let recs = records(&out);
+    let mut envs: Vec<&str> = recs.iter().map(|r| r.env_id.as_str()).collect();
+    envs.sort();
+    assert_eq!(envs, ["container-podman-runc", "container-runsc"]);
+    for r in &recs {
+        assert!(r.valid, "{r:?}");
+    }
+}
+
 /// Without a rootfs the program travels alone, at its own path; `--name`
 /// labels it.
 #[test]
