@@ -135,6 +135,13 @@ fn a_rootfs_command_runs_natively_under_isorun_and_under_runc() {
         assert_eq!(r.units["wall_s"], "s");
         assert!(r.info["rootfs"].contains("directory"), "{:?}", r.info);
     }
+    for r in recs.iter().filter(|r| r.env == "container") {
+        assert!(
+            r.env_detail["image"].contains("the command's files"),
+            "{:?}",
+            r.env_detail
+        );
+    }
     let native = recs.iter().find(|r| r.env == "native").unwrap();
     assert!(native.info["root"].contains("chroot"), "{:?}", native.info);
     assert!(
