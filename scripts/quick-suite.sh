@@ -6,18 +6,18 @@
 # the noisy-neighbour experiment (native and isorun: cpu and membw victims
 # alone and beside the antagonist of their own resource, shared and
 # partitioned; claim C5) and, as root, the permission check (claim C6).
-# One report of that directory decides every claim. Prints where it is.
-# Extra arguments go to `isobench run` (e.g. --env native to skip the others).
+# The command's arguments live in scripts/main-job.sh (scripts/sample.sh
+# runs the same). One report of that directory decides every claim. Prints
+# where it is. Extra arguments go to `isobench run` (e.g. --env native to
+# skip the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# shellcheck source=scripts/main-job.sh
+. scripts/main-job.sh
 out="${ISOBENCH_OUT:-runs/quick-$(date -u +%Y%m%dT%H%M%SZ)}"
 status=0
-./target/release/isobench run --experiment all \
-    --env native,container,vm \
-    --runtime isorun,runc,crun \
-    --workload cpu,membw,randacc,latency,startup,copyup,ovlmount,fsmeta,layers \
-    --preset quick --out "$out" "$@" || status=$?
+./target/release/isobench "${main_job[@]}" --out "$out" "$@" || status=$?
 if [ -f "$out/results.jsonl" ]; then
     ./target/release/isobench report "$out" --out "$out/report"
     echo "report: $out/report/index.html"

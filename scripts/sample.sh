@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Regenerates the committed sample (reports/sample/) from this checkout:
-# builds the release binaries of the commit checked out, runs the main job's
-# quick runs (the suite natively, in containers and in a VM; density;
-# noisy neighbours; the permission check) into a scratch directory, removes
-# this machine's paths from what they recorded, renders each report with the
-# same binary, writes the sample's README (commit, host, commands) and
-# replaces reports/sample/ with the result. As root, like the main job;
-# a few minutes. Commit the result: the README names the commit it was
-# measured at.
+# Regenerates the committed sample (reports/sample/) from the commit checked
+# out: builds that commit's release binaries, runs the main job (one
+# `isobench run --experiment all` of the quick preset with the arguments of
+# scripts/main-job.sh, as scripts/quick-suite.sh does: the suite natively,
+# in containers and in a VM, density, noisy neighbours and the permission
+# check, into one run directory with one run id) in a scratch directory,
+# removes this machine's paths from what it recorded, renders its one
+# report with the same binary, writes the sample's README (commit, host,
+# command, time) and replaces reports/sample/ with the result. As root,
+# like the main job; a few minutes on a quiet 2-core host.
+#
+# Fails closed, leaving reports/sample/ as it was: when the code differs
+# from the commit (uncommitted changes in src, runtime, workloads,
+# reports/src), when the run recorded another commit than the one checked
+# out, when the run fails, and when a machine path (this checkout, the
+# scratch directory, /work, /tmp, /root, /home, $HOME) is left in any file.
+# Commit the result on top of the commit it names: the code is the same.
 #
 # ISOBENCH_BIN=PATH measures with that isobench binary (and the isorun and
-# workload binaries it finds) instead of building; the README then names the
-# commit that binary reports. ISOBENCH_REPORT_BIN=PATH renders with another
-# isobench (default: the one that measured), e.g. a debug build of a report
-# change. Extra arguments go to the suite's `isobench run` (e.g. --env
-# native,container where no VM can run).
+# workload binaries it finds) instead of building; it must have been built
+# from the commit checked out. Extra arguments go to `isobench run` (e.g.
+# --env native,container where no VM can run; the README then shows them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd -P)
@@ -25,89 +31,119 @@ if [ "$(id -u)" != 0 ]; then
     log "run me as root (containers, cgroups and the permission check need it)"
     exit 2
 fi
-if [ -n "$(git status --porcelain -- src runtime workloads reports/src 2>/dev/null)" ]; then
-    log "warning: the code has uncommitted changes: the sample will not match commit $(git rev-parse --short HEAD)"
+head=$(git rev-parse --short=12 HEAD)
+if [ -n "$(git status --porcelain -- src runtime workloads reports/src build.rs Cargo.toml Cargo.lock scripts/main-job.sh)" ]; then
+    log "the code has uncommitted changes: commit them first, the sample must be what commit $head measures"
+    exit 2
 fi
 
 if [ -n "${ISOBENCH_BIN:-}" ]; then
     bin=$ISOBENCH_BIN
 else
-    log "building the release binaries"
+    log "building the release binaries of $head"
     cargo build --release -q -p isobench -p isorun
     bash scripts/build-workload.sh >/dev/null
     bin=target/release/isobench
 fi
 
+# shellcheck source=scripts/main-job.sh
+. scripts/main-job.sh
+
 scratch=$(mktemp -d /tmp/isobench-sample.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 new=$scratch/sample
-mkdir -p "$new"/density "$new"/neighbours "$new"/permissions
+mkdir -p "$new"
 
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 t0=$(date +%s)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-# The runs of scripts/quick-suite.sh, kept out of the history database.
-"$bin" run --env native,container,vm --runtime isorun,runc,crun \
-    --workload cpu,membw,randacc,latency,startup,copyup,ovlmount,fsmeta,layers \
-    --preset quick --no-history --out "$new/run" "$@"
-"$bin" run --experiment density --env native,container,vm --runtime isorun,runc,crun \
-    --preset quick --no-history --out "$new/density/run"
-"$bin" run --experiment neighbours --env native,container --runtime isorun \
-    --workload cpu,membw --preset quick --no-history --out "$new/neighbours/run"
-"$bin" run --experiment permissions --no-history --out "$new/permissions/run"
+# The main job, kept out of the history database. Exit 1 means some runs
+# were invalid (the report shows them): still the sample, and its README
+# says so; anything else (usage, interrupt, a failure before any result)
+# leaves the sample as it was.
+status=0
+"$bin" "${main_job[@]}" --no-history --out "$new/run" "$@" || status=$?
 seconds=$(($(date +%s) - t0))
-
-# No path of this machine in the sample: paths under the checkout (or
-# under any checkout's target/, with ISOBENCH_BIN) become relative to it,
-# the scratch directory becomes `sample/`, and the permission check's work
-# directory loses its /tmp.
-scrub() {
-    sed -i -E -e "s|$root/||g" -e "s|$scratch/||g" \
-        -e 's#/[^" ]*/(target/[^" ]*)#\1#g' \
-        -e 's#/tmp/(isobench-[a-z]+-[0-9]+)#\1#g' "$@"
-}
-for f in "$new"/run/*.json* "$new"/*/run/*.json*; do
-    scrub "$f"
-done
-
-render=${ISOBENCH_REPORT_BIN:-$bin}
-for d in "$new"/run "$new"/*/run; do
-    "$render" report "$d" --out "$(dirname "$d")/report" >/dev/null
-done
-
-left() { grep -rlE -e "$root|$scratch|/[^\" ]*/target/|/tmp/isobench-" "$new"; }
-if left >/dev/null; then
-    log "error: machine paths left in: $(left | tr '\n' ' ')"
+if [ "$status" != 0 ] && { [ "$status" != 1 ] || [ ! -s "$new/run/results.jsonl" ]; }; then
+    log "error: the main job failed (exit $status); reports/sample/ is unchanged"
     exit 1
+fi
+invalid=""
+if [ "$status" = 1 ]; then
+    invalid=" Some runs or trials were invalid (the run exited 1); the report lists them and leaves them out of every figure."
+    log "warning: some runs were invalid (exit 1); the report shows them"
 fi
 
 commit=$(sed -n 's/.*"git_commit": *"\([^"]*\)".*/\1/p' "$new/run/run.json" | head -1)
+if [ "$commit" != "$head" ]; then
+    log "error: the run recorded commit '${commit:-none}', not $head checked out: build $head (or unset ISOBENCH_BIN)"
+    exit 1
+fi
+
+# No path of this machine in the sample: paths under the checkout (or
+# under any checkout's target/, with ISOBENCH_BIN) become relative to it,
+# the scratch directory becomes `sample/`, the permission check's work
+# directories lose their /tmp, its throwaway users' homes read `~isobp<pid>a`
+# and $HOME becomes `~`.
+scrub() {
+    sed -i -E -e "s|$root/||g" -e "s|$scratch/||g" \
+        -e 's#/[^" ]*/(target/[^" ]*)#\1#g' \
+        -e 's#/tmp/(isobench-[a-z]+-[0-9A-Za-z.]+)#\1#g' \
+        -e 's#/home/(isobp[0-9]+[a-z])#~\1#g' \
+        -e "s#(^|[^[:alnum:]_.-])$HOME/#\\1~/#g" "$@"
+}
+scrub "$new"/run/run.json "$new"/run/results.jsonl
+
+"$bin" report "$new/run" --out "$new/report" >/dev/null
+
+# A machine path: this checkout, the scratch directory, any target/
+# directory, or a path starting at /work, /tmp, /root or /home (not a
+# directory of that name deeper in a path, such as a kernel unpacked into
+# .../kernel/root/boot).
+left() {
+    grep -rlIE -e "$root|$scratch|/[^\" ]*/target/" \
+        -e '(^|[^[:alnum:]_.~-])/(work|tmp|root|home)(/|$|[^[:alnum:]_.-])' "$new"
+}
+if left >/dev/null; then
+    log "error: machine paths left in: $(left | tr '\n' ' ')"
+    left | head -3 | while read -r f; do
+        grep -noIE -e "$root|$scratch" -e '(^|[^[:alnum:]_.~-])/(work|tmp|root|home)(/[^" ]*)?' "$f" | head -3 >&2
+    done
+    exit 1
+fi
+
 cpu=$(sed -n 's/.*"cpu_model": *"\([^"]*\)".*/\1/p' "$new/run/run.json" | head -1)
 cores=$(nproc)
-cat >"$new/README.md" <<EOF
-# Sample reports
+cmd="isobench ${main_job[*]}${*:+ $*}"
+cat >"$new/README.md" <<EOM
+# Sample report
 
-Regenerated by \`scripts/sample.sh\` on ${started} at commit \`${commit:-unknown}\`
+Regenerated by \`scripts/sample.sh\` on ${started} from commit \`${commit}\`
 on a ${cores}-core ${cpu:-host} (load average ${load} at the start; the
-runs took ${seconds} s). Each directory holds a run (\`run/\`: \`run.json\`,
-\`results.jsonl\`) and its report (\`report/\`: \`index.html\`, one
-self-contained page; \`summary.md\`; \`results.csv\`; \`bencher.json\`;
-\`plots/\`). Render a run again with \`isobench report DIR/run --out DIR/report\`.
+run took ${seconds} s): one run of the main job (what
+\`scripts/quick-suite.sh\` runs), one run directory with one run id, and
+its one report.
 
-| report | what | command |
-|---|---|---|
-| [report/](report/summary.md) | the quick suite: native, isorun, runc, crun and a VM; cpu, membw, randacc, latency, startup and the C7 workloads | \`isobench run --env native,container,vm --runtime isorun,runc,crun --workload cpu,membw,randacc,latency,startup,copyup,ovlmount,fsmeta,layers --preset quick\` |
-| [density/report/](density/report/summary.md) | idle instances launched one at a time (C4) | \`isobench run --experiment density --env native,container,vm --runtime isorun,runc,crun --preset quick\` |
-| [neighbours/report/](neighbours/report/summary.md) | a victim alone and beside an antagonist, shared and partitioned (C5) | \`isobench run --experiment neighbours --env native,container --runtime isorun --workload cpu,membw --preset quick\` |
-| [permissions/report/](permissions/report/summary.md) | who may act on whose containers (C6) | \`isobench run --experiment permissions\` |
+- \`run/\`: \`run.json\` and \`results.jsonl\`, as \`isobench run\` wrote them
+  (paths of the machine removed).
+- \`report/\`: [\`summary.md\`](report/summary.md), \`index.html\` (one
+  self-contained page), \`claims.json\`, \`results.csv\`, \`summary.csv\`,
+  \`bencher.json\` and \`plots/\`. Render it again with
+  \`isobench report run --out report\`.
 
-Read the figures with the caveats each report states: quick runs have few
+The command:
+
+\`\`\`
+${cmd}
+\`\`\`
+
+Read the figures with the caveats the report states: quick runs have few
 repetitions (wide intervals; "inconclusive" where an interval spans a
 claim's limit), and where the VM ran under TCG emulation its figures
-measure the emulator ("not testable on this host").
-EOF
+measure the emulator ("not testable on this host").${invalid}
+EOM
 
 rm -rf reports/sample
 mkdir -p reports
 cp -r "$new" reports/sample
-log "reports/sample/ regenerated at commit ${commit:-unknown} in ${seconds} s: reports/sample/report/index.html"
+log "reports/sample/ regenerated from commit ${commit} in ${seconds} s: reports/sample/report/index.html"

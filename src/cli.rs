@@ -1,10 +1,9 @@
 //! Command-line interface (clap derive): the contract of docs/design.md,
 //! "Command line".
 
-use crate::env::EnvKind;
+use crate::cmd::select::OneOf;
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
-use isobench_workloads::Workload;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -34,6 +33,9 @@ pub enum Command {
     Compare(crate::cmd::compare::CompareArgs),
     /// Show the recorded history of a metric.
     History(crate::cmd::history::HistoryArgs),
+    /// Named baselines in the history store (save, list, delete), for
+    /// `compare NEW --baseline NAME`.
+    Baseline(crate::cmd::baseline::BaselineArgs),
     /// Add run directories measured elsewhere to a history store (idempotent per run id).
     Push(crate::cmd::push::PushArgs),
     /// Dispatch one plan to many hosts with Slurm and follow the campaign
@@ -44,11 +46,11 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Environments, comma-separated [default: native].
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(EnvKind::ALL.map(EnvKind::name)))]
+    #[arg(long, value_delimiter = ',', value_parser = OneOf::env_kinds())]
     pub env: Vec<String>,
     /// Workloads, comma-separated [default: all; cpu for --preset gate, whose
     /// figures must be stable enough to gate].
-    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(Workload::ALL.map(Workload::name)))]
+    #[arg(long, value_delimiter = ',', value_parser = OneOf::workloads())]
     pub workload: Vec<String>,
     /// Size preset: quick, standard, full, or gate (quick sizes, 1 thread, 12 reps: for `compare` in CI).
     #[arg(long, default_value = "quick", value_parser = PossibleValuesParser::new(["quick", "standard", "full", "gate"]))]
@@ -115,8 +117,10 @@ pub struct RunArgs {
     /// them after the workloads, into one run directory (the main job).
     #[arg(long, value_enum)]
     pub experiment: Option<Experiment>,
-    /// Density: instances per environment [default: 50 native, 50 per
-    /// container runtime, 6 VMs; --preset quick: 10, 10, 2].
+    /// Density: instances per environment [default: 500 native and per
+    /// container runtime, --preset quick 200; VMs: as many as stay above
+    /// --mem-floor even if every guest used all its memory, at most 4 under
+    /// TCG and 16 with KVM (6 and 32 beyond --preset quick)].
     #[arg(long)]
     pub instances: Option<usize>,
     /// Neighbours: antagonists, comma-separated: cpu, membw, llc, fork
@@ -152,6 +156,11 @@ pub struct RunArgs {
     /// of --timeout].
     #[arg(long)]
     pub command_timeout: Option<u64>,
+    /// Print the plan (columns, workloads and their arguments, repetitions,
+    /// experiments) and an estimate of its time, then exit: nothing is
+    /// probed, prepared or written.
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
 }
 
 /// Experiments beyond one instance.

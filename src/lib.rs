@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod env;
+pub mod estimate;
 pub mod experiment;
 pub mod fleet;
 pub mod host;

@@ -42,6 +42,7 @@ fn main() {
         Command::Report(a) => isobench::cmd::report::run(a),
         Command::Compare(a) => isobench::cmd::compare::run(a),
         Command::History(a) => isobench::cmd::history::run(a),
+        Command::Baseline(a) => isobench::cmd::baseline::run(a),
         Command::Push(a) => isobench::cmd::push::run(a),
         Command::Fleet(a) => isobench::cmd::fleet::run(a),
     };

@@ -61,6 +61,22 @@ fn quick_native_run_writes_valid_results_and_run_json() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "isobench run failed: {stderr}");
+    // It ends with the results table and the next command, on stdout.
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        stdout.lines().next(),
+        Some(out.to_str().unwrap()),
+        "{stdout}"
+    );
+    for needle in [
+        "cpu primes_per_s",
+        "membw triad_mbs",
+        "MB/s",
+        "startup first_instruction_ms",
+        &format!("next: isobench report {}", out.display()),
+    ] {
+        assert!(stdout.contains(needle), "no '{needle}' in:\n{stdout}");
+    }
     let recs = records(&out);
     assert_eq!(recs.len(), 5, "{recs:?}");
     for r in &recs {
@@ -208,6 +224,72 @@ fn bad_input_is_one_line_and_exit_2() {
         &["run", "--resume", t.path().to_str().unwrap()],
         "cannot resume",
     );
+}
+
+/// `run --dry-run` prints the plan and an estimate of its time, exits 0,
+/// and creates nothing: no run directory, no default `runs/`.
+#[test]
+fn a_dry_run_prints_the_plan_and_an_estimate_and_creates_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let dry = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_isobench"))
+            // Any file will do: a dry run runs no workload.
+            .env("ISOBENCH_WORKLOAD_BIN", env!("CARGO_BIN_EXE_isobench"))
+            .env("NO_COLOR", "1")
+            .current_dir(t.path())
+            .args(["run", "--dry-run", "--env", "native,container"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            o.status.success(),
+            "{extra:?}: {stdout}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        stdout
+    };
+    let s = dry(&["--workload", "cpu,membw"]);
+    for needle in [
+        "columns:\n  native\n  container isorun\n",
+        "cpu --threads",
+        "membw --threads",
+        "3 measured repetitions",
+        "estimated time: about ",
+        "(an estimate, not a measurement)",
+        "it assumes:",
+        "4 pairs × (3 measured + 1 warm-up) repetitions",
+    ] {
+        assert!(s.contains(needle), "no '{needle}' in:\n{s}");
+    }
+    let more = dry(&["--workload", "cpu,membw", "--reps", "7"]);
+    assert!(
+        more.contains("4 pairs × (7 measured + 1 warm-up)"),
+        "{more}"
+    );
+    // The main job lists its experiments and their phases.
+    let all = dry(&["--experiment", "all", "--workload", "cpu,membw"]);
+    for needle in [
+        "density: up to",
+        "neighbours in native",
+        "victim: cpu",
+        "permissions",
+    ] {
+        assert!(all.contains(needle), "no '{needle}' in:\n{all}");
+    }
+    assert_eq!(
+        std::fs::read_dir(t.path()).unwrap().count(),
+        0,
+        "a dry run created something"
+    );
+    // Bad input is still refused before anything (exit 2).
+    let o = Command::new(env!("CARGO_BIN_EXE_isobench"))
+        .env("ISOBENCH_WORKLOAD_BIN", env!("CARGO_BIN_EXE_isobench"))
+        .current_dir(t.path())
+        .args(["run", "--dry-run", "--reps", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]

@@ -94,3 +94,61 @@ fn bad_run_directories_exit_2_with_one_line() {
         "{err}"
     );
 }
+
+/// `isobench report A B C` of the old four-run main job's parts (a suite
+/// run and a density run of one host) and a run of another host: the
+/// claims stand side by side, one column per host, and claims.json is
+/// written beside the report.
+#[test]
+fn a_report_of_several_runs_keeps_the_claims_host_by_host() {
+    use isobench_reports::testdata::density_records;
+    let tmp = tempfile::tempdir().unwrap();
+    let (suite, density, other, out) = (
+        tmp.path().join("suite"),
+        tmp.path().join("density"),
+        tmp.path().join("other"),
+        tmp.path().join("out"),
+    );
+    write_run_dir(&suite, &fixture_run(3, 1.0));
+    let mut d = fixture_run(1, 1.0);
+    d.info.run_id = "20261127T183000Z-density".into();
+    d.records = density_records("container-isorun", "", 200, 0.3, 0.5);
+    write_run_dir(&density, &d);
+    let mut o = fixture_run(3, 1.0);
+    o.info.run_id = "20261127T190000Z-other".into();
+    o.info.host.hostname = "other-host".into();
+    write_run_dir(&other, &o);
+    let o = isobench(&[
+        "report".as_ref(),
+        suite.as_os_str(),
+        density.as_os_str(),
+        other.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("  bench-host: C1 "), "{stdout}");
+    assert!(stdout.contains("  other-host: C1 "), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("claims.json")).unwrap()).unwrap();
+    let cols = v["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 2, "{v}");
+    assert_eq!(cols[0]["label"], "bench-host");
+    assert_eq!(cols[0]["run_ids"].as_array().unwrap().len(), 2);
+    let c4 = |c: &serde_json::Value| {
+        c["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == "C4")
+            .unwrap()["verdict"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(c4(&cols[0]), "not-measured");
+    assert_eq!(c4(&cols[1]), "not-measured");
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("| claim | bench-host | other-host |"), "{md}");
+}

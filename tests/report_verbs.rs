@@ -275,9 +275,9 @@ fn history_imports_and_plots_per_environment() {
     let out = tmp.path().join("plots");
     let args = HistoryArgs {
         db: Some(db.clone()),
-        workload: Some("membw".into()),
-        metric: Some("triad_mbs".into()),
-        env: None,
+        workload: vec!["membw".into()],
+        metric: vec!["triad_mbs".into()],
+        env: vec![],
         import: vec![run.clone()],
         out: Some(out.clone()),
         runs: false,
@@ -297,7 +297,7 @@ fn history_imports_and_plots_per_environment() {
     assert!(out.join("history-membw-triad_mbs-vm-tcg.png").is_file());
     // An unknown series is bad input.
     let e = history::run(&HistoryArgs {
-        metric: Some("nope".into()),
+        metric: vec!["nope".into()],
         import: vec![],
         ..args
     })

@@ -118,9 +118,9 @@ fn push_is_idempotent_and_history_reads_postgres_as_sqlite() {
     let out = tmp.path().join("plots");
     let args = HistoryArgs {
         db: Some(PathBuf::from(&url)),
-        workload: Some("membw".into()),
-        metric: Some("triad_mbs".into()),
-        env: None,
+        workload: vec!["membw".into()],
+        metric: vec!["triad_mbs".into()],
+        env: vec![],
         import: vec![],
         runs: false,
         trend_runs: 8,

@@ -16,7 +16,9 @@ use crate::stats;
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
 
+mod baseline;
 mod read;
+pub use baseline::{valid_baseline_name, Baseline};
 pub use read::RunListing;
 
 #[derive(Debug, thiserror::Error)]
@@ -173,13 +175,13 @@ pub fn host_fingerprint(h: &HostInfo) -> String {
 
 /// The schema version this isobench writes and reads. A store of a newer
 /// version is refused; older ones are migrated at open.
-pub const STORE_SCHEMA_VERSION: i64 = 2;
+pub const STORE_SCHEMA_VERSION: i64 = 3;
 
 /// Migrations, in order: `MIGRATIONS[i]` takes a store from version `i` to
 /// `i + 1`. Written in the SQL both engines accept; for PostgreSQL
 /// [`pg_ddl`] maps the SQLite type names. Version 1 is the schema of the
 /// first (SQLite-only) history, which had no `schema_version` table.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     "
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -245,6 +247,25 @@ CREATE TABLE repetitions (
     PRIMARY KEY (run_id, line)
 );
 CREATE INDEX results_run ON results(run_id);
+",
+    // 3: named baselines (`isobench baseline save NAME RUN...`): the host and
+    // plan they were measured with, and their runs in order (see
+    // history/baseline.rs).
+    "
+CREATE TABLE baselines (
+    name TEXT PRIMARY KEY,
+    host_fingerprint TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    host_json TEXT NOT NULL,
+    plan_json TEXT NOT NULL,
+    saved_at TEXT NOT NULL
+);
+CREATE TABLE baseline_runs (
+    name TEXT NOT NULL REFERENCES baselines(name) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    PRIMARY KEY (name, position)
+);
 ",
 ];
 
@@ -1400,7 +1421,7 @@ mod tests {
         assert!(e.is_bad_input());
         let msg = e.to_string();
         assert!(
-            msg.contains("schema version 9") && msg.contains("(2)"),
+            msg.contains("schema version 9") && msg.contains("(3)"),
             "{msg}"
         );
         assert!(!msg.contains('\n'));

@@ -6,11 +6,19 @@
 //! divided by each other: a difference between hosts is tested by `isobench
 //! compare`, which refuses runs of different hosts unless forced.
 //!
+//! The claims come first, host by host side by side: each run's verdicts
+//! are decided from its own data on its own host, and runs of one host that
+//! measured different parts (the suite in one run, density in another) are
+//! one column, each part from the run that measured it
+//! ([`crate::claims::merge`]).
+//!
 //! Output: `index.html` (one self-contained file), `summary.md`,
-//! `results.csv` (long form: one row per run and figure) and one plot per
-//! workload (`plots/hosts-<workload>.svg`/`.png`): bars of speed relative to
-//! native per (metric, environment), one series per run.
+//! `claims.json` (docs/claims.md: one entry per column), `results.csv`
+//! (long form: one row per run and figure) and one plot per workload
+//! (`plots/hosts-<workload>.svg`/`.png`): bars of speed relative to native
+//! per (metric, environment), one series per run.
 
+use crate::claims::{self, merge, short, ClaimResult};
 use crate::digest::Digest;
 use crate::export::html::{esc, svg_body, STYLE};
 use crate::export::num;
@@ -140,6 +148,258 @@ fn cell(d: &Digest, w: &str, m: &str, e: &str) -> (String, String) {
     (abs, rel)
 }
 
+/// The claims of the runs as columns: one per run, or per group of runs of
+/// one host that measured different parts ([`merge::columns`]; hosts told
+/// apart by their fingerprint), with each column's heading.
+pub fn claim_columns(ds: &[Digest]) -> (Vec<merge::Column>, Vec<String>) {
+    let runs: Vec<(String, Vec<ClaimResult>)> = ds
+        .iter()
+        .map(|d| {
+            (
+                crate::history::host_fingerprint(&d.info.host),
+                claims::evaluate_with(&d.analysis, Some(d.info.host.memory_bytes), &d.facts),
+            )
+        })
+        .collect();
+    let cols = merge::columns(&runs);
+    // Headings: the host name; with the first run's start time when the
+    // name repeats; with its run id when even that repeats.
+    let first = |c: &merge::Column| &ds[c.runs[0]];
+    let levels: [&dyn Fn(&merge::Column) -> String; 3] = [
+        &|c| first(c).info.host.hostname.clone(),
+        &|c| {
+            let d = first(c);
+            format!(
+                "{} {}",
+                d.info.host.hostname,
+                short_time(&d.info.started_at)
+            )
+        },
+        &|c| {
+            let d = first(c);
+            format!("{} {}", d.info.host.hostname, d.info.run_id)
+        },
+    ];
+    let labels = cols
+        .iter()
+        .map(|c| {
+            levels
+                .iter()
+                .map(|f| f(c))
+                .enumerate()
+                .find(|(i, l)| {
+                    *i == levels.len() - 1
+                        || cols.iter().filter(|o| levels[*i](o) == *l).count() == 1
+                })
+                .map(|(_, l)| l)
+                .unwrap_or_default()
+        })
+        .collect();
+    (cols, labels)
+}
+
+/// A Markdown table cell: no pipe or line break may end it early.
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The claims, host by host: one line per claim and column (verdict and
+/// deciding number), which runs each column holds, every part's verdict per
+/// column, and what each column did not measure with the command that does.
+fn claims_section(
+    ds: &[Digest],
+    cols: &[merge::Column],
+    labels: &[String],
+    md: &mut String,
+    html: &mut String,
+) {
+    let Some(first) = cols.first() else {
+        return;
+    };
+    let note = "Each column's verdicts are decided from its own runs on its own host, with the limits of docs/claims.md; hosts are never divided by each other. Runs of one host that measured different parts are one column (each part from the run that measured it; for C4 the density experiment outranks one instance's footprint, as in a single run); runs that decided the same part keep a column each. Every part's figures: claims.json.";
+    md.push_str("## Claims\n\n");
+    let _ = writeln!(md, "{note}\n");
+    let _ = write!(
+        html,
+        "<h2 id=\"claims\">Claims</h2><p class=\"note\">{}</p>",
+        esc(note)
+    );
+    let _ = writeln!(
+        md,
+        "| claim | {} |\n|---|{}",
+        labels
+            .iter()
+            .map(|l| md_cell(l))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(labels.len())
+    );
+    let _ = write!(
+        html,
+        "<table id=\"claims-columns\"><tr><th>claim</th>{}</tr>",
+        html_cells("th", labels)
+    );
+    for (k, c) in first.claims.iter().enumerate() {
+        let mut md_row = format!("| **{}** {} |", c.id, md_cell(short(c.id)));
+        let _ = write!(
+            html,
+            "<tr><td><b>{}</b> {}</td>",
+            esc(c.id),
+            esc(short(c.id))
+        );
+        for col in cols {
+            match col.claims.get(k).filter(|x| x.id == c.id) {
+                Some(x) => {
+                    let line = crate::report::claim_line(x);
+                    let _ = write!(
+                        md_row,
+                        " **{}**: {} |",
+                        md_cell(&x.verdict_text()),
+                        md_cell(&line)
+                    );
+                    let _ = write!(
+                        html,
+                        "<td><b class=\"{}\">{}</b><br><span class=\"note\">{}</span></td>",
+                        x.verdict.key(),
+                        esc(&x.verdict_text()),
+                        esc(&line)
+                    );
+                }
+                None => {
+                    md_row.push_str(" – |");
+                    html.push_str("<td>–</td>");
+                }
+            }
+        }
+        let _ = writeln!(md, "{md_row}");
+        html.push_str("</tr>");
+    }
+    let _ = writeln!(md);
+    html.push_str("</table>");
+
+    // Which runs each column holds.
+    html.push_str("<ul class=\"note\">");
+    for (col, l) in cols.iter().zip(labels) {
+        let runs: Vec<String> = col
+            .runs
+            .iter()
+            .map(|&i| format!("{} ({} results)", ds[i].info.run_id, ds[i].lines))
+            .collect();
+        let h = &ds[col.runs[0]].info.host;
+        let line = format!(
+            "{l}: host {} ({}); {} {}",
+            h.hostname,
+            &crate::history::host_fingerprint(h)[..8],
+            if runs.len() == 1 { "run" } else { "runs" },
+            runs.join(", ")
+        );
+        let _ = writeln!(md, "- {}", md_cell(&line));
+        let _ = write!(html, "<li>{}</li>", esc(&line));
+    }
+    let _ = writeln!(md);
+    html.push_str("</ul>");
+
+    // Every part, side by side.
+    md.push_str("### Claims by part\n\n");
+    html.push_str("<h3 id=\"claims-parts\">Claims by part</h3>");
+    let columns: Vec<&str> = ["claim", "part"]
+        .into_iter()
+        .chain(labels.iter().map(String::as_str))
+        .collect();
+    table_head(md, html, &columns);
+    for (k, c) in first.claims.iter().enumerate() {
+        // Parts in the order the columns first name them.
+        let mut part_labels: Vec<&str> = Vec::new();
+        for col in cols {
+            if let Some(x) = col.claims.get(k).filter(|x| x.id == c.id) {
+                for p in &x.parts {
+                    if !part_labels.contains(&p.label.as_str()) {
+                        part_labels.push(&p.label);
+                    }
+                }
+            }
+        }
+        for pl in part_labels {
+            let cells: Vec<(String, &str)> = cols
+                .iter()
+                .map(|col| {
+                    col.claims
+                        .get(k)
+                        .filter(|x| x.id == c.id)
+                        .and_then(|x| x.parts.iter().find(|p| p.label == pl))
+                        .map_or(("–".to_string(), ""), |p| {
+                            (p.verdict_text(), p.verdict.key())
+                        })
+                })
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {} | {} |{}",
+                c.id,
+                md_cell(pl),
+                cells
+                    .iter()
+                    .map(|(t, _)| format!(" {} |", md_cell(t)))
+                    .collect::<String>()
+            );
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td>{}</tr>",
+                esc(c.id),
+                esc(pl),
+                cells
+                    .iter()
+                    .map(|(t, k)| format!("<td class=\"{k}\">{}</td>", esc(t)))
+                    .collect::<String>()
+            );
+        }
+    }
+    let _ = writeln!(md);
+    html.push_str("</table>");
+
+    // What each column lacks, once, with the command that measures it.
+    let lacking: Vec<(String, Vec<claims::Unmeasured>)> = cols
+        .iter()
+        .zip(labels)
+        .map(|(c, l)| (l.clone(), claims::unmeasured(&c.claims)))
+        .filter(|(_, u)| !u.is_empty())
+        .collect();
+    if !lacking.is_empty() {
+        md.push_str("### Not measured\n\n");
+        html.push_str("<h3 id=\"claims-missing\">Not measured</h3><ul>");
+        for (l, us) in lacking {
+            let what: Vec<String> = us
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{} ({}) — `{}`",
+                        u.claims.join(", "),
+                        if u.wholly { "not measured" } else { "partly" },
+                        u.command
+                    )
+                })
+                .collect();
+            let _ = writeln!(md, "- {}: {}", md_cell(&l), md_cell(&what.join("; ")));
+            let _ = write!(
+                html,
+                "<li>{}: {}</li>",
+                esc(&l),
+                us.iter()
+                    .map(|u| format!(
+                        "{} ({}) — <code>{}</code>",
+                        esc(&u.claims.join(", ")),
+                        if u.wholly { "not measured" } else { "partly" },
+                        esc(u.command)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        let _ = writeln!(md);
+        html.push_str("</ul>");
+    }
+}
+
 /// The note on what the figures are, and the table of the runs.
 fn runs_section(ds: &[Digest], labels: &[String], md: &mut String, html: &mut String) {
     let note = "Each run's figures are its own: geometric mean with a 95% Student t interval on the logs (n repetitions), and speed relative to native on the same host (paired t interval). Figures of different runs are shown side by side and never divided by each other; `isobench compare` tests a difference (runs of different hosts only with --force).";
@@ -222,6 +482,26 @@ pub struct Preface {
     pub html: String,
 }
 
+/// `claims.json` of the columns (docs/claims.md).
+fn claims_json(ds: &[Digest], cols: &[merge::Column], labels: &[String]) -> String {
+    let ids: Vec<Vec<&str>> = cols
+        .iter()
+        .map(|c| c.runs.iter().map(|&i| ds[i].info.run_id.as_str()).collect())
+        .collect();
+    let columns: Vec<claims::json::ClaimsColumn> = cols
+        .iter()
+        .zip(labels)
+        .zip(&ids)
+        .map(|((c, l), ids)| claims::json::ClaimsColumn {
+            label: l,
+            host: &ds[c.runs[0]].info.host.hostname,
+            run_ids: ids,
+            claims: &c.claims,
+        })
+        .collect();
+    claims::json::pretty(&claims::json::columns_value(&columns))
+}
+
 /// Render the report of several runs, in memory.
 pub fn render_multi(ds: &[Digest]) -> Result<Vec<OutputFile>, PlotError> {
     render_multi_with(ds, &Preface::default())
@@ -272,11 +552,13 @@ pub fn render_multi_with(ds: &[Digest], preface: &Preface) -> Result<Vec<OutputF
     );
     md.push_str(&preface.markdown);
     html.push_str(&preface.html);
+    let (claim_cols, claim_labels) = claim_columns(ds);
     if ds.is_empty() {
         let none = "No run to show.";
         let _ = writeln!(md, "{none}");
         let _ = write!(html, "<p>{none}</p>");
     } else {
+        claims_section(ds, &claim_cols, &claim_labels, &mut md, &mut html);
         runs_section(ds, &labels, &mut md, &mut html);
     }
     for d in ds {
@@ -385,6 +667,10 @@ pub fn render_multi_with(ds: &[Digest], preface: &Preface) -> Result<Vec<OutputF
             name: "results.csv".into(),
             bytes: csv.into_bytes(),
         },
+        OutputFile {
+            name: claims::json::CLAIMS_FILE.into(),
+            bytes: claims_json(ds, &claim_cols, &claim_labels).into_bytes(),
+        },
     ];
     for (stem, _, img) in plots {
         files.push(OutputFile {
@@ -441,6 +727,95 @@ mod tests {
         assert!(files.iter().any(|f| f.name == "plots/hosts-membw.svg"));
         let html = String::from_utf8(files[0].bytes.clone()).unwrap();
         assert!(html.contains("<svg") && html.contains("3 runs on 2 host(s)"));
+    }
+
+    /// The old main job's runs of one host (suite, density) are one column
+    /// of claims; another host's run is the next; claims.json says which
+    /// runs each column holds, and the claims come before the runs.
+    #[test]
+    fn claims_stand_host_by_host_with_runs_of_a_host_merged() {
+        let suite = digest_on("epyc", "r1", 1.0);
+        let mut dens = testdata::fixture_run(1, 1.0);
+        dens.records = testdata::density_records("container-isorun", "", 200, 0.3, 0.5);
+        dens.info.host.hostname = "epyc".into();
+        dens.info.run_id = "r2".into();
+        let dens = Digest::of_run(&dens);
+        let other = digest_on("xeon", "r3", 0.8);
+        let ds = vec![suite, dens, other];
+        let (cols, labels) = claim_columns(&ds);
+        assert_eq!(labels, vec!["epyc", "xeon"]);
+        assert_eq!(cols[0].runs, vec![0, 1]);
+        let files = render_multi(&ds).unwrap();
+        let md = String::from_utf8(files[1].bytes.clone()).unwrap();
+        assert!(md.contains("| claim | epyc | xeon |"), "{md}");
+        let at = md.find("## Claims").expect("claims section");
+        assert!(at < md.find("## Runs").unwrap(), "{md}");
+        // C4 decided from the density run in epyc's column, not in xeon's.
+        let c4 = md
+            .lines()
+            .find(|l| l.starts_with("| **C4**"))
+            .expect("a C4 row");
+        let cells: Vec<&str> = c4.split(" | ").collect();
+        assert!(!cells[1].contains("not measured"), "{c4}");
+        assert!(cells[2].contains("not measured"), "{c4}");
+        assert!(
+            md.contains("- epyc: host epyc") && md.contains("runs r1 (") && md.contains(", r2 ("),
+            "{md}"
+        );
+        assert!(
+            md.contains("### Not measured") && md.contains("`isobench run --experiment density`"),
+            "{md}"
+        );
+        let json = files
+            .iter()
+            .find(|f| f.name == claims::json::CLAIMS_FILE)
+            .expect("claims.json");
+        let v: serde_json::Value = serde_json::from_slice(&json.bytes).unwrap();
+        assert_eq!(v["schema"], claims::json::CLAIMS_SCHEMA);
+        assert_eq!(v["run_ids"], serde_json::json!(["r1", "r2", "r3"]));
+        assert_eq!(v["hosts"], serde_json::json!(["epyc", "xeon"]));
+        let jc = v["columns"].as_array().unwrap();
+        assert_eq!(jc.len(), 2);
+        assert_eq!(jc[0]["run_ids"], serde_json::json!(["r1", "r2"]));
+        let verdict = |col: usize, id: &str| {
+            jc[col]["claims"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == id)
+                .unwrap()["verdict"]
+                .clone()
+        };
+        assert_ne!(verdict(0, "C4"), "not-measured");
+        assert_eq!(verdict(1, "C4"), "not-measured");
+        // C1 in epyc's column is the suite run's own verdict.
+        let own = claims::evaluate_with(
+            &ds[0].analysis,
+            Some(ds[0].info.host.memory_bytes),
+            &ds[0].facts,
+        );
+        assert_eq!(verdict(0, "C1"), own[0].verdict.key());
+        let html = String::from_utf8(files[0].bytes.clone()).unwrap();
+        assert!(html.contains("<h2 id=\"claims\">Claims</h2>"), "{html}");
+        assert!(html.contains("<th>epyc</th><th>xeon</th>"), "{html}");
+    }
+
+    /// Two runs of one host that decided the same parts (before and after
+    /// a change) keep a column each, told apart by when they started.
+    #[test]
+    fn runs_of_a_host_that_decided_the_same_parts_stay_apart() {
+        let mut a = testdata::fixture_run(4, 1.0);
+        a.info.run_id = "r1".into();
+        let mut b = testdata::fixture_run(4, 0.5);
+        b.info.run_id = "r2".into();
+        b.info.started_at = "2026-11-28T09:00:00Z".into();
+        let ds = vec![Digest::of_run(&a), Digest::of_run(&b)];
+        let (cols, labels) = claim_columns(&ds);
+        assert_eq!(cols.len(), 2);
+        assert_eq!(
+            labels,
+            vec!["bench-host 11-27 18:15", "bench-host 11-28 09:00"]
+        );
     }
 
     #[test]

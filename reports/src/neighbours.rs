@@ -125,15 +125,34 @@ impl Slowdown {
             .filter(|f| f.is_finite())
     }
 
-    /// The pressure in words: `antagonist at 900 MB/s, 85% of its solo rate`.
+    /// The victim's speed beside the antagonist relative to alone, as every
+    /// table, check and citation prints it: `0.57× [0.37, 0.87] (n=3)`.
+    pub fn speed_text(&self) -> String {
+        format!(
+            "{:.2}× [{:.2}, {:.2}] (n={})",
+            self.speed.point, self.speed.lo, self.speed.hi, self.n
+        )
+    }
+
+    /// The antagonist's achieved rate and its share of the solo rate, as
+    /// every table and check prints it: `2,346 MB/s (85% of solo)`, `135.5
+    /// Mops/s (solo not measured)`; `None` when no rate was reported.
+    pub fn rate_text(&self) -> Option<String> {
+        let (r, u) = self.pressure.as_ref()?;
+        Some(format!(
+            "{} {u} ({})",
+            crate::export::num(*r),
+            self.fraction_of_solo()
+                .map(|f| format!("{:.0}% of solo", 100.0 * f))
+                .unwrap_or_else(|| "solo not measured".into())
+        ))
+    }
+
+    /// The pressure in words: `antagonist at 900 MB/s (85% of solo)`.
     pub fn pressure_words(&self) -> String {
-        match (&self.pressure, self.fraction_of_solo()) {
-            (Some((r, u)), Some(f)) => format!(
-                "antagonist at {r:.1} {u}, {:.0}% of its solo rate",
-                100.0 * f
-            ),
-            (Some((r, u)), None) => format!("antagonist at {r:.1} {u}, solo rate not measured"),
-            _ => "antagonist rate unknown".into(),
+        match self.rate_text() {
+            Some(t) => format!("antagonist at {t}"),
+            None => "antagonist rate unknown".into(),
         }
     }
 }
@@ -472,21 +491,8 @@ pub const SLOWED: f64 = 0.95;
 /// Without that scaling the partitioned STREAM cell is not checked.
 pub fn expectations(s: &[Slowdown]) -> Vec<Check> {
     let mut out = Vec::new();
-    let cell = |x: &Slowdown| {
-        format!(
-            "{:.2}× [{:.2}, {:.2}] (n={})",
-            x.speed.point, x.speed.lo, x.speed.hi, x.n
-        )
-    };
-    let rate = |x: &Slowdown| {
-        x.pressure
-            .as_ref()
-            .map(|(r, u)| match x.fraction_of_solo() {
-                Some(f) => format!("{r:.0} {u}, {:.0}% of its solo rate", 100.0 * f),
-                None => format!("{r:.0} {u}"),
-            })
-            .unwrap_or_else(|| "an unknown rate".into())
-    };
+    let cell = |x: &Slowdown| x.speed_text();
+    let rate = |x: &Slowdown| x.rate_text().unwrap_or_else(|| "an unknown rate".into());
     for x in s {
         let (what, expected) = match (
             x.victim.as_str(),
@@ -757,9 +763,14 @@ mod tests {
         assert_eq!((sc.one, sc.all, sc.threads), (8_000.0, 16_000.0, 2));
         assert!(sc.per_core_limited());
         assert!((x.fraction_of_solo().unwrap() - 0.8).abs() < 1e-9);
-        assert!(x.pressure_words().contains("80% of its solo rate"));
+        assert_eq!(x.pressure_words(), "antagonist at 6,400 MB/s (80% of solo)");
         let c = expectations(&s);
         assert_eq!(c.len(), 1);
+        // One wording of a cell everywhere: the check prints the table's.
+        assert_eq!(c[0].figure, x.speed_text());
+        assert!(x
+            .speed_text()
+            .starts_with(&format!("{:.2}× [", x.speed.point)));
         assert!(
             c[0].expected
                 .contains("per-core limited here: partitioning protects STREAM"),

@@ -314,6 +314,15 @@ pub fn bytes_text(x: f64) -> String {
 /// it is than native (`2.1× slower [1.9, 2.4] (n=5)`), with as many digits
 /// as a small ratio needs.
 pub fn ratio_text(f: &crate::analysis::Figure, v: &crate::export::Val) -> String {
+    match v.ci {
+        Some(_) => format!("{} (n={})", ratio_words(f, v), v.n),
+        None => format!("{} (n={}, no interval)", ratio_words(f, v), v.n),
+    }
+}
+
+/// [`ratio_text`] without the count: `0.53× [0.50, 0.56]`, `2.1× slower
+/// [1.9, 2.4]` (the terminal's table gives n a column of its own).
+pub fn ratio_words(f: &crate::analysis::Figure, v: &crate::export::Val) -> String {
     use crate::plot::draw::ratio_digits;
     // A time (lower is better) reads as "× slower" (its time over native's);
     // below 1 that would read "0.75× slower", so a faster point reads as
@@ -332,13 +341,12 @@ pub fn ratio_text(f: &crate::analysis::Figure, v: &crate::export::Val) -> String
     };
     match ci {
         Some((lo, hi)) => format!(
-            "{}×{word} [{}, {}] (n={})",
+            "{}×{word} [{}, {}]",
             ratio_digits(p),
             ratio_digits(lo),
-            ratio_digits(hi),
-            v.n
+            ratio_digits(hi)
         ),
-        None => format!("{}×{word} (n={}, no interval)", ratio_digits(p), v.n),
+        None => format!("{}×{word}", ratio_digits(p)),
     }
 }
 
@@ -359,7 +367,7 @@ pub fn claim_line(c: &ClaimResult) -> String {
     if let Some(f) = p.figures.first() {
         let number = match &f.vs_native {
             Some(v) => format!("{v} × native"),
-            None => format!("{} {}", f.value, f.unit),
+            None => f.value_text(),
         };
         return format!("{}: {} {} {number}", p.label, f.env_id, f.metric);
     }

@@ -133,6 +133,96 @@ pub struct Resources {
     pub cpuset_mems: Option<String>,
     pub pids_limit: Option<i64>,
     pub devices: Vec<DeviceRule>,
+    /// `linux.resources.blockIO` (blkio controller on v1, io on v2).
+    #[serde(default)]
+    pub block_io: Option<BlockIo>,
+}
+
+/// A device's `major:minor` in a blockIO rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevNum {
+    pub major: u64,
+    pub minor: u64,
+}
+
+impl std::fmt::Display for DevNum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.major, self.minor)
+    }
+}
+
+/// One `blockIO.weightDevice` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightDevice {
+    pub dev: DevNum,
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+}
+
+/// Which of the four throttle lists a [`Throttle`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThrottleKind {
+    ReadBps,
+    WriteBps,
+    ReadIops,
+    WriteIops,
+}
+
+impl ThrottleKind {
+    pub const ALL: [ThrottleKind; 4] = [
+        ThrottleKind::ReadBps,
+        ThrottleKind::WriteBps,
+        ThrottleKind::ReadIops,
+        ThrottleKind::WriteIops,
+    ];
+
+    /// The config's field name.
+    pub fn field(self) -> &'static str {
+        match self {
+            ThrottleKind::ReadBps => "throttleReadBpsDevice",
+            ThrottleKind::WriteBps => "throttleWriteBpsDevice",
+            ThrottleKind::ReadIops => "throttleReadIOPSDevice",
+            ThrottleKind::WriteIops => "throttleWriteIOPSDevice",
+        }
+    }
+}
+
+/// One throttle rule: at most `rate` bytes or I/Os per second on `dev`
+/// (0: no limit, as the v1 files read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    pub kind: ThrottleKind,
+    pub dev: DevNum,
+    pub rate: u64,
+}
+
+/// `linux.resources.blockIO`, validated: weights in the spec's 10..=1000.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockIo {
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+    pub weight_device: Vec<WeightDevice>,
+    pub throttle: Vec<Throttle>,
+}
+
+impl BlockIo {
+    /// `name=value` items for a message that lists limits.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(w) = self.weight {
+            out.push(format!("blockIO.weight={w}"));
+        }
+        if let Some(w) = self.leaf_weight {
+            out.push(format!("blockIO.leafWeight={w}"));
+        }
+        for d in &self.weight_device {
+            out.push(format!("blockIO.weightDevice[{}]", d.dev));
+        }
+        for t in &self.throttle {
+            out.push(format!("blockIO.{}[{}]={}", t.kind.field(), t.dev, t.rate));
+        }
+        out
+    }
 }
 
 /// One rlimit: kernel resource number, spec name, soft and hard values.
@@ -814,8 +904,8 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
     let Some(r) = linux.resources() else {
         return Ok(out);
     };
-    if r.block_io().is_some() {
-        return unsupported("linux.resources.blockIO", "not supported");
+    if let Some(b) = r.block_io() {
+        out.block_io = Some(block_io(b)?);
     }
     if some_nonempty(r.hugepage_limits()) {
         return unsupported("linux.resources.hugepageLimits", "not supported");
@@ -941,6 +1031,67 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
             minor: d.minor(),
             access,
         });
+    }
+    Ok(out)
+}
+
+/// The OCI runtime spec's range of blkio weights.
+const WEIGHT_RANGE: std::ops::RangeInclusive<u16> = 10..=1000;
+
+fn weight(field: &str, w: Option<u16>) -> Result<Option<u16>> {
+    match w {
+        Some(v) if !WEIGHT_RANGE.contains(&v) => {
+            invalid(field, format!("{v} is outside the spec's range 10..1000"))
+        }
+        w => Ok(w),
+    }
+}
+
+fn dev_num(field: &str, major: i64, minor: i64) -> Result<DevNum> {
+    match (u64::try_from(major), u64::try_from(minor)) {
+        (Ok(major), Ok(minor)) if major < 1 << 12 && minor < 1 << 20 => Ok(DevNum { major, minor }),
+        _ => invalid(
+            field,
+            format!("{major}:{minor} is not a device number (major < 4096, minor < 1048576)"),
+        ),
+    }
+}
+
+/// `linux.resources.blockIO`: weights checked against the spec's range,
+/// device numbers against the kernel's (dev_t: 12-bit major, 20-bit minor).
+fn block_io(b: &oci_spec::runtime::LinuxBlockIo) -> Result<BlockIo> {
+    const F: &str = "linux.resources.blockIO";
+    let mut out = BlockIo {
+        weight: weight(&format!("{F}.weight"), b.weight())?,
+        leaf_weight: weight(&format!("{F}.leafWeight"), b.leaf_weight())?,
+        ..Default::default()
+    };
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        let field = format!("{F}.weightDevice[{i}]");
+        if d.weight().is_none() && d.leaf_weight().is_none() {
+            return invalid(&field, "names neither weight nor leafWeight");
+        }
+        out.weight_device.push(WeightDevice {
+            dev: dev_num(&field, d.major(), d.minor())?,
+            weight: weight(&format!("{field}.weight"), d.weight())?,
+            leaf_weight: weight(&format!("{field}.leafWeight"), d.leaf_weight())?,
+        });
+    }
+    for kind in ThrottleKind::ALL {
+        let list = match kind {
+            ThrottleKind::ReadBps => b.throttle_read_bps_device(),
+            ThrottleKind::WriteBps => b.throttle_write_bps_device(),
+            ThrottleKind::ReadIops => b.throttle_read_iops_device(),
+            ThrottleKind::WriteIops => b.throttle_write_iops_device(),
+        };
+        for (i, t) in list.iter().flatten().enumerate() {
+            let field = format!("{F}.{}[{i}]", kind.field());
+            out.throttle.push(Throttle {
+                kind,
+                dev: dev_num(&field, t.major(), t.minor())?,
+                rate: t.rate(),
+            });
+        }
     }
     Ok(out)
 }
@@ -1143,6 +1294,75 @@ mod tests {
         assert_eq!(p.resources.devices[0].line(), "a *:* rwm");
         assert_eq!(p.resources.devices[1].line(), "c 1:3 rwm");
         assert_eq!(p.process.caps.unwrap().bounding, 1 << 5);
+    }
+
+    #[test]
+    fn block_io_is_read_and_checked() {
+        let mut v = minimal();
+        v["linux"]["resources"] = serde_json::json!({"blockIO": {
+            "weight": 500,
+            "leafWeight": 300,
+            "weightDevice": [{"major": 8, "minor": 0, "weight": 200}],
+            "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": 254, "minor": 16, "rate": 0}]
+        }});
+        let b = parse_json(&v).unwrap().resources.block_io.unwrap();
+        assert_eq!((b.weight, b.leaf_weight), (Some(500), Some(300)));
+        let d8 = DevNum { major: 8, minor: 0 };
+        assert_eq!(
+            b.weight_device,
+            [WeightDevice {
+                dev: d8,
+                weight: Some(200),
+                leaf_weight: None
+            }]
+        );
+        assert_eq!(
+            b.throttle,
+            [
+                Throttle {
+                    kind: ThrottleKind::ReadBps,
+                    dev: d8,
+                    rate: 1048576
+                },
+                Throttle {
+                    kind: ThrottleKind::WriteIops,
+                    dev: DevNum {
+                        major: 254,
+                        minor: 16
+                    },
+                    rate: 0
+                }
+            ]
+        );
+        for (bad, field) in [
+            (serde_json::json!({"weight": 5}), "blockIO.weight"),
+            (
+                serde_json::json!({"leafWeight": 1001}),
+                "blockIO.leafWeight",
+            ),
+            (
+                serde_json::json!({"weightDevice": [{"major": 8, "minor": 0}]}),
+                "blockIO.weightDevice[0]",
+            ),
+            (
+                serde_json::json!({"weightDevice": [{"major": 8, "minor": 0, "weight": 9}]}),
+                "blockIO.weightDevice[0].weight",
+            ),
+            (
+                serde_json::json!({"throttleReadIOPSDevice": [{"major": -1, "minor": 0, "rate": 1}]}),
+                "blockIO.throttleReadIOPSDevice[0]",
+            ),
+            (
+                serde_json::json!({"throttleWriteBpsDevice": [{"major": 4096, "minor": 0, "rate": 1}]}),
+                "blockIO.throttleWriteBpsDevice[0]",
+            ),
+        ] {
+            let mut v = minimal();
+            v["linux"]["resources"] = serde_json::json!({ "blockIO": bad });
+            let e = parse_json(&v).unwrap_err().to_string();
+            assert!(e.contains(field), "{field}: {e}");
+        }
     }
 
     #[test]

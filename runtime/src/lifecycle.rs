@@ -556,7 +556,19 @@ pub struct RunEnd {
 
 /// `run`: create, start, wait, delete; returns how the process ended.
 pub fn run(root: &Path, id: &str, bundle: &Path, pid_file: Option<&Path>) -> Result<RunEnd> {
-    let created = create(root, id, bundle, false)?;
+    run_with_console(root, id, bundle, pid_file, None)
+}
+
+/// `run` with `--console-socket`, which `process.terminal` needs: the pty
+/// master goes to the socket as at `create`, and `run` waits as always.
+pub fn run_with_console(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<&Path>,
+    console_socket: Option<&Path>,
+) -> Result<RunEnd> {
+    let created = create_with_console(root, id, bundle, false, console_socket)?;
     let pid = created.state.pid;
     if let Some(p) = pid_file {
         if let Err(e) = write_pid_file(p, pid) {

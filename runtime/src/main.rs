@@ -84,6 +84,11 @@ enum Cmd {
         /// Write the container process's pid here (as `create`).
         #[arg(long)]
         pid_file: Option<PathBuf>,
+        /// Unix socket that receives the pty master (SCM_RIGHTS) when
+        /// process.terminal is set (as `create`); `run` still waits for
+        /// the process and exits with its status.
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
     },
     /// Write a default config.json (no terminal) into a bundle, as `runc spec`.
     Spec {
@@ -313,8 +318,15 @@ fn real_main(cli: Cli) -> Result<i32> {
             id,
             bundle,
             pid_file,
+            console_socket,
         } => {
-            let end = lifecycle::run(root, &id, &bundle, pid_file.as_deref())?;
+            let end = lifecycle::run_with_console(
+                root,
+                &id,
+                &bundle,
+                pid_file.as_deref(),
+                console_socket.as_deref(),
+            )?;
             report_oom(&id, &end.deleted);
             return Ok(end.code);
         }

@@ -139,6 +139,9 @@ pub fn limits(res: &Resources) -> Vec<String> {
     add("cpu.cpus", res.cpuset_cpus.clone());
     add("cpu.mems", res.cpuset_mems.clone());
     add("pids.limit", res.pids_limit.map(|v| v.to_string()));
+    if let Some(b) = &res.block_io {
+        out.extend(b.describe());
+    }
     if !res.devices.is_empty() {
         out.push(format!("devices ({} rules)", res.devices.len()));
     }

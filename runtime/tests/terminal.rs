@@ -1,5 +1,5 @@
 //! Terminals on the real binary: `process.terminal` with `--console-socket`
-//! (create) and `exec --tty`: a small receiver takes the pty master the
+//! (create and run) and `exec --tty`: a small receiver takes the pty master the
 //! container sends with SCM_RIGHTS and reads what the process writes on
 //! its terminal: the tty is its stdio and controlling terminal, in the
 //! container's devpts, with the consoleSize asked for. A terminal without a
@@ -104,6 +104,50 @@ fn create_with_a_terminal_sends_the_pty_master_to_the_console_socket() {
     assert_terminal(&out, "31 101");
     let del = rig.isorun(&["delete", "--force", &rig.id]);
     assert!(del.status.success(), "{}", text(&del.stderr));
+    rig.assert_clean();
+}
+
+#[test]
+fn run_with_a_terminal_sends_the_pty_master_and_exits_with_the_status() {
+    if !can_run() {
+        return;
+    }
+    let rig = Rig::new("h7-run-tty", "");
+    rig.config(
+        |v| {
+            v["process"]["terminal"] = serde_json::json!(true);
+            v["process"]["consoleSize"] = serde_json::json!({"height": 40, "width": 132});
+        },
+        &format!("{PROBE}; exit 7"),
+    );
+    // Without a socket: one line, nothing made.
+    let out = rig.run();
+    let se = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        se.contains("process.terminal") && se.contains("--console-socket"),
+        "{se}"
+    );
+    assert_eq!(se.trim().lines().count(), 1, "{se}");
+    rig.assert_clean();
+    // As runc run --console-socket: the master goes to the socket, `run`
+    // waits for the process and exits with its status, then deletes.
+    let sock = rig.dir.path().join("run.sock");
+    let l = UnixListener::bind(&sock).unwrap();
+    let run = rig
+        .cmd()
+        .args(["run", "--console-socket"])
+        .arg(&sock)
+        .args(["--bundle", rig.bundle.to_str().unwrap(), &rig.id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let master = receive_master(&l);
+    let out = read_to_hangup(&master);
+    let end = run.wait_with_output().unwrap();
+    assert_eq!(end.status.code(), Some(7), "{}", text(&end.stderr));
+    assert_terminal(&out, "40 132");
     rig.assert_clean();
 }
 

@@ -25,12 +25,12 @@ use isobench_workloads::Workload;
 pub const EXPERIMENT: &str = "all";
 
 /// The neighbour experiment's victims in the main job (those the plan runs).
-const VICTIMS: [Workload; 2] = [Workload::Cpu, Workload::Membw];
+pub const VICTIMS: [Workload; 2] = [Workload::Cpu, Workload::Membw];
 
 /// Whether the neighbour experiment runs in a column of the main job: the
 /// native column and isorun's bare one (the quick suite's choice: the
 /// peers and the VM add minutes and no claim).
-fn neighbour_column(c: &Column) -> bool {
+pub fn neighbour_column(c: &Column) -> bool {
     match c {
         Column::Native => true,
         Column::Oci(o) => o.runtime == Runtime::Isorun && o.engine == Engine::None && !o.rootless,
@@ -198,7 +198,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         }
     }
     s.finish(!a.no_history, a.db.as_deref())?;
-    println!("{}", s.out.display());
+    super::run::print_end(&s.out);
     let invalid = summary.invalid + nb_invalid;
     if invalid > 0 {
         eprintln!(
@@ -207,10 +207,6 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         );
         return Ok(1);
     }
-    eprintln!(
-        "done: one run in {}; report it with: isobench report {}",
-        s.out.display(),
-        s.out.display()
-    );
+    eprintln!("done: one run in {}", s.out.display());
     Ok(0)
 }

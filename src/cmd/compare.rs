@@ -1,11 +1,14 @@
-//! `isobench compare [BASE]... NEW [--last K] [--db FILE|URL] [--threshold PCT]
-//! [--fail-on-possible] [--workload W] [--metric M] [--env E] [--force]
-//! [--force-params] [--out DIR]`: the regression gate. Runs are run
-//! directories or run ids in a history store (see [`crate::cmd::source`]).
-//! The baseline is every BASE, or with `--last K` the last K stored runs of
-//! NEW's host and plan. With one BASE and a store (`--db`/`ISOBENCH_DB`)
+//! `isobench compare [BASE]... NEW [--last K | --baseline NAME] [--db FILE|URL]
+//! [--threshold PCT] [--fail-on-possible] [--workload W,...] [--metric M,...]
+//! [--env E,...] [--force] [--force-params] [--out DIR]`: the regression
+//! gate. Runs are run directories or run ids in a history store (see
+//! [`crate::cmd::source`]). The baseline is every BASE, or with `--last K`
+//! the last K stored runs of NEW's host and plan, or with `--baseline NAME`
+//! the runs of a named baseline (`isobench baseline save`). With one
+//! baseline run and a store (`--db`/`ISOBENCH_DB`, or the baseline's)
 //! holding other runs of that host and plan, their run-to-run spread makes
-//! the interval (see `isobench_reports::compare` and `::shift`).
+//! the interval (see `isobench_reports::compare` and `::shift`). Filters
+//! take comma lists, as `run` does ([`crate::cmd::select`]).
 //!
 //! Exit status (failing closed): 1 a quantity valid in the baseline is
 //! missing, lost or ≤ 0 in NEW, or regressed (the whole 95% interval worse
@@ -13,9 +16,11 @@
 //! 2 nothing failed and something could not be decided, or bad input: runs
 //! from other hosts (unless `--force`), with other plans or parameters
 //! (unless `--force-params`), a baseline mixing hosts or plans, the same run
-//! twice; 0 every quantity decided and none regressed. The table and
+//! twice, an unknown baseline name, a filter value that selects nothing; 0
+//! every quantity decided and none regressed. The table and
 //! compare.json are written on every outcome of a comparison.
 
+use crate::cmd::select::{filter_for, OneOf, Quantity};
 use crate::cmd::source::{Reader, RunRef};
 use anyhow::{Context, Result};
 use isobench_reports::compare::{
@@ -23,20 +28,27 @@ use isobench_reports::compare::{
     to_json, to_text, Filter, GateOptions,
 };
 use isobench_reports::digest::Digest;
-use isobench_reports::history::{host_fingerprint, History};
+use isobench_reports::history::{host_fingerprint, Baseline, History, HistoryError};
 use isobench_reports::output::{write_files, OutputFile};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
     /// Baseline run(s) then the new run, last: run directories, or run ids
-    /// (or unique prefixes) in the history store. With --last, only NEW.
+    /// (or unique prefixes) in the history store. With --last or
+    /// --baseline, only NEW.
     #[arg(required = true, value_name = "[BASE]... NEW")]
     pub runs: Vec<PathBuf>,
     /// Baseline: the last K runs in the history store of NEW's host and
     /// plan (NEW itself left out), run means as the unit.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", conflicts_with = "baseline")]
     pub last: Option<usize>,
+    /// Baseline: the runs of the named baseline in the history store
+    /// (`isobench baseline save NAME RUN...`). Refused when it was measured
+    /// on another host (unless --force) or with another plan (unless
+    /// --force-params).
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
     /// History store of run ids: a SQLite file or postgres://USER@HOST:PORT/DB
     /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
     /// When given, a one-run baseline takes its run-to-run spread from the
@@ -53,14 +65,17 @@ pub struct CompareArgs {
     /// Exit 1 on possibly regressed quantities too.
     #[arg(long)]
     pub fail_on_possible: bool,
-    /// Gate only these workloads (repeatable).
-    #[arg(long = "workload")]
+    /// Gate only these workloads, comma-separated.
+    #[arg(long = "workload", value_delimiter = ',', value_parser = OneOf::workloads())]
     pub workloads: Vec<String>,
-    /// Gate only these metrics, `triad_mbs` or `membw/triad_mbs` (repeatable).
-    #[arg(long = "metric")]
+    /// Gate only these metrics, comma-separated: `triad_mbs` or
+    /// `membw/triad_mbs`.
+    #[arg(long = "metric", value_delimiter = ',')]
     pub metrics: Vec<String>,
-    /// Gate only these environments, e.g. `native` (repeatable).
-    #[arg(long = "env")]
+    /// Gate only these environments, comma-separated: ids (`native`,
+    /// `container-runc`, `vm-tcg`) or classes (`container` is every
+    /// container-* id).
+    #[arg(long = "env", value_delimiter = ',')]
     pub envs: Vec<String>,
     /// Compare runs from different hosts anyway.
     #[arg(long)]
@@ -81,6 +96,7 @@ impl CompareArgs {
         CompareArgs {
             runs: vec![base, new],
             last: None,
+            baseline: None,
             db: None,
             threshold: 5.0,
             fail_on_possible: false,
@@ -96,7 +112,7 @@ impl CompareArgs {
 
 /// Runs of the store with `new`'s host and plan, newest first, started no
 /// later than `new`, other than `skip`; at most `k`.
-fn same_host_and_plan(
+pub(crate) fn same_host_and_plan(
     h: &mut History,
     new: &Digest,
     skip: &[&str],
@@ -134,6 +150,11 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
     }
     let refs: Vec<RunRef> = args.runs.iter().map(|p| RunRef::of_arg(p)).collect();
     let (new_ref, base_refs) = refs.split_last().expect("clap requires one run");
+    if args.baseline.is_some() && !base_refs.is_empty() {
+        return Err(crate::plan::usage(
+            "--baseline NAME is the baseline: give only NEW".to_string(),
+        ));
+    }
     match (args.last, base_refs.len()) {
         (Some(0), _) => return Err(crate::plan::usage("--last must be at least 1".to_string())),
         (Some(_), n) if n > 0 => {
@@ -141,9 +162,10 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
                 "--last K takes its baseline from the store: give only NEW".to_string(),
             ))
         }
-        (None, 0) => {
+        (None, 0) if args.baseline.is_none() => {
             return Err(crate::plan::usage(
-                "give a baseline: BASE... NEW, or NEW with --last K".to_string(),
+                "give a baseline: BASE... NEW, NEW with --last K, or NEW with --baseline NAME"
+                    .to_string(),
             ))
         }
         _ => {}
@@ -177,6 +199,14 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             );
         }
     }
+    let named = match &args.baseline {
+        Some(name) => {
+            let (b, runs) = named_baseline(&db, name, &new, args)?;
+            bases = runs;
+            Some(b)
+        }
+        None => None,
+    };
     for w in bases.iter().chain([&new]).flat_map(|d| &d.load_warnings) {
         eprintln!("isobench: warning: {w}");
     }
@@ -188,11 +218,21 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             )));
         }
     }
-    let filter = Filter {
-        envs: args.envs.clone(),
-        workloads: args.workloads.clone(),
-        metrics: args.metrics.clone(),
-    };
+    // Every filter value must select a quantity of these runs.
+    let present: std::collections::BTreeSet<Quantity> = bases
+        .iter()
+        .chain([&new])
+        .flat_map(|d| &d.analysis.figures)
+        .map(|f| (f.env_id.clone(), f.workload.clone(), f.metric.clone()))
+        .collect();
+    let filter: Filter = filter_for(
+        &args.envs,
+        &args.workloads,
+        &args.metrics,
+        &present,
+        "these runs",
+    )
+    .map_err(crate::plan::usage)?;
     // A baseline of several runs must be one host and one plan.
     if let Some(first) = bases.first() {
         for b in &bases[1..] {
@@ -252,7 +292,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
     };
     // One run a side: the run-to-run spread from the store, when one is
     // named and holds at least two other runs of this host and plan.
-    if bases.len() == 1 && args.last.is_none() && args.db.is_some() {
+    if bases.len() == 1 && args.last.is_none() && (args.db.is_some() || named.is_some()) {
         if let Ok(mut h) = History::open_existing(&db) {
             let skip = [new.info.run_id.as_str(), base0.info.run_id.as_str()];
             let hist = same_host_and_plan(&mut h, &new, &skip, 20)?;
@@ -276,7 +316,16 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             "no quantity to compare: the baseline has no figure that the filters keep".to_string(),
         ));
     }
-    let text = to_text(&c);
+    let mut text = to_text(&c);
+    if let Some(b) = &named {
+        text = format!(
+            "baseline '{}' ({} run(s), saved {}): {}\n{text}",
+            b.name,
+            b.run_ids.len(),
+            b.saved_at,
+            b.run_ids.join(", ")
+        );
+    }
     print!("{text}");
     let subtitle = format!(
         "host {}; red: regressed or possibly regressed (threshold {}%)",
@@ -294,7 +343,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         },
         OutputFile {
             name: "compare.json".into(),
-            bytes: serde_json::to_vec_pretty(&to_json(&c))?,
+            bytes: serde_json::to_vec_pretty(&with_baseline(to_json(&c), named.as_ref()))?,
         },
         OutputFile {
             name: "compare.svg".into(),
@@ -308,4 +357,63 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
     write_files(&out, &files)?;
     println!("plot: {}", out.join("compare.svg").display());
     Ok(c.exit_code())
+}
+
+/// compare.json with the named baseline it was gated against, if any.
+fn with_baseline(mut json: serde_json::Value, b: Option<&Baseline>) -> serde_json::Value {
+    if let (Some(b), Some(o)) = (b, json.as_object_mut()) {
+        o.insert(
+            "baseline".into(),
+            serde_json::json!({
+                "name": b.name,
+                "saved_at": b.saved_at,
+                "runs": b.run_ids,
+                "host": b.host.hostname,
+                "host_fingerprint": b.host_fingerprint(),
+            }),
+        );
+    }
+    json
+}
+
+/// The named baseline `name` of the store `db` and its runs, digested;
+/// refused (one line, exit 2) when the store or the name is unknown, or
+/// when it was measured on another host (unless `--force`) or with another
+/// plan (unless `--force-params`) than `new`.
+fn named_baseline(
+    db: &std::path::Path,
+    name: &str,
+    new: &Digest,
+    args: &CompareArgs,
+) -> Result<(Baseline, Vec<Digest>)> {
+    let mut h = History::open_existing(db).map_err(|e| match e {
+        HistoryError::NoStore { .. } => {
+            crate::plan::usage(format!("--baseline {name} needs a history store: {e}"))
+        }
+        other => crate::cmd::push::store_error(other),
+    })?;
+    let Some(b) = h.baseline(name).map_err(crate::cmd::push::store_error)? else {
+        return Err(crate::cmd::baseline::unknown(&mut h, name));
+    };
+    let hosts = host_differences(&b.host, &new.info.host);
+    if !hosts.is_empty() && !args.force {
+        return Err(crate::plan::usage(format!(
+            "baseline '{name}' was measured on another host ({}); pass --force to compare anyway",
+            hosts.join("; ")
+        )));
+    }
+    let mut saved = new.info.clone();
+    saved.config = b.plan.clone();
+    let plans = plan_differences(&saved, &new.info);
+    if !plans.is_empty() && !args.force_params {
+        return Err(crate::plan::usage(format!(
+            "baseline '{name}' was measured with another plan ({}); pass --force-params to compare anyway",
+            plans.join("; ")
+        )));
+    }
+    let mut runs = Vec::with_capacity(b.run_ids.len());
+    for id in &b.run_ids {
+        runs.push(h.digest(id).map_err(crate::cmd::push::store_error)?);
+    }
+    Ok((b, runs))
 }

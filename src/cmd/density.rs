@@ -165,8 +165,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     }
     drop(envs);
     s.finish(false, None)?;
-    println!("{}", s.out.display());
-    eprintln!("report it with: isobench report {}", s.out.display());
+    super::run::print_end(&s.out);
     Ok(0)
 }
 
@@ -215,8 +214,29 @@ pub fn measure(
             eprintln!("density: {}: measured already, kept", e.id());
             continue;
         }
+        // VMs by default: as many as the memory floor allows, up to a bound.
+        let vm_plan = (instances.is_none() && e.kind() == crate::env::EnvKind::Vm).then(|| {
+            density::vm_instances(
+                density::vm_bound(e.emulated(), quick),
+                host_mem_available().map(|b| b >> 20),
+                mem_floor,
+                e.detail().get("memory_mib").and_then(|m| m.parse().ok()),
+            )
+        });
+        if let Some((n, why)) = &vm_plan {
+            eprintln!("density: {}: {why}", e.id());
+            if *n < 3 {
+                eprintln!(
+                    "warning: density: {}: {n} VMs give no slope of host memory per instance (3 needed); the report says so",
+                    e.id()
+                );
+            }
+        }
         let cfg = DensityConfig {
-            instances: instances.unwrap_or_else(|| density::default_instances(e.kind(), quick)),
+            instances: instances.unwrap_or_else(|| match &vm_plan {
+                Some((n, _)) => *n,
+                None => density::default_instances(e.kind(), quick),
+            }),
             mem_floor_mib: mem_floor,
             ready_timeout: timeout,
         };
@@ -275,6 +295,13 @@ pub fn measure(
         {
             let d = &mut env_info.detail;
             d.insert("density_instances".into(), o.points.len().to_string());
+            d.insert(
+                "density_instances_planned".into(),
+                cfg.instances.to_string(),
+            );
+            if let Some((_, why)) = &vm_plan {
+                d.insert("density_plan".into(), why.clone());
+            }
             d.insert(
                 "density_ended".into(),
                 match o.ended {

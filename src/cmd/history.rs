@@ -1,10 +1,14 @@
-//! `isobench history [--db FILE] [--workload W] [--metric M] [--env ID]
-//! [--import RUN_DIR] [--out DIR]`: the series of a metric over recorded runs,
-//! printed and plotted per environment; `--import` records an older run.
+//! `isobench history [--db FILE] [--workload W,...] [--metric M,...]
+//! [--env E,...] [--import RUN_DIR] [--out DIR]`: the series of the selected
+//! metrics over recorded runs, printed and plotted per environment;
+//! `--import` records an older run. Filters take comma lists, as `run` and
+//! `compare` do, and each value must select something in the store
+//! ([`crate::cmd::select`]).
 //! Every series (workload × metric × parameters × environment × host) is
 //! searched for change points and slow creep (reports/src/changepoint.rs,
 //! docs/history.md).
 
+use crate::cmd::select::{filter_for, OneOf, Quantity};
 use anyhow::{Context, Result};
 use isobench_reports::changepoint::{self, analyse_points, run_json_diff};
 use isobench_reports::export::num;
@@ -19,15 +23,17 @@ pub struct HistoryArgs {
     /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
     #[arg(long, env = "ISOBENCH_DB")]
     pub db: Option<PathBuf>,
-    /// Workload of the series (e.g. membw).
-    #[arg(long)]
-    pub workload: Option<String>,
-    /// Metric of the series (e.g. triad_mbs).
-    #[arg(long)]
-    pub metric: Option<String>,
-    /// Only this environment id (e.g. vm-tcg).
-    #[arg(long)]
-    pub env: Option<String>,
+    /// Workloads of the series, comma-separated (e.g. membw,cpu).
+    #[arg(long, value_delimiter = ',', value_parser = OneOf::workloads())]
+    pub workload: Vec<String>,
+    /// Metrics of the series, comma-separated: `triad_mbs` or
+    /// `membw/triad_mbs`.
+    #[arg(long, value_delimiter = ',')]
+    pub metric: Vec<String>,
+    /// Only these environments, comma-separated: ids (`vm-tcg`,
+    /// `container-runc`) or classes (`container` is every container-* id).
+    #[arg(long, value_delimiter = ',')]
+    pub env: Vec<String>,
     /// Record this run directory first (idempotent per run id).
     #[arg(long)]
     pub import: Vec<PathBuf>,
@@ -159,19 +165,30 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    if let Some(file) = &args.html {
-        let points = h
-            .all_series(
-                args.workload.as_deref(),
-                args.metric.as_deref(),
-                args.env.as_deref(),
-            )
-            .map_err(crate::cmd::push::store_error)?;
-        if points.is_empty() {
-            return Err(crate::plan::usage(format!(
-                "no recorded values match in {location}; run `isobench history` to list the series"
-            )));
+    let table = !args.workload.is_empty() || !args.metric.is_empty();
+    if args.html.is_none() && !table {
+        let metrics = h.metrics().map_err(crate::cmd::push::store_error)?;
+        println!(
+            "{} runs in {}; series available (pick with --workload W --metric M; lists: --metric copy_mbs,triad_mbs):",
+            h.run_count().map_err(crate::cmd::push::store_error)?,
+            location
+        );
+        if metrics.is_empty() {
+            return Ok(0);
         }
+        for (w, m) in metrics {
+            println!("  --workload {w} --metric {m}");
+        }
+        let all = select(&mut h, args)?;
+        println!("change points and creep (E-Divisive means, permutation test, α 0.05; run geometric means):");
+        let n = print_changes(&mut h, &all, args.trend_runs as usize)?;
+        if n == 0 {
+            println!("  none in {} series", split_series(&all).len());
+        }
+        return Ok(0);
+    }
+    let points = select(&mut h, args)?;
+    if let Some(file) = &args.html {
         let opts = changepoint::Options {
             trend_runs: args.trend_runs as usize,
             ..Default::default()
@@ -193,53 +210,100 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
         println!("history page: {}", file.display());
         return Ok(0);
     }
-    let (workload, metric) = match (&args.workload, &args.metric) {
-        (Some(w), Some(m)) => (w.clone(), m.clone()),
-        (None, None) => {
-            let metrics = h.metrics().map_err(crate::cmd::push::store_error)?;
-            println!(
-                "{} runs in {}; series available (pick one with --workload W --metric M):",
-                h.run_count().map_err(crate::cmd::push::store_error)?,
-                location
-            );
-            for (w, m) in metrics {
-                println!("  --workload {w} --metric {m}");
-            }
-            let all = h
-                .all_series(None, None, args.env.as_deref())
-                .map_err(crate::cmd::push::store_error)?;
-            println!("change points and creep (E-Divisive means, permutation test, α 0.05; run geometric means):");
-            let n = print_changes(&mut h, &all, args.trend_runs as usize)?;
-            if n == 0 {
-                println!("  none in {} series", split_series(&all).len());
-            }
-            return Ok(0);
-        }
-        _ => {
-            return Err(crate::plan::usage(
-                "give both --workload and --metric (e.g. --workload membw --metric triad_mbs)",
-            ))
-        }
-    };
-    let points = h
-        .series(&workload, &metric, args.env.as_deref())
-        .map_err(crate::cmd::push::store_error)?;
-    if points.is_empty() {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("isobench-history"));
+    let mut files = Vec::new();
+    // One table, change search and set of plots per (workload, metric).
+    for group in points.chunk_by(|a, b| a.workload == b.workload && a.metric == b.metric) {
+        files.extend(show_metric(&mut h, group, args.trend_runs as usize)?);
+    }
+    let written = write_files(&out, &files)?;
+    for p in written
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+    {
+        println!("plot: {}", p.display());
+    }
+    Ok(0)
+}
+
+/// The points the filters select (every series of the store without
+/// filters), or one line naming the value that selects nothing.
+fn select(h: &mut History, args: &HistoryArgs) -> Result<Vec<SeriesPoint>> {
+    let location = h.location().to_string();
+    let store = format!("the store {location}");
+    let recorded = h.metrics().map_err(crate::cmd::push::store_error)?;
+    if recorded.is_empty() {
         return Err(crate::plan::usage(format!(
-            "no recorded values of {workload}/{metric}{} in {}; run `isobench history` to list the series",
-            args.env
-                .as_ref()
-                .map(|e| format!(" in {e}"))
-                .unwrap_or_default(),
-            location
+            "no recorded values in {location}; record runs with `isobench run` or `isobench push`"
         )));
     }
+    // Workloads and metrics first, against what the store lists (the
+    // environments are known once the series are read).
+    let present: std::collections::BTreeSet<Quantity> = recorded
+        .iter()
+        .map(|(w, m)| (String::new(), w.clone(), m.clone()))
+        .collect();
+    filter_for(&[], &args.workload, &args.metric, &present, &store).map_err(|e| {
+        crate::plan::usage(match (args.workload.as_slice(), args.metric.as_slice()) {
+            // "no recorded values of membw/nope" for the one series asked for.
+            ([w], [m]) if !m.contains('/') => format!("no recorded values of {w}/{m}: {e}"),
+            _ => e,
+        })
+    })?;
+    // One workload or metric narrows the query; lists filter below.
+    let one = |v: &[String]| match v {
+        [x] if !x.contains('/') => Some(x.clone()),
+        _ => None,
+    };
+    let points = h
+        .all_series(
+            one(args.workload.as_slice()).as_deref(),
+            one(args.metric.as_slice()).as_deref(),
+            None,
+        )
+        .map_err(crate::cmd::push::store_error)?;
+    let present: std::collections::BTreeSet<Quantity> = points
+        .iter()
+        .map(|p| (p.env_id.clone(), p.workload.clone(), p.metric.clone()))
+        .collect();
+    let filter = filter_for(
+        &args.env,
+        &args.workload,
+        &args.metric,
+        &present,
+        &format!("the selected series of {location}"),
+    )
+    .map_err(crate::plan::usage)?;
+    let points: Vec<SeriesPoint> = points
+        .into_iter()
+        .filter(|p| filter.keeps(&p.env_id, &p.workload, &p.metric))
+        .collect();
+    if points.is_empty() {
+        return Err(crate::plan::usage(format!(
+            "no recorded values match in {location}; run `isobench history` to list the series"
+        )));
+    }
+    Ok(points)
+}
+
+/// The table, change points and plots of one (workload, metric): every
+/// series of it the filters kept.
+fn show_metric(
+    h: &mut History,
+    points: &[SeriesPoint],
+    trend_runs: usize,
+) -> Result<Vec<OutputFile>> {
+    let (workload, metric) = (&points[0].workload, &points[0].metric);
+    println!("{workload}/{metric}:");
     let kind = points[0].centre_kind.label();
     println!(
         "{:<28} {:<20} {:<18} {:>16} {:>24} {:>3}  host / parameters",
         "run", "started", "environment", kind, "95% t interval", "n"
     );
-    for p in &points {
+    for p in points {
         println!(
             "{:<28} {:<20} {:<18} {:>16} {:>24} {:>3}  {} {}",
             p.run_id,
@@ -256,20 +320,16 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             p.params
         );
     }
-    print_changes(&mut h, &points, args.trend_runs as usize)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("isobench-history"));
-    let series = split_series(&points);
+    print_changes(h, points, trend_runs)?;
+    let series = split_series(points);
     let mut files = Vec::new();
     for (k, series) in series.iter().enumerate() {
         let env = &series[0].env_id;
-        let img = plot_series(&workload, &metric, series)
+        let img = plot_series(workload, metric, series)
             .with_context(|| format!("drawing the history of {env}"))?;
         // One file per environment; a number when an environment has several
         // series (other parameters or hosts).
-        let shared = split_series(&points)
+        let shared = split_series(points)
             .iter()
             .filter(|s| &s[0].env_id == env)
             .count()
@@ -288,12 +348,5 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             bytes: img.png,
         });
     }
-    let written = write_files(&out, &files)?;
-    for p in written
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
-    {
-        println!("plot: {}", p.display());
-    }
-    Ok(0)
+    Ok(files)
 }

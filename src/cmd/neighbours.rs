@@ -110,8 +110,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         eprintln!("history: the neighbour experiment is not recorded in the history database");
     }
     eprintln!("neighbours: done in {:.0} s", t_all.elapsed().as_secs_f64());
-    println!("{}", s.out.display());
-    eprintln!("report it with: isobench report {}", s.out.display());
+    super::run::print_end(&s.out);
     Ok(if invalid > 0 { 1 } else { 0 })
 }
 
@@ -208,6 +207,20 @@ pub fn setup(
     // Memory: the largest victim plus the largest antagonist at once.
     let victim_need = runner::memory_need_bytes(&specs, plan.threads);
     let llc_bytes = host::llc_bytes(std::path::Path::new("/"));
+    // How the memory antagonists were sized, for run.json and the report.
+    let sizes: Vec<String> = antagonists
+        .iter()
+        .filter_map(|k| {
+            nb::antagonist_size(k, plan.threads, llc_bytes)
+                .map(|(b, how)| format!("{k} {} MiB per thread ({how})", b >> 20))
+        })
+        .collect();
+    if !sizes.is_empty() {
+        warnings.push(format!(
+            "neighbours: antagonist working sets: {}",
+            sizes.join("; ")
+        ));
+    }
     let antagonist_need = antagonists
         .iter()
         .filter_map(|k| {

@@ -295,6 +295,6 @@ pub fn run(a: &RunArgs) -> Result<i32> {
     }
     info.finished_at = Some(now_rfc3339());
     dir.write_run_info(&info)?;
-    println!("{}", out_path.display());
+    super::run::print_end(&out_path);
     Ok(0)
 }

@@ -76,6 +76,18 @@ pub(crate) fn write_multi(out: &Path, digests: &[Digest], preface: &Preface) -> 
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // The claims, column by column (a host, or runs of one host merged).
+    let (cols, labels) = isobench_reports::multi::claim_columns(digests);
+    for (c, l) in cols.iter().zip(&labels) {
+        println!(
+            "  {l}: {}",
+            c.claims
+                .iter()
+                .map(|x| format!("{} {}", x.id, x.verdict_text()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
     println!(
         "wrote {} files; open {}",
         paths.len(),

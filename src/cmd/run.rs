@@ -184,8 +184,26 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// What a finished run prints on standard output: its directory, then the
+/// results table, the claims it decided and the next command to type
+/// (`isobench_reports::export::terminal`). A directory that cannot be read
+/// back is reported on standard error; the run itself stands.
+pub fn print_end(out: &Path) {
+    println!("{}", out.display());
+    match isobench_reports::digest::digest_run_dir(out) {
+        Ok(d) => print!(
+            "{}",
+            isobench_reports::export::terminal::end_summary(&d, &out.display().to_string())
+        ),
+        Err(e) => eprintln!("warning: no results table: {e}"),
+    }
+}
+
 pub fn run(a: &RunArgs) -> Result<i32> {
     check_flags(a)?;
+    if a.dry_run {
+        return super::dry_run::run(a);
+    }
     // First, while single-threaded: sweep dead runs' leftovers, then enter
     // a private mount namespace (crash safety, crate::sweep).
     let private_mounts = crate::sweep::at_run_start();

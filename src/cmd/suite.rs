@@ -59,7 +59,7 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
     drop(envs);
     s.finish(!a.no_history, a.db.as_deref())?;
     let out_path = s.out.clone();
-    println!("{}", out_path.display());
+    super::run::print_end(&out_path);
     if summary.invalid > 0 {
         eprintln!(
             "{} of {} runs were invalid or failed; see the error fields in {}",
@@ -70,9 +70,8 @@ pub fn run(a: &RunArgs, private_mounts: bool) -> Result<i32> {
         return Ok(1);
     }
     eprintln!(
-        "done: {} runs measured in {}; report it with: isobench report {}",
+        "done: {} runs measured in {}",
         summary.measured,
-        out_path.display(),
         out_path.display()
     );
     Ok(0)

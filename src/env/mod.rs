@@ -22,6 +22,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// What a column's environment cannot run, and why, as its
+/// [`Environment::cannot_run`] says, known before it is built (the plan's
+/// estimate counts only what runs).
+pub fn column_cannot_run(
+    c: &column::Column,
+    workload: isobench_workloads::Workload,
+) -> Option<String> {
+    match c {
+        column::Column::Native => None,
+        column::Column::Oci(_) => container::container_cannot_run(workload),
+        column::Column::Vm { .. } => vm::vm_cannot_run(workload),
+    }
+}
+
 /// Environment class, as recorded in `results.jsonl` (`env`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,

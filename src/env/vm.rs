@@ -315,13 +315,7 @@ impl Environment for VmEnv {
     /// Debian's cloud kernel builds overlayfs as a module the initramfs
     /// does not carry.
     fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
-        use isobench_workloads::Workload as W;
-        match workload {
-            W::Copyup => Some("the guest's root file system is the initramfs unpacked into rootfs (tmpfs or ramfs): there is no lower layer to copy up from".into()),
-            W::Ovlmount => Some("the guest has no overlayfs: Debian's cloud kernel builds it as a module (CONFIG_OVERLAY_FS=m) and the initramfs holds only the workload binary".into()),
-            W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
-            _ => None,
-        }
+        vm_cannot_run(workload)
     }
 
     fn emulated(&self) -> bool {
@@ -649,6 +643,18 @@ impl Instance for VmInstance {
 impl Drop for VmEnv {
     fn drop(&mut self) {
         let _ = self.cleanup();
+    }
+}
+
+/// What a VM column cannot run, and why (see [`VmEnv`]'s `cannot_run`):
+/// known from the column alone.
+pub(super) fn vm_cannot_run(workload: isobench_workloads::Workload) -> Option<String> {
+    use isobench_workloads::Workload as W;
+    match workload {
+        W::Copyup => Some("the guest's root file system is the initramfs unpacked into rootfs (tmpfs or ramfs): there is no lower layer to copy up from".into()),
+        W::Ovlmount => Some("the guest has no overlayfs: Debian's cloud kernel builds it as a module (CONFIG_OVERLAY_FS=m) and the initramfs holds only the workload binary".into()),
+        W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
+        _ => None,
     }
 }
 

@@ -231,9 +231,30 @@ pub fn limits(cfg: &Config, kind: EnvKind, placement: Placement, role: Role) -> 
     l
 }
 
+/// The working set per thread of a `membw` or `llc` antagonist and how it
+/// was chosen, by the workloads crate's rule
+/// ([`isobench_workloads::antagonist::choose_size`]): the host's last-level
+/// cache (`llc_bytes`) capped at
+/// [`isobench_workloads::antagonist::LLC_CAP_BYTES`] (a guest has reported
+/// 480 MiB), membw's arrays 4x it shared among the threads, llc's chase 1x
+/// it. `None` for the other kinds.
+pub fn antagonist_size(
+    kind: &str,
+    threads: usize,
+    llc_bytes: Option<u64>,
+) -> Option<(u64, String)> {
+    use isobench_workloads::antagonist::{choose_size, Kind};
+    let k = match kind {
+        "membw" => Kind::Membw,
+        "llc" => Kind::Llc,
+        _ => return None,
+    };
+    Some(choose_size(k, None, llc_bytes, threads))
+}
+
 /// The antagonist's command line. Sizes follow the host's last-level cache
-/// (`llc_bytes`): membw streams arrays of 4x it, llc thrashes 1x it; given
-/// explicitly so that the memory it needs is known before launch.
+/// ([`antagonist_size`]); given explicitly so that the memory it needs is
+/// known before launch.
 pub fn antagonist_spec(
     kind: &str,
     threads: usize,
@@ -249,12 +270,7 @@ pub fn antagonist_spec(
         "--duration-ms".into(),
         duration_ms.to_string(),
     ];
-    let size = match kind {
-        "membw" => llc_bytes.map(|l| 4 * l),
-        "llc" => llc_bytes,
-        _ => None,
-    };
-    if let Some(b) = size {
+    if let Some((b, _)) = antagonist_size(kind, threads, llc_bytes) {
         args.extend(["--size".to_string(), b.to_string()]);
     }
     if kind == "fork" {
@@ -1084,8 +1100,29 @@ mod tests {
         let f = antagonist_spec("fork", 2, 500, None);
         assert!(f.args.windows(2).any(|w| w == ["--max-procs", "64"]));
         assert!(f.args.windows(2).any(|w| w == ["--duration-ms", "500"]));
-        let m = antagonist_spec("membw", 2, 500, Some(1 << 20));
-        assert!(m.args.windows(2).any(|w| w == ["--size", "4194304"]));
+        // 4x a 4 MiB cache, shared between 2 threads: 8 MiB arrays each.
+        let m = antagonist_spec("membw", 2, 500, Some(4 << 20));
+        assert!(
+            m.args.windows(2).any(|w| w == ["--size", "8388608"]),
+            "{m:?}"
+        );
+        // A guest reporting a 480 MiB L3 gets the capped cache, not 1.9
+        // GiB per thread: 4 x 128 MiB / 2 threads; llc thrashes 128 MiB.
+        let m = antagonist_spec("membw", 2, 500, Some(480 << 20));
+        let want = (4 * isobench_workloads::antagonist::LLC_CAP_BYTES / 2).to_string();
+        assert!(
+            m.args.windows(2).any(|w| w[0] == "--size" && w[1] == want),
+            "{m:?}"
+        );
+        let l = antagonist_spec("llc", 2, 500, Some(480 << 20));
+        let want = isobench_workloads::antagonist::LLC_CAP_BYTES.to_string();
+        assert!(
+            l.args.windows(2).any(|w| w[0] == "--size" && w[1] == want),
+            "{l:?}"
+        );
+        let (_, how) = antagonist_size("membw", 2, Some(480 << 20)).unwrap();
+        assert!(how.contains("capped") && how.contains("480 MiB"), "{how}");
+        assert_eq!(antagonist_size("cpu", 2, Some(480 << 20)), None);
     }
 
     #[test]

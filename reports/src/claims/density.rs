@@ -69,6 +69,7 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
             method: String::new(),
         }),
         vs_native: None,
+        exact: false,
     };
     // The heaviest container decides "hundreds".
     let heaviest = conts

@@ -67,6 +67,7 @@ pub(super) fn c6(cx: &Cx) -> ClaimResult {
             method: String::new(),
         }),
         vs_native: None,
+        exact: false,
         accel: None,
     };
     let parts = by_model(rows)

@@ -1,5 +1,6 @@
 //! `claims.json`: the verdicts of a report in a versioned, documented form
-//! (docs/claims.md) for programs: per claim and part the verdict, the limits
+//! (docs/claims.md) for programs: per column (one run, or runs of one host
+//! merged, [`super::merge`]) and claim and part the verdict, the limits
 //! applied and the deciding figures with value, interval, n, parameters and
 //! environment.
 
@@ -7,7 +8,9 @@ use super::*;
 use serde_json::{json, Value};
 
 /// Version of the `claims.json` layout; bumped on any incompatible change.
-pub const CLAIMS_SCHEMA: u32 = 1;
+/// 2: the verdicts moved into `columns` (one per run or host group), so
+/// that a report of several runs keeps each host's claims.
+pub const CLAIMS_SCHEMA: u32 = 2;
 
 /// File name beside every report.
 pub const CLAIMS_FILE: &str = "claims.json";
@@ -74,13 +77,23 @@ fn part(p: &PartResult) -> Value {
     })
 }
 
-/// The `claims.json` value of `claims` for the runs `run_ids` on `hosts`.
-pub fn to_value(claims: &[ClaimResult], run_ids: &[&str], hosts: &[&str]) -> Value {
-    json!({
-        "schema": CLAIMS_SCHEMA,
-        "run_ids": run_ids,
-        "hosts": hosts,
-        "claims": claims.iter().map(|c| json!({
+/// One column of verdicts: the claims of one run, or of several runs of
+/// one host merged ([`super::merge`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimsColumn<'a> {
+    /// The column's heading in the report (the host, or the host and when).
+    pub label: &'a str,
+    /// The host's name.
+    pub host: &'a str,
+    /// The runs whose parts the column holds, in order.
+    pub run_ids: &'a [&'a str],
+    pub claims: &'a [ClaimResult],
+}
+
+fn claims_value(claims: &[ClaimResult]) -> Value {
+    json!(claims
+        .iter()
+        .map(|c| json!({
             "id": c.id,
             "claim": c.claim,
             "verdict": c.verdict.key(),
@@ -90,20 +103,65 @@ pub fn to_value(claims: &[ClaimResult], run_ids: &[&str], hosts: &[&str]) -> Val
             "limits": limits(c.id),
             "command": command_for(c.id),
             "part_results": c.parts.iter().map(part).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "unmeasured": unmeasured(claims).iter().map(|u| json!({
-            "command": u.command,
-            "claims": u.claims,
+        }))
+        .collect::<Vec<_>>())
+}
+
+/// The `claims.json` value of a report with these columns: every run id
+/// and host once, in order, then each column's verdicts and what it did not
+/// measure.
+pub fn columns_value(cols: &[ClaimsColumn]) -> Value {
+    let mut run_ids: Vec<&str> = Vec::new();
+    let mut hosts: Vec<&str> = Vec::new();
+    for c in cols {
+        for &r in c.run_ids {
+            if !run_ids.contains(&r) {
+                run_ids.push(r);
+            }
+        }
+        if !hosts.contains(&c.host) {
+            hosts.push(c.host);
+        }
+    }
+    json!({
+        "schema": CLAIMS_SCHEMA,
+        "run_ids": run_ids,
+        "hosts": hosts,
+        "columns": cols.iter().map(|c| json!({
+            "label": c.label,
+            "host": c.host,
+            "run_ids": c.run_ids,
+            "claims": claims_value(c.claims),
+            "unmeasured": unmeasured(c.claims).iter().map(|u| json!({
+                "command": u.command,
+                "claims": u.claims,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }
 
-/// `claims.json` as pretty-printed text with a trailing newline.
-pub fn to_string(claims: &[ClaimResult], run_ids: &[&str], hosts: &[&str]) -> String {
-    let mut s = serde_json::to_string_pretty(&to_value(claims, run_ids, hosts))
+/// The `claims.json` value of one run's `claims` (one column).
+pub fn to_value(claims: &[ClaimResult], run_ids: &[&str], hosts: &[&str]) -> Value {
+    let host = hosts.join(", ");
+    columns_value(&[ClaimsColumn {
+        label: &host,
+        host: &host,
+        run_ids,
+        claims,
+    }])
+}
+
+/// Pretty-printed JSON with a trailing newline.
+pub fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v)
         .unwrap_or_else(|e| format!("{{\"error\": \"serialising the claims: {e}\"}}"));
     s.push('\n');
     s
+}
+
+/// `claims.json` of one run as pretty-printed text with a trailing newline.
+pub fn to_string(claims: &[ClaimResult], run_ids: &[&str], hosts: &[&str]) -> String {
+    pretty(&to_value(claims, run_ids, hosts))
 }
 
 #[cfg(test)]
@@ -120,7 +178,13 @@ mod tests {
         let text = to_string(&claims, &["r1"], &["h1"]);
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["schema"], CLAIMS_SCHEMA);
-        let cs = v["claims"].as_array().unwrap();
+        assert_eq!(v["run_ids"], json!(["r1"]));
+        assert_eq!(v["hosts"], json!(["h1"]));
+        let cols = v["columns"].as_array().unwrap();
+        assert_eq!(cols.len(), 1);
+        assert_eq!(cols[0]["label"], "h1");
+        assert_eq!(cols[0]["run_ids"], json!(["r1"]));
+        let cs = cols[0]["claims"].as_array().unwrap();
         assert_eq!(cs.len(), claims.len());
         for (j, c) in cs.iter().zip(&claims) {
             assert_eq!(j["id"], c.id);
@@ -138,7 +202,7 @@ mod tests {
         assert!(fig["environment"].as_str().is_some());
         // Claims the fixture lacks (density, neighbours, permissions) are
         // listed with their commands.
-        let cmds: Vec<&str> = v["unmeasured"]
+        let cmds: Vec<&str> = cols[0]["unmeasured"]
             .as_array()
             .unwrap()
             .iter()

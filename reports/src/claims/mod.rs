@@ -87,12 +87,25 @@ pub struct Cited {
     pub vs_native: Option<String>,
     /// Accelerator of a VM.
     pub accel: Option<String>,
+    /// `value` is a count or a byte size shown as itself with its unit
+    /// (`4 layers`, `4.00 MiB`): no interval, and no unit after it.
+    pub exact: bool,
 }
 
 impl Cited {
+    /// The value as a reader sees it: `geomean 12.3 [12.0, 12.6] (n=3) ms`,
+    /// or an exact count or size as itself (`4 layers`).
+    pub fn value_text(&self) -> String {
+        if self.exact || self.unit.is_empty() {
+            self.value.clone()
+        } else {
+            format!("{} {}", self.value, self.unit)
+        }
+    }
+
     pub fn text(&self) -> String {
         format!(
-            "{} {} {} ({}{}): {} {}{}",
+            "{} {} {} ({}{}): {}{}",
             self.env_id,
             self.workload,
             self.metric,
@@ -101,8 +114,7 @@ impl Cited {
                 .as_ref()
                 .map(|a| format!("; accel {a}"))
                 .unwrap_or_default(),
-            self.value,
-            self.unit,
+            self.value_text(),
             self.vs_native
                 .as_ref()
                 .map(|v| format!("; {v} × native"))
@@ -485,6 +497,7 @@ fn speed_words(v: &Val) -> String {
 
 impl Cx<'_> {
     fn cite(&self, f: &Figure) -> Cited {
+        let exact = crate::report::exact_text(f);
         Cited {
             env_id: f.env_id.clone(),
             workload: self.facts.workload_label(&f.env_id, &f.workload),
@@ -507,16 +520,29 @@ impl Cx<'_> {
                 }
                 params_text(&p)
             },
-            value: format!(
-                "{} {}",
-                f.summary.centre_kind.label(),
-                val_text(&median_of(f), num)
-            ),
-            number: Some(median_of(f)),
+            value: exact.clone().unwrap_or_else(|| {
+                format!(
+                    "{} {}",
+                    f.summary.centre_kind.label(),
+                    val_text(&median_of(f), num)
+                )
+            }),
+            // A count or size every repetition agrees on has no interval
+            // (one of zero width would be a fake one).
+            number: Some(match &exact {
+                Some(_) if f.summary.min == f.summary.max => Val {
+                    ci: None,
+                    method: "exact: every repetition the same".into(),
+                    ..median_of(f)
+                },
+                _ => median_of(f),
+            }),
+            exact: exact.is_some(),
             vs_native: speed_of(f)
                 .filter(|_| f.workload != "startup")
                 .filter(|_| self.incomparable(f).is_none())
-                .map(|v| val_text(&v, |x| format!("{x:.2}"))),
+                // As every ratio is printed: a TCG ratio never reads as 0.
+                .map(|v| val_text(&v, crate::plot::draw::ratio_digits)),
             accel: f.accel.clone(),
         }
     }
@@ -663,6 +689,7 @@ mod engine_access;
 pub mod json;
 mod layers;
 mod memory;
+pub mod merge;
 mod neighbours;
 mod startup;
 #[cfg(test)]

@@ -44,10 +44,7 @@ pub(super) fn c5(cx: &Cx) -> ClaimResult {
             x.victim, x.antagonist, x.placement
         ),
         accel: x.accel.clone(),
-        value: format!(
-            "speed beside / alone {:.2} [{:.2}, {:.2}] (n={})",
-            x.speed.point, x.speed.lo, x.speed.hi, x.n
-        ),
+        value: format!("speed beside / alone {}", x.speed_text()),
         number: Some(Val {
             point: x.speed.point,
             ci: Some((x.speed.lo, x.speed.hi)),
@@ -55,6 +52,7 @@ pub(super) fn c5(cx: &Cx) -> ClaimResult {
             method: x.method.to_string(),
         }),
         vs_native: None,
+        exact: false,
     };
     let l1 = "partitioned by cgroups, a container is still slowed by a neighbour";
     let part: Vec<&Slowdown> = s

@@ -561,3 +561,73 @@ fn a_claim_with_no_part_measured_is_not_measured_and_evidence_against_decides() 
         Verdict::Supported
     );
 }
+
+/// A count or a byte size that every repetition agrees on is cited as
+/// itself (`4 layers`), never with a zero-width interval ("4.00 [4.00,
+/// 4.00]"), and claims.json gives it no interval; a measured figure keeps
+/// its interval.
+#[test]
+fn counts_are_cited_without_fake_intervals() {
+    let mut recs = testdata::fixture_run(3, 1.0).records;
+    recs.extend(testdata::c7_records(3, 1.0, 20.0));
+    let c7 = verdicts(&recs).remove(6);
+    let cited = |m: &str| {
+        c7.figures()
+            .find(|f| f.metric == m)
+            .unwrap_or_else(|| panic!("{m} not cited: {c7:?}"))
+            .clone()
+    };
+    let total = cited("layers_total");
+    assert_eq!(total.value_text(), "4 layers");
+    assert!(total.text().ends_with(": 4 layers"), "{}", total.text());
+    assert_eq!(total.number.as_ref().unwrap().ci, None);
+    assert_eq!(total.number.as_ref().unwrap().point, 4.0);
+    let bytes = cited("layer_added_bytes");
+    assert!(!bytes.text().contains('['), "{}", bytes.text());
+    assert!(
+        bytes.value_text().ends_with("MiB"),
+        "{}",
+        bytes.value_text()
+    );
+    // The copy-up times vary: measured, with an interval and the unit after.
+    let t = cited("first_write_ms_16MiB");
+    assert!(t.value_text().contains('[') && t.value_text().ends_with(" ms"));
+    assert!(t.number.as_ref().unwrap().ci.is_some());
+    // No citation of this run anywhere prints a zero-width interval.
+    let all = verdicts(&recs);
+    for f in all.iter().flat_map(|c| c.figures()) {
+        if let Some((lo, hi)) = f.number.as_ref().and_then(|n| n.ci) {
+            assert!(lo < hi || !f.text().contains('['), "{}", f.text());
+        }
+    }
+}
+
+/// The neighbour cells read alike in the claim's citations, its checks and
+/// the table: `0.57× [0.37, 0.87] (n=3)`.
+#[test]
+fn neighbour_citations_use_the_tables_wording() {
+    let speeds = [
+        ("container-isorun", "shared", 0.5),
+        ("container-isorun", "partitioned", 0.7),
+        ("vm-kvm", "partitioned", 0.97),
+    ];
+    let recs = testdata::neighbour_records("kvm", &speeds);
+    let s = crate::neighbours::slowdowns(&recs);
+    assert!(!s.is_empty());
+    let c5 = &verdicts(&recs)[4];
+    let cites: Vec<&Cited> = c5.figures().collect();
+    assert!(!cites.is_empty(), "{c5:?}");
+    for c in cites {
+        let x = s
+            .iter()
+            .find(|x| {
+                c.env_id == x.env_id
+                    && c.metric == x.metric
+                    && c.params.contains(&format!("antagonist={}", x.antagonist))
+                    && c.params.contains(&format!("placement={}", x.placement))
+            })
+            .unwrap_or_else(|| panic!("{c:?}"));
+        assert_eq!(c.value, format!("speed beside / alone {}", x.speed_text()));
+        assert!(c.value.contains("× ["), "{}", c.value);
+    }
+}

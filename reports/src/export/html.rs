@@ -625,7 +625,7 @@ fn method(s: &mut String, cx: &ReportContext) {
 
 fn every_figure(s: &mut String, cx: &ReportContext) {
     let _ = writeln!(s, "<h2 id=\"figures\">Every figure</h2><p class=\"note\">Geometric mean of the valid repetitions with its 95% interval and n, the median, coefficient of variation, and speed relative to native (higher is better; latency and startup as × slower; with interval) where the parameters agree with native's.</p>");
-    let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>geo. mean [95% CI] (n)</th><th>median</th><th>min</th><th>max</th><th>CV</th><th>invalid</th><th>vs native</th></tr>");
+    let _ = writeln!(s, "<table><tr><th>workload</th><th>metric</th><th>unit</th><th>environment</th><th>accelerator</th><th>geo. mean [95% CI] (n)</th><th>median</th><th>min</th><th>max</th><th>CV</th><th>invalid</th><th>speed (× native)</th></tr>");
     for f in &cx.analysis.figures {
         let rel = match (not_comparable(cx, f), ratio(cx, f)) {
             (Some(_), _) => "not comparable (parameters differ)".to_string(),

@@ -5,6 +5,7 @@ pub mod bencher;
 pub mod csv;
 pub mod html;
 pub mod markdown;
+pub mod terminal;
 
 use crate::analysis::{Analysis, Figure, BASELINE};
 use crate::claims::env_emulated;
@@ -244,20 +245,10 @@ pub fn neighbour_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<Strin
             })
             .map(|x| {
                 format!(
-                    "{:.2}× [{:.2}, {:.2}] (n={}){}",
-                    x.speed.point,
-                    x.speed.lo,
-                    x.speed.hi,
-                    x.n,
-                    x.pressure
-                        .as_ref()
-                        .map(|(r, u)| format!(
-                            "; antagonist {} {u}{}",
-                            num(*r),
-                            x.fraction_of_solo()
-                                .map(|f| format!(" ({:.0}% of solo)", 100.0 * f))
-                                .unwrap_or_else(|| " (solo not measured)".into())
-                        ))
+                    "{}{}",
+                    x.speed_text(),
+                    x.rate_text()
+                        .map(|t| format!("; antagonist {t}"))
                         .unwrap_or_default()
                 )
             })
@@ -407,6 +398,28 @@ pub fn headline_columns(cx: &ReportContext) -> Vec<HeadlineColumn> {
             "idle footprint, PSS (MiB)".into(),
             true,
         );
+    }
+    // A user's command (`isobench run -- PROG`, labelled by its name): its
+    // wall time, then the metrics its --metric patterns took from its output.
+    let mut commands: Vec<&str> = Vec::new();
+    for f in &a.figures {
+        if f.metric == "wall_s" && !commands.contains(&f.workload.as_str()) {
+            commands.push(&f.workload);
+        }
+    }
+    for w in commands {
+        push(w, "wall_s", format!("{w}: wall time (× native)"), false);
+        let mut own: Vec<&str> = Vec::new();
+        for f in a.figures.iter().filter(|f| f.workload == w) {
+            let standard =
+                ["wall_s", "user_s", "sys_s", "max_rss_mib"].contains(&f.metric.as_str());
+            if !standard && !own.contains(&f.metric.as_str()) {
+                own.push(&f.metric);
+            }
+        }
+        for m in own {
+            push(w, m, format!("{w}: {m} (× native)"), false);
+        }
     }
     cols
 }

@@ -28,7 +28,9 @@ pub enum Hierarchy {
 }
 
 /// v1 controllers isorun may use.
-const V1_CONTROLLERS: &[&str] = &["memory", "pids", "cpu", "cpuacct", "cpuset", "devices"];
+const V1_CONTROLLERS: &[&str] = &[
+    "memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "blkio",
+];
 
 /// Work out the layout from the text of /proc/self/mountinfo (proc(5)).
 pub fn detect_from_mountinfo(text: &str) -> Option<Hierarchy> {

@@ -2,8 +2,8 @@
 //! cgroup-v1/{memory,pids,cpusets,devices}.rst, sched-bwc for cpu quota).
 
 use super::{join, mkdirs, write, Cgroup};
-use crate::config::Resources;
-use crate::error::{io, Result};
+use crate::config::{BlockIo, Resources, ThrottleKind};
+use crate::error::{io, Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,9 @@ pub fn controllers(
     }
     if res.cpuset_cpus.is_some() || res.cpuset_mems.is_some() {
         want.push("cpuset");
+    }
+    if res.block_io.is_some() {
+        want.push("blkio");
     }
     want.into_iter()
         .filter_map(|c| mounts.get(c).map(|p| (c, p.clone())))
@@ -127,6 +130,11 @@ pub fn apply(ctl: &str, dir: &Path, res: &Resources) -> Result<()> {
                 write(dir, "cpuset.mems", m)?;
             }
         }
+        "blkio" => {
+            if let Some(b) = &res.block_io {
+                blkio(dir, b)?;
+            }
+        }
         "devices" => {
             for rule in &super::devices::effective(&res.devices) {
                 let f = if rule.allow {
@@ -140,6 +148,86 @@ pub fn apply(ctl: &str, dir: &Path, res: &Resources) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// The v1 blkio controller (Documentation/admin-guide/cgroup-v1/
+/// blkio-controller.rst). Weights go to `blkio.weight` (CFQ, gone since
+/// Linux 5.0) or else `blkio.bfq.weight` (BFQ), as runc picks them; leaf
+/// weights exist only with CFQ. A weight or leaf weight the kernel has no
+/// file for is an error naming the field, not skipped.
+fn blkio(dir: &Path, b: &BlockIo) -> Result<()> {
+    const F: &str = "linux.resources.blockIO";
+    let cfq = dir.join("blkio.weight").exists();
+    let (weight, weight_device) = if cfq {
+        ("blkio.weight", "blkio.weight_device")
+    } else {
+        ("blkio.bfq.weight", "blkio.bfq.weight_device")
+    };
+    let need = |file: &str, field: &str| -> Result<()> {
+        if dir.join(file).exists() {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            field: field.into(),
+            why: format!(
+                "this kernel's blkio cgroup has no {file} (weights need the CFQ or BFQ I/O scheduler's files)"
+            ),
+        })
+    };
+    if let Some(w) = b.weight {
+        need(weight, &format!("{F}.weight"))?;
+        write(dir, weight, &w.to_string())?;
+    }
+    if let Some(w) = b.leaf_weight {
+        need("blkio.leaf_weight", &format!("{F}.leafWeight"))?;
+        write(dir, "blkio.leaf_weight", &w.to_string())?;
+    }
+    for (i, d) in b.weight_device.iter().enumerate() {
+        let field = format!("{F}.weightDevice[{i}]");
+        if let Some(w) = d.weight {
+            need(weight_device, &format!("{field}.weight"))?;
+            device_write(dir, weight_device, &format!("{} {w}", d.dev), &field)?;
+        }
+        if let Some(w) = d.leaf_weight {
+            need("blkio.leaf_weight_device", &format!("{field}.leafWeight"))?;
+            device_write(
+                dir,
+                "blkio.leaf_weight_device",
+                &format!("{} {w}", d.dev),
+                &field,
+            )?;
+        }
+    }
+    for t in &b.throttle {
+        let file = match t.kind {
+            ThrottleKind::ReadBps => "blkio.throttle.read_bps_device",
+            ThrottleKind::WriteBps => "blkio.throttle.write_bps_device",
+            ThrottleKind::ReadIops => "blkio.throttle.read_iops_device",
+            ThrottleKind::WriteIops => "blkio.throttle.write_iops_device",
+        };
+        let field = format!("{F}.{}", t.kind.field());
+        device_write(dir, file, &format!("{} {}", t.dev, t.rate), &field)?;
+    }
+    Ok(())
+}
+
+/// Write a per-device rule; the kernel's refusals that are about the
+/// device get a message saying so (ENODEV: no such whole disk; EOPNOTSUPP:
+/// its I/O scheduler does not do this, e.g. a BFQ weight on a disk whose
+/// scheduler is not bfq).
+pub(super) fn device_write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    let p = dir.join(file);
+    std::fs::write(&p, value).map_err(|e| {
+        let hint = match e.raw_os_error() {
+            Some(libc::ENODEV) => " (no whole block device with that number)",
+            Some(libc::EOPNOTSUPP) => " (the device's I/O scheduler does not support it)",
+            _ => "",
+        };
+        Error::Cgroup {
+            path: p.clone(),
+            msg: format!("{field}: writing {value:?}: {e}{hint}"),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -183,6 +271,92 @@ mod tests {
         // The default device policy (the fake keeps each file's last write).
         assert_eq!(rd("devices/isorun/c1/devices.deny"), "a *:* rwm");
         assert_eq!(rd("devices/isorun/c1/devices.allow"), "c 10:200 rwm");
+    }
+
+    #[test]
+    fn block_io_goes_to_the_blkio_files_the_kernel_has() {
+        use crate::config::{DevNum, Throttle, WeightDevice};
+        let t = tempfile::tempdir().unwrap();
+        let mut m = fake(t.path());
+        std::fs::create_dir_all(t.path().join("blkio")).unwrap();
+        m.insert("blkio".into(), t.path().join("blkio"));
+        let dev = DevNum {
+            major: 254,
+            minor: 0,
+        };
+        let b = BlockIo {
+            weight: Some(500),
+            weight_device: vec![WeightDevice {
+                dev,
+                weight: Some(200),
+                leaf_weight: None,
+            }],
+            throttle: vec![
+                Throttle {
+                    kind: ThrottleKind::ReadBps,
+                    dev,
+                    rate: 1 << 20,
+                },
+                Throttle {
+                    kind: ThrottleKind::WriteIops,
+                    dev,
+                    rate: 100,
+                },
+            ],
+            ..Default::default()
+        };
+        let res = Resources {
+            block_io: Some(b.clone()),
+            ..Default::default()
+        };
+        let names: Vec<_> = controllers(&m, &res).into_iter().map(|(c, _)| c).collect();
+        assert!(names.contains(&"blkio"), "{names:?}");
+        // A leaf with BFQ's files (what Linux 5.0 and later have).
+        let leaf = t.path().join("blkio/bfq");
+        std::fs::create_dir_all(&leaf).unwrap();
+        for f in ["blkio.bfq.weight", "blkio.bfq.weight_device"] {
+            std::fs::write(leaf.join(f), "").unwrap();
+        }
+        apply("blkio", &leaf, &res).unwrap();
+        let rd = |p: &Path| std::fs::read_to_string(p).unwrap();
+        assert_eq!(rd(&leaf.join("blkio.bfq.weight")), "500");
+        assert_eq!(rd(&leaf.join("blkio.bfq.weight_device")), "254:0 200");
+        assert_eq!(
+            rd(&leaf.join("blkio.throttle.read_bps_device")),
+            "254:0 1048576"
+        );
+        assert_eq!(
+            rd(&leaf.join("blkio.throttle.write_iops_device")),
+            "254:0 100"
+        );
+        // CFQ's files are preferred where they exist.
+        let cfq = t.path().join("blkio/cfq");
+        std::fs::create_dir_all(&cfq).unwrap();
+        for f in ["blkio.weight", "blkio.weight_device", "blkio.leaf_weight"] {
+            std::fs::write(cfq.join(f), "").unwrap();
+        }
+        let res = Resources {
+            block_io: Some(BlockIo {
+                leaf_weight: Some(300),
+                ..b.clone()
+            }),
+            ..Default::default()
+        };
+        apply("blkio", &cfq, &res).unwrap();
+        assert_eq!(rd(&cfq.join("blkio.weight")), "500");
+        assert_eq!(rd(&cfq.join("blkio.weight_device")), "254:0 200");
+        assert_eq!(rd(&cfq.join("blkio.leaf_weight")), "300");
+        // No file for a leaf weight (BFQ): an error naming the field.
+        let e = apply("blkio", &leaf, &res).unwrap_err().to_string();
+        assert!(
+            e.contains("blockIO.leafWeight") && e.contains("blkio.leaf_weight"),
+            "{e}"
+        );
+        // No weight file at all: likewise.
+        let none = t.path().join("blkio/none");
+        std::fs::create_dir_all(&none).unwrap();
+        let e = apply("blkio", &none, &res).unwrap_err().to_string();
+        assert!(e.contains("blockIO.weight"), "{e}");
     }
 
     #[test]

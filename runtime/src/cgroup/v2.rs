@@ -1,9 +1,10 @@
 //! cgroup v2: the unified hierarchy (Documentation/admin-guide/cgroup-v2.rst):
 //! controllers enabled top-down through `cgroup.subtree_control`, limits in
-//! memory.max, memory.swap.max, cpu.weight, cpu.max, cpuset.*, pids.max.
+//! memory.max, memory.swap.max, cpu.weight, cpu.max, cpuset.*, pids.max,
+//! io.max and io.weight / io.bfq.weight.
 
 use super::{join, mkdirs, write, Cgroup};
-use crate::config::Resources;
+use crate::config::{BlockIo, Resources, ThrottleKind};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -89,7 +90,75 @@ fn wanted(res: &Resources) -> Vec<&'static str> {
     if res.cpuset_cpus.is_some() || res.cpuset_mems.is_some() {
         w.push("cpuset");
     }
+    if res.block_io.is_some() {
+        w.push("io");
+    }
     w
+}
+
+/// v1 blkio weight (10..1000) to v2 io.weight (1..10000), the conversion
+/// runc and crun use when there is no io.bfq.weight.
+pub fn blkio_to_io_weight(w: u16) -> u64 {
+    1 + (u64::from(w).saturating_sub(10)) * 9999 / 990
+}
+
+/// The io controller (cgroup-v2.rst, "IO"): weights to `io.bfq.weight`
+/// when BFQ's file exists (same range as v1), else converted to
+/// `io.weight` (blk-iocost); throttles to `io.max` (`MAJ:MIN rbps=N`, a
+/// rate of 0 meaning no limit as in v1: "max"). v2 has no leaf weights:
+/// asking for one is an error naming the field.
+fn io(dir: &Path, b: &BlockIo) -> Result<()> {
+    const F: &str = "linux.resources.blockIO";
+    let no_leaf = |field: String| -> Result<()> {
+        Err(Error::Unsupported {
+            field,
+            why: "cgroup v2 has no leaf weights (a CFQ feature of cgroup v1)".into(),
+        })
+    };
+    if b.leaf_weight.is_some() {
+        return no_leaf(format!("{F}.leafWeight"));
+    }
+    if let Some(i) = b.weight_device.iter().position(|d| d.leaf_weight.is_some()) {
+        return no_leaf(format!("{F}.weightDevice[{i}].leafWeight"));
+    }
+    let bfq = dir.join("io.bfq.weight").exists();
+    let (file, conv): (&str, fn(u16) -> u64) = if bfq {
+        ("io.bfq.weight", u64::from)
+    } else {
+        ("io.weight", blkio_to_io_weight)
+    };
+    let wants_weight = b.weight.is_some() || b.weight_device.iter().any(|d| d.weight.is_some());
+    if wants_weight && !dir.join(file).exists() {
+        return Err(Error::Unsupported {
+            field: format!("{F}.weight"),
+            why: "this kernel's io cgroup has neither io.bfq.weight nor io.weight".into(),
+        });
+    }
+    if let Some(w) = b.weight {
+        write(dir, file, &conv(w).to_string())?;
+    }
+    for (i, d) in b.weight_device.iter().enumerate() {
+        if let Some(w) = d.weight {
+            let field = format!("{F}.weightDevice[{i}]");
+            super::v1::device_write(dir, file, &format!("{} {}", d.dev, conv(w)), &field)?;
+        }
+    }
+    for t in &b.throttle {
+        let key = match t.kind {
+            ThrottleKind::ReadBps => "rbps",
+            ThrottleKind::WriteBps => "wbps",
+            ThrottleKind::ReadIops => "riops",
+            ThrottleKind::WriteIops => "wiops",
+        };
+        let rate = if t.rate == 0 {
+            "max".to_string()
+        } else {
+            t.rate.to_string()
+        };
+        let field = format!("{F}.{}", t.kind.field());
+        super::v1::device_write(dir, "io.max", &format!("{} {key}={rate}", t.dev), &field)?;
+    }
+    Ok(())
 }
 
 /// Write the limits into the leaf.
@@ -138,6 +207,9 @@ pub fn apply(dir: &Path, res: &Resources) -> Result<()> {
     }
     if let Some(l) = res.pids_limit {
         write(dir, "pids.max", &max(l))?;
+    }
+    if let Some(b) = &res.block_io {
+        io(dir, b)?;
     }
     Ok(())
 }
@@ -204,6 +276,91 @@ mod tests {
         let e = create_with(t.path(), "/isorun/c3", &res, false).unwrap_err();
         assert!(e.to_string().contains("controller cpu"), "{e}");
         assert!(!t.path().join("isorun/c3").exists());
+    }
+
+    #[test]
+    fn block_io_goes_to_io_max_and_a_weight_file() {
+        use crate::config::{DevNum, Throttle, WeightDevice};
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("cgroup.controllers"), "memory pids io\n").unwrap();
+        let dev = DevNum { major: 8, minor: 0 };
+        let b = BlockIo {
+            weight: Some(500),
+            weight_device: vec![WeightDevice {
+                dev,
+                weight: Some(1000),
+                leaf_weight: None,
+            }],
+            throttle: vec![
+                Throttle {
+                    kind: ThrottleKind::WriteBps,
+                    dev,
+                    rate: 4096,
+                },
+                Throttle {
+                    kind: ThrottleKind::ReadIops,
+                    dev,
+                    rate: 0,
+                },
+            ],
+            ..Default::default()
+        };
+        let res = Resources {
+            block_io: Some(b.clone()),
+            ..Default::default()
+        };
+        // Without a weight file (no BFQ, no iocost): an error, nothing left.
+        let e = create_with(t.path(), "/isorun/io0", &res, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("blockIO.weight"), "{e}");
+        assert!(!t.path().join("isorun/io0").exists());
+        // With io.weight (a fake leaf is made first so the file exists).
+        let leaf = t.path().join("leaf");
+        std::fs::create_dir(&leaf).unwrap();
+        std::fs::write(leaf.join("io.weight"), "").unwrap();
+        apply(&leaf, &res).unwrap();
+        // The fake keeps each file's last write.
+        assert_eq!(rd(leaf.join("io.weight")), "8:0 10000");
+        assert_eq!(rd(leaf.join("io.max")), "8:0 riops=max");
+        // io.bfq.weight is preferred, in v1's range.
+        std::fs::write(leaf.join("io.bfq.weight"), "").unwrap();
+        let only_weight = Resources {
+            block_io: Some(BlockIo {
+                weight: Some(500),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        apply(&leaf, &only_weight).unwrap();
+        assert_eq!(rd(leaf.join("io.bfq.weight")), "500");
+        // A throttle alone enables io top-down and needs no weight file.
+        let throttle = Resources {
+            block_io: Some(BlockIo {
+                throttle: b.throttle[..1].to_vec(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let cg = create_with(t.path(), "/isorun/io1", &throttle, false).unwrap();
+        assert_eq!(
+            rd(t.path().join("cgroup.subtree_control")),
+            "+memory +pids +io"
+        );
+        assert_eq!(rd(cg.dirs[0].join("io.max")), "8:0 wbps=4096");
+        // Leaf weights do not exist in v2.
+        let leafw = Resources {
+            block_io: Some(BlockIo {
+                leaf_weight: Some(100),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = apply(&leaf, &leafw).unwrap_err().to_string();
+        assert!(e.contains("blockIO.leafWeight"), "{e}");
+        assert_eq!(blkio_to_io_weight(10), 1);
+        assert_eq!(blkio_to_io_weight(500), 4950);
+        assert_eq!(blkio_to_io_weight(1000), 10000);
     }
 
     #[test]

@@ -148,7 +148,7 @@ impl Rig {
     /// the rig, processes rooted in it.
     pub fn assert_clean(&self) {
         assert!(!self.root.join(&self.id).exists(), "state dir left");
-        for ctl in ["memory", "pids", "cpu", "cpuset", "devices"] {
+        for ctl in ["memory", "pids", "cpu", "cpuset", "devices", "blkio"] {
             let p = Path::new("/sys/fs/cgroup")
                 .join(ctl)
                 .join("isorun")

@@ -24,12 +24,6 @@ mod state;
 /// (runtime, test, reason): tests the runtime is known to fail here.
 /// The test name is `<section>::<function>`.
 pub const GAPS: &[(&str, &str, &str)] = &[
-    // isorun
-    (
-        "isorun",
-        "resources::block_io_throttle_is_set",
-        "linux.resources.blockIO is refused with the field named (no blkio/io controller support)",
-    ),
     // runc 1.1.5 (Debian 12)
     (
         "runc",
@@ -102,6 +96,16 @@ pub const GAPS: &[(&str, &str, &str)] = &[
         "crun",
         "resources::devices_outside_the_allow_list_are_denied",
         "crun 1.8 here (cgroup2 mount hidden) leaves a device outside the allow list open",
+    ),
+    (
+        "crun",
+        "resources::block_io_weight_is_set",
+        "crun 1.8 on cgroup v1 writes only CFQ's blkio.weight, which Linux 5.0+ lacks (no BFQ fallback)",
+    ),
+    (
+        "crun",
+        "resources::block_io_weight_device_is_set",
+        "crun 1.8 on cgroup v1 writes only CFQ's blkio.weight_device, which Linux 5.0+ lacks (no BFQ fallback)",
     ),
     (
         "crun",

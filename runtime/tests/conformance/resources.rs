@@ -1,7 +1,7 @@
 //! Runtime spec config "Linux: Control groups" (`linux.resources`),
 //! `linux.sysctl` and the device cgroup (runtime-tools:
 //! linux_cgroups_memory, linux_cgroups_pids, linux_cgroups_cpus,
-//! linux_cgroups_devices, linux_cgroups_relative_*, linux_sysctl).
+//! linux_cgroups_devices, linux_cgroups_blkio, linux_cgroups_relative_*, linux_sysctl).
 //! Values are read from the host side, in the cgroup the container's
 //! process is in.
 
@@ -217,6 +217,190 @@ conformance!(block_io_throttle_is_set, |rt| {
         v.contains(&want) && (v.contains("1048576") || v.contains("rbps=1048576")),
         "read throttle {v:?}"
     );
+    Ok(())
+});
+
+conformance!(block_io_throttles_of_every_kind_are_set, |rt| {
+    let Some((major, minor)) = a_disk() else {
+        bail!("no disk in /sys/block to throttle");
+    };
+    let rule = |rate: u64| json!([{"major": major, "minor": minor, "rate": rate}]);
+    let ct = created_with(
+        rt,
+        "blkio4",
+        json!({"blockIO": {
+            "throttleReadBpsDevice": rule(2097152),
+            "throttleWriteBpsDevice": rule(1048576),
+            "throttleReadIOPSDevice": rule(300),
+            "throttleWriteIOPSDevice": rule(200)
+        }}),
+    )?;
+    let pid = ct.pid()?;
+    let dev = format!("{major}:{minor}");
+    for (v1, key, rate) in [
+        ("blkio.throttle.read_bps_device", "rbps", 2097152),
+        ("blkio.throttle.write_bps_device", "wbps", 1048576),
+        ("blkio.throttle.read_iops_device", "riops", 300),
+        ("blkio.throttle.write_iops_device", "wiops", 200),
+    ] {
+        let v = cgroup_file(pid, "blkio", v1, "io.max")?;
+        let ok = v.lines().any(|l| l == format!("{dev} {rate}"))
+            || v.lines()
+                .any(|l| l.starts_with(&format!("{dev} ")) && l.contains(&format!("{key}={rate}")));
+        ensure!(ok, "{v1}/{key}: {v:?}");
+    }
+    Ok(())
+});
+
+/// The first of `files` that exists in the cgroup of `pid` (controller
+/// `blkio` on v1, the unified hierarchy on v2), with its text.
+fn first_cgroup_file(pid: i32, files: &[&str]) -> Result<(String, String)> {
+    for f in files {
+        let v2 = if f.starts_with("io.") { *f } else { "-" };
+        if let Ok(v) = cgroup_file(pid, "blkio", f, v2) {
+            return Ok((f.to_string(), v));
+        }
+    }
+    bail!("none of {files:?} in the cgroup of {pid}")
+}
+
+/// Whether a new cgroup of this host gets a blkio/io weight file: on v1 a
+/// probe cgroup is made in the blkio hierarchy, looked at and removed; on
+/// v2 the io controller must be available (io.weight or io.bfq.weight
+/// come with it).
+fn host_has_weight_files() -> bool {
+    let v1 = PathBuf::from("/sys/fs/cgroup/blkio");
+    if v1.is_dir() {
+        let probe = v1.join(format!("h7-weight-probe-{}", std::process::id()));
+        if std::fs::create_dir(&probe).is_err() {
+            return false;
+        }
+        let has = ["blkio.weight", "blkio.bfq.weight"]
+            .iter()
+            .any(|f| probe.join(f).exists());
+        let _ = std::fs::remove_dir(&probe);
+        return has;
+    }
+    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .is_ok_and(|c| c.split_whitespace().any(|c| c == "io"))
+}
+
+conformance!(block_io_weight_is_set, |rt| {
+    if !host_has_weight_files() {
+        isobench_testkit::not_on_this_host(
+            "no blkio/io weight file in a new cgroup (neither CFQ, BFQ nor iocost)",
+        );
+        return Ok(());
+    }
+    let ct = created_with(rt, "blkiow", json!({"blockIO": {"weight": 500}}))?;
+    let (file, v) = first_cgroup_file(
+        ct.pid()?,
+        &[
+            "blkio.weight",
+            "blkio.bfq.weight",
+            "io.bfq.weight",
+            "io.weight",
+        ],
+    )?;
+    // io.weight holds the v2 value runc and crun convert 500 to.
+    let want = if file == "io.weight" { "4950" } else { "500" };
+    let ok = v
+        .lines()
+        .any(|l| l == want || l == format!("default {want}"));
+    ensure!(ok, "{file}: {v:?}");
+    Ok(())
+});
+
+/// A whole disk whose I/O scheduler is BFQ (per-device weights need it on
+/// this kernel): one that has it, or else an unattached loop device
+/// switched to bfq for the test and switched back when dropped.
+struct BfqDisk {
+    dev: (i64, i64),
+    restore: Option<(PathBuf, String)>,
+}
+
+impl Drop for BfqDisk {
+    fn drop(&mut self) {
+        if let Some((p, old)) = &self.restore {
+            let _ = std::fs::write(p, old);
+        }
+    }
+}
+
+fn bfq_disk() -> Option<BfqDisk> {
+    let current = |p: &PathBuf| -> Option<String> {
+        let t = std::fs::read_to_string(p).ok()?;
+        let (_, rest) = t.split_once('[')?;
+        Some(rest.split_once(']')?.0.to_string())
+    };
+    let dev_of = |name: &str| -> Option<(i64, i64)> {
+        let d = std::fs::read_to_string(format!("/sys/block/{name}/dev")).ok()?;
+        let (a, b) = d.trim().split_once(':')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for n in &names {
+        let p = PathBuf::from(format!("/sys/block/{n}/queue/scheduler"));
+        if current(&p).as_deref() == Some("bfq") {
+            return Some(BfqDisk {
+                dev: dev_of(n)?,
+                restore: None,
+            });
+        }
+    }
+    for n in names.iter().filter(|n| n.starts_with("loop")) {
+        let base = PathBuf::from(format!("/sys/block/{n}"));
+        let unattached = !base.join("loop").exists()
+            && std::fs::read_to_string(base.join("size")).is_ok_and(|s| s.trim() == "0");
+        let p = base.join("queue/scheduler");
+        let (Some(old), true) = (current(&p), unattached) else {
+            continue;
+        };
+        if std::fs::write(&p, "bfq").is_ok() && current(&p).as_deref() == Some("bfq") {
+            return Some(BfqDisk {
+                dev: dev_of(n)?,
+                restore: Some((p, old)),
+            });
+        }
+        let _ = std::fs::write(&p, &old);
+    }
+    None
+}
+
+conformance!(block_io_weight_device_is_set, |rt| {
+    let Some(disk) = bfq_disk() else {
+        isobench_testkit::not_on_this_host(
+            "no disk with the bfq scheduler, and no free loop device to switch to it",
+        );
+        return Ok(());
+    };
+    let (major, minor) = disk.dev;
+    let ct = created_with(
+        rt,
+        "blkiowd",
+        json!({"blockIO": {"weightDevice": [{"major": major, "minor": minor, "weight": 200}]}}),
+    )?;
+    let (file, v) = first_cgroup_file(
+        ct.pid()?,
+        &[
+            "blkio.weight_device",
+            "blkio.bfq.weight_device",
+            "io.bfq.weight",
+            "io.weight",
+        ],
+    )?;
+    let want = if file == "io.weight" { "1920" } else { "200" };
+    ensure!(
+        v.lines().any(|l| l == format!("{major}:{minor} {want}")),
+        "{file}: {v:?}"
+    );
+    drop(ct);
+    drop(disk);
     Ok(())
 });
 
