@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs and builds everything isobench needs on a fresh Debian 12 machine,
 # as root: QEMU, runc, crun, busybox-static, cpio, PostgreSQL, Slurm and
-# munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7),
-# podman with conmon, sudo (the permission check of claim C6), fio (the
-# reference of the file I/O workload, claim C8),
+# munge, uidmap (newuidmap/newgidmap for rootless containers), umoci (C7 and
+# OCI layouts of a user's command), hyperfine (the reference for a user's
+# command), podman with conmon, sudo (the permission check of claim C6), fio
+# (the reference of the file I/O workload, claim C8),
 # libseccomp-dev and pkg-config (isorun links libseccomp), clang (builds
 # isorun's cgroup v2 eBPF device program) (Debian packages;
 # no server is started as a service: scripts/test.sh runs a throwaway
@@ -26,6 +27,7 @@ pkgs=(qemu-system-x86 busybox-static runc crun runsc cpio ca-certificates postgr
     slurmctld slurmd slurm-client munge uidmap podman conmon sudo umoci
     libseccomp-dev pkg-config clang
     fio  # the reference of the fileio workload (tests/fileio.rs)
+    hyperfine  # the reference timing of a user's command (tests/user_command.rs)
     chromium)  # chromium: the report test of reports/tests/browser.rs
 missing=()
 for p in "${pkgs[@]}"; do

@@ -132,6 +132,30 @@ pub struct RunArgs {
     /// [default: 2048].
     #[arg(long)]
     pub mem_floor: Option<u64>,
+    /// Your own program and its arguments, after `--`: measured in every
+    /// column instead of the built-in workloads, once per repetition (wall
+    /// time, user and system CPU, peak RSS), as hyperfine times a command.
+    #[arg(last = true, value_name = "PROG ARGS")]
+    pub command: Vec<String>,
+    /// The command's root file system: a directory, or an OCI image layout
+    /// LAYOUT[:TAG] (unpacked with umoci) [default: the program alone, found
+    /// on the host; it must then be static to run in containers and VMs].
+    #[arg(long, value_name = "DIR|LAYOUT[:TAG]")]
+    pub rootfs: Option<PathBuf>,
+    /// The command's name in results, reports and history [default: the
+    /// program's file name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A metric taken from the command's standard output (repeatable):
+    /// NAME:UNIT:higher|lower=REGEX; the last match counts, its first
+    /// capture group (or the whole match) is the number.
+    #[arg(long = "metric", value_name = "NAME:UNIT:higher|lower=REGEX")]
+    pub metrics: Vec<String>,
+    /// Longest one run of the command may take inside its environment,
+    /// seconds; a run that takes longer is killed and invalid [default: 3/4
+    /// of --timeout].
+    #[arg(long)]
+    pub command_timeout: Option<u64>,
     /// Print the plan (columns, workloads and their arguments, repetitions,
     /// experiments) and an estimate of its time, then exit: nothing is
     /// probed, prepared or written.

@@ -143,8 +143,13 @@ pub fn native_run_s(spec: &WorkloadSpec) -> f64 {
             let ops = arg_f64(spec, "--rand-ops").unwrap_or(300.0);
             0.2 + 0.4 * size / (32.0 * MIB) + 0.8 * ops / 300.0
         }
+        // The user's program: unknown before it runs (the estimate says so).
+        Workload::Command => COMMAND_ASSUMED_S,
     }
 }
+
+/// What one run of a user's command is taken to last in an estimate.
+pub const COMMAND_ASSUMED_S: f64 = 1.0;
 
 /// How much longer a workload's own work takes under TCG than natively,
 /// from the sample (VM run minus its boot, against native).
@@ -349,6 +354,11 @@ pub fn estimate(plan: &Plan, specs: &BTreeMap<Workload, WorkloadSpec>, work: &Wo
     if plan.envs.iter().any(assumed_emulated) {
         e.assumptions.push(format!(
             "a VM column is taken to run under TCG (--accel auto falls back when a test boot under KVM fails; a dry run boots nothing): {TCG_BOOT_S:.0} s per boot, memory-bound work several times slower"
+        ));
+    }
+    if plan.command.is_some() {
+        e.assumptions.push(format!(
+            "the command after -- is taken to run {COMMAND_ASSUMED_S:.0} s per repetition (its time is unknown until it runs; it is stopped after --command-timeout)"
         ));
     }
     if !work.density.is_empty() {

@@ -129,6 +129,21 @@ pub struct Plan {
     /// most [`FILEIO_MEMORY_SHARE`] of MemAvailable. `None`: the preset's.
     #[serde(default)]
     pub fileio_file_bytes: Option<u64>,
+    /// The user's own program (`isobench run -- PROG ARGS...`), the plan's
+    /// only workload when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<crate::user_command::UserCommand>,
+}
+
+impl Plan {
+    /// The name results carry for `w`: the command's label for the user's
+    /// command, else the workload's name.
+    pub fn workload_name(&self, w: Workload) -> String {
+        match (w, &self.command) {
+            (Workload::Command, Some(c)) => c.label.clone(),
+            _ => w.name().to_string(),
+        }
+    }
 }
 
 /// The `fileio` file may take at most 1/this of the host's available
@@ -175,6 +190,8 @@ pub struct PlanInput {
     /// The effective uid isobench runs as (`X-rootless` is `X` without
     /// root): an input, so that [`build`] stays pure.
     pub euid: u32,
+    /// The user's command and its flags (empty: none).
+    pub command: crate::user_command::CommandInput,
 }
 
 fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
@@ -209,12 +226,21 @@ fn oci_columns(runtimes: &[String], euid: u32) -> Result<Vec<Oci>, UsageError> {
 }
 
 /// Validate the input and produce a plan. Pure: touches nothing (but for
-/// telling a runtime path ending in `-rootless` that exists as a file).
+/// telling a runtime path ending in `-rootless` that exists as a file, and
+/// looking at the user's command's program and rootfs).
 pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let err = |m: String| UsageError(m);
     let preset: Preset = input.preset.parse().map_err(err)?;
     let mut workloads = Vec::new();
-    let given = if input.workloads.is_empty() {
+    let with_command = input.command.any();
+    if with_command && !input.workloads.is_empty() {
+        return Err(err(
+            "--workload and a command after -- do not go together: a run measures either the built-in workloads or one command".into(),
+        ));
+    }
+    let given = if with_command {
+        vec![Workload::Command.name().to_string()]
+    } else if input.workloads.is_empty() {
         // The gate's default is the CPU-bound work whose noise lets it
         // detect a 5% change at GATE_REPS (docs/gating.md).
         match preset {
@@ -229,6 +255,11 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         if w == Workload::Idle {
             return Err(err(
                 "idle measures nothing itself; it is what --experiment density launches".into(),
+            ));
+        }
+        if w == Workload::Command && !with_command {
+            return Err(err(
+                "'command' is not a workload to name: give the program after -- (isobench run [FLAGS] -- PROG ARGS...)".into(),
             ));
         }
         workloads.push(w);
@@ -341,6 +372,26 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     } else {
         None
     };
+    let command = if with_command {
+        let columns = crate::user_command::Columns {
+            isolated: envs.iter().any(|c| c != &Column::Native),
+            vm: envs.iter().any(|c| matches!(c, Column::Vm { .. })),
+        };
+        let c = crate::user_command::plan(
+            &input.command,
+            timeout_s,
+            columns,
+            std::env::var_os("PATH").as_deref(),
+        )?;
+        if c.rootfs.is_some() && input.euid != 0 && envs.contains(&Column::Native) {
+            return Err(err(
+                "natively a command with --rootfs runs chrooted into it, which needs root: run as root or leave out the native column (--env container)".into(),
+            ));
+        }
+        Some(c)
+    } else {
+        None
+    };
     let out = input
         .out
         .clone()
@@ -362,6 +413,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         pages,
         notes,
         fileio_file_bytes,
+        command,
     })
 }
 
@@ -619,6 +671,43 @@ mod tests {
         assert!(build(&i).unwrap_err().0.contains("not yet supported"));
         i.runtimes = vec!["podman:".into()];
         assert!(build(&i).unwrap_err().0.contains("names no runtime"));
+    }
+
+    #[test]
+    fn a_command_is_the_only_workload_and_labels_its_results() {
+        let mut i = input();
+        i.workloads.clear();
+        i.envs = vec!["native".into(), "container".into()];
+        i.command.argv = vec!["/bin/busybox".into(), "true".into()];
+        let p = build(&i).unwrap();
+        assert_eq!(p.workloads, vec![Workload::Command]);
+        assert_eq!(p.workload_name(Workload::Command), "busybox");
+        assert_eq!(p.workload_name(Workload::Cpu), "cpu");
+        let spec = crate::runner::specs(&p, false)
+            .remove(&Workload::Command)
+            .unwrap();
+        assert_eq!(spec.args[0], "command");
+        assert!(spec
+            .args
+            .ends_with(&["--".into(), "/bin/busybox".into(), "true".into()]));
+        // JSON round trip keeps it; a plan without one has no key.
+        let j = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Plan>(&j).unwrap(), p);
+        assert!(!serde_json::to_string(&build(&input()).unwrap())
+            .unwrap()
+            .contains("\"command\""));
+
+        i.workloads = vec!["cpu".into()];
+        assert!(build(&i).unwrap_err().0.contains("do not go together"));
+        let mut j = input();
+        j.workloads = vec!["command".into()];
+        assert!(build(&j).unwrap_err().0.contains("after --"));
+        i.workloads.clear();
+        i.command.rootfs = Some(std::env::temp_dir());
+        i.euid = 1000;
+        assert!(build(&i).unwrap_err().0.contains("needs root"));
+        i.envs = vec!["container".into()];
+        assert!(build(&i).is_ok(), "rootless containers are fine");
     }
 
     #[test]

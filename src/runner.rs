@@ -42,6 +42,14 @@ pub fn order(n_envs: usize, workloads: &[Workload], seed: u64, rep: i64) -> Vec<
 /// The workload's arguments for one environment: the preset's, with the
 /// plan's STREAM array size so that every column moves the same bytes.
 pub fn spec_for(plan: &Plan, w: Workload, sizing: &Sizing) -> WorkloadSpec {
+    if let (Workload::Command, Some(c)) = (w, &plan.command) {
+        // The user's program: the same arguments in every column, whatever
+        // the sizing (its work is its own).
+        return WorkloadSpec {
+            workload: w,
+            args: c.config().to_args(),
+        };
+    }
     let mut spec = WorkloadSpec::for_sizing(w, sizing);
     let mut push = |k: &str, v: String| {
         spec.args.push(k.into());
@@ -166,13 +174,22 @@ pub fn to_record(
     started: SystemTime,
     outcome: &Result<RunOutcome>,
 ) -> ResultRecord {
-    let mut rec = blank_record(&plan.run_id, env, workload.name(), rep, started);
+    let mut rec = blank_record(
+        &plan.run_id,
+        env,
+        &plan.workload_name(workload),
+        rep,
+        started,
+    );
     match outcome {
         Err(e) => rec.error = Some(format!("{e:#}")),
         Ok(o) => {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             rec.params = o.result.params.clone();
             rec.info = o.result.info.clone();
+            if let (Workload::Command, Some(c)) = (workload, &plan.command) {
+                rec.info.insert("rootfs".into(), rootfs_note(c));
+            }
             rec.valid = o.result.valid;
             rec.error = o.result.error.clone();
             rec.timings.wall_ms = ms(o.lifecycle);
@@ -250,6 +267,20 @@ pub fn to_record(
     rec
 }
 
+/// Where the user's command's files came from, for its records.
+fn rootfs_note(c: &crate::user_command::UserCommand) -> String {
+    use crate::user_command::Rootfs;
+    match &c.rootfs {
+        None => "none: the program alone, copied from the host into images and guests".into(),
+        Some(Rootfs::Dir { path }) => format!("directory {}", path.display()),
+        Some(Rootfs::Oci { layout, tag }) => format!(
+            "OCI layout {}{} (unpacked with umoci)",
+            layout.display(),
+            tag.as_deref().map(|t| format!(":{t}")).unwrap_or_default()
+        ),
+    }
+}
+
 /// How `footprint_pss_mib` and `footprint_uss_mib` are measured: one
 /// sentence, the same for every environment.
 pub fn footprint_method() -> &'static str {
@@ -318,7 +349,7 @@ pub fn execute(
     // The run's scratch directory: swept after a crash like the rest.
     let scratch = dir.path().join(crate::sweep::naming::SCRATCH_DIR);
     let is_done = |envs: &[Box<dyn Environment>], e: usize, w: Workload, rep: u32| {
-        done.contains(&(envs[e].id(), w.name().to_string(), rep))
+        done.contains(&(envs[e].id(), plan.workload_name(w), rep))
     };
     // Warm-up: only pairs that still have something to measure.
     for round in 0..plan.warmup {
@@ -330,7 +361,11 @@ pub fn execute(
                 summary.interrupted = true;
                 return Ok(summary);
             }
-            progress.start(&format!("warm-up {} {w}", envs[e].id()));
+            progress.start(&format!(
+                "warm-up {} {}",
+                envs[e].id(),
+                plan.workload_name(w)
+            ));
             match run_one(envs[e].as_mut(), &specs[&w], timeout, &scratch) {
                 Ok(_) => {}
                 Err(err) if err.is::<Interrupted>() || interrupted() => {
@@ -365,7 +400,11 @@ pub fn execute(
                 summary.interrupted = true;
                 return Ok(summary);
             }
-            progress.start(&format!("{} {w} rep {rep}", envs[e].id()));
+            progress.start(&format!(
+                "{} {} rep {rep}",
+                envs[e].id(),
+                plan.workload_name(w)
+            ));
             let started = SystemTime::now();
             let outcome = run_one(envs[e].as_mut(), &specs[&w], timeout, &scratch);
             if let Err(err) = &outcome {

@@ -218,6 +218,13 @@ impl Session {
             scratch: self.scratch.clone(),
             threads: plan.threads,
             data_dir: crate::runner::write_workload_data(plan, &self.scratch)?,
+            command_root: match &plan.command {
+                Some(c) => Some(
+                    crate::user_command::materialize(c, &self.scratch)
+                        .context("preparing the command's files")?,
+                ),
+                None => None,
+            },
         };
         if let Some(n) = crate::env::rootless::notice_for(plan) {
             eprintln!("{n}");

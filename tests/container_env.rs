@@ -90,6 +90,7 @@ fn startup_under(runtime: &str) {
         scratch: scratch.path().to_path_buf(),
         threads: 1,
         data_dir: None,
+        command_root: None,
     })
     .unwrap();
     // The footprint is read while the workload holds at READY: a hold of
@@ -185,6 +186,7 @@ fn idle_instances_under(runtime: &str) {
         scratch: tmp.path().to_path_buf(),
         threads: 1,
         data_dir: None,
+        command_root: None,
     })
     .unwrap();
     let spec = WorkloadSpec {

@@ -133,6 +133,7 @@ fn copy_up_writes_the_upper_layer_and_leaves_the_image_alone() {
         scratch: scratch.path().to_path_buf(),
         threads: 1,
         data_dir: Some(data.clone()),
+        command_root: None,
     };
     let copyup = spec(&["copyup", "--sizes", "4KiB,1MiB"]);
     let fsmeta = spec(&["fsmeta", "--files", "200"]);
@@ -206,6 +207,7 @@ fn overlay_mounts_up_to_the_kernel_limit_natively() {
         scratch: scratch.path().to_path_buf(),
         threads: 1,
         data_dir: None,
+        command_root: None,
     })
     .unwrap();
     let max = cow::OVL_MAX_STACK.to_string();

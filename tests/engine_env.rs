@@ -68,6 +68,7 @@ fn startup_through_podman(runtime: &str) {
         scratch: scratch.path().to_path_buf(),
         threads: 1,
         data_dir: None,
+        command_root: None,
     })
     .unwrap();
     let label = format!(

@@ -255,6 +255,7 @@ fn every_place_natively_and_in_containers() {
         scratch: scratch.path().to_path_buf(),
         threads: 1,
         data_dir: None,
+        command_root: None,
     };
     let args = [
         "fileio",

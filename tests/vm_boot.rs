@@ -135,6 +135,7 @@ fn workload_binary_boots_as_init_through_vm_env() {
         scratch: tmp.path().join("scratch"),
         threads: 1,
         data_dir: None,
+        command_root: None,
     };
     let mut env = VmEnv::new(tcg_opts()).unwrap();
     let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
@@ -275,6 +276,7 @@ fn missing_kernel_is_a_clear_error() {
         scratch: tmp.path().to_path_buf(),
         threads: 1,
         data_dir: None,
+        command_root: None,
     };
     let opts = VmOptions {
         kernel: Some(tmp.path().join("no-such-vmlinuz")),
@@ -305,6 +307,7 @@ fn forced_kvm_on_kvm_pvm_is_a_clear_error() {
         scratch: tmp.path().join("s"),
         threads: 1,
         data_dir: None,
+        command_root: None,
     };
     let opts = VmOptions {
         accel: AccelRequest::Kvm,

@@ -46,6 +46,13 @@ pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
         pages: a.pages.clone(),
         run_id: new_run_id(),
         euid: nix::unistd::geteuid().as_raw(),
+        command: crate::user_command::CommandInput {
+            argv: a.command.clone(),
+            rootfs: a.rootfs.clone(),
+            name: a.name.clone(),
+            metrics: a.metrics.clone(),
+            timeout_s: a.command_timeout,
+        },
     }
 }
 
@@ -78,7 +85,34 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
         (a.mem_floor.is_some(), "--mem-floor"),
         (!a.antagonists.is_empty(), "--antagonists"),
     ];
+    let command_flags = [
+        (!a.command.is_empty(), "a command after --"),
+        (a.rootfs.is_some(), "--rootfs"),
+        (a.name.is_some(), "--name"),
+        (!a.metrics.is_empty(), "--metric"),
+        (a.command_timeout.is_some(), "--command-timeout"),
+    ];
+    if a.command.is_empty() {
+        for (given, flag) in &command_flags[1..] {
+            refuse(
+                *given,
+                flag,
+                "without a command after -- (isobench run [FLAGS] -- PROG ARGS...)",
+            )?;
+        }
+    } else if a.experiment.is_some() {
+        return Err(usage(
+            "--experiment and a command after -- do not go together: experiments run their own workloads",
+        ));
+    }
     if a.resume.is_some() {
+        for (given, flag) in &command_flags {
+            refuse(
+                *given,
+                flag,
+                "with --resume: the run continues the plan it started with",
+            )?;
+        }
         for (given, flag) in plan_flags.iter().chain(&experiment_flags) {
             refuse(
                 *given,

@@ -154,7 +154,7 @@ pub fn suite(
     // holds the records of its experiments).
     let done_here = done
         .iter()
-        .filter(|(_, w, _)| plan.workloads.iter().any(|p| p.name() == w))
+        .filter(|(_, w, _)| plan.workloads.iter().any(|p| plan.workload_name(*p) == *w))
         .count();
     let mut progress = Progress::new(total.saturating_sub(done_here as u64));
     let summary = runner::execute(&plan, envs, &mut s.dir, &done, &mut progress);

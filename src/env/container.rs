@@ -52,6 +52,8 @@ struct Prepared {
     state_root: PathBuf,
     /// The dedicated user (held while prepared) and its HOME.
     user: Option<(super::rootless::user::RunAs, PathBuf)>,
+    /// The image's layers, bottom first, for `detail`.
+    layer_names: Vec<&'static str>,
 }
 
 impl ContainerEnv {
@@ -160,10 +162,17 @@ impl Environment for ContainerEnv {
                 "runtime_path".to_string(),
                 self.peer.bin.display().to_string(),
             ),
-            (
-                "image".to_string(),
-                "2 layers (base, workload binary) on overlayfs, upper layer on tmpfs".to_string(),
-            ),
+            ("image".to_string(), {
+                let names = self
+                    .prepared
+                    .as_ref()
+                    .map_or(vec!["base", "workload binary"], |p| p.layer_names.clone());
+                format!(
+                    "{} layers ({}) on overlayfs, upper layer on tmpfs",
+                    names.len(),
+                    names.join(", ")
+                )
+            }),
         ]);
         if let Some((u, _)) = self.prepared.as_ref().and_then(|p| p.user.as_ref()) {
             let a = &u.account;
@@ -253,6 +262,9 @@ impl Environment for ContainerEnv {
         // layer between the base and the binary.
         let mut layers = vec![base];
         layers.extend(ctx.data_dir.iter().cloned());
+        // The user's command's files (its rootfs, or the program alone)
+        // above the base layer, whose /etc files they may replace.
+        layers.extend(ctx.command_root.iter().cloned());
         layers.push(wl);
         store.build(
             IMAGE,
@@ -283,12 +295,21 @@ impl Environment for ContainerEnv {
             )
             .with_context(|| format!("mounting a tmpfs on {}", runs.display()))?;
         }
+        let mut layer_names = vec!["base"];
+        if ctx.data_dir.is_some() {
+            layer_names.push("workload data");
+        }
+        if ctx.command_root.is_some() {
+            layer_names.push("the command's files");
+        }
+        layer_names.push("workload binary");
         let mut prepared = Prepared {
             dir,
             store,
             bundle,
             state_root,
             user: None,
+            layer_names,
         };
         if self.as_user {
             let u = super::rootless::user::RunAs::ensure()?;

@@ -212,6 +212,15 @@ impl Environment for PodmanEnv {
             rootfs.join(WORKLOAD_PATH.trim_start_matches('/')),
         )
         .with_context(|| format!("copying {}", ctx.workload_bin.display()))?;
+        // The user's command's files (rootfs or program) merged into the
+        // same tree, replacing the base layer's /etc files: a second `-C DIR
+        // .` would put `./` twice into the tar, which podman refuses
+        // ("duplicates of file paths not supported").
+        if let Some(d) = &ctx.command_root {
+            let mut cp = Command::new("cp");
+            cp.arg("-a").arg(d.join(".")).arg(&rootfs);
+            output_of(cp).context("copying the command's files into the image")?;
+        }
         let tar = dir.join("image.tar");
         let mut t = Command::new("tar");
         t.arg("-cf").arg(&tar).arg("-C").arg(&rootfs).arg(".");
@@ -220,6 +229,7 @@ impl Environment for PodmanEnv {
         if let Some(d) = &ctx.data_dir {
             t.arg("-C").arg(d).arg(".");
         }
+
         output_of(t).context("packing the image tar")?;
         let image = format!(
             "localhost/isobench-{}-{}:latest",

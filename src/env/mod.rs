@@ -82,6 +82,12 @@ pub struct EnvContext {
     /// get it as an image layer under the workload binary's. `None`: the
     /// plan needs none.
     pub data_dir: Option<PathBuf>,
+    /// The user's command's files (`crate::user_command::materialize`): a
+    /// root file system, or the program alone at its host path. Containers
+    /// get it as an image layer under the workload binary's, a guest's
+    /// initramfs holds it, and natively the workload starts in it (and
+    /// chroots into a rootfs). `None`: the plan has no command.
+    pub command_root: Option<PathBuf>,
 }
 
 /// The outcome of one run of one workload in one environment.

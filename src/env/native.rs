@@ -14,8 +14,8 @@ use std::time::Duration;
 #[derive(Default)]
 pub struct Native {
     bin: Option<PathBuf>,
-    /// Working directory of the workload: the data directory (copy-up
-    /// files) or the run's scratch directory, never the user's.
+    /// Working directory of the workload: the user's command's files, the
+    /// data directory (copy-up files) or the run's scratch directory.
     cwd: Option<PathBuf>,
 }
 
@@ -193,9 +193,12 @@ impl Environment for Native {
             bail!("workload binary {} not found", ctx.workload_bin.display());
         }
         self.bin = Some(std::path::absolute(&ctx.workload_bin)?);
+        // The user's command starts in its files: chrooted into its rootfs
+        // from there by the workload (`--chroot-cwd`).
         let cwd = ctx
-            .data_dir
+            .command_root
             .clone()
+            .or_else(|| ctx.data_dir.clone())
             .unwrap_or_else(|| ctx.scratch.join("native"));
         std::fs::create_dir_all(&cwd).with_context(|| format!("creating {}", cwd.display()))?;
         self.cwd = Some(std::path::absolute(&cwd)?);

@@ -343,9 +343,20 @@ impl Environment for VmEnv {
         let init = std::fs::read(&ctx.workload_bin).with_context(|| {
             format!("reading the workload binary {}", ctx.workload_bin.display())
         })?;
-        let image = workload_initramfs(init)
-            .with_context(|| format!("building the initramfs from {}", ctx.workload_bin.display()))?
-            .to_bytes();
+        let mut image = workload_initramfs(init).with_context(|| {
+            format!("building the initramfs from {}", ctx.workload_bin.display())
+        })?;
+        if let Some(root) = &ctx.command_root {
+            // The user's command's files go into the guest with it (in
+            // RAM: the test boots that size the guest count them).
+            crate::vm::initramfs::add_tree(&mut image, root).with_context(|| {
+                format!(
+                    "adding the command's files {} to the initramfs",
+                    root.display()
+                )
+            })?;
+        }
+        let image = image.to_bytes();
         std::fs::create_dir_all(&ctx.scratch)
             .with_context(|| format!("creating {}", ctx.scratch.display()))?;
         let initrd = ctx.scratch.join(crate::sweep::naming::INITRD_NAME);

@@ -146,6 +146,11 @@ impl Archive {
         self.push(path, 0o777, Kind::Symlink(target.to_string()))
     }
 
+    /// Whether `path` is in the archive already.
+    pub fn contains(&self, path: &str) -> bool {
+        normalise(path).is_ok_and(|n| self.entries.iter().any(|e| e.name == n))
+    }
+
     /// Number of entries (without the trailer).
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -73,6 +73,76 @@ pub fn workload_initramfs(init: Vec<u8>) -> Result<Archive, InitramfsError> {
     Ok(a)
 }
 
+/// Add the tree under `root` to `a` at the same paths (the user's
+/// command's root file system, or its program alone): directories, regular
+/// files and symbolic links with their permission bits. Paths `a` holds
+/// already (the base layout, `/init`) are kept as they are; device nodes,
+/// FIFOs and sockets are left out (the guest's devtmpfs provides /dev).
+/// Returns how many entries were left out.
+pub fn add_tree(a: &mut Archive, root: &std::path::Path) -> Result<usize, TreeError> {
+    fn walk(
+        a: &mut Archive,
+        dir: &std::path::Path,
+        rel: &str,
+        skipped: &mut usize,
+    ) -> Result<(), TreeError> {
+        use std::os::unix::fs::PermissionsExt;
+        let io = |p: &std::path::Path, e: std::io::Error| {
+            TreeError::Io(p.display().to_string(), e.to_string())
+        };
+        let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| io(dir, e))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| io(dir, e))?;
+        names.sort();
+        for p in names {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| TreeError::Name(p.display().to_string()))?;
+            let path = format!("{rel}/{name}");
+            let m = std::fs::symlink_metadata(&p).map_err(|e| io(&p, e))?;
+            let perm = m.permissions().mode();
+            let t = m.file_type();
+            let present = a.contains(&path);
+            if t.is_dir() {
+                if !present {
+                    a.dir(&path, perm)?;
+                }
+                walk(a, &p, &path, skipped)?;
+            } else if present {
+                *skipped += 1;
+            } else if t.is_symlink() {
+                let target = std::fs::read_link(&p).map_err(|e| io(&p, e))?;
+                let target = target
+                    .to_str()
+                    .ok_or_else(|| TreeError::Name(p.display().to_string()))?;
+                a.symlink(&path, target)?;
+            } else if t.is_file() {
+                a.file(&path, perm, std::fs::read(&p).map_err(|e| io(&p, e))?)?;
+            } else {
+                *skipped += 1;
+            }
+        }
+        Ok(())
+    }
+    let mut skipped = 0;
+    walk(a, root, "", &mut skipped)?;
+    Ok(skipped)
+}
+
+/// Why a directory tree cannot go into an initramfs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    #[error(transparent)]
+    Cpio(#[from] CpioError),
+    #[error("reading {0}: {1}")]
+    Io(String, String),
+    #[error("{0}: the file name is not UTF-8")]
+    Name(String),
+}
+
 /// The baseline: busybox-static as `/bin/busybox` and `script` as `/init`.
 pub fn busybox_initramfs(busybox: Vec<u8>, script: &str) -> Result<Archive, InitramfsError> {
     let mut a = base_layout()?;
@@ -156,6 +226,31 @@ mod tests {
             "{err}"
         );
         assert_eq!(workload_initramfs(elf(1, EM_X86_64)).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_tree_joins_the_image_at_its_own_paths() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        std::fs::create_dir_all(r.join("bin")).unwrap();
+        std::fs::create_dir_all(r.join("tmp")).unwrap();
+        std::fs::write(r.join("bin/tool"), b"data").unwrap();
+        std::fs::write(r.join("init"), b"theirs").unwrap();
+        std::os::unix::fs::symlink("tool", r.join("bin/alias")).unwrap();
+        let mut a = workload_initramfs(elf(1, EM_X86_64)).unwrap();
+        let before = a.len();
+        let skipped = add_tree(&mut a, r).unwrap();
+        assert_eq!(skipped, 1, "their /init gives way to the workload's");
+        assert_eq!(
+            a.len(),
+            before + 3,
+            "bin, bin/alias, bin/tool; /tmp was there"
+        );
+        assert!(a.contains("/bin/tool") && a.contains("bin/alias"));
+        let bytes = a.to_bytes();
+        let hay = String::from_utf8_lossy(&bytes);
+        assert!(hay.contains("bin/tool") && hay.contains("data"));
+        assert!(!hay.contains("theirs"));
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub enum Command {
     Idle,
     /// Sequential and random file I/O per place (claim C8).
     Fileio(crate::fileio::FileioConfig),
+    /// The user's own program (`command`).
+    UserCommand(crate::command::CommandConfig),
     Help,
 }
 
@@ -80,6 +82,7 @@ impl Command {
             Command::Layers { .. } => Workload::Layers,
             Command::Idle => Workload::Idle,
             Command::Fileio(_) => Workload::Fileio,
+            Command::UserCommand(_) => Workload::Command,
             Command::Antagonist(_) | Command::Help => return None,
         })
     }
@@ -113,6 +116,8 @@ impl Command {
             // The I/O buffer, and the file itself where a place is a tmpfs
             // (or a guest's rootfs): there the file is memory.
             Command::Fileio(c) => Some(c.block + crate::fileio::SECTOR + c.file_size),
+            // Whatever the user's program allocates: not known beforehand.
+            Command::UserCommand(_) => None,
         }
     }
 }
@@ -147,6 +152,8 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   idle                     (sleep after ISOBENCH-READY until killed)
   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
            (a noisy neighbour: ISOBENCH-PROGRESS lines with the rate it achieves)
+  command  [--timeout-ms MS] [--metric NAME:UNIT:higher|lower=REGEX]... [--chroot-cwd] -- PROG [ARG]...
+           (the user's program, timed once; SPEC and every value after -- percent-encoded)
 sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
 
 /// Parse a byte size: `4096`, `16KiB`, `256MiB`, `1GiB`, `2G`.
@@ -512,6 +519,9 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
             };
             crate::fileio::validate(&c).map_err(ArgError)?;
             Command::Fileio(c)
+        }
+        Workload::Command => {
+            Command::UserCommand(crate::command::CommandConfig::parse(rest).map_err(ArgError)?)
         }
     })
 }

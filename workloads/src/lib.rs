@@ -10,6 +10,7 @@
 pub mod alloc;
 pub mod antagonist;
 pub mod args;
+pub mod command;
 pub mod cow;
 pub mod cpu;
 pub mod fileio;

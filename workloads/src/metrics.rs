@@ -216,6 +216,7 @@ impl Workload {
             Workload::Layers => LAYERS,
             Workload::Idle => &[],
             Workload::Fileio => FILEIO,
+            Workload::Command => crate::command::METRICS,
         }
     }
 }
@@ -226,6 +227,7 @@ pub fn all() -> impl Iterator<Item = &'static MetricDef> {
         .into_iter()
         .flat_map(|w| w.metrics().iter())
         .chain(crate::antagonist::METRICS)
+        .chain(crate::command::METRICS)
         .chain(EXPERIMENTS)
 }
 

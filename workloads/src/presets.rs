@@ -21,6 +21,8 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
     };
     match workload {
         Workload::Idle => {}
+        // Its arguments come from the user's command (`command::CommandConfig::to_args`).
+        Workload::Command => {}
         Workload::Startup => {
             // Idle this long at READY: the host measures the instance's
             // memory (PSS/USS) then, and subtracts the hold from lifecycle_ms.

@@ -165,6 +165,11 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
         }
         Command::Antagonist(c) => run_antagonist(&mut b, c),
         Command::Idle => idle_forever(),
+        Command::UserCommand(c) => {
+            // Fills metrics, validity and the reason itself.
+            crate::command::record(&mut b.0, c);
+            Ok(())
+        }
         Command::Help => Err("help is not a workload".to_string()),
     };
     if let Err(e) = outcome {

@@ -33,6 +33,10 @@ pub enum Workload {
     /// Sequential and random file I/O on each place the environment offers
     /// (claim C8).
     Fileio,
+    /// The user's own program (`isobench run -- PROG ARGS...`), timed as
+    /// hyperfine does (see `command`). Not in [`Workload::ALL`]: it needs a
+    /// command; results carry the command's label as their workload name.
+    Command,
 }
 
 impl Workload {
@@ -62,6 +66,7 @@ impl Workload {
             Workload::Layers => "layers",
             Workload::Idle => "idle",
             Workload::Fileio => "fileio",
+            Workload::Command => "command",
         }
     }
 
@@ -87,6 +92,9 @@ impl Workload {
             Workload::Fileio => {
                 "sequential 1 MiB and random 4 KiB read/write with fsync, O_DIRECT where taken (fio's jobs)"
             }
+            Workload::Command => {
+                "the user's own program: wall time, user and system CPU, peak RSS, metrics from its output"
+            }
         }
     }
 }
@@ -102,7 +110,7 @@ impl FromStr for Workload {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Workload::ALL
             .into_iter()
-            .chain([Workload::Idle])
+            .chain([Workload::Idle, Workload::Command])
             .find(|w| w.name() == s)
             .ok_or_else(|| {
                 format!(

@@ -277,6 +277,23 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             e.invalid
         );
     }
+    // Why results were invalid: the first distinct errors of each column
+    // (a failing user command's exit status, timeout or missing program).
+    let errors: Vec<String> = a
+        .envs
+        .iter()
+        .flat_map(|e| {
+            e.errors
+                .iter()
+                .map(move |x| format!("- {}: {}", e.env_id, cell(x)))
+        })
+        .collect();
+    if !errors.is_empty() {
+        let _ = writeln!(s, "\nInvalid results, first errors:\n");
+        for l in errors {
+            let _ = writeln!(s, "{l}");
+        }
+    }
     if !cx.warnings.is_empty() {
         let _ = writeln!(s, "\n## Warnings\n");
         for w in &cx.warnings {

@@ -399,6 +399,28 @@ pub fn headline_columns(cx: &ReportContext) -> Vec<HeadlineColumn> {
             true,
         );
     }
+    // A user's command (`isobench run -- PROG`, labelled by its name): its
+    // wall time, then the metrics its --metric patterns took from its output.
+    let mut commands: Vec<&str> = Vec::new();
+    for f in &a.figures {
+        if f.metric == "wall_s" && !commands.contains(&f.workload.as_str()) {
+            commands.push(&f.workload);
+        }
+    }
+    for w in commands {
+        push(w, "wall_s", format!("{w}: wall time (× native)"), false);
+        let mut own: Vec<&str> = Vec::new();
+        for f in a.figures.iter().filter(|f| f.workload == w) {
+            let standard =
+                ["wall_s", "user_s", "sys_s", "max_rss_mib"].contains(&f.metric.as_str());
+            if !standard && !own.contains(&f.metric.as_str()) {
+                own.push(&f.metric);
+            }
+        }
+        for m in own {
+            push(w, m, format!("{w}: {m} (× native)"), false);
+        }
+    }
     cols
 }
 
