@@ -102,31 +102,59 @@ pub struct Analysis {
     pub trend: Option<Trend>,
 }
 
-/// Σ_{i<t} |yᵢ − y_t| for every t (`rows[t]`), in O(L log L): a Fenwick
-/// tree over the ranks of the values keeps the count and the sum of the
-/// values seen so far at or below each rank, so
-/// Σ|yᵢ − y_t| = y_t·c_le − s_le + (S − s_le) − y_t·(t − c_le).
-fn left_rows(y: &[f64]) -> Vec<f64> {
-    let l = y.len();
-    let mut order: Vec<usize> = (0..l).collect();
+/// 1-based ranks of the values of `y` (ties broken by position). The
+/// permutation test permutes values and ranks together, so that no
+/// permutation sorts again.
+fn ranks(y: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..y.len()).collect();
     order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
-    let mut rank = vec![0; l];
+    let mut rank = vec![0; y.len()];
     for (r, &i) in order.iter().enumerate() {
         rank[i] = r + 1;
     }
-    let (mut cnt, mut sum) = (vec![0usize; l + 1], vec![0.0f64; l + 1]);
+    rank
+}
+
+/// Buffers of [`best_split_ranked`], reused across permutations.
+#[derive(Default)]
+struct Scratch {
+    cnt: Vec<usize>,
+    sum: Vec<f64>,
+    wa: Vec<f64>,
+    wb: Vec<f64>,
+}
+
+/// Σ_{i<t} |yᵢ − y_t| for every t, handed to `row(t, sum)` in order, in
+/// O(L log L): a Fenwick tree over the ranks of the values keeps the count
+/// and the sum of the values seen so far at or below each rank, so
+/// Σ|yᵢ − y_t| = y_t·c_le − s_le + (S − s_le) − y_t·(t − c_le). `values`
+/// yields (value, rank) pairs, the ranks a permutation of 1..=l (any order
+/// consistent with the values: tied values add 0 either way).
+fn left_rows(
+    values: impl Iterator<Item = (f64, usize)>,
+    l: usize,
+    cnt: &mut Vec<usize>,
+    sum: &mut Vec<f64>,
+    mut row: impl FnMut(usize, f64),
+) {
+    cnt.clear();
+    cnt.resize(l + 1, 0);
+    sum.clear();
+    sum.resize(l + 1, 0.0);
     let mut total = 0.0;
-    let mut rows = Vec::with_capacity(l);
-    for (t, &v) in y.iter().enumerate() {
+    for (t, (v, rank)) in values.enumerate() {
         let (mut c_le, mut s_le) = (0usize, 0.0);
-        let mut k = rank[t];
+        let mut k = rank;
         while k > 0 {
             c_le += cnt[k];
             s_le += sum[k];
             k &= k - 1;
         }
-        rows.push(v * c_le as f64 - s_le + (total - s_le) - v * (t - c_le) as f64);
-        let mut k = rank[t];
+        row(
+            t,
+            v * c_le as f64 - s_le + (total - s_le) - v * (t - c_le) as f64,
+        );
+        let mut k = rank;
         while k <= l {
             cnt[k] += 1;
             sum[k] += v;
@@ -134,34 +162,55 @@ fn left_rows(y: &[f64]) -> Vec<f64> {
         }
         total += v;
     }
-    rows
 }
 
 /// E-Divisive statistic of every split of `y`: `(τ, Q)` for the best split
 /// with both sides ≥ `min`, or `None` when the segment is too short.
+fn best_split(y: &[f64], min: usize) -> Option<(usize, f64)> {
+    best_split_ranked(y, &ranks(y), min, &mut Scratch::default())
+}
+
+/// [`best_split`] given the ranks of `y`'s values.
 ///
 /// O(L log L): the within sums of the left part grow by one row per step,
 /// those of the right part are built from the end (the rows of the reversed
 /// segment), and the cross sum is the total minus both.
-fn best_split(y: &[f64], min: usize) -> Option<(usize, f64)> {
+fn best_split_ranked(
+    y: &[f64],
+    rank: &[usize],
+    min: usize,
+    scratch: &mut Scratch,
+) -> Option<(usize, f64)> {
     let l = y.len();
     let min = min.max(2);
     if l < 2 * min {
         return None;
     }
+    let Scratch { cnt, sum, wa, wb } = scratch;
     // Centred, so the running sums stay small.
-    let y: Vec<f64> = y.iter().map(|v| v - y[0]).collect();
+    let y0 = y[0];
     // wa[t] = Σ_{i<j<t} |yᵢ−yⱼ|; wb[t] = Σ_{t≤i<j} |yᵢ−yⱼ|.
-    let mut wa = vec![0.0; l + 1];
-    for (t, row) in left_rows(&y).into_iter().enumerate() {
-        wa[t + 1] = wa[t] + row;
-    }
-    let rev: Vec<f64> = y.iter().rev().copied().collect();
-    let mut wb = vec![0.0; l + 1];
-    for (k, row) in left_rows(&rev).into_iter().enumerate() {
-        let t = l - 1 - k;
-        wb[t] = wb[t + 1] + row;
-    }
+    wa.clear();
+    wa.resize(l + 1, 0.0);
+    left_rows(
+        (0..l).map(|i| (y[i] - y0, rank[i])),
+        l,
+        cnt,
+        sum,
+        |t, row| wa[t + 1] = wa[t] + row,
+    );
+    wb.clear();
+    wb.resize(l + 1, 0.0);
+    left_rows(
+        (0..l).rev().map(|i| (y[i] - y0, rank[i])),
+        l,
+        cnt,
+        sum,
+        |k, row| {
+            let t = l - 1 - k;
+            wb[t] = wb[t + 1] + row;
+        },
+    );
     let total = wa[l];
     let mut best: Option<(usize, f64)> = None;
     for t in min..=l - min {
@@ -183,13 +232,17 @@ fn permutation_p(y: &[f64], q: f64, opts: &Options, rng: &mut SplitMix64) -> f64
     let r = opts.permutations.max(1);
     let limit = (opts.alpha * (r + 1) as f64).ceil() as usize;
     let mut z = y.to_vec();
+    let mut zr = ranks(y);
+    let mut scratch = Scratch::default();
     let mut above = 0;
     for done in 1..=r {
-        // Fisher–Yates.
+        // Fisher–Yates, values and their ranks together.
         for i in (1..z.len()).rev() {
-            z.swap(i, rng.below(i + 1));
+            let j = rng.below(i + 1);
+            z.swap(i, j);
+            zr.swap(i, j);
         }
-        if best_split(&z, opts.min_size).is_some_and(|(_, qp)| qp >= q) {
+        if best_split_ranked(&z, &zr, opts.min_size, &mut scratch).is_some_and(|(_, qp)| qp >= q) {
             above += 1;
             if above >= limit {
                 return (1 + above) as f64 / (1 + done) as f64;
@@ -642,6 +695,32 @@ mod tests {
         let (t, q) = best_split(&y, 3).unwrap();
         assert_eq!(t, best.0);
         assert!((q - best.1).abs() < 1e-9, "{q} vs {}", best.1);
+    }
+
+    #[test]
+    fn permuted_ranks_give_what_ranking_again_gives() {
+        let mut rng = SplitMix64::new(11);
+        let y: Vec<f64> = (0..200).map(|_| gauss(&mut rng)).collect();
+        let (mut z, mut zr) = (y.clone(), ranks(&y));
+        let mut scratch = Scratch::default();
+        for k in 0..20 {
+            for i in (1..z.len()).rev() {
+                let j = rng.below(i + 1);
+                z.swap(i, j);
+                zr.swap(i, j);
+            }
+            assert_eq!(
+                best_split_ranked(&z, &zr, 3, &mut scratch),
+                best_split(&z, 3),
+                "permutation {k}"
+            );
+            // The buffers serve a shorter segment next as well.
+            let n = 50 + k;
+            assert_eq!(
+                best_split_ranked(&y[..n], &ranks(&y[..n]), 3, &mut scratch),
+                best_split(&y[..n], 3)
+            );
+        }
     }
 
     #[test]

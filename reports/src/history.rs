@@ -8,7 +8,7 @@
 //! repetition, validity, metric, value, unit). Recording a run is idempotent
 //! per run id: its rows are replaced.
 
-use crate::load::{load_run, LoadError, Run};
+use crate::load::LoadError;
 use crate::plot::draw::{self, LabelledValue, SeriesPlot};
 use crate::plot::{Image, PlotError};
 use crate::schema::{HostInfo, ResultRecord};
@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 mod baseline;
 mod read;
 pub use baseline::{valid_baseline_name, Baseline};
+mod series;
+mod write;
 pub use read::RunListing;
+pub use write::{record_run_dir, Begun, RunWriter, PG_WRITE_BATCH, STREAM_CHUNK, STREAM_QUEUE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -280,33 +283,6 @@ fn pg_sql(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
-/// Columns of `runs`, in the order [`RunRow`] binds them.
-const RUN_COLUMNS: [&str; 23] = [
-    "run_id",
-    "host_fingerprint",
-    "hostname",
-    "isobench_version",
-    "git_commit",
-    "started_at",
-    "run_dir",
-    "recorded_at_unix",
-    "finished_at",
-    "cpu_model",
-    "cpu_mhz",
-    "cores_logical",
-    "cores_physical",
-    "memory_bytes",
-    "kernel",
-    "os",
-    "cgroup",
-    "kvm_device",
-    "kvm_module",
-    "workload_binary",
-    "workload_sha256",
-    "run_json",
-    "result_lines",
-];
-
 /// Key of the PostgreSQL advisory lock held while migrating.
 const PG_MIGRATION_LOCK: i64 = 0x1505_BE4C_0000_0002;
 
@@ -334,209 +310,12 @@ pub enum Pushed {
     AlreadyPresent { stored_repetitions: Option<i64> },
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    Replace,
-    IfAbsent,
-}
-
-/// One run's row of `runs`.
-struct RunRow {
-    run_id: String,
-    fingerprint: String,
-    hostname: String,
-    version: String,
-    commit: Option<String>,
-    started_at: String,
-    run_dir: String,
-    recorded_at: i64,
-    finished_at: Option<String>,
-    cpu_model: String,
-    cpu_mhz: f64,
-    cores_logical: i64,
-    cores_physical: Option<i64>,
-    memory_bytes: i64,
-    kernel: String,
-    os: String,
-    cgroup: String,
-    kvm_device: i64,
-    kvm_module: Option<String>,
-    workload_binary: String,
-    workload_sha256: Option<String>,
-    run_json: String,
-    result_lines: i64,
-}
-
-/// A run's repetitions and metric values, column by column.
-#[derive(Default)]
-struct Rows {
-    // repetitions
-    line: Vec<i64>,
-    env: Vec<String>,
-    env_id: Vec<String>,
-    env_detail: Vec<String>,
-    workload: Vec<String>,
-    params: Vec<String>,
-    rep: Vec<i64>,
-    valid: Vec<i64>,
-    metrics: Vec<String>,
-    units: Vec<String>,
-    info: Vec<String>,
-    started_unix_ms: Vec<i64>,
-    wall_ms: Vec<f64>,
-    first_instruction_ms: Vec<Option<f64>>,
-    error: Vec<Option<String>>,
-    // results: one per finite metric value; `of` indexes the repetition
-    of: Vec<usize>,
-    metric: Vec<String>,
-    value: Vec<f64>,
-    unit: Vec<String>,
-}
-
-impl RunRow {
-    fn of(run: &Run) -> RunRow {
-        let info = &run.info;
-        let h = &info.host;
-        RunRow {
-            run_id: info.run_id.clone(),
-            fingerprint: host_fingerprint(h),
-            hostname: h.hostname.clone(),
-            version: info.tool.isobench_version.clone(),
-            commit: info.tool.git_commit.clone(),
-            started_at: info.started_at.clone(),
-            run_dir: run.dir.display().to_string(),
-            recorded_at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
-            finished_at: info.finished_at.clone(),
-            cpu_model: h.cpu_model.clone(),
-            cpu_mhz: h.cpu_mhz,
-            cores_logical: h.cores_logical as i64,
-            cores_physical: h.cores_physical.map(|c| c as i64),
-            memory_bytes: h.memory_bytes as i64,
-            kernel: h.kernel.clone(),
-            os: h.os.clone(),
-            cgroup: h.cgroup.clone(),
-            kvm_device: h.kvm.device as i64,
-            kvm_module: h.kvm.module.clone(),
-            workload_binary: info.tool.workload_binary.clone(),
-            workload_sha256: info.tool.workload_sha256.clone(),
-            run_json: serde_json::to_string(info).unwrap_or_default(),
-            result_lines: run.records.len() as i64,
-        }
-    }
-}
-
-impl Rows {
-    fn of(run: &Run) -> Rows {
-        let mut x = Rows::default();
-        let json = |v: &dyn erased_json::Ser| v.json();
-        for (i, r) in run.records.iter().enumerate() {
-            x.line.push(i as i64);
-            x.env.push(r.env.clone());
-            x.env_id.push(r.env_id.clone());
-            x.env_detail.push(json(&r.env_detail));
-            x.workload.push(r.workload.clone());
-            x.params.push(json(&r.params));
-            x.rep.push(r.rep as i64);
-            x.valid.push(r.valid as i64);
-            x.metrics.push(json(&r.metrics));
-            x.units.push(json(&r.units));
-            x.info.push(json(&r.info));
-            x.started_unix_ms.push(r.timings.started_unix_ms as i64);
-            x.wall_ms.push(r.timings.wall_ms);
-            x.first_instruction_ms.push(r.timings.first_instruction_ms);
-            x.error.push(r.error.clone());
-            for (metric, value) in &r.metrics {
-                if !value.is_finite() {
-                    continue;
-                }
-                x.of.push(i);
-                x.metric.push(metric.clone());
-                x.value.push(*value);
-                x.unit
-                    .push(r.units.get(metric).cloned().unwrap_or_default());
-            }
-        }
-        x
-    }
-}
-
-/// JSON text of the maps of a record.
-mod erased_json {
-    pub trait Ser {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Ser for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).unwrap_or_default()
-        }
-    }
-}
-
-const INSERT_RESULT: &str =
-    "INSERT INTO results (run_id, env, env_id, env_detail, workload, params, rep, valid, metric, value, unit)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
-const INSERT_REPETITION: &str =
-    "INSERT INTO repetitions (run_id, line, env, env_id, env_detail, workload, params, rep, valid,
-                              metrics, units, info, started_unix_ms, wall_ms, first_instruction_ms, error)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
-/// The same rows from arrays, one round trip per table (PostgreSQL).
-const PG_INSERT_RESULTS: &str =
-    "INSERT INTO results (run_id, env, env_id, env_detail, workload, params, rep, valid, metric, value, unit)
-     SELECT $1::text, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                    $7::bigint[], $8::bigint[], $9::text[], $10::float8[], $11::text[])";
-const PG_INSERT_REPETITIONS: &str =
-    "INSERT INTO repetitions (run_id, line, env, env_id, env_detail, workload, params, rep, valid,
-                              metrics, units, info, started_unix_ms, wall_ms, first_instruction_ms, error)
-     SELECT $1::text, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                    $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[],
-                                    $12::text[], $13::bigint[], $14::float8[], $15::float8[], $16::text[])";
-
-fn insert_run_sql(mode: Mode) -> String {
-    let cols = RUN_COLUMNS.join(", ");
-    let values: Vec<String> = (1..=RUN_COLUMNS.len()).map(|i| format!("?{i}")).collect();
-    let conflict = match mode {
-        Mode::IfAbsent => "DO NOTHING".to_string(),
-        Mode::Replace => format!(
-            "DO UPDATE SET {}",
-            RUN_COLUMNS[1..]
-                .iter()
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    format!(
-        "INSERT INTO runs ({cols}) VALUES ({}) ON CONFLICT (run_id) {conflict}",
-        values.join(", ")
-    )
-}
-
 const SERIES_SQL: &str =
     "SELECT r.run_id, r.started_at, r.host_fingerprint, r.isobench_version, r.git_commit,
             x.env_id, x.env_detail, x.value, x.unit, x.workload, x.metric, x.params, r.run_dir
      FROM results x JOIN runs r ON r.run_id = x.run_id
      WHERE (?1 IS NULL OR x.workload = ?1) AND (?2 IS NULL OR x.metric = ?2) AND x.valid = 1
-           AND (?3 IS NULL OR x.env_id = ?3)
-     ORDER BY x.workload, x.metric, x.params, x.env_id, r.host_fingerprint, r.started_at, r.run_id";
-
-type SeriesRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    f64,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
+           AND (?3 IS NULL OR x.env_id = ?3)";
 
 impl History {
     /// Open the store `db` names: a `postgres://` or `postgresql://` URL is a
@@ -608,236 +387,6 @@ impl History {
         matches!(self.backend, Backend::Pg(_))
     }
 
-    /// Record a loaded run, replacing an earlier recording of the same run id.
-    /// Returns the number of metric values stored.
-    pub fn record(&mut self, run: &Run) -> Result<usize, HistoryError> {
-        match self.write(run, Mode::Replace)? {
-            Pushed::Added { values, .. } => Ok(values),
-            Pushed::AlreadyPresent { .. } => unreachable!("replace always writes"),
-        }
-    }
-
-    /// Add a run unless its id is already in the store (then nothing is
-    /// changed). One transaction: the run is stored whole or not at all, and
-    /// concurrent pushes of the same run add it once.
-    pub fn push(&mut self, run: &Run) -> Result<Pushed, HistoryError> {
-        self.write(run, Mode::IfAbsent)
-    }
-
-    fn write(&mut self, run: &Run, mode: Mode) -> Result<Pushed, HistoryError> {
-        let row = RunRow::of(run);
-        let rows = Rows::of(run);
-        let added = Pushed::Added {
-            repetitions: rows.line.len(),
-            values: rows.value.len(),
-        };
-        let location = self.location.clone();
-        match &mut self.backend {
-            Backend::Sqlite(conn) => {
-                let path = self.path.clone();
-                let sql = |source| HistoryError::Sql {
-                    path: path.clone(),
-                    source,
-                };
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql)?;
-                let r = &row;
-                let n = tx
-                    .execute(
-                        &insert_run_sql(mode),
-                        params![
-                            r.run_id,
-                            r.fingerprint,
-                            r.hostname,
-                            r.version,
-                            r.commit,
-                            r.started_at,
-                            r.run_dir,
-                            r.recorded_at,
-                            r.finished_at,
-                            r.cpu_model,
-                            r.cpu_mhz,
-                            r.cores_logical,
-                            r.cores_physical,
-                            r.memory_bytes,
-                            r.kernel,
-                            r.os,
-                            r.cgroup,
-                            r.kvm_device,
-                            r.kvm_module,
-                            r.workload_binary,
-                            r.workload_sha256,
-                            r.run_json,
-                            r.result_lines
-                        ],
-                    )
-                    .map_err(sql)?;
-                if n == 0 {
-                    let stored = tx
-                        .query_row(
-                            "SELECT result_lines FROM runs WHERE run_id = ?1",
-                            [&r.run_id],
-                            |x| x.get::<_, Option<i64>>(0),
-                        )
-                        .map_err(sql)?;
-                    return Ok(Pushed::AlreadyPresent {
-                        stored_repetitions: stored,
-                    });
-                }
-                if mode == Mode::Replace {
-                    for t in ["results", "repetitions"] {
-                        tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?1"), [&r.run_id])
-                            .map_err(sql)?;
-                    }
-                }
-                {
-                    let mut stmt = tx.prepare(INSERT_REPETITION).map_err(sql)?;
-                    for i in 0..rows.line.len() {
-                        stmt.execute(params![
-                            r.run_id,
-                            rows.line[i],
-                            rows.env[i],
-                            rows.env_id[i],
-                            rows.env_detail[i],
-                            rows.workload[i],
-                            rows.params[i],
-                            rows.rep[i],
-                            rows.valid[i],
-                            rows.metrics[i],
-                            rows.units[i],
-                            rows.info[i],
-                            rows.started_unix_ms[i],
-                            rows.wall_ms[i],
-                            rows.first_instruction_ms[i],
-                            rows.error[i]
-                        ])
-                        .map_err(sql)?;
-                    }
-                    let mut stmt = tx.prepare(INSERT_RESULT).map_err(sql)?;
-                    for (k, &i) in rows.of.iter().enumerate() {
-                        stmt.execute(params![
-                            r.run_id,
-                            rows.env[i],
-                            rows.env_id[i],
-                            rows.env_detail[i],
-                            rows.workload[i],
-                            rows.params[i],
-                            rows.rep[i],
-                            rows.valid[i],
-                            rows.metric[k],
-                            rows.value[k],
-                            rows.unit[k]
-                        ])
-                        .map_err(sql)?;
-                    }
-                }
-                tx.commit().map_err(sql)?;
-                Ok(added)
-            }
-            Backend::Pg(client) => {
-                let pg = |e| pg_err(&location, e);
-                let mut tx = client.transaction().map_err(pg)?;
-                let r = &row;
-                let n = tx
-                    .execute(
-                        &pg_sql(&insert_run_sql(mode)),
-                        &[
-                            &r.run_id,
-                            &r.fingerprint,
-                            &r.hostname,
-                            &r.version,
-                            &r.commit,
-                            &r.started_at,
-                            &r.run_dir,
-                            &r.recorded_at,
-                            &r.finished_at,
-                            &r.cpu_model,
-                            &r.cpu_mhz,
-                            &r.cores_logical,
-                            &r.cores_physical,
-                            &r.memory_bytes,
-                            &r.kernel,
-                            &r.os,
-                            &r.cgroup,
-                            &r.kvm_device,
-                            &r.kvm_module,
-                            &r.workload_binary,
-                            &r.workload_sha256,
-                            &r.run_json,
-                            &r.result_lines,
-                        ],
-                    )
-                    .map_err(pg)?;
-                if n == 0 {
-                    let stored: Option<i64> = tx
-                        .query_one(
-                            "SELECT result_lines FROM runs WHERE run_id = $1",
-                            &[&r.run_id],
-                        )
-                        .and_then(|x| x.try_get(0))
-                        .map_err(pg)?;
-                    tx.rollback().map_err(pg)?;
-                    return Ok(Pushed::AlreadyPresent {
-                        stored_repetitions: stored,
-                    });
-                }
-                if mode == Mode::Replace {
-                    for t in ["results", "repetitions"] {
-                        tx.execute(&format!("DELETE FROM {t} WHERE run_id = $1"), &[&r.run_id])
-                            .map_err(pg)?;
-                    }
-                }
-                tx.execute(
-                    PG_INSERT_REPETITIONS,
-                    &[
-                        &r.run_id,
-                        &rows.line,
-                        &rows.env,
-                        &rows.env_id,
-                        &rows.env_detail,
-                        &rows.workload,
-                        &rows.params,
-                        &rows.rep,
-                        &rows.valid,
-                        &rows.metrics,
-                        &rows.units,
-                        &rows.info,
-                        &rows.started_unix_ms,
-                        &rows.wall_ms,
-                        &rows.first_instruction_ms,
-                        &rows.error,
-                    ],
-                )
-                .map_err(pg)?;
-                let pick = |col: &Vec<String>| -> Vec<String> {
-                    rows.of.iter().map(|&i| col[i].clone()).collect()
-                };
-                let pick_i =
-                    |col: &Vec<i64>| -> Vec<i64> { rows.of.iter().map(|&i| col[i]).collect() };
-                tx.execute(
-                    PG_INSERT_RESULTS,
-                    &[
-                        &r.run_id,
-                        &pick(&rows.env),
-                        &pick(&rows.env_id),
-                        &pick(&rows.env_detail),
-                        &pick(&rows.workload),
-                        &pick(&rows.params),
-                        &pick_i(&rows.rep),
-                        &pick_i(&rows.valid),
-                        &rows.metric,
-                        &rows.value,
-                        &rows.unit,
-                    ],
-                )
-                .map_err(pg)?;
-                tx.commit().map_err(pg)?;
-                Ok(added)
-            }
-        }
-    }
-
     /// Number of recorded runs.
     pub fn run_count(&mut self) -> Result<usize, HistoryError> {
         self.count("SELECT COUNT(*) FROM runs")
@@ -901,33 +450,21 @@ impl History {
         metric: Option<&str>,
         env_id: Option<&str>,
     ) -> Result<Vec<SeriesPoint>, HistoryError> {
-        let rows: Vec<SeriesRow> = match &mut self.backend {
+        // Unordered: the rows are grouped into points and the points sorted
+        // here (series::Points), far cheaper than the database sorting every
+        // value row by seven text columns.
+        let mut points = series::Points::default();
+        match &mut self.backend {
             Backend::Sqlite(c) => {
                 let sql = |e| HistoryError::Sql {
                     path: self.path.clone(),
                     source: e,
                 };
                 let mut stmt = c.prepare(SERIES_SQL).map_err(sql)?;
-                let rows = stmt
-                    .query_map(params![workload, metric, env_id], |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                            row.get(5)?,
-                            row.get(6)?,
-                            row.get(7)?,
-                            row.get(8)?,
-                            row.get(9)?,
-                            row.get(10)?,
-                            row.get(11)?,
-                            row.get(12)?,
-                        ))
-                    })
-                    .and_then(|rows| rows.collect::<Result<Vec<SeriesRow>, _>>());
-                rows.map_err(sql)?
+                let mut rows = stmt.query(params![workload, metric, env_id]).map_err(sql)?;
+                while let Some(row) = rows.next().map_err(sql)? {
+                    points.add(&series::Row::sqlite(row).map_err(sql)?);
+                }
             }
             Backend::Pg(c) => {
                 let q = pg_sql(SERIES_SQL)
@@ -937,89 +474,12 @@ impl History {
                 let rows = c
                     .query(&q, &[&workload, &metric, &env_id])
                     .map_err(|e| pg_err(&self.location, e))?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let get = || -> Result<SeriesRow, postgres::Error> {
-                        Ok((
-                            row.try_get(0)?,
-                            row.try_get(1)?,
-                            row.try_get(2)?,
-                            row.try_get(3)?,
-                            row.try_get(4)?,
-                            row.try_get(5)?,
-                            row.try_get(6)?,
-                            row.try_get(7)?,
-                            row.try_get(8)?,
-                            row.try_get(9)?,
-                            row.try_get(10)?,
-                            row.try_get(11)?,
-                            row.try_get(12)?,
-                        ))
-                    };
-                    out.push(get().map_err(|e| pg_err(&self.location, e))?);
-                }
-                out
-            }
-        };
-        let mut out: Vec<SeriesPoint> = Vec::new();
-        let mut values: Vec<Vec<f64>> = Vec::new();
-        for (
-            run_id,
-            started_at,
-            fp,
-            version,
-            commit,
-            env,
-            detail,
-            value,
-            unit,
-            w,
-            m,
-            params,
-            run_dir,
-        ) in rows
-        {
-            match out.last() {
-                Some(p)
-                    if p.run_id == run_id
-                        && p.env_id == env
-                        && p.workload == w
-                        && p.metric == m
-                        && p.params == params =>
-                {
-                    values.last_mut().expect("parallel to out").push(value)
-                }
-                _ => {
-                    out.push(SeriesPoint {
-                        run_id,
-                        started_at,
-                        host_fingerprint: fp,
-                        isobench_version: version,
-                        git_commit: commit,
-                        run_dir,
-                        workload: w,
-                        metric: m,
-                        params,
-                        env_id: env,
-                        env_detail: detail,
-                        unit,
-                        n: 0,
-                        centre: f64::NAN,
-                        centre_kind: stats::CentreKind::GeometricMean,
-                        ci: None,
-                    });
-                    values.push(vec![value]);
+                for row in &rows {
+                    points.add(&series::Row::pg(row).map_err(|e| pg_err(&self.location, e))?);
                 }
             }
         }
-        for (p, xs) in out.iter_mut().zip(&values) {
-            p.n = xs.len();
-            if let Some(s) = stats::summarize(xs) {
-                (p.centre, p.centre_kind) = (s.centre, s.centre_kind);
-                p.ci = s.ci.map(|c| (c.lo, c.hi));
-            }
-        }
-        Ok(out)
+        Ok(points.finish())
     }
 
     /// (workload, metric) pairs recorded, for listing.
@@ -1222,14 +682,6 @@ impl SeriesPoint {
 /// Split points ordered as [`History::all_series`] returns them into series.
 pub fn split_series(points: &[SeriesPoint]) -> Vec<&[SeriesPoint]> {
     points.chunk_by(|a, b| a.same_series(b)).collect()
-}
-
-/// Record the run in `run_dir` into the store `db` names (a SQLite path or a
-/// PostgreSQL URL; created if needed). Idempotent per run id. Returns the
-/// number of metric values stored.
-pub fn record_run_dir(db: &Path, run_dir: &Path) -> Result<usize, HistoryError> {
-    let run = load_run(run_dir)?;
-    History::open(db)?.record(&run)
 }
 
 /// Plot one environment's series (points must be of one environment).

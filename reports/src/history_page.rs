@@ -162,6 +162,40 @@ fn chart(
     o
 }
 
+/// What [`analyse_points`] found in one series.
+type SeriesAnalysis = Option<(Vec<SeriesChange>, Option<Trend>)>;
+
+/// The change-point analysis of every series, the series spread over the
+/// cores the host offers (each series' permutations are seeded by its own
+/// key, so the result does not depend on the spread).
+fn analyse_all(series: &[&[SeriesPoint]], opts: &Options) -> Vec<SeriesAnalysis> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(series.len());
+    if workers <= 1 {
+        return series.iter().map(|s| analyse_points(s, opts)).collect();
+    }
+    let mut out: Vec<SeriesAnalysis> = vec![None; series.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..series.len())
+                        .step_by(workers)
+                        .map(|i| (i, analyse_points(series[i], opts)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, a) in h.join().expect("an analysis thread does not panic") {
+                out[i] = a;
+            }
+        }
+    });
+    out
+}
+
 /// The page for `points` (as [`crate::history::History::all_series`] returns
 /// them). `link` gives the address of a run's report, if it has one.
 pub fn render(
@@ -194,11 +228,11 @@ the geometric means of the run values on either side, with Welch 95% intervals.<
         opts.permutations,
         t = esc(title)
     );
-    for (k, s) in series.iter().enumerate() {
+    let analyses = analyse_all(&series, opts);
+    for (k, (s, analysis)) in series.iter().zip(analyses).enumerate() {
         let p0 = &s[0];
-        let analysis = analyse_points(s, opts);
-        let (changes, trend): (Vec<SeriesChange>, Option<Trend>) =
-            analysis.clone().unwrap_or_default();
+        let analysed = analysis.is_some();
+        let (changes, trend): (Vec<SeriesChange>, Option<Trend>) = analysis.unwrap_or_default();
         let _ = write!(
             o,
             r#"<section id="s{k}"><h2>{}/{} in {} <span class="note">{} · host {} · {} ({})</span></h2>"#,
@@ -212,7 +246,7 @@ the geometric means of the run values on either side, with Welch 95% intervals.<
         );
         o.push_str(&chart(s, &changes, link));
         o.push_str("<ul>");
-        if analysis.is_none() {
+        if !analysed {
             o.push_str("<li>not analysed: a run has no positive figure</li>");
         }
         for c in &changes {
@@ -244,7 +278,7 @@ the geometric means of the run values on either side, with Welch 95% intervals.<
                 t.p_value
             );
         }
-        if analysis.is_some() && changes.is_empty() && trend.is_none() {
+        if analysed && changes.is_empty() && trend.is_none() {
             o.push_str("<li>no change point or creep</li>");
         }
         o.push_str("</ul></section>\n");
@@ -289,6 +323,26 @@ mod tests {
                 ci: Some((v * 0.98, v * 1.02)),
             })
             .collect()
+    }
+
+    #[test]
+    fn spreading_the_analysis_changes_nothing() {
+        let mut all = Vec::new();
+        for (k, step) in [8, 12, 18, 22, 25].into_iter().enumerate() {
+            all.extend(points(30, step).into_iter().map(|mut p| {
+                p.metric = format!("m{k}");
+                p
+            }));
+        }
+        let series = split_series(&all);
+        assert_eq!(series.len(), 5);
+        let opts = Options::default();
+        let one_by_one: Vec<SeriesAnalysis> =
+            series.iter().map(|s| analyse_points(s, &opts)).collect();
+        assert!(one_by_one
+            .iter()
+            .all(|a| a.as_ref().is_some_and(|(c, _)| !c.is_empty())));
+        assert_eq!(analyse_all(&series, &opts), one_by_one);
     }
 
     #[test]

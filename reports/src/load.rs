@@ -8,6 +8,7 @@
 
 use crate::schema::{ResultRecord, RunInfo, RESULTS_FILE, RUN_FILE, SCHEMA_VERSION};
 use std::fmt;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// Why a run directory could not be read.
@@ -123,6 +124,26 @@ pub fn load_run(dir: &Path) -> Result<Run, LoadError> {
 /// `sink` as it is parsed (nothing is held: a run of any length reads in
 /// the memory of one line).
 pub fn read_run(dir: &Path, sink: impl FnMut(ResultRecord)) -> Result<RunHeader, LoadError> {
+    let mut sink = sink;
+    open_run(dir)?.read_while(|r| {
+        sink(r);
+        ControlFlow::Continue(())
+    })
+}
+
+/// A run directory whose `run.json` is read and checked and whose
+/// `results.jsonl` is open but not yet read ([`open_run`]): a writer can act
+/// on the run's facts (its id, whether it finished) before the first record.
+#[derive(Debug)]
+pub struct OpenRun {
+    pub dir: PathBuf,
+    pub info: RunInfo,
+    results_path: PathBuf,
+    results: std::fs::File,
+}
+
+/// Check a run directory, read its `run.json` and open its `results.jsonl`.
+pub fn open_run(dir: &Path) -> Result<OpenRun, LoadError> {
     let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
         _ => LoadError::Io {
@@ -143,30 +164,52 @@ pub fn read_run(dir: &Path, sink: impl FnMut(ResultRecord)) -> Result<RunHeader,
     }
     let run_text = read(&run_path)?;
     let info = parse_run_info(&run_text, &run_path)?;
-    let file = std::fs::File::open(&results_path).map_err(|source| LoadError::Io {
+    let results = std::fs::File::open(&results_path).map_err(|source| LoadError::Io {
         path: results_path.clone(),
         source,
     })?;
-    let reader = std::io::BufReader::with_capacity(1 << 18, file);
-    let mut foreign = Vec::new();
-    let mut sink = sink;
-    let (lines, mut warnings) = stream_results(reader, &results_path, |line, r| {
-        if r.run_id != info.run_id && foreign.len() < 20 {
-            foreign.push(LoadWarning::ForeignRecord {
-                path: results_path.clone(),
-                line,
-                run_id: r.run_id.clone(),
-            });
-        }
-        sink(r)
-    })?;
-    warnings.extend(foreign);
-    Ok(RunHeader {
+    Ok(OpenRun {
         dir: dir.to_path_buf(),
         info,
-        warnings,
-        lines,
+        results_path,
+        results,
     })
+}
+
+impl OpenRun {
+    /// Read `results.jsonl`, handing each record to `sink` as it is parsed,
+    /// until the file ends or `sink` breaks (then the header counts the
+    /// records read so far, and the caller knows why it stopped).
+    pub fn read_while(
+        self,
+        mut sink: impl FnMut(ResultRecord) -> ControlFlow<()>,
+    ) -> Result<RunHeader, LoadError> {
+        let OpenRun {
+            dir,
+            info,
+            results_path,
+            results,
+        } = self;
+        let reader = std::io::BufReader::with_capacity(1 << 18, results);
+        let mut foreign = Vec::new();
+        let (lines, mut warnings) = stream_results_while(reader, &results_path, |line, r| {
+            if r.run_id != info.run_id && foreign.len() < 20 {
+                foreign.push(LoadWarning::ForeignRecord {
+                    path: results_path.clone(),
+                    line,
+                    run_id: r.run_id.clone(),
+                });
+            }
+            sink(r)
+        })?;
+        warnings.extend(foreign);
+        Ok(RunHeader {
+            dir,
+            info,
+            warnings,
+            lines,
+        })
+    }
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
@@ -276,9 +319,22 @@ enum LineError {
 /// off (no newline, or cut inside a value): the runner ends every line with
 /// a newline, so that line was being written when the run stopped.
 pub fn stream_results(
-    mut reader: impl std::io::BufRead,
+    reader: impl std::io::BufRead,
     path: &Path,
     mut sink: impl FnMut(usize, ResultRecord),
+) -> Result<(usize, Vec<LoadWarning>), LoadError> {
+    stream_results_while(reader, path, |line, r| {
+        sink(line, r);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`stream_results`] with a sink that may stop the reading (a store that
+/// failed): the count and warnings are those of the lines read until then.
+pub fn stream_results_while(
+    mut reader: impl std::io::BufRead,
+    path: &Path,
+    mut sink: impl FnMut(usize, ResultRecord) -> ControlFlow<()>,
 ) -> Result<(usize, Vec<LoadWarning>), LoadError> {
     let mut warnings = Vec::new();
     let mut buf = String::new();
@@ -311,7 +367,9 @@ pub fn stream_results(
         match parse_line(buf.trim_end_matches(['\n', '\r']), path, line) {
             Ok(rec) => {
                 count += 1;
-                sink(line, rec);
+                if sink(line, rec).is_break() {
+                    return Ok((count, warnings));
+                }
             }
             Err(LineError::Json(e)) => pending = Some((line, e, ended)),
             Err(LineError::Fatal(e)) => return Err(e),

@@ -1,0 +1,707 @@
+//! Writing runs into the history store, one record at a time.
+//!
+//! A run is written in one transaction (the run is stored whole or not at
+//! all), but never held whole: [`History::begin_push`] inserts the run's row
+//! (and finds out whether the run is already there), [`RunWriter::add`]
+//! writes each record as it is read from `results.jsonl`, and
+//! [`RunWriter::commit`] ends it; a writer dropped before its commit rolls
+//! the run back. Memory stays that of one record on SQLite (prepared
+//! statements in the one transaction) and of one batch of
+//! [`PG_WRITE_BATCH`] records on PostgreSQL (one multi-row `INSERT ...
+//! SELECT FROM unnest(...)` per table and batch), whatever the run's length.
+//!
+//! `isobench push` (`src/cmd/push.rs`) streams run directories this way, as
+//! does [`super::record_run_dir`]; [`History::push`] and [`History::record`]
+//! write a run already in memory through the same path.
+
+use super::{host_fingerprint, pg_err, pg_sql, Backend, History, HistoryError, Pushed};
+use crate::load::{open_run, OpenRun, Run, RunHeader};
+use crate::schema::{ResultRecord, RunInfo};
+use rusqlite::params;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// Records per chunk handed from the reading thread to the writing one
+/// ([`RunWriter::add_run`]).
+pub const STREAM_CHUNK: usize = 256;
+/// Chunks the reading thread may be ahead of the writing one.
+pub const STREAM_QUEUE: usize = 4;
+
+/// SQLite page cache of a writing connection, KiB.
+const WRITE_CACHE_KIB: i64 = 24 * 1024;
+
+/// Records per round trip when writing to PostgreSQL. A batch holds these
+/// records' columns (a few KiB each), so memory stays bounded.
+pub const PG_WRITE_BATCH: usize = 2000;
+
+/// Columns of `runs`, in the order [`RunRow`] binds them.
+const RUN_COLUMNS: [&str; 23] = [
+    "run_id",
+    "host_fingerprint",
+    "hostname",
+    "isobench_version",
+    "git_commit",
+    "started_at",
+    "run_dir",
+    "recorded_at_unix",
+    "finished_at",
+    "cpu_model",
+    "cpu_mhz",
+    "cores_logical",
+    "cores_physical",
+    "memory_bytes",
+    "kernel",
+    "os",
+    "cgroup",
+    "kvm_device",
+    "kvm_module",
+    "workload_binary",
+    "workload_sha256",
+    "run_json",
+    "result_lines",
+];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Replace an earlier recording of the run id.
+    Replace,
+    /// Add nothing when the run id is already there.
+    IfAbsent,
+}
+
+/// One run's row of `runs`. `result_lines` is set when the writer commits
+/// (the number of records is known only then).
+struct RunRow {
+    run_id: String,
+    fingerprint: String,
+    hostname: String,
+    version: String,
+    commit: Option<String>,
+    started_at: String,
+    run_dir: String,
+    recorded_at: i64,
+    finished_at: Option<String>,
+    cpu_model: String,
+    cpu_mhz: f64,
+    cores_logical: i64,
+    cores_physical: Option<i64>,
+    memory_bytes: i64,
+    kernel: String,
+    os: String,
+    cgroup: String,
+    kvm_device: i64,
+    kvm_module: Option<String>,
+    workload_binary: String,
+    workload_sha256: Option<String>,
+    run_json: String,
+    result_lines: i64,
+}
+
+impl RunRow {
+    fn of(info: &RunInfo, run_dir: &Path) -> RunRow {
+        let h = &info.host;
+        RunRow {
+            run_id: info.run_id.clone(),
+            fingerprint: host_fingerprint(h),
+            hostname: h.hostname.clone(),
+            version: info.tool.isobench_version.clone(),
+            commit: info.tool.git_commit.clone(),
+            started_at: info.started_at.clone(),
+            run_dir: run_dir.display().to_string(),
+            recorded_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            finished_at: info.finished_at.clone(),
+            cpu_model: h.cpu_model.clone(),
+            cpu_mhz: h.cpu_mhz,
+            cores_logical: h.cores_logical as i64,
+            cores_physical: h.cores_physical.map(|c| c as i64),
+            memory_bytes: h.memory_bytes as i64,
+            kernel: h.kernel.clone(),
+            os: h.os.clone(),
+            cgroup: h.cgroup.clone(),
+            kvm_device: h.kvm.device as i64,
+            kvm_module: h.kvm.module.clone(),
+            workload_binary: info.tool.workload_binary.clone(),
+            workload_sha256: info.tool.workload_sha256.clone(),
+            run_json: serde_json::to_string(info).unwrap_or_default(),
+            result_lines: 0,
+        }
+    }
+}
+
+/// JSON text of a map of a record, as stored.
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// The columns of one record that are stored as text.
+struct RecordText {
+    env_detail: String,
+    params: String,
+    metrics: String,
+    units: String,
+    info: String,
+}
+
+impl RecordText {
+    fn of(r: &ResultRecord) -> RecordText {
+        RecordText {
+            env_detail: json(&r.env_detail),
+            params: json(&r.params),
+            metrics: json(&r.metrics),
+            units: json(&r.units),
+            info: json(&r.info),
+        }
+    }
+}
+
+/// A batch of records' rows, column by column (PostgreSQL).
+#[derive(Default)]
+struct Batch {
+    // repetitions
+    line: Vec<i64>,
+    env: Vec<String>,
+    env_id: Vec<String>,
+    env_detail: Vec<String>,
+    workload: Vec<String>,
+    params: Vec<String>,
+    rep: Vec<i64>,
+    valid: Vec<i64>,
+    metrics: Vec<String>,
+    units: Vec<String>,
+    info: Vec<String>,
+    started_unix_ms: Vec<i64>,
+    wall_ms: Vec<f64>,
+    first_instruction_ms: Vec<Option<f64>>,
+    error: Vec<Option<String>>,
+    // results: one per finite metric value; `of` indexes the repetition
+    of: Vec<usize>,
+    metric: Vec<String>,
+    value: Vec<f64>,
+    unit: Vec<String>,
+}
+
+impl Batch {
+    fn add(&mut self, line: i64, r: &ResultRecord) -> usize {
+        let i = self.line.len();
+        let t = RecordText::of(r);
+        self.line.push(line);
+        self.env.push(r.env.clone());
+        self.env_id.push(r.env_id.clone());
+        self.env_detail.push(t.env_detail);
+        self.workload.push(r.workload.clone());
+        self.params.push(t.params);
+        self.rep.push(r.rep as i64);
+        self.valid.push(r.valid as i64);
+        self.metrics.push(t.metrics);
+        self.units.push(t.units);
+        self.info.push(t.info);
+        self.started_unix_ms.push(r.timings.started_unix_ms as i64);
+        self.wall_ms.push(r.timings.wall_ms);
+        self.first_instruction_ms
+            .push(r.timings.first_instruction_ms);
+        self.error.push(r.error.clone());
+        let before = self.value.len();
+        for (metric, value) in &r.metrics {
+            if !value.is_finite() {
+                continue;
+            }
+            self.of.push(i);
+            self.metric.push(metric.clone());
+            self.value.push(*value);
+            self.unit
+                .push(r.units.get(metric).cloned().unwrap_or_default());
+        }
+        self.value.len() - before
+    }
+
+    fn clear(&mut self) {
+        *self = Batch::default();
+    }
+}
+
+const INSERT_RESULT: &str =
+    "INSERT INTO results (run_id, env, env_id, env_detail, workload, params, rep, valid, metric, value, unit)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+const INSERT_REPETITION: &str =
+    "INSERT INTO repetitions (run_id, line, env, env_id, env_detail, workload, params, rep, valid,
+                              metrics, units, info, started_unix_ms, wall_ms, first_instruction_ms, error)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+/// The same rows from arrays, one round trip per table and batch (PostgreSQL).
+const PG_INSERT_RESULTS: &str =
+    "INSERT INTO results (run_id, env, env_id, env_detail, workload, params, rep, valid, metric, value, unit)
+     SELECT $1::text, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                    $7::bigint[], $8::bigint[], $9::text[], $10::float8[], $11::text[])";
+const PG_INSERT_REPETITIONS: &str =
+    "INSERT INTO repetitions (run_id, line, env, env_id, env_detail, workload, params, rep, valid,
+                              metrics, units, info, started_unix_ms, wall_ms, first_instruction_ms, error)
+     SELECT $1::text, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                    $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[],
+                                    $12::text[], $13::bigint[], $14::float8[], $15::float8[], $16::text[])";
+
+fn insert_run_sql(mode: Mode) -> String {
+    let cols = RUN_COLUMNS.join(", ");
+    let values: Vec<String> = (1..=RUN_COLUMNS.len()).map(|i| format!("?{i}")).collect();
+    let conflict = match mode {
+        Mode::IfAbsent => "DO NOTHING".to_string(),
+        Mode::Replace => format!(
+            "DO UPDATE SET {}",
+            RUN_COLUMNS[1..]
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!(
+        "INSERT INTO runs ({cols}) VALUES ({}) ON CONFLICT (run_id) {conflict}",
+        values.join(", ")
+    )
+}
+
+/// The values of a repetition column for each metric value row.
+fn pick<'a>(of: &[usize], col: &'a [String]) -> Vec<&'a str> {
+    of.iter().map(|&i| col[i].as_str()).collect()
+}
+
+enum Tx<'a> {
+    Sqlite(rusqlite::Transaction<'a>),
+    Pg(postgres::Transaction<'a>, Box<Batch>),
+}
+
+/// A run being written: its row is in the store's open transaction, its
+/// records follow with [`RunWriter::add`]. Dropped without
+/// [`RunWriter::commit`], the transaction is rolled back and nothing of the
+/// run stays.
+pub struct RunWriter<'a> {
+    tx: Tx<'a>,
+    run_id: String,
+    lines: usize,
+    values: usize,
+    /// For messages: the store's location and (SQLite) path.
+    location: String,
+    path: PathBuf,
+}
+
+/// What [`History::begin_push`] found.
+pub enum Begun<'a> {
+    /// The run is new: write its records, then commit.
+    Writing(RunWriter<'a>),
+    /// A run of this id is already in the store; nothing was changed.
+    /// `stored_repetitions` as in [`Pushed::AlreadyPresent`].
+    AlreadyPresent { stored_repetitions: Option<i64> },
+}
+
+impl History {
+    /// Record a loaded run, replacing an earlier recording of the same run id.
+    /// Returns the number of metric values stored.
+    pub fn record(&mut self, run: &Run) -> Result<usize, HistoryError> {
+        match self.write(run, Mode::Replace)? {
+            Pushed::Added { values, .. } => Ok(values),
+            Pushed::AlreadyPresent { .. } => unreachable!("replace always writes"),
+        }
+    }
+
+    /// Add a run unless its id is already in the store (then nothing is
+    /// changed). One transaction: the run is stored whole or not at all, and
+    /// concurrent pushes of the same run add it once.
+    pub fn push(&mut self, run: &Run) -> Result<Pushed, HistoryError> {
+        self.write(run, Mode::IfAbsent)
+    }
+
+    fn write(&mut self, run: &Run, mode: Mode) -> Result<Pushed, HistoryError> {
+        match self.begin(&run.info, &run.dir, mode)? {
+            Begun::AlreadyPresent { stored_repetitions } => {
+                Ok(Pushed::AlreadyPresent { stored_repetitions })
+            }
+            Begun::Writing(mut w) => {
+                for r in &run.records {
+                    w.add(r)?;
+                }
+                w.commit()
+            }
+        }
+    }
+
+    /// Start adding the run `info` describes (read from `run_dir`) unless its
+    /// id is already in the store: the store's transaction begins and the
+    /// run's row is inserted. Concurrent pushes of one run id add it once
+    /// (the second waits for the first and then finds it there).
+    pub fn begin_push(
+        &mut self,
+        info: &RunInfo,
+        run_dir: &Path,
+    ) -> Result<Begun<'_>, HistoryError> {
+        self.begin(info, run_dir, Mode::IfAbsent)
+    }
+
+    fn begin(
+        &mut self,
+        info: &RunInfo,
+        run_dir: &Path,
+        mode: Mode,
+    ) -> Result<Begun<'_>, HistoryError> {
+        let r = RunRow::of(info, run_dir);
+        let location = self.location.clone();
+        let path = self.path.clone();
+        let tx = match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let sql = |source| HistoryError::Sql {
+                    path: path.clone(),
+                    source,
+                };
+                // A run's rows outgrow SQLite's default page cache (2 MiB)
+                // within a few thousand lines; the index pages then go out
+                // to the file and back in for every row (profiled: most of
+                // a 100,000-line push). A larger cache for this connection
+                // keeps them in memory, within push's memory budget.
+                conn.pragma_update(None, "cache_size", -WRITE_CACHE_KIB)
+                    .map_err(sql)?;
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql)?;
+                let n = tx
+                    .execute(
+                        &insert_run_sql(mode),
+                        params![
+                            r.run_id,
+                            r.fingerprint,
+                            r.hostname,
+                            r.version,
+                            r.commit,
+                            r.started_at,
+                            r.run_dir,
+                            r.recorded_at,
+                            r.finished_at,
+                            r.cpu_model,
+                            r.cpu_mhz,
+                            r.cores_logical,
+                            r.cores_physical,
+                            r.memory_bytes,
+                            r.kernel,
+                            r.os,
+                            r.cgroup,
+                            r.kvm_device,
+                            r.kvm_module,
+                            r.workload_binary,
+                            r.workload_sha256,
+                            r.run_json,
+                            r.result_lines
+                        ],
+                    )
+                    .map_err(sql)?;
+                if n == 0 {
+                    let stored = tx
+                        .query_row(
+                            "SELECT result_lines FROM runs WHERE run_id = ?1",
+                            [&r.run_id],
+                            |x| x.get::<_, Option<i64>>(0),
+                        )
+                        .map_err(sql)?;
+                    return Ok(Begun::AlreadyPresent {
+                        stored_repetitions: stored,
+                    });
+                }
+                if mode == Mode::Replace {
+                    for t in ["results", "repetitions"] {
+                        tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?1"), [&r.run_id])
+                            .map_err(sql)?;
+                    }
+                }
+                Tx::Sqlite(tx)
+            }
+            Backend::Pg(client) => {
+                let pg = |e| pg_err(&location, e);
+                let mut tx = client.transaction().map_err(pg)?;
+                let n = tx
+                    .execute(
+                        &pg_sql(&insert_run_sql(mode)),
+                        &[
+                            &r.run_id,
+                            &r.fingerprint,
+                            &r.hostname,
+                            &r.version,
+                            &r.commit,
+                            &r.started_at,
+                            &r.run_dir,
+                            &r.recorded_at,
+                            &r.finished_at,
+                            &r.cpu_model,
+                            &r.cpu_mhz,
+                            &r.cores_logical,
+                            &r.cores_physical,
+                            &r.memory_bytes,
+                            &r.kernel,
+                            &r.os,
+                            &r.cgroup,
+                            &r.kvm_device,
+                            &r.kvm_module,
+                            &r.workload_binary,
+                            &r.workload_sha256,
+                            &r.run_json,
+                            &r.result_lines,
+                        ],
+                    )
+                    .map_err(pg)?;
+                if n == 0 {
+                    let stored: Option<i64> = tx
+                        .query_one(
+                            "SELECT result_lines FROM runs WHERE run_id = $1",
+                            &[&r.run_id],
+                        )
+                        .and_then(|x| x.try_get(0))
+                        .map_err(pg)?;
+                    tx.rollback().map_err(pg)?;
+                    return Ok(Begun::AlreadyPresent {
+                        stored_repetitions: stored,
+                    });
+                }
+                if mode == Mode::Replace {
+                    for t in ["results", "repetitions"] {
+                        tx.execute(&format!("DELETE FROM {t} WHERE run_id = $1"), &[&r.run_id])
+                            .map_err(pg)?;
+                    }
+                }
+                Tx::Pg(tx, Box::default())
+            }
+        };
+        Ok(Begun::Writing(RunWriter {
+            tx,
+            run_id: r.run_id,
+            lines: 0,
+            values: 0,
+            location,
+            path,
+        }))
+    }
+}
+
+impl RunWriter<'_> {
+    /// Write the run's next record (its results.jsonl line, and one row per
+    /// finite metric value).
+    pub fn add(&mut self, r: &ResultRecord) -> Result<(), HistoryError> {
+        let line = self.lines as i64;
+        match &mut self.tx {
+            Tx::Sqlite(tx) => {
+                let sql = |source| HistoryError::Sql {
+                    path: self.path.clone(),
+                    source,
+                };
+                let t = RecordText::of(r);
+                let (rep, valid) = (r.rep as i64, r.valid as i64);
+                tx.prepare_cached(INSERT_REPETITION)
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            self.run_id,
+                            line,
+                            r.env,
+                            r.env_id,
+                            t.env_detail,
+                            r.workload,
+                            t.params,
+                            rep,
+                            valid,
+                            t.metrics,
+                            t.units,
+                            t.info,
+                            r.timings.started_unix_ms as i64,
+                            r.timings.wall_ms,
+                            r.timings.first_instruction_ms,
+                            r.error
+                        ])
+                    })
+                    .map_err(sql)?;
+                let mut s = tx.prepare_cached(INSERT_RESULT).map_err(sql)?;
+                for (metric, value) in &r.metrics {
+                    if !value.is_finite() {
+                        continue;
+                    }
+                    s.execute(params![
+                        self.run_id,
+                        r.env,
+                        r.env_id,
+                        t.env_detail,
+                        r.workload,
+                        t.params,
+                        rep,
+                        valid,
+                        metric,
+                        value,
+                        r.units.get(metric).map_or("", |u| u.as_str())
+                    ])
+                    .map_err(sql)?;
+                    self.values += 1;
+                }
+            }
+            Tx::Pg(_, batch) => {
+                self.values += batch.add(line, r);
+                if batch.line.len() >= PG_WRITE_BATCH {
+                    self.flush()?;
+                }
+            }
+        }
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Send the batch (PostgreSQL; SQLite writes each record at once).
+    fn flush(&mut self) -> Result<(), HistoryError> {
+        let Tx::Pg(tx, b) = &mut self.tx else {
+            return Ok(());
+        };
+        if b.line.is_empty() {
+            return Ok(());
+        }
+        let pg = |e| pg_err(&self.location, e);
+        tx.execute(
+            PG_INSERT_REPETITIONS,
+            &[
+                &self.run_id,
+                &b.line,
+                &b.env,
+                &b.env_id,
+                &b.env_detail,
+                &b.workload,
+                &b.params,
+                &b.rep,
+                &b.valid,
+                &b.metrics,
+                &b.units,
+                &b.info,
+                &b.started_unix_ms,
+                &b.wall_ms,
+                &b.first_instruction_ms,
+                &b.error,
+            ],
+        )
+        .map_err(pg)?;
+        let pick_i = |col: &[i64]| -> Vec<i64> { b.of.iter().map(|&i| col[i]).collect() };
+        tx.execute(
+            PG_INSERT_RESULTS,
+            &[
+                &self.run_id,
+                &pick(&b.of, &b.env),
+                &pick(&b.of, &b.env_id),
+                &pick(&b.of, &b.env_detail),
+                &pick(&b.of, &b.workload),
+                &pick(&b.of, &b.params),
+                &pick_i(&b.rep),
+                &pick_i(&b.valid),
+                &b.metric,
+                &b.value,
+                &b.unit,
+            ],
+        )
+        .map_err(pg)?;
+        b.clear();
+        Ok(())
+    }
+
+    /// Records written so far.
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+
+    /// Read the rest of `run`'s results.jsonl and write every record. A
+    /// second thread reads and parses while this one writes (the two cost
+    /// about the same; on one core they simply take turns), handing over
+    /// records in chunks through a bounded queue, so memory stays that of
+    /// [`STREAM_QUEUE`] chunks of [`STREAM_CHUNK`] records. A line that is
+    /// not a record is a [`HistoryError::Load`]; on any error the caller
+    /// drops the writer, and nothing of the run stays.
+    pub fn add_run(&mut self, run: OpenRun) -> Result<RunHeader, HistoryError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ResultRecord>>(STREAM_QUEUE);
+        std::thread::scope(|s| {
+            let reader = s.spawn(move || {
+                let mut chunk = Vec::with_capacity(STREAM_CHUNK);
+                let mut open = true;
+                let header = run.read_while(|r| {
+                    chunk.push(r);
+                    if chunk.len() == STREAM_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(STREAM_CHUNK));
+                        open = tx.send(full).is_ok();
+                    }
+                    if open {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
+                    }
+                });
+                if open && !chunk.is_empty() {
+                    let _ = tx.send(chunk);
+                }
+                header
+            });
+            let mut failed = None;
+            'chunks: for chunk in rx.iter() {
+                for r in &chunk {
+                    if let Err(e) = self.add(r) {
+                        failed = Some(e);
+                        break 'chunks;
+                    }
+                }
+            }
+            // The reader stops at its next chunk once nobody receives.
+            drop(rx);
+            let header = reader.join().expect("the reading thread does not panic");
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(header?),
+            }
+        })
+    }
+
+    /// Write what is left, note the number of records in the run's row and
+    /// commit: the run is in the store whole.
+    pub fn commit(mut self) -> Result<Pushed, HistoryError> {
+        self.flush()?;
+        let added = Pushed::Added {
+            repetitions: self.lines,
+            values: self.values,
+        };
+        let lines = self.lines as i64;
+        match self.tx {
+            Tx::Sqlite(tx) => {
+                let sql = |source| HistoryError::Sql {
+                    path: self.path.clone(),
+                    source,
+                };
+                tx.execute(
+                    "UPDATE runs SET result_lines = ?1 WHERE run_id = ?2",
+                    params![lines, self.run_id],
+                )
+                .map_err(sql)?;
+                tx.commit().map_err(sql)?;
+            }
+            Tx::Pg(mut tx, _) => {
+                let pg = |e| pg_err(&self.location, e);
+                tx.execute(
+                    "UPDATE runs SET result_lines = $1 WHERE run_id = $2",
+                    &[&lines, &self.run_id],
+                )
+                .map_err(pg)?;
+                tx.commit().map_err(pg)?;
+            }
+        }
+        Ok(added)
+    }
+}
+
+/// Record the run in `run_dir` into the store `db` names (a SQLite path or a
+/// PostgreSQL URL; created if needed), streaming its results. Idempotent
+/// per run id: an earlier recording is replaced. Returns the number of
+/// metric values stored.
+pub fn record_run_dir(db: &Path, run_dir: &Path) -> Result<usize, HistoryError> {
+    let run = open_run(run_dir)?;
+    let mut store = History::open(db)?;
+    let Begun::Writing(mut w) = store.begin(&run.info, run_dir, Mode::Replace)? else {
+        unreachable!("replace always writes")
+    };
+    w.add_run(run)?;
+    match w.commit()? {
+        Pushed::Added { values, .. } => Ok(values),
+        Pushed::AlreadyPresent { .. } => unreachable!("replace always writes"),
+    }
+}
