@@ -814,8 +814,19 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
     let Some(r) = linux.resources() else {
         return Ok(out);
     };
-    if r.block_io().is_some() {
-        return unsupported("linux.resources.blockIO", "not supported");
+    // Docker always sends `"blockIO": {}` (no weight, no device rule):
+    // that asks for nothing and is accepted; any setting is refused.
+    if let Some(b) = r.block_io() {
+        let asks = b.weight().is_some_and(|w| w != 0)
+            || b.leaf_weight().is_some_and(|w| w != 0)
+            || some_nonempty(b.weight_device())
+            || some_nonempty(b.throttle_read_bps_device())
+            || some_nonempty(b.throttle_write_bps_device())
+            || some_nonempty(b.throttle_read_iops_device())
+            || some_nonempty(b.throttle_write_iops_device());
+        if asks {
+            return unsupported("linux.resources.blockIO", "not supported");
+        }
     }
     if some_nonempty(r.hugepage_limits()) {
         return unsupported("linux.resources.hugepageLimits", "not supported");
@@ -882,12 +893,17 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
         if c.burst().is_some() {
             return unsupported("linux.resources.cpu.burst", "not supported");
         }
-        if let Some(s) = c.shares() {
+        // Zero means unset, as runc reads it (Docker sends shares, quota
+        // and period 0 when no limit is asked for).
+        let shares = c.shares().filter(|&s| s != 0);
+        let quota = c.quota().filter(|&q| q != 0);
+        let period = c.period().filter(|&p| p != 0);
+        if let Some(s) = shares {
             if s < 2 {
                 return invalid("linux.resources.cpu.shares", format!("{s} is below 2"));
             }
         }
-        if let Some(p) = c.period() {
+        if let Some(p) = period {
             if !(1000..=1_000_000).contains(&p) {
                 return invalid(
                     "linux.resources.cpu.period",
@@ -895,14 +911,14 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
                 );
             }
         }
-        if let Some(q) = c.quota() {
+        if let Some(q) = quota {
             if q != -1 && q < 1000 {
                 return invalid("linux.resources.cpu.quota", format!("{q} µs is below 1000"));
             }
         }
-        out.cpu_shares = c.shares();
-        out.cpu_quota = c.quota();
-        out.cpu_period = c.period();
+        out.cpu_shares = shares;
+        out.cpu_quota = quota;
+        out.cpu_period = period;
         out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
         out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
     }
@@ -1022,6 +1038,25 @@ mod tests {
         v["process"]["frobnicate"] = serde_json::json!(true);
         let e = parse_json(&v).unwrap_err();
         assert!(e.to_string().contains("process.frobnicate"), "{e}");
+    }
+
+    /// Docker's empty `blockIO` asks for nothing and passes; a weight or a
+    /// device rule is still refused by name.
+    #[test]
+    fn an_empty_block_io_passes_and_a_setting_is_refused() {
+        let mut v = minimal();
+        v["linux"]["resources"] = serde_json::json!({"blockIO": {}});
+        parse_json(&v).unwrap();
+        v["linux"]["resources"] = serde_json::json!({"blockIO": {"weight": 0}});
+        parse_json(&v).unwrap();
+        for b in [
+            serde_json::json!({"weight": 500}),
+            serde_json::json!({"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]}),
+        ] {
+            v["linux"]["resources"] = serde_json::json!({ "blockIO": b });
+            let e = parse_json(&v).unwrap_err();
+            assert!(e.to_string().contains("linux.resources.blockIO"), "{e}");
+        }
     }
 
     #[test]
