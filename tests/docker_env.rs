@@ -279,3 +279,82 @@ fn without_a_daemon_docker_columns_are_refused() {
         "{line}"
     );
 }
+
+/// kill -9 of a docker:isorun run with a container up: `isobench clean`
+/// removes the container and the image and puts daemon.json back byte for
+/// byte from the run's saved copy.
+#[test]
+fn kill_9_during_a_docker_isorun_run_is_swept_by_clean() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if prerequisites().is_none() {
+        return;
+    }
+    let before = daemon_json();
+    let out = tempfile::tempdir().unwrap();
+    let run = out.path().join("run");
+    let log = std::fs::File::create(out.path().join("log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isobench"))
+        .args([
+            "run",
+            "--env",
+            "container",
+            "--runtime",
+            "docker:isorun",
+            "--workload",
+            "cpu",
+            "--preset",
+            "standard",
+            "--reps",
+            "5",
+            "--warmup",
+            "0",
+            "--no-history",
+            "--out",
+        ])
+        .arg(&run)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let t0 = std::time::Instant::now();
+    while labelled(pid).0.is_empty() {
+        let log = std::fs::read_to_string(out.path().join("log")).unwrap_or_default();
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended first:\n{log}"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(180),
+            "no container up:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_ne!(daemon_json(), before, "isorun was not registered");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (c, i) = labelled(pid);
+    assert!(!c.is_empty() && !i.is_empty(), "nothing outlived the kill");
+    let o = Command::new(env!("CARGO_BIN_EXE_isobench"))
+        .arg("clean")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("remove docker container") && text.contains("remove docker image"),
+        "{text}"
+    );
+    assert!(text.contains("restore daemon.json saved in"), "{text}");
+    assert_eq!(
+        daemon_json(),
+        before,
+        "daemon.json not restored byte for byte"
+    );
+    assert!(!daemon_runtimes().contains(&ISORUN_RUNTIME.to_string()));
+    let (c, i) = labelled(pid);
+    assert!(c.is_empty() && i.is_empty(), "left: {c:?} {i:?}");
+    assert!(!Path::new(isobench::env::docker::BACKUP_DIR)
+        .join(pid.to_string())
+        .exists());
+}
