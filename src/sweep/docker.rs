@@ -6,8 +6,10 @@
 //! (`docker rm -f`, `docker rmi -f`, restoring daemon.json) `act`'s.
 
 use crate::env::docker::OWNER_LABEL;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// What a Docker object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,22 +64,50 @@ pub fn parse_inspect_line(line: &str) -> Option<(String, i32, Option<u64>)> {
     Some((id, owner, made))
 }
 
+/// How long one docker command of the sweep may take: every `isobench
+/// run` sweeps first, and a hung daemon must not hang it.
+const DOCKER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The non-empty lines a docker command prints; none when it fails or
+/// takes longer than [`DOCKER_TIMEOUT`] (it is killed then).
 fn lines(docker: &Path, args: &[&str]) -> Vec<String> {
-    Command::new(docker)
+    let Ok(mut child) = Command::new(docker)
         .args(args)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(|l| l.trim().to_string())
-                .filter(|l| !l.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
+        .spawn()
+    else {
+        return Vec::new();
+    };
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let t0 = Instant::now();
+    let ok = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st.success(),
+            Ok(None) if t0.elapsed() < DOCKER_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break false;
+            }
+        }
+    };
+    let text = reader.join().unwrap_or_default();
+    if !ok {
+        return Vec::new();
+    }
+    text.lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// isobench's labelled containers and images (none when no daemon answers).
