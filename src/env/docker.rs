@@ -344,6 +344,10 @@ pub fn restore_backup(entry: &Path) -> Result<String> {
         reload_daemon()?;
     }
     std::fs::remove_dir_all(entry).with_context(|| format!("removing {}", entry.display()))?;
+    // The backup directory too, once no run has an entry there.
+    if let Some(dir) = entry.parent() {
+        let _ = std::fs::remove_dir(dir);
+    }
     Ok(what)
 }
 
@@ -960,5 +964,9 @@ mod tests {
         std::fs::write(entry.join("target"), target.display().to_string()).unwrap();
         restore_backup(&entry).unwrap();
         assert!(!target.exists() && !entry.exists());
+        assert!(
+            !t.path().join("backup").exists(),
+            "the empty backup dir stays"
+        );
     }
 }
