@@ -159,6 +159,18 @@ fn bad_input_is_one_line_and_exit_2() {
         ],
         "not yet supported",
     );
+    exit_2_with_one_line(
+        &[
+            "run",
+            "--env",
+            "container",
+            "--runtime",
+            "docker:crun",
+            "--out",
+            o,
+        ],
+        "docker drives runc or isorun only",
+    );
     // Flags that would do nothing are refused.
     for (args, needle) in [
         (

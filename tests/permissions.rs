@@ -67,6 +67,17 @@ fn all(r: &ResultRecord, want: &str, n: usize) {
 /// subordinate ids, sudo rules, work directory, processes naming it,
 /// container cgroups.
 fn nothing_left(pid: u32) {
+    // The docker setup's image and containers, by their owner label.
+    if isobench::env::docker::daemon_unavailable().is_none() {
+        let f = format!("label={}={pid}", isobench::env::docker::OWNER_LABEL);
+        for what in ["ps", "images"] {
+            let o = std::process::Command::new("docker")
+                .args([what, "-aq", "--filter", &f])
+                .output()
+                .unwrap();
+            assert!(o.stdout.is_empty(), "docker {what}: {o:?}");
+        }
+    }
     for f in [
         "/etc/passwd",
         "/etc/group",
@@ -181,10 +192,24 @@ fn who_may_act_on_whose_containers() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rs.len(), 10, "{stderr}");
+    assert_eq!(rs.len(), 11, "{stderr}");
     assert!(rs.iter().all(|r| r.workload == "permissions"));
     // Shared: B may do everything to A's container.
     all(find(&rs, "podman-service"), "allowed", 4);
+    // The seed's scenario: A and B in the docker group of the host's daemon.
+    let d = find(&rs, "docker-daemon");
+    if isobench::env::docker::daemon_unavailable().is_none() {
+        all(d, "allowed", 4);
+    } else {
+        assert!(
+            d.error
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("not available: "),
+            "{:?}",
+            d.error
+        );
+    }
     all(find(&rs, "sudo-shared-root-runc"), "allowed", 4);
     all(find(&rs, "sudo-shared-root-crun"), "allowed", 4);
     // Rootless, shared state root or per-user: B may do nothing.

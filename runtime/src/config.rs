@@ -972,12 +972,17 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
         if c.burst().is_some() {
             return unsupported("linux.resources.cpu.burst", "not supported");
         }
-        if let Some(s) = c.shares() {
+        // Zero means unset, as runc reads it (Docker sends shares, quota
+        // and period 0 when no limit is asked for).
+        let shares = c.shares().filter(|&s| s != 0);
+        let quota = c.quota().filter(|&q| q != 0);
+        let period = c.period().filter(|&p| p != 0);
+        if let Some(s) = shares {
             if s < 2 {
                 return invalid("linux.resources.cpu.shares", format!("{s} is below 2"));
             }
         }
-        if let Some(p) = c.period() {
+        if let Some(p) = period {
             if !(1000..=1_000_000).contains(&p) {
                 return invalid(
                     "linux.resources.cpu.period",
@@ -985,14 +990,14 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
                 );
             }
         }
-        if let Some(q) = c.quota() {
+        if let Some(q) = quota {
             if q != -1 && q < 1000 {
                 return invalid("linux.resources.cpu.quota", format!("{q} µs is below 1000"));
             }
         }
-        out.cpu_shares = c.shares();
-        out.cpu_quota = c.quota();
-        out.cpu_period = c.period();
+        out.cpu_shares = shares;
+        out.cpu_quota = quota;
+        out.cpu_period = period;
         out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
         out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
     }
@@ -1040,6 +1045,9 @@ const WEIGHT_RANGE: std::ops::RangeInclusive<u16> = 10..=1000;
 
 fn weight(field: &str, w: Option<u16>) -> Result<Option<u16>> {
     match w {
+        // 0 means "not set", as runc reads it: Docker always sends
+        // `"blockIO": {"weight": 0}`.
+        Some(0) => Ok(None),
         Some(v) if !WEIGHT_RANGE.contains(&v) => {
             invalid(field, format!("{v} is outside the spec's range 10..1000"))
         }
@@ -1173,6 +1181,23 @@ mod tests {
         v["process"]["frobnicate"] = serde_json::json!(true);
         let e = parse_json(&v).unwrap_err();
         assert!(e.to_string().contains("process.frobnicate"), "{e}");
+    }
+
+    /// Docker's `blockIO` (empty, or a weight of 0) asks for nothing: it
+    /// passes and sets no weight, as runc reads it.
+    #[test]
+    fn docker_s_empty_block_io_sets_nothing() {
+        let mut v = minimal();
+        for b in [
+            serde_json::json!({}),
+            serde_json::json!({"weight": 0, "leafWeight": 0}),
+        ] {
+            v["linux"]["resources"] = serde_json::json!({ "blockIO": b });
+            let c = parse_json(&v).unwrap();
+            let bio = c.resources.block_io.expect("blockIO read");
+            assert_eq!((bio.weight, bio.leaf_weight), (None, None));
+            assert!(bio.weight_device.is_empty() && bio.throttle.is_empty());
+        }
     }
 
     #[test]

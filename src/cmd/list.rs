@@ -70,6 +70,15 @@ fn items() -> Vec<Item> {
             None => "not installed (apt-get install podman conmon)".into(),
         },
     });
+    let docker_down = crate::env::docker::daemon_unavailable();
+    v.push(Item {
+        kind: "environment",
+        name: "container through docker (--runtime docker:runc|docker:isorun)".into(),
+        usable: docker_down.is_none(),
+        detail: docker_down.unwrap_or_else(|| {
+            "daemon answers (docker:isorun registers isorun in daemon.json for the run)".into()
+        }),
+    });
     let h = host::kvm(Path::new("/"));
     let qemu = which("qemu-system-x86_64");
     let accel = match (h.device, h.module.as_deref()) {

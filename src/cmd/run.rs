@@ -127,6 +127,12 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
         if let Some(why) = o.unsupported() {
             return Err(usage(why));
         }
+        // Before anything is probed: a docker column needs a daemon.
+        if o.engine == crate::env::column::Engine::Docker {
+            if let Some(why) = crate::env::docker::daemon_unavailable() {
+                return Err(usage(format!("--runtime {o}: {why}")));
+            }
+        }
     }
     let density_flags = &experiment_flags[..2];
     let neighbours_flags = &experiment_flags[2..];

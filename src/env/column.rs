@@ -142,7 +142,8 @@ pub enum Engine {
     None,
     /// `podman --runtime <runtime> run --rm`.
     Podman,
-    /// Docker (not yet supported as a column).
+    /// `docker run --rm --runtime <runtime>` (runc, or isorun registered
+    /// as a daemon runtime): see `env::docker`.
     Docker,
 }
 
@@ -175,7 +176,7 @@ impl Engine {
     pub fn bin(self) -> Result<PathBuf, String> {
         self.locate().ok_or_else(|| match self {
             Engine::Podman => "podman not found on PATH (apt-get install podman conmon; scripts/setup.sh installs them)".to_string(),
-            Engine::Docker => "docker not found on PATH".to_string(),
+            Engine::Docker => "docker not found on PATH (apt-get install docker.io)".to_string(),
             Engine::None => "no engine".to_string(),
         })
     }
@@ -234,8 +235,10 @@ impl Oci {
 
     /// Why isobench cannot run this column yet, if so.
     pub fn unsupported(&self) -> Option<String> {
-        if self.engine == Engine::Docker {
-            return Some("the docker engine is not yet supported (use podman:RUNTIME)".into());
+        if self.engine == Engine::Docker && !super::docker::supported(&self.runtime) {
+            return Some(format!(
+                "--runtime {self}: docker drives runc or isorun only (docker:runc, docker:isorun)"
+            ));
         }
         if self.runtime == Runtime::Runsc && (self.engine != Engine::None || self.rootless) {
             return Some(format!(
@@ -399,7 +402,7 @@ mod tests {
     }
 
     #[test]
-    fn runsc_is_a_sandbox_column_and_docker_is_not_yet_supported() {
+    fn runsc_is_a_sandbox_column_and_docker_drives_runc_or_isorun() {
         assert_eq!(Oci::parse("runsc").unwrap().unsupported(), None);
         assert_eq!(Runtime::Runsc.class(), "sandbox: user-space kernel");
         assert_eq!(Runtime::Runc.class(), "container");
@@ -410,11 +413,13 @@ mod tests {
                 .unwrap()
                 .contains("not yet"));
         }
-        assert!(Oci::parse("docker:isorun")
+        assert_eq!(Oci::parse("docker:isorun").unwrap().unsupported(), None);
+        assert_eq!(Oci::parse("docker:runc").unwrap().unsupported(), None);
+        assert!(Oci::parse("docker:crun")
             .unwrap()
             .unsupported()
             .unwrap()
-            .contains("not yet"));
+            .contains("runc or isorun only"));
         assert_eq!(Oci::parse("podman:isorun").unwrap().unsupported(), None);
     }
 

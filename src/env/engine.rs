@@ -212,23 +212,19 @@ impl Environment for PodmanEnv {
             rootfs.join(WORKLOAD_PATH.trim_start_matches('/')),
         )
         .with_context(|| format!("copying {}", ctx.workload_bin.display()))?;
-        // The user's command's files (rootfs or program) merged into the
-        // same tree, replacing the base layer's /etc files: a second `-C DIR
-        // .` would put `./` twice into the tar, which podman refuses
-        // ("duplicates of file paths not supported").
-        if let Some(d) = &ctx.command_root {
+        // The data the workloads expect below them (copy-up files) and the
+        // user's command's files (rootfs or program), merged into the same
+        // tree, in the one imported layer below podman's copy-on-write
+        // layer: a second `-C DIR .` would put `./` twice into the tar,
+        // which podman refuses ("duplicates of file paths not supported").
+        for d in [&ctx.data_dir, &ctx.command_root].into_iter().flatten() {
             let mut cp = Command::new("cp");
             cp.arg("-a").arg(d.join(".")).arg(&rootfs);
-            output_of(cp).context("copying the command's files into the image")?;
+            output_of(cp).context("copying files into the image tree")?;
         }
         let tar = dir.join("image.tar");
         let mut t = Command::new("tar");
         t.arg("-cf").arg(&tar).arg("-C").arg(&rootfs).arg(".");
-        // The data the workloads expect below them (copy-up files): in the
-        // same imported layer, below podman's copy-on-write layer.
-        if let Some(d) = &ctx.data_dir {
-            t.arg("-C").arg(d).arg(".");
-        }
 
         output_of(t).context("packing the image tar")?;
         let image = format!(

@@ -9,6 +9,7 @@
 
 pub mod column;
 pub mod container;
+pub mod docker;
 pub mod engine;
 pub mod footprint;
 pub mod native;
@@ -284,7 +285,7 @@ pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
             match o.engine {
                 Engine::None => Ok(Box::new(container::ContainerEnv::new(o, isorun)?)),
                 Engine::Podman => Ok(Box::new(engine::PodmanEnv::new(&o.runtime, isorun)?)),
-                Engine::Docker => unreachable!("refused above"),
+                Engine::Docker => Ok(Box::new(docker::DockerEnv::new(&o.runtime, isorun)?)),
             }
         }
         Column::Vm { vmm: Vmm::Qemu(q) } => {

@@ -235,6 +235,31 @@ fn remove_dir(proc: &Path, path: &Path) -> Result<(), String> {
     }
 }
 
+/// `docker rm -f` or `docker rmi -f`; gone already is done.
+fn remove_docker(bin: &Path, kind: super::docker::DockerKind, id: &str) -> Result<String, String> {
+    let verb = match kind {
+        super::docker::DockerKind::Container => "rm",
+        super::docker::DockerKind::Image => "rmi",
+    };
+    let o = Command::new(bin)
+        .args([verb, "-f", id])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status.success() {
+        Ok(String::new())
+    } else if err.contains("No such") {
+        Ok(" (already gone)".into())
+    } else {
+        Err(format!(
+            "docker {verb} -f failed ({}): {}",
+            o.status,
+            err.trim()
+        ))
+    }
+}
+
 /// Carry out `plan`.
 pub fn act(plan: &SweepPlan, roots: &Roots) -> Outcome {
     let mut out = Outcome::default();
@@ -263,6 +288,13 @@ pub fn act(plan: &SweepPlan, roots: &Roots) -> Outcome {
                 wait_killed(&roots.proc, &mut killed);
                 delete_container(&mut peers, runtime, bin.as_deref(), root, id)
             }
+            Action::RemoveDocker { kind, id } => match &roots.docker_bin {
+                Some(bin) => remove_docker(bin, *kind, id),
+                None => Err("no docker CLI".into()),
+            },
+            Action::RestoreDaemonJson { entry } => crate::env::docker::restore_backup(entry)
+                .map(|what| format!(" ({what})"))
+                .map_err(|e| format!("{e:#}")),
             Action::Unmount { path } => unmount(path).map(|_| String::new()),
             Action::RemoveCgroup { path } => {
                 wait_killed(&roots.proc, &mut killed);

@@ -49,6 +49,13 @@ pub enum Action {
     RemoveCgroup { path: PathBuf },
     /// A run's scratch directory, recursively.
     RemoveDir { path: PathBuf },
+    /// `docker rm -f` / `docker rmi -f` of a labelled container or image.
+    RemoveDocker {
+        kind: super::docker::DockerKind,
+        id: String,
+    },
+    /// Put back the daemon.json a dead run saved (`env::docker`).
+    RestoreDaemonJson { entry: PathBuf },
     /// A dead run's record (last, only when everything else of it went).
     RemoveRecord { path: PathBuf },
 }
@@ -68,6 +75,10 @@ impl fmt::Display for Action {
             Action::RemoveCgroup { path } => write!(f, "remove cgroup {}", path.display()),
             Action::RemoveDir { path } => write!(f, "remove directory {}", path.display()),
             Action::RemoveRecord { path } => write!(f, "remove run record {}", path.display()),
+            Action::RemoveDocker { kind, id } => write!(f, "remove docker {} {id}", kind.name()),
+            Action::RestoreDaemonJson { entry } => {
+                write!(f, "restore daemon.json saved in {}", entry.display())
+            }
         }
     }
 }
@@ -258,6 +269,34 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
         });
     }
 
+    // Docker: containers, then images, then daemon.json (the containers
+    // may run under the registered runtime).
+    let mut docker: Vec<&super::docker::DockerObject> = s
+        .docker
+        .iter()
+        .filter(|o| !owner_alive(s, o.owner, o.made_s))
+        .collect();
+    docker.sort_by_key(|o| o.kind);
+    for o in docker {
+        deletes.push(Item {
+            owner: Owner::Run(o.owner),
+            action: Action::RemoveDocker {
+                kind: o.kind,
+                id: o.id.clone(),
+            },
+        });
+    }
+    for b in &s.docker_backups {
+        if !owner_alive(s, b.owner, b.made_s) {
+            deletes.push(Item {
+                owner: Owner::Run(b.owner),
+                action: Action::RestoreDaemonJson {
+                    entry: b.entry.clone(),
+                },
+            });
+        }
+    }
+
     // Mounts, deepest first (later in the table first among equals).
     let unregistered = unregistered_isobench(s);
     let mut points: Vec<(usize, PathBuf)> =
@@ -404,6 +443,57 @@ mod tests {
 
     fn actions(p: &SweepPlan) -> Vec<String> {
         p.items.iter().map(|i| i.action.to_string()).collect()
+    }
+
+    /// Docker objects and a saved daemon.json go when their owner is dead
+    /// (containers first, daemon.json after them), and stay while it lives
+    /// or when a process of that pid predates them.
+    #[test]
+    fn docker_leftovers_of_dead_runs_go() {
+        use crate::sweep::docker::{DaemonJsonBackup, DockerKind, DockerObject};
+        let mut s = base();
+        // 20 lives, started at 1000 + 100 = 1100 s.
+        s.procs
+            .insert(20, proc_(20, 1, 10_000, "isobench", &["isobench", "run"]));
+        let obj = |kind, id: &str, owner| DockerObject {
+            kind,
+            id: id.into(),
+            owner,
+            made_s: Some(2000),
+        };
+        s.docker = vec![
+            obj(DockerKind::Image, "img-dead", 500),
+            obj(DockerKind::Container, "ctr-dead", 500),
+            obj(DockerKind::Container, "ctr-live", 20),
+        ];
+        s.docker_backups = vec![
+            DaemonJsonBackup {
+                owner: 500,
+                entry: "/run/isobench/docker/500".into(),
+                made_s: Some(2000),
+            },
+            DaemonJsonBackup {
+                owner: 20,
+                entry: "/run/isobench/docker/20".into(),
+                made_s: Some(2000),
+            },
+        ];
+        let p = decide(&s);
+        assert_eq!(
+            actions(&p),
+            [
+                "remove docker container ctr-dead",
+                "remove docker image img-dead",
+                "restore daemon.json saved in /run/isobench/docker/500",
+            ]
+        );
+        // A pid reused by a process started after the image: its owner is dead.
+        s.docker = vec![DockerObject {
+            made_s: Some(1000),
+            ..obj(DockerKind::Image, "img-old", 20)
+        }];
+        s.docker_backups.clear();
+        assert_eq!(actions(&decide(&s)), ["remove docker image img-old"]);
     }
 
     #[test]

@@ -10,10 +10,13 @@
 //! - the sweep: [`scan`] reads processes, cgroups (every v1 hierarchy and
 //!   v2), runtime state roots and the mount table; [`decide`] picks, without
 //!   a system call, what belongs to runs whose owner is dead; [`act`]
-//!   removes it (kill, `delete --force`, umount, rmdir, rm -r) and reports.
+//!   removes it (kill, `delete --force`, umount, rmdir, rm -r) and reports;
+//!   [`docker`] reads isobench's labelled Docker containers and images and
+//!   the daemon.json saved by a `docker:isorun` run.
 
 pub mod act;
 pub mod decide;
+pub mod docker;
 pub mod mountns;
 pub mod naming;
 pub mod registry;
@@ -43,6 +46,8 @@ pub fn host_roots() -> Roots {
             registry: registry_dir(),
             shared_state: vec![state("isorun", isorun, &own)],
             user_scratch: None,
+            docker_bin: None,
+            docker_backups: None,
         };
     }
     Roots {
@@ -68,6 +73,8 @@ pub fn host_roots() -> Roots {
             state("isorun", isorun, Path::new(isorun::lifecycle::DEFAULT_ROOT)),
         ],
         user_scratch: Some(crate::env::rootless::user::BASE.into()),
+        docker_bin: crate::env::column::Engine::Docker.locate(),
+        docker_backups: Some(crate::env::docker::BACKUP_DIR.into()),
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Roots {
     /// Where a root run keeps its rootless columns (one directory per run
     /// pid, `/run/isobench/rootless`), when the sweeper may act there.
     pub user_scratch: Option<PathBuf>,
+    /// The docker CLI, when the sweep looks for isobench's labelled
+    /// containers and images (root only).
+    pub docker_bin: Option<PathBuf>,
+    /// Where runs save the daemon.json they change (root only).
+    pub docker_backups: Option<PathBuf>,
 }
 
 /// A runtime's state root.
@@ -87,6 +92,10 @@ pub struct Snapshot {
     /// Per-run directories of rootless columns that no record names: (the
     /// pid in their name, the directory, when it was made).
     pub orphan_user_scratch: Vec<(i32, PathBuf, Option<u64>)>,
+    /// isobench's labelled Docker containers and images.
+    pub docker: Vec<super::docker::DockerObject>,
+    /// daemon.json files saved by runs that registered isorun.
+    pub docker_backups: Vec<super::docker::DaemonJsonBackup>,
 }
 
 /// Fields of `/proc/<pid>/stat`: (ppid, start time in ticks). The command
@@ -384,6 +393,16 @@ pub fn snapshot(roots: &Roots, me: i32) -> Snapshot {
         containers,
         mountinfo: std::fs::read_to_string(roots.proc.join("self/mountinfo")).unwrap_or_default(),
         orphan_user_scratch,
+        docker: roots
+            .docker_bin
+            .as_deref()
+            .map(super::docker::scan)
+            .unwrap_or_default(),
+        docker_backups: roots
+            .docker_backups
+            .as_deref()
+            .map(super::docker::backups)
+            .unwrap_or_default(),
     }
 }
 
@@ -493,6 +512,8 @@ mod tests {
             registry: d.path().join("reg"),
             shared_state: vec![],
             user_scratch: None,
+            docker_bin: None,
+            docker_backups: None,
         };
         let s = snapshot(&roots, 1);
         assert_eq!(s.boot_s, 100);

@@ -1,5 +1,7 @@
 //! The setups of the permission check (claim C6), from the most shared to
 //! the least:
+//! - [`DockerDaemon`]: the seed's scenario. The host's Docker daemon, A
+//!   and B in the `docker` group.
 //! - [`PodmanService`]: the daemon model. Rootful podman's API service
 //!   (`podman system service`) on a socket owned by the users' group, mode
 //!   0660 — what membership of the `docker` group gives. Both users drive it
@@ -17,9 +19,11 @@
 //! and undoes what it made in `teardown` (service stopped, sudo rule removed,
 //! containers deleted, mounts under the work directory detached).
 
+mod docker;
 mod podman;
 mod runtime;
 
+pub use docker::DockerDaemon;
 pub use podman::{PodmanService, RootlessPodman};
 pub use runtime::{RuntimeSetup, Sharing};
 
@@ -122,7 +126,10 @@ pub fn all(rootfs: &Path, image_tar: &Path, isorun_bin: &Path) -> Vec<Box<dyn Se
         let bin = rt.locate(isorun_bin);
         Box::new(RuntimeSetup::new(&rt.name(), bin, sharing, rootfs))
     };
-    let mut v: Vec<Box<dyn Setup>> = vec![Box::new(PodmanService::new(image_tar))];
+    let mut v: Vec<Box<dyn Setup>> = vec![
+        Box::new(DockerDaemon::new(image_tar)),
+        Box::new(PodmanService::new(image_tar)),
+    ];
     for sharing in [Sharing::Sudo, Sharing::Group] {
         for rt in [Runtime::Runc, Runtime::Crun, Runtime::Isorun] {
             v.push(setup(rt, sharing));
