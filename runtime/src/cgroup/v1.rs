@@ -2,7 +2,7 @@
 //! cgroup-v1/{memory,pids,cpusets,devices}.rst, sched-bwc for cpu quota).
 
 use super::{join, mkdirs, write, Cgroup};
-use crate::config::{BlockIo, Resources, ThrottleKind};
+use crate::config::{BlockIo, DeviceRule, Resources, ThrottleKind};
 use crate::error::{io, Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -135,17 +135,65 @@ pub fn apply(ctl: &str, dir: &Path, res: &Resources) -> Result<()> {
                 blkio(dir, b)?;
             }
         }
-        "devices" => {
-            for rule in &super::devices::effective(&res.devices) {
-                let f = if rule.allow {
-                    "devices.allow"
-                } else {
-                    "devices.deny"
-                };
-                write(dir, f, &rule.line())?;
-            }
-        }
+        "devices" => write_device_rules(dir, &super::devices::effective(&res.devices))?,
         _ => {}
+    }
+    Ok(())
+}
+
+/// The rules of `rules` that change something when written in order to
+/// a v1 devices cgroup: a rule is left out when an identical one came
+/// earlier with only rules of the same direction (allow or deny) between,
+/// since allow rules only add exceptions and deny rules only take them
+/// away (devices.rst), so the earlier one's effect still stands. The
+/// default list repeats the config's deny-all and its allow rules for the
+/// default nodes: about half its writes.
+pub fn needed_device_rules(rules: &[DeviceRule]) -> Vec<&DeviceRule> {
+    let mut out: Vec<&DeviceRule> = Vec::new();
+    for r in rules {
+        let repeat = out
+            .iter()
+            .rev()
+            .take_while(|w| w.allow == r.allow)
+            .any(|w| *w == r);
+        if !repeat {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Write the device rules through one open fd per file (the kernel takes
+/// each write(2) as one rule), not an open and close per rule.
+fn write_device_rules(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
+    use std::io::Write;
+    let mut files: [Option<std::fs::File>; 2] = [None, None];
+    for rule in needed_device_rules(rules) {
+        let name = if rule.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        let p = dir.join(name);
+        let slot = &mut files[usize::from(rule.allow)];
+        if slot.is_none() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&p)
+                .map_err(|e| Error::Cgroup {
+                    path: p.clone(),
+                    msg: format!("opening: {e}"),
+                })?;
+            *slot = Some(f);
+        }
+        let line = rule.line();
+        let f = slot.as_mut().expect("opened above");
+        f.write_all(line.as_bytes()).map_err(|e| Error::Cgroup {
+            path: p,
+            msg: format!("writing {line:?}: {e}"),
+        })?;
     }
     Ok(())
 }
@@ -268,9 +316,14 @@ mod tests {
         assert_eq!(rd("cpuset/isorun/cpuset.cpus"), "0-1");
         assert_eq!(rd("cpuset/isorun/c1/cpuset.cpus"), "0-1");
         assert_eq!(rd("cpuset/isorun/c1/cpuset.mems"), "0");
-        // The default device policy (the fake keeps each file's last write).
+        // The default device policy, each rule one write on one fd (the
+        // fake file keeps them all, one after another).
         assert_eq!(rd("devices/isorun/c1/devices.deny"), "a *:* rwm");
-        assert_eq!(rd("devices/isorun/c1/devices.allow"), "c 10:200 rwm");
+        let allow = rd("devices/isorun/c1/devices.allow");
+        assert!(
+            allow.starts_with("c *:* mb *:* mc 1:3 rwm") && allow.ends_with("c 10:200 rwm"),
+            "{allow}"
+        );
     }
 
     #[test]
@@ -357,6 +410,55 @@ mod tests {
         std::fs::create_dir_all(&none).unwrap();
         let e = apply("blkio", &none, &res).unwrap_err().to_string();
         assert!(e.contains("blockIO.weight"), "{e}");
+    }
+
+    #[test]
+    fn repeated_device_rules_are_written_once_unless_undone_between() {
+        let rule = |allow, kind, major: Option<i64>| DeviceRule {
+            allow,
+            kind,
+            major,
+            minor: major.map(|_| 3),
+            access: "rwm".into(),
+        };
+        // `isorun spec`'s config: its own deny-all and the default nodes'
+        // allow rules, which the standard list repeats.
+        let plan = crate::config::parse(
+            &serde_json::to_vec(&crate::spec::default_json(&["sh".into()])).unwrap(),
+            Path::new("/b/config.json"),
+            Path::new("/b"),
+            "c1",
+        )
+        .unwrap();
+        let all = super::super::devices::effective(&plan.resources.devices);
+        let needed = needed_device_rules(&all);
+        assert!(
+            needed.len() < all.len(),
+            "{} of {}",
+            needed.len(),
+            all.len()
+        );
+        // The same decisions for every device and access.
+        let kept: Vec<DeviceRule> = needed.iter().map(|r| (*r).clone()).collect();
+        use super::super::devices::permits;
+        for kind in ['c', 'b'] {
+            for (major, minor) in [(1, 3), (1, 5), (1, 11), (5, 0), (136, 4), (8, 0), (10, 200)] {
+                for access in ["r", "w", "m", "rw", "rwm"] {
+                    assert_eq!(
+                        permits(&all, kind, major, minor, access),
+                        permits(&kept, kind, major, minor, access),
+                        "{kind} {major}:{minor} {access}"
+                    );
+                }
+            }
+        }
+        // A rule undone in between is written again.
+        let x = rule(true, 'c', Some(1));
+        let list = [x.clone(), rule(false, 'c', Some(1)), x.clone(), x.clone()];
+        assert_eq!(needed_device_rules(&list), [&list[0], &list[1], &list[2]]);
+        let deny = rule(false, 'a', None);
+        let list = [deny.clone(), rule(false, 'b', Some(8)), deny.clone()];
+        assert_eq!(needed_device_rules(&list), [&list[0], &list[1]]);
     }
 
     #[test]
