@@ -17,6 +17,13 @@
 # scratch directory, /work, /tmp, /root, /home, $HOME) is left in any file.
 # Commit the result on top of the commit it names: the code is the same.
 #
+# ISOBENCH_SAMPLE_RUN=DIR takes an existing run directory of the main job
+# instead of running one (e.g. the one `bash scripts/quick-suite.sh` just
+# made in a fresh clone): it must have been made by the commit checked out
+# (checked below) with the main job's arguments (its run.json's command is
+# checked against scripts/main-job.sh); the copy in the sample is scrubbed of
+# that checkout's paths too.
+#
 # ISOBENCH_BIN=PATH measures with that isobench binary (and the isorun and
 # workload binaries it finds) instead of building; it must have been built
 # from the commit checked out. Extra arguments go to `isobench run` (e.g.
@@ -62,8 +69,33 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 # says so; anything else (usage, interrupt, a failure before any result)
 # leaves the sample as it was.
 status=0
-"$bin" "${main_job[@]}" --no-history --out "$new/run" "$@" || status=$?
-seconds=$(($(date +%s) - t0))
+src_root=$root
+if [ -n "${ISOBENCH_SAMPLE_RUN:-}" ]; then
+    run_src=$(cd "$ISOBENCH_SAMPLE_RUN" && pwd -P) || { log "error: no run directory $ISOBENCH_SAMPLE_RUN"; exit 2; }
+    [ -s "$run_src/run.json" ] && [ -s "$run_src/results.jsonl" ] ||
+        { log "error: $ISOBENCH_SAMPLE_RUN holds no run.json and results.jsonl"; exit 2; }
+    # run.json keeps the plan, not the command line: check its preset and
+    # that every workload and runtime of the main job is in it.
+    want=$(printf '%s\n' "${main_job[@]}" | sed -n '/^--\(workload\|runtime\|preset\)$/{n;p}' | tr ',' '\n')
+    grep -qE '"preset": *"quick"' "$run_src/run.json" ||
+        { log "error: $ISOBENCH_SAMPLE_RUN is not a run of the quick preset (the main job's)"; exit 2; }
+    for a in $want; do
+        grep -qF -- "\"$a\"" "$run_src/run.json" ||
+            { log "error: $ISOBENCH_SAMPLE_RUN was not made with the main job's arguments (no '$a' in its plan)"; exit 2; }
+    done
+    src_root=$(git -C "$run_src" rev-parse --show-toplevel 2>/dev/null || echo "$run_src")
+    cp -r "$run_src" "$new/run"
+    rm -rf "$new/run/report"
+    # The run's own start and end (run.json), not this script's.
+    started=$(sed -n 's/.*"started_at": *"\([^"]*\)".*/\1/p' "$new/run/run.json" | head -1)
+    finished=$(sed -n 's/.*"finished_at": *"\([^"]*\)".*/\1/p' "$new/run/run.json" | head -1)
+    seconds=$(($(date -d "$finished" +%s) - $(date -d "$started" +%s)))
+    load="(not recorded: an existing run)"
+    if grep -q '"valid": *false' "$new/run/results.jsonl"; then status=1; fi
+else
+    "$bin" "${main_job[@]}" --no-history --out "$new/run" "$@" || status=$?
+    seconds=$(($(date +%s) - t0))
+fi
 if [ "$status" != 0 ] && { [ "$status" != 1 ] || [ ! -s "$new/run/results.jsonl" ]; }; then
     log "error: the main job failed (exit $status); reports/sample/ is unchanged"
     exit 1
@@ -86,7 +118,7 @@ fi
 # directories lose their /tmp, its throwaway users' homes read `~isobp<pid>a`
 # and $HOME becomes `~`.
 scrub() {
-    sed -i -E -e "s|$root/||g" -e "s|$scratch/||g" \
+    sed -i -E -e "s|$root/||g" -e "s|$src_root/||g" -e "s|$scratch/||g" \
         -e 's#/[^" ]*/(target/[^" ]*)#\1#g' \
         -e 's#/tmp/(isobench-[a-z]+-[0-9A-Za-z.]+)#\1#g' \
         -e 's#/home/(isobp[0-9]+[a-z])#~\1#g' \
