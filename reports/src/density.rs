@@ -146,7 +146,7 @@ impl DensitySummary {
     pub fn drift_text(&self) -> String {
         match &self.drift_fit {
             Ok(d) => {
-                let mut t = format!(
+                let t = format!(
                     "b {} [{}, {}] MiB per instance, drift c {} [{}, {}] MiB/s, R² {:.2}, {} readings ({} of the teardown)",
                     crate::export::num(d.b.point),
                     crate::export::num(d.b.lo),
@@ -158,16 +158,6 @@ impl DensitySummary {
                     d.n,
                     d.n_stop
                 );
-                if let Some(m) = self.marginal_mib {
-                    if m.hi < d.b.lo || m.lo > d.b.hi {
-                        t.push_str(&format!(
-                            "; the launch-only slope {} [{}, {}] MiB disagrees with b beyond both intervals (the host drifted during the launches)",
-                            crate::export::num(m.point),
-                            crate::export::num(m.lo),
-                            crate::export::num(m.hi)
-                        ));
-                    }
-                }
                 t
             }
             Err(why) => format!("no drift fit ({why})"),
@@ -181,10 +171,20 @@ impl DensitySummary {
     /// never "?".
     pub fn marginal_text(&self) -> String {
         let launch = self.launch_slope_text();
-        if self.drift_fit.is_ok() {
-            format!("{}; launch-only slope {launch}", self.drift_text())
-        } else {
-            launch
+        match (&self.drift_fit, self.marginal_mib) {
+            (Ok(d), m) => {
+                let disagree = m.is_some_and(|m| m.hi < d.b.lo || m.lo > d.b.hi);
+                format!(
+                    "{}; launch-only slope {launch}{}",
+                    self.drift_text(),
+                    if disagree {
+                        ", which disagrees with b beyond both intervals (the host drifted during the launches)"
+                    } else {
+                        ""
+                    }
+                )
+            }
+            (Err(_), _) => launch,
         }
     }
 
