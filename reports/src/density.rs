@@ -178,7 +178,7 @@ impl DensitySummary {
                     "{}; launch-only slope {launch}{}",
                     self.drift_text(),
                     if disagree {
-                        ", which disagrees with b beyond both intervals (the host drifted during the launches)"
+                        ", which disagrees with b beyond both intervals (the host's memory moved with time, not only with the instances)"
                     } else {
                         ""
                     }
