@@ -487,7 +487,14 @@ fn experiment_all_measures_every_part_into_one_run() {
     assert_eq!(ids.len(), 1, "one run id: {ids:?}");
     let count = |w: &str| recs.iter().filter(|r| r.workload == w).count();
     assert_eq!(count("cpu"), 1);
-    assert_eq!(count("density"), 2);
+    // Two launches, then a MemAvailable reading after each of two stops.
+    assert_eq!(count("density"), 4);
+    let stops = recs
+        .iter()
+        .filter(|r| r.workload == "density")
+        .filter(|r| r.params.get("phase").and_then(|v| v.as_str()) == Some("stop"))
+        .count();
+    assert_eq!(stops, 2);
     assert!(count("neighbour") >= 2, "{stderr}");
     let info: RunInfo =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();

@@ -573,18 +573,24 @@ fn a_density_run_interrupted_resumes_from_the_next_instance() {
         "{}",
         text(&o)
     );
-    let mut instances: Vec<u64> = results(&run)
-        .iter()
-        .map(|v| v["params"]["instance"].as_u64().unwrap())
-        .collect();
-    instances.sort_unstable();
-    assert_eq!(instances, (1..=n as u64).collect::<Vec<_>>());
+    let instances = |stop: bool| {
+        let mut v: Vec<u64> = results(&run)
+            .iter()
+            .filter(|v| (v["params"]["phase"] == "stop") == stop)
+            .map(|v| v["params"]["instance"].as_u64().unwrap())
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(instances(false), (1..=n as u64).collect::<Vec<_>>());
+    // The teardown: one reading after each stop, n - 1 down to 0 live.
+    assert_eq!(instances(true), (0..n as u64).collect::<Vec<_>>());
     assert!(workloads_running("idle").is_empty());
     // Once finished, a resume measures nothing more.
     let o = resume(&run);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("measured already, kept"), "{}", text(&o));
-    assert_eq!(results(&run).len(), n);
+    assert_eq!(results(&run).len(), 2 * n);
 }
 
 /// The main job killed with SIGKILL in its density phase resumes into the
@@ -644,7 +650,7 @@ fn a_main_job_killed_in_density_resumes_every_part_once() {
     for v in &all {
         let w = v["workload"].as_str().unwrap().to_string();
         let key = match w.as_str() {
-            "density" => v["params"]["instance"].to_string(),
+            "density" => format!("{} {}", v["params"]["phase"], v["params"]["instance"]),
             "neighbour" => format!(
                 "{} {} {} {}",
                 v["rep"],
@@ -661,7 +667,8 @@ fn a_main_job_killed_in_density_resumes_every_part_once() {
     assert!(seen.values().all(|c| *c == 1), "measured twice: {seen:?}");
     let count = |w: &str| seen.keys().filter(|k| k.1 == w).count();
     assert_eq!(count("cpu"), 2);
-    assert_eq!(count("density"), n);
+    // n launches and n teardown readings.
+    assert_eq!(count("density"), 2 * n);
     // 2 reps x 2 placements x (alone, beside the CPU hog), and the CPU
     // hog alone once per placement (its solo rate).
     assert_eq!(count("neighbour"), 8 + 2);

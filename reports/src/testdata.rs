@@ -436,6 +436,54 @@ pub fn neighbour_records(accel: &str, speeds: &[(&str, &str, f64)]) -> Vec<Resul
     out
 }
 
+/// Density records with time stamps and a teardown, on a host that drifts:
+/// `n` container instances of `env_id` launched one a second (t = k s) and
+/// stopped one a second, each with `pss` MiB of PSS and taking `per_instance`
+/// MiB, while the host's used memory grows by `drift` MiB/s (±0.3 MiB of
+/// noise alternating by the second). With `teardown` false only the launches.
+pub fn drifting_density_records(
+    env_id: &str,
+    n: u64,
+    pss: f64,
+    per_instance: f64,
+    drift: f64,
+    teardown: bool,
+) -> Vec<ResultRecord> {
+    let mut launches = density_records(env_id, "", n, pss, per_instance);
+    let avail = |live: u64, t: u64| {
+        let noise = if t.is_multiple_of(2) { 0.3 } else { -0.3 };
+        50_000.0 - per_instance * live as f64 - drift * t as f64 + noise
+    };
+    for r in &mut launches {
+        let k = r.params["instance"].as_u64().unwrap_or(0);
+        let a = avail(k, k);
+        r.metrics.insert("host_mem_available_mib".into(), a);
+        r.metrics
+            .insert("host_mem_used_delta_mib".into(), 50_000.0 - a);
+        r.metrics.insert("reading_unix_s".into(), 1.7e9 + k as f64);
+        r.units.insert("reading_unix_s".into(), "s".into());
+    }
+    if teardown {
+        let template = launches[0].clone();
+        for j in 1..=n {
+            let (live, t) = (n - j, n + j);
+            let mut r = template.clone();
+            r.params = BTreeMap::from([
+                ("instance".to_string(), serde_json::json!(live)),
+                ("phase".to_string(), serde_json::json!("stop")),
+            ]);
+            let a = avail(live, t);
+            r.metrics = BTreeMap::from([
+                ("host_mem_available_mib".to_string(), a),
+                ("host_mem_used_delta_mib".to_string(), 50_000.0 - a),
+                ("reading_unix_s".to_string(), 1.7e9 + t as f64),
+            ]);
+            launches.push(r);
+        }
+    }
+    launches
+}
+
 /// Records of the density experiment: `n` idle instances of `env_id`, each
 /// with `pss` MiB of PSS and taking `per_instance` MiB of host memory (±0.3
 /// MiB of drift), launches growing from 10 ms by 1% per instance. VMs get

@@ -8,7 +8,7 @@ use super::run::plan_from_args;
 use crate::cli::RunArgs;
 use crate::env::process::Interrupted;
 use crate::env::Environment;
-use crate::experiment::density::{self, DensityConfig, Ended, Point};
+use crate::experiment::density::{self, DensityConfig, Ended, Point, Reading, StopReading};
 use crate::locate;
 use crate::plan::usage;
 use crate::session::{self, host_mem_available, ExperimentConfig, Session, EXIT_INTERRUPTED};
@@ -62,6 +62,7 @@ fn record(
     put("instance_uss_mib", p.uss_mib, "MiB");
     put("host_mem_available_mib", p.host_mem_available_mib, "MiB");
     put("host_mem_used_delta_mib", p.host_mem_used_delta_mib, "MiB");
+    put("reading_unix_s", Some(p.t_unix_s), "s");
     let mut info = ksm_now.clone();
     info.insert("instance_pids".into(), p.pids.to_string());
     info.insert("method".into(), crate::env::footprint::METHOD.into());
@@ -97,6 +98,61 @@ fn record(
                 .unwrap_or(0),
             wall_ms: p.launch_ms,
             first_instruction_ms: Some(p.launch_ms),
+        },
+        error: None,
+    }
+}
+
+/// The record of one teardown reading: `params.phase = "stop"`,
+/// `params.instance` = the instances still live, MemAvailable and its time.
+fn stop_record(
+    plan_run_id: &str,
+    e: &dyn Environment,
+    cfg: &DensityConfig,
+    r: &StopReading,
+) -> ResultRecord {
+    let mut metrics = BTreeMap::new();
+    let mut units = BTreeMap::new();
+    for (k, v, unit) in [
+        ("host_mem_available_mib", r.host_mem_available_mib, "MiB"),
+        ("host_mem_used_delta_mib", r.host_mem_used_delta_mib, "MiB"),
+        ("reading_unix_s", Some(r.t_unix_s), "s"),
+    ] {
+        if let Some(v) = v {
+            metrics.insert(k.to_string(), v);
+            units.insert(k.to_string(), unit.to_string());
+        }
+    }
+    ResultRecord {
+        schema: SCHEMA_VERSION,
+        run_id: plan_run_id.to_string(),
+        env: e.kind().name().to_string(),
+        env_id: e.id(),
+        env_detail: e.detail(),
+        workload: "density".into(),
+        params: BTreeMap::from([
+            ("instance".to_string(), serde_json::json!(r.live)),
+            ("phase".to_string(), serde_json::json!("stop")),
+            (
+                "instances_planned".to_string(),
+                serde_json::json!(cfg.instances),
+            ),
+        ]),
+        rep: 0,
+        valid: r.host_mem_available_mib.is_some(),
+        metrics,
+        units,
+        directions: Default::default(),
+        aliases: Default::default(),
+        info: BTreeMap::from([(
+            "method".to_string(),
+            "host MemAvailable (/proc/meminfo) after stopping one instance, newest first"
+                .to_string(),
+        )]),
+        timings: Timings {
+            started_unix_ms: (r.t_unix_s * 1e3) as u64,
+            wall_ms: 0.0,
+            first_instruction_ms: None,
         },
         error: None,
     }
@@ -244,6 +300,7 @@ pub fn measure(
         let mut had: Vec<usize> = records
             .iter()
             .filter(|r| r.env_id == e.id() && r.workload == "density")
+            .filter(|r| r.params.get("phase").and_then(|v| v.as_str()) != Some("stop"))
             .filter_map(|r| r.params.get("instance").and_then(|v| v.as_u64()))
             .map(|n| n as usize)
             .collect();
@@ -260,10 +317,20 @@ pub fn measure(
             );
         }
         eprintln!("density: {} up to {} instances ...", e.id(), cfg.instances);
-        let res = density::run(e.as_ref(), &cfg, measured, &mem, |p| {
-            let ksm_now = ksm(root);
-            s.append(&record(&plan.run_id, e.as_ref(), &cfg, p, &ksm_now))
-        });
+        let res = density::run(
+            e.as_ref(),
+            &cfg,
+            measured,
+            &mem,
+            &density::unix_now,
+            |r| match r {
+                Reading::Launch(p) => {
+                    let ksm_now = ksm(root);
+                    s.append(&record(&plan.run_id, e.as_ref(), &cfg, p, &ksm_now))
+                }
+                Reading::Stop(r) => s.append(&stop_record(&plan.run_id, e.as_ref(), &cfg, r)),
+            },
+        );
         let o = match res {
             Ok(o) => o,
             Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
@@ -277,11 +344,12 @@ pub fn measure(
         };
         let last = o.points.last();
         eprintln!(
-            "density: {}: {} instances{} in {:.1} s, stopped in {:.1} s; last launch {:.0} ms, PSS {:.2} MiB, host used +{:.0} MiB",
+            "density: {}: {} instances{} in {:.1} s, stopped one at a time ({} readings) in {:.1} s; last launch {:.0} ms, PSS {:.2} MiB, host used +{:.0} MiB",
             e.id(),
             o.points.len(),
             if o.ended == Ended::MemFloor { " (memory floor reached)" } else { "" },
             o.launch_wall_s,
+            o.stops.len(),
             o.stop_wall_s,
             last.map_or(f64::NAN, |p| p.launch_ms),
             last.and_then(|p| p.pss_mib).unwrap_or(f64::NAN),

@@ -5,6 +5,10 @@
 //! and host MemAvailable against the baseline taken before the first launch.
 //! It stops at the planned count or when MemAvailable falls below a floor,
 //! whichever comes first, and stops every instance on every path ([`Fleet`]).
+//! The teardown stops them one at a time, newest first, reading MemAvailable
+//! after each stop ([`StopReading`]): with the count falling while time goes
+//! on, the report can tell the host's own drift from the instances' memory
+//! (`isobench_reports::density::fit_drift`). Every reading has a time stamp.
 //!
 //! The loop takes the environment and the MemAvailable probe as parameters,
 //! so it is tested without root against a fake environment.
@@ -108,6 +112,33 @@ pub struct Point {
     pub host_mem_available_mib: Option<f64>,
     /// Baseline MemAvailable minus MemAvailable now.
     pub host_mem_used_delta_mib: Option<f64>,
+    /// When MemAvailable was read (Unix seconds).
+    pub t_unix_s: f64,
+}
+
+/// A MemAvailable reading of the teardown, after one instance was stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopReading {
+    /// Instances still live after this stop.
+    pub live: usize,
+    pub host_mem_available_mib: Option<f64>,
+    pub host_mem_used_delta_mib: Option<f64>,
+    /// When MemAvailable was read (Unix seconds).
+    pub t_unix_s: f64,
+}
+
+/// What [`run`] hands its recorder, in order: each launch, then each stop.
+#[derive(Debug, Clone, Copy)]
+pub enum Reading<'a> {
+    Launch(&'a Point),
+    Stop(&'a StopReading),
+}
+
+/// The wall clock in Unix seconds (the default for [`run`]'s `clock`).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Why the launches ended.
@@ -123,11 +154,13 @@ pub enum Ended {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub points: Vec<Point>,
+    /// The teardown's readings, one per instance stopped.
+    pub stops: Vec<StopReading>,
     pub ended: Ended,
     pub baseline_available_mib: Option<f64>,
     /// First launch to the last instance ready (s).
     pub launch_wall_s: f64,
-    /// Stopping every instance (s).
+    /// Stopping every instance, one at a time with a reading after each (s).
     pub stop_wall_s: f64,
 }
 
@@ -166,8 +199,10 @@ pub fn idle_spec() -> WorkloadSpec {
 }
 
 /// Launch idle instances of `env` one at a time, calling `record` after
-/// each with its point (the caller writes it out before the next launch).
-/// `mem_available_kib` reads host MemAvailable. A resumed run passes
+/// each with its point (the caller writes it out before the next launch),
+/// then stop them one at a time, calling `record` after each stop with a
+/// reading. `mem_available_kib` reads host MemAvailable, `clock` the time
+/// (Unix seconds, [`unix_now`]). A resumed run passes
 /// `measured`, the instances an interrupted run already recorded: that
 /// many are launched again first, unrecorded, so that the next is measured
 /// beside as many live instances as it would have been. Every instance is
@@ -177,7 +212,8 @@ pub fn run(
     cfg: &DensityConfig,
     measured: usize,
     mem_available_kib: &dyn Fn() -> Option<u64>,
-    mut record: impl FnMut(&Point) -> Result<()>,
+    clock: &dyn Fn() -> f64,
+    mut record: impl FnMut(Reading) -> Result<()>,
 ) -> Result<Outcome> {
     let spec = idle_spec();
     let mib = |kib: u64| kib as f64 / 1024.0;
@@ -221,6 +257,7 @@ pub fn run(
         let mem = inst.memory();
         fleet.0.push(inst);
         let avail = mem_available_kib().map(mib);
+        let t_unix_s = clock();
         let p = Point {
             instance: k,
             launch_ms: launch.as_secs_f64() * 1e3,
@@ -229,15 +266,37 @@ pub fn run(
             pids: mem.as_ref().map_or(0, |f| f.pids.len()),
             host_mem_available_mib: avail,
             host_mem_used_delta_mib: baseline.zip(avail).map(|(b, a)| b - a),
+            t_unix_s,
         };
-        record(&p)?;
+        record(Reading::Launch(&p))?;
         points.push(p);
     }
     let launch_wall_s = t_start.elapsed().as_secs_f64();
     let t_stop = Instant::now();
-    fleet.stop_all()?;
+    // One at a time, newest first; what is left is stopped by the fleet's
+    // drop on an error or an interrupt.
+    let mut stops = Vec::new();
+    while let Some(mut inst) = fleet.0.pop() {
+        let live = fleet.0.len();
+        inst.stop()
+            .with_context(|| format!("stopping {} instance {}", env.id(), live + 1))?;
+        drop(inst);
+        let avail = mem_available_kib().map(mib);
+        let r = StopReading {
+            live,
+            host_mem_available_mib: avail,
+            host_mem_used_delta_mib: baseline.zip(avail).map(|(b, a)| b - a),
+            t_unix_s: clock(),
+        };
+        record(Reading::Stop(&r))?;
+        stops.push(r);
+        if interrupted() {
+            return Err(Interrupted.into());
+        }
+    }
     Ok(Outcome {
         points,
+        stops,
         ended,
         baseline_available_mib: baseline,
         launch_wall_s,
@@ -390,13 +449,29 @@ mod tests {
         let mem = host(&env);
         let seen = Rc::new(Cell::new(0));
         let s = Rc::clone(&seen);
-        let o = run(&env, &cfg(5, 100), 0, &mem, |p| {
+        let stops = Rc::new(Cell::new(0));
+        let st = Rc::clone(&stops);
+        let o = run(&env, &cfg(5, 100), 0, &mem, &unix_now, |r| {
+            let p = match r {
+                Reading::Launch(p) => p,
+                Reading::Stop(r) => {
+                    // Newest first, each reading after its stop.
+                    st.set(st.get() + 1);
+                    assert_eq!(r.live, 5 - st.get());
+                    assert_eq!(r.host_mem_used_delta_mib, Some(10.0 * r.live as f64));
+                    return Ok(());
+                }
+            };
+            assert_eq!(st.get(), 0, "every launch before the first stop");
             s.set(s.get() + 1);
             assert_eq!(p.instance, s.get());
             Ok(())
         })
         .unwrap();
         assert_eq!(seen.get(), 5);
+        assert_eq!(stops.get(), 5);
+        assert_eq!(o.stops.len(), 5);
+        assert_eq!(o.stops[4].host_mem_used_delta_mib, Some(0.0));
         assert_eq!(o.ended, Ended::Count);
         assert_eq!(o.points.len(), 5);
         let last = &o.points[4];
@@ -413,11 +488,131 @@ mod tests {
         assert!((b - 10.0).abs() < 1e-9 && se < 1e-9, "{b} {se}");
     }
 
+    /// A host whose MemAvailable (100,000 MiB at t = 0) falls by `per` MiB
+    /// per live instance and drifts down by `drift` MiB/s, with ±0.3 MiB of
+    /// noise alternating by the second; its clock advances 1 s per reading.
+    fn drifting_host(
+        env: &FakeEnv,
+        per: f64,
+        drift: f64,
+    ) -> (impl Fn() -> Option<u64>, impl Fn() -> f64) {
+        let live = Arc::clone(&env.live);
+        let t = Rc::new(Cell::new(1_000_000.0));
+        let t2 = Rc::clone(&t);
+        let mem = move || {
+            // Alternating by the second: every reading has a second of its own.
+            let noise = if (t2.get() as u64).is_multiple_of(2) {
+                0.3
+            } else {
+                -0.3
+            };
+            let mib = 100_000.0
+                - per * live.load(Ordering::SeqCst) as f64
+                - drift * (t2.get() - 1_000_000.0)
+                + noise;
+            Some((mib * 1024.0) as u64)
+        };
+        let clock = move || {
+            t.set(t.get() + 1.0);
+            t.get()
+        };
+        (mem, clock)
+    }
+
+    /// Launch `n` instances on a drifting host; the launch-only slope and
+    /// the fit over launches and teardown (b, c).
+    fn drift_run(n: usize, per: f64, drift: f64) -> (f64, isobench_reports::density::DriftFit) {
+        let env = fake(None);
+        let (mem, clock) = drifting_host(&env, per, drift);
+        let o = run(&env, &cfg(n, 0), 0, &mem, &clock, |_| Ok(())).unwrap();
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+        assert_eq!((o.points.len(), o.stops.len()), (n, n));
+        // Time stamps rise through the launches and the teardown.
+        let ts: Vec<f64> = o
+            .points
+            .iter()
+            .map(|p| p.t_unix_s)
+            .chain(o.stops.iter().map(|r| r.t_unix_s))
+            .collect();
+        assert!(ts.windows(2).all(|w| w[0] < w[1]), "{ts:?}");
+        let launch: Vec<(f64, f64)> = o
+            .points
+            .iter()
+            .map(|p| (p.instance as f64, p.host_mem_used_delta_mib.unwrap()))
+            .collect();
+        let (launch_slope, _) = slope(&launch).unwrap();
+        let pts: Vec<(f64, f64, f64)> = o
+            .points
+            .iter()
+            .map(|p| {
+                (
+                    p.instance as f64,
+                    p.t_unix_s,
+                    -p.host_mem_available_mib.unwrap(),
+                )
+            })
+            .chain(o.stops.iter().map(|r| {
+                (
+                    r.live as f64,
+                    r.t_unix_s,
+                    -r.host_mem_available_mib.unwrap(),
+                )
+            }))
+            .map(|(x, t, y)| (x, t - 1_000_000.0, y))
+            .collect();
+        let fit = isobench_reports::density::fit_drift(&pts, o.stops.len()).unwrap();
+        (launch_slope, fit)
+    }
+
+    #[test]
+    fn the_teardown_separates_a_linear_drift_from_the_instances() {
+        // 2 MiB per instance, memory drifting down 0.5 MiB/s.
+        let (_, f) = drift_run(100, 2.0, 0.5);
+        assert!(
+            f.b.lo < 2.0 && 2.0 < f.b.hi && f.b.hi - f.b.lo < 0.05,
+            "{f:?}"
+        );
+        assert!(f.c.lo < 0.5 && 0.5 < f.c.hi, "{f:?}");
+        assert!(f.r2 > 0.99 && f.n == 200 && f.n_stop == 100, "{f:?}");
+    }
+
+    #[test]
+    fn drift_without_an_instance_cost_fits_no_cost() {
+        let (launch, f) = drift_run(100, 0.0, 1.0);
+        // The launches alone charge the drift to the instances.
+        assert!(launch > 0.9, "{launch}");
+        assert!(f.b.lo < 0.0 && 0.0 < f.b.hi && f.b.hi < 0.05, "{f:?}");
+        assert!((f.c.point - 1.0).abs() < 0.01, "{f:?}");
+    }
+
+    #[test]
+    fn drift_with_the_ramp_does_not_become_a_cost_as_crun_s_did() {
+        // This host on 2 Dec 2026: crun's launch-only slope 3.32 MiB per
+        // instance against a PSS of 0.14 MiB; the host drifted with the ramp.
+        let (launch, f) = drift_run(200, 0.14, 3.2);
+        assert!((launch - 3.34).abs() < 0.05, "{launch}");
+        assert!(f.b.lo < 0.14 && 0.14 < f.b.hi && f.b.hi < 0.2, "{f:?}");
+        assert!(f.c.lo < 3.2 && 3.2 < f.c.hi, "{f:?}");
+    }
+
+    #[test]
+    fn a_failing_recorder_in_the_teardown_still_stops_everything() {
+        let env = fake(None);
+        let mem = host(&env);
+        let e = run(&env, &cfg(6, 0), 0, &mem, &unix_now, |r| match r {
+            Reading::Stop(s) if s.live == 3 => anyhow::bail!("disk full"),
+            _ => Ok(()),
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("disk full"));
+        assert_eq!(env.live.load(Ordering::SeqCst), 0);
+    }
+
     #[test]
     fn a_resumed_run_relaunches_what_was_measured_and_records_the_rest() {
         let env = fake(None);
         let mem = host(&env);
-        let o = run(&env, &cfg(5, 100), 2, &mem, |_| Ok(())).unwrap();
+        let o = run(&env, &cfg(5, 100), 2, &mem, &unix_now, |_| Ok(())).unwrap();
         assert_eq!(env.launched.load(Ordering::SeqCst), 5);
         assert_eq!(
             o.points.iter().map(|p| p.instance).collect::<Vec<_>>(),
@@ -429,7 +624,7 @@ mod tests {
         // Everything measured already: nothing launched, nothing recorded.
         let env = fake(None);
         let mem = host(&env);
-        let o = run(&env, &cfg(3, 100), 3, &mem, |_| Ok(())).unwrap();
+        let o = run(&env, &cfg(3, 100), 3, &mem, &unix_now, |_| Ok(())).unwrap();
         assert!(o.points.is_empty());
         assert_eq!(env.launched.load(Ordering::SeqCst), 0);
     }
@@ -439,7 +634,7 @@ mod tests {
         let env = fake(None);
         let mem = host(&env);
         // 1000 - 10k < 955 after 5 instances.
-        let o = run(&env, &cfg(50, 955), 0, &mem, |_| Ok(())).unwrap();
+        let o = run(&env, &cfg(50, 955), 0, &mem, &unix_now, |_| Ok(())).unwrap();
         assert_eq!(o.ended, Ended::MemFloor);
         assert_eq!(o.points.len(), 5);
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
@@ -449,15 +644,15 @@ mod tests {
     fn errors_stop_every_instance() {
         let env = fake(Some(4));
         let mem = host(&env);
-        let e = run(&env, &cfg(10, 0), 0, &mem, |_| Ok(())).unwrap_err();
+        let e = run(&env, &cfg(10, 0), 0, &mem, &unix_now, |_| Ok(())).unwrap_err();
         assert!(format!("{e:#}").contains("instance 4 never ready"), "{e:#}");
         assert_eq!(env.launched.load(Ordering::SeqCst), 4);
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
         // A failing recorder too.
         let env = fake(None);
         let mem = host(&env);
-        let e = run(&env, &cfg(10, 0), 0, &mem, |p| {
-            if p.instance == 3 {
+        let e = run(&env, &cfg(10, 0), 0, &mem, &unix_now, |r| {
+            if matches!(r, Reading::Launch(p) if p.instance == 3) {
                 anyhow::bail!("disk full")
             }
             Ok(())

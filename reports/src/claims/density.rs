@@ -21,23 +21,21 @@ pub(super) const FOOTPRINT_WHAT: &str = "the memory attributable to one idle ins
 /// slope of the host's used memory against the count, which includes kernel
 /// objects PSS cannot see), or its mean PSS where no slope could be fitted.
 pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<ClaimResult> {
-    use crate::density::DensitySummary;
+    use crate::density::{Cost, DensitySummary};
     let d = &cx.facts.density;
     let conts: Vec<&DensitySummary> = d.iter().filter(|s| s.env == "container").collect();
     if conts.is_empty() {
         return None;
     }
-    // The slope of the host's used memory against the live instances
-    // decides; an instance's PSS is shown beside it but decides nothing
-    // (it misses the kernel's objects and falls as pages are shared).
-    let cost = |s: &DensitySummary| -> Option<(crate::stats::Estimate, &'static str)> {
-        s.marginal_mib
-            .filter(|m| m.point > 0.0)
-            .map(|m| (m, "host memory per extra instance (least-squares slope)"))
+    // The host-memory slope decides when it is plausible (it sees kernel
+    // objects PSS misses); else the PSS measured directly, labelled; never
+    // a flagged slope ([`DensitySummary::cost`]).
+    let cost = |s: &DensitySummary| -> Option<(crate::stats::Estimate, String)> {
+        s.cost().ok().map(|c| (c.est, c.how))
     };
     let words = |s: &DensitySummary| {
         format!(
-            "{}: {} instances run, PSS {} per instance, host memory per extra instance {}{}",
+            "{}: {} instances run, PSS {} per instance, host memory per extra instance {}{}{}",
             s.env_id,
             s.instances,
             s.pss_mib
@@ -51,6 +49,16 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
                     num(b)
                 ),
                 _ => String::new(),
+            },
+            match s.cost() {
+                Ok(Cost {
+                    distrust: Some(why),
+                    ..
+                }) => format!(
+                    "; the host-memory slope cannot be trusted here ({why}), so the PSS decides"
+                ),
+                Ok(_) => String::new(),
+                Err(why) => format!("; not decided: {why}"),
             }
         )
     };
@@ -76,13 +84,16 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
         .iter()
         .filter_map(|s| cost(s).map(|c| (c, *s)))
         .max_by(|x, y| x.0 .0.point.total_cmp(&y.0 .0.point));
+    let heaviest = heaviest
+        .as_ref()
+        .map(|((e, how), s)| ((*e, how.as_str()), *s));
     let l1 = "a host holds hundreds or thousands of containers";
     let p1 = match (heaviest, host_memory_bytes) {
         (None, _) => {
             let why: Vec<String> = conts.iter().map(|s| words(s)).collect();
             let mut p = not_measured(
                 l1,
-                "no positive slope of host memory per instance",
+                "no trusted memory per instance",
                 "the density experiment with enough instances for a slope (`isobench run --experiment density --env container --instances 200`)",
             );
             p.text = format!(
@@ -123,7 +134,7 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
                         format!("an extrapolation from the {ran} containers actually run at once")
                     };
                     format!(
-                        "Density experiment ({how}, the heaviest runtime): {}. About {n:.0} containers per host by memory ({range} by the slope's interval; \"hundreds\" means ≥ {HUNDREDS:.0}): {scale}.",
+                        "Density experiment ({how}, the heaviest runtime): {}. About {n:.0} containers per host by memory ({range} by its interval; \"hundreds\" means ≥ {HUNDREDS:.0}): {scale}.",
                         words(s),
                     )
                 },

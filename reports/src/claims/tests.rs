@@ -338,7 +338,7 @@ fn the_old_footprint_measure_decides_nothing() {
 }
 
 #[test]
-fn c4_without_a_slope_says_why_instead_of_deciding() {
+fn c4_without_a_trusted_slope_decides_from_the_pss_and_says_why() {
     let mut rs = testdata::fixture_run(3, 1.0).records;
     // Two instances: no slope; and a container whose memory fell.
     rs.extend(testdata::density_records(
@@ -357,14 +357,90 @@ fn c4_without_a_slope_says_why_instead_of_deciding() {
     ));
     let v = verdicts(&rs);
     let p = part(&v[3], "hundreds");
-    assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+    assert_eq!(p.verdict, Verdict::Supported, "{p:?}");
     assert!(
-        p.text.contains("cannot be estimated (2 instance(s)"),
+        p.text.contains("direct per-instance footprint")
+            && p.text
+                .contains("cannot be trusted here (no slope (2 instance(s)"),
         "{}",
         p.text
     );
-    assert!(p.text.contains("negative"), "{}", p.text);
+    // Each container's figure says why its slope decides nothing.
+    let runc = p
+        .figures
+        .iter()
+        .find(|f| f.env_id == "container-runc")
+        .unwrap();
+    assert!(
+        runc.value.contains("negative") && runc.value.contains("the slope is not positive"),
+        "{}",
+        runc.value
+    );
     assert!(!p.text.contains('?'), "{}", p.text);
+    // No PSS either: nothing decides, and the text says why.
+    for r in &mut rs {
+        if r.workload == crate::density::WORKLOAD {
+            r.metrics.remove("instance_pss_mib");
+        }
+    }
+    let v = verdicts(&rs);
+    let p = part(&v[3], "hundreds");
+    assert_eq!(p.verdict, Verdict::NotMeasured, "{p:?}");
+    assert!(
+        p.text
+            .contains("No container's memory per instance could be estimated")
+            && p.text.contains("no PSS was measured")
+            && !p.text.contains('?'),
+        "{}",
+        p.text
+    );
+}
+
+#[test]
+fn c4_from_a_drifting_host_is_decided_by_the_fit_over_the_teardown_not_the_drift() {
+    // crun on this host, 2 Dec 2026: PSS 0.14 MiB, launch-only slope 3.32.
+    let mut rs = testdata::fixture_run(3, 1.0).records;
+    rs.extend(testdata::drifting_density_records(
+        "container-crun",
+        200,
+        0.14,
+        0.14,
+        3.2,
+        true,
+    ));
+    let v = verdicts(&rs);
+    let p = part(&v[3], "hundreds");
+    assert_eq!(p.verdict, Verdict::Supported, "{p:?}");
+    assert!(
+        p.text.contains("over the launches and the teardown")
+            && p.text.contains("drift c 3.20")
+            && p.text.contains("disagrees with b"),
+        "{}",
+        p.text
+    );
+    // The decided number is b (about 0.14 MiB), not the launch-only 3.3.
+    let n = p.figures[0].number.as_ref().unwrap();
+    assert!((n.point - 0.14).abs() < 0.01, "{n:?}");
+    // Launches only: the slope misses the PSS and the PSS decides, labelled.
+    let mut rs = testdata::fixture_run(3, 1.0).records;
+    rs.extend(testdata::drifting_density_records(
+        "container-crun",
+        200,
+        0.14,
+        0.14,
+        3.2,
+        false,
+    ));
+    let v = verdicts(&rs);
+    let p = part(&v[3], "hundreds");
+    assert_eq!(p.verdict, Verdict::Supported, "{p:?}");
+    assert!(
+        p.text.contains("direct per-instance footprint") && p.text.contains("misses"),
+        "{}",
+        p.text
+    );
+    let n = p.figures[0].number.as_ref().unwrap();
+    assert!((n.point - 0.14).abs() < 1e-9, "{n:?}");
 }
 
 #[test]
@@ -393,7 +469,7 @@ fn c4_is_decided_by_the_density_experiment_when_there_is_one() {
         "{text}"
     );
     assert!(
-        text.contains("by the slope's interval") && !text.contains('?'),
+        text.contains("by its interval") && !text.contains('?'),
         "{text}"
     );
     assert_eq!(part(c4, "few VMs").verdict, Verdict::Supported, "{c4:?}");

@@ -209,7 +209,7 @@ pub fn density_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<String>
 }
 
 /// What the density table's columns mean.
-pub const DENSITY_NOTE: &str = "Idle instances launched one at a time and kept alive. PSS: proportional set size of all of an instance's processes (mean with its 95% t interval). Host memory per extra instance: least-squares slope of the host's used memory against the number of live instances, with its 95% interval; it includes kernel memory (cgroups, namespaces, page tables) that PSS does not see, and is noisy when instances are small against the host's own drift.";
+pub const DENSITY_NOTE: &str = "Idle instances launched one at a time and kept alive. PSS: proportional set size of all of an instance's processes (mean with its 95% t interval). Host memory per extra instance: b of the least-squares fit used = a + b·instances + c·time over the launches and the one-at-a-time teardown (c: the host's own drift, MiB/s), with its 95% interval, beside the launch-only slope (older runs: that slope only); it includes kernel memory (cgroups, namespaces, page tables) that PSS does not see. C4 trusts it only with R² ≥ 0.5 and an interval reaching 0.5× to 2× + 1 MiB of the PSS; else the PSS decides.";
 
 /// The noisy-neighbour table (claim C5): one row per (environment,
 /// placement), one column per (victim metric, antagonist); each cell the
