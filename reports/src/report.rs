@@ -43,6 +43,8 @@ pub struct Facts {
     pub density: Vec<crate::density::DensitySummary>,
     /// Permission checks, one per setup (claim C6).
     pub permissions: Vec<crate::permissions::PermissionRow>,
+    /// The cpu workload's ISA paths per environment (claim C1's ISA reason).
+    pub isa: Vec<crate::isa::IsaRow>,
 }
 
 /// The label of STREAM figures of a variant (`plain`, `tuned`).
@@ -66,6 +68,7 @@ pub struct FactsBuilder {
     seen_valid: std::collections::HashSet<(String, String)>,
     seen_invalid: std::collections::HashSet<(String, String)>,
     experiments: Vec<ResultRecord>,
+    isa: crate::isa::IsaBuilder,
 }
 
 impl FactsBuilder {
@@ -73,6 +76,7 @@ impl FactsBuilder {
         if crate::analysis::EXPERIMENT_WORKLOADS.contains(&r.workload.as_str()) {
             self.experiments.push(r.clone());
         }
+        self.isa.push(r);
         let (list, seen) = if r.valid {
             (&mut self.valid, &mut self.seen_valid)
         } else {
@@ -111,6 +115,7 @@ impl FactsBuilder {
                 .collect(),
             density_series,
             permissions: crate::permissions::rows(&self.experiments),
+            isa: self.isa.finish(),
             ..Facts::default()
         };
         for (key, params) in self.valid.into_iter().chain(self.invalid) {

@@ -558,20 +558,7 @@ pub fn measure(cfg: &CpuConfig, threads: usize) -> Result<CpuMeasurement, String
     // best: on a shared or nested host a block that loses the CPU for a
     // moment measures the host's other work (1-thread GFLOP/s had a CV of
     // 4-7% over 40 runs when timed as one block, against 1% for primes).
-    let n = cfg.matrix_n;
-    let a = fill_matrix(n, 1);
-    let b = fill_matrix(n, 2);
-    let mut c = vec![0.0; n * n];
-    let once = dgemm_parallel(path, &a, &b, &mut c, n, threads, 1);
-    let block = min_time.as_secs_f64() / DGEMM_BLOCKS as f64;
-    let reps = (block / once.as_secs_f64().max(1e-9))
-        .ceil()
-        .clamp(1.0, 1e6) as u64;
-    let t = (0..DGEMM_BLOCKS)
-        .map(|_| dgemm_parallel(path, &a, &b, &mut c, n, threads, reps).as_secs_f64())
-        .fold(f64::INFINITY, f64::min);
-    let gflops = 2.0 * (n as f64).powi(3) * reps as f64 / t / 1e9;
-    let mm_check = check_dgemm(&a, &b, &c, n);
+    let (gflops, reps, mm_check) = measure_dgemm(cfg, threads, path);
 
     let check = match (prime_check, mm_check) {
         (Ok(p), Ok(m)) => Ok(format!("primes: {p}; dgemm: {m}")),
@@ -588,6 +575,36 @@ pub fn measure(cfg: &CpuConfig, threads: usize) -> Result<CpuMeasurement, String
         dgemm_path: path,
         check,
     })
+}
+
+/// The matrix multiply alone on `path` with `threads` threads: GFLOP/s of
+/// the best timed block, products per block, and the checksum verdict.
+/// Used by [`measure`], and on its own for the baseline path beside a tuned
+/// one (what a CPU model hiding the tuned path's features would leave).
+///
+/// # Panics
+/// If the CPU does not offer `path`.
+pub fn measure_dgemm(
+    cfg: &CpuConfig,
+    threads: usize,
+    path: DgemmPath,
+) -> (f64, u64, Result<String, String>) {
+    let min_time = Duration::from_millis(cfg.min_time_ms.max(1));
+    let n = cfg.matrix_n;
+    let a = fill_matrix(n, 1);
+    let b = fill_matrix(n, 2);
+    let mut c = vec![0.0; n * n];
+    let once = dgemm_parallel(path, &a, &b, &mut c, n, threads, 1);
+    let block = min_time.as_secs_f64() / DGEMM_BLOCKS as f64;
+    let reps = (block / once.as_secs_f64().max(1e-9))
+        .ceil()
+        .clamp(1.0, 1e6) as u64;
+    let t = (0..DGEMM_BLOCKS)
+        .map(|_| dgemm_parallel(path, &a, &b, &mut c, n, threads, reps).as_secs_f64())
+        .fold(f64::INFINITY, f64::min);
+    let gflops = 2.0 * (n as f64).powi(3) * reps as f64 / t / 1e9;
+    let check = check_dgemm(&a, &b, &c, n);
+    (gflops, reps, check)
 }
 
 #[cfg(test)]

@@ -472,6 +472,24 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
         ),
     );
     let mut check = all.check;
+    // What a CPU model without the tuned path's features would leave: the
+    // baseline path's rate beside the tuned one, all threads, timed the same
+    // way right after it (recorded only with --isa auto; where auto already
+    // took the baseline, `gflops_baseline` is `gflops`, an alias).
+    let base = gflops_t.named("baseline");
+    if c.isa == cpu::IsaChoice::Auto {
+        if all.dgemm_path == cpu::DgemmPath::Baseline {
+            b.metric_named(gflops_t, &base, all.gflops);
+            b.alias(&base, gflops.stem());
+        } else {
+            let (g, reps, bcheck) = cpu::measure_dgemm(c, c.threads, cpu::DgemmPath::Baseline);
+            b.metric_named(gflops_t, &base, g);
+            b.info("dgemm_baseline_reps", reps);
+            if let Err(e) = bcheck {
+                check = Err(format!("baseline path: {e}"));
+            }
+        }
+    }
     if c.threads > 1 {
         let one = cpu::measure(c, 1)?;
         b.metric_named(primes_t, &primes_t.named("1t"), one.primes_per_s);
@@ -663,11 +681,20 @@ mod tests {
         let auto = cpu::IsaChoice::Auto.select().unwrap();
         assert_eq!(r.info["dgemm_path"], auto.name());
         assert_eq!(r.info["dgemm_variant"], auto.variant());
+        assert!(r.metrics["gflops_baseline"] > 0.0);
+        assert_eq!(
+            r.aliases.contains_key("gflops_baseline"),
+            auto == cpu::DgemmPath::Baseline
+        );
         let r = run_args("cpu --threads 1 --primes-max 1000 --matrix-n 16 --isa baseline");
         assert!(r.valid, "{r:?}");
         assert_eq!(r.params["isa"], "baseline");
         assert_eq!(r.info["dgemm_path"], "sse2");
         assert_eq!(r.info["dgemm_variant"], "baseline");
+        assert!(
+            !r.metrics.contains_key("gflops_baseline"),
+            "forced: one path"
+        );
         let r = run_args("startup");
         assert!(r.valid && r.metrics.is_empty());
         assert!(r.info["isa"].starts_with("x86-64") || !cfg!(target_arch = "x86_64"));
