@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 /// One environment's cpu records, seen through their ISA.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IsaRow {
+    /// Environment class (`native`, `container`, `vm`, ...).
+    pub env: String,
     pub env_id: String,
     /// The VM's `-cpu` model (`None` outside VMs).
     pub cpu_model: Option<String>,
@@ -75,6 +77,7 @@ impl IsaBuilder {
         let row = self.rows.entry(r.env_id.clone()).or_insert_with(|| {
             self.order.push(r.env_id.clone());
             IsaRow {
+                env: r.env.clone(),
                 env_id: r.env_id.clone(),
                 cpu_model: (r.env == "vm")
                     .then(|| r.env_detail.get("cpu").cloned())
@@ -99,11 +102,19 @@ impl IsaBuilder {
         }
     }
 
+    /// Native first, then containers, then VMs; first seen within a class.
     pub fn finish(mut self) -> Vec<IsaRow> {
-        self.order
+        let mut rows: Vec<IsaRow> = self
+            .order
             .iter()
             .filter_map(|e| self.rows.remove(e))
-            .collect()
+            .collect();
+        rows.sort_by_key(|r| match r.env.as_str() {
+            "native" => 0,
+            "vm" => 2,
+            _ => 1,
+        });
+        rows
     }
 }
 
@@ -165,7 +176,7 @@ mod tests {
 
     #[test]
     fn paths_per_environment_and_the_paired_ratio() {
-        let mut recs = vec![];
+        let mut recs = vec![cpu("vm", "vm-kvm", 0, "avx512f", 15.0, Some(5.0))];
         for (rep, (g, b)) in [(16.0, 5.0), (17.0, 5.2), (16.5, 5.1)]
             .into_iter()
             .enumerate()
@@ -185,7 +196,7 @@ mod tests {
         bad.valid = false;
         recs.push(bad);
         let rows = rows(&recs);
-        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows.len(), 3, "{rows:?}");
         let n = &rows[0];
         assert_eq!(
             (n.env_id.as_str(), n.paths.clone()),
@@ -196,7 +207,7 @@ mod tests {
         assert_eq!(reps, 3);
         assert!(e.lo < e.point && e.point < e.hi, "{e:?}");
         assert!((3.1..3.4).contains(&e.point), "{e:?}");
-        let v = &rows[1];
+        let v = rows.iter().find(|r| r.env_id == "vm-tcg").unwrap();
         assert_eq!(v.paths, ["sse2"]);
         assert_eq!(v.cpu_model.as_deref(), Some("qemu64"));
         assert!(v.emulated());
