@@ -639,4 +639,42 @@ mod tests {
         };
         assert_eq!(ratio_text(triad, &tiny), "0.012× [0.010, 0.015] (n=3)");
     }
+
+    #[test]
+    fn the_isa_table_appears_where_cpu_records_carry_a_path() {
+        let mut run = crate::testdata::fixture_run(3, 1.0);
+        let md = |run: &Run| {
+            let r = render(run, StatsOptions::default()).unwrap();
+            let f = r.files.iter().find(|f| f.name == "summary.md").unwrap();
+            String::from_utf8(f.bytes.clone()).unwrap()
+        };
+        assert!(!md(&run).contains("## ISA"), "no path recorded: no table");
+        for r in run.records.iter_mut().filter(|r| r.workload == "cpu") {
+            let native = r.env == "native";
+            let path = if native { "avx2+fma" } else { "sse2" };
+            r.info.insert("dgemm_path".into(), path.into());
+            let variant = if native { "tuned" } else { "baseline" };
+            r.info.insert("dgemm_variant".into(), variant.into());
+            let g = r.metrics["gflops"];
+            let base = if native {
+                g / (2.5 + 0.01 * r.rep as f64)
+            } else {
+                g
+            };
+            r.metrics.insert("gflops_baseline".into(), base);
+        }
+        let text = md(&run);
+        assert!(text.contains("## ISA"), "{text}");
+        let row = text
+            .lines()
+            .skip_while(|l| !l.starts_with("## ISA"))
+            .find(|l| l.starts_with("| native |"))
+            .expect("a native row");
+        assert!(
+            row.contains("avx2+fma (tuned)") && row.contains("(n=3)"),
+            "{row}"
+        );
+        assert!(row.contains("2.5"), "{row}");
+        assert!(text.contains("sse2 (baseline)"), "{text}");
+    }
 }
