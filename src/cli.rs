@@ -85,6 +85,9 @@ pub struct RunArgs {
     /// Guest memory in MiB [default: sized from the workloads and the guest overhead a test boot measures].
     #[arg(long = "vm-memory")]
     pub vm_memory: Option<u64>,
+    /// VM CPU model: host, max, qemu64 or a named QEMU model, optionally with ,+FLAG/,-FLAG [default: host under KVM, max under TCG].
+    #[arg(long = "vm-cpu")]
+    pub vm_cpu: Option<String>,
     /// STREAM variant: plain (STREAM as written) or tuned (non-temporal stores, labelled tuned).
     #[arg(long, default_value = "plain", value_parser = PossibleValuesParser::new(["plain", "tuned"]))]
     pub stream: String,

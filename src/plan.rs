@@ -172,6 +172,8 @@ pub struct PlanInput {
     pub machine: String,
     pub kernel: Option<PathBuf>,
     pub vm_memory_mib: Option<u64>,
+    /// `--vm-cpu`: QEMU's `-cpu` model (checked against `-cpu help` before).
+    pub vm_cpu: Option<String>,
     pub seed: Option<u64>,
     pub timeout_s: Option<u64>,
     pub out: Option<PathBuf>,
@@ -346,7 +348,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
                     kernel: input.kernel.clone(),
                     vcpus: threads,
                     memory_mib,
-                    cpu_model: None,
+                    cpu_model: input.vm_cpu.clone(),
                 }),
             }),
         }
@@ -604,7 +606,15 @@ mod tests {
         assert!(build(&i).unwrap_err().0.contains("too small"));
         i.vm_memory_mib = Some(2048);
         match &build(&i).unwrap().envs[0] {
-            Column::Vm { vmm: Vmm::Qemu(v) } => assert_eq!(v.memory_mib, Some(2048)),
+            Column::Vm { vmm: Vmm::Qemu(v) } => {
+                assert_eq!(v.memory_mib, Some(2048));
+                assert_eq!(v.cpu_model, None, "QEMU's default unless --vm-cpu");
+            }
+            e => panic!("{e:?}"),
+        }
+        i.vm_cpu = Some("qemu64".into());
+        match &build(&i).unwrap().envs[0] {
+            Column::Vm { vmm: Vmm::Qemu(v) } => assert_eq!(v.cpu_model.as_deref(), Some("qemu64")),
             e => panic!("{e:?}"),
         }
     }

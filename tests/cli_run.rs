@@ -186,6 +186,10 @@ fn bad_input_is_one_line_and_exit_2() {
             "--runtime does nothing without --env container",
         ),
         (
+            &["--vm-cpu", "max"][..],
+            "--vm-cpu does nothing without --env vm",
+        ),
+        (
             &["--instances", "3"][..],
             "--instances does nothing without --experiment",
         ),
@@ -207,6 +211,31 @@ fn bad_input_is_one_line_and_exit_2() {
         &["run", "--resume", o, "--reps", "2"],
         "--reps does nothing with --resume",
     );
+    // A VM CPU model QEMU does not list (checked against `-cpu help`).
+    let qemu_here = std::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    exit_2_with_one_line(
+        &["run", "--env", "vm", "--vm-cpu", "qemu65", "--out", o],
+        if qemu_here {
+            "unknown VM CPU model 'qemu65' (qemu-system-x86_64 lists"
+        } else {
+            "--vm-cpu qemu65: cannot list QEMU's CPU models"
+        },
+    );
+    if qemu_here {
+        exit_2_with_one_line(
+            &["run", "--env", "vm", "--vm-cpu", "qemu65", "--out", o],
+            "did you mean 'qemu64'?",
+        );
+        exit_2_with_one_line(
+            &[
+                "run", "--env", "vm", "--accel", "tcg", "--vm-cpu", "host", "--out", o,
+            ],
+            "--vm-cpu host needs KVM",
+        );
+    }
     exit_2_with_one_line(&["run", "--threads", "0", "--out", o], "--threads");
     exit_2_with_one_line(&["run", "--reps", "0", "--out", o], "--reps");
     exit_2_with_one_line(
@@ -310,6 +339,7 @@ fn the_workload_binary_rejects_bad_sizes() {
         &["membw", "--size", "0"][..],
         &["membw", "--threads", "0"][..],
         &["randacc", "--log2-table", "0"][..],
+        &["cpu", "--isa", "avx3"][..],
         &["nosuch"][..],
     ] {
         let o = Command::new(workload_bin()).args(args).output().unwrap();

@@ -12,6 +12,7 @@ pub mod export;
 pub mod gate;
 pub mod history;
 pub mod history_page;
+pub mod isa;
 pub mod load;
 pub mod metric;
 pub mod multi;

@@ -43,6 +43,8 @@ pub struct Facts {
     pub density: Vec<crate::density::DensitySummary>,
     /// Permission checks, one per setup (claim C6).
     pub permissions: Vec<crate::permissions::PermissionRow>,
+    /// The cpu workload's ISA paths per environment (claim C1's ISA reason).
+    pub isa: Vec<crate::isa::IsaRow>,
 }
 
 /// The label of STREAM figures of a variant (`plain`, `tuned`).
@@ -66,6 +68,7 @@ pub struct FactsBuilder {
     seen_valid: std::collections::HashSet<(String, String)>,
     seen_invalid: std::collections::HashSet<(String, String)>,
     experiments: Vec<ResultRecord>,
+    isa: crate::isa::IsaBuilder,
 }
 
 impl FactsBuilder {
@@ -73,6 +76,7 @@ impl FactsBuilder {
         if crate::analysis::EXPERIMENT_WORKLOADS.contains(&r.workload.as_str()) {
             self.experiments.push(r.clone());
         }
+        self.isa.push(r);
         let (list, seen) = if r.valid {
             (&mut self.valid, &mut self.seen_valid)
         } else {
@@ -111,6 +115,7 @@ impl FactsBuilder {
                 .collect(),
             density_series,
             permissions: crate::permissions::rows(&self.experiments),
+            isa: self.isa.finish(),
             ..Facts::default()
         };
         for (key, params) in self.valid.into_iter().chain(self.invalid) {
@@ -633,5 +638,43 @@ mod tests {
             method: String::new(),
         };
         assert_eq!(ratio_text(triad, &tiny), "0.012× [0.010, 0.015] (n=3)");
+    }
+
+    #[test]
+    fn the_isa_table_appears_where_cpu_records_carry_a_path() {
+        let mut run = crate::testdata::fixture_run(3, 1.0);
+        let md = |run: &Run| {
+            let r = render(run, StatsOptions::default()).unwrap();
+            let f = r.files.iter().find(|f| f.name == "summary.md").unwrap();
+            String::from_utf8(f.bytes.clone()).unwrap()
+        };
+        assert!(!md(&run).contains("## ISA"), "no path recorded: no table");
+        for r in run.records.iter_mut().filter(|r| r.workload == "cpu") {
+            let native = r.env == "native";
+            let path = if native { "avx2+fma" } else { "sse2" };
+            r.info.insert("dgemm_path".into(), path.into());
+            let variant = if native { "tuned" } else { "baseline" };
+            r.info.insert("dgemm_variant".into(), variant.into());
+            let g = r.metrics["gflops"];
+            let base = if native {
+                g / (2.5 + 0.01 * r.rep as f64)
+            } else {
+                g
+            };
+            r.metrics.insert("gflops_baseline".into(), base);
+        }
+        let text = md(&run);
+        assert!(text.contains("## ISA"), "{text}");
+        let row = text
+            .lines()
+            .skip_while(|l| !l.starts_with("## ISA"))
+            .find(|l| l.starts_with("| native |"))
+            .expect("a native row");
+        assert!(
+            row.contains("avx2+fma (tuned)") && row.contains("(n=3)"),
+            "{row}"
+        );
+        assert!(row.contains("2.5"), "{row}");
+        assert!(text.contains("sse2 (baseline)"), "{text}");
     }
 }

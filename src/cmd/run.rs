@@ -33,6 +33,7 @@ pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
         machine: a.machine.clone().unwrap_or_else(|| "microvm".into()),
         kernel: a.kernel.clone(),
         vm_memory_mib: a.vm_memory,
+        vm_cpu: a.vm_cpu.clone(),
         seed: a.seed,
         timeout_s: a.timeout,
         out: a.out.clone(),
@@ -74,6 +75,7 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
         (a.machine.is_some(), "--machine"),
         (a.kernel.is_some(), "--kernel"),
         (a.vm_memory.is_some(), "--vm-memory"),
+        (a.vm_cpu.is_some(), "--vm-cpu"),
         (a.threads.is_some(), "--threads"),
         (a.reps.is_some(), "--reps"),
         (a.warmup.is_some(), "--warmup"),
@@ -120,6 +122,15 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
                 "with --resume: the run continues the plan it started with",
             )?;
         }
+    }
+    if let Some(m) = &a.vm_cpu {
+        refuse(
+            a.experiment.is_none() && !a.env.iter().any(|e| e.trim() == "vm"),
+            "--vm-cpu",
+            "without --env vm",
+        )?;
+        crate::vm::qemu::check_cpu_model_here(m, a.accel.as_deref().unwrap_or("auto"))
+            .map_err(usage)?;
     }
     // Every --runtime is parsed (and an unknown one refused) up front.
     for r in &a.runtime {

@@ -296,6 +296,81 @@ pub fn parse_qemu_version(output: &str) -> Option<String> {
     .filter(|s| !s.is_empty())
 }
 
+/// The CPU models and CPUID flags of `qemu-system-x86_64 -cpu help`: model
+/// lines read `x86 NAME   description`, flags follow "Recognized CPUID
+/// flags:" as space-separated words.
+pub fn parse_cpu_help(output: &str) -> (Vec<String>, Vec<String>) {
+    let mut models = Vec::new();
+    let mut flags = Vec::new();
+    let mut in_flags = false;
+    for line in output.lines() {
+        if line.starts_with("Recognized CPUID flags") {
+            in_flags = true;
+        } else if in_flags {
+            flags.extend(line.split_whitespace().map(String::from));
+        } else if let Some(rest) = line.strip_prefix("x86 ") {
+            if let Some(name) = rest.split_whitespace().next() {
+                models.push(name.to_string());
+            }
+        }
+    }
+    (models, flags)
+}
+
+/// Check a `--vm-cpu` value (`MODEL` or `MODEL,+flag,-flag`) against what
+/// `-cpu help` lists; the error is one line naming the problem, with the
+/// closest known name. `host` needs KVM (QEMU refuses it under TCG).
+pub fn check_cpu_model(value: &str, help: &str, accel: &str) -> Result<(), String> {
+    let (models, flags) = parse_cpu_help(help);
+    if models.is_empty() {
+        return Err(format!(
+            "--vm-cpu {value}: {} -cpu help listed no CPU models",
+            crate::env::vm::QEMU_BIN
+        ));
+    }
+    let mut parts = value.split(',');
+    let model = parts.next().unwrap_or_default().trim();
+    if !models.iter().any(|m| m == model) {
+        return Err(format!(
+            "unknown VM CPU model '{model}' ({} lists {} models, e.g. host, max, qemu64, Skylake-Client){}",
+            crate::env::vm::QEMU_BIN,
+            models.len(),
+            crate::cmd::select::did_you_mean(model, models.iter().map(String::as_str))
+        ));
+    }
+    if model == "host" && accel == "tcg" {
+        return Err(
+            "--vm-cpu host needs KVM (QEMU refuses it under --accel tcg); use max or a named model"
+                .into(),
+        );
+    }
+    for f in parts {
+        let name = f.trim().trim_start_matches(['+', '-']);
+        if !(f.starts_with('+') || f.starts_with('-')) || !flags.iter().any(|k| k == name) {
+            return Err(format!(
+                "--vm-cpu {value}: '{f}' is not +FLAG or -FLAG with a CPUID flag {} knows{}",
+                crate::env::vm::QEMU_BIN,
+                crate::cmd::select::did_you_mean(name, flags.iter().map(String::as_str))
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Run `qemu-system-x86_64 -cpu help` and check `value` against it.
+pub fn check_cpu_model_here(value: &str, accel: &str) -> Result<(), String> {
+    let out = std::process::Command::new(crate::env::vm::QEMU_BIN)
+        .args(["-cpu", "help"])
+        .output()
+        .map_err(|e| {
+            format!(
+                "--vm-cpu {value}: cannot list QEMU's CPU models ({} -cpu help: {e})",
+                crate::env::vm::QEMU_BIN
+            )
+        })?;
+    check_cpu_model(value, &String::from_utf8_lossy(&out.stdout), accel)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,5 +549,33 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("-append 'console=ttyS0 "), "{s}");
+    }
+
+    #[test]
+    fn cpu_models_are_checked_against_qemus_list() {
+        let help = "Available CPUs:\nx86 486                   (alias configured by machine type)\nx86 qemu64                (alias configured by machine type)\nx86 Skylake-Client        Intel Core Processor (Skylake)\nx86 host                  processor with all supported host features\nx86 max                   Enables all features\n\nRecognized CPUID flags:\n  avx avx2 fma\n  sse2 x2apic\n";
+        let (models, flags) = parse_cpu_help(help);
+        assert_eq!(models, ["486", "qemu64", "Skylake-Client", "host", "max"]);
+        assert_eq!(flags, ["avx", "avx2", "fma", "sse2", "x2apic"]);
+        for ok in ["max", "qemu64", "Skylake-Client", "qemu64,+avx2,-fma"] {
+            check_cpu_model(ok, help, "tcg").unwrap();
+        }
+        check_cpu_model("host", help, "kvm").unwrap();
+        let e = check_cpu_model("qemu65", help, "auto").unwrap_err();
+        assert!(
+            e.contains("unknown VM CPU model 'qemu65'") && e.contains("did you mean 'qemu64'?"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+        let e = check_cpu_model("host", help, "tcg").unwrap_err();
+        assert!(e.contains("needs KVM"), "{e}");
+        let e = check_cpu_model("max,+avx3", help, "tcg").unwrap_err();
+        assert!(
+            e.contains("'+avx3'") && e.contains("did you mean 'avx'?"),
+            "{e}"
+        );
+        let e = check_cpu_model("max,avx2", help, "tcg").unwrap_err();
+        assert!(e.contains("'avx2' is not +FLAG"), "{e}");
+        assert!(check_cpu_model("max", "", "tcg").is_err());
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! isobench-workload WORKLOAD [--KEY VALUE | --KEY=VALUE]...
-//!   cpu      [--threads N] [--primes-max M] [--matrix-n N] [--min-time-ms MS]
+//!   cpu      [--threads N] [--primes-max M] [--matrix-n N] [--min-time-ms MS] [--isa auto|baseline|avx2|avx512]
 //!   membw    [--threads N] [--passes P] [--size BYTES] [--stores normal|nt] [--pages base|huge]
 //!   randacc  [--threads N] [--log2-table L] [--pages base|huge]
 //!   latency  [--max-size BYTES] [--min-size BYTES] [--loads N] [--pages base|huge]
@@ -137,7 +137,7 @@ impl std::error::Error for ArgError {}
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
 usage: isobench-workload WORKLOAD [--KEY VALUE]...
-  cpu      [--threads N] [--primes-max M] [--matrix-n N] [--min-time-ms MS]
+  cpu      [--threads N] [--primes-max M] [--matrix-n N] [--min-time-ms MS] [--isa auto|baseline|avx2|avx512]
   membw    [--threads N] [--passes P] [--size BYTES] [--stores normal|nt] [--pages base|huge]
            (--size: bytes per array, default 4x the last-level cache)
   randacc  [--threads N] [--log2-table L] [--pages base|huge]
@@ -339,7 +339,7 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
         Workload::Cpu => {
             let f = Flags::parse(
                 rest,
-                &["threads", "primes-max", "matrix-n", "min-time-ms"],
+                &["threads", "primes-max", "matrix-n", "min-time-ms", "isa"],
                 name,
             )?;
             Command::Cpu(CpuConfig {
@@ -347,6 +347,12 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
                 primes_max: f.int("primes-max", 200_000, 3, 1 << 40)?,
                 matrix_n: f.int("matrix-n", 256, 8, 16384)? as usize,
                 min_time_ms: f.int("min-time-ms", crate::cpu::DEFAULT_MIN_TIME_MS, 10, 600_000)?,
+                isa: f
+                    .get("isa")
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(ArgError)?
+                    .unwrap_or_default(),
             })
         }
         Workload::Membw => {
@@ -583,6 +589,7 @@ mod tests {
                 primes_max: 1000,
                 matrix_n: 64,
                 min_time_ms: crate::cpu::DEFAULT_MIN_TIME_MS,
+                isa: crate::cpu::IsaChoice::Auto,
             })
         );
         assert_eq!(
@@ -660,6 +667,14 @@ mod tests {
         assert!(err("latency --max-size 0KiB").contains("greater than 0"));
         assert!(err("latency --max-size 8KiB").contains("below --min-size"));
         assert!(err("cpu --matrix 4").contains("unknown flag --matrix"));
+        assert!(err("cpu --isa avx3").contains("--isa 'avx3' is not one of"));
+        assert!(matches!(
+            p("cpu --isa baseline"),
+            Ok(Command::Cpu(CpuConfig {
+                isa: crate::cpu::IsaChoice::Force(crate::cpu::DgemmPath::Baseline),
+                ..
+            }))
+        ));
         assert!(err("cpu --threads").contains("needs a value"));
         assert!(err("cpu 4").contains("unexpected argument"));
         assert!(err("cpu --threads 1 --threads 2").contains("twice"));

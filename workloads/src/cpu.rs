@@ -38,6 +38,8 @@ pub struct CpuConfig {
     /// default). Shorter only where a run must be brief (the quick
     /// noisy-neighbour victim); recorded as a parameter.
     pub min_time_ms: u64,
+    /// The matrix multiply's code path (`--isa`, default auto).
+    pub isa: IsaChoice,
 }
 
 /// Default of [`CpuConfig::min_time_ms`].
@@ -117,14 +119,195 @@ pub fn fill_matrix(n: usize, seed: u64) -> Vec<f64> {
 const KB: usize = 128;
 const JB: usize = 256;
 
-/// C[row0..row0+rows] = A[row0..row0+rows] · B, with `c` the slab of C rows.
-///
-/// Inside each KB×JB block, 4×4 tiles of C are accumulated in registers
-/// (16 doubles = 8 SSE2 registers) over the block's k range: per k, two
-/// vector loads of B and four scalars of A feed 32 flops. Rows and columns
-/// that do not fill a tile take the plain i-k-j loop.
+/// A code path of the matrix multiply: the x86-64 baseline (SSE2, what the
+/// workload binary is compiled for) or a tuned path chosen at run time where
+/// the CPU offers it. The tuned paths are the same Rust kernel compiled with
+/// `#[target_feature]`, with a register tile as wide as the vector unit (two
+/// vectors per row of the 4-row tile) and fused multiply-adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DgemmPath {
+    /// SSE2, 4x4 tiles: the x86-64 baseline (every x86-64 CPU has it).
+    Baseline,
+    /// AVX2 with FMA, 4x8 tiles (tuned).
+    Avx2Fma,
+    /// AVX-512F, 4x16 tiles (tuned).
+    Avx512,
+}
+
+impl DgemmPath {
+    /// Best first: what `--isa auto` tries in order.
+    pub const ALL: [DgemmPath; 3] = [DgemmPath::Avx512, DgemmPath::Avx2Fma, DgemmPath::Baseline];
+
+    /// The name recorded as `dgemm_path`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DgemmPath::Baseline => "sse2",
+            DgemmPath::Avx2Fma => "avx2+fma",
+            DgemmPath::Avx512 => "avx512f",
+        }
+    }
+
+    /// `baseline` or `tuned` (recorded as `dgemm_variant`).
+    pub fn variant(self) -> &'static str {
+        match self {
+            DgemmPath::Baseline => "baseline",
+            _ => "tuned",
+        }
+    }
+
+    /// The register tile of C (rows x columns).
+    pub fn tile(self) -> &'static str {
+        match self {
+            DgemmPath::Baseline => "4x4",
+            DgemmPath::Avx2Fma => "4x8",
+            DgemmPath::Avx512 => "4x16",
+        }
+    }
+
+    /// Whether this CPU (as it reports itself, e.g. a VM's CPU model) runs
+    /// the path.
+    pub fn available(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                DgemmPath::Baseline => true,
+                DgemmPath::Avx2Fma => {
+                    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+                }
+                DgemmPath::Avx512 => std::is_x86_feature_detected!("avx512f"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == DgemmPath::Baseline
+        }
+    }
+}
+
+/// `cpu --isa`: which matrix-multiply path to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsaChoice {
+    /// The best path the CPU offers.
+    #[default]
+    Auto,
+    /// This path, or an error where the CPU lacks it (fails closed: never a
+    /// silent fallback).
+    Force(DgemmPath),
+}
+
+impl IsaChoice {
+    /// The `--isa` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            IsaChoice::Auto => "auto",
+            IsaChoice::Force(DgemmPath::Baseline) => "baseline",
+            IsaChoice::Force(DgemmPath::Avx2Fma) => "avx2",
+            IsaChoice::Force(DgemmPath::Avx512) => "avx512",
+        }
+    }
+
+    /// The path to run, or why it cannot run here.
+    pub fn select(self) -> Result<DgemmPath, String> {
+        match self {
+            IsaChoice::Auto => Ok(DgemmPath::ALL
+                .into_iter()
+                .find(|p| p.available())
+                .unwrap_or(DgemmPath::Baseline)),
+            IsaChoice::Force(p) if p.available() => Ok(p),
+            IsaChoice::Force(p) => Err(format!(
+                "--isa {}: this CPU does not offer {} (it offers {})",
+                self.name(),
+                p.name(),
+                DgemmPath::ALL
+                    .into_iter()
+                    .filter(|p| p.available())
+                    .map(DgemmPath::name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for IsaChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "auto" => IsaChoice::Auto,
+            "baseline" | "sse2" => IsaChoice::Force(DgemmPath::Baseline),
+            "avx2" => IsaChoice::Force(DgemmPath::Avx2Fma),
+            "avx512" => IsaChoice::Force(DgemmPath::Avx512),
+            _ => {
+                return Err(format!(
+                    "--isa '{s}' is not one of auto, baseline, avx2, avx512"
+                ))
+            }
+        })
+    }
+}
+
+/// C[row0..row0+rows] = A[row0..row0+rows] · B on the baseline path.
 #[inline(never)]
 pub fn dgemm_rows(a: &[f64], b: &[f64], c: &mut [f64], n: usize, row0: usize) {
+    dgemm_body::<4, false>(a, b, c, n, row0);
+}
+
+/// The same product on `path`.
+///
+/// # Panics
+/// If the CPU does not offer `path` (check with [`DgemmPath::available`]).
+pub fn dgemm_rows_on(path: DgemmPath, a: &[f64], b: &[f64], c: &mut [f64], n: usize, row0: usize) {
+    assert!(
+        path.available(),
+        "dgemm path {} not offered by this CPU",
+        path.name()
+    );
+    match path {
+        DgemmPath::Baseline => dgemm_rows(a, b, c, n, row0),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the assert above checked that the CPU has AVX2 and FMA.
+        DgemmPath::Avx2Fma => unsafe { dgemm_rows_avx2(a, b, c, n, row0) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the assert above checked that the CPU has AVX-512F.
+        DgemmPath::Avx512 => unsafe { dgemm_rows_avx512(a, b, c, n, row0) },
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => unreachable!("only the baseline path is available off x86-64"),
+    }
+}
+
+/// The kernel compiled for AVX2 with FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+#[inline(never)]
+fn dgemm_rows_avx2(a: &[f64], b: &[f64], c: &mut [f64], n: usize, row0: usize) {
+    dgemm_body::<8, true>(a, b, c, n, row0);
+}
+
+/// The kernel compiled for AVX-512F (with FMA, which every AVX-512 CPU has).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma,avx512f")]
+#[inline(never)]
+fn dgemm_rows_avx512(a: &[f64], b: &[f64], c: &mut [f64], n: usize, row0: usize) {
+    dgemm_body::<16, true>(a, b, c, n, row0);
+}
+
+/// C[row0..row0+rows] = A[row0..row0+rows] · B, with `c` the slab of C rows.
+///
+/// Inside each KB×JB block, 4×NR tiles of C are accumulated in registers over
+/// the block's k range: per k, NR doubles of B and four scalars of A feed
+/// 8·NR flops (the compiler vectorises the rows at the path's width). On the
+/// baseline path NR = 4 (16 doubles = 8 SSE2 registers); the tuned paths
+/// keep 8 vector registers of accumulators too. `FMA` uses fused multiply-adds (`mul_add`, which is a library
+/// call without the instruction, so only the tuned paths set it). Rows and
+/// columns that do not fill a tile take the plain i-k-j loop.
+#[inline(always)]
+fn dgemm_body<const NR: usize, const FMA: bool>(
+    a: &[f64],
+    b: &[f64],
+    c: &mut [f64],
+    n: usize,
+    row0: usize,
+) {
     c.fill(0.0);
     let rows = c.len() / n;
     let a = &a[row0 * n..(row0 + rows) * n];
@@ -133,25 +316,25 @@ pub fn dgemm_rows(a: &[f64], b: &[f64], c: &mut [f64], n: usize, row0: usize) {
         let kend = (kk + KB).min(n);
         for jj in (0..n).step_by(JB) {
             let jend = (jj + JB).min(n);
-            let jtiles = jj + (jend - jj) / 4 * 4;
+            let jtiles = jj + (jend - jj) / NR * NR;
             let mut i = 0;
             while i + 4 <= rows {
                 let ar = |r: usize| &a[(i + r) * n + kk..(i + r) * n + kend];
                 let (a0, a1, a2, a3) = (ar(0), ar(1), ar(2), ar(3));
-                for j in (jj..jtiles).step_by(4) {
-                    let mut acc = [[0.0f64; 4]; 4];
+                for j in (jj..jtiles).step_by(NR) {
+                    let mut acc = [[0.0f64; NR]; 4];
                     let ks = a0.iter().zip(a1).zip(a2.iter().zip(a3)).zip(kk..kend);
                     for (((&x0, &x1), (&x2, &x3)), k) in ks {
-                        let bk: &[f64; 4] =
-                            b[k * n + j..k * n + j + 4].try_into().expect("4 columns");
+                        let bk: &[f64; NR] =
+                            b[k * n + j..k * n + j + NR].try_into().expect("NR columns");
                         for (row, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
                             for (v, &bv) in row.iter_mut().zip(bk) {
-                                *v += x * bv;
+                                *v = if FMA { x.mul_add(bv, *v) } else { *v + x * bv };
                             }
                         }
                     }
                     for (r, row) in acc.iter().enumerate() {
-                        let cr = &mut c[(i + r) * n + j..(i + r) * n + j + 4];
+                        let cr = &mut c[(i + r) * n + j..(i + r) * n + j + NR];
                         for (cv, v) in cr.iter_mut().zip(row) {
                             *cv += v;
                         }
@@ -169,7 +352,9 @@ pub fn dgemm_rows(a: &[f64], b: &[f64], c: &mut [f64], n: usize, row0: usize) {
     }
 }
 
-/// The plain i-k-j loop over one block (rows of the slab `a`/`c`).
+/// The plain i-k-j loop over one block (rows of the slab `a`/`c`); inlined
+/// so that each path compiles it with its own features.
+#[inline(always)]
 fn block_ijk(
     a: &[f64],
     b: &[f64],
@@ -253,6 +438,8 @@ pub struct CpuMeasurement {
     pub primes_rounds: u64,
     pub gflops: f64,
     pub dgemm_reps: u64,
+    /// The matrix multiply's code path that ran.
+    pub dgemm_path: DgemmPath,
     pub check: Result<String, String>,
 }
 
@@ -273,6 +460,7 @@ fn slabs(n: usize, threads: usize) -> Vec<(usize, usize)> {
 
 /// Run all threads' slabs of one product `reps` times; returns the wall time.
 fn dgemm_parallel(
+    path: DgemmPath,
     a: &[f64],
     b: &[f64],
     c: &mut [f64],
@@ -297,14 +485,14 @@ fn dgemm_parallel(
             s.spawn(move || {
                 barrier.wait();
                 for _ in 0..reps {
-                    dgemm_rows(a, b, slab, n, row0);
+                    dgemm_rows_on(path, a, b, slab, n, row0);
                 }
             });
         }
         barrier.wait();
         let t0 = Instant::now();
         for _ in 0..reps {
-            dgemm_rows(a, b, slab_main, n, row0_main);
+            dgemm_rows_on(path, a, b, slab_main, n, row0_main);
         }
         t0
     })
@@ -312,8 +500,10 @@ fn dgemm_parallel(
     .elapsed()
 }
 
-/// Measure prime counting and the matrix multiply with `threads` threads.
-pub fn measure(cfg: &CpuConfig, threads: usize) -> CpuMeasurement {
+/// Measure prime counting and the matrix multiply with `threads` threads;
+/// an error where `cfg.isa` forces a path this CPU lacks.
+pub fn measure(cfg: &CpuConfig, threads: usize) -> Result<CpuMeasurement, String> {
+    let path = cfg.isa.select()?;
     // Primes: every thread counts the whole range, as many times as it takes
     // to last PRIMES_MIN_TIME (one calibration count first, which is also
     // the count that is checked). Why a minimum time: the same range is a
@@ -368,35 +558,53 @@ pub fn measure(cfg: &CpuConfig, threads: usize) -> CpuMeasurement {
     // best: on a shared or nested host a block that loses the CPU for a
     // moment measures the host's other work (1-thread GFLOP/s had a CV of
     // 4-7% over 40 runs when timed as one block, against 1% for primes).
-    let n = cfg.matrix_n;
-    let a = fill_matrix(n, 1);
-    let b = fill_matrix(n, 2);
-    let mut c = vec![0.0; n * n];
-    let once = dgemm_parallel(&a, &b, &mut c, n, threads, 1);
-    let block = min_time.as_secs_f64() / DGEMM_BLOCKS as f64;
-    let reps = (block / once.as_secs_f64().max(1e-9))
-        .ceil()
-        .clamp(1.0, 1e6) as u64;
-    let t = (0..DGEMM_BLOCKS)
-        .map(|_| dgemm_parallel(&a, &b, &mut c, n, threads, reps).as_secs_f64())
-        .fold(f64::INFINITY, f64::min);
-    let gflops = 2.0 * (n as f64).powi(3) * reps as f64 / t / 1e9;
-    let mm_check = check_dgemm(&a, &b, &c, n);
+    let (gflops, reps, mm_check) = measure_dgemm(cfg, threads, path);
 
     let check = match (prime_check, mm_check) {
         (Ok(p), Ok(m)) => Ok(format!("primes: {p}; dgemm: {m}")),
         (Err(e), _) => Err(format!("primes: {e}")),
         (_, Err(e)) => Err(format!("dgemm: {e}")),
     };
-    CpuMeasurement {
+    Ok(CpuMeasurement {
         threads,
         primes_per_s: primes_counted as f64 / primes_s,
         primes_counted,
         primes_rounds: rounds,
         gflops,
         dgemm_reps: reps,
+        dgemm_path: path,
         check,
-    }
+    })
+}
+
+/// The matrix multiply alone on `path` with `threads` threads: GFLOP/s of
+/// the best timed block, products per block, and the checksum verdict.
+/// Used by [`measure`], and on its own for the baseline path beside a tuned
+/// one (what a CPU model hiding the tuned path's features would leave).
+///
+/// # Panics
+/// If the CPU does not offer `path`.
+pub fn measure_dgemm(
+    cfg: &CpuConfig,
+    threads: usize,
+    path: DgemmPath,
+) -> (f64, u64, Result<String, String>) {
+    let min_time = Duration::from_millis(cfg.min_time_ms.max(1));
+    let n = cfg.matrix_n;
+    let a = fill_matrix(n, 1);
+    let b = fill_matrix(n, 2);
+    let mut c = vec![0.0; n * n];
+    let once = dgemm_parallel(path, &a, &b, &mut c, n, threads, 1);
+    let block = min_time.as_secs_f64() / DGEMM_BLOCKS as f64;
+    let reps = (block / once.as_secs_f64().max(1e-9))
+        .ceil()
+        .clamp(1.0, 1e6) as u64;
+    let t = (0..DGEMM_BLOCKS)
+        .map(|_| dgemm_parallel(path, &a, &b, &mut c, n, threads, reps).as_secs_f64())
+        .fold(f64::INFINITY, f64::min);
+    let gflops = 2.0 * (n as f64).powi(3) * reps as f64 / t / 1e9;
+    let check = check_dgemm(&a, &b, &c, n);
+    (gflops, reps, check)
 }
 
 #[cfg(test)]
@@ -438,16 +646,29 @@ mod tests {
     fn blocked_product_matches_naive_and_passes_check() {
         // 300 is not a multiple of either block size; 37 and 130 leave rows
         // and columns outside the 4x4 tiles.
-        for (n, threads) in [(8, 1), (37, 3), (130, 1), (130, 2), (300, 3)] {
-            let a = fill_matrix(n, 1);
-            let b = fill_matrix(n, 2);
-            let mut c = vec![0.0; n * n];
-            dgemm_parallel(&a, &b, &mut c, n, threads, 2);
-            let want = naive(&a, &b, n);
-            for (x, y) in c.iter().zip(&want) {
-                assert!((x - y).abs() <= 1e-12 * y.abs().max(1.0), "n={n}");
+        // Every path this CPU offers (the tuned ones' 8- and 16-wide tiles
+        // leave other remainders), against the same naive product.
+        let paths: Vec<DgemmPath> = DgemmPath::ALL
+            .into_iter()
+            .filter(|p| p.available())
+            .collect();
+        assert!(paths.contains(&DgemmPath::Baseline));
+        for path in paths {
+            for (n, threads) in [(8, 1), (37, 3), (130, 1), (130, 2), (300, 3)] {
+                let a = fill_matrix(n, 1);
+                let b = fill_matrix(n, 2);
+                let mut c = vec![0.0; n * n];
+                dgemm_parallel(path, &a, &b, &mut c, n, threads, 2);
+                let want = naive(&a, &b, n);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!(
+                        (x - y).abs() <= 1e-12 * y.abs().max(1.0),
+                        "n={n} path {}",
+                        path.name()
+                    );
+                }
+                check_dgemm(&a, &b, &c, n).unwrap();
             }
-            check_dgemm(&a, &b, &c, n).unwrap();
         }
     }
 
@@ -477,8 +698,10 @@ mod tests {
             primes_max: 2000,
             matrix_n: 40,
             min_time_ms: 50,
+            isa: IsaChoice::Auto,
         };
-        let m = measure(&cfg, 2);
+        let m = measure(&cfg, 2).unwrap();
+        assert_eq!(Ok(m.dgemm_path), IsaChoice::Auto.select());
         assert!(m.check.is_ok(), "{:?}", m.check);
         assert!(m.primes_rounds >= 1);
         assert_eq!(
@@ -486,5 +709,45 @@ mod tests {
             2 * count_primes_sieve(2000) * m.primes_rounds
         );
         assert!(m.gflops > 0.0 && m.primes_per_s > 0.0);
+        let m = measure(
+            &CpuConfig {
+                isa: IsaChoice::Force(DgemmPath::Baseline),
+                ..cfg
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(m.dgemm_path, DgemmPath::Baseline);
+        assert!(m.check.is_ok(), "{:?}", m.check);
+    }
+
+    #[test]
+    fn isa_choice_parses_and_fails_closed() {
+        assert_eq!("auto".parse(), Ok(IsaChoice::Auto));
+        assert_eq!(
+            "baseline".parse(),
+            Ok(IsaChoice::Force(DgemmPath::Baseline))
+        );
+        assert_eq!("avx2".parse(), Ok(IsaChoice::Force(DgemmPath::Avx2Fma)));
+        assert_eq!("avx512".parse(), Ok(IsaChoice::Force(DgemmPath::Avx512)));
+        let e = "avx3".parse::<IsaChoice>().unwrap_err();
+        assert!(e.contains("'avx3'") && e.contains("baseline"), "{e}");
+        // Auto takes the best path offered; a forced path the CPU lacks is
+        // an error naming it, never a silent fallback.
+        let best = IsaChoice::Auto.select().unwrap();
+        assert!(best.available());
+        for p in DgemmPath::ALL {
+            match IsaChoice::Force(p).select() {
+                Ok(got) => assert!(got == p && p.available()),
+                Err(e) => {
+                    assert!(!p.available());
+                    assert!(e.contains(p.name()), "{e}");
+                }
+            }
+        }
+        let rank = |p: DgemmPath| DgemmPath::ALL.iter().position(|&q| q == p);
+        for p in DgemmPath::ALL.into_iter().filter(|p| p.available()) {
+            assert!(rank(best) <= rank(p));
+        }
     }
 }

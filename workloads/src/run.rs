@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-/// The instruction set the kernels were compiled for (no run-time dispatch:
-/// this is the code path that ran). The baseline x86-64 build reports
-/// `x86-64+sse2`.
+/// The instruction set the kernels were compiled for (the cpu workload's
+/// matrix multiply alone dispatches at run time and records the path it took
+/// as `dgemm_path`). The baseline x86-64 build reports `x86-64+sse2`.
 pub fn isa() -> String {
     let mut parts = vec![std::env::consts::ARCH.replace('_', "-")];
     macro_rules! feat {
@@ -27,7 +27,8 @@ pub fn isa() -> String {
     parts.join("+")
 }
 
-/// What the CPU offers at run time (for the record; the kernels do not use it).
+/// What the CPU offers at run time (the cpu workload's matrix multiply picks
+/// its path from it).
 pub fn cpu_simd() -> String {
     #[cfg(target_arch = "x86_64")]
     {
@@ -445,7 +446,14 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
     if c.min_time_ms != cpu::DEFAULT_MIN_TIME_MS {
         b.param("min_time_ms", c.min_time_ms);
     }
-    let all = cpu::measure(c, c.threads);
+    // A forced path is a parameter (its own series); auto is the default and
+    // compares across environments, each recording the path it got.
+    if c.isa != cpu::IsaChoice::Auto {
+        b.param("isa", c.isa.name());
+    }
+    let all = cpu::measure(c, c.threads)?;
+    b.info("dgemm_path", all.dgemm_path.name());
+    b.info("dgemm_variant", all.dgemm_path.variant());
     let [primes, gflops, primes_t, gflops_t] = cpu::METRICS else {
         unreachable!("cpu defines four metrics")
     };
@@ -461,10 +469,34 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
             all.dgemm_reps
         ),
     );
-    b.info("dgemm_block", "128x256 (k x j) blocks, 4x4 register tiles");
+    b.info(
+        "dgemm_block",
+        format!(
+            "128x256 (k x j) blocks, {} register tiles",
+            all.dgemm_path.tile()
+        ),
+    );
     let mut check = all.check;
+    // What a CPU model without the tuned path's features would leave: the
+    // baseline path's rate beside the tuned one, all threads, timed the same
+    // way right after it (recorded only with --isa auto; where auto already
+    // took the baseline, `gflops_baseline` is `gflops`, an alias).
+    let base = gflops_t.named("baseline");
+    if c.isa == cpu::IsaChoice::Auto {
+        if all.dgemm_path == cpu::DgemmPath::Baseline {
+            b.metric_named(gflops_t, &base, all.gflops);
+            b.alias(&base, gflops.stem());
+        } else {
+            let (g, reps, bcheck) = cpu::measure_dgemm(c, c.threads, cpu::DgemmPath::Baseline);
+            b.metric_named(gflops_t, &base, g);
+            b.info("dgemm_baseline_reps", reps);
+            if let Err(e) = bcheck {
+                check = Err(format!("baseline path: {e}"));
+            }
+        }
+    }
     if c.threads > 1 {
-        let one = cpu::measure(c, 1);
+        let one = cpu::measure(c, 1)?;
         b.metric_named(primes_t, &primes_t.named("1t"), one.primes_per_s);
         b.metric_named(gflops_t, &gflops_t.named("1t"), one.gflops);
         // The all-threads rates again under their thread count: the same
@@ -650,6 +682,24 @@ mod tests {
             assert!(r.metrics[m] > 0.0, "{m}");
         }
         assert_eq!(r.params["threads"], 2);
+        assert!(!r.params.contains_key("isa"), "auto is the default");
+        let auto = cpu::IsaChoice::Auto.select().unwrap();
+        assert_eq!(r.info["dgemm_path"], auto.name());
+        assert_eq!(r.info["dgemm_variant"], auto.variant());
+        assert!(r.metrics["gflops_baseline"] > 0.0);
+        assert_eq!(
+            r.aliases.contains_key("gflops_baseline"),
+            auto == cpu::DgemmPath::Baseline
+        );
+        let r = run_args("cpu --threads 1 --primes-max 1000 --matrix-n 16 --isa baseline");
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.params["isa"], "baseline");
+        assert_eq!(r.info["dgemm_path"], "sse2");
+        assert_eq!(r.info["dgemm_variant"], "baseline");
+        assert!(
+            !r.metrics.contains_key("gflops_baseline"),
+            "forced: one path"
+        );
         let r = run_args("startup");
         assert!(r.valid && r.metrics.is_empty());
         assert!(r.info["isa"].starts_with("x86-64") || !cfg!(target_arch = "x86_64"));

@@ -74,6 +74,26 @@ pub fn to_html(cx: &ReportContext) -> String {
     headline(&mut s, cx);
     claims_summary(&mut s, cx);
     per_workload(&mut s, cx);
+    if let Some((head, rows)) = super::isa_table(cx) {
+        let _ = writeln!(
+            s,
+            "<h2 id=\"isa\">ISA</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
+            esc(super::ISA_NOTE),
+            head.iter()
+                .map(|h| format!("<th>{}</th>", esc(h)))
+                .collect::<String>()
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "<tr>{}</tr>",
+                r.iter()
+                    .map(|c| format!("<td>{}</td>", esc(c)))
+                    .collect::<String>()
+            );
+        }
+        let _ = writeln!(s, "</table>");
+    }
     if let Some((head, rows)) = super::density_table(cx) {
         let _ = writeln!(
             s,
@@ -270,6 +290,9 @@ fn sections(cx: &ReportContext) -> Vec<(String, String)> {
                 format!("— {}", cx.facts.workload_title(a, &w)),
             ));
         }
+    }
+    if super::isa_table(cx).is_some() {
+        v.push(("isa".into(), "ISA".into()));
     }
     if super::density_table(cx).is_some() {
         v.push(("density".into(), "Density".into()));

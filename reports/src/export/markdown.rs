@@ -180,6 +180,22 @@ pub fn to_markdown(cx: &ReportContext) -> String {
         }
     }
 
+    if let Some((head, rows)) = super::isa_table(cx) {
+        let _ = writeln!(
+            s,
+            "\n## ISA\n\n{}\n\n| {} |\n|{}",
+            super::ISA_NOTE,
+            head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
+            "---|".repeat(head.len())
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "| {} |",
+                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+    }
     if let Some((head, rows)) = super::density_table(cx) {
         let _ = writeln!(
             s,

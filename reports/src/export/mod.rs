@@ -164,6 +164,63 @@ pub fn figure_params(cx: &ReportContext, env_id: &str, workload: &str) -> String
     format!("{}{note}", crate::report::params_text(&p))
 }
 
+/// The ISA table (claim C1's ISA reason): per environment the CPU model a
+/// VM was given, the matrix-multiply path(s) the cpu workload took, and the
+/// tuned path over the baseline path where a record measured both. `None`
+/// without cpu records that carry a path.
+pub fn isa_table(cx: &ReportContext) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let rows = &cx.facts.isa;
+    if rows.is_empty() {
+        return None;
+    }
+    let head = [
+        "environment",
+        "CPU model",
+        "CPU reports",
+        "dgemm path",
+        "tuned ÷ baseline GFLOP/s",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let ratio = match (r.ratio(), r.single_ratio()) {
+                (Some((e, n)), _) if !r.emulated() => {
+                    format!("{}× [{}, {}] (n={n})", num(e.point), num(e.lo), num(e.hi))
+                }
+                (Some((e, n)), _) => format!("{}× (n={n}; emulated: mechanism only)", num(e.point)),
+                (None, Some(x)) => format!("{}× (n=1, no interval)", num(x)),
+                (None, None) => "– (baseline path only)".into(),
+            };
+            vec![
+                format!(
+                    "{}{}",
+                    r.env_id,
+                    if r.emulated() { " (emulated)" } else { "" }
+                ),
+                r.cpu_model.clone().unwrap_or_else(|| "host CPU".into()),
+                r.cpu_simd.clone().unwrap_or_else(|| "–".into()),
+                r.paths
+                    .iter()
+                    .map(|p| {
+                        if p == "sse2" {
+                            "sse2 (baseline)".to_string()
+                        } else {
+                            format!("{p} (tuned)")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ratio,
+            ]
+        })
+        .collect();
+    Some((head, rows))
+}
+
+pub use crate::isa::ISA_NOTE;
+
 /// The density table (claim C4): per environment, the instances actually
 /// run, memory per instance (mean PSS and USS), host memory per extra
 /// instance (slope with its interval), and launch time of the first and
