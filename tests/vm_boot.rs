@@ -367,6 +367,7 @@ fn vm_cpu_model_decides_the_dgemm_path_under_tcg() {
             scratch: tmp.path().join("scratch"),
             threads: 1,
             data_dir: None,
+            command_root: None,
         };
         let mut env = VmEnv::new(VmOptions {
             cpu_model: Some(model.into()),
