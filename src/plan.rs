@@ -678,7 +678,12 @@ mod tests {
         i.runtimes = vec!["runsc-rootless".into()];
         assert!(build(&i).unwrap_err().0.contains("not yet supported"));
         i.runtimes = vec!["docker:runc".into()];
-        assert!(build(&i).unwrap_err().0.contains("not yet supported"));
+        build(&i).unwrap();
+        i.runtimes = vec!["docker:crun".into()];
+        assert!(build(&i)
+            .unwrap_err()
+            .0
+            .contains("docker drives runc or isorun only"));
         i.runtimes = vec!["podman:".into()];
         assert!(build(&i).unwrap_err().0.contains("names no runtime"));
     }
