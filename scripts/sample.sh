@@ -39,7 +39,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 2
 fi
 head=$(git rev-parse --short=12 HEAD)
-if [ -n "$(git status --porcelain -- src runtime workloads reports/src build.rs Cargo.toml Cargo.lock scripts/main-job.sh)" ]; then
+if [ -n "$(git status --porcelain -- src runtime workloads reports/src build.rs Cargo.toml Cargo.lock scripts/main-job.sh)" ]; then  # the code_paths below
     log "the code has uncommitted changes: commit them first, the sample must be what commit $head measures"
     exit 2
 fi
@@ -107,8 +107,13 @@ if [ "$status" = 1 ]; then
 fi
 
 commit=$(sed -n 's/.*"git_commit": *"\([^"]*\)".*/\1/p' "$new/run/run.json" | head -1)
-if [ "$commit" != "$head" ]; then
-    log "error: the run recorded commit '${commit:-none}', not $head checked out: build $head (or unset ISOBENCH_BIN)"
+# The run's commit, or one whose code is the same as the checkout's (only
+# docs, scripts or the sample changed since).
+code_paths=(src runtime workloads reports/src build.rs Cargo.toml Cargo.lock scripts/main-job.sh)
+if [ "$commit" != "$head" ] &&
+    ! { [ -n "$commit" ] && git cat-file -e "$commit^{commit}" 2>/dev/null &&
+        git diff --quiet "$commit" HEAD -- "${code_paths[@]}"; }; then
+    log "error: the run recorded commit '${commit:-none}', whose code differs from $head checked out: build $head (or unset ISOBENCH_BIN)"
     exit 1
 fi
 
@@ -127,6 +132,22 @@ scrub() {
 scrub "$new"/run/run.json "$new"/run/results.jsonl
 
 "$bin" report "$new/run" --out "$new/report" >/dev/null
+# What a reader sees first: the report's first screen, rendered by a real
+# browser (Debian's chromium, which scripts/setup.sh installs).
+shot=""
+browser=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$browser" ]; then
+    "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+        --window-size=1280,900 --screenshot="$new/first-screen.png" \
+        "file://$new/report/index.html" >/dev/null 2>&1 || true
+    [ -s "$new/first-screen.png" ] && shot=yes
+fi
+[ -n "$shot" ] || log "warning: no chromium: the sample has no first-screen.png"
+shot_line=""
+if [ -n "$shot" ]; then
+    shot_line='- [`first-screen.png`](first-screen.png): the first screen of the report in headless Chromium (1280x900).
+'
+fi
 
 # A machine path: this checkout, the scratch directory, any target/
 # directory, or a path starting at /work, /tmp, /root or /home (not a
@@ -156,7 +177,7 @@ run took ${seconds} s): one run of the main job (what
 \`scripts/quick-suite.sh\` runs), one run directory with one run id, and
 its one report.
 
-- \`run/\`: \`run.json\` and \`results.jsonl\`, as \`isobench run\` wrote them
+${shot_line}- \`run/\`: \`run.json\` and \`results.jsonl\`, as \`isobench run\` wrote them
   (paths of the machine removed).
 - \`report/\`: [\`summary.md\`](report/summary.md), \`index.html\` (one
   self-contained page), \`claims.json\`, \`results.csv\`, \`summary.csv\`,
