@@ -332,14 +332,25 @@ pub fn ratio_words(f: &crate::analysis::Figure, v: &crate::export::Val) -> Strin
     // A time (lower is better) reads as "× slower" (its time over native's);
     // below 1 that would read "0.75× slower", so a faster point reads as
     // "× faster" (native's time over its own) instead. Speeds stay ratios.
+    // A size (memory footprint) reads as "× larger" / "× smaller" the
+    // same way: "slower" would misname it.
     let time = f.direction == crate::metric::Direction::LowerIsBetter;
+    let size = matches!(
+        f.unit.as_str(),
+        "B" | "bytes" | "KiB" | "MiB" | "GiB" | "kB" | "MB" | "GB"
+    );
+    let (better, worse) = if size {
+        (" smaller", " larger")
+    } else {
+        (" faster", " slower")
+    };
     let (p, ci, word) = if time && v.point > 1.0 {
-        (v.point, v.ci, " faster")
+        (v.point, v.ci, better)
     } else if time {
         (
             1.0 / v.point,
             v.ci.map(|(lo, hi)| (1.0 / hi, 1.0 / lo)),
-            " slower",
+            worse,
         )
     } else {
         (v.point, v.ci, "")
@@ -638,6 +649,14 @@ mod tests {
             method: String::new(),
         };
         assert_eq!(ratio_text(triad, &tiny), "0.012× [0.010, 0.015] (n=3)");
+        // A size reads as larger or smaller, never slower.
+        let mut pss = lat.clone();
+        pss.unit = "MiB".into();
+        assert_eq!(ratio_text(&pss, &v), "2.00× larger [1.56, 2.50] (n=3)");
+        assert_eq!(
+            ratio_text(&pss, &faster),
+            "1.25× smaller [0.90, 1.60] (n=3)"
+        );
     }
 
     #[test]
