@@ -12,7 +12,13 @@ use isobench_workloads::fileio::{self, Direct, FileioConfig, Phase, Place};
 use isobench_workloads::spec::{Workload, WorkloadSpec};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// The two tests of this file both drive the disk: run one at a time, so
+/// that the other's writes and fsyncs do not land in fio's or ours rounds
+/// (cargo runs a file's tests on parallel threads).
+static DISK: Mutex<()> = Mutex::new(());
 
 /// The bound: native figures within ±33% of fio's.
 const FIO_TOLERANCE: f64 = 0.33;
@@ -112,6 +118,7 @@ fn fio_rates(json: &str) -> Vec<(String, f64)> {
 
 #[test]
 fn native_figures_agree_with_fio() {
+    let _disk = DISK.lock().unwrap_or_else(|e| e.into_inner());
     let Some(fio) = isobench::locate::which("fio") else {
         isobench_testkit::missing("fio not installed (scripts/setup.sh installs Debian's fio)");
         return;
@@ -228,6 +235,7 @@ fn mounts_under(p: &Path) -> usize {
 /// gVisor (runsc) the same places through its gofer.
 #[test]
 fn every_place_natively_and_in_containers() {
+    let _disk = DISK.lock().unwrap_or_else(|e| e.into_inner());
     if !isobench_testkit::require_root("containers") {
         return;
     }
