@@ -590,28 +590,7 @@ impl Environment for DockerEnv {
             );
         }
         let dir = std::path::absolute(ctx.scratch.join(self.id()))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        let rootfs = dir.join("rootfs");
-        std::fs::create_dir_all(&rootfs)
-            .with_context(|| format!("creating {}", rootfs.display()))?;
-        super::container::write_base_layer(&rootfs).context("writing the base layer")?;
-        std::fs::copy(
-            &ctx.workload_bin,
-            rootfs.join(WORKLOAD_PATH.trim_start_matches('/')),
-        )
-        .with_context(|| format!("copying {}", ctx.workload_bin.display()))?;
-        // The copy-up data and the user's command's files merged into the
-        // same tree (one `-C DIR .` per tar: duplicate `./` entries are
-        // refused by podman's import, and kept out of Docker's alike).
-        for d in [&ctx.data_dir, &ctx.command_root].into_iter().flatten() {
-            let mut cp = Command::new("cp");
-            cp.arg("-a").arg(d.join(".")).arg(&rootfs);
-            output_of(cp).context("copying files into the image tree")?;
-        }
-        let tar = dir.join("image.tar");
-        let mut t = Command::new("tar");
-        t.arg("-cf").arg(&tar).arg("-C").arg(&rootfs).arg(".");
-        output_of(t).context("packing the image tar")?;
+        let tar = super::engine::image_tar(&dir, ctx)?;
         let image = format!(
             "isobench-{}-{}:latest",
             self.runtime.name(),

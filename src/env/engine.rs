@@ -202,31 +202,7 @@ impl Environment for PodmanEnv {
             bail!("workload binary {} not found", ctx.workload_bin.display());
         }
         let dir = std::path::absolute(ctx.scratch.join(self.id()))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        let rootfs = dir.join("rootfs");
-        std::fs::create_dir_all(&rootfs)
-            .with_context(|| format!("creating {}", rootfs.display()))?;
-        super::container::write_base_layer(&rootfs).context("writing the base layer")?;
-        std::fs::copy(
-            &ctx.workload_bin,
-            rootfs.join(WORKLOAD_PATH.trim_start_matches('/')),
-        )
-        .with_context(|| format!("copying {}", ctx.workload_bin.display()))?;
-        // The data the workloads expect below them (copy-up files) and the
-        // user's command's files (rootfs or program), merged into the same
-        // tree, in the one imported layer below podman's copy-on-write
-        // layer: a second `-C DIR .` would put `./` twice into the tar,
-        // which podman refuses ("duplicates of file paths not supported").
-        for d in [&ctx.data_dir, &ctx.command_root].into_iter().flatten() {
-            let mut cp = Command::new("cp");
-            cp.arg("-a").arg(d.join(".")).arg(&rootfs);
-            output_of(cp).context("copying files into the image tree")?;
-        }
-        let tar = dir.join("image.tar");
-        let mut t = Command::new("tar");
-        t.arg("-cf").arg(&tar).arg("-C").arg(&rootfs).arg(".");
-
-        output_of(t).context("packing the image tar")?;
+        let tar = image_tar(&dir, ctx)?;
         let image = format!(
             "localhost/isobench-{}-{}:latest",
             self.peer.name,
@@ -361,6 +337,35 @@ fn instance_pids(
         .copied()
         .collect();
     (persistent, client_tree)
+}
+
+/// The one-layer image both engines import (`podman import`, `docker
+/// import`): the base layer, the workload binary, the data the workloads
+/// expect below them (copy-up files) and the user's command's files (rootfs
+/// or program), merged into one tree under `dir/rootfs` and packed into
+/// `dir/image.tar`, which is returned. One tree, one `-C DIR .`: a second
+/// would put `./` twice into the tar, which podman refuses ("duplicates of
+/// file paths not supported").
+pub(super) fn image_tar(dir: &Path, ctx: &EnvContext) -> Result<PathBuf> {
+    let _ = std::fs::remove_dir_all(dir);
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
+    super::container::write_base_layer(&rootfs).context("writing the base layer")?;
+    std::fs::copy(
+        &ctx.workload_bin,
+        rootfs.join(WORKLOAD_PATH.trim_start_matches('/')),
+    )
+    .with_context(|| format!("copying {}", ctx.workload_bin.display()))?;
+    for d in [&ctx.data_dir, &ctx.command_root].into_iter().flatten() {
+        let mut cp = Command::new("cp");
+        cp.arg("-a").arg(d.join(".")).arg(&rootfs);
+        output_of(cp).context("copying files into the image tree")?;
+    }
+    let tar = dir.join("image.tar");
+    let mut t = Command::new("tar");
+    t.arg("-cf").arg(&tar).arg("-C").arg(&rootfs).arg(".");
+    output_of(t).context("packing the image tar")?;
+    Ok(tar)
 }
 
 impl PodmanInstance {
