@@ -232,7 +232,7 @@ fn oci_columns(runtimes: &[String], euid: u32) -> Result<Vec<Oci>, UsageError> {
 /// looking at the user's command's program and rootfs).
 pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let err = |m: String| UsageError(m);
-    let preset: Preset = input.preset.parse().map_err(err)?;
+    let preset: Preset = input.preset.parse().map_err(|e| err(format!("{e}")))?;
     let mut workloads = Vec::new();
     let with_command = input.command.any();
     if with_command && !input.workloads.is_empty() {
@@ -253,7 +253,10 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         input.workloads.clone()
     };
     for w in dedup(&given) {
-        let w = w.trim().parse::<Workload>().map_err(err)?;
+        let w = w
+            .trim()
+            .parse::<Workload>()
+            .map_err(|e| err(format!("{e}")))?;
         if w == Workload::Idle {
             return Err(err(
                 "idle measures nothing itself; it is what --experiment density launches".into(),

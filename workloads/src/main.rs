@@ -65,12 +65,12 @@ fn pid1_main(start: Instant) -> ! {
             info.insert("pid1_warnings".to_string(), warnings.join("; "));
         }
         let argv = std::fs::read_to_string("/proc/cmdline")
-            .map_err(|e| format!("cannot read /proc/cmdline: {e}"))
+            .map_err(|e| isobench_workloads::Error::io("cannot read", "/proc/cmdline", e))
             .and_then(|cl| pid1::parse_cmdline(&cl));
         let argv = match argv {
             Ok(a) => a,
             Err(e) => {
-                let mut r = run::error_result("unknown", e, start);
+                let mut r = run::error_result("unknown", e.to_string(), start);
                 r.info.extend(info);
                 return r;
             }

@@ -11,6 +11,7 @@
 //! Parsing (command line, uptime) is pure and unit-tested; the system calls
 //! are in [`mount_pseudo_filesystems`] and [`reboot_now`].
 
+use crate::error::{os_failed, Error};
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::{self, Write};
@@ -78,13 +79,17 @@ pub fn split_cmdline(cmdline: &str) -> Vec<String> {
 
 /// The workload arguments from a kernel command line: the value of the last
 /// `isobench.args=` parameter, split at commas (empty items dropped).
-pub fn parse_cmdline(cmdline: &str) -> Result<Vec<String>, String> {
+pub fn parse_cmdline(cmdline: &str) -> Result<Vec<String>, Error> {
     let prefix = format!("{ARGS_PARAM}=");
     let value = split_cmdline(cmdline)
         .into_iter()
         .filter_map(|p| p.strip_prefix(&prefix).map(str::to_string))
         .next_back()
-        .ok_or_else(|| format!("no {prefix}... parameter on the kernel command line"))?;
+        .ok_or_else(|| {
+            Error::Protocol(format!(
+                "no {prefix}... parameter on the kernel command line"
+            ))
+        })?;
     let args: Vec<String> = value
         .split(',')
         .map(str::trim)
@@ -92,7 +97,9 @@ pub fn parse_cmdline(cmdline: &str) -> Result<Vec<String>, String> {
         .map(str::to_string)
         .collect();
     if args.is_empty() {
-        return Err(format!("{prefix} on the kernel command line is empty"));
+        return Err(Error::Protocol(format!(
+            "{prefix} on the kernel command line is empty"
+        )));
     }
     Ok(args)
 }
@@ -104,9 +111,9 @@ pub fn parse_uptime_ms(s: &str) -> Option<f64> {
 }
 
 /// Mount one filesystem; "already mounted" (EBUSY) counts as success.
-fn mount_one(source: &str, target: &str, fstype: &str, flags: libc::c_ulong) -> Result<(), String> {
+fn mount_one(source: &str, target: &str, fstype: &str, flags: libc::c_ulong) -> Result<(), Error> {
     let _ = std::fs::create_dir_all(target);
-    let cstr = |s: &str| CString::new(s).map_err(|_| format!("NUL in '{s}'"));
+    let cstr = |s: &str| CString::new(s).map_err(|_| os_failed!("NUL in '{s}'"));
     let (src, tgt, fs) = (cstr(source)?, cstr(target)?, cstr(fstype)?);
     // SAFETY: the three pointers are NUL-terminated strings that outlive the
     // call; a null data pointer is allowed for these filesystems.
@@ -126,7 +133,7 @@ fn mount_one(source: &str, target: &str, fstype: &str, flags: libc::c_ulong) -> 
     if e.raw_os_error() == Some(libc::EBUSY) {
         Ok(())
     } else {
-        Err(format!("mount {fstype} on {target}: {e}"))
+        Err(os_failed!("mount {fstype} on {target}: {e}"))
     }
 }
 
@@ -142,7 +149,7 @@ pub fn mount_pseudo_filesystems() -> Vec<String> {
         ("devtmpfs", "/dev", "devtmpfs", libc::MS_NOSUID),
     ]
     .into_iter()
-    .filter_map(|(s, t, f, fl)| mount_one(s, t, f, fl).err())
+    .filter_map(|(s, t, f, fl)| mount_one(s, t, f, fl).err().map(|e| e.to_string()))
     .collect()
 }
 
@@ -235,12 +242,15 @@ mod tests {
     fn missing_or_empty_parameter_is_an_error() {
         assert!(parse_cmdline("console=ttyS0 quiet")
             .unwrap_err()
+            .to_string()
             .contains("no isobench.args="));
         assert!(parse_cmdline("isobench.args= quiet")
             .unwrap_err()
+            .to_string()
             .contains("empty"));
         assert!(parse_cmdline("isobench.args=,,")
             .unwrap_err()
+            .to_string()
             .contains("empty"));
         // A similarly named parameter is not taken.
         assert!(parse_cmdline("xisobench.args=cpu isobench.argsx=cpu").is_err());

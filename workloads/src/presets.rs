@@ -1,10 +1,21 @@
-//! Preset sizes for every workload (see [`crate::spec::Preset`]).
+//! Preset sizes for every workload (see [`crate::workload::Preset`]).
 //!
 //! The quick preset must keep `isobench run --preset quick` under two minutes
 //! natively on 2 cores; the emulated (TCG) variant keeps the VM column to a few
 //! minutes.
 
-use crate::spec::{Preset, Sizing, Workload};
+use crate::spec::WorkloadSpec;
+use crate::workload::{Preset, Sizing, Workload};
+
+impl WorkloadSpec {
+    /// The arguments `isobench-workload` takes for this workload at this size.
+    pub fn for_sizing(workload: Workload, sizing: &Sizing) -> WorkloadSpec {
+        WorkloadSpec {
+            workload,
+            args: preset_args(workload, sizing),
+        }
+    }
+}
 
 /// Arguments for `isobench-workload` (workload name first).
 pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
@@ -66,38 +77,22 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
             push("threads", t);
             push("log2-table", log2.to_string());
         }
-        Workload::Copyup => {
-            let sizes = match preset {
-                Preset::Quick => "4KiB,64KiB,1MiB,16MiB",
-                _ => "4KiB,16KiB,64KiB,256KiB,1MiB,4MiB,16MiB,64MiB,256MiB",
+        Workload::Latency => {
+            let max = match (preset, sizing.emulated) {
+                (Preset::Quick, false) => "256MiB",
+                (Preset::Quick, true) => "64MiB",
+                (Preset::Standard, _) => "512MiB",
+                (Preset::Full, _) => "1GiB",
+                (Preset::Gate, _) => unreachable!("gate uses quick sizes"),
             };
-            push("sizes", sizes.to_string());
+            push("max-size", max.to_string());
+            if preset == Preset::Quick {
+                // Half the default 2^20 timed loads per size keeps quick short.
+                push("loads", (1u64 << 19).to_string());
+            }
         }
-        Workload::Ovlmount => {
-            let (layers, tries) = match preset {
-                Preset::Quick => ("1,2,4,8,16,32,64", 5),
-                Preset::Standard => ("1,2,4,8,16,32,64,128,256,500", 10),
-                _ => ("1,2,4,8,16,32,64,128,256,500", 20),
-            };
-            push("layers", layers.to_string());
-            push("tries", tries.to_string());
-        }
-        Workload::Fsmeta => {
-            let files = match (preset, sizing.emulated) {
-                (Preset::Quick, true) => 1000,
-                (Preset::Quick, false) => 2000,
-                (Preset::Standard, _) => 10_000,
-                _ => 50_000,
-            };
-            push("files", files.to_string());
-        }
-        Workload::Layers => {
-            let size = match preset {
-                Preset::Quick => "4MiB",
-                _ => "64MiB",
-            };
-            push("layers", "4".to_string());
-            push("layer-size", size.to_string());
+        Workload::Copyup | Workload::Ovlmount | Workload::Fsmeta | Workload::Layers => {
+            filesystem_args(workload, preset, sizing.emulated, &mut push)
         }
         Workload::Fileio => {
             // The file size is the preset's, capped by the plan against the
@@ -115,20 +110,52 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
             push("block", "1MiB".to_string());
             push("rand-ops", ops.to_string());
         }
-        Workload::Latency => {
-            let max = match (preset, sizing.emulated) {
-                (Preset::Quick, false) => "256MiB",
-                (Preset::Quick, true) => "64MiB",
-                (Preset::Standard, _) => "512MiB",
-                (Preset::Full, _) => "1GiB",
-                (Preset::Gate, _) => unreachable!("gate uses quick sizes"),
-            };
-            push("max-size", max.to_string());
-            if preset == Preset::Quick {
-                // Half the default 2^20 timed loads per size keeps quick short.
-                push("loads", (1u64 << 19).to_string());
-            }
-        }
     }
     a
+}
+
+/// The sizes of the copy-on-write and layer workloads (claim C7).
+fn filesystem_args(
+    workload: Workload,
+    preset: Preset,
+    emulated: bool,
+    push: &mut impl FnMut(&str, String),
+) {
+    match workload {
+        Workload::Copyup => {
+            let sizes = match preset {
+                Preset::Quick => "4KiB,64KiB,1MiB,16MiB",
+                _ => "4KiB,16KiB,64KiB,256KiB,1MiB,4MiB,16MiB,64MiB,256MiB",
+            };
+            push("sizes", sizes.to_string());
+        }
+        Workload::Ovlmount => {
+            let (layers, tries) = match preset {
+                Preset::Quick => ("1,2,4,8,16,32,64", 5),
+                Preset::Standard => ("1,2,4,8,16,32,64,128,256,500", 10),
+                _ => ("1,2,4,8,16,32,64,128,256,500", 20),
+            };
+            push("layers", layers.to_string());
+            push("tries", tries.to_string());
+        }
+        Workload::Fsmeta => {
+            let files = match (preset, emulated) {
+                (Preset::Quick, true) => 1000,
+                (Preset::Quick, false) => 2000,
+                (Preset::Standard, _) => 10_000,
+                _ => 50_000,
+            };
+            push("files", files.to_string());
+        }
+        Workload::Layers => {
+            let size = match preset {
+                Preset::Quick => "4MiB",
+                _ => "64MiB",
+            };
+            push("layers", "4".to_string());
+            push("layer-size", size.to_string());
+        }
+        // The others are sized in `preset_args`.
+        _ => {}
+    }
 }
