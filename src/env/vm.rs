@@ -505,10 +505,14 @@ impl Environment for VmEnv {
             p.config.vcpus,
             p.config.memory_mib,
             p.kernel_version.as_deref().unwrap_or("?"),
-            spec.args.join(" ")
+            spec.to_args().join(" ")
         );
         let mut cmd = Command::new(&p.config.qemu);
-        cmd.args(p.config.args(&spec.args).with_context(|| what.clone())?);
+        cmd.args(
+            p.config
+                .args(&spec.to_args())
+                .with_context(|| what.clone())?,
+        );
         super::process::die_with_parent(&mut cmd);
         if let Some(cpus) = &limits.cpus {
             super::set_affinity(&mut cmd, cpus)?;

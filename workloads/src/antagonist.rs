@@ -46,8 +46,16 @@ pub enum Kind {
 
 impl Kind {
     pub const ALL: [Kind; 4] = [Kind::Cpu, Kind::Membw, Kind::Llc, Kind::Fork];
+    /// The `--kind` values, in the order of [`Kind::ALL`].
+    pub const NAMES: [&'static str; 4] = [
+        Kind::Cpu.name(),
+        Kind::Membw.name(),
+        Kind::Llc.name(),
+        Kind::Fork.name(),
+    ];
 
-    pub fn name(self) -> &'static str {
+    /// The `--kind` value (what [`str::parse`] reads back).
+    pub const fn name(self) -> &'static str {
         match self {
             Kind::Cpu => "cpu",
             Kind::Membw => "membw",
@@ -82,6 +90,12 @@ impl std::str::FromStr for Kind {
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| arg_err!("--kind '{s}' is not one of cpu, membw, llc, fork"))
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -699,26 +699,6 @@ mod tests {
     }
 
     #[test]
-    fn preset_arguments_parse() {
-        use crate::spec::{Preset, Sizing, WorkloadSpec};
-        for preset in [Preset::Quick, Preset::Standard, Preset::Full, Preset::Gate] {
-            for emulated in [false, true] {
-                for w in Workload::ALL {
-                    let sizing = Sizing {
-                        preset,
-                        threads: 2,
-                        emulated,
-                    };
-                    let spec = WorkloadSpec::for_sizing(w, &sizing);
-                    let cmd =
-                        parse(&spec.args, 1).unwrap_or_else(|e| panic!("{:?}: {e}", spec.args));
-                    assert_eq!(cmd.workload(), Some(w));
-                }
-            }
-        }
-    }
-
-    #[test]
     fn values_and_defaults() {
         assert_eq!(
             p("cpu --threads 3 --primes-max 1000 --matrix-n=64").unwrap(),

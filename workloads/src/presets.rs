@@ -8,12 +8,14 @@ use crate::spec::WorkloadSpec;
 use crate::workload::{Preset, Sizing, Workload};
 
 impl WorkloadSpec {
-    /// The arguments `isobench-workload` takes for this workload at this size.
+    /// What `isobench-workload` runs for this workload at this size.
+    ///
+    /// # Panics
+    /// For [`Workload::Command`], whose arguments come from the user's
+    /// command, not a preset (the plan refuses it without one).
     pub fn for_sizing(workload: Workload, sizing: &Sizing) -> WorkloadSpec {
-        WorkloadSpec {
-            workload,
-            args: preset_args(workload, sizing),
-        }
+        WorkloadSpec::parse(workload, &preset_args(workload, sizing))
+            .unwrap_or_else(|e| panic!("the {workload} preset does not parse: {e}"))
     }
 }
 
@@ -157,5 +159,111 @@ fn filesystem_args(
         }
         // The others are sized in `preset_args`.
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{parse, Command};
+
+    fn sizings() -> impl Iterator<Item = Sizing> {
+        [Preset::Quick, Preset::Standard, Preset::Full, Preset::Gate]
+            .into_iter()
+            .flat_map(|preset| {
+                [false, true].map(|emulated| Sizing {
+                    preset,
+                    threads: 2,
+                    emulated,
+                })
+            })
+    }
+
+    #[test]
+    fn preset_arguments_parse() {
+        for sizing in sizings() {
+            for w in Workload::ALL {
+                let spec = WorkloadSpec::for_sizing(w, &sizing);
+                assert_eq!(spec.command.workload(), Some(w));
+                assert_eq!(spec.workload, w);
+            }
+        }
+    }
+
+    #[test]
+    fn arguments_read_back_as_the_same_command_whatever_the_binary_s_cpus() {
+        for sizing in sizings() {
+            for w in Workload::ALL.into_iter().chain([Workload::Idle]) {
+                let spec = WorkloadSpec::for_sizing(w, &sizing);
+                let args = spec.to_args();
+                assert_eq!(args[0], w.name());
+                assert_eq!(parse(&args, 7).unwrap(), spec.command, "{args:?}");
+                // The preset's own values are all there.
+                let given = preset_args(w, &sizing);
+                assert_eq!(parse(&given, 7).unwrap(), spec.command, "{given:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn edited_specs_read_back_and_keep_the_wire_form() {
+        let sizing = Sizing {
+            preset: Preset::Quick,
+            threads: 3,
+            emulated: false,
+        };
+        let mut m = WorkloadSpec::for_sizing(Workload::Membw, &sizing);
+        m.set_array_bytes(8 << 20);
+        m.set_stores(crate::membw::Stores::NonTemporal);
+        m.set_pages(crate::alloc::PagePolicy::Huge);
+        m.set_passes(2);
+        assert_eq!(
+            m.to_args().join(" "),
+            "membw --threads 3 --passes 2 --size 8388608 --stores nt --pages huge"
+        );
+        let mut f = WorkloadSpec::for_sizing(Workload::Fileio, &sizing);
+        f.cap_file_size(16 << 20);
+        assert!(matches!(&f.command, Command::Fileio(c) if c.file_size == 16 << 20));
+        assert_eq!(
+            f.to_args().join(" "),
+            "fileio --file-size 16MiB --rand-ops 300"
+        );
+        let mut c = WorkloadSpec::for_sizing(Workload::Cpu, &sizing);
+        c.set_min_time_ms(100);
+        assert_eq!(c.to_args().join(" "), "cpu --threads 3 --min-time-ms 100");
+        for spec in [m, f, c] {
+            assert_eq!(parse(&spec.to_args(), 1).unwrap(), spec.command);
+            let json = serde_json::to_value(&spec).unwrap();
+            assert_eq!(json["args"], serde_json::json!(spec.to_args()));
+            let back: WorkloadSpec = serde_json::from_value(json).unwrap();
+            assert_eq!(back, spec);
+        }
+        let old = r#"{"workload":"cpu","args":["cpu","--threads","2","--primes-max","1000"]}"#;
+        let back: WorkloadSpec = serde_json::from_str(old).unwrap();
+        assert!(matches!(back.command, Command::Cpu(c) if c.threads == 2 && c.primes_max == 1000));
+    }
+
+    #[test]
+    fn antagonists_user_commands_and_help_write_their_arguments() {
+        use crate::antagonist::{AntagonistConfig, Kind};
+        let a = WorkloadSpec::new(Command::Antagonist(AntagonistConfig {
+            kind: Kind::Fork,
+            threads: 2,
+            size_bytes: None,
+            max_procs: 16,
+            duration: Some(std::time::Duration::from_millis(500)),
+        }));
+        assert_eq!(a.workload, Workload::Idle);
+        assert_eq!(
+            a.to_args().join(" "),
+            "antagonist --kind fork --threads 2 --duration-ms 500 --max-procs 16"
+        );
+        assert_eq!(parse(&a.to_args(), 1).unwrap(), a.command);
+        let args: Vec<String> = ["command", "--", "/bin/echo", "a b"]
+            .map(String::from)
+            .to_vec();
+        let u = WorkloadSpec::parse(Workload::Command, &args).unwrap();
+        assert_eq!(parse(&u.to_args(), 1).unwrap(), u.command);
+        assert_eq!(WorkloadSpec::new(Command::Help).to_args(), ["--help"]);
     }
 }
