@@ -47,7 +47,7 @@ fn prerequisites() -> Option<(PathBuf, PathBuf)> {
 }
 
 fn spec(args: &[&str]) -> WorkloadSpec {
-    WorkloadSpec::parse(args[0].parse().unwrap(), &args).unwrap()
+    WorkloadSpec::parse(args[0].parse().unwrap(), args).unwrap()
 }
 
 fn mounts_under(p: &Path) -> usize {
