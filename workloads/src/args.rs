@@ -125,10 +125,12 @@ impl Command {
 
 impl Command {
     /// The arguments [`parse`] reads back as this command, workload name
-    /// first: the thread count always (absent, it would be the CPUs of
-    /// wherever the binary runs), every other value only where it differs
-    /// from the binary's default. What a spawned process or a guest's kernel
-    /// command line is given.
+    /// first: what a spawned process or a guest's kernel command line is
+    /// given. The thread count (absent, it would be the CPUs of wherever the
+    /// binary runs) and the values that size the work are always written,
+    /// in the order the presets write them, so a preset's spec reads as its
+    /// arguments always did; other values only where they differ from the
+    /// binary's default (an environment appends `--places` itself).
     pub fn to_args(&self) -> Vec<String> {
         let name = match self {
             Command::Help => return vec!["--help".into()],
@@ -145,32 +147,32 @@ impl Command {
         match (self, &d) {
             (Command::Cpu(c), Command::Cpu(d)) => {
                 o.flag("threads", c.threads);
-                o.differs("primes-max", c.primes_max, d.primes_max);
-                o.differs("matrix-n", c.matrix_n, d.matrix_n);
+                o.flag("primes-max", c.primes_max);
+                o.flag("matrix-n", c.matrix_n);
                 o.differs("min-time-ms", c.min_time_ms, d.min_time_ms);
                 o.differs("isa", c.isa.name(), d.isa.name());
             }
-            (Command::Membw(c), Command::Membw(d)) => {
+            (Command::Membw(c), _) => {
                 o.flag("threads", c.threads);
-                o.differs("passes", c.passes, d.passes);
+                o.flag("passes", c.passes);
                 if let Some(s) = c.size_bytes {
                     o.flag("size", s);
                 }
-                o.differs("stores", c.stores.arg(), d.stores.arg());
-                o.differs("pages", c.pages.name(), d.pages.name());
+                o.flag("stores", c.stores.arg());
+                o.flag("pages", c.pages.name());
             }
-            (Command::Randacc(c), Command::Randacc(d)) => {
+            (Command::Randacc(c), _) => {
                 o.flag("threads", c.threads);
-                o.differs("log2-table", c.log2_table, d.log2_table);
-                o.differs("pages", c.pages.name(), d.pages.name());
+                o.flag("log2-table", c.log2_table);
+                o.flag("pages", c.pages.name());
             }
             (Command::Latency(c), Command::Latency(d)) => {
-                o.differs("max-size", format_size(c.max_size), format_size(d.max_size));
+                o.flag("max-size", format_size(c.max_size));
                 o.differs("min-size", format_size(c.min_size), format_size(d.min_size));
                 if let Some(n) = c.loads {
                     o.flag("loads", n);
                 }
-                o.differs("pages", c.pages.name(), d.pages.name());
+                o.flag("pages", c.pages.name());
             }
             (Command::Antagonist(c), Command::Antagonist(d)) => {
                 o.flag("kind", c.kind.name());
@@ -181,7 +183,11 @@ impl Command {
                 if let Some(s) = c.size_bytes {
                     o.flag("size", s);
                 }
-                o.differs("max-procs", c.max_procs, d.max_procs);
+                if c.kind == crate::antagonist::Kind::Fork {
+                    o.flag("max-procs", c.max_procs);
+                } else {
+                    o.differs("max-procs", c.max_procs, d.max_procs);
+                }
             }
             (c, d) => o.storage_flags(c, d),
         }
@@ -207,44 +213,37 @@ impl Out {
     /// The flags of the workloads that measure file systems and startup;
     /// `d` holds the defaults of `c`'s workload.
     fn storage_flags(&mut self, c: &Command, d: &Command) {
-        let list = |v: &[String]| v.join(",");
+        let list = |v: Vec<String>| v.join(",");
         match (c, d) {
-            (Command::Startup { hold_ms }, _) => self.differs("hold-ms", *hold_ms, 0),
+            (Command::Startup { hold_ms }, _) => self.flag("hold-ms", hold_ms),
             (Command::Copyup(c), Command::Copyup(d)) => {
-                let sizes =
-                    |s: &[u64]| list(&s.iter().map(|b| format_size(*b)).collect::<Vec<_>>());
-                self.differs("sizes", sizes(&c.sizes), sizes(&d.sizes));
+                self.flag(
+                    "sizes",
+                    list(c.sizes.iter().map(|b| format_size(*b)).collect()),
+                );
                 self.differs("dir", c.dir.as_str(), d.dir.as_str());
             }
-            (Command::Ovlmount(c), Command::Ovlmount(d)) => {
-                let layers = |l: &[u32]| list(&l.iter().map(u32::to_string).collect::<Vec<_>>());
-                self.differs("layers", layers(&c.layers), layers(&d.layers));
-                self.differs("tries", c.tries, d.tries);
+            (Command::Ovlmount(c), _) => {
+                self.flag(
+                    "layers",
+                    list(c.layers.iter().map(u32::to_string).collect()),
+                );
+                self.flag("tries", c.tries);
             }
             (Command::Fsmeta(c), Command::Fsmeta(d)) => {
-                self.differs("files", c.files, d.files);
+                self.flag("files", c.files);
                 self.differs("dir", c.dir.as_str(), d.dir.as_str());
             }
-            (
-                Command::Layers { layers, layer_size },
-                Command::Layers {
-                    layers: dl,
-                    layer_size: ds,
-                },
-            ) => {
-                self.differs("layers", *layers, *dl);
-                self.differs("layer-size", format_size(*layer_size), format_size(*ds));
+            (Command::Layers { layers, layer_size }, _) => {
+                self.flag("layers", layers);
+                self.flag("layer-size", format_size(*layer_size));
             }
             (Command::Fileio(c), Command::Fileio(d)) => {
                 let places = crate::fileio::places_arg;
                 self.differs("places", places(&c.places), places(&d.places));
-                self.differs(
-                    "file-size",
-                    format_size(c.file_size),
-                    format_size(d.file_size),
-                );
-                self.differs("block", format_size(c.block), format_size(d.block));
-                self.differs("rand-ops", c.rand_ops, d.rand_ops);
+                self.flag("file-size", format_size(c.file_size));
+                self.flag("block", format_size(c.block));
+                self.flag("rand-ops", c.rand_ops);
                 self.differs("direct", c.direct.name(), d.direct.name());
             }
             _ => {}

@@ -199,8 +199,17 @@ mod tests {
                 assert_eq!(args[0], w.name());
                 assert_eq!(parse(&args, 7).unwrap(), spec.command, "{args:?}");
                 // The preset's own values are all there.
+                // The wire is what the presets wrote, with the page policy
+                // and stores the host always appended.
                 let given = preset_args(w, &sizing);
-                assert_eq!(parse(&given, 7).unwrap(), spec.command, "{given:?}");
+                assert_eq!(args[..given.len()], given[..]);
+                assert!(
+                    args[given.len()..].chunks(2).all(|kv| matches!(
+                        [kv[0].as_str(), kv[1].as_str()],
+                        ["--stores", "normal"] | ["--pages", "base"]
+                    )),
+                    "{args:?}"
+                );
             }
         }
     }
@@ -226,11 +235,14 @@ mod tests {
         assert!(matches!(&f.command, Command::Fileio(c) if c.file_size == 16 << 20));
         assert_eq!(
             f.to_args().join(" "),
-            "fileio --file-size 16MiB --rand-ops 300"
+            "fileio --file-size 16MiB --block 1MiB --rand-ops 300"
         );
         let mut c = WorkloadSpec::for_sizing(Workload::Cpu, &sizing);
         c.set_min_time_ms(100);
-        assert_eq!(c.to_args().join(" "), "cpu --threads 3 --min-time-ms 100");
+        assert_eq!(
+            c.to_args().join(" "),
+            "cpu --threads 3 --primes-max 200000 --matrix-n 256 --min-time-ms 100"
+        );
         for spec in [m, f, c] {
             assert_eq!(parse(&spec.to_args(), 1).unwrap(), spec.command);
             let json = serde_json::to_value(&spec).unwrap();
