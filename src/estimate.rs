@@ -73,78 +73,47 @@ pub const ANTAGONIST_START_S: f64 = 0.5;
 /// partitioned).
 pub const BESIDE_FACTOR: f64 = 1.5;
 
-/// The value after `flag` in a workload's arguments.
-fn arg(spec: &WorkloadSpec, flag: &str) -> Option<String> {
-    let i = spec.args.iter().position(|a| a == flag)?;
-    spec.args.get(i + 1).cloned()
-}
-
-fn arg_f64(spec: &WorkloadSpec, flag: &str) -> Option<f64> {
-    arg(spec, flag).and_then(|v| v.parse().ok())
-}
-
-fn arg_bytes(spec: &WorkloadSpec, flag: &str) -> Option<f64> {
-    arg(spec, flag)
-        .and_then(|v| isobench_reports::metric::parse_size(&v))
-        .map(|b| b as f64)
-}
-
 /// Seconds one native run of `spec` takes, from the sample's medians
-/// scaled by the arguments that set a workload's amount of work.
+/// scaled by the parameters that set a workload's amount of work.
 pub fn native_run_s(spec: &WorkloadSpec) -> f64 {
+    use isobench_workloads::args::Command;
     const MIB: f64 = 1024.0 * 1024.0;
-    match spec.workload {
+    match &spec.command {
         // Time-bound kernels: 2.4–2.6 s at the default 300 ms per kernel.
-        Workload::Cpu => 0.5 + 2.0 * arg_f64(spec, "--min-time-ms").unwrap_or(300.0) / 300.0,
+        Command::Cpu(c) => 0.5 + 2.0 * c.min_time_ms as f64 / 300.0,
         // 2.5 s for 5 passes over 128 MiB arrays.
-        Workload::Membw => {
-            let size = arg_bytes(spec, "--size").unwrap_or(128.0 * MIB);
-            let passes = arg_f64(spec, "--passes").unwrap_or(5.0);
+        Command::Membw(c) => {
+            let size = c.size_bytes.map_or(128.0 * MIB, |b| b as f64);
+            let passes = c.passes as f64;
             (2.5 * (size / (128.0 * MIB)) * (passes / 5.0)).max(0.5)
         }
         // 0.5 s at 2^20 words, 6.9 s at 2^24: the updates grow with the table.
-        Workload::Randacc => {
-            let log2 = arg_f64(spec, "--log2-table").unwrap_or(24.0);
+        Command::Randacc(c) => {
+            let log2 = c.log2_table as f64;
             (0.3 + 0.4 * 2f64.powf(log2 - 20.0)).max(0.4)
         }
         // 3.8 s up to 64 MiB working sets, 9.1 s up to 256 MiB.
-        Workload::Latency => {
-            let max = arg_bytes(spec, "--max-size").unwrap_or(256.0 * MIB);
-            2.0 + 7.0 * max / (256.0 * MIB)
-        }
-        Workload::Startup | Workload::Idle => 0.4,
-        Workload::Copyup => {
-            let largest = arg(spec, "--sizes")
-                .map(|s| {
-                    s.split(',')
-                        .filter_map(isobench_reports::metric::parse_size)
-                        .max()
-                        .unwrap_or(0) as f64
-                })
-                .unwrap_or(16.0 * MIB);
+        Command::Latency(c) => 2.0 + 7.0 * c.max_size as f64 / (256.0 * MIB),
+        // An antagonist is an idle instance to the environments.
+        Command::Startup { .. } | Command::Idle | Command::Antagonist(_) | Command::Help => 0.4,
+        Command::Copyup(c) => {
+            let largest = c.sizes.iter().copied().max().unwrap_or(0) as f64;
             0.4 * (largest / (16.0 * MIB)).max(1.0)
         }
-        Workload::Ovlmount => {
-            let tries = arg_f64(spec, "--tries").unwrap_or(5.0);
-            let layers: f64 = arg(spec, "--layers")
-                .map(|s| s.split(',').filter_map(|x| x.parse::<f64>().ok()).sum())
-                .unwrap_or(127.0);
-            0.2 * (tries / 5.0) * (layers / 127.0).max(1.0)
+        Command::Ovlmount(c) => {
+            let layers: f64 = c.layers.iter().map(|&n| n as f64).sum();
+            0.2 * (c.tries as f64 / 5.0) * (layers / 127.0).max(1.0)
         }
-        Workload::Fsmeta => 2.0 * arg_f64(spec, "--files").unwrap_or(2000.0) / 2000.0,
-        Workload::Layers => {
-            3.8 * arg_bytes(spec, "--layer-size").unwrap_or(4.0 * MIB) / (4.0 * MIB)
-        }
+        Command::Fsmeta(c) => 2.0 * c.files as f64 / 2000.0,
+        Command::Layers { layer_size, .. } => 3.8 * *layer_size as f64 / (4.0 * MIB),
         // 1–1.5 s per run at 32 MiB and 300 random operations per place
         // (two or three places): the sequential phases scale with the file,
         // the random ones (an fsync per write) with the operations.
-        Workload::Fileio => {
-            let size = arg_bytes(spec, "--file-size").unwrap_or(32.0 * MIB);
-            let ops = arg_f64(spec, "--rand-ops").unwrap_or(300.0);
-            0.2 + 0.4 * size / (32.0 * MIB) + 0.8 * ops / 300.0
+        Command::Fileio(c) => {
+            0.2 + 0.4 * c.file_size as f64 / (32.0 * MIB) + 0.8 * c.rand_ops as f64 / 300.0
         }
         // The user's program: unknown before it runs (the estimate says so).
-        Workload::Command => COMMAND_ASSUMED_S,
+        Command::UserCommand(_) => COMMAND_ASSUMED_S,
     }
 }
 
@@ -472,13 +441,13 @@ mod tests {
 
     #[test]
     fn membw_time_follows_the_plans_array_size() {
-        let spec = |size: u64| WorkloadSpec {
-            workload: Workload::Membw,
-            args: ["membw", "--passes", "5", "--size"]
+        let spec = |size: u64| {
+            let args = ["membw", "--passes", "5", "--size"]
                 .map(String::from)
                 .into_iter()
                 .chain([size.to_string()])
-                .collect(),
+                .collect::<Vec<_>>();
+            WorkloadSpec::parse(Workload::Membw, &args).unwrap()
         };
         let small = native_run_s(&spec(128 << 20));
         let large = native_run_s(&spec(1024 << 20));

@@ -232,7 +232,7 @@ fn oci_columns(runtimes: &[String], euid: u32) -> Result<Vec<Oci>, UsageError> {
 /// looking at the user's command's program and rootfs).
 pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let err = |m: String| UsageError(m);
-    let preset: Preset = input.preset.parse().map_err(err)?;
+    let preset: Preset = input.preset.parse().map_err(|e| err(format!("{e}")))?;
     let mut workloads = Vec::new();
     let with_command = input.command.any();
     if with_command && !input.workloads.is_empty() {
@@ -253,7 +253,10 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         input.workloads.clone()
     };
     for w in dedup(&given) {
-        let w = w.trim().parse::<Workload>().map_err(err)?;
+        let w = w
+            .trim()
+            .parse::<Workload>()
+            .map_err(|e| err(format!("{e}")))?;
         if w == Workload::Idle {
             return Err(err(
                 "idle measures nothing itself; it is what --experiment density launches".into(),
@@ -422,7 +425,7 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
 /// The `fileio` file size when the host's memory caps the preset's (the
 /// larger of the two sizings, native and emulated), with a note saying so.
 fn fileio_cap(preset: Preset, avail: Option<u64>, notes: &mut Vec<String>) -> Option<u64> {
-    use isobench_workloads::args::{parse, Command};
+    use isobench_workloads::args::Command;
     use isobench_workloads::{Sizing, WorkloadSpec};
     let avail = avail?;
     let preset_size = [false, true]
@@ -436,8 +439,8 @@ fn fileio_cap(preset: Preset, avail: Option<u64>, notes: &mut Vec<String>) -> Op
                     emulated,
                 },
             );
-            match parse(&spec.args, 1) {
-                Ok(Command::Fileio(c)) => Some((c.file_size, c.block)),
+            match spec.command {
+                Command::Fileio(c) => Some((c.file_size, c.block)),
                 _ => None,
             }
         })
@@ -555,8 +558,8 @@ mod tests {
         let spec = crate::runner::specs(&p, false)
             .remove(&Workload::Fileio)
             .unwrap();
-        let at = spec.args.iter().position(|a| a == "--file-size").unwrap();
-        assert_eq!(spec.args[at + 1], (128u64 << 20).to_string());
+        assert!(matches!(spec.command,
+            isobench_workloads::args::Command::Fileio(c) if c.file_size == 128 << 20));
         // Without fileio in the plan, no cap and no note.
         i.workloads = vec!["cpu".into()];
         let p = build(&i).unwrap();
@@ -701,9 +704,9 @@ mod tests {
         let spec = crate::runner::specs(&p, false)
             .remove(&Workload::Command)
             .unwrap();
-        assert_eq!(spec.args[0], "command");
+        assert_eq!(spec.to_args()[0], "command");
         assert!(spec
-            .args
+            .to_args()
             .ends_with(&["--".into(), "/bin/busybox".into(), "true".into()]));
         // JSON round trip keeps it; a plan without one has no key.
         let j = serde_json::to_string(&p).unwrap();

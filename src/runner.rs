@@ -45,42 +45,28 @@ pub fn spec_for(plan: &Plan, w: Workload, sizing: &Sizing) -> WorkloadSpec {
     if let (Workload::Command, Some(c)) = (w, &plan.command) {
         // The user's program: the same arguments in every column, whatever
         // the sizing (its work is its own).
-        return WorkloadSpec {
-            workload: w,
-            args: c.config().to_args(),
-        };
+        return WorkloadSpec::new(isobench_workloads::args::Command::UserCommand(c.config()));
     }
     let mut spec = WorkloadSpec::for_sizing(w, sizing);
-    let mut push = |k: &str, v: String| {
-        spec.args.push(k.into());
-        spec.args.push(v);
-    };
-    if let (Workload::Membw, Some(bytes)) = (w, plan.membw_array_bytes) {
-        push("--size", bytes.to_string());
+    if let Some(bytes) = plan.membw_array_bytes {
+        spec.set_array_bytes(bytes);
     }
-    if w == Workload::Membw {
-        push("--stores", plan.stream.stores().into());
-    }
-    if matches!(w, Workload::Membw | Workload::Randacc | Workload::Latency) {
-        push("--pages", plan.pages.name().into());
-    }
-    if let (Workload::Fileio, Some(cap)) = (w, plan.fileio_file_bytes) {
-        cap_arg(&mut spec.args, "--file-size", cap);
+    spec.set_stores(
+        plan.stream
+            .stores()
+            .parse()
+            .expect("the plan's --stores value parses"),
+    );
+    spec.set_pages(
+        plan.pages
+            .name()
+            .parse()
+            .expect("the plan's --pages value parses"),
+    );
+    if let Some(cap) = plan.fileio_file_bytes {
+        spec.cap_file_size(cap);
     }
     spec
-}
-
-/// Lower the size `args` give after `flag` to at most `cap` bytes (the
-/// preset always gives one; a flag may not appear twice).
-fn cap_arg(args: &mut [String], flag: &str, cap: u64) {
-    if let Some(i) = args.iter().position(|a| a == flag) {
-        if let Some(v) = args.get_mut(i + 1) {
-            let given = isobench_workloads::args::parse_size(v).unwrap_or(u64::MAX);
-            if given > cap {
-                *v = cap.to_string();
-            }
-        }
-    }
 }
 
 /// The arguments of every workload of the plan, the same for every
@@ -111,8 +97,8 @@ pub fn write_workload_data(
     let Some(spec) = specs(plan, false).remove(&Workload::Copyup) else {
         return Ok(None);
     };
-    let Ok(Command::Copyup(c)) = isobench_workloads::args::parse(&spec.args, plan.threads) else {
-        anyhow::bail!("copyup arguments {:?} do not parse", spec.args);
+    let Command::Copyup(c) = spec.command else {
+        anyhow::bail!("copyup arguments {:?} are not copyup's", spec.to_args());
     };
     let dir = scratch.join("workload-data");
     isobench_workloads::cow::write_data(&dir, &c.sizes)
@@ -120,12 +106,12 @@ pub fn write_workload_data(
     Ok(Some(dir))
 }
 
-/// Bytes the largest workload of `specs` allocates (0 when unknown).
-pub fn memory_need_bytes(specs: &BTreeMap<Workload, WorkloadSpec>, threads: usize) -> u64 {
+/// Bytes the largest workload of `specs` allocates (0 when unknown). The
+/// specs carry their own thread counts (`_threads` is no longer read).
+pub fn memory_need_bytes(specs: &BTreeMap<Workload, WorkloadSpec>, _threads: usize) -> u64 {
     specs
         .values()
-        .filter_map(|s| isobench_workloads::args::parse(&s.args, threads).ok())
-        .filter_map(|c| c.memory_need_bytes())
+        .filter_map(|s| s.memory_need_bytes())
         .max()
         .unwrap_or(0)
 }
@@ -446,7 +432,7 @@ mod tests {
         let full = specs(&plan, false);
         let small = specs(&plan, true);
         assert!(full[&Workload::Membw]
-            .args
+            .to_args()
             .contains(&(128u64 << 20).to_string()));
         assert_ne!(full[&Workload::Randacc], small[&Workload::Randacc]);
         // The need follows the largest allocation: randacc 2^24 words = 128 MiB

@@ -235,7 +235,7 @@ pub fn plan(
     let mut metrics = Vec::new();
     let mut names = Vec::new();
     for m in &input.metrics {
-        let spec = MetricSpec::parse(m).map_err(err)?;
+        let spec = MetricSpec::parse(m).map_err(|e| err(format!("{e}")))?;
         if names.contains(&spec.name) {
             return Err(err(format!("--metric {} is given twice", spec.name)));
         }

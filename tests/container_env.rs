@@ -98,10 +98,7 @@ fn startup_under(runtime: &str) {
     // 200 ms was too short on a loaded 2-core host (crun's container had
     // exited before its smaps were read), so hold long enough for a slow
     // reader.
-    let spec = WorkloadSpec {
-        workload: Workload::Startup,
-        args: vec!["startup".into(), "--hold-ms".into(), "1000".into()],
-    };
+    let spec = WorkloadSpec::parse(Workload::Startup, &["startup", "--hold-ms", "1000"]).unwrap();
     for _ in 0..5 {
         let out = env.run(&spec, Duration::from_secs(60)).unwrap();
         assert!(out.result.valid, "{:?}", out.result);
@@ -191,10 +188,7 @@ fn idle_instances_under(runtime: &str) {
         fileio: false,
     })
     .unwrap();
-    let spec = WorkloadSpec {
-        workload: Workload::Idle,
-        args: vec!["idle".into()],
-    };
+    let spec = WorkloadSpec::parse(Workload::Idle, &["idle"]).unwrap();
     let t = Duration::from_secs(30);
     let mut live = Vec::new();
     for _ in 0..3 {

@@ -47,10 +47,7 @@ fn prerequisites() -> Option<(PathBuf, PathBuf)> {
 }
 
 fn spec(args: &[&str]) -> WorkloadSpec {
-    WorkloadSpec {
-        workload: args[0].parse().unwrap(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-    }
+    WorkloadSpec::parse(args[0].parse().unwrap(), args).unwrap()
 }
 
 fn mounts_under(p: &Path) -> usize {

@@ -204,10 +204,7 @@ fn a_failed_docker_isorun_run_restores_daemon_json() {
         assert!(daemon_runtimes().contains(&ISORUN_RUNTIME.to_string()));
         assert_ne!(daemon_json(), before, "isorun was not registered");
         // A live instance stopped early: the daemon removes the container.
-        let idle = WorkloadSpec {
-            workload: Workload::Idle,
-            args: vec!["idle".into()],
-        };
+        let idle = WorkloadSpec::parse(Workload::Idle, &["idle"]).unwrap();
         let t = Duration::from_secs(60);
         let mut i = env.launch(&idle, t).unwrap();
         i.wait_ready(t).unwrap();
@@ -215,10 +212,10 @@ fn a_failed_docker_isorun_run_restores_daemon_json() {
         i.stop().unwrap();
         assert!(i.pids().is_empty());
         assert!(labelled(std::process::id()).0.is_empty());
-        // A run that fails: an unknown workload prints no result.
+        // A run that fails: --help prints the usage and no result.
         let bad = WorkloadSpec {
             workload: Workload::Cpu,
-            args: vec!["no-such-workload".into()],
+            command: isobench_workloads::args::Command::Help,
         };
         let e = env.run(&bad, t).unwrap_err();
         assert!(format!("{e:#}").contains("ISOBENCH-RESULT"), "{e:#}");

@@ -77,10 +77,7 @@ fn startup_through_podman(runtime: &str) {
         isobench::env::engine::LABEL,
         env.label_value()
     );
-    let spec = WorkloadSpec {
-        workload: Workload::Startup,
-        args: vec!["startup".into(), "--hold-ms".into(), "200".into()],
-    };
+    let spec = WorkloadSpec::parse(Workload::Startup, &["startup", "--hold-ms", "200"]).unwrap();
     for _ in 0..2 {
         let out = env.run(&spec, Duration::from_secs(60)).unwrap();
         assert!(out.result.valid, "{:?}", out.result);
@@ -105,10 +102,7 @@ fn startup_through_podman(runtime: &str) {
     }
 
     // A live instance stopped early: the engine removes the container.
-    let idle = WorkloadSpec {
-        workload: Workload::Idle,
-        args: vec!["idle".into()],
-    };
+    let idle = WorkloadSpec::parse(Workload::Idle, &["idle"]).unwrap();
     let t = Duration::from_secs(30);
     let mut i = env.launch(&idle, t).unwrap();
     i.wait_ready(t).unwrap();

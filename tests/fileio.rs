@@ -275,10 +275,7 @@ fn every_place_natively_and_in_containers() {
         "--rand-ops",
         "50",
     ];
-    let spec = WorkloadSpec {
-        workload: Workload::Fileio,
-        args: args.iter().map(|s| s.to_string()).collect(),
-    };
+    let spec = WorkloadSpec::parse(Workload::Fileio, &args).unwrap();
     let timeout = Duration::from_secs(120);
     let ours_in_shm = || {
         std::fs::read_dir("/dev/shm")

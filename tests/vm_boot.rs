@@ -157,10 +157,7 @@ fn workload_binary_boots_as_init_through_vm_env() {
     let initrd = ctx.scratch.join("vm-initramfs.cpio");
     assert!(initrd.is_file());
 
-    let spec = WorkloadSpec {
-        workload: Workload::Startup,
-        args: vec!["startup".into(), "--hold-ms".into(), "300".into()],
-    };
+    let spec = WorkloadSpec::parse(Workload::Startup, &["startup", "--hold-ms", "300"]).unwrap();
     let out = env.run(&spec, GENEROUS).unwrap();
     assert_no_qemu_left(&initrd);
     assert!(out.result.valid, "{:?}", out.result);
@@ -222,10 +219,7 @@ fn fileio_measures_the_guest_s_virtio_blk_disk() {
         "--rand-ops",
         "50",
     ];
-    let spec = WorkloadSpec {
-        workload: Workload::Fileio,
-        args: args.iter().map(|s| s.to_string()).collect(),
-    };
+    let spec = WorkloadSpec::parse(Workload::Fileio, &args).unwrap();
     let out = env.run(&spec, GENEROUS).unwrap();
     let initrd = ctx.scratch.join("vm-initramfs.cpio");
     assert_no_qemu_left(&initrd);
@@ -430,14 +424,14 @@ fn vm_cpu_model_decides_the_dgemm_path_under_tcg() {
         "{} is missing: build it with scripts/build-workload.sh (scripts/test.sh does)",
         bin.display()
     );
-    let spec = WorkloadSpec {
-        workload: Workload::Cpu,
-        args: ["cpu", "--threads", "1", "--primes-max", "500"]
+    let spec = WorkloadSpec::parse(
+        Workload::Cpu,
+        &["cpu", "--threads", "1", "--primes-max", "500"]
             .into_iter()
             .chain(["--matrix-n", "24", "--min-time-ms", "10"])
-            .map(String::from)
-            .collect(),
-    };
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
     for (model, want_path, has_avx2) in [("qemu64", "sse2", false), ("max", "avx2+fma", true)] {
         let tmp = tempfile::tempdir().unwrap();

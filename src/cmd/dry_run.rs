@@ -115,7 +115,7 @@ pub fn text(a: &RunArgs) -> Result<String> {
             plan.reps, plan.warmup, plan.threads, plan.seed
         );
         for spec in specs.values() {
-            let _ = writeln!(s, "  {}", spec.args.join(" "));
+            let _ = writeln!(s, "  {}", spec.to_args().join(" "));
         }
     }
     for (c, n) in &density_cols {
@@ -155,7 +155,7 @@ pub fn text(a: &RunArgs) -> Result<String> {
             cfg.reps
         );
         for spec in setup.specs.values() {
-            let _ = writeln!(s, "  victim: {}", spec.args.join(" "));
+            let _ = writeln!(s, "  victim: {}", spec.to_args().join(" "));
         }
     }
     match experiment {

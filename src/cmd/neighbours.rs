@@ -25,14 +25,16 @@ fn shorten_for_quick(specs: &mut BTreeMap<Workload, WorkloadSpec>) -> Vec<String
     let mut notes = Vec::new();
     for (w, s) in specs.iter_mut() {
         let (k, v) = match w {
-            Workload::Cpu => ("--min-time-ms", "100"),
-            Workload::Membw => ("--passes", "2"),
+            Workload::Cpu => {
+                s.set_min_time_ms(100);
+                ("--min-time-ms", "100")
+            }
+            Workload::Membw => {
+                s.set_passes(2);
+                ("--passes", "2")
+            }
             _ => continue,
         };
-        match s.args.iter().position(|a| a == k) {
-            Some(i) if i + 1 < s.args.len() => s.args[i + 1] = v.to_string(),
-            _ => s.args.extend([k.to_string(), v.to_string()]),
-        }
         notes.push(format!("{w} {k} {v}"));
     }
     notes
@@ -223,14 +225,7 @@ pub fn setup(
     }
     let antagonist_need = antagonists
         .iter()
-        .filter_map(|k| {
-            isobench_workloads::args::parse(
-                &nb::antagonist_spec(k, plan.threads, 1, llc_bytes).args,
-                plan.threads,
-            )
-            .ok()
-            .and_then(|c| c.memory_need_bytes())
-        })
+        .filter_map(|k| nb::antagonist_spec(k, plan.threads, 1, llc_bytes).memory_need_bytes())
         .max()
         .unwrap_or(0);
     let cfg = Config {
@@ -255,14 +250,10 @@ pub fn setup(
         solo_ms: if quick { 1000 } else { 3000 },
     };
     // The scaling streamer runs alone, with one thread per CPU.
-    let scaling_need = isobench_workloads::args::parse(
-        &nb::antagonist_spec("membw", host_cpus, 1, llc_bytes).args,
-        host_cpus,
-    )
-    .ok()
-    .and_then(|c| c.memory_need_bytes())
-    .filter(|_| victims.contains(&Workload::Membw))
-    .unwrap_or(0);
+    let scaling_need = nb::antagonist_spec("membw", host_cpus, 1, llc_bytes)
+        .memory_need_bytes()
+        .filter(|_| victims.contains(&Workload::Membw))
+        .unwrap_or(0);
     Ok(Setup {
         cfg,
         specs,
@@ -275,7 +266,7 @@ pub fn setup(
 pub fn victim_args(specs: &BTreeMap<Workload, WorkloadSpec>) -> BTreeMap<String, String> {
     specs
         .iter()
-        .map(|(w, s)| (w.name().to_string(), s.args.join(" ")))
+        .map(|(w, s)| (w.name().to_string(), s.to_args().join(" ")))
         .collect()
 }
 

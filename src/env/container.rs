@@ -362,7 +362,7 @@ impl Environment for ContainerEnv {
         // for every runtime; isorun reads the image annotations, peers find
         // the overlay mounted on this instance's rootfs.
         let mut args = vec![WORKLOAD_PATH.to_string()];
-        args.extend(spec.args.iter().cloned());
+        args.extend(spec.to_args());
         let fileio = spec.workload == isobench_workloads::Workload::Fileio;
         if fileio {
             isobench_workloads::fileio::add_places(&mut args, &container_fileio_places());

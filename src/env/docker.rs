@@ -654,7 +654,7 @@ impl Environment for DockerEnv {
         args.extend(super::engine::limit_args(limits));
         args.push(p.image.clone());
         args.push(WORKLOAD_PATH.into());
-        args.extend(spec.args.iter().cloned());
+        args.extend(spec.to_args());
         let cmd = self.docker_cmd(&args);
         let log = std::fs::File::create(&errlog)
             .with_context(|| format!("creating {}", errlog.display()))?;

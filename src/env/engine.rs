@@ -255,7 +255,7 @@ impl Environment for PodmanEnv {
         args.extend(limit_args(limits));
         args.push(p.image.clone());
         args.push(WORKLOAD_PATH.into());
-        args.extend(spec.args.iter().cloned());
+        args.extend(spec.to_args());
         let cmd = self.podman_cmd(&args);
         let log = std::fs::File::create(&errlog)
             .with_context(|| format!("creating {}", errlog.display()))?;

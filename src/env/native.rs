@@ -223,7 +223,7 @@ impl Environment for Native {
             .as_ref()
             .ok_or_else(|| anyhow!("native environment not prepared"))?;
         let mut cmd = Command::new(bin);
-        cmd.args(&spec.args);
+        cmd.args(spec.to_args());
         if spec.workload == Workload::Fileio {
             let cwd = self
                 .cwd

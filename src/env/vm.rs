@@ -529,26 +529,23 @@ impl Environment for VmEnv {
             p.config.vcpus,
             p.config.memory_mib,
             p.kernel_version.as_deref().unwrap_or("?"),
-            spec.args.join(" ")
+            spec.to_args().join(" ")
         );
         let mut config = p.config.clone();
-        let mut args = spec.args.clone();
-        let disk = if spec.workload == isobench_workloads::Workload::Fileio {
-            let (image, detail) = self.fileio_disk(&spec.args, &config)?;
-            isobench_workloads::fileio::add_places(
-                &mut args,
-                &[isobench_workloads::fileio::Place {
-                    name: isobench_workloads::fileio::PLACE_DISK.into(),
-                    dir: isobench_workloads::pid1::GUEST_DISK_MOUNT.into(),
-                }],
-            );
+        let mut spec = spec.clone();
+        let disk = if let isobench_workloads::args::Command::Fileio(c) = &mut spec.command {
+            let (image, detail) = self.fileio_disk(c.file_size, c.block, &config)?;
+            c.places = vec![isobench_workloads::fileio::Place {
+                name: isobench_workloads::fileio::PLACE_DISK.into(),
+                dir: isobench_workloads::pid1::GUEST_DISK_MOUNT.into(),
+            }];
             config.disk = Some(image.path().to_path_buf());
             Some((image, detail))
         } else {
             None
         };
         let mut cmd = Command::new(&config.qemu);
-        cmd.args(config.args(&args).with_context(|| what.clone())?);
+        cmd.args(config.args(&spec.to_args()).with_context(|| what.clone())?);
         super::process::die_with_parent(&mut cmd);
         if let Some(cpus) = &limits.cpus {
             super::set_affinity(&mut cmd, cpus)?;
@@ -694,11 +691,12 @@ impl Instance for VmInstance {
 }
 
 impl VmEnv {
-    /// A fresh ext4 image for one fileio repetition (sized from its
-    /// `--file-size` and `--block`) and how it is attached.
+    /// A fresh ext4 image for one fileio repetition (sized from its file
+    /// and block sizes) and how it is attached.
     fn fileio_disk(
         &self,
-        workload_args: &[String],
+        file: u64,
+        block: u64,
         config: &QemuConfig,
     ) -> Result<(crate::vm::disk::DiskImage, String)> {
         let path = match &self.disk {
@@ -707,13 +705,6 @@ impl VmEnv {
             None => {
                 bail!("fileio in the VM: the environment was prepared for a plan without fileio")
             }
-        };
-        let (file, block) = match isobench_workloads::args::parse(workload_args, 1) {
-            Ok(isobench_workloads::args::Command::Fileio(c)) => (c.file_size, c.block),
-            _ => bail!(
-                "fileio's arguments do not parse: {}",
-                workload_args.join(" ")
-            ),
         };
         let bytes = crate::vm::disk::image_bytes(file, block);
         let image = crate::vm::disk::DiskImage::create(&path, bytes).map_err(|e| anyhow!(e))?;

@@ -194,7 +194,7 @@ impl Drop for Fleet {
 pub fn idle_spec() -> WorkloadSpec {
     WorkloadSpec {
         workload: Workload::Idle,
-        args: vec![Workload::Idle.name().to_string()],
+        command: isobench_workloads::args::Command::Idle,
     }
 }
 

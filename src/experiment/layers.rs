@@ -166,10 +166,9 @@ pub fn measure(spec: &WorkloadSpec) -> Result<RunOutcome> {
 /// [`measure`] with its scratch directory (removed after) in `parent`.
 pub fn measure_in(spec: &WorkloadSpec, parent: &Path) -> Result<RunOutcome> {
     let t0 = Instant::now();
-    let (n, size) = match isobench_workloads::args::parse(&spec.args, 1) {
-        Ok(WCommand::Layers { layers, layer_size }) => (layers, layer_size),
-        Ok(_) => bail!("not a layers workload: {:?}", spec.args),
-        Err(e) => bail!("layers: {e}"),
+    let (n, size) = match spec.command {
+        WCommand::Layers { layers, layer_size } => (layers, layer_size),
+        _ => bail!("not a layers workload: {:?}", spec.to_args()),
     };
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let tmp = tempfile::Builder::new()

@@ -37,7 +37,7 @@ pub const VICTIMS: [Workload; 4] = [
     Workload::Latency,
 ];
 /// Every antagonist kind.
-pub const ANTAGONISTS: [&str; 4] = ["cpu", "membw", "llc", "fork"];
+pub const ANTAGONISTS: [&str; 4] = isobench_workloads::antagonist::Kind::NAMES;
 /// The quick preset's antagonists.
 pub const QUICK_ANTAGONISTS: [&str; 2] = ["cpu", "membw"];
 /// Children the fork antagonist may hold at once (its own bound).
@@ -255,33 +255,30 @@ pub fn antagonist_size(
 /// The antagonist's command line. Sizes follow the host's last-level cache
 /// ([`antagonist_size`]); given explicitly so that the memory it needs is
 /// known before launch.
+///
+/// # Panics
+/// If `kind` is not one of [`ANTAGONISTS`] (checked when planned).
 pub fn antagonist_spec(
     kind: &str,
     threads: usize,
     duration_ms: u64,
     llc_bytes: Option<u64>,
 ) -> WorkloadSpec {
-    let mut args: Vec<String> = vec![
-        "antagonist".into(),
-        "--kind".into(),
-        kind.into(),
-        "--threads".into(),
-        threads.to_string(),
-        "--duration-ms".into(),
-        duration_ms.to_string(),
-    ];
-    if let Some((b, _)) = antagonist_size(kind, threads, llc_bytes) {
-        args.extend(["--size".to_string(), b.to_string()]);
-    }
-    if kind == "fork" {
-        args.extend(["--max-procs".to_string(), FORK_MAX_PROCS.to_string()]);
-    }
-    // Not a suite workload: `Idle` only tells the environments not to
-    // measure a startup footprint.
-    WorkloadSpec {
-        workload: Workload::Idle,
-        args,
-    }
+    use isobench_workloads::antagonist::{AntagonistConfig, Kind};
+    let k: Kind = kind
+        .parse()
+        .expect("antagonist kinds are checked when planned");
+    // Not a suite workload: its spec's `Idle` only tells the environments
+    // not to measure a startup footprint.
+    WorkloadSpec::new(isobench_workloads::args::Command::Antagonist(
+        AntagonistConfig {
+            kind: k,
+            threads,
+            size_bytes: antagonist_size(kind, threads, llc_bytes).map(|(b, _)| b),
+            max_procs: FORK_MAX_PROCS as usize,
+            duration: Some(Duration::from_millis(duration_ms)),
+        },
+    ))
 }
 
 /// What one trial measured.
@@ -959,11 +956,11 @@ mod tests {
             limits: &Limits,
         ) -> Result<Box<dyn Instance>> {
             let mut l = self.launches.lock().unwrap();
-            l.push((spec.args.clone(), limits.clone()));
+            l.push((spec.to_args(), limits.clone()));
             let n = l.len();
             self.live.fetch_add(1, Ordering::SeqCst);
             let mut rate = 500.0;
-            if spec.args[0] == "antagonist" {
+            if spec.to_args()[0] == "antagonist" {
                 let k = self.antagonists.fetch_add(1, Ordering::SeqCst);
                 if self.weak_from.is_some_and(|w| k >= w) {
                     rate = 100.0;
@@ -974,7 +971,7 @@ mod tests {
                 stopped: false,
                 ready: self.fail_ready_at != Some(n),
                 wait_ok: self.fail_wait_at != Some(n),
-                args: spec.args.clone(),
+                args: spec.to_args(),
                 pinned: limits.cpus.is_some(),
                 rate,
             }))
@@ -1008,15 +1005,7 @@ mod tests {
     fn specs() -> BTreeMap<Workload, WorkloadSpec> {
         [Workload::Cpu, Workload::Membw]
             .into_iter()
-            .map(|w| {
-                (
-                    w,
-                    WorkloadSpec {
-                        workload: w,
-                        args: vec![w.name().to_string()],
-                    },
-                )
-            })
+            .map(|w| (w, WorkloadSpec::parse(w, &[w.name().to_string()]).unwrap()))
             .collect()
     }
 
@@ -1098,12 +1087,16 @@ mod tests {
             None
         );
         let f = antagonist_spec("fork", 2, 500, None);
-        assert!(f.args.windows(2).any(|w| w == ["--max-procs", "64"]));
-        assert!(f.args.windows(2).any(|w| w == ["--duration-ms", "500"]));
+        assert!(matches!(&f.command,
+            isobench_workloads::args::Command::Antagonist(c) if c.max_procs == 64));
+        assert!(f
+            .to_args()
+            .windows(2)
+            .any(|w| w == ["--duration-ms", "500"]));
         // 4x a 4 MiB cache, shared between 2 threads: 8 MiB arrays each.
         let m = antagonist_spec("membw", 2, 500, Some(4 << 20));
         assert!(
-            m.args.windows(2).any(|w| w == ["--size", "8388608"]),
+            m.to_args().windows(2).any(|w| w == ["--size", "8388608"]),
             "{m:?}"
         );
         // A guest reporting a 480 MiB L3 gets the capped cache, not 1.9
@@ -1111,13 +1104,17 @@ mod tests {
         let m = antagonist_spec("membw", 2, 500, Some(480 << 20));
         let want = (4 * isobench_workloads::antagonist::LLC_CAP_BYTES / 2).to_string();
         assert!(
-            m.args.windows(2).any(|w| w[0] == "--size" && w[1] == want),
+            m.to_args()
+                .windows(2)
+                .any(|w| w[0] == "--size" && w[1] == want),
             "{m:?}"
         );
         let l = antagonist_spec("llc", 2, 500, Some(480 << 20));
         let want = isobench_workloads::antagonist::LLC_CAP_BYTES.to_string();
         assert!(
-            l.args.windows(2).any(|w| w[0] == "--size" && w[1] == want),
+            l.to_args()
+                .windows(2)
+                .any(|w| w[0] == "--size" && w[1] == want),
             "{l:?}"
         );
         let (_, how) = antagonist_size("membw", 2, Some(480 << 20)).unwrap();

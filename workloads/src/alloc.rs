@@ -18,6 +18,7 @@
 //! and `madvise`; in mode `never` `huge` cannot apply, which the result
 //! records (`info.thp`, `info.anon_huge_kib`).
 
+use crate::error::{arg_err, memory, ArgError, Error};
 use std::alloc::{alloc_zeroed, Layout};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -41,12 +42,12 @@ impl PagePolicy {
 }
 
 impl std::str::FromStr for PagePolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ArgError;
+    fn from_str(s: &str) -> Result<Self, ArgError> {
         match s {
             "base" => Ok(PagePolicy::Base),
             "huge" => Ok(PagePolicy::Huge),
-            _ => Err(format!("--pages '{s}' is not one of base, huge")),
+            _ => Err(arg_err!("--pages '{s}' is not one of base, huge")),
         }
     }
 }
@@ -125,12 +126,12 @@ unsafe impl ZeroValid for usize {}
 unsafe impl ZeroValid for AtomicU64 {}
 
 /// A zero-filled `Vec<T>` of `n` elements, or an error naming the size.
-pub fn try_zeroed_vec<T: ZeroValid>(n: usize) -> Result<Vec<T>, String> {
+pub fn try_zeroed_vec<T: ZeroValid>(n: usize) -> Result<Vec<T>, Error> {
     if n == 0 {
         return Ok(Vec::new());
     }
     let layout =
-        Layout::array::<T>(n).map_err(|_| format!("array of {n} elements is too large"))?;
+        Layout::array::<T>(n).map_err(|_| memory!("array of {n} elements is too large"))?;
     // SAFETY: the layout has a non-zero size (n > 0 and T is not zero-sized
     // for any implementor of ZeroValid).
     let ptr = unsafe { alloc_zeroed(layout) } as *mut T;
@@ -138,7 +139,7 @@ pub fn try_zeroed_vec<T: ZeroValid>(n: usize) -> Result<Vec<T>, String> {
         advise(ptr as *mut u8, layout.size());
     }
     if ptr.is_null() {
-        return Err(format!(
+        return Err(memory!(
             "out of memory allocating {} MiB",
             layout.size() >> 20
         ));
@@ -201,6 +202,7 @@ mod tests {
         assert!("big"
             .parse::<PagePolicy>()
             .unwrap_err()
+            .to_string()
             .contains("base, huge"));
     }
 

@@ -19,7 +19,8 @@
 //! still know the rate it achieved up to then; at the end of a bounded run it
 //! prints the usual result line with metric `rate`.
 
-use crate::metrics::MetricDef;
+use crate::error::{arg_err, ArgError, Error};
+use crate::metricdef::MetricDef;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,8 +46,16 @@ pub enum Kind {
 
 impl Kind {
     pub const ALL: [Kind; 4] = [Kind::Cpu, Kind::Membw, Kind::Llc, Kind::Fork];
+    /// The `--kind` values, in the order of [`Kind::ALL`].
+    pub const NAMES: [&'static str; 4] = [
+        Kind::Cpu.name(),
+        Kind::Membw.name(),
+        Kind::Llc.name(),
+        Kind::Fork.name(),
+    ];
 
-    pub fn name(self) -> &'static str {
+    /// The `--kind` value (what [`str::parse`] reads back).
+    pub const fn name(self) -> &'static str {
         match self {
             Kind::Cpu => "cpu",
             Kind::Membw => "membw",
@@ -75,12 +84,18 @@ impl Kind {
 }
 
 impl std::str::FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ArgError;
+    fn from_str(s: &str) -> Result<Self, ArgError> {
         Kind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("--kind '{s}' is not one of cpu, membw, llc, fork"))
+            .ok_or_else(|| arg_err!("--kind '{s}' is not one of cpu, membw, llc, fork"))
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -214,7 +229,7 @@ pub fn run(
     cfg: &AntagonistConfig,
     llc_bytes: Option<u64>,
     mut report: impl FnMut(&Progress),
-) -> Result<Outcome, String> {
+) -> Result<Outcome, Error> {
     let threads = cfg.threads.max(1);
     let (size, size_source) = choose_size(cfg.kind, cfg.size_bytes, llc_bytes, threads);
     let stop = Arc::new(AtomicBool::new(false));
@@ -240,7 +255,7 @@ pub fn run(
         }
     };
     let mut last = progress(t0);
-    std::thread::scope(|s| -> Result<(), String> {
+    std::thread::scope(|s| -> Result<(), Error> {
         let mut handles = Vec::new();
         // The fork storm runs on one thread: its bound is on processes.
         let workers = if cfg.kind == Kind::Fork { 1 } else { threads };
@@ -249,7 +264,7 @@ pub fn run(
                 (stop.clone(), ops.clone(), failures.clone(), ready.clone());
             let kind = cfg.kind;
             let max_procs = cfg.max_procs.max(1);
-            handles.push(s.spawn(move || -> Result<(), String> {
+            handles.push(s.spawn(move || -> Result<(), Error> {
                 match kind {
                     Kind::Cpu => {
                         ready.fetch_add(1, Ordering::SeqCst);
@@ -289,7 +304,7 @@ pub fn run(
         stop.store(true, Ordering::Relaxed);
         for h in handles {
             h.join()
-                .map_err(|_| "an antagonist thread panicked".to_string())??;
+                .map_err(|_| Error::Failed("an antagonist thread panicked".into()))??;
         }
         Ok(())
     })?;
@@ -303,7 +318,7 @@ pub fn run(
 }
 
 /// Integer work the compiler cannot remove: an LCG whose state is kept.
-fn spin(stop: &AtomicBool, ops: &AtomicU64) -> Result<(), String> {
+fn spin(stop: &AtomicBool, ops: &AtomicU64) -> Result<(), Error> {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     while !stop.load(Ordering::Relaxed) {
         for _ in 0..100_000 {
@@ -325,7 +340,7 @@ fn stream(
     ready: &AtomicU64,
     n: usize,
     t: usize,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let n = n.max(1024);
     let mut a: Vec<f64> = crate::alloc::try_zeroed_vec(n)?;
     let b: Vec<f64> = vec![1.0 + t as f64; n];
@@ -357,7 +372,7 @@ fn chase(
     ready: &AtomicU64,
     n: usize,
     seed: u64,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let n = n.max(1024);
     let mut next: Vec<usize> = crate::alloc::try_zeroed_vec(n)?;
     for (i, x) in next.iter_mut().enumerate() {
@@ -394,7 +409,7 @@ fn storm(
     ops: &AtomicU64,
     failures: &AtomicU64,
     max_procs: usize,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let mut live: Vec<libc::pid_t> = Vec::with_capacity(max_procs);
     while !stop.load(Ordering::Relaxed) {
         if live.len() >= max_procs {
@@ -527,6 +542,7 @@ mod tests {
         assert!("disk"
             .parse::<Kind>()
             .unwrap_err()
+            .to_string()
             .contains("cpu, membw, llc, fork"));
     }
 }

@@ -28,11 +28,12 @@
 //! dependency-light, and the grammar is a handful of `--key value` pairs.
 
 use crate::cpu::CpuConfig;
+use crate::error::arg_err;
+pub use crate::error::ArgError;
 use crate::latency::LatencyConfig;
 use crate::membw::MembwConfig;
 use crate::randacc::RandaccConfig;
-use crate::spec::Workload;
-use std::fmt;
+use crate::workload::Workload;
 
 /// What the binary was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,17 +123,133 @@ impl Command {
     }
 }
 
-/// A command line that cannot be run; the message names the bad argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgError(pub String);
-
-impl fmt::Display for ArgError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl Command {
+    /// The arguments [`parse`] reads back as this command, workload name
+    /// first: what a spawned process or a guest's kernel command line is
+    /// given. The thread count (absent, it would be the CPUs of wherever the
+    /// binary runs) and the values that size the work are always written,
+    /// in the order the presets write them, so a preset's spec reads as its
+    /// arguments always did; other values only where they differ from the
+    /// binary's default (an environment appends `--places` itself).
+    pub fn to_args(&self) -> Vec<String> {
+        let name = match self {
+            Command::Help => return vec!["--help".into()],
+            Command::UserCommand(c) => return c.to_args(),
+            Command::Antagonist(_) => "antagonist",
+            _ => self.workload().map_or("help", Workload::name),
+        };
+        let mut o = Out(vec![name.to_string()]);
+        let mut bare = vec![name.to_string()];
+        if let Command::Antagonist(c) = self {
+            bare.extend(["--kind".to_string(), c.kind.name().to_string()]);
+        }
+        let d = parse(&bare, 1).expect("a bare workload name parses to its defaults");
+        match (self, &d) {
+            (Command::Cpu(c), Command::Cpu(d)) => {
+                o.flag("threads", c.threads);
+                o.flag("primes-max", c.primes_max);
+                o.flag("matrix-n", c.matrix_n);
+                o.differs("min-time-ms", c.min_time_ms, d.min_time_ms);
+                o.differs("isa", c.isa.name(), d.isa.name());
+            }
+            (Command::Membw(c), _) => {
+                o.flag("threads", c.threads);
+                o.flag("passes", c.passes);
+                if let Some(s) = c.size_bytes {
+                    o.flag("size", s);
+                }
+                o.flag("stores", c.stores.arg());
+                o.flag("pages", c.pages.name());
+            }
+            (Command::Randacc(c), _) => {
+                o.flag("threads", c.threads);
+                o.flag("log2-table", c.log2_table);
+                o.flag("pages", c.pages.name());
+            }
+            (Command::Latency(c), Command::Latency(d)) => {
+                o.flag("max-size", format_size(c.max_size));
+                o.differs("min-size", format_size(c.min_size), format_size(d.min_size));
+                if let Some(n) = c.loads {
+                    o.flag("loads", n);
+                }
+                o.flag("pages", c.pages.name());
+            }
+            (Command::Antagonist(c), Command::Antagonist(d)) => {
+                o.flag("kind", c.kind.name());
+                o.flag("threads", c.threads);
+                if let Some(t) = c.duration {
+                    o.flag("duration-ms", t.as_millis());
+                }
+                if let Some(s) = c.size_bytes {
+                    o.flag("size", s);
+                }
+                if c.kind == crate::antagonist::Kind::Fork {
+                    o.flag("max-procs", c.max_procs);
+                } else {
+                    o.differs("max-procs", c.max_procs, d.max_procs);
+                }
+            }
+            (c, d) => o.storage_flags(c, d),
+        }
+        o.0
     }
 }
 
-impl std::error::Error for ArgError {}
+/// Arguments being written by [`Command::to_args`].
+struct Out(Vec<String>);
+
+impl Out {
+    fn flag(&mut self, key: &str, value: impl ToString) {
+        self.0.push(format!("--{key}"));
+        self.0.push(value.to_string());
+    }
+
+    fn differs<T: PartialEq + ToString>(&mut self, key: &str, value: T, default: T) {
+        if value != default {
+            self.flag(key, value);
+        }
+    }
+
+    /// The flags of the workloads that measure file systems and startup;
+    /// `d` holds the defaults of `c`'s workload.
+    fn storage_flags(&mut self, c: &Command, d: &Command) {
+        let list = |v: Vec<String>| v.join(",");
+        match (c, d) {
+            (Command::Startup { hold_ms }, _) => self.flag("hold-ms", hold_ms),
+            (Command::Copyup(c), Command::Copyup(d)) => {
+                self.flag(
+                    "sizes",
+                    list(c.sizes.iter().map(|b| format_size(*b)).collect()),
+                );
+                self.differs("dir", c.dir.as_str(), d.dir.as_str());
+            }
+            (Command::Ovlmount(c), _) => {
+                self.flag(
+                    "layers",
+                    list(c.layers.iter().map(u32::to_string).collect()),
+                );
+                self.flag("tries", c.tries);
+            }
+            (Command::Fsmeta(c), Command::Fsmeta(d)) => {
+                self.flag("files", c.files);
+                self.differs("dir", c.dir.as_str(), d.dir.as_str());
+            }
+            (Command::Layers { layers, layer_size }, _) => {
+                self.flag("layers", layers);
+                self.flag("layer-size", format_size(*layer_size));
+            }
+            (Command::Fileio(c), Command::Fileio(d)) => {
+                let places = crate::fileio::places_arg;
+                self.differs("places", places(&c.places), places(&d.places));
+                self.flag("file-size", format_size(c.file_size));
+                self.flag("block", format_size(c.block));
+                self.flag("rand-ops", c.rand_ops);
+                self.differs("direct", c.direct.name(), d.direct.name());
+            }
+            _ => {}
+        }
+    }
+}
 
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
@@ -157,7 +274,7 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
 sizes: plain bytes or with a suffix: 16KiB, 256MiB, 1GiB (K, M, G also accepted)";
 
 /// Parse a byte size: `4096`, `16KiB`, `256MiB`, `1GiB`, `2G`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, ArgError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, suffix) = t.split_at(split);
@@ -168,19 +285,19 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "G" | "GiB" => 1 << 30,
         "T" | "TiB" => 1 << 40,
         _ => {
-            return Err(format!(
+            return Err(arg_err!(
                 "'{s}' is not a size (use e.g. 4096, 16KiB, 256MiB, 1GiB)"
             ))
         }
     };
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("'{s}' is not a size (use e.g. 4096, 16KiB, 256MiB, 1GiB)"))?;
+        .map_err(|_| arg_err!("'{s}' is not a size (use e.g. 4096, 16KiB, 256MiB, 1GiB)"))?;
     let v = n
         .checked_mul(mult)
-        .ok_or_else(|| format!("size '{s}' is too large"))?;
+        .ok_or_else(|| arg_err!("size '{s}' is too large"))?;
     if v == 0 {
-        return Err(format!("size '{s}' must be greater than 0"));
+        return Err(arg_err!("size '{s}' must be greater than 0"));
     }
     Ok(v)
 }
@@ -212,7 +329,7 @@ impl Flags {
         let mut it = rest.iter();
         while let Some(a) = it.next() {
             let Some(body) = a.strip_prefix("--") else {
-                return Err(ArgError(format!(
+                return Err(ArgError::Invalid(format!(
                     "unexpected argument '{a}' (flags look like --threads 2)"
                 )));
             };
@@ -221,7 +338,7 @@ impl Flags {
                 None => {
                     let v = it
                         .next()
-                        .ok_or_else(|| ArgError(format!("--{body} needs a value")))?;
+                        .ok_or_else(|| ArgError::Invalid(format!("--{body} needs a value")))?;
                     (body.to_string(), v.clone())
                 }
             };
@@ -238,12 +355,12 @@ impl Flags {
                             .join(", ")
                     )
                 };
-                return Err(ArgError(format!(
+                return Err(ArgError::Invalid(format!(
                     "unknown flag --{key} for workload '{workload}' ({list})"
                 )));
             }
             if pairs.iter().any(|(k, _)| *k == key) {
-                return Err(ArgError(format!("--{key} given twice")));
+                return Err(ArgError::Invalid(format!("--{key} given twice")));
             }
             pairs.push((key, value));
         }
@@ -265,12 +382,12 @@ impl Flags {
         let n: u64 = v
             .trim()
             .parse()
-            .map_err(|_| ArgError(format!("--{key} '{v}' is not a whole number")))?;
+            .map_err(|_| ArgError::Invalid(format!("--{key} '{v}' is not a whole number")))?;
         if n == 0 {
-            return Err(ArgError(format!("--{key} must be greater than 0")));
+            return Err(ArgError::Invalid(format!("--{key} must be greater than 0")));
         }
         if n < min || n > max {
-            return Err(ArgError(format!(
+            return Err(ArgError::Invalid(format!(
                 "--{key} {n} is out of range ({min}..={max})"
             )));
         }
@@ -279,14 +396,14 @@ impl Flags {
 
     fn pages(&self) -> Result<crate::alloc::PagePolicy, ArgError> {
         self.get("pages")
-            .map(|v| v.parse().map_err(ArgError))
+            .map(|v| v.parse())
             .transpose()
             .map(Option::unwrap_or_default)
     }
 
     fn size(&self, key: &str) -> Result<Option<u64>, ArgError> {
         self.get(key)
-            .map(|v| parse_size(v).map_err(|e| ArgError(format!("--{key}: {e}"))))
+            .map(|v| parse_size(v).map_err(|e| ArgError::Invalid(format!("--{key}: {e}"))))
             .transpose()
     }
 }
@@ -295,7 +412,7 @@ impl Flags {
 /// `--threads` is absent (the binary passes the number of available CPUs).
 pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgError> {
     let Some(first) = args.first() else {
-        return Err(ArgError(format!(
+        return Err(ArgError::Invalid(format!(
             "no workload given (one of: {})",
             Workload::ALL.map(|w| w.name()).join(", ")
         )));
@@ -303,233 +420,253 @@ pub fn parse(args: &[String], default_threads: usize) -> Result<Command, ArgErro
     if first == "--help" || first == "-h" || first == "help" {
         return Ok(Command::Help);
     }
-    if first == "antagonist" {
-        let f = Flags::parse(
-            &args[1..],
-            &["kind", "threads", "size", "max-procs", "duration-ms"],
-            "antagonist",
-        )?;
-        let kind = f
-            .get("kind")
-            .ok_or_else(|| ArgError("antagonist needs --kind cpu|membw|llc|fork".into()))?
-            .parse()
-            .map_err(ArgError)?;
-        let duration = match f.get("duration-ms") {
-            Some(_) => Some(std::time::Duration::from_millis(f.int(
-                "duration-ms",
-                1,
-                1,
-                86_400_000,
-            )?)),
-            None => None,
-        };
-        return Ok(Command::Antagonist(crate::antagonist::AntagonistConfig {
-            kind,
-            threads: f.int("threads", default_threads.max(1) as u64, 1, 1024)? as usize,
-            size_bytes: f.size("size")?,
-            max_procs: f.int("max-procs", 64, 1, 4096)? as usize,
-            duration,
-        }));
-    }
-    let workload: Workload = first.parse().map_err(ArgError)?;
     let rest = &args[1..];
     let dt = default_threads.max(1) as u64;
+    if first == "antagonist" {
+        return parse_antagonist(rest, dt);
+    }
+    let workload: Workload = first.parse()?;
     let name = workload.name();
-    Ok(match workload {
-        Workload::Cpu => {
-            let f = Flags::parse(
-                rest,
-                &["threads", "primes-max", "matrix-n", "min-time-ms", "isa"],
-                name,
-            )?;
-            Command::Cpu(CpuConfig {
-                threads: f.int("threads", dt, 1, 1024)? as usize,
-                primes_max: f.int("primes-max", 200_000, 3, 1 << 40)?,
-                matrix_n: f.int("matrix-n", 256, 8, 16384)? as usize,
-                min_time_ms: f.int("min-time-ms", crate::cpu::DEFAULT_MIN_TIME_MS, 10, 600_000)?,
-                isa: f
-                    .get("isa")
-                    .map(str::parse)
-                    .transpose()
-                    .map_err(ArgError)?
-                    .unwrap_or_default(),
-            })
-        }
-        Workload::Membw => {
-            let f = Flags::parse(
-                rest,
-                &["threads", "passes", "size", "stores", "pages"],
-                name,
-            )?;
-            let stores = match f.get("stores") {
-                None | Some("normal") => crate::membw::Stores::Normal,
-                Some("nt") => crate::membw::Stores::NonTemporal,
-                Some(v) => {
-                    return Err(ArgError(format!("--stores '{v}' is not one of normal, nt")))
-                }
-            };
-            let threads = f.int("threads", dt, 1, 1024)? as usize;
-            let size = f.size("size")?;
-            if let Some(s) = size {
-                if s / 8 < threads as u64 {
-                    return Err(ArgError(format!(
-                        "--size {s} holds fewer than one 8-byte element per thread ({threads} threads)"
-                    )));
-                }
-            }
-            Command::Membw(MembwConfig {
-                threads,
-                // STREAM's values grow 15x per pass; 200 passes stay finite.
-                passes: f.int("passes", 10, 1, 200)? as usize,
-                size_bytes: size,
-                stores,
-                pages: f.pages()?,
-            })
-        }
+    match workload {
+        Workload::Cpu => parse_cpu(rest, dt),
+        Workload::Membw => parse_membw(rest, dt),
         Workload::Randacc => {
             let f = Flags::parse(rest, &["threads", "log2-table", "pages"], name)?;
-            Command::Randacc(RandaccConfig {
+            Ok(Command::Randacc(RandaccConfig {
                 threads: f.int("threads", dt, 1, crate::randacc::STREAMS as u64)? as usize,
                 log2_table: f.int("log2-table", 24, 8, 40)? as u32,
                 pages: f.pages()?,
-            })
+            }))
         }
-        Workload::Latency => {
-            let f = Flags::parse(rest, &["max-size", "min-size", "loads", "pages"], name)?;
-            let min_size = f.size("min-size")?.unwrap_or(16 << 10);
-            let max_size = f.size("max-size")?.unwrap_or(256 << 20);
-            let line = crate::latency::LINE as u64;
-            if min_size < 2 * line {
-                return Err(ArgError(format!(
-                    "--min-size must be at least {} bytes",
-                    2 * line
-                )));
-            }
-            if max_size < min_size {
-                return Err(ArgError(format!(
-                    "--max-size {} is below --min-size {}",
-                    format_size(max_size),
-                    format_size(min_size)
-                )));
-            }
-            let loads = match f.get("loads") {
-                Some(_) => Some(f.int("loads", 1, 1, u64::MAX)?),
-                None => None,
-            };
-            Command::Latency(LatencyConfig {
-                min_size,
-                max_size,
-                loads,
-                pages: f.pages()?,
-            })
-        }
-        Workload::Startup => {
-            let f = Flags::parse(rest, &["hold-ms"], name)?;
-            // 0 is allowed (no hold), so not `f.int`.
-            let hold_ms = match f.get("hold-ms") {
-                None => 0,
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n <= 600_000 => n,
-                    Ok(n) => {
-                        return Err(ArgError(format!(
-                            "--hold-ms {n} is out of range (0..=600000)"
-                        )))
-                    }
-                    Err(_) => {
-                        return Err(ArgError(format!("--hold-ms '{v}' is not a whole number")))
-                    }
-                },
-            };
-            Command::Startup { hold_ms }
-        }
-        Workload::Copyup => {
-            let f = Flags::parse(rest, &["sizes", "dir"], name)?;
-            let mut sizes = match f.get("sizes") {
-                None => vec![4 << 10, 1 << 20],
-                Some(v) => v
-                    .split(',')
-                    .map(|s| parse_size(s).map_err(|e| ArgError(format!("--sizes: {e}"))))
-                    .collect::<Result<Vec<u64>, _>>()?,
-            };
-            sizes.sort_unstable();
-            sizes.dedup();
-            Command::Copyup(crate::cow::CopyupConfig {
-                sizes,
-                dir: f.get("dir").unwrap_or(crate::cow::DATA_DIR).to_string(),
-            })
-        }
-        Workload::Ovlmount => {
-            let f = Flags::parse(rest, &["layers", "tries"], name)?;
-            let max = crate::cow::OVL_MAX_STACK;
-            let mut layers = match f.get("layers") {
-                None => vec![1, 2, 4, 8, 16, 32, 64],
-                Some(v) => v
-                    .split(',')
-                    .map(|s| match s.trim().parse::<u32>() {
-                        Ok(n) if (1..=max).contains(&n) => Ok(n),
-                        _ => Err(ArgError(format!(
-                            "--layers: '{s}' is not a number of layers in 1..={max} (the kernel's limit)"
-                        ))),
-                    })
-                    .collect::<Result<Vec<u32>, _>>()?,
-            };
-            layers.sort_unstable();
-            layers.dedup();
-            Command::Ovlmount(crate::cow::OvlmountConfig {
-                layers,
-                tries: f.int("tries", 5, 1, 1000)? as u32,
-            })
-        }
+        Workload::Latency => parse_latency(rest),
+        Workload::Startup => parse_startup(rest),
+        Workload::Copyup => parse_copyup(rest),
+        Workload::Ovlmount => parse_ovlmount(rest),
         Workload::Fsmeta => {
             let f = Flags::parse(rest, &["files", "dir"], name)?;
-            Command::Fsmeta(crate::cow::FsmetaConfig {
+            Ok(Command::Fsmeta(crate::cow::FsmetaConfig {
                 files: f.int("files", 2000, 1, 10_000_000)? as u32,
                 dir: f.get("dir").unwrap_or(".").to_string(),
-            })
+            }))
         }
         Workload::Layers => {
             let f = Flags::parse(rest, &["layers", "layer-size"], name)?;
-            Command::Layers {
+            Ok(Command::Layers {
                 layers: f.int("layers", 4, 2, 100)? as u32,
                 layer_size: f.size("layer-size")?.unwrap_or(4 << 20),
-            }
+            })
         }
         Workload::Idle => {
             Flags::parse(rest, &[], name)?;
-            Command::Idle
+            Ok(Command::Idle)
         }
-        Workload::Fileio => {
-            let f = Flags::parse(
-                rest,
-                &["places", "file-size", "block", "rand-ops", "direct"],
-                name,
-            )?;
-            let places = match f.get("places") {
-                None => vec![crate::fileio::Place {
-                    name: "disk".into(),
-                    dir: ".".into(),
-                }],
-                Some(v) => crate::fileio::parse_places(v).map_err(ArgError)?,
-            };
-            let direct = match f.get("direct") {
-                None | Some("auto") => crate::fileio::Direct::Auto,
-                Some("off") => crate::fileio::Direct::Off,
-                Some(v) => return Err(ArgError(format!("--direct '{v}' is not one of auto, off"))),
-            };
-            let c = crate::fileio::FileioConfig {
-                places,
-                file_size: f.size("file-size")?.unwrap_or(64 << 20),
-                block: f.size("block")?.unwrap_or(1 << 20),
-                rand_ops: f.int("rand-ops", 1000, 1, 10_000_000)?,
-                direct,
-            };
-            crate::fileio::validate(&c).map_err(ArgError)?;
-            Command::Fileio(c)
+        Workload::Fileio => parse_fileio(rest),
+        Workload::Command => Ok(Command::UserCommand(crate::command::CommandConfig::parse(
+            rest,
+        )?)),
+    }
+}
+
+fn parse_antagonist(rest: &[String], dt: u64) -> Result<Command, ArgError> {
+    let f = Flags::parse(
+        rest,
+        &["kind", "threads", "size", "max-procs", "duration-ms"],
+        "antagonist",
+    )?;
+    let kind = f
+        .get("kind")
+        .ok_or_else(|| ArgError::invalid("antagonist needs --kind cpu|membw|llc|fork"))?
+        .parse()?;
+    let duration = match f.get("duration-ms") {
+        Some(_) => Some(std::time::Duration::from_millis(f.int(
+            "duration-ms",
+            1,
+            1,
+            86_400_000,
+        )?)),
+        None => None,
+    };
+    Ok(Command::Antagonist(crate::antagonist::AntagonistConfig {
+        kind,
+        threads: f.int("threads", dt, 1, 1024)? as usize,
+        size_bytes: f.size("size")?,
+        max_procs: f.int("max-procs", 64, 1, 4096)? as usize,
+        duration,
+    }))
+}
+
+fn parse_cpu(rest: &[String], dt: u64) -> Result<Command, ArgError> {
+    let f = Flags::parse(
+        rest,
+        &["threads", "primes-max", "matrix-n", "min-time-ms", "isa"],
+        "cpu",
+    )?;
+    Ok(Command::Cpu(CpuConfig {
+        threads: f.int("threads", dt, 1, 1024)? as usize,
+        primes_max: f.int("primes-max", 200_000, 3, 1 << 40)?,
+        matrix_n: f.int("matrix-n", 256, 8, 16384)? as usize,
+        min_time_ms: f.int("min-time-ms", crate::cpu::DEFAULT_MIN_TIME_MS, 10, 600_000)?,
+        isa: f
+            .get("isa")
+            .map(str::parse)
+            .transpose()?
+            .unwrap_or_default(),
+    }))
+}
+
+fn parse_membw(rest: &[String], dt: u64) -> Result<Command, ArgError> {
+    let f = Flags::parse(
+        rest,
+        &["threads", "passes", "size", "stores", "pages"],
+        "membw",
+    )?;
+    let stores = f
+        .get("stores")
+        .map(str::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let threads = f.int("threads", dt, 1, 1024)? as usize;
+    let size = f.size("size")?;
+    if let Some(s) = size {
+        if s / 8 < threads as u64 {
+            return Err(ArgError::Invalid(format!(
+                "--size {s} holds fewer than one 8-byte element per thread ({threads} threads)"
+            )));
         }
-        Workload::Command => {
-            Command::UserCommand(crate::command::CommandConfig::parse(rest).map_err(ArgError)?)
+    }
+    Ok(Command::Membw(MembwConfig {
+        threads,
+        // STREAM's values grow 15x per pass; 200 passes stay finite.
+        passes: f.int("passes", 10, 1, 200)? as usize,
+        size_bytes: size,
+        stores,
+        pages: f.pages()?,
+    }))
+}
+
+fn parse_latency(rest: &[String]) -> Result<Command, ArgError> {
+    let f = Flags::parse(rest, &["max-size", "min-size", "loads", "pages"], "latency")?;
+    let min_size = f.size("min-size")?.unwrap_or(16 << 10);
+    let max_size = f.size("max-size")?.unwrap_or(256 << 20);
+    let line = crate::latency::LINE as u64;
+    if min_size < 2 * line {
+        return Err(ArgError::Invalid(format!(
+            "--min-size must be at least {} bytes",
+            2 * line
+        )));
+    }
+    if max_size < min_size {
+        return Err(ArgError::Invalid(format!(
+            "--max-size {} is below --min-size {}",
+            format_size(max_size),
+            format_size(min_size)
+        )));
+    }
+    let loads = match f.get("loads") {
+        Some(_) => Some(f.int("loads", 1, 1, u64::MAX)?),
+        None => None,
+    };
+    Ok(Command::Latency(LatencyConfig {
+        min_size,
+        max_size,
+        loads,
+        pages: f.pages()?,
+    }))
+}
+
+fn parse_startup(rest: &[String]) -> Result<Command, ArgError> {
+    let f = Flags::parse(rest, &["hold-ms"], "startup")?;
+    // 0 is allowed (no hold), so not `f.int`.
+    let hold_ms = match f.get("hold-ms") {
+        None => 0,
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n <= 600_000 => n,
+            Ok(n) => {
+                return Err(ArgError::Invalid(format!(
+                    "--hold-ms {n} is out of range (0..=600000)"
+                )))
+            }
+            Err(_) => {
+                return Err(ArgError::Invalid(format!(
+                    "--hold-ms '{v}' is not a whole number"
+                )))
+            }
+        },
+    };
+    Ok(Command::Startup { hold_ms })
+}
+
+fn parse_copyup(rest: &[String]) -> Result<Command, ArgError> {
+    let f = Flags::parse(rest, &["sizes", "dir"], "copyup")?;
+    let mut sizes = match f.get("sizes") {
+        None => vec![4 << 10, 1 << 20],
+        Some(v) => v
+            .split(',')
+            .map(|s| parse_size(s).map_err(|e| ArgError::Invalid(format!("--sizes: {e}"))))
+            .collect::<Result<Vec<u64>, _>>()?,
+    };
+    sizes.sort_unstable();
+    sizes.dedup();
+    Ok(Command::Copyup(crate::cow::CopyupConfig {
+        sizes,
+        dir: f.get("dir").unwrap_or(crate::cow::DATA_DIR).to_string(),
+    }))
+}
+
+fn parse_ovlmount(rest: &[String]) -> Result<Command, ArgError> {
+    let f = Flags::parse(rest, &["layers", "tries"], "ovlmount")?;
+    let max = crate::cow::OVL_MAX_STACK;
+    let mut layers = match f.get("layers") {
+        None => vec![1, 2, 4, 8, 16, 32, 64],
+        Some(v) => v
+            .split(',')
+            .map(|s| match s.trim().parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ArgError::Invalid(format!(
+                    "--layers: '{s}' is not a number of layers in 1..={max} (the kernel's limit)"
+                ))),
+            })
+            .collect::<Result<Vec<u32>, _>>()?,
+    };
+    layers.sort_unstable();
+    layers.dedup();
+    Ok(Command::Ovlmount(crate::cow::OvlmountConfig {
+        layers,
+        tries: f.int("tries", 5, 1, 1000)? as u32,
+    }))
+}
+
+fn parse_fileio(rest: &[String]) -> Result<Command, ArgError> {
+    let f = Flags::parse(
+        rest,
+        &["places", "file-size", "block", "rand-ops", "direct"],
+        "fileio",
+    )?;
+    let places = match f.get("places") {
+        None => vec![crate::fileio::Place {
+            name: "disk".into(),
+            dir: ".".into(),
+        }],
+        Some(v) => crate::fileio::parse_places(v)?,
+    };
+    let direct = match f.get("direct") {
+        None | Some("auto") => crate::fileio::Direct::Auto,
+        Some("off") => crate::fileio::Direct::Off,
+        Some(v) => {
+            return Err(ArgError::Invalid(format!(
+                "--direct '{v}' is not one of auto, off"
+            )))
         }
-    })
+    };
+    let c = crate::fileio::FileioConfig {
+        places,
+        file_size: f.size("file-size")?.unwrap_or(64 << 20),
+        block: f.size("block")?.unwrap_or(1 << 20),
+        rand_ops: f.int("rand-ops", 1000, 1, 10_000_000)?,
+        direct,
+    };
+    crate::fileio::validate(&c)?;
+    Ok(Command::Fileio(c))
 }
 
 #[cfg(test)]
@@ -558,26 +695,6 @@ mod tests {
         assert_eq!(format_size(512 << 20), "512MiB");
         assert_eq!(format_size(1 << 30), "1GiB");
         assert_eq!(format_size(100), "100B");
-    }
-
-    #[test]
-    fn preset_arguments_parse() {
-        use crate::spec::{Preset, Sizing, WorkloadSpec};
-        for preset in [Preset::Quick, Preset::Standard, Preset::Full, Preset::Gate] {
-            for emulated in [false, true] {
-                for w in Workload::ALL {
-                    let sizing = Sizing {
-                        preset,
-                        threads: 2,
-                        emulated,
-                    };
-                    let spec = WorkloadSpec::for_sizing(w, &sizing);
-                    let cmd =
-                        parse(&spec.args, 1).unwrap_or_else(|e| panic!("{:?}: {e}", spec.args));
-                    assert_eq!(cmd.workload(), Some(w));
-                }
-            }
-        }
     }
 
     #[test]
@@ -649,16 +766,19 @@ mod tests {
                 duration: Some(std::time::Duration::from_millis(500)),
             })
         );
-        assert!(p("antagonist").unwrap_err().0.contains("needs --kind"));
+        assert!(p("antagonist")
+            .unwrap_err()
+            .to_string()
+            .contains("needs --kind"));
         assert!(p("antagonist --kind disk")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("not one of cpu, membw, llc, fork"));
     }
 
     #[test]
     fn bad_input_is_rejected_with_a_clear_message() {
-        let err = |s: &str| p(s).unwrap_err().0;
+        let err = |s: &str| p(s).unwrap_err().to_string();
         assert!(err("frobnicate").contains("unknown workload 'frobnicate'"));
         assert!(err("").contains("no workload"));
         assert!(err("cpu --threads 0").contains("--threads must be greater than 0"));

@@ -32,7 +32,8 @@
 //! is not `/` already: natively isobench starts the workload in the user's
 //! root file system, which containers and guests already have as `/`.
 
-use crate::metrics::{Direction, MetricDef};
+use crate::error::{arg_err, invalid, ArgError, Error, Invalid};
+use crate::metricdef::{Direction, MetricDef};
 use crate::protocol::WorkloadResult;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -72,14 +73,14 @@ pub struct MetricSpec {
 
 impl MetricSpec {
     /// Parse `NAME:UNIT:higher|lower=REGEX` (the first `=` ends the head).
-    pub fn parse(s: &str) -> Result<MetricSpec, String> {
+    pub fn parse(s: &str) -> Result<MetricSpec, ArgError> {
         let form = "NAME:UNIT:higher|lower=REGEX";
         let (head, pattern) = s
             .split_once('=')
-            .ok_or_else(|| format!("--metric '{s}' has no '=REGEX' (use {form})"))?;
+            .ok_or_else(|| arg_err!("--metric '{s}' has no '=REGEX' (use {form})"))?;
         let parts: Vec<&str> = head.split(':').collect();
         let &[name, unit, dir] = parts.as_slice() else {
-            return Err(format!(
+            return Err(arg_err!(
                 "--metric '{s}': '{head}' is not NAME:UNIT:higher|lower (use {form}, e.g. 'rate:ops/s:higher=([0-9.]+) ops/s')"
             ));
         };
@@ -90,17 +91,17 @@ impl MetricSpec {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !name_ok {
-            return Err(format!(
+            return Err(arg_err!(
                 "--metric '{s}': the name '{name}' must be 1-64 of a-z, 0-9 and _, starting with a letter"
             ));
         }
         if METRICS.iter().any(|d| d.stem() == name) {
-            return Err(format!(
+            return Err(arg_err!(
                 "--metric '{s}': '{name}' is measured for every command already; choose another name"
             ));
         }
         if unit.trim().is_empty() {
-            return Err(format!(
+            return Err(arg_err!(
                 "--metric '{s}': the unit is empty (e.g. ops/s, ms, MB/s)"
             ));
         }
@@ -108,16 +109,16 @@ impl MetricSpec {
             "higher" => Direction::HigherIsBetter,
             "lower" => Direction::LowerIsBetter,
             d => {
-                return Err(format!(
+                return Err(arg_err!(
                     "--metric '{s}': direction '{d}' is not 'higher' or 'lower'"
                 ))
             }
         };
         if pattern.is_empty() {
-            return Err(format!("--metric '{s}': the pattern is empty"));
+            return Err(arg_err!("--metric '{s}': the pattern is empty"));
         }
         regex_lite::Regex::new(pattern)
-            .map_err(|e| format!("--metric '{s}': bad pattern: {}", one_line(&e.to_string())))?;
+            .map_err(|e| arg_err!("--metric '{s}': bad pattern: {}", one_line(&e.to_string())))?;
         Ok(MetricSpec {
             name: name.to_string(),
             unit: unit.trim().to_string(),
@@ -138,21 +139,23 @@ impl MetricSpec {
     }
 
     /// The number of the last match of the pattern in `text`.
-    pub fn extract(&self, text: &str) -> Result<f64, String> {
-        let re = regex_lite::Regex::new(&self.pattern).map_err(|e| e.to_string())?;
+    pub fn extract(&self, text: &str) -> Result<f64, Invalid> {
+        let re = regex_lite::Regex::new(&self.pattern).map_err(|e| Invalid(e.to_string()))?;
         let caps = re.captures_iter(text).last().ok_or_else(|| {
-            format!(
+            invalid!(
                 "metric {}: pattern '{}' matched nothing in the command's standard output",
-                self.name, self.pattern
+                self.name,
+                self.pattern
             )
         })?;
         let m = caps.get(1).or_else(|| caps.get(0)).expect("group 0 exists");
         let s = m.as_str().trim();
         match s.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
-            _ => Err(format!(
+            _ => Err(invalid!(
                 "metric {}: pattern '{}' matched '{s}', which is not a finite number",
-                self.name, self.pattern
+                self.name,
+                self.pattern
             )),
         }
     }
@@ -196,7 +199,7 @@ impl CommandConfig {
 
     /// Parse the arguments after `command` (encoded as [`Self::to_args`]
     /// writes them).
-    pub fn parse(rest: &[String]) -> Result<CommandConfig, String> {
+    pub fn parse(rest: &[String]) -> Result<CommandConfig, ArgError> {
         let mut c = CommandConfig {
             argv: Vec::new(),
             timeout_ms: DEFAULT_TIMEOUT_MS,
@@ -213,38 +216,42 @@ impl CommandConfig {
                 }
                 "--timeout-ms" => {
                     if timeout_seen {
-                        return Err("--timeout-ms given twice".into());
+                        return Err(ArgError::invalid("--timeout-ms given twice"));
                     }
                     timeout_seen = true;
-                    let v = it.next().ok_or("--timeout-ms needs a value")?;
+                    let v = it
+                        .next()
+                        .ok_or_else(|| ArgError::invalid("--timeout-ms needs a value"))?;
                     c.timeout_ms = match v.parse::<u64>() {
                         Ok(n) if (1..=86_400_000).contains(&n) => n,
                         _ => {
-                            return Err(format!(
+                            return Err(arg_err!(
                                 "--timeout-ms '{v}' is not a whole number in 1..=86400000"
                             ))
                         }
                     };
                 }
                 "--metric" => {
-                    let v = it.next().ok_or("--metric needs a value")?;
+                    let v = it
+                        .next()
+                        .ok_or_else(|| ArgError::invalid("--metric needs a value"))?;
                     let m = MetricSpec::parse(&decode(v)?)?;
                     if c.metrics.iter().any(|x| x.name == m.name) {
-                        return Err(format!("--metric {} given twice", m.name));
+                        return Err(arg_err!("--metric {} given twice", m.name));
                     }
                     c.metrics.push(m);
                 }
                 "--chroot-cwd" => c.chroot_cwd = true,
                 other => {
-                    return Err(format!(
+                    return Err(arg_err!(
                         "command: unexpected argument '{other}' (the program goes after --)"
                     ))
                 }
             }
         }
         match c.argv.first() {
-            None => Err("command: no program given after --".into()),
-            Some(p) if p.is_empty() => Err("command: the program name is empty".into()),
+            None => Err(ArgError::invalid("command: no program given after --")),
+            Some(p) if p.is_empty() => Err(ArgError::invalid("command: the program name is empty")),
             Some(_) => Ok(c),
         }
     }
@@ -272,7 +279,7 @@ pub fn encode(s: &str) -> String {
 }
 
 /// The inverse of [`encode`].
-pub fn decode(s: &str) -> Result<String, String> {
+pub fn decode(s: &str) -> Result<String, ArgError> {
     if s == "%%" {
         return Ok(String::new());
     }
@@ -285,7 +292,7 @@ pub fn decode(s: &str) -> Result<String, String> {
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("'{s}' has a bad %-escape at byte {i}"))?;
+                .ok_or_else(|| arg_err!("'{s}' has a bad %-escape at byte {i}"))?;
             out.push(hex);
             i += 3;
         } else {
@@ -293,7 +300,7 @@ pub fn decode(s: &str) -> Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| format!("'{s}' does not decode to UTF-8"))
+    String::from_utf8(out).map_err(|_| arg_err!("'{s}' does not decode to UTF-8"))
 }
 
 /// How one run of the program ended.
@@ -365,7 +372,7 @@ fn cwd_is_root() -> bool {
 
 /// Spawn the program once, wait for it (at most `c.timeout_ms`) and
 /// measure it. `Err` when it could not be started at all.
-pub fn run_once(c: &CommandConfig) -> Result<Run, String> {
+pub fn run_once(c: &CommandConfig) -> Result<Run, Error> {
     let prog = &c.argv[0];
     let mut cmd = Command::new(prog);
     cmd.args(&c.argv[1..])
@@ -400,8 +407,10 @@ pub fn run_once(c: &CommandConfig) -> Result<Run, String> {
             format!("'{prog}'")
         };
         match e.kind() {
-            std::io::ErrorKind::NotFound => format!("command not found: {what} ({e})"),
-            _ => format!("cannot run {what}: {e}"),
+            std::io::ErrorKind::NotFound => {
+                Error::Command(format!("command not found: {what} ({e})"))
+            }
+            _ => Error::Command(format!("cannot run {what}: {e}")),
         }
     })?;
     let pid = child.id() as i32;
@@ -435,10 +444,10 @@ pub fn run_once(c: &CommandConfig) -> Result<Run, String> {
     let _ = done_tx.send(());
     let timed_out = watchdog.join().unwrap_or(false);
     if r != pid {
-        return Err(format!(
+        return Err(Error::Command(format!(
             "wait4 for '{prog}' failed: {}",
             std::io::Error::last_os_error()
-        ));
+        )));
     }
     // The child is reaped, but its group id stays in use as long as a
     // member lives: whatever it left running is killed now.
@@ -538,7 +547,7 @@ pub fn record(r: &mut WorkloadResult, c: &CommandConfig) {
         Ok(run) => run,
         Err(e) => {
             r.valid = false;
-            r.error = Some(e);
+            r.error = Some(e.to_string());
             return;
         }
     };
@@ -587,7 +596,7 @@ pub fn record(r: &mut WorkloadResult, c: &CommandConfig) {
                 r.units.insert(m.name.clone(), m.unit.clone());
                 r.directions.insert(m.name.clone(), m.direction);
             }
-            Err(e) => problems.push(e),
+            Err(e) => problems.push(e.0),
         }
     }
     if problems.is_empty() {
@@ -654,7 +663,9 @@ mod tests {
     #[test]
     fn bad_arguments_are_refused_with_a_reason() {
         let p = |s: &[&str]| {
-            CommandConfig::parse(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap_err()
+            CommandConfig::parse(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+                .unwrap_err()
+                .to_string()
         };
         assert!(p(&[]).contains("no program"));
         assert!(p(&["--"]).contains("no program"));
@@ -671,7 +682,7 @@ mod tests {
         assert_eq!(m.direction, Direction::HigherIsBetter);
         assert_eq!(m.unit, "ops/s");
         assert_eq!(MetricSpec::parse(&m.to_arg()).unwrap(), m);
-        let e = |s: &str| MetricSpec::parse(s).unwrap_err();
+        let e = |s: &str| MetricSpec::parse(s).unwrap_err().to_string();
         assert!(e("ops:ops/s=x").contains("NAME:UNIT:higher|lower"));
         assert!(e("Ops:x:higher=1").contains("a-z"));
         assert!(e("wall_s:s:lower=1").contains("already"));
@@ -691,9 +702,10 @@ mod tests {
         assert!(m
             .extract("nothing")
             .unwrap_err()
+            .0
             .contains("matched nothing"));
         let bad = MetricSpec::parse("v:x:higher=v=(\\S+)").unwrap();
-        assert!(bad.extract("v=abc").unwrap_err().contains("not a finite"));
+        assert!(bad.extract("v=abc").unwrap_err().0.contains("not a finite"));
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!
 //! Every kernel checks what it wrote (content, sizes, the merged view).
 
-use crate::metrics::MetricDef;
+use crate::error::{failed, os_failed, Error};
+use crate::metricdef::MetricDef;
 use std::ffi::CString;
 use std::fs;
 use std::io::{Read, Write};
@@ -128,11 +129,11 @@ pub fn write_data(dir: &Path, sizes: &[u64]) -> std::io::Result<()> {
 
 /// Check a file after the timed write: size, the written block, and the
 /// pattern everywhere else.
-fn check_file(path: &Path, size: u64) -> Result<(), String> {
-    let mut f = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let len = f.metadata().map_err(|e| e.to_string())?.len();
+fn check_file(path: &Path, size: u64) -> Result<(), Error> {
+    let mut f = fs::File::open(path).map_err(|e| Error::io("", path, e))?;
+    let len = f.metadata().map_err(|e| failed!("{e}"))?.len();
     if len != size {
-        return Err(format!(
+        return Err(failed!(
             "{} has {len} bytes, expected {size}",
             path.display()
         ));
@@ -144,13 +145,13 @@ fn check_file(path: &Path, size: u64) -> Result<(), String> {
     while off < size {
         let n = (size - off).min(buf.len() as u64) as usize;
         f.read_exact(&mut buf[..n])
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            .map_err(|e| Error::io("reading", path, e))?;
         fill(size, off, &mut want[..n]);
         if off == 0 {
             want[..head.len()].copy_from_slice(&head);
         }
         if buf[..n] != want[..n] {
-            return Err(format!(
+            return Err(failed!(
                 "{}: content differs in bytes {off}..{}",
                 path.display(),
                 off + n as u64
@@ -197,10 +198,10 @@ pub struct CopyupPoint {
 }
 
 /// Time the first write to each file, then check every file.
-pub fn copyup(c: &CopyupConfig) -> Result<Vec<CopyupPoint>, String> {
+pub fn copyup(c: &CopyupConfig) -> Result<Vec<CopyupPoint>, Error> {
     let dir = PathBuf::from(&c.dir);
     if !dir.is_dir() {
-        return Err(format!(
+        return Err(failed!(
             "{} not found: its files come from the host (an image layer in a container, a directory natively)",
             dir.display()
         ));
@@ -210,10 +211,10 @@ pub fn copyup(c: &CopyupConfig) -> Result<Vec<CopyupPoint>, String> {
         let p = dir.join(data_name(size));
         // stat(2) does not copy up: the size check leaves the file below.
         let len = fs::metadata(&p)
-            .map_err(|e| format!("{}: {e} (not prepared by the host)", p.display()))?
+            .map_err(|e| failed!("{}: {e} (not prepared by the host)", p.display()))?
             .len();
         if len != size {
-            return Err(format!("{} has {len} bytes, expected {size}", p.display()));
+            return Err(failed!("{} has {len} bytes, expected {size}", p.display()));
         }
         let block = written(size);
         let t = Instant::now();
@@ -221,9 +222,9 @@ pub fn copyup(c: &CopyupConfig) -> Result<Vec<CopyupPoint>, String> {
         let f = fs::OpenOptions::new()
             .write(true)
             .open(&p)
-            .map_err(|e| format!("opening {} for writing: {e}", p.display()))?;
+            .map_err(|e| failed!("opening {} for writing: {e}", p.display()))?;
         f.write_all_at(&block, 0)
-            .map_err(|e| format!("writing {}: {e}", p.display()))?;
+            .map_err(|e| Error::io("writing", &p, e))?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
         drop(f);
         out.push(CopyupPoint { size, ms });
@@ -246,23 +247,23 @@ pub struct FsmetaTimes {
 /// Bytes of each small file.
 pub const SMALL_FILE: usize = 64;
 
-pub fn fsmeta(c: &FsmetaConfig) -> Result<FsmetaTimes, String> {
+pub fn fsmeta(c: &FsmetaConfig) -> Result<FsmetaTimes, Error> {
     let dir = PathBuf::from(&c.dir).join(format!("isobench-fsmeta-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
     let r = fsmeta_in(&dir, c.files);
     let cleaned = fs::remove_dir_all(&dir);
     let mut t = r?;
-    cleaned.map_err(|e| format!("removing {}: {e}", dir.display()))?;
+    cleaned.map_err(|e| Error::io("removing", &dir, e))?;
     t.dir = dir;
     Ok(t)
 }
 
-fn fsmeta_in(dir: &Path, n: u32) -> Result<FsmetaTimes, String> {
+fn fsmeta_in(dir: &Path, n: u32) -> Result<FsmetaTimes, Error> {
     let fs_here = fs_name(dir);
     let names: Vec<PathBuf> = (0..n).map(|i| dir.join(format!("f{i:07}"))).collect();
     let body = [b'x'; SMALL_FILE];
-    let e = |what: &str, p: &Path, e: std::io::Error| format!("{what} {}: {e}", p.display());
+    let e = |what: &str, p: &Path, e: std::io::Error| Error::io(what, p, e);
     let t = Instant::now();
     for p in &names {
         let mut f = fs::OpenOptions::new()
@@ -275,7 +276,7 @@ fn fsmeta_in(dir: &Path, n: u32) -> Result<FsmetaTimes, String> {
     let create = t.elapsed().as_secs_f64();
     let listed = fs::read_dir(dir).map_err(|x| e("listing", dir, x))?.count();
     if listed != n as usize {
-        return Err(format!("{listed} files listed after creating {n}"));
+        return Err(failed!("{listed} files listed after creating {n}"));
     }
     let t = Instant::now();
     let mut total = 0u64;
@@ -284,7 +285,7 @@ fn fsmeta_in(dir: &Path, n: u32) -> Result<FsmetaTimes, String> {
     }
     let stat = t.elapsed().as_secs_f64();
     if total != n as u64 * SMALL_FILE as u64 {
-        return Err(format!(
+        return Err(failed!(
             "stat saw {total} bytes in {n} files, expected {}",
             n as u64 * SMALL_FILE as u64
         ));
@@ -296,7 +297,7 @@ fn fsmeta_in(dir: &Path, n: u32) -> Result<FsmetaTimes, String> {
     let unlink = t.elapsed().as_secs_f64();
     let left = fs::read_dir(dir).map_err(|x| e("listing", dir, x))?.count();
     if left != 0 {
-        return Err(format!("{left} files left after unlinking {n}"));
+        return Err(failed!("{left} files left after unlinking {n}"));
     }
     let per = |s: f64| s * 1e6 / n as f64;
     Ok(FsmetaTimes {
@@ -315,8 +316,8 @@ pub struct OvlmountResult {
     pub lower_fs: String,
 }
 
-fn os_err(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
+fn os_err(what: &str) -> Error {
+    os_failed!("{what}: {}", std::io::Error::last_os_error())
 }
 
 fn cstr(s: &str) -> CString {
@@ -329,7 +330,7 @@ fn mount(
     fstype: &str,
     flags: libc::c_ulong,
     data: &str,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let (s, t, f, d) = (cstr(src), cstr(target), cstr(fstype), cstr(data));
     // SAFETY: every pointer is a NUL-terminated string that outlives the call.
     let r = unsafe { libc::mount(s.as_ptr(), t.as_ptr(), f.as_ptr(), flags, d.as_ptr().cast()) };
@@ -346,7 +347,7 @@ fn mount(
 /// new user namespace (overlayfs and tmpfs may be mounted there since
 /// Linux 5.11). Returns whether a user namespace was made. Only this
 /// process's view changes; the mounts die with it.
-fn private_mount_ns() -> Result<bool, String> {
+fn private_mount_ns() -> Result<bool, Error> {
     // SAFETY: unshare takes flags only; the process is single-threaded here.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } == 0 {
         return Ok(false);
@@ -359,7 +360,7 @@ fn private_mount_ns() -> Result<bool, String> {
             "unshare(CLONE_NEWNS) and unshare(CLONE_NEWUSER|CLONE_NEWNS) both failed",
         ));
     }
-    let w = |p: &str, s: String| fs::write(p, s).map_err(|e| format!("writing {p}: {e}"));
+    let w = |p: &str, s: String| fs::write(p, s).map_err(|e| Error::io("writing", p, e));
     w("/proc/self/setgroups", "deny".into())?;
     w("/proc/self/uid_map", format!("0 {uid} 1"))?;
     w("/proc/self/gid_map", format!("0 {gid} 1"))?;
@@ -368,13 +369,13 @@ fn private_mount_ns() -> Result<bool, String> {
 
 /// Time overlay mounts with each number of lower layers in `c.layers`.
 /// Works on a tmpfs mounted on `/tmp` in a private mount namespace.
-pub fn ovlmount(c: &OvlmountConfig) -> Result<OvlmountResult, String> {
+pub fn ovlmount(c: &OvlmountConfig) -> Result<OvlmountResult, Error> {
     let max = c.layers.iter().copied().max().unwrap_or(1);
     let userns = private_mount_ns()?;
     // Why: keep every mount below out of the namespace we came from.
     mount("none", "/", "none", libc::MS_REC | libc::MS_PRIVATE, "")?;
     let base = "/tmp";
-    fs::create_dir_all(base).map_err(|e| format!("creating {base}: {e}"))?;
+    fs::create_dir_all(base).map_err(|e| Error::io("creating", base, e))?;
     mount(
         "tmpfs",
         base,
@@ -386,14 +387,14 @@ pub fn ovlmount(c: &OvlmountConfig) -> Result<OvlmountResult, String> {
     let lower_fs = fs_name(b);
     for i in 0..max {
         let d = b.join(format!("{i}"));
-        fs::create_dir(&d).map_err(|e| format!("creating {}: {e}", d.display()))?;
-        fs::write(d.join("top"), format!("layer {i}")).map_err(|e| e.to_string())?;
-        fs::write(d.join(format!("only-{i}")), "").map_err(|e| e.to_string())?;
+        fs::create_dir(&d).map_err(|e| Error::io("creating", &d, e))?;
+        fs::write(d.join("top"), format!("layer {i}")).map_err(|e| failed!("{e}"))?;
+        fs::write(d.join(format!("only-{i}")), "").map_err(|e| failed!("{e}"))?;
     }
     // Short relative names keep 500 lowers within mount(2)'s one page of
     // options (as Docker's overlay2 driver does with its `l/` links).
-    std::env::set_current_dir(b).map_err(|e| format!("chdir {base}: {e}"))?;
-    fs::create_dir("m").map_err(|e| e.to_string())?;
+    std::env::set_current_dir(b).map_err(|e| Error::io("chdir", base, e))?;
+    fs::create_dir("m").map_err(|e| failed!("{e}"))?;
     let mut points = Vec::new();
     let mut k = 0u32;
     for &n in &c.layers {
@@ -402,15 +403,15 @@ pub fn ovlmount(c: &OvlmountConfig) -> Result<OvlmountResult, String> {
         for _ in 0..c.tries {
             k += 1;
             let (u, w) = (format!("u{k}"), format!("w{k}"));
-            fs::create_dir(&u).map_err(|e| e.to_string())?;
-            fs::create_dir(&w).map_err(|e| e.to_string())?;
+            fs::create_dir(&u).map_err(|e| failed!("{e}"))?;
+            fs::create_dir(&w).map_err(|e| failed!("{e}"))?;
             let data = format!("lowerdir={},upperdir={u},workdir={w}", lower.join(":"));
             let t = Instant::now();
             mount("overlay", "m", "overlay", 0, &data)
-                .map_err(|e| format!("{n} lower layers: {e}"))?;
+                .map_err(|e| os_failed!("{n} lower layers: {e}"))?;
             tries.push(t.elapsed().as_secs_f64() * 1e3);
             // The merged view: the top layer wins, the bottom one shows.
-            let top = fs::read_to_string("m/top").map_err(|e| e.to_string());
+            let top = fs::read_to_string("m/top").map_err(|e| failed!("{e}"));
             let bottom = Path::new("m/only-0").exists();
             let cm = cstr("m");
             // SAFETY: a NUL-terminated path; the mount is ours.
@@ -419,7 +420,7 @@ pub fn ovlmount(c: &OvlmountConfig) -> Result<OvlmountResult, String> {
             }
             let top = top?;
             if top != format!("layer {}", n - 1) || !bottom {
-                return Err(format!(
+                return Err(failed!(
                     "{n} lower layers: merged view wrong (top reads {top:?}, bottom file seen: {bottom})"
                 ));
             }
@@ -457,7 +458,7 @@ mod tests {
         let p = t.join(DATA_DIR).join(data_name(10_000));
         let f = fs::OpenOptions::new().write(true).open(&p).unwrap();
         f.write_all_at(b"zz", 9000).unwrap();
-        assert!(copyup(&c).unwrap_err().contains("differs"));
+        assert!(copyup(&c).unwrap_err().to_string().contains("differs"));
         fs::remove_dir_all(&t).unwrap();
     }
 

@@ -11,7 +11,8 @@
 //!   with the checksum identities eᵀC = (eᵀA)B and Ce = A(Be), which catch any
 //!   single wrong entry.
 
-use crate::metrics::MetricDef;
+use crate::error::{arg_err, invalid, ArgError, Error, Verdict};
+use crate::metricdef::MetricDef;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -88,11 +89,11 @@ pub fn count_primes_sieve(max: u64) -> u64 {
 }
 
 /// Check every thread's count against the sieve.
-pub fn check_prime_counts(counts: &[u64], max: u64) -> Result<String, String> {
+pub fn check_prime_counts(counts: &[u64], max: u64) -> Verdict {
     let want = count_primes_sieve(max);
     match counts.iter().position(|&c| c != want) {
         None => Ok(format!("{want} primes in 3..{max} (sieve agrees)")),
-        Some(t) => Err(format!(
+        Some(t) => Err(invalid!(
             "thread {t} counted {} primes in 3..{max}, the sieve counts {want}",
             counts[t]
         )),
@@ -207,14 +208,14 @@ impl IsaChoice {
     }
 
     /// The path to run, or why it cannot run here.
-    pub fn select(self) -> Result<DgemmPath, String> {
+    pub fn select(self) -> Result<DgemmPath, ArgError> {
         match self {
             IsaChoice::Auto => Ok(DgemmPath::ALL
                 .into_iter()
                 .find(|p| p.available())
                 .unwrap_or(DgemmPath::Baseline)),
             IsaChoice::Force(p) if p.available() => Ok(p),
-            IsaChoice::Force(p) => Err(format!(
+            IsaChoice::Force(p) => Err(arg_err!(
                 "--isa {}: this CPU does not offer {} (it offers {})",
                 self.name(),
                 p.name(),
@@ -230,15 +231,15 @@ impl IsaChoice {
 }
 
 impl std::str::FromStr for IsaChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ArgError;
+    fn from_str(s: &str) -> Result<Self, ArgError> {
         Ok(match s {
             "auto" => IsaChoice::Auto,
             "baseline" | "sse2" => IsaChoice::Force(DgemmPath::Baseline),
             "avx2" => IsaChoice::Force(DgemmPath::Avx2Fma),
             "avx512" => IsaChoice::Force(DgemmPath::Avx512),
             _ => {
-                return Err(format!(
+                return Err(arg_err!(
                     "--isa '{s}' is not one of auto, baseline, avx2, avx512"
                 ))
             }
@@ -382,7 +383,7 @@ fn within(err: f64, tol: f64) -> bool {
 }
 
 /// Check C = A·B with the row and column checksum identities.
-pub fn check_dgemm(a: &[f64], b: &[f64], c: &[f64], n: usize) -> Result<String, String> {
+pub fn check_dgemm(a: &[f64], b: &[f64], c: &[f64], n: usize) -> Verdict {
     // Column sums: sum_i C[i][j] == sum_k (sum_i A[i][k]) B[k][j].
     let mut col_a = vec![0.0; n];
     let mut col_c = vec![0.0; n];
@@ -406,7 +407,7 @@ pub fn check_dgemm(a: &[f64], b: &[f64], c: &[f64], n: usize) -> Result<String, 
     for (j, (&got, &want)) in col_c.iter().zip(&col_want).enumerate() {
         let e = rel(got, want);
         if !within(e, tol) {
-            return Err(format!(
+            return Err(invalid!(
                 "column {j} checksum {got} differs from {want} (rel. error {e:.2e})"
             ));
         }
@@ -417,7 +418,7 @@ pub fn check_dgemm(a: &[f64], b: &[f64], c: &[f64], n: usize) -> Result<String, 
         let want: f64 = arow.iter().zip(&row_b).map(|(x, y)| x * y).sum();
         let e = rel(got, want);
         if !within(e, tol) {
-            return Err(format!(
+            return Err(invalid!(
                 "row {i} checksum {got} differs from {want} (rel. error {e:.2e})"
             ));
         }
@@ -440,7 +441,7 @@ pub struct CpuMeasurement {
     pub dgemm_reps: u64,
     /// The matrix multiply's code path that ran.
     pub dgemm_path: DgemmPath,
-    pub check: Result<String, String>,
+    pub check: Verdict,
 }
 
 /// Minimum timed duration of the matrix multiply (repeated to reach it).
@@ -502,7 +503,7 @@ fn dgemm_parallel(
 
 /// Measure prime counting and the matrix multiply with `threads` threads;
 /// an error where `cfg.isa` forces a path this CPU lacks.
-pub fn measure(cfg: &CpuConfig, threads: usize) -> Result<CpuMeasurement, String> {
+pub fn measure(cfg: &CpuConfig, threads: usize) -> Result<CpuMeasurement, Error> {
     let path = cfg.isa.select()?;
     // Primes: every thread counts the whole range, as many times as it takes
     // to last PRIMES_MIN_TIME (one calibration count first, which is also
@@ -562,8 +563,8 @@ pub fn measure(cfg: &CpuConfig, threads: usize) -> Result<CpuMeasurement, String
 
     let check = match (prime_check, mm_check) {
         (Ok(p), Ok(m)) => Ok(format!("primes: {p}; dgemm: {m}")),
-        (Err(e), _) => Err(format!("primes: {e}")),
-        (_, Err(e)) => Err(format!("dgemm: {e}")),
+        (Err(e), _) => Err(invalid!("primes: {e}")),
+        (_, Err(e)) => Err(invalid!("dgemm: {e}")),
     };
     Ok(CpuMeasurement {
         threads,
@@ -584,11 +585,7 @@ pub fn measure(cfg: &CpuConfig, threads: usize) -> Result<CpuMeasurement, String
 ///
 /// # Panics
 /// If the CPU does not offer `path`.
-pub fn measure_dgemm(
-    cfg: &CpuConfig,
-    threads: usize,
-    path: DgemmPath,
-) -> (f64, u64, Result<String, String>) {
+pub fn measure_dgemm(cfg: &CpuConfig, threads: usize, path: DgemmPath) -> (f64, u64, Verdict) {
     let min_time = Duration::from_millis(cfg.min_time_ms.max(1));
     let n = cfg.matrix_n;
     let a = fill_matrix(n, 1);
@@ -628,7 +625,7 @@ mod tests {
     #[test]
     fn wrong_prime_count_is_caught() {
         assert!(check_prime_counts(&[1228, 1228], 10_000).is_ok());
-        let e = check_prime_counts(&[1228, 1227], 10_000).unwrap_err();
+        let e = check_prime_counts(&[1228, 1227], 10_000).unwrap_err().0;
         assert!(e.contains("thread 1"), "{e}");
     }
 
@@ -730,7 +727,7 @@ mod tests {
         );
         assert_eq!("avx2".parse(), Ok(IsaChoice::Force(DgemmPath::Avx2Fma)));
         assert_eq!("avx512".parse(), Ok(IsaChoice::Force(DgemmPath::Avx512)));
-        let e = "avx3".parse::<IsaChoice>().unwrap_err();
+        let e = "avx3".parse::<IsaChoice>().unwrap_err().to_string();
         assert!(e.contains("'avx3'") && e.contains("baseline"), "{e}");
         // Auto takes the best path offered; a forced path the CPU lacks is
         // an error naming it, never a silent fallback.
@@ -741,7 +738,7 @@ mod tests {
                 Ok(got) => assert!(got == p && p.available()),
                 Err(e) => {
                     assert!(!p.available());
-                    assert!(e.contains(p.name()), "{e}");
+                    assert!(e.to_string().contains(p.name()), "{e}");
                 }
             }
         }

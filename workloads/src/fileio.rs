@@ -43,6 +43,7 @@
 //! generation (0: written sequentially, 1: rewritten by `rand_write`); every
 //! read checks the tags it got, and the last random writes are read back.
 
+use crate::error::{arg_err, invalid, memory, ArgError, Error, Verdict};
 use std::alloc::Layout;
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
@@ -176,9 +177,9 @@ pub struct FileioConfig {
 }
 
 /// Check the sizes of a configuration (the argument parser calls this).
-pub fn validate(c: &FileioConfig) -> Result<(), String> {
+pub fn validate(c: &FileioConfig) -> Result<(), ArgError> {
     if c.places.is_empty() {
-        return Err("--places names no place".into());
+        return Err(ArgError::invalid("--places names no place"));
     }
     for (i, p) in c.places.iter().enumerate() {
         if p.name.is_empty()
@@ -187,35 +188,36 @@ pub fn validate(c: &FileioConfig) -> Result<(), String> {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         {
-            return Err(format!(
+            return Err(arg_err!(
                 "--places: place name '{}' must be lowercase letters and digits",
                 p.name
             ));
         }
         if p.dir.is_empty() {
-            return Err(format!("--places: place '{}' has no directory", p.name));
+            return Err(arg_err!("--places: place '{}' has no directory", p.name));
         }
         if c.places[..i].iter().any(|q| q.name == p.name) {
-            return Err(format!("--places: place '{}' is given twice", p.name));
+            return Err(arg_err!("--places: place '{}' is given twice", p.name));
         }
     }
     if c.block == 0 || !c.block.is_multiple_of(SECTOR) {
-        return Err(format!(
+        return Err(arg_err!(
             "--block {} is not a multiple of {SECTOR} bytes",
             c.block
         ));
     }
     if c.block > 64 << 20 {
-        return Err(format!("--block {} is more than 64 MiB", c.block));
+        return Err(arg_err!("--block {} is more than 64 MiB", c.block));
     }
     if c.file_size < c.block || !c.file_size.is_multiple_of(c.block) {
-        return Err(format!(
+        return Err(arg_err!(
             "--file-size {} is not a whole number (at least 1) of --block {}",
-            c.file_size, c.block
+            c.file_size,
+            c.block
         ));
     }
     if c.rand_ops == 0 || c.rand_ops > 10_000_000 {
-        return Err(format!(
+        return Err(arg_err!(
             "--rand-ops {} is out of range (1..=10000000)",
             c.rand_ops
         ));
@@ -224,12 +226,12 @@ pub fn validate(c: &FileioConfig) -> Result<(), String> {
 }
 
 /// Parse `name=dir,name=dir`.
-pub fn parse_places(s: &str) -> Result<Vec<Place>, String> {
+pub fn parse_places(s: &str) -> Result<Vec<Place>, ArgError> {
     s.split(',')
         .map(|item| {
             let (name, dir) = item
                 .split_once('=')
-                .ok_or_else(|| format!("--places: '{item}' is not NAME=DIR"))?;
+                .ok_or_else(|| arg_err!("--places: '{item}' is not NAME=DIR"))?;
             Ok(Place {
                 name: name.trim().to_string(),
                 dir: dir.trim().to_string(),
@@ -290,7 +292,7 @@ pub struct PlaceResult {
     pub end_fsync_ms: f64,
     pub phases: Vec<PhaseResult>,
     /// The content check: what was checked, or what was wrong.
-    pub check: Result<String, String>,
+    pub check: Verdict,
 }
 
 /// Whether the host's drop_caches could have been written (for the record:
@@ -325,13 +327,13 @@ struct AlignedBuf {
 }
 
 impl AlignedBuf {
-    fn new(len: usize) -> Result<AlignedBuf, String> {
+    fn new(len: usize) -> Result<AlignedBuf, Error> {
         let layout = Layout::from_size_align(len.max(ALIGN), ALIGN)
-            .map_err(|e| format!("buffer of {len} bytes: {e}"))?;
+            .map_err(|e| memory!("buffer of {len} bytes: {e}"))?;
         // SAFETY: the layout has a non-zero size (at least ALIGN).
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
         if ptr.is_null() {
-            return Err(format!("cannot allocate a {len}-byte I/O buffer"));
+            return Err(memory!("cannot allocate a {len}-byte I/O buffer"));
         }
         Ok(AlignedBuf { ptr, layout })
     }
@@ -372,13 +374,13 @@ fn stamp(buf: &mut [u8], off: u64, generation: u64) {
 
 /// Check the sectors of `buf`, read from `off`: right tag, and a generation
 /// `allowed` accepts.
-fn check_sectors(buf: &[u8], off: u64, allowed: impl Fn(u64) -> bool) -> Result<(), String> {
+fn check_sectors(buf: &[u8], off: u64, allowed: impl Fn(u64) -> bool) -> Verdict<()> {
     for (k, s) in buf.chunks(SECTOR as usize).enumerate() {
         let o = off + k as u64 * SECTOR;
         let t = u64::from_le_bytes(s[..8].try_into().expect("8 bytes"));
         let g = u64::from_le_bytes(s[8..16].try_into().expect("8 bytes"));
         if t != tag(o) || !allowed(g) {
-            return Err(format!(
+            return Err(invalid!(
                 "sector at offset {o} holds tag {t:#x} generation {g}, expected {:#x}",
                 tag(o)
             ));
@@ -442,8 +444,8 @@ fn open(path: &Path, direct: bool) -> std::io::Result<File> {
 
 /// Open `path` for the phases: O_DIRECT when asked and the file system
 /// takes it (an aligned write is tried), else buffered with the reason.
-fn open_for_io(path: &Path, want: Direct) -> Result<(File, String), String> {
-    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+fn open_for_io(path: &Path, want: Direct) -> Result<(File, String), Error> {
+    let io = |e: std::io::Error| Error::io("", path, e);
     if want == Direct::Off {
         return Ok((
             open(path, false).map_err(io)?,
@@ -550,121 +552,51 @@ fn drop_cached(f: &File, len: u64) -> Option<f64> {
 }
 
 /// Measure every place of `c` in turn.
-pub fn measure(c: &FileioConfig) -> Result<Vec<PlaceResult>, String> {
+pub fn measure(c: &FileioConfig) -> Result<Vec<PlaceResult>, Error> {
     validate(c)?;
     c.places.iter().map(|p| measure_place(c, p)).collect()
 }
 
 /// The four phases on a fresh file in `place.dir` (created if missing; the
 /// file is removed afterwards, also on failure).
-pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, String> {
+pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Error> {
     let dir = Path::new(&place.dir);
     let made_dir = !dir.exists();
-    fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
     // Dropped last: the file goes first, then a directory made here.
     let _remove_dir = made_dir.then(|| RemoveDirOnDrop(dir.to_path_buf()));
     let path = dir.join(format!("isobench-fileio-{}.dat", std::process::id()));
     let _remove = RemoveOnDrop(path.clone());
     let (f, io_mode) = open_for_io(&path, c.direct)?;
-    let io = |what: &str, off: u64, e: std::io::Error| {
-        format!("{what} at offset {off} of {}: {e}", path.display())
-    };
+    let t = TestFile { f: &f, path: &path };
     let prealloc = preallocate(&f, c.file_size);
     let mut buf = AlignedBuf::new(c.block as usize)?;
     fill_random(buf.bytes_mut(), 0x5EED);
     let mut phases = Vec::new();
 
     // 1. Sequential write, fsync at the end (timed).
-    let blocks = c.file_size / c.block;
-    let mut ns = Vec::with_capacity(blocks as usize);
-    for b in 0..blocks {
-        let off = b * c.block;
-        // Fresh data in every block, outside the timed call (fio's
-        // `refill_buffers`): a buffer written again with only its tags
-        // changed is what a deduplicating or delta-compressing backend
-        // stores for less (on one shared host it wrote 1.6x faster).
-        fill_random(buf.bytes_mut(), 0x5EED ^ mix(b));
-        stamp(buf.bytes_mut(), off, 0);
-        let t = Instant::now();
-        f.write_all_at(buf.bytes(), off)
-            .map_err(|e| io("write", off, e))?;
-        ns.push(ns_since(t));
-    }
-    let t = Instant::now();
-    f.sync_all()
-        .map_err(|e| format!("fsync of {}: {e}", path.display()))?;
-    let fsync_ns = ns_since(t);
+    let (ns, fsync_ns) = t.seq_write(c, &mut buf)?;
     phases.push(phase_result(Phase::SeqWrite, c.file_size, ns, fsync_ns));
-
     // 2. Sequential read of the dropped file.
     let resident_seq = drop_cached(&f, c.file_size);
-    let mut ns = Vec::with_capacity(blocks as usize);
-    let mut check: Result<(), String> = Ok(());
-    for b in 0..blocks {
-        let off = b * c.block;
-        let t = Instant::now();
-        f.read_exact_at(buf.bytes_mut(), off)
-            .map_err(|e| io("read", off, e))?;
-        ns.push(ns_since(t));
-        if check.is_ok() {
-            check = check_sectors(buf.bytes(), off, |g| g == 0);
-        }
-    }
+    let (ns, mut check) = t.seq_read(c, &mut buf)?;
     phases.push(phase_result(Phase::SeqRead, c.file_size, ns, 0));
-
     // 3. Random 4 KiB reads, queue depth 1.
     let resident_rand = drop_cached(&f, c.file_size);
-    let sectors = c.file_size / SECTOR;
     let mut small = AlignedBuf::new(SECTOR as usize)?;
     let mut seed = 0x1234_5678u64;
-    let mut ns = Vec::with_capacity(c.rand_ops as usize);
-    for _ in 0..c.rand_ops {
-        seed = mix(seed);
-        let off = (seed % sectors) * SECTOR;
-        let t = Instant::now();
-        f.read_exact_at(small.bytes_mut(), off)
-            .map_err(|e| io("random read", off, e))?;
-        ns.push(ns_since(t));
-        if check.is_ok() {
-            check = check_sectors(small.bytes(), off, |g| g == 0);
-        }
-    }
+    let ns = t.rand_read(c, &mut small, &mut seed, &mut check)?;
     phases.push(phase_result(Phase::RandRead, c.rand_ops * SECTOR, ns, 0));
-
     // 4. Random 4 KiB writes, each followed by fsync (timed together).
-    fill_random(small.bytes_mut(), 0xF00D);
-    let mut written = Vec::with_capacity(READ_BACK);
-    let mut ns = Vec::with_capacity(c.rand_ops as usize);
-    for i in 0..c.rand_ops {
-        seed = mix(seed);
-        let off = (seed % sectors) * SECTOR;
-        fill_random(small.bytes_mut(), 0xF00D ^ seed);
-        stamp(small.bytes_mut(), off, 1);
-        let t = Instant::now();
-        f.write_all_at(small.bytes(), off)
-            .map_err(|e| io("random write", off, e))?;
-        f.sync_all()
-            .map_err(|e| format!("fsync of {}: {e}", path.display()))?;
-        ns.push(ns_since(t));
-        if c.rand_ops - i <= READ_BACK as u64 {
-            written.push(off);
-        }
-    }
+    let (ns, written) = t.rand_write(c, &mut small, &mut seed)?;
     phases.push(phase_result(Phase::RandWrite, c.rand_ops * SECTOR, ns, 0));
     // The last writes read back (generation 1); untimed.
     if check.is_ok() {
-        for &off in &written {
-            f.read_exact_at(small.bytes_mut(), off)
-                .map_err(|e| io("read back", off, e))?;
-            check = check_sectors(small.bytes(), off, |g| g == 1);
-            if check.is_err() {
-                break;
-            }
-        }
+        check = t.read_back(&mut small, &written)?;
     }
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if check.is_ok() && len != c.file_size {
-        check = Err(format!(
+        check = Err(invalid!(
             "the file has {len} bytes, expected {}",
             c.file_size
         ));
@@ -686,6 +618,140 @@ pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Str
         phases,
         check,
     })
+}
+
+/// The file one place is measured on, with the phases that time it.
+struct TestFile<'a> {
+    f: &'a File,
+    path: &'a Path,
+}
+
+impl TestFile<'_> {
+    fn io(&self, what: &str, off: u64, e: std::io::Error) -> Error {
+        Error::io(format!("{what} at offset {off} of"), self.path, e)
+    }
+
+    fn fsync(&self) -> Result<(), Error> {
+        self.f
+            .sync_all()
+            .map_err(|e| Error::io("fsync of", self.path, e))
+    }
+
+    /// Phase 1: every block written once, then one fsync. The time of each
+    /// write, and of the fsync.
+    fn seq_write(&self, c: &FileioConfig, buf: &mut AlignedBuf) -> Result<(Vec<u64>, u64), Error> {
+        let blocks = c.file_size / c.block;
+        let mut ns = Vec::with_capacity(blocks as usize);
+        for b in 0..blocks {
+            let off = b * c.block;
+            // Fresh data in every block, outside the timed call (fio's
+            // `refill_buffers`): a buffer written again with only its tags
+            // changed is what a deduplicating or delta-compressing backend
+            // stores for less (on one shared host it wrote 1.6x faster).
+            fill_random(buf.bytes_mut(), 0x5EED ^ mix(b));
+            stamp(buf.bytes_mut(), off, 0);
+            let t = Instant::now();
+            self.f
+                .write_all_at(buf.bytes(), off)
+                .map_err(|e| self.io("write", off, e))?;
+            ns.push(ns_since(t));
+        }
+        let t = Instant::now();
+        self.fsync()?;
+        Ok((ns, ns_since(t)))
+    }
+
+    /// Phase 2: every block read in order; the first bad sector found.
+    fn seq_read(
+        &self,
+        c: &FileioConfig,
+        buf: &mut AlignedBuf,
+    ) -> Result<(Vec<u64>, Verdict<()>), Error> {
+        let blocks = c.file_size / c.block;
+        let mut ns = Vec::with_capacity(blocks as usize);
+        let mut check: Verdict<()> = Ok(());
+        for b in 0..blocks {
+            let off = b * c.block;
+            let t = Instant::now();
+            self.f
+                .read_exact_at(buf.bytes_mut(), off)
+                .map_err(|e| self.io("read", off, e))?;
+            ns.push(ns_since(t));
+            if check.is_ok() {
+                check = check_sectors(buf.bytes(), off, |g| g == 0);
+            }
+        }
+        Ok((ns, check))
+    }
+
+    /// Phase 3: `rand_ops` sector reads at offsets drawn from `seed`.
+    fn rand_read(
+        &self,
+        c: &FileioConfig,
+        small: &mut AlignedBuf,
+        seed: &mut u64,
+        check: &mut Verdict<()>,
+    ) -> Result<Vec<u64>, Error> {
+        let sectors = c.file_size / SECTOR;
+        let mut ns = Vec::with_capacity(c.rand_ops as usize);
+        for _ in 0..c.rand_ops {
+            *seed = mix(*seed);
+            let off = (*seed % sectors) * SECTOR;
+            let t = Instant::now();
+            self.f
+                .read_exact_at(small.bytes_mut(), off)
+                .map_err(|e| self.io("random read", off, e))?;
+            ns.push(ns_since(t));
+            if check.is_ok() {
+                *check = check_sectors(small.bytes(), off, |g| g == 0);
+            }
+        }
+        Ok(ns)
+    }
+
+    /// Phase 4: `rand_ops` sector writes, each with its fsync; the offsets
+    /// of the last [`READ_BACK`] writes.
+    fn rand_write(
+        &self,
+        c: &FileioConfig,
+        small: &mut AlignedBuf,
+        seed: &mut u64,
+    ) -> Result<(Vec<u64>, Vec<u64>), Error> {
+        let sectors = c.file_size / SECTOR;
+        fill_random(small.bytes_mut(), 0xF00D);
+        let mut written = Vec::with_capacity(READ_BACK);
+        let mut ns = Vec::with_capacity(c.rand_ops as usize);
+        for i in 0..c.rand_ops {
+            *seed = mix(*seed);
+            let off = (*seed % sectors) * SECTOR;
+            fill_random(small.bytes_mut(), 0xF00D ^ *seed);
+            stamp(small.bytes_mut(), off, 1);
+            let t = Instant::now();
+            self.f
+                .write_all_at(small.bytes(), off)
+                .map_err(|e| self.io("random write", off, e))?;
+            self.fsync()?;
+            ns.push(ns_since(t));
+            if c.rand_ops - i <= READ_BACK as u64 {
+                written.push(off);
+            }
+        }
+        Ok((ns, written))
+    }
+
+    /// The sectors at `written` carry generation 1 (untimed).
+    fn read_back(&self, small: &mut AlignedBuf, written: &[u64]) -> Result<Verdict<()>, Error> {
+        for &off in written {
+            self.f
+                .read_exact_at(small.bytes_mut(), off)
+                .map_err(|e| self.io("read back", off, e))?;
+            let check = check_sectors(small.bytes(), off, |g| g == 1);
+            if check.is_err() {
+                return Ok(check);
+            }
+        }
+        Ok(Ok(()))
+    }
 }
 
 #[cfg(test)]
@@ -745,20 +811,29 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].dir, "/dev/shm");
         assert_eq!(places_arg(&p), "disk=/a,tmpfs=/dev/shm");
-        assert!(parse_places("disk").unwrap_err().contains("NAME=DIR"));
+        assert!(parse_places("disk")
+            .unwrap_err()
+            .to_string()
+            .contains("NAME=DIR"));
         let mut c = config(Path::new("/x"));
         assert!(validate(&c).is_ok());
         c.places.push(c.places[0].clone());
-        assert!(validate(&c).unwrap_err().contains("twice"));
+        assert!(validate(&c).unwrap_err().to_string().contains("twice"));
         let mut c = config(Path::new("/x"));
         c.places[0].name = "Disk".into();
-        assert!(validate(&c).unwrap_err().contains("lowercase"));
+        assert!(validate(&c).unwrap_err().to_string().contains("lowercase"));
         let mut c = config(Path::new("/x"));
         c.block = 1000;
-        assert!(validate(&c).unwrap_err().contains("multiple of 4096"));
+        assert!(validate(&c)
+            .unwrap_err()
+            .to_string()
+            .contains("multiple of 4096"));
         let mut c = config(Path::new("/x"));
         c.file_size = 3 << 19;
-        assert!(validate(&c).unwrap_err().contains("whole number"));
+        assert!(validate(&c)
+            .unwrap_err()
+            .to_string()
+            .contains("whole number"));
     }
 
     #[test]

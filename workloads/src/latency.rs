@@ -18,7 +18,8 @@
 //! after exactly `lines` loads. The checks are independent loads, so they run
 //! far faster than the chase; that keeps the quick preset short.
 
-use crate::metrics::MetricDef;
+use crate::error::{failed, invalid, Error, Verdict};
+use crate::metricdef::MetricDef;
 use std::time::Instant;
 
 /// Nanoseconds per dependent load, one metric per working-set size
@@ -78,9 +79,9 @@ impl Rng {
 }
 
 /// A uniformly random order of the lines 0..lines (Fisher–Yates).
-pub fn random_order(lines: usize, seed: u64) -> Result<Vec<u32>, String> {
+pub fn random_order(lines: usize, seed: u64) -> Result<Vec<u32>, Error> {
     if lines > u32::MAX as usize {
-        return Err(format!("{lines} cache lines is too many for the chase"));
+        return Err(failed!("{lines} cache lines is too many for the chase"));
     }
     let mut order: Vec<u32> = (0..lines as u32).collect();
     let mut rng = Rng(seed | 1);
@@ -92,17 +93,17 @@ pub fn random_order(lines: usize, seed: u64) -> Result<Vec<u32>, String> {
 }
 
 /// Check that `order` holds every line of 0..order.len() exactly once.
-pub fn check_order(order: &[u32]) -> Result<(), String> {
+pub fn check_order(order: &[u32]) -> Verdict<()> {
     let n = order.len();
     let mut seen = vec![0u64; n.div_ceil(64)];
     for (k, &l) in order.iter().enumerate() {
         let l = l as usize;
         if l >= n {
-            return Err(format!("position {k} of the order names line {l} of {n}"));
+            return Err(invalid!("position {k} of the order names line {l} of {n}"));
         }
         let (w, bit) = (l / 64, 1u64 << (l % 64));
         if seen[w] & bit != 0 {
-            return Err(format!(
+            return Err(invalid!(
                 "line {l} appears twice in the order (again at position {k})"
             ));
         }
@@ -126,11 +127,11 @@ pub fn write_chain(buf: &mut [usize], order: &[u32]) {
 /// Check that every line of `buf` points at its successor in `order` (a
 /// permutation, see [`check_order`]). Ok(lines) proves the chase from line
 /// `order[0]` visits every line once and is back after exactly `lines` loads.
-pub fn check_chain(buf: &[usize], order: &[u32]) -> Result<usize, String> {
+pub fn check_chain(buf: &[usize], order: &[u32]) -> Verdict<usize> {
     let base = buf.as_ptr() as usize;
     let n = order.len();
     if buf.len() / WORDS != n {
-        return Err(format!(
+        return Err(invalid!(
             "buffer has {} lines, the order {n}",
             buf.len() / WORDS
         ));
@@ -140,7 +141,7 @@ pub fn check_chain(buf: &[usize], order: &[u32]) -> Result<usize, String> {
         let want = base + to * LINE;
         let got = buf[from * WORDS];
         if got != want {
-            return Err(format!(
+            return Err(invalid!(
                 "line {from} points at {got:#x}, not at its successor, line {to} ({want:#x})"
             ));
         }
@@ -174,11 +175,11 @@ pub struct Point {
     pub size: u64,
     pub loads: u64,
     pub ns_per_load: f64,
-    pub check: Result<usize, String>,
+    pub check: Verdict<usize>,
 }
 
 /// Measure one working set of `size` bytes.
-pub fn measure(size: u64, loads: Option<u64>, seed: u64) -> Result<Point, String> {
+pub fn measure(size: u64, loads: Option<u64>, seed: u64) -> Result<Point, Error> {
     let lines = size as usize / LINE;
     let order = random_order(lines, seed)?;
     let mut buf: Vec<usize> = crate::alloc::try_zeroed_vec(lines * WORDS)?;
@@ -226,7 +227,7 @@ pub fn measure(size: u64, loads: Option<u64>, seed: u64) -> Result<Point, String
 }
 
 /// Measure every size of `cfg`.
-pub fn run(cfg: &LatencyConfig) -> Result<Vec<Point>, String> {
+pub fn run(cfg: &LatencyConfig) -> Result<Vec<Point>, Error> {
     sizes(cfg.min_size, cfg.max_size)
         .into_iter()
         .enumerate()
@@ -288,9 +289,12 @@ mod tests {
     fn corrupted_order_is_caught() {
         let mut order = random_order(256, 7).unwrap();
         order[3] = order[200];
-        assert!(check_order(&order).unwrap_err().contains("twice"));
+        assert!(check_order(&order).unwrap_err().0.contains("twice"));
         order[3] = 256;
-        assert!(check_order(&order).unwrap_err().contains("names line 256"));
+        assert!(check_order(&order)
+            .unwrap_err()
+            .0
+            .contains("names line 256"));
     }
 
     #[test]
@@ -304,6 +308,7 @@ mod tests {
         buf[l * WORDS] = buf.as_ptr() as usize + order[0] as usize * LINE;
         assert!(check_chain(&buf, &order)
             .unwrap_err()
+            .0
             .contains(&format!("line {l} ")));
         // A pointer into the middle of a line.
         buf[l * WORDS] = saved + 8;

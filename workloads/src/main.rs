@@ -65,19 +65,21 @@ fn pid1_main(start: Instant) -> ! {
             info.insert("pid1_warnings".to_string(), warnings.join("; "));
         }
         let cmdline = std::fs::read_to_string("/proc/cmdline")
-            .map_err(|e| format!("cannot read /proc/cmdline: {e}"));
+            .map_err(|e| isobench_workloads::Error::io("cannot read", "/proc/cmdline", e));
         // The fileio disk, when the host attached one, before the workload.
-        let disk = cmdline
-            .clone()
-            .and_then(|cl| pid1::parse_disk(&cl))
-            .and_then(|d| d.map(|d| pid1::attach_disk(&d)).transpose());
+        let disk = match &cmdline {
+            Ok(cl) => {
+                pid1::parse_disk(cl).and_then(|d| d.map(|d| pid1::attach_disk(&d)).transpose())
+            }
+            Err(_) => Ok(None),
+        };
         match disk {
             Ok(Some(what)) => {
                 info.insert("guest_disk".to_string(), what);
             }
             Ok(None) => {}
             Err(e) => {
-                let mut r = run::error_result("unknown", e, start);
+                let mut r = run::error_result("unknown", e.to_string(), start);
                 r.info.extend(info);
                 return r;
             }
@@ -86,7 +88,7 @@ fn pid1_main(start: Instant) -> ! {
         let argv = match argv {
             Ok(a) => a,
             Err(e) => {
-                let mut r = run::error_result("unknown", e, start);
+                let mut r = run::error_result("unknown", e.to_string(), start);
                 r.info.extend(info);
                 return r;
             }

@@ -20,7 +20,8 @@
 //! kernel, as the OpenMP version's implicit barriers); each owns one contiguous
 //! slice of every array and touches it first, so its pages are its own.
 
-use crate::metrics::MetricDef;
+use crate::error::{arg_err, ArgError, Error, Invalid, Verdict};
+use crate::metricdef::MetricDef;
 use std::sync::Barrier;
 use std::time::Instant;
 
@@ -89,20 +90,40 @@ pub fn triad(a: &mut [f64], b: &[f64], c: &[f64], s: f64) {
 }
 
 /// How the kernels write their destination array.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Stores {
     /// Plain stores (what a compiler emits for the loops above).
+    #[default]
     Normal,
     /// Non-temporal SSE2 stores (`movntpd`), on x86-64; plain elsewhere.
     NonTemporal,
 }
 
 impl Stores {
+    /// The `--stores` value: `normal` or `nt`.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Stores::Normal => "normal",
+            Stores::NonTemporal => "nt",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Stores::Normal => "normal",
             Stores::NonTemporal if cfg!(target_arch = "x86_64") => "non-temporal (sse2 movntpd)",
             Stores::NonTemporal => "normal (non-temporal stores need x86-64)",
+        }
+    }
+}
+
+impl std::str::FromStr for Stores {
+    type Err = ArgError;
+    fn from_str(s: &str) -> Result<Self, ArgError> {
+        match s {
+            "normal" => Ok(Stores::Normal),
+            "nt" => Ok(Stores::NonTemporal),
+            v => Err(arg_err!("--stores '{v}' is not one of normal, nt")),
         }
     }
 }
@@ -237,7 +258,7 @@ pub struct StreamOutcome {
     pub avg_s: [f64; 4],
     /// Best rate per kernel, MB/s.
     pub rates_mbs: [f64; 4],
-    pub check: Result<String, String>,
+    pub check: Verdict,
 }
 
 /// Elements per thread: equal contiguous slices, rounded to whole cache lines.
@@ -282,7 +303,7 @@ pub fn run_stream(
     threads: usize,
     passes: usize,
     stores: Stores,
-) -> Result<StreamOutcome, String> {
+) -> Result<StreamOutcome, Error> {
     let passes = passes.max(1);
     // Zeroed allocations come straight from mmap: no page is touched here.
     let mut a: Vec<f64> = crate::alloc::try_zeroed_vec(n)?;
@@ -339,7 +360,7 @@ fn within(err: f64) -> bool {
 /// STREAM's `checkSTREAMresults`: replay the kernels on scalars and compare
 /// every array with them. Fails on an average relative error above
 /// [`EPSILON`] (as stream.c) and also on any single element off by more.
-pub fn check_stream(a: &[f64], b: &[f64], c: &[f64], passes: usize) -> Result<String, String> {
+pub fn check_stream(a: &[f64], b: &[f64], c: &[f64], passes: usize) -> Verdict {
     let (mut aj, mut bj, mut cj) = (1.0f64, 2.0f64, 0.0f64);
     aj *= 2.0;
     for _ in 0..passes {
@@ -376,7 +397,7 @@ pub fn check_stream(a: &[f64], b: &[f64], c: &[f64], passes: usize) -> Result<St
             "solution validates: avg error less than {EPSILON:e} on all three arrays"
         ))
     } else {
-        Err(problems.join("; "))
+        Err(Invalid(problems.join("; ")))
     }
 }
 
@@ -469,7 +490,7 @@ mod tests {
         // One element off by a tiny relative amount.
         let mut bad = a.clone();
         bad[17] *= 1.0 + 1e-9;
-        let e = check_stream(&bad, &b, &c, 5).unwrap_err();
+        let e = check_stream(&bad, &b, &c, 5).unwrap_err().0;
         assert!(
             e.contains("array a") && e.contains("1 of 4096") && e.contains("first at 17"),
             "{e}"
@@ -479,6 +500,7 @@ mod tests {
         bad[4095] = f64::NAN;
         assert!(check_stream(&a, &b, &bad, 5)
             .unwrap_err()
+            .0
             .contains("array c"));
         // A kernel that was skipped (b never scaled).
         let mut bad = b;

@@ -11,6 +11,7 @@
 //! Parsing (command line, uptime) is pure and unit-tested; the system calls
 //! are in [`mount_pseudo_filesystems`] and [`reboot_now`].
 
+use crate::error::{os_failed, Error};
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io::{self, Write};
@@ -90,13 +91,17 @@ pub fn split_cmdline(cmdline: &str) -> Vec<String> {
 
 /// The workload arguments from a kernel command line: the value of the last
 /// `isobench.args=` parameter, split at commas (empty items dropped).
-pub fn parse_cmdline(cmdline: &str) -> Result<Vec<String>, String> {
+pub fn parse_cmdline(cmdline: &str) -> Result<Vec<String>, Error> {
     let prefix = format!("{ARGS_PARAM}=");
     let value = split_cmdline(cmdline)
         .into_iter()
         .filter_map(|p| p.strip_prefix(&prefix).map(str::to_string))
         .next_back()
-        .ok_or_else(|| format!("no {prefix}... parameter on the kernel command line"))?;
+        .ok_or_else(|| {
+            Error::Protocol(format!(
+                "no {prefix}... parameter on the kernel command line"
+            ))
+        })?;
     let args: Vec<String> = value
         .split(',')
         .map(str::trim)
@@ -104,14 +109,16 @@ pub fn parse_cmdline(cmdline: &str) -> Result<Vec<String>, String> {
         .map(str::to_string)
         .collect();
     if args.is_empty() {
-        return Err(format!("{prefix} on the kernel command line is empty"));
+        return Err(Error::Protocol(format!(
+            "{prefix} on the kernel command line is empty"
+        )));
     }
     Ok(args)
 }
 
 /// The disk named by the last `isobench.disk=` parameter, if any: a device
 /// name under /dev (letters and digits only).
-pub fn parse_disk(cmdline: &str) -> Result<Option<String>, String> {
+pub fn parse_disk(cmdline: &str) -> Result<Option<String>, Error> {
     let prefix = format!("{DISK_PARAM}=");
     let Some(v) = split_cmdline(cmdline)
         .into_iter()
@@ -121,17 +128,17 @@ pub fn parse_disk(cmdline: &str) -> Result<Option<String>, String> {
         return Ok(None);
     };
     if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(format!(
+        return Err(Error::Protocol(format!(
             "{prefix}{v} on the kernel command line is not a device name"
-        ));
+        )));
     }
     Ok(Some(v))
 }
 
 /// Load one kernel module file with finit_module(2); "already loaded"
 /// (EEXIST) counts as success.
-fn load_module(path: &std::path::Path) -> Result<(), String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+fn load_module(path: &std::path::Path) -> Result<(), Error> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io("opening", path, e))?;
     let params = c"";
     use std::os::fd::AsRawFd;
     // SAFETY: a valid open fd, a NUL-terminated empty parameter string and
@@ -144,19 +151,19 @@ fn load_module(path: &std::path::Path) -> Result<(), String> {
     if e.raw_os_error() == Some(libc::EEXIST) {
         Ok(())
     } else {
-        Err(format!("loading module {}: {e}", path.display()))
+        Err(Error::io("loading module", path, e))
     }
 }
 
 /// Load the modules the initramfs carries (in name order), wait for
 /// `/dev/<dev>` and mount it (ext4) on [`GUEST_DISK_MOUNT`]. Returns what
 /// it did, for the result's `info`.
-pub fn attach_disk(dev: &str) -> Result<String, String> {
+pub fn attach_disk(dev: &str) -> Result<String, Error> {
     let t0 = std::time::Instant::now();
     let mut mods: Vec<std::path::PathBuf> = match std::fs::read_dir(GUEST_MODULES_DIR) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(format!("reading {GUEST_MODULES_DIR}: {e}")),
+        Err(e) => return Err(Error::io("reading", GUEST_MODULES_DIR, e)),
     };
     mods.sort();
     for m in &mods {
@@ -165,7 +172,7 @@ pub fn attach_disk(dev: &str) -> Result<String, String> {
     let node = format!("/dev/{dev}");
     while !std::path::Path::new(&node).exists() {
         if t0.elapsed() > DISK_WAIT {
-            return Err(format!(
+            return Err(os_failed!(
                 "{node} did not appear within {} s after loading {} module(s)",
                 DISK_WAIT.as_secs(),
                 mods.len()
@@ -188,9 +195,9 @@ pub fn parse_uptime_ms(s: &str) -> Option<f64> {
 }
 
 /// Mount one filesystem; "already mounted" (EBUSY) counts as success.
-fn mount_one(source: &str, target: &str, fstype: &str, flags: libc::c_ulong) -> Result<(), String> {
+fn mount_one(source: &str, target: &str, fstype: &str, flags: libc::c_ulong) -> Result<(), Error> {
     let _ = std::fs::create_dir_all(target);
-    let cstr = |s: &str| CString::new(s).map_err(|_| format!("NUL in '{s}'"));
+    let cstr = |s: &str| CString::new(s).map_err(|_| os_failed!("NUL in '{s}'"));
     let (src, tgt, fs) = (cstr(source)?, cstr(target)?, cstr(fstype)?);
     // SAFETY: the three pointers are NUL-terminated strings that outlive the
     // call; a null data pointer is allowed for these filesystems.
@@ -210,7 +217,7 @@ fn mount_one(source: &str, target: &str, fstype: &str, flags: libc::c_ulong) -> 
     if e.raw_os_error() == Some(libc::EBUSY) {
         Ok(())
     } else {
-        Err(format!("mount {fstype} on {target}: {e}"))
+        Err(os_failed!("mount {fstype} on {target}: {e}"))
     }
 }
 
@@ -226,7 +233,7 @@ pub fn mount_pseudo_filesystems() -> Vec<String> {
         ("devtmpfs", "/dev", "devtmpfs", libc::MS_NOSUID),
     ]
     .into_iter()
-    .filter_map(|(s, t, f, fl)| mount_one(s, t, f, fl).err())
+    .filter_map(|(s, t, f, fl)| mount_one(s, t, f, fl).err().map(|e| e.to_string()))
     .collect()
 }
 
@@ -319,12 +326,15 @@ mod tests {
     fn missing_or_empty_parameter_is_an_error() {
         assert!(parse_cmdline("console=ttyS0 quiet")
             .unwrap_err()
+            .to_string()
             .contains("no isobench.args="));
         assert!(parse_cmdline("isobench.args= quiet")
             .unwrap_err()
+            .to_string()
             .contains("empty"));
         assert!(parse_cmdline("isobench.args=,,")
             .unwrap_err()
+            .to_string()
             .contains("empty"));
         // A similarly named parameter is not taken.
         assert!(parse_cmdline("xisobench.args=cpu isobench.argsx=cpu").is_err());

@@ -6,7 +6,7 @@
 //! serial console stream mixed with kernel messages, so the parser here accepts
 //! lines with carriage returns and leading console noise.
 
-use crate::metrics::{Direction, MetricDef};
+use crate::metricdef::{Direction, MetricDef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -32,7 +32,7 @@ pub struct WorkloadResult {
     #[serde(default)]
     pub units: BTreeMap<String, String>,
     /// Metric name -> whether higher or lower is better (from the metric's
-    /// definition, [`crate::metrics`]). Absent in results of older binaries.
+    /// definition, see the `metrics` module). Absent in results of older binaries.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub directions: BTreeMap<String, Direction>,
     /// Metric name -> the metric it repeats (cpu's `gflops_2t` is `gflops`
@@ -156,7 +156,12 @@ mod tests {
         let mut r = WorkloadResult::empty("membw");
         r.valid = true;
         r.elapsed_s = 1.5;
-        r.put(&crate::membw::METRICS[3], "triad_mbs", 12345.5, None);
+        r.put(
+            &MetricDef::higher("triad_mbs", "MB/s"),
+            "triad_mbs",
+            12345.5,
+            None,
+        );
         r
     }
 

@@ -14,7 +14,8 @@
 //! `mov`s on x86-64, the same instructions as C's racy `^=`), which keeps the
 //! races defined in Rust.
 
-use crate::metrics::MetricDef;
+use crate::error::{invalid, memory, Error, Verdict};
+use crate::metricdef::MetricDef;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -118,10 +119,10 @@ pub fn update_streams(table: &[AtomicU64], ran: &mut [u64], steps: u64) {
 }
 
 /// Build the table T[i] = i (filled by the calling thread).
-pub fn new_table(log2: u32) -> Result<Vec<AtomicU64>, String> {
+pub fn new_table(log2: u32) -> Result<Vec<AtomicU64>, Error> {
     let size = 1usize
         .checked_shl(log2)
-        .ok_or_else(|| format!("table of 2^{log2} words is too large"))?;
+        .ok_or_else(|| memory!("table of 2^{log2} words is too large"))?;
     let mut t: Vec<AtomicU64> = crate::alloc::try_zeroed_vec(size)?;
     for (i, w) in t.iter_mut().enumerate() {
         *w.get_mut() = i as u64;
@@ -203,11 +204,11 @@ pub struct RandaccOutcome {
     pub seconds: f64,
     pub gups: f64,
     pub errors: u64,
-    pub check: Result<String, String>,
+    pub check: Verdict,
 }
 
 /// The verdict on `errors` wrong words out of `size`.
-pub fn judge(errors: u64, size: usize) -> Result<String, String> {
+pub fn judge(errors: u64, size: usize) -> Verdict {
     let frac = errors as f64 / size as f64;
     let msg = format!(
         "{errors} of {size} table words wrong after replay ({:.4}%)",
@@ -216,12 +217,12 @@ pub fn judge(errors: u64, size: usize) -> Result<String, String> {
     if frac <= MAX_ERROR_FRACTION {
         Ok(msg)
     } else {
-        Err(format!("{msg}, above the allowed 1%"))
+        Err(invalid!("{msg}, above the allowed 1%"))
     }
 }
 
 /// Build, update (timed), and verify.
-pub fn run(cfg: &RandaccConfig) -> Result<RandaccOutcome, String> {
+pub fn run(cfg: &RandaccConfig) -> Result<RandaccOutcome, Error> {
     let mut table = new_table(cfg.log2_table)?;
     let threads = cfg.threads.clamp(1, STREAMS);
     let seconds = run_updates(&table, threads).as_secs_f64();

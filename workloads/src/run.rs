@@ -3,7 +3,8 @@
 //! fixes them, parameters in `params`, how it ran in `info`.
 
 use crate::args::{format_size, Command};
-use crate::metrics::MetricDef;
+use crate::error::{invalid, ArgError, Error, Invalid, Verdict};
+use crate::metricdef::MetricDef;
 use crate::protocol::WorkloadResult;
 use crate::{cpu, latency, membw, randacc, sysfs};
 use serde_json::Value;
@@ -94,7 +95,7 @@ impl Builder {
     fn info(&mut self, name: &str, value: impl ToString) {
         self.0.info.insert(name.to_string(), value.to_string());
     }
-    fn verdict(&mut self, check: Result<String, String>) {
+    fn verdict(&mut self, check: Verdict) {
         match check {
             Ok(msg) => {
                 self.0.valid = true;
@@ -161,9 +162,10 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
         Command::Ovlmount(c) => run_ovlmount(&mut b, c),
         Command::Fsmeta(c) => run_fsmeta(&mut b, c),
         Command::Fileio(c) => run_fileio(&mut b, c),
-        Command::Layers { .. } => {
-            Err("layers is measured by the host (isobench run), not inside an environment".into())
-        }
+        Command::Layers { .. } => Err(ArgError::invalid(
+            "layers is measured by the host (isobench run), not inside an environment",
+        )
+        .into()),
         Command::Antagonist(c) => run_antagonist(&mut b, c),
         Command::Idle => idle_forever(),
         Command::UserCommand(c) => {
@@ -171,11 +173,11 @@ pub fn run(cmd: &Command, start: Instant, info: BTreeMap<String, String>) -> Wor
             crate::command::record(&mut b.0, c);
             Ok(())
         }
-        Command::Help => Err("help is not a workload".to_string()),
+        Command::Help => Err(ArgError::invalid("help is not a workload").into()),
     };
     if let Err(e) = outcome {
         b.0.valid = false;
-        b.0.error = Some(e);
+        b.0.error = Some(e.to_string());
     }
     // serde_json writes non-finite numbers as null, which no f64 reads back.
     let bad: Vec<String> =
@@ -220,7 +222,7 @@ pub fn ovlmount_metric(layers: u32) -> String {
     crate::cow::OVLMOUNT_METRICS[0].named(&format!("{layers}layers"))
 }
 
-fn run_copyup(b: &mut Builder, c: &crate::cow::CopyupConfig) -> Result<(), String> {
+fn run_copyup(b: &mut Builder, c: &crate::cow::CopyupConfig) -> Result<(), Error> {
     let sizes: Vec<String> = c.sizes.iter().map(|s| format_size(*s)).collect();
     b.param("sizes", sizes.join(","));
     b.param("write_bytes", crate::cow::WRITE_BYTES);
@@ -241,7 +243,7 @@ fn run_copyup(b: &mut Builder, c: &crate::cow::CopyupConfig) -> Result<(), Strin
     Ok(())
 }
 
-fn run_ovlmount(b: &mut Builder, c: &crate::cow::OvlmountConfig) -> Result<(), String> {
+fn run_ovlmount(b: &mut Builder, c: &crate::cow::OvlmountConfig) -> Result<(), Error> {
     let l: Vec<String> = c.layers.iter().map(|n| n.to_string()).collect();
     b.param("layers", l.join(","));
     b.param("tries", c.tries);
@@ -264,7 +266,7 @@ fn run_ovlmount(b: &mut Builder, c: &crate::cow::OvlmountConfig) -> Result<(), S
     Ok(())
 }
 
-fn run_fsmeta(b: &mut Builder, c: &crate::cow::FsmetaConfig) -> Result<(), String> {
+fn run_fsmeta(b: &mut Builder, c: &crate::cow::FsmetaConfig) -> Result<(), Error> {
     b.param("files", c.files);
     b.param("file_bytes", crate::cow::SMALL_FILE);
     let t = crate::cow::fsmeta(c)?;
@@ -289,7 +291,7 @@ fn run_fsmeta(b: &mut Builder, c: &crate::cow::FsmetaConfig) -> Result<(), Strin
 /// buffered, cache left resident) in `info`. The places' directories differ
 /// between environments and are not parameters (ratios to native compare
 /// the same work on the place of the same name).
-fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), String> {
+fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), Error> {
     use crate::fileio::FILEIO_TIMING;
     b.param("file_size", c.file_size);
     b.param("block", c.block);
@@ -367,7 +369,7 @@ fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), St
         }
     }
     b.verdict(match failed {
-        Some(e) => Err(e),
+        Some(e) => Err(Invalid(e)),
         None => Ok(checks.join("; ")),
     });
     Ok(())
@@ -375,7 +377,7 @@ fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), St
 
 /// A noisy neighbour: progress lines on stdout while it runs, the achieved
 /// rate as its metric when a bounded run ends.
-fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> Result<(), String> {
+fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> Result<(), Error> {
     use std::io::Write;
     let llc = sysfs::last_level_cache(Path::new(sysfs::CPU0_CACHE_DIR)).map(|l| l.size);
     b.param("kind", c.kind.name());
@@ -412,7 +414,7 @@ fn run_antagonist(b: &mut Builder, c: &crate::antagonist::AntagonistConfig) -> R
     b.verdict(if o.last.ops > 0 {
         Ok(format!("applied {:.1} {}", o.last.rate, c.kind.unit()))
     } else {
-        Err("the antagonist did no work".into())
+        Err(Invalid("the antagonist did no work".into()))
     });
     Ok(())
 }
@@ -439,7 +441,7 @@ fn parse_vm_hwm(status: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
+fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), Error> {
     b.param("threads", c.threads);
     b.param("primes_max", c.primes_max);
     b.param("matrix_n", c.matrix_n);
@@ -491,7 +493,7 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
             b.metric_named(gflops_t, &base, g);
             b.info("dgemm_baseline_reps", reps);
             if let Err(e) = bcheck {
-                check = Err(format!("baseline path: {e}"));
+                check = Err(invalid!("baseline path: {e}"));
             }
         }
     }
@@ -507,14 +509,14 @@ fn run_cpu(b: &mut Builder, c: &cpu::CpuConfig) -> Result<(), String> {
         b.alias(&primes_t.named(&n), primes.stem());
         b.alias(&gflops_t.named(&n), gflops.stem());
         if let Err(e) = one.check {
-            check = Err(format!("single-thread run: {e}"));
+            check = Err(invalid!("single-thread run: {e}"));
         }
     }
     b.verdict(check);
     Ok(())
 }
 
-fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
+fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), Error> {
     let llc = sysfs::last_level_cache(Path::new(sysfs::CPU0_CACHE_DIR));
     let bytes = match (c.size_bytes, &llc) {
         (Some(s), _) => {
@@ -578,7 +580,7 @@ fn run_membw(b: &mut Builder, c: &membw::MembwConfig) -> Result<(), String> {
     Ok(())
 }
 
-fn run_randacc(b: &mut Builder, c: &randacc::RandaccConfig) -> Result<(), String> {
+fn run_randacc(b: &mut Builder, c: &randacc::RandaccConfig) -> Result<(), Error> {
     b.param("threads", c.threads);
     b.param("log2_table", c.log2_table);
     page_policy(b, c.pages);
@@ -597,7 +599,7 @@ fn run_randacc(b: &mut Builder, c: &randacc::RandaccConfig) -> Result<(), String
     Ok(())
 }
 
-fn run_latency(b: &mut Builder, c: &latency::LatencyConfig) -> Result<(), String> {
+fn run_latency(b: &mut Builder, c: &latency::LatencyConfig) -> Result<(), Error> {
     b.param("min_size", format_size(c.min_size));
     b.param("max_size", format_size(c.max_size));
     if let Some(l) = c.loads {
@@ -631,7 +633,7 @@ fn run_latency(b: &mut Builder, c: &latency::LatencyConfig) -> Result<(), String
             points.len()
         ))
     } else {
-        Err(failures.join("; "))
+        Err(Invalid(failures.join("; ")))
     });
     Ok(())
 }

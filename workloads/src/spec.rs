@@ -1,191 +1,130 @@
-//! Which workload to run and with which parameters: the names of the workloads,
-//! the presets, and the command-line arguments the host passes to
-//! `isobench-workload` for a (workload, preset, threads) triple.
+//! Which workload to run and with which parameters: a [`WorkloadSpec`] is the
+//! resolved invocation of `isobench-workload` the host passes for a
+//! (workload, preset, threads) triple (built by the `presets` module).
+//!
+//! The host keeps the typed [`Command`]; it becomes arguments
+//! ([`WorkloadSpec::to_args`]) only where a process is spawned or a guest's
+//! kernel command line is written. Serialised, a spec keeps its old form
+//! (`{"workload": .., "args": [..]}`).
 //!
 //! This is pure logic shared by the host (`isobench run`) and the binary.
 
+use crate::alloc::PagePolicy;
+use crate::args::{self, ArgError, Command};
+use crate::membw::Stores;
+pub use crate::workload::{Preset, Sizing, Workload};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
-/// Every workload the binary carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Workload {
-    Cpu,
-    Membw,
-    Randacc,
-    Latency,
-    Startup,
-    /// First write to a file in a lower (read-only) layer: overlayfs copies
-    /// it up (claim C7).
-    Copyup,
-    /// mount(2) of an overlay against the number of lower layers (C7).
-    Ovlmount,
-    /// Create, stat and unlink of many small files (C7).
-    Fsmeta,
-    /// Layer reuse of isorun's layer store, measured by the host (C7).
-    Layers,
-    /// Prints `ISOBENCH-READY` and sleeps until killed: a live instance for
-    /// the density experiment (claim C4). Not in [`Workload::ALL`] (it
-    /// measures nothing itself, so it is never a benchmark column).
-    Idle,
-    /// Sequential and random file I/O on each place the environment offers
-    /// (claim C8).
-    Fileio,
-    /// The user's own program (`isobench run -- PROG ARGS...`), timed as
-    /// hyperfine does (see `command`). Not in [`Workload::ALL`]: it needs a
-    /// command; results carry the command's label as their workload name.
-    Command,
-}
-
-impl Workload {
-    pub const ALL: [Workload; 10] = [
-        Workload::Cpu,
-        Workload::Membw,
-        Workload::Randacc,
-        Workload::Latency,
-        Workload::Startup,
-        Workload::Copyup,
-        Workload::Ovlmount,
-        Workload::Fsmeta,
-        Workload::Layers,
-        Workload::Fileio,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::Cpu => "cpu",
-            Workload::Membw => "membw",
-            Workload::Randacc => "randacc",
-            Workload::Latency => "latency",
-            Workload::Startup => "startup",
-            Workload::Copyup => "copyup",
-            Workload::Ovlmount => "ovlmount",
-            Workload::Fsmeta => "fsmeta",
-            Workload::Layers => "layers",
-            Workload::Idle => "idle",
-            Workload::Fileio => "fileio",
-            Workload::Command => "command",
-        }
-    }
-
-    /// One line describing the workload and the public definition it follows.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Workload::Cpu => "prime counting (sysbench cpu) and blocked DGEMM (GFLOP/s)",
-            Workload::Membw => "STREAM Copy/Scale/Add/Triad, best of N passes (MB/s)",
-            Workload::Randacc => "HPCC RandomAccess, 64-bit LFSR updates (GUPS)",
-            Workload::Latency => "pointer chase over a random cyclic permutation (lat_mem_rd)",
-            Workload::Startup => {
-                "time to first instruction and whole lifecycle, measured by the host"
-            }
-            Workload::Copyup => {
-                "first write to a file in a lower layer (overlayfs copy-up) against file size"
-            }
-            Workload::Ovlmount => "overlayfs mount time against the number of lower layers",
-            Workload::Fsmeta => "create, stat and unlink of many small files",
-            Workload::Layers => {
-                "image layers reused and bytes added by a one-file change (host, isorun's store)"
-            }
-            Workload::Idle => "prints ISOBENCH-READY and sleeps until killed (density)",
-            Workload::Fileio => {
-                "sequential 1 MiB and random 4 KiB read/write with fsync, O_DIRECT where taken (fio's jobs)"
-            }
-            Workload::Command => {
-                "the user's own program: wall time, user and system CPU, peak RSS, metrics from its output"
-            }
-        }
-    }
-}
-
-impl fmt::Display for Workload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Workload {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Workload::ALL
-            .into_iter()
-            .chain([Workload::Idle, Workload::Command])
-            .find(|w| w.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown workload '{s}' (known: {})",
-                    Workload::ALL.map(|w| w.name()).join(", ")
-                )
-            })
-    }
-}
-
-/// Size presets: `quick` for CI and development, `standard` for reports,
-/// `full` for publication, `gate` for regression gating in CI (`isobench
-/// compare`): quick's sizes, one thread and enough repetitions for the gate
-/// to detect a small change (see docs/gating.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    #[default]
-    Quick,
-    Standard,
-    Full,
-    Gate,
-}
-
-impl Preset {
-    pub fn name(self) -> &'static str {
-        match self {
-            Preset::Quick => "quick",
-            Preset::Standard => "standard",
-            Preset::Full => "full",
-            Preset::Gate => "gate",
-        }
-    }
-}
-
-impl FromStr for Preset {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "quick" => Ok(Preset::Quick),
-            "standard" => Ok(Preset::Standard),
-            "full" => Ok(Preset::Full),
-            "gate" => Ok(Preset::Gate),
-            _ => Err(format!(
-                "unknown preset '{s}' (known: quick, standard, full, gate)"
-            )),
-        }
-    }
-}
-
-/// Where the workload will run, as far as sizing is concerned: under TCG every
-/// instruction is emulated, so sizes may have to shrink to keep a run short.
-/// Results record the parameters actually used, so a smaller size is visible.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sizing {
-    pub preset: Preset,
-    pub threads: usize,
-    /// True when the CPU is emulated (QEMU TCG).
-    pub emulated: bool,
-}
 
 /// A fully resolved invocation of the workload binary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "WireSpec", try_from = "WireSpec")]
 pub struct WorkloadSpec {
+    /// The workload, as the environments treat it (an antagonist is
+    /// [`Workload::Idle`] to them: no startup footprint is measured).
     pub workload: Workload,
-    /// Arguments after the program name, starting with the workload name.
-    pub args: Vec<String>,
+    /// What the binary is asked to do.
+    pub command: Command,
 }
 
 impl WorkloadSpec {
-    /// The arguments `isobench-workload` takes for this workload at this size.
-    pub fn for_sizing(workload: Workload, sizing: &Sizing) -> WorkloadSpec {
+    /// The spec of `command`, its workload taken from it (an antagonist's
+    /// is [`Workload::Idle`]).
+    pub fn new(command: Command) -> WorkloadSpec {
         WorkloadSpec {
-            workload,
-            args: crate::presets::preset_args(workload, sizing),
+            workload: command.workload().unwrap_or(Workload::Idle),
+            command,
         }
+    }
+
+    /// The spec of `workload` from the binary's arguments (workload name
+    /// first); a missing `--threads` means one thread.
+    pub fn parse(workload: Workload, args: &[impl AsRef<str>]) -> Result<WorkloadSpec, ArgError> {
+        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
+        Ok(WorkloadSpec {
+            workload,
+            command: args::parse(&args, 1)?,
+        })
+    }
+
+    /// The arguments after the program name, starting with the workload
+    /// name ([`Command::to_args`]).
+    pub fn to_args(&self) -> Vec<String> {
+        self.command.to_args()
+    }
+
+    /// Bytes the kernel allocates, when known beforehand
+    /// ([`Command::memory_need_bytes`]).
+    pub fn memory_need_bytes(&self) -> Option<u64> {
+        self.command.memory_need_bytes()
+    }
+
+    /// membw: the size of each array (no effect on other workloads).
+    pub fn set_array_bytes(&mut self, bytes: u64) {
+        if let Command::Membw(c) = &mut self.command {
+            c.size_bytes = Some(bytes);
+        }
+    }
+
+    /// membw: plain or non-temporal stores (no effect on other workloads).
+    pub fn set_stores(&mut self, stores: Stores) {
+        if let Command::Membw(c) = &mut self.command {
+            c.stores = stores;
+        }
+    }
+
+    /// membw, randacc and latency: the page policy of the large arrays (no
+    /// effect on other workloads).
+    pub fn set_pages(&mut self, pages: PagePolicy) {
+        match &mut self.command {
+            Command::Membw(c) => c.pages = pages,
+            Command::Randacc(c) => c.pages = pages,
+            Command::Latency(c) => c.pages = pages,
+            _ => {}
+        }
+    }
+
+    /// fileio: the file size, lowered to at most `cap` bytes (no effect on
+    /// other workloads).
+    pub fn cap_file_size(&mut self, cap: u64) {
+        if let Command::Fileio(c) = &mut self.command {
+            c.file_size = c.file_size.min(cap);
+        }
+    }
+
+    /// membw: the number of passes (no effect on other workloads).
+    pub fn set_passes(&mut self, passes: usize) {
+        if let Command::Membw(c) = &mut self.command {
+            c.passes = passes;
+        }
+    }
+
+    /// cpu: the minimum timed duration, ms (no effect on other workloads).
+    pub fn set_min_time_ms(&mut self, ms: u64) {
+        if let Command::Cpu(c) = &mut self.command {
+            c.min_time_ms = ms;
+        }
+    }
+}
+
+/// How a spec is serialised: the workload and the binary's arguments.
+#[derive(Serialize, Deserialize)]
+struct WireSpec {
+    workload: Workload,
+    args: Vec<String>,
+}
+
+impl From<WorkloadSpec> for WireSpec {
+    fn from(s: WorkloadSpec) -> WireSpec {
+        WireSpec {
+            args: s.to_args(),
+            workload: s.workload,
+        }
+    }
+}
+
+impl TryFrom<WireSpec> for WorkloadSpec {
+    type Error = ArgError;
+    fn try_from(w: WireSpec) -> Result<WorkloadSpec, ArgError> {
+        WorkloadSpec::parse(w.workload, &w.args)
     }
 }

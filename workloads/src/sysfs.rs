@@ -7,6 +7,7 @@
 //! Reading files is kept apart from parsing their text; the directory is a
 //! parameter so tests use a fake tree.
 
+use crate::error::{memory, Error};
 use std::fs;
 use std::path::Path;
 
@@ -96,12 +97,12 @@ pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
 
 /// Fail with a clear message when `need` bytes exceed what `meminfo`
 /// (the text of /proc/meminfo) says is available. Unknown = no check.
-pub fn check_memory(need: u64, meminfo: Option<&str>) -> Result<(), String> {
+pub fn check_memory(need: u64, meminfo: Option<&str>) -> Result<(), Error> {
     let Some(avail) = meminfo.and_then(parse_mem_available) else {
         return Ok(());
     };
     if need > avail {
-        return Err(format!(
+        return Err(memory!(
             "needs {} MiB of memory but only {} MiB is available (use a smaller size, or give a VM more memory)",
             need >> 20,
             avail >> 20
@@ -111,7 +112,7 @@ pub fn check_memory(need: u64, meminfo: Option<&str>) -> Result<(), String> {
 }
 
 /// [`check_memory`] against this system's /proc/meminfo.
-pub fn check_memory_here(need: u64) -> Result<(), String> {
+pub fn check_memory_here(need: u64) -> Result<(), Error> {
     check_memory(need, fs::read_to_string(MEMINFO).ok().as_deref())
 }
 
@@ -157,7 +158,7 @@ mod tests {
         assert_eq!(parse_mem_available(mi), Some(1 << 30));
         assert_eq!(parse_mem_available("MemTotal: 5 kB\n"), None);
         assert!(check_memory(512 << 20, Some(mi)).is_ok());
-        let e = check_memory(2 << 30, Some(mi)).unwrap_err();
+        let e = check_memory(2 << 30, Some(mi)).unwrap_err().to_string();
         assert!(
             e.contains("needs 2048 MiB") && e.contains("only 1024 MiB"),
             "{e}"
