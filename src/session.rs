@@ -7,16 +7,17 @@
 //! A command maps its arguments to a [`Plan`] and an [`ExperimentConfig`],
 //! opens a [`Session`] and drives its experiment through it.
 
-use crate::env::process::interrupted;
+pub use crate::experiment::{env_info, host_mem_available, Before, ExperimentConfig};
+
 use crate::env::{self, EnvContext, Environment};
+use crate::experiment::{Experiment, Interrupt, Outcome, Run, Sink};
 use crate::plan::{self, usage, Plan};
-use crate::store::{self, DoneKey, RunDir};
+use crate::store::{self, RunDir};
 use anyhow::{Context, Result};
 use isobench_reports::schema::{
     EnvInfo, HostInfo, ResultRecord, RunInfo, ToolInfo, SCHEMA_VERSION,
 };
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -40,46 +41,6 @@ pub fn new_run_id() -> String {
         "{stamp}-{:04x}",
         (t.subsec_nanos() ^ std::process::id()) & 0xffff
     )
-}
-
-pub fn host_mem_available() -> Option<u64> {
-    crate::host::mem_available_bytes(Path::new("/"))
-}
-
-/// What an experiment asked for when it started, kept in `run.json`'s
-/// `config` beside the plan (tagged by `experiment`; a suite run has no
-/// tag), so that `--resume` continues the same experiment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "experiment", rename_all = "lowercase")]
-pub enum ExperimentConfig {
-    Density {
-        /// `--instances`; `None`: each column's default.
-        density_instances: Option<usize>,
-        mem_floor_mib: u64,
-    },
-    Neighbours {
-        neighbours: crate::experiment::neighbours::Config,
-        /// Each victim's arguments, as run alone and beside.
-        victim_args: BTreeMap<String, String>,
-    },
-    /// The main job: the suite, density, neighbours (when the plan has a
-    /// victim and a column for it) and the permission check.
-    All {
-        density_instances: Option<usize>,
-        mem_floor_mib: u64,
-        neighbours: Option<crate::experiment::neighbours::Config>,
-        victim_args: BTreeMap<String, String>,
-    },
-}
-
-impl ExperimentConfig {
-    pub fn name(&self) -> &'static str {
-        match self {
-            ExperimentConfig::Density { .. } => "density",
-            ExperimentConfig::Neighbours { .. } => "neighbours",
-            ExperimentConfig::All { .. } => "all",
-        }
-    }
 }
 
 /// Removes a directory on drop unless disarmed: a fresh run directory when
@@ -109,15 +70,6 @@ impl Drop for Prepared {
             }
         }
     }
-}
-
-/// What a resumed run measured before.
-pub struct Before {
-    pub info: RunInfo,
-    pub records: Vec<ResultRecord>,
-    pub done: HashSet<DoneKey>,
-    /// What reading it back found (a line cut short by a crash...).
-    pub warnings: Vec<String>,
 }
 
 /// One run: its plan, its directory and what guards them.
@@ -210,8 +162,8 @@ impl Session {
     /// Build and prepare every environment of the plan (images, initramfs,
     /// accelerator probe). `None` when the user interrupted; what was
     /// prepared is cleaned up by the returned guard or, on error, by its
-    /// drop.
-    pub fn prepare(&self) -> Result<Option<Prepared>> {
+    /// drop. `stop`: the user interrupted.
+    pub fn prepare(&self, stop: &dyn Interrupt) -> Result<Option<Prepared>> {
         let plan = &self.plan;
         let ctx = EnvContext {
             workload_bin: plan.workload_bin.clone(),
@@ -239,7 +191,7 @@ impl Session {
             let id = e.id();
             envs.0.push(e);
             prepared.with_context(|| format!("preparing the {id} environment"))?;
-            if interrupted() {
+            if stop.interrupted() {
                 return Ok(None);
             }
         }
@@ -250,17 +202,15 @@ impl Session {
     /// sizes its guest by test boots), after checking the host can hold it
     /// at all. `what` names the allocation in the error. `Ok(false)` when
     /// interrupted.
-    pub fn fit(&self, envs: &mut [Box<dyn Environment>], need: u64, what: &str) -> Result<bool> {
+    pub fn fit(
+        &self,
+        envs: &mut [Box<dyn Environment>],
+        need: u64,
+        what: &str,
+        stop: &dyn Interrupt,
+    ) -> Result<bool> {
         let host_avail = host_mem_available();
-        if let Some(avail) = host_avail {
-            if need > avail {
-                return Err(usage(format!(
-                    "{what} allocate up to {} MiB but the host has only {} MiB available; free memory or use --preset quick",
-                    need >> 20,
-                    avail >> 20
-                )));
-            }
-        }
+        crate::experiment::host_holds(need, host_avail, what)?;
         for e in envs.iter_mut() {
             e.fit_memory(need, host_avail).map_err(|err| {
                 match err.downcast::<plan::UsageError>() {
@@ -268,7 +218,7 @@ impl Session {
                     Err(other) => other.context(format!("sizing the {} environment", e.id())),
                 }
             })?;
-            if interrupted() {
+            if stop.interrupted() {
                 return Ok(false);
             }
         }
@@ -357,6 +307,119 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Drive experiment `x` through the rest of the run: its resumed
+    /// configuration, preparing and sizing the environments, `run.json`,
+    /// the measurements (records appended through the session), cleaning
+    /// the environments up, and finishing (recorded in the history
+    /// database `db` when `history`). `Outcome::Interrupted` leaves the run
+    /// to `--resume`.
+    pub fn drive<E: Experiment>(
+        &mut self,
+        x: &mut E,
+        stop: &dyn Interrupt,
+        history: bool,
+        db: Option<&Path>,
+    ) -> Result<Outcome> {
+        // A resumed run of another configuration is refused before
+        // anything is prepared.
+        self.resumed::<E>()?;
+        let Some(envs) = self.prepare(stop)? else {
+            return Ok(Outcome::Interrupted);
+        };
+        self.drive_prepared(x, envs, stop, history, db)
+    }
+
+    /// [`Session::drive`] over environments prepared already (`envs`,
+    /// cleaned up before the run finishes, and on every path).
+    pub fn drive_prepared<E: Experiment>(
+        &mut self,
+        x: &mut E,
+        mut envs: Prepared,
+        stop: &dyn Interrupt,
+        history: bool,
+        db: Option<&Path>,
+    ) -> Result<Outcome> {
+        let before = self.resumed::<E>()?;
+        let need = x.memory_need(&self.run(), &envs.0, before.as_ref())?;
+        if let Some(need) = need {
+            if !self.fit(&mut envs.0, need.bytes, need.what, stop)? {
+                return Ok(Outcome::Interrupted);
+            }
+        }
+        let start = x.start(&self.run(), &envs.0, before)?;
+        self.start(
+            E::tag(&start.config).as_ref(),
+            start.environments,
+            start.warnings,
+        )?;
+        let plan = self.plan.clone();
+        let outcome = x.run(&plan, &mut envs.0, self, stop)?;
+        if outcome == Outcome::Interrupted {
+            return Ok(outcome);
+        }
+        // The environments are done: cleaned up before what follows.
+        drop(envs);
+        let outcome = x.after_cleanup(&plan, self, stop, outcome)?;
+        if outcome == Outcome::Interrupted {
+            return Ok(outcome);
+        }
+        self.finish(history, db)?;
+        Ok(outcome)
+    }
+
+    /// The configuration a resumed run of `E` started with (`None` for a
+    /// fresh run or the suite); another experiment's is a usage error.
+    fn resumed<E: Experiment>(&self) -> Result<Option<E::Config>> {
+        if E::NAME.is_none() {
+            return Ok(None);
+        }
+        match config_before(self)? {
+            None => Ok(None),
+            Some(c) => {
+                let name = c.name();
+                E::untag(c)
+                    .map(Some)
+                    .ok_or_else(|| usage(format!("cannot resume a {name} run as {}", E::TITLE)))
+            }
+        }
+    }
+
+    /// What an experiment sees of the run before it starts.
+    pub fn run(&self) -> Run<'_> {
+        Run {
+            plan: &self.plan,
+            host: self.host(),
+            before: self.before.as_ref(),
+        }
+    }
+}
+
+impl Sink for Session {
+    fn append(&mut self, r: &ResultRecord) -> Result<()> {
+        self.dir.append(r)
+    }
+    fn before(&self) -> Option<&Before> {
+        self.before.as_ref()
+    }
+    fn env_detail(&mut self, env_id: &str) -> Option<&mut BTreeMap<String, String>> {
+        self.info_mut()
+            .environments
+            .iter_mut()
+            .find(|i| i.env_id == env_id)
+            .map(|i| &mut i.detail)
+    }
+    fn add_environments(&mut self, e: Vec<EnvInfo>) {
+        self.info_mut().environments.extend(e);
+    }
+    fn save_info(&mut self) -> Result<()> {
+        self.write_info()
+    }
+    fn interrupted_note(&self) -> String {
+        Session::interrupted_note(self)
+    }
+}
+
 /// Reopen a run directory for `--resume`; bad input (no run, another kind
 /// of run, a plan this version cannot read) is a usage error naming it.
 fn reopen(path: &Path, experiment: Option<&str>) -> Result<(Plan, RunDir, Before)> {
@@ -424,17 +487,6 @@ pub fn tool_info(plan: &Plan, bin_bytes: &[u8]) -> ToolInfo {
     }
 }
 
-/// The `run.json` entry of an environment, with `extra` detail.
-pub fn env_info(e: &dyn Environment, extra: BTreeMap<String, String>) -> EnvInfo {
-    let mut detail = e.detail();
-    detail.extend(extra);
-    EnvInfo {
-        env: e.kind().name().to_string(),
-        env_id: e.id(),
-        detail,
-    }
-}
-
 /// Record the finished run in the history database. A failure here is a
 /// warning: the run directory already holds every result.
 fn record_history(db: Option<&Path>, run_dir: &Path) {
@@ -454,6 +506,7 @@ fn record_history(db: Option<&Path>, run_dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::density::Settings;
 
     fn plan_in(dir: &Path, workload_bin: &Path) -> Plan {
         crate::plan::build(&crate::plan::PlanInput {
@@ -489,10 +542,10 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let bin = t.path().join("isobench-workload");
         std::fs::write(&bin, "").unwrap();
-        let x = ExperimentConfig::Density {
+        let x = ExperimentConfig::Density(Settings {
             density_instances: Some(3),
             mem_floor_mib: 100,
-        };
+        });
         let out = {
             let mut s = Session::open(None, Some("density"), || Ok(plan_in(t.path(), &bin)), false)
                 .unwrap();
@@ -520,10 +573,10 @@ mod tests {
         assert_eq!(s.plan.run_id, "h16-session-test");
         assert!(matches!(
             config_before(&s).unwrap(),
-            Some(ExperimentConfig::Density {
+            Some(ExperimentConfig::Density(Settings {
                 density_instances: Some(3),
                 mem_floor_mib: 100
-            })
+            }))
         ));
     }
 
@@ -547,10 +600,10 @@ mod tests {
     /// typed: the experiment's name and its keys beside the plan's.
     #[test]
     fn density_config_keeps_its_wire_form() {
-        let x = ExperimentConfig::Density {
+        let x = ExperimentConfig::Density(Settings {
             density_instances: Some(10),
             mem_floor_mib: 512,
-        };
+        });
         let v = serde_json::to_value(&x).unwrap();
         assert_eq!(
             v,
@@ -560,10 +613,10 @@ mod tests {
         with_plan["reps"] = serde_json::json!(3);
         assert!(matches!(
             serde_json::from_value::<ExperimentConfig>(with_plan).unwrap(),
-            ExperimentConfig::Density {
+            ExperimentConfig::Density(Settings {
                 density_instances: Some(10),
                 mem_floor_mib: 512
-            }
+            })
         ));
         assert!(
             serde_json::from_value::<ExperimentConfig>(serde_json::json!({"reps": 3})).is_err()
