@@ -622,4 +622,230 @@ mod tests {
             serde_json::from_value::<ExperimentConfig>(serde_json::json!({"reps": 3})).is_err()
         );
     }
+
+    mod driven {
+        //! The run session driving each experiment over the fake
+        //! environment (`isobench_testkit::fake_env`): no root needed.
+
+        use super::super::*;
+        use crate::experiment::density::{Density, Settings};
+        use crate::experiment::fake::FakeEnv;
+        use crate::experiment::neighbours::Neighbours;
+        use crate::experiment::suite::Suite;
+        use crate::experiment::Never;
+        use std::cell::Cell;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        /// A fresh session in `dir` for `workloads` (quick, one rep).
+        fn open(dir: &Path, workloads: &[&str], experiment: Option<&str>) -> Session {
+            let bin = dir.join("isobench-workload");
+            std::fs::write(&bin, "").unwrap();
+            let plan = || {
+                let mut p = crate::plan::build(&crate::plan::PlanInput {
+                    envs: vec!["native".into()],
+                    workloads: workloads.iter().map(|w| w.to_string()).collect(),
+                    preset: "quick".into(),
+                    accel: "auto".into(),
+                    machine: "microvm".into(),
+                    host_cores: 2,
+                    reps: Some(1),
+                    warmup: Some(0),
+                    run_id: "h16-driven".into(),
+                    out: Some(dir.join("run")),
+                    workload_bin: bin.clone(),
+                    ..Default::default()
+                })?;
+                p.timeout_s = 1;
+                Ok(p)
+            };
+            Session::open(None, experiment, plan, false).unwrap()
+        }
+
+        /// One fake environment, and its count of cleanups.
+        fn fake() -> (Prepared, Arc<AtomicUsize>) {
+            let env = FakeEnv::default();
+            let cleaned = Arc::clone(&env.cleaned);
+            (Prepared(vec![Box::new(env)]), cleaned)
+        }
+
+        /// Interrupted from the `n`-th question on.
+        struct After(Cell<usize>);
+
+        impl Interrupt for After {
+            fn interrupted(&self) -> bool {
+                let left = self.0.get();
+                self.0.set(left.saturating_sub(1));
+                left == 0
+            }
+        }
+
+        /// The suite: run.json untagged with the environment's entry,
+        /// every run appended, the environment cleaned up, the run
+        /// finished.
+        #[test]
+        fn the_session_drives_the_suite_to_its_end() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu", "membw"], None);
+            let mut x = Suite {
+                scratch: s.scratch.clone(),
+            };
+            let (envs, cleaned) = fake();
+            let o = s.drive_prepared(&mut x, envs, &Never, false, None).unwrap();
+            assert_eq!(
+                o,
+                Outcome::Done {
+                    measured: 2,
+                    invalid: 0
+                }
+            );
+            assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert!(info.finished_at.is_some());
+            assert!(info.config.get("experiment").is_none());
+            assert_eq!(info.environments[0].env_id, "container-fake");
+            let records = store::read_results(&out).unwrap();
+            assert_eq!(records.len(), 2);
+            assert!(records.iter().all(|r| r.valid && r.run_id == "h16-driven"));
+            assert!(!out.join(crate::sweep::naming::SCRATCH_DIR).exists());
+        }
+
+        /// An interrupt after the start keeps the run for `--resume`
+        /// (unfinished); one before it leaves no directory.
+        #[test]
+        fn an_interrupted_run_is_kept_only_once_started() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu"], None);
+            let mut x = Suite {
+                scratch: s.scratch.clone(),
+            };
+            let (envs, cleaned) = fake();
+            // The fit asks once; the suite's first question stops it.
+            let o = s
+                .drive_prepared(&mut x, envs, &After(Cell::new(1)), false, None)
+                .unwrap();
+            assert_eq!(o, Outcome::Interrupted);
+            assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert!(info.finished_at.is_none());
+            assert!(store::read_results(&out).unwrap().is_empty());
+
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu"], None);
+            let (envs, _) = fake();
+            let o = s
+                .drive_prepared(&mut x, envs, &After(Cell::new(0)), false, None)
+                .unwrap();
+            assert_eq!(o, Outcome::Interrupted);
+            drop(s);
+            assert!(!t.path().join("run").exists());
+        }
+
+        /// Density: run.json tagged with its settings, a record per launch
+        /// and per teardown reading, the outcome in the environment's
+        /// detail; a resume keeps a finished environment.
+        #[test]
+        fn the_session_drives_density_and_resumes_it() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["startup"], Some("density"));
+            let settings = Settings {
+                density_instances: Some(3),
+                mem_floor_mib: 0,
+            };
+            let mut x = Density::new(settings.clone(), 1024);
+            let (envs, _) = fake();
+            s.drive_prepared(&mut x, envs, &Never, false, None).unwrap();
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(info.config["experiment"], "density");
+            assert_eq!(info.config["density_instances"], 3);
+            assert_eq!(info.environments[0].detail["density_instances"], "3");
+            assert_eq!(info.environments[0].detail["experiment"], "density");
+            let records = store::read_results(&out).unwrap();
+            assert_eq!(records.len(), 6, "3 launches, 3 stops");
+            assert!(records.iter().all(|r| r.workload == "density"));
+
+            let mut s =
+                Session::open(Some(&out), Some("density"), || unreachable!(), false).unwrap();
+            let (envs, _) = fake();
+            let mut again = Density::new(
+                Settings {
+                    density_instances: Some(9),
+                    mem_floor_mib: 7,
+                },
+                1024,
+            );
+            s.drive_prepared(&mut again, envs, &Never, false, None)
+                .unwrap();
+            drop(s);
+            assert_eq!(store::read_results(&out).unwrap().len(), 6, "kept");
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(
+                info.config["density_instances"], 3,
+                "the run's own settings"
+            );
+        }
+
+        /// Neighbours: run.json tagged with its configuration and the
+        /// victims' arguments, a record per solo and trial.
+        #[test]
+        fn the_session_drives_neighbours() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu"], Some("neighbours"));
+            let mut x = Neighbours::new(vec!["cpu".into()]);
+            let (envs, cleaned) = fake();
+            let o = s.drive_prepared(&mut x, envs, &Never, false, None).unwrap();
+            assert_eq!(
+                o,
+                Outcome::Done {
+                    measured: 0,
+                    invalid: 0
+                }
+            );
+            assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(info.config["experiment"], "neighbours");
+            assert_eq!(info.config["neighbours"]["antagonists"][0], "cpu");
+            assert!(info.config["victim_args"]["cpu"].as_str().is_some());
+            let records = store::read_results(&out).unwrap();
+            assert!(records
+                .iter()
+                .any(|r| r.workload == isobench_reports::neighbours::WORKLOAD
+                    && r.params["victim"] == "cpu"));
+        }
+
+        /// A resumed run of another experiment's configuration is refused
+        /// before anything is prepared.
+        #[test]
+        fn a_resume_as_another_experiment_is_refused() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["startup"], Some("density"));
+            let x = ExperimentConfig::Density(Settings {
+                density_instances: Some(1),
+                mem_floor_mib: 0,
+            });
+            s.start(Some(&x), vec![], vec![]).unwrap();
+            let out = s.out.clone();
+            drop(s);
+            // run.json says density; a neighbours experiment cannot take it.
+            let mut s =
+                Session::open(Some(&out), Some("density"), || unreachable!(), false).unwrap();
+            let e = s
+                .drive_prepared(&mut Neighbours::new(vec![]), fake().0, &Never, false, None)
+                .err()
+                .unwrap();
+            assert!(
+                e.to_string()
+                    .contains("cannot resume a density run as neighbours"),
+                "{e}"
+            );
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Experiments (docs/design.md, "Experiments beyond one instance"): the
 //! suite and those that hold several live [`crate::env::Instance`]s at
 //! once. Each implements [`Experiment`]; the run session
-//! (`crate::session::Session::drive`) opens the run, prepares and sizes the
+//! (`Session::drive` in the session module) opens the run, prepares and sizes the
 //! environments, writes `run.json` with the experiment's tagged
 //! configuration ([`ExperimentConfig`]) and hands the experiment a record
 //! [`Sink`] and an [`Interrupt`] source: nothing here reaches the run
@@ -250,5 +250,53 @@ impl Sink for MemorySink {
     }
     fn interrupted_note(&self) -> String {
         "continue with: --resume".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `run.json`'s tagged form is what it was before the configurations
+    /// were typed per experiment: a resume of an old run reads it.
+    #[test]
+    fn tagged_configurations_keep_their_wire_form() {
+        let all = serde_json::json!({
+            "experiment": "all", "reps": 3, "density_instances": null,
+            "mem_floor_mib": 2048, "neighbours": null, "victim_args": {"cpu": "cpu --x 1"}
+        });
+        let x: ExperimentConfig = serde_json::from_value(all).unwrap();
+        let ExperimentConfig::All(s) = &x else {
+            panic!("{x:?}")
+        };
+        assert_eq!((s.density_instances, s.mem_floor_mib), (None, 2048));
+        assert_eq!(s.victim_args["cpu"], "cpu --x 1");
+        assert_eq!(
+            serde_json::to_value(&x).unwrap(),
+            serde_json::json!({
+                "experiment": "all", "density_instances": null, "mem_floor_mib": 2048,
+                "neighbours": null, "victim_args": {"cpu": "cpu --x 1"}
+            })
+        );
+        let nb = serde_json::json!({"experiment": "neighbours", "victim_args": {}});
+        assert!(
+            serde_json::from_value::<ExperimentConfig>(nb).is_err(),
+            "neighbours needs its configuration"
+        );
+        assert_eq!(x.name(), "all");
+    }
+
+    /// The memory check names the allocation and the host's room.
+    #[test]
+    fn the_host_must_hold_the_need() {
+        assert!(host_holds(10 << 20, Some(20 << 20), "x").is_ok());
+        assert!(host_holds(10 << 20, None, "x").is_ok());
+        let e = host_holds(30 << 20, Some(20 << 20), "the workloads").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the workloads allocate up to 30 MiB"),
+            "{e}"
+        );
+        assert!(e.is::<crate::plan::UsageError>() || e.to_string().contains("only 20 MiB"));
     }
 }
