@@ -821,6 +821,56 @@ mod tests {
                     && r.params["victim"] == "cpu"));
         }
 
+        /// The main job: the suite, density and neighbours in one run over
+        /// the same environment, run.json tagged `all`; a resume measures
+        /// nothing again.
+        #[test]
+        fn the_session_drives_the_main_job_and_resumes_it() {
+            use crate::experiment::all::All;
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu"], Some("all"));
+            let new = |s: &Session| {
+                let mut x = All::new(
+                    Settings {
+                        density_instances: Some(2),
+                        mem_floor_mib: 0,
+                    },
+                    vec!["cpu".into()],
+                    1024,
+                    s.scratch.clone(),
+                );
+                x.permissions_blocked = || Some("not in a unit test".into());
+                x
+            };
+            let mut x = new(&s);
+            let (envs, cleaned) = fake();
+            let o = s.drive_prepared(&mut x, envs, &Never, false, None).unwrap();
+            assert!(matches!(o, Outcome::Done { measured: 1, .. }), "{o:?}");
+            assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(info.config["experiment"], "all");
+            assert_eq!(info.config["density_instances"], 2);
+            assert!(info.config["neighbours"].is_object());
+            assert!(info.finished_at.is_some());
+            assert!(info
+                .warnings
+                .iter()
+                .any(|w| w.contains("permissions (claim C6): not measured: not in a unit test")));
+            let records = store::read_results(&out).unwrap();
+            let count = |w: &str| records.iter().filter(|r| r.workload == w).count();
+            assert_eq!((count("cpu"), count("density")), (1, 4));
+            assert!(count(isobench_reports::neighbours::WORKLOAD) >= 2);
+
+            let mut s = Session::open(Some(&out), Some("all"), || unreachable!(), false).unwrap();
+            let mut x = new(&s);
+            s.drive_prepared(&mut x, fake().0, &Never, false, None)
+                .unwrap();
+            drop(s);
+            assert_eq!(store::read_results(&out).unwrap().len(), records.len());
+        }
+
         /// A resumed run of another experiment's configuration is refused
         /// before anything is prepared.
         #[test]

@@ -72,6 +72,9 @@ pub struct All {
     pub nofile: u64,
     /// The run's scratch directory.
     pub scratch: PathBuf,
+    /// Why the permission check cannot run here, if it cannot
+    /// (`permissions::check::needs_root`; a test says it cannot).
+    pub permissions_blocked: fn() -> Option<String>,
     settings: Option<Settings>,
     nb: Option<Setup>,
     perm_blocked: Option<String>,
@@ -89,6 +92,7 @@ impl All {
             antagonists,
             nofile,
             scratch,
+            permissions_blocked: perm::needs_root,
             settings: None,
             nb: None,
             perm_blocked: None,
@@ -201,7 +205,7 @@ impl Experiment for All {
         let (density_warnings, ksm_before) = preamble(self.nofile, mem_floor);
         warnings.extend(density_warnings);
         let nb = self.neighbours(run.plan, envs, &mut warnings)?;
-        self.perm_blocked = perm::needs_root();
+        self.perm_blocked = (self.permissions_blocked)();
         if let Some(why) = &self.perm_blocked {
             warnings.push(format!("permissions (claim C6): not measured: {why}"));
         } else {
