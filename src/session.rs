@@ -7,10 +7,10 @@
 //! A command maps its arguments to a [`Plan`] and an [`ExperimentConfig`],
 //! opens a [`Session`] and drives its experiment through it.
 
-pub use crate::experiment::{env_info, host_mem_available, Before, ExperimentConfig};
+pub use crate::experiment::{host_mem_available, ExperimentConfig};
 
 use crate::env::{self, EnvContext, Environment};
-use crate::experiment::{Experiment, Interrupt, Outcome, Run, Sink};
+use crate::experiment::{Before, Experiment, Interrupt, Outcome, Run, Sink};
 use crate::plan::{self, usage, Plan};
 use crate::store::{self, RunDir};
 use anyhow::{Context, Result};
@@ -154,11 +154,6 @@ impl Session {
         self.host.as_ref().expect("probed when opened")
     }
 
-    /// Records a resumed run holds (none for a fresh run).
-    pub fn records_before(&self) -> &[ResultRecord] {
-        self.before.as_ref().map_or(&[], |b| &b.records)
-    }
-
     /// Build and prepare every environment of the plan (images, initramfs,
     /// accelerator probe). `None` when the user interrupted; what was
     /// prepared is cleaned up by the returned guard or, on error, by its
@@ -280,10 +275,6 @@ impl Session {
     pub fn write_info(&self) -> Result<()> {
         self.dir
             .write_run_info(self.info.as_ref().expect("the session was started"))
-    }
-
-    pub fn append(&mut self, r: &ResultRecord) -> Result<()> {
-        self.dir.append(r)
     }
 
     /// The run measured all it planned: `run.json` says when it finished,
@@ -569,7 +560,7 @@ mod tests {
             .unwrap();
         assert!(e.to_string().contains("holds a density experiment"), "{e}");
         let s = Session::open(Some(&out), Some("density"), || unreachable!(), false).unwrap();
-        assert_eq!(s.records_before().len(), 1);
+        assert_eq!(s.before.as_ref().unwrap().records.len(), 1);
         assert_eq!(s.plan.run_id, "h16-session-test");
         assert!(matches!(
             config_before(&s).unwrap(),
