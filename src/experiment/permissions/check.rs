@@ -247,3 +247,61 @@ impl Check {
 
 /// The warning of a check that is not a benchmark.
 pub const WARNING: &str = "permissions: a permission check, not a benchmark; each setup is tried once (the outcome is deterministic: no interval applies)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::permissions::{Action, Attempt, Outcome};
+
+    fn result(available: std::result::Result<(), String>) -> SetupResult {
+        let attempt = |action, outcome| Attempt {
+            action,
+            outcome,
+            detail: "exit 0".into(),
+        };
+        SetupResult {
+            id: "podman-service".into(),
+            params: BTreeMap::from([("engine".to_string(), "podman".to_string())]),
+            available,
+            attempts: vec![
+                attempt(Action::State, Outcome::Allowed),
+                attempt(Action::Exec, Outcome::Denied),
+                attempt(Action::Kill, Outcome::Allowed),
+            ],
+            wall_ms: 12.0,
+        }
+    }
+
+    /// A setup's record: its foreign actions among its attempts, each
+    /// action's outcome in `info`, the setup in `params`.
+    #[test]
+    fn a_setup_is_one_record_of_its_foreign_actions() {
+        let r = record("run-1", &result(Ok(())));
+        assert!(r.valid && r.error.is_none());
+        assert_eq!(r.workload, perm::WORKLOAD);
+        assert_eq!(r.env_id, "podman-service");
+        assert_eq!(r.metrics["foreign_actions"], 2.0);
+        assert_eq!(r.metrics["attempts"], 3.0);
+        assert_eq!(r.units["foreign_actions"], "actions");
+        assert_eq!(r.info["action_exec"], "denied");
+        assert_eq!(r.info["allowed"], "state,kill");
+        assert_eq!(r.params["setup"], "podman-service");
+        assert_eq!(r.timings.wall_ms, 12.0);
+        assert_eq!(
+            line(&result(Ok(()))),
+            "podman-service: 2 of 3 foreign actions allowed (state allowed, exec denied, kill allowed)"
+        );
+    }
+
+    /// A setup that could not be made is an invalid record saying why.
+    #[test]
+    fn an_unavailable_setup_is_an_invalid_record_saying_why() {
+        let r = record("run-1", &result(Err("no podman".into())));
+        assert!(!r.valid && r.metrics.is_empty());
+        assert_eq!(r.error.as_deref(), Some("not available: no podman"));
+        assert_eq!(
+            line(&result(Err("no podman".into()))),
+            "podman-service: not available (no podman)"
+        );
+    }
+}
