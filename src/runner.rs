@@ -1,32 +1,17 @@
-//! The suite runner (docs/design.md, "Data flow" step 2–3).
-//!
-//! For every repetition it runs every (environment, workload) pair in an
-//! order shuffled per repetition with a seeded RNG, so a drifting machine does
-//! not favour one environment and a resumed run sees the same order. Warm-up
-//! runs come first and are not recorded. Each finished run is appended to
-//! `results.jsonl` before the next starts.
+//! What every kind of run shares about workloads (docs/design.md, "Data
+//! flow" step 2–3): the arguments of each workload of a plan, the seeded
+//! order of a repetition, and turning one run's outcome into a
+//! `results.jsonl` record. The suite's loop is `experiment::suite`.
 
-use crate::env::process::{interrupted, Interrupted};
 use crate::env::{Environment, RunOutcome};
 use crate::plan::Plan;
-use crate::progress::Progress;
-use crate::store::{DoneKey, RunDir};
 use anyhow::Result;
 use isobench_reports::schema::{ResultRecord, Timings, SCHEMA_VERSION};
 use isobench_workloads::{Sizing, Workload, WorkloadSpec};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// What a finished (or interrupted) run did.
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub measured: usize,
-    pub invalid: usize,
-    pub skipped_done: usize,
-    pub interrupted: bool,
-}
 
 /// The order of (environment index, workload) pairs in repetition `rep`.
 pub fn order(n_envs: usize, workloads: &[Workload], seed: u64, rep: i64) -> Vec<(usize, Workload)> {
@@ -305,110 +290,6 @@ fn fmt_num(v: f64) -> String {
     } else {
         format!("{v:.4}")
     }
-}
-
-/// One run of `spec` in `env`; the host-measured `layers` workload runs on
-/// the host instead (it measures isorun's layer store, not an environment).
-fn run_one(
-    env: &mut dyn Environment,
-    spec: &WorkloadSpec,
-    timeout: Duration,
-    scratch: &std::path::Path,
-) -> Result<RunOutcome> {
-    if spec.workload == Workload::Layers {
-        return crate::experiment::layers::measure_in(spec, scratch);
-    }
-    env.run(spec, timeout)
-}
-
-/// Execute the plan's measurements over prepared environments.
-pub fn execute(
-    plan: &Plan,
-    envs: &mut [Box<dyn Environment>],
-    dir: &mut RunDir,
-    done: &HashSet<DoneKey>,
-    progress: &mut Progress,
-) -> Result<Summary> {
-    let mut summary = Summary::default();
-    let timeout = Duration::from_secs(plan.timeout_s);
-    let specs = specs(plan, envs.iter().any(|e| e.emulated()));
-    // The run's scratch directory: swept after a crash like the rest.
-    let scratch = dir.path().join(crate::sweep::naming::SCRATCH_DIR);
-    let is_done = |envs: &[Box<dyn Environment>], e: usize, w: Workload, rep: u32| {
-        done.contains(&(envs[e].id(), plan.workload_name(w), rep))
-    };
-    // Warm-up: only pairs that still have something to measure.
-    for round in 0..plan.warmup {
-        for (e, w) in order(envs.len(), &plan.workloads, plan.seed, -1 - round as i64) {
-            if (0..plan.reps).all(|r| is_done(envs, e, w, r)) || envs[e].cannot_run(w).is_some() {
-                continue;
-            }
-            if interrupted() {
-                summary.interrupted = true;
-                return Ok(summary);
-            }
-            progress.start(&format!(
-                "warm-up {} {}",
-                envs[e].id(),
-                plan.workload_name(w)
-            ));
-            match run_one(envs[e].as_mut(), &specs[&w], timeout, &scratch) {
-                Ok(_) => {}
-                Err(err) if err.is::<Interrupted>() || interrupted() => {
-                    summary.interrupted = true;
-                    return Ok(summary);
-                }
-                Err(err) => progress.note(&format!(
-                    "warning: warm-up of {} {w} failed: {}",
-                    envs[e].id(),
-                    format!("{err:#}").lines().next().unwrap_or("")
-                )),
-            }
-        }
-    }
-    for env in envs.iter() {
-        for w in &plan.workloads {
-            if let Some(why) = env.cannot_run(*w) {
-                progress.note(&format!("skipping {} {w}: {why}", env.id()));
-            }
-        }
-    }
-    for rep in 0..plan.reps {
-        for (e, w) in order(envs.len(), &plan.workloads, plan.seed, rep as i64) {
-            if is_done(envs, e, w, rep) {
-                summary.skipped_done += 1;
-                continue;
-            }
-            if envs[e].cannot_run(w).is_some() {
-                continue;
-            }
-            if interrupted() {
-                summary.interrupted = true;
-                return Ok(summary);
-            }
-            progress.start(&format!(
-                "{} {} rep {rep}",
-                envs[e].id(),
-                plan.workload_name(w)
-            ));
-            let started = SystemTime::now();
-            let outcome = run_one(envs[e].as_mut(), &specs[&w], timeout, &scratch);
-            if let Err(err) = &outcome {
-                if err.is::<Interrupted>() || interrupted() {
-                    summary.interrupted = true;
-                    return Ok(summary);
-                }
-            }
-            let rec = to_record(plan, envs[e].as_ref(), w, rep, started, &outcome);
-            dir.append(&rec)?;
-            summary.measured += 1;
-            if !rec.valid {
-                summary.invalid += 1;
-            }
-            progress.finish_one(&describe(&rec));
-        }
-    }
-    Ok(summary)
 }
 
 #[cfg(test)]

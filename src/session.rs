@@ -7,16 +7,17 @@
 //! A command maps its arguments to a [`Plan`] and an [`ExperimentConfig`],
 //! opens a [`Session`] and drives its experiment through it.
 
-use crate::env::process::interrupted;
+pub use crate::experiment::{host_mem_available, ExperimentConfig};
+
 use crate::env::{self, EnvContext, Environment};
+use crate::experiment::{Before, Experiment, Interrupt, Outcome, Run, Sink};
 use crate::plan::{self, usage, Plan};
-use crate::store::{self, DoneKey, RunDir};
+use crate::store::{self, RunDir};
 use anyhow::{Context, Result};
 use isobench_reports::schema::{
     EnvInfo, HostInfo, ResultRecord, RunInfo, ToolInfo, SCHEMA_VERSION,
 };
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -40,46 +41,6 @@ pub fn new_run_id() -> String {
         "{stamp}-{:04x}",
         (t.subsec_nanos() ^ std::process::id()) & 0xffff
     )
-}
-
-pub fn host_mem_available() -> Option<u64> {
-    crate::host::mem_available_bytes(Path::new("/"))
-}
-
-/// What an experiment asked for when it started, kept in `run.json`'s
-/// `config` beside the plan (tagged by `experiment`; a suite run has no
-/// tag), so that `--resume` continues the same experiment.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "experiment", rename_all = "lowercase")]
-pub enum ExperimentConfig {
-    Density {
-        /// `--instances`; `None`: each column's default.
-        density_instances: Option<usize>,
-        mem_floor_mib: u64,
-    },
-    Neighbours {
-        neighbours: crate::experiment::neighbours::Config,
-        /// Each victim's arguments, as run alone and beside.
-        victim_args: BTreeMap<String, String>,
-    },
-    /// The main job: the suite, density, neighbours (when the plan has a
-    /// victim and a column for it) and the permission check.
-    All {
-        density_instances: Option<usize>,
-        mem_floor_mib: u64,
-        neighbours: Option<crate::experiment::neighbours::Config>,
-        victim_args: BTreeMap<String, String>,
-    },
-}
-
-impl ExperimentConfig {
-    pub fn name(&self) -> &'static str {
-        match self {
-            ExperimentConfig::Density { .. } => "density",
-            ExperimentConfig::Neighbours { .. } => "neighbours",
-            ExperimentConfig::All { .. } => "all",
-        }
-    }
 }
 
 /// Removes a directory on drop unless disarmed: a fresh run directory when
@@ -109,15 +70,6 @@ impl Drop for Prepared {
             }
         }
     }
-}
-
-/// What a resumed run measured before.
-pub struct Before {
-    pub info: RunInfo,
-    pub records: Vec<ResultRecord>,
-    pub done: HashSet<DoneKey>,
-    /// What reading it back found (a line cut short by a crash...).
-    pub warnings: Vec<String>,
 }
 
 /// One run: its plan, its directory and what guards them.
@@ -202,16 +154,11 @@ impl Session {
         self.host.as_ref().expect("probed when opened")
     }
 
-    /// Records a resumed run holds (none for a fresh run).
-    pub fn records_before(&self) -> &[ResultRecord] {
-        self.before.as_ref().map_or(&[], |b| &b.records)
-    }
-
     /// Build and prepare every environment of the plan (images, initramfs,
     /// accelerator probe). `None` when the user interrupted; what was
     /// prepared is cleaned up by the returned guard or, on error, by its
-    /// drop.
-    pub fn prepare(&self) -> Result<Option<Prepared>> {
+    /// drop. `stop`: the user interrupted.
+    pub fn prepare(&self, stop: &dyn Interrupt) -> Result<Option<Prepared>> {
         let plan = &self.plan;
         let ctx = EnvContext {
             workload_bin: plan.workload_bin.clone(),
@@ -242,7 +189,7 @@ impl Session {
             let id = e.id();
             envs.0.push(e);
             prepared.with_context(|| format!("preparing the {id} environment"))?;
-            if interrupted() {
+            if stop.interrupted() {
                 return Ok(None);
             }
         }
@@ -253,17 +200,15 @@ impl Session {
     /// sizes its guest by test boots), after checking the host can hold it
     /// at all. `what` names the allocation in the error. `Ok(false)` when
     /// interrupted.
-    pub fn fit(&self, envs: &mut [Box<dyn Environment>], need: u64, what: &str) -> Result<bool> {
+    pub fn fit(
+        &self,
+        envs: &mut [Box<dyn Environment>],
+        need: u64,
+        what: &str,
+        stop: &dyn Interrupt,
+    ) -> Result<bool> {
         let host_avail = host_mem_available();
-        if let Some(avail) = host_avail {
-            if need > avail {
-                return Err(usage(format!(
-                    "{what} allocate up to {} MiB but the host has only {} MiB available; free memory or use --preset quick",
-                    need >> 20,
-                    avail >> 20
-                )));
-            }
-        }
+        crate::experiment::host_holds(need, host_avail, what)?;
         for e in envs.iter_mut() {
             e.fit_memory(need, host_avail).map_err(|err| {
                 match err.downcast::<plan::UsageError>() {
@@ -271,7 +216,7 @@ impl Session {
                     Err(other) => other.context(format!("sizing the {} environment", e.id())),
                 }
             })?;
-            if interrupted() {
+            if stop.interrupted() {
                 return Ok(false);
             }
         }
@@ -335,10 +280,6 @@ impl Session {
             .write_run_info(self.info.as_ref().expect("the session was started"))
     }
 
-    pub fn append(&mut self, r: &ResultRecord) -> Result<()> {
-        self.dir.append(r)
-    }
-
     /// The run measured all it planned: `run.json` says when it finished,
     /// and the history database (`db`, else the default) records it when
     /// `history` is set.
@@ -357,6 +298,119 @@ impl Session {
             "continue with: isobench run --resume {}",
             self.out.display()
         )
+    }
+}
+
+impl Session {
+    /// Drive experiment `x` through the rest of the run: its resumed
+    /// configuration, preparing and sizing the environments, `run.json`,
+    /// the measurements (records appended through the session), cleaning
+    /// the environments up, and finishing (recorded in the history
+    /// database `db` when `history`). `Outcome::Interrupted` leaves the run
+    /// to `--resume`.
+    pub fn drive<E: Experiment>(
+        &mut self,
+        x: &mut E,
+        stop: &dyn Interrupt,
+        history: bool,
+        db: Option<&Path>,
+    ) -> Result<Outcome> {
+        // A resumed run of another configuration is refused before
+        // anything is prepared.
+        self.resumed::<E>()?;
+        let Some(envs) = self.prepare(stop)? else {
+            return Ok(Outcome::Interrupted);
+        };
+        self.drive_prepared(x, envs, stop, history, db)
+    }
+
+    /// [`Session::drive`] over environments prepared already (`envs`,
+    /// cleaned up before the run finishes, and on every path).
+    pub fn drive_prepared<E: Experiment>(
+        &mut self,
+        x: &mut E,
+        mut envs: Prepared,
+        stop: &dyn Interrupt,
+        history: bool,
+        db: Option<&Path>,
+    ) -> Result<Outcome> {
+        let before = self.resumed::<E>()?;
+        let need = x.memory_need(&self.run(), &envs.0, before.as_ref())?;
+        if let Some(need) = need {
+            if !self.fit(&mut envs.0, need.bytes, need.what, stop)? {
+                return Ok(Outcome::Interrupted);
+            }
+        }
+        let start = x.start(&self.run(), &envs.0, before)?;
+        self.start(
+            E::tag(&start.config).as_ref(),
+            start.environments,
+            start.warnings,
+        )?;
+        let plan = self.plan.clone();
+        let outcome = x.run(&plan, &mut envs.0, self, stop)?;
+        if outcome == Outcome::Interrupted {
+            return Ok(outcome);
+        }
+        // The environments are done: cleaned up before what follows.
+        drop(envs);
+        let outcome = x.after_cleanup(&plan, self, stop, outcome)?;
+        if outcome == Outcome::Interrupted {
+            return Ok(outcome);
+        }
+        self.finish(history, db)?;
+        Ok(outcome)
+    }
+
+    /// The configuration a resumed run of `E` started with (`None` for a
+    /// fresh run or the suite); another experiment's is a usage error.
+    fn resumed<E: Experiment>(&self) -> Result<Option<E::Config>> {
+        if E::NAME.is_none() {
+            return Ok(None);
+        }
+        match config_before(self)? {
+            None => Ok(None),
+            Some(c) => {
+                let name = c.name();
+                E::untag(c)
+                    .map(Some)
+                    .ok_or_else(|| usage(format!("cannot resume a {name} run as {}", E::TITLE)))
+            }
+        }
+    }
+
+    /// What an experiment sees of the run before it starts.
+    pub fn run(&self) -> Run<'_> {
+        Run {
+            plan: &self.plan,
+            host: self.host(),
+            before: self.before.as_ref(),
+        }
+    }
+}
+
+impl Sink for Session {
+    fn append(&mut self, r: &ResultRecord) -> Result<()> {
+        self.dir.append(r)
+    }
+    fn before(&self) -> Option<&Before> {
+        self.before.as_ref()
+    }
+    fn env_detail(&mut self, env_id: &str) -> Option<&mut BTreeMap<String, String>> {
+        self.info_mut()
+            .environments
+            .iter_mut()
+            .find(|i| i.env_id == env_id)
+            .map(|i| &mut i.detail)
+    }
+    fn add_environments(&mut self, e: Vec<EnvInfo>) {
+        self.info_mut().environments.extend(e);
+    }
+    fn save_info(&mut self) -> Result<()> {
+        self.write_info()
+    }
+    fn interrupted_note(&self) -> String {
+        Session::interrupted_note(self)
     }
 }
 
@@ -427,17 +481,6 @@ pub fn tool_info(plan: &Plan, bin_bytes: &[u8]) -> ToolInfo {
     }
 }
 
-/// The `run.json` entry of an environment, with `extra` detail.
-pub fn env_info(e: &dyn Environment, extra: BTreeMap<String, String>) -> EnvInfo {
-    let mut detail = e.detail();
-    detail.extend(extra);
-    EnvInfo {
-        env: e.kind().name().to_string(),
-        env_id: e.id(),
-        detail,
-    }
-}
-
 /// Record the finished run in the history database. A failure here is a
 /// warning: the run directory already holds every result.
 fn record_history(db: Option<&Path>, run_dir: &Path) {
@@ -457,6 +500,7 @@ fn record_history(db: Option<&Path>, run_dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::density::Settings;
 
     fn plan_in(dir: &Path, workload_bin: &Path) -> Plan {
         crate::plan::build(&crate::plan::PlanInput {
@@ -492,10 +536,10 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let bin = t.path().join("isobench-workload");
         std::fs::write(&bin, "").unwrap();
-        let x = ExperimentConfig::Density {
+        let x = ExperimentConfig::Density(Settings {
             density_instances: Some(3),
             mem_floor_mib: 100,
-        };
+        });
         let out = {
             let mut s = Session::open(None, Some("density"), || Ok(plan_in(t.path(), &bin)), false)
                 .unwrap();
@@ -519,14 +563,14 @@ mod tests {
             .unwrap();
         assert!(e.to_string().contains("holds a density experiment"), "{e}");
         let s = Session::open(Some(&out), Some("density"), || unreachable!(), false).unwrap();
-        assert_eq!(s.records_before().len(), 1);
+        assert_eq!(s.before.as_ref().unwrap().records.len(), 1);
         assert_eq!(s.plan.run_id, "h16-session-test");
         assert!(matches!(
             config_before(&s).unwrap(),
-            Some(ExperimentConfig::Density {
+            Some(ExperimentConfig::Density(Settings {
                 density_instances: Some(3),
                 mem_floor_mib: 100
-            })
+            }))
         ));
     }
 
@@ -550,10 +594,10 @@ mod tests {
     /// typed: the experiment's name and its keys beside the plan's.
     #[test]
     fn density_config_keeps_its_wire_form() {
-        let x = ExperimentConfig::Density {
+        let x = ExperimentConfig::Density(Settings {
             density_instances: Some(10),
             mem_floor_mib: 512,
-        };
+        });
         let v = serde_json::to_value(&x).unwrap();
         assert_eq!(
             v,
@@ -563,13 +607,289 @@ mod tests {
         with_plan["reps"] = serde_json::json!(3);
         assert!(matches!(
             serde_json::from_value::<ExperimentConfig>(with_plan).unwrap(),
-            ExperimentConfig::Density {
+            ExperimentConfig::Density(Settings {
                 density_instances: Some(10),
                 mem_floor_mib: 512
-            }
+            })
         ));
         assert!(
             serde_json::from_value::<ExperimentConfig>(serde_json::json!({"reps": 3})).is_err()
         );
+    }
+
+    mod driven {
+        //! The run session driving each experiment over the fake
+        //! environment (`isobench_testkit::fake_env`): no root needed.
+
+        use super::super::*;
+        use crate::experiment::density::{Density, Settings};
+        use crate::experiment::fake::FakeEnv;
+        use crate::experiment::neighbours::Neighbours;
+        use crate::experiment::suite::Suite;
+        use crate::experiment::Never;
+        use std::cell::Cell;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        /// A fresh session in `dir` for `workloads` (quick, one rep).
+        fn open(dir: &Path, workloads: &[&str], experiment: Option<&str>) -> Session {
+            let bin = dir.join("isobench-workload");
+            std::fs::write(&bin, "").unwrap();
+            let plan = || {
+                let mut p = crate::plan::build(&crate::plan::PlanInput {
+                    envs: vec!["native".into()],
+                    workloads: workloads.iter().map(|w| w.to_string()).collect(),
+                    preset: "quick".into(),
+                    accel: "auto".into(),
+                    machine: "microvm".into(),
+                    host_cores: 2,
+                    reps: Some(1),
+                    warmup: Some(0),
+                    run_id: "h16-driven".into(),
+                    out: Some(dir.join("run")),
+                    workload_bin: bin.clone(),
+                    ..Default::default()
+                })?;
+                p.timeout_s = 1;
+                Ok(p)
+            };
+            Session::open(None, experiment, plan, false).unwrap()
+        }
+
+        /// One fake environment, and its count of cleanups.
+        fn fake() -> (Prepared, Arc<AtomicUsize>) {
+            let env = FakeEnv::default();
+            let cleaned = Arc::clone(&env.cleaned);
+            (Prepared(vec![Box::new(env)]), cleaned)
+        }
+
+        /// Interrupted from the `n`-th question on.
+        struct After(Cell<usize>);
+
+        impl Interrupt for After {
+            fn interrupted(&self) -> bool {
+                let left = self.0.get();
+                self.0.set(left.saturating_sub(1));
+                left == 0
+            }
+        }
+
+        /// The suite: run.json untagged with the environment's entry,
+        /// every run appended, the environment cleaned up, the run
+        /// finished.
+        #[test]
+        fn the_session_drives_the_suite_to_its_end() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu", "membw"], None);
+            let mut x = Suite {
+                scratch: s.scratch.clone(),
+            };
+            let (envs, cleaned) = fake();
+            let o = s.drive_prepared(&mut x, envs, &Never, false, None).unwrap();
+            assert_eq!(
+                o,
+                Outcome::Done {
+                    measured: 2,
+                    invalid: 0
+                }
+            );
+            assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert!(info.finished_at.is_some());
+            assert!(info.config.get("experiment").is_none());
+            assert_eq!(info.environments[0].env_id, "container-fake");
+            let records = store::read_results(&out).unwrap();
+            assert_eq!(records.len(), 2);
+            assert!(records.iter().all(|r| r.valid && r.run_id == "h16-driven"));
+            assert!(!out.join(crate::sweep::naming::SCRATCH_DIR).exists());
+        }
+
+        /// An interrupt after the start keeps the run for `--resume`
+        /// (unfinished); one before it leaves no directory.
+        #[test]
+        fn an_interrupted_run_is_kept_only_once_started() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu"], None);
+            let mut x = Suite {
+                scratch: s.scratch.clone(),
+            };
+            let (envs, cleaned) = fake();
+            // The fit asks once; the suite's first question stops it.
+            let o = s
+                .drive_prepared(&mut x, envs, &After(Cell::new(1)), false, None)
+                .unwrap();
+            assert_eq!(o, Outcome::Interrupted);
+            assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert!(info.finished_at.is_none());
+            assert!(store::read_results(&out).unwrap().is_empty());
+
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu"], None);
+            let (envs, _) = fake();
+            let o = s
+                .drive_prepared(&mut x, envs, &After(Cell::new(0)), false, None)
+                .unwrap();
+            assert_eq!(o, Outcome::Interrupted);
+            drop(s);
+            assert!(!t.path().join("run").exists());
+        }
+
+        /// Density: run.json tagged with its settings, a record per launch
+        /// and per teardown reading, the outcome in the environment's
+        /// detail; a resume keeps a finished environment.
+        #[test]
+        fn the_session_drives_density_and_resumes_it() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["startup"], Some("density"));
+            let settings = Settings {
+                density_instances: Some(3),
+                mem_floor_mib: 0,
+            };
+            let mut x = Density::new(settings.clone(), 1024);
+            let (envs, _) = fake();
+            s.drive_prepared(&mut x, envs, &Never, false, None).unwrap();
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(info.config["experiment"], "density");
+            assert_eq!(info.config["density_instances"], 3);
+            assert_eq!(info.environments[0].detail["density_instances"], "3");
+            assert_eq!(info.environments[0].detail["experiment"], "density");
+            let records = store::read_results(&out).unwrap();
+            assert_eq!(records.len(), 6, "3 launches, 3 stops");
+            assert!(records.iter().all(|r| r.workload == "density"));
+
+            let mut s =
+                Session::open(Some(&out), Some("density"), || unreachable!(), false).unwrap();
+            let (envs, _) = fake();
+            let mut again = Density::new(
+                Settings {
+                    density_instances: Some(9),
+                    mem_floor_mib: 7,
+                },
+                1024,
+            );
+            s.drive_prepared(&mut again, envs, &Never, false, None)
+                .unwrap();
+            drop(s);
+            assert_eq!(store::read_results(&out).unwrap().len(), 6, "kept");
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(
+                info.config["density_instances"], 3,
+                "the run's own settings"
+            );
+        }
+
+        /// Neighbours: run.json tagged with its configuration and the
+        /// victims' arguments, a record per solo and trial.
+        #[test]
+        fn the_session_drives_neighbours() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu"], Some("neighbours"));
+            let mut x = Neighbours::new(vec!["cpu".into()]);
+            let (envs, cleaned) = fake();
+            let o = s.drive_prepared(&mut x, envs, &Never, false, None).unwrap();
+            assert_eq!(
+                o,
+                Outcome::Done {
+                    measured: 0,
+                    invalid: 0
+                }
+            );
+            assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(info.config["experiment"], "neighbours");
+            assert_eq!(info.config["neighbours"]["antagonists"][0], "cpu");
+            assert!(info.config["victim_args"]["cpu"].as_str().is_some());
+            let records = store::read_results(&out).unwrap();
+            assert!(records
+                .iter()
+                .any(|r| r.workload == isobench_reports::neighbours::WORKLOAD
+                    && r.params["victim"] == "cpu"));
+        }
+
+        /// The main job: the suite, density and neighbours in one run over
+        /// the same environment, run.json tagged `all`; a resume measures
+        /// nothing again.
+        #[test]
+        fn the_session_drives_the_main_job_and_resumes_it() {
+            use crate::experiment::all::All;
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["cpu"], Some("all"));
+            let new = |s: &Session| {
+                let mut x = All::new(
+                    Settings {
+                        density_instances: Some(2),
+                        mem_floor_mib: 0,
+                    },
+                    vec!["cpu".into()],
+                    1024,
+                    s.scratch.clone(),
+                );
+                x.permissions_blocked = || Some("not in a unit test".into());
+                x
+            };
+            let mut x = new(&s);
+            let (envs, cleaned) = fake();
+            let o = s.drive_prepared(&mut x, envs, &Never, false, None).unwrap();
+            assert!(matches!(o, Outcome::Done { measured: 1, .. }), "{o:?}");
+            assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(info.config["experiment"], "all");
+            assert_eq!(info.config["density_instances"], 2);
+            assert!(info.config["neighbours"].is_object());
+            assert!(info.finished_at.is_some());
+            assert!(info
+                .warnings
+                .iter()
+                .any(|w| w.contains("permissions (claim C6): not measured: not in a unit test")));
+            let records = store::read_results(&out).unwrap();
+            let count = |w: &str| records.iter().filter(|r| r.workload == w).count();
+            assert_eq!((count("cpu"), count("density")), (1, 4));
+            assert!(count(isobench_reports::neighbours::WORKLOAD) >= 2);
+
+            let mut s = Session::open(Some(&out), Some("all"), || unreachable!(), false).unwrap();
+            let mut x = new(&s);
+            s.drive_prepared(&mut x, fake().0, &Never, false, None)
+                .unwrap();
+            drop(s);
+            assert_eq!(store::read_results(&out).unwrap().len(), records.len());
+        }
+
+        /// A resumed run of another experiment's configuration is refused
+        /// before anything is prepared.
+        #[test]
+        fn a_resume_as_another_experiment_is_refused() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path(), &["startup"], Some("density"));
+            let x = ExperimentConfig::Density(Settings {
+                density_instances: Some(1),
+                mem_floor_mib: 0,
+            });
+            s.start(Some(&x), vec![], vec![]).unwrap();
+            let out = s.out.clone();
+            drop(s);
+            // run.json says density; a neighbours experiment cannot take it.
+            let mut s =
+                Session::open(Some(&out), Some("density"), || unreachable!(), false).unwrap();
+            let e = s
+                .drive_prepared(&mut Neighbours::new(vec![]), fake().0, &Never, false, None)
+                .err()
+                .unwrap();
+            assert!(
+                e.to_string()
+                    .contains("cannot resume a density run as neighbours"),
+                "{e}"
+            );
+        }
     }
 }

@@ -57,45 +57,62 @@ pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
     }
 }
 
+/// `Err(usage)` when `given`: `flag` does nothing `why`.
+fn refuse(given: bool, flag: &str, why: &str) -> Result<()> {
+    if given {
+        return Err(usage(format!("{flag} does nothing {why}")));
+    }
+    Ok(())
+}
+
+/// Each flag of `isobench run` and whether it was given, by group.
+struct Given<'a> {
+    /// The plan's flags; `[3..7]` are the VM's.
+    plan: [(bool, &'a str); 13],
+    /// `[..2]` density's, `[2..]` neighbours'.
+    experiment: [(bool, &'a str); 3],
+    /// `[0]` the command itself.
+    command: [(bool, &'a str); 5],
+}
+
+fn given(a: &RunArgs) -> Given<'static> {
+    Given {
+        plan: [
+            (!a.env.is_empty(), "--env"),
+            (!a.workload.is_empty(), "--workload"),
+            (!a.runtime.is_empty(), "--runtime"),
+            (a.accel.is_some(), "--accel"),
+            (a.machine.is_some(), "--machine"),
+            (a.kernel.is_some(), "--kernel"),
+            (a.vm_memory.is_some(), "--vm-memory"),
+            (a.vm_cpu.is_some(), "--vm-cpu"),
+            (a.threads.is_some(), "--threads"),
+            (a.reps.is_some(), "--reps"),
+            (a.warmup.is_some(), "--warmup"),
+            (a.seed.is_some(), "--seed"),
+            (a.timeout.is_some(), "--timeout"),
+        ],
+        experiment: [
+            (a.instances.is_some(), "--instances"),
+            (a.mem_floor.is_some(), "--mem-floor"),
+            (!a.antagonists.is_empty(), "--antagonists"),
+        ],
+        command: [
+            (!a.command.is_empty(), "a command after --"),
+            (a.rootfs.is_some(), "--rootfs"),
+            (a.name.is_some(), "--name"),
+            (!a.metrics.is_empty(), "--metric"),
+            (a.command_timeout.is_some(), "--command-timeout"),
+        ],
+    }
+}
+
 /// Flags that would do nothing in this run are refused (exit 2) before
 /// anything is probed or swept.
 pub fn check_flags(a: &RunArgs) -> Result<()> {
-    use crate::cli::Experiment;
-    let refuse = |given: bool, flag: &str, why: &str| -> Result<()> {
-        if given {
-            return Err(usage(format!("{flag} does nothing {why}")));
-        }
-        Ok(())
-    };
-    let plan_flags = [
-        (!a.env.is_empty(), "--env"),
-        (!a.workload.is_empty(), "--workload"),
-        (!a.runtime.is_empty(), "--runtime"),
-        (a.accel.is_some(), "--accel"),
-        (a.machine.is_some(), "--machine"),
-        (a.kernel.is_some(), "--kernel"),
-        (a.vm_memory.is_some(), "--vm-memory"),
-        (a.vm_cpu.is_some(), "--vm-cpu"),
-        (a.threads.is_some(), "--threads"),
-        (a.reps.is_some(), "--reps"),
-        (a.warmup.is_some(), "--warmup"),
-        (a.seed.is_some(), "--seed"),
-        (a.timeout.is_some(), "--timeout"),
-    ];
-    let experiment_flags = [
-        (a.instances.is_some(), "--instances"),
-        (a.mem_floor.is_some(), "--mem-floor"),
-        (!a.antagonists.is_empty(), "--antagonists"),
-    ];
-    let command_flags = [
-        (!a.command.is_empty(), "a command after --"),
-        (a.rootfs.is_some(), "--rootfs"),
-        (a.name.is_some(), "--name"),
-        (!a.metrics.is_empty(), "--metric"),
-        (a.command_timeout.is_some(), "--command-timeout"),
-    ];
+    let g = given(a);
     if a.command.is_empty() {
-        for (given, flag) in &command_flags[1..] {
+        for (given, flag) in &g.command[1..] {
             refuse(
                 *given,
                 flag,
@@ -108,14 +125,7 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
         ));
     }
     if a.resume.is_some() {
-        for (given, flag) in &command_flags {
-            refuse(
-                *given,
-                flag,
-                "with --resume: the run continues the plan it started with",
-            )?;
-        }
-        for (given, flag) in plan_flags.iter().chain(&experiment_flags) {
+        for (given, flag) in g.command.iter().chain(&g.plan).chain(&g.experiment) {
             refuse(
                 *given,
                 flag,
@@ -123,6 +133,29 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
             )?;
         }
     }
+    check_columns(a)?;
+    check_experiment(a, &g)?;
+    if a.experiment != Some(crate::cli::Experiment::Permissions) && a.resume.is_none() {
+        let has = |k: EnvKind| a.env.iter().any(|e| e == k.name());
+        if !has(EnvKind::Container) {
+            refuse(
+                !a.runtime.is_empty(),
+                "--runtime",
+                "without --env container",
+            )?;
+        }
+        if !has(EnvKind::Vm) {
+            for (given, flag) in &g.plan[3..7] {
+                refuse(*given, flag, "without --env vm")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--vm-cpu` and every `--runtime` are parsed (and an unknown one
+/// refused) up front.
+fn check_columns(a: &RunArgs) -> Result<()> {
     if let Some(m) = &a.vm_cpu {
         refuse(
             a.experiment.is_none() && !a.env.iter().any(|e| e.trim() == "vm"),
@@ -132,7 +165,6 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
         crate::vm::qemu::check_cpu_model_here(m, a.accel.as_deref().unwrap_or("auto"))
             .map_err(usage)?;
     }
-    // Every --runtime is parsed (and an unknown one refused) up front.
     for r in &a.runtime {
         let o = crate::env::column::Oci::parse(r).map_err(usage)?;
         if let Some(why) = o.unsupported() {
@@ -145,11 +177,17 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
             }
         }
     }
-    let density_flags = &experiment_flags[..2];
-    let neighbours_flags = &experiment_flags[2..];
+    Ok(())
+}
+
+/// The experiment's own flags go with it only.
+fn check_experiment(a: &RunArgs, g: &Given) -> Result<()> {
+    use crate::cli::Experiment;
+    let density_flags = &g.experiment[..2];
+    let neighbours_flags = &g.experiment[2..];
     match a.experiment {
         None => {
-            for (given, flag) in &experiment_flags {
+            for (given, flag) in &g.experiment {
                 refuse(
                     *given,
                     flag,
@@ -173,7 +211,7 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
             }
         }
         Some(Experiment::Permissions) => {
-            for (given, flag) in plan_flags.iter().chain(&experiment_flags) {
+            for (given, flag) in g.plan.iter().chain(&g.experiment) {
                 refuse(
                     *given,
                     flag,
@@ -182,21 +220,6 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
             }
         }
         Some(Experiment::All) => {}
-    }
-    if a.experiment != Some(Experiment::Permissions) && a.resume.is_none() {
-        let has = |k: EnvKind| a.env.iter().any(|e| e == k.name());
-        if !has(EnvKind::Container) {
-            refuse(
-                !a.runtime.is_empty(),
-                "--runtime",
-                "without --env container",
-            )?;
-        }
-        if !has(EnvKind::Vm) {
-            for (given, flag) in &plan_flags[3..7] {
-                refuse(*given, flag, "without --env vm")?;
-            }
-        }
     }
     Ok(())
 }

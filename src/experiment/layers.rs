@@ -158,6 +158,79 @@ pub fn umoci_build(umoci: &Path, layout: &Path, tag: &str, dirs: &[PathBuf]) -> 
     Ok(())
 }
 
+/// The OCI-layout figures: umoci's layout of the same layers, imported
+/// twice into a fresh store, then patched the image tool's own way; into
+/// `res`, with what failed validation in `problems`.
+fn oci_figures(
+    umoci: &Path,
+    tmp: &Path,
+    (n, size): (u32, u64),
+    res: &mut WorkloadResult,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    let mut metric = |k: &str, v: f64, u: &str| {
+        res.metrics.insert(k.into(), v);
+        res.units.insert(k.into(), u.into());
+    };
+    let layout = tmp.join("oci");
+    let dirs2 = write_layers(&tmp.join("src2"), n, size)?;
+    umoci_build(umoci, &layout, "v1", &dirs2)?;
+    change_one_file(&dirs2)?;
+    umoci_build(umoci, &layout, "v2", &dirs2)?;
+    let s2 = Store::open(tmp.join("store-oci"))?;
+    isorun::image::oci::import(&s2, &layout, Some("v1"), Some("oci-v1"))?;
+    let before = s2.layer_digests()?;
+    let t = Instant::now();
+    let img = isorun::image::oci::import(&s2, &layout, Some("v2"), Some("oci-v2"))?;
+    metric("oci_import_ms", t.elapsed().as_secs_f64() * 1e3, "ms");
+    let o = reuse(&s2, &before, &img.layers)?;
+    metric("oci_layers_total", o.layers as f64, "layers");
+    metric("oci_layers_reused", o.reused as f64, "layers");
+    metric("oci_layers_added", o.added as f64, "layers");
+    metric("oci_layer_added_bytes", o.added_bytes as f64, "bytes");
+    metric("oci_image_bytes", o.image_bytes as f64, "bytes");
+    let merged = check_merged(&s2, "oci-v2", tmp)?;
+    if merged != "version = 2\n" {
+        problems.push(format!("umoci v2's merged view reads {merged:?}"));
+    }
+    // The image tool's own way to change a file: v3 is v1 plus one
+    // layer holding only the new file (`umoci insert`).
+    let image = |t: &str| format!("{}:{t}", layout.display());
+    run(Command::new(umoci).args(["tag", "--image", &image("v1"), "v3"]))?;
+    let patch = tmp.join("app.conf");
+    std::fs::write(&patch, "version = 3\n")?;
+    run(Command::new(umoci)
+        .args(["insert", "--image", &image("v3")])
+        .arg(&patch)
+        .arg(format!("/{CHANGED}")))?;
+    let before = s2.layer_digests()?;
+    let img = isorun::image::oci::import(&s2, &layout, Some("v3"), Some("oci-v3"))?;
+    let p = reuse(&s2, &before, &img.layers)?;
+    metric("oci_patch_layers_total", p.layers as f64, "layers");
+    metric("oci_patch_layers_reused", p.reused as f64, "layers");
+    metric("oci_patch_layers_added", p.added as f64, "layers");
+    metric("oci_patch_layer_added_bytes", p.added_bytes as f64, "bytes");
+    metric("oci_patch_image_bytes", p.image_bytes as f64, "bytes");
+    let merged = check_merged(&s2, "oci-v3", tmp)?;
+    if merged != "version = 3\n" || p.added != 1 || p.reused != n as usize {
+        problems.push(format!(
+            "umoci v3 (v1 plus a one-file layer): reads {merged:?}, reused {} and added {} layers",
+            p.reused, p.added
+        ));
+    }
+    let version = Command::new(umoci)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    res.info.insert("umoci".into(), version);
+    res.info.insert(
+        "oci_method".into(),
+        "umoci init/new, one `umoci insert DIR /` per layer (tar+gzip blobs), v1 then v2 (top layer's file changed) built the same way; isorun imports v1, then v2 into the same store".into(),
+    );
+    Ok(())
+}
+
 /// The host measurement of the `layers` workload, in a temporary directory.
 pub fn measure(spec: &WorkloadSpec) -> Result<RunOutcome> {
     measure_in(spec, &std::env::temp_dir())
@@ -235,64 +308,7 @@ pub fn measure_in(spec: &WorkloadSpec, parent: &Path) -> Result<RunOutcome> {
                 "not installed (apt-get install umoci): no OCI-layout figures".into(),
             );
         }
-        Some(umoci) => {
-            let layout = tmp.path().join("oci");
-            let dirs2 = write_layers(&tmp.path().join("src2"), n, size)?;
-            umoci_build(&umoci, &layout, "v1", &dirs2)?;
-            change_one_file(&dirs2)?;
-            umoci_build(&umoci, &layout, "v2", &dirs2)?;
-            let s2 = Store::open(tmp.path().join("store-oci"))?;
-            isorun::image::oci::import(&s2, &layout, Some("v1"), Some("oci-v1"))?;
-            let before = s2.layer_digests()?;
-            let t = Instant::now();
-            let img = isorun::image::oci::import(&s2, &layout, Some("v2"), Some("oci-v2"))?;
-            metric("oci_import_ms", t.elapsed().as_secs_f64() * 1e3, "ms");
-            let o = reuse(&s2, &before, &img.layers)?;
-            metric("oci_layers_total", o.layers as f64, "layers");
-            metric("oci_layers_reused", o.reused as f64, "layers");
-            metric("oci_layers_added", o.added as f64, "layers");
-            metric("oci_layer_added_bytes", o.added_bytes as f64, "bytes");
-            metric("oci_image_bytes", o.image_bytes as f64, "bytes");
-            let merged = check_merged(&s2, "oci-v2", tmp.path())?;
-            if merged != "version = 2\n" {
-                problems.push(format!("umoci v2's merged view reads {merged:?}"));
-            }
-            // The image tool's own way to change a file: v3 is v1 plus one
-            // layer holding only the new file (`umoci insert`).
-            let image = |t: &str| format!("{}:{t}", layout.display());
-            run(Command::new(&umoci).args(["tag", "--image", &image("v1"), "v3"]))?;
-            let patch = tmp.path().join("app.conf");
-            std::fs::write(&patch, "version = 3\n")?;
-            run(Command::new(&umoci)
-                .args(["insert", "--image", &image("v3")])
-                .arg(&patch)
-                .arg(format!("/{CHANGED}")))?;
-            let before = s2.layer_digests()?;
-            let img = isorun::image::oci::import(&s2, &layout, Some("v3"), Some("oci-v3"))?;
-            let p = reuse(&s2, &before, &img.layers)?;
-            metric("oci_patch_layers_total", p.layers as f64, "layers");
-            metric("oci_patch_layers_reused", p.reused as f64, "layers");
-            metric("oci_patch_layers_added", p.added as f64, "layers");
-            metric("oci_patch_layer_added_bytes", p.added_bytes as f64, "bytes");
-            metric("oci_patch_image_bytes", p.image_bytes as f64, "bytes");
-            let merged = check_merged(&s2, "oci-v3", tmp.path())?;
-            if merged != "version = 3\n" || p.added != 1 || p.reused != n as usize {
-                problems.push(format!(
-                    "umoci v3 (v1 plus a one-file layer): reads {merged:?}, reused {} and added {} layers",
-                    p.reused, p.added
-                ));
-            }
-            let version = Command::new(&umoci)
-                .arg("--version")
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .unwrap_or_default();
-            res.info.insert("umoci".into(), version);
-            res.info.insert(
-                "oci_method".into(),
-                "umoci init/new, one `umoci insert DIR /` per layer (tar+gzip blobs), v1 then v2 (top layer's file changed) built the same way; isorun imports v1, then v2 into the same store".into(),
-            );
-        }
+        Some(umoci) => oci_figures(&umoci, tmp.path(), (n, size), &mut res, &mut problems)?,
     }
     res.info.insert(
         "bytes".into(),

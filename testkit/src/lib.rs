@@ -18,6 +18,7 @@
 //! machine may lack (a kvm_pvm `/dev/kvm`, a cgroup2 mount): they skip
 //! everywhere, recorded all the same.
 
+pub mod fake_env;
 pub mod testuser;
 
 use std::io::Write;

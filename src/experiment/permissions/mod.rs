@@ -14,6 +14,7 @@
 //! not run rootless on this host) is reported as not available, with the
 //! reason, never left out.
 
+pub mod check;
 pub mod setups;
 pub mod sweep;
 pub mod users;

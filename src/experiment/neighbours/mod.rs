@@ -17,7 +17,12 @@
 //! root against a fake environment.
 
 use super::density::Fleet;
-use crate::env::process::{interrupted, tail_lines, Interrupted};
+mod setup;
+
+pub use setup::{check, measure, setup, victim_args, Neighbours, Settings, Setup, EXPERIMENT};
+
+use super::Interrupt;
+use crate::env::process::{tail_lines, Interrupted};
 use crate::env::{EnvKind, Environment, Limits, RunOutcome};
 use anyhow::{anyhow, Context, Result};
 use isobench_reports::neighbours::{ALL_CORES, ALONE, ANTAGONIST_RATE, ONE_CORE, SOLO, WORKLOAD};
@@ -330,6 +335,7 @@ pub fn trial(
     t: &Trial,
     spec: &WorkloadSpec,
     duration_ms: u64,
+    stop: &dyn Interrupt,
 ) -> Result<Measured> {
     let kind = env.kind();
     let mut fleet = Fleet::default();
@@ -350,7 +356,7 @@ pub fn trial(
         ready.with_context(|| format!("the {a} antagonist never started its pressure"))?;
         ready_at = Some(Instant::now());
         std::thread::sleep(cfg.settle);
-        if interrupted() {
+        if stop.interrupted() {
             return Err(Interrupted.into());
         }
     }
@@ -528,7 +534,12 @@ pub fn solos(cfg: &Config, kind: EnvKind) -> Vec<Solo> {
 
 /// Run one antagonist alone for [`Config::solo_ms`] (after its first
 /// progress line and the settle time, as in a trial) and read its rate.
-pub fn solo(env: &dyn Environment, cfg: &Config, s: &Solo) -> Result<Progress> {
+pub fn solo(
+    env: &dyn Environment,
+    cfg: &Config,
+    s: &Solo,
+    stop: &dyn Interrupt,
+) -> Result<Progress> {
     let duration_ms = cfg.settle.as_millis() as u64 + cfg.solo_ms + 10_000;
     let spec = antagonist_spec(&s.kind, s.threads, duration_ms, cfg.llc_bytes);
     let mut inst = env
@@ -545,7 +556,7 @@ pub fn solo(env: &dyn Environment, cfg: &Config, s: &Solo) -> Result<Progress> {
         )));
     }
     std::thread::sleep(cfg.settle + Duration::from_millis(cfg.solo_ms));
-    if interrupted() {
+    if stop.interrupted() {
         let _ = inst.stop();
         return Err(Interrupted.into());
     }
@@ -688,13 +699,158 @@ pub struct Summary {
     pub invalid: usize,
 }
 
+/// The trials of every repetition in `env` (`env_index` seeds its order)
+/// but those in `done`.
+fn left_trials(cfg: &Config, env_index: usize, done: &BTreeSet<TrialKey>) -> Vec<(u32, Trial)> {
+    (0..cfg.reps)
+        .flat_map(|rep| {
+            order(cfg, env_index, rep)
+                .into_iter()
+                .map(move |t| (rep, t))
+        })
+        .filter(|(rep, t)| !done.contains(&t.key(*rep)))
+        .collect()
+}
+
+/// One environment's pass: what every phase of [`run`] shares.
+struct Pass<'a> {
+    env: &'a dyn Environment,
+    cfg: &'a Config,
+    specs: &'a BTreeMap<Workload, WorkloadSpec>,
+    run_id: &'a str,
+    stop: &'a dyn Interrupt,
+}
+
+impl Pass<'_> {
+    fn spec_of(&self, w: Workload) -> Result<&WorkloadSpec> {
+        self.specs
+            .get(&w)
+            .ok_or_else(|| anyhow!("no spec for victim {w}"))
+    }
+
+    /// Each (placement, victim) with trials `left` runs alone once,
+    /// unrecorded: the longest victim run seen per (placement, victim).
+    fn warm_up(&self, left: &[(u32, Trial)]) -> Result<BTreeMap<(Placement, Workload), Duration>> {
+        let (env, cfg) = (self.env, self.cfg);
+        let mut longest = BTreeMap::new();
+        for &placement in &cfg.placements {
+            for &victim in &cfg.victims {
+                if self.stop.interrupted() {
+                    return Err(Interrupted.into());
+                }
+                if !cfg.warmup
+                    || !left
+                        .iter()
+                        .any(|(_, t)| t.placement == placement && t.victim == victim)
+                {
+                    continue;
+                }
+                let t = Trial {
+                    placement,
+                    victim,
+                    antagonist: None,
+                };
+                match trial(env, cfg, &t, self.spec_of(victim)?, 0, self.stop) {
+                    Ok(m) => {
+                        longest.insert((placement, victim), m.victim_wall);
+                    }
+                    Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
+                    Err(e) => eprintln!(
+                        "warning: {} warm-up of {victim} ({}) failed: {e:#}",
+                        env.id(),
+                        placement.name()
+                    ),
+                }
+            }
+        }
+        Ok(longest)
+    }
+
+    /// Each antagonist alone (and the host's bandwidth scaling) but those
+    /// in `done`, its rate into `solo_rate`.
+    fn solos(
+        &self,
+        done: &BTreeSet<TrialKey>,
+        solo_rate: &mut BTreeMap<(String, String), f64>,
+        s: &mut Summary,
+        record: &mut dyn FnMut(&ResultRecord) -> Result<()>,
+    ) -> Result<()> {
+        let env = self.env;
+        for so in solos(self.cfg, env.kind()) {
+            if done.contains(&(
+                so.rep,
+                so.placement.clone(),
+                SOLO.to_string(),
+                so.kind.clone(),
+            )) {
+                continue;
+            }
+            if self.stop.interrupted() {
+                return Err(Interrupted.into());
+            }
+            let started = SystemTime::now();
+            let m = solo(env, self.cfg, &so, self.stop);
+            if let Err(e) = &m {
+                if e.downcast_ref::<Interrupted>().is_some() || self.stop.interrupted() {
+                    return Err(Interrupted.into());
+                }
+            }
+            let rec = solo_record(self.run_id, env, &so, started, &m);
+            if let Ok(p) = &m {
+                solo_rate.insert((so.placement.clone(), so.kind.clone()), p.rate);
+            }
+            s.measured += 1;
+            if !rec.valid {
+                s.invalid += 1;
+            }
+            record(&rec)?;
+        }
+        Ok(())
+    }
+
+    /// One recorded trial; `longest` learns its victim's run.
+    fn one_trial(
+        &self,
+        rep: u32,
+        t: &Trial,
+        longest: &mut BTreeMap<(Placement, Workload), Duration>,
+        solo_rate: &BTreeMap<(String, String), f64>,
+    ) -> Result<ResultRecord> {
+        let (env, cfg) = (self.env, self.cfg);
+        let key = (t.placement, t.victim);
+        let duration_ms = duration_for(longest.get(&key).copied(), cfg.default_duration_ms);
+        let started = SystemTime::now();
+        let m = trial(env, cfg, t, self.spec_of(t.victim)?, duration_ms, self.stop);
+        if let Err(e) = &m {
+            if e.downcast_ref::<Interrupted>().is_some() || self.stop.interrupted() {
+                return Err(Interrupted.into());
+            }
+        }
+        if let Ok(m) = &m {
+            let l = longest.entry(key).or_default();
+            *l = (*l).max(m.victim_wall);
+        }
+        let l = limits(cfg, env.kind(), t.placement, Role::Victim);
+        let solo = t.antagonist.as_ref().and_then(|a| {
+            solo_rate
+                .get(&(t.placement.name().to_string(), a.clone()))
+                .copied()
+        });
+        let share = expected_share(cfg, t.placement);
+        let mut rec = to_record(self.run_id, env, rep, t, &l, started, &m);
+        apply_pressure(&mut rec, t, solo, share);
+        Ok(rec)
+    }
+}
+
 /// Measure every trial of every repetition in `env` (`env_index` seeds its
 /// order) but those in `done` (recorded by an earlier, interrupted run),
 /// handing each record to `record` before the next trial starts. First,
 /// each (placement, victim) with trials left runs alone once, unrecorded: a
 /// warm-up that also sizes the antagonists' durations. A failed trial is
-/// recorded (invalid) and the run goes on; an interrupt or a failing
-/// `record` ends it. Every instance is stopped on every path.
+/// recorded (invalid) and the run goes on; an interrupt (`stop`) or a
+/// failing `record` ends it. Every instance is stopped on every path.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     env: &dyn Environment,
     env_index: usize,
@@ -702,120 +858,35 @@ pub fn run(
     specs: &BTreeMap<Workload, WorkloadSpec>,
     run_id: &str,
     before: &[ResultRecord],
+    stop: &dyn Interrupt,
     mut record: impl FnMut(&ResultRecord) -> Result<()>,
 ) -> Result<Summary> {
-    let done = &done_trials(before, &env.id());
-    let left: Vec<(u32, Trial)> = (0..cfg.reps)
-        .flat_map(|rep| {
-            order(cfg, env_index, rep)
-                .into_iter()
-                .map(move |t| (rep, t))
-        })
-        .filter(|(rep, t)| !done.contains(&t.key(*rep)))
-        .collect();
-    let spec_of = |w: Workload| {
-        specs
-            .get(&w)
-            .ok_or_else(|| anyhow!("no spec for victim {w}"))
+    let pass = Pass {
+        env,
+        cfg,
+        specs,
+        run_id,
+        stop,
     };
+    let done = &done_trials(before, &env.id());
+    let left = left_trials(cfg, env_index, done);
     // Longest victim run seen per (placement, victim), alone or beside.
-    let mut longest: BTreeMap<(Placement, Workload), Duration> = BTreeMap::new();
-    for &placement in &cfg.placements {
-        for &victim in &cfg.victims {
-            if interrupted() {
-                return Err(Interrupted.into());
-            }
-            if !cfg.warmup
-                || !left
-                    .iter()
-                    .any(|(_, t)| t.placement == placement && t.victim == victim)
-            {
-                continue;
-            }
-            let t = Trial {
-                placement,
-                victim,
-                antagonist: None,
-            };
-            match trial(env, cfg, &t, spec_of(victim)?, 0) {
-                Ok(m) => {
-                    longest.insert((placement, victim), m.victim_wall);
-                }
-                Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
-                Err(e) => eprintln!(
-                    "warning: {} warm-up of {victim} ({}) failed: {e:#}",
-                    env.id(),
-                    placement.name()
-                ),
-            }
-        }
-    }
+    let mut longest = pass.warm_up(&left)?;
     let mut s = Summary::default();
     // Each antagonist alone (and the host's bandwidth scaling), once per
     // environment, before the trials it judges.
     let mut solo_rate = solo_rates(before, &env.id());
-    for so in solos(cfg, env.kind()) {
-        if done.contains(&(
-            so.rep,
-            so.placement.clone(),
-            SOLO.to_string(),
-            so.kind.clone(),
-        )) {
-            continue;
-        }
-        if interrupted() {
+    pass.solos(done, &mut solo_rate, &mut s, &mut record)?;
+    for (rep, t) in left {
+        if stop.interrupted() {
             return Err(Interrupted.into());
         }
-        let started = SystemTime::now();
-        let m = solo(env, cfg, &so);
-        if let Err(e) = &m {
-            if e.downcast_ref::<Interrupted>().is_some() || interrupted() {
-                return Err(Interrupted.into());
-            }
-        }
-        let rec = solo_record(run_id, env, &so, started, &m);
-        if let Ok(p) = &m {
-            solo_rate.insert((so.placement.clone(), so.kind.clone()), p.rate);
-        }
+        let rec = pass.one_trial(rep, &t, &mut longest, &solo_rate)?;
         s.measured += 1;
         if !rec.valid {
             s.invalid += 1;
         }
         record(&rec)?;
-    }
-    for (rep, t) in left {
-        {
-            if interrupted() {
-                return Err(Interrupted.into());
-            }
-            let key = (t.placement, t.victim);
-            let duration_ms = duration_for(longest.get(&key).copied(), cfg.default_duration_ms);
-            let started = SystemTime::now();
-            let m = trial(env, cfg, &t, spec_of(t.victim)?, duration_ms);
-            if let Err(e) = &m {
-                if e.downcast_ref::<Interrupted>().is_some() || interrupted() {
-                    return Err(Interrupted.into());
-                }
-            }
-            if let Ok(m) = &m {
-                let l = longest.entry(key).or_default();
-                *l = (*l).max(m.victim_wall);
-            }
-            let l = limits(cfg, env.kind(), t.placement, Role::Victim);
-            let solo = t.antagonist.as_ref().and_then(|a| {
-                solo_rate
-                    .get(&(t.placement.name().to_string(), a.clone()))
-                    .copied()
-            });
-            let share = expected_share(cfg, t.placement);
-            let mut rec = to_record(run_id, env, rep, &t, &l, started, &m);
-            apply_pressure(&mut rec, &t, solo, share);
-            s.measured += 1;
-            if !rec.valid {
-                s.invalid += 1;
-            }
-            record(&rec)?;
-        }
     }
     Ok(s)
 }
@@ -823,163 +894,8 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::{EnvContext, Instance};
-    use isobench_workloads::WorkloadResult;
-    use std::collections::BTreeSet;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-
-    /// Launches recorded as (args, limits); instances count themselves live.
-    #[derive(Default)]
-    struct FakeEnv {
-        live: Arc<AtomicUsize>,
-        launches: Mutex<Vec<(Vec<String>, Limits)>>,
-        /// Launch number (1-based) whose READY never comes.
-        fail_ready_at: Option<usize>,
-        /// Launch number whose `wait` fails.
-        fail_wait_at: Option<usize>,
-        /// Antagonist launches so far, and from which one on (0-based) an
-        /// antagonist reaches only a fifth of its usual rate.
-        antagonists: AtomicUsize,
-        weak_from: Option<usize>,
-    }
-
-    struct FakeInstance {
-        live: Arc<AtomicUsize>,
-        stopped: bool,
-        ready: bool,
-        wait_ok: bool,
-        args: Vec<String>,
-        pinned: bool,
-        rate: f64,
-    }
-
-    impl FakeInstance {
-        fn stop_once(&mut self) {
-            if !self.stopped {
-                self.stopped = true;
-                self.live.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-    }
-
-    impl Instance for FakeInstance {
-        fn wait_ready(&mut self, _t: Duration) -> Result<Duration> {
-            if self.ready {
-                Ok(Duration::from_millis(1))
-            } else {
-                anyhow::bail!("no READY")
-            }
-        }
-        fn pids(&self) -> BTreeSet<i32> {
-            BTreeSet::new()
-        }
-        fn stop(&mut self) -> Result<()> {
-            self.stop_once();
-            Ok(())
-        }
-        fn wait_line(&mut self, marker: &str, _t: Duration) -> Result<()> {
-            assert_eq!(marker, PROGRESS_MARKER);
-            Ok(())
-        }
-        fn stop_output(mut self: Box<Self>) -> Result<String> {
-            self.stop_once();
-            if !self.wait_ok {
-                anyhow::bail!("the antagonist crashed");
-            }
-            let p = Progress {
-                kind: isobench_workloads::antagonist::Kind::Cpu,
-                elapsed_s: 1.0,
-                ops: (self.rate * 1e6) as u64,
-                rate: self.rate,
-                failures: 0,
-            };
-            Ok(format!("ISOBENCH-READY\n{}\n", p.to_line()))
-        }
-        fn wait(mut self: Box<Self>, _t: Duration) -> Result<RunOutcome> {
-            self.stop_once();
-            if !self.wait_ok {
-                anyhow::bail!("the workload crashed");
-            }
-            let antagonist = self.args[0] == "antagonist";
-            let (metric, unit, value) = if antagonist {
-                ("rate", "Mops/s", 500.0)
-            } else if self.pinned {
-                ("gflops", "GFLOP/s", 10.0)
-            } else {
-                ("gflops", "GFLOP/s", 20.0)
-            };
-            Ok(RunOutcome {
-                result: WorkloadResult {
-                    workload: self.args[0].clone(),
-                    params: BTreeMap::from([("threads".to_string(), serde_json::json!(2))]),
-                    valid: true,
-                    metrics: BTreeMap::from([(metric.to_string(), value)]),
-                    units: BTreeMap::from([(metric.to_string(), unit.to_string())]),
-                    directions: BTreeMap::new(),
-                    aliases: BTreeMap::new(),
-                    info: BTreeMap::new(),
-                    error: None,
-                    elapsed_s: 0.001,
-                },
-                first_instruction: Some(Duration::from_millis(1)),
-                lifecycle: Duration::from_millis(2),
-                extra_ms: BTreeMap::new(),
-                footprint: None,
-            })
-        }
-    }
-
-    impl Drop for FakeInstance {
-        fn drop(&mut self) {
-            self.stop_once();
-        }
-    }
-
-    impl Environment for FakeEnv {
-        fn kind(&self) -> EnvKind {
-            EnvKind::Container
-        }
-        fn id(&self) -> String {
-            "container-fake".into()
-        }
-        fn detail(&self) -> BTreeMap<String, String> {
-            BTreeMap::new()
-        }
-        fn prepare(&mut self, _c: &EnvContext) -> Result<()> {
-            Ok(())
-        }
-        fn launch_with(
-            &self,
-            spec: &WorkloadSpec,
-            _t: Duration,
-            limits: &Limits,
-        ) -> Result<Box<dyn Instance>> {
-            let mut l = self.launches.lock().unwrap();
-            l.push((spec.to_args(), limits.clone()));
-            let n = l.len();
-            self.live.fetch_add(1, Ordering::SeqCst);
-            let mut rate = 500.0;
-            if spec.to_args()[0] == "antagonist" {
-                let k = self.antagonists.fetch_add(1, Ordering::SeqCst);
-                if self.weak_from.is_some_and(|w| k >= w) {
-                    rate = 100.0;
-                }
-            }
-            Ok(Box::new(FakeInstance {
-                live: Arc::clone(&self.live),
-                stopped: false,
-                ready: self.fail_ready_at != Some(n),
-                wait_ok: self.fail_wait_at != Some(n),
-                args: spec.to_args(),
-                pinned: limits.cpus.is_some(),
-                rate,
-            }))
-        }
-        fn cleanup(&mut self) -> Result<()> {
-            Ok(())
-        }
-    }
+    use crate::experiment::fake::FakeEnv;
+    use std::sync::atomic::Ordering;
 
     fn cfg() -> Config {
         Config {
@@ -1126,10 +1042,19 @@ mod tests {
     fn records_pair_alone_and_beside_in_the_report_format() {
         let env = FakeEnv::default();
         let mut recs = Vec::new();
-        let s = run(&env, 0, &cfg(), &specs(), "r1", &[], |r| {
-            recs.push(r.clone());
-            Ok(())
-        })
+        let s = run(
+            &env,
+            0,
+            &cfg(),
+            &specs(),
+            "r1",
+            &[],
+            &crate::experiment::Never,
+            |r| {
+                recs.push(r.clone());
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(
             s,
@@ -1204,10 +1129,19 @@ mod tests {
                 ..FakeEnv::default()
             };
             let mut recs = Vec::new();
-            let s = run(&env, 0, &cfg(), &specs(), "r1", &[], |r| {
-                recs.push(r.clone());
-                Ok(())
-            })
+            let s = run(
+                &env,
+                0,
+                &cfg(),
+                &specs(),
+                "r1",
+                &[],
+                &crate::experiment::Never,
+                |r| {
+                    recs.push(r.clone());
+                    Ok(())
+                },
+            )
             .unwrap();
             assert_eq!(s.measured, 36 + 8);
             assert!(s.invalid >= 1, "{s:?}");
@@ -1217,13 +1151,22 @@ mod tests {
         // A failing recorder ends the run, with nothing left running.
         let env = FakeEnv::default();
         let mut k = 0;
-        let e = run(&env, 0, &cfg(), &specs(), "r1", &[], |_| {
-            k += 1;
-            if k == 3 {
-                anyhow::bail!("disk full")
-            }
-            Ok(())
-        })
+        let e = run(
+            &env,
+            0,
+            &cfg(),
+            &specs(),
+            "r1",
+            &[],
+            &crate::experiment::Never,
+            |_| {
+                k += 1;
+                if k == 3 {
+                    anyhow::bail!("disk full")
+                }
+                Ok(())
+            },
+        )
         .unwrap_err();
         assert!(e.to_string().contains("disk full"));
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
@@ -1234,22 +1177,40 @@ mod tests {
         let env = FakeEnv::default();
         let mut first = Vec::new();
         // Interrupted after 10 records (the recorder fails: as a crash).
-        let e = run(&env, 0, &cfg(), &specs(), "r1", &[], |r| {
-            if first.len() == 10 {
-                anyhow::bail!("killed")
-            }
-            first.push(r.clone());
-            Ok(())
-        })
+        let e = run(
+            &env,
+            0,
+            &cfg(),
+            &specs(),
+            "r1",
+            &[],
+            &crate::experiment::Never,
+            |r| {
+                if first.len() == 10 {
+                    anyhow::bail!("killed")
+                }
+                first.push(r.clone());
+                Ok(())
+            },
+        )
         .unwrap_err();
         assert!(e.to_string().contains("killed"));
         let done = done_trials(&first, "container-fake");
         assert_eq!(done.len(), 10);
         let mut rest = Vec::new();
-        run(&env, 0, &cfg(), &specs(), "r1", &first, |r| {
-            rest.push(r.clone());
-            Ok(())
-        })
+        run(
+            &env,
+            0,
+            &cfg(),
+            &specs(),
+            "r1",
+            &first,
+            &crate::experiment::Never,
+            |r| {
+                rest.push(r.clone());
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(rest.len(), 36 + 8 - 10);
         let mut all = done_trials(&first, "container-fake");
@@ -1303,7 +1264,15 @@ mod tests {
             victim: Workload::Cpu,
             antagonist: Some("cpu".into()),
         };
-        let mut m = trial(&env, &cfg(), &t, &specs()[&Workload::Cpu], 10).unwrap();
+        let mut m = trial(
+            &env,
+            &cfg(),
+            &t,
+            &specs()[&Workload::Cpu],
+            10,
+            &crate::experiment::Never,
+        )
+        .unwrap();
         m.exposed = Some(Duration::from_millis(50));
         let r = to_record(
             "r",
@@ -1332,10 +1301,19 @@ mod tests {
             ..FakeEnv::default()
         };
         let mut recs = Vec::new();
-        let s = run(&env, 0, &cfg(), &specs(), "r1", &[], |r| {
-            recs.push(r.clone());
-            Ok(())
-        })
+        let s = run(
+            &env,
+            0,
+            &cfg(),
+            &specs(),
+            "r1",
+            &[],
+            &crate::experiment::Never,
+            |r| {
+                recs.push(r.clone());
+                Ok(())
+            },
+        )
         .unwrap();
         let beside: Vec<_> = recs
             .iter()

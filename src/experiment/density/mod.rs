@@ -13,7 +13,12 @@
 //! The loop takes the environment and the MemAvailable probe as parameters,
 //! so it is tested without root against a fake environment.
 
-use crate::env::process::{interrupted, Interrupted};
+mod measure;
+
+pub use measure::{finished, measure, preamble, raise_nofile, Density, Settings, EXPERIMENT};
+
+use super::Interrupt;
+use crate::env::process::Interrupted;
 use crate::env::{Environment, Instance};
 use anyhow::{Context, Result};
 use isobench_workloads::{Workload, WorkloadSpec};
@@ -202,7 +207,7 @@ pub fn idle_spec() -> WorkloadSpec {
 /// each with its point (the caller writes it out before the next launch),
 /// then stop them one at a time, calling `record` after each stop with a
 /// reading. `mem_available_kib` reads host MemAvailable, `clock` the time
-/// (Unix seconds, [`unix_now`]). A resumed run passes
+/// (Unix seconds, [`unix_now`]), `stop` says when the user interrupted. A resumed run passes
 /// `measured`, the instances an interrupted run already recorded: that
 /// many are launched again first, unrecorded, so that the next is measured
 /// beside as many live instances as it would have been. Every instance is
@@ -213,6 +218,7 @@ pub fn run(
     measured: usize,
     mem_available_kib: &dyn Fn() -> Option<u64>,
     clock: &dyn Fn() -> f64,
+    stop: &dyn Interrupt,
     mut record: impl FnMut(Reading) -> Result<()>,
 ) -> Result<Outcome> {
     let spec = idle_spec();
@@ -228,7 +234,7 @@ pub fn run(
         0
     };
     for k in 1..=relaunch {
-        if interrupted() {
+        if stop.interrupted() {
             return Err(Interrupted.into());
         }
         let mut inst = env
@@ -239,7 +245,7 @@ pub fn run(
         ready.with_context(|| format!("{} instance {k} never ready", env.id()))?;
     }
     for k in measured + 1..=cfg.instances {
-        if interrupted() {
+        if stop.interrupted() {
             return Err(Interrupted.into());
         }
         if let Some(avail) = mem_available_kib().map(mib) {
@@ -290,7 +296,7 @@ pub fn run(
         };
         record(Reading::Stop(&r))?;
         stops.push(r);
-        if interrupted() {
+        if stop.interrupted() {
             return Err(Interrupted.into());
         }
     }
@@ -328,104 +334,20 @@ pub fn slope(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::footprint::Footprint;
-    use crate::env::{EnvContext, EnvKind, RunOutcome};
+    use crate::env::EnvKind;
+    use crate::experiment::fake::FakeEnv;
     use std::cell::Cell;
-    use std::collections::{BTreeMap, BTreeSet};
     use std::rc::Rc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
-    /// Instances that "use" 10 MiB each of a fake host's memory.
-    struct FakeEnv {
-        live: Arc<AtomicUsize>,
-        launched: Arc<AtomicUsize>,
-        /// Instance number (1-based) whose READY never comes.
-        fail_at: Option<usize>,
-    }
-
-    struct FakeInstance {
-        live: Arc<AtomicUsize>,
-        stopped: bool,
-        ready: bool,
-    }
-
-    impl Instance for FakeInstance {
-        fn wait_ready(&mut self, _t: Duration) -> Result<Duration> {
-            if self.ready {
-                Ok(Duration::from_millis(5))
-            } else {
-                anyhow::bail!("no READY")
-            }
-        }
-        fn pids(&self) -> BTreeSet<i32> {
-            BTreeSet::from([1])
-        }
-        fn memory(&self) -> Option<Footprint> {
-            Some(Footprint {
-                pss_kib: 2048,
-                uss_kib: 1024,
-                rss_kib: 4096,
-                pids: vec![1],
-            })
-        }
-        fn stop(&mut self) -> Result<()> {
-            if !self.stopped {
-                self.stopped = true;
-                self.live.fetch_sub(1, Ordering::SeqCst);
-            }
-            Ok(())
-        }
-        fn wait(self: Box<Self>, _t: Duration) -> Result<RunOutcome> {
-            anyhow::bail!("idle never ends")
-        }
-    }
-
-    impl Drop for FakeInstance {
-        fn drop(&mut self) {
-            let _ = self.stop();
-        }
-    }
-
-    impl Environment for FakeEnv {
-        fn kind(&self) -> EnvKind {
-            EnvKind::Container
-        }
-        fn id(&self) -> String {
-            "fake".into()
-        }
-        fn detail(&self) -> BTreeMap<String, String> {
-            BTreeMap::new()
-        }
-        fn prepare(&mut self, _c: &EnvContext) -> Result<()> {
-            Ok(())
-        }
-        fn launch_with(
-            &self,
-            spec: &WorkloadSpec,
-            _t: Duration,
-            limits: &crate::env::Limits,
-        ) -> Result<Box<dyn Instance>> {
-            assert!(limits.is_empty(), "density launches without limits");
-            assert_eq!(spec.workload, Workload::Idle);
-            let n = self.launched.fetch_add(1, Ordering::SeqCst) + 1;
-            self.live.fetch_add(1, Ordering::SeqCst);
-            Ok(Box::new(FakeInstance {
-                live: Arc::clone(&self.live),
-                stopped: false,
-                ready: self.fail_at != Some(n),
-            }))
-        }
-        fn cleanup(&mut self) -> Result<()> {
-            Ok(())
-        }
-    }
-
+    /// Instances that "use" 10 MiB each of a fake host's memory
+    /// ([`host`]); launch `fail_at` never READY.
     fn fake(fail_at: Option<usize>) -> FakeEnv {
         FakeEnv {
-            live: Arc::new(AtomicUsize::new(0)),
-            launched: Arc::new(AtomicUsize::new(0)),
-            fail_at,
+            id: "fake".into(),
+            fail_ready_at: fail_at,
+            ..FakeEnv::default()
         }
     }
 
@@ -451,22 +373,30 @@ mod tests {
         let s = Rc::clone(&seen);
         let stops = Rc::new(Cell::new(0));
         let st = Rc::clone(&stops);
-        let o = run(&env, &cfg(5, 100), 0, &mem, &unix_now, |r| {
-            let p = match r {
-                Reading::Launch(p) => p,
-                Reading::Stop(r) => {
-                    // Newest first, each reading after its stop.
-                    st.set(st.get() + 1);
-                    assert_eq!(r.live, 5 - st.get());
-                    assert_eq!(r.host_mem_used_delta_mib, Some(10.0 * r.live as f64));
-                    return Ok(());
-                }
-            };
-            assert_eq!(st.get(), 0, "every launch before the first stop");
-            s.set(s.get() + 1);
-            assert_eq!(p.instance, s.get());
-            Ok(())
-        })
+        let o = run(
+            &env,
+            &cfg(5, 100),
+            0,
+            &mem,
+            &unix_now,
+            &crate::experiment::Never,
+            |r| {
+                let p = match r {
+                    Reading::Launch(p) => p,
+                    Reading::Stop(r) => {
+                        // Newest first, each reading after its stop.
+                        st.set(st.get() + 1);
+                        assert_eq!(r.live, 5 - st.get());
+                        assert_eq!(r.host_mem_used_delta_mib, Some(10.0 * r.live as f64));
+                        return Ok(());
+                    }
+                };
+                assert_eq!(st.get(), 0, "every launch before the first stop");
+                s.set(s.get() + 1);
+                assert_eq!(p.instance, s.get());
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(seen.get(), 5);
         assert_eq!(stops.get(), 5);
@@ -479,6 +409,13 @@ mod tests {
         assert_eq!(last.pss_mib, Some(2.0));
         assert_eq!(last.uss_mib, Some(1.0));
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
+        // Idle instances, launched without limits.
+        assert!(env
+            .launches
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(args, l)| args == &idle_spec().to_args() && l.is_empty()));
         let xy: Vec<(f64, f64)> = o
             .points
             .iter()
@@ -524,7 +461,16 @@ mod tests {
     fn drift_run(n: usize, per: f64, drift: f64) -> (f64, isobench_reports::density::DriftFit) {
         let env = fake(None);
         let (mem, clock) = drifting_host(&env, per, drift);
-        let o = run(&env, &cfg(n, 0), 0, &mem, &clock, |_| Ok(())).unwrap();
+        let o = run(
+            &env,
+            &cfg(n, 0),
+            0,
+            &mem,
+            &clock,
+            &crate::experiment::Never,
+            |_| Ok(()),
+        )
+        .unwrap();
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
         assert_eq!((o.points.len(), o.stops.len()), (n, n));
         // Time stamps rise through the launches and the teardown.
@@ -599,10 +545,18 @@ mod tests {
     fn a_failing_recorder_in_the_teardown_still_stops_everything() {
         let env = fake(None);
         let mem = host(&env);
-        let e = run(&env, &cfg(6, 0), 0, &mem, &unix_now, |r| match r {
-            Reading::Stop(s) if s.live == 3 => anyhow::bail!("disk full"),
-            _ => Ok(()),
-        })
+        let e = run(
+            &env,
+            &cfg(6, 0),
+            0,
+            &mem,
+            &unix_now,
+            &crate::experiment::Never,
+            |r| match r {
+                Reading::Stop(s) if s.live == 3 => anyhow::bail!("disk full"),
+                _ => Ok(()),
+            },
+        )
         .unwrap_err();
         assert!(e.to_string().contains("disk full"));
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
@@ -612,8 +566,17 @@ mod tests {
     fn a_resumed_run_relaunches_what_was_measured_and_records_the_rest() {
         let env = fake(None);
         let mem = host(&env);
-        let o = run(&env, &cfg(5, 100), 2, &mem, &unix_now, |_| Ok(())).unwrap();
-        assert_eq!(env.launched.load(Ordering::SeqCst), 5);
+        let o = run(
+            &env,
+            &cfg(5, 100),
+            2,
+            &mem,
+            &unix_now,
+            &crate::experiment::Never,
+            |_| Ok(()),
+        )
+        .unwrap();
+        assert_eq!(env.launches.lock().unwrap().len(), 5);
         assert_eq!(
             o.points.iter().map(|p| p.instance).collect::<Vec<_>>(),
             vec![3, 4, 5]
@@ -624,9 +587,18 @@ mod tests {
         // Everything measured already: nothing launched, nothing recorded.
         let env = fake(None);
         let mem = host(&env);
-        let o = run(&env, &cfg(3, 100), 3, &mem, &unix_now, |_| Ok(())).unwrap();
+        let o = run(
+            &env,
+            &cfg(3, 100),
+            3,
+            &mem,
+            &unix_now,
+            &crate::experiment::Never,
+            |_| Ok(()),
+        )
+        .unwrap();
         assert!(o.points.is_empty());
-        assert_eq!(env.launched.load(Ordering::SeqCst), 0);
+        assert_eq!(env.launches.lock().unwrap().len(), 0);
     }
 
     #[test]
@@ -634,7 +606,16 @@ mod tests {
         let env = fake(None);
         let mem = host(&env);
         // 1000 - 10k < 955 after 5 instances.
-        let o = run(&env, &cfg(50, 955), 0, &mem, &unix_now, |_| Ok(())).unwrap();
+        let o = run(
+            &env,
+            &cfg(50, 955),
+            0,
+            &mem,
+            &unix_now,
+            &crate::experiment::Never,
+            |_| Ok(()),
+        )
+        .unwrap();
         assert_eq!(o.ended, Ended::MemFloor);
         assert_eq!(o.points.len(), 5);
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
@@ -644,19 +625,36 @@ mod tests {
     fn errors_stop_every_instance() {
         let env = fake(Some(4));
         let mem = host(&env);
-        let e = run(&env, &cfg(10, 0), 0, &mem, &unix_now, |_| Ok(())).unwrap_err();
+        let e = run(
+            &env,
+            &cfg(10, 0),
+            0,
+            &mem,
+            &unix_now,
+            &crate::experiment::Never,
+            |_| Ok(()),
+        )
+        .unwrap_err();
         assert!(format!("{e:#}").contains("instance 4 never ready"), "{e:#}");
-        assert_eq!(env.launched.load(Ordering::SeqCst), 4);
+        assert_eq!(env.launches.lock().unwrap().len(), 4);
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
         // A failing recorder too.
         let env = fake(None);
         let mem = host(&env);
-        let e = run(&env, &cfg(10, 0), 0, &mem, &unix_now, |r| {
-            if matches!(r, Reading::Launch(p) if p.instance == 3) {
-                anyhow::bail!("disk full")
-            }
-            Ok(())
-        })
+        let e = run(
+            &env,
+            &cfg(10, 0),
+            0,
+            &mem,
+            &unix_now,
+            &crate::experiment::Never,
+            |r| {
+                if matches!(r, Reading::Launch(p) if p.instance == 3) {
+                    anyhow::bail!("disk full")
+                }
+                Ok(())
+            },
+        )
         .unwrap_err();
         assert!(e.to_string().contains("disk full"));
         assert_eq!(env.live.load(Ordering::SeqCst), 0);
