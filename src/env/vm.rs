@@ -97,6 +97,9 @@ pub struct VmEnv {
     prepared: Option<Prepared>,
     /// The initramfs written by `prepare` (removed by `cleanup`).
     initrd: Option<PathBuf>,
+    /// For a plan with fileio: where each repetition's disk image goes
+    /// (the scratch directory), or why the guest cannot have a disk.
+    disk: Option<Result<PathBuf, String>>,
 }
 
 impl VmEnv {
@@ -120,6 +123,7 @@ impl VmEnv {
             opts,
             prepared: None,
             initrd: None,
+            disk: None,
         })
     }
 
@@ -213,6 +217,7 @@ pub fn host_config(
             None
         },
         cpu: opts.cpu_model.clone(),
+        disk: None,
     })
 }
 
@@ -314,8 +319,14 @@ impl Environment for VmEnv {
     /// `fsmeta` result names it): no lower layer to copy up from, and
     /// Debian's cloud kernel builds overlayfs as a module the initramfs
     /// does not carry.
+    ///
+    /// fileio needs the virtio-blk disk, which `prepare` sets up for a plan
+    /// that has fileio (the guest kernel's modules and mkfs.ext4).
     fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
-        vm_cannot_run(workload)
+        match (&self.disk, workload) {
+            (Some(Err(why)), isobench_workloads::Workload::Fileio) => Some(why.clone()),
+            _ => vm_cannot_run(workload),
+        }
     }
 
     fn emulated(&self) -> bool {
@@ -346,6 +357,19 @@ impl Environment for VmEnv {
         let mut image = workload_initramfs(init).with_context(|| {
             format!("building the initramfs from {}", ctx.workload_bin.display())
         })?;
+        if ctx.fileio {
+            // Only a plan with fileio carries the modules: every other
+            // workload boots the same image as before.
+            let disk = if !crate::vm::disk::mkfs_available() {
+                Err("fileio in the VM formats its disk image with mkfs.ext4, which is not in PATH: install it with 'apt-get install e2fsprogs'".to_string())
+            } else {
+                crate::vm::disk::find_modules(&kernel.path).and_then(|mods| {
+                    crate::vm::disk::add_modules(&mut image, &mods)
+                        .map(|()| ctx.scratch.join(crate::vm::disk::DISK_IMAGE_NAME))
+                })
+            };
+            self.disk = Some(disk);
+        }
         if let Some(root) = &ctx.command_root {
             // The user's command's files go into the guest with it (in
             // RAM: the test boots that size the guest count them).
@@ -507,12 +531,24 @@ impl Environment for VmEnv {
             p.kernel_version.as_deref().unwrap_or("?"),
             spec.to_args().join(" ")
         );
-        let mut cmd = Command::new(&p.config.qemu);
-        cmd.args(
-            p.config
-                .args(&spec.to_args())
-                .with_context(|| what.clone())?,
-        );
+        let mut config = p.config.clone();
+        let mut args = spec.to_args();
+        let disk = if spec.workload == isobench_workloads::Workload::Fileio {
+            let (image, detail) = self.fileio_disk(&spec.command, &config)?;
+            isobench_workloads::fileio::add_places(
+                &mut args,
+                &[isobench_workloads::fileio::Place {
+                    name: isobench_workloads::fileio::PLACE_DISK.into(),
+                    dir: isobench_workloads::pid1::GUEST_DISK_MOUNT.into(),
+                }],
+            );
+            config.disk = Some(image.path().to_path_buf());
+            Some((image, detail))
+        } else {
+            None
+        };
+        let mut cmd = Command::new(&config.qemu);
+        cmd.args(config.args(&args).with_context(|| what.clone())?);
         super::process::die_with_parent(&mut cmd);
         if let Some(cpus) = &limits.cpus {
             super::set_affinity(&mut cmd, cpus)?;
@@ -523,6 +559,7 @@ impl Environment for VmEnv {
             workload: spec.workload,
             what,
             pins: None,
+            disk,
         };
         if let Some(cpus) = &limits.cpus {
             let deadline = std::time::Instant::now() + timeout.min(Duration::from_secs(30));
@@ -534,6 +571,10 @@ impl Environment for VmEnv {
     }
 
     fn cleanup(&mut self) -> Result<()> {
+        if let Some(Ok(image)) = &self.disk {
+            // Each instance removes its own; this is for one that was lost.
+            let _ = std::fs::remove_file(image);
+        }
         if let Some(initrd) = self.initrd.take() {
             match std::fs::remove_file(&initrd) {
                 Ok(()) => {}
@@ -554,6 +595,9 @@ pub struct VmInstance {
     what: String,
     /// The vCPU pins made at launch (`CPU 0/TCG→0, ...`).
     pins: Option<String>,
+    /// fileio's disk image (removed when the instance ends) and how it was
+    /// attached, for the result's `info`.
+    disk: Option<(crate::vm::disk::DiskImage, String)>,
 }
 
 impl Instance for VmInstance {
@@ -592,6 +636,7 @@ impl Instance for VmInstance {
             workload,
             what,
             pins,
+            disk,
         } = *self;
         // As boot_guest, but measuring QEMU (and any helper it forked) at
         // READY, while the guest idles in the startup workload's hold.
@@ -622,6 +667,10 @@ impl Instance for VmInstance {
         if let Some(p) = pins {
             c.result.info.insert("vcpu_pins".into(), p);
         }
+        if let Some((image, detail)) = disk {
+            c.result.info.insert("vm_disk".into(), detail);
+            drop(image);
+        }
         if let Err(why) = console::check_clocksource(&c.result) {
             // Keep the run (its figures are recorded) but never as valid.
             c.result.valid = false;
@@ -644,6 +693,39 @@ impl Instance for VmInstance {
     }
 }
 
+impl VmEnv {
+    /// A fresh ext4 image for one fileio repetition (sized from its
+    /// `--file-size` and `--block`) and how it is attached.
+    fn fileio_disk(
+        &self,
+        command: &isobench_workloads::args::Command,
+        config: &QemuConfig,
+    ) -> Result<(crate::vm::disk::DiskImage, String)> {
+        let path = match &self.disk {
+            Some(Ok(p)) => p.clone(),
+            Some(Err(why)) => bail!("{why}"),
+            None => {
+                bail!("fileio in the VM: the environment was prepared for a plan without fileio")
+            }
+        };
+        let (file, block) = match command {
+            isobench_workloads::args::Command::Fileio(c) => (c.file_size, c.block),
+            c => bail!("not fileio's arguments: {}", c.to_args().join(" ")),
+        };
+        let bytes = crate::vm::disk::image_bytes(file, block);
+        let image = crate::vm::disk::DiskImage::create(&path, bytes).map_err(|e| anyhow!(e))?;
+        let transport = match config.machine {
+            Machine::Microvm => "virtio-mmio",
+            Machine::Q35 => "virtio-pci",
+        };
+        let detail = format!(
+            "virtio-blk on {transport}: a fresh sparse raw image of {} MiB (ext4 made by the host's mkfs.ext4) in the run's scratch directory, cache=none aio=threads",
+            bytes >> 20
+        );
+        Ok((image, detail))
+    }
+}
+
 impl Drop for VmEnv {
     fn drop(&mut self) {
         let _ = self.cleanup();
@@ -658,7 +740,6 @@ pub(super) fn vm_cannot_run(workload: isobench_workloads::Workload) -> Option<St
         W::Copyup => Some("the guest's root file system is the initramfs unpacked into rootfs (tmpfs or ramfs): there is no lower layer to copy up from".into()),
         W::Ovlmount => Some("the guest has no overlayfs: Debian's cloud kernel builds it as a module (CONFIG_OVERLAY_FS=m) and the initramfs holds only the workload binary".into()),
         W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
-        W::Fileio => Some("fileio in the VM needs a virtio-blk disk image attached to the guest, which is not wired yet".into()),
         _ => None,
     }
 }

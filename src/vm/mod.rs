@@ -6,6 +6,7 @@
 pub mod accel;
 pub mod console;
 pub mod cpio;
+pub mod disk;
 pub mod initramfs;
 pub mod kernel;
 pub mod memory;

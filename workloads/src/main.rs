@@ -64,9 +64,28 @@ fn pid1_main(start: Instant) -> ! {
         if !warnings.is_empty() {
             info.insert("pid1_warnings".to_string(), warnings.join("; "));
         }
-        let argv = std::fs::read_to_string("/proc/cmdline")
-            .map_err(|e| isobench_workloads::Error::io("cannot read", "/proc/cmdline", e))
-            .and_then(|cl| pid1::parse_cmdline(&cl));
+        let cmdline = std::fs::read_to_string("/proc/cmdline")
+            .map_err(|e| isobench_workloads::Error::io("cannot read", "/proc/cmdline", e));
+        // The fileio disk, when the host attached one, before the workload
+        // (an unreadable command line fails below, as the arguments).
+        let disk = match &cmdline {
+            Ok(cl) => {
+                pid1::parse_disk(cl).and_then(|d| d.map(|d| pid1::attach_disk(&d)).transpose())
+            }
+            Err(_) => Ok(None),
+        };
+        match disk {
+            Ok(Some(what)) => {
+                info.insert("guest_disk".to_string(), what);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let mut r = run::error_result("unknown", e.to_string(), start);
+                r.info.extend(info);
+                return r;
+            }
+        }
+        let argv = cmdline.and_then(|cl| pid1::parse_cmdline(&cl));
         let argv = match argv {
             Ok(a) => a,
             Err(e) => {
