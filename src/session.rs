@@ -226,7 +226,7 @@ impl Session {
                 None => None,
             },
         };
-        if let Some(n) = crate::env::rootless::notice_for(plan) {
+        if let Some(n) = crate::env::rootless::notice_for(&plan.envs) {
             eprintln!("{n}");
         }
         let mut envs = Prepared(Vec::new());

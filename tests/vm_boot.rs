@@ -11,13 +11,13 @@
 //! `CI=true`. Boots run one at a time (TCG on a shared 2-core host) and take
 //! about 50 s in all (30 s of it the hung guest's timeout).
 
+use isobench::env::vm::accel::AccelRequest;
+use isobench::env::vm::console::{check_clocksource, CLOCKSOURCE_KEY};
+use isobench::env::vm::initramfs::{busybox_initramfs, busybox_startup_script};
+use isobench::env::vm::kernel::KernelSearch;
+use isobench::env::vm::qemu::{Accel, Machine};
 use isobench::env::vm::{boot_guest, find_in_path, host_config, VmEnv, VmOptions, QEMU_BIN};
 use isobench::env::{EnvContext, Environment};
-use isobench::vm::accel::AccelRequest;
-use isobench::vm::console::{check_clocksource, CLOCKSOURCE_KEY};
-use isobench::vm::initramfs::{busybox_initramfs, busybox_startup_script};
-use isobench::vm::kernel::KernelSearch;
-use isobench::vm::qemu::{Accel, Machine};
 use isobench_workloads::pid1::CURRENT_CLOCKSOURCE;
 use isobench_workloads::{Workload, WorkloadSpec};
 use std::path::{Path, PathBuf};

@@ -129,7 +129,7 @@ pub fn check_flags(a: &RunArgs) -> Result<()> {
             "--vm-cpu",
             "without --env vm",
         )?;
-        crate::vm::qemu::check_cpu_model_here(m, a.accel.as_deref().unwrap_or("auto"))
+        crate::env::vm::qemu::check_cpu_model_here(m, a.accel.as_deref().unwrap_or("auto"))
             .map_err(usage)?;
     }
     // Every --runtime is parsed (and an unknown one refused) up front.

@@ -229,7 +229,7 @@ impl Environment for PodmanEnv {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!(
             "{}p{n}",
-            crate::sweep::naming::container_prefix(std::process::id())
+            crate::env::naming::container_prefix(std::process::id())
         );
         let run_dir = p.dir.join("runs").join(&name);
         std::fs::create_dir_all(&run_dir)

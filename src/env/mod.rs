@@ -12,6 +12,7 @@ pub mod container;
 pub mod docker;
 pub mod engine;
 pub mod footprint;
+pub mod naming;
 pub mod native;
 pub mod process;
 pub mod rootless;
@@ -83,7 +84,7 @@ pub struct EnvContext {
     /// get it as an image layer under the workload binary's. `None`: the
     /// plan needs none.
     pub data_dir: Option<PathBuf>,
-    /// The user's command's files (`crate::user_command::materialize`): a
+    /// The user's command's files (the user command's `materialize`): a
     /// root file system, or the program alone at its host path. Containers
     /// get it as an image layer under the workload binary's, a guest's
     /// initramfs holds it, and natively the workload starts in it (and
@@ -279,7 +280,7 @@ pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
         Column::Native => Ok(Box::new(native::Native::new())),
         Column::Oci(o) => {
             if let Some(why) = o.unsupported() {
-                return Err(crate::plan::usage(why));
+                return Err(crate::usage::usage(why));
             }
             let isorun = crate::locate::isorun_bin();
             match o.engine {
@@ -294,7 +295,9 @@ pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
                 machine: q.machine,
                 kernel: q.kernel.clone(),
                 vcpus: Some(q.vcpus),
-                memory_mib: q.memory_mib.unwrap_or(crate::vm::memory::MIN_GUEST_MIB),
+                memory_mib: q
+                    .memory_mib
+                    .unwrap_or(crate::env::vm::memory::MIN_GUEST_MIB),
                 memory_auto: q.memory_mib.is_none(),
                 cpu_model: q.cpu_model.clone(),
                 ..vm::VmOptions::default()
