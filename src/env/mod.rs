@@ -11,6 +11,7 @@ pub mod column;
 pub mod container;
 pub mod docker;
 pub mod engine;
+pub mod engine_instance;
 pub mod footprint;
 pub mod naming;
 pub mod native;

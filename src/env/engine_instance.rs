@@ -1,0 +1,287 @@
+//! What the two engine columns share: one `podman run --rm` or `docker run
+//! --rm`, the attached client under supervision ([`EngineInstance`]), and
+//! the engine's CLI behind [`EngineCli`], the one door through which the
+//! columns build every engine command (podman with its runtime's host
+//! quirks, docker as is) and through which an instance finds the processes
+//! its engine keeps for a container.
+
+use super::footprint as fp;
+use super::process::{tail_lines, Supervised};
+use super::{Instance, RunOutcome};
+use anyhow::{anyhow, Context, Result};
+use isobench_workloads::protocol::find_result;
+use isobench_workloads::Workload;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An engine's command-line client, as the engine columns run it.
+pub trait EngineCli: Send + Sync {
+    /// The engine's name in messages (`podman`, `docker`).
+    fn name(&self) -> &'static str;
+    /// The client's binary.
+    fn bin(&self) -> &Path;
+    /// The client with `args`, stdin closed.
+    fn command(&self, args: &[&OsStr]) -> Command;
+    /// The arguments that remove container `name` at once.
+    fn rm_args<'a>(&self, name: &'a str) -> Vec<&'a str>;
+    /// Whether a failed `rm` said the container is gone already.
+    fn gone(&self, _rm_stderr: &str) -> bool {
+        false
+    }
+    /// Whether `run --rm` returns only once the container is removed.
+    fn run_removes(&self) -> bool;
+    /// The processes (outside the attached client's tree `client`) that
+    /// live as long as container `name` (id `cid`, once its cidfile holds
+    /// it): the engine's per-container monitor and the cgroup's members.
+    fn persistent_roots(
+        &self,
+        proc_root: &Path,
+        name: &str,
+        cid: Option<&str>,
+        client: &BTreeSet<i32>,
+    ) -> Vec<i32>;
+}
+
+/// `args` as the `&OsStr`s [`EngineCli::command`] takes.
+pub fn os_args<S: AsRef<OsStr>>(args: &[S]) -> Vec<&OsStr> {
+    args.iter().map(AsRef::as_ref).collect()
+}
+
+/// One `ENGINE run --rm`: the attached client under supervision.
+pub struct EngineInstance {
+    sup: Option<Supervised>,
+    cli: Arc<dyn EngineCli>,
+    /// The runtime the engine drives, as error messages name it.
+    runtime: String,
+    name: String,
+    run_dir: PathBuf,
+    errlog: PathBuf,
+    workload: Workload,
+    /// The engine removed the container itself (`--rm`) or `rm -f` did.
+    removed: bool,
+}
+
+/// Where an instance keeps its files: `run_dir` (the cidfile `cid` and the
+/// client's stderr), made before the client starts.
+pub struct RunFiles {
+    pub run_dir: PathBuf,
+    pub cidfile: PathBuf,
+    pub errlog: PathBuf,
+}
+
+impl RunFiles {
+    /// `<dir>/runs/<name>`, created.
+    pub fn create(dir: &Path, name: &str) -> Result<RunFiles> {
+        let run_dir = dir.join("runs").join(name);
+        std::fs::create_dir_all(&run_dir)
+            .with_context(|| format!("creating {}", run_dir.display()))?;
+        Ok(RunFiles {
+            cidfile: run_dir.join("cid"),
+            errlog: run_dir.join("stderr"),
+            run_dir,
+        })
+    }
+}
+
+impl EngineInstance {
+    /// Start `ENGINE args` (a `run --rm` of container `name`) with its
+    /// stderr in `files.errlog`.
+    pub fn start(
+        cli: Arc<dyn EngineCli>,
+        args: &[String],
+        name: String,
+        files: RunFiles,
+        runtime: String,
+        workload: Workload,
+    ) -> Result<EngineInstance> {
+        let cmd = cli.command(&os_args(args));
+        let log = std::fs::File::create(&files.errlog)
+            .with_context(|| format!("creating {}", files.errlog.display()))?;
+        let sup = Supervised::spawn_logged(cmd, Some(log))
+            .with_context(|| format!("cannot start {}", cli.bin().display()))?;
+        Ok(EngineInstance {
+            sup: Some(sup),
+            cli,
+            runtime,
+            name,
+            run_dir: files.run_dir,
+            errlog: files.errlog,
+            workload,
+            removed: false,
+        })
+    }
+
+    fn stderr_of(&self, what: &str) -> String {
+        let t = std::fs::read_to_string(&self.errlog).unwrap_or_default();
+        format!("{what}:\n{}", tail_lines(&t, 10))
+    }
+
+    fn what(&self) -> String {
+        format!("{} container {}", self.cli.name(), self.name)
+    }
+}
+
+/// The instance's processes, in two sets: what stays for as long as the
+/// container lives ([`EngineCli::persistent_roots`], with descendants) and
+/// the attached client with its children (a per-session cost: a detached
+/// run has none).
+fn instance_pids(
+    cli: &dyn EngineCli,
+    client: Option<i32>,
+    name: &str,
+    cidfile: &Path,
+) -> (BTreeSet<i32>, BTreeSet<i32>) {
+    let proc_root = Path::new(fp::PROC);
+    let client_tree = match client {
+        Some(c) => fp::descendants(proc_root, &[c]),
+        None => BTreeSet::new(),
+    };
+    let cid = std::fs::read_to_string(cidfile).ok();
+    let cid = cid.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let roots = cli.persistent_roots(proc_root, name, cid, &client_tree);
+    let persistent: BTreeSet<i32> = fp::descendants(proc_root, &roots)
+        .difference(&client_tree)
+        .copied()
+        .collect();
+    (persistent, client_tree)
+}
+
+impl Instance for EngineInstance {
+    fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
+        let what = self.what();
+        let sup = self
+            .sup
+            .as_mut()
+            .ok_or_else(|| anyhow!("{what} was not started"))?;
+        match sup.wait_ready(timeout) {
+            Ok(d) => Ok(d),
+            Err(e) => {
+                let _ = self.stop();
+                Err(e.context(self.stderr_of(&what)))
+            }
+        }
+    }
+
+    fn pids(&self) -> BTreeSet<i32> {
+        if self.removed {
+            return BTreeSet::new();
+        }
+        let client = self.sup.as_ref().filter(|s| !s.exited()).map(|s| s.pid());
+        let (persistent, client) =
+            instance_pids(&*self.cli, client, &self.name, &self.run_dir.join("cid"));
+        persistent.union(&client).copied().collect()
+    }
+
+    /// The persistent share only (the engine's monitor and the container):
+    /// what each extra container costs a host that runs them detached. The
+    /// attached client is left out (recorded apart by `wait` for startup
+    /// runs).
+    fn memory(&self) -> Option<fp::Footprint> {
+        if self.removed {
+            return None;
+        }
+        let (persistent, _) =
+            instance_pids(&*self.cli, None, &self.name, &self.run_dir.join("cid"));
+        let f = fp::measure(Path::new(fp::PROC), &persistent);
+        (!f.pids.is_empty()).then_some(f)
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        if let Some(s) = self.sup.as_mut() {
+            s.kill();
+        }
+        let mut result = Ok(());
+        if !self.removed {
+            // Why: killing the attached client leaves the container (and
+            // podman's conmon) running; the engine removes them.
+            let engine = self.cli.name();
+            let mut rm = self.cli.command(&os_args(&self.cli.rm_args(&self.name)));
+            rm.stdin(Stdio::null()).stdout(Stdio::null());
+            match rm.output() {
+                Ok(o) if o.status.success() => self.removed = true,
+                Ok(o) if self.cli.gone(&String::from_utf8_lossy(&o.stderr)) => self.removed = true,
+                Ok(o) => {
+                    result = Err(anyhow!(
+                        "{engine} rm -f {} failed ({}): {}",
+                        self.name,
+                        o.status,
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ))
+                }
+                Err(e) => result = Err(anyhow!("cannot run {engine} rm: {e}")),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+        result
+    }
+
+    fn wait(mut self: Box<Self>, timeout: Duration) -> Result<RunOutcome> {
+        let sup = self
+            .sup
+            .take()
+            .ok_or_else(|| anyhow!("{} was not started", self.what()))?;
+        let measure = self.workload == Workload::Startup;
+        let mut footprint = None;
+        let mut client_mem = None;
+        let (name, cidfile) = (self.name.clone(), self.run_dir.join("cid"));
+        let cli = Arc::clone(&self.cli);
+        let w = sup
+            .finish(timeout, |pid| {
+                if measure && pid.is_some() {
+                    let (persistent, client) = instance_pids(&*cli, pid, &name, &cidfile);
+                    let f = fp::measure(Path::new(fp::PROC), &persistent);
+                    footprint = (!f.pids.is_empty()).then_some(f);
+                    client_mem = Some(fp::measure(Path::new(fp::PROC), &client));
+                }
+            })
+            .map_err(|e| {
+                let _ = self.stop();
+                e.context(self.what())
+            })?;
+        // podman run --rm returns once the container is removed; docker run
+        // --rm may return before the daemon has removed it: stop() removes
+        // it (or finds it gone).
+        if self.cli.run_removes() {
+            self.removed = w.status.code().is_some();
+        }
+        let errors = std::fs::read_to_string(&self.errlog).unwrap_or_default();
+        self.stop()?;
+        let mut result = find_result(&w.stdout).map_err(|e| {
+            anyhow!(
+                "{e} ({} run of {} under {}, {}):\n{}",
+                self.cli.name(),
+                self.name,
+                self.runtime,
+                w.status,
+                tail_lines(&format!("{}\n{errors}", w.stdout), 10)
+            )
+        })?;
+        if let Some(c) = client_mem {
+            // The attached client, apart from the footprint (see memory()).
+            result.info.insert(
+                "engine_client_pss_mib".into(),
+                format!("{:.2}", c.pss_mib()),
+            );
+            result
+                .info
+                .insert("engine_client_pids".into(), c.pids.len().to_string());
+        }
+        Ok(RunOutcome {
+            result,
+            first_instruction: w.ready_after,
+            lifecycle: w.exited_after,
+            extra_ms: BTreeMap::new(),
+            footprint,
+        })
+    }
+}
+
+impl Drop for EngineInstance {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
