@@ -11,7 +11,7 @@
 //! isobench mounts the overlay on the bundle's rootfs per run. Peer quirks
 //! (crun on hybrid cgroup hosts) live in `isorun::peer`, recorded in detail().
 
-use super::process::{run_until, tail_lines, Supervised};
+use super::process::{tail_lines, Spawner, Supervised};
 use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
@@ -22,6 +22,7 @@ use isorun::peer::Peer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Name of the image isobench builds.
@@ -43,6 +44,9 @@ pub struct ContainerEnv {
     /// the runtime runs as the dedicated user ([`super::rootless::user`]).
     as_user: bool,
     prepared: Option<Prepared>,
+    /// Starts every runtime verb ([`super::process::host`] unless
+    /// [`ContainerEnv::with_spawner`]).
+    spawner: Arc<dyn Spawner>,
 }
 
 struct Prepared {
@@ -83,7 +87,14 @@ impl ContainerEnv {
             },
             as_user,
             prepared: None,
+            spawner: super::process::host(),
         })
+    }
+
+    /// The same column, its processes started through `spawner`.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> ContainerEnv {
+        self.spawner = spawner;
+        self
     }
 
     fn is_isorun(&self) -> bool {
@@ -174,7 +185,8 @@ impl ContainerEnv {
         let log = std::fs::File::create(&inst.errlog)
             .with_context(|| format!("creating {}", inst.errlog.display()))?;
         let sup = inst.sup.insert(
-            Supervised::spawn_logged(create, Some(log))
+            self.spawner
+                .spawn_logged(create, Some(log))
                 .with_context(|| format!("cannot start {}", self.peer.bin.display()))?,
         );
         let st = sup.wait_child(timeout)?;
@@ -189,7 +201,7 @@ impl ContainerEnv {
             .args(["start", &inst.id])
             .stdout(Stdio::null())
             .stderr(std::fs::File::options().append(true).open(&inst.errlog)?);
-        let (st, t_started) = run_until(start, t0 + timeout)?;
+        let (st, t_started) = self.spawner.run_until(start, t0 + timeout)?;
         inst.started_ms = ms(t0, t_started);
         if !st.success() {
             bail!(inst.stderr_of(&format!("{} start failed ({st})", self.peer.name)));
@@ -475,6 +487,7 @@ impl Environment for ContainerEnv {
             started_ms: 0.0,
             workload: spec.workload,
             deleted: false,
+            spawner: Arc::clone(&self.spawner),
         };
         if !self.is_isorun() && self.rootless {
             super::rootless::copy_layers(&p.store.lowerdirs(IMAGE)?, &bundle.join("rootfs"))?;
@@ -513,7 +526,9 @@ impl Environment for ContainerEnv {
                         .arg(id)
                         .stdout(Stdio::null())
                         .stderr(Stdio::null());
-                    let _ = run_until(c, Instant::now() + Duration::from_secs(20));
+                    let _ = self
+                        .spawner
+                        .run_until(c, Instant::now() + Duration::from_secs(20));
                 }
             }
             if !self.rootless {
@@ -610,6 +625,8 @@ pub struct ContainerInstance {
     started_ms: f64,
     workload: isobench_workloads::Workload,
     deleted: bool,
+    /// Its environment's door for runtime verbs.
+    spawner: Arc<dyn Spawner>,
 }
 
 impl ContainerInstance {
@@ -673,7 +690,10 @@ impl Instance for ContainerInstance {
             c.args(["delete", "--force", &self.id])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            match run_until(c, Instant::now() + Duration::from_secs(20)) {
+            match self
+                .spawner
+                .run_until(c, Instant::now() + Duration::from_secs(20))
+            {
                 Ok((st, _)) if st.success() => self.deleted = true,
                 Ok((st, _)) => {
                     result = Err(anyhow!(
@@ -747,7 +767,7 @@ impl Instance for ContainerInstance {
             .args(["delete", &self.id])
             .stdout(Stdio::null())
             .stderr(std::fs::File::options().append(true).open(&self.errlog)?);
-        let (st, t_deleted) = run_until(delete, deadline)?;
+        let (st, t_deleted) = self.spawner.run_until(delete, deadline)?;
         if !st.success() {
             bail!(self.stderr_of(&format!("{} delete failed ({st})", self.rt.peer.name)));
         }

@@ -23,7 +23,7 @@
 
 use super::engine_instance::{os_args, EngineCli, EngineInstance, RunFiles};
 use super::footprint as fp;
-use super::process::output_of;
+use super::process::Spawner;
 use super::{EnvContext, EnvKind, Environment, Instance, Limits};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::{Workload, WorkloadSpec};
@@ -438,6 +438,9 @@ pub struct DockerEnv {
     runtime_version: String,
     registration: Option<Registration>,
     prepared: Option<Prepared>,
+    /// Starts the engine's commands ([`super::process::host`] unless
+    /// [`DockerEnv::with_spawner`]).
+    spawner: Arc<dyn Spawner>,
 }
 
 struct Prepared {
@@ -530,7 +533,14 @@ impl DockerEnv {
             runtime_version,
             registration: None,
             prepared: None,
+            spawner: super::process::host(),
         })
+    }
+
+    /// The same column, its processes started through `spawner`.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> DockerEnv {
+        self.spawner = spawner;
+        self
     }
 
     /// The name `docker run --runtime` takes.
@@ -552,7 +562,10 @@ impl DockerEnv {
 
     fn remove_labelled(&self) {
         let label = format!("label={}={}", super::engine::LABEL, self.label_value());
-        if let Ok(ids) = output_of(self.docker_cmd(&["ps", "-aq", "--filter", &label])) {
+        if let Ok(ids) = self
+            .spawner
+            .output_of(self.docker_cmd(&["ps", "-aq", "--filter", &label]))
+        {
             for id in ids.split_whitespace() {
                 let _ = self
                     .docker_cmd(&["rm", "-f", id])
@@ -641,7 +654,7 @@ impl Environment for DockerEnv {
             );
         }
         let dir = std::path::absolute(ctx.scratch.join(self.id()))?;
-        let tar = super::engine::image_tar(&dir, ctx)?;
+        let tar = super::engine::image_tar(&*self.spawner, &dir, ctx)?;
         let image = format!(
             "isobench-{}-{}:latest",
             self.runtime.name(),
@@ -656,7 +669,9 @@ impl Environment for DockerEnv {
             tar.display().to_string(),
             image.clone(),
         ]);
-        output_of(imp).context("docker import of the workload image")?;
+        self.spawner
+            .output_of(imp)
+            .context("docker import of the workload image")?;
         self.prepared = Some(Prepared { dir, image });
         Ok(())
     }
@@ -709,6 +724,7 @@ impl Environment for DockerEnv {
             files,
             self.runtime.name(),
             spec.workload,
+            Arc::clone(&self.spawner),
         )?))
     }
 
@@ -716,7 +732,9 @@ impl Environment for DockerEnv {
         let mut result = Ok(());
         if let Some(p) = self.prepared.take() {
             self.remove_labelled();
-            let r = output_of(self.docker_cmd(&["rmi", "-f", &p.image]));
+            let r = self
+                .spawner
+                .output_of(self.docker_cmd(&["rmi", "-f", &p.image]));
             let d = std::fs::remove_dir_all(&p.dir)
                 .with_context(|| format!("removing {}", p.dir.display()));
             result = r

@@ -15,7 +15,7 @@
 
 use super::engine_instance::{os_args, EngineCli, EngineInstance, RunFiles};
 use super::footprint as fp;
-use super::process::output_of;
+use super::process::Spawner;
 use super::{EnvContext, EnvKind, Environment, Instance, Limits};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::WorkloadSpec;
@@ -47,6 +47,9 @@ pub struct PodmanEnv {
     cli: Arc<PodmanCli>,
     podman_version: String,
     prepared: Option<Prepared>,
+    /// Starts the engine's commands ([`super::process::host`] unless
+    /// [`PodmanEnv::with_spawner`]).
+    spawner: Arc<dyn Spawner>,
 }
 
 /// podman and the runtime it drives: every podman command this column
@@ -128,7 +131,7 @@ impl PodmanEnv {
             Peer::probe(&bin).with_context(|| format!("cannot run {} --version", bin.display()))?;
         let mut v = Command::new(&podman);
         v.arg("--version");
-        let podman_version = output_of(v)
+        let podman_version = super::process::output_of(v)
             .context("podman --version")?
             .lines()
             .next()
@@ -139,7 +142,14 @@ impl PodmanEnv {
             cli: Arc::new(PodmanCli { podman, peer }),
             podman_version,
             prepared: None,
+            spawner: super::process::host(),
         })
+    }
+
+    /// The same column, its processes started through `spawner`.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> PodmanEnv {
+        self.spawner = spawner;
+        self
     }
 
     /// podman with the runtime's host quirks applied ([`PodmanCli`]).
@@ -156,7 +166,7 @@ impl PodmanEnv {
         let label = format!("label={LABEL}={}", self.label_value());
         let mut ps = Command::new(&self.cli.podman);
         ps.args(["ps", "-aq", "--filter", &label]);
-        if let Ok(ids) = output_of(ps) {
+        if let Ok(ids) = self.spawner.output_of(ps) {
             for id in ids.split_whitespace() {
                 let mut rm = self.podman_cmd(&["rm", "-f", "--time", "0", id]);
                 let _ = rm.stdout(Stdio::null()).stderr(Stdio::null()).status();
@@ -249,7 +259,7 @@ impl Environment for PodmanEnv {
             bail!("workload binary {} not found", ctx.workload_bin.display());
         }
         let dir = std::path::absolute(ctx.scratch.join(self.id()))?;
-        let tar = image_tar(&dir, ctx)?;
+        let tar = image_tar(&*self.spawner, &dir, ctx)?;
         let image = format!(
             "localhost/isobench-{}-{}:latest",
             self.cli.peer.name,
@@ -257,7 +267,9 @@ impl Environment for PodmanEnv {
         );
         let mut imp = Command::new(&self.cli.podman);
         imp.arg("import").arg(&tar).arg(&image);
-        output_of(imp).context("podman import of the workload image")?;
+        self.spawner
+            .output_of(imp)
+            .context("podman import of the workload image")?;
         self.prepared = Some(Prepared { dir, image });
         Ok(())
     }
@@ -306,6 +318,7 @@ impl Environment for PodmanEnv {
             files,
             self.cli.peer.name.clone(),
             spec.workload,
+            Arc::clone(&self.spawner),
         )?))
     }
 
@@ -314,7 +327,7 @@ impl Environment for PodmanEnv {
             self.remove_labelled();
             let mut rmi = Command::new(&self.cli.podman);
             rmi.args(["rmi", "-f", &p.image]);
-            let r = output_of(rmi);
+            let r = self.spawner.output_of(rmi);
             std::fs::remove_dir_all(&p.dir)
                 .with_context(|| format!("removing {}", p.dir.display()))?;
             r.with_context(|| format!("podman rmi {}", p.image))?;
@@ -336,7 +349,7 @@ impl Drop for PodmanEnv {
 /// `dir/image.tar`, which is returned. One tree, one `-C DIR .`: a second
 /// would put `./` twice into the tar, which podman refuses ("duplicates of
 /// file paths not supported").
-pub(super) fn image_tar(dir: &Path, ctx: &EnvContext) -> Result<PathBuf> {
+pub(super) fn image_tar(spawner: &dyn Spawner, dir: &Path, ctx: &EnvContext) -> Result<PathBuf> {
     let _ = std::fs::remove_dir_all(dir);
     let rootfs = dir.join("rootfs");
     std::fs::create_dir_all(&rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
@@ -349,12 +362,14 @@ pub(super) fn image_tar(dir: &Path, ctx: &EnvContext) -> Result<PathBuf> {
     for d in [&ctx.data_dir, &ctx.command_root].into_iter().flatten() {
         let mut cp = Command::new("cp");
         cp.arg("-a").arg(d.join(".")).arg(&rootfs);
-        output_of(cp).context("copying files into the image tree")?;
+        spawner
+            .output_of(cp)
+            .context("copying files into the image tree")?;
     }
     let tar = dir.join("image.tar");
     let mut t = Command::new("tar");
     t.arg("-cf").arg(&tar).arg("-C").arg(&rootfs).arg(".");
-    output_of(t).context("packing the image tar")?;
+    spawner.output_of(t).context("packing the image tar")?;
     Ok(tar)
 }
 

@@ -6,7 +6,7 @@
 //! its engine keeps for a container.
 
 use super::footprint as fp;
-use super::process::{tail_lines, Supervised};
+use super::process::{tail_lines, Spawner, Supervised};
 use super::{Instance, RunOutcome};
 use anyhow::{anyhow, Context, Result};
 use isobench_workloads::protocol::find_result;
@@ -63,6 +63,8 @@ pub struct EngineInstance {
     workload: Workload,
     /// The engine removed the container itself (`--rm`) or `rm -f` did.
     removed: bool,
+    /// Its environment's door for the engine's commands.
+    spawner: Arc<dyn Spawner>,
 }
 
 /// Where an instance keeps its files: `run_dir` (the cidfile `cid` and the
@@ -97,11 +99,13 @@ impl EngineInstance {
         files: RunFiles,
         runtime: String,
         workload: Workload,
+        spawner: Arc<dyn Spawner>,
     ) -> Result<EngineInstance> {
         let cmd = cli.command(&os_args(args));
         let log = std::fs::File::create(&files.errlog)
             .with_context(|| format!("creating {}", files.errlog.display()))?;
-        let sup = Supervised::spawn_logged(cmd, Some(log))
+        let sup = spawner
+            .spawn_logged(cmd, Some(log))
             .with_context(|| format!("cannot start {}", cli.bin().display()))?;
         Ok(EngineInstance {
             sup: Some(sup),
@@ -112,6 +116,7 @@ impl EngineInstance {
             errlog: files.errlog,
             workload,
             removed: false,
+            spawner,
         })
     }
 
@@ -201,7 +206,7 @@ impl Instance for EngineInstance {
             let engine = self.cli.name();
             let mut rm = self.cli.command(&os_args(&self.cli.rm_args(&self.name)));
             rm.stdin(Stdio::null()).stdout(Stdio::null());
-            match rm.output() {
+            match self.spawner.output(rm) {
                 Ok(o) if o.status.success() => self.removed = true,
                 Ok(o) if self.cli.gone(&String::from_utf8_lossy(&o.stderr)) => self.removed = true,
                 Ok(o) => {

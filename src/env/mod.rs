@@ -276,6 +276,16 @@ pub trait Environment {
 
 /// Build the environment a plan column asks for (not yet prepared).
 pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
+    make_with(c, process::host())
+}
+
+/// [`make`], with the container and engine columns starting their
+/// processes through `spawner` (the host's in [`make`]; a test double's in
+/// tests).
+pub fn make_with(
+    c: &column::Column,
+    spawner: std::sync::Arc<dyn process::Spawner>,
+) -> Result<Box<dyn Environment>> {
     use column::{Column, Engine, Vmm};
     match c {
         Column::Native => Ok(Box::new(native::Native::new())),
@@ -285,9 +295,15 @@ pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
             }
             let isorun = crate::locate::isorun_bin();
             match o.engine {
-                Engine::None => Ok(Box::new(container::ContainerEnv::new(o, isorun)?)),
-                Engine::Podman => Ok(Box::new(engine::PodmanEnv::new(&o.runtime, isorun)?)),
-                Engine::Docker => Ok(Box::new(docker::DockerEnv::new(&o.runtime, isorun)?)),
+                Engine::None => Ok(Box::new(
+                    container::ContainerEnv::new(o, isorun)?.with_spawner(spawner),
+                )),
+                Engine::Podman => Ok(Box::new(
+                    engine::PodmanEnv::new(&o.runtime, isorun)?.with_spawner(spawner),
+                )),
+                Engine::Docker => Ok(Box::new(
+                    docker::DockerEnv::new(&o.runtime, isorun)?.with_spawner(spawner),
+                )),
             }
         }
         Column::Vm { vmm: Vmm::Qemu(q) } => {
