@@ -290,3 +290,113 @@ impl Drop for EngineInstance {
         let _ = self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::process::Host;
+    use isobench_workloads::protocol::WorkloadResult;
+    use std::sync::Mutex;
+
+    /// An engine whose `run` is a shell printing a workload's output, and
+    /// whose every command is recorded.
+    struct FakeCli {
+        line: String,
+        seen: Mutex<Vec<Vec<String>>>,
+    }
+
+    impl EngineCli for FakeCli {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn bin(&self) -> &Path {
+            Path::new("/bin/sh")
+        }
+        fn command(&self, args: &[&OsStr]) -> Command {
+            let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
+            let script = if args.first().map(String::as_str) == Some("run") {
+                format!("echo ISOBENCH-READY; echo '{}'", self.line)
+            } else {
+                "true".to_string()
+            };
+            self.seen.lock().unwrap().push(args);
+            let mut c = Command::new("/bin/sh");
+            c.args(["-c", &script]).stdin(Stdio::null());
+            c
+        }
+        fn rm_args<'a>(&self, name: &'a str) -> Vec<&'a str> {
+            vec!["rm", "-f", name]
+        }
+        fn run_removes(&self) -> bool {
+            false
+        }
+        fn persistent_roots(
+            &self,
+            _proc_root: &Path,
+            _name: &str,
+            _cid: Option<&str>,
+            _client: &BTreeSet<i32>,
+        ) -> Vec<i32> {
+            Vec::new()
+        }
+    }
+
+    /// The host's spawner, counting what goes through the door.
+    #[derive(Default)]
+    struct Counting(Mutex<Vec<&'static str>>);
+
+    impl Spawner for Counting {
+        fn spawn_logged(&self, cmd: Command, log: Option<std::fs::File>) -> Result<Supervised> {
+            self.0.lock().unwrap().push("spawn_logged");
+            Host.spawn_logged(cmd, log)
+        }
+        fn run_until(
+            &self,
+            cmd: Command,
+            deadline: std::time::Instant,
+        ) -> Result<(std::process::ExitStatus, std::time::Instant)> {
+            self.0.lock().unwrap().push("run_until");
+            Host.run_until(cmd, deadline)
+        }
+        fn output_of(&self, cmd: Command) -> Result<String> {
+            self.0.lock().unwrap().push("output_of");
+            Host.output_of(cmd)
+        }
+        fn output(&self, cmd: Command) -> std::io::Result<std::process::Output> {
+            self.0.lock().unwrap().push("output");
+            Host.output(cmd)
+        }
+    }
+
+    /// Without root or an engine: the shared instance starts the client
+    /// through the door, reads the result off its stdout and removes the
+    /// container with the engine's `rm` when `run --rm` does not.
+    #[test]
+    fn an_engine_run_goes_through_the_door_and_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = Arc::new(FakeCli {
+            line: WorkloadResult::empty("cpu").to_line(),
+            seen: Mutex::new(Vec::new()),
+        });
+        let spawner = Arc::new(Counting::default());
+        let files = RunFiles::create(dir.path(), "isobench-1-f1").unwrap();
+        let inst = EngineInstance::start(
+            cli.clone(),
+            &["run".into(), "--rm".into()],
+            "isobench-1-f1".into(),
+            files,
+            "runc".into(),
+            Workload::Cpu,
+            spawner.clone(),
+        )
+        .unwrap();
+        let out = Box::new(inst).wait(Duration::from_secs(10)).unwrap();
+        assert_eq!(out.result.workload, "cpu");
+        assert_eq!(
+            *cli.seen.lock().unwrap(),
+            vec![vec!["run", "--rm"], vec!["rm", "-f", "isobench-1-f1"]]
+        );
+        assert_eq!(*spawner.0.lock().unwrap(), ["spawn_logged", "output"]);
+        assert!(!dir.path().join("runs/isobench-1-f1").exists());
+    }
+}
