@@ -184,6 +184,9 @@ pub struct PlanInput {
     /// The effective uid isobench runs as (`X-rootless` is `X` without
     /// root): an input, so that [`build`] stays pure.
     pub euid: u32,
+    /// `PATH`, in which a user's command named without a `/` is looked up
+    /// (an input, so that [`build`] stays pure).
+    pub path: Option<std::ffi::OsString>,
     /// The user's command and its flags (empty: none).
     pub command: crate::user_command::CommandInput,
 }
@@ -221,7 +224,8 @@ fn oci_columns(runtimes: &[String], euid: u32) -> Result<Vec<Oci>, UsageError> {
 
 /// Validate the input and produce a plan. Pure: touches nothing (but for
 /// telling a runtime path ending in `-rootless` that exists as a file, and
-/// looking at the user's command's program and rootfs).
+/// looking at the user's command's program and rootfs); the host's facts
+/// (cores, caches, memory, euid, `PATH`) come in with `input`.
 pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let err = |m: String| UsageError(m);
     let preset: Preset = input.preset.parse().map_err(err)?;
@@ -438,12 +442,7 @@ fn command_of(
         isolated: envs.iter().any(|c| c != &Column::Native),
         vm: envs.iter().any(|c| matches!(c, Column::Vm { .. })),
     };
-    let c = crate::user_command::plan(
-        &input.command,
-        timeout_s,
-        columns,
-        std::env::var_os("PATH").as_deref(),
-    )?;
+    let c = crate::user_command::plan(&input.command, timeout_s, columns, input.path.as_deref())?;
     if c.rootfs.is_some() && input.euid != 0 && envs.contains(&Column::Native) {
         return Err(UsageError(
             "natively a command with --rootfs runs chrooted into it, which needs root: run as root or leave out the native column (--env container)".into(),

@@ -47,6 +47,7 @@ pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
         pages: a.pages.clone(),
         run_id: new_run_id(),
         euid: nix::unistd::geteuid().as_raw(),
+        path: std::env::var_os("PATH"),
         command: crate::user_command::CommandInput {
             argv: a.command.clone(),
             rootfs: a.rootfs.clone(),
