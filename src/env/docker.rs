@@ -21,7 +21,7 @@
 //!   or Ctrl-C. After kill -9 the crash sweep restores it from the saved
 //!   copy ([`restore_backup`]).
 
-use super::engine_instance::{os_args, EngineCli, EngineInstance, RunFiles};
+use super::engine_instance::{instance_name, os_args, EngineCli, Launch};
 use super::footprint as fp;
 use super::process::Spawner;
 use super::{EnvContext, EnvKind, Environment, Instance, Limits};
@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,7 +47,6 @@ pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 /// the file did not exist).
 pub const BACKUP_DIR: &str = "/run/isobench/docker";
 /// Where the workload binary sits in the image (as in `env::container`).
-const WORKLOAD_PATH: &str = "/isobench-workload";
 /// Cgroup parent dockerd uses with the cgroupfs driver.
 const DOCKER_CGROUP_PARENT: &str = "/docker";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -686,46 +686,28 @@ impl Environment for DockerEnv {
             .prepared
             .as_ref()
             .ok_or_else(|| anyhow!("docker environment not prepared"))?;
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!(
-            "{}d{n}",
-            crate::env::naming::container_prefix(std::process::id())
-        );
-        let files = RunFiles::create(&p.dir, &name)?;
-        let mut args: Vec<String> = vec![
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let launch = Launch {
+            cli: self.cli.clone(),
+            spawner: Arc::clone(&self.spawner),
+            dir: &p.dir,
+            image: &p.image,
+            runtime: self.runtime.name(),
+        };
+        let head = vec![
             "run".into(),
             "--rm".into(),
             "--runtime".into(),
             self.runtime_arg().into(),
             "--network".into(),
             "none".into(),
-            "--name".into(),
-            name.clone(),
-            "--label".into(),
-            format!("{OWNER_LABEL}={}", std::process::id()),
-            "--label".into(),
-            format!("{}={}", super::engine::LABEL, self.label_value()),
-            "--cidfile".into(),
-            files.cidfile.display().to_string(),
         ];
-        for u in super::engine::ULIMITS {
-            args.push("--ulimit".into());
-            args.push(u.into());
-        }
-        args.extend(super::engine::limit_args(limits));
-        args.push(p.image.clone());
-        args.push(WORKLOAD_PATH.into());
-        args.extend(spec.args.iter().cloned());
-        Ok(Box::new(EngineInstance::start(
-            self.cli.clone(),
-            &args,
-            name,
-            files,
-            self.runtime.name(),
-            spec.workload,
-            Arc::clone(&self.spawner),
-        )?))
+        let labels = [
+            format!("{OWNER_LABEL}={}", std::process::id()),
+            format!("{}={}", super::engine::LABEL, self.label_value()),
+        ];
+        let inst = launch.start(instance_name('d', &NEXT), head, &labels, limits, spec)?;
+        Ok(Box::new(inst))
     }
 
     fn cleanup(&mut self) -> Result<()> {

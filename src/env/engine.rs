@@ -13,7 +13,7 @@
 //! Podman's default resource limits exceed this host's hard limits, so the
 //! ulimits in [`ULIMITS`] are passed on every run and recorded in detail().
 
-use super::engine_instance::{os_args, EngineCli, EngineInstance, RunFiles};
+use super::engine_instance::{instance_name, os_args, EngineCli, Launch, WORKLOAD_PATH};
 use super::footprint as fp;
 use super::process::Spawner;
 use super::{EnvContext, EnvKind, Environment, Instance, Limits};
@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +35,6 @@ use std::time::Duration;
 pub const ULIMITS: [&str; 2] = ["nofile=1024:1024", "nproc=1024:1024"];
 
 /// Where the workload binary sits in the image (as in `env::container`).
-const WORKLOAD_PATH: &str = "/isobench-workload";
 /// Label on every container: the isobench process that ran it and the
 /// column (`<pid>/<column id>`), so each environment removes its own.
 pub const LABEL: &str = "org.isobench.instance";
@@ -284,42 +284,23 @@ impl Environment for PodmanEnv {
             .prepared
             .as_ref()
             .ok_or_else(|| anyhow!("podman environment not prepared"))?;
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!(
-            "{}p{n}",
-            crate::env::naming::container_prefix(std::process::id())
-        );
-        let files = RunFiles::create(&p.dir, &name)?;
-        let mut args: Vec<String> = vec![
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let launch = Launch {
+            cli: self.cli.clone(),
+            spawner: Arc::clone(&self.spawner),
+            dir: &p.dir,
+            image: &p.image,
+            runtime: self.cli.peer.name.clone(),
+        };
+        let head = vec![
             "--runtime".into(),
             self.cli.peer.bin.display().to_string(),
             "run".into(),
             "--rm".into(),
-            "--name".into(),
-            name.clone(),
-            "--label".into(),
-            format!("{LABEL}={}", self.label_value()),
-            "--cidfile".into(),
-            files.cidfile.display().to_string(),
         ];
-        for u in ULIMITS {
-            args.push("--ulimit".into());
-            args.push(u.into());
-        }
-        args.extend(limit_args(limits));
-        args.push(p.image.clone());
-        args.push(WORKLOAD_PATH.into());
-        args.extend(spec.args.iter().cloned());
-        Ok(Box::new(EngineInstance::start(
-            self.cli.clone(),
-            &args,
-            name,
-            files,
-            self.cli.peer.name.clone(),
-            spec.workload,
-            Arc::clone(&self.spawner),
-        )?))
+        let labels = [format!("{LABEL}={}", self.label_value())];
+        let inst = launch.start(instance_name('p', &NEXT), head, &labels, limits, spec)?;
+        Ok(Box::new(inst))
     }
 
     fn cleanup(&mut self) -> Result<()> {

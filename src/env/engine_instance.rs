@@ -7,16 +7,20 @@
 
 use super::footprint as fp;
 use super::process::{tail_lines, Spawner, Supervised};
-use super::{Instance, RunOutcome};
+use super::{Instance, Limits, RunOutcome};
 use anyhow::{anyhow, Context, Result};
 use isobench_workloads::protocol::find_result;
-use isobench_workloads::Workload;
+use isobench_workloads::{Workload, WorkloadSpec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Where the workload binary sits in an engine column's image.
+pub const WORKLOAD_PATH: &str = "/isobench-workload";
 
 /// An engine's command-line client, as the engine columns run it.
 pub trait EngineCli: Send + Sync {
@@ -87,6 +91,69 @@ impl RunFiles {
             run_dir,
         })
     }
+}
+
+/// An engine column's side of one launch.
+pub struct Launch<'a> {
+    pub cli: Arc<dyn EngineCli>,
+    pub spawner: Arc<dyn Spawner>,
+    /// The column's directory (instances below `runs/`).
+    pub dir: &'a Path,
+    /// The image imported at prepare.
+    pub image: &'a str,
+    /// The runtime the engine drives, as error messages name it.
+    pub runtime: String,
+}
+
+impl Launch<'_> {
+    /// Start one `ENGINE run --rm` of `spec` as container `name`: `head`
+    /// (the engine's own arguments up to `run --rm`, and where `--runtime`
+    /// goes differs), then `--name`, a `--label` for each of `labels`,
+    /// `--cidfile`, the ulimits, the limits' options, the image and the
+    /// workload's command line.
+    pub fn start(
+        self,
+        name: String,
+        head: Vec<String>,
+        labels: &[String],
+        limits: &Limits,
+        spec: &WorkloadSpec,
+    ) -> Result<EngineInstance> {
+        let files = RunFiles::create(self.dir, &name)?;
+        let mut args = head;
+        args.extend(["--name".into(), name.clone()]);
+        for l in labels {
+            args.extend(["--label".into(), l.clone()]);
+        }
+        args.extend(["--cidfile".into(), files.cidfile.display().to_string()]);
+        for u in super::engine::ULIMITS {
+            args.push("--ulimit".into());
+            args.push(u.into());
+        }
+        args.extend(super::engine::limit_args(limits));
+        args.push(self.image.to_string());
+        args.push(WORKLOAD_PATH.into());
+        args.extend(spec.args.iter().cloned());
+        EngineInstance::start(
+            self.cli,
+            &args,
+            name,
+            files,
+            self.runtime,
+            spec.workload,
+            self.spawner,
+        )
+    }
+}
+
+/// `isobench-<pid>-<tag><n>`: the name of an engine column's next
+/// container (`tag` tells the engines apart, `next` counts per engine).
+pub fn instance_name(tag: char, next: &AtomicU64) -> String {
+    let n = next.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}{tag}{n}",
+        super::naming::container_prefix(std::process::id())
+    )
 }
 
 impl EngineInstance {
