@@ -483,20 +483,15 @@ impl EngineCli for DockerCli {
 
     /// The containerd shim, which names the container id on its command
     /// line, and the members of the cgroup `docker/<id>`.
-    fn persistent_roots(
-        &self,
-        proc_root: &Path,
-        _name: &str,
-        cid: Option<&str>,
-        client: &BTreeSet<i32>,
-    ) -> Vec<i32> {
+    fn persistent_roots(&self, _name: &str, cid: Option<&str>, client: &BTreeSet<i32>) -> Vec<i32> {
         let Some(cid) = cid else {
             return Vec::new();
         };
-        let mut roots: Vec<i32> = fp::cmdline_mentions(proc_root, cid, std::process::id() as i32)
-            .into_iter()
-            .filter(|p| !client.contains(p))
-            .collect();
+        let mut roots: Vec<i32> =
+            fp::cmdline_mentions(Path::new(fp::PROC), cid, std::process::id() as i32)
+                .into_iter()
+                .filter(|p| !client.contains(p))
+                .collect();
         let cg = format!("{DOCKER_CGROUP_PARENT}/{cid}");
         roots.extend(fp::cgroup_procs(Path::new(CGROUP_ROOT), &cg));
         roots

@@ -95,17 +95,12 @@ impl EngineCli for PodmanCli {
 
     /// conmon, found by the container's name on its command line, and the
     /// members of the container's cgroup `libpod_parent/libpod-<id>`.
-    fn persistent_roots(
-        &self,
-        proc_root: &Path,
-        name: &str,
-        cid: Option<&str>,
-        client: &BTreeSet<i32>,
-    ) -> Vec<i32> {
-        let mut roots: Vec<i32> = fp::cmdline_mentions(proc_root, name, std::process::id() as i32)
-            .into_iter()
-            .filter(|p| !client.contains(p))
-            .collect();
+    fn persistent_roots(&self, name: &str, cid: Option<&str>, client: &BTreeSet<i32>) -> Vec<i32> {
+        let mut roots: Vec<i32> =
+            fp::cmdline_mentions(Path::new(fp::PROC), name, std::process::id() as i32)
+                .into_iter()
+                .filter(|p| !client.contains(p))
+                .collect();
         if let Some(cid) = cid {
             let cg = format!("{PODMAN_CGROUP_PARENT}/libpod-{cid}");
             roots.extend(fp::cgroup_procs(Path::new(CGROUP_ROOT), &cg));

@@ -41,13 +41,7 @@ pub trait EngineCli: Send + Sync {
     /// The processes (outside the attached client's tree `client`) that
     /// live as long as container `name` (id `cid`, once its cidfile holds
     /// it): the engine's per-container monitor and the cgroup's members.
-    fn persistent_roots(
-        &self,
-        proc_root: &Path,
-        name: &str,
-        cid: Option<&str>,
-        client: &BTreeSet<i32>,
-    ) -> Vec<i32>;
+    fn persistent_roots(&self, name: &str, cid: Option<&str>, client: &BTreeSet<i32>) -> Vec<i32>;
 }
 
 /// `args` as the `&OsStr`s [`EngineCli::command`] takes.
@@ -214,7 +208,7 @@ fn instance_pids(
     };
     let cid = std::fs::read_to_string(cidfile).ok();
     let cid = cid.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let roots = cli.persistent_roots(proc_root, name, cid, &client_tree);
+    let roots = cli.persistent_roots(name, cid, &client_tree);
     let persistent: BTreeSet<i32> = fp::descendants(proc_root, &roots)
         .difference(&client_tree)
         .copied()
@@ -399,7 +393,6 @@ mod tests {
         }
         fn persistent_roots(
             &self,
-            _proc_root: &Path,
             _name: &str,
             _cid: Option<&str>,
             _client: &BTreeSet<i32>,
