@@ -34,9 +34,23 @@ else
 fi
 mkdir -p "$cache"
 
-# The newest vmlinuz already unpacked in the cache, if any.
+# The virtio modules a guest needs for a virtio-blk disk (fileio in the VM):
+# Debian's cloud kernel builds virtio, its transports and virtio-blk as
+# modules (CONFIG_VIRTIO_BLK=m); virtio-mmio serves microvm, virtio-pci q35.
+# Load order, dependencies first (modinfo's depends=); src/vm/disk.rs keeps
+# the same list.
+VIRTIO_MODULES="virtio/virtio_ring virtio/virtio virtio/virtio_mmio virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk"
+
+# The newest vmlinuz already unpacked in the cache with its virtio modules,
+# if any (a cache from before the modules were kept is fetched again).
 cached_kernel() {
-    ls -1 "$cache"/root/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1
+    k=$(ls -1 "$cache"/root/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$k" ] || return 0
+    rel=${k##*/vmlinuz-}
+    for m in $VIRTIO_MODULES; do
+        [ -r "$cache/root/lib/modules/$rel/kernel/drivers/$m.ko" ] || return 0
+    done
+    echo "$k"
 }
 
 if [ "$force" -eq 0 ]; then
@@ -88,9 +102,23 @@ if [ -z "$k" ]; then
     echo "fetch-kernel.sh: $deb holds no /boot/vmlinuz-*" >&2
     exit 1
 fi
-# Only the kernel is needed (the initramfs is isobench's own; the cloud kernel
-# has virtio, serial and devtmpfs built in). Drop the modules to save space.
+# Only the kernel and the virtio-blk modules are needed (the initramfs is
+# isobench's own; the cloud kernel has serial and devtmpfs built in, virtio
+# as modules). Drop the other modules to save space.
+rel=${k##*/vmlinuz-}
+mods="$work/root/lib/modules/$rel/kernel/drivers"
+keep="$work/keep"
+for m in $VIRTIO_MODULES; do
+    if [ ! -r "$mods/$m.ko" ]; then
+        echo "fetch-kernel.sh: $deb holds no $m.ko (an uncompressed module is needed)" >&2
+        exit 1
+    fi
+    mkdir -p "$keep/${m%/*}"
+    cp "$mods/$m.ko" "$keep/$m.ko"
+done
 rm -rf "$work/root/lib" "$work/root/usr"
+mkdir -p "$work/root/lib/modules/$rel/kernel"
+mv "$keep" "$work/root/lib/modules/$rel/kernel/drivers"
 rm -rf "$cache/root"
 mv "$work/root" "$cache/root"
 cached_kernel

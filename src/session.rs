@@ -225,6 +225,9 @@ impl Session {
                 ),
                 None => None,
             },
+            fileio: plan
+                .workloads
+                .contains(&isobench_workloads::Workload::Fileio),
         };
         if let Some(n) = crate::env::rootless::notice_for(&plan.envs) {
             eprintln!("{n}");

@@ -91,6 +91,7 @@ fn startup_under(runtime: &str) {
         threads: 1,
         data_dir: None,
         command_root: None,
+        fileio: false,
     })
     .unwrap();
     // The footprint is read while the workload holds at READY: a hold of
@@ -187,6 +188,7 @@ fn idle_instances_under(runtime: &str) {
         threads: 1,
         data_dir: None,
         command_root: None,
+        fileio: false,
     })
     .unwrap();
     let spec = WorkloadSpec {

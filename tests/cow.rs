@@ -134,6 +134,7 @@ fn copy_up_writes_the_upper_layer_and_leaves_the_image_alone() {
         threads: 1,
         data_dir: Some(data.clone()),
         command_root: None,
+        fileio: false,
     };
     let copyup = spec(&["copyup", "--sizes", "4KiB,1MiB"]);
     let fsmeta = spec(&["fsmeta", "--files", "200"]);
@@ -208,6 +209,7 @@ fn overlay_mounts_up_to_the_kernel_limit_natively() {
         threads: 1,
         data_dir: None,
         command_root: None,
+        fileio: false,
     })
     .unwrap();
     let max = cow::OVL_MAX_STACK.to_string();

@@ -198,6 +198,7 @@ fn a_failed_docker_isorun_run_restores_daemon_json() {
             threads: 1,
             data_dir: None,
             command_root: None,
+            fileio: false,
         })
         .unwrap();
         assert!(daemon_runtimes().contains(&ISORUN_RUNTIME.to_string()));

@@ -69,6 +69,7 @@ fn startup_through_podman(runtime: &str) {
         threads: 1,
         data_dir: None,
         command_root: None,
+        fileio: false,
     })
     .unwrap();
     let label = format!(

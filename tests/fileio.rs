@@ -264,6 +264,7 @@ fn every_place_natively_and_in_containers() {
         threads: 1,
         data_dir: None,
         command_root: None,
+        fileio: true,
     };
     let args = [
         "fileio",

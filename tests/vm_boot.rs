@@ -136,6 +136,7 @@ fn workload_binary_boots_as_init_through_vm_env() {
         threads: 1,
         data_dir: None,
         command_root: None,
+        fileio: false,
     };
     let mut env = VmEnv::new(tcg_opts()).unwrap();
     let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
@@ -179,6 +180,82 @@ fn workload_binary_boots_as_init_through_vm_env() {
 
     env.cleanup().unwrap();
     assert!(!initrd.exists(), "cleanup removes the initramfs");
+}
+
+/// fileio in a guest: the initramfs carries the virtio-blk modules, each
+/// repetition gets a fresh ext4 image as `/dev/vda`, the guest's PID 1 mounts
+/// it and the workload measures its `disk` place there; the image is gone
+/// when the run ends.
+#[test]
+fn fileio_measures_the_guest_s_virtio_blk_disk() {
+    let Some(k) = kernel() else { return };
+    if let Err(why) = isobench::env::vm::disk::find_modules(&k) {
+        isobench_testkit::missing(why);
+        return;
+    }
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/x86_64-unknown-linux-gnu/release/isobench-workload");
+    assert!(
+        bin.is_file(),
+        "{} is missing: scripts/build-workload.sh",
+        bin.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = EnvContext {
+        workload_bin: bin,
+        scratch: tmp.path().join("scratch"),
+        threads: 1,
+        data_dir: None,
+        command_root: None,
+        fileio: true,
+    };
+    let mut env = VmEnv::new(tcg_opts()).unwrap();
+    let _one = BOOTS.lock().unwrap_or_else(|e| e.into_inner());
+    env.prepare(&ctx).unwrap();
+    assert_eq!(env.cannot_run(Workload::Fileio), None);
+    let args = [
+        "fileio",
+        "--file-size",
+        "8MiB",
+        "--block",
+        "1MiB",
+        "--rand-ops",
+        "50",
+    ];
+    let spec = WorkloadSpec {
+        workload: Workload::Fileio,
+        args: args.iter().map(|s| s.to_string()).collect(),
+    };
+    let out = env.run(&spec, GENEROUS).unwrap();
+    let initrd = ctx.scratch.join("vm-initramfs.cpio");
+    assert_no_qemu_left(&initrd);
+    assert!(out.result.valid, "{:?}", out.result);
+    assert!(
+        out.result.info["guest_disk"].starts_with("/dev/vda (ext4)"),
+        "{:?}",
+        out.result.info
+    );
+    assert!(
+        out.result.info["vm_disk"].contains("cache=none"),
+        "{:?}",
+        out.result.info
+    );
+    for m in [
+        "seq_write_mbs_disk",
+        "seq_read_mbs_disk",
+        "rand_read_iops_disk",
+        "rand_write_iops_disk",
+    ] {
+        let v = out.result.metrics.get(m).copied().unwrap_or(0.0);
+        assert!(v > 0.0, "{m} = {v}: {:?}", out.result.metrics);
+    }
+    assert!(
+        !ctx.scratch
+            .join(isobench::env::vm::disk::DISK_IMAGE_NAME)
+            .exists(),
+        "the disk image outlived its run"
+    );
+    env.cleanup().unwrap();
 }
 
 /// With two vCPUs under TCG the kernel would mark the TSC unstable and fall
@@ -277,6 +354,7 @@ fn missing_kernel_is_a_clear_error() {
         threads: 1,
         data_dir: None,
         command_root: None,
+        fileio: false,
     };
     let opts = VmOptions {
         kernel: Some(tmp.path().join("no-such-vmlinuz")),
@@ -308,6 +386,7 @@ fn forced_kvm_on_kvm_pvm_is_a_clear_error() {
         threads: 1,
         data_dir: None,
         command_root: None,
+        fileio: false,
     };
     let opts = VmOptions {
         accel: AccelRequest::Kvm,
@@ -368,6 +447,7 @@ fn vm_cpu_model_decides_the_dgemm_path_under_tcg() {
             threads: 1,
             data_dir: None,
             command_root: None,
+            fileio: false,
         };
         let mut env = VmEnv::new(VmOptions {
             cpu_model: Some(model.into()),

@@ -152,9 +152,9 @@ impl Analysis {
 /// Workloads whose records come from multi-instance experiments (density,
 /// noisy neighbours) and are analysed by their own modules.
 pub const EXPERIMENT_WORKLOADS: [&str; 3] = [
-    crate::density::WORKLOAD,
-    crate::neighbours::WORKLOAD,
-    crate::permissions::WORKLOAD,
+    crate::schema::DENSITY_WORKLOAD,
+    crate::schema::NEIGHBOUR_WORKLOAD,
+    crate::schema::PERMISSIONS_WORKLOAD,
 ];
 
 /// Options of the statistics (the defaults are what reports use).
@@ -528,13 +528,13 @@ mod tests {
     fn experiment_records_are_not_single_instance_figures() {
         let mut run = testdata::fixture_run(3, 1.0);
         let mut r = run.records[0].clone();
-        r.workload = crate::neighbours::WORKLOAD.into();
+        r.workload = crate::schema::NEIGHBOUR_WORKLOAD.into();
         run.records.push(r);
         let a = analyse(&run.records, StatsOptions::default());
         assert!(a
             .figures
             .iter()
-            .all(|f| f.workload != crate::neighbours::WORKLOAD));
+            .all(|f| f.workload != crate::schema::NEIGHBOUR_WORKLOAD));
         assert!(!a.figures.is_empty());
     }
 

@@ -67,7 +67,6 @@
 //! what differs so the caller can refuse.
 
 use crate::analysis::{self, analyse, Analysis, Figure, StatsOptions};
-use crate::export::num;
 use crate::load::Run;
 use crate::metric::Direction;
 use crate::plot::draw::{self, ChangesPlot, LabelledValue};
@@ -75,6 +74,7 @@ use crate::plot::{Image, PlotError};
 use crate::schema::{HostInfo, RunInfo};
 use crate::shift::{self, NoiseChange, RunNoise, Unit};
 use crate::stats::{self, Estimate};
+use crate::text::num;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -515,7 +515,7 @@ pub fn digest_differences(
     d
 }
 
-fn fig<'a>(a: &'a Analysis, k: &(String, String, String)) -> Option<&'a Figure> {
+fn fig<'a>(a: &'a Analysis, k: &Key) -> Option<&'a Figure> {
     a.figure(&k.0, &k.1, &k.2)
 }
 
@@ -536,24 +536,6 @@ pub fn compare_runs(base: &Run, new: &Run, gate: &GateOptions, opts: StatsOption
         &base.info.run_id,
         &new.info.run_id,
         gate,
-    )
-}
-
-/// Compare two analysed runs with the default gate settings.
-pub fn compare_analyses(
-    base: &Analysis,
-    new: &Analysis,
-    base_run: &str,
-    new_run: &str,
-    threshold_pct: f64,
-    _opts: StatsOptions,
-) -> Comparison {
-    compare_analyses_with(
-        base,
-        new,
-        base_run,
-        new_run,
-        &GateOptions::new(threshold_pct),
     )
 }
 
@@ -630,9 +612,79 @@ pub fn compare_sets(
     new: &[(&str, &Analysis)],
     gate: &GateOptions,
 ) -> Comparison {
-    let keep = |f: &Figure| gate.filter.keeps(&f.env_id, &f.workload, &f.metric);
-    // Quantities of the baseline, in analysis order of their first run.
-    let mut keys: Vec<(String, String, String)> = Vec::new();
+    let (keys, only_new) = quantities(base, new, &gate.filter);
+    let mut param_mismatches = Vec::new();
+    for (_, b) in base.iter().take(1) {
+        for (_, n) in new {
+            for d in param_differences(b, n, &gate.filter) {
+                if !param_mismatches.contains(&d) {
+                    param_mismatches.push(d);
+                }
+            }
+        }
+    }
+    let all: Vec<&Analysis> = base.iter().chain(new).map(|(_, a)| *a).collect();
+    let groups = alias_groups(&keys, &all);
+    let sides = Sides {
+        base,
+        new,
+        expected_base: base.iter().map(|(_, a)| expected_values(a)).collect(),
+        expected_new: new.iter().map(|(_, a)| expected_values(a)).collect(),
+        gate,
+        delta: -(1.0 - gate.threshold_pct.min(99.999) / 100.0).ln(),
+    };
+    let mut failures = Vec::new();
+    let mut undecided = Vec::new();
+    let mut changes = Vec::new();
+    for members in groups.values() {
+        match sides.quantity(&keys, members) {
+            Outcome::Undecided(f) => undecided.push(f),
+            Outcome::Failed(f) => failures.extend(f),
+            Outcome::Change(c) => changes.push(*c),
+        }
+    }
+    // Keep the analysis order (workload, metric, environment) of the first
+    // baseline run.
+    let order = |c: &Change| {
+        base.first().and_then(|(_, a)| {
+            a.figures.iter().position(|f| {
+                f.env_id == c.env_id && f.workload == c.workload && f.metric == c.metric
+            })
+        })
+    };
+    changes.sort_by_key(|c| order(c));
+    decide(&mut changes, gate);
+    let base_ids: Vec<&str> = base.iter().map(|(id, _)| *id).collect();
+    let new_ids: Vec<&str> = new.iter().map(|(id, _)| *id).collect();
+    Comparison {
+        base_run: runs_label(&base_ids),
+        new_run: runs_label(&new_ids),
+        base_runs: base_ids.iter().map(|s| s.to_string()).collect(),
+        new_runs: new_ids.iter().map(|s| s.to_string()).collect(),
+        threshold_pct: gate.threshold_pct,
+        alpha: gate.alpha,
+        power: gate.power,
+        fail_on_possible: gate.fail_on_possible,
+        changes,
+        failures,
+        undecided,
+        only_new,
+        param_mismatches,
+    }
+}
+
+/// An (environment, workload, metric) quantity.
+type Key = (String, String, String);
+
+/// The quantities the filter keeps: those of the baseline, in analysis
+/// order of their first run, and the names of those only the new runs have.
+fn quantities(
+    base: &[(&str, &Analysis)],
+    new: &[(&str, &Analysis)],
+    filter: &Filter,
+) -> (Vec<Key>, Vec<String>) {
+    let keep = |f: &Figure| filter.keeps(&f.env_id, &f.workload, &f.metric);
+    let mut keys: Vec<Key> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (_, a) in base {
         for f in a.figures.iter().filter(|f| keep(f)) {
@@ -651,19 +703,12 @@ pub fn compare_sets(
             }
         }
     }
-    let mut param_mismatches = Vec::new();
-    for (_, b) in base.iter().take(1) {
-        for (_, n) in new {
-            for d in param_differences(b, n, &gate.filter) {
-                if !param_mismatches.contains(&d) {
-                    param_mismatches.push(d);
-                }
-            }
-        }
-    }
-    let all: Vec<&Analysis> = base.iter().chain(new).map(|(_, a)| *a).collect();
+    (keys, only_new)
+}
 
-    // Aliases: same (env, workload), identical values and reps in every run.
+/// Aliases: same (env, workload), identical values and reps in every run.
+/// Each group of `keys` indices is keyed by its first member.
+fn alias_groups(keys: &[Key], all: &[&Analysis]) -> BTreeMap<usize, Vec<usize>> {
     let same = |x: Option<&Figure>, y: Option<&Figure>| match (x, y) {
         (None, None) => true,
         (Some(x), Some(y)) => x.samples == y.samples && x.reps == y.reps,
@@ -687,14 +732,31 @@ pub fn compare_sets(
     for (i, &c) in canonical.iter().enumerate() {
         groups.entry(c).or_default().push(i);
     }
+    groups
+}
 
-    let delta = -(1.0 - gate.threshold_pct.min(99.999) / 100.0).ln();
-    let expected_base: Vec<_> = base.iter().map(|(_, a)| expected_values(a)).collect();
-    let expected_new: Vec<_> = new.iter().map(|(_, a)| expected_values(a)).collect();
-    let mut failures = Vec::new();
-    let mut undecided = Vec::new();
-    let mut changes = Vec::new();
-    for members in groups.values() {
+/// The runs of both sides with what the gate needs to test one quantity.
+struct Sides<'a> {
+    base: &'a [(&'a str, &'a Analysis)],
+    new: &'a [(&'a str, &'a Analysis)],
+    expected_base: Vec<HashMap<(&'a str, &'a str), usize>>,
+    expected_new: Vec<HashMap<(&'a str, &'a str), usize>>,
+    gate: &'a GateOptions,
+    /// The threshold as a change of logs.
+    delta: f64,
+}
+
+/// What the gate made of one quantity.
+enum Outcome {
+    Undecided(Finding),
+    /// Broken in a new run (one finding per such run).
+    Failed(Vec<Finding>),
+    Change(Box<Change>),
+}
+
+impl Sides<'_> {
+    /// Test one group of aliases, under its most specific name.
+    fn quantity(&self, keys: &[Key], members: &[usize]) -> Outcome {
         let name_of = |i: usize| keys[i].2.as_str();
         let best = members
             .iter()
@@ -717,57 +779,69 @@ pub fn compare_sets(
         let mut base_vals = Vec::new();
         let mut base_lost = false;
         let mut proto: Option<&Figure> = None;
-        for (i, (_, a)) in base.iter().enumerate() {
+        for (i, (_, a)) in self.base.iter().enumerate() {
             if let Some(f) = valid(fig(a, k)) {
-                let exp = expected_base[i].get(&(k.0.as_str(), k.1.as_str())).copied();
+                let exp = self.expected_base[i]
+                    .get(&(k.0.as_str(), k.1.as_str()))
+                    .copied();
                 base_lost |= exp.is_some_and(|e| e > f.samples.len());
                 base_vals.push(f.samples.clone());
                 proto.get_or_insert(f);
             }
         }
         let Some(proto) = proto else {
-            undecided.push(Finding {
+            return Outcome::Undecided(Finding {
                 name,
                 reason: "no valid baseline (missing, or a value ≤ 0)".into(),
             });
-            continue;
         };
         let mut new_vals = Vec::new();
-        let mut failed = false;
-        for (i, (id, a)) in new.iter().enumerate() {
-            let exp = expected_new[i]
+        let mut failures = Vec::new();
+        for (i, (id, a)) in self.new.iter().enumerate() {
+            let exp = self.expected_new[i]
                 .get(&(k.0.as_str(), k.1.as_str()))
                 .copied()
                 .unwrap_or(0);
             match broken(fig(a, k), exp, base_lost) {
-                Some(reason) => {
-                    failed = true;
-                    failures.push(Finding {
-                        name: if new.len() > 1 {
-                            format!("{name} ({id})")
-                        } else {
-                            name.clone()
-                        },
-                        reason,
-                    });
-                }
+                Some(reason) => failures.push(Finding {
+                    name: if self.new.len() > 1 {
+                        format!("{name} ({id})")
+                    } else {
+                        name.clone()
+                    },
+                    reason,
+                }),
                 None => new_vals.push(fig(a, k).expect("not broken").samples.clone()),
             }
         }
-        if failed {
-            continue;
+        if !failures.is_empty() {
+            return Outcome::Failed(failures);
         }
         let Some(level) = shift::level(
             &base_vals,
             &new_vals,
-            gate.history_noise.get(&name).copied(),
+            self.gate.history_noise.get(&name).copied(),
         ) else {
-            undecided.push(Finding {
+            return Outcome::Undecided(Finding {
                 name,
                 reason: "fewer than 2 values a side and no run-to-run spread from a history".into(),
             });
-            continue;
         };
+        let mut c = self.change(k, proto, level, &base_vals, &new_vals);
+        c.aliases = aliases;
+        Outcome::Change(Box::new(c))
+    }
+
+    /// The change of quantity `k` (`proto` its first baseline figure),
+    /// before the multiple-testing adjustment and the verdict ([`decide`]).
+    fn change(
+        &self,
+        k: &Key,
+        proto: &Figure,
+        level: shift::Level,
+        base_vals: &[Vec<f64>],
+        new_vals: &[Vec<f64>],
+    ) -> Change {
         let sign = match proto.direction {
             Direction::HigherIsBetter => 1.0,
             Direction::LowerIsBetter => -1.0,
@@ -787,16 +861,16 @@ pub fn compare_sets(
         let mean_of = |runs: &[Vec<f64>]| {
             (runs.iter().map(|r| shift::run_mean(r)).sum::<f64>() / runs.len() as f64).exp()
         };
-        let detectable = perf.detectable(delta, stats::CONFIDENCE, gate.power);
-        changes.push(Change {
+        let detectable = perf.detectable(self.delta, stats::CONFIDENCE, self.gate.power);
+        Change {
             env_id: k.0.clone(),
             workload: k.1.clone(),
             metric: k.2.clone(),
-            aliases,
+            aliases: Vec::new(),
             unit: proto.unit.clone(),
             direction: proto.direction,
-            base_geomean: mean_of(&base_vals),
-            new_geomean: mean_of(&new_vals),
+            base_geomean: mean_of(base_vals),
+            new_geomean: mean_of(new_vals),
             base_n: base_vals.iter().map(Vec::len).sum(),
             new_n: new_vals.iter().map(Vec::len).sum(),
             base_runs: base_vals.len(),
@@ -811,26 +885,20 @@ pub fn compare_sets(
             p_adjusted: 1.0,
             significant: false,
             verdict: Verdict::Inconclusive,
-            rules_out_regression: plo > -delta,
+            rules_out_regression: plo > -self.delta,
             basis: level.unit,
             log_sd: level.sd,
             detectable_pct: (1.0 - (-detectable).exp()) * 100.0,
-            noise: shift::noise_change(&base_vals, &new_vals),
+            noise: shift::noise_change(base_vals, new_vals),
             noise_p_adjusted: 1.0,
             noise_rise: false,
-        });
+        }
     }
-    // Keep the analysis order (workload, metric, environment) of the first
-    // baseline run.
-    let order = |c: &Change| {
-        base.first().and_then(|(_, a)| {
-            a.figures.iter().position(|f| {
-                f.env_id == c.env_id && f.workload == c.workload && f.metric == c.metric
-            })
-        })
-    };
-    changes.sort_by_key(|c| order(c));
+}
 
+/// Adjust the p-values of all changes together (Holm) and give each its
+/// verdict and whether its noise rose.
+fn decide(changes: &mut [Change], gate: &GateOptions) {
     let adjusted = stats::holm(&changes.iter().map(|c| c.p_value).collect::<Vec<_>>());
     let noise_adjusted = stats::holm(
         &changes
@@ -857,23 +925,6 @@ pub fn compare_sets(
         };
         c.noise_p_adjusted = np;
         c.noise_rise = np < gate.alpha && c.noise.is_some_and(|n| n.ratio > 1.0);
-    }
-    let base_ids: Vec<&str> = base.iter().map(|(id, _)| *id).collect();
-    let new_ids: Vec<&str> = new.iter().map(|(id, _)| *id).collect();
-    Comparison {
-        base_run: runs_label(&base_ids),
-        new_run: runs_label(&new_ids),
-        base_runs: base_ids.iter().map(|s| s.to_string()).collect(),
-        new_runs: new_ids.iter().map(|s| s.to_string()).collect(),
-        threshold_pct: gate.threshold_pct,
-        alpha: gate.alpha,
-        power: gate.power,
-        fail_on_possible: gate.fail_on_possible,
-        changes,
-        failures,
-        undecided,
-        only_new,
-        param_mismatches,
     }
 }
 

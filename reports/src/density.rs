@@ -28,7 +28,7 @@ use crate::schema::ResultRecord;
 use crate::stats::{self, Estimate};
 
 /// Workload name of the experiment's records.
-pub const WORKLOAD: &str = "density";
+pub const WORKLOAD: &str = crate::schema::DENSITY_WORKLOAD;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DensityPoint {
@@ -116,10 +116,10 @@ impl DensitySummary {
                 (e.hi < lo || e.lo > hi).then(|| {
                     format!(
                         "its interval [{}, {}] MiB misses [{}, {}] MiB, 0.5× to 2× + 1 MiB of the PSS measured directly",
-                        crate::export::num(e.lo),
-                        crate::export::num(e.hi),
-                        crate::export::num(lo),
-                        crate::export::num(hi)
+                        crate::text::num(e.lo),
+                        crate::text::num(e.hi),
+                        crate::text::num(lo),
+                        crate::text::num(hi)
                     )
                 })
             }
@@ -148,12 +148,12 @@ impl DensitySummary {
             Ok(d) => {
                 let t = format!(
                     "b {} [{}, {}] MiB per instance, drift c {} [{}, {}] MiB/s, R² {:.2}, {} readings ({} of the teardown)",
-                    crate::export::num(d.b.point),
-                    crate::export::num(d.b.lo),
-                    crate::export::num(d.b.hi),
-                    crate::export::num(d.c.point),
-                    crate::export::num(d.c.lo),
-                    crate::export::num(d.c.hi),
+                    crate::text::num(d.b.point),
+                    crate::text::num(d.b.lo),
+                    crate::text::num(d.b.hi),
+                    crate::text::num(d.c.point),
+                    crate::text::num(d.c.lo),
+                    crate::text::num(d.c.hi),
                     d.r2,
                     d.n,
                     d.n_stop
@@ -198,9 +198,9 @@ impl DensitySummary {
                 };
                 format!(
                     "{} [{}, {}] MiB (R² {:.2}, {} points, instances {}–{}){flag}",
-                    crate::export::num(e.point),
-                    crate::export::num(e.lo),
-                    crate::export::num(e.hi),
+                    crate::text::num(e.point),
+                    crate::text::num(e.lo),
+                    crate::text::num(e.hi),
                     f.r2,
                     f.n,
                     f.x_range.0,

@@ -7,10 +7,10 @@
 //! few experiment records (density, neighbours), not the records.
 
 use crate::analysis::{Analyser, Analysis};
-use crate::export::csv::TidyCsv;
+use crate::facts::{Facts, FactsBuilder};
 use crate::load::{read_run, LoadError, Run};
-use crate::report::{Facts, FactsBuilder};
 use crate::schema::{ResultRecord, RunInfo};
+use crate::tidy::TidyCsv;
 use std::path::{Path, PathBuf};
 
 /// One run, digested.
@@ -29,7 +29,7 @@ pub struct Digest {
     /// Records read.
     pub lines: usize,
     /// The tidy `results.csv`: every repetition and metric (see
-    /// [`crate::export::csv::TidyCsv`]); text, not records, is kept.
+    /// [`TidyCsv`]); text, not records, is kept.
     pub tidy_csv: String,
 }
 

@@ -400,7 +400,77 @@ pub fn stream_results_while(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdata;
+    use crate::schema::{EnvInfo, HostInfo, Timings, ToolInfo};
+    use std::collections::BTreeMap;
+
+    const RUN_ID: &str = "20261127T181500Z-load";
+
+    /// A `run.json` of a native and a container column. (The realistic run
+    /// of every workload is `testdata`'s, whose round trip through
+    /// [`load_run`] is tested there.)
+    fn info() -> RunInfo {
+        RunInfo {
+            schema: SCHEMA_VERSION,
+            run_id: RUN_ID.into(),
+            started_at: "2026-11-27T18:15:00Z".into(),
+            finished_at: None,
+            host: HostInfo::default(),
+            tool: ToolInfo::default(),
+            config: serde_json::json!({"reps": 3}),
+            environments: ["native", "container"]
+                .map(|e| EnvInfo {
+                    env: e.into(),
+                    env_id: e.into(),
+                    detail: BTreeMap::new(),
+                })
+                .to_vec(),
+            warnings: vec![],
+        }
+    }
+
+    /// A valid cpu record of environment `env` (also its class).
+    fn record(env: &str, rep: u32) -> ResultRecord {
+        ResultRecord {
+            schema: SCHEMA_VERSION,
+            run_id: RUN_ID.into(),
+            env: env.into(),
+            env_id: env.into(),
+            env_detail: BTreeMap::new(),
+            workload: "cpu".into(),
+            params: BTreeMap::from([("threads".to_string(), serde_json::json!(1))]),
+            rep,
+            valid: true,
+            metrics: BTreeMap::from([("primes_per_s".to_string(), 52020.0 + rep as f64)]),
+            units: BTreeMap::from([("primes_per_s".to_string(), "primes/s".to_string())]),
+            directions: Default::default(),
+            aliases: Default::default(),
+            info: BTreeMap::new(),
+            timings: Timings {
+                started_unix_ms: 1_795_803_300_000 + rep as u64 * 60_000,
+                wall_ms: 900.0,
+                first_instruction_ms: None,
+            },
+            error: None,
+        }
+    }
+
+    /// Records of both columns, `reps` repetitions each.
+    fn records(reps: u32) -> Vec<ResultRecord> {
+        (0..reps)
+            .flat_map(|rep| [record("native", rep), record("container", rep)])
+            .collect()
+    }
+
+    /// Write `run.json` and `results.jsonl` of [`info`] and `records`.
+    fn write_dir(dir: &Path, records: &[ResultRecord]) {
+        let info = serde_json::to_string_pretty(&info()).unwrap();
+        std::fs::write(dir.join(RUN_FILE), info).unwrap();
+        let lines: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        std::fs::write(dir.join(RESULTS_FILE), lines).unwrap();
+    }
 
     #[test]
     fn missing_and_empty_directories_are_errors_naming_the_path() {
@@ -417,8 +487,7 @@ mod tests {
     #[test]
     fn truncated_last_line_is_a_warning() {
         let tmp = tempfile::tempdir().unwrap();
-        let run = testdata::fixture_run(3, 1.0);
-        testdata::write_run_dir(tmp.path(), &run);
+        write_dir(tmp.path(), &records(3));
         let p = tmp.path().join(RESULTS_FILE);
         let mut text = std::fs::read_to_string(&p).unwrap();
         let n_lines = text.lines().count();
@@ -438,8 +507,7 @@ mod tests {
 
     #[test]
     fn a_last_line_cut_inside_a_literal_is_truncated_too() {
-        let run = testdata::fixture_run(1, 1.0);
-        let line = serde_json::to_string(&run.records[0]).unwrap();
+        let line = serde_json::to_string(&record("native", 0)).unwrap();
         let cut = line.find("true").unwrap() + 2;
         let text = format!("{line}\n{}", &line[..cut]);
         let (records, warnings) = parse_results(&text, Path::new("r.jsonl")).unwrap();
@@ -452,13 +520,7 @@ mod tests {
 
     #[test]
     fn a_sandbox_column_is_its_own_class() {
-        let run = testdata::fixture_run(1, 1.0);
-        let mut rec = run
-            .records
-            .iter()
-            .find(|r| r.env == "container")
-            .unwrap()
-            .clone();
+        let mut rec = record("container", 0);
         let plain = serde_json::to_string(&rec).unwrap();
         rec.env_detail
             .insert("class".into(), "sandbox: user-space kernel (runsc)".into());
@@ -478,8 +540,7 @@ mod tests {
 
     #[test]
     fn unknown_schema_is_refused() {
-        let run = testdata::fixture_run(2, 1.0);
-        let mut rec = serde_json::to_value(&run.records[0]).unwrap();
+        let mut rec = serde_json::to_value(record("native", 0)).unwrap();
         rec["schema"] = 99.into();
         let text = format!("{}\n", rec);
         let e = parse_results(&text, Path::new("x/results.jsonl")).unwrap_err();
@@ -487,22 +548,12 @@ mod tests {
         assert!(msg.contains("x/results.jsonl:1"), "{msg}");
         assert!(msg.contains("schema version 99"), "{msg}");
 
-        let mut info = serde_json::to_value(&run.info).unwrap();
+        let mut info = serde_json::to_value(info()).unwrap();
         info["schema"] = 2.into();
         let e = parse_run_info(&info.to_string(), Path::new("x/run.json")).unwrap_err();
         assert!(
             e.to_string().contains("x/run.json: schema version 2"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn a_fixture_round_trips() {
-        let tmp = tempfile::tempdir().unwrap();
-        let run = testdata::fixture_run(3, 1.0);
-        testdata::write_run_dir(tmp.path(), &run);
-        let loaded = load_run(tmp.path()).unwrap();
-        assert_eq!(loaded.records, run.records);
-        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     }
 }

@@ -21,11 +21,11 @@
 use crate::claims::{self, merge, short, ClaimResult};
 use crate::digest::Digest;
 use crate::export::html::{esc, svg_body, STYLE};
-use crate::export::num;
 use crate::output::OutputFile;
 use crate::plot::draw::{self, BarsPlot};
 use crate::plot::series::{Bar, BarChart};
 use crate::plot::PlotError;
+use crate::text::{num, ratio_digits, times};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -138,9 +138,9 @@ fn cell(d: &Digest, w: &str, m: &str, e: &str) -> (String, String) {
     let rel = match f.vs_native {
         Some(r) => format!(
             "{} [{}, {}]",
-            draw::times(r.speed.point),
-            draw::ratio_digits(r.speed.lo),
-            draw::ratio_digits(r.speed.hi)
+            times(r.speed.point),
+            ratio_digits(r.speed.lo),
+            ratio_digits(r.speed.hi)
         ),
         None if e == crate::analysis::BASELINE => "1".into(),
         None => f.incomparable.clone().unwrap_or_else(|| "–".into()),
@@ -250,7 +250,7 @@ fn claims_section(
         for col in cols {
             match col.claims.get(k).filter(|x| x.id == c.id) {
                 Some(x) => {
-                    let line = crate::report::claim_line(x);
+                    let line = claims::claim_line(x);
                     let _ = write!(
                         md_row,
                         " **{}**: {} |",
@@ -276,8 +276,19 @@ fn claims_section(
     }
     let _ = writeln!(md);
     html.push_str("</table>");
+    column_runs(ds, cols, labels, md, html);
+    claims_by_part(cols, labels, md, html);
+    not_measured(cols, labels, md, html);
+}
 
-    // Which runs each column holds.
+/// Which runs each column holds.
+fn column_runs(
+    ds: &[Digest],
+    cols: &[merge::Column],
+    labels: &[String],
+    md: &mut String,
+    html: &mut String,
+) {
     html.push_str("<ul class=\"note\">");
     for (col, l) in cols.iter().zip(labels) {
         let runs: Vec<String> = col
@@ -298,8 +309,13 @@ fn claims_section(
     }
     let _ = writeln!(md);
     html.push_str("</ul>");
+}
 
-    // Every part, side by side.
+/// Every part, side by side.
+fn claims_by_part(cols: &[merge::Column], labels: &[String], md: &mut String, html: &mut String) {
+    let Some(first) = cols.first() else {
+        return;
+    };
     md.push_str("### Claims by part\n\n");
     html.push_str("<h3 id=\"claims-parts\">Claims by part</h3>");
     let columns: Vec<&str> = ["claim", "part"]
@@ -356,8 +372,10 @@ fn claims_section(
     }
     let _ = writeln!(md);
     html.push_str("</table>");
+}
 
-    // What each column lacks, once, with the command that measures it.
+/// What each column lacks, once, with the command that measures it.
+fn not_measured(cols: &[merge::Column], labels: &[String], md: &mut String, html: &mut String) {
     let lacking: Vec<(String, Vec<claims::Unmeasured>)> = cols
         .iter()
         .zip(labels)
@@ -514,24 +532,7 @@ pub fn render_multi_with(ds: &[Digest], preface: &Preface) -> Result<Vec<OutputF
     let hosts: BTreeSet<&str> = ds.iter().map(|d| d.info.host.hostname.as_str()).collect();
     let mut workloads: Vec<String> = keys(ds).into_iter().map(|k| k.0).collect();
     workloads.dedup();
-    let mut plots = Vec::new();
-    for w in &workloads {
-        let Some((chart, units)) = host_chart(ds, &labels, w) else {
-            continue;
-        };
-        let p = BarsPlot {
-            chart: &chart,
-            title: format!("{w}: speed relative to native per host (higher is better)"),
-            units,
-            subtitle: format!(
-                "{} runs on {} host(s); each bar is a run's own speed vs native on its host, 95% interval",
-                ds.len(),
-                hosts.len()
-            ),
-            colors: (0..chart.envs.len()).map(draw::env_color).collect(),
-        };
-        plots.push((format!("hosts-{w}"), p.title.clone(), draw::render(&p)?));
-    }
+    let plots = host_plots(ds, &labels, &workloads, hosts.len())?;
 
     let mut md = String::new();
     let mut html = String::new();
@@ -572,85 +573,15 @@ pub fn render_multi_with(ds: &[Digest], preface: &Preface) -> Result<Vec<OutputF
             );
         }
     }
-
-    // Figures, per workload.
     let all = keys(ds);
     for w in &workloads {
-        let _ = writeln!(md, "## {w}\n");
-        let _ = write!(html, "<h2>{}</h2>", esc(w));
-        if let Some((_, t, img)) = plots.iter().find(|(s, _, _)| *s == format!("hosts-{w}")) {
-            let _ = writeln!(md, "![{t}](plots/hosts-{w}.svg)\n");
-            let _ = write!(html, "<figure>{}</figure>", svg_body(&img.svg));
-        }
-        let columns: Vec<&str> = ["metric", "environment"]
-            .into_iter()
-            .chain(labels.iter().map(String::as_str))
-            .collect();
-        table_head(&mut md, &mut html, &columns);
-        for (_, m, e) in all.iter().filter(|k| k.0 == *w) {
-            let unit = ds
-                .iter()
-                .find_map(|d| d.analysis.figure(e, w, m).map(|f| f.unit.clone()))
-                .unwrap_or_default();
-            let cells: Vec<(String, String)> = ds.iter().map(|d| cell(d, w, m, e)).collect();
-            let _ = writeln!(
-                md,
-                "| {m} ({unit}) | {e} |{}",
-                cells
-                    .iter()
-                    .map(|(a, r)| format!(" {a}; speed {r} |"))
-                    .collect::<String>()
-            );
-            let _ = write!(
-                html,
-                "<tr><td>{} ({})</td><td>{}</td>{}</tr>",
-                esc(m),
-                esc(&unit),
-                esc(e),
-                cells
-                    .iter()
-                    .map(|(a, r)| format!(
-                        "<td class=\"h\">{}<br><span class=\"note\">speed {}</span></td>",
-                        esc(a),
-                        esc(r)
-                    ))
-                    .collect::<String>()
-            );
-            for d in ds {
-                let Some(f) = d.analysis.figure(e, w, m) else {
-                    continue;
-                };
-                let s = &f.summary;
-                let (lo, hi) = s.ci.map_or((String::new(), String::new()), |c| {
-                    (c.lo.to_string(), c.hi.to_string())
-                });
-                let (sp, slo, shi) =
-                    f.vs_native
-                        .map_or((String::new(), String::new(), String::new()), |r| {
-                            (
-                                r.speed.point.to_string(),
-                                r.speed.lo.to_string(),
-                                r.speed.hi.to_string(),
-                            )
-                        });
-                let _ = writeln!(
-                    csv,
-                    "{},{},{},{},{},{},{},{},{},{lo},{hi},{},{sp},{slo},{shi}",
-                    crate::export::csv::field(&d.info.run_id),
-                    crate::export::csv::field(&d.info.host.hostname),
-                    crate::history::host_fingerprint(&d.info.host),
-                    crate::export::csv::field(e),
-                    crate::export::csv::field(w),
-                    crate::export::csv::field(m),
-                    crate::export::csv::field(&unit),
-                    s.n,
-                    s.centre,
-                    s.median
-                );
-            }
-        }
-        let _ = writeln!(md);
-        html.push_str("</table>");
+        let plot = plots.iter().find(|(s, _, _)| *s == format!("hosts-{w}"));
+        let mut out = Out {
+            md: &mut md,
+            html: &mut html,
+            csv: &mut csv,
+        };
+        workload_section(ds, &labels, &all, w, plot, &mut out);
     }
     html.push_str("</body></html>\n");
 
@@ -683,6 +614,136 @@ pub fn render_multi_with(ds: &[Digest], preface: &Preface) -> Result<Vec<OutputF
         });
     }
     Ok(files)
+}
+
+/// A plot of a report: its stem, title and image.
+type StemPlot = (String, String, crate::plot::Image);
+
+/// Per workload, the speed relative to native of every run, host by host.
+fn host_plots(
+    ds: &[Digest],
+    labels: &[String],
+    workloads: &[String],
+    hosts: usize,
+) -> Result<Vec<StemPlot>, PlotError> {
+    let mut plots = Vec::new();
+    for w in workloads {
+        let Some((chart, units)) = host_chart(ds, labels, w) else {
+            continue;
+        };
+        let p = BarsPlot {
+            chart: &chart,
+            title: format!("{w}: speed relative to native per host (higher is better)"),
+            units,
+            subtitle: format!(
+                "{} runs on {} host(s); each bar is a run's own speed vs native on its host, 95% interval",
+                ds.len(),
+                hosts
+            ),
+            colors: (0..chart.envs.len()).map(draw::env_color).collect(),
+        };
+        plots.push((format!("hosts-{w}"), p.title.clone(), draw::render(&p)?));
+    }
+    Ok(plots)
+}
+
+/// The three texts a multi-run report writes as it goes.
+struct Out<'a> {
+    md: &'a mut String,
+    html: &'a mut String,
+    csv: &'a mut String,
+}
+
+/// A workload's figures: its plot, one row per (metric, environment) with
+/// a cell per run, and the CSV rows of every run's figure.
+fn workload_section(
+    ds: &[Digest],
+    labels: &[String],
+    all: &[(String, String, String)],
+    w: &str,
+    plot: Option<&StemPlot>,
+    out: &mut Out,
+) {
+    let (md, html) = (&mut *out.md, &mut *out.html);
+    let _ = writeln!(md, "## {w}\n");
+    let _ = write!(html, "<h2>{}</h2>", esc(w));
+    if let Some((_, t, img)) = plot {
+        let _ = writeln!(md, "![{t}](plots/hosts-{w}.svg)\n");
+        let _ = write!(html, "<figure>{}</figure>", svg_body(&img.svg));
+    }
+    let columns: Vec<&str> = ["metric", "environment"]
+        .into_iter()
+        .chain(labels.iter().map(String::as_str))
+        .collect();
+    table_head(md, html, &columns);
+    for (_, m, e) in all.iter().filter(|k| k.0 == *w) {
+        let unit = ds
+            .iter()
+            .find_map(|d| d.analysis.figure(e, w, m).map(|f| f.unit.clone()))
+            .unwrap_or_default();
+        let cells: Vec<(String, String)> = ds.iter().map(|d| cell(d, w, m, e)).collect();
+        let _ = writeln!(
+            md,
+            "| {m} ({unit}) | {e} |{}",
+            cells
+                .iter()
+                .map(|(a, r)| format!(" {a}; speed {r} |"))
+                .collect::<String>()
+        );
+        let _ = write!(
+            html,
+            "<tr><td>{} ({})</td><td>{}</td>{}</tr>",
+            esc(m),
+            esc(&unit),
+            esc(e),
+            cells
+                .iter()
+                .map(|(a, r)| format!(
+                    "<td class=\"h\">{}<br><span class=\"note\">speed {}</span></td>",
+                    esc(a),
+                    esc(r)
+                ))
+                .collect::<String>()
+        );
+        for d in ds {
+            if let Some(f) = d.analysis.figure(e, w, m) {
+                csv_row(out.csv, d, f, &unit);
+            }
+        }
+    }
+    let _ = writeln!(out.md);
+    out.html.push_str("</table>");
+}
+
+/// One figure of one run as a row of `results.csv`.
+fn csv_row(csv: &mut String, d: &Digest, f: &crate::analysis::Figure, unit: &str) {
+    let s = &f.summary;
+    let (lo, hi) = s.ci.map_or((String::new(), String::new()), |c| {
+        (c.lo.to_string(), c.hi.to_string())
+    });
+    let (sp, slo, shi) = f
+        .vs_native
+        .map_or((String::new(), String::new(), String::new()), |r| {
+            (
+                r.speed.point.to_string(),
+                r.speed.lo.to_string(),
+                r.speed.hi.to_string(),
+            )
+        });
+    let _ = writeln!(
+        csv,
+        "{},{},{},{},{},{},{},{},{},{lo},{hi},{},{sp},{slo},{shi}",
+        crate::tidy::field(&d.info.run_id),
+        crate::tidy::field(&d.info.host.hostname),
+        crate::history::host_fingerprint(&d.info.host),
+        crate::tidy::field(&f.env_id),
+        crate::tidy::field(&f.workload),
+        crate::tidy::field(&f.metric),
+        crate::tidy::field(unit),
+        s.n,
+        s.centre,
+        s.median
+    );
 }
 
 #[cfg(test)]

@@ -25,11 +25,11 @@ use crate::stats::{self, Estimate, Method};
 use std::collections::BTreeMap;
 
 /// Workload name of the experiment's records.
-pub const WORKLOAD: &str = "neighbour";
+pub const WORKLOAD: &str = crate::schema::NEIGHBOUR_WORKLOAD;
 /// `params.antagonist` of the victim measured by itself.
 pub const ALONE: &str = "none";
 /// Metric holding the antagonist's achieved rate.
-pub const ANTAGONIST_RATE: &str = "antagonist_rate";
+pub const ANTAGONIST_RATE: &str = crate::schema::ANTAGONIST_RATE;
 /// `params.victim` of an antagonist measured running alone.
 pub const SOLO: &str = "none";
 /// `params.placement` of the memory streamer alone with one thread.
@@ -141,7 +141,7 @@ impl Slowdown {
         let (r, u) = self.pressure.as_ref()?;
         Some(format!(
             "{} {u} ({})",
-            crate::export::num(*r),
+            crate::text::num(*r),
             self.fraction_of_solo()
                 .map(|f| format!("{:.0}% of solo", 100.0 * f))
                 .unwrap_or_else(|| "solo not measured".into())
@@ -685,7 +685,6 @@ mod tests {
         assert!(cells
             .iter()
             .all(|r| r[0].is_some_and(|v| (v - 0.5).abs() < 1e-12)));
-        assert!(crate::plot::draw::heat_color(0.0).0 > crate::plot::draw::heat_color(1.0).0);
     }
 
     fn cell(victim: &str, metric: &str, ant: &str, place: &str, lo: f64, hi: f64) -> Slowdown {

@@ -13,7 +13,7 @@
 use crate::schema::ResultRecord;
 
 /// Workload name of the experiment's records.
-pub const WORKLOAD: &str = "permissions";
+pub const WORKLOAD: &str = crate::schema::PERMISSIONS_WORKLOAD;
 /// The verbs tried, in order.
 pub const ACTIONS: [&str; 4] = ["state", "exec", "kill", "delete"];
 

@@ -15,6 +15,15 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const RUN_FILE: &str = "run.json";
 pub const RESULTS_FILE: &str = "results.jsonl";
 
+/// `workload` of the density experiment's records.
+pub const DENSITY_WORKLOAD: &str = "density";
+/// `workload` of the noisy-neighbour experiment's records.
+pub const NEIGHBOUR_WORKLOAD: &str = "neighbour";
+/// Metric of a neighbour record holding the antagonist's achieved rate.
+pub const ANTAGONIST_RATE: &str = "antagonist_rate";
+/// `workload` of the permission check's records.
+pub const PERMISSIONS_WORKLOAD: &str = "permissions";
+
 /// One measured run: one line of `results.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultRecord {

@@ -1,5 +1,5 @@
 //! The change of one quantity between baseline runs and new runs, for the
-//! regression gate ([`crate::compare`]).
+//! regression gate (the `compare` module).
 //!
 //! Level: the unit is the run. Runs of one host and plan differ from each
 //! other by more than their repetitions suggest (on the development machine

@@ -498,15 +498,6 @@ pub fn welch_logs(a: &[f64], b: &[f64]) -> Option<Welch> {
     })
 }
 
-/// One-sided p-value of Welch's t for "mean(ln a) < mean(ln b)" (H0: not
-/// below). With a zero standard error: 0 when a is below b, else 1.
-pub fn welch_p_below(w: &Welch) -> f64 {
-    if w.se == 0.0 || !w.se.is_finite() {
-        return if w.diff < 0.0 { 0.0 } else { 1.0 };
-    }
-    t_cdf(w.diff / w.se, w.df)
-}
-
 /// Holm's step-down adjusted p-values (Holm 1979), in the input order:
 /// sort ascending, p_(i) · (m − i + 1), running maximum, capped at 1. Rejecting
 /// every adjusted p below α controls the family-wise error rate at α under

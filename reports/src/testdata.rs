@@ -143,13 +143,10 @@ fn record(env_id: &str, workload: &str, rep: u32, metrics: &[(String, f64, &str)
     }
 }
 
-/// A run of every fixture environment and workload with `reps` repetitions
-/// (20 lines per repetition). `triad_scale` multiplies STREAM triad everywhere
-/// (0.8 makes a run whose triad is 20% slower).
 /// Records of claim C7's workloads: `layers` (native column: 4 layers of
 /// 4 MiB, one added by a one-file change, `added` for the tool's figure)
 /// and `copyup` (native 0.01 ms, `container-isorun` `copy_ms` at 16 MiB).
-pub fn c7_records(reps: u32, added: f64, copy_ms: f64) -> Vec<ResultRecord> {
+pub fn layer_records(reps: u32, added: f64, copy_ms: f64) -> Vec<ResultRecord> {
     let mut out = Vec::new();
     for rep in 0..reps {
         let mut m = Vec::new();
@@ -189,7 +186,7 @@ pub fn c7_records(reps: u32, added: f64, copy_ms: f64) -> Vec<ResultRecord> {
 /// at `container` × native on the same places plus an overlay `rootfs`,
 /// and `vm-kvm` (accelerator kvm) at `vm` × native on `disk` when given.
 /// Repetitions wobble by ±1%.
-pub fn c8_records(reps: u32, container: f64, vm: Option<f64>) -> Vec<ResultRecord> {
+pub fn fileio_records(reps: u32, container: f64, vm: Option<f64>) -> Vec<ResultRecord> {
     let rates = |place: &str, scale: f64, rep: u32| -> Vec<(String, f64, &'static str)> {
         let base = if place == "disk" { 1.0 } else { 10.0 };
         let w = 1.0 + 0.01 * ((rep % 3) as f64 - 1.0);
@@ -235,6 +232,9 @@ pub fn c8_records(reps: u32, container: f64, vm: Option<f64>) -> Vec<ResultRecor
     out
 }
 
+/// A run of every fixture environment and workload with `reps` repetitions
+/// (20 lines per repetition). `triad_scale` multiplies STREAM triad everywhere
+/// (0.8 makes a run whose triad is 20% slower).
 pub fn fixture_run(reps: u32, triad_scale: f64) -> Run {
     fixture_run_seeded(reps, triad_scale, 42)
 }
@@ -412,7 +412,7 @@ pub fn neighbour_records(accel: &str, speeds: &[(&str, &str, f64)]) -> Vec<Resul
                 if r.env == "vm" {
                     r.env_detail.insert("accel".into(), accel.into());
                 }
-                r.workload = crate::neighbours::WORKLOAD.into();
+                r.workload = crate::schema::NEIGHBOUR_WORKLOAD.into();
                 r.rep = rep;
                 r.valid = true;
                 r.error = None;
@@ -425,9 +425,9 @@ pub fn neighbour_records(accel: &str, speeds: &[(&str, &str, f64)]) -> Vec<Resul
                 r.units = BTreeMap::from([("gflops".to_string(), "GFLOP/s".to_string())]);
                 if ant != "none" {
                     r.metrics
-                        .insert(crate::neighbours::ANTAGONIST_RATE.into(), 550.0);
+                        .insert(crate::schema::ANTAGONIST_RATE.into(), 550.0);
                     r.units
-                        .insert(crate::neighbours::ANTAGONIST_RATE.into(), "Mops/s".into());
+                        .insert(crate::schema::ANTAGONIST_RATE.into(), "Mops/s".into());
                 }
                 out.push(r);
             }
@@ -505,7 +505,7 @@ pub fn density_records(
             if r.env == "vm" {
                 r.env_detail.insert("accel".into(), accel.into());
             }
-            r.workload = crate::density::WORKLOAD.into();
+            r.workload = crate::schema::DENSITY_WORKLOAD.into();
             r.rep = 0;
             r.valid = true;
             r.error = None;
@@ -533,4 +533,19 @@ pub fn density_records(
             r
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixture_round_trips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = fixture_run(3, 1.0);
+        write_run_dir(tmp.path(), &run);
+        let loaded = crate::load::load_run(tmp.path()).unwrap();
+        assert_eq!(loaded.records, run.records);
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
 }

@@ -91,6 +91,9 @@ pub struct EnvContext {
     /// initramfs holds it, and natively the workload starts in it (and
     /// chroots into a rootfs). `None`: the plan has no command.
     pub command_root: Option<PathBuf>,
+    /// The plan runs fileio: a VM then carries the virtio-blk modules in
+    /// its initramfs and attaches a disk to fileio's guests.
+    pub fileio: bool,
 }
 
 /// The outcome of one run of one workload in one environment.

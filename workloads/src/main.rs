@@ -64,9 +64,25 @@ fn pid1_main(start: Instant) -> ! {
         if !warnings.is_empty() {
             info.insert("pid1_warnings".to_string(), warnings.join("; "));
         }
-        let argv = std::fs::read_to_string("/proc/cmdline")
-            .map_err(|e| format!("cannot read /proc/cmdline: {e}"))
-            .and_then(|cl| pid1::parse_cmdline(&cl));
+        let cmdline = std::fs::read_to_string("/proc/cmdline")
+            .map_err(|e| format!("cannot read /proc/cmdline: {e}"));
+        // The fileio disk, when the host attached one, before the workload.
+        let disk = cmdline
+            .clone()
+            .and_then(|cl| pid1::parse_disk(&cl))
+            .and_then(|d| d.map(|d| pid1::attach_disk(&d)).transpose());
+        match disk {
+            Ok(Some(what)) => {
+                info.insert("guest_disk".to_string(), what);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let mut r = run::error_result("unknown", e, start);
+                r.info.extend(info);
+                return r;
+            }
+        }
+        let argv = cmdline.and_then(|cl| pid1::parse_cmdline(&cl));
         let argv = match argv {
             Ok(a) => a,
             Err(e) => {

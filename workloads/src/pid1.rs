@@ -18,6 +18,18 @@ use std::io::{self, Write};
 /// The kernel command line parameter holding the arguments.
 pub const ARGS_PARAM: &str = "isobench.args";
 
+/// The kernel command line parameter naming the disk to mount for fileio
+/// (`isobench.disk=vda`): PID 1 loads the modules in [`GUEST_MODULES_DIR`],
+/// waits for `/dev/<name>` and mounts it (ext4) on [`GUEST_DISK_MOUNT`].
+pub const DISK_PARAM: &str = "isobench.disk";
+/// Where the initramfs holds kernel modules to load before mounting the disk
+/// (`NN-name.ko`, loaded in name order).
+pub const GUEST_MODULES_DIR: &str = "/lib/modules/isobench";
+/// Where the guest mounts its disk (the fileio `disk` place in a VM).
+pub const GUEST_DISK_MOUNT: &str = "/isobench-disk";
+/// How long PID 1 waits for the disk's device node after loading modules.
+const DISK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The result `info` key holding the guest's uptime (ms, from /proc/uptime)
 /// when the workload started. The host reads it (src/vm/console.rs).
 pub const UPTIME_KEY: &str = "guest_uptime_at_init_ms";
@@ -95,6 +107,78 @@ pub fn parse_cmdline(cmdline: &str) -> Result<Vec<String>, String> {
         return Err(format!("{prefix} on the kernel command line is empty"));
     }
     Ok(args)
+}
+
+/// The disk named by the last `isobench.disk=` parameter, if any: a device
+/// name under /dev (letters and digits only).
+pub fn parse_disk(cmdline: &str) -> Result<Option<String>, String> {
+    let prefix = format!("{DISK_PARAM}=");
+    let Some(v) = split_cmdline(cmdline)
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(&prefix).map(str::to_string))
+        .next_back()
+    else {
+        return Ok(None);
+    };
+    if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "{prefix}{v} on the kernel command line is not a device name"
+        ));
+    }
+    Ok(Some(v))
+}
+
+/// Load one kernel module file with finit_module(2); "already loaded"
+/// (EEXIST) counts as success.
+fn load_module(path: &std::path::Path) -> Result<(), String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let params = c"";
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid open fd, a NUL-terminated empty parameter string and
+    // no flags; the kernel reads the module from the fd.
+    let r = unsafe { libc::syscall(libc::SYS_finit_module, f.as_raw_fd(), params.as_ptr(), 0) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EEXIST) {
+        Ok(())
+    } else {
+        Err(format!("loading module {}: {e}", path.display()))
+    }
+}
+
+/// Load the modules the initramfs carries (in name order), wait for
+/// `/dev/<dev>` and mount it (ext4) on [`GUEST_DISK_MOUNT`]. Returns what
+/// it did, for the result's `info`.
+pub fn attach_disk(dev: &str) -> Result<String, String> {
+    let t0 = std::time::Instant::now();
+    let mut mods: Vec<std::path::PathBuf> = match std::fs::read_dir(GUEST_MODULES_DIR) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("reading {GUEST_MODULES_DIR}: {e}")),
+    };
+    mods.sort();
+    for m in &mods {
+        load_module(m)?;
+    }
+    let node = format!("/dev/{dev}");
+    while !std::path::Path::new(&node).exists() {
+        if t0.elapsed() > DISK_WAIT {
+            return Err(format!(
+                "{node} did not appear within {} s after loading {} module(s)",
+                DISK_WAIT.as_secs(),
+                mods.len()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    mount_one(&node, GUEST_DISK_MOUNT, "ext4", 0)?;
+    Ok(format!(
+        "{node} (ext4) on {GUEST_DISK_MOUNT}; {} module(s) loaded, ready after {:.0} ms",
+        mods.len(),
+        t0.elapsed().as_secs_f64() * 1000.0
+    ))
 }
 
 /// Milliseconds since boot from the text of /proc/uptime (`12.34 5.67`).
@@ -273,6 +357,17 @@ mod tests {
         assert!(!info.contains_key(CLOCKSOURCE_KEY));
         assert!(info[CLOCKSOURCE_ERROR_KEY].contains("absent"), "{info:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_disk_parameter_names_a_device() {
+        assert_eq!(parse_disk("quiet isobench.args=fileio").unwrap(), None);
+        assert_eq!(
+            parse_disk("isobench.disk=vda isobench.args=fileio").unwrap(),
+            Some("vda".to_string())
+        );
+        assert!(parse_disk("isobench.disk=../sda").is_err());
+        assert!(parse_disk("isobench.disk=").is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::*;
 
-pub(super) fn c1(cx: &Cx) -> ClaimResult {
+pub(super) fn containers_near_native_vms_lose_half(cx: &Cx) -> ClaimResult {
     let l1 = "containers compute at almost bare-metal speed";
     let p1 = match cx.gate(
         l1,

@@ -2,6 +2,8 @@
 //! VMs (memory per instance).
 
 use super::*;
+use crate::density::{Cost, DensitySummary};
+use crate::stats::Estimate;
 
 pub(super) fn unit_bytes(unit: &str) -> Option<f64> {
     match unit {
@@ -20,49 +22,78 @@ pub(super) const FOOTPRINT_WHAT: &str = "the memory attributable to one idle ins
 /// The cost of an instance is the host memory each extra instance took (the
 /// slope of the host's used memory against the count, which includes kernel
 /// objects PSS cannot see), or its mean PSS where no slope could be fitted.
-pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<ClaimResult> {
-    use crate::density::{Cost, DensitySummary};
+fn hundreds_of_containers_by_density(
+    cx: &Cx,
+    host_memory_bytes: Option<u64>,
+) -> Option<ClaimResult> {
     let d = &cx.facts.density;
     let conts: Vec<&DensitySummary> = d.iter().filter(|s| s.env == "container").collect();
     if conts.is_empty() {
         return None;
     }
-    // The host-memory slope decides when it is plausible (it sees kernel
-    // objects PSS misses); else the PSS measured directly, labelled; never
-    // a flagged slope ([`DensitySummary::cost`]).
-    let cost = |s: &DensitySummary| -> Option<(crate::stats::Estimate, String)> {
-        s.cost().ok().map(|c| (c.est, c.how))
-    };
-    let words = |s: &DensitySummary| {
-        format!(
-            "{}: {} instances run, PSS {} per instance, host memory per extra instance {}{}{}",
-            s.env_id,
-            s.instances,
-            s.pss_mib
-                .map(|e| format!("{} [{}, {}] MiB", num(e.point), num(e.lo), num(e.hi)))
-                .unwrap_or_else(|| "not measured".into()),
-            s.marginal_text(),
-            match (s.launch_first_ms, s.launch_last_ms) {
-                (Some(a), Some(b)) => format!(
-                    ", launch {} ms → {} ms from the first to the last tenth",
-                    num(a),
-                    num(b)
-                ),
-                _ => String::new(),
-            },
-            match s.cost() {
-                Ok(Cost {
-                    distrust: Some(why),
-                    ..
-                }) => format!(
-                    "; the host-memory slope cannot be trusted here ({why}), so the PSS decides"
-                ),
-                Ok(_) => String::new(),
-                Err(why) => format!("; not decided: {why}"),
-            }
-        )
-    };
-    let cite = |s: &DensitySummary| Cited {
+    // The heaviest container decides "hundreds".
+    let heaviest = conts
+        .iter()
+        .filter_map(|s| cost(s).map(|c| (c, *s)))
+        .max_by(|x, y| x.0 .0.point.total_cmp(&y.0 .0.point));
+    let heaviest = heaviest
+        .as_ref()
+        .map(|((e, how), s)| ((*e, how.as_str()), *s));
+    let vms: Vec<&DensitySummary> = d.iter().filter(|s| s.env == "vm").collect();
+    Some(combine(
+        "C4",
+        vec![
+            hundreds_of_containers(&conts, heaviest, host_memory_bytes),
+            few_vms(&vms, heaviest),
+        ],
+    ))
+}
+
+/// The heaviest container by memory per instance: its cost (estimate and
+/// how it was measured) and its summary.
+type Heaviest<'a> = Option<((Estimate, &'a str), &'a DensitySummary)>;
+
+/// The memory an instance costs, with how it was measured. The host-memory
+/// slope decides when it is plausible (it sees kernel objects PSS misses);
+/// else the PSS measured directly, labelled; never a flagged slope
+/// ([`DensitySummary::cost`]).
+fn cost(s: &DensitySummary) -> Option<(Estimate, String)> {
+    s.cost().ok().map(|c| (c.est, c.how))
+}
+
+/// An environment's density figures in a sentence.
+fn words(s: &DensitySummary) -> String {
+    format!(
+        "{}: {} instances run, PSS {} per instance, host memory per extra instance {}{}{}",
+        s.env_id,
+        s.instances,
+        s.pss_mib
+            .map(|e| format!("{} [{}, {}] MiB", num(e.point), num(e.lo), num(e.hi)))
+            .unwrap_or_else(|| "not measured".into()),
+        s.marginal_text(),
+        match (s.launch_first_ms, s.launch_last_ms) {
+            (Some(a), Some(b)) => format!(
+                ", launch {} ms → {} ms from the first to the last tenth",
+                num(a),
+                num(b)
+            ),
+            _ => String::new(),
+        },
+        match s.cost() {
+            Ok(Cost {
+                distrust: Some(why),
+                ..
+            }) => format!(
+                "; the host-memory slope cannot be trusted here ({why}), so the PSS decides"
+            ),
+            Ok(_) => String::new(),
+            Err(why) => format!("; not decided: {why}"),
+        }
+    )
+}
+
+fn cite(s: &DensitySummary) -> Cited {
+    Cited {
         env_id: s.env_id.clone(),
         workload: crate::density::WORKLOAD.into(),
         metric: "instance memory".into(),
@@ -78,17 +109,18 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
         }),
         vs_native: None,
         exact: false,
-    };
-    // The heaviest container decides "hundreds".
-    let heaviest = conts
-        .iter()
-        .filter_map(|s| cost(s).map(|c| (c, *s)))
-        .max_by(|x, y| x.0 .0.point.total_cmp(&y.0 .0.point));
-    let heaviest = heaviest
-        .as_ref()
-        .map(|((e, how), s)| ((*e, how.as_str()), *s));
+    }
+}
+
+/// Part 1: the host's memory over the heaviest container's cost is at
+/// least [`HUNDREDS`].
+fn hundreds_of_containers(
+    conts: &[&DensitySummary],
+    heaviest: Heaviest,
+    host_memory_bytes: Option<u64>,
+) -> PartResult {
     let l1 = "a host holds hundreds or thousands of containers";
-    let p1 = match (heaviest, host_memory_bytes) {
+    match (heaviest, host_memory_bytes) {
         (None, _) => {
             let why: Vec<String> = conts.iter().map(|s| words(s)).collect();
             let mut p = not_measured(
@@ -141,53 +173,54 @@ pub(super) fn c4_density(cx: &Cx, host_memory_bytes: Option<u64>) -> Option<Clai
                 conts.iter().map(|s| cite(s)).collect(),
             )
         }
-    };
-    let l2 = "only a few VMs (a VM weighs ≥ 10× a container)";
-    let vms: Vec<&DensitySummary> = d.iter().filter(|s| s.env == "vm").collect();
-    let p2 = match (heaviest, vms.is_empty()) {
-        (None, _) | (_, true) => not_measured(l2, "no valid figure", "the density experiment in a container and a VM (`--experiment density --env container,vm`)"),
-        (Some(((c, _), s)), false) => {
-            let lightest_vm = vms
-                .iter()
-                .filter_map(|v| cost(v).map(|e| (e, *v)))
-                .min_by(|x, y| x.0 .0.point.total_cmp(&y.0 .0.point));
-            match lightest_vm {
-                None => not_measured(l2, "no VM memory figure", "the density experiment in a VM"),
-                Some(((v, how), vs)) => {
-                    let factor = v.point / c.point;
-                    let text = format!(
-                        "VM ({how}): {}; {factor:.0}× the heaviest container {} (the claim needs ≥ {FOOTPRINT_FACTOR:.0}×).",
-                        words(vs),
-                        s.env_id
-                    );
-                    if vs.emulated() {
-                        PartResult {
-                            label: l2.into(),
-                            verdict: Verdict::NotTestable,
-                            reason: None,
-                            text: format!("{text} Under TCG QEMU's memory includes its translation cache, so this overestimates a hardware-virtualised VM; for information only."),
-                            figures: vec![cite(vs), cite(s)],
-                            missing: None,
-                        }
-                    } else {
-                        let fit = if v.lo / c.hi >= FOOTPRINT_FACTOR {
-                            Fit::Inside
-                        } else if v.hi / c.lo.max(1e-9) < FOOTPRINT_FACTOR {
-                            Fit::Outside
-                        } else {
-                            Fit::Unsure
-                        };
-                        decided(l2, fit, text, vec![cite(vs), cite(s)])
-                    }
-                }
-            }
-        }
-    };
-    Some(combine("C4", vec![p1, p2]))
+    }
 }
 
-pub(super) fn c4(cx: &Cx, host_memory_bytes: Option<u64>) -> ClaimResult {
-    if let Some(r) = c4_density(cx, host_memory_bytes) {
+/// Part 2: the lightest VM costs at least [`FOOTPRINT_FACTOR`] times the
+/// heaviest container.
+fn few_vms(vms: &[&DensitySummary], heaviest: Heaviest) -> PartResult {
+    let l2 = "only a few VMs (a VM weighs ≥ 10× a container)";
+    let (Some(((c, _), s)), false) = (heaviest, vms.is_empty()) else {
+        return not_measured(l2, "no valid figure", "the density experiment in a container and a VM (`--experiment density --env container,vm`)");
+    };
+    let lightest_vm = vms
+        .iter()
+        .filter_map(|v| cost(v).map(|e| (e, *v)))
+        .min_by(|x, y| x.0 .0.point.total_cmp(&y.0 .0.point));
+    let Some(((v, how), vs)) = lightest_vm else {
+        return not_measured(l2, "no VM memory figure", "the density experiment in a VM");
+    };
+    let factor = v.point / c.point;
+    let text = format!(
+        "VM ({how}): {}; {factor:.0}× the heaviest container {} (the claim needs ≥ {FOOTPRINT_FACTOR:.0}×).",
+        words(vs),
+        s.env_id
+    );
+    if vs.emulated() {
+        return PartResult {
+            label: l2.into(),
+            verdict: Verdict::NotTestable,
+            reason: None,
+            text: format!("{text} Under TCG QEMU's memory includes its translation cache, so this overestimates a hardware-virtualised VM; for information only."),
+            figures: vec![cite(vs), cite(s)],
+            missing: None,
+        };
+    }
+    let fit = if v.lo / c.hi >= FOOTPRINT_FACTOR {
+        Fit::Inside
+    } else if v.hi / c.lo.max(1e-9) < FOOTPRINT_FACTOR {
+        Fit::Outside
+    } else {
+        Fit::Unsure
+    };
+    decided(l2, fit, text, vec![cite(vs), cite(s)])
+}
+
+pub(super) fn hundreds_of_containers_few_vms(
+    cx: &Cx,
+    host_memory_bytes: Option<u64>,
+) -> ClaimResult {
+    if let Some(r) = hundreds_of_containers_by_density(cx, host_memory_bytes) {
         return r;
     }
     let a = cx.a;

@@ -10,7 +10,7 @@ use super::*;
 /// action in some setup of the model (the claim says "anyone ... every
 /// container", so one engine that keeps users apart refutes it for that
 /// model); setups not available here are named, not counted.
-pub(super) fn c6(cx: &Cx) -> ClaimResult {
+pub(super) fn engine_users_act_on_every_container(cx: &Cx) -> ClaimResult {
     use crate::permissions::{by_model, PermissionRow};
     let rows = &cx.facts.permissions;
     let how = "isobench run --experiment permissions (as root): two test users; A creates a container, B tries state, exec, kill and delete through a shared podman service, shared runtime state roots and per-user rootless engines (a `foreign_actions` count per setup)";

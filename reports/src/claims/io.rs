@@ -31,7 +31,7 @@ fn rates_at(places: &[&str]) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn c8(cx: &Cx) -> ClaimResult {
+pub(super) fn container_storage_costs_little_vm_disk_more(cx: &Cx) -> ClaimResult {
     let l1 = "file I/O through a container's storage costs a little";
     let container_metrics = rates_at(&["disk", "tmpfs"]);
     let names: Vec<&str> = container_metrics.iter().map(String::as_str).collect();

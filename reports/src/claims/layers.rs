@@ -18,7 +18,7 @@ fn layer_figure<'a>(cx: &Cx<'a>, metric: &str) -> Option<&'a Figure> {
 /// Part 3: the top layer is copy-on-write: a container's first write to a
 /// large lower-layer file costs what copying it does, at least
 /// [`COPY_UP_FACTOR`] times the same write on a plain directory.
-pub(super) fn c7(cx: &Cx) -> ClaimResult {
+pub(super) fn changes_add_layers_copy_on_write(cx: &Cx) -> ClaimResult {
     let l1 = "a change adds a layer instead of rebuilding the image (isorun's builder)";
     let f = |m: &str| layer_figure(cx, m);
     let reuse_part = |label: &str, pre: &str, tool: &str| -> PartResult {

@@ -51,7 +51,7 @@ pub(super) fn seq_part(cx: &Cx, class: &str, label: &str) -> PartResult {
     }
 }
 
-pub(super) fn c2(cx: &Cx) -> ClaimResult {
+pub(super) fn bandwidth_similar_random_access_costs_more_in_vms(cx: &Cx) -> ClaimResult {
     let a = cx.a;
     let p1 = seq_part(
         cx,
@@ -106,7 +106,7 @@ pub(super) fn c2(cx: &Cx) -> ClaimResult {
                     seq_note.push(format!(
                         "{} triad_mbs ({}) {}",
                         f.env_id,
-                        crate::report::stream_label(cx.facts.stream_variant(&f.env_id)),
+                        crate::facts::stream_label(cx.facts.stream_variant(&f.env_id)),
                         speed_words(&s)
                     ));
                     if let Some(t) = a.figure(&f.env_id, "membw", "triad_mbs") {

@@ -101,7 +101,7 @@ pub fn columns(runs: &[(String, Vec<ClaimResult>)]) -> Vec<Column> {
 mod tests {
     use super::*;
     use crate::analysis::{analyse, StatsOptions};
-    use crate::report::Facts;
+    use crate::facts::Facts;
     use crate::schema::ResultRecord;
     use crate::testdata;
 

@@ -21,9 +21,10 @@
 //! reader can disagree with them.
 
 use crate::analysis::{Analysis, Figure, BASELINE};
-use crate::export::{median_of, num, speed_of, val_text, Val};
+use crate::facts::Facts;
 use crate::metric::{format_size, latency_size_bytes};
-use crate::report::{params_text, Facts};
+use crate::text::{num, params_text, ratio_digits};
+use crate::value::{exact_text, median_of, speed_of, val_text, Val};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -201,6 +202,43 @@ impl ClaimResult {
     /// Every figure the claim cites.
     pub fn figures(&self) -> impl Iterator<Item = &Cited> {
         self.parts.iter().flat_map(|p| p.figures.iter())
+    }
+}
+
+/// One line of the claims overview: the part that decided a claim's
+/// verdict (the first part with the claim's own verdict) and its deciding
+/// number (the first figure it cites, as a ratio to native when it has one),
+/// or, for a claim nothing decided, what would measure it.
+pub fn claim_line(c: &ClaimResult) -> String {
+    let part = c
+        .parts
+        .iter()
+        .find(|p| p.verdict == c.verdict && (!p.figures.is_empty() || !p.text.is_empty()))
+        .or_else(|| c.parts.iter().find(|p| !p.figures.is_empty()))
+        .or_else(|| c.parts.first());
+    let Some(p) = part else {
+        return String::new();
+    };
+    if let Some(f) = p.figures.first() {
+        let number = match &f.vs_native {
+            Some(v) => format!("{v} × native"),
+            None => f.value_text(),
+        };
+        return format!("{}: {} {} {number}", p.label, f.env_id, f.metric);
+    }
+    if !p.text.is_empty() {
+        // The finding's first sentence carries its number.
+        let first = p.text.split(". ").next().unwrap_or(&p.text);
+        return format!("{}: {first}", p.label);
+    }
+    match &p.missing {
+        // The how (users, antagonists, ...) is in the claim's detail.
+        Some(m) => format!(
+            "{}: measured by {}",
+            p.label,
+            m.split([':', '(']).next().unwrap_or(m).trim_end()
+        ),
+        None => p.label.clone(),
     }
 }
 
@@ -424,17 +462,6 @@ pub fn unmeasured(claims: &[ClaimResult]) -> Vec<Unmeasured> {
     out
 }
 
-/// Verdicts on every claim, in order, without record facts (parameters are
-/// then known only through the figures).
-pub fn evaluate(a: &Analysis) -> Vec<ClaimResult> {
-    evaluate_with(a, None, &Facts::default())
-}
-
-/// Verdicts, with the host's memory to turn footprints into instances per host.
-pub fn evaluate_on_host(a: &Analysis, host_memory_bytes: Option<u64>) -> Vec<ClaimResult> {
-    evaluate_with(a, host_memory_bytes, &Facts::default())
-}
-
 /// Verdicts with the host's memory and what the records say about parameters
 /// and STREAM variants.
 pub fn evaluate_with(
@@ -444,14 +471,14 @@ pub fn evaluate_with(
 ) -> Vec<ClaimResult> {
     let cx = Cx { a, facts };
     vec![
-        c1(&cx),
-        c2(&cx),
-        c3(&cx),
-        c4(&cx, host_memory_bytes),
-        c5(&cx),
-        c6(&cx),
-        c7(&cx),
-        c8(&cx),
+        containers_near_native_vms_lose_half(&cx),
+        bandwidth_similar_random_access_costs_more_in_vms(&cx),
+        containers_start_faster_than_vms(&cx),
+        hundreds_of_containers_few_vms(&cx, host_memory_bytes),
+        cgroups_do_not_stop_neighbours(&cx),
+        engine_users_act_on_every_container(&cx),
+        changes_add_layers_copy_on_write(&cx),
+        container_storage_costs_little_vm_disk_more(&cx),
     ]
 }
 
@@ -504,7 +531,7 @@ fn speed_words(v: &Val) -> String {
 
 impl Cx<'_> {
     fn cite(&self, f: &Figure) -> Cited {
-        let exact = crate::report::exact_text(f);
+        let exact = exact_text(f);
         Cited {
             env_id: f.env_id.clone(),
             workload: self.facts.workload_label(&f.env_id, &f.workload),
@@ -549,7 +576,7 @@ impl Cx<'_> {
                 .filter(|_| f.workload != "startup")
                 .filter(|_| self.incomparable(f).is_none())
                 // As every ratio is printed: a TCG ratio never reads as 0.
-                .map(|v| val_text(&v, crate::plot::draw::ratio_digits)),
+                .map(|v| val_text(&v, ratio_digits)),
             accel: f.accel.clone(),
         }
     }
@@ -703,14 +730,14 @@ mod startup;
 #[cfg(test)]
 mod tests;
 
-use compute::c1;
-use density::c4;
-use engine_access::c6;
-use io::c8;
-use layers::c7;
-use memory::c2;
-use neighbours::c5;
-use startup::c3;
+use compute::containers_near_native_vms_lose_half;
+use density::hundreds_of_containers_few_vms;
+use engine_access::engine_users_act_on_every_container;
+use io::container_storage_costs_little_vm_disk_more;
+use layers::changes_add_layers_copy_on_write;
+use memory::bandwidth_similar_random_access_costs_more_in_vms;
+use neighbours::cgroups_do_not_stop_neighbours;
+use startup::containers_start_faster_than_vms;
 
 /// Copy-on-write shows when a container's first write to the largest file
 /// takes at least this many times the same write on a plain directory.

@@ -2,6 +2,7 @@
 //! noisy neighbour.
 
 use super::*;
+use crate::neighbours::{protection, Protection, Slowdown};
 
 /// C5 from the noisy-neighbour experiment: victims measured alone and
 /// beside an antagonist in a sibling instance, shared and partitioned.
@@ -11,30 +12,41 @@ use super::*;
 /// isolation is weaker than a VM's — for the same victim, antagonist and
 /// placement, a container keeps less of its speed than a VM, with
 /// non-overlapping intervals, and never more.
-pub(super) fn c5(cx: &Cx) -> ClaimResult {
-    use crate::neighbours::{protection, Protection, Slowdown};
+pub(super) fn cgroups_do_not_stop_neighbours(cx: &Cx) -> ClaimResult {
     let s = &cx.facts.slowdowns;
-    let how = "the noisy-neighbour experiment: a victim workload alone and beside an antagonist (cpu hog, memory streamer, LLC thrasher, bounded fork storm) in a sibling instance, shared and partitioned";
-    let words = |x: &Slowdown| {
-        format!(
-            "{} {}/{} beside {} ({}): {} of its speed alone (95% CI {}–{}, n={}){}",
-            x.env_id,
-            x.victim,
-            x.metric,
-            x.antagonist,
-            x.placement,
-            pct(x.speed.point),
-            pct(x.speed.lo),
-            pct(x.speed.hi),
-            x.n,
-            if x.pressure.is_some() {
-                format!(", {}", x.pressure_words())
-            } else {
-                String::new()
-            }
-        )
-    };
-    let cite = |x: &Slowdown| Cited {
+    combine(
+        "C5",
+        vec![partitioned_still_slowed(s), vm_protects_better(s)],
+    )
+}
+
+/// What measures C5.
+const HOW: &str = "the noisy-neighbour experiment: a victim workload alone and beside an antagonist (cpu hog, memory streamer, LLC thrasher, bounded fork storm) in a sibling instance, shared and partitioned";
+
+/// A slowdown in a sentence: `native cpu/gflops beside cpu (shared): 50% of
+/// its speed alone (95% CI 48%–52%, n=5)`, with the antagonist's pressure.
+fn words(x: &Slowdown) -> String {
+    format!(
+        "{} {}/{} beside {} ({}): {} of its speed alone (95% CI {}–{}, n={}){}",
+        x.env_id,
+        x.victim,
+        x.metric,
+        x.antagonist,
+        x.placement,
+        pct(x.speed.point),
+        pct(x.speed.lo),
+        pct(x.speed.hi),
+        x.n,
+        if x.pressure.is_some() {
+            format!(", {}", x.pressure_words())
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn cite(x: &Slowdown) -> Cited {
+    Cited {
         env_id: x.env_id.clone(),
         workload: crate::neighbours::WORKLOAD.into(),
         metric: x.metric.clone(),
@@ -53,100 +65,116 @@ pub(super) fn c5(cx: &Cx) -> ClaimResult {
         }),
         vs_native: None,
         exact: false,
-    };
+    }
+}
+
+/// Part 1: partitioned by cgroups, a container victim still loses speed.
+fn partitioned_still_slowed(s: &[Slowdown]) -> PartResult {
     let l1 = "partitioned by cgroups, a container is still slowed by a neighbour";
     let part: Vec<&Slowdown> = s
         .iter()
         .filter(|x| x.env == "container" && x.placement == "partitioned")
         .collect();
-    let p1 = if part.is_empty() {
-        not_measured(l1, "no valid figure", how)
+    if part.is_empty() {
+        return not_measured(l1, "no valid figure", HOW);
+    }
+    let hurt: Vec<&Slowdown> = part
+        .iter()
+        .filter(|x| x.speed.hi < ALMOST_NATIVE)
+        .copied()
+        .collect();
+    let verdict = if !hurt.is_empty() {
+        Fit::Inside
+    } else if part.iter().all(|x| x.speed.lo >= ALMOST_NATIVE) {
+        Fit::Outside
     } else {
-        let hurt: Vec<&Slowdown> = part
-            .iter()
-            .filter(|x| x.speed.hi < ALMOST_NATIVE)
-            .copied()
-            .collect();
-        let verdict = if !hurt.is_empty() {
-            Fit::Inside
-        } else if part.iter().all(|x| x.speed.lo >= ALMOST_NATIVE) {
-            Fit::Outside
-        } else {
-            Fit::Unsure
-        };
-        let shown = if hurt.is_empty() { &part } else { &hurt };
-        // Which resources partitioning protected, and which not.
-        let mut kept: Vec<String> = Vec::new();
-        let mut lost: Vec<String> = Vec::new();
-        for x in crate::neighbours::headline(&part.iter().map(|x| (*x).clone()).collect::<Vec<_>>())
-        {
-            let name = format!("{} victim beside {}", x.victim, x.antagonist);
-            if x.speed.hi < ALMOST_NATIVE {
-                lost.push(name);
-            } else if x.speed.lo >= ALMOST_NATIVE {
-                kept.push(name);
-            }
+        Fit::Unsure
+    };
+    let shown = if hurt.is_empty() { &part } else { &hurt };
+    let by_resource = protected_resources(&part);
+    let physics = physics_checks(s);
+    decided(
+        l1,
+        verdict,
+        format!(
+            "Slowed means below {} of the speed alone, the whole interval: {}.{by_resource}{physics}",
+            pct(ALMOST_NATIVE),
+            shown
+                .iter()
+                .map(|x| words(x))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        shown.iter().map(|x| cite(x)).collect(),
+    )
+}
+
+/// Which resources partitioning protected, and which not (a sentence).
+fn protected_resources(part: &[&Slowdown]) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    let mut lost: Vec<String> = Vec::new();
+    for x in crate::neighbours::headline(&part.iter().map(|x| (*x).clone()).collect::<Vec<_>>()) {
+        let name = format!("{} victim beside {}", x.victim, x.antagonist);
+        if x.speed.hi < ALMOST_NATIVE {
+            lost.push(name);
+        } else if x.speed.lo >= ALMOST_NATIVE {
+            kept.push(name);
         }
-        lost.sort();
-        lost.dedup();
-        kept.sort();
-        kept.dedup();
-        let by_resource = format!(
-            " Partitioned containers were protected for: {}; not protected for: {}.",
-            if kept.is_empty() {
-                "none shown".to_string()
-            } else {
-                kept.join(", ")
-            },
-            if lost.is_empty() {
-                "none shown".to_string()
-            } else {
-                lost.join(", ")
-            },
-        );
-        let checks = crate::neighbours::expectations(s);
-        // The host's memory-bandwidth scaling, as each environment measured
-        // it in this run: what a partitioned STREAM victim should expect.
-        let mut scaling: Vec<String> = s
-            .iter()
-            .filter_map(|x| {
-                x.scaling
-                    .as_ref()
-                    .map(|sc| format!("{}: {}", x.env_id, sc.statement()))
-            })
-            .collect();
-        scaling.dedup();
-        let scaling = if scaling.is_empty() {
-            " The host's memory-bandwidth scaling was not measured in this run, so no expectation is set for a partitioned STREAM victim.".to_string()
+    }
+    lost.sort();
+    lost.dedup();
+    kept.sort();
+    kept.dedup();
+    format!(
+        " Partitioned containers were protected for: {}; not protected for: {}.",
+        if kept.is_empty() {
+            "none shown".to_string()
         } else {
-            format!(
-                " Memory-bandwidth scaling measured in this run: {}.",
-                scaling.join("; ")
-            )
-        };
-        let physics = if checks.is_empty() {
-            scaling
+            kept.join(", ")
+        },
+        if lost.is_empty() {
+            "none shown".to_string()
         } else {
-            format!(
-                "{scaling} Against what the host's physics predict (a CPU hog halves a CPU victim sharing the CPUs and partitioning keeps nearly all of it; a streamer slows a STREAM victim sharing the CPUs, and partitioned as the scaling above predicts): {}.",
-                crate::neighbours::describe_checks(&checks)
-            )
-        };
-        decided(
-            l1,
-            verdict,
-            format!(
-                "Slowed means below {} of the speed alone, the whole interval: {}.{by_resource}{physics}",
-                pct(ALMOST_NATIVE),
-                shown
-                    .iter()
-                    .map(|x| words(x))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            shown.iter().map(|x| cite(x)).collect(),
+            lost.join(", ")
+        },
+    )
+}
+
+/// The host's memory-bandwidth scaling, as each environment measured it in
+/// this run (what a partitioned STREAM victim should expect), and the
+/// slowdowns against what the host's physics predict (sentences).
+fn physics_checks(s: &[Slowdown]) -> String {
+    let checks = crate::neighbours::expectations(s);
+    let mut scaling: Vec<String> = s
+        .iter()
+        .filter_map(|x| {
+            x.scaling
+                .as_ref()
+                .map(|sc| format!("{}: {}", x.env_id, sc.statement()))
+        })
+        .collect();
+    scaling.dedup();
+    let scaling = if scaling.is_empty() {
+        " The host's memory-bandwidth scaling was not measured in this run, so no expectation is set for a partitioned STREAM victim.".to_string()
+    } else {
+        format!(
+            " Memory-bandwidth scaling measured in this run: {}.",
+            scaling.join("; ")
         )
     };
+    if checks.is_empty() {
+        scaling
+    } else {
+        format!(
+            "{scaling} Against what the host's physics predict (a CPU hog halves a CPU victim sharing the CPUs and partitioning keeps nearly all of it; a streamer slows a STREAM victim sharing the CPUs, and partitioned as the scaling above predicts): {}.",
+            crate::neighbours::describe_checks(&checks)
+        )
+    }
+}
+
+/// Part 2: for the same victim, antagonist and placement, a VM keeps more
+/// of its victim's speed than a container.
+fn vm_protects_better(s: &[Slowdown]) -> PartResult {
     let l2 = "a VM protects its victim better than a container";
     let mut pairs = Vec::new();
     for c in s.iter().filter(|x| x.env == "container") {
@@ -160,14 +188,15 @@ pub(super) fn c5(cx: &Cx) -> ClaimResult {
             pairs.push((c, v));
         }
     }
-    let p2 = if pairs.is_empty() {
-        not_measured(
+    if pairs.is_empty() {
+        return not_measured(
             l2,
             "no valid figure",
-            &format!("{how}, in both a container and a VM"),
-        )
-    } else if pairs.iter().all(|(_, v)| v.emulated()) {
-        PartResult {
+            &format!("{HOW}, in both a container and a VM"),
+        );
+    }
+    if pairs.iter().all(|(_, v)| v.emulated()) {
+        return PartResult {
             label: l2.into(),
             verdict: Verdict::NotTestable,
             reason: None,
@@ -181,29 +210,27 @@ pub(super) fn c5(cx: &Cx) -> ClaimResult {
             ),
             figures: pairs.iter().flat_map(|(c, v)| [cite(c), cite(v)]).collect(),
             missing: None,
-        }
-    } else {
-        let hw: Vec<_> = pairs.iter().filter(|(_, v)| !v.emulated()).collect();
-        let outcomes: Vec<Protection> = hw.iter().map(|(c, v)| protection(c, v)).collect();
-        let verdict = if outcomes.contains(&Protection::BWorse) {
-            Fit::Outside
-        } else if outcomes.contains(&Protection::AWorse) {
-            Fit::Inside
-        } else {
-            Fit::Unsure
         };
-        decided(
-            l2,
-            verdict,
-            format!(
-                "Container against VM, same victim, antagonist and placement (better protected = higher share of the speed alone, intervals apart): {}.",
-                hw.iter()
-                    .map(|(c, v)| format!("{}; {}", words(c), words(v)))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            ),
-            hw.iter().flat_map(|(c, v)| [cite(c), cite(v)]).collect(),
-        )
+    }
+    let hw: Vec<_> = pairs.iter().filter(|(_, v)| !v.emulated()).collect();
+    let outcomes: Vec<Protection> = hw.iter().map(|(c, v)| protection(c, v)).collect();
+    let verdict = if outcomes.contains(&Protection::BWorse) {
+        Fit::Outside
+    } else if outcomes.contains(&Protection::AWorse) {
+        Fit::Inside
+    } else {
+        Fit::Unsure
     };
-    combine("C5", vec![p1, p2])
+    decided(
+        l2,
+        verdict,
+        format!(
+            "Container against VM, same victim, antagonist and placement (better protected = higher share of the speed alone, intervals apart): {}.",
+            hw.iter()
+                .map(|(c, v)| format!("{}; {}", words(c), words(v)))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ),
+        hw.iter().flat_map(|(c, v)| [cite(c), cite(v)]).collect(),
+    )
 }

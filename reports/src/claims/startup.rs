@@ -17,7 +17,7 @@ fn slowest_start<'a>(cx: &Cx<'a>, class: &str, metric: Option<&str>) -> Option<&
     })
 }
 
-pub(super) fn c3(cx: &Cx) -> ClaimResult {
+pub(super) fn containers_start_faster_than_vms(cx: &Cx) -> ClaimResult {
     let l1 = "a container starts in seconds or less";
     let cont = slowest_start(cx, "container", None);
     let p1 = match cont {

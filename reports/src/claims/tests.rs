@@ -121,7 +121,7 @@ fn an_emulated_vm_makes_vm_parts_not_testable() {
 fn c7_follows_the_layer_and_copy_up_figures() {
     let c7 = |added: f64, copy_ms: f64| {
         let mut recs = testdata::fixture_run(3, 1.0).records;
-        recs.extend(testdata::c7_records(3, added, copy_ms));
+        recs.extend(testdata::layer_records(3, added, copy_ms));
         verdicts(&recs).remove(6)
     };
     let ok = c7(1.0, 20.0);
@@ -645,7 +645,7 @@ fn a_claim_with_no_part_measured_is_not_measured_and_evidence_against_decides() 
 #[test]
 fn counts_are_cited_without_fake_intervals() {
     let mut recs = testdata::fixture_run(3, 1.0).records;
-    recs.extend(testdata::c7_records(3, 1.0, 20.0));
+    recs.extend(testdata::layer_records(3, 1.0, 20.0));
     let c7 = verdicts(&recs).remove(6);
     let cited = |m: &str| {
         c7.figures()
@@ -715,7 +715,7 @@ fn c8_is_decided_per_place_from_fileio_rates() {
         v.into_iter().find(|c| c.id == "C8").expect("C8 evaluated")
     };
     // Containers at 97% of native, a KVM VM's disk at 40%: both hold.
-    let c = claim(&testdata::c8_records(5, 0.97, Some(0.4)));
+    let c = claim(&testdata::fileio_records(5, 0.97, Some(0.4)));
     let p1 = part(&c, "container's storage");
     assert_eq!(p1.verdict, Verdict::Supported, "{p1:?}");
     assert_eq!(p1.figures.len(), 8, "4 rates at disk and tmpfs: {p1:?}");
@@ -726,17 +726,17 @@ fn c8_is_decided_per_place_from_fileio_rates() {
     assert!(p2.figures.iter().all(|f| f.metric.ends_with("_disk")));
     assert_eq!(c.verdict, Verdict::Supported);
     // A container at half native speed contradicts "a little".
-    let c = claim(&testdata::c8_records(5, 0.5, Some(0.4)));
+    let c = claim(&testdata::fileio_records(5, 0.5, Some(0.4)));
     assert_eq!(
         part(&c, "container's storage").verdict,
         Verdict::NotSupported
     );
     assert_eq!(c.verdict, Verdict::NotSupported);
     // A VM disk as fast as native contradicts "costs more".
-    let c = claim(&testdata::c8_records(5, 0.97, Some(1.0)));
+    let c = claim(&testdata::fileio_records(5, 0.97, Some(1.0)));
     assert_eq!(part(&c, "virtual disk").verdict, Verdict::NotSupported);
     // No VM column: that part is not measured, the claim partly measured.
-    let c = claim(&testdata::c8_records(5, 0.97, None));
+    let c = claim(&testdata::fileio_records(5, 0.97, None));
     let p2 = part(&c, "virtual disk");
     assert_eq!(p2.verdict, Verdict::NotMeasured);
     assert!(p2.missing.as_deref().unwrap().contains("--workload fileio"));

@@ -12,22 +12,9 @@
 //! (`foreign_actions`).
 
 use crate::analysis::Analysis;
-use crate::report::Facts;
+use crate::facts::Facts;
 use crate::stats::Estimate;
 use serde_json::{json, Map, Value};
-
-/// `triad_mbs` → `triad-mbs`.
-pub fn slug(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
 
 fn put(out: &mut Map<String, Value>, bench: String, measure: &str, v: Value) {
     let entry = out.entry(bench).or_insert_with(|| json!({}));
@@ -36,11 +23,6 @@ fn put(out: &mut Map<String, Value>, bench: String, measure: &str, v: Value) {
 
 fn estimate(e: &Estimate) -> Value {
     json!({"value": e.point, "lower_value": e.lo, "upper_value": e.hi})
-}
-
-/// The workload figures only.
-pub fn to_bmf(a: &Analysis) -> Value {
-    to_bmf_with(a, &Facts::default())
 }
 
 /// The workload figures and the experiments' ones.

@@ -3,12 +3,12 @@
 //! plots and the claims section.
 
 use super::{
-    cv_pct, emulation_banner, env_not_comparable, envs_of_workload, figure_params, headline_cell,
-    headline_columns, interval_methods, median_ci, not_comparable, num, ratio, vs_native,
-    WorkloadEnvs,
+    emulation_banner, env_not_comparable, envs_of_workload, figure_params, headline_cell,
+    headline_columns, interval_methods, not_comparable, ratio, ReportContext, WorkloadEnvs,
 };
-use crate::claims::{env_emulated, short};
-use crate::report::{claim_line, ratio_text, ReportContext};
+use crate::claims::{claim_line, env_emulated, short};
+use crate::text::num;
+use crate::value::{cv_pct, median_ci, ratio_text, vs_native};
 use std::fmt::Write;
 
 /// Escape text for HTML.
@@ -41,7 +41,6 @@ pub(crate) fn svg_body(svg: &str) -> &str {
 pub fn to_html(cx: &ReportContext) -> String {
     let mut s = String::new();
     let info = cx.info;
-    let a = cx.analysis;
     let _ = write!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>isobench run {}</title><style>{STYLE}</style></head><body>\n",
@@ -74,97 +73,85 @@ pub fn to_html(cx: &ReportContext) -> String {
     headline(&mut s, cx);
     claims_summary(&mut s, cx);
     per_workload(&mut s, cx);
-    if let Some((head, rows)) = super::isa_table(cx) {
-        let _ = writeln!(
-            s,
-            "<h2 id=\"isa\">ISA</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
-            esc(super::ISA_NOTE),
-            head.iter()
-                .map(|h| format!("<th>{}</th>", esc(h)))
-                .collect::<String>()
-        );
-        for r in rows {
-            let _ = writeln!(
-                s,
-                "<tr>{}</tr>",
-                r.iter()
-                    .map(|c| format!("<td>{}</td>", esc(c)))
-                    .collect::<String>()
-            );
-        }
-        let _ = writeln!(s, "</table>");
-    }
-    if let Some((head, rows)) = super::density_table(cx) {
-        let _ = writeln!(
-            s,
-            "<h2 id=\"density\">Density</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
-            esc(super::DENSITY_NOTE),
-            head.iter()
-                .map(|h| format!("<th>{}</th>", esc(h)))
-                .collect::<String>()
-        );
-        for r in rows {
-            let _ = writeln!(
-                s,
-                "<tr>{}</tr>",
-                r.iter()
-                    .enumerate()
-                    .map(|(i, c)| if i == 0 {
-                        format!("<td>{}</td>", esc(c))
-                    } else {
-                        format!("<td class=\"n\">{}</td>", esc(c))
-                    })
-                    .collect::<String>()
-            );
-        }
-        let _ = writeln!(s, "</table>");
-    }
-    if let Some((head, rows)) = super::permission_table(cx) {
-        let _ = writeln!(
-            s,
-            "<h2 id=\"permissions\">Who may act on whose containers</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
-            esc(crate::permissions::NOTE),
-            head.iter()
-                .map(|h| format!("<th>{}</th>", esc(h)))
-                .collect::<String>()
-        );
-        for r in rows {
-            let _ = writeln!(
-                s,
-                "<tr>{}</tr>",
-                r.iter()
-                    .map(|c| format!("<td>{}</td>", esc(c)))
-                    .collect::<String>()
-            );
-        }
-        let _ = writeln!(s, "</table>");
-    }
-    if let Some((head, rows)) = super::neighbour_table(cx) {
-        let _ = writeln!(
-            s,
-            "<h2 id=\"neighbours\">Noisy neighbours</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
-            esc(super::NEIGHBOUR_NOTE),
-            head.iter()
-                .map(|h| format!("<th>{}</th>", esc(h)))
-                .collect::<String>()
-        );
-        for r in rows {
-            let _ = writeln!(
-                s,
-                "<tr>{}</tr>",
-                r.iter()
-                    .enumerate()
-                    .map(|(i, c)| if i < 2 {
-                        format!("<td>{}</td>", esc(c))
-                    } else {
-                        format!("<td class=\"n\">{}</td>", esc(c))
-                    })
-                    .collect::<String>()
-            );
-        }
-        let _ = writeln!(s, "</table>");
-    }
+    experiment_tables(&mut s, cx);
+    plots(&mut s, cx);
+    claims_detail(&mut s, cx);
+    host_and_envs(&mut s, cx);
+    warnings(&mut s, cx);
+    method(&mut s, cx);
+    every_figure(&mut s, cx);
+    let _ = writeln!(s, "</body></html>");
+    s
+}
 
+/// The tables of the ISA paths and of the experiments, each when the run
+/// has them.
+fn experiment_tables(s: &mut String, cx: &ReportContext) {
+    if let Some(t) = super::isa_table(cx) {
+        table(s, "isa", "ISA", super::ISA_NOTE, t, usize::MAX);
+    }
+    if let Some(t) = super::density_table(cx) {
+        table(s, "density", "Density", super::DENSITY_NOTE, t, 1);
+    }
+    if let Some(t) = super::permission_table(cx) {
+        table(
+            s,
+            "permissions",
+            "Who may act on whose containers",
+            crate::permissions::NOTE,
+            t,
+            usize::MAX,
+        );
+    }
+    if let Some(t) = super::neighbour_table(cx) {
+        table(
+            s,
+            "neighbours",
+            "Noisy neighbours",
+            super::NEIGHBOUR_NOTE,
+            t,
+            2,
+        );
+    }
+}
+
+/// A section of one table under its note; cells from column `numeric_from`
+/// on are numbers (right-aligned).
+fn table(
+    s: &mut String,
+    id: &str,
+    title: &str,
+    note: &str,
+    (head, rows): (Vec<String>, Vec<Vec<String>>),
+    numeric_from: usize,
+) {
+    let _ = writeln!(
+        s,
+        "<h2 id=\"{id}\">{title}</h2><p class=\"note\">{}</p><table><tr>{}</tr>",
+        esc(note),
+        head.iter()
+            .map(|h| format!("<th>{}</th>", esc(h)))
+            .collect::<String>()
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "<tr>{}</tr>",
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| if i < numeric_from {
+                    format!("<td>{}</td>", esc(c))
+                } else {
+                    format!("<td class=\"n\">{}</td>", esc(c))
+                })
+                .collect::<String>()
+        );
+    }
+    let _ = writeln!(s, "</table>");
+}
+
+/// Every plot, inline SVG with its caption.
+fn plots(s: &mut String, cx: &ReportContext) {
     if !cx.plots.is_empty() {
         let _ = writeln!(s, "<h2 id=\"plots\">Plots</h2>");
     }
@@ -177,20 +164,17 @@ pub fn to_html(cx: &ReportContext) -> String {
             esc(&p.title)
         );
     }
-    claims_detail(&mut s, cx);
-    host_and_envs(&mut s, cx);
-    if !cx.warnings.is_empty() {
-        let _ = writeln!(s, "<h2 id=\"warnings\">Warnings</h2><ul>");
-        for w in &cx.warnings {
-            let _ = writeln!(s, "<li class=\"warn\">{}</li>", esc(w));
-        }
-        let _ = writeln!(s, "</ul>");
+}
+
+fn warnings(s: &mut String, cx: &ReportContext) {
+    if cx.warnings.is_empty() {
+        return;
     }
-    method(&mut s, cx);
-    every_figure(&mut s, cx);
-    let _ = writeln!(s, "</body></html>");
-    let _ = a;
-    s
+    let _ = writeln!(s, "<h2 id=\"warnings\">Warnings</h2><ul>");
+    for w in &cx.warnings {
+        let _ = writeln!(s, "<li class=\"warn\">{}</li>", esc(w));
+    }
+    let _ = writeln!(s, "</ul>");
 }
 
 fn env_head(cx: &ReportContext, env_id: &str) -> String {

@@ -3,10 +3,10 @@
 
 use super::{
     emulation_banner, env_not_comparable, envs_of_workload, figure_params, headline_cell,
-    headline_columns, interval_methods, median_ci, ratio, WorkloadEnvs,
+    headline_columns, interval_methods, ratio, ReportContext, WorkloadEnvs,
 };
-use crate::claims::{env_emulated, short};
-use crate::report::{claim_line, ratio_text, ReportContext};
+use crate::claims::{claim_line, env_emulated, short};
+use crate::value::{median_ci, ratio_text};
 use std::fmt::Write;
 
 /// Environment detail keys shown in the summary.
@@ -35,47 +35,72 @@ fn env_head(cx: &ReportContext, e: &str) -> String {
 
 pub fn to_markdown(cx: &ReportContext) -> String {
     let mut s = String::new();
-    let a = cx.analysis;
-    let h = &cx.info.host;
     let _ = writeln!(s, "# isobench run `{}`\n", cx.info.run_id);
-    // The claims first: one line each, verdict and deciding number.
-    if !cx.claims.is_empty() {
-        let _ = writeln!(s, "## Claims\n");
-        for c in cx.claims {
-            let _ = writeln!(
-                s,
-                "- **{}** {} — **{}**: {}",
-                c.id,
-                short(c.id),
-                c.verdict_text(),
-                claim_line(c)
-            );
-        }
-        let _ = writeln!(s);
-    }
+    claims_overview(&mut s, cx);
     if let Some(b) = emulation_banner(cx) {
         let _ = writeln!(s, "> **Emulated VMs.** {b}\n");
     }
-    // What a reader came for: speed against native.
-    let cols = headline_columns(cx);
-    if !cols.is_empty() {
-        let _ = writeln!(s, "## Speed relative to native\n");
-        let titles: Vec<String> = cols.iter().map(|c| cell(&c.title)).collect();
-        let _ = writeln!(s, "| environment | {} |", titles.join(" | "));
-        let _ = writeln!(s, "|---|{}", "---:|".repeat(cols.len()));
-        for e in &a.envs {
-            let cells: Vec<String> = cols
-                .iter()
-                .map(|c| cell(&headline_cell(cx, &e.env_id, c)))
-                .collect();
-            let _ = writeln!(s, "| {} | {} |", env_head(cx, &e.env_id), cells.join(" | "));
-        }
+    speed_table(&mut s, cx);
+    claims_by_part(&mut s, cx);
+    per_workload(&mut s, cx);
+    experiment_tables(&mut s, cx);
+    host_and_environments(&mut s, cx);
+    let _ = writeln!(
+        s,
+        "\n## How it was measured\n\n- Intervals: {}; a figure of one repetition has none (n=1).\n- membw is STREAM; *STREAM (tuned: non-temporal stores)* marks a run with non-temporal stores (a tuned kernel in STREAM's terms); only figures of the same variant are divided.\n- Footprint (C4): PSS of all the processes of one idle instance at READY, runtime processes included (MiB).\n- Startup: spawn to ISOBENCH-READY (time to first instruction) and to exit (lifecycle).",
+        interval_methods(cx.analysis)
+    );
+    s
+}
+
+/// The claims first: one line each, verdict and deciding number.
+fn claims_overview(s: &mut String, cx: &ReportContext) {
+    if cx.claims.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Claims\n");
+    for c in cx.claims {
         let _ = writeln!(
             s,
-            "\nSpeed relative to native (1.00× = native, higher is better; latency and startup ratios read \"× slower\", or \"× faster\" when they beat native) with its 95% interval ({}) and n; \"no interval\" when n=1. Startup and footprint are absolute. \"not comparable\": other parameters than native, no ratio.\n",
-            interval_methods(a)
+            "- **{}** {} — **{}**: {}",
+            c.id,
+            short(c.id),
+            c.verdict_text(),
+            claim_line(c)
         );
     }
+    let _ = writeln!(s);
+}
+
+/// What a reader came for: speed against native, one column per headline
+/// metric.
+fn speed_table(s: &mut String, cx: &ReportContext) {
+    let a = cx.analysis;
+    let cols = headline_columns(cx);
+    if cols.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Speed relative to native\n");
+    let titles: Vec<String> = cols.iter().map(|c| cell(&c.title)).collect();
+    let _ = writeln!(s, "| environment | {} |", titles.join(" | "));
+    let _ = writeln!(s, "|---|{}", "---:|".repeat(cols.len()));
+    for e in &a.envs {
+        let cells: Vec<String> = cols
+            .iter()
+            .map(|c| cell(&headline_cell(cx, &e.env_id, c)))
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", env_head(cx, &e.env_id), cells.join(" | "));
+    }
+    let _ = writeln!(
+        s,
+        "\nSpeed relative to native (1.00× = native, higher is better; latency and startup ratios read \"× slower\", or \"× faster\" when they beat native) with its 95% interval ({}) and n; \"no interval\" when n=1. Startup and footprint are absolute. \"not comparable\": other parameters than native, no ratio.\n",
+        interval_methods(a)
+    );
+}
+
+/// Every claim's parts: a table of verdicts, then each part's finding, what
+/// would measure it and the figures it cites.
+fn claims_by_part(s: &mut String, cx: &ReportContext) {
     let _ = writeln!(s, "## Claims by part\n");
     let _ = writeln!(s, "| claim | verdict | parts |");
     let _ = writeln!(s, "|---|---|---|");
@@ -111,7 +136,12 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             }
         }
     }
+}
 
+/// One section per workload: its figures, the parameters each environment
+/// ran, and the environments that ran other parameters than native.
+fn per_workload(s: &mut String, cx: &ReportContext) {
+    let a = cx.analysis;
     if !a.figures.is_empty() {
         let _ = writeln!(
             s,
@@ -123,128 +153,118 @@ pub fn to_markdown(cx: &ReportContext) -> String {
         );
     }
     for w in a.workloads() {
-        let WorkloadEnvs {
-            all: envs,
-            same,
-            apart,
-        } = envs_of_workload(cx, &w);
-        let _ = writeln!(s, "\n### {}\n", cx.facts.workload_title(a, &w));
-        let head: Vec<String> = same.iter().map(|e| env_head(cx, e)).collect();
-        let _ = writeln!(s, "| metric | {} |", head.join(" | "));
-        let _ = writeln!(s, "|---|{}", "---:|".repeat(same.len()));
-        for m in a.metrics(&w) {
-            let mut unit = String::new();
-            let cells: Vec<String> = same
-                .iter()
-                .map(|e| match a.figure(e, &w, &m) {
-                    Some(f) => {
-                        unit = f.unit.clone();
-                        let rel = ratio(cx, f)
-                            .map(|v| format!(" ({})", ratio_text(f, &v)))
-                            .unwrap_or_default();
-                        format!("{}{rel}", median_ci(f))
-                    }
-                    None => "–".into(),
-                })
-                .collect();
-            let _ = writeln!(s, "| {m} ({unit}) | {} |", cells.join(" | "));
-        }
-        let _ = writeln!(s, "\nParameters:\n");
-        let _ = writeln!(s, "| environment | parameters |\n|---|---|");
-        for e in &envs {
-            let _ = writeln!(
-                s,
-                "| {} | {} |",
-                env_head(cx, e),
-                cell(&figure_params(cx, e, &w))
-            );
-        }
-        if !apart.is_empty() {
-            let _ = writeln!(s, "\nNot comparable with native (different parameters):\n");
-            let _ = writeln!(s, "| environment | how it differs | metric | centre [95% CI] (n) |\n|---|---|---|---:|");
-            for e in &apart {
-                let why = env_not_comparable(cx, e, &w).unwrap_or_default();
-                for m in a.metrics(&w) {
-                    if let Some(f) = a.figure(e, &w, &m) {
-                        let _ = writeln!(
-                            s,
-                            "| {} | {} | {m} ({}) | {} |",
-                            env_head(cx, e),
-                            cell(&why),
-                            f.unit,
-                            median_ci(f)
-                        );
-                    }
+        workload_section(s, cx, &w);
+    }
+}
+
+fn workload_section(s: &mut String, cx: &ReportContext, w: &str) {
+    let a = cx.analysis;
+    let WorkloadEnvs {
+        all: envs,
+        same,
+        apart,
+    } = envs_of_workload(cx, w);
+    let _ = writeln!(s, "\n### {}\n", cx.facts.workload_title(a, w));
+    let head: Vec<String> = same.iter().map(|e| env_head(cx, e)).collect();
+    let _ = writeln!(s, "| metric | {} |", head.join(" | "));
+    let _ = writeln!(s, "|---|{}", "---:|".repeat(same.len()));
+    for m in a.metrics(w) {
+        let mut unit = String::new();
+        let cells: Vec<String> = same
+            .iter()
+            .map(|e| match a.figure(e, w, &m) {
+                Some(f) => {
+                    unit = f.unit.clone();
+                    let rel = ratio(cx, f)
+                        .map(|v| format!(" ({})", ratio_text(f, &v)))
+                        .unwrap_or_default();
+                    format!("{}{rel}", median_ci(f))
                 }
+                None => "–".into(),
+            })
+            .collect();
+        let _ = writeln!(s, "| {m} ({unit}) | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(s, "\nParameters:\n");
+    let _ = writeln!(s, "| environment | parameters |\n|---|---|");
+    for e in &envs {
+        let _ = writeln!(
+            s,
+            "| {} | {} |",
+            env_head(cx, e),
+            cell(&figure_params(cx, e, w))
+        );
+    }
+    if apart.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\nNot comparable with native (different parameters):\n");
+    let _ = writeln!(
+        s,
+        "| environment | how it differs | metric | centre [95% CI] (n) |\n|---|---|---|---:|"
+    );
+    for e in &apart {
+        let why = env_not_comparable(cx, e, w).unwrap_or_default();
+        for m in a.metrics(w) {
+            if let Some(f) = a.figure(e, w, &m) {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {m} ({}) | {} |",
+                    env_head(cx, e),
+                    cell(&why),
+                    f.unit,
+                    median_ci(f)
+                );
             }
         }
     }
+}
 
-    if let Some((head, rows)) = super::isa_table(cx) {
-        let _ = writeln!(
-            s,
-            "\n## ISA\n\n{}\n\n| {} |\n|{}",
-            super::ISA_NOTE,
-            head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
-            "---|".repeat(head.len())
-        );
-        for r in rows {
-            let _ = writeln!(
-                s,
-                "| {} |",
-                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-            );
-        }
+/// The tables of the ISA paths and of the experiments, each when the run
+/// has them.
+fn experiment_tables(s: &mut String, cx: &ReportContext) {
+    if let Some(t) = super::isa_table(cx) {
+        table(s, "ISA", super::ISA_NOTE, t);
     }
-    if let Some((head, rows)) = super::density_table(cx) {
-        let _ = writeln!(
-            s,
-            "\n## Density\n\n{}\n\n| {} |\n|{}",
-            super::DENSITY_NOTE,
-            head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
-            "---|".repeat(head.len())
-        );
-        for r in rows {
-            let _ = writeln!(
-                s,
-                "| {} |",
-                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-            );
-        }
+    if let Some(t) = super::density_table(cx) {
+        table(s, "Density", super::DENSITY_NOTE, t);
     }
-    if let Some((head, rows)) = super::permission_table(cx) {
-        let _ = writeln!(
+    if let Some(t) = super::permission_table(cx) {
+        table(
             s,
-            "\n## Who may act on whose containers\n\n{}\n\n| {} |\n|{}",
+            "Who may act on whose containers",
             crate::permissions::NOTE,
-            head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
-            "---|".repeat(head.len())
+            t,
         );
-        for r in rows {
-            let _ = writeln!(
-                s,
-                "| {} |",
-                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-            );
-        }
     }
-    if let Some((head, rows)) = super::neighbour_table(cx) {
+    if let Some(t) = super::neighbour_table(cx) {
+        table(s, "Noisy neighbours", super::NEIGHBOUR_NOTE, t);
+    }
+}
+
+/// A section of one table under its note.
+fn table(s: &mut String, title: &str, note: &str, (head, rows): (Vec<String>, Vec<Vec<String>>)) {
+    let _ = writeln!(
+        s,
+        "\n## {title}\n\n{}\n\n| {} |\n|{}",
+        note,
+        head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(head.len())
+    );
+    for r in rows {
         let _ = writeln!(
             s,
-            "\n## Noisy neighbours\n\n{}\n\n| {} |\n|{}",
-            super::NEIGHBOUR_NOTE,
-            head.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | "),
-            "---|".repeat(head.len())
+            "| {} |",
+            r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
         );
-        for r in rows {
-            let _ = writeln!(
-                s,
-                "| {} |",
-                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-            );
-        }
     }
+}
 
+/// The host, the environments with their brief detail, the first errors of
+/// invalid results, and the warnings.
+fn host_and_environments(s: &mut String, cx: &ReportContext) {
+    let a = cx.analysis;
+    let h = &cx.info.host;
     let _ = writeln!(
         s,
         "\n## Host and environments\n\nHost **{}**: {}, {} logical cores, {:.1} GiB, kernel {}, cgroup {}, KVM {}. isobench {}{}. Started {}.\n",
@@ -316,10 +336,4 @@ pub fn to_markdown(cx: &ReportContext) -> String {
             let _ = writeln!(s, "- {w}");
         }
     }
-    let _ = writeln!(
-        s,
-        "\n## How it was measured\n\n- Intervals: {}; a figure of one repetition has none (n=1).\n- membw is STREAM; *STREAM (tuned: non-temporal stores)* marks a run with non-temporal stores (a tuned kernel in STREAM's terms); only figures of the same variant are divided.\n- Footprint (C4): PSS of all the processes of one idle instance at READY, runtime processes included (MiB).\n- Startup: spawn to ISOBENCH-READY (time to first instruction) and to exit (lifecycle).",
-        interval_methods(a)
-    );
-    s
 }

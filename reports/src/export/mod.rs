@@ -8,126 +8,25 @@ pub mod markdown;
 pub mod terminal;
 
 use crate::analysis::{Analysis, Figure, BASELINE};
-use crate::claims::env_emulated;
+use crate::claims::{env_emulated, ClaimResult};
+use crate::facts::Facts;
 use crate::metric::{format_size, latency_size_bytes};
-use crate::report::ReportContext;
+use crate::plot::NamedImage;
+use crate::schema::RunInfo;
+use crate::value::{interval_method, median_ci, ratio_text, speed_of, Val};
 
-/// `12345.678` → `12,346`, `1.2345` → `1.23`: three significant figures or
-/// more for large values, enough for every unit isobench records.
-pub fn num(x: f64) -> String {
-    let a = x.abs();
-    if a >= 1000.0 {
-        crate::report::thousands(&format!("{x:.0}"))
-    } else if a >= 100.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else if a >= 0.001 {
-        // Three significant digits, as for the larger values.
-        let decimals = (2 - a.log10().floor() as i32).clamp(2, 5) as usize;
-        format!("{x:.decimals$}")
-    } else if a == 0.0 {
-        "0".into()
-    } else {
-        format!("{x:.3e}")
-    }
-}
+/// Numbers as every exporter prints them (also reached as `export::num`).
+pub use crate::text::num;
 
-/// A value with its interval (`None` when there is none, e.g. n = 1), the
-/// number of repetitions behind it and how the interval was made.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Val {
-    pub point: f64,
-    pub ci: Option<(f64, f64)>,
-    pub n: usize,
-    /// e.g. `t on logs, n=5`; empty without an interval.
-    pub method: String,
-}
-
-/// The centre of a figure (its geometric mean, the statistic its interval
-/// belongs to) with the interval. Every reader of intervals goes through
-/// here and [`speed_of`].
-pub fn median_of(f: &Figure) -> Val {
-    let s = &f.summary;
-    Val {
-        point: s.centre,
-        ci: s.ci.map(|c| (c.lo, c.hi)),
-        n: s.n,
-        method: s.ci.map(|c| c.method.to_string()).unwrap_or_default(),
-    }
-}
-
-/// Performance relative to native (1 = native, higher is better) with its
-/// interval; `None` when the figure has no ratio to native.
-pub fn speed_of(f: &Figure) -> Option<Val> {
-    let r = f.vs_native?;
-    Some(Val {
-        point: r.speed.point,
-        ci: Some((r.speed.lo, r.speed.hi)),
-        n: f.summary.n,
-        method: r.method.to_string(),
-    })
-}
-
-/// How the intervals of a figure were computed (its own and its ratio's).
-pub fn interval_method(f: &Figure) -> String {
-    let own = f
-        .summary
-        .ci
-        .map(|c| {
-            format!(
-                "{}: {}",
-                f.summary.centre_kind.label(),
-                kind(&c.method.to_string())
-            )
-        })
-        .unwrap_or_default();
-    let rel = f
-        .vs_native
-        .map(|r| format!("ratio to native: {}", kind(&r.method.to_string())))
-        .unwrap_or_default();
-    [own, rel]
-        .into_iter()
-        .filter(|x| !x.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// A method without its counts: `t on logs, n=5` → `t on logs`.
-fn kind(method: &str) -> String {
-    method.split(", n=").next().unwrap_or(method).to_string()
-}
-
-/// `9876 [9800, 9950] (n=5)`, or `9876 (n=1, no interval)`.
-pub fn val_text(v: &Val, fmt: impl Fn(f64) -> String) -> String {
-    match v.ci {
-        Some((lo, hi)) => format!("{} [{}, {}] (n={})", fmt(v.point), fmt(lo), fmt(hi), v.n),
-        None => format!("{} (n={}, no interval)", fmt(v.point), v.n),
-    }
-}
-
-/// Median with its interval and n: `9876 [9800, 9950] (n=5)`; counts and
-/// byte sizes as themselves with their unit (see [`crate::report::exact_text`]).
-pub fn median_ci(f: &Figure) -> String {
-    crate::report::exact_text(f).unwrap_or_else(|| val_text(&median_of(f), num))
-}
-
-/// Coefficient of variation as a percentage, or `–`.
-pub fn cv_pct(f: &Figure) -> String {
-    f.summary
-        .cv
-        .map(|c| format!("{:.1}%", c * 100.0))
-        .unwrap_or_else(|| "–".into())
-}
-
-/// Speed relative to native with interval: `0.11× [0.10, 0.12] (n=5)`, or
-/// `baseline` / `–`.
-pub fn vs_native(f: &Figure) -> String {
-    match speed_of(f) {
-        Some(v) => crate::report::ratio_text(f, &v),
-        None if f.env_id == crate::analysis::BASELINE => "baseline".into(),
-        None => "–".into(),
-    }
+/// Everything the exporters need.
+pub struct ReportContext<'a> {
+    pub info: &'a RunInfo,
+    pub analysis: &'a Analysis,
+    pub claims: &'a [ClaimResult],
+    /// Load warnings and the run's own measurement warnings.
+    pub warnings: Vec<String>,
+    pub plots: &'a [NamedImage],
+    pub facts: &'a Facts,
 }
 
 /// Why a figure must not be divided by native's: it ran with other
@@ -161,7 +60,7 @@ pub fn figure_params(cx: &ReportContext, env_id: &str, workload: &str) -> String
         .and_then(|f| f.params_note.clone())
         .map(|n| format!(" ({n})"))
         .unwrap_or_default();
-    format!("{}{note}", crate::report::params_text(&p))
+    format!("{}{note}", crate::text::params_text(&p))
 }
 
 /// The ISA table (claim C1's ISA reason): per environment the CPU model a
@@ -536,7 +435,7 @@ pub fn headline_cell(cx: &ReportContext, env_id: &str, c: &HeadlineColumn) -> St
         return format!("{emu}not comparable (other parameters, see {})", c.workload);
     }
     match ratio(cx, f) {
-        Some(v) => format!("{emu}{}{size}", crate::report::ratio_text(f, &v)),
+        Some(v) => format!("{emu}{}{size}", ratio_text(f, &v)),
         None if f.summary.n < 2 => "no interval (n=1), no ratio".into(),
         None => "no native figure".into(),
     }
@@ -562,23 +461,4 @@ pub fn interval_methods(a: &Analysis) -> String {
         return "none of the workload kind in this run (each experiment's section says how its intervals are made)".to_string();
     }
     m.join("; ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::num;
-
-    #[test]
-    fn numbers_are_compact() {
-        assert_eq!(num(12345.6), "12,346");
-        assert_eq!(num(123.45), "123.5");
-        assert_eq!(num(1.2345), "1.23");
-        assert_eq!(num(0.0523), "0.0523");
-        // Three significant digits below 1 too (was 0.8948 next to 2.86).
-        assert_eq!(num(0.8948), "0.895");
-        assert_eq!(num(0.2803), "0.280");
-        assert_eq!(num(0.0), "0");
-        assert_eq!(num(0.00224), "0.00224");
-        assert_eq!(num(0.000123), "1.230e-4");
-    }
 }

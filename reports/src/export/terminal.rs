@@ -5,12 +5,13 @@
 //! next command to type. Short enough for one screen for the quick suite;
 //! every figure is in the report.
 
-use super::{headline_columns, largest_latency, num, ratio, HeadlineColumn};
+use super::{headline_columns, largest_latency, ratio, HeadlineColumn, ReportContext};
 use crate::analysis::{Analysis, Figure, BASELINE};
-use crate::claims::{self, Verdict};
+use crate::claims::{self, claim_line, Verdict};
 use crate::digest::Digest;
 use crate::metric::latency_size_bytes;
-use crate::report::{claim_line, exact_text, ratio_words, ReportContext};
+use crate::text::num;
+use crate::value::{exact_text, ratio_words};
 use std::fmt::Write as _;
 
 /// The figure a headline line shows for `env_id`: latency at the largest

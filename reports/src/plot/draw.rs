@@ -3,6 +3,7 @@
 //! the crate (`assets/DejaVuSans.ttf`), so no system font library is needed.
 
 use super::series::{BarChart, LatencyLine, StartupDist};
+use crate::text::{num, ratio_digits, thousands, times};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, FontTransform};
@@ -214,15 +215,9 @@ fn legend_width(names: &[String]) -> u32 {
     (40 + chars * 8).clamp(120, 320)
 }
 
-/// A ratio to a reference as text with enough significant digits that a
-/// small one never reads as zero: `23.4×`, `1.10×`, `0.53×`, `0.012×`.
-pub fn times(x: f64) -> String {
-    format!("{}×", ratio_digits(x))
-}
-
 /// A tick of a logarithmic axis: `0.5`, `10`, `1,000` (no trailing zeros).
 fn axis_num(x: f64) -> String {
-    let s = crate::export::num(x);
+    let s = num(x);
     if s.contains('.') && !s.contains('e') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
@@ -239,25 +234,6 @@ fn axis_times(x: f64) -> String {
         s
     };
     format!("{s}×")
-}
-
-/// The number of [`times`] without the sign.
-pub fn ratio_digits(x: f64) -> String {
-    let a = x.abs();
-    if !a.is_finite() {
-        return format!("{x}");
-    }
-    if a >= 100.0 {
-        format!("{x:.0}")
-    } else if a >= 10.0 {
-        format!("{x:.1}")
-    } else if a >= 0.1 || a == 0.0 {
-        format!("{x:.2}")
-    } else {
-        // Two significant digits.
-        let decimals = (1 - a.log10().floor() as i32).clamp(2, 9) as usize;
-        format!("{x:.decimals$}")
-    }
 }
 
 /// Split a legend column off the right of `area` for one line per
@@ -798,7 +774,7 @@ impl Plot for StartupPlot<'_> {
 
 fn format_ms(ms: f64) -> String {
     if ms >= 100.0 {
-        format!("{} ms", crate::report::thousands(&format!("{ms:.0}")))
+        format!("{} ms", thousands(&format!("{ms:.0}")))
     } else if ms >= 10.0 {
         format!("{ms:.1} ms")
     } else {
@@ -864,7 +840,7 @@ impl Plot for SeriesPlot<'_> {
                     String::new()
                 }
             })
-            .y_label_formatter(&|v| crate::export::num(*v))
+            .y_label_formatter(&|v| num(*v))
             .x_desc("run (oldest first)")
             .y_desc(self.y_desc.clone())
             .axis_desc_style(font(14))
@@ -1134,28 +1110,17 @@ impl Plot for NeighbourHeatmap<'_> {
         let (left, top) = (240i32, 48i32);
         let cw = ((w as i32 - left - 20) / self.cols.len().max(1) as i32).max(40);
         let ch = ((h as i32 - top - 20 - HEAT_KEY_H) / self.rows.len().max(1) as i32).clamp(24, 60);
-        let centre = |size| {
-            font(size).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Center,
-            ))
-        };
         for (c, name) in self.cols.iter().enumerate() {
             // "victim/metric + antagonist" on two lines.
             let x = left + c as i32 * cw + cw / 2;
             let (a, b) = name.split_once(" + ").unwrap_or((name.as_str(), ""));
-            area.draw_text(a, &centre(11), (x, top / 2 - 8))
+            area.draw_text(a, &centred(11), (x, top / 2 - 8))
                 .map_err(de)?;
             if !b.is_empty() {
-                area.draw_text(&format!("+ {b}"), &centre(11), (x, top / 2 + 8))
+                area.draw_text(&format!("+ {b}"), &centred(11), (x, top / 2 + 8))
                     .map_err(de)?;
             }
         }
-        let grey = RGBColor(235, 235, 235);
-        let pale = |c: RGBColor| {
-            let m = |x: u8| ((u16::from(x) + 2 * 245) / 3) as u8;
-            RGBColor(m(c.0), m(c.1), m(c.2))
-        };
         for (r, name) in self.rows.iter().enumerate() {
             let y = top + r as i32 * ch;
             let right = font(12).pos(plotters::style::text_anchor::Pos::new(
@@ -1172,99 +1137,132 @@ impl Plot for NeighbourHeatmap<'_> {
                     .and_then(|row| row.get(c))
                     .copied()
                     .flatten();
-                let unsure = v.as_ref().is_some_and(heat_inconclusive);
-                let fill = match v {
-                    None => grey,
-                    Some(e) if unsure => pale(heat_color(e.point)),
-                    Some(e) => heat_color(e.point),
-                };
-                area.draw(&Rectangle::new(
-                    [(x + 1, y + 1), (x + cw - 1, y + ch - 1)],
-                    fill.filled(),
-                ))
-                .map_err(de)?;
-                if unsure {
-                    area.draw(&Rectangle::new(
-                        [(x + 3, y + 3), (x + cw - 3, y + ch - 3)],
-                        RGBColor(120, 120, 120).stroke_width(1),
-                    ))
-                    .map_err(de)?;
-                }
-                let (line1, line2) = match v {
-                    None => ("not measured".to_string(), String::new()),
-                    Some(e) => (
-                        format!("{}{}", times(e.point), if unsure { " ?" } else { "" }),
-                        format!("[{}, {}]", ratio_digits(e.lo), ratio_digits(e.hi)),
-                    ),
-                };
-                if line2.is_empty() || ch < 36 {
-                    area.draw_text(&line1, &centre(12), (x + cw / 2, y + ch / 2))
-                        .map_err(de)?;
-                } else {
-                    area.draw_text(&line1, &centre(12), (x + cw / 2, y + ch / 2 - 8))
-                        .map_err(de)?;
-                    area.draw_text(&line2, &centre(10), (x + cw / 2, y + ch / 2 + 9))
-                        .map_err(de)?;
-                }
+                heat_cell(&area, (x, y), (cw, ch), v)?;
             }
         }
-        // The key: the colour scale, then what a pale cell and a grey one mean.
-        let ky = top + self.rows.len() as i32 * ch + 18;
-        let kw = 260i32;
-        let steps = 60;
-        for i in 0..steps {
-            let x = left + i * kw / steps;
-            area.draw(&Rectangle::new(
-                [(x, ky), (left + (i + 1) * kw / steps, ky + 14)],
-                heat_color(f64::from(i) / f64::from(steps - 1)).filled(),
-            ))
-            .map_err(de)?;
-        }
-        for (v, label) in [(0.0, "0×"), (0.5, "0.5×"), (1.0, "≥ 1×")] {
-            let x = left + (v * f64::from(kw)) as i32;
-            area.draw(&PathElement::new(
-                vec![(x, ky + 14), (x, ky + 19)],
-                BLACK.stroke_width(1),
-            ))
-            .map_err(de)?;
-            area.draw_text(label, &centre(11), (x, ky + 28))
-                .map_err(de)?;
-        }
-        area.draw_text(
-            "key: victim speed beside / alone",
-            &font(11).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Right,
-                plotters::style::text_anchor::VPos::Top,
-            )),
-            (left - 12, ky),
-        )
-        .map_err(de)?;
-        let sx = left + kw + 40;
+        heat_key(&area, left, top + self.rows.len() as i32 * ch + 18)
+    }
+}
+
+/// Text centred on its point.
+fn centred(size: u32) -> TextStyle<'static> {
+    font(size).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Center,
+    ))
+}
+
+/// The grey of a heatmap cell not measured.
+const HEAT_GREY: RGBColor = RGBColor(235, 235, 235);
+
+/// A heatmap colour paled (an inconclusive cell).
+fn pale(c: RGBColor) -> RGBColor {
+    let m = |x: u8| ((u16::from(x) + 2 * 245) / 3) as u8;
+    RGBColor(m(c.0), m(c.1), m(c.2))
+}
+
+/// One heatmap cell at `(x, y)` of size `(cw, ch)`: its colour, the ratio
+/// and its interval, pale with a frame and `?` when inconclusive.
+fn heat_cell<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+    (cw, ch): (i32, i32),
+    v: Option<crate::stats::Estimate>,
+) -> DrawResult {
+    let unsure = v.as_ref().is_some_and(heat_inconclusive);
+    let fill = match v {
+        None => HEAT_GREY,
+        Some(e) if unsure => pale(heat_color(e.point)),
+        Some(e) => heat_color(e.point),
+    };
+    area.draw(&Rectangle::new(
+        [(x + 1, y + 1), (x + cw - 1, y + ch - 1)],
+        fill.filled(),
+    ))
+    .map_err(de)?;
+    if unsure {
         area.draw(&Rectangle::new(
-            [(sx, ky), (sx + 22, ky + 14)],
-            pale(heat_color(0.9)).filled(),
-        ))
-        .map_err(de)?;
-        area.draw(&Rectangle::new(
-            [(sx + 2, ky + 2), (sx + 20, ky + 12)],
+            [(x + 3, y + 3), (x + cw - 3, y + ch - 3)],
             RGBColor(120, 120, 120).stroke_width(1),
         ))
         .map_err(de)?;
-        area.draw_text(
-            "pale, ?: the 95% interval includes 1× (inconclusive)",
-            &font(11),
-            (sx + 28, ky),
-        )
-        .map_err(de)?;
+    }
+    let (line1, line2) = match v {
+        None => ("not measured".to_string(), String::new()),
+        Some(e) => (
+            format!("{}{}", times(e.point), if unsure { " ?" } else { "" }),
+            format!("[{}, {}]", ratio_digits(e.lo), ratio_digits(e.hi)),
+        ),
+    };
+    if line2.is_empty() || ch < 36 {
+        area.draw_text(&line1, &centred(12), (x + cw / 2, y + ch / 2))
+            .map_err(de)?;
+    } else {
+        area.draw_text(&line1, &centred(12), (x + cw / 2, y + ch / 2 - 8))
+            .map_err(de)?;
+        area.draw_text(&line2, &centred(10), (x + cw / 2, y + ch / 2 + 9))
+            .map_err(de)?;
+    }
+    Ok(())
+}
+
+/// The heatmap's key at `(left, ky)`: the colour scale, then what a pale
+/// cell and a grey one mean.
+fn heat_key<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, left: i32, ky: i32) -> DrawResult {
+    let kw = 260i32;
+    let steps = 60;
+    for i in 0..steps {
+        let x = left + i * kw / steps;
         area.draw(&Rectangle::new(
-            [(sx, ky + 22), (sx + 22, ky + 36)],
-            grey.filled(),
+            [(x, ky), (left + (i + 1) * kw / steps, ky + 14)],
+            heat_color(f64::from(i) / f64::from(steps - 1)).filled(),
         ))
         .map_err(de)?;
-        area.draw_text("not measured", &font(11), (sx + 28, ky + 22))
-            .map_err(de)?;
-        Ok(())
     }
+    for (v, label) in [(0.0, "0×"), (0.5, "0.5×"), (1.0, "≥ 1×")] {
+        let x = left + (v * f64::from(kw)) as i32;
+        area.draw(&PathElement::new(
+            vec![(x, ky + 14), (x, ky + 19)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(de)?;
+        area.draw_text(label, &centred(11), (x, ky + 28))
+            .map_err(de)?;
+    }
+    area.draw_text(
+        "key: victim speed beside / alone",
+        &font(11).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Right,
+            plotters::style::text_anchor::VPos::Top,
+        )),
+        (left - 12, ky),
+    )
+    .map_err(de)?;
+    let sx = left + kw + 40;
+    area.draw(&Rectangle::new(
+        [(sx, ky), (sx + 22, ky + 14)],
+        pale(heat_color(0.9)).filled(),
+    ))
+    .map_err(de)?;
+    area.draw(&Rectangle::new(
+        [(sx + 2, ky + 2), (sx + 20, ky + 12)],
+        RGBColor(120, 120, 120).stroke_width(1),
+    ))
+    .map_err(de)?;
+    area.draw_text(
+        "pale, ?: the 95% interval includes 1× (inconclusive)",
+        &font(11),
+        (sx + 28, ky),
+    )
+    .map_err(de)?;
+    area.draw(&Rectangle::new(
+        [(sx, ky + 22), (sx + 22, ky + 36)],
+        HEAT_GREY.filled(),
+    ))
+    .map_err(de)?;
+    area.draw_text("not measured", &font(11), (sx + 28, ky + 22))
+        .map_err(de)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1316,6 +1314,11 @@ mod tests {
         assert_eq!(axis_num(100.0), "100");
         assert_eq!(axis_num(1000.0), "1,000");
         assert_eq!(axis_num(0.5), "0.5");
+    }
+
+    #[test]
+    fn a_slower_cell_is_redder() {
+        assert!(heat_color(0.0).0 > heat_color(1.0).0);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 pub mod accel;
 pub mod console;
 pub mod cpio;
+pub mod disk;
 pub mod initramfs;
 pub mod kernel;
 pub mod memory;
@@ -108,6 +109,9 @@ pub struct VmEnv {
     prepared: Option<Prepared>,
     /// The initramfs written by `prepare` (removed by `cleanup`).
     initrd: Option<PathBuf>,
+    /// For a plan with fileio: where each repetition's disk image goes
+    /// (the scratch directory), or why the guest cannot have a disk.
+    disk: Option<Result<PathBuf, String>>,
 }
 
 impl VmEnv {
@@ -131,6 +135,7 @@ impl VmEnv {
             opts,
             prepared: None,
             initrd: None,
+            disk: None,
         })
     }
 
@@ -224,6 +229,7 @@ pub fn host_config(
             None
         },
         cpu: opts.cpu_model.clone(),
+        disk: None,
     })
 }
 
@@ -327,8 +333,14 @@ impl Environment for VmEnv {
     /// `fsmeta` result names it): no lower layer to copy up from, and
     /// Debian's cloud kernel builds overlayfs as a module the initramfs
     /// does not carry.
+    ///
+    /// fileio needs the virtio-blk disk, which `prepare` sets up for a plan
+    /// that has fileio (the guest kernel's modules and mkfs.ext4).
     fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
-        vm_cannot_run(workload)
+        match (&self.disk, workload) {
+            (Some(Err(why)), isobench_workloads::Workload::Fileio) => Some(why.clone()),
+            _ => vm_cannot_run(workload),
+        }
     }
 
     fn emulated(&self) -> bool {
@@ -359,6 +371,19 @@ impl Environment for VmEnv {
         let mut image = workload_initramfs(init).with_context(|| {
             format!("building the initramfs from {}", ctx.workload_bin.display())
         })?;
+        if ctx.fileio {
+            // Only a plan with fileio carries the modules: every other
+            // workload boots the same image as before.
+            let disk = if !disk::mkfs_available() {
+                Err("fileio in the VM formats its disk image with mkfs.ext4, which is not in PATH: install it with 'apt-get install e2fsprogs'".to_string())
+            } else {
+                disk::find_modules(&kernel.path).and_then(|mods| {
+                    disk::add_modules(&mut image, &mods)
+                        .map(|()| ctx.scratch.join(disk::DISK_IMAGE_NAME))
+                })
+            };
+            self.disk = Some(disk);
+        }
         if let Some(root) = &ctx.command_root {
             // The user's command's files go into the guest with it (in
             // RAM: the test boots that size the guest count them).
@@ -520,8 +545,24 @@ impl Environment for VmEnv {
             p.kernel_version.as_deref().unwrap_or("?"),
             spec.args.join(" ")
         );
-        let mut cmd = Command::new(&p.config.qemu);
-        cmd.args(p.config.args(&spec.args).with_context(|| what.clone())?);
+        let mut config = p.config.clone();
+        let mut args = spec.args.clone();
+        let disk = if spec.workload == isobench_workloads::Workload::Fileio {
+            let (image, detail) = self.fileio_disk(&spec.args, &config)?;
+            isobench_workloads::fileio::add_places(
+                &mut args,
+                &[isobench_workloads::fileio::Place {
+                    name: isobench_workloads::fileio::PLACE_DISK.into(),
+                    dir: isobench_workloads::pid1::GUEST_DISK_MOUNT.into(),
+                }],
+            );
+            config.disk = Some(image.path().to_path_buf());
+            Some((image, detail))
+        } else {
+            None
+        };
+        let mut cmd = Command::new(&config.qemu);
+        cmd.args(config.args(&args).with_context(|| what.clone())?);
         super::process::die_with_parent(&mut cmd);
         if let Some(cpus) = &limits.cpus {
             super::set_affinity(&mut cmd, cpus)?;
@@ -532,6 +573,7 @@ impl Environment for VmEnv {
             workload: spec.workload,
             what,
             pins: None,
+            disk,
         };
         if let Some(cpus) = &limits.cpus {
             let deadline = std::time::Instant::now() + timeout.min(Duration::from_secs(30));
@@ -543,6 +585,10 @@ impl Environment for VmEnv {
     }
 
     fn cleanup(&mut self) -> Result<()> {
+        if let Some(Ok(image)) = &self.disk {
+            // Each instance removes its own; this is for one that was lost.
+            let _ = std::fs::remove_file(image);
+        }
         if let Some(initrd) = self.initrd.take() {
             match std::fs::remove_file(&initrd) {
                 Ok(()) => {}
@@ -563,6 +609,9 @@ pub struct VmInstance {
     what: String,
     /// The vCPU pins made at launch (`CPU 0/TCG→0, ...`).
     pins: Option<String>,
+    /// fileio's disk image (removed when the instance ends) and how it was
+    /// attached, for the result's `info`.
+    disk: Option<(disk::DiskImage, String)>,
 }
 
 impl Instance for VmInstance {
@@ -601,6 +650,7 @@ impl Instance for VmInstance {
             workload,
             what,
             pins,
+            disk,
         } = *self;
         // As boot_guest, but measuring QEMU (and any helper it forked) at
         // READY, while the guest idles in the startup workload's hold.
@@ -631,6 +681,10 @@ impl Instance for VmInstance {
         if let Some(p) = pins {
             c.result.info.insert("vcpu_pins".into(), p);
         }
+        if let Some((image, detail)) = disk {
+            c.result.info.insert("vm_disk".into(), detail);
+            drop(image);
+        }
         if let Err(why) = console::check_clocksource(&c.result) {
             // Keep the run (its figures are recorded) but never as valid.
             c.result.valid = false;
@@ -653,6 +707,42 @@ impl Instance for VmInstance {
     }
 }
 
+impl VmEnv {
+    /// A fresh ext4 image for one fileio repetition (sized from its
+    /// `--file-size` and `--block`) and how it is attached.
+    fn fileio_disk(
+        &self,
+        workload_args: &[String],
+        config: &QemuConfig,
+    ) -> Result<(disk::DiskImage, String)> {
+        let path = match &self.disk {
+            Some(Ok(p)) => p.clone(),
+            Some(Err(why)) => bail!("{why}"),
+            None => {
+                bail!("fileio in the VM: the environment was prepared for a plan without fileio")
+            }
+        };
+        let (file, block) = match isobench_workloads::args::parse(workload_args, 1) {
+            Ok(isobench_workloads::args::Command::Fileio(c)) => (c.file_size, c.block),
+            _ => bail!(
+                "fileio's arguments do not parse: {}",
+                workload_args.join(" ")
+            ),
+        };
+        let bytes = disk::image_bytes(file, block);
+        let image = disk::DiskImage::create(&path, bytes).map_err(|e| anyhow!(e))?;
+        let transport = match config.machine {
+            Machine::Microvm => "virtio-mmio",
+            Machine::Q35 => "virtio-pci",
+        };
+        let detail = format!(
+            "virtio-blk on {transport}: a fresh sparse raw image of {} MiB (ext4 made by the host's mkfs.ext4) in the run's scratch directory, cache=none aio=threads",
+            bytes >> 20
+        );
+        Ok((image, detail))
+    }
+}
+
 impl Drop for VmEnv {
     fn drop(&mut self) {
         let _ = self.cleanup();
@@ -667,7 +757,6 @@ pub(super) fn vm_cannot_run(workload: isobench_workloads::Workload) -> Option<St
         W::Copyup => Some("the guest's root file system is the initramfs unpacked into rootfs (tmpfs or ramfs): there is no lower layer to copy up from".into()),
         W::Ovlmount => Some("the guest has no overlayfs: Debian's cloud kernel builds it as a module (CONFIG_OVERLAY_FS=m) and the initramfs holds only the workload binary".into()),
         W::Layers => Some("layers is a host measurement of isorun's layer store, recorded in the native column".into()),
-        W::Fileio => Some("fileio in the VM needs a virtio-blk disk image attached to the guest, which is not wired yet".into()),
         _ => None,
     }
 }

@@ -42,6 +42,8 @@ pub const MAX_KERNEL_CMDLINE: usize = 2048;
 pub const QBOOT_ROM: &str = "/usr/share/qemu/qboot.rom";
 /// The kernel parameter carrying the workload's arguments.
 pub const ARGS_PARAM: &str = "isobench.args";
+/// The kernel parameter naming the fileio disk (the guest's PID 1 reads it).
+pub use isobench_workloads::pid1::DISK_PARAM;
 
 /// QEMU's accelerator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -138,6 +140,10 @@ pub struct QemuConfig {
     pub tsc_khz: Option<u64>,
     /// `-cpu` model instead of `host`/`max` (diagnostics only).
     pub cpu: Option<String>,
+    /// A raw disk image attached as the guest's `/dev/vda`, which the
+    /// guest's PID 1 mounts for fileio ([`crate::env::vm::disk`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<PathBuf>,
 }
 
 impl QemuConfig {
@@ -168,7 +174,13 @@ impl QemuConfig {
                 memory_mib: self.memory_mib,
             });
         }
-        let append = kernel_cmdline(self.accel, self.tsc_khz, workload_args)?;
+        let mut append = kernel_cmdline(self.accel, self.tsc_khz, workload_args)?;
+        if self.disk.is_some() {
+            append.push_str(&format!(" {DISK_PARAM}=vda"));
+            if append.len() >= MAX_KERNEL_CMDLINE {
+                return Err(CmdlineError::TooLong { len: append.len() });
+            }
+        }
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |xs: &[&str]| a.extend(xs.iter().map(OsString::from));
         push(&["-M", self.machine.name()]);
@@ -198,6 +210,9 @@ impl QemuConfig {
         a.push(self.initrd.clone().into());
         a.push("-append".into());
         a.push(append.into());
+        if let Some(img) = &self.disk {
+            a.extend(crate::env::vm::disk::qemu_args(self.machine, img));
+        }
         Ok(a)
     }
 
@@ -430,7 +445,24 @@ mod tests {
             bios: (machine == Machine::Microvm).then(|| QBOOT_ROM.into()),
             tsc_khz: Some(2_445_404),
             cpu: None,
+            disk: None,
         }
+    }
+
+    #[test]
+    fn a_disk_is_attached_and_named_to_the_guest() {
+        let mut c = config(Accel::Tcg, Machine::Microvm, 1);
+        let plain = strings(&c, &["fileio"]);
+        assert!(!plain
+            .iter()
+            .any(|a| a.contains(DISK_PARAM) || a == "-drive"));
+        c.disk = Some("/s/vm-disk.img".into());
+        let a = strings(&c, &["fileio"]);
+        let append = &a[a.iter().position(|x| x == "-append").unwrap() + 1];
+        assert!(append.contains("isobench.disk=vda"), "{append}");
+        let drive = &a[a.iter().position(|x| x == "-drive").unwrap() + 1];
+        assert!(drive.starts_with("file=/s/vm-disk.img,"), "{drive}");
+        assert!(a.contains(&"virtio-blk-device,drive=isobench-disk".to_string()));
     }
 
     fn strings(c: &QemuConfig, args: &[&str]) -> Vec<String> {
