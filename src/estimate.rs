@@ -15,9 +15,9 @@
 //! working sets, file counts, layer sizes).
 
 use crate::env::column::{Column, Engine, Vmm};
+use crate::env::vm::accel::AccelRequest;
 use crate::experiment::neighbours::{self as nb, Config};
 use crate::plan::Plan;
-use crate::vm::accel::AccelRequest;
 use isobench_workloads::{Workload, WorkloadSpec};
 use std::collections::BTreeMap;
 

@@ -178,68 +178,6 @@ mod tests {
         assert_eq!(parse_cache_size("x"), None);
     }
 
-    /// The host an issue was seen on: an Intel Xeon guest whose CPU reports a
-    /// 260 MiB L3. The probe feeds the plan, and the quick plan of every
-    /// environment must fit it (arrays capped, said in the notes) while the
-    /// standard plan follows STREAM's rule.
-    #[test]
-    fn a_260_mib_l3_host_gets_a_plan_that_fits() {
-        let t = tempfile::tempdir().unwrap();
-        for (idx, level, kind, size) in [
-            ("index0", "1", "Data", "48K"),
-            ("index1", "1", "Instruction", "32K"),
-            ("index2", "2", "Unified", "2048K"),
-            ("index3", "3", "Unified", "266240K"),
-        ] {
-            let d = t.path().join("sys/devices/system/cpu/cpu0/cache").join(idx);
-            fs::create_dir_all(&d).unwrap();
-            fs::write(d.join("level"), format!("{level}\n")).unwrap();
-            fs::write(d.join("type"), format!("{kind}\n")).unwrap();
-            fs::write(d.join("size"), format!("{size}\n")).unwrap();
-        }
-        fs::create_dir_all(t.path().join("proc")).unwrap();
-        fs::write(
-            t.path().join("proc/meminfo"),
-            "MemTotal:       24576000 kB\nMemFree:        23000000 kB\nMemAvailable:   23500000 kB\n",
-        )
-        .unwrap();
-        assert_eq!(llc_bytes(t.path()), Some(260 << 20));
-        let input = crate::plan::PlanInput {
-            envs: vec!["native".into(), "container".into(), "vm".into()],
-            workloads: ["cpu", "membw", "randacc", "latency", "startup"]
-                .map(String::from)
-                .to_vec(),
-            preset: "quick".into(),
-            accel: "auto".into(),
-            machine: "microvm".into(),
-            host_cores: 2,
-            host_llc_bytes: llc_bytes(t.path()),
-            host_mem_available_bytes: mem_available_bytes(t.path()),
-            run_id: "r".into(),
-            ..Default::default()
-        };
-        let plan = crate::plan::build(&input).unwrap();
-        assert_eq!(
-            plan.membw_array_bytes,
-            Some(crate::plan::SHORT_PRESET_ARRAY_CAP)
-        );
-        assert!(plan.notes[0].contains("1040 MiB"));
-        // What the guest must hold, at both sizings, is found by test boots
-        // (here a guest keeping 45 MiB + 6.7% of its memory, as measured on
-        // Debian's cloud kernel) and fits the host.
-        for emulated in [false, true] {
-            let need = crate::runner::memory_need_bytes(&crate::runner::specs(&plan, emulated), 2);
-            assert_eq!(need, 3 * crate::plan::SHORT_PRESET_ARRAY_CAP);
-            let guest = |m: u64| Ok::<f64, ()>(m as f64 * 0.933 - 45.0);
-            let start = crate::vm::memory::initial_guess(need);
-            let (m, avail) = crate::vm::memory::find_size(need, start, guest)
-                .unwrap()
-                .unwrap();
-            assert!(avail >= (need >> 20) as f64);
-            assert!(m << 20 < mem_available_bytes(t.path()).unwrap());
-        }
-    }
-
     #[test]
     fn probes_a_fake_sysfs() {
         let t = tempfile::tempdir().unwrap();

@@ -16,5 +16,5 @@ pub mod runner;
 pub mod session;
 pub mod store;
 pub mod sweep;
+pub mod usage;
 pub mod user_command;
-pub mod vm;

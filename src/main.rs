@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use isobench::cli::{Cli, Command};
-use isobench::plan::UsageError;
+use isobench::usage::UsageError;
 
 fn main() {
     let cli = Cli::try_parse().unwrap_or_else(|e| {

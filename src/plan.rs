@@ -5,9 +5,10 @@
 //! exactly the same plan.
 
 use crate::env::column::{Column, Oci, Qemu, Vmm};
+use crate::env::vm::accel::AccelRequest;
+use crate::env::vm::qemu::Machine;
 use crate::env::EnvKind;
-use crate::vm::accel::AccelRequest;
-use crate::vm::qemu::Machine;
+pub use crate::usage::{usage, UsageError};
 use isobench_workloads::{Preset, Workload};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -20,15 +21,6 @@ pub const DEFAULT_SEED: u64 = 0x150b_e4c4;
 /// change of a single-threaded CPU-bound figure on a noisy 2-core host
 /// (docs/gating.md has the measured false-alarm rate and power).
 pub const GATE_REPS: u32 = 12;
-
-/// Bad input from the user: reported as one line, exit status 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-pub fn usage(msg: impl Into<String>) -> anyhow::Error {
-    UsageError(msg.into()).into()
-}
 
 /// STREAM variant of the membw workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -192,6 +184,9 @@ pub struct PlanInput {
     /// The effective uid isobench runs as (`X-rootless` is `X` without
     /// root): an input, so that [`build`] stays pure.
     pub euid: u32,
+    /// `PATH`, in which a user's command named without a `/` is looked up
+    /// (an input, so that [`build`] stays pure).
+    pub path: Option<std::ffi::OsString>,
     /// The user's command and its flags (empty: none).
     pub command: crate::user_command::CommandInput,
 }
@@ -229,49 +224,12 @@ fn oci_columns(runtimes: &[String], euid: u32) -> Result<Vec<Oci>, UsageError> {
 
 /// Validate the input and produce a plan. Pure: touches nothing (but for
 /// telling a runtime path ending in `-rootless` that exists as a file, and
-/// looking at the user's command's program and rootfs).
+/// looking at the user's command's program and rootfs); the host's facts
+/// (cores, caches, memory, euid, `PATH`) come in with `input`.
 pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     let err = |m: String| UsageError(m);
     let preset: Preset = input.preset.parse().map_err(|e| err(format!("{e}")))?;
-    let mut workloads = Vec::new();
-    let with_command = input.command.any();
-    if with_command && !input.workloads.is_empty() {
-        return Err(err(
-            "--workload and a command after -- do not go together: a run measures either the built-in workloads or one command".into(),
-        ));
-    }
-    let given = if with_command {
-        vec![Workload::Command.name().to_string()]
-    } else if input.workloads.is_empty() {
-        // The gate's default is the CPU-bound work whose noise lets it
-        // detect a 5% change at GATE_REPS (docs/gating.md).
-        match preset {
-            Preset::Gate => vec!["cpu".to_string()],
-            _ => Workload::ALL.map(|w| w.name().to_string()).to_vec(),
-        }
-    } else {
-        input.workloads.clone()
-    };
-    for w in dedup(&given) {
-        let w = w
-            .trim()
-            .parse::<Workload>()
-            .map_err(|e| err(format!("{e}")))?;
-        if w == Workload::Idle {
-            return Err(err(
-                "idle measures nothing itself; it is what --experiment density launches".into(),
-            ));
-        }
-        if w == Workload::Command && !with_command {
-            return Err(err(
-                "'command' is not a workload to name: give the program after -- (isobench run [FLAGS] -- PROG ARGS...)".into(),
-            ));
-        }
-        workloads.push(w);
-    }
-    if workloads.is_empty() {
-        return Err(err("no workload given (--workload cpu,membw,...)".into()));
-    }
+    let workloads = workloads_of(input, preset)?;
     // The gate measures one thread by default: on a small host, figures that
     // use every core share them with the orchestrator and are far noisier
     // (2-thread primes/s: CV 11-16% here, 1-thread GFLOP/s: 1-4%).
@@ -302,65 +260,14 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     }
     let accel: AccelRequest = input.accel.parse().map_err(err)?;
     let machine: Machine = input.machine.parse().map_err(err)?;
-    let memory_mib = input.vm_memory_mib;
-    if let Some(m) = memory_mib {
-        if m < 128 {
-            return Err(err(format!(
-                "--vm-memory {m} MiB is too small (at least 128)"
-            )));
-        }
-        if let Some(avail) = input.host_mem_available_bytes {
-            if m << 20 > avail {
-                return Err(err(format!(
-                    "--vm-memory {m} MiB is more than the host's available memory ({} MiB); use a smaller --vm-memory or leave it out to size the VM from the workloads",
-                    avail >> 20
-                )));
-            }
-        }
-    }
+    check_vm_memory(input)?;
     let stream: Stream = input.stream.parse().map_err(err)?;
     let pages: Pages = input.pages.parse().map_err(err)?;
     let mut notes = Vec::new();
-    let membw_array_bytes = input.host_llc_bytes.map(|llc| {
-        let rule = 4 * llc;
-        if matches!(preset, Preset::Quick | Preset::Gate) && rule > SHORT_PRESET_ARRAY_CAP {
-            notes.push(format!(
-                "STREAM arrays are {} MiB, below STREAM's rule of 4x the last-level cache ({} MiB): the {} preset caps them to stay short; membw figures may include cache hits (use --preset standard for a conforming run)",
-                SHORT_PRESET_ARRAY_CAP >> 20,
-                rule >> 20,
-                preset.name()
-            ));
-            SHORT_PRESET_ARRAY_CAP
-        } else {
-            rule
-        }
-    });
-    let mut envs = Vec::new();
-    for e in dedup(&input.envs) {
-        match e.trim().parse::<EnvKind>().map_err(err)? {
-            EnvKind::Native => envs.push(Column::Native),
-            EnvKind::Container => {
-                for o in oci_columns(&input.runtimes, input.euid)? {
-                    envs.push(Column::Oci(o));
-                }
-            }
-            EnvKind::Vm => envs.push(Column::Vm {
-                vmm: Vmm::Qemu(Qemu {
-                    accel,
-                    machine,
-                    kernel: input.kernel.clone(),
-                    vcpus: threads,
-                    memory_mib,
-                    cpu_model: input.vm_cpu.clone(),
-                }),
-            }),
-        }
-    }
-    if envs.is_empty() {
-        return Err(err(
-            "no environment given (--env native,container,vm)".into()
-        ));
-    }
+    let membw_array_bytes = input
+        .host_llc_bytes
+        .map(|llc| membw_array_bytes(llc, preset, &mut notes));
+    let envs = columns(input, threads, accel, machine)?;
     // What the workloads allocate must fit the host (a VM's guest memory is
     // checked against its measured overhead when it is prepared).
     if let (Some(avail), Some(a)) = (input.host_mem_available_bytes, membw_array_bytes) {
@@ -377,23 +284,8 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
     } else {
         None
     };
-    let command = if with_command {
-        let columns = crate::user_command::Columns {
-            isolated: envs.iter().any(|c| c != &Column::Native),
-            vm: envs.iter().any(|c| matches!(c, Column::Vm { .. })),
-        };
-        let c = crate::user_command::plan(
-            &input.command,
-            timeout_s,
-            columns,
-            std::env::var_os("PATH").as_deref(),
-        )?;
-        if c.rootfs.is_some() && input.euid != 0 && envs.contains(&Column::Native) {
-            return Err(err(
-                "natively a command with --rootfs runs chrooted into it, which needs root: run as root or leave out the native column (--env container)".into(),
-            ));
-        }
-        Some(c)
+    let command = if input.command.any() {
+        Some(command_of(input, timeout_s, &envs)?)
     } else {
         None
     };
@@ -420,6 +312,146 @@ pub fn build(input: &PlanInput) -> Result<Plan, UsageError> {
         fileio_file_bytes,
         command,
     })
+}
+
+/// The workloads asked for (the preset's default when none), checked; the
+/// user's command is the only one when given.
+fn workloads_of(input: &PlanInput, preset: Preset) -> Result<Vec<Workload>, UsageError> {
+    let err = |m: String| UsageError(m);
+    let with_command = input.command.any();
+    if with_command && !input.workloads.is_empty() {
+        return Err(err(
+            "--workload and a command after -- do not go together: a run measures either the built-in workloads or one command".into(),
+        ));
+    }
+    let given = if with_command {
+        vec![Workload::Command.name().to_string()]
+    } else if input.workloads.is_empty() {
+        // The gate's default is the CPU-bound work whose noise lets it
+        // detect a 5% change at GATE_REPS (docs/gating.md).
+        match preset {
+            Preset::Gate => vec!["cpu".to_string()],
+            _ => Workload::ALL.map(|w| w.name().to_string()).to_vec(),
+        }
+    } else {
+        input.workloads.clone()
+    };
+    let mut workloads = Vec::new();
+    for w in dedup(&given) {
+        let w = w
+            .trim()
+            .parse::<Workload>()
+            .map_err(|e| err(format!("{e}")))?;
+        if w == Workload::Idle {
+            return Err(err(
+                "idle measures nothing itself; it is what --experiment density launches".into(),
+            ));
+        }
+        if w == Workload::Command && !with_command {
+            return Err(err(
+                "'command' is not a workload to name: give the program after -- (isobench run [FLAGS] -- PROG ARGS...)".into(),
+            ));
+        }
+        workloads.push(w);
+    }
+    if workloads.is_empty() {
+        return Err(err("no workload given (--workload cpu,membw,...)".into()));
+    }
+    Ok(workloads)
+}
+
+/// `--vm-memory`, when given: at least 128 MiB and within the host's
+/// available memory.
+fn check_vm_memory(input: &PlanInput) -> Result<(), UsageError> {
+    let Some(m) = input.vm_memory_mib else {
+        return Ok(());
+    };
+    if m < 128 {
+        return Err(UsageError(format!(
+            "--vm-memory {m} MiB is too small (at least 128)"
+        )));
+    }
+    if let Some(avail) = input.host_mem_available_bytes {
+        if m << 20 > avail {
+            return Err(UsageError(format!(
+                "--vm-memory {m} MiB is more than the host's available memory ({} MiB); use a smaller --vm-memory or leave it out to size the VM from the workloads",
+                avail >> 20
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes per STREAM array for a host last-level cache of `llc` bytes: 4x
+/// the cache, capped (with a note) by the short presets.
+fn membw_array_bytes(llc: u64, preset: Preset, notes: &mut Vec<String>) -> u64 {
+    let rule = 4 * llc;
+    if matches!(preset, Preset::Quick | Preset::Gate) && rule > SHORT_PRESET_ARRAY_CAP {
+        notes.push(format!(
+            "STREAM arrays are {} MiB, below STREAM's rule of 4x the last-level cache ({} MiB): the {} preset caps them to stay short; membw figures may include cache hits (use --preset standard for a conforming run)",
+            SHORT_PRESET_ARRAY_CAP >> 20,
+            rule >> 20,
+            preset.name()
+        ));
+        SHORT_PRESET_ARRAY_CAP
+    } else {
+        rule
+    }
+}
+
+/// The columns of `--env` (each container column once per `--runtime`).
+fn columns(
+    input: &PlanInput,
+    threads: usize,
+    accel: AccelRequest,
+    machine: Machine,
+) -> Result<Vec<Column>, UsageError> {
+    let mut envs = Vec::new();
+    for e in dedup(&input.envs) {
+        match e.trim().parse::<EnvKind>().map_err(UsageError)? {
+            EnvKind::Native => envs.push(Column::Native),
+            EnvKind::Container => {
+                for o in oci_columns(&input.runtimes, input.euid)? {
+                    envs.push(Column::Oci(o));
+                }
+            }
+            EnvKind::Vm => envs.push(Column::Vm {
+                vmm: Vmm::Qemu(Qemu {
+                    accel,
+                    machine,
+                    kernel: input.kernel.clone(),
+                    vcpus: threads,
+                    memory_mib: input.vm_memory_mib,
+                    cpu_model: input.vm_cpu.clone(),
+                }),
+            }),
+        }
+    }
+    if envs.is_empty() {
+        return Err(UsageError(
+            "no environment given (--env native,container,vm)".into(),
+        ));
+    }
+    Ok(envs)
+}
+
+/// The user's command, checked against the columns it runs in.
+fn command_of(
+    input: &PlanInput,
+    timeout_s: u64,
+    envs: &[Column],
+) -> Result<crate::user_command::UserCommand, UsageError> {
+    let columns = crate::user_command::Columns {
+        isolated: envs.iter().any(|c| c != &Column::Native),
+        vm: envs.iter().any(|c| matches!(c, Column::Vm { .. })),
+    };
+    let c = crate::user_command::plan(&input.command, timeout_s, columns, input.path.as_deref())?;
+    if c.rootfs.is_some() && input.euid != 0 && envs.contains(&Column::Native) {
+        return Err(UsageError(
+            "natively a command with --rootfs runs chrooted into it, which needs root: run as root or leave out the native column (--env container)".into(),
+        ));
+    }
+    Ok(c)
 }
 
 /// The `fileio` file size when the host's memory caps the preset's (the
@@ -555,11 +587,6 @@ mod tests {
             "{:?}",
             p.notes
         );
-        let spec = crate::runner::specs(&p, false)
-            .remove(&Workload::Fileio)
-            .unwrap();
-        assert!(matches!(spec.command,
-            isobench_workloads::args::Command::Fileio(c) if c.file_size == 128 << 20));
         // Without fileio in the plan, no cap and no note.
         i.workloads = vec!["cpu".into()];
         let p = build(&i).unwrap();
@@ -701,13 +728,6 @@ mod tests {
         assert_eq!(p.workloads, vec![Workload::Command]);
         assert_eq!(p.workload_name(Workload::Command), "busybox");
         assert_eq!(p.workload_name(Workload::Cpu), "cpu");
-        let spec = crate::runner::specs(&p, false)
-            .remove(&Workload::Command)
-            .unwrap();
-        assert_eq!(spec.to_args()[0], "command");
-        assert!(spec
-            .to_args()
-            .ends_with(&["--".into(), "/bin/busybox".into(), "true".into()]));
         // JSON round trip keeps it; a plan without one has no key.
         let j = serde_json::to_string(&p).unwrap();
         assert_eq!(serde_json::from_str::<Plan>(&j).unwrap(), p);

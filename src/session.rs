@@ -176,7 +176,7 @@ impl Session {
                 .workloads
                 .contains(&isobench_workloads::Workload::Fileio),
         };
-        if let Some(n) = crate::env::rootless::notice_for(plan) {
+        if let Some(n) = crate::env::rootless::notice_for(&plan.envs) {
             eprintln!("{n}");
         }
         let mut envs = Prepared(Vec::new());

@@ -19,7 +19,7 @@
 //! [`plan`] only reads the file system (stat, the program's ELF header);
 //! [`materialize`] makes the files, at prepare time.
 
-use crate::plan::UsageError;
+use crate::usage::UsageError;
 use anyhow::{bail, Context, Result};
 use isobench_workloads::command::{CommandConfig, MetricSpec};
 use isobench_workloads::Workload;
@@ -263,7 +263,7 @@ pub fn plan(
     };
     if columns.vm {
         let args = cmd.config().to_args();
-        crate::vm::qemu::kernel_cmdline(crate::vm::qemu::Accel::Tcg, Some(u32::MAX.into()), &args)
+        crate::env::vm::qemu::kernel_cmdline(crate::env::vm::qemu::Accel::Tcg, Some(u32::MAX.into()), &args)
             .map_err(|e| {
                 err(format!(
                     "the command is too long for a VM column: {e} (its arguments travel on the guest's kernel command line)"
@@ -287,7 +287,7 @@ pub fn materialize(cmd: &UserCommand, scratch: &Path) -> Result<PathBuf> {
         }
         Some(Rootfs::Oci { layout, tag }) => {
             let umoci = crate::locate::which("umoci").ok_or_else(|| {
-                crate::plan::usage(format!(
+                crate::usage::usage(format!(
                     "--rootfs {} is an OCI image layout, which isobench unpacks with umoci: install it (apt-get install umoci)",
                     layout.display()
                 ))

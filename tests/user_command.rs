@@ -281,7 +281,7 @@ fn a_rootfs_command_runs_in_a_tcg_guest() {
     if !have("qemu-system-x86_64", "qemu-system-x86") {
         return;
     }
-    if let Err(e) = isobench::vm::kernel::KernelSearch::from_host(None).find() {
+    if let Err(e) = isobench::env::vm::kernel::KernelSearch::from_host(None).find() {
         isobench_testkit::missing(format!("no guest kernel: {e}"));
         return;
     }

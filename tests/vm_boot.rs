@@ -11,13 +11,13 @@
 //! `CI=true`. Boots run one at a time (TCG on a shared 2-core host) and take
 //! about 50 s in all (30 s of it the hung guest's timeout).
 
+use isobench::env::vm::accel::AccelRequest;
+use isobench::env::vm::console::{check_clocksource, CLOCKSOURCE_KEY};
+use isobench::env::vm::initramfs::{busybox_initramfs, busybox_startup_script};
+use isobench::env::vm::kernel::KernelSearch;
+use isobench::env::vm::qemu::{Accel, Machine};
 use isobench::env::vm::{boot_guest, find_in_path, host_config, VmEnv, VmOptions, QEMU_BIN};
 use isobench::env::{EnvContext, Environment};
-use isobench::vm::accel::AccelRequest;
-use isobench::vm::console::{check_clocksource, CLOCKSOURCE_KEY};
-use isobench::vm::initramfs::{busybox_initramfs, busybox_startup_script};
-use isobench::vm::kernel::KernelSearch;
-use isobench::vm::qemu::{Accel, Machine};
 use isobench_workloads::pid1::CURRENT_CLOCKSOURCE;
 use isobench_workloads::{Workload, WorkloadSpec};
 use std::path::{Path, PathBuf};
@@ -186,7 +186,7 @@ fn workload_binary_boots_as_init_through_vm_env() {
 #[test]
 fn fileio_measures_the_guest_s_virtio_blk_disk() {
     let Some(k) = kernel() else { return };
-    if let Err(why) = isobench::vm::disk::find_modules(&k) {
+    if let Err(why) = isobench::env::vm::disk::find_modules(&k) {
         isobench_testkit::missing(why);
         return;
     }
@@ -245,7 +245,7 @@ fn fileio_measures_the_guest_s_virtio_blk_disk() {
     }
     assert!(
         !ctx.scratch
-            .join(isobench::vm::disk::DISK_IMAGE_NAME)
+            .join(isobench::env::vm::disk::DISK_IMAGE_NAME)
             .exists(),
         "the disk image outlived its run"
     );

@@ -21,10 +21,10 @@
 //! workload binary (scripts/build-workload.sh).
 
 use anyhow::{bail, Context, Result};
+use isobench::env::vm::initramfs::{busybox_initramfs, busybox_startup_script, workload_initramfs};
+use isobench::env::vm::kernel::{kernel_version, KernelSearch};
+use isobench::env::vm::qemu::{Accel, Machine};
 use isobench::env::vm::{boot_guest, host_config, VmOptions};
-use isobench::vm::initramfs::{busybox_initramfs, busybox_startup_script, workload_initramfs};
-use isobench::vm::kernel::{kernel_version, KernelSearch};
-use isobench::vm::qemu::{Accel, Machine};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -11,6 +11,7 @@
 //! run given twice, runs of several hosts or plans, or a bad name is one
 //! line and exit 2, and nothing is saved. Saving a name again replaces it.
 
+pub use crate::cli::baseline::{Action, BaselineArgs, SaveArgs};
 use crate::cmd::push::store_error;
 use crate::cmd::source::{load_error, RunRef};
 use anyhow::Result;
@@ -20,45 +21,6 @@ use isobench_reports::history::{
     default_db_path, host_fingerprint, valid_baseline_name, Baseline, History,
 };
 use std::path::PathBuf;
-
-#[derive(clap::Args, Debug)]
-pub struct BaselineArgs {
-    #[command(subcommand)]
-    pub action: Action,
-    /// History store: a SQLite file or postgres://USER@HOST:PORT/DB
-    /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
-    #[arg(long, env = "ISOBENCH_DB", global = true)]
-    pub db: Option<PathBuf>,
-}
-
-#[derive(clap::Subcommand, Debug)]
-pub enum Action {
-    /// Save a named baseline (replacing one of that name): runs of one host
-    /// and plan.
-    Save(SaveArgs),
-    /// List the baselines of the store.
-    List,
-    /// Delete a baseline (its runs stay in the store).
-    Delete {
-        /// The baseline's name.
-        name: String,
-    },
-}
-
-#[derive(clap::Args, Debug)]
-pub struct SaveArgs {
-    /// The baseline's name: letters, digits, '.', '_' and '-'.
-    pub name: String,
-    /// Its runs: run directories (pushed to the store if not there) or
-    /// stored run ids (or unique prefixes). With --last, at most one: the
-    /// newest run of the baseline.
-    #[arg(value_name = "RUN")]
-    pub runs: Vec<PathBuf>,
-    /// The newest finished run of the store (or RUN) and the K − 1 stored
-    /// runs of its host and plan before it.
-    #[arg(long, value_name = "K")]
-    pub last: Option<usize>,
-}
 
 pub fn run(args: &BaselineArgs) -> Result<i32> {
     let db = args.db.clone().unwrap_or_else(default_db_path);
@@ -98,20 +60,7 @@ pub fn unknown(h: &mut History, name: &str) -> anyhow::Error {
 
 fn save(db: &std::path::Path, args: &SaveArgs) -> Result<i32> {
     valid_baseline_name(&args.name).map_err(crate::plan::usage)?;
-    match (args.last, args.runs.len()) {
-        (Some(0), _) => return Err(crate::plan::usage("--last must be at least 1")),
-        (Some(_), n) if n > 1 => {
-            return Err(crate::plan::usage(
-                "--last K takes at most one RUN: the newest run of the baseline",
-            ))
-        }
-        (None, 0) => {
-            return Err(crate::plan::usage(
-                "give the baseline's runs: RUN... (run directories or stored run ids), or --last K",
-            ))
-        }
-        _ => {}
-    }
+    check_shape(args)?;
     let refs: Vec<RunRef> = args.runs.iter().map(|p| RunRef::of_arg(p)).collect();
     // The store is read first only when runs come from it; it is created
     // (to receive run directories) only once every check has passed.
@@ -122,7 +71,7 @@ fn save(db: &std::path::Path, args: &SaveArgs) -> Result<i32> {
         None
     };
     // Every run read (and checked) before anything is written.
-    let mut runs: Vec<(Option<PathBuf>, Digest)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     for r in &refs {
         runs.push(match (r, opened.as_mut()) {
             (RunRef::Dir(d), _) => (Some(d.clone()), digest_run_dir(d).map_err(load_error)?),
@@ -131,65 +80,10 @@ fn save(db: &std::path::Path, args: &SaveArgs) -> Result<i32> {
         });
     }
     if let (Some(k), Some(h)) = (args.last, opened.as_mut()) {
-        let anchor = match runs.pop() {
-            Some(a) => a,
-            None => {
-                let listing = h.runs().map_err(store_error)?;
-                let Some(newest) = listing.iter().rev().find(|r| r.finished) else {
-                    return Err(crate::plan::usage(format!(
-                        "--last {k}: {} holds no finished run",
-                        h.location()
-                    )));
-                };
-                (None, h.digest(&newest.run_id).map_err(store_error)?)
-            }
-        };
-        let mut before = crate::cmd::compare::same_host_and_plan(
-            h,
-            &anchor.1,
-            &[anchor.1.info.run_id.as_str()],
-            k - 1,
-        )?;
-        if before.len() + 1 < k {
-            eprintln!(
-                "isobench: note: --last {k}: {} holds {} run(s) of this host and plan; the baseline has them",
-                h.location(),
-                before.len() + 1
-            );
-        }
-        before.reverse();
-        runs = before.into_iter().map(|d| (None, d)).collect();
-        runs.push(anchor);
+        runs = last_runs(h, runs.pop(), k)?;
     }
-    for (i, (dir, d)) in runs.iter().enumerate() {
-        let id = &d.info.run_id;
-        if d.info.finished_at.is_none() {
-            return Err(crate::plan::usage(format!(
-                "run {id} did not finish; a baseline holds finished runs only{}",
-                dir.as_ref()
-                    .map(|d| format!(" (finish it with `isobench run --resume {}`)", d.display()))
-                    .unwrap_or_default()
-            )));
-        }
-        if runs[..i].iter().any(|(_, e)| &e.info.run_id == id) {
-            return Err(crate::plan::usage(format!(
-                "run {id} is given twice; a baseline names each run once"
-            )));
-        }
-    }
+    check_runs(&runs)?;
     let first = &runs[0].1;
-    for (_, d) in &runs[1..] {
-        let mut diff = host_differences(&first.info.host, &d.info.host);
-        diff.extend(digest_differences(first, d, &Filter::default()));
-        if !diff.is_empty() {
-            return Err(crate::plan::usage(format!(
-                "the runs mix hosts or plans ({} vs {}: {}); a baseline is of one host and one plan",
-                first.info.run_id,
-                d.info.run_id,
-                diff.join("; ")
-            )));
-        }
-    }
     let mut h = match opened {
         Some(h) => h,
         None => History::open(db).map_err(store_error)?,
@@ -221,6 +115,97 @@ fn save(db: &std::path::Path, args: &SaveArgs) -> Result<i32> {
         b.name
     );
     Ok(0)
+}
+
+/// A run of a baseline: its directory (when given as one) and its digest.
+type Run = (Option<PathBuf>, Digest);
+
+/// The flags' shape: `--last K` (at least 1, with at most one RUN) or RUNs.
+fn check_shape(args: &SaveArgs) -> Result<()> {
+    match (args.last, args.runs.len()) {
+        (Some(0), _) => return Err(crate::plan::usage("--last must be at least 1")),
+        (Some(_), n) if n > 1 => {
+            return Err(crate::plan::usage(
+                "--last K takes at most one RUN: the newest run of the baseline",
+            ))
+        }
+        (None, 0) => {
+            return Err(crate::plan::usage(
+                "give the baseline's runs: RUN... (run directories or stored run ids), or --last K",
+            ))
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `--last K`: the K runs of the store of `anchor`'s host and plan that
+/// end with `anchor` (the newest finished run when none is given).
+fn last_runs(h: &mut History, anchor: Option<Run>, k: usize) -> Result<Vec<Run>> {
+    let anchor = match anchor {
+        Some(a) => a,
+        None => {
+            let listing = h.runs().map_err(store_error)?;
+            let Some(newest) = listing.iter().rev().find(|r| r.finished) else {
+                return Err(crate::plan::usage(format!(
+                    "--last {k}: {} holds no finished run",
+                    h.location()
+                )));
+            };
+            (None, h.digest(&newest.run_id).map_err(store_error)?)
+        }
+    };
+    let mut before = crate::cmd::compare::same_host_and_plan(
+        h,
+        &anchor.1,
+        &[anchor.1.info.run_id.as_str()],
+        k - 1,
+    )?;
+    if before.len() + 1 < k {
+        eprintln!(
+            "isobench: note: --last {k}: {} holds {} run(s) of this host and plan; the baseline has them",
+            h.location(),
+            before.len() + 1
+        );
+    }
+    before.reverse();
+    let mut runs: Vec<Run> = before.into_iter().map(|d| (None, d)).collect();
+    runs.push(anchor);
+    Ok(runs)
+}
+
+/// Every run finished, none twice, all of one host and plan.
+fn check_runs(runs: &[Run]) -> Result<()> {
+    for (i, (dir, d)) in runs.iter().enumerate() {
+        let id = &d.info.run_id;
+        if d.info.finished_at.is_none() {
+            return Err(crate::plan::usage(format!(
+                "run {id} did not finish; a baseline holds finished runs only{}",
+                dir.as_ref()
+                    .map(|d| format!(" (finish it with `isobench run --resume {}`)", d.display()))
+                    .unwrap_or_default()
+            )));
+        }
+        if runs[..i].iter().any(|(_, e)| &e.info.run_id == id) {
+            return Err(crate::plan::usage(format!(
+                "run {id} is given twice; a baseline names each run once"
+            )));
+        }
+    }
+    let first = &runs[0].1;
+    for (_, d) in &runs[1..] {
+        let mut diff = host_differences(&first.info.host, &d.info.host);
+        diff.extend(digest_differences(first, d, &Filter::default()));
+        if !diff.is_empty() {
+            return Err(crate::plan::usage(format!(
+                "the runs mix hosts or plans ({} vs {}: {}); a baseline is of one host and one plan",
+                first.info.run_id,
+                d.info.run_id,
+                diff.join("; ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn short(fp: &str) -> &str {

@@ -3,15 +3,9 @@
 //! owns. Exit status 0 when nothing was left or all of it was removed, 1
 //! when something could not be removed (each named on stderr).
 
+pub use crate::cli::clean::CleanArgs;
 use crate::sweep;
 use anyhow::Result;
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct CleanArgs {
-    /// List what would be removed, remove nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
 
 pub fn run(a: &CleanArgs) -> Result<i32> {
     let roots = sweep::host_roots();

@@ -20,75 +20,18 @@
 //! every quantity decided and none regressed. The table and
 //! compare.json are written on every outcome of a comparison.
 
-use crate::cmd::select::{filter_for, OneOf, Quantity};
+pub use crate::cli::compare::CompareArgs;
+use crate::cmd::select::{filter_for, Quantity};
 use crate::cmd::source::{Reader, RunRef};
 use anyhow::{Context, Result};
 use isobench_reports::compare::{
     compare_sets, digest_differences, history_noise, host_differences, plan_differences, plot,
-    to_json, to_text, Filter, GateOptions,
+    to_json, to_text, Comparison, Filter, GateOptions,
 };
 use isobench_reports::digest::Digest;
 use isobench_reports::history::{host_fingerprint, Baseline, History, HistoryError};
 use isobench_reports::output::{write_files, OutputFile};
 use std::path::PathBuf;
-
-#[derive(clap::Args, Debug)]
-pub struct CompareArgs {
-    /// Baseline run(s) then the new run, last: run directories, or run ids
-    /// (or unique prefixes) in the history store. With --last or
-    /// --baseline, only NEW.
-    #[arg(required = true, value_name = "[BASE]... NEW")]
-    pub runs: Vec<PathBuf>,
-    /// Baseline: the last K runs in the history store of NEW's host and
-    /// plan (NEW itself left out), run means as the unit.
-    #[arg(long, value_name = "K", conflicts_with = "baseline")]
-    pub last: Option<usize>,
-    /// Baseline: the runs of the named baseline in the history store
-    /// (`isobench baseline save NAME RUN...`). Refused when it was measured
-    /// on another host (unless --force) or with another plan (unless
-    /// --force-params).
-    #[arg(long, value_name = "NAME")]
-    pub baseline: Option<String>,
-    /// History store of run ids: a SQLite file or postgres://USER@HOST:PORT/DB
-    /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
-    /// When given, a one-run baseline takes its run-to-run spread from the
-    /// store's other runs of the same host and plan.
-    #[arg(long, env = "ISOBENCH_DB")]
-    pub db: Option<PathBuf>,
-    /// Minimum effect, percent of performance: a quantity regressed when
-    /// its whole 95% interval is worse than this; possibly regressed when it
-    /// is significantly worse (one-sided t, Holm-corrected, family-wise
-    /// α = 0.05) and its interval reaches it; no change when its interval
-    /// lies within ±this.
-    #[arg(long, default_value_t = 5.0)]
-    pub threshold: f64,
-    /// Exit 1 on possibly regressed quantities too.
-    #[arg(long)]
-    pub fail_on_possible: bool,
-    /// Gate only these workloads, comma-separated.
-    #[arg(long = "workload", value_delimiter = ',', value_parser = OneOf::workloads())]
-    pub workloads: Vec<String>,
-    /// Gate only these metrics, comma-separated: `triad_mbs` or
-    /// `membw/triad_mbs`.
-    #[arg(long = "metric", value_delimiter = ',')]
-    pub metrics: Vec<String>,
-    /// Gate only these environments, comma-separated: ids (`native`,
-    /// `container-runc`, `vm-tcg`) or classes (`container` is every
-    /// container-* id).
-    #[arg(long = "env", value_delimiter = ',')]
-    pub envs: Vec<String>,
-    /// Compare runs from different hosts anyway.
-    #[arg(long)]
-    pub force: bool,
-    /// Compare runs whose plans (preset, threads, array sizes, ...) or
-    /// workload parameters differ anyway.
-    #[arg(long)]
-    pub force_params: bool,
-    /// Where to write compare.txt, compare.json and compare.svg/.png
-    /// [default: NEW/compare for a run directory, else ./isobench-compare].
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
 
 impl CompareArgs {
     /// `compare BASE NEW` with every other flag at its default.
@@ -142,34 +85,9 @@ pub(crate) fn same_host_and_plan(
 }
 
 pub fn run(args: &CompareArgs) -> Result<i32> {
-    if !(args.threshold.is_finite() && args.threshold > 0.0 && args.threshold < 100.0) {
-        return Err(crate::plan::usage(format!(
-            "--threshold {} must be a percentage above 0 and below 100",
-            args.threshold
-        )));
-    }
     let refs: Vec<RunRef> = args.runs.iter().map(|p| RunRef::of_arg(p)).collect();
     let (new_ref, base_refs) = refs.split_last().expect("clap requires one run");
-    if args.baseline.is_some() && !base_refs.is_empty() {
-        return Err(crate::plan::usage(
-            "--baseline NAME is the baseline: give only NEW".to_string(),
-        ));
-    }
-    match (args.last, base_refs.len()) {
-        (Some(0), _) => return Err(crate::plan::usage("--last must be at least 1".to_string())),
-        (Some(_), n) if n > 0 => {
-            return Err(crate::plan::usage(
-                "--last K takes its baseline from the store: give only NEW".to_string(),
-            ))
-        }
-        (None, 0) if args.baseline.is_none() => {
-            return Err(crate::plan::usage(
-                "give a baseline: BASE... NEW, NEW with --last K, or NEW with --baseline NAME"
-                    .to_string(),
-            ))
-        }
-        _ => {}
-    }
+    check_shape(args, base_refs.len())?;
     let mut reader = Reader::new(args.db.as_deref());
     // Arguments are read in the order given, so the first bad one is named.
     let mut bases = Vec::new();
@@ -182,22 +100,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         .clone()
         .unwrap_or_else(isobench_reports::history::default_db_path);
     if let Some(k) = args.last {
-        let mut h = History::open_existing(&db)
-            .map_err(|e| crate::plan::usage(format!("--last {k} needs a history store: {e}")))?;
-        bases = same_host_and_plan(&mut h, &new, &[new.info.run_id.as_str()], k)?;
-        if bases.is_empty() {
-            return Err(crate::plan::usage(format!(
-                "--last {k}: the store {} holds no other finished run of {}'s host and plan",
-                h.location(),
-                new.info.run_id
-            )));
-        }
-        if bases.len() < k {
-            eprintln!(
-                "isobench: note: --last {k}: the store holds {} earlier runs of this host and plan; using them",
-                bases.len()
-            );
-        }
+        bases = last_runs(&db, &new, k)?;
     }
     let named = match &args.baseline {
         Some(name) => {
@@ -233,12 +136,110 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         "these runs",
     )
     .map_err(crate::plan::usage)?;
+    check_comparable(args, &bases, &new, &filter)?;
+    let base0 = bases.first().expect("a baseline");
+    let mut gate = GateOptions {
+        filter,
+        fail_on_possible: args.fail_on_possible,
+        ..GateOptions::new(args.threshold)
+    };
+    // One run a side: the run-to-run spread from the store, when one is
+    // named and holds at least two other runs of this host and plan.
+    if bases.len() == 1 && args.last.is_none() && (args.db.is_some() || named.is_some()) {
+        if let Ok(mut h) = History::open_existing(&db) {
+            let skip = [new.info.run_id.as_str(), base0.info.run_id.as_str()];
+            let hist = same_host_and_plan(&mut h, &new, &skip, 20)?;
+            if hist.len() >= 2 {
+                let a: Vec<_> = hist.iter().map(|d| &d.analysis).collect();
+                gate.history_noise = history_noise(&a);
+            }
+        }
+    }
+    let base_sets: Vec<(&str, &isobench_reports::analysis::Analysis)> = bases
+        .iter()
+        .map(|d| (d.info.run_id.as_str(), &d.analysis))
+        .collect();
+    let c = compare_sets(
+        &base_sets,
+        &[(new.info.run_id.as_str(), &new.analysis)],
+        &gate,
+    );
+    if c.changes.is_empty() && c.failures.is_empty() && c.undecided.is_empty() {
+        return Err(crate::plan::usage(
+            "no quantity to compare: the baseline has no figure that the filters keep".to_string(),
+        ));
+    }
+    write_outputs(&c, named.as_ref(), &new, new_ref, args)?;
+    Ok(c.exit_code())
+}
+
+/// The flags' shape: a threshold in range and one way to name a baseline.
+fn check_shape(args: &CompareArgs, n_bases: usize) -> Result<()> {
+    if !(args.threshold.is_finite() && args.threshold > 0.0 && args.threshold < 100.0) {
+        return Err(crate::plan::usage(format!(
+            "--threshold {} must be a percentage above 0 and below 100",
+            args.threshold
+        )));
+    }
+    if args.baseline.is_some() && n_bases > 0 {
+        return Err(crate::plan::usage(
+            "--baseline NAME is the baseline: give only NEW".to_string(),
+        ));
+    }
+    match (args.last, n_bases) {
+        (Some(0), _) => return Err(crate::plan::usage("--last must be at least 1".to_string())),
+        (Some(_), n) if n > 0 => {
+            return Err(crate::plan::usage(
+                "--last K takes its baseline from the store: give only NEW".to_string(),
+            ))
+        }
+        (None, 0) if args.baseline.is_none() => {
+            return Err(crate::plan::usage(
+                "give a baseline: BASE... NEW, NEW with --last K, or NEW with --baseline NAME"
+                    .to_string(),
+            ))
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `--last K`: the last K other finished runs of NEW's host and plan.
+fn last_runs(db: &std::path::Path, new: &Digest, k: usize) -> Result<Vec<Digest>> {
+    let mut h = History::open_existing(db)
+        .map_err(|e| crate::plan::usage(format!("--last {k} needs a history store: {e}")))?;
+    let bases = same_host_and_plan(&mut h, new, &[new.info.run_id.as_str()], k)?;
+    if bases.is_empty() {
+        return Err(crate::plan::usage(format!(
+            "--last {k}: the store {} holds no other finished run of {}'s host and plan",
+            h.location(),
+            new.info.run_id
+        )));
+    }
+    if bases.len() < k {
+        eprintln!(
+            "isobench: note: --last {k}: the store holds {} earlier runs of this host and plan; using them",
+            bases.len()
+        );
+    }
+    Ok(bases)
+}
+
+/// The runs must be comparable: a baseline of one host and plan, and the
+/// same host and plan as NEW (unless forced, with a warning); a note when
+/// the kernel or OS differ.
+fn check_comparable(
+    args: &CompareArgs,
+    bases: &[Digest],
+    new: &Digest,
+    filter: &Filter,
+) -> Result<()> {
     // A baseline of several runs must be one host and one plan.
     if let Some(first) = bases.first() {
         for b in &bases[1..] {
             let mut d = host_differences(&first.info.host, &b.info.host);
             let host = !d.is_empty();
-            d.extend(digest_differences(first, b, &filter));
+            d.extend(digest_differences(first, b, filter));
             if !d.is_empty() && !((!host || args.force) && args.force_params) {
                 return Err(crate::plan::usage(format!(
                     "the baseline mixes hosts or plans ({} vs {}: {}); give runs of one host and plan",
@@ -271,7 +272,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             hb.os, hb.kernel, hn.os, hn.kernel
         );
     }
-    let plan_diffs = digest_differences(base0, &new, &filter);
+    let plan_diffs = digest_differences(base0, new, filter);
     if !plan_diffs.is_empty() {
         if args.force_params {
             eprintln!(
@@ -285,39 +286,19 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             )));
         }
     }
-    let mut gate = GateOptions {
-        filter,
-        fail_on_possible: args.fail_on_possible,
-        ..GateOptions::new(args.threshold)
-    };
-    // One run a side: the run-to-run spread from the store, when one is
-    // named and holds at least two other runs of this host and plan.
-    if bases.len() == 1 && args.last.is_none() && (args.db.is_some() || named.is_some()) {
-        if let Ok(mut h) = History::open_existing(&db) {
-            let skip = [new.info.run_id.as_str(), base0.info.run_id.as_str()];
-            let hist = same_host_and_plan(&mut h, &new, &skip, 20)?;
-            if hist.len() >= 2 {
-                let a: Vec<_> = hist.iter().map(|d| &d.analysis).collect();
-                gate.history_noise = history_noise(&a);
-            }
-        }
-    }
-    let base_sets: Vec<(&str, &isobench_reports::analysis::Analysis)> = bases
-        .iter()
-        .map(|d| (d.info.run_id.as_str(), &d.analysis))
-        .collect();
-    let c = compare_sets(
-        &base_sets,
-        &[(new.info.run_id.as_str(), &new.analysis)],
-        &gate,
-    );
-    if c.changes.is_empty() && c.failures.is_empty() && c.undecided.is_empty() {
-        return Err(crate::plan::usage(
-            "no quantity to compare: the baseline has no figure that the filters keep".to_string(),
-        ));
-    }
-    let mut text = to_text(&c);
-    if let Some(b) = &named {
+    Ok(())
+}
+
+/// Print the comparison and write compare.txt, .json, .svg and .png.
+fn write_outputs(
+    c: &Comparison,
+    named: Option<&Baseline>,
+    new: &Digest,
+    new_ref: &RunRef,
+    args: &CompareArgs,
+) -> Result<()> {
+    let mut text = to_text(c);
+    if let Some(b) = named {
         text = format!(
             "baseline '{}' ({} run(s), saved {}): {}\n{text}",
             b.name,
@@ -331,7 +312,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         "host {}; red: regressed or possibly regressed (threshold {}%)",
         new.info.host.hostname, args.threshold
     );
-    let img = plot(&c, &subtitle).context("drawing the comparison plot")?;
+    let img = plot(c, &subtitle).context("drawing the comparison plot")?;
     let out = args.out.clone().unwrap_or_else(|| match new_ref {
         RunRef::Dir(d) => d.join("compare"),
         RunRef::Stored(_) => PathBuf::from("isobench-compare"),
@@ -343,7 +324,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         },
         OutputFile {
             name: "compare.json".into(),
-            bytes: serde_json::to_vec_pretty(&with_baseline(to_json(&c), named.as_ref()))?,
+            bytes: serde_json::to_vec_pretty(&with_baseline(to_json(c), named))?,
         },
         OutputFile {
             name: "compare.svg".into(),
@@ -356,7 +337,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
     ];
     write_files(&out, &files)?;
     println!("plot: {}", out.join("compare.svg").display());
-    Ok(c.exit_code())
+    Ok(())
 }
 
 /// compare.json with the named baseline it was gated against, if any.

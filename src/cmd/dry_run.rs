@@ -11,7 +11,7 @@ use crate::cli::{Experiment, RunArgs};
 use crate::env::column::Column;
 use crate::estimate::{self, column_text, duration_text, Work};
 use crate::locate;
-use crate::plan::usage;
+use crate::plan::{usage, Plan};
 use anyhow::Result;
 use isobench_workloads::{Preset, Workload};
 use std::fmt::Write as _;
@@ -26,12 +26,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
 pub fn text(a: &RunArgs) -> Result<String> {
     let experiment = a.experiment;
     if experiment == Some(Experiment::Permissions) {
-        let mut s = String::from("plan: the permission check (claim C6): two test users and a group, each setup (podman service, shared and per-user runtime state roots, rootless engines) tried once\n");
-        if let Some(why) = permissions::needs_root() {
-            let _ = writeln!(s, "note: {why}; this run would stop with that error");
-        }
-        write_estimate(&mut s, &estimate::permissions_only());
-        return Ok(s);
+        return Ok(permissions_text());
     }
     let bin =
         locate::workload_bin(a.workload_bin.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
@@ -48,34 +43,8 @@ pub fn text(a: &RunArgs) -> Result<String> {
     let specs = crate::runner::specs(&plan, emulated);
     let quick = plan.preset == Preset::Quick;
     let suite = matches!(experiment, None | Some(Experiment::All));
-    let density_cols: Vec<(&Column, usize)> =
-        if matches!(experiment, Some(Experiment::Density | Experiment::All)) {
-            plan.envs
-                .iter()
-                .map(|c| {
-                    let n = a.instances.unwrap_or_else(|| {
-                        crate::experiment::density::default_instances(c.kind(), quick)
-                    });
-                    (c, n)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-    let (nb_cols, victims): (Vec<&Column>, Vec<Workload>) = match experiment {
-        Some(Experiment::Neighbours) => (plan.envs.iter().collect(), plan.workloads.clone()),
-        Some(Experiment::All) => (
-            plan.envs
-                .iter()
-                .filter(|c| all::neighbour_column(c))
-                .collect(),
-            all::VICTIMS
-                .into_iter()
-                .filter(|w| plan.workloads.contains(w))
-                .collect(),
-        ),
-        _ => (Vec::new(), Vec::new()),
-    };
+    let density_cols = density_columns(a, &plan, quick);
+    let (nb_cols, victims) = neighbour_columns(experiment, &plan);
     let nb = if nb_cols.is_empty() || victims.is_empty() {
         None
     } else {
@@ -92,14 +61,7 @@ pub fn text(a: &RunArgs) -> Result<String> {
     let _ = writeln!(
         s,
         "plan: {} (preset {}), run id {}, into {} (not created by a dry run)",
-        match experiment {
-            None => "the suite",
-            Some(Experiment::All) =>
-                "the main job: the suite, then density, neighbours and permissions",
-            Some(Experiment::Density) => "the density experiment (claim C4)",
-            Some(Experiment::Neighbours) => "the noisy-neighbour experiment (claim C5)",
-            Some(Experiment::Permissions) => unreachable!("handled above"),
-        },
+        title(experiment),
         plan.preset.name(),
         plan.run_id,
         plan.out.display()
@@ -127,36 +89,7 @@ pub fn text(a: &RunArgs) -> Result<String> {
         );
     }
     if let Some(setup) = &nb {
-        let cfg = &setup.cfg;
-        let _ = writeln!(
-            s,
-            "neighbours in {}: victims {} beside {}{}, placements {}, {} repetitions",
-            nb_cols
-                .iter()
-                .map(|c| column_text(c))
-                .collect::<Vec<_>>()
-                .join(", "),
-            cfg.victims
-                .iter()
-                .map(|w| w.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-            cfg.antagonists.join(", "),
-            if cfg.matched_only {
-                " (each victim beside the antagonist of its own resource only)"
-            } else {
-                ""
-            },
-            cfg.placements
-                .iter()
-                .map(|p| p.name())
-                .collect::<Vec<_>>()
-                .join(", "),
-            cfg.reps
-        );
-        for spec in setup.specs.values() {
-            let _ = writeln!(s, "  victim: {}", spec.to_args().join(" "));
-        }
+        write_neighbours(&mut s, &nb_cols, setup);
     }
     match experiment {
         Some(Experiment::All) if !permissions => {
@@ -182,6 +115,101 @@ pub fn text(a: &RunArgs) -> Result<String> {
     let e = estimate::estimate(&plan, &specs, &work);
     write_estimate(&mut s, &e);
     Ok(s)
+}
+
+/// The permission check alone: what it does, and its estimate.
+fn permissions_text() -> String {
+    let mut s = String::from("plan: the permission check (claim C6): two test users and a group, each setup (podman service, shared and per-user runtime state roots, rootless engines) tried once\n");
+    if let Some(why) = permissions::needs_root() {
+        let _ = writeln!(s, "note: {why}; this run would stop with that error");
+    }
+    write_estimate(&mut s, &estimate::permissions_only());
+    s
+}
+
+/// What the first line says the run is.
+fn title(experiment: Option<Experiment>) -> &'static str {
+    match experiment {
+        None => "the suite",
+        Some(Experiment::All) => {
+            "the main job: the suite, then density, neighbours and permissions"
+        }
+        Some(Experiment::Density) => "the density experiment (claim C4)",
+        Some(Experiment::Neighbours) => "the noisy-neighbour experiment (claim C5)",
+        Some(Experiment::Permissions) => unreachable!("handled before"),
+    }
+}
+
+/// The density experiment's columns and instance counts, if it runs.
+fn density_columns<'p>(a: &RunArgs, plan: &'p Plan, quick: bool) -> Vec<(&'p Column, usize)> {
+    if !matches!(a.experiment, Some(Experiment::Density | Experiment::All)) {
+        return Vec::new();
+    }
+    plan.envs
+        .iter()
+        .map(|c| {
+            let n = a
+                .instances
+                .unwrap_or_else(|| crate::experiment::density::default_instances(c.kind(), quick));
+            (c, n)
+        })
+        .collect()
+}
+
+/// The neighbour experiment's columns and victims, if it runs.
+fn neighbour_columns(experiment: Option<Experiment>, plan: &Plan) -> (Vec<&Column>, Vec<Workload>) {
+    match experiment {
+        Some(Experiment::Neighbours) => (plan.envs.iter().collect(), plan.workloads.clone()),
+        Some(Experiment::All) => (
+            plan.envs
+                .iter()
+                .filter(|c| all::neighbour_column(c))
+                .collect(),
+            all::VICTIMS
+                .into_iter()
+                .filter(|w| plan.workloads.contains(w))
+                .collect(),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
+/// The neighbour experiment's lines.
+fn write_neighbours(
+    s: &mut String,
+    nb_cols: &[&Column],
+    setup: &crate::experiment::neighbours::Setup,
+) {
+    let cfg = &setup.cfg;
+    let _ = writeln!(
+        s,
+        "neighbours in {}: victims {} beside {}{}, placements {}, {} repetitions",
+        nb_cols
+            .iter()
+            .map(|c| column_text(c))
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.victims
+            .iter()
+            .map(|w| w.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.antagonists.join(", "),
+        if cfg.matched_only {
+            " (each victim beside the antagonist of its own resource only)"
+        } else {
+            ""
+        },
+        cfg.placements
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.reps
+    );
+    for spec in setup.specs.values() {
+        let _ = writeln!(s, "  victim: {}", spec.to_args().join(" "));
+    }
 }
 
 fn write_estimate(s: &mut String, e: &estimate::Estimate) {

@@ -3,6 +3,7 @@
 
 use crate::cli::ListArgs;
 use crate::env::column::{Engine, Runtime};
+use crate::env::vm::vmm::Vmm;
 use crate::locate::which;
 use crate::{host, locate};
 use anyhow::Result;
@@ -80,7 +81,8 @@ fn items() -> Vec<Item> {
         }),
     });
     let h = host::kvm(Path::new("/"));
-    let qemu = which("qemu-system-x86_64");
+    let vmm: &dyn Vmm = &crate::env::vm::qemu::QEMU;
+    let qemu = which(vmm.program());
     let accel = match (h.device, h.module.as_deref()) {
         (true, Some("kvm_pvm")) => {
             "tcg (KVM is kvm_pvm, on which stock guest kernels hang)".to_string()
@@ -97,7 +99,10 @@ fn items() -> Vec<Item> {
         usable: qemu.is_some(),
         detail: match qemu {
             Some(q) => format!("{}; accelerator: {accel}", q.display()),
-            None => "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)".into(),
+            None => format!(
+                "{} not installed (apt-get install qemu-system-x86)",
+                vmm.program()
+            ),
         },
     });
     v

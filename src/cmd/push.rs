@@ -7,25 +7,11 @@
 //! line) is refused unless `--unfinished`: pushed early, the rest of the run
 //! could never join (the id would already be there).
 
+pub use crate::cli::push::PushArgs;
 use anyhow::Result;
 use isobench_reports::history::{default_db_path, Begun, History, HistoryError, Pushed};
 use isobench_reports::load::{open_run, LoadWarning, RunHeader};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
-
-#[derive(clap::Args, Debug)]
-pub struct PushArgs {
-    /// Run directories (as written by `isobench run`).
-    #[arg(required = true)]
-    pub run_dirs: Vec<PathBuf>,
-    /// History store: postgres://USER@HOST:PORT/DB, or a SQLite file
-    /// [default: $XDG_DATA_HOME or ~/.local/share, then isobench/history.sqlite].
-    #[arg(long, env = "ISOBENCH_DB")]
-    pub db: Option<PathBuf>,
-    /// Push a run that did not finish (its later results could not be added).
-    #[arg(long)]
-    pub unfinished: bool,
-}
 
 /// A store error as the CLI reports it: bad input (exit 2) or a failing
 /// server or file (exit 1).

@@ -47,6 +47,7 @@ pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
         pages: a.pages.clone(),
         run_id: new_run_id(),
         euid: nix::unistd::geteuid().as_raw(),
+        path: std::env::var_os("PATH"),
         command: crate::user_command::CommandInput {
             argv: a.command.clone(),
             rootfs: a.rootfs.clone(),
@@ -162,7 +163,7 @@ fn check_columns(a: &RunArgs) -> Result<()> {
             "--vm-cpu",
             "without --env vm",
         )?;
-        crate::vm::qemu::check_cpu_model_here(m, a.accel.as_deref().unwrap_or("auto"))
+        crate::env::vm::qemu::check_cpu_model_here(m, a.accel.as_deref().unwrap_or("auto"))
             .map_err(usage)?;
     }
     for r in &a.runtime {

@@ -13,8 +13,8 @@
 //! (`{"env":"container","runtime":"podman:isorun"}`, `{"env":"vm",
 //! "accel":"auto",...}`): [`Column`] converts to and from it.
 
-use crate::vm::accel::AccelRequest;
-use crate::vm::qemu::Machine;
+use crate::env::vm::accel::AccelRequest;
+use crate::env::vm::qemu::Machine;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -97,6 +97,18 @@ impl Runtime {
         match self {
             Runtime::Runsc => "sandbox: user-space kernel",
             _ => "container",
+        }
+    }
+
+    /// Where the runtime keeps its containers' state when run as root
+    /// without `--root` (what a crash sweep looks in); `None` for a path.
+    pub fn default_state_root(&self) -> Option<&'static Path> {
+        match self {
+            Runtime::Isorun => Some(Path::new(isorun::lifecycle::DEFAULT_ROOT)),
+            Runtime::Runc => Some(Path::new("/run/runc")),
+            Runtime::Crun => Some(Path::new("/run/crun")),
+            Runtime::Runsc => Some(Path::new("/run/runsc")),
+            Runtime::Path(_) => None,
         }
     }
 

@@ -11,7 +11,7 @@
 //! isobench mounts the overlay on the bundle's rootfs per run. Peer quirks
 //! (crun on hybrid cgroup hosts) live in `isorun::peer`, recorded in detail().
 
-use super::process::{run_until, tail_lines, Supervised};
+use super::process::{tail_lines, Spawner, Supervised};
 use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
@@ -22,6 +22,7 @@ use isorun::peer::Peer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Name of the image isobench builds.
@@ -43,6 +44,9 @@ pub struct ContainerEnv {
     /// the runtime runs as the dedicated user ([`super::rootless::user`]).
     as_user: bool,
     prepared: Option<Prepared>,
+    /// Starts every runtime verb ([`super::process::host`] unless
+    /// [`ContainerEnv::with_spawner`]).
+    spawner: Arc<dyn Spawner>,
 }
 
 struct Prepared {
@@ -83,7 +87,14 @@ impl ContainerEnv {
             },
             as_user,
             prepared: None,
+            spawner: super::process::host(),
         })
+    }
+
+    /// The same column, its processes started through `spawner`.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> ContainerEnv {
+        self.spawner = spawner;
+        self
     }
 
     fn is_isorun(&self) -> bool {
@@ -102,6 +113,100 @@ impl ContainerEnv {
             state_root: p.state_root.clone(),
             user: p.user.as_ref().map(|(u, h)| (u.account.clone(), h.clone())),
         }
+    }
+
+    /// The bundle's config.json for one instance: the workload's arguments,
+    /// rootless maps when rootless, the cgroup, limits, fileio's places and
+    /// the image annotations isorun reads.
+    fn config_json(
+        &self,
+        p: &Prepared,
+        spec: &WorkloadSpec,
+        limits: &Limits,
+        cgroup: &str,
+    ) -> Result<serde_json::Value> {
+        // A bundle per instance (many may live at once): the same config
+        // for every runtime; isorun reads the image annotations, peers find
+        // the overlay mounted on this instance's rootfs.
+        let mut args = vec![WORKLOAD_PATH.to_string()];
+        args.extend(spec.to_args());
+        let fileio = spec.workload == isobench_workloads::Workload::Fileio;
+        if fileio {
+            isobench_workloads::fileio::add_places(&mut args, &container_fileio_places());
+        }
+        // Rootless: every runtime gets the same rootless config (a user
+        // namespace with the caller's maps), as `runc spec --rootless`.
+        let mut config = if let Some((u, _)) = &p.user {
+            isorun::spec::rootless_json(&args, &u.maps())
+        } else if self.rootless {
+            isorun::spec::rootless_json(&args, &isorun::userns::caller_default())
+        } else {
+            isorun::spec::default_json(&args)
+        };
+        if let Some(blocked) = &self.no_cgroups {
+            if !limits.is_empty() {
+                bail!(
+                    "container limits need cgroups, which are not delegated to uid {} here ({} is not writable); run as root",
+                    p.user.as_ref().map_or(nix::unistd::geteuid().as_raw(), |(u, _)| u.account.uid),
+                    blocked.display()
+                );
+            }
+        } else {
+            config["linux"]["cgroupsPath"] = serde_json::json!(cgroup);
+        }
+        if !limits.is_empty() {
+            config["linux"]["resources"] = resources_json(limits);
+        }
+        if fileio {
+            add_fileio_mounts(&mut config, &p.dir.join(FILEIO_DISK_DIR))?;
+        }
+        config["annotations"] = serde_json::json!({
+            ANNOTATION_IMAGE: IMAGE,
+            ANNOTATION_STORE: p.store.root,
+        });
+        Ok(config)
+    }
+
+    /// `create` then `start` the instance's container, timing both.
+    fn create_and_start(
+        &self,
+        inst: &mut ContainerInstance,
+        bundle: &Path,
+        timeout: Duration,
+    ) -> Result<()> {
+        // create: its stdout pipe is inherited by the container process.
+        let mut create = inst.rt.cmd();
+        create
+            .args(["create", "--bundle"])
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(inst.run_dir.join("pid"))
+            .arg(&inst.id);
+        let log = std::fs::File::create(&inst.errlog)
+            .with_context(|| format!("creating {}", inst.errlog.display()))?;
+        let sup = inst.sup.insert(
+            self.spawner
+                .spawn_logged(create, Some(log))
+                .with_context(|| format!("cannot start {}", self.peer.bin.display()))?,
+        );
+        let st = sup.wait_child(timeout)?;
+        let t0 = sup.started();
+        inst.create_pgid = sup.pid();
+        inst.created_ms = ms(t0, Instant::now());
+        if !st.success() {
+            bail!(inst.stderr_of(&format!("{} create failed ({st})", self.peer.name)));
+        }
+        let mut start = inst.rt.cmd();
+        start
+            .args(["start", &inst.id])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::options().append(true).open(&inst.errlog)?);
+        let (st, t_started) = self.spawner.run_until(start, t0 + timeout)?;
+        inst.started_ms = ms(t0, t_started);
+        if !st.success() {
+            bail!(inst.stderr_of(&format!("{} start failed ({st})", self.peer.name)));
+        }
+        Ok(())
     }
 }
 
@@ -356,50 +461,12 @@ impl Environment for ContainerEnv {
             .ok_or_else(|| anyhow!("container environment not prepared"))?;
         // Unique on the host: container ids and the cgroup path derived from
         // them are shared by every environment (and runtime) of a process.
-        let id = crate::sweep::naming::next_instance_id();
+        let id = crate::env::naming::next_instance_id();
 
-        // A bundle per instance (many may live at once): the same config
-        // for every runtime; isorun reads the image annotations, peers find
-        // the overlay mounted on this instance's rootfs.
-        let mut args = vec![WORKLOAD_PATH.to_string()];
-        args.extend(spec.to_args());
-        let fileio = spec.workload == isobench_workloads::Workload::Fileio;
-        if fileio {
-            isobench_workloads::fileio::add_places(&mut args, &container_fileio_places());
-        }
-        // Rootless: every runtime gets the same rootless config (a user
-        // namespace with the caller's maps), as `runc spec --rootless`.
-        let mut config = if let Some((u, _)) = &p.user {
-            isorun::spec::rootless_json(&args, &u.maps())
-        } else if self.rootless {
-            isorun::spec::rootless_json(&args, &isorun::userns::caller_default())
-        } else {
-            isorun::spec::default_json(&args)
-        };
         // One cgroup path for every runtime, so the container's processes
         // can be found the same way under each (its footprint, claim C4).
         let cgroup = format!("/{CGROUP_PARENT}/{id}");
-        if let Some(blocked) = &self.no_cgroups {
-            if !limits.is_empty() {
-                bail!(
-                    "container limits need cgroups, which are not delegated to uid {} here ({} is not writable); run as root",
-                    p.user.as_ref().map_or(nix::unistd::geteuid().as_raw(), |(u, _)| u.account.uid),
-                    blocked.display()
-                );
-            }
-        } else {
-            config["linux"]["cgroupsPath"] = serde_json::json!(cgroup);
-        }
-        if !limits.is_empty() {
-            config["linux"]["resources"] = resources_json(limits);
-        }
-        if fileio {
-            add_fileio_mounts(&mut config, &p.dir.join(FILEIO_DISK_DIR))?;
-        }
-        config["annotations"] = serde_json::json!({
-            ANNOTATION_IMAGE: IMAGE,
-            ANNOTATION_STORE: p.store.root,
-        });
+        let config = self.config_json(p, spec, limits, &cgroup)?;
         let run_dir = p.dir.join("runs").join(&id);
         let bundle = run_dir.join("bundle");
         std::fs::create_dir_all(bundle.join("rootfs"))
@@ -420,6 +487,7 @@ impl Environment for ContainerEnv {
             started_ms: 0.0,
             workload: spec.workload,
             deleted: false,
+            spawner: Arc::clone(&self.spawner),
         };
         if !self.is_isorun() && self.rootless {
             super::rootless::copy_layers(&p.store.lowerdirs(IMAGE)?, &bundle.join("rootfs"))?;
@@ -439,37 +507,7 @@ impl Environment for ContainerEnv {
             u.give(&run_dir)?;
         }
 
-        // create: its stdout pipe is inherited by the container process.
-        let mut create = inst.rt.cmd();
-        create
-            .args(["create", "--bundle"])
-            .arg(&bundle)
-            .arg("--pid-file")
-            .arg(run_dir.join("pid"))
-            .arg(&id);
-        let log = std::fs::File::create(&errlog)
-            .with_context(|| format!("creating {}", errlog.display()))?;
-        let sup = inst.sup.insert(
-            Supervised::spawn_logged(create, Some(log))
-                .with_context(|| format!("cannot start {}", self.peer.bin.display()))?,
-        );
-        let st = sup.wait_child(timeout)?;
-        let t0 = sup.started();
-        inst.create_pgid = sup.pid();
-        inst.created_ms = ms(t0, Instant::now());
-        if !st.success() {
-            bail!(inst.stderr_of(&format!("{} create failed ({st})", self.peer.name)));
-        }
-        let mut start = inst.rt.cmd();
-        start
-            .args(["start", &id])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::options().append(true).open(&errlog)?);
-        let (st, t_started) = run_until(start, t0 + timeout)?;
-        inst.started_ms = ms(t0, t_started);
-        if !st.success() {
-            bail!(inst.stderr_of(&format!("{} start failed ({st})", self.peer.name)));
-        }
+        self.create_and_start(&mut inst, &bundle, timeout)?;
         Ok(Box::new(inst))
     }
 
@@ -488,7 +526,9 @@ impl Environment for ContainerEnv {
                         .arg(id)
                         .stdout(Stdio::null())
                         .stderr(Stdio::null());
-                    let _ = run_until(c, Instant::now() + Duration::from_secs(20));
+                    let _ = self
+                        .spawner
+                        .run_until(c, Instant::now() + Duration::from_secs(20));
                 }
             }
             if !self.rootless {
@@ -513,7 +553,7 @@ impl Environment for ContainerEnv {
 }
 
 /// Parent of every container cgroup isobench asks a runtime for.
-const CGROUP_PARENT: &str = crate::sweep::naming::CGROUP_PARENT;
+const CGROUP_PARENT: &str = crate::env::naming::CGROUP_PARENT;
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// CFS period used with `Limits::cpu_quota_pct` (µs).
@@ -585,6 +625,8 @@ pub struct ContainerInstance {
     started_ms: f64,
     workload: isobench_workloads::Workload,
     deleted: bool,
+    /// Its environment's door for runtime verbs.
+    spawner: Arc<dyn Spawner>,
 }
 
 impl ContainerInstance {
@@ -648,7 +690,10 @@ impl Instance for ContainerInstance {
             c.args(["delete", "--force", &self.id])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            match run_until(c, Instant::now() + Duration::from_secs(20)) {
+            match self
+                .spawner
+                .run_until(c, Instant::now() + Duration::from_secs(20))
+            {
                 Ok((st, _)) if st.success() => self.deleted = true,
                 Ok((st, _)) => {
                     result = Err(anyhow!(
@@ -722,7 +767,7 @@ impl Instance for ContainerInstance {
             .args(["delete", &self.id])
             .stdout(Stdio::null())
             .stderr(std::fs::File::options().append(true).open(&self.errlog)?);
-        let (st, t_deleted) = run_until(delete, deadline)?;
+        let (st, t_deleted) = self.spawner.run_until(delete, deadline)?;
         if !st.success() {
             bail!(self.stderr_of(&format!("{} delete failed ({st})", self.rt.peer.name)));
         }

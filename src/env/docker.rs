@@ -21,15 +21,18 @@
 //!   or Ctrl-C. After kill -9 the crash sweep restores it from the saved
 //!   copy ([`restore_backup`]).
 
+use super::engine_instance::{instance_name, os_args, EngineCli, Launch};
 use super::footprint as fp;
-use super::process::{output_of, tail_lines, Supervised};
-use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
+use super::process::Spawner;
+use super::{EnvContext, EnvKind, Environment, Instance, Limits};
 use anyhow::{anyhow, bail, Context, Result};
-use isobench_workloads::protocol::find_result;
 use isobench_workloads::{Workload, WorkloadSpec};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Label on isobench's Docker images and containers: the pid of the
@@ -44,7 +47,6 @@ pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 /// the file did not exist).
 pub const BACKUP_DIR: &str = "/run/isobench/docker";
 /// Where the workload binary sits in the image (as in `env::container`).
-const WORKLOAD_PATH: &str = "/isobench-workload";
 /// Cgroup parent dockerd uses with the cgroupfs driver.
 const DOCKER_CGROUP_PARENT: &str = "/docker";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -428,7 +430,7 @@ impl Drop for Registration {
 
 /// Docker driving one OCI runtime.
 pub struct DockerEnv {
-    docker: PathBuf,
+    cli: Arc<DockerCli>,
     info: DaemonInfo,
     runtime: super::column::Runtime,
     /// isorun's binary and version (for docker:isorun).
@@ -436,11 +438,64 @@ pub struct DockerEnv {
     runtime_version: String,
     registration: Option<Registration>,
     prepared: Option<Prepared>,
+    /// Starts the engine's commands ([`super::process::host`] unless
+    /// [`DockerEnv::with_spawner`]).
+    spawner: Arc<dyn Spawner>,
 }
 
 struct Prepared {
     dir: PathBuf,
     image: String,
+}
+
+/// The docker client: every docker command of this column goes through
+/// [`EngineCli::command`].
+struct DockerCli {
+    docker: PathBuf,
+}
+
+impl EngineCli for DockerCli {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn bin(&self) -> &Path {
+        &self.docker
+    }
+
+    fn command(&self, args: &[&OsStr]) -> Command {
+        let mut c = Command::new(&self.docker);
+        c.args(args).stdin(Stdio::null());
+        c
+    }
+
+    fn rm_args<'a>(&self, name: &'a str) -> Vec<&'a str> {
+        vec!["rm", "-f", name]
+    }
+
+    fn gone(&self, rm_stderr: &str) -> bool {
+        rm_stderr.contains("No such container")
+    }
+
+    fn run_removes(&self) -> bool {
+        false
+    }
+
+    /// The containerd shim, which names the container id on its command
+    /// line, and the members of the cgroup `docker/<id>`.
+    fn persistent_roots(&self, _name: &str, cid: Option<&str>, client: &BTreeSet<i32>) -> Vec<i32> {
+        let Some(cid) = cid else {
+            return Vec::new();
+        };
+        let mut roots: Vec<i32> =
+            fp::cmdline_mentions(Path::new(fp::PROC), cid, std::process::id() as i32)
+                .into_iter()
+                .filter(|p| !client.contains(p))
+                .collect();
+        let cg = format!("{DOCKER_CGROUP_PARENT}/{cid}");
+        roots.extend(fp::cgroup_procs(Path::new(CGROUP_ROOT), &cg));
+        roots
+    }
 }
 
 impl DockerEnv {
@@ -466,14 +521,21 @@ impl DockerEnv {
             _ => (None, format!("runc {} (dockerd's)", info.runc_commit)),
         };
         Ok(DockerEnv {
-            docker,
+            cli: Arc::new(DockerCli { docker }),
             info,
             runtime: runtime.clone(),
             runtime_bin,
             runtime_version,
             registration: None,
             prepared: None,
+            spawner: super::process::host(),
         })
+    }
+
+    /// The same column, its processes started through `spawner`.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> DockerEnv {
+        self.spawner = spawner;
+        self
     }
 
     /// The name `docker run --runtime` takes.
@@ -489,22 +551,19 @@ impl DockerEnv {
         format!("{}/{}", std::process::id(), self.id())
     }
 
-    fn docker_cmd<I, S>(&self, args: I) -> Command
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<std::ffi::OsStr>,
-    {
-        let mut c = Command::new(&self.docker);
-        c.args(args).stdin(Stdio::null());
-        c
+    fn docker_cmd<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        self.cli.command(&os_args(args))
     }
 
     fn remove_labelled(&self) {
         let label = format!("label={}={}", super::engine::LABEL, self.label_value());
-        if let Ok(ids) = output_of(self.docker_cmd(["ps", "-aq", "--filter", &label])) {
+        if let Ok(ids) = self
+            .spawner
+            .output_of(self.docker_cmd(&["ps", "-aq", "--filter", &label]))
+        {
             for id in ids.split_whitespace() {
                 let _ = self
-                    .docker_cmd(["rm", "-f", id])
+                    .docker_cmd(&["rm", "-f", id])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
@@ -533,7 +592,7 @@ impl Environment for DockerEnv {
                     i.server_version, i.client_version
                 ),
             ),
-            ("engine_path".to_string(), self.docker.display().to_string()),
+            ("engine_path".to_string(), self.cli.docker.display().to_string()),
             ("runtime".to_string(), self.runtime.name()),
             ("runtime_version".to_string(), self.runtime_version.clone()),
             ("storage_driver".to_string(), i.storage_driver.clone()),
@@ -585,18 +644,18 @@ impl Environment for DockerEnv {
         }
         if let (Some(bin), None) = (&self.runtime_bin, &self.registration) {
             self.registration = Some(
-                Registration::register(&self.docker, ISORUN_RUNTIME, bin)
+                Registration::register(&self.cli.docker, ISORUN_RUNTIME, bin)
                     .context("registering isorun as a Docker runtime")?,
             );
         }
         let dir = std::path::absolute(ctx.scratch.join(self.id()))?;
-        let tar = super::engine::image_tar(&dir, ctx)?;
+        let tar = super::engine::image_tar(&*self.spawner, &dir, ctx)?;
         let image = format!(
             "isobench-{}-{}:latest",
             self.runtime.name(),
             std::process::id()
         );
-        let imp = self.docker_cmd([
+        let imp = self.docker_cmd(&[
             "import".to_string(),
             "--change".into(),
             format!("LABEL {OWNER_LABEL}={}", std::process::id()),
@@ -605,7 +664,9 @@ impl Environment for DockerEnv {
             tar.display().to_string(),
             image.clone(),
         ]);
-        output_of(imp).context("docker import of the workload image")?;
+        self.spawner
+            .output_of(imp)
+            .context("docker import of the workload image")?;
         self.prepared = Some(Prepared { dir, image });
         Ok(())
     }
@@ -620,63 +681,37 @@ impl Environment for DockerEnv {
             .prepared
             .as_ref()
             .ok_or_else(|| anyhow!("docker environment not prepared"))?;
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!(
-            "{}d{n}",
-            crate::sweep::naming::container_prefix(std::process::id())
-        );
-        let run_dir = p.dir.join("runs").join(&name);
-        std::fs::create_dir_all(&run_dir)
-            .with_context(|| format!("creating {}", run_dir.display()))?;
-        let cidfile = run_dir.join("cid");
-        let errlog = run_dir.join("stderr");
-        let mut args: Vec<String> = vec![
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let launch = Launch {
+            cli: self.cli.clone(),
+            spawner: Arc::clone(&self.spawner),
+            dir: &p.dir,
+            image: &p.image,
+            runtime: self.runtime.name(),
+        };
+        let head = vec![
             "run".into(),
             "--rm".into(),
             "--runtime".into(),
             self.runtime_arg().into(),
             "--network".into(),
             "none".into(),
-            "--name".into(),
-            name.clone(),
-            "--label".into(),
-            format!("{OWNER_LABEL}={}", std::process::id()),
-            "--label".into(),
-            format!("{}={}", super::engine::LABEL, self.label_value()),
-            "--cidfile".into(),
-            cidfile.display().to_string(),
         ];
-        for u in super::engine::ULIMITS {
-            args.push("--ulimit".into());
-            args.push(u.into());
-        }
-        args.extend(super::engine::limit_args(limits));
-        args.push(p.image.clone());
-        args.push(WORKLOAD_PATH.into());
-        args.extend(spec.to_args());
-        let cmd = self.docker_cmd(&args);
-        let log = std::fs::File::create(&errlog)
-            .with_context(|| format!("creating {}", errlog.display()))?;
-        let sup = Supervised::spawn_logged(cmd, Some(log))
-            .with_context(|| format!("cannot start {}", self.docker.display()))?;
-        Ok(Box::new(DockerInstance {
-            sup: Some(sup),
-            docker: self.docker.clone(),
-            runtime: self.runtime.name(),
-            name,
-            run_dir,
-            errlog,
-            workload: spec.workload,
-            removed: false,
-        }))
+        let labels = [
+            format!("{OWNER_LABEL}={}", std::process::id()),
+            format!("{}={}", super::engine::LABEL, self.label_value()),
+        ];
+        let inst = launch.start(instance_name('d', &NEXT), head, &labels, limits, spec)?;
+        Ok(Box::new(inst))
     }
 
     fn cleanup(&mut self) -> Result<()> {
         let mut result = Ok(());
         if let Some(p) = self.prepared.take() {
             self.remove_labelled();
-            let r = output_of(self.docker_cmd(["rmi", "-f", &p.image]));
+            let r = self
+                .spawner
+                .output_of(self.docker_cmd(&["rmi", "-f", &p.image]));
             let d = std::fs::remove_dir_all(&p.dir)
                 .with_context(|| format!("removing {}", p.dir.display()));
             result = r
@@ -695,181 +730,6 @@ impl Environment for DockerEnv {
 impl Drop for DockerEnv {
     fn drop(&mut self) {
         let _ = self.cleanup();
-    }
-}
-
-/// One `docker run --rm`: the attached docker client under supervision.
-pub struct DockerInstance {
-    sup: Option<Supervised>,
-    docker: PathBuf,
-    runtime: String,
-    name: String,
-    run_dir: PathBuf,
-    errlog: PathBuf,
-    workload: Workload,
-    removed: bool,
-}
-
-/// The instance's processes: what lives as long as the container (the
-/// containerd shim, which names the container id on its command line, and
-/// the members of the cgroup `docker/<id>`, with descendants) and the
-/// attached client with its children.
-fn instance_pids(client: Option<i32>, cidfile: &Path) -> (BTreeSet<i32>, BTreeSet<i32>) {
-    let proc_root = Path::new(fp::PROC);
-    let client_tree = match client {
-        Some(c) => fp::descendants(proc_root, &[c]),
-        None => BTreeSet::new(),
-    };
-    let mut roots: Vec<i32> = Vec::new();
-    if let Ok(cid) = std::fs::read_to_string(cidfile) {
-        let cid = cid.trim();
-        if !cid.is_empty() {
-            roots.extend(
-                fp::cmdline_mentions(proc_root, cid, std::process::id() as i32)
-                    .into_iter()
-                    .filter(|p| !client_tree.contains(p)),
-            );
-            let cg = format!("{DOCKER_CGROUP_PARENT}/{cid}");
-            roots.extend(fp::cgroup_procs(Path::new(CGROUP_ROOT), &cg));
-        }
-    }
-    let persistent: BTreeSet<i32> = fp::descendants(proc_root, &roots)
-        .difference(&client_tree)
-        .copied()
-        .collect();
-    (persistent, client_tree)
-}
-
-impl DockerInstance {
-    fn stderr_of(&self, what: &str) -> String {
-        let t = std::fs::read_to_string(&self.errlog).unwrap_or_default();
-        format!("{what}:\n{}", tail_lines(&t, 10))
-    }
-}
-
-impl Instance for DockerInstance {
-    fn wait_ready(&mut self, timeout: Duration) -> Result<Duration> {
-        let name = self.name.clone();
-        let sup = self
-            .sup
-            .as_mut()
-            .ok_or_else(|| anyhow!("docker container {name} was not started"))?;
-        match sup.wait_ready(timeout) {
-            Ok(d) => Ok(d),
-            Err(e) => {
-                let _ = self.stop();
-                Err(e.context(self.stderr_of(&format!("docker container {name}"))))
-            }
-        }
-    }
-
-    fn pids(&self) -> BTreeSet<i32> {
-        if self.removed {
-            return BTreeSet::new();
-        }
-        let client = self.sup.as_ref().filter(|s| !s.exited()).map(|s| s.pid());
-        let (persistent, client) = instance_pids(client, &self.run_dir.join("cid"));
-        persistent.union(&client).copied().collect()
-    }
-
-    fn memory(&self) -> Option<fp::Footprint> {
-        if self.removed {
-            return None;
-        }
-        let (persistent, _) = instance_pids(None, &self.run_dir.join("cid"));
-        let f = fp::measure(Path::new(fp::PROC), &persistent);
-        (!f.pids.is_empty()).then_some(f)
-    }
-
-    fn stop(&mut self) -> Result<()> {
-        if let Some(s) = self.sup.as_mut() {
-            s.kill();
-        }
-        let mut result = Ok(());
-        if !self.removed {
-            // Why: killing the attached client leaves the container
-            // running; the daemon removes it.
-            let mut rm = Command::new(&self.docker);
-            rm.args(["rm", "-f", &self.name])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null());
-            match rm.output() {
-                Ok(o) if o.status.success() => self.removed = true,
-                Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No such container") => {
-                    self.removed = true
-                }
-                Ok(o) => {
-                    result = Err(anyhow!(
-                        "docker rm -f {} failed ({}): {}",
-                        self.name,
-                        o.status,
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    ))
-                }
-                Err(e) => result = Err(anyhow!("cannot run docker rm: {e}")),
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.run_dir);
-        result
-    }
-
-    fn wait(mut self: Box<Self>, timeout: Duration) -> Result<RunOutcome> {
-        let sup = self
-            .sup
-            .take()
-            .ok_or_else(|| anyhow!("docker container {} was not started", self.name))?;
-        let measure = self.workload == Workload::Startup;
-        let mut footprint = None;
-        let mut client_mem = None;
-        let cidfile = self.run_dir.join("cid");
-        let w = sup
-            .finish(timeout, |pid| {
-                if measure && pid.is_some() {
-                    let (persistent, client) = instance_pids(pid, &cidfile);
-                    let f = fp::measure(Path::new(fp::PROC), &persistent);
-                    footprint = (!f.pids.is_empty()).then_some(f);
-                    client_mem = Some(fp::measure(Path::new(fp::PROC), &client));
-                }
-            })
-            .map_err(|e| {
-                let _ = self.stop();
-                e.context(format!("docker container {}", self.name))
-            })?;
-        let errors = std::fs::read_to_string(&self.errlog).unwrap_or_default();
-        // docker run --rm may return before the daemon has removed the
-        // container: stop() removes it (or finds it gone).
-        self.stop()?;
-        let mut result = find_result(&w.stdout).map_err(|e| {
-            anyhow!(
-                "{e} (docker run of {} under {}, {}):\n{}",
-                self.name,
-                self.runtime,
-                w.status,
-                tail_lines(&format!("{}\n{errors}", w.stdout), 10)
-            )
-        })?;
-        if let Some(c) = client_mem {
-            result.info.insert(
-                "engine_client_pss_mib".into(),
-                format!("{:.2}", c.pss_mib()),
-            );
-            result
-                .info
-                .insert("engine_client_pids".into(), c.pids.len().to_string());
-        }
-        Ok(RunOutcome {
-            result,
-            first_instruction: w.ready_after,
-            lifecycle: w.exited_after,
-            extra_ms: BTreeMap::new(),
-            footprint,
-        })
-    }
-}
-
-impl Drop for DockerInstance {
-    fn drop(&mut self) {
-        let _ = self.stop();
     }
 }
 

@@ -11,7 +11,9 @@ pub mod column;
 pub mod container;
 pub mod docker;
 pub mod engine;
+pub mod engine_instance;
 pub mod footprint;
+pub mod naming;
 pub mod native;
 pub mod process;
 pub mod rootless;
@@ -83,7 +85,7 @@ pub struct EnvContext {
     /// get it as an image layer under the workload binary's. `None`: the
     /// plan needs none.
     pub data_dir: Option<PathBuf>,
-    /// The user's command's files (`crate::user_command::materialize`): a
+    /// The user's command's files (the user command's `materialize`): a
     /// root file system, or the program alone at its host path. Containers
     /// get it as an image layer under the workload binary's, a guest's
     /// initramfs holds it, and natively the workload starts in it (and
@@ -277,18 +279,34 @@ pub trait Environment {
 
 /// Build the environment a plan column asks for (not yet prepared).
 pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
+    make_with(c, process::host())
+}
+
+/// [`make`], with the container and engine columns starting their
+/// processes through `spawner` (the host's in [`make`]; a test double's in
+/// tests).
+pub fn make_with(
+    c: &column::Column,
+    spawner: std::sync::Arc<dyn process::Spawner>,
+) -> Result<Box<dyn Environment>> {
     use column::{Column, Engine, Vmm};
     match c {
         Column::Native => Ok(Box::new(native::Native::new())),
         Column::Oci(o) => {
             if let Some(why) = o.unsupported() {
-                return Err(crate::plan::usage(why));
+                return Err(crate::usage::usage(why));
             }
             let isorun = crate::locate::isorun_bin();
             match o.engine {
-                Engine::None => Ok(Box::new(container::ContainerEnv::new(o, isorun)?)),
-                Engine::Podman => Ok(Box::new(engine::PodmanEnv::new(&o.runtime, isorun)?)),
-                Engine::Docker => Ok(Box::new(docker::DockerEnv::new(&o.runtime, isorun)?)),
+                Engine::None => Ok(Box::new(
+                    container::ContainerEnv::new(o, isorun)?.with_spawner(spawner),
+                )),
+                Engine::Podman => Ok(Box::new(
+                    engine::PodmanEnv::new(&o.runtime, isorun)?.with_spawner(spawner),
+                )),
+                Engine::Docker => Ok(Box::new(
+                    docker::DockerEnv::new(&o.runtime, isorun)?.with_spawner(spawner),
+                )),
             }
         }
         Column::Vm { vmm: Vmm::Qemu(q) } => {
@@ -297,7 +315,9 @@ pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
                 machine: q.machine,
                 kernel: q.kernel.clone(),
                 vcpus: Some(q.vcpus),
-                memory_mib: q.memory_mib.unwrap_or(crate::vm::memory::MIN_GUEST_MIB),
+                memory_mib: q
+                    .memory_mib
+                    .unwrap_or(crate::env::vm::memory::MIN_GUEST_MIB),
                 memory_auto: q.memory_mib.is_none(),
                 cpu_model: q.cpu_model.clone(),
                 ..vm::VmOptions::default()

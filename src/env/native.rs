@@ -64,8 +64,8 @@ fn pids_cgroup(cmd: &mut Command, max: u64) -> Result<isorun::cgroup::Cgroup> {
     let h = isorun::cgroup::detect().context("finding the cgroup hierarchies")?;
     let rel = format!(
         "/{}/{}",
-        crate::sweep::naming::CGROUP_PARENT,
-        crate::sweep::naming::next_instance_id()
+        crate::env::naming::CGROUP_PARENT,
+        crate::env::naming::next_instance_id()
     );
     let res = isorun::config::Resources {
         pids_limit: Some(max as i64),

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use isobench_workloads::protocol::is_ready_line;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -539,6 +539,47 @@ pub fn die_with_parent(cmd: &mut Command) {
             Ok(())
         });
     }
+}
+
+/// The door through which the container and engine columns start their
+/// processes (every runtime and engine verb of a run): the host's
+/// ([`Host`]) unless a caller passes another, such as a test double that
+/// records the commands or starts a stand-in for them.
+pub trait Spawner: Send + Sync {
+    /// [`Supervised::spawn_logged`].
+    fn spawn_logged(&self, cmd: Command, stderr_log: Option<std::fs::File>) -> Result<Supervised>;
+    /// [`run_until`].
+    fn run_until(&self, cmd: Command, deadline: Instant) -> Result<(ExitStatus, Instant)>;
+    /// [`output_of`].
+    fn output_of(&self, cmd: Command) -> Result<String>;
+    /// [`Command::output`]: the status and output, whatever they are.
+    fn output(&self, cmd: Command) -> std::io::Result<Output>;
+}
+
+/// Processes started on this host, as the commands say.
+pub struct Host;
+
+impl Spawner for Host {
+    fn spawn_logged(&self, cmd: Command, stderr_log: Option<std::fs::File>) -> Result<Supervised> {
+        Supervised::spawn_logged(cmd, stderr_log)
+    }
+
+    fn run_until(&self, cmd: Command, deadline: Instant) -> Result<(ExitStatus, Instant)> {
+        run_until(cmd, deadline)
+    }
+
+    fn output_of(&self, cmd: Command) -> Result<String> {
+        output_of(cmd)
+    }
+
+    fn output(&self, mut cmd: Command) -> std::io::Result<Output> {
+        cmd.output()
+    }
+}
+
+/// The host's spawner, to share.
+pub fn host() -> Arc<dyn Spawner> {
+    Arc::new(Host)
 }
 
 /// Run `cmd` to its end in a process group of its own, killing the group

@@ -43,7 +43,7 @@ pub fn cgroups_blocked() -> Option<PathBuf> {
     let h = isorun::cgroup::detect().ok()?;
     let planned = isorun::cgroup::Cgroup::planned(
         &h,
-        &format!("/{}/probe", crate::sweep::naming::CGROUP_PARENT),
+        &format!("/{}/probe", crate::env::naming::CGROUP_PARENT),
         &isorun::config::Resources::default(),
     );
     isorun::rootless::undelegated(&planned.dirs)
@@ -120,14 +120,13 @@ pub fn notice(runtimes: &[String], vm: bool) -> Option<String> {
     Some(format!("isobench: {}", parts.join("; ")))
 }
 
-/// [`notice`] for the environments of a plan.
-pub fn notice_for(plan: &crate::plan::Plan) -> Option<String> {
-    let runtimes: Vec<String> = plan
-        .envs
+/// [`notice`] for the columns of a plan.
+pub fn notice_for(envs: &[super::column::Column]) -> Option<String> {
+    let runtimes: Vec<String> = envs
         .iter()
         .filter_map(|c| Some(c.oci()?.to_string()))
         .collect();
-    let vm = plan.envs.iter().any(|c| c.kind() == super::EnvKind::Vm);
+    let vm = envs.iter().any(|c| c.kind() == super::EnvKind::Vm);
     notice(&runtimes, vm)
 }
 

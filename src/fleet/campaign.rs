@@ -190,15 +190,15 @@ pub fn new_id() -> String {
 pub fn load(dir: &Path) -> Result<Campaign> {
     let path = dir.join(CAMPAIGN_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        crate::plan::usage(format!(
+        crate::usage::usage(format!(
             "{}: {e}: not a campaign directory (give the directory `isobench fleet submit` printed)",
             path.display()
         ))
     })?;
     let c: Campaign = serde_json::from_str(&text)
-        .map_err(|e| crate::plan::usage(format!("{}: {e}", path.display())))?;
+        .map_err(|e| crate::usage::usage(format!("{}: {e}", path.display())))?;
     if c.schema != CAMPAIGN_SCHEMA {
-        return Err(crate::plan::usage(format!(
+        return Err(crate::usage::usage(format!(
             "{}: campaign schema {} is not {CAMPAIGN_SCHEMA}, which this isobench reads",
             path.display(),
             c.schema

@@ -174,7 +174,7 @@ fn slurm(cmd: &str, args: &[String]) -> Result<String> {
     // Slurm's commands retry a missing configuration file for 60 s.
     if let Some(conf) = std::env::var_os("SLURM_CONF") {
         if !Path::new(&conf).is_file() {
-            return Err(crate::plan::usage(format!(
+            return Err(crate::usage::usage(format!(
                 "SLURM_CONF={}: no such file (scripts/slurm-local.sh start prints the SLURM_CONF of a local cluster)",
                 Path::new(&conf).display()
             )));
@@ -182,7 +182,7 @@ fn slurm(cmd: &str, args: &[String]) -> Result<String> {
     }
     let out = Command::new(cmd).args(args).output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            crate::plan::usage(format!(
+            crate::usage::usage(format!(
                 "{cmd} not found: install Slurm's client commands (Debian: slurm-client) or run where they are; scripts/slurm-local.sh starts a one-node cluster"
             ))
         } else {
@@ -205,7 +205,7 @@ fn slurm(cmd: &str, args: &[String]) -> Result<String> {
         // Slurm refused what it was asked (an unknown node, feature or
         // partition): the user's input, not a failing cluster.
         if err.iter().any(|l| l.contains("Invalid")) {
-            return Err(crate::plan::usage(msg));
+            return Err(crate::usage::usage(msg));
         }
         bail!(msg);
     }

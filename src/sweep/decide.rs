@@ -159,19 +159,7 @@ fn depth(p: &std::path::Path) -> usize {
 
 /// Decide what a sweep removes.
 pub fn decide(s: &Snapshot) -> SweepPlan {
-    let mut kills: Vec<Item> = Vec::new();
-    let mut deletes = Vec::new();
-    let mut unmounts = Vec::new();
-    let mut cgroups = Vec::new();
-    let mut dirs = Vec::new();
     let mut kept = Vec::new();
-    let mut killed: BTreeSet<i32> = BTreeSet::new();
-
-    let dead: Vec<&(PathBuf, Record)> = s
-        .records
-        .iter()
-        .filter(|(_, r)| !record_alive(s, r))
-        .collect();
     for (_, r) in s.records.iter().filter(|(_, r)| record_alive(s, r)) {
         kept.push(format!(
             "live run {} (pid {}, started {})",
@@ -180,14 +168,42 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
             r.started_at
         ));
     }
-    let owner_of_path = |p: &std::path::Path| -> Option<&Record> {
-        s.records
-            .iter()
-            .map(|(_, r)| r)
-            .find(|r| r.scratch_dirs().any(|d| p.starts_with(d)))
-    };
+    let mut killed: BTreeSet<i32> = BTreeSet::new();
+    let (mut kills, cgroups) = container_cgroups(s, &mut killed);
+    kills.extend(hypervisors(s, &mut killed));
+    let mut deletes = state_root_containers(s);
+    deletes.extend(docker_objects(s));
+    let unregistered = unregistered_isobench(s);
+    let unmounts = mounts(s, &unregistered, &mut kept);
+    let (dirs, records) = scratch_and_records(s);
+    for b in &s.bad_records {
+        kept.push(format!("unreadable run record {}", b.display()));
+    }
 
-    // Processes in the cgroups of dead runs' containers.
+    let quiet = unregistered.is_empty() && !s.records.iter().any(|(_, r)| record_alive(s, r));
+    let parents = if quiet {
+        s.cgroup_parents.clone()
+    } else {
+        Vec::new()
+    };
+    let mut items = kills;
+    items.extend(deletes);
+    items.extend(unmounts);
+    items.extend(cgroups);
+    items.extend(dirs);
+    items.extend(records);
+    SweepPlan {
+        items,
+        parents,
+        kept,
+    }
+}
+
+/// Processes in the cgroups of dead runs' containers (kills), and those
+/// cgroups (removals).
+fn container_cgroups(s: &Snapshot, killed: &mut BTreeSet<i32>) -> (Vec<Item>, Vec<Item>) {
+    let mut kills = Vec::new();
+    let mut cgroups = Vec::new();
     for c in &s.cgroups {
         let Some(pid) = naming::owner_of_container_id(&c.id) else {
             continue;
@@ -216,16 +232,21 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
             });
         }
     }
+    (kills, cgroups)
+}
 
-    // QEMU booting a dead run's initramfs.
+/// A hypervisor (QEMU) booting a dead run's initramfs, or an orphaned one
+/// booting any run's.
+fn hypervisors(s: &Snapshot, killed: &mut BTreeSet<i32>) -> Vec<Item> {
     let isobench_pids: BTreeSet<i32> = s
         .procs
         .values()
         .filter(|p| p.comm == ISOBENCH_COMM)
         .map(|p| p.pid)
         .collect();
+    let mut kills = Vec::new();
     for p in s.procs.values() {
-        let Some(scratch) = naming::qemu_scratch(&p.cmdline) else {
+        let Some((vmm, scratch)) = crate::env::vm::vmm::booting_a_run(&p.cmdline) else {
             continue;
         };
         let owner = match s
@@ -244,51 +265,55 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
                 action: Action::Kill {
                     pid: p.pid,
                     start_ticks: p.start_ticks,
-                    what: format!("QEMU booting {scratch}/{}", naming::INITRD_NAME),
+                    what: format!("{} booting {scratch}/{}", vmm.name(), naming::INITRD_NAME),
                 },
             });
         }
     }
+    kills
+}
 
-    // Containers in runtime state roots.
-    for e in &s.containers {
-        let Some(pid) = naming::owner_of_container_id(&e.id) else {
-            continue;
-        };
-        if owner_alive(s, pid, e.made_s) {
-            continue;
-        }
-        deletes.push(Item {
-            owner: Owner::Run(pid),
-            action: Action::DeleteContainer {
-                runtime: e.state.runtime.clone(),
-                bin: e.state.bin.clone(),
-                root: e.state.root.clone(),
-                id: e.id.clone(),
-            },
-        });
-    }
+/// Dead runs' containers in runtime state roots.
+fn state_root_containers(s: &Snapshot) -> Vec<Item> {
+    s.containers
+        .iter()
+        .filter_map(|e| {
+            let pid = naming::owner_of_container_id(&e.id)?;
+            (!owner_alive(s, pid, e.made_s)).then(|| Item {
+                owner: Owner::Run(pid),
+                action: Action::DeleteContainer {
+                    runtime: e.state.runtime.clone(),
+                    bin: e.state.bin.clone(),
+                    root: e.state.root.clone(),
+                    id: e.id.clone(),
+                },
+            })
+        })
+        .collect()
+}
 
-    // Docker: containers, then images, then daemon.json (the containers
-    // may run under the registered runtime).
+/// Docker: containers, then images, then daemon.json (the containers may
+/// run under the registered runtime).
+fn docker_objects(s: &Snapshot) -> Vec<Item> {
     let mut docker: Vec<&super::docker::DockerObject> = s
         .docker
         .iter()
         .filter(|o| !owner_alive(s, o.owner, o.made_s))
         .collect();
     docker.sort_by_key(|o| o.kind);
-    for o in docker {
-        deletes.push(Item {
+    let mut out: Vec<Item> = docker
+        .into_iter()
+        .map(|o| Item {
             owner: Owner::Run(o.owner),
             action: Action::RemoveDocker {
                 kind: o.kind,
                 id: o.id.clone(),
             },
-        });
-    }
+        })
+        .collect();
     for b in &s.docker_backups {
         if !owner_alive(s, b.owner, b.made_s) {
-            deletes.push(Item {
+            out.push(Item {
                 owner: Owner::Run(b.owner),
                 action: Action::RestoreDaemonJson {
                     entry: b.entry.clone(),
@@ -296,13 +321,24 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
             });
         }
     }
+    out
+}
 
-    // Mounts, deepest first (later in the table first among equals).
-    let unregistered = unregistered_isobench(s);
+/// Mounts of dead runs, deepest first (later in the table first among
+/// equals); unattributed container mounts only while no unregistered
+/// isobench lives (else a line in `kept`).
+fn mounts(s: &Snapshot, unregistered: &[i32], kept: &mut Vec<String>) -> Vec<Item> {
+    let owner_of_path = |p: &std::path::Path| -> Option<&Record> {
+        s.records
+            .iter()
+            .map(|(_, r)| r)
+            .find(|r| r.scratch_dirs().any(|d| p.starts_with(d)))
+    };
     let mut points: Vec<(usize, PathBuf)> =
         mount_points(&s.mountinfo).into_iter().enumerate().collect();
     points.sort_by(|a, b| depth(&b.1).cmp(&depth(&a.1)).then(b.0.cmp(&a.0)));
     let mut seen = BTreeSet::new();
+    let mut unmounts = Vec::new();
     for (_, m) in points {
         if !seen.insert(m.clone()) {
             continue;
@@ -330,10 +366,15 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
             action: Action::Unmount { path: m },
         });
     }
+    unmounts
+}
 
-    // The dead runs' scratch directories, then their records.
+/// The dead runs' scratch directories (and orphaned rootless scratch), then
+/// their records.
+fn scratch_and_records(s: &Snapshot) -> (Vec<Item>, Vec<Item>) {
+    let mut dirs = Vec::new();
     let mut records = Vec::new();
-    for (path, r) in &dead {
+    for (path, r) in s.records.iter().filter(|(_, r)| !record_alive(s, r)) {
         for d in r.scratch_dirs() {
             dirs.push(Item {
                 owner: Owner::Run(r.pid),
@@ -353,27 +394,7 @@ pub fn decide(s: &Snapshot) -> SweepPlan {
             });
         }
     }
-    for b in &s.bad_records {
-        kept.push(format!("unreadable run record {}", b.display()));
-    }
-
-    let quiet = unregistered.is_empty() && !s.records.iter().any(|(_, r)| record_alive(s, r));
-    let parents = if quiet {
-        s.cgroup_parents.clone()
-    } else {
-        Vec::new()
-    };
-    let mut items = kills;
-    items.extend(deletes);
-    items.extend(unmounts);
-    items.extend(cgroups);
-    items.extend(dirs);
-    items.extend(records);
-    SweepPlan {
-        items,
-        parents,
-        kept,
-    }
+    (dirs, records)
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@ pub mod act;
 pub mod decide;
 pub mod docker;
 pub mod mountns;
-pub mod naming;
+/// The naming scheme lives with the environments that name things; the sweep
+/// reads owners back from it.
+pub use crate::env::naming;
 pub mod registry;
 pub mod scan;
 
@@ -28,14 +30,13 @@ use std::path::{Path, PathBuf};
 /// The roots of this host: `/proc`, `/sys/fs/cgroup`, the registry and the
 /// default state roots of runc, crun, runsc and isorun.
 pub fn host_roots() -> Roots {
-    let state = |runtime: &str, bin: Option<PathBuf>, root: &Path| StateRoot {
-        runtime: runtime.into(),
-        bin,
-        root: root.into(),
-    };
     use crate::env::column::Runtime;
     let isorun_bin = crate::locate::isorun_bin();
-    let isorun = Runtime::Isorun.locate(&isorun_bin);
+    let state = |r: Runtime, root: &Path| StateRoot {
+        runtime: r.name(),
+        bin: r.locate(&isorun_bin),
+        root: root.into(),
+    };
     if !is_root() {
         // Without root: the user's own registry and isorun state root only
         // (a user's runs make no mounts and, undelegated, no cgroups).
@@ -44,34 +45,30 @@ pub fn host_roots() -> Roots {
             proc: "/proc".into(),
             cgroup: "/sys/fs/cgroup".into(),
             registry: registry_dir(),
-            shared_state: vec![state("isorun", isorun, &own)],
+            shared_state: vec![state(Runtime::Isorun, &own)],
             user_scratch: None,
             docker_bin: None,
             docker_backups: None,
         };
     }
+    // isorun's last, as it always was.
+    let named = [
+        Runtime::Runc,
+        Runtime::Crun,
+        Runtime::Runsc,
+        Runtime::Isorun,
+    ];
     Roots {
         proc: "/proc".into(),
         cgroup: "/sys/fs/cgroup".into(),
         registry: registry::REGISTRY_DIR.into(),
-        shared_state: vec![
-            state(
-                "runc",
-                Runtime::Runc.locate(&isorun_bin),
-                Path::new("/run/runc"),
-            ),
-            state(
-                "crun",
-                Runtime::Crun.locate(&isorun_bin),
-                Path::new("/run/crun"),
-            ),
-            state(
-                "runsc",
-                Runtime::Runsc.locate(&isorun_bin),
-                Path::new("/run/runsc"),
-            ),
-            state("isorun", isorun, Path::new(isorun::lifecycle::DEFAULT_ROOT)),
-        ],
+        shared_state: named
+            .into_iter()
+            .filter_map(|r| {
+                let root = r.default_state_root()?;
+                Some(state(r, root))
+            })
+            .collect(),
         user_scratch: Some(crate::env::rootless::user::BASE.into()),
         docker_bin: crate::env::column::Engine::Docker.locate(),
         docker_backups: Some(crate::env::docker::BACKUP_DIR.into()),

@@ -1,5 +1,5 @@
 //! The initramfs images isobench boots (buffer-format.rst; written with
-//! [`crate::vm::cpio`]).
+//! [`crate::env::vm::cpio`]).
 //!
 //! The kernel unpacks the archive into a tmpfs and runs `/init` as PID 1 with
 //! `/dev/console` as its standard streams; without that device node init's
@@ -9,8 +9,8 @@
 //! image is the baseline it is compared with: the same layout with
 //! busybox-static and a shell `/init` that prints the same markers.
 
-use crate::vm::console::UPTIME_KEY;
-use crate::vm::cpio::{Archive, CpioError};
+use crate::env::vm::console::UPTIME_KEY;
+use crate::env::vm::cpio::{Archive, CpioError};
 
 /// Why an initramfs cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,9 +1,19 @@
 //! Command-line interface (clap derive): the contract of docs/design.md,
-//! "Command line".
+//! "Command line". Arguments only: `cmd` runs them (one module per
+//! verb there, its arguments in the module of the same name here).
 
-use crate::cmd::select::OneOf;
+pub mod baseline;
+pub mod clean;
+pub mod compare;
+pub mod fleet;
+pub mod history;
+mod one_of;
+pub mod push;
+pub mod report;
+
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
+pub use one_of::OneOf;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -23,24 +33,24 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Remove what dead runs left (containers, cgroups, mounts, QEMU, scratch
     /// directories); exit 1 naming what could not be removed.
-    Clean(crate::cmd::clean::CleanArgs),
+    Clean(clean::CleanArgs),
     /// Show workloads and environments, and whether each is usable here.
     List(ListArgs),
     /// Render statistics, plots and the claims section of a run directory.
-    Report(crate::cmd::report::ReportArgs),
+    Report(report::ReportArgs),
     /// Regression gate: baseline run(s) against a new run; exit 1 on a broken
     /// or lost result or a regression, 2 when it cannot decide, 0 on a pass.
-    Compare(crate::cmd::compare::CompareArgs),
+    Compare(compare::CompareArgs),
     /// Show the recorded history of a metric.
-    History(crate::cmd::history::HistoryArgs),
+    History(history::HistoryArgs),
     /// Named baselines in the history store (save, list, delete), for
     /// `compare NEW --baseline NAME`.
-    Baseline(crate::cmd::baseline::BaselineArgs),
+    Baseline(baseline::BaselineArgs),
     /// Add run directories measured elsewhere to a history store (idempotent per run id).
-    Push(crate::cmd::push::PushArgs),
+    Push(push::PushArgs),
     /// Dispatch one plan to many hosts with Slurm and follow the campaign
     /// (submit, status, report, resubmit, cancel).
-    Fleet(crate::cmd::fleet::FleetArgs),
+    Fleet(fleet::FleetArgs),
 }
 
 #[derive(Args, Debug, Clone)]

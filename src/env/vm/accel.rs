@@ -12,7 +12,7 @@
 //! The decision is pure ([`plan`], [`after_test_boot`]); [`probe_host`] reads
 //! the host, with every path a parameter.
 
-use crate::vm::qemu::Accel;
+use crate::env::vm::qemu::Accel;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;

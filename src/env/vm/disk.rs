@@ -18,8 +18,8 @@
 //!   workloads boot the same image as before) and the guest's PID 1 loads
 //!   them in order (`isobench_workloads::pid1::attach_disk`).
 
-use crate::vm::cpio::{Archive, CpioError};
-use crate::vm::qemu::Machine;
+use crate::env::vm::cpio::{Archive, CpioError};
+use crate::env::vm::qemu::Machine;
 use isobench_workloads::pid1::GUEST_MODULES_DIR;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -241,7 +241,7 @@ mod tests {
     fn modules_go_into_the_initramfs_numbered_in_order() {
         let (_t, k) = tree(&VIRTIO_BLK_MODULES, "");
         let mods = find_modules(&k).unwrap();
-        let mut a = crate::vm::initramfs::base_layout().unwrap();
+        let mut a = crate::env::vm::initramfs::base_layout().unwrap();
         add_modules(&mut a, &mods).unwrap();
         assert!(a.contains(&format!("{GUEST_MODULES_DIR}/01-virtio_ring.ko")));
         assert!(a.contains(&format!("{GUEST_MODULES_DIR}/07-virtio_blk.ko")));

@@ -12,18 +12,30 @@
 //! group, so it is killed and reaped on timeout, on Ctrl-C and when its
 //! instance handle is dropped.
 //!
-//! The pure decisions (command line, kernel lookup, console verdicts,
-//! accelerator choice) live in [`crate::vm`].
+//! The pure decisions live in the submodules: initramfs (cpio newc)
+//! writing, guest kernel lookup, QEMU command lines, serial console parsing,
+//! accelerator choice, vCPU pinning (a pure plan and the one call that
+//! applies it).
 
+pub mod accel;
+pub mod console;
+pub mod cpio;
+pub mod disk;
+pub mod initramfs;
+pub mod kernel;
+pub mod memory;
+pub mod pin;
+pub mod qemu;
+pub mod vmm;
+
+use self::accel::{AccelPlan, AccelRequest};
+use self::initramfs::workload_initramfs;
+use self::kernel::{kernel_version, GuestKernel, KernelSearch};
+use self::qemu::{Accel, Machine, QemuConfig, QBOOT_ROM};
+use self::vmm::Vmm;
 use super::footprint;
 use super::process::{output_of, watch, Supervised, Watched};
 use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
-use crate::vm::accel::{self, AccelPlan, AccelRequest};
-use crate::vm::console;
-use crate::vm::initramfs::workload_initramfs;
-use crate::vm::kernel::{kernel_version, GuestKernel, KernelSearch};
-use crate::vm::memory;
-use crate::vm::qemu::{self, Accel, Machine, QemuConfig, QBOOT_ROM};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::WorkloadSpec;
 use serde::{Deserialize, Serialize};
@@ -203,7 +215,7 @@ pub fn host_config(
     let bios = (opts.machine == Machine::Microvm && Path::new(QBOOT_ROM).is_file())
         .then(|| QBOOT_ROM.into());
     Ok(QemuConfig {
-        qemu: find_qemu(opts.qemu.as_deref())?,
+        qemu: find_vmm(&qemu::QEMU, opts.qemu.as_deref())?,
         accel,
         machine: opts.machine,
         vcpus: opts.vcpus.unwrap_or(vcpus).max(1),
@@ -223,12 +235,14 @@ pub fn host_config(
 
 pub use crate::locate::find_in_path;
 
-fn find_qemu(opt: Option<&Path>) -> Result<PathBuf> {
+/// The hypervisor's binary: `opt` when given, else its program in `PATH`.
+fn find_vmm(vmm: &dyn Vmm, opt: Option<&Path>) -> Result<PathBuf> {
+    let hint = vmm.install_hint();
     match opt {
         Some(p) if p.is_file() => Ok(p.to_path_buf()),
-        Some(p) => bail!("QEMU binary {} not found; {QEMU_HINT}", p.display()),
-        None => find_in_path(QEMU_BIN, std::env::var_os("PATH").as_deref())
-            .ok_or_else(|| anyhow!("{QEMU_BIN} not found in PATH; {QEMU_HINT}")),
+        Some(p) => bail!("{} binary {} not found; {hint}", vmm.name(), p.display()),
+        None => find_in_path(vmm.program(), std::env::var_os("PATH").as_deref())
+            .ok_or_else(|| anyhow!("{} not found in PATH; {hint}", vmm.program())),
     }
 }
 
@@ -360,12 +374,12 @@ impl Environment for VmEnv {
         if ctx.fileio {
             // Only a plan with fileio carries the modules: every other
             // workload boots the same image as before.
-            let disk = if !crate::vm::disk::mkfs_available() {
+            let disk = if !disk::mkfs_available() {
                 Err("fileio in the VM formats its disk image with mkfs.ext4, which is not in PATH: install it with 'apt-get install e2fsprogs'".to_string())
             } else {
-                crate::vm::disk::find_modules(&kernel.path).and_then(|mods| {
-                    crate::vm::disk::add_modules(&mut image, &mods)
-                        .map(|()| ctx.scratch.join(crate::vm::disk::DISK_IMAGE_NAME))
+                disk::find_modules(&kernel.path).and_then(|mods| {
+                    disk::add_modules(&mut image, &mods)
+                        .map(|()| ctx.scratch.join(disk::DISK_IMAGE_NAME))
                 })
             };
             self.disk = Some(disk);
@@ -373,7 +387,7 @@ impl Environment for VmEnv {
         if let Some(root) = &ctx.command_root {
             // The user's command's files go into the guest with it (in
             // RAM: the test boots that size the guest count them).
-            crate::vm::initramfs::add_tree(&mut image, root).with_context(|| {
+            initramfs::add_tree(&mut image, root).with_context(|| {
                 format!(
                     "adding the command's files {} to the initramfs",
                     root.display()
@@ -383,7 +397,7 @@ impl Environment for VmEnv {
         let image = image.to_bytes();
         std::fs::create_dir_all(&ctx.scratch)
             .with_context(|| format!("creating {}", ctx.scratch.display()))?;
-        let initrd = ctx.scratch.join(crate::sweep::naming::INITRD_NAME);
+        let initrd = ctx.scratch.join(crate::env::naming::INITRD_NAME);
         std::fs::write(&initrd, image).with_context(|| format!("writing {}", initrd.display()))?;
         self.initrd = Some(initrd.clone());
 
@@ -472,14 +486,14 @@ impl Environment for VmEnv {
         let (found, avail) = match memory::find_size(need_bytes, start, boot)? {
             Ok(ok) => ok,
             Err(last) => {
-                return Err(crate::plan::usage(format!(
+                return Err(crate::usage::usage(format!(
                     "could not find a guest memory size that leaves the workloads' {need_mib} MiB available in {} test boots (last tried {last} MiB); pass --vm-memory with a larger size",
                     memory::MAX_PROBES
                 )))
             }
         };
         if !self.opts.memory_auto && found > self.opts.memory_mib {
-            return Err(crate::plan::usage(format!(
+            return Err(crate::usage::usage(format!(
                 "--vm-memory {} MiB cannot hold the workloads' {need_mib} MiB next to the guest kernel; a test boot with {found} MiB left {avail:.0} MiB available: use --vm-memory {found} or more, or leave it out",
                 self.opts.memory_mib
             )));
@@ -487,7 +501,7 @@ impl Environment for VmEnv {
         let memory_mib = found;
         if let Some(host) = host_available_bytes {
             if memory_mib << 20 > host {
-                return Err(crate::plan::usage(format!(
+                return Err(crate::usage::usage(format!(
                     "the VM needs {memory_mib} MiB for the workloads' {need_mib} MiB but the host has only {} MiB available; free memory or run smaller work (--preset quick)",
                     host >> 20
                 )));
@@ -509,7 +523,7 @@ impl Environment for VmEnv {
     /// Only CPU placement: the whole QEMU process is spawned with the
     /// partition as its affinity (its main loop and I/O threads stay there,
     /// as libvirt's emulatorpin), then each vCPU thread, found by its name
-    /// (`CPU n/TCG`, [`crate::vm::pin`]), is pinned to one CPU of it (as
+    /// (`CPU n/TCG`, [`pin`]), is pinned to one CPU of it (as
     /// vcpupin). The pins are recorded in the result's `info.vcpu_pins`.
     fn launch_with(
         &self,
@@ -560,9 +574,9 @@ impl Environment for VmEnv {
         };
         if let Some(cpus) = &limits.cpus {
             let deadline = std::time::Instant::now() + timeout.min(Duration::from_secs(30));
-            let pins = crate::vm::pin::pin_vcpus(inst.sup.pid(), p.config.vcpus, cpus, deadline)
+            let pins = pin::pin_vcpus(&qemu::QEMU, inst.sup.pid(), p.config.vcpus, cpus, deadline)
                 .with_context(|| inst.what.clone())?;
-            inst.pins = Some(crate::vm::pin::describe(&pins));
+            inst.pins = Some(pin::describe(&pins));
         }
         Ok(Box::new(inst))
     }
@@ -594,7 +608,7 @@ pub struct VmInstance {
     pins: Option<String>,
     /// fileio's disk image (removed when the instance ends) and how it was
     /// attached, for the result's `info`.
-    disk: Option<(crate::vm::disk::DiskImage, String)>,
+    disk: Option<(disk::DiskImage, String)>,
 }
 
 impl Instance for VmInstance {
@@ -698,7 +712,7 @@ impl VmEnv {
         file: u64,
         block: u64,
         config: &QemuConfig,
-    ) -> Result<(crate::vm::disk::DiskImage, String)> {
+    ) -> Result<(disk::DiskImage, String)> {
         let path = match &self.disk {
             Some(Ok(p)) => p.clone(),
             Some(Err(why)) => bail!("{why}"),
@@ -706,8 +720,8 @@ impl VmEnv {
                 bail!("fileio in the VM: the environment was prepared for a plan without fileio")
             }
         };
-        let bytes = crate::vm::disk::image_bytes(file, block);
-        let image = crate::vm::disk::DiskImage::create(&path, bytes).map_err(|e| anyhow!(e))?;
+        let bytes = disk::image_bytes(file, block);
+        let image = disk::DiskImage::create(&path, bytes).map_err(|e| anyhow!(e))?;
         let transport = match config.machine {
             Machine::Microvm => "virtio-mmio",
             Machine::Q35 => "virtio-pci",
@@ -812,7 +826,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(find_in_path(QEMU_BIN, Some(&path)), Some(bin));
-        let e = find_qemu(Some(&tmp.path().join("nope")))
+        let e = find_vmm(&qemu::QEMU, Some(&tmp.path().join("nope")))
             .unwrap_err()
             .to_string();
         assert!(e.contains("apt-get install qemu-system-x86"), "{e}");

@@ -29,6 +29,7 @@
 //! load for cache-sized working sets). TCG's guest TSC is the host's, shared
 //! by all vCPUs, so telling the kernel it is reliable is true.
 
+use super::vmm::{VcpuThread, Vmm};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::fmt;
@@ -140,7 +141,7 @@ pub struct QemuConfig {
     /// `-cpu` model instead of `host`/`max` (diagnostics only).
     pub cpu: Option<String>,
     /// A raw disk image attached as the guest's `/dev/vda`, which the
-    /// guest's PID 1 mounts for fileio ([`crate::vm::disk`]).
+    /// guest's PID 1 mounts for fileio ([`crate::env::vm::disk`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<PathBuf>,
 }
@@ -188,7 +189,7 @@ impl QemuConfig {
         push(&["-smp", &self.vcpus.to_string()]);
         push(&["-m", &format!("{}M", self.memory_mib)]);
         // Names QEMU's threads (`CPU 0/TCG`, ...) so that vCPU threads can
-        // be pinned (crate::vm::pin).
+        // be pinned (crate::env::vm::pin).
         push(&["-name", "isobench,debug-threads=on"]);
         push(&[
             "-nodefaults",
@@ -210,7 +211,7 @@ impl QemuConfig {
         a.push("-append".into());
         a.push(append.into());
         if let Some(img) = &self.disk {
-            a.extend(crate::vm::disk::qemu_args(self.machine, img));
+            a.extend(crate::env::vm::disk::qemu_args(self.machine, img));
         }
         Ok(a)
     }
@@ -340,7 +341,7 @@ pub fn check_cpu_model(value: &str, help: &str, accel: &str) -> Result<(), Strin
     if models.is_empty() {
         return Err(format!(
             "--vm-cpu {value}: {} -cpu help listed no CPU models",
-            crate::env::vm::QEMU_BIN
+            super::QEMU_BIN
         ));
     }
     let mut parts = value.split(',');
@@ -348,9 +349,9 @@ pub fn check_cpu_model(value: &str, help: &str, accel: &str) -> Result<(), Strin
     if !models.iter().any(|m| m == model) {
         return Err(format!(
             "unknown VM CPU model '{model}' ({} lists {} models, e.g. host, max, qemu64, Skylake-Client){}",
-            crate::env::vm::QEMU_BIN,
+            super::QEMU_BIN,
             models.len(),
-            crate::cmd::select::did_you_mean(model, models.iter().map(String::as_str))
+            crate::usage::did_you_mean(model, models.iter().map(String::as_str))
         ));
     }
     if model == "host" && accel == "tcg" {
@@ -364,8 +365,8 @@ pub fn check_cpu_model(value: &str, help: &str, accel: &str) -> Result<(), Strin
         if !(f.starts_with('+') || f.starts_with('-')) || !flags.iter().any(|k| k == name) {
             return Err(format!(
                 "--vm-cpu {value}: '{f}' is not +FLAG or -FLAG with a CPUID flag {} knows{}",
-                crate::env::vm::QEMU_BIN,
-                crate::cmd::select::did_you_mean(name, flags.iter().map(String::as_str))
+                super::QEMU_BIN,
+                crate::usage::did_you_mean(name, flags.iter().map(String::as_str))
             ));
         }
     }
@@ -374,16 +375,58 @@ pub fn check_cpu_model(value: &str, help: &str, accel: &str) -> Result<(), Strin
 
 /// Run `qemu-system-x86_64 -cpu help` and check `value` against it.
 pub fn check_cpu_model_here(value: &str, accel: &str) -> Result<(), String> {
-    let out = std::process::Command::new(crate::env::vm::QEMU_BIN)
+    let out = std::process::Command::new(super::QEMU_BIN)
         .args(["-cpu", "help"])
         .output()
         .map_err(|e| {
             format!(
                 "--vm-cpu {value}: cannot list QEMU's CPU models ({} -cpu help: {e})",
-                crate::env::vm::QEMU_BIN
+                super::QEMU_BIN
             )
         })?;
     check_cpu_model(value, &String::from_utf8_lossy(&out.stdout), accel)
+}
+
+/// QEMU's processes, as [`Vmm`] describes a hypervisor's.
+pub struct QemuVmm;
+
+/// QEMU, the VMM of every VM column so far.
+pub static QEMU: QemuVmm = QemuVmm;
+
+impl Vmm for QemuVmm {
+    fn name(&self) -> &'static str {
+        "QEMU"
+    }
+
+    fn program(&self) -> &'static str {
+        super::QEMU_BIN
+    }
+
+    fn install_hint(&self) -> &'static str {
+        super::QEMU_HINT
+    }
+
+    fn is_program(&self, file_name: &str) -> bool {
+        file_name.starts_with("qemu-system")
+    }
+
+    /// QEMU names each vCPU thread `CPU <n>/KVM` or `CPU <n>/TCG`, and the
+    /// one thread of single-threaded TCG `ALL CPUs/TCG`, when started with
+    /// `-name ...,debug-threads=on`.
+    fn vcpu_thread(&self, comm: &str) -> Option<VcpuThread> {
+        if comm.trim().starts_with("ALL CPUs/") {
+            return Some(VcpuThread::All);
+        }
+        let (n, accel) = comm.trim().strip_prefix("CPU ")?.split_once('/')?;
+        if accel.is_empty() || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        n.parse().ok().map(VcpuThread::One)
+    }
+
+    fn thread_names_hint(&self) -> &'static str {
+        "is -name debug-threads=on set?"
+    }
 }
 
 #[cfg(test)]

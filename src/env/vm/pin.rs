@@ -1,40 +1,20 @@
 //! Pinning a guest's vCPU threads to host CPUs, as libvirt's `vcpupin`
-//! does: QEMU names each vCPU thread `CPU <n>/KVM` or `CPU <n>/TCG` (one
-//! `ALL CPUs/TCG` thread under single-threaded TCG) when started with
-//! `-name ...,debug-threads=on`; the thread ids are read from
-//! `/proc/<qemu>/task/<tid>/comm` (proc(5)) and each is pinned with
+//! does: the hypervisor names each vCPU thread (QEMU: `CPU <n>/KVM` or
+//! `CPU <n>/TCG`, one `ALL CPUs/TCG` thread under single-threaded TCG, when
+//! started with `-name ...,debug-threads=on`; [`Vmm::vcpu_thread`] reads
+//! them); the thread ids are read from
+//! `/proc/<pid>/task/<tid>/comm` (proc(5)) and each is pinned with
 //! sched_setaffinity(2). vCPU `n` goes to `cpus[n % cpus.len()]`. The rest
-//! of QEMU (main loop, I/O threads) keeps the affinity it was spawned with
+//! of the hypervisor (main loop, I/O threads) keeps the affinity it was spawned with
 //! (the whole partition, libvirt's `emulatorpin`).
 //!
 //! Which thread goes where is decided by [`plan`], a pure function; only
 //! [`pin_vcpus`] reads `/proc` and makes the system call.
 
+use super::vmm::{VcpuThread, Vmm};
 use anyhow::{anyhow, bail, Result};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// What a QEMU thread name says about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VcpuThread {
-    /// The thread of vCPU `n`.
-    One(usize),
-    /// The one thread running every vCPU (single-threaded TCG).
-    All,
-}
-
-/// The vCPU a thread named `comm` runs, if it is a vCPU thread.
-pub fn vcpu_of(comm: &str) -> Option<VcpuThread> {
-    let (n, accel) = comm.trim().strip_prefix("CPU ")?.split_once('/')?;
-    if accel.is_empty() || n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    n.parse().ok().map(VcpuThread::One)
-}
-
-fn is_all_cpus(comm: &str) -> bool {
-    comm.trim().starts_with("ALL CPUs/")
-}
 
 /// One thread to pin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +26,19 @@ pub struct Pin {
 
 /// The pins for `threads` (tid, comm) of a guest with `vcpus` vCPUs on host
 /// `cpus`; `None` until every vCPU thread exists (QEMU is still starting).
-pub fn plan(threads: &[(i32, String)], vcpus: usize, cpus: &[usize]) -> Option<Vec<Pin>> {
+pub fn plan(
+    vmm: &dyn Vmm,
+    threads: &[(i32, String)],
+    vcpus: usize,
+    cpus: &[usize],
+) -> Option<Vec<Pin>> {
     if cpus.is_empty() {
         return None;
     }
-    if let Some((tid, name)) = threads.iter().find(|(_, c)| is_all_cpus(c)) {
+    if let Some((tid, name)) = threads
+        .iter()
+        .find(|(_, c)| vmm.vcpu_thread(c) == Some(VcpuThread::All))
+    {
         return Some(vec![Pin {
             tid: *tid,
             name: name.trim().to_string(),
@@ -59,7 +47,7 @@ pub fn plan(threads: &[(i32, String)], vcpus: usize, cpus: &[usize]) -> Option<V
     }
     let mut pins: Vec<Pin> = threads
         .iter()
-        .filter_map(|(tid, c)| match vcpu_of(c) {
+        .filter_map(|(tid, c)| match vmm.vcpu_thread(c) {
             Some(VcpuThread::One(n)) if n < vcpus => Some(Pin {
                 tid: *tid,
                 name: c.trim().to_string(),
@@ -87,23 +75,31 @@ pub fn threads(proc_root: &Path, pid: i32) -> Vec<(i32, String)> {
         .collect()
 }
 
-/// Wait (until `deadline`) for QEMU `pid`'s vCPU threads to exist and pin
-/// each as [`plan`] says. Returns the pins made, for the record.
-pub fn pin_vcpus(pid: i32, vcpus: usize, cpus: &[usize], deadline: Instant) -> Result<Vec<Pin>> {
+/// Wait (until `deadline`) for hypervisor `pid`'s vCPU threads to exist
+/// and pin each as [`plan`] says. Returns the pins made, for the record.
+pub fn pin_vcpus(
+    vmm: &dyn Vmm,
+    pid: i32,
+    vcpus: usize,
+    cpus: &[usize],
+    deadline: Instant,
+) -> Result<Vec<Pin>> {
     let proc_root = Path::new("/proc");
+    let name = vmm.name();
     let pins = loop {
         let t = threads(proc_root, pid);
         if t.is_empty() {
-            bail!("QEMU (pid {pid}) ended before its vCPU threads could be pinned");
+            bail!("{name} (pid {pid}) ended before its vCPU threads could be pinned");
         }
-        if let Some(p) = plan(&t, vcpus, cpus) {
+        if let Some(p) = plan(vmm, &t, vcpus, cpus) {
             break p;
         }
         if Instant::now() > deadline {
             let names: Vec<&str> = t.iter().map(|(_, c)| c.as_str()).collect();
             bail!(
-                "QEMU (pid {pid}) has no thread for each of its {vcpus} vCPUs to pin (threads: {}); is -name debug-threads=on set?",
-                names.join(", ")
+                "{name} (pid {pid}) has no thread for each of its {vcpus} vCPUs to pin (threads: {}); {}",
+                names.join(", "),
+                vmm.thread_names_hint()
             );
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -115,7 +111,7 @@ pub fn pin_vcpus(pid: i32, vcpus: usize, cpus: &[usize], deadline: Instant) -> R
                 .map_err(|e| anyhow!("CPU {c} cannot be in an affinity mask: {e}"))?;
         }
         nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(p.tid), &set)
-            .map_err(|e| anyhow!("pinning QEMU thread {} ({}): {e}", p.tid, p.name))?;
+            .map_err(|e| anyhow!("pinning {name} thread {} ({}): {e}", p.tid, p.name))?;
     }
     Ok(pins)
 }
@@ -141,6 +137,11 @@ pub fn describe(pins: &[Pin]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::vm::qemu::QEMU;
+
+    fn vcpu_of(comm: &str) -> Option<VcpuThread> {
+        QEMU.vcpu_thread(comm)
+    }
 
     fn t(v: &[(i32, &str)]) -> Vec<(i32, String)> {
         v.iter().map(|(a, b)| (*a, b.to_string())).collect()
@@ -154,6 +155,7 @@ mod tests {
         assert_eq!(vcpu_of("CPU x/TCG"), None);
         assert_eq!(vcpu_of("CPU 1/"), None);
         assert_eq!(vcpu_of("worker"), None);
+        assert_eq!(vcpu_of("ALL CPUs/TCG"), Some(VcpuThread::All));
     }
 
     #[test]
@@ -164,23 +166,23 @@ mod tests {
             (12, "CPU 0/TCG"),
             (13, "worker"),
         ]);
-        let p = plan(&threads, 2, &[1]).unwrap();
+        let p = plan(&QEMU, &threads, 2, &[1]).unwrap();
         assert_eq!(
             p.iter()
                 .map(|p| (p.tid, p.cpus.clone()))
                 .collect::<Vec<_>>(),
             vec![(12, vec![1]), (11, vec![1])]
         );
-        let p = plan(&threads, 2, &[2, 3]).unwrap();
+        let p = plan(&QEMU, &threads, 2, &[2, 3]).unwrap();
         assert_eq!(p[0].cpus, vec![2]);
         assert_eq!(p[1].cpus, vec![3]);
         assert_eq!(describe(&p), "CPU 0/TCG→2, CPU 1/TCG→3");
         // QEMU still starting: not every vCPU thread is there yet.
-        assert_eq!(plan(&threads[..2], 2, &[0]), None);
-        assert_eq!(plan(&threads, 2, &[]), None);
+        assert_eq!(plan(&QEMU, &threads[..2], 2, &[0]), None);
+        assert_eq!(plan(&QEMU, &threads, 2, &[]), None);
         // Single-threaded TCG: its one thread gets the whole partition.
         let st = t(&[(5, "qemu-system-x86"), (6, "ALL CPUs/TCG")]);
-        let p = plan(&st, 2, &[0, 1]).unwrap();
+        let p = plan(&QEMU, &st, 2, &[0, 1]).unwrap();
         assert_eq!((p[0].tid, p[0].cpus.clone()), (6, vec![0, 1]));
     }
 
