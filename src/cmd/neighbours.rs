@@ -4,8 +4,8 @@
 
 use super::run::plan_from_args;
 use crate::cli::RunArgs;
-pub use crate::experiment::neighbours::setup;
 use crate::experiment::neighbours::{self as nb, Neighbours};
+pub use crate::experiment::neighbours::{setup, Setup};
 use crate::experiment::{Outcome, Signals};
 use crate::locate;
 use crate::plan::usage;

@@ -126,13 +126,16 @@ pub trait Experiment {
     fn tag(config: &Self::Config) -> Option<ExperimentConfig>;
     /// A resumed run's configuration, if it is this experiment's.
     fn untag(x: ExperimentConfig) -> Option<Self::Config>;
-    /// Memory each prepared environment must hold (`None`: no check).
+    /// Memory each prepared environment must hold (`None`, the default:
+    /// no check).
     fn memory_need(
         &mut self,
-        run: &Run,
-        envs: &[Box<dyn Environment>],
-        before: Option<&Self::Config>,
-    ) -> Result<Option<Need>>;
+        _run: &Run,
+        _envs: &[Box<dyn Environment>],
+        _before: Option<&Self::Config>,
+    ) -> Result<Option<Need>> {
+        Ok(None)
+    }
     /// `run.json`'s start: `before` is a resumed run's configuration.
     fn start(
         &mut self,

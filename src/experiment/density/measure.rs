@@ -8,7 +8,7 @@ use crate::env::process::Interrupted;
 use crate::env::Environment;
 use crate::experiment::{
     env_info, host_mem_available, records_before, Before, Experiment, ExperimentConfig, Interrupt,
-    Need, Outcome, Run, Sink, Start,
+    Outcome, Run, Sink, Start,
 };
 use crate::plan::Plan;
 use anyhow::{Context, Result};
@@ -395,15 +395,6 @@ impl Experiment for Density {
             ExperimentConfig::Density(s) => Some(s),
             _ => None,
         }
-    }
-
-    fn memory_need(
-        &mut self,
-        _run: &Run,
-        _envs: &[Box<dyn Environment>],
-        _before: Option<&Settings>,
-    ) -> Result<Option<Need>> {
-        Ok(None)
     }
 
     fn start(
