@@ -44,11 +44,6 @@ pub fn prepare(configured: u64, rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether step 2 has anything to do.
-pub fn at_finish(configured: u64) -> bool {
-    configured & HELD_BACK != 0
-}
-
 /// Step 2 (see the module doc), on the container's "/".
 pub fn finish(configured: u64) -> Result<()> {
     if configured & HELD_BACK != 0 {

@@ -89,13 +89,8 @@ pub fn setup(
     }
     drop(r);
     before_pivot()?;
-    let mut old_root = pivot(root, plan.rootfs_propagation)?;
-    if crate::propagation::at_finish(plan.rootfs_propagation) {
-        // Why: "/" becomes shared or unbindable now, before the masks are
-        // mounted under it, as always; the old root is gone first.
-        old_root.wait()?;
-        crate::propagation::finish(plan.rootfs_propagation)?;
-    }
+    pivot(root)?;
+    crate::propagation::finish(plan.rootfs_propagation)?;
     // After pivot_root "/" is the container's root; the paths below are
     // resolved in it all the same (a rootfs symlink such as /proc/sys →
     // /etc must not make a read-only bind land elsewhere).
@@ -115,7 +110,7 @@ pub fn setup(
         let fd = r.resolve(Path::new("/"))?;
         mountfd::set_attr(&fd, libc::MOUNT_ATTR_RDONLY, 0, 0, Path::new("/"))?;
     }
-    old_root.wait()
+    Ok(())
 }
 
 /// Paths under /proc that a mount may cover: the files lxcfs emulates
@@ -300,9 +295,8 @@ fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
     res
 }
 
-/// Make `root` the process's root; the old one is being detached (see
-/// [`OldRoot`]). `propagation` is the config's `rootfs_propagation`.
-fn pivot(root: &Path, propagation: u64) -> Result<OldRoot> {
+/// Make `root` the process's root and detach the old one.
+fn pivot(root: &Path) -> Result<()> {
     std::env::set_current_dir(root).map_err(crate::error::io("chdir", root))?;
     // Why: pivot_root (unlike chroot) moves the old root away so it can be
     // unmounted: nothing of the host's tree stays reachable.
@@ -311,83 +305,19 @@ fn pivot(root: &Path, propagation: u64) -> Result<OldRoot> {
         err: e,
     })?;
     // The old root is now stacked on "."; make it a slave so its unmount
-    // does not propagate to the host, then detach it. When every mount of
-    // the namespace was made private (the default, crate::propagation),
-    // it is private already and the remount would change nothing.
-    if crate::propagation::before_pivot(propagation) != libc::MS_PRIVATE | libc::MS_REC {
-        do_mount(
-            None,
-            Path::new("."),
-            None,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None,
-        )?;
-    }
-    Ok(OldRoot::detach())
-}
-
-fn umount_old_root() -> Result<()> {
+    // does not propagate to the host, then detach it.
+    do_mount(
+        None,
+        Path::new("."),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| Error::Sys {
         op: "umount old root".into(),
         err: e,
-    })
-}
-
-/// The old root after pivot_root(".", "."), stacked on the new root and
-/// being detached (umount2 of ".", MNT_DETACH) by a thread of its own.
-///
-/// Why a thread: the kernel makes the unmount wait for an RCU grace period
-/// after the old root has left the namespace (namespace_unlock), from
-/// 0.05 to tens of ms on a busy 2-CPU host; the masked and read-only
-/// paths are mounted meanwhile. That is safe because neither an absolute
-/// path nor the root's fd sees a mount stacked on the process's root (the
-/// new root): only the unmount of "." reaches it, and the cwd stays "."
-/// until [`OldRoot::wait`] has joined the thread, which `setup` does
-/// before returning, so nothing after it (and no exec) runs with the old
-/// root attached. Where no thread can be made (a pids limit of 1), the
-/// unmount runs in place.
-struct OldRoot(Stage);
-
-enum Stage {
-    /// The thread unmounting it.
-    Detaching(std::thread::JoinHandle<Result<()>>),
-    /// No thread could be made: still attached.
-    Attached,
-    /// Detached, and the cwd is "/".
-    Gone,
-}
-
-impl OldRoot {
-    fn detach() -> OldRoot {
-        match std::thread::Builder::new()
-            .stack_size(64 << 10)
-            .spawn(umount_old_root)
-        {
-            Ok(t) => OldRoot(Stage::Detaching(t)),
-            Err(_) => OldRoot(Stage::Attached),
-        }
-    }
-
-    /// Until the old root is detached (the thread joined, or the unmount
-    /// done here), then the cwd moved to "/".
-    fn wait(&mut self) -> Result<()> {
-        match std::mem::replace(&mut self.0, Stage::Gone) {
-            Stage::Detaching(t) => t.join().unwrap_or_else(|_| {
-                Err(Error::Init("the unmount of the old root panicked".into()))
-            })?,
-            Stage::Attached => umount_old_root()?,
-            Stage::Gone => return Ok(()),
-        }
-        std::env::set_current_dir("/").map_err(crate::error::io("chdir", "/"))
-    }
-}
-
-impl Drop for OldRoot {
-    fn drop(&mut self) {
-        if let Stage::Detaching(t) = std::mem::replace(&mut self.0, Stage::Gone) {
-            let _ = t.join();
-        }
-    }
+    })?;
+    std::env::set_current_dir("/").map_err(crate::error::io("chdir", "/"))
 }
 
 /// The container's /dev/null, opened once and verified to be the null
