@@ -28,14 +28,14 @@
 //!   `load` installs it;
 //! - `sysctl`: `check`, `path`, `refuse_host_net`; `ns_id` stats a file,
 //!   `apply` writes /proc/sys;
-//! - `propagation`: `before_pivot`, `mount_point_of`; `prepare` and
-//!   `finish` call mount(2);
+//! - `propagation`: `before_pivot`, `mount_point_of`; `prepare` (which
+//!   also reads /proc/self/mountinfo) and `finish` call mount(2);
 //! - `userns`: parsing and checking id maps (`subordinate`, `from_linux`,
-//!   `validate`, `map_text`, `writer`...); `apply`, `become_root`,
-//!   `wait_for_maps`, `is_rootless` and the caller's defaults make system
-//!   calls;
-//! - `rootless`: `state_root_for`, `limits`, `skip_line`, `prepare_userns`;
-//!   the rest reads the euid or the file system;
+//!   `validate`, `map_text`, `maps_id`, `writer`, `default_maps`); the rest
+//!   (`apply`, `become_root`, `wait_for_maps`, `is_rootless`, the caller's
+//!   defaults) reads files or makes system calls;
+//! - `rootless`: `limits`, `skip_line`; the rest reads the euid or the file
+//!   system;
 //! - `cgroupfs`: `binds`; `mount_view` mounts;
 //! - `peer`: the argument and path helpers; `Peer` runs other runtimes.
 //!
