@@ -48,7 +48,7 @@ pub struct State {
     pub bundle: PathBuf,
     /// Host pid of the container process (0 until cloned).
     pub pid: i32,
-    /// Its start time (field 22 of /proc/<pid>/stat), to tell pid reuse.
+    /// Its start time (field 22 of `/proc/<pid>/stat`), to tell pid reuse.
     pub start_time: u64,
     pub cgroup: Option<Cgroup>,
     /// Overlay upper/work dirs made for the container (removed on delete).
@@ -198,7 +198,7 @@ impl State {
     }
 }
 
-/// Field 22 (starttime) of /proc/<pid>/stat, parsed after the command name.
+/// Field 22 (starttime) of `/proc/<pid>/stat`, parsed after the command name.
 pub fn parse_start_time(stat: &str) -> Option<u64> {
     let after = &stat[stat.rfind(')')? + 1..];
     // Fields after ")" start at field 3; starttime is field 22.

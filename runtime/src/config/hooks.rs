@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hook {
     pub path: PathBuf,
-    /// argv (argv[0] included); empty means argv = [path].
+    /// argv (`argv[0]` included); empty means argv = `[path]`.
     #[serde(default)]
     pub args: Vec<String>,
     /// The whole environment of the hook (nothing of the runtime's).

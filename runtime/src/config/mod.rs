@@ -284,7 +284,7 @@ pub struct Plan {
     pub readonly_paths: Vec<PathBuf>,
     pub process: ProcessPlan,
     pub resources: Resources,
-    /// Cgroup path relative to each hierarchy root ("/isorun/<id>" by default).
+    /// Cgroup path relative to each hierarchy root (`/isorun/<id>` by default).
     pub cgroups_path: String,
     pub image: Option<ImageRef>,
     pub annotations: std::collections::BTreeMap<String, String>,
