@@ -4,13 +4,13 @@
 //!
 //! # Layers
 //!
-//! Modules import only downwards (no import cycle; `scripts/modmap.py
-//! runtime/src`):
+//! Modules import only from their own layer or the ones below, and never
+//! in a cycle (`scripts/modmap.py runtime/src`):
 //!
 //! 1. `error`; the config types and their checks: `config` (with the hook
-//!    types), `spec`, `caps`, `seccomp`, `sysctl`, `userns`, `nsjoin`,
-//!    `safepath`, `mountfd`;
-//! 2. `bundle`, `cgroup`, `state`, `hooks`, `image`, `propagation`,
+//!    types), `caps`, `seccomp`, `sysctl`, `userns`, `nsjoin`, `safepath`,
+//!    `mountfd`;
+//! 2. `bundle`, `spec`, `cgroup`, `state`, `hooks`, `image`, `propagation`,
 //!    `cgroupfs`, `rootless`, `features`, `peer`;
 //! 3. `rootfs`, `terminal`, `init` (the container process);
 //! 4. `lifecycle` and `exec` (the verbs), and `main`.
