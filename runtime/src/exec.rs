@@ -21,19 +21,16 @@
 //! native order) on one pipe; both write `E<text>` on the error pipe, which
 //! is close-on-exec, so EOF without a message means "exec'd".
 
-use crate::config::{Plan, ProcessPlan};
+use crate::config::ProcessPlan;
 use crate::error::{io, Error, Result};
-use crate::state::{self, State, Status};
+use crate::state::{self, load_plan, State, Status};
+pub use crate::state::{save_plan, PLAN_FILE};
 use nix::fcntl::OFlag;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
-
-/// The plan kept in the state dir at create, so that `exec` uses the
-/// container's config as it was created, whatever becomes of the bundle.
-pub const PLAN_FILE: &str = "plan.json";
 
 /// What `isorun exec` was asked for.
 #[derive(Debug, Default, Clone)]
@@ -60,37 +57,6 @@ pub struct Options {
     /// `--detach`: return once the process has exec'd.
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
-}
-
-/// Keep the container's plan for later `exec`s (owner-only, as state.json).
-pub fn save_plan(dir: &Path, plan: &Plan) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let p = dir.join(PLAN_FILE);
-    let text = serde_json::to_vec(plan).expect("plan serializes");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&p)
-        .map_err(io("write", &p))?;
-    f.write_all(&text).map_err(io("write", &p))
-}
-
-/// The plan saved at create; for a container made before plans were kept,
-/// the bundle's config.json read again.
-fn load_plan(root: &Path, st: &State) -> Result<Plan> {
-    let p = state::dir(root, &st.id).join(PLAN_FILE);
-    match std::fs::read(&p) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::MalformedConfig {
-            path: p.clone(),
-            msg: e.to_string(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            crate::config::load(&st.bundle, &st.id)
-        }
-        Err(e) => Err(io("read", &p)(e)),
-    }
 }
 
 fn bad(field: &str, why: impl Into<String>) -> Error {
@@ -344,7 +310,7 @@ pub fn exec(root: &Path, id: &str, opts: &Options) -> Result<i32> {
         ));
     }
     if let Some(p) = &opts.pid_file {
-        crate::lifecycle::write_pid_file(p, pid)?;
+        state::write_pid_file(p, pid)?;
     }
     if opts.detach {
         return Ok(0);

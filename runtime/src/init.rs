@@ -58,77 +58,9 @@ pub fn child_main(c: Child<'_>) -> ! {
 
 fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     let plan = c.plan;
-    // Rust ignores SIGPIPE; the workload must get the default back, and no
-    // signal blocked.
-    // SAFETY: plain signal-disposition and mask changes for this process.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        // Die with the runtime while it is still setting us up.
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-    }
-    // Why: a file descriptor the caller leaked (a directory of the host,
-    // without close-on-exec) would let `process.cwd` = /proc/self/fd/N
-    // land the container in the host's tree (CVE-2024-21626). The child
-    // needs only the fds it was handed; every other one closes now.
-    let keep: Vec<i32> = [
-        Some(&c.to_parent),
-        c.fifo.as_ref(),
-        c.userns_sync.as_ref(),
-        c.hooks_sync.as_ref(),
-        c.start_report.as_ref(),
-        c.console.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|f| f.as_raw_fd())
-    .collect();
-    close_inherited(&keep);
-    // Why: join the cgroup before doing anything that allocates, so every
-    // page and process of the container is accounted and limited. Moving
-    // oneself (v1 `tasks` with "0") avoids the global threadgroup lock a
-    // move by pid takes, which costs an RCU grace period (milliseconds).
-    if let Some(sync) = &c.userns_sync {
-        crate::userns::wait_for_maps(sync)?;
-    }
-    c.cgroup.join_self()?;
-    if c.userns_sync.is_some() {
-        crate::userns::become_root()?;
-    }
-    // Why: namespaces prepared by an engine (podman's network namespace)
-    // are joined before anything is set up inside them.
-    let net_join = plan.join.iter().find(|j| j.kind == "net");
-    let own_net = net_join.and_then(|_| crate::sysctl::ns_id(Path::new("/proc/self/ns/net")));
-    crate::nsjoin::join(&plan.join)?;
-    if let Some(j) = net_join {
-        // Why: net.* sysctls written in the host's network namespace
-        // would change the host (runc's isHostNetNS check).
-        crate::sysctl::refuse_host_net(
-            &plan.sysctl,
-            &j.path,
-            crate::sysctl::ns_id(Path::new("/proc/self/ns/net")),
-            own_net,
-            crate::sysctl::ns_id(Path::new("/proc/1/ns/net")),
-        )?;
-    }
-    if plan.namespaces.cgroup {
-        // Why: unshared only now, so the namespace's root is the
-        // container's own cgroup and /proc/self/cgroup shows "/".
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-            .map_err(crate::error::sys("unshare(CLONE_NEWCGROUP)"))?;
-    }
-    // Why: written through the host's /proc/sys while it is still
-    // reachable and writable; each value lands in this process's own
-    // network/ipc/uts namespace.
-    crate::sysctl::apply(std::path::Path::new("/proc/sys"), &plan.sysctl)?;
+    reset_signals();
+    close_unhanded(c);
+    enter(c)?;
     let mut hook_state = Vec::new();
     crate::rootfs::setup(plan, c.overlay, &mut || {
         if let Some(sync) = &c.hooks_sync {
@@ -136,48 +68,13 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         }
         Ok(())
     })?;
-    if plan.namespaces.net {
-        loopback_up()?;
-    }
-    if let Some(h) = &plan.hostname {
-        // Why: the uts namespace is the container's own; its name is set here.
-        nix::unistd::sethostname(h).map_err(crate::error::sys(format!("sethostname {h}")))?;
-    }
-    if let Some(d) = &plan.domainname {
-        let cd = CString::new(d.as_str()).map_err(|_| Error::Init("NUL in domainname".into()))?;
-        // SAFETY: pointer and length describe a live NUL-free buffer.
-        if unsafe { libc::setdomainname(cd.as_ptr(), d.len()) } != 0 {
-            return Err(Error::Sys {
-                op: format!("setdomainname {d}"),
-                err: nix::errno::Errno::last(),
-            });
-        }
-    }
+    set_names(plan)?;
     let p = &plan.process;
     if let Some(sock) = &c.console {
         // After pivot_root: the pty comes from the container's devpts.
         crate::terminal::setup(sock, p.console_size, p.uid, p.gid)?;
     }
-    for r in &p.rlimits {
-        let lim = libc::rlimit {
-            rlim_cur: r.soft,
-            rlim_max: r.hard,
-        };
-        // SAFETY: setrlimit reads one rlimit struct that lives across the call.
-        if unsafe { libc::setrlimit(r.resource as _, &lim) } != 0 {
-            let e = nix::errno::Errno::last();
-            let mut cur = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: getrlimit writes one rlimit struct we own.
-            unsafe { libc::getrlimit(r.resource as _, &mut cur) };
-            return Err(Error::Init(format!(
-                "rlimit {}: cannot set soft {} hard {} (the current hard limit is {}; raising it needs CAP_SYS_RESOURCE): {e}",
-                r.name, r.soft, r.hard, cur.rlim_max
-            )));
-        }
-    }
+    set_rlimits(&p.rlimits)?;
     if let Some(adj) = p.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(crate::error::io("write", "/proc/self/oom_score_adj"))?;
@@ -195,15 +92,7 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
     }
     become_process(p)?;
     if p.no_new_privs {
-        // Why: no setuid binary or file capability may raise the
-        // container's privileges after exec.
-        // SAFETY: prctl with integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(Error::Sys {
-                op: "prctl(PR_SET_NO_NEW_PRIVS)".into(),
-                err: nix::errno::Errno::last(),
-            });
-        }
+        set_no_new_privs()?;
     }
     let path = find_executable(&p.args[0], &p.env)?;
     let cpath = cstring(path.as_os_str().as_bytes())?;
@@ -246,6 +135,153 @@ fn init(c: &Child<'_>) -> Result<std::convert::Infallible> {
         op: format!("exec {}", path.display()),
         err: e,
     })
+}
+
+/// Rust ignores SIGPIPE; the workload must get the default back, and no
+/// signal blocked. The process also dies with the runtime while it is
+/// still being set up.
+fn reset_signals() {
+    // SAFETY: plain signal-disposition and mask changes for this process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        // Die with the runtime while it is still setting us up.
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+}
+
+/// Close every fd but those the child was handed.
+fn close_unhanded(c: &Child<'_>) {
+    // Why: a file descriptor the caller leaked (a directory of the host,
+    // without close-on-exec) would let `process.cwd` = /proc/self/fd/N
+    // land the container in the host's tree (CVE-2024-21626). The child
+    // needs only the fds it was handed; every other one closes now.
+    let keep: Vec<i32> = [
+        Some(&c.to_parent),
+        c.fifo.as_ref(),
+        c.userns_sync.as_ref(),
+        c.hooks_sync.as_ref(),
+        c.start_report.as_ref(),
+        c.console.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|f| f.as_raw_fd())
+    .collect();
+    close_inherited(&keep);
+}
+
+/// Join the cgroup, the user namespace's maps and the namespaces to join;
+/// unshare the cgroup namespace; write the sysctls.
+fn enter(c: &Child<'_>) -> Result<()> {
+    let plan = c.plan;
+    // Why: join the cgroup before doing anything that allocates, so every
+    // page and process of the container is accounted and limited. Moving
+    // oneself (v1 `tasks` with "0") avoids the global threadgroup lock a
+    // move by pid takes, which costs an RCU grace period (milliseconds).
+    if let Some(sync) = &c.userns_sync {
+        crate::userns::wait_for_maps(sync)?;
+    }
+    c.cgroup.join_self()?;
+    if c.userns_sync.is_some() {
+        crate::userns::become_root()?;
+    }
+    // Why: namespaces prepared by an engine (podman's network namespace)
+    // are joined before anything is set up inside them.
+    let net_join = plan.join.iter().find(|j| j.kind == "net");
+    let own_net = net_join.and_then(|_| crate::sysctl::ns_id(Path::new("/proc/self/ns/net")));
+    crate::nsjoin::join(&plan.join)?;
+    if let Some(j) = net_join {
+        // Why: net.* sysctls written in the host's network namespace
+        // would change the host (runc's isHostNetNS check).
+        crate::sysctl::refuse_host_net(
+            &plan.sysctl,
+            &j.path,
+            crate::sysctl::ns_id(Path::new("/proc/self/ns/net")),
+            own_net,
+            crate::sysctl::ns_id(Path::new("/proc/1/ns/net")),
+        )?;
+    }
+    if plan.namespaces.cgroup {
+        // Why: unshared only now, so the namespace's root is the
+        // container's own cgroup and /proc/self/cgroup shows "/".
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(crate::error::sys("unshare(CLONE_NEWCGROUP)"))?;
+    }
+    // Why: written through the host's /proc/sys while it is still
+    // reachable and writable; each value lands in this process's own
+    // network/ipc/uts namespace.
+    crate::sysctl::apply(std::path::Path::new("/proc/sys"), &plan.sysctl)?;
+    Ok(())
+}
+
+/// Loopback up, host and domain name.
+fn set_names(plan: &Plan) -> Result<()> {
+    if plan.namespaces.net {
+        loopback_up()?;
+    }
+    if let Some(h) = &plan.hostname {
+        // Why: the uts namespace is the container's own; its name is set here.
+        nix::unistd::sethostname(h).map_err(crate::error::sys(format!("sethostname {h}")))?;
+    }
+    if let Some(d) = &plan.domainname {
+        let cd = CString::new(d.as_str()).map_err(|_| Error::Init("NUL in domainname".into()))?;
+        // SAFETY: pointer and length describe a live NUL-free buffer.
+        if unsafe { libc::setdomainname(cd.as_ptr(), d.len()) } != 0 {
+            return Err(Error::Sys {
+                op: format!("setdomainname {d}"),
+                err: nix::errno::Errno::last(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// setrlimit(2) of each configured limit.
+fn set_rlimits(rlimits: &[crate::config::Rlimit]) -> Result<()> {
+    for r in rlimits {
+        let lim = libc::rlimit {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
+        // SAFETY: setrlimit reads one rlimit struct that lives across the call.
+        if unsafe { libc::setrlimit(r.resource as _, &lim) } != 0 {
+            let e = nix::errno::Errno::last();
+            let mut cur = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes one rlimit struct we own.
+            unsafe { libc::getrlimit(r.resource as _, &mut cur) };
+            return Err(Error::Init(format!(
+                "rlimit {}: cannot set soft {} hard {} (the current hard limit is {}; raising it needs CAP_SYS_RESOURCE): {e}",
+                r.name, r.soft, r.hard, cur.rlim_max
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// prctl(PR_SET_NO_NEW_PRIVS).
+fn set_no_new_privs() -> Result<()> {
+    // Why: no setuid binary or file capability may raise the
+    // container's privileges after exec.
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(Error::Sys {
+            op: "prctl(PR_SET_NO_NEW_PRIVS)".into(),
+            err: nix::errno::Errno::last(),
+        });
+    }
+    Ok(())
 }
 
 /// Close every fd from 3 up except `keep` (close_range(2) over the gaps;

@@ -7,7 +7,7 @@
 //! until `start`. No sleeps and no polling: every wait is a blocking read.
 
 use crate::cgroup::{self, Cgroup};
-use crate::config::{self, Plan};
+use crate::config::Plan;
 use crate::error::{io, Error, Result};
 use crate::hooks::{self, Kind};
 use crate::image;
@@ -18,8 +18,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// Default state root, as runc's /run/runc.
-pub const DEFAULT_ROOT: &str = "/run/isorun";
+pub use crate::state::{write_pid_file, DEFAULT_ROOT};
 
 /// Removes a half-made container when create fails.
 struct Undo<'a> {
@@ -91,7 +90,7 @@ pub fn create_with_console(
     console_socket: Option<&Path>,
 ) -> Result<Created> {
     let bundle = std::path::absolute(bundle).map_err(io("resolve", bundle))?;
-    let mut plan = config::load(&bundle, id)?;
+    let mut plan = crate::bundle::load(&bundle, id)?;
     let console =
         crate::terminal::for_create(plan.process.terminal, console_socket, "process.terminal")?;
     let rootless = crate::rootless::is_rootless();
@@ -114,34 +113,18 @@ pub fn create_with_console(
     // Why: the hooks of the config read now are the ones `start` and
     // `delete` run, whatever becomes of the bundle's file.
     hooks::save(&dir, &plan.hooks)?;
-    crate::exec::save_plan(&dir, &plan)?;
+    state::save_plan(&dir, &plan)?;
     let fifo = if detached {
-        let p = dir.join(EXEC_FIFO);
-        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
-            .map_err(crate::error::sys(format!("mkfifo {}", p.display())))?;
-        let fd = nix::fcntl::open(
-            &p,
-            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(crate::error::sys(format!("open {}", p.display())))?;
-        Some(fd)
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        Some(make_fifo(&dir.join(EXEC_FIFO), flags)?)
     } else {
         None
     };
     // Opened read-write (no blocking on a fifo): the container process
     // holds it until exec, so `start` sees EOF then or a failure before.
     let start_report = if detached && plan.hooks.at_start() {
-        let p = dir.join(hooks::START_FIFO);
-        nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
-            .map_err(crate::error::sys(format!("mkfifo {}", p.display())))?;
-        let fd = nix::fcntl::open(
-            &p,
-            OFlag::O_RDWR | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(crate::error::sys(format!("open {}", p.display())))?;
-        Some(fd)
+        let flags = OFlag::O_RDWR | OFlag::O_CLOEXEC;
+        Some(make_fifo(&dir.join(hooks::START_FIFO), flags)?)
     } else {
         None
     };
@@ -169,35 +152,7 @@ pub fn create_with_console(
         Some(_) => Some(pipe()?),
         None => None,
     };
-    let flags = plan.namespaces.clone_flags() | libc::SIGCHLD;
-    // A pid namespace to join is entered for the child only.
-    let own_pid_ns = crate::nsjoin::enter_pid(&plan.join)?;
-    // Why: clone(2) with the namespace flags makes the child PID 1 of a new
-    // pid namespace with its own mount, uts, ipc and net namespaces at
-    // once, without an intermediate process. The null stack makes it
-    // fork-like (isorun is single-threaded, so the copy is consistent).
-    let pid = match crate::nsjoin::user_join(&plan.join) {
-        None => raw_clone(flags),
-        Some(j) => match crate::nsjoin::clone_in_user_ns(j, flags, raw_clone) {
-            Ok(pid) => pid,
-            Err(e) => {
-                let _ = crate::nsjoin::leave_pid(own_pid_ns);
-                return Err(e);
-            }
-        },
-    };
-    if pid < 0 {
-        let err = nix::errno::Errno::last();
-        let _ = crate::nsjoin::leave_pid(own_pid_ns);
-        return Err(Error::Sys {
-            op: format!("clone(flags {flags:#x})"),
-            err,
-        });
-    }
-    if pid > 0 {
-        undo.pid = pid as i32;
-        crate::nsjoin::leave_pid(own_pid_ns)?;
-    }
+    let pid = clone_container(&plan, &mut undo)?;
     if pid == 0 {
         drop(from_child);
         std::mem::forget(undo);
@@ -235,17 +190,71 @@ pub fn create_with_console(
     st.pid = pid;
     st.start_time = state::start_time(pid).unwrap_or(0);
     st.save(root)?;
-    let mut msg = read_msg(&from_child)?;
+    await_ready(undo, &plan, &st, root, &from_child, hooks_to_child)?;
+    Ok(Created {
+        plan_hooks: plan.hooks.clone(),
+        state: st,
+        sync: from_child,
+    })
+}
+
+/// clone(2) the container process into its new namespaces (and those it
+/// joins): 0 in the child, its pid in the runtime (also set in `undo`).
+fn clone_container(plan: &Plan, undo: &mut Undo<'_>) -> Result<i64> {
+    let flags = plan.namespaces.clone_flags() | libc::SIGCHLD;
+    // A pid namespace to join is entered for the child only.
+    let own_pid_ns = crate::nsjoin::enter_pid(&plan.join)?;
+    // Why: clone(2) with the namespace flags makes the child PID 1 of a new
+    // pid namespace with its own mount, uts, ipc and net namespaces at
+    // once, without an intermediate process. The null stack makes it
+    // fork-like (isorun is single-threaded, so the copy is consistent).
+    let pid = match crate::nsjoin::user_join(&plan.join) {
+        None => raw_clone(flags),
+        Some(j) => match crate::nsjoin::clone_in_user_ns(j, flags, raw_clone) {
+            Ok(pid) => pid,
+            Err(e) => {
+                let _ = crate::nsjoin::leave_pid(own_pid_ns);
+                return Err(e);
+            }
+        },
+    };
+    if pid < 0 {
+        let err = nix::errno::Errno::last();
+        let _ = crate::nsjoin::leave_pid(own_pid_ns);
+        return Err(Error::Sys {
+            op: format!("clone(flags {flags:#x})"),
+            err,
+        });
+    }
+    if pid > 0 {
+        undo.pid = pid as i32;
+        crate::nsjoin::leave_pid(own_pid_ns)?;
+    }
+    Ok(pid)
+}
+
+/// Wait for the container process to report ready; with hooks at create,
+/// run prestart and createRuntime when it asks and hand it the state.
+/// Disarms `undo` on success.
+fn await_ready(
+    mut undo: Undo<'_>,
+    plan: &Plan,
+    st: &State,
+    root: &Path,
+    from_child: &OwnedFd,
+    hooks_to_child: Option<OwnedFd>,
+) -> Result<()> {
+    let mut msg = read_msg(from_child)?;
     let mut hooks_ran = false;
     if let (Some(b'H'), Some(w)) = (msg.first(), hooks_to_child) {
         // Prestart and createRuntime hooks, in the runtime's namespaces,
         // with the container's namespaces made and pivot_root not yet done.
         hooks_ran = true;
-        let state = hooks::state_json(&st, root, Status::Creating);
+        let state = hooks::state_json(st, root, Status::Creating);
         let ran = hooks::run(Kind::Prestart, &plan.hooks.prestart, &state)
             .and_then(|()| hooks::run(Kind::CreateRuntime, &plan.hooks.create_runtime, &state));
         if let Err(e) = ran {
-            return Err(destroyed(undo, &plan.hooks, &st, root, e));
+            return Err(destroyed(undo, &plan.hooks, st, root, e));
         }
         // The state for the container's own hooks, then EOF.
         let sent = nix::unistd::write(w.as_fd(), &state);
@@ -253,7 +262,7 @@ pub fn create_with_console(
         sent.map_err(crate::error::sys(
             "sending the state to the container process",
         ))?;
-        msg = read_msg(&from_child)?;
+        msg = read_msg(from_child)?;
     }
     let failed = match msg.first() {
         Some(b'R') => None,
@@ -264,17 +273,21 @@ pub fn create_with_console(
     };
     if let Some(e) = failed {
         return Err(if hooks_ran {
-            destroyed(undo, &plan.hooks, &st, root, e)
+            destroyed(undo, &plan.hooks, st, root, e)
         } else {
             e
         });
     }
     undo.armed = false;
-    Ok(Created {
-        plan_hooks: plan.hooks.clone(),
-        state: st,
-        sync: from_child,
-    })
+    Ok(())
+}
+
+/// mkfifo(3) `p` (owner-only) and open it with `flags`.
+fn make_fifo(p: &Path, flags: OFlag) -> Result<OwnedFd> {
+    nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(crate::error::sys(format!("mkfifo {}", p.display())))?;
+    nix::fcntl::open(p, flags, nix::sys::stat::Mode::empty())
+        .map_err(crate::error::sys(format!("open {}", p.display())))
 }
 
 /// clone(2) with `flags` and no new stack: fork-like (isorun is
@@ -636,44 +649,4 @@ pub fn list(root: &Path) -> Result<Vec<state::OciState>> {
         }
     }
     Ok(out)
-}
-
-/// Write `pid` to `path` as runc does: the number alone, no newline,
-/// through a temporary file renamed into place (a reader never sees a
-/// partial file). A relative path is the caller's.
-pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::Invalid {
-            field: "--pid-file".into(),
-            why: format!("{} names no file", path.display()),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
-    std::fs::write(&tmp, pid.to_string()).map_err(io("write", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io("rename", path)(e)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pid_file_is_the_number_alone_renamed_into_place() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("c.pid");
-        std::fs::write(&p, "stale contents").unwrap();
-        write_pid_file(&p, 4242).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "4242");
-        let names: Vec<_> = std::fs::read_dir(d.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["c.pid"], "no temporary file left");
-        assert!(write_pid_file(Path::new("/"), 1).is_err());
-    }
 }

@@ -257,35 +257,15 @@ fn real_main(cli: Cli) -> Result<i32> {
             no_pivot,
             no_new_keyring: _,
             preserve_fds,
-        } => {
-            if no_pivot {
-                return Err(BadInput(
-                    "--no-pivot is not supported: isorun always uses pivot_root(2); \
-                     set no_pivot_root = false (containers.conf)"
-                        .into(),
-                )
-                .into());
-            }
-            if preserve_fds > 0 {
-                return Err(BadInput(format!(
-                    "--preserve-fds {preserve_fds} is not supported: only stdio passes into the container"
-                ))
-                .into());
-            }
-            let c = lifecycle::create_with_console(
-                root,
-                &id,
-                &bundle,
-                true,
-                console_socket.as_deref(),
-            )?;
-            if let Some(p) = pid_file {
-                if let Err(e) = lifecycle::write_pid_file(&p, c.state.pid) {
-                    let _ = lifecycle::delete(root, &id, true);
-                    return Err(e.into());
-                }
-            }
-        }
+        } => create(
+            root,
+            &id,
+            &bundle,
+            pid_file,
+            console_socket,
+            no_pivot,
+            preserve_fds,
+        )?,
         Cmd::Start { id } => lifecycle::start(root, &id)?,
         Cmd::Exec(a) => return exec(root, a),
         Cmd::State { id } => {
@@ -335,25 +315,63 @@ fn real_main(cli: Cli) -> Result<i32> {
             bundle,
             rootless,
             args,
-        } => {
-            let args = if args.is_empty() {
-                vec!["sh".to_string()]
-            } else {
-                args
-            };
-            let config = if rootless {
-                isorun::spec::rootless_json(&args, &isorun::userns::caller_default())
-            } else {
-                isorun::spec::default_json(&args)
-            };
-            isorun::spec::write_config(&bundle, &config)?;
-        }
+        } => spec_cmd(&bundle, rootless, args)?,
         Cmd::Image { store, cmd } => {
             let store = store.unwrap_or_else(isorun::rootless::default_store);
             image_cmd(&store, cmd)?
         }
     }
     Ok(0)
+}
+
+/// `isorun create` (runc's flags; those isorun cannot honour refused).
+fn create(
+    root: &Path,
+    id: &str,
+    bundle: &Path,
+    pid_file: Option<PathBuf>,
+    console_socket: Option<PathBuf>,
+    no_pivot: bool,
+    preserve_fds: u32,
+) -> Result<()> {
+    if no_pivot {
+        return Err(BadInput(
+            "--no-pivot is not supported: isorun always uses pivot_root(2); \
+             set no_pivot_root = false (containers.conf)"
+                .into(),
+        )
+        .into());
+    }
+    if preserve_fds > 0 {
+        return Err(BadInput(format!(
+            "--preserve-fds {preserve_fds} is not supported: only stdio passes into the container"
+        ))
+        .into());
+    }
+    let c = lifecycle::create_with_console(root, id, bundle, true, console_socket.as_deref())?;
+    if let Some(p) = pid_file {
+        if let Err(e) = lifecycle::write_pid_file(&p, c.state.pid) {
+            let _ = lifecycle::delete(root, id, true);
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
+/// `isorun spec`: a default config.json (rootless: with a user namespace).
+fn spec_cmd(bundle: &Path, rootless: bool, args: Vec<String>) -> Result<()> {
+    let args = if args.is_empty() {
+        vec!["sh".to_string()]
+    } else {
+        args
+    };
+    let config = if rootless {
+        isorun::spec::rootless_json(&args, &isorun::userns::caller_default())
+    } else {
+        isorun::spec::default_json(&args)
+    };
+    isorun::spec::write_config(bundle, &config)?;
+    Ok(())
 }
 
 /// The flags of `isorun exec` (runc's names).

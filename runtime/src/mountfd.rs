@@ -204,6 +204,29 @@ pub fn attach(mnt: &OwnedFd, target: &OwnedFd, shown: &Path) -> Result<()> {
     .map_err(sys(format!("move_mount onto {}", shown.display())))
 }
 
+/// mount(2) on a path, the error naming every argument (for the steps that
+/// act on the namespace's own mounts, not on a container destination).
+pub(crate) fn do_mount(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    f: nix::mount::MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    nix::mount::mount(src, target, fstype, f, data).map_err(|e| Error::Sys {
+        op: format!(
+            "mount {} on {} (type {}, flags {:#x}, data {:?})",
+            src.map(|s| s.display().to_string())
+                .unwrap_or_else(|| "none".into()),
+            target.display(),
+            fstype.unwrap_or("none"),
+            f.bits(),
+            data.unwrap_or("")
+        ),
+        err: e,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

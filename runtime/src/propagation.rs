@@ -53,7 +53,7 @@ pub fn finish(configured: u64) -> Result<()> {
 }
 
 fn set(target: &Path, bits: u64) -> Result<()> {
-    crate::rootfs::do_mount(
+    crate::mountfd::do_mount(
         None,
         target,
         None,

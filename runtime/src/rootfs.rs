@@ -13,32 +13,11 @@
 
 use crate::config::{DeviceNode, MountPlan, Plan};
 use crate::error::{Error, Result};
-use crate::mountfd;
+use crate::mountfd::{self, do_mount};
 use crate::safepath::{fd_path, Root};
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 use std::path::{Path, PathBuf};
-
-pub(crate) fn do_mount(
-    src: Option<&Path>,
-    target: &Path,
-    fstype: Option<&str>,
-    f: MsFlags,
-    data: Option<&str>,
-) -> Result<()> {
-    mount(src, target, fstype, f, data).map_err(|e| Error::Sys {
-        op: format!(
-            "mount {} on {} (type {}, flags {:#x}, data {:?})",
-            src.map(|s| s.display().to_string())
-                .unwrap_or_else(|| "none".into()),
-            target.display(),
-            fstype.unwrap_or("none"),
-            f.bits(),
-            data.unwrap_or("")
-        ),
-        err: e,
-    })
-}
 
 /// Set up the root file system; the process ends inside it (cwd "/").
 /// An image root: layers (top first) and the directory on which the

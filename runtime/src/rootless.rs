@@ -11,17 +11,14 @@ use crate::error::{Error, Result};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Whether isorun runs without root (effective uid not 0).
-pub fn is_rootless() -> bool {
-    !nix::unistd::geteuid().is_root()
-}
+pub use crate::userns::is_rootless;
 
 /// The default state root: /run/isorun for root; for a user
 /// $XDG_RUNTIME_DIR/isorun when that directory is the user's own, else
 /// /tmp/isorun-UID (made 0700 and checked to be the user's).
 pub fn default_state_root() -> Result<PathBuf> {
     if !is_rootless() {
-        return Ok(PathBuf::from(crate::lifecycle::DEFAULT_ROOT));
+        return Ok(PathBuf::from(crate::state::DEFAULT_ROOT));
     }
     let uid = nix::unistd::geteuid().as_raw();
     let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);

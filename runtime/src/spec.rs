@@ -114,15 +114,7 @@ pub fn default_spec(args: &[String]) -> Spec {
     serde_json::from_value(default_json(args)).expect("the default config is a valid spec")
 }
 
-/// Write `config.json` into `bundle`.
-pub fn write_config(bundle: &std::path::Path, config: &serde_json::Value) -> crate::Result<()> {
-    let p = bundle.join("config.json");
-    std::fs::write(
-        &p,
-        serde_json::to_vec_pretty(config).expect("json serializes"),
-    )
-    .map_err(crate::error::io("write", p))
-}
+pub use crate::bundle::write_config;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! "Lifecycle"; runc's exec.fifo).
 
 use crate::cgroup::Cgroup;
+use crate::config::Plan;
 use crate::error::{io, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -11,6 +12,13 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// Default state root, as runc's /run/runc.
+pub const DEFAULT_ROOT: &str = "/run/isorun";
+
+/// The plan kept in the state dir at create, so that `exec` uses the
+/// container's config as it was created, whatever becomes of the bundle.
+pub const PLAN_FILE: &str = "plan.json";
 
 /// Status of a container, as in the OCI runtime spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +48,7 @@ pub struct State {
     pub bundle: PathBuf,
     /// Host pid of the container process (0 until cloned).
     pub pid: i32,
-    /// Its start time (field 22 of /proc/<pid>/stat), to tell pid reuse.
+    /// Its start time (field 22 of `/proc/<pid>/stat`), to tell pid reuse.
     pub start_time: u64,
     pub cgroup: Option<Cgroup>,
     /// Overlay upper/work dirs made for the container (removed on delete).
@@ -190,7 +198,7 @@ impl State {
     }
 }
 
-/// Field 22 (starttime) of /proc/<pid>/stat, parsed after the command name.
+/// Field 22 (starttime) of `/proc/<pid>/stat`, parsed after the command name.
 pub fn parse_start_time(stat: &str) -> Option<u64> {
     let after = &stat[stat.rfind(')')? + 1..];
     // Fields after ")" start at field 3; starttime is field 22.
@@ -271,6 +279,57 @@ pub fn list(root: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Keep the container's plan for later `exec`s (owner-only, as state.json).
+pub fn save_plan(dir: &Path, plan: &Plan) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = dir.join(PLAN_FILE);
+    let text = serde_json::to_vec(plan).expect("plan serializes");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&p)
+        .map_err(io("write", &p))?;
+    f.write_all(&text).map_err(io("write", &p))
+}
+
+/// The plan saved at create; for a container made before plans were kept,
+/// the bundle's config.json read again.
+pub fn load_plan(root: &Path, st: &State) -> Result<Plan> {
+    let p = dir(root, &st.id).join(PLAN_FILE);
+    match std::fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::MalformedConfig {
+            path: p.clone(),
+            msg: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            crate::bundle::load(&st.bundle, &st.id)
+        }
+        Err(e) => Err(io("read", &p)(e)),
+    }
+}
+
+/// Write `pid` to `path` as runc does: the number alone, no newline,
+/// through a temporary file renamed into place (a reader never sees a
+/// partial file). A relative path is the caller's.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid {
+            field: "--pid-file".into(),
+            why: format!("{} names no file", path.display()),
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&tmp, pid.to_string()).map_err(io("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io("rename", path)(e)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,5 +394,20 @@ mod tests {
         let s = now_rfc3339();
         assert_eq!(s.len(), 30, "{s}");
         assert!(s.starts_with("20") && s.ends_with('Z'));
+    }
+
+    #[test]
+    fn pid_file_is_the_number_alone_renamed_into_place() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("c.pid");
+        std::fs::write(&p, "stale contents").unwrap();
+        write_pid_file(&p, 4242).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "4242");
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["c.pid"], "no temporary file left");
+        assert!(write_pid_file(std::path::Path::new("/"), 1).is_err());
     }
 }

@@ -322,6 +322,11 @@ pub fn become_root() -> Result<()> {
     Ok(())
 }
 
+/// Whether isorun runs without root (effective uid not 0).
+pub fn is_rootless() -> bool {
+    !nix::unistd::geteuid().is_root()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

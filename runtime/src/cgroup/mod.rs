@@ -223,8 +223,7 @@ pub fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
     })
 }
 
-/// Parent of the cgroups of containers whose config names no cgroupsPath.
-pub const DEFAULT_PARENT: &str = "isorun";
+pub use crate::config::DEFAULT_PARENT;
 
 /// mkdir -p, returning the directories that were newly made (deepest last).
 /// A parent removed under our feet by the delete of its last other

@@ -19,7 +19,7 @@ pub fn controllers(
     // Writing devices.allow/deny needs CAP_SYS_ADMIN: an unprivileged
     // caller, even with delegated cgroups, has no device cgroup (see
     // super::devices on why that is safe).
-    if !crate::rootless::is_rootless() {
+    if !crate::userns::is_rootless() {
         want.push("devices");
     }
     if res.cpu_shares.is_some() || res.cpu_quota.is_some() || res.cpu_period.is_some() {

@@ -70,7 +70,7 @@ fn create_with(root: &Path, rel: &str, res: &Resources, device_policy: bool) -> 
         // mknod a node either (CAP_MKNOD of a user namespace does not
         // cover devices), and the nodes it gets are bind mounts of the
         // host's, opened under the host's own permissions.
-        if device_policy && !crate::rootless::is_rootless() {
+        if device_policy && !crate::userns::is_rootless() {
             super::devices::bpf::attach(&leaf, &super::devices::effective(&res.devices))?;
         }
         Ok(())

@@ -14,6 +14,11 @@ use oci_spec::runtime::{
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod hooks;
+
+/// Parent of the cgroups of containers whose config names no cgroupsPath.
+pub const DEFAULT_PARENT: &str = "isorun";
+
 /// Annotation naming the image whose layers form the container's root
 /// (isorun mounts the overlay at create, inside the container's mount
 /// namespace). Peers ignore it and need the overlay mounted on root.path.
@@ -279,7 +284,7 @@ pub struct Plan {
     pub readonly_paths: Vec<PathBuf>,
     pub process: ProcessPlan,
     pub resources: Resources,
-    /// Cgroup path relative to each hierarchy root ("/isorun/<id>" by default).
+    /// Cgroup path relative to each hierarchy root (`/isorun/<id>` by default).
     pub cgroups_path: String,
     pub image: Option<ImageRef>,
     pub annotations: std::collections::BTreeMap<String, String>,
@@ -295,9 +300,9 @@ pub struct Plan {
     /// The seccomp profile (`linux.seccomp`), checked by [`crate::seccomp::check`].
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
-    /// The OCI hooks (`hooks`), run by [`crate::hooks`].
+    /// The OCI hooks (`hooks`), run by the hooks module.
     #[serde(default)]
-    pub hooks: crate::hooks::Hooks,
+    pub hooks: hooks::Hooks,
 }
 
 /// The largest config.json isorun reads: 4 MiB. The configs runc, crun,
@@ -308,22 +313,6 @@ pub struct Plan {
 /// config.json that is a huge or endless file (a FIFO, /dev/zero) is
 /// refused after reading at most cap + 1 bytes.
 pub const CONFIG_MAX_BYTES: u64 = 4 << 20;
-
-/// Read and validate `<bundle>/config.json`.
-pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
-    use std::io::Read;
-    let path = bundle.join("config.json");
-    let read_err = |err| Error::ReadConfig {
-        path: path.clone(),
-        err,
-    };
-    let mut text = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|f| f.take(CONFIG_MAX_BYTES + 1).read_to_end(&mut text))
-        .map_err(read_err)?;
-    let plan = parse(&text, &path, bundle, id)?;
-    Ok(plan)
-}
 
 /// Parse and validate config.json text (no file system access); text over
 /// [`CONFIG_MAX_BYTES`] is refused before parsing.
@@ -410,23 +399,8 @@ fn some_nonempty<T>(v: &Option<Vec<T>>) -> bool {
 #[allow(deprecated)] // memory.kernel is deprecated in the spec; we reject it
 pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     validate_id(id)?;
-    let hooks = crate::hooks::from_spec(spec.hooks().as_ref())?;
-    if spec.solaris().is_some()
-        || spec.windows().is_some()
-        || spec.vm().is_some()
-        || spec.zos().is_some()
-    {
-        return unsupported(
-            "solaris/windows/vm/zos",
-            "isorun runs Linux containers only",
-        );
-    }
-    if spec.uid_mappings().is_some() || spec.gid_mappings().is_some() {
-        return unsupported(
-            "uidMappings/gidMappings",
-            "user namespaces are not supported",
-        );
-    }
+    let hooks = hooks::from_spec(spec.hooks().as_ref())?;
+    refuse_non_linux(&spec)?;
     let root = spec.root().as_ref().ok_or(Error::Invalid {
         field: "root".into(),
         why: "missing".into(),
@@ -442,47 +416,8 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     if let Some(s) = linux.seccomp() {
         crate::seccomp::check(s)?;
     }
-    if linux.intel_rdt().is_some() {
-        return unsupported("linux.intelRdt", "not supported");
-    }
-    if linux.memory_policy().is_some() {
-        return unsupported("linux.memoryPolicy", "not supported");
-    }
-    if linux.personality().is_some() {
-        return unsupported("linux.personality", "not supported");
-    }
-    if linux.time_offsets().is_some() {
-        return unsupported("linux.timeOffsets", "time namespaces are not supported");
-    }
-    if linux.net_devices().is_some() {
-        return unsupported("linux.netDevices", "not supported");
-    }
-    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
-        return unsupported("linux.mountLabel", "SELinux labels are not supported");
-    }
-    let mut ns = Namespaces::default();
-    let mut join = Vec::new();
-    for (i, n) in linux.namespaces().iter().flatten().enumerate() {
-        if let Some(path) = n.path() {
-            join.push(crate::nsjoin::plan(i, n.typ(), path.clone())?);
-            continue;
-        }
-        match n.typ() {
-            LinuxNamespaceType::Pid => ns.pid = true,
-            LinuxNamespaceType::Mount => ns.mount = true,
-            LinuxNamespaceType::Uts => ns.uts = true,
-            LinuxNamespaceType::Ipc => ns.ipc = true,
-            LinuxNamespaceType::Network => ns.net = true,
-            LinuxNamespaceType::Cgroup => ns.cgroup = true,
-            LinuxNamespaceType::User => ns.user = true,
-            LinuxNamespaceType::Time => {
-                return unsupported(
-                    &format!("linux.namespaces[{i}].type"),
-                    &format!("{} namespaces are not supported", n.typ()),
-                )
-            }
-        }
-    }
+    refuse_unsupported_linux(&linux)?;
+    let (ns, join) = namespaces(&linux)?;
     if id_maps.is_some() && !ns.user {
         return invalid(
             "linux.uidMappings",
@@ -524,90 +459,17 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         mounts.push(mount_plan(i, m)?);
     }
-    let mut devices = default_devices();
-    for (i, d) in linux.devices().iter().flatten().enumerate() {
-        let kind = match d.typ() {
-            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-            LinuxDeviceType::B => 'b',
-            LinuxDeviceType::P => 'p',
-            LinuxDeviceType::A => {
-                return invalid(&format!("linux.devices[{i}].type"), "must be c, b, u or p")
-            }
-        };
-        if !d.path().starts_with("/dev/") {
-            return invalid(&format!("linux.devices[{i}].path"), "must be under /dev");
-        }
-        devices.retain(|x| x.path != *d.path());
-        devices.push(DeviceNode {
-            path: d.path().clone(),
-            kind,
-            major: d.major() as u64,
-            minor: d.minor() as u64,
-            mode: d.file_mode().unwrap_or(0o666),
-            uid: d.uid().unwrap_or(0),
-            gid: d.gid().unwrap_or(0),
-        });
-    }
+    let devices = device_nodes(&linux)?;
     let mut resources = resources(&linux)?;
-    let extra_nodes = devices.iter().any(|d| !default_devices().contains(d));
-    if !resources.devices.is_empty() || extra_nodes {
-        // Why: the container's own device nodes (defaults and
-        // linux.devices) and its pty stay usable whatever the rules deny,
-        // as runc appends its AllowedDevices; mknod of them needs this.
-        let allow = |kind, major, minor: Option<i64>| DeviceRule {
-            allow: true,
-            kind,
-            major: Some(major),
-            minor,
-            access: "rwm".into(),
-        };
-        for d in &devices {
-            if d.kind != 'p' {
-                let r = allow(d.kind, d.major as i64, Some(d.minor as i64));
-                resources.devices.push(r);
-            }
-        }
-        resources.devices.push(allow('c', 5, Some(2))); // /dev/ptmx
-        resources.devices.push(allow('c', 136, None)); // /dev/pts/*
-    }
-    let cgroups_path = match linux.cgroups_path() {
-        None => format!("/{}/{id}", crate::cgroup::DEFAULT_PARENT),
-        Some(p) => {
-            let s = p.to_string_lossy().into_owned();
-            if s.contains(':') {
-                return unsupported(
-                    "linux.cgroupsPath",
-                    "systemd slice:prefix:name paths are not supported",
-                );
-            }
-            if s.split('/').any(|c| c == "..") {
-                return invalid("linux.cgroupsPath", "must not contain '..'");
-            }
-            format!("/{}", s.trim_start_matches('/'))
-        }
-    };
+    allow_own_devices(&mut resources, &devices);
+    let cgroups_path = cgroups_path(&linux, id)?;
     let annotations: std::collections::BTreeMap<String, String> = spec
         .annotations()
         .clone()
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let image = match (
-        annotations.get(ANNOTATION_IMAGE),
-        annotations.get(ANNOTATION_STORE),
-    ) {
-        (Some(name), Some(store)) => Some(ImageRef {
-            store: PathBuf::from(store),
-            name: name.clone(),
-        }),
-        (None, None) => None,
-        _ => {
-            return invalid(
-                "annotations",
-                format!("{ANNOTATION_IMAGE} and {ANNOTATION_STORE} go together"),
-            )
-        }
-    };
+    let image = image_ref(&annotations)?;
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         rootfs,
@@ -641,6 +503,176 @@ pub fn validate(spec: Spec, bundle: &Path, id: &str) -> Result<Plan> {
         seccomp: linux.seccomp().clone(),
         hooks,
     })
+}
+
+/// The Linux config fields isorun does not implement, refused.
+fn refuse_unsupported_linux(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    if linux.intel_rdt().is_some() {
+        return unsupported("linux.intelRdt", "not supported");
+    }
+    if linux.memory_policy().is_some() {
+        return unsupported("linux.memoryPolicy", "not supported");
+    }
+    if linux.personality().is_some() {
+        return unsupported("linux.personality", "not supported");
+    }
+    if linux.time_offsets().is_some() {
+        return unsupported("linux.timeOffsets", "time namespaces are not supported");
+    }
+    if linux.net_devices().is_some() {
+        return unsupported("linux.netDevices", "not supported");
+    }
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
+        return unsupported("linux.mountLabel", "SELinux labels are not supported");
+    }
+    Ok(())
+}
+
+/// The namespaces to make and those to join (`linux.namespaces`).
+fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<(Namespaces, Vec<crate::nsjoin::Join>)> {
+    let mut ns = Namespaces::default();
+    let mut join = Vec::new();
+    for (i, n) in linux.namespaces().iter().flatten().enumerate() {
+        if let Some(path) = n.path() {
+            join.push(crate::nsjoin::plan(i, n.typ(), path.clone())?);
+            continue;
+        }
+        match n.typ() {
+            LinuxNamespaceType::Pid => ns.pid = true,
+            LinuxNamespaceType::Mount => ns.mount = true,
+            LinuxNamespaceType::Uts => ns.uts = true,
+            LinuxNamespaceType::Ipc => ns.ipc = true,
+            LinuxNamespaceType::Network => ns.net = true,
+            LinuxNamespaceType::Cgroup => ns.cgroup = true,
+            LinuxNamespaceType::User => ns.user = true,
+            LinuxNamespaceType::Time => {
+                return unsupported(
+                    &format!("linux.namespaces[{i}].type"),
+                    &format!("{} namespaces are not supported", n.typ()),
+                )
+            }
+        }
+    }
+    Ok((ns, join))
+}
+
+/// The device nodes to make: the defaults, replaced or added to by
+/// `linux.devices`.
+fn device_nodes(linux: &oci_spec::runtime::Linux) -> Result<Vec<DeviceNode>> {
+    let mut devices = default_devices();
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+            LinuxDeviceType::B => 'b',
+            LinuxDeviceType::P => 'p',
+            LinuxDeviceType::A => {
+                return invalid(&format!("linux.devices[{i}].type"), "must be c, b, u or p")
+            }
+        };
+        if !d.path().starts_with("/dev/") {
+            return invalid(&format!("linux.devices[{i}].path"), "must be under /dev");
+        }
+        devices.retain(|x| x.path != *d.path());
+        devices.push(DeviceNode {
+            path: d.path().clone(),
+            kind,
+            major: d.major() as u64,
+            minor: d.minor() as u64,
+            mode: d.file_mode().unwrap_or(0o666),
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+    }
+    Ok(devices)
+}
+
+/// With device rules or extra nodes, the container's own nodes and its
+/// pty stay allowed.
+fn allow_own_devices(resources: &mut Resources, devices: &[DeviceNode]) {
+    let extra_nodes = devices.iter().any(|d| !default_devices().contains(d));
+    if !resources.devices.is_empty() || extra_nodes {
+        // Why: the container's own device nodes (defaults and
+        // linux.devices) and its pty stay usable whatever the rules deny,
+        // as runc appends its AllowedDevices; mknod of them needs this.
+        let allow = |kind, major, minor: Option<i64>| DeviceRule {
+            allow: true,
+            kind,
+            major: Some(major),
+            minor,
+            access: "rwm".into(),
+        };
+        for d in devices {
+            if d.kind != 'p' {
+                let r = allow(d.kind, d.major as i64, Some(d.minor as i64));
+                resources.devices.push(r);
+            }
+        }
+        resources.devices.push(allow('c', 5, Some(2))); // /dev/ptmx
+        resources.devices.push(allow('c', 136, None)); // /dev/pts/*
+    }
+}
+
+/// The cgroup path relative to each hierarchy root.
+fn cgroups_path(linux: &oci_spec::runtime::Linux, id: &str) -> Result<String> {
+    Ok(match linux.cgroups_path() {
+        None => format!("/{}/{id}", DEFAULT_PARENT),
+        Some(p) => {
+            let s = p.to_string_lossy().into_owned();
+            if s.contains(':') {
+                return unsupported(
+                    "linux.cgroupsPath",
+                    "systemd slice:prefix:name paths are not supported",
+                );
+            }
+            if s.split('/').any(|c| c == "..") {
+                return invalid("linux.cgroupsPath", "must not contain '..'");
+            }
+            format!("/{}", s.trim_start_matches('/'))
+        }
+    })
+}
+
+/// The image an image-based bundle names in its annotations.
+fn image_ref(annotations: &std::collections::BTreeMap<String, String>) -> Result<Option<ImageRef>> {
+    Ok(
+        match (
+            annotations.get(ANNOTATION_IMAGE),
+            annotations.get(ANNOTATION_STORE),
+        ) {
+            (Some(name), Some(store)) => Some(ImageRef {
+                store: PathBuf::from(store),
+                name: name.clone(),
+            }),
+            (None, None) => None,
+            _ => {
+                return invalid(
+                    "annotations",
+                    format!("{ANNOTATION_IMAGE} and {ANNOTATION_STORE} go together"),
+                )
+            }
+        },
+    )
+}
+
+/// Other platforms' sections, and the top-level id mappings.
+fn refuse_non_linux(spec: &Spec) -> Result<()> {
+    if spec.solaris().is_some()
+        || spec.windows().is_some()
+        || spec.vm().is_some()
+        || spec.zos().is_some()
+    {
+        return unsupported(
+            "solaris/windows/vm/zos",
+            "isorun runs Linux containers only",
+        );
+    }
+    if spec.uid_mappings().is_some() || spec.gid_mappings().is_some() {
+        return unsupported(
+            "uidMappings/gidMappings",
+            "user namespaces are not supported",
+        );
+    }
+    Ok(())
 }
 
 /// Container ids: letters, digits, `_ + - .`, as runc accepts.
@@ -882,7 +914,7 @@ pub fn mount_plan(i: usize, m: &Mount) -> Result<MountPlan> {
     }
     match fstype.as_str() {
         "bind" | "proc" | "tmpfs" | "devpts" | "mqueue" | "sysfs" | "overlay" | "ramfs" => {}
-        // The container's own cgroups, bound in by crate::cgroupfs.
+        // The container's own cgroups, bound in by the cgroupfs module.
         "cgroup" | "cgroup2" if !bind => {}
         "" => return invalid(&field, "mount type missing"),
         t => return unsupported(&format!("{field}.type"), &format!("mount type {t:?}")),
@@ -920,86 +952,10 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
         return unsupported("linux.resources.unified", "not supported");
     }
     if let Some(m) = r.memory() {
-        if m.kernel().is_some() {
-            return unsupported("linux.resources.memory.kernel", "obsolete since Linux 5.4");
-        }
-        if m.kernel_tcp().is_some() {
-            return unsupported("linux.resources.memory.kernelTCP", "not supported");
-        }
-        if m.use_hierarchy().is_some() {
-            return unsupported("linux.resources.memory.useHierarchy", "not supported");
-        }
-        if m.check_before_update().is_some() {
-            return unsupported("linux.resources.memory.checkBeforeUpdate", "not supported");
-        }
-        if let Some(l) = m.limit() {
-            if l != -1 && l < MIN_MEMORY_LIMIT {
-                return invalid(
-                    "linux.resources.memory.limit",
-                    format!("{l} bytes is below the minimum of {MIN_MEMORY_LIMIT} bytes (6 MiB)"),
-                );
-            }
-        }
-        if let (Some(l), Some(s)) = (m.limit(), m.swap()) {
-            if s != -1 && l != -1 && s < l {
-                return invalid(
-                    "linux.resources.memory.swap",
-                    format!("{s} is below memory.limit {l} (swap counts memory plus swap)"),
-                );
-            }
-        }
-        if let Some(sw) = m.swappiness() {
-            if sw > 100 {
-                return invalid(
-                    "linux.resources.memory.swappiness",
-                    format!("{sw} is above 100"),
-                );
-            }
-        }
-        out.memory_limit = m.limit();
-        out.memory_reservation = m.reservation();
-        out.memory_swap = m.swap();
-        out.memory_swappiness = m.swappiness();
-        out.disable_oom_killer = m.disable_oom_killer();
+        memory(m, &mut out)?;
     }
     if let Some(c) = r.cpu() {
-        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
-            return unsupported("linux.resources.cpu.realtimeRuntime", "not supported");
-        }
-        if c.idle().is_some() {
-            return unsupported("linux.resources.cpu.idle", "not supported");
-        }
-        if c.burst().is_some() {
-            return unsupported("linux.resources.cpu.burst", "not supported");
-        }
-        // Zero means unset, as runc reads it (Docker sends shares, quota
-        // and period 0 when no limit is asked for).
-        let shares = c.shares().filter(|&s| s != 0);
-        let quota = c.quota().filter(|&q| q != 0);
-        let period = c.period().filter(|&p| p != 0);
-        if let Some(s) = shares {
-            if s < 2 {
-                return invalid("linux.resources.cpu.shares", format!("{s} is below 2"));
-            }
-        }
-        if let Some(p) = period {
-            if !(1000..=1_000_000).contains(&p) {
-                return invalid(
-                    "linux.resources.cpu.period",
-                    format!("{p} µs is outside 1000..1000000"),
-                );
-            }
-        }
-        if let Some(q) = quota {
-            if q != -1 && q < 1000 {
-                return invalid("linux.resources.cpu.quota", format!("{q} µs is below 1000"));
-            }
-        }
-        out.cpu_shares = shares;
-        out.cpu_quota = quota;
-        out.cpu_period = period;
-        out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
-        out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
+        cpu(c, &mut out)?;
     }
     if let Some(p) = r.pids() {
         if p.limit() == 0 || p.limit() < -1 {
@@ -1010,6 +966,102 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
         }
         out.pids_limit = Some(p.limit());
     }
+    out.devices = device_rules(r)?;
+    Ok(out)
+}
+
+/// `linux.resources.memory`, checked, into `out`.
+#[allow(deprecated)] // memory.kernel is deprecated in the spec; we reject it
+fn memory(m: &oci_spec::runtime::LinuxMemory, out: &mut Resources) -> Result<()> {
+    if m.kernel().is_some() {
+        return unsupported("linux.resources.memory.kernel", "obsolete since Linux 5.4");
+    }
+    if m.kernel_tcp().is_some() {
+        return unsupported("linux.resources.memory.kernelTCP", "not supported");
+    }
+    if m.use_hierarchy().is_some() {
+        return unsupported("linux.resources.memory.useHierarchy", "not supported");
+    }
+    if m.check_before_update().is_some() {
+        return unsupported("linux.resources.memory.checkBeforeUpdate", "not supported");
+    }
+    if let Some(l) = m.limit() {
+        if l != -1 && l < MIN_MEMORY_LIMIT {
+            return invalid(
+                "linux.resources.memory.limit",
+                format!("{l} bytes is below the minimum of {MIN_MEMORY_LIMIT} bytes (6 MiB)"),
+            );
+        }
+    }
+    if let (Some(l), Some(s)) = (m.limit(), m.swap()) {
+        if s != -1 && l != -1 && s < l {
+            return invalid(
+                "linux.resources.memory.swap",
+                format!("{s} is below memory.limit {l} (swap counts memory plus swap)"),
+            );
+        }
+    }
+    if let Some(sw) = m.swappiness() {
+        if sw > 100 {
+            return invalid(
+                "linux.resources.memory.swappiness",
+                format!("{sw} is above 100"),
+            );
+        }
+    }
+    out.memory_limit = m.limit();
+    out.memory_reservation = m.reservation();
+    out.memory_swap = m.swap();
+    out.memory_swappiness = m.swappiness();
+    out.disable_oom_killer = m.disable_oom_killer();
+    Ok(())
+}
+
+/// `linux.resources.cpu`, checked, into `out`.
+fn cpu(c: &oci_spec::runtime::LinuxCpu, out: &mut Resources) -> Result<()> {
+    if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+        return unsupported("linux.resources.cpu.realtimeRuntime", "not supported");
+    }
+    if c.idle().is_some() {
+        return unsupported("linux.resources.cpu.idle", "not supported");
+    }
+    if c.burst().is_some() {
+        return unsupported("linux.resources.cpu.burst", "not supported");
+    }
+    // Zero means unset, as runc reads it (Docker sends shares, quota
+    // and period 0 when no limit is asked for).
+    let shares = c.shares().filter(|&s| s != 0);
+    let quota = c.quota().filter(|&q| q != 0);
+    let period = c.period().filter(|&p| p != 0);
+    if let Some(s) = shares {
+        if s < 2 {
+            return invalid("linux.resources.cpu.shares", format!("{s} is below 2"));
+        }
+    }
+    if let Some(p) = period {
+        if !(1000..=1_000_000).contains(&p) {
+            return invalid(
+                "linux.resources.cpu.period",
+                format!("{p} µs is outside 1000..1000000"),
+            );
+        }
+    }
+    if let Some(q) = quota {
+        if q != -1 && q < 1000 {
+            return invalid("linux.resources.cpu.quota", format!("{q} µs is below 1000"));
+        }
+    }
+    out.cpu_shares = shares;
+    out.cpu_quota = quota;
+    out.cpu_period = period;
+    out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
+    out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
+    Ok(())
+}
+
+/// `linux.resources.devices`: the device cgroup rules, checked.
+fn device_rules(r: &oci_spec::runtime::LinuxResources) -> Result<Vec<DeviceRule>> {
+    let mut rules = Vec::new();
     for (i, d) in r.devices().iter().flatten().enumerate() {
         let kind = match d.typ() {
             None | Some(LinuxDeviceType::A) => 'a',
@@ -1029,7 +1081,7 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
                 format!("{access:?}"),
             );
         }
-        out.devices.push(DeviceRule {
+        rules.push(DeviceRule {
             allow: d.allow(),
             kind,
             major: d.major(),
@@ -1037,7 +1089,7 @@ fn resources(linux: &oci_spec::runtime::Linux) -> Result<Resources> {
             access,
         });
     }
-    Ok(out)
+    Ok(rules)
 }
 
 /// The OCI runtime spec's range of blkio weights.
