@@ -204,6 +204,7 @@ fn few_vms(vms: &[&DensitySummary], heaviest: Heaviest) -> PartResult {
             text: format!("{text} Under TCG QEMU's memory includes its translation cache, so this overestimates a hardware-virtualised VM; for information only."),
             figures: vec![cite(vs), cite(s)],
             missing: None,
+            info: false,
         };
     }
     let fit = if v.lo / c.hi >= FOOTPRINT_FACTOR {
@@ -306,6 +307,7 @@ pub(super) fn hundreds_of_containers_few_vms(
                     text: format!("{text} Under TCG QEMU's memory includes its translation cache (tens to hundreds of MiB), so this overestimates a hardware-virtualised VM; for information only."),
                     figures: vec![cx.cite(v), cx.cite(c)],
                     missing: None,
+                    info: false,
                 }
             } else {
                 holds(

@@ -210,6 +210,7 @@ fn vm_protects_better(s: &[Slowdown]) -> PartResult {
             ),
             figures: pairs.iter().flat_map(|(c, v)| [cite(c), cite(v)]).collect(),
             missing: None,
+            info: false,
         };
     }
     let hw: Vec<_> = pairs.iter().filter(|(_, v)| !v.emulated()).collect();
