@@ -159,6 +159,18 @@ impl PartResult {
             None => self.verdict.label().to_string(),
         }
     }
+
+    /// The part in a table of claims by part: `label: verdict`; an
+    /// information part with figures gives its finding's first sentence
+    /// instead (its numbers), marked as information.
+    pub fn cell_text(&self) -> String {
+        if self.verdict == Verdict::Information && !self.text.is_empty() {
+            let first = self.text.split(". ").next().unwrap_or(&self.text);
+            let first = first.trim_end_matches('.');
+            return format!("{first} (for information)");
+        }
+        format!("{}: {}", self.label, self.verdict_text())
+    }
 }
 
 /// The verdict on one claim with the numbers behind it.
