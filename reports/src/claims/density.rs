@@ -69,7 +69,7 @@ fn sandbox_part(cx: &Cx, host_memory_bytes: Option<u64>) -> PartResult {
             .filter(|_| mib > 0.0)
             .map(|m| m as f64 / (1u64 << 20) as f64 / mib)
     };
-    let name = |id: &str| sandbox::name(cx.a, [id]);
+    let name = |id: &str| sandbox::name(cx, [id]);
     let sandboxes = of(sandbox::SANDBOX);
     if let Some((e, how, s)) = sandboxes
         .iter()
@@ -92,10 +92,11 @@ fn sandbox_part(cx: &Cx, host_memory_bytes: Option<u64>) -> PartResult {
         ] {
             if let Some((o, _, os)) = other {
                 text.push_str(&format!(
-                    "; {}× {what} {}{}",
+                    "; {}× {what} {} ({} MiB{})",
                     ratio_digits(e.point / o.point.max(1e-9)),
                     os.env_id,
-                    if os.emulated() { " (under TCG)" } else { "" }
+                    num(o.point),
+                    if os.emulated() { ", under TCG" } else { "" }
                 ));
                 figures.push(cite(os));
             }
@@ -143,11 +144,12 @@ fn sandbox_part(cx: &Cx, host_memory_bytes: Option<u64>) -> PartResult {
     ] {
         if let Some(o) = other {
             text.push_str(&format!(
-                "; {}× {what} {}{}",
+                "; {}× {what} {} ({} MiB{})",
                 ratio_digits(f.summary.centre / o.summary.centre.max(1e-9)),
                 o.env_id,
+                num(o.summary.centre),
                 if figure_emulated(cx.a, o) {
-                    " (under TCG)"
+                    ", under TCG"
                 } else {
                     ""
                 }

@@ -54,7 +54,7 @@ impl Verdict {
             Verdict::NotMeasured => "not measured",
             Verdict::PartlyMeasured => "partly measured",
             Verdict::Inconclusive => "inconclusive (an interval spans the limit: add --reps)",
-            Verdict::Information => "for information (outside the seed's wording)",
+            Verdict::Information => "for information",
         }
     }
 

@@ -83,7 +83,7 @@ fn sandbox_part(cx: &Cx, s: &[Slowdown]) -> PartResult {
         &label,
         format!(
             "{} (kept more or less = intervals apart): {}. {}",
-            sandbox::name(cx.a, shown.iter().map(|x| x.env_id.as_str())),
+            sandbox::name(cx, shown.iter().map(|x| x.env_id.as_str())),
             lines.join(" | "),
             sandbox::WHY
         ),

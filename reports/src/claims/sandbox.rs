@@ -16,10 +16,9 @@ use super::*;
 /// The environment class of a sandbox column.
 pub(super) const SANDBOX: &str = "sandbox";
 
-/// The label of a claim's gVisor part: `gVisor (runsc), for information:
-/// compute`.
+/// The label of a claim's gVisor part: `gVisor (runsc): compute`.
 pub(super) fn label(topic: &str) -> String {
-    format!("gVisor (runsc), for information: {topic}")
+    format!("gVisor (runsc): {topic}")
 }
 
 /// The command that measures a gVisor part: a runsc column beside native
@@ -51,12 +50,14 @@ pub(super) fn as_info(p: PartResult) -> PartResult {
 
 /// `gVisor (platform ptrace)`: how the sandboxes among `env_ids` ran, from
 /// each environment's detail (`platform`, recorded by the runner).
-pub(super) fn name<'e>(a: &Analysis, env_ids: impl IntoIterator<Item = &'e str>) -> String {
+pub(super) fn name<'e>(cx: &Cx, env_ids: impl IntoIterator<Item = &'e str>) -> String {
     let mut platforms: Vec<String> = Vec::new();
     for id in env_ids {
-        let p = a
-            .env(id)
-            .and_then(|e| e.detail.get("platform"))
+        let p = cx
+            .facts
+            .platforms
+            .get(id)
+            .or_else(|| cx.a.env(id).and_then(|e| e.detail.get("platform")))
             .cloned()
             .unwrap_or_else(|| "not recorded".into());
         if !platforms.contains(&p) {
@@ -71,7 +72,7 @@ pub(super) fn name<'e>(a: &Analysis, env_ids: impl IntoIterator<Item = &'e str>)
 }
 
 /// The note every gVisor part ends with: why it is information only.
-pub(super) const WHY: &str = "For information: the seed's wording covers containers and VMs; gVisor's programs make their system calls to a user-space kernel, so it is counted as neither.";
+pub(super) const WHY: &str = "The seed's wording covers containers and VMs; gVisor's programs make their system calls to a user-space kernel, so it is counted as neither and decides nothing.";
 
 impl Cx<'_> {
     /// A gVisor part that divides the sandbox's `figs` by native (the
@@ -91,7 +92,7 @@ impl Cx<'_> {
                 label,
                 format!(
                     "{} {intro}: {}.{notes}{extra} {WHY}",
-                    name(self.a, figs.iter().map(|f| f.env_id.as_str())),
+                    name(self, figs.iter().map(|f| f.env_id.as_str())),
                     self.speed_list(&figs)
                 ),
                 figs.iter().map(|f| self.cite(f)).collect(),

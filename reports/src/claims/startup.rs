@@ -175,7 +175,7 @@ fn sandbox_part(cx: &Cx) -> PartResult {
         &label,
         format!(
             "{}: {} {} median {} ms ({} the {CONTAINER_START_MAX_MS:.0} ms a container is allowed){}.{} {}",
-            sandbox::name(cx.a, [f.env_id.as_str()]),
+            sandbox::name(cx, [f.env_id.as_str()]),
             f.env_id,
             f.metric,
             ms(f),
