@@ -173,7 +173,7 @@ fn sandbox_part(cx: &Cx) -> PartResult {
         &sandbox::label("memory"),
         figs,
         &sandbox::command("--workload membw,randacc"),
-        "memory bandwidth (STREAM triad) and, where measured, random access (GUPS, latency at the largest working set)",
+        "memory (STREAM triad; random access where measured: GUPS, latency at the largest working set)",
         "",
     )
 }
