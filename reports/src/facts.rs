@@ -25,6 +25,9 @@ pub struct Facts {
     pub permissions: Vec<crate::permissions::PermissionRow>,
     /// The cpu workload's ISA paths per environment (claim C1's ISA reason).
     pub isa: Vec<crate::isa::IsaRow>,
+    /// The platform each sandbox environment ran on (gVisor's `platform`
+    /// detail: ptrace, systrap, kvm), experiments included.
+    pub platforms: BTreeMap<String, String>,
 }
 
 /// The label of STREAM figures of a variant (`plain`, `tuned`).
@@ -49,6 +52,7 @@ pub struct FactsBuilder {
     seen_invalid: std::collections::HashSet<(String, String)>,
     experiments: Vec<ResultRecord>,
     isa: crate::isa::IsaBuilder,
+    platforms: BTreeMap<String, String>,
 }
 
 impl FactsBuilder {
@@ -57,6 +61,11 @@ impl FactsBuilder {
             self.experiments.push(r.clone());
         }
         self.isa.push(r);
+        if let Some(p) = r.env_detail.get("platform") {
+            if !self.platforms.contains_key(&r.env_id) {
+                self.platforms.insert(r.env_id.clone(), p.clone());
+            }
+        }
         let (list, seen) = if r.valid {
             (&mut self.valid, &mut self.seen_valid)
         } else {
@@ -96,6 +105,7 @@ impl FactsBuilder {
             density_series,
             permissions: crate::permissions::rows(&self.experiments),
             isa: self.isa.finish(),
+            platforms: self.platforms,
             ..Facts::default()
         };
         for (key, params) in self.valid.into_iter().chain(self.invalid) {

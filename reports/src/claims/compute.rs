@@ -2,6 +2,7 @@
 //! they lose about half.
 
 use super::*;
+use crate::claims::sandbox;
 
 pub(super) fn containers_near_native_vms_lose_half(cx: &Cx) -> ClaimResult {
     let l1 = "containers compute at almost bare-metal speed";
@@ -52,5 +53,13 @@ pub(super) fn containers_near_native_vms_lose_half(cx: &Cx) -> ClaimResult {
             )
         }
     };
-    combine("C1", vec![p1, p2])
+    let l3 = sandbox::label("compute");
+    let p3 = cx.sandbox_ratio_part(
+        &l3,
+        cx.figures(sandbox::SANDBOX, "cpu", &CPU),
+        &sandbox::command("--workload cpu"),
+        "computes",
+        "",
+    );
+    combine("C1", vec![p1, p2, p3])
 }

@@ -2,6 +2,7 @@
 //! VMs (memory per instance).
 
 use super::*;
+use crate::claims::sandbox;
 use crate::density::{Cost, DensitySummary};
 use crate::stats::Estimate;
 
@@ -45,8 +46,118 @@ fn hundreds_of_containers_by_density(
         vec![
             hundreds_of_containers(&conts, heaviest, host_memory_bytes),
             few_vms(&vms, heaviest),
+            sandbox_part(cx, host_memory_bytes),
         ],
     ))
+}
+
+/// gVisor's part: memory per sandbox instance from the density experiment
+/// (else one idle instance's footprint), instances per host by memory, and
+/// the factor to the heaviest container and the lightest VM measured the
+/// same way.
+fn sandbox_part(cx: &Cx, host_memory_bytes: Option<u64>) -> PartResult {
+    let label = sandbox::label("memory per instance");
+    let d = &cx.facts.density;
+    let of = |class: &str| -> Vec<(Estimate, String, &DensitySummary)> {
+        d.iter()
+            .filter(|s| s.env == class)
+            .filter_map(|s| cost(s).map(|(e, how)| (e, how, s)))
+            .collect()
+    };
+    let per_host = |mib: f64| {
+        host_memory_bytes
+            .filter(|_| mib > 0.0)
+            .map(|m| m as f64 / (1u64 << 20) as f64 / mib)
+    };
+    let name = |id: &str| sandbox::name(cx, [id]);
+    let sandboxes = of(sandbox::SANDBOX);
+    if let Some((e, how, s)) = sandboxes
+        .iter()
+        .max_by(|x, y| x.0.point.total_cmp(&y.0.point))
+    {
+        let mut text = format!("{} ({how}): {}", name(&s.env_id), words(s));
+        if let Some(n) = per_host(e.point) {
+            text.push_str(&format!("; about {n:.0} per host by memory"));
+        }
+        let mut figures = vec![cite(s)];
+        let heaviest = of("container")
+            .into_iter()
+            .max_by(|x, y| x.0.point.total_cmp(&y.0.point));
+        let lightest_vm = of("vm")
+            .into_iter()
+            .min_by(|x, y| x.0.point.total_cmp(&y.0.point));
+        for (what, other) in [
+            ("the heaviest container", heaviest),
+            ("the lightest VM", lightest_vm),
+        ] {
+            if let Some((o, _, os)) = other {
+                text.push_str(&format!(
+                    "; {}× {what} {} ({} MiB{})",
+                    ratio_digits(e.point / o.point.max(1e-9)),
+                    os.env_id,
+                    num(o.point),
+                    if os.emulated() { ", under TCG" } else { "" }
+                ));
+                figures.push(cite(os));
+            }
+        }
+        return sandbox::info(&label, format!("{text}. {}", sandbox::WHY), figures);
+    }
+    let foot = |class: &str| -> Vec<&Figure> {
+        cx.a.figures
+            .iter()
+            .filter(|f| f.env == class && f.metric == FOOTPRINT)
+            .collect()
+    };
+    let Some(f) = foot(sandbox::SANDBOX)
+        .into_iter()
+        .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
+    else {
+        return sandbox::absent(
+            &label,
+            "no valid figure",
+            &sandbox::command(
+                "--experiment density (or --workload startup, for one instance's footprint)",
+            ),
+        );
+    };
+    let mib = |f: &Figure| unit_bytes(&f.unit).map(|u| f.summary.centre * u / (1u64 << 20) as f64);
+    let mut text = format!(
+        "{}: footprint per instance (PSS of all the instance's processes idle at READY, runtime processes included) {} {} MiB",
+        name(&f.env_id),
+        f.env_id,
+        val_text(&median_of(f), num)
+    );
+    if let Some(n) = mib(f).and_then(per_host) {
+        text.push_str(&format!(", about {n:.0} per host by memory"));
+    }
+    let mut figures = vec![cx.cite(f)];
+    let heaviest = foot("container")
+        .into_iter()
+        .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre));
+    let lightest_vm = foot("vm")
+        .into_iter()
+        .min_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre));
+    for (what, other) in [
+        ("the heaviest container", heaviest),
+        ("the lightest VM", lightest_vm),
+    ] {
+        if let Some(o) = other {
+            text.push_str(&format!(
+                "; {}× {what} {} ({} MiB{})",
+                ratio_digits(f.summary.centre / o.summary.centre.max(1e-9)),
+                o.env_id,
+                num(o.summary.centre),
+                if figure_emulated(cx.a, o) {
+                    ", under TCG"
+                } else {
+                    ""
+                }
+            ));
+            figures.push(cx.cite(o));
+        }
+    }
+    sandbox::info(&label, format!("{text}. {}", sandbox::WHY), figures)
 }
 
 /// The heaviest container by memory per instance: its cost (estimate and
@@ -204,6 +315,7 @@ fn few_vms(vms: &[&DensitySummary], heaviest: Heaviest) -> PartResult {
             text: format!("{text} Under TCG QEMU's memory includes its translation cache, so this overestimates a hardware-virtualised VM; for information only."),
             figures: vec![cite(vs), cite(s)],
             missing: None,
+            info: false,
         };
     }
     let fit = if v.lo / c.hi >= FOOTPRINT_FACTOR {
@@ -306,6 +418,7 @@ pub(super) fn hundreds_of_containers_few_vms(
                     text: format!("{text} Under TCG QEMU's memory includes its translation cache (tens to hundreds of MiB), so this overestimates a hardware-virtualised VM; for information only."),
                     figures: vec![cx.cite(v), cx.cite(c)],
                     missing: None,
+                    info: false,
                 }
             } else {
                 holds(
@@ -317,5 +430,5 @@ pub(super) fn hundreds_of_containers_few_vms(
             }
         }
     };
-    combine("C4", vec![p1, p2])
+    combine("C4", vec![p1, p2, sandbox_part(cx, host_memory_bytes)])
 }

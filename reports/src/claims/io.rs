@@ -15,6 +15,7 @@
 //!   run directory's file system).
 
 use super::*;
+use crate::claims::sandbox;
 
 /// The rates C8 divides, per place: every phase of the kernel.
 const RATES: [&str; 4] = [
@@ -46,7 +47,7 @@ pub(super) fn container_storage_costs_little_vm_disk_more(cx: &Cx) -> ClaimResul
                 figs.iter()
                     .map(|f| speed_of(f).map_or(Fit::Unsure, |v| fit(&v, A_LITTLE, f64::INFINITY))),
             );
-            let rootfs = overlay_note(cx);
+            let rootfs = overlay_note(cx, "container");
             decided(
                 l1,
                 ok,
@@ -88,15 +89,25 @@ pub(super) fn container_storage_costs_little_vm_disk_more(cx: &Cx) -> ClaimResul
             )
         }
     };
-    combine("C8", vec![p1, p2])
+    let l3 = sandbox::label("file I/O");
+    let sandbox_metrics = rates_at(&["disk", "tmpfs"]);
+    let names: Vec<&str> = sandbox_metrics.iter().map(String::as_str).collect();
+    let p3 = cx.sandbox_ratio_part(
+        &l3,
+        cx.figures(sandbox::SANDBOX, "fileio", &names),
+        &sandbox::command("--workload fileio"),
+        "file I/O on its bind mount and tmpfs against the same places natively",
+        &overlay_note(cx, sandbox::SANDBOX),
+    );
+    combine("C8", vec![p1, p2, p3])
 }
 
-/// The overlay root's rates beside native's `disk` and `tmpfs`, for
-/// information (no ratio: different file systems).
-fn overlay_note(cx: &Cx) -> String {
+/// The overlay root's rates of a class's environments beside native's
+/// `disk` and `tmpfs`, for information (no ratio: different file systems).
+fn overlay_note(cx: &Cx, class: &str) -> String {
     let metrics = rates_at(&["rootfs"]);
     let names: Vec<&str> = metrics.iter().map(String::as_str).collect();
-    let figs = cx.figures("container", "fileio", &names);
+    let figs = cx.figures(class, "fileio", &names);
     if figs.is_empty() {
         return String::new();
     }

@@ -69,6 +69,7 @@ fn figure(c: &Cited) -> Value {
 fn part(p: &PartResult) -> Value {
     json!({
         "label": p.label,
+        "information": p.info,
         "verdict": p.verdict.key(),
         "verdict_text": p.verdict_text(),
         "reason": p.reason,
@@ -100,7 +101,7 @@ fn claims_value(claims: &[ClaimResult]) -> Value {
             "verdict": c.verdict.key(),
             "verdict_text": c.verdict_text(),
             "parts_measured": c.parts_measured(),
-            "parts": c.parts.len(),
+            "parts": c.parts_decisive(),
             "limits": limits(c.id),
             "command": command_for(c.id),
             "part_results": c.parts.iter().map(part).collect::<Vec<_>>(),

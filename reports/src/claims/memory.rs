@@ -2,6 +2,7 @@
 //! costs more in a VM (two address translations).
 
 use super::*;
+use crate::claims::sandbox;
 
 pub(super) fn seq_part(cx: &Cx, class: &str, label: &str) -> PartResult {
     match cx.gate(
@@ -63,18 +64,11 @@ pub(super) fn bandwidth_similar_random_access_costs_more_in_vms(cx: &Cx) -> Clai
     // measured both natively and in that VM (never a size one of them lacks).
     let l3 = "random access costs more in VMs";
     let mut figs: Vec<&Figure> = cx.figures("vm", "randacc", &["gups"]);
-    for vm in a.env_ids_of("vm") {
-        let largest = a
-            .figures
-            .iter()
-            .filter(|f| f.env_id == vm && f.workload == "latency")
-            .filter(|f| a.figure(BASELINE, "latency", &f.metric).is_some())
-            .filter_map(|f| latency_size_bytes(&f.metric).map(|s| (s, f)))
-            .max_by_key(|(s, _)| *s);
-        if let Some((_, f)) = largest {
-            figs.push(f);
-        }
-    }
+    figs.extend(
+        a.env_ids_of("vm")
+            .into_iter()
+            .filter_map(|e| largest_latency(cx, e)),
+    );
     let p3 = match cx.gate(
         l3,
         figs,
@@ -145,5 +139,41 @@ pub(super) fn bandwidth_similar_random_access_costs_more_in_vms(cx: &Cx) -> Clai
             )
         }
     };
-    combine("C2", vec![p1, p2, p3])
+    combine("C2", vec![p1, p2, p3, sandbox_part(cx)])
+}
+
+/// An environment's latency at the largest working set measured both
+/// natively and there (never a size one of them lacks).
+fn largest_latency<'a>(cx: &Cx<'a>, env_id: &str) -> Option<&'a Figure> {
+    let a = cx.a;
+    a.figures
+        .iter()
+        .filter(|f| f.env_id == env_id && f.workload == "latency")
+        .filter(|f| a.figure(BASELINE, "latency", &f.metric).is_some())
+        .filter_map(|f| latency_size_bytes(&f.metric).map(|s| (s, f)))
+        .max_by_key(|(s, _)| *s)
+        .map(|(_, f)| f)
+}
+
+/// gVisor's part: sequential bandwidth (STREAM triad, else every STREAM
+/// kernel) and, where measured, random access (GUPS; latency at the largest
+/// working set) against native.
+fn sandbox_part(cx: &Cx) -> PartResult {
+    let mut figs = cx.figures(sandbox::SANDBOX, "membw", &["triad_mbs"]);
+    if figs.is_empty() {
+        figs = cx.figures(sandbox::SANDBOX, "membw", &SEQ);
+    }
+    figs.extend(cx.figures(sandbox::SANDBOX, "randacc", &["gups"]));
+    figs.extend(
+        cx.a.env_ids_of(sandbox::SANDBOX)
+            .into_iter()
+            .filter_map(|e| largest_latency(cx, e)),
+    );
+    cx.sandbox_ratio_part(
+        &sandbox::label("memory"),
+        figs,
+        &sandbox::command("--workload membw,randacc"),
+        "memory (STREAM triad; random access where measured: GUPS, latency at the largest working set)",
+        "",
+    )
 }

@@ -152,6 +152,43 @@ mod tests {
         assert_ne!(claim(&cols[0].claims, "C5").verdict, Verdict::NotMeasured);
     }
 
+    /// `container-isorun`'s records as a gVisor column (class sandbox).
+    fn as_runsc(records: &[ResultRecord]) -> Vec<ResultRecord> {
+        records
+            .iter()
+            .filter(|r| r.env_id == "container-isorun")
+            .map(|r| {
+                let mut r = r.clone();
+                r.env_id = "container-runsc".into();
+                r.env = "sandbox".into();
+                r.env_detail.insert("platform".into(), "ptrace".into());
+                r
+            })
+            .collect()
+    }
+
+    /// A suite run and a neighbours run of one host, each with a gVisor
+    /// column, merge: each gVisor part comes from the run that measured it,
+    /// and the verdicts are those of the seed's parts.
+    #[test]
+    fn gvisor_parts_merge_like_the_others() {
+        let mut suite = testdata::fixture_run(4, 1.0).records;
+        suite.extend(as_runsc(&suite));
+        let mut nb =
+            testdata::neighbour_records("kvm", &[("container-isorun", "partitioned", 0.6)]);
+        nb.extend(as_runsc(&nb));
+        let (vs, vn) = (verdicts(&suite), verdicts(&nb));
+        let cols = columns(&[("h".into(), vs.clone()), ("h".into(), vn.clone())]);
+        assert_eq!(cols.len(), 1, "{cols:?}");
+        let info = |c: &ClaimResult| c.parts.iter().find(|p| p.info).cloned().unwrap();
+        let merged = &cols[0].claims;
+        assert_eq!(info(claim(merged, "C1")), info(claim(&vs, "C1")));
+        assert_eq!(info(claim(merged, "C1")).verdict, Verdict::Information);
+        assert_eq!(info(claim(merged, "C5")), info(claim(&vn, "C5")));
+        assert_eq!(info(claim(merged, "C5")).verdict, Verdict::Information);
+        assert_eq!(claim(merged, "C5").verdict, claim(&vn, "C5").verdict);
+    }
+
     /// Two runs that decided the same parts (two main jobs of one host)
     /// keep a column each; another host has its own; the order is host by
     /// host.

@@ -39,6 +39,10 @@ pub enum Verdict {
     /// Measured, but an interval straddles the claim's limit (or there is
     /// no interval, n = 1): more repetitions would decide it.
     Inconclusive,
+    /// A measured part the seed's wording does not cover (gVisor's runsc, a
+    /// sandbox between containers and VMs): figures for information, never
+    /// a verdict and never counted in the claim's.
+    Information,
 }
 
 impl Verdict {
@@ -50,6 +54,7 @@ impl Verdict {
             Verdict::NotMeasured => "not measured",
             Verdict::PartlyMeasured => "partly measured",
             Verdict::Inconclusive => "inconclusive (an interval spans the limit: add --reps)",
+            Verdict::Information => "for information",
         }
     }
 
@@ -63,6 +68,7 @@ impl Verdict {
             Verdict::NotMeasured => "not-measured",
             Verdict::PartlyMeasured => "partly-measured",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::Information => "information",
         }
     }
 }
@@ -139,6 +145,10 @@ pub struct PartResult {
     pub figures: Vec<Cited>,
     /// What would measure it (not measured parts).
     pub missing: Option<String>,
+    /// The part is information outside the seed's wording (gVisor's part of
+    /// a claim): its verdict is [`Verdict::Information`] or, without
+    /// figures, [`Verdict::NotMeasured`], and the claim's verdict ignores it.
+    pub info: bool,
 }
 
 impl PartResult {
@@ -148,6 +158,18 @@ impl PartResult {
             Some(r) => format!("{} ({r})", self.verdict.label()),
             None => self.verdict.label().to_string(),
         }
+    }
+
+    /// The part in a table of claims by part: `label: verdict`; an
+    /// information part with figures gives its finding's first sentence
+    /// instead (its numbers), marked as information.
+    pub fn cell_text(&self) -> String {
+        if self.verdict == Verdict::Information && !self.text.is_empty() {
+            let first = self.text.split(". ").next().unwrap_or(&self.text);
+            let first = first.trim_end_matches('.');
+            return format!("{first} (for information)");
+        }
+        format!("{}: {}", self.label, self.verdict_text())
     }
 }
 
@@ -168,33 +190,40 @@ impl ClaimResult {
             Verdict::PartlyMeasured => format!(
                 "partly measured ({} of {} parts)",
                 self.parts_measured(),
-                self.parts.len()
+                self.parts_decisive()
             ),
             v => v.label().to_string(),
         }
     }
 
-    /// Parts that were measured (decided, inconclusive or not testable).
+    /// Parts of the seed's wording that were measured (decided,
+    /// inconclusive or not testable); information parts are not counted.
     pub fn parts_measured(&self) -> usize {
         self.parts
             .iter()
-            .filter(|p| p.verdict != Verdict::NotMeasured)
+            .filter(|p| !p.info && p.verdict != Verdict::NotMeasured)
             .count()
     }
 
-    /// The sentences of the parts that measured something.
+    /// Parts of the seed's wording (the ones the verdict rolls up).
+    pub fn parts_decisive(&self) -> usize {
+        self.parts.iter().filter(|p| !p.info).count()
+    }
+
+    /// The sentences of the seed's parts that measured something.
     pub fn findings(&self) -> Vec<String> {
         self.parts
             .iter()
-            .filter(|p| !p.text.is_empty())
+            .filter(|p| !p.info && !p.text.is_empty())
             .map(|p| p.text.clone())
             .collect()
     }
 
-    /// What would measure the parts that were not measured.
+    /// What would measure the seed's parts that were not measured.
     pub fn missing(&self) -> Vec<String> {
         self.parts
             .iter()
+            .filter(|p| !p.info)
             .filter_map(|p| p.missing.clone())
             .collect()
     }
@@ -210,12 +239,12 @@ impl ClaimResult {
 /// number (the first figure it cites, as a ratio to native when it has one),
 /// or, for a claim nothing decided, what would measure it.
 pub fn claim_line(c: &ClaimResult) -> String {
-    let part = c
-        .parts
-        .iter()
+    // The seed's wording speaks for the claim; information parts do not.
+    let decisive = || c.parts.iter().filter(|p| !p.info);
+    let part = decisive()
         .find(|p| p.verdict == c.verdict && (!p.figures.is_empty() || !p.text.is_empty()))
-        .or_else(|| c.parts.iter().find(|p| !p.figures.is_empty()))
-        .or_else(|| c.parts.first());
+        .or_else(|| decisive().find(|p| !p.figures.is_empty()))
+        .or_else(|| decisive().next());
     let Some(p) = part else {
         return String::new();
     };
@@ -302,6 +331,7 @@ fn part(label: &str, verdict: Verdict, text: String, figures: Vec<Cited>) -> Par
         text,
         figures,
         missing: None,
+        info: false,
     }
 }
 
@@ -313,6 +343,7 @@ fn not_measured(label: &str, reason: &str, what: &str) -> PartResult {
         text: String::new(),
         figures: vec![],
         missing: Some(what.to_string()),
+        info: false,
     }
 }
 
@@ -383,11 +414,13 @@ fn holds(label: &str, ok: bool, text: String, figures: Vec<Cited>) -> PartResult
 /// The roll-up of a claim's parts. Evidence against any part decides the
 /// claim; otherwise a claim with some parts measured and some not is "partly
 /// measured" and still shows the parts that were decided, so that no result
-/// is hidden behind "not measured".
+/// is hidden behind "not measured". Information parts (gVisor's) are shown
+/// but take no part in the roll-up.
 fn combine(id: &'static str, parts: Vec<PartResult>) -> ClaimResult {
     let claim = CLAIMS.iter().find(|c| c.0 == id).map(|c| c.1).unwrap_or("");
-    let any = |v: Verdict| parts.iter().any(|p| p.verdict == v);
-    let measured = parts
+    let decisive: Vec<&PartResult> = parts.iter().filter(|p| !p.info).collect();
+    let any = |v: Verdict| decisive.iter().any(|p| p.verdict == v);
+    let measured = decisive
         .iter()
         .filter(|p| p.verdict != Verdict::NotMeasured)
         .count();
@@ -395,7 +428,7 @@ fn combine(id: &'static str, parts: Vec<PartResult>) -> ClaimResult {
         Verdict::NotSupported
     } else if measured == 0 {
         Verdict::NotMeasured
-    } else if measured < parts.len() {
+    } else if measured < decisive.len() {
         Verdict::PartlyMeasured
     } else if any(Verdict::NotTestable) {
         Verdict::NotTestable
@@ -662,6 +695,7 @@ impl Cx<'_> {
                 ),
                 figures: emu.iter().map(|f| self.cite(f)).collect(),
                 missing: None,
+                info: false,
             }));
         }
         if !emu.is_empty() {
@@ -686,6 +720,7 @@ impl Cx<'_> {
                 text: format!("Not divided by native ({reason}).{notes}"),
                 figures: bad.iter().map(|f| self.cite(f)).collect(),
                 missing: Some(format!("{what}, with the same parameters as native")),
+                info: false,
             }));
         }
         if !bad.is_empty() {
@@ -726,6 +761,7 @@ mod layers;
 mod memory;
 pub mod merge;
 mod neighbours;
+mod sandbox;
 mod startup;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! noisy neighbour.
 
 use super::*;
+use crate::claims::sandbox;
 use crate::neighbours::{protection, Protection, Slowdown};
 
 /// C5 from the noisy-neighbour experiment: victims measured alone and
@@ -14,9 +15,87 @@ use crate::neighbours::{protection, Protection, Slowdown};
 /// non-overlapping intervals, and never more.
 pub(super) fn cgroups_do_not_stop_neighbours(cx: &Cx) -> ClaimResult {
     let s = &cx.facts.slowdowns;
+    // The seed's parts never see a sandbox (gVisor), not even in their
+    // physics notes; its part sees everything, to compare.
+    let seed: Vec<Slowdown> = s
+        .iter()
+        .filter(|x| x.env != sandbox::SANDBOX)
+        .cloned()
+        .collect();
     combine(
         "C5",
-        vec![partitioned_still_slowed(s), vm_protects_better(s)],
+        vec![
+            partitioned_still_slowed(&seed),
+            vm_protects_better(&seed),
+            sandbox_part(cx, s),
+        ],
+    )
+}
+
+/// gVisor's part: each headline slowdown of a sandbox victim, beside the
+/// containers' and VMs' of the same victim, antagonist and placement (which
+/// kept more of its speed, on non-overlapping intervals).
+fn sandbox_part(cx: &Cx, s: &[Slowdown]) -> PartResult {
+    let label = sandbox::label("noisy neighbours");
+    let own: Vec<Slowdown> = s
+        .iter()
+        .filter(|x| x.env == sandbox::SANDBOX)
+        .cloned()
+        .collect();
+    let shown = crate::neighbours::headline(&own);
+    if shown.is_empty() {
+        return sandbox::absent(
+            &label,
+            "no valid figure",
+            &sandbox::command("--experiment neighbours"),
+        );
+    }
+    let mut figures = Vec::new();
+    let lines: Vec<String> = shown
+        .iter()
+        .map(|g| {
+            figures.push(cite(g));
+            let versus: Vec<String> = s
+                .iter()
+                .filter(|o| {
+                    (o.env == "container" || o.env == "vm")
+                        && o.victim == g.victim
+                        && o.metric == g.metric
+                        && o.antagonist == g.antagonist
+                        && o.placement == g.placement
+                })
+                .map(|o| {
+                    figures.push(cite(o));
+                    format!(
+                        "{} {}{} ({})",
+                        o.env_id,
+                        pct(o.speed.point),
+                        if o.emulated() { ", under TCG" } else { "" },
+                        match protection(g, o) {
+                            Protection::AWorse => "gVisor kept less",
+                            Protection::BWorse => "gVisor kept more",
+                            Protection::Unclear => "no difference shown",
+                        }
+                    )
+                })
+                .collect();
+            if versus.is_empty() {
+                words(g)
+            } else {
+                format!("{}; beside {}", words(g), versus.join(", "))
+            }
+        })
+        .collect();
+    sandbox::info(
+        &label,
+        format!(
+            "{} (kept more or less = intervals apart): {}.{} {}",
+            sandbox::name(cx, shown.iter().map(|x| x.env_id.as_str())),
+            lines.join(" | "),
+            physics_checks(&own),
+            sandbox::WHY
+        ),
+        figures,
     )
 }
 
@@ -210,6 +289,7 @@ fn vm_protects_better(s: &[Slowdown]) -> PartResult {
             ),
             figures: pairs.iter().flat_map(|(c, v)| [cite(c), cite(v)]).collect(),
             missing: None,
+            info: false,
         };
     }
     let hw: Vec<_> = pairs.iter().filter(|(_, v)| !v.emulated()).collect();

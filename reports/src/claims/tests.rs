@@ -331,7 +331,7 @@ fn the_old_footprint_measure_decides_nothing() {
     }
     let v = verdicts(&run.records);
     assert_eq!(v[3].verdict, Verdict::NotMeasured);
-    for p in &v[3].parts {
+    for p in v[3].parts.iter().filter(|p| !p.info) {
         assert_eq!(p.verdict_text(), "not measured (old footprint measure)");
         assert!(p.figures.is_empty());
     }
@@ -745,4 +745,291 @@ fn c8_is_decided_per_place_from_fileio_rates() {
     let c = claim(&[]);
     assert_eq!(c.verdict, Verdict::NotMeasured);
     assert_eq!(command_for("C8"), "isobench run --workload fileio");
+}
+
+/// `container-isorun`'s records copied as a gVisor column
+/// (`container-runsc`, class `sandbox`, platform ptrace): rates times
+/// `speed`, times (`_ms`) over it, memory (`_mib`) times `mem`.
+fn as_runsc(records: &[ResultRecord], speed: f64, mem: f64) -> Vec<ResultRecord> {
+    records
+        .iter()
+        .filter(|r| r.env_id == "container-isorun")
+        .map(|r| {
+            let mut r = r.clone();
+            r.env_id = "container-runsc".into();
+            r.env = sandbox::SANDBOX.into();
+            r.env_detail = [
+                ("runtime", "runsc"),
+                ("class", "sandbox: user-space kernel"),
+                ("platform", "ptrace"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            for (k, v) in r.metrics.iter_mut() {
+                if k.contains("_mib") {
+                    *v *= mem;
+                } else if k.ends_with("_ms") || k.contains("_us") || k.contains("ns_per") {
+                    *v /= speed;
+                } else {
+                    *v *= speed;
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// The suite with a KVM VM (its VM parts are decided), file I/O and the
+/// idle footprint.
+fn suite_records() -> Vec<ResultRecord> {
+    let mut run = testdata::fixture_run_kvm(4);
+    testdata::add_footprint(&mut run, |e| if e == "vm" { 40.0 } else { 1.0 });
+    let mut rs = run.records;
+    rs.extend(testdata::fileio_records(4, 0.95, Some(0.5)));
+    rs
+}
+
+fn decisive(c: &ClaimResult) -> Vec<&PartResult> {
+    c.parts.iter().filter(|p| !p.info).collect()
+}
+
+/// The claims that get a gVisor part.
+const WITH_GVISOR: [&str; 6] = ["C1", "C2", "C3", "C4", "C5", "C8"];
+
+fn gvisor_part(c: &ClaimResult) -> &PartResult {
+    let info: Vec<&PartResult> = c.parts.iter().filter(|p| p.info).collect();
+    assert_eq!(info.len(), 1, "{}: {:?}", c.id, c.parts);
+    assert!(info[0].label.starts_with("gVisor (runsc)"), "{info:?}");
+    info[0]
+}
+
+/// A runsc column adds a gVisor part (information, with its platform and
+/// figures) to C1–C4 and C8, and changes nothing of the seed's parts or
+/// verdicts, even when gVisor is slow enough to fail a container's limit.
+#[test]
+fn gvisor_parts_are_information_and_change_no_verdict() {
+    let base = suite_records();
+    let mut with = base.clone();
+    with.extend(as_runsc(&base, 0.5, 20.0));
+    let (vb, vw) = (verdicts(&base), verdicts(&with));
+    for (b, w) in vb.iter().zip(&vw) {
+        assert_eq!(b.verdict, w.verdict, "{}", b.id);
+        assert_eq!(b.verdict_text(), w.verdict_text(), "{}", b.id);
+        assert_eq!(decisive(b), decisive(w), "{}", b.id);
+        assert_eq!(claim_line(b), claim_line(w), "{}", b.id);
+        // No seed part cites the sandbox.
+        for p in decisive(w) {
+            assert!(
+                p.figures.iter().all(|f| f.env_id != "container-runsc"),
+                "{} '{}' counts gVisor: {p:?}",
+                w.id,
+                p.label
+            );
+        }
+    }
+    for id in ["C1", "C2", "C3", "C4", "C8"] {
+        let c = vw.iter().find(|c| c.id == id).unwrap();
+        let g = gvisor_part(c);
+        assert_eq!(g.verdict, Verdict::Information, "{id}: {g:?}");
+        assert!(g.text.contains("platform ptrace"), "{id}: {}", g.text);
+        assert!(g.text.contains("counted as neither"), "{id}: {}", g.text);
+        assert!(
+            g.figures.iter().any(|f| f.env_id == "container-runsc"),
+            "{id}: {g:?}"
+        );
+        assert!(g.missing.is_none());
+        assert!(
+            g.cell_text().ends_with("(for information)"),
+            "{}",
+            g.cell_text()
+        );
+    }
+    // The numbers, with intervals and n.
+    let c1 = gvisor_part(&vw[0]);
+    assert!(
+        c1.text
+            .contains("container-runsc primes_per_s at 49% of native (95% CI"),
+        "{}",
+        c1.text
+    );
+    assert!(c1.text.contains("n=4)"), "{}", c1.text);
+    assert!(c1.figures[0].vs_native.is_some());
+    let c2 = gvisor_part(&vw[1]);
+    assert!(
+        c2.text
+            .contains("triad_mbs (membw — STREAM) at 49% of native"),
+        "{}",
+        c2.text
+    );
+    let c3 = gvisor_part(&vw[2]);
+    assert!(
+        c3.text
+            .contains("container-runsc first_instruction_ms median 76"),
+        "{}",
+        c3.text
+    );
+    assert!(c3.text.contains("2.00× container-isorun"), "{}", c3.text);
+    assert!(c3.text.contains("within the 3000 ms"), "{}", c3.text);
+    let c4 = gvisor_part(&vw[3]);
+    assert!(
+        c4.text.contains("20.0× the heaviest container"),
+        "{}",
+        c4.text
+    );
+    assert!(c4.text.contains("per host by memory"), "{}", c4.text);
+    let c8 = gvisor_part(&vw[7]);
+    assert!(
+        c8.text.contains("container-runsc seq_read_mbs_disk at"),
+        "{}",
+        c8.text
+    );
+    assert!(c8.text.contains("overlay root"), "{}", c8.text);
+}
+
+/// Without a runsc column each gVisor part is "not measured" with the
+/// command that measures it, and the claim's verdict and part counts are
+/// those of the seed's parts alone.
+#[test]
+fn gvisor_parts_without_a_runsc_column_are_not_measured() {
+    let v = verdicts(&suite_records());
+    for c in &v {
+        if !WITH_GVISOR.contains(&c.id) {
+            assert!(c.parts.iter().all(|p| !p.info), "{}", c.id);
+            continue;
+        }
+        let g = gvisor_part(c);
+        assert_eq!(g.verdict, Verdict::NotMeasured, "{}: {g:?}", c.id);
+        assert!(g.figures.is_empty());
+        let m = g.missing.as_deref().unwrap_or("");
+        assert!(m.contains("--runtime isorun,runsc"), "{}: {m}", c.id);
+        assert_eq!(c.parts_decisive(), c.parts.len() - 1);
+        let seed: Vec<PartResult> = decisive(c).into_iter().cloned().collect();
+        assert_eq!(combine(c.id, seed).verdict, c.verdict, "{}", c.id);
+        // Not in the seed's missing list.
+        assert!(c.missing().iter().all(|x| !x.contains("runsc")), "{}", c.id);
+    }
+    // C1 is wholly measured: the absent gVisor part does not make it
+    // "partly measured".
+    assert_ne!(v[0].verdict, Verdict::PartlyMeasured, "{:?}", v[0]);
+    assert_ne!(v[0].verdict, Verdict::NotMeasured);
+}
+
+/// Only gVisor measured: the seed's parts stay not measured and the
+/// overview line speaks for them, not for gVisor.
+#[test]
+fn a_gvisor_part_never_speaks_for_the_claim() {
+    let base: Vec<ResultRecord> = testdata::fixture_run(4, 1.0)
+        .records
+        .into_iter()
+        .filter(|r| r.workload == "cpu" && (r.env == "native" || r.env_id == "container-isorun"))
+        .collect();
+    let mut only: Vec<ResultRecord> = base.iter().filter(|r| r.env == "native").cloned().collect();
+    only.extend(as_runsc(&base, 0.9, 1.0));
+    let v = verdicts(&only);
+    assert_eq!(v[0].verdict, Verdict::NotMeasured, "{:?}", v[0]);
+    assert_eq!(gvisor_part(&v[0]).verdict, Verdict::Information);
+    let line = claim_line(&v[0]);
+    assert!(!line.contains("runsc"), "{line}");
+    assert!(
+        !v[0].verdict_text().contains("of 3"),
+        "{}",
+        v[0].verdict_text()
+    );
+}
+
+/// C5: a gVisor victim beside the containers' and VMs' of the same
+/// victim, antagonist and placement; the seed's verdict is unchanged.
+#[test]
+fn c5_gvisor_part_compares_the_same_victim() {
+    let base = testdata::neighbour_records(
+        "kvm",
+        &[
+            ("container-isorun", "partitioned", 0.5),
+            ("vm-kvm", "partitioned", 0.95),
+        ],
+    );
+    let mut with = base.clone();
+    let mut g = testdata::neighbour_records("kvm", &[("container-isorun", "partitioned", 0.9)]);
+    for r in &mut g {
+        r.env_id = "container-runsc".into();
+        r.env = sandbox::SANDBOX.into();
+        r.env_detail.insert("platform".into(), "systrap".into());
+    }
+    with.extend(g);
+    let (vb, vw) = (verdicts(&base), verdicts(&with));
+    let (b, w) = (&vb[4], &vw[4]);
+    assert_eq!(b.verdict, w.verdict);
+    assert_eq!(decisive(b), decisive(w));
+    assert_eq!(gvisor_part(b).verdict, Verdict::NotMeasured);
+    let p = gvisor_part(w);
+    assert_eq!(p.verdict, Verdict::Information, "{p:?}");
+    assert!(p.text.contains("platform systrap"), "{}", p.text);
+    assert!(
+        p.text
+            .contains("container-runsc cpu/gflops beside cpu (partitioned): 90%"),
+        "{}",
+        p.text
+    );
+    assert!(
+        p.text.contains("container-isorun 50% (gVisor kept more)"),
+        "{}",
+        p.text
+    );
+    assert!(
+        p.text.contains("vm-kvm 95% (gVisor kept less)"),
+        "{}",
+        p.text
+    );
+}
+
+/// C4 from the density experiment: gVisor's memory per instance beside the
+/// heaviest container's; the seed's parts unchanged.
+#[test]
+fn c4_gvisor_part_from_the_density_experiment() {
+    let base = testdata::density_records("container-isorun", "", 200, 0.3, 0.5);
+    let mut g = testdata::density_records("container-runsc", "", 200, 30.0, 40.0);
+    for r in &mut g {
+        r.env = sandbox::SANDBOX.into();
+        r.env_detail.insert("platform".into(), "ptrace".into());
+    }
+    let mut with = base.clone();
+    with.extend(g);
+    let (vb, vw) = (verdicts(&base), verdicts(&with));
+    assert_eq!(vb[3].verdict, vw[3].verdict);
+    assert_eq!(decisive(&vb[3]), decisive(&vw[3]));
+    let p = gvisor_part(&vw[3]);
+    assert_eq!(p.verdict, Verdict::Information, "{p:?}");
+    assert!(
+        p.text.contains("container-runsc: 200 instances run"),
+        "{}",
+        p.text
+    );
+    assert!(
+        p.text.contains("× the heaviest container container-isorun"),
+        "{}",
+        p.text
+    );
+    assert!(p.figures.iter().all(|f| f.workload == "density"));
+}
+
+/// claims.json marks the gVisor parts as information and counts only the
+/// seed's parts in `parts`.
+#[test]
+fn claims_json_marks_the_gvisor_parts() {
+    let base = suite_records();
+    let mut with = base.clone();
+    with.extend(as_runsc(&base, 0.9, 2.0));
+    let v = verdicts(&with);
+    let j: serde_json::Value =
+        serde_json::from_str(&json::to_string(&v, &["r1"], &["h1"])).unwrap();
+    let c1 = &j["columns"][0]["claims"][0];
+    assert_eq!(c1["parts"], 2);
+    let parts = c1["part_results"].as_array().unwrap();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[0]["information"], false);
+    assert_eq!(parts[2]["information"], true);
+    assert_eq!(parts[2]["verdict"], "information");
+    assert_eq!(parts[2]["figures"][0]["environment"], "container-runsc");
+    assert!(parts[2]["figures"][0]["interval"].is_array());
 }

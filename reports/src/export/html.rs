@@ -23,7 +23,7 @@ pub(crate) const STYLE: &str = "body{font-family:sans-serif;max-width:1200px;mar
 table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}\
 th{background:#f0f0f0;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}td.h{text-align:right;font-variant-numeric:tabular-nums;min-width:7em}\
 figure{margin:1.5em 0}figure svg{max-width:100%;height:auto}\
-.supported{color:#1a7f37}.not-supported{color:#c62828}.not-measured{color:#777}.not-testable{color:#9a6700}.inconclusive{color:#6a4fb3}\
+.supported{color:#1a7f37}.not-supported{color:#c62828}.not-measured{color:#777}.not-testable{color:#9a6700}.inconclusive{color:#6a4fb3}.information{color:#00796b}\
 .banner{background:#fff4e5;border:2px solid #e0a030;padding:0.8em 1em;margin:1em 0;font-size:15px}\
 .note{color:#555;font-size:13px}.emu{background:#fff8ec}\
 pre{background:#f6f6f6;padding:1em;overflow:auto}ul.claims{list-style:none;padding-left:0;font-size:15px}ul.claims li{margin:0.25em 0}.deciding{display:block;margin-left:2.2em;color:#444;font-size:13px}\
@@ -349,10 +349,9 @@ fn claims_summary(s: &mut String, cx: &ReportContext) {
             .iter()
             .map(|p| {
                 format!(
-                    "<span class=\"{}\">{}: {}</span>",
+                    "<span class=\"{}\">{}</span>",
                     p.verdict.key(),
-                    esc(&p.label),
-                    esc(&p.verdict_text())
+                    esc(&p.cell_text())
                 )
             })
             .collect();

@@ -105,11 +105,7 @@ fn claims_by_part(s: &mut String, cx: &ReportContext) {
     let _ = writeln!(s, "| claim | verdict | parts |");
     let _ = writeln!(s, "|---|---|---|");
     for c in cx.claims {
-        let parts: Vec<String> = c
-            .parts
-            .iter()
-            .map(|p| format!("{}: {}", p.label, p.verdict_text()))
-            .collect();
+        let parts: Vec<String> = c.parts.iter().map(|p| p.cell_text()).collect();
         let _ = writeln!(
             s,
             "| **{}** {} | **{}** | {} |",
