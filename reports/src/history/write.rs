@@ -378,8 +378,8 @@ impl Batch {
     }
 }
 
-const INSERT_RESULT: &str = "INSERT INTO results (run_id, config_id, valid, metric, value, unit)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_RESULT: &str = "INSERT INTO results (run_id, n, config_id, valid, metric, value, unit)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const INSERT_REPETITION: &str =
     "INSERT INTO repetitions (run_id, line, config_id, rep, valid, metrics, units, info,
                               started_unix_ms, wall_ms, first_instruction_ms, error)
@@ -393,8 +393,9 @@ const SELECT_CONFIG: &str =
     "SELECT config_id, env, env_id, env_detail, workload, params FROM configs WHERE config_key = ?1";
 /// The same rows from arrays, one round trip per table and batch (PostgreSQL).
 const PG_INSERT_RESULTS: &str =
-    "INSERT INTO results (run_id, config_id, valid, metric, value, unit)
-     SELECT $1::text, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::float8[], $6::text[])";
+    "INSERT INTO results (run_id, n, config_id, valid, metric, value, unit)
+     SELECT $1::text, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                                    $6::float8[], $7::text[])";
 const PG_INSERT_REPETITIONS: &str =
     "INSERT INTO repetitions (run_id, line, config_id, rep, valid, metrics, units, info,
                               started_unix_ms, wall_ms, first_instruction_ms, error)
@@ -755,8 +756,10 @@ impl RunWriter<'_> {
                     if !value.is_finite() {
                         continue;
                     }
+                    self.values += 1;
                     s.execute(params![
                         self.run_id,
+                        self.values as i64,
                         config_id,
                         valid,
                         metric,
@@ -764,7 +767,6 @@ impl RunWriter<'_> {
                         r.units.get(metric).map_or("", |u| u.as_str())
                     ])
                     .map_err(sql)?;
-                    self.values += 1;
                 }
             }
             Tx::Pg(_, batch) => {
@@ -806,10 +808,14 @@ impl RunWriter<'_> {
         )
         .map_err(pg)?;
         let pick_i = |col: &[i64]| -> Vec<i64> { b.of.iter().map(|&i| col[i]).collect() };
+        // The batch's values are the last ones counted in `values`.
+        let first = (self.values - b.value.len()) as i64 + 1;
+        let n: Vec<i64> = (first..first + b.value.len() as i64).collect();
         tx.execute(
             PG_INSERT_RESULTS,
             &[
                 &self.run_id,
+                &n,
                 &pick_i(&b.config_id),
                 &pick_i(&b.valid),
                 &b.metric,
