@@ -1,6 +1,6 @@
 //! Named baselines, as criterion keeps them (`--save-baseline NAME`, then
 //! `--baseline NAME`): a name for a list of stored runs of one host and one
-//! plan, kept in the history store (SQLite or PostgreSQL, schema version 3)
+//! plan, kept in the history store (SQLite or PostgreSQL, since schema version 3)
 //! so that CI can keep one in a shared store and gate every change against
 //! it (`isobench compare NEW --baseline NAME`).
 //!
@@ -409,7 +409,10 @@ mod tests {
             tx.commit().unwrap();
         }
         let mut h = History::open(&db).unwrap();
-        assert_eq!(h.schema_version().unwrap(), 3);
+        assert_eq!(
+            h.schema_version().unwrap(),
+            super::super::STORE_SCHEMA_VERSION
+        );
         assert_eq!(h.run_count().unwrap(), 1);
         let mut run = testdata::fixture_run(2, 1.0);
         run.info.run_id = "r1".into();

@@ -29,9 +29,10 @@ pub struct RunListing {
 }
 
 const REPETITIONS_SQL: &str =
-    "SELECT env, env_id, env_detail, workload, params, rep, valid, metrics, units,
-            info, started_unix_ms, wall_ms, first_instruction_ms, error
-     FROM repetitions WHERE run_id = ?1 ORDER BY line";
+    "SELECT c.env, c.env_id, c.env_detail, c.workload, c.params, x.rep, x.valid, x.metrics, x.units,
+            x.info, x.started_unix_ms, x.wall_ms, x.first_instruction_ms, x.error
+     FROM repetitions x JOIN configs c ON c.config_id = x.config_id
+     WHERE x.run_id = ?1 ORDER BY x.line";
 const RUN_SQL: &str = "SELECT run_json, result_lines FROM runs WHERE run_id = ?1";
 const LIST_SQL: &str =
     "SELECT run_id, started_at, hostname, host_fingerprint, result_lines, finished_at

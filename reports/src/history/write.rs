@@ -136,10 +136,176 @@ fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
+/// Known configurations (environment, workload and parameters) of the run
+/// being written: their text → `config_id`, so that a record's
+/// configuration costs one map lookup, and the store is asked only for the
+/// first record of each. Bounded: cleared when it holds [`CONFIGS_CACHED`].
+#[derive(Default)]
+struct Configs {
+    ids: std::collections::HashMap<String, i64>,
+    /// The current record's env_detail and params as JSON.
+    detail: Vec<u8>,
+    params: Vec<u8>,
+    /// The current record's configuration: its five columns, each prefixed
+    /// with its length.
+    text: String,
+}
+
+/// A record's configuration columns, with its env_detail and params as
+/// JSON.
+fn columns<'a>(detail: &'a [u8], params: &'a [u8], r: &'a ResultRecord) -> ConfigColumns<'a> {
+    [
+        r.env.as_str(),
+        r.env_id.as_str(),
+        std::str::from_utf8(detail).unwrap_or_default(),
+        r.workload.as_str(),
+        std::str::from_utf8(params).unwrap_or_default(),
+    ]
+}
+
+/// Configurations a writer remembers at most.
+const CONFIGS_CACHED: usize = 4096;
+
+/// The five columns of a configuration, as stored.
+type ConfigColumns<'a> = [&'a str; 5];
+
+impl Configs {
+    /// Take `r`'s configuration as the current one: its id when known.
+    fn find(&mut self, r: &ResultRecord) -> Option<i64> {
+        self.detail.clear();
+        self.params.clear();
+        // Maps of strings and JSON values always serialise.
+        let _ = serde_json::to_writer(&mut self.detail, &r.env_detail);
+        let _ = serde_json::to_writer(&mut self.params, &r.params);
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        for part in columns(&self.detail, &self.params, r) {
+            text.push_str(&part.len().to_string());
+            text.push(':');
+            text.push_str(part);
+        }
+        self.text = text;
+        self.ids.get(self.text.as_str()).copied()
+    }
+
+    /// The current configuration's columns: env, env_id, env_detail,
+    /// workload, params (the order of `configs`).
+    fn columns<'a>(&'a self, r: &'a ResultRecord) -> ConfigColumns<'a> {
+        columns(&self.detail, &self.params, r)
+    }
+
+    /// The key the current configuration is stored under in `configs`.
+    fn key(&self) -> String {
+        text_key(&self.text)
+    }
+
+    /// Remember the current configuration's id.
+    fn remember(&mut self, id: i64) {
+        if self.ids.len() >= CONFIGS_CACHED {
+            self.ids.clear();
+        }
+        self.ids.insert(self.text.clone(), id);
+    }
+}
+
+/// 128 bits of a configuration's length-prefixed text, in hex: FNV-1a of
+/// the bytes forward and, with another offset, backward. Stable across
+/// versions and platforms (it is stored); a collision is detected when the
+/// key is looked up ([`check_config`]), not trusted.
+fn text_key(text: &str) -> String {
+    const PRIME: u64 = 0x0000_0100_0000_01B3;
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x6c62_272e_07bb_0142;
+    for (x, y) in text.bytes().zip(text.bytes().rev()) {
+        a = (a ^ x as u64).wrapping_mul(PRIME);
+        b = (b ^ y as u64).wrapping_mul(PRIME);
+    }
+    format!("{a:016x}{b:016x}")
+}
+
+/// The key of a configuration given by its columns (as [`Configs::find`]
+/// builds it).
+fn config_key(cols: ConfigColumns<'_>) -> String {
+    let mut text = String::new();
+    for part in cols {
+        text.push_str(&part.len().to_string());
+        text.push(':');
+        text.push_str(part);
+    }
+    text_key(&text)
+}
+
+/// Whether the stored configuration under a key is the one looked up: an
+/// error names the key otherwise (two configurations with one key).
+fn check_config(
+    location: &str,
+    key: &str,
+    want: ConfigColumns<'_>,
+    got: [&str; 5],
+) -> Result<(), HistoryError> {
+    if want == got {
+        Ok(())
+    } else {
+        Err(HistoryError::ConfigKeyCollision {
+            store: location.to_string(),
+            key: key.to_string(),
+        })
+    }
+}
+
+/// Give every configuration without one its key (after migration 4 filled
+/// `configs` from the old tables).
+pub(super) fn fill_config_keys_sqlite(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    let mut keyed = Vec::new();
+    {
+        let mut s = tx.prepare(
+            "SELECT config_id, env, env_id, env_detail, workload, params
+             FROM configs WHERE config_key IS NULL",
+        )?;
+        let mut rows = s.query([])?;
+        while let Some(r) = rows.next()? {
+            let cols: [String; 5] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?];
+            keyed.push((
+                r.get::<_, i64>(0)?,
+                config_key(cols.each_ref().map(|c| c.as_str())),
+            ));
+        }
+    }
+    let mut s = tx.prepare("UPDATE configs SET config_key = ?1 WHERE config_id = ?2")?;
+    for (id, key) in keyed {
+        s.execute(params![key, id])?;
+    }
+    Ok(())
+}
+
+/// [`fill_config_keys_sqlite`] for PostgreSQL.
+pub(super) fn fill_config_keys_pg(
+    tx: &mut postgres::Transaction<'_>,
+) -> Result<(), postgres::Error> {
+    let rows = tx.query(
+        "SELECT config_id, env, env_id, env_detail, workload, params
+         FROM configs WHERE config_key IS NULL",
+        &[],
+    )?;
+    for r in rows {
+        let cols: [&str; 5] = [
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            r.try_get(4)?,
+            r.try_get(5)?,
+        ];
+        let id: i64 = r.try_get(0)?;
+        tx.execute(
+            "UPDATE configs SET config_key = $1 WHERE config_id = $2",
+            &[&config_key(cols), &id],
+        )?;
+    }
+    Ok(())
+}
+
 /// The columns of one record that are stored as text.
 struct RecordText {
-    env_detail: String,
-    params: String,
     metrics: String,
     units: String,
     info: String,
@@ -148,8 +314,6 @@ struct RecordText {
 impl RecordText {
     fn of(r: &ResultRecord) -> RecordText {
         RecordText {
-            env_detail: json(&r.env_detail),
-            params: json(&r.params),
             metrics: json(&r.metrics),
             units: json(&r.units),
             info: json(&r.info),
@@ -162,11 +326,7 @@ impl RecordText {
 struct Batch {
     // repetitions
     line: Vec<i64>,
-    env: Vec<String>,
-    env_id: Vec<String>,
-    env_detail: Vec<String>,
-    workload: Vec<String>,
-    params: Vec<String>,
+    config_id: Vec<i64>,
     rep: Vec<i64>,
     valid: Vec<i64>,
     metrics: Vec<String>,
@@ -184,15 +344,11 @@ struct Batch {
 }
 
 impl Batch {
-    fn add(&mut self, line: i64, r: &ResultRecord) -> usize {
+    fn add(&mut self, line: i64, config_id: i64, r: &ResultRecord) -> usize {
         let i = self.line.len();
         let t = RecordText::of(r);
         self.line.push(line);
-        self.env.push(r.env.clone());
-        self.env_id.push(r.env_id.clone());
-        self.env_detail.push(t.env_detail);
-        self.workload.push(r.workload.clone());
-        self.params.push(t.params);
+        self.config_id.push(config_id);
         self.rep.push(r.rep as i64);
         self.valid.push(r.valid as i64);
         self.metrics.push(t.metrics);
@@ -222,24 +378,34 @@ impl Batch {
     }
 }
 
-const INSERT_RESULT: &str =
-    "INSERT INTO results (run_id, env, env_id, env_detail, workload, params, rep, valid, metric, value, unit)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+const INSERT_RESULT: &str = "INSERT INTO results (run_id, n, config_id, valid, metric, value, unit)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const INSERT_REPETITION: &str =
-    "INSERT INTO repetitions (run_id, line, env, env_id, env_detail, workload, params, rep, valid,
-                              metrics, units, info, started_unix_ms, wall_ms, first_instruction_ms, error)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    "INSERT INTO repetitions (run_id, line, config_id, rep, valid, metrics, units, info,
+                              started_unix_ms, wall_ms, first_instruction_ms, error)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+/// Add a configuration unless its key is there (then the stored one is
+/// read back by [`SELECT_CONFIG`]).
+const INSERT_CONFIG: &str =
+    "INSERT INTO configs (config_key, env, env_id, env_detail, workload, params)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (config_key) DO NOTHING";
+const SELECT_CONFIG: &str =
+    "SELECT config_id, env, env_id, env_detail, workload, params FROM configs WHERE config_key = ?1";
 /// The same rows from arrays, one round trip per table and batch (PostgreSQL).
 const PG_INSERT_RESULTS: &str =
-    "INSERT INTO results (run_id, env, env_id, env_detail, workload, params, rep, valid, metric, value, unit)
-     SELECT $1::text, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                    $7::bigint[], $8::bigint[], $9::text[], $10::float8[], $11::text[])";
+    "INSERT INTO results (run_id, n, config_id, valid, metric, value, unit)
+     SELECT $1::text, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                                    $6::float8[], $7::text[])";
 const PG_INSERT_REPETITIONS: &str =
-    "INSERT INTO repetitions (run_id, line, env, env_id, env_detail, workload, params, rep, valid,
-                              metrics, units, info, started_unix_ms, wall_ms, first_instruction_ms, error)
-     SELECT $1::text, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                    $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[],
-                                    $12::text[], $13::bigint[], $14::float8[], $15::float8[], $16::text[])";
+    "INSERT INTO repetitions (run_id, line, config_id, rep, valid, metrics, units, info,
+                              started_unix_ms, wall_ms, first_instruction_ms, error)
+     SELECT $1::text, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                                    $6::text[], $7::text[], $8::text[], $9::bigint[],
+                                    $10::float8[], $11::float8[], $12::text[])";
+/// Key of the PostgreSQL advisory lock a writer takes (until it commits)
+/// before adding a configuration: concurrent pushes then never wait on each
+/// other's new configurations in opposite orders (a deadlock).
+const PG_CONFIG_LOCK: i64 = 0x1505_BE4C_0000_0004;
 
 fn insert_run_sql(mode: Mode) -> String {
     let cols = RUN_COLUMNS.join(", ");
@@ -261,11 +427,6 @@ fn insert_run_sql(mode: Mode) -> String {
     )
 }
 
-/// The values of a repetition column for each metric value row.
-fn pick<'a>(of: &[usize], col: &'a [String]) -> Vec<&'a str> {
-    of.iter().map(|&i| col[i].as_str()).collect()
-}
-
 enum Tx<'a> {
     Sqlite(rusqlite::Transaction<'a>),
     Pg(postgres::Transaction<'a>, Box<Batch>),
@@ -280,6 +441,7 @@ pub struct RunWriter<'a> {
     run_id: String,
     lines: usize,
     values: usize,
+    configs: Configs,
     /// For messages: the store's location and (SQLite) path.
     location: String,
     path: PathBuf,
@@ -472,6 +634,7 @@ impl History {
             run_id: r.run_id,
             lines: 0,
             values: 0,
+            configs: Configs::default(),
             location,
             path,
         }))
@@ -479,10 +642,89 @@ impl History {
 }
 
 impl RunWriter<'_> {
+    /// The `config_id` of `r`'s configuration, added to `configs` when new.
+    fn config_id(&mut self, r: &ResultRecord) -> Result<i64, HistoryError> {
+        if let Some(id) = self.configs.find(r) {
+            return Ok(id);
+        }
+        let key = self.configs.key();
+        let want = self.configs.columns(r);
+        let id = match &mut self.tx {
+            Tx::Sqlite(tx) => {
+                let sql = |source| HistoryError::Sql {
+                    path: self.path.clone(),
+                    source,
+                };
+                let stored = |tx: &rusqlite::Transaction<'_>| {
+                    tx.prepare_cached(SELECT_CONFIG).and_then(|mut s| {
+                        s.query_row([&key], |x| {
+                            Ok((
+                                x.get::<_, i64>(0)?,
+                                [
+                                    x.get::<_, String>(1)?,
+                                    x.get(2)?,
+                                    x.get(3)?,
+                                    x.get(4)?,
+                                    x.get(5)?,
+                                ],
+                            ))
+                        })
+                    })
+                };
+                tx.prepare_cached(INSERT_CONFIG)
+                    .and_then(|mut s| {
+                        s.execute(params![key, want[0], want[1], want[2], want[3], want[4]])
+                    })
+                    .map_err(sql)?;
+                let (id, got) = stored(tx).map_err(sql)?;
+                check_config(
+                    &self.location,
+                    &key,
+                    want,
+                    got.each_ref().map(|c| c.as_str()),
+                )?;
+                id
+            }
+            Tx::Pg(tx, _) => {
+                let pg = |e| pg_err(&self.location, e);
+                let select = pg_sql(SELECT_CONFIG);
+                let mut row = tx.query_opt(&select, &[&key]).map_err(pg)?;
+                if row.is_none() {
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_CONFIG_LOCK])
+                        .map_err(pg)?;
+                    tx.execute(
+                        &pg_sql(INSERT_CONFIG),
+                        &[&key, &want[0], &want[1], &want[2], &want[3], &want[4]],
+                    )
+                    .map_err(pg)?;
+                    row = tx.query_opt(&select, &[&key]).map_err(pg)?;
+                }
+                let Some(row) = row else {
+                    return Err(HistoryError::Pg {
+                        url: self.location.clone(),
+                        msg: format!("configuration {key} was added but is not there"),
+                    });
+                };
+                let got: [&str; 5] = [
+                    row.try_get(1).map_err(pg)?,
+                    row.try_get(2).map_err(pg)?,
+                    row.try_get(3).map_err(pg)?,
+                    row.try_get(4).map_err(pg)?,
+                    row.try_get(5).map_err(pg)?,
+                ];
+                check_config(&self.location, &key, want, got)?;
+                row.try_get(0).map_err(pg)?
+            }
+        };
+        self.configs.remember(id);
+        Ok(id)
+    }
+
     /// Write the run's next record (its results.jsonl line, and one row per
     /// finite metric value).
     pub fn add(&mut self, r: &ResultRecord) -> Result<(), HistoryError> {
         let line = self.lines as i64;
+        let config_id = self.config_id(r)?;
         match &mut self.tx {
             Tx::Sqlite(tx) => {
                 let sql = |source| HistoryError::Sql {
@@ -496,11 +738,7 @@ impl RunWriter<'_> {
                         s.execute(params![
                             self.run_id,
                             line,
-                            r.env,
-                            r.env_id,
-                            t.env_detail,
-                            r.workload,
-                            t.params,
+                            config_id,
                             rep,
                             valid,
                             t.metrics,
@@ -518,25 +756,21 @@ impl RunWriter<'_> {
                     if !value.is_finite() {
                         continue;
                     }
+                    self.values += 1;
                     s.execute(params![
                         self.run_id,
-                        r.env,
-                        r.env_id,
-                        t.env_detail,
-                        r.workload,
-                        t.params,
-                        rep,
+                        self.values as i64,
+                        config_id,
                         valid,
                         metric,
                         value,
                         r.units.get(metric).map_or("", |u| u.as_str())
                     ])
                     .map_err(sql)?;
-                    self.values += 1;
                 }
             }
             Tx::Pg(_, batch) => {
-                self.values += batch.add(line, r);
+                self.values += batch.add(line, config_id, r);
                 if batch.line.len() >= PG_WRITE_BATCH {
                     self.flush()?;
                 }
@@ -560,11 +794,7 @@ impl RunWriter<'_> {
             &[
                 &self.run_id,
                 &b.line,
-                &b.env,
-                &b.env_id,
-                &b.env_detail,
-                &b.workload,
-                &b.params,
+                &b.config_id,
                 &b.rep,
                 &b.valid,
                 &b.metrics,
@@ -578,16 +808,15 @@ impl RunWriter<'_> {
         )
         .map_err(pg)?;
         let pick_i = |col: &[i64]| -> Vec<i64> { b.of.iter().map(|&i| col[i]).collect() };
+        // The batch's values are the last ones counted in `values`.
+        let first = (self.values - b.value.len()) as i64 + 1;
+        let n: Vec<i64> = (first..first + b.value.len() as i64).collect();
         tx.execute(
             PG_INSERT_RESULTS,
             &[
                 &self.run_id,
-                &pick(&b.of, &b.env),
-                &pick(&b.of, &b.env_id),
-                &pick(&b.of, &b.env_detail),
-                &pick(&b.of, &b.workload),
-                &pick(&b.of, &b.params),
-                &pick_i(&b.rep),
+                &n,
+                &pick_i(&b.config_id),
                 &pick_i(&b.valid),
                 &b.metric,
                 &b.value,
@@ -703,5 +932,123 @@ pub fn record_run_dir(db: &Path, run_dir: &Path) -> Result<usize, HistoryError> 
     match w.commit()? {
         Pushed::Added { values, .. } => Ok(values),
         Pushed::AlreadyPresent { .. } => unreachable!("replace always writes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{History, MIGRATIONS, STORE_SCHEMA_VERSION};
+    use super::*;
+    use crate::testdata;
+
+    #[test]
+    fn keys_are_stable_and_length_prefixed() {
+        let k = config_key(["native", "native", "{}", "membw", "{}"]);
+        assert_eq!(k.len(), 32);
+        assert_eq!(k, config_key(["native", "native", "{}", "membw", "{}"]));
+        assert_ne!(k, config_key(["native", "nativ", "e{}", "membw", "{}"]));
+        // Stored keys must not change between versions.
+        assert_eq!(text_key(""), "cbf29ce4842223256c62272e07bb0142");
+    }
+
+    #[test]
+    fn a_version_3_store_is_normalised_keeping_every_value() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = tmp.path().join("v3.sqlite");
+        let fresh = tmp.path().join("v4.sqlite");
+        let run = testdata::fixture_run(3, 1.0);
+        {
+            // The run as schema version 3 stored it: every column per line
+            // and per value.
+            let mut c = rusqlite::Connection::open(&old).unwrap();
+            let tx = c.transaction().unwrap();
+            for m in &MIGRATIONS[..3] {
+                tx.execute_batch(m).unwrap();
+            }
+            tx.execute("INSERT INTO schema_version (version) VALUES (3)", [])
+                .unwrap();
+            tx.execute(
+                "INSERT INTO runs (run_id, host_fingerprint, hostname, isobench_version, started_at,
+                                   run_dir, recorded_at_unix, run_json, result_lines)
+                 VALUES (?1, 'fp', 'h', '0.1.0', ?2, '/r', 0, ?3, ?4)",
+                params![
+                    run.info.run_id,
+                    run.info.started_at,
+                    json(&run.info),
+                    run.records.len() as i64
+                ],
+            )
+            .unwrap();
+            for (line, r) in run.records.iter().enumerate() {
+                let (d, p) = (json(&r.env_detail), json(&r.params));
+                tx.execute(
+                    "INSERT INTO repetitions VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                    params![
+                        r.run_id, line as i64, r.env, r.env_id, d, r.workload, p, r.rep as i64,
+                        r.valid as i64, json(&r.metrics), json(&r.units), json(&r.info),
+                        r.timings.started_unix_ms as i64, r.timings.wall_ms,
+                        r.timings.first_instruction_ms, r.error
+                    ],
+                )
+                .unwrap();
+                for (m, v) in &r.metrics {
+                    tx.execute(
+                        "INSERT INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        params![
+                            r.run_id,
+                            r.env,
+                            r.env_id,
+                            d,
+                            r.workload,
+                            p,
+                            r.rep as i64,
+                            r.valid as i64,
+                            m,
+                            v,
+                            r.units.get(m).cloned().unwrap_or_default()
+                        ],
+                    )
+                    .unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        let mut h = History::open(&old).unwrap();
+        assert_eq!(h.schema_version().unwrap(), STORE_SCHEMA_VERSION);
+        assert_eq!(h.repetitions(&run.info.run_id).unwrap(), run.records);
+        assert_eq!(h.value_count().unwrap(), 180);
+        let mut f = History::open(&fresh).unwrap();
+        f.push(&run).unwrap();
+        let strip = |mut ps: Vec<crate::history::SeriesPoint>| {
+            for p in ps.iter_mut() {
+                p.host_fingerprint.clear();
+                p.isobench_version.clear();
+                p.run_dir.clear();
+                p.git_commit = None;
+            }
+            ps
+        };
+        let migrated = strip(h.all_series(None, None, None).unwrap());
+        assert_eq!(migrated.len(), 60);
+        assert_eq!(migrated, strip(f.all_series(None, None, None).unwrap()));
+        assert_eq!(h.metrics().unwrap(), f.metrics().unwrap());
+        // The migrated configurations have keys: pushing a second run reuses
+        // them.
+        let mut again = run.clone();
+        again.info.run_id = "again".into();
+        for r in again.records.iter_mut() {
+            r.run_id = "again".into();
+        }
+        h.push(&again).unwrap();
+        assert_eq!(h.repetitions("again").unwrap(), again.records);
+        let Backend::Sqlite(c) = &h.backend else {
+            unreachable!()
+        };
+        let (n, keyed): (i64, i64) = c
+            .query_row("SELECT COUNT(*), COUNT(config_key) FROM configs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((n, keyed), (20, 20));
     }
 }
