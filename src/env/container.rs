@@ -33,6 +33,8 @@ const WORKLOAD_PATH: &str = "/isobench-workload";
 /// An OCI runtime driving containers of the workload image.
 pub struct ContainerEnv {
     peer: Peer,
+    /// The column's class of isolation (`Runtime::class`).
+    class: &'static str,
     /// isobench runs without root: the runtime runs rootless (a user
     /// namespace), a column of its own (`<runtime>-rootless`).
     rootless: bool,
@@ -79,6 +81,7 @@ impl ContainerEnv {
         }
         Ok(ContainerEnv {
             peer,
+            class: oci.runtime.class(),
             rootless,
             no_cgroups: if rootless && !as_user {
                 super::rootless::cgroups_blocked()
@@ -299,11 +302,10 @@ impl Environment for ContainerEnv {
         } else if self.rootless {
             d.insert("rootless".to_string(), super::rootless::detail());
         }
+        if self.class != "container" {
+            d.insert("class".to_string(), self.class.to_string());
+        }
         if let Some(platform) = self.peer.platform() {
-            d.insert(
-                "class".to_string(),
-                super::column::Runtime::Runsc.class().to_string(),
-            );
             d.insert("platform".to_string(), platform.to_string());
         }
         let mut quirks = self.peer.quirks();

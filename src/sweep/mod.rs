@@ -51,13 +51,9 @@ pub fn host_roots() -> Roots {
             docker_backups: None,
         };
     }
-    // isorun's last, as it always was.
-    let named = [
-        Runtime::Runc,
-        Runtime::Crun,
-        Runtime::Runsc,
-        Runtime::Isorun,
-    ];
+    // Every named runtime, isorun's last, as it always was.
+    let mut named = Runtime::NAMED.to_vec();
+    named.sort_by_key(|r| *r == Runtime::Isorun);
     Roots {
         proc: "/proc".into(),
         cgroup: "/sys/fs/cgroup".into(),
