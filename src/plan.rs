@@ -128,6 +128,38 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The plan of an experiment that brings its own subjects instead of
+    /// workloads in environments (the permission check): run `run_id`
+    /// into `out`, with no environment to prepare and no workload binary.
+    /// `run.json` holds the experiment's configuration alone.
+    pub fn without_workloads(run_id: String, out: PathBuf) -> Plan {
+        Plan {
+            run_id,
+            envs: Vec::new(),
+            workloads: Vec::new(),
+            preset: Preset::default(),
+            threads: 1,
+            reps: 0,
+            warmup: 0,
+            seed: 0,
+            timeout_s: 0,
+            out,
+            workload_bin: PathBuf::new(),
+            membw_array_bytes: None,
+            stream: Stream::default(),
+            pages: Pages::default(),
+            notes: Vec::new(),
+            fileio_file_bytes: None,
+            command: None,
+        }
+    }
+
+    /// Whether the plan runs workloads in environments (see
+    /// [`Plan::without_workloads`]).
+    pub fn runs_workloads(&self) -> bool {
+        !self.envs.is_empty() || !self.workloads.is_empty() || self.command.is_some()
+    }
+
     /// The name results carry for `w`: the command's label for the user's
     /// command, else the workload's name.
     pub fn workload_name(&self, w: Workload) -> String {

@@ -91,9 +91,9 @@ pub fn write_workload_data(
     Ok(Some(dir))
 }
 
-/// Bytes the largest workload of `specs` allocates (0 when unknown). The
-/// specs carry their own thread counts (`_threads` is no longer read).
-pub fn memory_need_bytes(specs: &BTreeMap<Workload, WorkloadSpec>, _threads: usize) -> u64 {
+/// Bytes the largest workload of `specs` allocates (0 when unknown; the
+/// specs carry their own thread counts).
+pub fn memory_need_bytes(specs: &BTreeMap<Workload, WorkloadSpec>) -> u64 {
     specs
         .values()
         .filter_map(|s| s.memory_need_bytes())
@@ -318,10 +318,10 @@ mod tests {
         assert_ne!(full[&Workload::Randacc], small[&Workload::Randacc]);
         // The need follows the largest allocation: randacc 2^24 words = 128 MiB
         // against membw's 3 x 128 MiB.
-        assert_eq!(memory_need_bytes(&full, 2), 3 * (128 << 20));
+        assert_eq!(memory_need_bytes(&full), 3 * (128 << 20));
         input.workloads = vec!["startup".into()];
         let plan = crate::plan::build(&input).unwrap();
-        assert_eq!(memory_need_bytes(&specs(&plan, true), 2), 0);
+        assert_eq!(memory_need_bytes(&specs(&plan, true)), 0);
     }
 
     #[test]

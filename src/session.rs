@@ -131,7 +131,7 @@ impl Session {
             host: None,
             info: None,
         };
-        if !s.plan.workload_bin.is_file() {
+        if s.plan.runs_workloads() && !s.plan.workload_bin.is_file() {
             return Err(usage(format!(
                 "workload binary {} not found; build it with scripts/build-workload.sh",
                 s.plan.workload_bin.display()
@@ -160,6 +160,9 @@ impl Session {
     /// drop. `stop`: the user interrupted.
     pub fn prepare(&self, stop: &dyn Interrupt) -> Result<Option<Prepared>> {
         let plan = &self.plan;
+        if plan.envs.is_empty() {
+            return Ok(Some(Prepared(Vec::new())));
+        }
         let ctx = EnvContext {
             workload_bin: plan.workload_bin.clone(),
             scratch: self.scratch.clone(),
@@ -232,7 +235,13 @@ impl Session {
         environments: Vec<EnvInfo>,
         mut warnings: Vec<String>,
     ) -> Result<()> {
-        let mut config = serde_json::to_value(&self.plan).context("serialising the plan")?;
+        // A plan without workloads says nothing: the experiment's
+        // configuration is the whole of `config`.
+        let mut config = if self.plan.runs_workloads() {
+            serde_json::to_value(&self.plan).context("serialising the plan")?
+        } else {
+            serde_json::json!({})
+        };
         if let Some(x) = experiment {
             let tagged = serde_json::to_value(x).context("serialising the experiment")?;
             if let (Some(c), Some(t)) = (config.as_object_mut(), tagged.as_object()) {
@@ -890,6 +899,137 @@ mod tests {
                     .contains("cannot resume a density run as neighbours"),
                 "{e}"
             );
+        }
+    }
+    mod permissions {
+        //! The run session driving the permission check over a fake
+        //! check (the real one makes users: root): no root needed.
+
+        use super::super::*;
+        use super::record;
+        use crate::experiment::permissions::check::{
+            Permissions, Ready, Settings, EXPERIMENT, WARNING,
+        };
+        use crate::experiment::Never;
+
+        /// Two setups: one tried (B may state), one not available here.
+        struct Fake {
+            interrupt: bool,
+        }
+
+        impl Ready for Fake {
+            fn settings(&self) -> Settings {
+                Settings {
+                    setups: vec!["fake-shared".into(), "fake-missing".into()],
+                    isorun: "/opt/isorun".into(),
+                }
+            }
+            fn environments(&self) -> Vec<EnvInfo> {
+                self.settings()
+                    .setups
+                    .into_iter()
+                    .map(|id| EnvInfo {
+                        env: "container".into(),
+                        env_id: id,
+                        detail: BTreeMap::new(),
+                    })
+                    .collect()
+            }
+            fn measure(
+                self: Box<Self>,
+                run_id: &str,
+                stop: &dyn Interrupt,
+                sink: &mut dyn Sink,
+            ) -> Result<Outcome> {
+                let mut tried = record(run_id);
+                tried.env_id = "fake-shared".into();
+                sink.append(&tried)?;
+                if self.interrupt || stop.interrupted() {
+                    return Ok(Outcome::Interrupted);
+                }
+                let mut missing = record(run_id);
+                missing.env_id = "fake-missing".into();
+                missing.valid = false;
+                sink.append(&missing)?;
+                Ok(Outcome::Done {
+                    measured: 2,
+                    invalid: 1,
+                })
+            }
+        }
+
+        fn open(dir: &Path) -> Session {
+            let plan = || Ok(Plan::without_workloads("h16-perm".into(), dir.join("run")));
+            Session::open(None, Some(EXPERIMENT), plan, false).unwrap()
+        }
+
+        /// A plan without workloads needs no workload binary and prepares
+        /// nothing; run.json's config is the check's tagged configuration
+        /// alone (its wire form before the session drove it), the setups
+        /// its environments; a record per setup; the run finished.
+        #[test]
+        fn the_session_drives_the_permission_check() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path());
+            let mut x = Permissions::default();
+            x.prepare = || Ok(Box::new(Fake { interrupt: false }));
+            let o = s.drive(&mut x, &Never, false, None).unwrap();
+            assert_eq!(
+                o,
+                Outcome::Done {
+                    measured: 2,
+                    invalid: 1
+                }
+            );
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert_eq!(
+                info.config,
+                serde_json::json!({
+                    "experiment": "permissions",
+                    "setups": ["fake-shared", "fake-missing"],
+                    "isorun": "/opt/isorun"
+                })
+            );
+            assert_eq!(store::experiment_of(&info).as_deref(), Some("permissions"));
+            assert_eq!(info.environments.len(), 2);
+            assert_eq!(info.warnings, vec![WARNING.to_string()]);
+            assert_eq!(info.tool.workload_binary, "");
+            assert!(info.finished_at.is_some());
+            let records = store::read_results(&out).unwrap();
+            assert_eq!(records.len(), 2);
+            assert!(records.iter().all(|r| r.run_id == "h16-perm"));
+            assert_eq!(records.iter().filter(|r| r.valid).count(), 1);
+            assert!(!out.join(crate::sweep::naming::SCRATCH_DIR).exists());
+        }
+
+        /// An interrupted check keeps what it measured, unfinished; a
+        /// check that cannot be made ready leaves no run directory.
+        #[test]
+        fn an_interrupted_or_failed_check() {
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path());
+            let mut x = Permissions::default();
+            x.prepare = || Ok(Box::new(Fake { interrupt: true }));
+            assert_eq!(
+                s.drive(&mut x, &Never, false, None).unwrap(),
+                Outcome::Interrupted
+            );
+            let out = s.out.clone();
+            drop(s);
+            let info = store::read_run_info(&out).unwrap();
+            assert!(info.finished_at.is_none());
+            assert_eq!(store::read_results(&out).unwrap().len(), 1);
+
+            let t = tempfile::tempdir().unwrap();
+            let mut s = open(t.path());
+            let mut x = Permissions::default();
+            x.prepare = || Err(usage("busybox not found"));
+            let e = s.drive(&mut x, &Never, false, None).unwrap_err();
+            assert!(e.to_string().contains("busybox"), "{e}");
+            drop(s);
+            assert!(!t.path().join("run").exists());
         }
     }
 }

@@ -105,8 +105,7 @@ fn a_260_mib_l3_host_gets_a_plan_that_fits() {
     // (here a guest keeping 45 MiB + 6.7% of its memory, as measured on
     // Debian's cloud kernel) and fits the host.
     for emulated in [false, true] {
-        let need =
-            isobench::runner::memory_need_bytes(&isobench::runner::specs(&plan, emulated), 2);
+        let need = isobench::runner::memory_need_bytes(&isobench::runner::specs(&plan, emulated));
         assert_eq!(need, 3 * isobench::plan::SHORT_PRESET_ARRAY_CAP);
         let guest = |m: u64| Ok::<f64, ()>(m as f64 * 0.933 - 45.0);
         let start = isobench::env::vm::memory::initial_guess(need);

@@ -451,11 +451,6 @@ impl History {
         &self.location
     }
 
-    /// Whether this store is a PostgreSQL server.
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.backend, Backend::Pg(_))
-    }
-
     /// Number of recorded runs.
     pub fn run_count(&mut self) -> Result<usize, HistoryError> {
         self.count("SELECT COUNT(*) FROM runs")

@@ -10,6 +10,7 @@
 
 use crate::changepoint::{analyse_points, Options, SeriesChange, Trend};
 use crate::history::{split_series, SeriesPoint};
+use crate::text::num;
 use std::fmt::Write as _;
 
 /// HTML-escape text for an element or an attribute.
@@ -26,11 +27,6 @@ fn esc(s: &str) -> String {
         }
     }
     o
-}
-
-/// Four significant digits, as the reports print figures.
-fn num(x: f64) -> String {
-    crate::export::num(x)
 }
 
 const W: f64 = 900.0;

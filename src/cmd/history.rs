@@ -12,10 +12,10 @@ pub use crate::cli::history::HistoryArgs;
 use crate::cmd::select::{filter_for, Quantity};
 use anyhow::{Context, Result};
 use isobench_reports::changepoint::{self, analyse_points, run_json_diff};
-use isobench_reports::export::num;
 use isobench_reports::history::{default_db_path, plot_series, split_series, History, SeriesPoint};
 use isobench_reports::load::load_run;
 use isobench_reports::output::{write_files, OutputFile};
+use isobench_reports::text::num;
 use std::path::PathBuf;
 
 /// Print the change points and creep of every series in `points`.

@@ -64,20 +64,23 @@ fn items() -> Vec<Item> {
     let podman = Engine::Podman.locate();
     v.push(Item {
         kind: "environment",
-        name: "container through podman (--runtime podman:isorun|podman:runc|podman:crun)".into(),
+        name: "container through podman".into(),
         usable: podman.is_some(),
         detail: match podman {
-            Some(p) => p.display().to_string(),
+            Some(p) => format!(
+                "{}; --runtime podman:isorun|podman:runc|podman:crun",
+                p.display()
+            ),
             None => "not installed (apt-get install podman conmon)".into(),
         },
     });
     let docker_down = crate::env::docker::daemon_unavailable();
     v.push(Item {
         kind: "environment",
-        name: "container through docker (--runtime docker:runc|docker:isorun)".into(),
+        name: "container through docker".into(),
         usable: docker_down.is_none(),
         detail: docker_down.unwrap_or_else(|| {
-            "daemon answers (docker:isorun registers isorun in daemon.json for the run)".into()
+            "daemon answers; --runtime docker:runc|docker:isorun (docker:isorun registers isorun in daemon.json for the run)".into()
         }),
     });
     let h = host::kvm(Path::new("/"));
@@ -114,16 +117,71 @@ pub fn run(a: &ListArgs) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(0);
     }
+    print!("{}", table(&items));
+    Ok(0)
+}
+
+/// The items as text: a table per kind, its columns as wide as their
+/// widest entry (a long label such as "sandbox: user-space kernel
+/// (runsc)" widens its table instead of pushing its row out of line).
+fn table(items: &[Item]) -> String {
+    let usable = |i: &Item| if i.usable { "usable" } else { "UNUSABLE" };
+    let mut s = String::new();
     for kind in ["workload", "environment"] {
-        println!("{kind}s:");
-        for i in items.iter().filter(|i| i.kind == kind) {
-            println!(
-                "  {:<20} {:<8} {}",
+        let rows: Vec<&Item> = items.iter().filter(|i| i.kind == kind).collect();
+        let name_w = rows
+            .iter()
+            .map(|i| i.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        let usable_w = rows.iter().map(|i| usable(i).len()).max().unwrap_or(0);
+        s.push_str(&format!("{kind}s:\n"));
+        for i in rows {
+            s.push_str(&format!(
+                "  {:<name_w$}  {:<usable_w$}  {}\n",
                 i.name,
-                if i.usable { "usable" } else { "UNUSABLE" },
+                usable(i),
                 i.detail
-            );
+            ));
         }
     }
-    Ok(0)
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(kind: &'static str, name: &str, usable: bool) -> Item {
+        Item {
+            kind,
+            name: name.into(),
+            usable,
+            detail: "detail".into(),
+        }
+    }
+
+    /// Every row of a table starts its status and detail at the same
+    /// column, however long a label is.
+    #[test]
+    fn the_columns_are_as_wide_as_their_content() {
+        let t = table(&[
+            item("workload", "cpu", true),
+            item("environment", "native", true),
+            item("environment", "sandbox: user-space kernel (runsc)", false),
+            item("environment", "container (isorun)", true),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "workloads:");
+        assert_eq!(lines[1], "  cpu  usable  detail");
+        let envs = &lines[3..];
+        let status: Vec<usize> = envs
+            .iter()
+            .map(|l| l.find("usable").or_else(|| l.find("UNUSABLE")).unwrap())
+            .collect();
+        assert!(status.iter().all(|&c| c == status[0]), "{t}");
+        let detail: Vec<usize> = envs.iter().map(|l| l.find("detail").unwrap()).collect();
+        assert!(detail.iter().all(|&c| c == detail[0]), "{t}");
+        assert!(envs[1].starts_with("  sandbox: user-space kernel (runsc)  UNUSABLE  detail"));
+    }
 }

@@ -262,7 +262,7 @@ pub fn run(a: &RunArgs) -> Result<i32> {
         Some(super::density::EXPERIMENT) => super::density::run(a, private_mounts),
         Some(super::all::EXPERIMENT) => super::all::run(a, private_mounts),
         Some(super::neighbours::EXPERIMENT) => super::neighbours::run(a, private_mounts),
-        Some("permissions") => super::permissions::run(a),
+        Some(super::permissions::EXPERIMENT) => super::permissions::run(a, private_mounts),
         _ => super::suite::run(a, private_mounts),
     }
 }

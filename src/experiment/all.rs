@@ -286,7 +286,7 @@ impl Experiment for All {
             let check = perm::Check::prepare()?;
             sink.add_environments(check.environments());
             sink.save_info()?;
-            if !check.measure(&plan.run_id, stop, |r| sink.append(r))? {
+            if check.measure(&plan.run_id, stop, sink)? == Outcome::Interrupted {
                 return Ok(Outcome::Interrupted);
             }
         }

@@ -7,6 +7,26 @@
 //! [`Sink`] and an [`Interrupt`] source: nothing here reaches the run
 //! directory or the signal flag itself, so every experiment runs against
 //! fakes without root.
+//!
+//! The suite ([`suite::Suite`]), density, neighbours, the main job
+//! ([`all::All`]) and the permission check
+//! ([`permissions::check::Permissions`]) implement [`Experiment`]. The
+//! permission check has no environments and no workloads: the session
+//! drives it over a plan without workloads
+//! ([`crate::plan::Plan::without_workloads`]), preparing nothing, and its
+//! run.json's `config` is its tagged configuration alone.
+//!
+//! Layer reuse (claim C7, [`layers`]) is not an experiment but a workload
+//! of the suite, and rightly so: it is `Workload::Layers` of the workloads
+//! crate, with its preset sizes, its metrics' units and directions defined
+//! there; it is measured once per repetition in the suite's shuffled
+//! schedule, resumed by the suite's done keys, and its records are analysed
+//! like any workload's (medians and intervals over repetitions). What sets
+//! it apart is only where it runs: on the host, against isorun's layer
+//! store, recorded in the native column (the suite's `run_one` hands it to
+//! [`layers::measure_in`] instead of the environment). As an experiment it
+//! would duplicate the suite's repetitions, resume and analysis for one
+//! workload.
 
 pub mod all;
 pub mod density;
@@ -175,6 +195,7 @@ pub enum ExperimentConfig {
     /// The main job: the suite, density, neighbours (when the plan has a
     /// victim and a column for it) and the permission check.
     All(all::Settings),
+    Permissions(permissions::check::Settings),
 }
 
 impl ExperimentConfig {
@@ -183,6 +204,7 @@ impl ExperimentConfig {
             ExperimentConfig::Density(_) => "density",
             ExperimentConfig::Neighbours(_) => "neighbours",
             ExperimentConfig::All(_) => "all",
+            ExperimentConfig::Permissions(_) => "permissions",
         }
     }
 }

@@ -247,7 +247,7 @@ pub fn not_run(plan: &Plan, e: &dyn Environment) -> BTreeMap<String, String> {
 pub fn need(plan: &Plan, envs: &[Box<dyn Environment>]) -> Need {
     let specs = runner::specs(plan, envs.iter().any(|e| e.emulated()));
     Need {
-        bytes: runner::memory_need_bytes(&specs, plan.threads),
+        bytes: runner::memory_need_bytes(&specs),
         what: "the workloads",
     }
 }

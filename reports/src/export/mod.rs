@@ -13,10 +13,8 @@ use crate::facts::Facts;
 use crate::metric::{format_size, latency_size_bytes};
 use crate::plot::NamedImage;
 use crate::schema::RunInfo;
+use crate::text::num;
 use crate::value::{interval_method, median_ci, ratio_text, speed_of, Val};
-
-/// Numbers as every exporter prints them (also reached as `export::num`).
-pub use crate::text::num;
 
 /// Everything the exporters need.
 pub struct ReportContext<'a> {

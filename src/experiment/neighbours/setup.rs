@@ -161,7 +161,7 @@ pub fn setup(
         ));
     }
     // Memory: the largest victim plus the largest antagonist at once.
-    let victim_need = runner::memory_need_bytes(&specs, plan.threads);
+    let victim_need = runner::memory_need_bytes(&specs);
     let llc_bytes = crate::host::llc_bytes(std::path::Path::new("/"));
     // How the memory antagonists were sized, for run.json and the report.
     let sizes: Vec<String> = antagonists

@@ -9,11 +9,13 @@
 
 use super::{self as perm, setups, users, SetupResult};
 use crate::env::process::Interrupted;
-use crate::experiment::Interrupt;
+use crate::env::Environment;
+use crate::experiment::{Experiment, ExperimentConfig, Interrupt, Outcome, Run, Sink, Start};
 use crate::locate;
-use crate::plan::usage;
+use crate::plan::{usage, Plan};
 use anyhow::{Context, Result};
 use isobench_reports::schema::{EnvInfo, ResultRecord, Timings, SCHEMA_VERSION};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -67,7 +69,8 @@ fn build_rootfs(work: &Path) -> Result<(PathBuf, PathBuf)> {
     let tar = work.join("image.tar");
     let mut c = std::process::Command::new("tar");
     c.arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg(".");
-    let o = users::run(c, work, std::time::Duration::from_secs(30))?;
+    // A moment's work, not cut short: an interrupt is seen right after.
+    let o = users::run_always(c, work, std::time::Duration::from_secs(30))?;
     if !o.ok {
         anyhow::bail!("tar of the image failed: {}", o.why());
     }
@@ -196,37 +199,39 @@ impl Check {
     }
 
     /// What the check is, for run.json's config.
-    pub fn config(&self) -> serde_json::Value {
-        serde_json::json!({
-            "experiment": "permissions",
-            "setups": self.all.iter().map(|s| s.id()).collect::<Vec<_>>(),
-            "isorun": self.isorun.display().to_string(),
-        })
+    pub fn settings(&self) -> Settings {
+        Settings {
+            setups: self.all.iter().map(|s| s.id()).collect(),
+            isorun: self.isorun.display().to_string(),
+        }
     }
 
     /// Try every setup with two test users (made and removed here),
-    /// passing each result to `append`. `Ok(false)` when interrupted
-    /// (`stop`).
+    /// appending each result to `sink`: one record per setup, invalid for
+    /// a setup not available here. `stop`: the user interrupted.
     pub fn measure(
         mut self,
         run_id: &str,
         stop: &dyn Interrupt,
-        mut append: impl FnMut(&ResultRecord) -> Result<()>,
-    ) -> Result<bool> {
+        sink: &mut dyn Sink,
+    ) -> Result<Outcome> {
         let work = self.work.0.clone();
         let mut test_users = users::TestUsers::create(&work).context("creating the test users")?;
         eprintln!(
             "permissions: users {} (A, creates) and {} (B, tries), both in group {}",
             test_users.a.name, test_users.b.name, test_users.group
         );
+        let (mut measured, mut invalid) = (0, 0);
         for s in self.all.iter_mut() {
             if stop.interrupted() {
                 break;
             }
-            match perm::check(s.as_mut(), &test_users, &work) {
+            match perm::check(s.as_mut(), &test_users, &work, stop) {
                 Ok(r) => {
                     eprintln!("permissions: {}", line(&r));
-                    append(&record(run_id, &r))?;
+                    sink.append(&record(run_id, &r))?;
+                    measured += 1;
+                    invalid += usize::from(r.available.is_err());
                 }
                 Err(e) if e.downcast_ref::<Interrupted>().is_some() => break,
                 Err(e) => return Err(e.context(format!("permission check in {}", s.id()))),
@@ -239,9 +244,117 @@ impl Check {
         drop(self);
         if stop.interrupted() {
             eprintln!("interrupted; the test users, services and containers were removed");
-            return Ok(false);
+            return Ok(Outcome::Interrupted);
         }
-        Ok(true)
+        Ok(Outcome::Done { measured, invalid })
+    }
+}
+
+/// What the permission check tried, in `run.json`'s `config` (tagged
+/// `experiment: permissions`): its setups and the isorun binary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub setups: Vec<String>,
+    pub isorun: String,
+}
+
+/// The experiment's name in run.json (`config.experiment`).
+pub const EXPERIMENT: &str = "permissions";
+
+/// The permission check as an experiment (`isobench run --experiment
+/// permissions`), driven by the run session over a plan without workloads
+/// ([`crate::plan::Plan::without_workloads`]): no environment to prepare;
+/// its setups are its subjects, made ready when the run starts. It cannot
+/// be resumed (each setup is tried once, in seconds).
+pub struct Permissions {
+    /// Makes the check ready ([`Check::prepare`]; a test substitutes a
+    /// fake, the real one needs root).
+    pub prepare: fn() -> Result<Box<dyn Ready>>,
+    check: Option<Box<dyn Ready>>,
+}
+
+impl Default for Permissions {
+    fn default() -> Permissions {
+        Permissions {
+            prepare: || Ok(Box::new(Check::prepare()?)),
+            check: None,
+        }
+    }
+}
+
+/// The check made ready, as the experiment sees it: [`Check`], or a fake.
+pub trait Ready {
+    /// What it will try, for run.json's `config`.
+    fn settings(&self) -> Settings;
+    /// The run.json entry of each setup.
+    fn environments(&self) -> Vec<EnvInfo>;
+    /// Try every setup, appending a record per setup to `sink`.
+    fn measure(
+        self: Box<Self>,
+        run_id: &str,
+        stop: &dyn Interrupt,
+        sink: &mut dyn Sink,
+    ) -> Result<Outcome>;
+}
+
+impl Ready for Check {
+    fn settings(&self) -> Settings {
+        Check::settings(self)
+    }
+    fn environments(&self) -> Vec<EnvInfo> {
+        Check::environments(self)
+    }
+    fn measure(
+        self: Box<Self>,
+        run_id: &str,
+        stop: &dyn Interrupt,
+        sink: &mut dyn Sink,
+    ) -> Result<Outcome> {
+        Check::measure(*self, run_id, stop, sink)
+    }
+}
+
+impl Experiment for Permissions {
+    type Config = Settings;
+    const NAME: Option<&'static str> = Some(EXPERIMENT);
+    const TITLE: &'static str = "the permission check";
+
+    fn tag(config: &Settings) -> Option<ExperimentConfig> {
+        Some(ExperimentConfig::Permissions(config.clone()))
+    }
+
+    fn untag(x: ExperimentConfig) -> Option<Settings> {
+        match x {
+            ExperimentConfig::Permissions(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn start(
+        &mut self,
+        _run: &Run,
+        _envs: &[Box<dyn Environment>],
+        _before: Option<Settings>,
+    ) -> Result<Start<Settings>> {
+        let check = (self.prepare)()?;
+        let start = Start {
+            config: check.settings(),
+            warnings: vec![WARNING.into()],
+            environments: check.environments(),
+        };
+        self.check = Some(check);
+        Ok(start)
+    }
+
+    fn run(
+        &mut self,
+        plan: &Plan,
+        _envs: &mut [Box<dyn Environment>],
+        sink: &mut dyn Sink,
+        stop: &dyn Interrupt,
+    ) -> Result<Outcome> {
+        let check = self.check.take().expect("started");
+        check.measure(&plan.run_id, stop, sink)
     }
 }
 

@@ -19,6 +19,7 @@ pub mod setups;
 pub mod sweep;
 pub mod users;
 
+use crate::experiment::Interrupt;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -125,7 +126,13 @@ pub trait Setup {
     fn has_exec(&self) -> bool;
     /// Make the setup (service, directories, sudo rule, image, bundles).
     /// An error means "not available here", with the reason.
-    fn prepare(&mut self, users: &TestUsers, dir: &std::path::Path) -> Result<()>;
+    /// `stop`: the user interrupted.
+    fn prepare(
+        &mut self,
+        users: &TestUsers,
+        dir: &std::path::Path,
+        stop: &dyn Interrupt,
+    ) -> Result<()>;
     /// The commands of `op` run by `who` on container `cid` (`marker`: what
     /// `exec` prints).
     fn commands(
@@ -192,64 +199,126 @@ fn ends_within(pid: i32, t: Duration) -> bool {
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Ctx<'a> {
+/// How the check acts on the container and watches its process: for real
+/// ([`Commands`]) a setup's commands run as the test users; a test
+/// substitutes scripted outcomes, so that the decisions ([`judge`]) are
+/// tested without root.
+pub trait Actor {
+    /// Run `op` as `who`: the last command's output (stopping at the first
+    /// failure).
+    fn run(&self, who: Who, op: &Op) -> Result<Output>;
+    /// Whether process `pid` ends within `t`.
+    fn ends_within(&self, pid: i32, t: Duration) -> bool;
+}
+
+/// The real [`Actor`]: setup `s`'s commands on container `cid`, run as
+/// the test users in `dir`, cut short when `stop` says so.
+struct Commands<'a> {
     s: &'a dyn Setup,
     users: &'a TestUsers,
     dir: &'a std::path::Path,
     cid: String,
     marker: String,
+    stop: &'a dyn Interrupt,
 }
 
-impl Ctx<'_> {
-    /// Run `op` as `who`; the last command's output (stopping at the first
-    /// failure).
-    fn run(&self, who: Who, op: &Op) -> Result<Output> {
-        self.run_with(who, op, users::run)
-    }
-
-    fn run_with(
-        &self,
-        who: Who,
-        op: &Op,
-        run: fn(std::process::Command, &std::path::Path, Duration) -> Result<Output>,
-    ) -> Result<Output> {
+impl Commands<'_> {
+    fn run_with(&self, who: Who, op: &Op, stop: &dyn Interrupt) -> Result<Output> {
         let mut last = Output::default();
         for c in self
             .s
             .commands(self.users, who, op, &self.cid, &self.marker)
         {
-            last = run(c, self.dir, STEP_TIMEOUT)?;
+            last = users::run(c, self.dir, STEP_TIMEOUT, stop)?;
             if !last.ok {
                 break;
             }
         }
         Ok(last)
     }
+}
 
-    /// The owner's view: the container's pid while it runs.
-    fn owner_state(&self) -> Result<(Output, Option<i32>)> {
-        let o = self.run(Who::Owner, &Op::Act(Action::State))?;
-        let pid = if o.ok { pid_of_state(&o.stdout) } else { None };
-        Ok((o, pid))
+impl Actor for Commands<'_> {
+    fn run(&self, who: Who, op: &Op) -> Result<Output> {
+        self.run_with(who, op, self.stop)
     }
-
-    /// Whether `who`'s attempt at `a` had its effect on the container whose
-    /// process is `pid`.
-    fn effective(&self, who: Who, a: Action, pid: i32) -> Result<(bool, Output)> {
-        let o = self.run(who, &Op::Act(a))?;
-        let ok = match a {
-            Action::State => o.ok && pid_of_state(&o.stdout) == Some(pid),
-            Action::Exec => o.stdout.contains(&self.marker),
-            Action::Kill => o.ok && ends_within(pid, Duration::from_secs(3)),
-            Action::Delete => o.ok && !self.owner_state()?.0.ok,
-        };
-        Ok((ok, o))
+    fn ends_within(&self, pid: i32, t: Duration) -> bool {
+        ends_within(pid, t)
     }
 }
 
+/// The owner's view: the container's pid while it runs.
+fn owner_state(x: &dyn Actor) -> Result<(Output, Option<i32>)> {
+    let o = x.run(Who::Owner, &Op::Act(Action::State))?;
+    let pid = if o.ok { pid_of_state(&o.stdout) } else { None };
+    Ok((o, pid))
+}
+
+/// Whether `who`'s attempt at `a` had its effect on the container whose
+/// process is `pid` (`marker`: what `exec` prints from inside).
+fn effective(x: &dyn Actor, marker: &str, who: Who, a: Action, pid: i32) -> Result<(bool, Output)> {
+    let o = x.run(who, &Op::Act(a))?;
+    let ok = match a {
+        Action::State => o.ok && pid_of_state(&o.stdout) == Some(pid),
+        Action::Exec => o.stdout.contains(marker),
+        Action::Kill => o.ok && x.ends_within(pid, Duration::from_secs(3)),
+        Action::Delete => o.ok && !owner_state(x)?.0.ok,
+    };
+    Ok((ok, o))
+}
+
+/// The check's decisions, acting through `x`: A creates its container and
+/// reads its pid (else the setup is not available, `r.available` says
+/// why); then B tries each action (`exec` only when `has_exec`), and an
+/// attempt without effect is repeated by A as the control. Each outcome
+/// goes to `r.attempts`.
+pub fn judge(x: &dyn Actor, has_exec: bool, marker: &str, r: &mut SetupResult) -> Result<()> {
+    let created = x.run(Who::Owner, &Op::Create)?;
+    if !created.ok {
+        r.available = Err(format!("A could not create a container: {}", created.why()));
+        return Ok(());
+    }
+    let (st, pid) = owner_state(x)?;
+    let Some(pid) = pid else {
+        r.available = Err(format!(
+            "A could not read its own container's state: {}",
+            st.why()
+        ));
+        return Ok(());
+    };
+    for a in Action::ALL {
+        if a == Action::Exec && !has_exec {
+            continue;
+        }
+        let (ok, o) = effective(x, marker, Who::Other, a, pid)?;
+        let outcome = if ok {
+            Outcome::Allowed
+        } else if effective(x, marker, Who::Owner, a, pid)?.0 {
+            Outcome::Denied
+        } else {
+            Outcome::Inconclusive
+        };
+        r.attempts.push(Attempt {
+            action: a,
+            outcome,
+            detail: if ok && o.stderr.trim().is_empty() {
+                "exit 0".into()
+            } else {
+                o.why()
+            },
+        });
+    }
+    Ok(())
+}
+
 /// Run the whole check in one setup. Never leaves the setup or a container
-/// behind; an interrupt is returned as an error after cleaning up.
-pub fn check(s: &mut dyn Setup, users: &TestUsers, dir: &std::path::Path) -> Result<SetupResult> {
+/// behind; an interrupt (`stop`) is returned as an error after cleaning up.
+pub fn check(
+    s: &mut dyn Setup,
+    users: &TestUsers,
+    dir: &std::path::Path,
+    stop: &dyn Interrupt,
+) -> Result<SetupResult> {
     let t0 = Instant::now();
     let mut r = SetupResult {
         id: s.id(),
@@ -258,7 +327,7 @@ pub fn check(s: &mut dyn Setup, users: &TestUsers, dir: &std::path::Path) -> Res
         attempts: Vec::new(),
         wall_ms: 0.0,
     };
-    let prepared = s.prepare(users, dir);
+    let prepared = s.prepare(users, dir, stop);
     let body = match prepared {
         Err(e) => {
             if e.downcast_ref::<crate::env::process::Interrupted>()
@@ -270,7 +339,7 @@ pub fn check(s: &mut dyn Setup, users: &TestUsers, dir: &std::path::Path) -> Res
                 Ok(())
             }
         }
-        Ok(()) => attempts(&*s, users, dir, &mut r),
+        Ok(()) => attempts(&*s, users, dir, stop, &mut r),
     };
     let down = s.teardown(users, dir);
     body?;
@@ -283,56 +352,25 @@ fn attempts(
     s: &dyn Setup,
     users: &TestUsers,
     dir: &std::path::Path,
+    stop: &dyn Interrupt,
     r: &mut SetupResult,
 ) -> Result<()> {
     let n = std::process::id();
-    let cx = Ctx {
+    let cx = Commands {
         s,
         users,
         dir,
         cid: format!("isobench-perm-{n}-{}", r.id),
         marker: format!("isobench-c6-{n}-{:x}", rand::random::<u32>()),
+        stop,
     };
-    let result = (|| -> Result<()> {
-        let created = cx.run(Who::Owner, &Op::Create)?;
-        if !created.ok {
-            r.available = Err(format!("A could not create a container: {}", created.why()));
-            return Ok(());
-        }
-        let (st, pid) = cx.owner_state()?;
-        let Some(pid) = pid else {
-            r.available = Err(format!(
-                "A could not read its own container's state: {}",
-                st.why()
-            ));
-            return Ok(());
-        };
-        for a in Action::ALL {
-            if a == Action::Exec && !s.has_exec() {
-                continue;
-            }
-            let (ok, o) = cx.effective(Who::Other, a, pid)?;
-            let outcome = if ok {
-                Outcome::Allowed
-            } else if cx.effective(Who::Owner, a, pid)?.0 {
-                Outcome::Denied
-            } else {
-                Outcome::Inconclusive
-            };
-            r.attempts.push(Attempt {
-                action: a,
-                outcome,
-                detail: if ok && o.stderr.trim().is_empty() {
-                    "exit 0".into()
-                } else {
-                    o.why()
-                },
-            });
-        }
-        Ok(())
-    })();
+    let result = judge(&cx, s.has_exec(), &cx.marker, r);
     // Whatever happened: the owner deletes what is left.
-    let _ = cx.run_with(Who::Owner, &Op::Act(Action::Delete), users::run_always);
+    let _ = cx.run_with(
+        Who::Owner,
+        &Op::Act(Action::Delete),
+        &crate::experiment::Never,
+    );
     result
 }
 
@@ -382,6 +420,211 @@ mod tests {
         let pid = c.id() as i32;
         c.wait().unwrap();
         assert!(dead(pid));
+    }
+
+    /// A scripted container for [`judge`]: what each user may do to it,
+    /// and what became of it.
+    struct Scripted {
+        /// Whether `who` may do `a` (the effect happens).
+        may: fn(Who, Action) -> bool,
+        create_ok: bool,
+        /// The owner's `state` prints no pid (a container that stopped).
+        no_pid: bool,
+        /// B's commands exit 0 even without effect (`runc delete --force`
+        /// of a container it cannot see).
+        other_exits_0: bool,
+        killed: std::cell::Cell<bool>,
+        deleted: std::cell::Cell<bool>,
+        calls: std::cell::RefCell<Vec<(Who, Op)>>,
+    }
+
+    const PID: i32 = 4242;
+    const MARKER: &str = "isobench-c6-fake";
+
+    fn scripted(may: fn(Who, Action) -> bool) -> Scripted {
+        Scripted {
+            may,
+            create_ok: true,
+            no_pid: false,
+            other_exits_0: false,
+            killed: Default::default(),
+            deleted: Default::default(),
+            calls: Default::default(),
+        }
+    }
+
+    fn out(ok: bool, stdout: &str, stderr: &str) -> Output {
+        Output {
+            ok,
+            code: Some(if ok { 0 } else { 1 }),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        }
+    }
+
+    impl Actor for Scripted {
+        fn run(&self, who: Who, op: &Op) -> Result<Output> {
+            self.calls.borrow_mut().push((who, op.clone()));
+            let a = match op {
+                Op::Create => return Ok(out(self.create_ok, "", "no runtime")),
+                Op::Act(a) => *a,
+            };
+            let gone = self.deleted.get();
+            if gone || !(self.may)(who, a) {
+                let ok = who == Who::Other && self.other_exits_0 && a != Action::State;
+                return Ok(out(ok, "", "permission denied"));
+            }
+            Ok(match a {
+                Action::State if self.no_pid => out(true, "stopped 0", ""),
+                Action::State => out(true, &format!("running {PID}"), ""),
+                Action::Exec => out(true, &format!("{MARKER}\n"), ""),
+                Action::Kill => {
+                    self.killed.set(true);
+                    out(true, "", "")
+                }
+                Action::Delete => {
+                    self.deleted.set(true);
+                    out(true, "", "")
+                }
+            })
+        }
+        fn ends_within(&self, pid: i32, _t: Duration) -> bool {
+            pid == PID && self.killed.get()
+        }
+    }
+
+    fn judged(x: &Scripted, has_exec: bool) -> SetupResult {
+        let mut r = SetupResult {
+            id: "fake".into(),
+            params: BTreeMap::new(),
+            available: Ok(()),
+            attempts: Vec::new(),
+            wall_ms: 0.0,
+        };
+        judge(x, has_exec, MARKER, &mut r).unwrap();
+        r
+    }
+
+    fn outcomes(r: &SetupResult) -> Vec<(&'static str, &'static str)> {
+        r.attempts
+            .iter()
+            .map(|a| (a.action.name(), a.outcome.name()))
+            .collect()
+    }
+
+    /// B may do nothing and A may do everything: every action is denied,
+    /// each after A's control.
+    #[test]
+    fn a_foreign_attempt_without_effect_is_denied_when_the_owner_can() {
+        let x = scripted(|who, _| who == Who::Owner);
+        let r = judged(&x, true);
+        assert_eq!(r.available, Ok(()));
+        assert_eq!(
+            outcomes(&r),
+            [
+                ("state", "denied"),
+                ("exec", "denied"),
+                ("kill", "denied"),
+                ("delete", "denied")
+            ]
+        );
+        assert_eq!(r.foreign_actions(), 0);
+        assert_eq!(r.attempts[0].detail, "exit 1: permission denied");
+        // The control ran: A's own state, exec, kill and delete.
+        let calls = x.calls.borrow();
+        assert!(calls.contains(&(Who::Owner, Op::Act(Action::Kill))));
+        assert!(calls.contains(&(Who::Owner, Op::Act(Action::Delete))));
+    }
+
+    /// B may do everything: every action is allowed, without a control.
+    #[test]
+    fn a_foreign_attempt_with_its_effect_is_allowed() {
+        let x = scripted(|_, _| true);
+        let r = judged(&x, true);
+        assert_eq!(r.foreign_actions(), 4);
+        assert!(r.attempts.iter().all(|a| a.detail == "exit 0"));
+        let calls = x.calls.borrow();
+        assert!(!calls.contains(&(Who::Owner, Op::Act(Action::Kill))));
+    }
+
+    /// Exit status alone decides nothing: B's commands exit 0 without
+    /// effect, and are denied.
+    #[test]
+    fn an_exit_0_without_effect_is_not_allowed() {
+        let mut x = scripted(|who, _| who == Who::Owner);
+        x.other_exits_0 = true;
+        let r = judged(&x, true);
+        assert_eq!(r.foreign_actions(), 0);
+        assert!(
+            r.attempts.iter().all(|a| a.outcome == Outcome::Denied),
+            "{:?}",
+            outcomes(&r)
+        );
+    }
+
+    /// An action neither user can do says nothing (inconclusive); an
+    /// engine without `exec` is not asked for it.
+    #[test]
+    fn what_the_owner_cannot_do_either_is_inconclusive() {
+        let x = scripted(|who, a| who == Who::Owner && a != Action::Exec);
+        let r = judged(&x, true);
+        assert_eq!(r.attempts[1].action, Action::Exec);
+        assert_eq!(r.attempts[1].outcome, Outcome::Inconclusive);
+        let x = scripted(|who, _| who == Who::Owner);
+        let r = judged(&x, false);
+        assert_eq!(
+            outcomes(&r),
+            [
+                ("state", "denied"),
+                ("kill", "denied"),
+                ("delete", "denied")
+            ]
+        );
+    }
+
+    /// A setup where A cannot create, or cannot see its own container's
+    /// pid, is not available (saying why), with no attempt.
+    #[test]
+    fn a_setup_the_owner_cannot_use_is_not_available() {
+        let mut x = scripted(|_, _| true);
+        x.create_ok = false;
+        let r = judged(&x, true);
+        assert_eq!(
+            r.available,
+            Err("A could not create a container: exit 1: no runtime".into())
+        );
+        assert!(r.attempts.is_empty());
+        let mut x = scripted(|_, _| true);
+        x.no_pid = true;
+        let r = judged(&x, true);
+        assert!(r
+            .available
+            .unwrap_err()
+            .starts_with("A could not read its own container's state"));
+        assert!(r.attempts.is_empty());
+    }
+
+    /// An interrupt while acting ends the judgement with the error.
+    #[test]
+    fn an_interrupt_while_acting_is_returned() {
+        struct Stopped;
+        impl Actor for Stopped {
+            fn run(&self, _: Who, _: &Op) -> Result<Output> {
+                Err(crate::env::process::Interrupted.into())
+            }
+            fn ends_within(&self, _: i32, _: Duration) -> bool {
+                false
+            }
+        }
+        let mut r = SetupResult {
+            id: "x".into(),
+            params: BTreeMap::new(),
+            available: Ok(()),
+            attempts: Vec::new(),
+            wall_ms: 0.0,
+        };
+        let e = judge(&Stopped, true, MARKER, &mut r).unwrap_err();
+        assert!(e.is::<crate::env::process::Interrupted>());
     }
 
     #[test]

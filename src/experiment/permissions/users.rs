@@ -10,7 +10,8 @@
 //! `isobp<pid>b`, group `isobp<pid>g`), so that [`super::sweep::sweep_dead`]
 //! removes what a killed run left.
 
-use crate::env::process::{interrupted, Interrupted};
+use crate::env::process::Interrupted;
+use crate::experiment::{Interrupt, Never};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -73,18 +74,10 @@ fn truncate(s: &str, n: usize) -> String {
 
 /// Run `cmd` to completion (stdin null; stdout and stderr into files under
 /// `dir`, not pipes: a runtime's `create` or podman's `run -d` leaves
-/// processes holding them), at most `timeout`; on timeout or Ctrl-C its
-/// process group is killed and Ctrl-C returns [`Interrupted`].
-pub fn run(cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
-    run_as(cmd, dir, timeout, true)
-}
-
-/// [`run`] for cleaning up: it runs to its end (or timeout) after Ctrl-C too.
-pub fn run_always(cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
-    run_as(cmd, dir, timeout, false)
-}
-
-fn run_as(mut cmd: Command, dir: &Path, timeout: Duration, abortable: bool) -> Result<Output> {
+/// processes holding them), at most `timeout`; on timeout or when `stop`
+/// says the user interrupted, its process group is killed, and an
+/// interrupt returns [`Interrupted`].
+pub fn run(cmd: Command, dir: &Path, timeout: Duration, stop: &dyn Interrupt) -> Result<Output> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -92,36 +85,14 @@ fn run_as(mut cmd: Command, dir: &Path, timeout: Duration, abortable: bool) -> R
         .unwrap_or(0);
     let out_p = dir.join(format!(".out-{stamp}"));
     let err_p = dir.join(format!(".err-{stamp}"));
-    let out_f =
-        File::create(&out_p).with_context(|| format!("cannot create {}", out_p.display()))?;
-    let err_f =
-        File::create(&err_p).with_context(|| format!("cannot create {}", err_p.display()))?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(out_f)
-        .stderr(err_f)
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot run {program}"))?;
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().context("waiting for a child")? {
-            break Some(s);
-        }
-        if (abortable && interrupted()) || t0.elapsed() > timeout {
-            crate::env::process::kill_group(child.id() as i32);
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_for(cmd, &program, (&out_p, &err_p), timeout, stop)?;
     let read = |p: &Path| {
         let s = std::fs::read_to_string(p).unwrap_or_default();
         let _ = std::fs::remove_file(p);
         s
     };
     let (stdout, stderr) = (read(&out_p), read(&err_p));
-    if abortable && interrupted() {
+    if stop.interrupted() {
         return Err(Interrupted.into());
     }
     let Some(status) = status else {
@@ -137,6 +108,46 @@ fn run_as(mut cmd: Command, dir: &Path, timeout: Duration, abortable: bool) -> R
         stdout,
         stderr,
     })
+}
+
+/// [`run`] for cleaning up: it runs to its end (or timeout) after Ctrl-C too.
+pub fn run_always(cmd: Command, dir: &Path, timeout: Duration) -> Result<Output> {
+    run(cmd, dir, timeout, &Never)
+}
+
+/// Spawn `cmd` with its output into the files `out_p` and `err_p` and wait
+/// for it:
+/// `None` when it was killed (timeout or `stop`).
+fn wait_for(
+    mut cmd: Command,
+    program: &str,
+    (out_p, err_p): (&Path, &Path),
+    timeout: Duration,
+    stop: &dyn Interrupt,
+) -> Result<Option<std::process::ExitStatus>> {
+    let out_f =
+        File::create(out_p).with_context(|| format!("cannot create {}", out_p.display()))?;
+    let err_f =
+        File::create(err_p).with_context(|| format!("cannot create {}", err_p.display()))?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out_f)
+        .stderr(err_f)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("cannot run {program}"))?;
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().context("waiting for a child")? {
+            return Ok(Some(s));
+        }
+        if stop.interrupted() || t0.elapsed() > timeout {
+            crate::env::process::kill_group(child.id() as i32);
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// A test user.

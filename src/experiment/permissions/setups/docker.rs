@@ -11,6 +11,7 @@ use super::{need, params, SHARED_DAEMON, SLEEP};
 use crate::env::docker::OWNER_LABEL;
 use crate::experiment::permissions::users::{self, TestUsers};
 use crate::experiment::permissions::{exec_argv, user, Action, Op, Setup, Who};
+use crate::experiment::Interrupt;
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,7 +72,7 @@ impl Setup for DockerDaemon {
     fn has_exec(&self) -> bool {
         true
     }
-    fn prepare(&mut self, users: &TestUsers, dir: &Path) -> Result<()> {
+    fn prepare(&mut self, users: &TestUsers, dir: &Path, stop: &dyn Interrupt) -> Result<()> {
         if let Some(why) = crate::env::docker::daemon_unavailable() {
             bail!("{why}");
         }
@@ -87,7 +88,7 @@ impl Setup for DockerDaemon {
             g.args(["-a", &u.name, DOCKER_GROUP]);
             self.added.push(u.name.clone());
             need(
-                users::run(g, dir, Duration::from_secs(30))?,
+                users::run(g, dir, Duration::from_secs(30), stop)?,
                 &format!("gpasswd -a {} {DOCKER_GROUP}", u.name),
             )?;
         }
@@ -99,7 +100,7 @@ impl Setup for DockerDaemon {
             .arg(&self.image);
         self.imported = true;
         need(
-            users::run(imp, dir, Duration::from_secs(60))?,
+            users::run(imp, dir, Duration::from_secs(60), stop)?,
             "docker import",
         )?;
         Ok(())

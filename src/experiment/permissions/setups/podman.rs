@@ -4,6 +4,7 @@
 use super::{kill_naming, mkdir, need, params, umount_under, PER_USER, SHARED_DAEMON, SLEEP};
 use crate::experiment::permissions::users::{self, set_mode, TestUsers};
 use crate::experiment::permissions::{exec_argv, user, Action, Op, Setup, Who};
+use crate::experiment::Interrupt;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -103,7 +104,7 @@ impl Setup for PodmanService {
     fn has_exec(&self) -> bool {
         true
     }
-    fn prepare(&mut self, users: &TestUsers, dir: &Path) -> Result<()> {
+    fn prepare(&mut self, users: &TestUsers, dir: &Path, stop: &dyn Interrupt) -> Result<()> {
         crate::env::column::Engine::Podman
             .locate()
             .ok_or_else(|| anyhow!("podman not installed (apt-get install podman)"))?;
@@ -117,7 +118,7 @@ impl Setup for PodmanService {
         let mut imp = self.root_podman();
         imp.arg("import").arg(&self.image_tar).arg(IMAGE);
         need(
-            users::run(imp, dir, Duration::from_secs(60))?,
+            users::run(imp, dir, Duration::from_secs(60), stop)?,
             "podman import",
         )?;
         let mut svc = self.root_podman();
@@ -249,7 +250,7 @@ impl Setup for RootlessPodman {
     fn has_exec(&self) -> bool {
         true
     }
-    fn prepare(&mut self, users: &TestUsers, dir: &Path) -> Result<()> {
+    fn prepare(&mut self, users: &TestUsers, dir: &Path, stop: &dyn Interrupt) -> Result<()> {
         crate::env::column::Engine::Podman
             .locate()
             .ok_or_else(|| anyhow!("podman not installed (apt-get install podman)"))?;
@@ -262,7 +263,7 @@ impl Setup for RootlessPodman {
             .arg(IMAGE);
         self.imported = true;
         need(
-            users::run(imp, dir, Duration::from_secs(60))?,
+            users::run(imp, dir, Duration::from_secs(60), stop)?,
             "podman import as A",
         )?;
         Ok(())

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::experiment::permissions::users::{self, set_mode, TestUsers};
 use crate::experiment::permissions::{exec_argv, user, Action, Op, Setup, Who};
+use crate::experiment::Interrupt;
 use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,7 +64,7 @@ impl RuntimeSetup {
     /// Write the bundle's config.json: the runtime's own `spec` (`--rootless`
     /// run as A, so that it maps A's ids), with the sleeping busybox and the
     /// shared read-only rootfs.
-    fn write_bundle(&self, users: &TestUsers, dir: &Path) -> Result<()> {
+    fn write_bundle(&self, users: &TestUsers, dir: &Path, stop: &dyn Interrupt) -> Result<()> {
         let bin = self.bin()?;
         let rootless = self.sharing != Sharing::Sudo;
         let mut spec = if rootless {
@@ -79,7 +80,7 @@ impl RuntimeSetup {
         }
         spec.current_dir(&self.bundle);
         need(
-            users::run(spec, dir, Duration::from_secs(30))?,
+            users::run(spec, dir, Duration::from_secs(30), stop)?,
             &format!(
                 "{} spec{}",
                 self.rt,
@@ -101,7 +102,7 @@ impl RuntimeSetup {
     /// The sudo rule and the wrapper it names: the runtime as root on the
     /// shared state root, nothing else (crun: in a private mount namespace
     /// without the hybrid cgroup2 mount, as isobench runs it).
-    fn install_sudo(&mut self, users: &TestUsers, dir: &Path) -> Result<()> {
+    fn install_sudo(&mut self, users: &TestUsers, dir: &Path, stop: &dyn Interrupt) -> Result<()> {
         let sudo = crate::locate::which("sudo")
             .ok_or_else(|| anyhow!("sudo not installed (apt-get install sudo)"))?;
         let visudo = crate::locate::which("visudo").unwrap_or_else(|| "/usr/sbin/visudo".into());
@@ -140,7 +141,7 @@ impl RuntimeSetup {
         let mut check = Command::new(visudo);
         check.arg("-cf").arg(&draft);
         need(
-            users::run(check, dir, Duration::from_secs(30))?,
+            users::run(check, dir, Duration::from_secs(30), stop)?,
             "visudo -c",
         )?;
         mkdir(Path::new(SUDOERS_DIR), 0o755, None)?;
@@ -193,7 +194,7 @@ impl Setup for RuntimeSetup {
         // runc, crun and isorun all have runc's `exec` verb.
         true
     }
-    fn prepare(&mut self, users: &TestUsers, dir: &Path) -> Result<()> {
+    fn prepare(&mut self, users: &TestUsers, dir: &Path, stop: &dyn Interrupt) -> Result<()> {
         self.bin()?;
         self.dir = dir.join(self.id());
         mkdir(&self.dir, 0o755, None)?;
@@ -217,9 +218,9 @@ impl Setup for RuntimeSetup {
                 s
             }
         };
-        self.write_bundle(users, dir)?;
+        self.write_bundle(users, dir, stop)?;
         if self.sharing == Sharing::Sudo {
-            self.install_sudo(users, dir)?;
+            self.install_sudo(users, dir, stop)?;
         }
         Ok(())
     }
