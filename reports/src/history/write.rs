@@ -448,6 +448,9 @@ pub struct RunWriter<'a> {
 }
 
 /// What [`History::begin_push`] found.
+// One value per push: its size does not matter, boxing would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Begun<'a> {
     /// The run is new: write its records, then commit.
     Writing(RunWriter<'a>),
