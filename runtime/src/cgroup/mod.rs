@@ -107,7 +107,7 @@ impl Cgroup {
         match h {
             Hierarchy::V1(m) => Cgroup {
                 version: 1,
-                dirs: v1::controllers(m, res)
+                dirs: v1::controllers(m, rel, res)
                     .into_iter()
                     .map(|(_, p)| join(&p, rel))
                     .collect(),

@@ -7,23 +7,27 @@ use crate::error::{io, Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The controllers a container with `res` joins: devices always as root
-/// (the default device policy, [`super::devices`]; its `cgroup.procs` is
-/// also what `kill --all`, `ps` and `delete` read), the others when
-/// limits need them: memory when a memory resource is set (limits and
-/// the OOM kill count, `memory.oom_control`), pids when a pids limit is.
-/// Without a device cgroup (rootless, or a host without the devices
-/// hierarchy) memory and pids are always joined, as before, so that some
-/// hierarchy still holds the container's processes.
+/// The controllers a container with `res` at `rel` joins: devices always
+/// as root (the default device policy, [`super::devices`]; its
+/// `cgroup.procs` is also what `kill --all`, `ps` and `delete` read), the
+/// others when limits need them: memory when a memory resource is set
+/// (limits and the OOM kill count, `memory.oom_control`), pids when a
+/// pids limit is. Memory and pids are always joined, as before, when
+/// there is no device cgroup (rootless, or a host without the devices
+/// hierarchy: some hierarchy must hold the container's processes) and
+/// when the config names its own cgroupsPath, outside isorun's default
+/// parent: engines such as podman read the usage of the container's
+/// memory and pids cgroups (`podman stats`).
 ///
-/// Why not always memory and pids: a v1 memory cgroup is the costliest
-/// directory of all to make and remove (its parent and leaf: about 0.4
-/// ms per `run` on the development machine, more than the rest of the
-/// cgroup work together), and a bare bundle sets no limit to enforce.
-/// The cgroup view of a `cgroup` mount (crate::cgroupfs) binds only the
-/// hierarchies joined, so nothing of the host's tree shows either way.
+/// Why not always: a v1 memory cgroup is the costliest directory of all
+/// to make and remove (its parent and leaf: about 0.4 ms per `run` on
+/// the development machine, more than the rest of the cgroup work put
+/// together), and a bare bundle sets no limit to enforce. The cgroup view
+/// of a `cgroup` mount (crate::cgroupfs) binds only the hierarchies
+/// joined, so nothing of the host's tree shows either way.
 pub fn controllers(
     mounts: &BTreeMap<String, PathBuf>,
+    rel: &str,
     res: &Resources,
 ) -> Vec<(&'static str, PathBuf)> {
     // Writing devices.allow/deny needs CAP_SYS_ADMIN: an unprivileged
@@ -35,11 +39,13 @@ pub fn controllers(
         || res.memory_swap.is_some()
         || res.memory_swappiness.is_some()
         || res.disable_oom_killer.is_some();
+    let own_default = rel.trim_start_matches('/').split('/').next() == Some(super::DEFAULT_PARENT);
+    let accounting = !devices || !own_default;
     let mut want = Vec::new();
-    if memory || !devices {
+    if memory || accounting {
         want.push("memory");
     }
-    if res.pids_limit.is_some() || !devices {
+    if res.pids_limit.is_some() || accounting {
         want.push("pids");
     }
     if devices {
@@ -66,7 +72,7 @@ pub fn create(mounts: &BTreeMap<String, PathBuf>, rel: &str, res: &Resources) ->
         dirs: Vec::new(),
     };
     let r = (|| {
-        for (ctl, root) in controllers(mounts, res) {
+        for (ctl, root) in controllers(mounts, rel, res) {
             let made = mkdirs(&root, rel)?;
             let leaf = join(&root, rel);
             if !made.contains(&leaf) {
@@ -385,7 +391,10 @@ mod tests {
             block_io: Some(b.clone()),
             ..Default::default()
         };
-        let names: Vec<_> = controllers(&m, &res).into_iter().map(|(c, _)| c).collect();
+        let names: Vec<_> = controllers(&m, "/isorun/c1", &res)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
         assert!(names.contains(&"blkio"), "{names:?}");
         // A leaf with BFQ's files (what Linux 5.0 and later have).
         let leaf = t.path().join("blkio/bfq");
@@ -489,7 +498,10 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let m = fake(t.path());
         let names = |m: &BTreeMap<String, PathBuf>, r: &Resources| -> Vec<&str> {
-            controllers(m, r).into_iter().map(|(c, _)| c).collect()
+            controllers(m, "/isorun/c1", r)
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect()
         };
         if crate::userns::is_rootless() {
             assert_eq!(names(&m, &Resources::default()), ["memory", "pids"]);
@@ -511,6 +523,12 @@ mod tests {
         let mut no_dev = m.clone();
         no_dev.remove("devices");
         assert_eq!(names(&no_dev, &Resources::default()), ["memory", "pids"]);
+        // A cgroupsPath of the caller's (podman's): accounting kept.
+        let theirs: Vec<_> = controllers(&m, "/libpod_parent/c1", &Resources::default())
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
+        assert_eq!(theirs, ["memory", "pids", "devices"]);
     }
 
     #[test]
