@@ -20,6 +20,11 @@ use std::path::{Component, Path, PathBuf};
 pub struct Root {
     fd: OwnedFd,
     path: PathBuf,
+    /// The kernel's name of `fd`, read once by the first [`Root::inside`].
+    /// The root directory itself is not expected to move while a container
+    /// is set up; if it did, every later `inside` fails (the fd's names no
+    /// longer start with it), it never wrongly succeeds.
+    real: std::cell::OnceCell<PathBuf>,
 }
 
 /// The relative components of an absolute in-container path, refusing `..`
@@ -105,6 +110,7 @@ impl Root {
             // SAFETY: a new fd that nothing else owns.
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             path: path.to_path_buf(),
+            real: std::cell::OnceCell::new(),
         })
     }
 
@@ -134,11 +140,17 @@ impl Root {
     /// the kernel's names of both (readlink of /proc/self/fd/N): symlinks
     /// followed, as mounts checks such as /proc's need it.
     pub fn inside(&self, fd: &OwnedFd) -> Result<PathBuf> {
-        let root = std::fs::read_link(fd_path(&self.fd))
-            .map_err(crate::error::io("readlink", &self.path))?;
+        let root = match self.real.get() {
+            Some(r) => r,
+            None => {
+                let r = std::fs::read_link(fd_path(&self.fd))
+                    .map_err(crate::error::io("readlink", &self.path))?;
+                self.real.get_or_init(|| r)
+            }
+        };
         let p =
             std::fs::read_link(fd_path(fd)).map_err(crate::error::io("readlink", fd_path(fd)))?;
-        let rel = p.strip_prefix(&root).map_err(|_| {
+        let rel = p.strip_prefix(root).map_err(|_| {
             Error::Init(format!(
                 "{} lies outside the root {}",
                 p.display(),
@@ -165,6 +177,11 @@ impl Root {
     /// an error, never a reason to create something outside.
     pub fn mkdir_all(&self, p: &Path) -> Result<OwnedFd> {
         let comps = components(p)?;
+        // The usual case, an existing directory: one resolution of the
+        // whole path (the same lookup the walk below ends with).
+        if let Some(fd) = self.try_resolve(p)? {
+            return Ok(fd);
+        }
         let mut dir = self.resolve(Path::new("/"))?;
         let mut so_far = PathBuf::from("/");
         for c in comps {

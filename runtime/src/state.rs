@@ -211,7 +211,7 @@ const PF_EXITING: u64 = 0x4;
 /// Start time of `pid` and whether it is already exiting (its files may be
 /// closed while it is still listed); None if gone or a zombie.
 pub fn probe(pid: i32) -> Option<(u64, bool)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let s = crate::cgroup::read_proc(std::path::Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     let after = &s[s.rfind(')')? + 1..];
     let mut f = after.split_whitespace();
     let state = f.next()?;

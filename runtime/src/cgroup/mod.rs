@@ -76,7 +76,7 @@ fn unescape(s: &str) -> String {
 /// Detect the host's layout.
 pub fn detect() -> Result<Hierarchy> {
     let path = Path::new("/proc/self/mountinfo");
-    let text = std::fs::read_to_string(path).map_err(io("read", path))?;
+    let text = read_proc(path).map_err(io("read", path))?;
     detect_from_mountinfo(&text).ok_or_else(|| Error::Cgroup {
         path: "/sys/fs/cgroup".into(),
         msg: "no cgroup v1 memory hierarchy and no cgroup2 mount found".into(),
@@ -107,7 +107,7 @@ impl Cgroup {
         match h {
             Hierarchy::V1(m) => Cgroup {
                 version: 1,
-                dirs: v1::controllers(m, res)
+                dirs: v1::controllers(m, rel, res)
                     .into_iter()
                     .map(|(_, p)| join(&p, rel))
                     .collect(),
@@ -147,7 +147,7 @@ impl Cgroup {
     pub fn pids(&self) -> Vec<i32> {
         let mut out = Vec::new();
         for d in &self.dirs {
-            if let Ok(t) = std::fs::read_to_string(d.join("cgroup.procs")) {
+            if let Ok(t) = read_proc(&d.join("cgroup.procs")) {
                 out.extend(t.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
             }
         }
@@ -165,7 +165,7 @@ impl Cgroup {
             ("memory.events", "oom_kill")
         };
         self.dirs.iter().find_map(|d| {
-            let t = std::fs::read_to_string(d.join(file)).ok()?;
+            let t = read_proc(&d.join(file)).ok()?;
             parse_keyed(&t, key)
         })
     }
@@ -199,6 +199,17 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// Read a procfs or cgroupfs file whole. These report a size of 0, so
+/// `read_to_string` starts with a 32-byte read and grows from there (eight
+/// read calls for a short /proc/self/mountinfo): one 16 KiB buffer takes
+/// them in one or two.
+pub fn read_proc(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut s = String::with_capacity(16 << 10);
+    std::fs::File::open(path)?.read_to_string(&mut s)?;
+    Ok(s)
 }
 
 /// `key N` lines (memory.events, memory.oom_control).

@@ -7,19 +7,48 @@ use crate::error::{io, Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The controllers a container with `res` joins: memory and pids always
-/// (OOM reporting, process accounting), devices always as root (the
-/// default device policy, [`super::devices`]), the others when limits
-/// need them.
+/// The controllers a container with `res` at `rel` joins: devices always
+/// as root (the default device policy, [`super::devices`]; its
+/// `cgroup.procs` is also what `kill --all`, `ps` and `delete` read), the
+/// others when limits need them: memory when a memory resource is set
+/// (limits and the OOM kill count, `memory.oom_control`), pids when a
+/// pids limit is. Memory and pids are always joined, as before, when
+/// there is no device cgroup (rootless, or a host without the devices
+/// hierarchy: some hierarchy must hold the container's processes) and
+/// when the config names its own cgroupsPath, outside isorun's default
+/// parent: engines such as podman read the usage of the container's
+/// memory and pids cgroups (`podman stats`).
+///
+/// Why not always: a v1 memory cgroup is the costliest directory of all
+/// to make and remove (its parent and leaf: about 0.4 ms per `run` on
+/// the development machine, more than the rest of the cgroup work put
+/// together), and a bare bundle sets no limit to enforce. The cgroup view
+/// of a `cgroup` mount (crate::cgroupfs) binds only the hierarchies
+/// joined, so nothing of the host's tree shows either way.
 pub fn controllers(
     mounts: &BTreeMap<String, PathBuf>,
+    rel: &str,
     res: &Resources,
 ) -> Vec<(&'static str, PathBuf)> {
-    let mut want = vec!["memory", "pids"];
     // Writing devices.allow/deny needs CAP_SYS_ADMIN: an unprivileged
     // caller, even with delegated cgroups, has no device cgroup (see
     // super::devices on why that is safe).
-    if !crate::userns::is_rootless() {
+    let devices = !crate::userns::is_rootless() && mounts.contains_key("devices");
+    let memory = res.memory_limit.is_some()
+        || res.memory_reservation.is_some()
+        || res.memory_swap.is_some()
+        || res.memory_swappiness.is_some()
+        || res.disable_oom_killer.is_some();
+    let own_default = rel.trim_start_matches('/').split('/').next() == Some(super::DEFAULT_PARENT);
+    let accounting = !devices || !own_default;
+    let mut want = Vec::new();
+    if memory || accounting {
+        want.push("memory");
+    }
+    if res.pids_limit.is_some() || accounting {
+        want.push("pids");
+    }
+    if devices {
         want.push("devices");
     }
     if res.cpu_shares.is_some() || res.cpu_quota.is_some() || res.cpu_period.is_some() {
@@ -43,7 +72,7 @@ pub fn create(mounts: &BTreeMap<String, PathBuf>, rel: &str, res: &Resources) ->
         dirs: Vec::new(),
     };
     let r = (|| {
-        for (ctl, root) in controllers(mounts, res) {
+        for (ctl, root) in controllers(mounts, rel, res) {
             let made = mkdirs(&root, rel)?;
             let leaf = join(&root, rel);
             if !made.contains(&leaf) {
@@ -362,7 +391,10 @@ mod tests {
             block_io: Some(b.clone()),
             ..Default::default()
         };
-        let names: Vec<_> = controllers(&m, &res).into_iter().map(|(c, _)| c).collect();
+        let names: Vec<_> = controllers(&m, "/isorun/c1", &res)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
         assert!(names.contains(&"blkio"), "{names:?}");
         // A leaf with BFQ's files (what Linux 5.0 and later have).
         let leaf = t.path().join("blkio/bfq");
@@ -465,19 +497,57 @@ mod tests {
     fn only_needed_controllers_are_joined() {
         let t = tempfile::tempdir().unwrap();
         let m = fake(t.path());
-        let names: Vec<_> = controllers(&m, &Resources::default())
+        let names = |m: &BTreeMap<String, PathBuf>, r: &Resources| -> Vec<&str> {
+            controllers(m, "/isorun/c1", r)
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect()
+        };
+        if crate::userns::is_rootless() {
+            assert_eq!(names(&m, &Resources::default()), ["memory", "pids"]);
+            return;
+        }
+        // No limit: the device policy's cgroup alone.
+        assert_eq!(names(&m, &Resources::default()), ["devices"]);
+        let mem = Resources {
+            memory_reservation: Some(1 << 20),
+            ..Resources::default()
+        };
+        assert_eq!(names(&m, &mem), ["memory", "devices"]);
+        let pids = Resources {
+            pids_limit: Some(5),
+            ..Resources::default()
+        };
+        assert_eq!(names(&m, &pids), ["pids", "devices"]);
+        // No devices hierarchy: memory and pids hold the processes.
+        let mut no_dev = m.clone();
+        no_dev.remove("devices");
+        assert_eq!(names(&no_dev, &Resources::default()), ["memory", "pids"]);
+        // A cgroupsPath of the caller's (podman's): accounting kept.
+        let theirs: Vec<_> = controllers(&m, "/libpod_parent/c1", &Resources::default())
             .into_iter()
             .map(|(c, _)| c)
             .collect();
-        assert_eq!(names, ["memory", "pids", "devices"]);
+        assert_eq!(theirs, ["memory", "pids", "devices"]);
     }
 
     #[test]
     fn existing_leaf_is_an_error_and_nothing_new_is_left() {
         let t = tempfile::tempdir().unwrap();
         let m = fake(t.path());
-        std::fs::create_dir_all(t.path().join("pids/isorun/dup")).unwrap();
-        let e = create(&m, "/isorun/dup", &Resources::default()).unwrap_err();
+        // A memory setting that writes no file (the fake is no cgroupfs:
+        // a written file would keep its directory from being removed).
+        let res = Resources {
+            disable_oom_killer: Some(false),
+            ..Resources::default()
+        };
+        let last = if crate::userns::is_rootless() {
+            "pids"
+        } else {
+            "devices"
+        };
+        std::fs::create_dir_all(t.path().join(last).join("isorun/dup")).unwrap();
+        let e = create(&m, "/isorun/dup", &res).unwrap_err();
         assert!(e.to_string().contains("already exists"), "{e}");
         assert!(!t.path().join("memory/isorun/dup").exists());
     }
