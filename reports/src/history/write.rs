@@ -698,9 +698,9 @@ pub struct RunWriter<'a> {
     run_id: String,
     lines: usize,
     values: usize,
-    configs: Configs,
+    configs: Box<Configs>,
     /// Rows not yet inserted (SQLite).
-    rows: SqliteRows,
+    rows: Box<SqliteRows>,
     /// For messages: the store's location and (SQLite) path.
     location: String,
     path: PathBuf,
@@ -782,8 +782,8 @@ impl History {
             run_id: r.run_id,
             lines: 0,
             values: 0,
-            configs: Configs::default(),
-            rows: SqliteRows::default(),
+            configs: Box::default(),
+            rows: Box::default(),
             location,
             path,
         }))
