@@ -5,10 +5,11 @@
 //! (and finds out whether the run is already there), [`RunWriter::add`]
 //! writes each record as it is read from `results.jsonl`, and
 //! [`RunWriter::commit`] ends it; a writer dropped before its commit rolls
-//! the run back. Memory stays that of one record on SQLite (prepared
-//! statements in the one transaction) and of one batch of
-//! [`PG_WRITE_BATCH`] records on PostgreSQL (one multi-row `INSERT ...
-//! SELECT FROM unnest(...)` per table and batch), whatever the run's length.
+//! the run back. Memory stays that of [`SQLITE_ROWS`] rows per table on
+//! SQLite (cached multi-row INSERTs in the one transaction) and of one
+//! batch of [`PG_WRITE_BATCH`] records on PostgreSQL (one multi-row
+//! `INSERT ... SELECT FROM unnest(...)` per table and batch), whatever the
+//! run's length.
 //!
 //! `isobench push` (`src/cmd/push.rs`) streams run directories this way, as
 //! does [`super::record_run_dir`]; [`History::push`] and [`History::record`]
