@@ -5,10 +5,11 @@
 //! (and finds out whether the run is already there), [`RunWriter::add`]
 //! writes each record as it is read from `results.jsonl`, and
 //! [`RunWriter::commit`] ends it; a writer dropped before its commit rolls
-//! the run back. Memory stays that of one record on SQLite (prepared
-//! statements in the one transaction) and of one batch of
-//! [`PG_WRITE_BATCH`] records on PostgreSQL (one multi-row `INSERT ...
-//! SELECT FROM unnest(...)` per table and batch), whatever the run's length.
+//! the run back. Memory stays that of [`SQLITE_ROWS`] rows per table on
+//! SQLite (cached multi-row INSERTs in the one transaction) and of one
+//! batch of [`PG_WRITE_BATCH`] records on PostgreSQL (one multi-row
+//! `INSERT ... SELECT FROM unnest(...)` per table and batch), whatever the
+//! run's length.
 //!
 //! `isobench push` (`src/cmd/push.rs`) streams run directories this way, as
 //! does [`super::record_run_dir`]; [`History::push`] and [`History::record`]
@@ -20,6 +21,7 @@ use crate::schema::{ResultRecord, RunInfo};
 use rusqlite::params;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 /// Records per chunk handed from the reading thread to the writing one
 /// ([`RunWriter::add_run`]).
@@ -128,6 +130,64 @@ impl RunRow {
             run_json: serde_json::to_string(info).unwrap_or_default(),
             result_lines: 0,
         }
+    }
+
+    /// The row's values for SQLite, in the order of [`RUN_COLUMNS`].
+    fn sqlite_params(&self) -> [&dyn rusqlite::ToSql; RUN_COLUMNS.len()] {
+        [
+            &self.run_id,
+            &self.fingerprint,
+            &self.hostname,
+            &self.version,
+            &self.commit,
+            &self.started_at,
+            &self.run_dir,
+            &self.recorded_at,
+            &self.finished_at,
+            &self.cpu_model,
+            &self.cpu_mhz,
+            &self.cores_logical,
+            &self.cores_physical,
+            &self.memory_bytes,
+            &self.kernel,
+            &self.os,
+            &self.cgroup,
+            &self.kvm_device,
+            &self.kvm_module,
+            &self.workload_binary,
+            &self.workload_sha256,
+            &self.run_json,
+            &self.result_lines,
+        ]
+    }
+
+    /// The same values for PostgreSQL.
+    fn pg_params(&self) -> [&(dyn postgres::types::ToSql + Sync); RUN_COLUMNS.len()] {
+        [
+            &self.run_id,
+            &self.fingerprint,
+            &self.hostname,
+            &self.version,
+            &self.commit,
+            &self.started_at,
+            &self.run_dir,
+            &self.recorded_at,
+            &self.finished_at,
+            &self.cpu_model,
+            &self.cpu_mhz,
+            &self.cores_logical,
+            &self.cores_physical,
+            &self.memory_bytes,
+            &self.kernel,
+            &self.os,
+            &self.cgroup,
+            &self.kvm_device,
+            &self.kvm_module,
+            &self.workload_binary,
+            &self.workload_sha256,
+            &self.run_json,
+            &self.result_lines,
+        ]
     }
 }
 
@@ -378,12 +438,210 @@ impl Batch {
     }
 }
 
-const INSERT_RESULT: &str = "INSERT INTO results (run_id, n, config_id, valid, metric, value, unit)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-const INSERT_REPETITION: &str =
-    "INSERT INTO repetitions (run_id, line, config_id, rep, valid, metrics, units, info,
-                              started_unix_ms, wall_ms, first_instruction_ms, error)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+/// Rows of one SQLite INSERT: a run's values and repetitions are buffered
+/// and inserted this many at a time by one multi-row statement (one
+/// statement step, and one pass through SQLite's interpreter, instead of
+/// 100), the buffers' strings reused; fewer (the run's last rows) one by
+/// one.
+const SQLITE_ROWS: usize = 100;
+
+/// `INSERT INTO table (run_id, cols...) VALUES ...` of `rows` rows: `?1` is
+/// the run id, column `j` of row `i` is `?(2 + i * cols + j)`.
+fn multi_insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = format!(
+        "INSERT INTO {table} (run_id, {}) VALUES ",
+        columns.join(", ")
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(?1");
+        for j in 0..columns.len() {
+            sql.push_str(&format!(", ?{}", 2 + i * columns.len() + j));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+const RESULT_COLUMNS: [&str; 6] = ["n", "config_id", "valid", "metric", "value", "unit"];
+const REPETITION_COLUMNS: [&str; 11] = [
+    "line",
+    "config_id",
+    "rep",
+    "valid",
+    "metrics",
+    "units",
+    "info",
+    "started_unix_ms",
+    "wall_ms",
+    "first_instruction_ms",
+    "error",
+];
+/// One row and [`SQLITE_ROWS`] rows of `results` and of `repetitions`.
+static INSERT_RESULT: LazyLock<String> =
+    LazyLock::new(|| multi_insert_sql("results", &RESULT_COLUMNS, 1));
+static INSERT_RESULTS: LazyLock<String> =
+    LazyLock::new(|| multi_insert_sql("results", &RESULT_COLUMNS, SQLITE_ROWS));
+static INSERT_REPETITION: LazyLock<String> =
+    LazyLock::new(|| multi_insert_sql("repetitions", &REPETITION_COLUMNS, 1));
+static INSERT_REPETITIONS: LazyLock<String> =
+    LazyLock::new(|| multi_insert_sql("repetitions", &REPETITION_COLUMNS, SQLITE_ROWS));
+
+/// A `results` row waiting in [`SqliteRows`].
+#[derive(Default)]
+struct ValueRow {
+    n: i64,
+    config_id: i64,
+    valid: i64,
+    metric: String,
+    value: f64,
+    unit: String,
+}
+
+/// A `repetitions` row waiting in [`SqliteRows`]; its maps as JSON.
+#[derive(Default)]
+struct RepetitionRow {
+    line: i64,
+    config_id: i64,
+    rep: i64,
+    valid: i64,
+    metrics: Vec<u8>,
+    units: Vec<u8>,
+    info: Vec<u8>,
+    started_unix_ms: i64,
+    wall_ms: f64,
+    first_instruction_ms: Option<f64>,
+    error: Option<String>,
+}
+
+/// Serialise `v` into `buf` (cleared first), as [`json`] does.
+fn json_into(buf: &mut Vec<u8>, v: &impl serde::Serialize) {
+    buf.clear();
+    if serde_json::to_writer(&mut *buf, v).is_err() {
+        buf.clear();
+    }
+}
+
+/// Text of JSON written by [`json_into`] (always UTF-8).
+fn text(buf: &[u8]) -> &str {
+    std::str::from_utf8(buf).unwrap_or_default()
+}
+
+/// A table's row as bound into a (multi-row) INSERT.
+trait Row {
+    /// Bind the row's columns from parameter `first` on.
+    fn bind(&self, s: &mut rusqlite::Statement<'_>, first: usize) -> rusqlite::Result<()>;
+}
+
+impl Row for ValueRow {
+    fn bind(&self, s: &mut rusqlite::Statement<'_>, first: usize) -> rusqlite::Result<()> {
+        s.raw_bind_parameter(first, self.n)?;
+        s.raw_bind_parameter(first + 1, self.config_id)?;
+        s.raw_bind_parameter(first + 2, self.valid)?;
+        s.raw_bind_parameter(first + 3, self.metric.as_str())?;
+        s.raw_bind_parameter(first + 4, self.value)?;
+        s.raw_bind_parameter(first + 5, self.unit.as_str())
+    }
+}
+
+impl Row for RepetitionRow {
+    fn bind(&self, s: &mut rusqlite::Statement<'_>, first: usize) -> rusqlite::Result<()> {
+        s.raw_bind_parameter(first, self.line)?;
+        s.raw_bind_parameter(first + 1, self.config_id)?;
+        s.raw_bind_parameter(first + 2, self.rep)?;
+        s.raw_bind_parameter(first + 3, self.valid)?;
+        s.raw_bind_parameter(first + 4, text(&self.metrics))?;
+        s.raw_bind_parameter(first + 5, text(&self.units))?;
+        s.raw_bind_parameter(first + 6, text(&self.info))?;
+        s.raw_bind_parameter(first + 7, self.started_unix_ms)?;
+        s.raw_bind_parameter(first + 8, self.wall_ms)?;
+        s.raw_bind_parameter(first + 9, self.first_instruction_ms)?;
+        s.raw_bind_parameter(first + 10, self.error.as_deref())
+    }
+}
+
+/// Rows of one table waiting to be inserted (SQLite): `rows[..len]`, the
+/// rest kept for their strings' memory.
+struct Pending<R> {
+    rows: Vec<R>,
+    len: usize,
+}
+
+impl<R: Row + Default> Pending<R> {
+    fn new() -> Pending<R> {
+        Pending {
+            rows: (0..SQLITE_ROWS).map(|_| R::default()).collect(),
+            len: 0,
+        }
+    }
+
+    /// The next row to fill in.
+    fn next(&mut self) -> &mut R {
+        self.len += 1;
+        &mut self.rows[self.len - 1]
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == SQLITE_ROWS
+    }
+
+    /// Insert the waiting rows: a full buffer by the multi-row statement
+    /// `many`, fewer rows one by one with `one`.
+    fn insert(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        run_id: &str,
+        one: &str,
+        many: &str,
+    ) -> rusqlite::Result<()> {
+        let rows = &self.rows[..self.len];
+        self.len = 0;
+        if rows.len() == SQLITE_ROWS {
+            let mut s = tx.prepare_cached(many)?;
+            let columns = s.parameter_count().saturating_sub(1) / SQLITE_ROWS;
+            s.raw_bind_parameter(1, run_id)?;
+            for (i, row) in rows.iter().enumerate() {
+                row.bind(&mut s, 2 + i * columns)?;
+            }
+            s.raw_execute()?;
+        } else if !rows.is_empty() {
+            let mut s = tx.prepare_cached(one)?;
+            s.raw_bind_parameter(1, run_id)?;
+            for row in rows {
+                row.bind(&mut s, 2)?;
+                s.raw_execute()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows a SQLite writer has not yet inserted.
+struct SqliteRows {
+    values: Pending<ValueRow>,
+    repetitions: Pending<RepetitionRow>,
+}
+
+impl Default for SqliteRows {
+    fn default() -> SqliteRows {
+        SqliteRows {
+            values: Pending::new(),
+            repetitions: Pending::new(),
+        }
+    }
+}
+
+impl SqliteRows {
+    /// Insert every waiting row (repetitions first, in order).
+    fn insert(&mut self, tx: &rusqlite::Transaction<'_>, run_id: &str) -> rusqlite::Result<()> {
+        self.repetitions
+            .insert(tx, run_id, &INSERT_REPETITION, &INSERT_REPETITIONS)?;
+        self.values
+            .insert(tx, run_id, &INSERT_RESULT, &INSERT_RESULTS)
+    }
+}
 /// Add a configuration unless its key is there (then the stored one is
 /// read back by [`SELECT_CONFIG`]).
 const INSERT_CONFIG: &str =
@@ -441,7 +699,9 @@ pub struct RunWriter<'a> {
     run_id: String,
     lines: usize,
     values: usize,
-    configs: Configs,
+    configs: Box<Configs>,
+    /// Rows not yet inserted (SQLite).
+    rows: Box<SqliteRows>,
     /// For messages: the store's location and (SQLite) path.
     location: String,
     path: PathBuf,
@@ -511,125 +771,14 @@ impl History {
         let r = RunRow::of(info, run_dir);
         let location = self.location.clone();
         let path = self.path.clone();
-        let tx = match &mut self.backend {
-            Backend::Sqlite(conn) => {
-                let sql = |source| HistoryError::Sql {
-                    path: path.clone(),
-                    source,
-                };
-                // A run's rows outgrow SQLite's default page cache (2 MiB)
-                // within a few thousand lines; the index pages then go out
-                // to the file and back in for every row (profiled: most of
-                // a 100,000-line push). A larger cache for this connection
-                // keeps them in memory, within push's memory budget.
-                conn.pragma_update(None, "cache_size", -WRITE_CACHE_KIB)
-                    .map_err(sql)?;
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql)?;
-                let n = tx
-                    .execute(
-                        &insert_run_sql(mode),
-                        params![
-                            r.run_id,
-                            r.fingerprint,
-                            r.hostname,
-                            r.version,
-                            r.commit,
-                            r.started_at,
-                            r.run_dir,
-                            r.recorded_at,
-                            r.finished_at,
-                            r.cpu_model,
-                            r.cpu_mhz,
-                            r.cores_logical,
-                            r.cores_physical,
-                            r.memory_bytes,
-                            r.kernel,
-                            r.os,
-                            r.cgroup,
-                            r.kvm_device,
-                            r.kvm_module,
-                            r.workload_binary,
-                            r.workload_sha256,
-                            r.run_json,
-                            r.result_lines
-                        ],
-                    )
-                    .map_err(sql)?;
-                if n == 0 {
-                    let stored = tx
-                        .query_row(
-                            "SELECT result_lines FROM runs WHERE run_id = ?1",
-                            [&r.run_id],
-                            |x| x.get::<_, Option<i64>>(0),
-                        )
-                        .map_err(sql)?;
-                    return Ok(Begun::AlreadyPresent {
-                        stored_repetitions: stored,
-                    });
-                }
-                if mode == Mode::Replace {
-                    for t in ["results", "repetitions"] {
-                        tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?1"), [&r.run_id])
-                            .map_err(sql)?;
-                    }
-                }
-                Tx::Sqlite(tx)
-            }
-            Backend::Pg(client) => {
-                let pg = |e| pg_err(&location, e);
-                let mut tx = client.transaction().map_err(pg)?;
-                let n = tx
-                    .execute(
-                        &pg_sql(&insert_run_sql(mode)),
-                        &[
-                            &r.run_id,
-                            &r.fingerprint,
-                            &r.hostname,
-                            &r.version,
-                            &r.commit,
-                            &r.started_at,
-                            &r.run_dir,
-                            &r.recorded_at,
-                            &r.finished_at,
-                            &r.cpu_model,
-                            &r.cpu_mhz,
-                            &r.cores_logical,
-                            &r.cores_physical,
-                            &r.memory_bytes,
-                            &r.kernel,
-                            &r.os,
-                            &r.cgroup,
-                            &r.kvm_device,
-                            &r.kvm_module,
-                            &r.workload_binary,
-                            &r.workload_sha256,
-                            &r.run_json,
-                            &r.result_lines,
-                        ],
-                    )
-                    .map_err(pg)?;
-                if n == 0 {
-                    let stored: Option<i64> = tx
-                        .query_one(
-                            "SELECT result_lines FROM runs WHERE run_id = $1",
-                            &[&r.run_id],
-                        )
-                        .and_then(|x| x.try_get(0))
-                        .map_err(pg)?;
-                    tx.rollback().map_err(pg)?;
-                    return Ok(Begun::AlreadyPresent {
-                        stored_repetitions: stored,
-                    });
-                }
-                if mode == Mode::Replace {
-                    for t in ["results", "repetitions"] {
-                        tx.execute(&format!("DELETE FROM {t} WHERE run_id = $1"), &[&r.run_id])
-                            .map_err(pg)?;
-                    }
-                }
-                Tx::Pg(tx, Box::default())
+        let started = match &mut self.backend {
+            Backend::Sqlite(conn) => begin_sqlite(conn, &r, mode, &path)?,
+            Backend::Pg(client) => begin_pg(client, &r, mode, &location)?,
+        };
+        let tx = match started {
+            Started::Writing(tx) => tx,
+            Started::AlreadyPresent(stored_repetitions) => {
+                return Ok(Begun::AlreadyPresent { stored_repetitions })
             }
         };
         Ok(Begun::Writing(RunWriter {
@@ -637,11 +786,97 @@ impl History {
             run_id: r.run_id,
             lines: 0,
             values: 0,
-            configs: Configs::default(),
+            configs: Box::default(),
+            rows: Box::default(),
             location,
             path,
         }))
     }
+}
+
+/// What the first step of writing a run found: the run's row inserted in
+/// an open transaction, or the run already there (with its `result_lines`).
+enum Started<'a> {
+    Writing(Tx<'a>),
+    AlreadyPresent(Option<i64>),
+}
+
+/// [`History::begin`] on SQLite: open the write transaction, insert the
+/// run's row and (replacing) delete its earlier rows.
+fn begin_sqlite<'a>(
+    conn: &'a mut rusqlite::Connection,
+    r: &RunRow,
+    mode: Mode,
+    path: &Path,
+) -> Result<Started<'a>, HistoryError> {
+    let sql = |source| HistoryError::Sql {
+        path: path.to_path_buf(),
+        source,
+    };
+    // A run's rows outgrow SQLite's default page cache (2 MiB) within a few
+    // thousand lines; the B-tree pages then go out to the file and back in
+    // for every row (profiled: most of a 100,000-line push). A larger cache
+    // for this connection keeps them in memory, within push's memory budget.
+    conn.pragma_update(None, "cache_size", -WRITE_CACHE_KIB)
+        .map_err(sql)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql)?;
+    let n = tx
+        .execute(
+            &insert_run_sql(mode),
+            rusqlite::params_from_iter(r.sqlite_params()),
+        )
+        .map_err(sql)?;
+    if n == 0 {
+        let stored = tx
+            .query_row(
+                "SELECT result_lines FROM runs WHERE run_id = ?1",
+                [&r.run_id],
+                |x| x.get::<_, Option<i64>>(0),
+            )
+            .map_err(sql)?;
+        return Ok(Started::AlreadyPresent(stored));
+    }
+    if mode == Mode::Replace {
+        for t in ["results", "repetitions"] {
+            tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?1"), [&r.run_id])
+                .map_err(sql)?;
+        }
+    }
+    Ok(Started::Writing(Tx::Sqlite(tx)))
+}
+
+/// [`begin_sqlite`] on PostgreSQL.
+fn begin_pg<'a>(
+    client: &'a mut postgres::Client,
+    r: &RunRow,
+    mode: Mode,
+    location: &str,
+) -> Result<Started<'a>, HistoryError> {
+    let pg = |e| pg_err(location, e);
+    let mut tx = client.transaction().map_err(pg)?;
+    let n = tx
+        .execute(&pg_sql(&insert_run_sql(mode)), &r.pg_params())
+        .map_err(pg)?;
+    if n == 0 {
+        let stored: Option<i64> = tx
+            .query_one(
+                "SELECT result_lines FROM runs WHERE run_id = $1",
+                &[&r.run_id],
+            )
+            .and_then(|x| x.try_get(0))
+            .map_err(pg)?;
+        tx.rollback().map_err(pg)?;
+        return Ok(Started::AlreadyPresent(stored));
+    }
+    if mode == Mode::Replace {
+        for t in ["results", "repetitions"] {
+            tx.execute(&format!("DELETE FROM {t} WHERE run_id = $1"), &[&r.run_id])
+                .map_err(pg)?;
+        }
+    }
+    Ok(Started::Writing(Tx::Pg(tx, Box::default())))
 }
 
 impl RunWriter<'_> {
@@ -734,42 +969,45 @@ impl RunWriter<'_> {
                     path: self.path.clone(),
                     source,
                 };
-                let t = RecordText::of(r);
-                let (rep, valid) = (r.rep as i64, r.valid as i64);
-                tx.prepare_cached(INSERT_REPETITION)
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            self.run_id,
-                            line,
-                            config_id,
-                            rep,
-                            valid,
-                            t.metrics,
-                            t.units,
-                            t.info,
-                            r.timings.started_unix_ms as i64,
-                            r.timings.wall_ms,
-                            r.timings.first_instruction_ms,
-                            r.error
-                        ])
-                    })
-                    .map_err(sql)?;
-                let mut s = tx.prepare_cached(INSERT_RESULT).map_err(sql)?;
+                let valid = r.valid as i64;
+                let rows = &mut self.rows;
+                let x = rows.repetitions.next();
+                x.line = line;
+                x.config_id = config_id;
+                x.rep = r.rep as i64;
+                x.valid = valid;
+                json_into(&mut x.metrics, &r.metrics);
+                json_into(&mut x.units, &r.units);
+                json_into(&mut x.info, &r.info);
+                x.started_unix_ms = r.timings.started_unix_ms as i64;
+                x.wall_ms = r.timings.wall_ms;
+                x.first_instruction_ms = r.timings.first_instruction_ms;
+                x.error.clone_from(&r.error);
+                if rows.repetitions.is_full() {
+                    rows.repetitions
+                        .insert(tx, &self.run_id, &INSERT_REPETITION, &INSERT_REPETITIONS)
+                        .map_err(sql)?;
+                }
                 for (metric, value) in &r.metrics {
                     if !value.is_finite() {
                         continue;
                     }
                     self.values += 1;
-                    s.execute(params![
-                        self.run_id,
-                        self.values as i64,
-                        config_id,
-                        valid,
-                        metric,
-                        value,
-                        r.units.get(metric).map_or("", |u| u.as_str())
-                    ])
-                    .map_err(sql)?;
+                    let v = rows.values.next();
+                    v.n = self.values as i64;
+                    v.config_id = config_id;
+                    v.valid = valid;
+                    v.metric.clear();
+                    v.metric.push_str(metric);
+                    v.value = *value;
+                    v.unit.clear();
+                    v.unit
+                        .push_str(r.units.get(metric).map_or("", |u| u.as_str()));
+                    if rows.values.is_full() {
+                        rows.values
+                            .insert(tx, &self.run_id, &INSERT_RESULT, &INSERT_RESULTS)
+                            .map_err(sql)?;
+                    }
                 }
             }
             Tx::Pg(_, batch) => {
@@ -783,10 +1021,20 @@ impl RunWriter<'_> {
         Ok(())
     }
 
-    /// Send the batch (PostgreSQL; SQLite writes each record at once).
+    /// Insert the rows not yet inserted (SQLite), send the batch
+    /// (PostgreSQL).
     fn flush(&mut self) -> Result<(), HistoryError> {
-        let Tx::Pg(tx, b) = &mut self.tx else {
-            return Ok(());
+        let (tx, b) = match &mut self.tx {
+            Tx::Sqlite(tx) => {
+                return self
+                    .rows
+                    .insert(tx, &self.run_id)
+                    .map_err(|source| HistoryError::Sql {
+                        path: self.path.clone(),
+                        source,
+                    })
+            }
+            Tx::Pg(tx, b) => (tx, b),
         };
         if b.line.is_empty() {
             return Ok(());
@@ -952,6 +1200,36 @@ mod tests {
         assert_ne!(k, config_key(["native", "nativ", "e{}", "membw", "{}"]));
         // Stored keys must not change between versions.
         assert_eq!(text_key(""), "cbf29ce4842223256c62272e07bb0142");
+    }
+
+    #[test]
+    fn rows_inserted_many_at_a_time_read_back_whole() {
+        // 260 records and 780 values: full multi-row INSERTs of both tables
+        // and a tail of each inserted one by one.
+        let tmp = tempfile::tempdir().unwrap();
+        let mut h = History::open(&tmp.path().join("h.sqlite")).unwrap();
+        let run = testdata::fixture_run(13, 1.0);
+        assert_eq!(run.records.len(), 260);
+        assert_eq!(
+            h.push(&run).unwrap(),
+            Pushed::Added {
+                repetitions: 260,
+                values: 780
+            }
+        );
+        assert_eq!(h.repetitions(&run.info.run_id).unwrap(), run.records);
+        assert_eq!(h.value_count().unwrap(), 780);
+        let Backend::Sqlite(c) = &h.backend else {
+            unreachable!()
+        };
+        let (lo, hi, n): (i64, i64, i64) = c
+            .query_row(
+                "SELECT MIN(n), MAX(n), COUNT(DISTINCT n) FROM results",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((lo, hi, n), (1, 780, 780));
     }
 
     #[test]
