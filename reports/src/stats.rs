@@ -599,7 +599,16 @@ pub fn summarize(xs: &[f64]) -> Option<Summary> {
         }
     } else {
         match t_interval(xs) {
-            Some((m, ci)) => (m, CentreKind::Mean, Some(ci)),
+            // A sample with zeros but no negative value is a non-negative
+            // quantity (a CPU time of 0 s, a count): its interval stops at
+            // 0 rather than printing a negative time (clipping at a bound
+            // the value cannot cross keeps the coverage).
+            Some((m, mut ci)) => {
+                if xs.iter().all(|&x| x >= 0.0) {
+                    ci.lo = ci.lo.max(0.0);
+                }
+                (m, CentreKind::Mean, Some(ci))
+            }
             None => (mean(xs)?, CentreKind::Mean, None),
         }
     };
@@ -780,6 +789,17 @@ pub fn erfc(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_non_negative_sample_s_interval_stops_at_zero() {
+        let s = super::summarize(&[0.0, 0.0, 0.001, 0.0, 0.0]).unwrap();
+        let ci = s.ci.unwrap();
+        assert_eq!(ci.lo, 0.0);
+        assert!(ci.hi > 0.0);
+        // A sample with a negative value keeps its two-sided interval.
+        let s = super::summarize(&[-0.002, 0.0, 0.001, 0.0, 0.0]).unwrap();
+        assert!(s.ci.unwrap().lo < 0.0);
+    }
+
     use super::*;
 
     fn close(a: f64, b: f64, rel: f64) -> bool {

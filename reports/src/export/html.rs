@@ -240,6 +240,14 @@ fn claims_overview(s: &mut String, cx: &ReportContext) {
     if cx.claims.is_empty() {
         return;
     }
+    if !super::any_claim_measured(cx) {
+        let _ = writeln!(
+            s,
+            "<h2 id=\"claims\">Claims</h2><p class=\"note\">{}</p>",
+            esc(super::NO_CLAIM)
+        );
+        return;
+    }
     let _ = writeln!(s, "<h2 id=\"claims\">Claims</h2><ul class=\"claims\">");
     for c in cx.claims {
         let _ = writeln!(
@@ -263,7 +271,7 @@ fn sections(cx: &ReportContext) -> Vec<(String, String)> {
     if !headline_columns(cx).is_empty() {
         add("speed", "Speed relative to native");
     }
-    if !cx.claims.is_empty() {
+    if super::any_claim_measured(cx) {
         add("claims-summary", "Claims by part");
     }
     if !a.figures.is_empty() {
@@ -296,7 +304,7 @@ fn sections(cx: &ReportContext) -> Vec<(String, String)> {
             v.push((format!("plot-{}", p.stem), format!("— {}", p.title)));
         }
     }
-    if !cx.claims.is_empty() {
+    if super::any_claim_measured(cx) {
         v.push(("claims-detail".into(), "Claims in detail".into()));
     }
     v.push(("host".into(), "Host".into()));
@@ -339,6 +347,9 @@ fn contents(s: &mut String, cx: &ReportContext) {
 }
 
 fn claims_summary(s: &mut String, cx: &ReportContext) {
+    if !super::any_claim_measured(cx) {
+        return;
+    }
     let _ = writeln!(
         s,
         "<h2 id=\"claims-summary\">Claims by part</h2><table id=\"claims-parts\"><tr><th>claim</th><th>verdict</th><th>parts</th></tr>"
@@ -452,6 +463,9 @@ fn per_workload(s: &mut String, cx: &ReportContext) {
 }
 
 fn claims_detail(s: &mut String, cx: &ReportContext) {
+    if !super::any_claim_measured(cx) {
+        return;
+    }
     let _ = writeln!(s, "<h2 id=\"claims-detail\">Claims in detail</h2>");
     for c in cx.claims {
         let _ = writeln!(

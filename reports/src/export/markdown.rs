@@ -10,8 +10,11 @@ use crate::value::{median_ci, ratio_text};
 use std::fmt::Write;
 
 /// Environment detail keys shown in the summary.
-const BRIEF_KEYS: [&str; 8] = [
+const BRIEF_KEYS: [&str; 11] = [
     "runtime_version",
+    "platform",
+    "engine_version",
+    "storage_driver",
     "version",
     "accel",
     "machine",
@@ -59,6 +62,10 @@ fn claims_overview(s: &mut String, cx: &ReportContext) {
         return;
     }
     let _ = writeln!(s, "## Claims\n");
+    if !super::any_claim_measured(cx) {
+        let _ = writeln!(s, "{}\n", super::NO_CLAIM);
+        return;
+    }
     for c in cx.claims {
         let _ = writeln!(
             s,
@@ -101,6 +108,9 @@ fn speed_table(s: &mut String, cx: &ReportContext) {
 /// Every claim's parts: a table of verdicts, then each part's finding, what
 /// would measure it and the figures it cites.
 fn claims_by_part(s: &mut String, cx: &ReportContext) {
+    if !super::any_claim_measured(cx) {
+        return;
+    }
     let _ = writeln!(s, "## Claims by part\n");
     let _ = writeln!(s, "| claim | verdict | parts |");
     let _ = writeln!(s, "|---|---|---|");

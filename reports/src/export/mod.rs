@@ -30,6 +30,18 @@ pub struct ReportContext<'a> {
 /// Why a figure must not be divided by native's: it ran with other
 /// parameters (or another STREAM variant). `None` for native and for
 /// figures whose parameters agree.
+/// Whether the run measured any claim. A run of a user's command, or of
+/// workloads no claim uses, gets one line instead of eight claims "not
+/// measured" with every part.
+pub fn any_claim_measured(cx: &ReportContext) -> bool {
+    cx.claims
+        .iter()
+        .any(|c| c.verdict != crate::claims::Verdict::NotMeasured)
+}
+
+/// What the report says in place of the claims when none was measured.
+pub const NO_CLAIM: &str = "This run measures none of the claims C1–C8: each needs its workload or experiment (docs/claims.md). `isobench run --experiment all` measures every claim; claims.json says what would measure each part.";
+
 pub fn not_comparable(cx: &ReportContext, f: &Figure) -> Option<String> {
     f.incomparable
         .clone()
