@@ -2,8 +2,8 @@
 //! orchestrator's `env::process::Spawner`, the door every column starts
 //! its processes through.
 //!
-//! A macro for the reason [`fake_env!`](crate::fake_env) is one:
-//! [`fake_spawner!`](crate::fake_spawner) expands, in the crate named as
+//! A macro for the reason [`fake_env!`](macro@crate::fake_env) is one:
+//! [`fake_spawner!`](macro@crate::fake_spawner) expands, in the crate named as
 //! its argument (`crate` in the orchestrator's own tests, `isobench` in an
 //! integration test), to `FakeSpawner` implementing that crate's
 //! `env::process::Spawner`.
