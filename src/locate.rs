@@ -80,13 +80,9 @@ pub fn is_static_elf(bytes: &[u8]) -> Option<bool> {
 /// `name` looked up in the directories of `path` (a `PATH` value): the
 /// first regular file with an execute bit.
 pub fn find_in_path(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path?)
         .map(|d| d.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|p| crate::sys::is_executable_file(p))
 }
 
 /// A program by name on `$PATH`, or as given when it holds a `/`.

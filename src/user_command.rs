@@ -300,7 +300,7 @@ pub fn materialize(cmd: &UserCommand, scratch: &Path) -> Result<PathBuf> {
             };
             let mut c = std::process::Command::new(umoci);
             c.arg("unpack");
-            if !nix::unistd::geteuid().is_root() {
+            if !crate::sys::is_root() {
                 c.arg("--rootless");
             }
             c.arg("--image").arg(&image).arg(&dest);
@@ -413,8 +413,7 @@ mod tests {
         elf[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
         elf[64..68].copy_from_slice(&3u32.to_le_bytes());
         std::fs::write(&bin, &elf).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::sys::set_mode(&bin, 0o755).unwrap();
         let p = Some(t.path().as_os_str());
         let c = plan(&input(&["prog", "a b"]), 60, Columns::default(), p).unwrap();
         assert_eq!(c.argv, [bin.to_str().unwrap(), "a b"]);

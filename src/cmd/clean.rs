@@ -27,8 +27,7 @@ pub fn run(a: &CleanArgs) -> Result<i32> {
     }
     // Test users, groups, sudo rules and work directories of a permission
     // check (claim C6) whose isobench is dead.
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    let perm = if unsafe { libc::geteuid() } == 0 {
+    let perm = if crate::sys::is_root() {
         crate::experiment::permissions::sweep::sweep_dead()
     } else {
         Vec::new()

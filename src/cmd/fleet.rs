@@ -146,7 +146,7 @@ fn submit(a: &SubmitArgs) -> Result<i32> {
     )
     .with_context(|| format!("writing {}", script.display()))?;
     // The script holds the store's URL (maybe with a password): owner only.
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    crate::sys::set_mode(&script, 0o700)?;
     let mut c = Campaign {
         schema: CAMPAIGN_SCHEMA,
         id: id.clone(),

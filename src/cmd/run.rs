@@ -46,7 +46,7 @@ pub fn plan_input(a: &RunArgs, workload_bin: std::path::PathBuf) -> PlanInput {
         stream: a.stream.clone(),
         pages: a.pages.clone(),
         run_id: new_run_id(),
-        euid: nix::unistd::geteuid().as_raw(),
+        euid: crate::sys::euid(),
         path: std::env::var_os("PATH"),
         command: crate::user_command::CommandInput {
             argv: a.command.clone(),

@@ -355,7 +355,7 @@ impl Drop for EngineInstance {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::process::Host;
+    use crate::env::fake::FakeSpawner;
     use isobench_workloads::protocol::WorkloadResult;
     use std::sync::Mutex;
 
@@ -401,33 +401,6 @@ mod tests {
         }
     }
 
-    /// The host's spawner, counting what goes through the door.
-    #[derive(Default)]
-    struct Counting(Mutex<Vec<&'static str>>);
-
-    impl Spawner for Counting {
-        fn spawn_logged(&self, cmd: Command, log: Option<std::fs::File>) -> Result<Supervised> {
-            self.0.lock().unwrap().push("spawn_logged");
-            Host.spawn_logged(cmd, log)
-        }
-        fn run_until(
-            &self,
-            cmd: Command,
-            deadline: std::time::Instant,
-        ) -> Result<(std::process::ExitStatus, std::time::Instant)> {
-            self.0.lock().unwrap().push("run_until");
-            Host.run_until(cmd, deadline)
-        }
-        fn output_of(&self, cmd: Command) -> Result<String> {
-            self.0.lock().unwrap().push("output_of");
-            Host.output_of(cmd)
-        }
-        fn output(&self, cmd: Command) -> std::io::Result<std::process::Output> {
-            self.0.lock().unwrap().push("output");
-            Host.output(cmd)
-        }
-    }
-
     /// Without root or an engine: the shared instance starts the client
     /// through the door, reads the result off its stdout and removes the
     /// container with the engine's `rm` when `run --rm` does not.
@@ -438,7 +411,7 @@ mod tests {
             line: WorkloadResult::empty("cpu").to_line(),
             seen: Mutex::new(Vec::new()),
         });
-        let spawner = Arc::new(Counting::default());
+        let spawner = Arc::new(FakeSpawner::default());
         let files = RunFiles::create(dir.path(), "isobench-1-f1").unwrap();
         let inst = EngineInstance::start(
             cli.clone(),
@@ -456,7 +429,7 @@ mod tests {
             *cli.seen.lock().unwrap(),
             vec![vec!["run", "--rm"], vec!["rm", "-f", "isobench-1-f1"]]
         );
-        assert_eq!(*spawner.0.lock().unwrap(), ["spawn_logged", "output"]);
+        assert_eq!(spawner.methods(), ["spawn_logged", "output"]);
         assert!(!dir.path().join("runs/isobench-1-f1").exists());
     }
 }

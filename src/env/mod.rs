@@ -12,6 +12,8 @@ pub mod container;
 pub mod docker;
 pub mod engine;
 pub mod engine_instance;
+#[cfg(test)]
+pub mod fake;
 pub mod footprint;
 pub mod naming;
 pub mod native;
@@ -282,16 +284,15 @@ pub fn make(c: &column::Column) -> Result<Box<dyn Environment>> {
     make_with(c, process::host())
 }
 
-/// [`make`], with the container and engine columns starting their
-/// processes through `spawner` (the host's in [`make`]; a test double's in
-/// tests).
+/// [`make`], with every column starting its processes through `spawner`
+/// (the host's in [`make`]; a test double's in tests).
 pub fn make_with(
     c: &column::Column,
     spawner: std::sync::Arc<dyn process::Spawner>,
 ) -> Result<Box<dyn Environment>> {
     use column::{Column, Engine, Vmm};
     match c {
-        Column::Native => Ok(Box::new(native::Native::new())),
+        Column::Native => Ok(Box::new(native::Native::new().with_spawner(spawner))),
         Column::Oci(o) => {
             if let Some(why) = o.unsupported() {
                 return Err(crate::usage::usage(why));
@@ -322,7 +323,7 @@ pub fn make_with(
                 cpu_model: q.cpu_model.clone(),
                 ..vm::VmOptions::default()
             };
-            Ok(Box::new(vm::VmEnv::new(opts)?))
+            Ok(Box::new(vm::VmEnv::new(opts)?.with_spawner(spawner)))
         }
     }
 }

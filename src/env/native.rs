@@ -1,7 +1,7 @@
 //! The `native` environment: the workload binary spawned directly on the host.
 
 use super::footprint;
-use super::process::Supervised;
+use super::process::{Spawner, Supervised};
 use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::protocol::find_result;
@@ -9,19 +9,38 @@ use isobench_workloads::{Workload, WorkloadSpec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Default)]
 pub struct Native {
     bin: Option<PathBuf>,
     /// Working directory of the workload: the user's command's files, the
     /// data directory (copy-up files) or the run's scratch directory.
     cwd: Option<PathBuf>,
+    /// The door the workload processes are started through (the host's
+    /// unless [`Native::with_spawner`]).
+    spawner: Arc<dyn Spawner>,
+}
+
+impl Default for Native {
+    fn default() -> Self {
+        Native {
+            bin: None,
+            cwd: None,
+            spawner: super::process::host(),
+        }
+    }
 }
 
 impl Native {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The same column, its workload processes started through `spawner`.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Native {
+        self.spawner = spawner;
+        self
     }
 }
 
@@ -245,12 +264,83 @@ impl Environment for Native {
             None => None,
         });
         Ok(Box::new(NativeInstance {
-            sup: Supervised::spawn(cmd)?,
+            sup: self.spawner.spawn_logged(cmd, None)?,
             workload: spec.workload,
             cgroup,
         }))
     }
     fn cleanup(&mut self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::fake::FakeSpawner;
+    use isobench_workloads::protocol::WorkloadResult;
+
+    /// Without root or the workload binary: the native column starts its
+    /// workload through the door it holds (a stand-in prints the result),
+    /// in the working directory it prepared, with the spec's arguments.
+    #[test]
+    fn a_native_run_goes_through_the_door() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("isobench-workload");
+        std::fs::write(&bin, b"not run").unwrap();
+        let ctx = EnvContext {
+            workload_bin: bin.clone(),
+            scratch: dir.path().join("scratch"),
+            threads: 1,
+            data_dir: None,
+            command_root: None,
+            fileio: false,
+        };
+        let line = WorkloadResult::empty("cpu").to_line();
+        let spawner = Arc::new(FakeSpawner::printing(format!("ISOBENCH-READY\n{line}")));
+        let mut env = Native::new().with_spawner(spawner.clone());
+        env.prepare(&ctx).unwrap();
+        assert!(dir.path().join("scratch/native").is_dir());
+        let spec = WorkloadSpec::parse(Workload::Cpu, &["cpu".to_string()]).unwrap();
+        let limits = Limits {
+            cpus: Some(vec![0]),
+            ..Limits::default()
+        };
+        let mut inst = env
+            .launch_with(&spec, Duration::from_secs(10), &limits)
+            .unwrap();
+        assert!(inst.wait_ready(Duration::from_secs(10)).is_ok());
+        let out = inst.wait(Duration::from_secs(10)).unwrap();
+        assert_eq!(out.result.workload, "cpu");
+        assert!(out.first_instruction.is_some());
+        let mut expected = vec![std::path::absolute(&bin).unwrap().display().to_string()];
+        expected.extend(spec.to_args());
+        assert_eq!(spawner.commands(), [expected]);
+        assert_eq!(spawner.methods(), ["spawn_logged"]);
+    }
+
+    /// A native column built by `env::make_with` holds the spawner passed.
+    #[test]
+    fn make_with_hands_the_native_column_its_spawner() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("isobench-workload");
+        std::fs::write(&bin, b"not run").unwrap();
+        let line = WorkloadResult::empty("cpu").to_line();
+        let spawner = Arc::new(FakeSpawner::printing(format!("ISOBENCH-READY\n{line}")));
+        let mut env =
+            crate::env::make_with(&crate::env::column::Column::Native, spawner.clone()).unwrap();
+        env.prepare(&EnvContext {
+            workload_bin: bin,
+            scratch: dir.path().to_path_buf(),
+            threads: 1,
+            data_dir: None,
+            command_root: None,
+            fileio: false,
+        })
+        .unwrap();
+        let spec = WorkloadSpec::parse(Workload::Cpu, &["cpu".to_string()]).unwrap();
+        let out = env.run(&spec, Duration::from_secs(10)).unwrap();
+        assert_eq!(out.result.workload, "cpu");
+        assert_eq!(spawner.methods(), ["spawn_logged"]);
     }
 }

@@ -19,6 +19,7 @@
 //! everywhere, recorded all the same.
 
 pub mod fake_env;
+pub mod fake_spawner;
 pub mod testuser;
 
 use std::io::Write;

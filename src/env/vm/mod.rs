@@ -34,7 +34,7 @@ use self::kernel::{kernel_version, GuestKernel, KernelSearch};
 use self::qemu::{Accel, Machine, QemuConfig, QBOOT_ROM};
 use self::vmm::Vmm;
 use super::footprint;
-use super::process::{output_of, watch, Supervised, Watched};
+use super::process::{Spawner, Supervised, Watched};
 use super::{EnvContext, EnvKind, Environment, Instance, Limits, RunOutcome};
 use anyhow::{anyhow, bail, Context, Result};
 use isobench_workloads::WorkloadSpec;
@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The QEMU binary looked up in `PATH` when none is given.
@@ -112,6 +113,9 @@ pub struct VmEnv {
     /// For a plan with fileio: where each repetition's disk image goes
     /// (the scratch directory), or why the guest cannot have a disk.
     disk: Option<Result<PathBuf, String>>,
+    /// The door QEMU is started through (`--version`, test boots and
+    /// guests): the host's unless [`VmEnv::with_spawner`].
+    spawner: Arc<dyn Spawner>,
 }
 
 impl VmEnv {
@@ -136,7 +140,14 @@ impl VmEnv {
             prepared: None,
             initrd: None,
             disk: None,
+            spawner: super::process::host(),
         })
+    }
+
+    /// The same column, its QEMU processes started through `spawner`.
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> VmEnv {
+        self.spawner = spawner;
+        self
     }
 
     pub fn options(&self) -> &VmOptions {
@@ -166,11 +177,21 @@ impl VmEnv {
 /// Boot one guest with `args` for the workload and return what QEMU did
 /// (QEMU is killed and reaped on timeout and Ctrl-C).
 pub fn spawn_guest(config: &QemuConfig, args: &[String], timeout: Duration) -> Result<Watched> {
+    spawn_guest_with(&super::process::Host, config, args, timeout)
+}
+
+/// [`spawn_guest`], QEMU started through `spawner`.
+pub fn spawn_guest_with(
+    spawner: &dyn Spawner,
+    config: &QemuConfig,
+    args: &[String],
+    timeout: Duration,
+) -> Result<Watched> {
     let mut cmd = Command::new(&config.qemu);
     cmd.args(config.args(args)?);
     // Test boots too: no guest outlives a killed isobench.
     super::process::die_with_parent(&mut cmd);
-    watch(cmd, timeout)
+    spawner.spawn_logged(cmd, None)?.finish(timeout, |_| {})
 }
 
 /// A guest that booted, ran and produced a result.
@@ -188,7 +209,17 @@ pub struct Boot {
 /// Boot one guest and judge its console: a panic, a failed QEMU, a missing
 /// or malformed result, or a timeout is an error quoting the last lines.
 pub fn boot_guest(config: &QemuConfig, args: &[String], timeout: Duration) -> Result<Boot> {
-    let w = spawn_guest(config, args, timeout)?;
+    boot_guest_with(&super::process::Host, config, args, timeout)
+}
+
+/// [`boot_guest`], QEMU started through `spawner`.
+pub fn boot_guest_with(
+    spawner: &dyn Spawner,
+    config: &QemuConfig,
+    args: &[String],
+    timeout: Duration,
+) -> Result<Boot> {
+    let w = spawn_guest_with(spawner, config, args, timeout)?;
     let c = console::judge(
         &w.stdout,
         &w.stderr,
@@ -362,8 +393,8 @@ impl Environment for VmEnv {
         )?;
         let mut vcmd = Command::new(&config.qemu);
         vcmd.arg("--version");
-        let qemu_version =
-            qemu::parse_qemu_version(&output_of(vcmd)?).unwrap_or_else(|| "unknown".into());
+        let qemu_version = qemu::parse_qemu_version(&self.spawner.output_of(vcmd)?)
+            .unwrap_or_else(|| "unknown".into());
 
         let init = std::fs::read(&ctx.workload_bin).with_context(|| {
             format!("reading the workload binary {}", ctx.workload_bin.display())
@@ -415,24 +446,28 @@ impl Environment for VmEnv {
                 // still cannot run (nested setups, broken MSR emulation).
                 let mut probe = config.clone();
                 probe.accel = Accel::Kvm;
-                let outcome =
-                    match spawn_guest(&probe, &["startup".to_string()], accel::TEST_BOOT_TIMEOUT) {
-                        Ok(w) => w.ready_after.ok_or_else(|| {
-                            format!(
-                                "no ISOBENCH-READY; QEMU {}: {}",
-                                w.status,
-                                console::tail(&w.stdout, &w.stderr, 3)
-                            )
-                        }),
-                        Err(e) if e.downcast_ref::<super::process::Interrupted>().is_some() => {
-                            return Err(e)
-                        }
-                        Err(e) => Err(format!("{e:#}")
-                            .lines()
-                            .take(4)
-                            .collect::<Vec<_>>()
-                            .join(" ")),
-                    };
+                let outcome = match spawn_guest_with(
+                    &*self.spawner,
+                    &probe,
+                    &["startup".to_string()],
+                    accel::TEST_BOOT_TIMEOUT,
+                ) {
+                    Ok(w) => w.ready_after.ok_or_else(|| {
+                        format!(
+                            "no ISOBENCH-READY; QEMU {}: {}",
+                            w.status,
+                            console::tail(&w.stdout, &w.stderr, 3)
+                        )
+                    }),
+                    Err(e) if e.downcast_ref::<super::process::Interrupted>().is_some() => {
+                        return Err(e)
+                    }
+                    Err(e) => Err(format!("{e:#}")
+                        .lines()
+                        .take(4)
+                        .collect::<Vec<_>>()
+                        .join(" ")),
+                };
                 accel::after_test_boot(outcome)
             }
         };
@@ -457,13 +492,17 @@ impl Environment for VmEnv {
         // the kernel build, its command line and the memory size itself;
         // guessing it is how advice came to fail when followed.
         let base = p.config.clone();
+        let spawner = &*self.spawner;
         let boot = |m: u64| -> Result<f64> {
             let mut probe = base.clone();
             probe.memory_mib = m;
-            let b = boot_guest(&probe, &["startup".to_string()], memory::PROBE_TIMEOUT)
-                .with_context(|| {
-                    format!("test boot with {m} MiB measuring the guest's own memory")
-                })?;
+            let b = boot_guest_with(
+                spawner,
+                &probe,
+                &["startup".to_string()],
+                memory::PROBE_TIMEOUT,
+            )
+            .with_context(|| format!("test boot with {m} MiB measuring the guest's own memory"))?;
             b.console
                 .result
                 .info
@@ -564,7 +603,10 @@ impl Environment for VmEnv {
         if let Some(cpus) = &limits.cpus {
             super::set_affinity(&mut cmd, cpus)?;
         }
-        let sup = Supervised::spawn(cmd).with_context(|| what.clone())?;
+        let sup = self
+            .spawner
+            .spawn_logged(cmd, None)
+            .with_context(|| what.clone())?;
         let mut inst = VmInstance {
             sup,
             workload: spec.workload,
@@ -755,6 +797,37 @@ pub(super) fn vm_cannot_run(workload: isobench_workloads::Workload) -> Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without root, QEMU or a kernel: a guest boot starts QEMU through
+    /// the door, with the workload's arguments on its command line, and
+    /// its console is judged (a stand-in prints it).
+    #[test]
+    fn a_guest_boot_goes_through_the_door() {
+        let line = isobench_workloads::protocol::WorkloadResult::empty("startup").to_line();
+        let spawner = crate::env::fake::FakeSpawner::printing(format!("ISOBENCH-READY\n{line}"));
+        let opts = VmOptions {
+            qemu: Some("/bin/sh".into()),
+            tsc_early_khz: false,
+            ..VmOptions::default()
+        };
+        let config = host_config(&opts, Path::new("/k"), Path::new("/i"), Accel::Tcg, 1).unwrap();
+        let b = boot_guest_with(
+            &spawner,
+            &config,
+            &["startup".to_string()],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(b.console.result.workload, "startup");
+        assert!(b.ready_after.is_some());
+        assert_eq!(spawner.methods(), ["spawn_logged"]);
+        let cmd = &spawner.commands()[0];
+        assert_eq!(cmd[0], "/bin/sh");
+        assert!(
+            cmd.iter().any(|a| a.contains("isobench.args=startup")),
+            "{cmd:?}"
+        );
+    }
 
     #[test]
     fn options_are_validated_without_side_effects() {

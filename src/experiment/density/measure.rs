@@ -44,10 +44,9 @@ fn ksm(root: &Path) -> BTreeMap<String, String> {
 /// Raise RLIMIT_NOFILE's soft limit to its hard limit: each live instance
 /// holds a pipe. Returns the limit in force.
 pub fn raise_nofile() -> Result<u64> {
-    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .context("reading RLIMIT_NOFILE")?;
+    let (soft, hard) = crate::sys::nofile_limits().context("reading RLIMIT_NOFILE")?;
     if soft < hard {
-        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard)
+        crate::sys::set_nofile_limits(hard, hard)
             .with_context(|| format!("raising RLIMIT_NOFILE's soft limit to {hard}"))?;
     }
     Ok(hard)

@@ -145,7 +145,7 @@ pub fn setup(
         .map(|n| n.get())
         .unwrap_or(1);
     // Creating a pids cgroup for a native antagonist needs root.
-    let native_pids = nix::unistd::geteuid().is_root();
+    let native_pids = crate::sys::is_root();
     let (antagonists, matched_only, placements, mut warnings) =
         choose(victims, antagonists, quick, host_cpus, native_pids);
     if emulated {

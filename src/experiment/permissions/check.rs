@@ -159,8 +159,7 @@ fn line(r: &SetupResult) -> String {
 
 /// Why the check cannot run here, if it cannot.
 pub fn needs_root() -> Option<String> {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    (unsafe { libc::geteuid() } != 0).then(|| {
+    (!crate::sys::is_root()).then(|| {
         "--experiment permissions needs root: it creates two test users and a group (removed afterwards)".to_string()
     })
 }

@@ -113,10 +113,7 @@ fn sweep_cgroups(root: &Path) -> Vec<String> {
                 let procs =
                     std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default();
                 for p in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    // SAFETY: kill(2) on a pid; no memory is shared.
-                    unsafe {
-                        libc::kill(p, libc::SIGKILL);
-                    }
+                    crate::sys::sigkill(p);
                 }
                 if std::fs::remove_dir(e.path()).is_ok() {
                     done.push(e.path().display().to_string());

@@ -14,7 +14,6 @@ use crate::env::process::Interrupted;
 use crate::experiment::{Interrupt, Never};
 use anyhow::{bail, Context, Result};
 use std::fs::File;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -129,13 +128,10 @@ fn wait_for(
         File::create(out_p).with_context(|| format!("cannot create {}", out_p.display()))?;
     let err_f =
         File::create(err_p).with_context(|| format!("cannot create {}", err_p.display()))?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(out_f)
-        .stderr(err_f)
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot run {program}"))?;
+    let mut child =
+        crate::sys::own_process_group(cmd.stdin(Stdio::null()).stdout(out_f).stderr(err_f))
+            .spawn()
+            .with_context(|| format!("cannot run {program}"))?;
     let t0 = Instant::now();
     loop {
         if let Some(s) = child.try_wait().context("waiting for a child")? {
@@ -274,7 +270,7 @@ impl TestUsers {
             let runtime_dir = dir.join(format!("run-{role}"));
             std::fs::create_dir_all(&runtime_dir)
                 .with_context(|| format!("cannot create {}", runtime_dir.display()))?;
-            std::os::unix::fs::chown(&runtime_dir, Some(uid), Some(gid))
+            crate::sys::chown(&runtime_dir, uid, gid)
                 .with_context(|| format!("cannot chown {}", runtime_dir.display()))?;
             set_mode(&runtime_dir, 0o700)?;
             let user = User {
@@ -320,9 +316,7 @@ impl Drop for TestUsers {
 }
 
 pub fn set_mode(p: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot chmod {}", p.display()))
+    crate::sys::set_mode(p, mode).with_context(|| format!("cannot chmod {}", p.display()))
 }
 
 /// Pids of the processes whose real uid is `uid` (read from /proc).
@@ -359,10 +353,7 @@ pub fn kill_uid(uid: u32) {
             return;
         }
         for p in pids {
-            // SAFETY: kill(2) on a pid; no memory is shared.
-            unsafe {
-                libc::kill(p, libc::SIGKILL);
-            }
+            crate::sys::sigkill(p);
         }
         std::thread::sleep(Duration::from_millis(20));
     }

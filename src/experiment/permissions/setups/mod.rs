@@ -63,8 +63,7 @@ pub const PER_USER: &str = "per-user rootless";
 pub(crate) fn mkdir(p: &Path, mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
     std::fs::create_dir_all(p).with_context(|| format!("cannot create {}", p.display()))?;
     if let Some((u, g)) = owner {
-        std::os::unix::fs::chown(p, Some(u), Some(g))
-            .with_context(|| format!("cannot chown {}", p.display()))?;
+        crate::sys::chown(p, u, g).with_context(|| format!("cannot chown {}", p.display()))?;
     }
     set_mode(p, mode)
 }
@@ -88,7 +87,7 @@ pub fn umount_under(dir: &Path) {
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for p in points {
-        let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
+        let _ = crate::sys::detach_mount(&p);
     }
 }
 
@@ -111,10 +110,7 @@ pub fn kill_naming(dir: &Path) {
             continue;
         };
         if cmd.windows(needle.len()).any(|w| w == needle) {
-            // SAFETY: kill(2) on a pid; no memory is shared.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
+            crate::sys::sigkill(pid);
         }
     }
 }

@@ -7,7 +7,6 @@ use crate::experiment::permissions::{exec_argv, user, Action, Op, Setup, Who};
 use crate::experiment::Interrupt;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -130,16 +129,8 @@ impl Setup for PodmanService {
                 std::fs::File::create(self.dir.join("service.log"))
                     .context("cannot create the service log")?,
             );
-        // SAFETY: prctl(2) in the forked child before exec, async-signal-safe.
-        unsafe {
-            svc.pre_exec(|| {
-                // Why: the service dies with isobench, even after kill -9.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Why: the service dies with isobench, even after kill -9.
+        crate::sys::kill_with_parent(&mut svc);
         self.service = Some(svc.spawn().context("cannot start podman system service")?);
         let t0 = Instant::now();
         while !self.sock.exists() {
@@ -157,8 +148,7 @@ impl Setup for PodmanService {
             std::thread::sleep(Duration::from_millis(20));
         }
         // The docker-group model: the group may connect.
-        std::os::unix::fs::chown(&self.sock, Some(0), Some(users.gid))
-            .context("cannot chown the podman socket")?;
+        crate::sys::chown(&self.sock, 0, users.gid).context("cannot chown the podman socket")?;
         set_mode(&self.sock, 0o660)
     }
     fn commands(
@@ -194,10 +184,7 @@ impl Setup for PodmanService {
             }
         }
         if let Some(mut c) = self.service.take() {
-            // SAFETY: kill(2) on our own child's pid.
-            unsafe {
-                libc::kill(c.id() as i32, libc::SIGTERM);
-            }
+            crate::sys::sigterm(c.id() as i32);
             let t0 = Instant::now();
             while c.try_wait().ok().flatten().is_none() {
                 if t0.elapsed() > Duration::from_secs(5) {
