@@ -243,9 +243,6 @@ impl Environment for PodmanEnv {
     }
 
     fn cannot_run(&self, workload: isobench_workloads::Workload) -> Option<String> {
-        if workload == isobench_workloads::Workload::Fileio {
-            return Some("fileio's places (a bind mount and a tmpfs beside the root file system) are set up for the OCI runtime columns; engines are not wired yet".into());
-        }
         super::container::container_cannot_run(workload)
     }
 

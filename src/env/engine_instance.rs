@@ -125,9 +125,19 @@ impl Launch<'_> {
             args.push(u.into());
         }
         args.extend(super::engine::limit_args(limits));
+        let fileio = spec.workload == Workload::Fileio;
+        if fileio {
+            args.extend(fileio_mount_args(self.dir)?);
+        }
         args.push(self.image.to_string());
         args.push(WORKLOAD_PATH.into());
         args.extend(spec.to_args());
+        if fileio {
+            isobench_workloads::fileio::add_places(
+                &mut args,
+                &super::container::container_fileio_places(),
+            );
+        }
         EngineInstance::start(
             self.cli,
             &args,
@@ -138,6 +148,32 @@ impl Launch<'_> {
             self.spawner,
         )
     }
+}
+
+/// fileio's bind mount and tmpfs for an engine's `run`, at the places
+/// every container column uses (`container_fileio_places`): the bind mount's
+/// host side is `fileio-disk` in the column's directory, on the run
+/// directory's file system, as for the OCI runtime columns. The root file
+/// system place is the engine's own storage (its storage driver).
+fn fileio_mount_args(column_dir: &Path) -> Result<Vec<String>> {
+    let host = std::path::absolute(column_dir.join("fileio-disk"))?;
+    std::fs::create_dir_all(&host).with_context(|| format!("creating {}", host.display()))?;
+    let places = super::container::container_fileio_places();
+    let dir_of = |name: &str| {
+        places
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.dir.clone())
+            .ok_or_else(|| anyhow!("no fileio place {name}"))
+    };
+    let disk = dir_of(isobench_workloads::fileio::PLACE_DISK)?;
+    let tmpfs = dir_of(isobench_workloads::fileio::PLACE_TMPFS)?;
+    Ok(vec![
+        "--mount".into(),
+        format!("type=bind,source={},target={disk}", host.display()),
+        "--tmpfs".into(),
+        format!("{tmpfs}:rw,nosuid,nodev,mode=1777"),
+    ])
 }
 
 /// `isobench-<pid>-<tag><n>`: the name of an engine column's next
@@ -431,5 +467,55 @@ mod tests {
         );
         assert_eq!(spawner.methods(), ["spawn_logged", "output"]);
         assert!(!dir.path().join("runs/isobench-1-f1").exists());
+    }
+
+    /// fileio through an engine: the bind mount (host side in the column's
+    /// directory) and the tmpfs go before the image, the three places
+    /// after the workload's arguments.
+    #[test]
+    fn an_engine_s_fileio_gets_the_bind_mount_tmpfs_and_places() {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = Arc::new(FakeCli {
+            line: WorkloadResult::empty("fileio").to_line(),
+            seen: Mutex::new(Vec::new()),
+        });
+        let launch = Launch {
+            cli: cli.clone(),
+            spawner: Arc::new(FakeSpawner::default()),
+            dir: dir.path(),
+            image: "isobench-img",
+            runtime: "runc".into(),
+        };
+        let spec = WorkloadSpec::parse(Workload::Fileio, &["fileio".to_string()]).unwrap();
+        let inst = launch
+            .start(
+                "isobench-1-f2".into(),
+                vec!["run".into()],
+                &[],
+                &Limits::default(),
+                &spec,
+            )
+            .unwrap();
+        Box::new(inst).wait(Duration::from_secs(10)).unwrap();
+        let run = cli.seen.lock().unwrap()[0].clone();
+        let image = run.iter().position(|a| a == "isobench-img").unwrap();
+        let host = std::path::absolute(dir.path().join("fileio-disk")).unwrap();
+        assert!(host.is_dir());
+        let before = &run[..image];
+        assert!(
+            before.contains(&format!(
+                "type=bind,source={},target=/isobench-disk",
+                host.display()
+            )),
+            "{run:?}"
+        );
+        assert!(
+            before.iter().any(|a| a.starts_with("/isobench-tmpfs:")),
+            "{run:?}"
+        );
+        let after = run[image..].join(" ");
+        for place in ["/isobench-fileio", "/isobench-disk", "/isobench-tmpfs"] {
+            assert!(after.contains(place), "{place} not passed: {after}");
+        }
     }
 }

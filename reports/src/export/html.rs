@@ -244,7 +244,7 @@ fn claims_overview(s: &mut String, cx: &ReportContext) {
         let _ = writeln!(
             s,
             "<h2 id=\"claims\">Claims</h2><p class=\"note\">{}</p>",
-            esc(super::NO_CLAIM)
+            code_spans(&esc(super::NO_CLAIM))
         );
         return;
     }
@@ -344,6 +344,21 @@ fn contents(s: &mut String, cx: &ReportContext) {
         let _ = write!(s, "</ul>");
     }
     let _ = writeln!(s, "</ul></nav>");
+}
+
+/// Markdown's `code` spans of an escaped text as `<code>` elements.
+fn code_spans(escaped: &str) -> String {
+    let mut out = String::new();
+    for (i, piece) in escaped.split('`').enumerate() {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(piece);
+            out.push_str("</code>");
+        } else {
+            out.push_str(piece);
+        }
+    }
+    out
 }
 
 fn claims_summary(s: &mut String, cx: &ReportContext) {
