@@ -851,11 +851,11 @@ impl Drop for ContainerEnv {
 
 /// Directory (in the environment's scratch directory) bind-mounted as
 /// fileio's `disk` place.
-const FILEIO_DISK_DIR: &str = "fileio-disk";
+pub(super) const FILEIO_DISK_DIR: &str = "fileio-disk";
 /// Where fileio's places are inside a container.
 const FILEIO_ROOTFS: &str = "/isobench-fileio";
-const FILEIO_DISK: &str = "/isobench-disk";
-const FILEIO_TMPFS: &str = "/isobench-tmpfs";
+pub(super) const FILEIO_DISK: &str = "/isobench-disk";
+pub(super) const FILEIO_TMPFS: &str = "/isobench-tmpfs";
 
 /// fileio's places in a container: its root file system (the overlay's
 /// upper layer), a bind mount of a host directory on the run directory's

@@ -156,23 +156,14 @@ impl Launch<'_> {
 /// directory's file system, as for the OCI runtime columns. The root file
 /// system place is the engine's own storage (its storage driver).
 fn fileio_mount_args(column_dir: &Path) -> Result<Vec<String>> {
-    let host = std::path::absolute(column_dir.join("fileio-disk"))?;
+    use super::container::{FILEIO_DISK, FILEIO_DISK_DIR, FILEIO_TMPFS};
+    let host = std::path::absolute(column_dir.join(FILEIO_DISK_DIR))?;
     std::fs::create_dir_all(&host).with_context(|| format!("creating {}", host.display()))?;
-    let places = super::container::container_fileio_places();
-    let dir_of = |name: &str| {
-        places
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.dir.clone())
-            .ok_or_else(|| anyhow!("no fileio place {name}"))
-    };
-    let disk = dir_of(isobench_workloads::fileio::PLACE_DISK)?;
-    let tmpfs = dir_of(isobench_workloads::fileio::PLACE_TMPFS)?;
     Ok(vec![
         "--mount".into(),
-        format!("type=bind,source={},target={disk}", host.display()),
+        format!("type=bind,source={},target={FILEIO_DISK}", host.display()),
         "--tmpfs".into(),
-        format!("{tmpfs}:rw,nosuid,nodev,mode=1777"),
+        format!("{FILEIO_TMPFS}:rw,nosuid,nodev,mode=1777"),
     ])
 }
 

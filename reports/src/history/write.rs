@@ -99,6 +99,39 @@ struct RunRow {
     result_lines: i64,
 }
 
+/// A run row's values in the order of [`RUN_COLUMNS`], as an array of
+/// references that coerces to either store's parameter type: the columns
+/// are listed once for SQLite and PostgreSQL.
+macro_rules! run_row_values {
+    ($row:expr) => {
+        [
+            &$row.run_id,
+            &$row.fingerprint,
+            &$row.hostname,
+            &$row.version,
+            &$row.commit,
+            &$row.started_at,
+            &$row.run_dir,
+            &$row.recorded_at,
+            &$row.finished_at,
+            &$row.cpu_model,
+            &$row.cpu_mhz,
+            &$row.cores_logical,
+            &$row.cores_physical,
+            &$row.memory_bytes,
+            &$row.kernel,
+            &$row.os,
+            &$row.cgroup,
+            &$row.kvm_device,
+            &$row.kvm_module,
+            &$row.workload_binary,
+            &$row.workload_sha256,
+            &$row.run_json,
+            &$row.result_lines,
+        ]
+    };
+}
+
 impl RunRow {
     fn of(info: &RunInfo, run_dir: &Path) -> RunRow {
         let h = &info.host;
@@ -134,60 +167,12 @@ impl RunRow {
 
     /// The row's values for SQLite, in the order of [`RUN_COLUMNS`].
     fn sqlite_params(&self) -> [&dyn rusqlite::ToSql; RUN_COLUMNS.len()] {
-        [
-            &self.run_id,
-            &self.fingerprint,
-            &self.hostname,
-            &self.version,
-            &self.commit,
-            &self.started_at,
-            &self.run_dir,
-            &self.recorded_at,
-            &self.finished_at,
-            &self.cpu_model,
-            &self.cpu_mhz,
-            &self.cores_logical,
-            &self.cores_physical,
-            &self.memory_bytes,
-            &self.kernel,
-            &self.os,
-            &self.cgroup,
-            &self.kvm_device,
-            &self.kvm_module,
-            &self.workload_binary,
-            &self.workload_sha256,
-            &self.run_json,
-            &self.result_lines,
-        ]
+        run_row_values!(self)
     }
 
     /// The same values for PostgreSQL.
     fn pg_params(&self) -> [&(dyn postgres::types::ToSql + Sync); RUN_COLUMNS.len()] {
-        [
-            &self.run_id,
-            &self.fingerprint,
-            &self.hostname,
-            &self.version,
-            &self.commit,
-            &self.started_at,
-            &self.run_dir,
-            &self.recorded_at,
-            &self.finished_at,
-            &self.cpu_model,
-            &self.cpu_mhz,
-            &self.cores_logical,
-            &self.cores_physical,
-            &self.memory_bytes,
-            &self.kernel,
-            &self.os,
-            &self.cgroup,
-            &self.kvm_device,
-            &self.kvm_module,
-            &self.workload_binary,
-            &self.workload_sha256,
-            &self.run_json,
-            &self.result_lines,
-        ]
+        run_row_values!(self)
     }
 }
 
@@ -708,9 +693,6 @@ pub struct RunWriter<'a> {
 }
 
 /// What [`History::begin_push`] found.
-// One value per push: its size does not matter, boxing would only add an
-// allocation.
-#[allow(clippy::large_enum_variant)]
 pub enum Begun<'a> {
     /// The run is new: write its records, then commit.
     Writing(RunWriter<'a>),
