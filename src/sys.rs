@@ -82,23 +82,6 @@ pub fn own_process_group(cmd: &mut Command) -> &mut Command {
     cmd.process_group(0)
 }
 
-/// Make the child of `cmd` get SIGKILL when the thread that spawns it ends
-/// (prctl(2) PR_SET_PDEATHSIG), so it dies with isobench, even after a
-/// kill -9.
-pub fn kill_with_parent(cmd: &mut Command) {
-    // SAFETY: the closure runs in the child between fork and exec and only
-    // calls prctl(2), an async-signal-safe system call; no allocation, no
-    // lock.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ pub use crate::env::naming;
 pub mod registry;
 pub mod scan;
 
+use crate::sys::is_root;
 use scan::{Roots, StateRoot};
 use std::path::{Path, PathBuf};
 
@@ -111,11 +112,6 @@ pub fn registry_dir() -> PathBuf {
         // Not ours: a path that cannot be written, so nothing is recorded.
         Err(_) => PathBuf::from("/nonexistent/isobench/runs"),
     }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// The start of every `isobench run`, before any thread: sweep what dead

@@ -130,7 +130,7 @@ impl Setup for PodmanService {
                     .context("cannot create the service log")?,
             );
         // Why: the service dies with isobench, even after kill -9.
-        crate::sys::kill_with_parent(&mut svc);
+        crate::env::process::die_with_parent(&mut svc);
         self.service = Some(svc.spawn().context("cannot start podman system service")?);
         let t0 = Instant::now();
         while !self.sock.exists() {
