@@ -54,10 +54,7 @@ fn items() -> Vec<Item> {
                     Err(e) => format!("{}; {e}", p.display()),
                 },
                 Some(p) => p.display().to_string(),
-                None => {
-                    "not installed (apt-get install runc crun runsc; isorun is built with isobench)"
-                        .into()
-                }
+                None => format!("not installed ({})", rt.install_hint()),
             },
         });
     }

@@ -124,22 +124,35 @@ impl Runtime {
         }
     }
 
+    /// How to get this runtime where it is missing (`list` and errors say
+    /// it): its Debian package, or the build that makes isorun.
+    pub fn install_hint(&self) -> String {
+        match self {
+            Runtime::Runc | Runtime::Crun | Runtime::Runsc => {
+                format!("apt-get install {}", self.name())
+            }
+            Runtime::Isorun => "cargo build --release -p isorun; scripts/setup.sh builds it".into(),
+            Runtime::Path(_) => "--runtime isorun|runc|crun|runsc|PATH".into(),
+        }
+    }
+
     /// The runtime's binary (absolute for a path), or what to do to get it.
     pub fn bin(&self, isorun_bin: &Path) -> Result<PathBuf, String> {
         self.locate(isorun_bin).ok_or_else(|| match self {
             Runtime::Runc | Runtime::Crun | Runtime::Runsc => {
                 format!(
-                    "{} not found on PATH (apt-get install {})",
+                    "{} not found on PATH ({})",
                     self.name(),
-                    self.name()
+                    self.install_hint()
                 )
             }
             Runtime::Isorun => format!(
-                "container runtime {} not found (--runtime isorun|runc|crun|PATH)",
-                isorun_bin.display()
+                "container runtime {} not found ({})",
+                isorun_bin.display(),
+                self.install_hint()
             ),
             Runtime::Path(p) => format!(
-                "container runtime {} not found (--runtime isorun|runc|crun|PATH)",
+                "container runtime {} not found (--runtime isorun|runc|crun|runsc|PATH)",
                 p.display()
             ),
         })
@@ -360,6 +373,19 @@ impl TryFrom<Wire> for Column {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_runtime_says_how_to_get_it() {
+        for rt in [Runtime::Runc, Runtime::Crun, Runtime::Runsc] {
+            assert_eq!(rt.install_hint(), format!("apt-get install {}", rt.name()));
+        }
+        let missing = Path::new("/nonexistent/isorun");
+        let e = Runtime::Isorun.bin(missing).unwrap_err();
+        assert!(e.contains("/nonexistent/isorun"), "{e}");
+        assert!(e.contains("cargo build --release -p isorun"), "{e}");
+        let e = Runtime::Path(missing.into()).bin(missing).unwrap_err();
+        assert!(e.contains("--runtime isorun|runc|crun|runsc|PATH"), "{e}");
+    }
 
     #[test]
     fn the_runtime_grammar_parses_once_and_prints_back() {
