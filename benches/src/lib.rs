@@ -166,7 +166,7 @@ pub fn cv(xs: &[f64]) -> f64 {
     var.sqrt() / mean
 }
 
-/// Ratios a[i]/b[i] of interleaved pairs.
+/// Ratios `a[i] / b[i]` of interleaved pairs.
 pub fn pair_ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x / y).collect()
 }

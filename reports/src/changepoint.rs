@@ -485,7 +485,7 @@ fn flatten(
 /// What differs in run.json between two runs: tool and workload binary,
 /// host (kernel, OS, CPU, memory, cgroup, KVM), the environments' details
 /// (runtime and QEMU versions) and the plan (parameters), ignoring
-/// [`VOLATILE`] fields. A field present on one side only is shown as `–`
+/// `VOLATILE` fields. A field present on one side only is shown as `–`
 /// on the other.
 pub fn run_json_diff(before: &serde_json::Value, after: &serde_json::Value) -> Vec<Difference> {
     let (mut a, mut b) = (Default::default(), Default::default());

@@ -1,6 +1,9 @@
 //! Command-line interface (clap derive): the contract of docs/design.md,
 //! "Command line". Arguments only: `cmd` runs them (one module per
 //! verb there, its arguments in the module of the same name here).
+// The doc comments here are clap's help text, printed as written:
+// `[default: runs/<run id>]` is help, not a rustdoc link or HTML tag.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 pub mod baseline;
 pub mod clean;

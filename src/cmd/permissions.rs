@@ -1,5 +1,5 @@
 //! `isobench run --experiment permissions`: who may act on whose containers
-//! (claim C6, [`crate::experiment::permissions::check`]), in a run directory
+//! (claim C6, [`check`](fn@crate::experiment::permissions::check)), in a run directory
 //! of its own, driven by the run session like every experiment. Needs root
 //! (it makes two test users and a group, and removes them on every path).
 

@@ -129,7 +129,7 @@ impl DaemonInfo {
 }
 
 /// `docker info` of the daemon the client reaches (honours DOCKER_HOST),
-/// bounded by [`INFO_TIMEOUT`].
+/// bounded by `INFO_TIMEOUT`.
 pub fn daemon_info(docker: &Path) -> Result<DaemonInfo, String> {
     let mut c = Command::new(docker);
     c.args(["info", "--format", "{{json .}}"])

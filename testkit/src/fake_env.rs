@@ -4,7 +4,7 @@
 //! The traits live in the orchestrator crate, and its unit tests build
 //! that crate anew (a dependency of this crate would be another copy whose
 //! traits the tests' types do not implement). So the double is a macro:
-//! [`fake_env!`](crate::fake_env) expands, in the crate that names itself
+//! [`fake_env!`](macro@crate::fake_env) expands, in the crate that names itself
 //! as its argument (`crate` in the orchestrator's own tests, `isobench` in
 //! an integration test), to `FakeEnv` and `FakeInstance` implementing that
 //! crate's `env::Environment` and `env::Instance`.

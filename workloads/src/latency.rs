@@ -112,7 +112,7 @@ pub fn check_order(order: &[u32]) -> Verdict<()> {
     Ok(())
 }
 
-/// Write the ring: the first word of line order[k] holds the address of line
+/// Write the ring: the first word of line `order[k]` holds the address of line
 /// order[k+1], and the last line points back at the first. `order` must have
 /// passed [`check_order`] and `buf` must hold `order.len()` lines.
 pub fn write_chain(buf: &mut [usize], order: &[u32]) {

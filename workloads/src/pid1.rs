@@ -53,7 +53,7 @@ pub fn is_pid1() -> bool {
     guest_init_mode(std::process::id(), std::env::args_os().len())
 }
 
-/// The decision behind [`is_pid1`]: PID 1 with no argument after argv[0].
+/// The decision behind [`is_pid1`]: PID 1 with no argument after `argv[0]`.
 pub fn guest_init_mode(pid: u32, argc: usize) -> bool {
     pid == 1 && argc <= 1
 }

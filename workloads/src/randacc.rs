@@ -1,7 +1,7 @@
 //! Random memory access: HPCC RandomAccess (GUPS), as in the HPC Challenge
 //! benchmark's `RandomAccess/core_single_cpu.c` and `utility.c`.
 //!
-//! A table of 2ⁿ 64-bit words holds T[i] = i. 4·2ⁿ updates `T[r & (2ⁿ-1)] ^= r`
+//! A table of 2ⁿ 64-bit words holds `T[i] = i`. 4·2ⁿ updates `T[r & (2ⁿ-1)] ^= r`
 //! use the values r of the 64-bit LFSR r ← (r << 1) ^ (r < 0 ? POLY : 0) with
 //! POLY = 7, split into 128 interleaved streams whose starting points come
 //! from `HPCC_starts` (the LFSR jumped ahead by matrix squaring). Threads own
@@ -118,7 +118,7 @@ pub fn update_streams(table: &[AtomicU64], ran: &mut [u64], steps: u64) {
     }
 }
 
-/// Build the table T[i] = i (filled by the calling thread).
+/// Build the table `T[i] = i` (filled by the calling thread).
 pub fn new_table(log2: u32) -> Result<Vec<AtomicU64>, Error> {
     let size = 1usize
         .checked_shl(log2)

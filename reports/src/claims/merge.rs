@@ -10,7 +10,8 @@
 //! two main jobs of one host (before and after a change) stand side by side.
 //! The one precedence a single run applies is kept: a C4 part decided by the
 //! density experiment outranks one decided by a single instance's footprint
-//! (`startup`), as [`super::c4`] prefers the density experiment.
+//! (`startup`), as the single-run C4 decision (`claims::density`) prefers the density
+//! experiment.
 
 use super::{combine, ClaimResult, PartResult, Verdict};
 

@@ -46,7 +46,7 @@ impl Baseline {
     }
 }
 
-/// Whether `name` can name a baseline: 1 to [`MAX_NAME`] characters of
+/// Whether `name` can name a baseline: 1 to `MAX_NAME` characters of
 /// letters, digits, `.`, `_` and `-`, not starting with `-` or `.` (it is
 /// typed on command lines and in CI files). The error says why not.
 pub fn valid_baseline_name(name: &str) -> Result<(), String> {

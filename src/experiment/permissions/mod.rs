@@ -200,7 +200,7 @@ fn ends_within(pid: i32, t: Duration) -> bool {
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the check acts on the container and watches its process: for real
-/// ([`Commands`]) a setup's commands run as the test users; a test
+/// (`Commands`) a setup's commands run as the test users; a test
 /// substitutes scripted outcomes, so that the decisions ([`judge`]) are
 /// tested without root.
 pub trait Actor {

@@ -7,7 +7,7 @@ use super::users::{remove_user, tool, PREFIX};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Owner pid of a name made by [`TestUsers`] (`isobp<pid>[abg]`).
+/// Owner pid of a name made by [`TestUsers`](super::users::TestUsers) (`isobp<pid>[abg]`).
 pub fn owner_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(PREFIX)?;
     let (digits, role) = rest.split_at(rest.len().checked_sub(1)?);
