@@ -38,8 +38,17 @@ pub enum Command {
     List(ListArgs),
     /// Render statistics, plots and the claims section of a run directory.
     Report(report::ReportArgs),
-    /// Regression gate: baseline run(s) against a new run; exit 1 on a broken
+    /// Regression gate: baseline run(s) against new run(s); exit 1 on a broken
     /// or lost result or a regression, 2 when it cannot decide, 0 on a pass.
+    #[command(after_help = "\
+Forms:
+  isobench compare BASE NEW                    one baseline run, one new run
+  isobench compare BASE1 BASE2 BASE3 NEW       several baseline runs, one new run
+  isobench compare BASE1 BASE2 --new N1 N2 N3  several new runs (after --new)
+  isobench compare N1 N2 N3 --last 10          new runs against the last 10 stored runs
+  isobench compare N1 N2 N3 --baseline main    new runs against a named baseline
+Several new runs (`isobench run --preset gate` M times) narrow the interval
+by about the square root of M: the route to catching 5-10% changes.")]
     Compare(compare::CompareArgs),
     /// Show the recorded history of a metric.
     History(history::HistoryArgs),
