@@ -6,7 +6,7 @@
 //!     [--k 1,5,10] [--m 1,3] [--draw random,consecutive] [--trials 500] \
 //!     [--threshold 5] [--slowdown 10] [--target ENV/WORKLOAD/METRIC]... \
 //!     [--one-thread-cpu] [--fail-on-possible] [--spread] [--sim-run-sd 0.025] \
-//!     [--workload W]... [--metric M]... [--env E]... RUN_DIR...
+//!     [--workload W,...] [--metric M,...] [--env E,...] RUN_DIR...
 //! ```
 //!
 //! Each trial draws `k` baseline runs and `m` new runs (all different) from
@@ -99,9 +99,9 @@ fn main() {
                     .unwrap_or_else(|_| die("bad --sim-run-sd".into()))
             }
             "--fail-on-possible" => gate_opts.fail_on_possible = true,
-            "--workload" => gate_opts.filter.workloads.push(val()),
-            "--metric" => gate_opts.filter.metrics.push(val()),
-            "--env" => gate_opts.filter.envs.push(val()),
+            "--workload" => gate_opts.filter.workloads.extend(comma(val())),
+            "--metric" => gate_opts.filter.metrics.extend(comma(val())),
+            "--env" => gate_opts.filter.envs.extend(comma(val())),
             _ if a.starts_with("--") => die(format!("unknown option {a}")),
             _ => dirs.push(a),
         }
@@ -269,6 +269,11 @@ fn spread_table(runs: &[Analysis], gate: &GateOptions) -> String {
         let _ = writeln!(s, "- {name}: {}", v.join(" "));
     }
     s
+}
+
+/// A comma list, as `isobench compare` takes its filters.
+fn comma(v: String) -> Vec<String> {
+    v.split(',').map(str::to_string).collect()
 }
 
 fn mean(x: &[f64]) -> f64 {
