@@ -506,6 +506,39 @@ fn compare_several_new_runs() {
     assert_eq!(json["new_runs"].as_array().unwrap().len(), 3, "{json}");
     let err = String::from_utf8_lossy(&out_.stderr);
     assert!(err.contains("the store holds 3 earlier runs"), "{err}");
+    // NEW... --baseline NAME, and --new after --last: the same gate.
+    stdout_of(&["baseline", "save", "main", "--last", "3", "--db", &d], 0);
+    let mut v = vec!["compare".to_string()];
+    v.extend(new.iter().cloned());
+    v.extend(
+        [
+            "--baseline",
+            "main",
+            "--db",
+            &d,
+            "--threshold",
+            "10",
+            "--out",
+            &o,
+        ]
+        .map(String::from),
+    );
+    stdout_of(&refs(&v), 0);
+    assert_eq!(json_of(&out)["new_runs"].as_array().unwrap().len(), 3);
+    let mut v = vec![
+        "compare",
+        "--last",
+        "3",
+        "--db",
+        &d,
+        "--threshold",
+        "10",
+        "--out",
+        &o,
+        "--new",
+    ];
+    v.extend(slow.iter().map(String::as_str));
+    stdout_of(&v, 1);
 
     // Bad shapes: one line, exit 2.
     let mixed = {
