@@ -12,9 +12,9 @@ pub struct CompareArgs {
     #[arg(required_unless_present = "new", value_name = "RUN")]
     pub runs: Vec<PathBuf>,
     /// The new runs, when the baseline runs are given before them:
-    /// `BASE1 BASE2 ... --new NEW1 NEW2 ...` (M runs of `--preset gate`,
-    /// run means as the unit: M = 3 narrows the interval by about √3
-    /// against one new run).
+    /// `BASE1 BASE2 ... --new NEW1 NEW2 ...` (M runs of `--preset gate`;
+    /// run means are the unit, so 3 new runs against 10 baseline runs
+    /// narrow the interval by about 1.6x against one new run).
     #[arg(long = "new", value_name = "NEW", num_args = 1..)]
     pub new: Vec<PathBuf>,
     /// Baseline: the last K runs in the history store of the new runs'

@@ -47,8 +47,9 @@ Forms:
   isobench compare BASE1 BASE2 --new N1 N2 N3  several new runs (after --new)
   isobench compare N1 N2 N3 --last 10          new runs against the last 10 stored runs
   isobench compare N1 N2 N3 --baseline main    new runs against a named baseline
-Several new runs (`isobench run --preset gate` M times) narrow the interval
-by about the square root of M: the route to catching 5-10% changes.")]
+Several new runs (`isobench run --preset gate` M times, one after another)
+narrow the interval (3 new runs against 10 baseline runs: about 1.6x, 5: 2x):
+the route to catching 5-10% changes on a noisy host (docs/gating.md).")]
     Compare(compare::CompareArgs),
     /// Show the recorded history of a metric.
     History(history::HistoryArgs),
