@@ -7,8 +7,9 @@
 # M = 1, 3, 5 new runs (random and consecutive draws), against a 10%
 # slowdown of each 1-thread cpu quantity in turn (default mode and
 # --fail-on-possible) and a 5% one (threshold 5, threshold 2,
-# --fail-on-possible). Seeds are fixed: the same series gives the same
-# tables. Markdown on stdout.
+# --fail-on-possible), and in history order (each window of K runs and the
+# M runs right after them, once). Seeds are fixed: the same series gives
+# the same tables. Markdown on stdout.
 #
 #   scripts/gate-measure.sh SERIES_DIR [TRIALS]     # default 500 trials a row
 #
@@ -68,6 +69,11 @@ common=(--k 1,5,10 --m 1,3,5 --trials "$trials" --one-thread-cpu)
     table "5% slowdown, threshold 5, default mode" "${common[@]}" --slowdown 5
     table "5% slowdown, --threshold 2, default mode" "${common[@]}" --slowdown 5 --threshold 2
     table "5% slowdown, threshold 5, --fail-on-possible" "${common[@]}" --slowdown 5 --fail-on-possible
+    # History order: every window of K runs and the M runs right after them
+    # once (what --last K takes in CI); few windows, so coarse shares.
+    after=(--k 5,10 --m 1,3,5 --draw after --one-thread-cpu --slowdown 10)
+    table "10% slowdown, history order (every window once), default mode" "${after[@]}"
+    table "10% slowdown, history order (every window once), --fail-on-possible" "${after[@]}" --fail-on-possible
 } >"$full"
 
 # The K = 10 rows of every table side by side (power: exit 1 naming the

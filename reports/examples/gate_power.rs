@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p isobench-reports --example gate_power -- \
-//!     [--k 1,5,10] [--m 1,3] [--draw random,consecutive] [--trials 500] \
+//!     [--k 1,5,10] [--m 1,3] [--draw random,consecutive,after] [--trials 500] \
 //!     [--threshold 5] [--slowdown 10] [--target ENV/WORKLOAD/METRIC]... \
 //!     [--one-thread-cpu] [--fail-on-possible] [--spread] [--sim-run-sd 0.025] \
 //!     [--workload W,...] [--metric M,...] [--env E,...] RUN_DIR...
@@ -69,7 +69,8 @@ fn main() {
                     .map(|d| match d {
                         "random" => Draw::Random,
                         "consecutive" => Draw::Consecutive,
-                        _ => die(format!("bad --draw {d}: want random or consecutive")),
+                        "after" => Draw::AfterBaseline,
+                        _ => die(format!("bad --draw {d}: want random, consecutive or after")),
                     })
                     .collect()
             }
@@ -147,13 +148,16 @@ fn main() {
     for &m in &ms {
         for &k in &ks {
             let mut designs = Vec::new();
-            if k == 1 && m == 1 {
+            // With one new run, random and consecutive draws are the same.
+            let drawn = draws.iter().any(|&d| d != Draw::AfterBaseline);
+            if k == 1 && m == 1 && drawn {
                 designs.push(Design::one_new(1, true));
                 designs.push(Design::one_new(1, false));
-            } else if m == 1 {
+            } else if m == 1 && drawn {
                 designs.push(Design::one_new(k, false));
-            } else {
-                for &draw in &draws {
+            }
+            for &draw in &draws {
+                if m > 1 || draw == Draw::AfterBaseline {
                     designs.push(Design {
                         k,
                         m,

@@ -21,6 +21,9 @@
 //! its new runs back to back, and runs made back to back share the host's
 //! slow periods, so random draws are optimistic when the host has them. The
 //! `k` baseline runs are drawn at random from the runs not drawn as new.
+//! A third way, [`Draw::AfterBaseline`], takes every window of the pool
+//! once: `k` runs, then the `m` runs right after them (what `--last K`
+//! takes in CI); a pool of `n` runs has only `n − k − m + 1` such windows.
 //!
 //! `k = m = 1` is `isobench compare BASE NEW`; with `history` set, the
 //! run-to-run spread comes from the other runs of the pool (what the gate
@@ -178,6 +181,10 @@ pub enum Draw {
     Random,
     /// `m` runs next to each other in the pool's order (made back to back).
     Consecutive,
+    /// `m` runs next to each other and, as baseline, the `k` runs right
+    /// before them (what `compare NEW... --last K` takes in CI): every such
+    /// window of the pool once, in order (the trial count is ignored).
+    AfterBaseline,
 }
 
 impl Draw {
@@ -185,6 +192,7 @@ impl Draw {
         match self {
             Draw::Random => "random",
             Draw::Consecutive => "consecutive",
+            Draw::AfterBaseline => "after the baseline",
         }
     }
 }
@@ -234,6 +242,7 @@ impl Design {
                 let s = rng.below(n - m + 1);
                 ((s..s + m).collect(), (0..s).chain(s + m..n).collect())
             }
+            Draw::AfterBaseline => unreachable!("windows are enumerated, not drawn"),
         };
         let take = if new.is_empty() { k + m } else { k };
         for i in 0..take {
@@ -272,8 +281,21 @@ pub fn study(
     let (mut fa, mut two, mut zero) = (0, 0, 0);
     let mut power: Vec<(usize, usize)> = vec![(0, 0); targets.len()];
     let mut quantities = Vec::new();
-    for _ in 0..trials {
-        let (new_idx, base_idx, other_idx) = design.draw(runs.len(), &mut rng);
+    // History order: window w has the baseline runs w..w+k and the new
+    // runs w+k..w+k+m.
+    let windows = runs.len() + 1 - k - m;
+    let trials = if design.draw == Draw::AfterBaseline {
+        windows
+    } else {
+        trials
+    };
+    for t in 0..trials {
+        let (new_idx, base_idx, other_idx) = if design.draw == Draw::AfterBaseline {
+            let others = (0..t).chain(t + k + m..runs.len()).collect();
+            ((t + k..t + k + m).collect(), (t..t + k).collect(), others)
+        } else {
+            design.draw(runs.len(), &mut rng)
+        };
         let new: Vec<(&str, &Analysis)> = new_idx.iter().map(|&i| ("new", &runs[i])).collect();
         let base: Vec<(&str, &Analysis)> = base_idx.iter().map(|&i| ("base", &runs[i])).collect();
         let mut g = gate.clone();
@@ -350,9 +372,9 @@ pub fn table(rows: &[StudyRow], gate: &GateOptions, slowdown_pct: f64) -> String
             (1, _, _) => "1 run".to_string(),
             (k, _, _) => format!("{k} runs"),
         };
-        let new = match r.m {
-            1 => "1".to_string(),
-            m => format!("{m}, {}", r.draw.label()),
+        let new = match (r.m, r.draw) {
+            (1, Draw::Random | Draw::Consecutive) => "1".to_string(),
+            (m, d) => format!("{m}, {}", d.label()),
         };
         let power: Vec<String> = r
             .power
@@ -546,6 +568,25 @@ mod tests {
         assert!(possible.power[0].1 >= 0.8, "{possible:?}");
         let default = run(&GateOptions::new(5.0));
         assert!(default.power[0].1 <= 0.1, "{default:?}");
+    }
+
+    /// History order: every window once, the baseline right before the
+    /// new runs; on runs without drift nothing is flagged and a 10% step
+    /// in every new run is caught.
+    #[test]
+    fn after_the_baseline_takes_every_window_once() {
+        let runs = simulate(spec(0.01), 20, 19);
+        let t = Target::parse("native/cpu/primes_per_s").unwrap();
+        let d = Design {
+            k: 10,
+            m: 3,
+            draw: Draw::AfterBaseline,
+            history: false,
+        };
+        let row = study(&runs, d, 500, &GateOptions::new(5.0), &[t], 10.0, 1).unwrap();
+        assert_eq!(row.trials, 20 - 10 - 3 + 1, "{row:?}");
+        assert_eq!(row.false_alarm, 0.0, "{row:?}");
+        assert!(row.power[0].1 >= 0.75, "{row:?}");
     }
 
     #[test]
