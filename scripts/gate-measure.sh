@@ -21,6 +21,8 @@ dir="${1:-}"
 trials="${2:-500}"
 [ -n "$dir" ] || { echo "usage: scripts/gate-measure.sh SERIES_DIR [TRIALS]" >&2; exit 2; }
 case "$trials" in '' | *[!0-9]*) echo "error: TRIALS must be a number, not '$trials'" >&2; exit 2 ;; esac
+[ -d "$dir" ] || { echo "error: no series directory $(basename "$dir")" >&2; exit 2; }
+dir=$(cd "$dir" && pwd)
 shopt -s nullglob
 runs=("$dir"/gate-*/)
 [ "${#runs[@]}" -ge 12 ] || {
