@@ -1,7 +1,8 @@
 //! Named baselines (`isobench baseline save|list|delete`, `compare NEW
 //! --baseline NAME`) through the real binary, on a SQLite store and on
 //! PostgreSQL (the throwaway server scripts/test.sh starts; skipped without
-//! ISOBENCH_TEST_PG_URL). Also `compare`'s filters as comma lists.
+//! ISOBENCH_TEST_PG_URL). Also `compare`'s filters as comma lists, and
+//! several new runs (`BASE... --new NEW...`, `NEW... --last K`).
 
 use isobench_reports::history::History;
 use isobench_reports::load::Run;
@@ -326,6 +327,8 @@ fn exercise(db: &str, tmp: &Path) {
         &["compare", &arg(&same), "--baseline", "mian", "--db", db],
         "(known: last2, main, one); did you mean 'main'?",
     );
+    // With --baseline every run given is a new run: here one of them is
+    // a run of the baseline.
     refused(
         &[
             "compare",
@@ -336,7 +339,20 @@ fn exercise(db: &str, tmp: &Path) {
             "--db",
             db,
         ],
-        "--baseline NAME is the baseline: give only NEW",
+        "the baseline and the new run are the same run (",
+    );
+    refused(
+        &[
+            "compare",
+            &arg(&base[0]),
+            "--baseline",
+            "main",
+            "--new",
+            &arg(&same),
+            "--db",
+            db,
+        ],
+        "--baseline NAME is the baseline: the runs before --new would be a second baseline",
     );
     // A run of the baseline compared with it.
     refused(
@@ -410,6 +426,158 @@ fn compare_filters_are_comma_lists() {
         v.extend_from_slice(args);
         refused(&v, needle);
     }
+}
+
+/// Several new runs: `BASE... --new NEW...` and `NEW... --last K` gate M
+/// runs with run means as the unit (M new runs in the table and
+/// compare.json); a slowdown in every new run fails; bad shapes are one
+/// line, exit 2.
+#[test]
+fn compare_several_new_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let arg = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let base: Vec<String> = (1..=3)
+        .map(|s| arg(&write(t, &format!("base{s}"), &cpu_run(s))))
+        .collect();
+    let new: Vec<String> = (4..=6)
+        .map(|s| arg(&write(t, &format!("new{s}"), &cpu_run(s))))
+        .collect();
+    let slow: Vec<String> = (7..=9)
+        .map(|s| {
+            let mut r = cpu_run(s);
+            for rec in r.records.iter_mut().filter(|r| r.env_id == "native") {
+                let g = rec.metrics["gflops"];
+                rec.metrics.insert("gflops".into(), g * 0.7);
+            }
+            arg(&write(t, &format!("slow{s}"), &r))
+        })
+        .collect();
+    let out = t.join("cmp");
+    let o = arg(&out);
+    let with = |pre: &[&str], post: &[&String]| {
+        let mut v: Vec<String> = vec!["compare".into()];
+        v.extend(pre.iter().map(|s| s.to_string()));
+        v.extend(post.iter().map(|s| s.to_string()));
+        v.extend(["--threshold", "10", "--out", &o].map(String::from));
+        v
+    };
+    let b: Vec<&String> = base.iter().collect();
+    // BASE... --new NEW...: an A/A comparison passes, with 3 new runs.
+    let mut v = with(&[], &b);
+    v.push("--new".into());
+    v.extend(new.iter().cloned());
+    let text = stdout_of(&refs(&v), 0);
+    assert!(text.contains("3 runs"), "{text}");
+    let json = json_of(&out);
+    assert_eq!(json["base_runs"].as_array().unwrap().len(), 3, "{json}");
+    assert_eq!(json["new_runs"].as_array().unwrap().len(), 3, "{json}");
+    assert_eq!(json["changes"][0]["new_runs"], 3, "{json}");
+    assert_eq!(
+        json["changes"][0]["basis"],
+        "run means (3 base run(s), 3 new)"
+    );
+    // Slower in every new run: a regression.
+    let mut v = with(&[], &b);
+    v.push("--new".into());
+    v.extend(slow.iter().cloned());
+    stdout_of(&refs(&v), 1);
+    assert_eq!(
+        json_of(&out)["regressions"],
+        serde_json::json!(["native cpu/gflops"])
+    );
+
+    // NEW... --last K: every run given is new; the baseline is the stored
+    // runs that started before the first of them.
+    let db = t.join("h.sqlite");
+    let mut h = History::open(&db).unwrap();
+    for s in 1..=3 {
+        h.push(&cpu_run(s)).unwrap();
+    }
+    drop(h);
+    let d = arg(&db);
+    let mut v = vec!["compare".to_string()];
+    v.extend(slow.iter().cloned());
+    v.extend(["--last", "5", "--db", &d, "--threshold", "10", "--out", &o].map(String::from));
+    let out_ = isobench(&refs(&v));
+    assert_eq!(out_.status.code(), Some(1), "{out_:?}");
+    let json = json_of(&out);
+    assert_eq!(json["base_runs"].as_array().unwrap().len(), 3, "{json}");
+    assert_eq!(json["new_runs"].as_array().unwrap().len(), 3, "{json}");
+    let err = String::from_utf8_lossy(&out_.stderr);
+    assert!(err.contains("the store holds 3 earlier runs"), "{err}");
+    // NEW... --baseline NAME, and --new after --last: the same gate.
+    stdout_of(&["baseline", "save", "main", "--last", "3", "--db", &d], 0);
+    let mut v = vec!["compare".to_string()];
+    v.extend(new.iter().cloned());
+    v.extend(
+        [
+            "--baseline",
+            "main",
+            "--db",
+            &d,
+            "--threshold",
+            "10",
+            "--out",
+            &o,
+        ]
+        .map(String::from),
+    );
+    stdout_of(&refs(&v), 0);
+    assert_eq!(json_of(&out)["new_runs"].as_array().unwrap().len(), 3);
+    let mut v = vec![
+        "compare",
+        "--last",
+        "3",
+        "--db",
+        &d,
+        "--threshold",
+        "10",
+        "--out",
+        &o,
+        "--new",
+    ];
+    v.extend(slow.iter().map(String::as_str));
+    stdout_of(&v, 1);
+
+    // Bad shapes: one line, exit 2.
+    let mixed = {
+        let mut r = cpu_run(10);
+        r.info.config["preset"] = "gate".into();
+        arg(&write(t, "mixed", &r))
+    };
+    for (v, needle) in [
+        (
+            vec!["compare", &base[0], "--new", &new[0], &new[0]],
+            "the new run 20261202T160400Z-cpu is given twice",
+        ),
+        (
+            vec!["compare", "--new", &new[0], &new[1]],
+            "give a baseline and new runs: BASE... NEW, BASE... --new NEW...",
+        ),
+        (
+            vec!["compare", &base[0], "--last", "3", "--new", &new[0]],
+            "--last K takes its baseline from the store: the runs before --new",
+        ),
+        (
+            vec!["compare", &base[0], "--new", &new[0], &mixed],
+            "the new runs mix hosts or plans (20261202T160400Z-cpu vs 20261202T161000Z-cpu: config.preset",
+        ),
+        (
+            vec!["compare", &base[0], "--new", &base[0]],
+            "the baseline and the new run are the same run",
+        ),
+    ] {
+        refused(&v, needle);
+    }
+    // The forms are in --help.
+    let help = stdout_of(&["compare", "--help"], 0);
+    assert!(
+        help.contains("--new <NEW>...")
+            && help.contains("isobench compare BASE1 BASE2 --new N1 N2 N3")
+            && help.contains("isobench compare N1 N2 N3 --last 10"),
+        "{help}"
+    );
 }
 
 /// Writers saving one name at once on PostgreSQL: each save is whole, so

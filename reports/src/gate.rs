@@ -1,13 +1,13 @@
 //! How good is the regression gate on a given host? Resampling whole runs
 //! (`examples/gate_power.rs`, docs/gating.md): from many independent runs of
-//! one host and plan, draw a baseline of `k` runs and one new run, all
+//! one host and plan, draw a baseline of `k` runs and `m` new runs, all
 //! different runs, and run the very gate `isobench compare` runs
 //! ([`compare::compare_sets`]) on them:
 //!
 //! - A/A: nothing changed. Exit 1 is a false alarm; the share of trials with
 //!   one estimates the family-wise false-alarm rate over every quantity the
 //!   gate tests. Exit 2 (cannot decide) is counted apart.
-//! - A/B: the same draw with one target quantity (and its aliases) of the
+//! - A/B: the same draw with one target quantity (and its aliases) of every
 //!   new run made `slowdown_pct` worse. The share of trials in which the
 //!   gate fails (exit 1) naming the target estimates the power.
 //!
@@ -15,7 +15,17 @@
 //! cannot see the run-to-run variation that makes real gates raise false
 //! alarms (issue 18).
 //!
-//! `k = 1` is `isobench compare BASE NEW`; with `history` set, the
+//! The `m` new runs are drawn in one of two ways ([`Draw`]): `m` distinct
+//! runs at random, or `m` runs made one after another (consecutive in the
+//! pool's order, which must be the order the runs were made). A CI job makes
+//! its new runs back to back, and runs made back to back share the host's
+//! slow periods, so random draws are optimistic when the host has them. The
+//! `k` baseline runs are drawn at random from the runs not drawn as new.
+//! A third way, [`Draw::AfterBaseline`], takes every window of the pool
+//! once: `k` runs, then the `m` runs right after them (what `--last K`
+//! takes in CI); a pool of `n` runs has only `n − k − m + 1` such windows.
+//!
+//! `k = m = 1` is `isobench compare BASE NEW`; with `history` set, the
 //! run-to-run spread comes from the other runs of the pool (what the gate
 //! does with a history store); without, from the repetitions.
 //!
@@ -100,6 +110,9 @@ pub fn one_thread_cpu_targets(runs: &[Analysis]) -> Vec<Target> {
 pub struct StudyRow {
     /// Baseline runs per trial.
     pub k: usize,
+    /// New runs per trial, and how they were drawn.
+    pub m: usize,
+    pub draw: Draw,
     /// Whether the two-run comparison took its spread from the pool's other runs.
     pub history: bool,
     pub trials: usize,
@@ -160,42 +173,137 @@ pub fn inject(run: &mut Run, target: &Target, slowdown_pct: f64) {
     }
 }
 
-/// The study on analysed runs: `k` baseline runs and one new run per trial,
-/// drawn without replacement from `runs` (so `runs` must hold at least
-/// `k + 1`); `history`: with `k = 1`, take the run-to-run spread from the
+/// How the new runs of a trial are drawn from the pool (see the module
+/// documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Draw {
+    /// `m` distinct runs at random.
+    Random,
+    /// `m` runs next to each other in the pool's order (made back to back).
+    Consecutive,
+    /// `m` runs next to each other and, as baseline, the `k` runs right
+    /// before them (what `compare NEW... --last K` takes in CI): every such
+    /// window of the pool once, in order (the trial count is ignored).
+    AfterBaseline,
+}
+
+impl Draw {
+    pub fn label(self) -> &'static str {
+        match self {
+            Draw::Random => "random",
+            Draw::Consecutive => "consecutive",
+            Draw::AfterBaseline => "after the baseline",
+        }
+    }
+}
+
+/// What one trial compares: `k` baseline runs against `m` new runs drawn
+/// by `draw`; `history`: with `k = m = 1`, the run-to-run spread from the
 /// pool's runs other than the two compared (at most 20 of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Design {
+    pub k: usize,
+    pub m: usize,
+    pub draw: Draw,
+    pub history: bool,
+}
+
+impl Design {
+    /// `k` baseline runs against one new run.
+    pub fn one_new(k: usize, history: bool) -> Design {
+        Design {
+            k,
+            m: 1,
+            draw: Draw::Random,
+            history,
+        }
+    }
+
+    fn uses_history(&self) -> bool {
+        self.history && self.k == 1 && self.m == 1
+    }
+
+    /// Runs a pool must hold for this design.
+    pub fn runs_needed(&self) -> usize {
+        self.k + self.m + if self.uses_history() { 2 } else { 0 }
+    }
+
+    /// One draw from `n` runs: the indices of the new runs, of the
+    /// baseline runs, and of the others. Random draws shuffle the first
+    /// `k + m` indices (baseline first, as with one new run before `m`
+    /// existed, so those tables reproduce); consecutive draws take `m`
+    /// adjacent runs from a random start and shuffle the baseline from the
+    /// rest.
+    fn draw(&self, n: usize, rng: &mut SplitMix64) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+        let (k, m) = (self.k, self.m);
+        let (new, mut rest): (Vec<usize>, Vec<usize>) = match self.draw {
+            Draw::Random => (Vec::new(), (0..n).collect()),
+            Draw::Consecutive => {
+                let s = rng.below(n - m + 1);
+                ((s..s + m).collect(), (0..s).chain(s + m..n).collect())
+            }
+            Draw::AfterBaseline => unreachable!("windows are enumerated, not drawn"),
+        };
+        let take = if new.is_empty() { k + m } else { k };
+        for i in 0..take {
+            let j = i + rng.below(rest.len() - i);
+            rest.swap(i, j);
+        }
+        let others = rest.split_off(take);
+        if new.is_empty() {
+            let new = rest.split_off(k);
+            (new, rest, others)
+        } else {
+            (new, rest, others)
+        }
+    }
+}
+
+/// The study on analysed runs (in the order they were made, for
+/// [`Draw::Consecutive`]): per trial, `design.m` new runs and `design.k`
+/// baseline runs, all different; `None` when `runs` holds fewer than
+/// [`Design::runs_needed`].
 #[allow(clippy::too_many_arguments)]
 pub fn study(
     runs: &[Analysis],
-    k: usize,
-    history: bool,
+    design: Design,
     trials: usize,
     gate: &GateOptions,
     targets: &[Target],
     slowdown_pct: f64,
     seed: u64,
 ) -> Option<StudyRow> {
-    if k == 0 || runs.len() < k + 1 + usize::from(history && k == 1) * 2 {
+    let Design { k, m, .. } = design;
+    if k == 0 || m == 0 || runs.len() < design.runs_needed() {
         return None;
     }
     let mut rng = SplitMix64::new(seed);
     let (mut fa, mut two, mut zero) = (0, 0, 0);
     let mut power: Vec<(usize, usize)> = vec![(0, 0); targets.len()];
     let mut quantities = Vec::new();
-    for _ in 0..trials {
-        let mut idx: Vec<usize> = (0..runs.len()).collect();
-        for i in 0..k + 1 {
-            let j = i + rng.below(idx.len() - i);
-            idx.swap(i, j);
-        }
-        let base: Vec<(&str, &Analysis)> = idx[..k].iter().map(|&i| ("base", &runs[i])).collect();
-        let new = &runs[idx[k]];
+    // History order: window w has the baseline runs w..w+k and the new
+    // runs w+k..w+k+m.
+    let windows = runs.len() + 1 - k - m;
+    let trials = if design.draw == Draw::AfterBaseline {
+        windows
+    } else {
+        trials
+    };
+    for t in 0..trials {
+        let (new_idx, base_idx, other_idx) = if design.draw == Draw::AfterBaseline {
+            let others = (0..t).chain(t + k + m..runs.len()).collect();
+            ((t + k..t + k + m).collect(), (t..t + k).collect(), others)
+        } else {
+            design.draw(runs.len(), &mut rng)
+        };
+        let new: Vec<(&str, &Analysis)> = new_idx.iter().map(|&i| ("new", &runs[i])).collect();
+        let base: Vec<(&str, &Analysis)> = base_idx.iter().map(|&i| ("base", &runs[i])).collect();
         let mut g = gate.clone();
-        if history && k == 1 {
-            let others: Vec<&Analysis> = idx[k + 1..].iter().take(20).map(|&i| &runs[i]).collect();
+        if design.uses_history() {
+            let others: Vec<&Analysis> = other_idx.iter().take(20).map(|&i| &runs[i]).collect();
             g.history_noise = compare::history_noise(&others);
         }
-        let c = compare::compare_sets(&base, &[("new", new)], &g);
+        let c = compare::compare_sets(&base, &new, &g);
         quantities.push(c.tested());
         match c.exit_code() {
             1 => fa += 1,
@@ -203,9 +311,16 @@ pub fn study(
             _ => zero += 1,
         }
         for (t, p) in targets.iter().zip(power.iter_mut()) {
-            let mut slow = new.clone();
-            inject_analysis(&mut slow, t, slowdown_pct);
-            let c = compare::compare_sets(&base, &[("new", &slow)], &g);
+            let slow: Vec<Analysis> = new
+                .iter()
+                .map(|(_, a)| {
+                    let mut s = (*a).clone();
+                    inject_analysis(&mut s, t, slowdown_pct);
+                    s
+                })
+                .collect();
+            let slow: Vec<(&str, &Analysis)> = slow.iter().map(|a| ("new", a)).collect();
+            let c = compare::compare_sets(&base, &slow, &g);
             let named = c.regressions().iter().any(|ch| {
                 ch.env_id == t.env_id
                     && ch.workload == t.workload
@@ -222,7 +337,9 @@ pub fn study(
     let share = |x: usize| x as f64 / trials.max(1) as f64;
     Some(StudyRow {
         k,
-        history: history && k == 1,
+        m,
+        draw: design.draw,
+        history: design.uses_history(),
         trials,
         quantities: quantities.get(quantities.len() / 2).copied().unwrap_or(0),
         false_alarm: share(fa),
@@ -245,14 +362,19 @@ pub fn table(rows: &[StudyRow], gate: &GateOptions, slowdown_pct: f64) -> String
     );
     let _ = writeln!(
         s,
-        "| baseline | trials | quantities | A/A exit 1 (false alarm) | A/A exit 2 | A/A exit 0 | power (exit 1 naming the target; exit 2) |"
+        "| baseline | new runs | trials | quantities | A/A exit 1 (false alarm) | A/A exit 2 | A/A exit 0 | power (exit 1 naming the target; exit 2) |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for r in rows {
-        let base = match (r.k, r.history) {
-            (1, true) => "1 run, spread from history".to_string(),
-            (1, false) => "1 run, spread from repetitions".to_string(),
-            (k, _) => format!("last {k} runs"),
+        let base = match (r.k, r.m, r.history) {
+            (1, 1, true) => "1 run, spread from history".to_string(),
+            (1, 1, false) => "1 run, spread from repetitions".to_string(),
+            (1, _, _) => "1 run".to_string(),
+            (k, _, _) => format!("{k} runs"),
+        };
+        let new = match (r.m, r.draw) {
+            (1, Draw::Random | Draw::Consecutive) => "1".to_string(),
+            (m, d) => format!("{m}, {}", d.label()),
         };
         let power: Vec<String> = r
             .power
@@ -261,7 +383,7 @@ pub fn table(rows: &[StudyRow], gate: &GateOptions, slowdown_pct: f64) -> String
             .collect();
         let _ = writeln!(
             s,
-            "| {base} | {} | {} | {:.1}% | {:.1}% | {:.1}% | {} |",
+            "| {base} | {new} | {} | {} | {:.1}% | {:.1}% | {:.1}% | {} |",
             r.trials,
             r.quantities,
             r.false_alarm * 100.0,
@@ -350,7 +472,7 @@ mod tests {
         let runs = simulate(spec(0.01), 60, 7);
         let gate = GateOptions::new(5.0);
         let t = Target::parse("native/cpu/gflops").unwrap();
-        let row = study(&runs, 10, false, 200, &gate, &[t], 10.0, 1).unwrap();
+        let row = study(&runs, Design::one_new(10, false), 200, &gate, &[t], 10.0, 1).unwrap();
         assert_eq!(row.quantities, 4, "{row:?}");
         assert!(row.false_alarm <= 0.05, "{row:?}");
         assert!(row.power[0].1 >= 0.9, "{row:?}");
@@ -366,9 +488,10 @@ mod tests {
         let runs = simulate(spec(0.025), 40, 11);
         let mut gate = GateOptions::new(5.0);
         gate.fail_on_possible = true;
-        let reps = study(&runs, 1, false, 300, &gate, &[], 10.0, 2).unwrap();
-        let hist = study(&runs, 1, true, 300, &gate, &[], 10.0, 2).unwrap();
-        let last = study(&runs, 10, false, 300, &gate, &[], 10.0, 2).unwrap();
+        let d = Design::one_new;
+        let reps = study(&runs, d(1, false), 300, &gate, &[], 10.0, 2).unwrap();
+        let hist = study(&runs, d(1, true), 300, &gate, &[], 10.0, 2).unwrap();
+        let last = study(&runs, d(10, false), 300, &gate, &[], 10.0, 2).unwrap();
         assert!(reps.false_alarm > 0.05, "{reps:?}");
         // 300 trials: a share of 5% is measured within about ±2.5%.
         assert!(hist.false_alarm <= 0.075, "{hist:?}");
@@ -376,6 +499,125 @@ mod tests {
         assert!(
             hist.false_alarm < reps.false_alarm / 2.0 && last.false_alarm < reps.false_alarm / 2.0
         );
+    }
+
+    /// Several new runs a trial (`compare BASE... --new NEW...`): with
+    /// 2.5% run-to-run offsets (what issue 18 measured on a quiet host) and
+    /// the last 10 runs as baseline, three new runs catch a 10% slowdown
+    /// far more often than one, drawn at random or back to back, and
+    /// unchanged runs still raise few false alarms.
+    #[test]
+    fn three_new_runs_raise_the_power_and_keep_false_alarms_low() {
+        let runs = simulate(spec(0.025), 60, 13);
+        let gate = GateOptions::new(5.0);
+        let t = Target::parse("native/cpu/primes_per_s").unwrap();
+        let one = study(
+            &runs,
+            Design::one_new(10, false),
+            300,
+            &gate,
+            std::slice::from_ref(&t),
+            10.0,
+            3,
+        )
+        .unwrap();
+        for draw in [Draw::Random, Draw::Consecutive] {
+            let d = Design {
+                k: 10,
+                m: 3,
+                draw,
+                history: false,
+            };
+            let three = study(&runs, d, 300, &gate, std::slice::from_ref(&t), 10.0, 3).unwrap();
+            assert_eq!((three.m, three.quantities), (3, 4), "{three:?}");
+            // 300 trials: a share of 5% is measured within about ±2.5%.
+            assert!(three.false_alarm <= 0.075, "{three:?}");
+            assert!(three.power[0].1 >= 0.7, "{three:?}");
+            assert!(
+                three.power[0].1 >= one.power[0].1 + 0.2,
+                "{one:?} {three:?}"
+            );
+        }
+    }
+
+    /// A 5% slowdown needs a threshold below it: on a quiet host (1%
+    /// offsets) ten baseline runs and three new ones catch it with
+    /// `--threshold 2`, and with the default threshold only as "possibly
+    /// regressed" (`--fail-on-possible`); as "regressed" at threshold 5
+    /// almost never (the whole interval must lie beyond −5%).
+    #[test]
+    fn a_five_percent_slowdown_with_three_new_runs() {
+        let runs = simulate(spec(0.01), 60, 17);
+        let t = Target::parse("container-isorun/cpu/gflops").unwrap();
+        let d = Design {
+            k: 10,
+            m: 3,
+            draw: Draw::Consecutive,
+            history: false,
+        };
+        let run = |gate: &GateOptions| {
+            study(&runs, d, 300, gate, std::slice::from_ref(&t), 5.0, 5).unwrap()
+        };
+        let strict = run(&GateOptions::new(2.0));
+        assert!(strict.false_alarm <= 0.075, "{strict:?}");
+        assert!(strict.power[0].1 >= 0.75, "{strict:?}");
+        let mut possible = GateOptions::new(5.0);
+        possible.fail_on_possible = true;
+        let possible = run(&possible);
+        assert!(possible.false_alarm <= 0.075, "{possible:?}");
+        assert!(possible.power[0].1 >= 0.8, "{possible:?}");
+        let default = run(&GateOptions::new(5.0));
+        assert!(default.power[0].1 <= 0.1, "{default:?}");
+    }
+
+    /// History order: every window once, the baseline right before the
+    /// new runs; on runs without drift nothing is flagged and a 10% step
+    /// in every new run is caught.
+    #[test]
+    fn after_the_baseline_takes_every_window_once() {
+        let runs = simulate(spec(0.01), 20, 19);
+        let t = Target::parse("native/cpu/primes_per_s").unwrap();
+        let d = Design {
+            k: 10,
+            m: 3,
+            draw: Draw::AfterBaseline,
+            history: false,
+        };
+        let row = study(&runs, d, 500, &GateOptions::new(5.0), &[t], 10.0, 1).unwrap();
+        assert_eq!(row.trials, 20 - 10 - 3 + 1, "{row:?}");
+        assert_eq!(row.false_alarm, 0.0, "{row:?}");
+        assert!(row.power[0].1 >= 0.75, "{row:?}");
+    }
+
+    #[test]
+    fn draws_are_distinct_and_consecutive_draws_are_adjacent() {
+        let mut rng = SplitMix64::new(4);
+        for draw in [Draw::Random, Draw::Consecutive] {
+            let d = Design {
+                k: 4,
+                m: 3,
+                draw,
+                history: false,
+            };
+            for _ in 0..200 {
+                let (new, base, others) = d.draw(9, &mut rng);
+                assert_eq!((new.len(), base.len(), others.len()), (3, 4, 2));
+                let mut all: Vec<usize> = new.iter().chain(&base).chain(&others).copied().collect();
+                all.sort_unstable();
+                assert_eq!(all, (0..9).collect::<Vec<_>>());
+                if draw == Draw::Consecutive {
+                    assert!(new.windows(2).all(|w| w[1] == w[0] + 1), "{new:?}");
+                }
+            }
+        }
+        let d = Design {
+            k: 5,
+            m: 3,
+            draw: Draw::Random,
+            history: true,
+        };
+        assert_eq!(d.runs_needed(), 8, "history only with one run a side");
+        assert_eq!(Design::one_new(1, true).runs_needed(), 4);
     }
 
     #[test]
@@ -414,6 +656,7 @@ mod tests {
             .unwrap();
         assert!((n.metrics["gflops_2t"] - 0.95 * o.metrics["gflops_2t"]).abs() < 1e-12);
         // Too few runs for a draw.
-        assert!(study(&runs, 1, false, 1, &GateOptions::new(5.0), &[], 5.0, 1).is_none());
+        let g = GateOptions::new(5.0);
+        assert!(study(&runs, Design::one_new(1, false), 1, &g, &[], 5.0, 1).is_none());
     }
 }

@@ -5,13 +5,21 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
-    /// Baseline run(s) then the new run, last: run directories, or run ids
-    /// (or unique prefixes) in the history store. With --last or
-    /// --baseline, only NEW.
-    #[arg(required = true, value_name = "[BASE]... NEW")]
+    /// Runs: run directories, or run ids (or unique prefixes) in the
+    /// history store. `BASE... NEW`: the baseline runs, then one new run,
+    /// last. With --new, every run here is a baseline run. With --last or
+    /// --baseline, every run here is a new run (`NEW1 NEW2 NEW3 --last 10`).
+    #[arg(required_unless_present = "new", value_name = "RUN")]
     pub runs: Vec<PathBuf>,
-    /// Baseline: the last K runs in the history store of NEW's host and
-    /// plan (NEW itself left out), run means as the unit.
+    /// The new runs, when the baseline runs are given before them:
+    /// `BASE1 BASE2 ... --new NEW1 NEW2 ...` (M runs of `--preset gate`;
+    /// run means are the unit, so 3 new runs against 10 baseline runs
+    /// narrow the interval by about 1.6x against one new run).
+    #[arg(long = "new", value_name = "NEW", num_args = 1..)]
+    pub new: Vec<PathBuf>,
+    /// Baseline: the last K runs in the history store of the new runs'
+    /// host and plan that started before the first new run (the new runs
+    /// left out), run means as the unit.
     #[arg(long, value_name = "K", conflicts_with = "baseline")]
     pub last: Option<usize>,
     /// Baseline: the runs of the named baseline in the history store
@@ -56,7 +64,8 @@ pub struct CompareArgs {
     #[arg(long)]
     pub force_params: bool,
     /// Where to write compare.txt, compare.json and compare.svg/.png
-    /// [default: NEW/compare for a run directory, else ./isobench-compare].
+    /// [default: NEW/compare of the last new run when it is a run
+    /// directory, else ./isobench-compare].
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -41,8 +41,18 @@ pub enum Command {
     List(ListArgs),
     /// Render statistics, plots and the claims section of a run directory.
     Report(report::ReportArgs),
-    /// Regression gate: baseline run(s) against a new run; exit 1 on a broken
+    /// Regression gate: baseline run(s) against new run(s); exit 1 on a broken
     /// or lost result or a regression, 2 when it cannot decide, 0 on a pass.
+    #[command(after_help = "\
+Forms:
+  isobench compare BASE NEW                    one baseline run, one new run
+  isobench compare BASE1 BASE2 BASE3 NEW       several baseline runs, one new run
+  isobench compare BASE1 BASE2 --new N1 N2 N3  several new runs (after --new)
+  isobench compare N1 N2 N3 --last 10          new runs against the last 10 stored runs
+  isobench compare N1 N2 N3 --baseline main    new runs against a named baseline
+Several new runs (`isobench run --preset gate` M times, one after another)
+narrow the interval (3 new runs against 10 baseline runs: about 1.6x, 5: 2x):
+the route to catching 5-10% changes on a noisy host (docs/gating.md).")]
     Compare(compare::CompareArgs),
     /// Show the recorded history of a metric.
     History(history::HistoryArgs),

@@ -1,24 +1,27 @@
-//! `isobench compare [BASE]... NEW [--last K | --baseline NAME] [--db FILE|URL]
-//! [--threshold PCT] [--fail-on-possible] [--workload W,...] [--metric M,...]
-//! [--env E,...] [--force] [--force-params] [--out DIR]`: the regression
-//! gate. Runs are run directories or run ids in a history store (see
-//! [`crate::cmd::source`]). The baseline is every BASE, or with `--last K`
-//! the last K stored runs of NEW's host and plan, or with `--baseline NAME`
-//! the runs of a named baseline (`isobench baseline save`). With one
-//! baseline run and a store (`--db`/`ISOBENCH_DB`, or the baseline's)
-//! holding other runs of that host and plan, their run-to-run spread makes
-//! the interval (see `isobench_reports::compare` and `::shift`). Filters
-//! take comma lists, as `run` does ([`crate::cmd::select`]).
+//! `isobench compare [BASE]... NEW | BASE... --new NEW... | NEW... [--last K |
+//! --baseline NAME] [--db FILE|URL] [--threshold PCT] [--fail-on-possible]
+//! [--workload W,...] [--metric M,...] [--env E,...] [--force]
+//! [--force-params] [--out DIR]`: the regression gate. Runs are run
+//! directories or run ids in a history store (see [`crate::cmd::source`]).
+//! The baseline is every BASE, or with `--last K` the last K stored runs of
+//! the new runs' host and plan, or with `--baseline NAME` the runs of a
+//! named baseline (`isobench baseline save`). The new runs are the last
+//! positional run (`BASE... NEW`), the runs after `--new`, or, with `--last`
+//! or `--baseline`, every positional run. With one baseline run, one new run
+//! and a store (`--db`/`ISOBENCH_DB`, or the baseline's) holding other runs
+//! of that host and plan, their run-to-run spread makes the interval (see
+//! `isobench_reports::compare` and `::shift`). Filters take comma lists, as
+//! `run` does ([`crate::cmd::select`]).
 //!
 //! Exit status (failing closed): 1 a quantity valid in the baseline is
-//! missing, lost or ≤ 0 in NEW, or regressed (the whole 95% interval worse
-//! than the threshold; with `--fail-on-possible` also possibly regressed);
-//! 2 nothing failed and something could not be decided, or bad input: runs
-//! from other hosts (unless `--force`), with other plans or parameters
-//! (unless `--force-params`), a baseline mixing hosts or plans, the same run
-//! twice, an unknown baseline name, a filter value that selects nothing; 0
-//! every quantity decided and none regressed. The table and
-//! compare.json are written on every outcome of a comparison.
+//! missing, lost or ≤ 0 in a new run, or regressed (the whole 95% interval
+//! worse than the threshold; with `--fail-on-possible` also possibly
+//! regressed); 2 nothing failed and something could not be decided, or bad
+//! input: runs from other hosts (unless `--force`), with other plans or
+//! parameters (unless `--force-params`), a baseline or new runs mixing hosts
+//! or plans, the same run twice, an unknown baseline name, a filter value
+//! that selects nothing; 0 every quantity decided and none regressed. The
+//! table and compare.json are written on every outcome of a comparison.
 
 pub use crate::cli::compare::CompareArgs;
 use crate::cmd::select::{filter_for, Quantity};
@@ -38,6 +41,7 @@ impl CompareArgs {
     pub fn pair(base: PathBuf, new: PathBuf) -> CompareArgs {
         CompareArgs {
             runs: vec![base, new],
+            new: vec![],
             last: None,
             baseline: None,
             db: None,
@@ -85,46 +89,60 @@ pub(crate) fn same_host_and_plan(
 }
 
 pub fn run(args: &CompareArgs) -> Result<i32> {
-    let refs: Vec<RunRef> = args.runs.iter().map(|p| RunRef::of_arg(p)).collect();
-    let (new_ref, base_refs) = refs.split_last().expect("clap requires one run");
-    check_shape(args, base_refs.len())?;
+    let (base_refs, new_refs) = split_runs(args);
+    check_shape(args, base_refs.len(), new_refs.len())?;
     let mut reader = Reader::new(args.db.as_deref());
     // Arguments are read in the order given, so the first bad one is named.
     let mut bases = Vec::new();
-    for r in base_refs {
+    for r in &base_refs {
         bases.push(reader.digest(r)?);
     }
-    let new = reader.digest(new_ref)?;
+    let mut news = Vec::new();
+    for r in &new_refs {
+        news.push(reader.digest(r)?);
+    }
     let db = args
         .db
         .clone()
         .unwrap_or_else(isobench_reports::history::default_db_path);
+    // The new run that started first: --last takes the runs before it.
+    let first_new = news
+        .iter()
+        .min_by(|a, b| a.info.started_at.cmp(&b.info.started_at))
+        .expect("check_shape requires a new run");
     if let Some(k) = args.last {
-        bases = last_runs(&db, &new, k)?;
+        bases = last_runs(&db, first_new, &news, k)?;
     }
     let named = match &args.baseline {
         Some(name) => {
-            let (b, runs) = named_baseline(&db, name, &new, args)?;
+            let (b, runs) = named_baseline(&db, name, &news[0], args)?;
             bases = runs;
             Some(b)
         }
         None => None,
     };
-    for w in bases.iter().chain([&new]).flat_map(|d| &d.load_warnings) {
+    for w in bases.iter().chain(&news).flat_map(|d| &d.load_warnings) {
         eprintln!("isobench: warning: {w}");
     }
-    for b in &bases {
-        if b.info == new.info && b.analysis == new.analysis {
+    let same = |a: &Digest, b: &Digest| a.info == b.info && a.analysis == b.analysis;
+    for (i, n) in news.iter().enumerate() {
+        if news[..i].iter().any(|m| same(m, n)) {
+            return Err(crate::plan::usage(format!(
+                "the new run {} is given twice",
+                n.info.run_id
+            )));
+        }
+        if bases.iter().any(|b| same(b, n)) {
             return Err(crate::plan::usage(format!(
                 "the baseline and the new run are the same run ({}): nothing to compare",
-                new.info.run_id
+                n.info.run_id
             )));
         }
     }
     // Every filter value must select a quantity of these runs.
     let present: std::collections::BTreeSet<Quantity> = bases
         .iter()
-        .chain([&new])
+        .chain(&news)
         .flat_map(|d| &d.analysis.figures)
         .map(|f| (f.env_id.clone(), f.workload.clone(), f.metric.clone()))
         .collect();
@@ -136,8 +154,9 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
         "these runs",
     )
     .map_err(crate::plan::usage)?;
-    check_comparable(args, &bases, &new, &filter)?;
+    check_comparable(args, &bases, &news, &filter)?;
     let base0 = bases.first().expect("a baseline");
+    let new0 = &news[0];
     let mut gate = GateOptions {
         filter,
         fail_on_possible: args.fail_on_possible,
@@ -145,70 +164,94 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
     };
     // One run a side: the run-to-run spread from the store, when one is
     // named and holds at least two other runs of this host and plan.
-    if bases.len() == 1 && args.last.is_none() && (args.db.is_some() || named.is_some()) {
+    if bases.len() == 1
+        && news.len() == 1
+        && args.last.is_none()
+        && (args.db.is_some() || named.is_some())
+    {
         if let Ok(mut h) = History::open_existing(&db) {
-            let skip = [new.info.run_id.as_str(), base0.info.run_id.as_str()];
-            let hist = same_host_and_plan(&mut h, &new, &skip, 20)?;
+            let skip = [new0.info.run_id.as_str(), base0.info.run_id.as_str()];
+            let hist = same_host_and_plan(&mut h, new0, &skip, 20)?;
             if hist.len() >= 2 {
                 let a: Vec<_> = hist.iter().map(|d| &d.analysis).collect();
                 gate.history_noise = history_noise(&a);
             }
         }
     }
-    let base_sets: Vec<(&str, &isobench_reports::analysis::Analysis)> = bases
-        .iter()
-        .map(|d| (d.info.run_id.as_str(), &d.analysis))
-        .collect();
-    let c = compare_sets(
-        &base_sets,
-        &[(new.info.run_id.as_str(), &new.analysis)],
-        &gate,
-    );
+    let c = compare_sets(&run_sets(&bases), &run_sets(&news), &gate);
     if c.changes.is_empty() && c.failures.is_empty() && c.undecided.is_empty() {
         return Err(crate::plan::usage(
             "no quantity to compare: the baseline has no figure that the filters keep".to_string(),
         ));
     }
-    write_outputs(&c, named.as_ref(), &new, new_ref, args)?;
+    let last_ref = new_refs.last().expect("a new run");
+    write_outputs(&c, named.as_ref(), new0, last_ref, args)?;
     Ok(c.exit_code())
 }
 
-/// The flags' shape: a threshold in range and one way to name a baseline.
-fn check_shape(args: &CompareArgs, n_bases: usize) -> Result<()> {
+/// `(run id, analysis)` of each run, as the gate takes them.
+fn run_sets(ds: &[Digest]) -> Vec<(&str, &isobench_reports::analysis::Analysis)> {
+    ds.iter()
+        .map(|d| (d.info.run_id.as_str(), &d.analysis))
+        .collect()
+}
+
+/// The runs named on the command line: (baseline, new). `--new` names the
+/// new runs (the positional ones are the baseline); with `--last` or
+/// `--baseline` every positional run is new; else the last one is.
+fn split_runs(args: &CompareArgs) -> (Vec<RunRef>, Vec<RunRef>) {
+    let refs = |v: &[PathBuf]| -> Vec<RunRef> { v.iter().map(|p| RunRef::of_arg(p)).collect() };
+    let mut runs = refs(&args.runs);
+    if !args.new.is_empty() {
+        (runs, refs(&args.new))
+    } else if args.last.is_some() || args.baseline.is_some() {
+        (Vec::new(), runs)
+    } else {
+        let new: Vec<RunRef> = runs.pop().into_iter().collect();
+        (runs, new)
+    }
+}
+
+/// The flags' shape: a threshold in range, one way to name a baseline, and
+/// at least one new run.
+fn check_shape(args: &CompareArgs, n_bases: usize, n_new: usize) -> Result<()> {
     if !(args.threshold.is_finite() && args.threshold > 0.0 && args.threshold < 100.0) {
         return Err(crate::plan::usage(format!(
             "--threshold {} must be a percentage above 0 and below 100",
             args.threshold
         )));
     }
-    if args.baseline.is_some() && n_bases > 0 {
-        return Err(crate::plan::usage(
-            "--baseline NAME is the baseline: give only NEW".to_string(),
-        ));
+    let store = args.last.is_some() || args.baseline.is_some();
+    if store && n_bases > 0 {
+        let which = if args.baseline.is_some() {
+            "--baseline NAME is the baseline"
+        } else {
+            "--last K takes its baseline from the store"
+        };
+        return Err(crate::plan::usage(format!(
+            "{which}: the runs before --new would be a second baseline; give only new runs (NEW... or --new NEW...)"
+        )));
     }
-    match (args.last, n_bases) {
-        (Some(0), _) => return Err(crate::plan::usage("--last must be at least 1".to_string())),
-        (Some(_), n) if n > 0 => {
-            return Err(crate::plan::usage(
-                "--last K takes its baseline from the store: give only NEW".to_string(),
-            ))
-        }
-        (None, 0) if args.baseline.is_none() => {
-            return Err(crate::plan::usage(
-                "give a baseline: BASE... NEW, NEW with --last K, or NEW with --baseline NAME"
-                    .to_string(),
-            ))
-        }
-        _ => {}
+    if args.last == Some(0) {
+        return Err(crate::plan::usage("--last must be at least 1".to_string()));
+    }
+    if n_new == 0 || (!store && n_bases == 0) {
+        return Err(crate::plan::usage(
+            "give a baseline and new runs: BASE... NEW, BASE... --new NEW..., NEW... --last K, or NEW... --baseline NAME"
+                .to_string(),
+        ));
     }
     Ok(())
 }
 
-/// `--last K`: the last K other finished runs of NEW's host and plan.
-fn last_runs(db: &std::path::Path, new: &Digest, k: usize) -> Result<Vec<Digest>> {
+/// `--last K`: the last K finished runs of the new runs' host and plan
+/// that started no later than `new` (the first new run), the new runs left
+/// out.
+fn last_runs(db: &std::path::Path, new: &Digest, news: &[Digest], k: usize) -> Result<Vec<Digest>> {
     let mut h = History::open_existing(db)
         .map_err(|e| crate::plan::usage(format!("--last {k} needs a history store: {e}")))?;
-    let bases = same_host_and_plan(&mut h, new, &[new.info.run_id.as_str()], k)?;
+    let skip: Vec<&str> = news.iter().map(|d| d.info.run_id.as_str()).collect();
+    let bases = same_host_and_plan(&mut h, new, &skip, k)?;
     if bases.is_empty() {
         return Err(crate::plan::usage(format!(
             "--last {k}: the store {} holds no other finished run of {}'s host and plan",
@@ -231,25 +274,14 @@ fn last_runs(db: &std::path::Path, new: &Digest, k: usize) -> Result<Vec<Digest>
 fn check_comparable(
     args: &CompareArgs,
     bases: &[Digest],
-    new: &Digest,
+    news: &[Digest],
     filter: &Filter,
 ) -> Result<()> {
-    // A baseline of several runs must be one host and one plan.
-    if let Some(first) = bases.first() {
-        for b in &bases[1..] {
-            let mut d = host_differences(&first.info.host, &b.info.host);
-            let host = !d.is_empty();
-            d.extend(digest_differences(first, b, filter));
-            if !d.is_empty() && !((!host || args.force) && args.force_params) {
-                return Err(crate::plan::usage(format!(
-                    "the baseline mixes hosts or plans ({} vs {}: {}); give runs of one host and plan",
-                    first.info.run_id,
-                    b.info.run_id,
-                    d.join("; ")
-                )));
-            }
-        }
-    }
+    // Several baseline runs, and several new runs, must each be one host
+    // and one plan.
+    one_host_and_plan(args, bases, "the baseline mixes", filter)?;
+    one_host_and_plan(args, news, "the new runs mix", filter)?;
+    let new = &news[0];
     let base0 = bases.first().expect("a baseline");
     let diffs = host_differences(&base0.info.host, &new.info.host);
     if !diffs.is_empty() {
@@ -283,6 +315,33 @@ fn check_comparable(
             return Err(crate::plan::usage(format!(
                 "the runs measured different things ({}); pass --force-params to compare them anyway",
                 plan_diffs.join("; ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs of one host and plan (unless forced: a host difference needs
+/// `--force` and `--force-params`, a plan difference `--force-params`).
+fn one_host_and_plan(
+    args: &CompareArgs,
+    runs: &[Digest],
+    what: &str,
+    filter: &Filter,
+) -> Result<()> {
+    let Some(first) = runs.first() else {
+        return Ok(());
+    };
+    for b in &runs[1..] {
+        let mut d = host_differences(&first.info.host, &b.info.host);
+        let host = !d.is_empty();
+        d.extend(digest_differences(first, b, filter));
+        if !d.is_empty() && !((!host || args.force) && args.force_params) {
+            return Err(crate::plan::usage(format!(
+                "{what} hosts or plans ({} vs {}: {}); give runs of one host and plan",
+                first.info.run_id,
+                b.info.run_id,
+                d.join("; ")
             )));
         }
     }
