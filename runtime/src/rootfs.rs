@@ -14,7 +14,7 @@
 use crate::config::{DeviceNode, MountPlan, Plan};
 use crate::error::{Error, Result};
 use crate::mountfd::{self, do_mount};
-use crate::safepath::{fd_path, Root};
+use crate::safepath::{fd_path, Parents, Root};
 use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 use std::path::{Path, PathBuf};
@@ -241,11 +241,14 @@ fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
     // SAFETY: umask only changes this process's file creation mask.
     let old = unsafe { libc::umask(0) };
     let res = (|| {
+        // Why: /dev (and any other parent of a node) is looked up once for
+        // all its nodes and links; nothing is mounted over it from here on.
+        let mut parents = Parents::new(r);
         for d in devices {
-            if r.try_resolve(&d.path)?.is_some() {
-                continue;
-            }
             if bind {
+                if r.try_resolve(&d.path)?.is_some() {
+                    continue;
+                }
                 let host = &d.path;
                 if !host.exists() {
                     return Err(Error::Init(format!(
@@ -265,11 +268,22 @@ fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
             };
             // Why: the container gets its own device nodes in its /dev
             // tmpfs, never the host's; mknod needs CAP_MKNOD.
-            r.mknod(
+            let made = parents.mknod(
                 &d.path,
                 kind.bits() | (d.mode & 0o7777),
                 makedev(d.major, d.minor),
-            )?;
+            );
+            match made {
+                Ok(()) => {}
+                // A node the rootfs already has is left as it is (an
+                // existing name that resolves to nothing, a dangling
+                // symlink, stays an error).
+                Err(Error::Sys {
+                    err: nix::errno::Errno::EEXIST,
+                    ..
+                }) if r.try_resolve(&d.path)?.is_some() => continue,
+                Err(e) => return Err(e),
+            }
             if d.uid != 0 || d.gid != 0 {
                 let fd = r.resolve(&d.path)?;
                 std::os::unix::fs::chown(fd_path(&fd), Some(d.uid), Some(d.gid))
@@ -283,10 +297,10 @@ fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
             ("/dev/stderr", "/proc/self/fd/2"),
             ("/dev/core", "/proc/kcore"),
         ] {
-            r.symlink(to, Path::new(link))?;
+            parents.symlink(to, Path::new(link))?;
         }
         if r.kind(Path::new("/dev/pts"))? == Some(SFlag::S_IFDIR) {
-            r.symlink("pts/ptmx", Path::new("/dev/ptmx"))?;
+            parents.symlink("pts/ptmx", Path::new("/dev/ptmx"))?;
         }
         Ok(())
     })();

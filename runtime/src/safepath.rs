@@ -182,35 +182,52 @@ impl Root {
         if let Some(fd) = self.try_resolve(p)? {
             return Ok(fd);
         }
+        // The next most usual: only the last component is missing (a mount
+        // point in an existing directory). The same steps as the walk
+        // below takes for it: resolve the parent, mkdirat, resolve again.
+        if let Some((last, parents)) = comps.split_last() {
+            if !parents.is_empty() {
+                let parent: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
+                    .chain(parents.iter().copied())
+                    .collect();
+                if let Some(dir) = self.try_resolve(&parent)? {
+                    return self.make_dir_in(&dir, last, p);
+                }
+            }
+        }
         let mut dir = self.resolve(Path::new("/"))?;
         let mut so_far = PathBuf::from("/");
         for c in comps {
             so_far.push(c);
             let fd = match self.try_resolve(&so_far)? {
                 Some(fd) => fd,
-                None => {
-                    let name = cstr(Path::new(c))?;
-                    // SAFETY: dir is an open directory fd, name NUL-terminated.
-                    let r = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) };
-                    if r != 0 {
-                        let e = nix::errno::Errno::last();
-                        if e != nix::errno::Errno::EEXIST {
-                            return Err(self.err("mkdir", &so_far, e));
-                        }
-                    }
-                    // EEXIST with nothing resolvable: a dangling symlink.
-                    self.try_resolve(&so_far)?.ok_or_else(|| {
-                        self.err(
-                            "mkdir (a dangling symlink is in the way)",
-                            &so_far,
-                            nix::errno::Errno::ENOENT,
-                        )
-                    })?
-                }
+                None => self.make_dir_in(&dir, c, &so_far)?,
             };
             dir = fd;
         }
         Ok(dir)
+    }
+
+    /// mkdirat(2) of `name` in `dir` (the resolved parent of `full`), then
+    /// `full` resolved inside the root.
+    fn make_dir_in(&self, dir: &OwnedFd, name: &std::ffi::OsStr, full: &Path) -> Result<OwnedFd> {
+        let name = cstr(Path::new(name))?;
+        // SAFETY: dir is an open directory fd, name NUL-terminated.
+        let r = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) };
+        if r != 0 {
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EEXIST {
+                return Err(self.err("mkdir", full, e));
+            }
+        }
+        // EEXIST with nothing resolvable: a dangling symlink.
+        self.try_resolve(full)?.ok_or_else(|| {
+            self.err(
+                "mkdir (a dangling symlink is in the way)",
+                full,
+                nix::errno::Errno::ENOENT,
+            )
+        })
     }
 
     /// The parent directory of `p` (created) and `p`'s last component.
@@ -259,27 +276,13 @@ impl Root {
 
     /// mknod(2) relative to the resolved parent of `p`.
     pub fn mknod(&self, p: &Path, mode: libc::mode_t, dev: libc::dev_t) -> Result<()> {
-        let (dir, name) = self.parent_of(p)?;
-        // SAFETY: dir is an open directory fd, name NUL-terminated.
-        if unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, dev) } != 0 {
-            return Err(self.err("mknod", p, nix::errno::Errno::last()));
-        }
-        Ok(())
+        Parents::new(self).mknod(p, mode, dev)
     }
 
     /// symlink(2) `p` → `to` relative to the resolved parent of `p`;
     /// an existing name is left alone.
     pub fn symlink(&self, to: &str, p: &Path) -> Result<()> {
-        let (dir, name) = self.parent_of(p)?;
-        let to = cstr(Path::new(to))?;
-        // SAFETY: dir is an open directory fd; both strings NUL-terminated.
-        if unsafe { libc::symlinkat(to.as_ptr(), dir.as_raw_fd(), name.as_ptr()) } != 0 {
-            let e = nix::errno::Errno::last();
-            if e != nix::errno::Errno::EEXIST {
-                return Err(self.err("symlink", p, e));
-            }
-        }
-        Ok(())
+        Parents::new(self).symlink(to, p)
     }
 
     /// The kind of file `p` resolves to, None if absent.
@@ -291,6 +294,74 @@ impl Root {
         Ok(Some(nix::sys::stat::SFlag::from_bits_truncate(
             st.st_mode & libc::S_IFMT,
         )))
+    }
+}
+
+/// Parent directories of a [`Root`], each resolved once for several
+/// names made in it (/dev's device nodes and symlinks: one lookup of /dev
+/// instead of one per name). A cached fd stays on the directory it was
+/// resolved to; use one `Parents` only while nothing is mounted over
+/// those directories.
+pub struct Parents<'a> {
+    root: &'a Root,
+    dirs: Vec<(PathBuf, OwnedFd)>,
+}
+
+impl<'a> Parents<'a> {
+    pub fn new(root: &'a Root) -> Parents<'a> {
+        Parents {
+            root,
+            dirs: Vec::new(),
+        }
+    }
+
+    /// The parent of `p` (resolved, created, as [`Root::parent_of`]) and
+    /// `p`'s last component.
+    fn of(&mut self, p: &Path) -> Result<(&OwnedFd, CString)> {
+        let comps = components(p)?;
+        let Some((last, parents)) = comps.split_last() else {
+            return Err(Error::Invalid {
+                field: "path".into(),
+                why: format!("{} names the root itself", p.display()),
+            });
+        };
+        let parent: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
+            .chain(parents.iter().copied())
+            .collect();
+        let i = match self.dirs.iter().position(|(d, _)| *d == parent) {
+            Some(i) => i,
+            None => {
+                let fd = self.root.mkdir_all(&parent)?;
+                self.dirs.push((parent, fd));
+                self.dirs.len() - 1
+            }
+        };
+        Ok((&self.dirs[i].1, cstr(Path::new(last))?))
+    }
+
+    /// mknod(2) relative to the resolved parent of `p`.
+    pub fn mknod(&mut self, p: &Path, mode: libc::mode_t, dev: libc::dev_t) -> Result<()> {
+        let (dir, name) = self.of(p)?;
+        // SAFETY: dir is an open directory fd, name NUL-terminated.
+        if unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, dev) } != 0 {
+            return Err(self.root.err("mknod", p, nix::errno::Errno::last()));
+        }
+        Ok(())
+    }
+
+    /// symlink(2) `p` → `to` relative to the resolved parent of `p`;
+    /// an existing name is left alone.
+    pub fn symlink(&mut self, to: &str, p: &Path) -> Result<()> {
+        let (dir, name) = self.of(p)?;
+        let to = cstr(Path::new(to))?;
+        // SAFETY: dir is an open directory fd; both strings NUL-terminated.
+        if unsafe { libc::symlinkat(to.as_ptr(), dir.as_raw_fd(), name.as_ptr()) } != 0 {
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EEXIST {
+                return Err(self.root.err("symlink", p, e));
+            }
+        }
+        Ok(())
     }
 }
 
