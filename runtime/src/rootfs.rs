@@ -95,11 +95,11 @@ pub fn setup(
     // resolved in it all the same (a rootfs symlink such as /proc/sys →
     // /etc must not make a read-only bind land elsewhere).
     let r = Root::open(Path::new("/"))?;
-    let mut null = None;
+    let mut masks = Masks::default();
     for p in &plan.masked_paths {
-        mask(&r, p, &mut null)?;
+        mask(&r, p, &mut masks)?;
     }
-    drop(null);
+    drop(masks);
     for p in &plan.readonly_paths {
         readonly(&r, p)?;
     }
@@ -354,9 +354,19 @@ fn verified_null(r: &Root) -> Result<std::os::fd::OwnedFd> {
     Ok(fd)
 }
 
+/// What masking mounts from, made once per container: the verified
+/// /dev/null and the first masked directory's empty read-only tmpfs.
+#[derive(Default)]
+struct Masks {
+    null: Option<std::os::fd::OwnedFd>,
+    empty: Option<std::os::fd::OwnedFd>,
+}
+
 /// Hide a path: /dev/null over files, an empty read-only tmpfs over dirs.
-/// `null` caches the verified /dev/null across calls.
-fn mask(r: &Root, p: &Path, null: &mut Option<std::os::fd::OwnedFd>) -> Result<()> {
+/// Every masked directory gets a clone of one such tmpfs (one file
+/// system made per container instead of one per directory; it is
+/// read-only and stays empty, so sharing it shares nothing).
+fn mask(r: &Root, p: &Path, m: &mut Masks) -> Result<()> {
     let Some(t) = r.try_resolve(p)? else {
         return Ok(());
     };
@@ -365,12 +375,21 @@ fn mask(r: &Root, p: &Path, null: &mut Option<std::os::fd::OwnedFd>) -> Result<(
     // Why: maskedPaths hide kernel interfaces (/proc/kcore, /sys/firmware)
     // that leak host information or allow host changes.
     let mnt = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        mountfd::new_fs("tmpfs", "tmpfs", "", libc::MS_RDONLY, p)?
-    } else {
-        if null.is_none() {
-            *null = Some(verified_null(r)?);
+        if let Some(first) = &m.empty {
+            // A clone of the first mask, attached (open_tree clones only
+            // mounts of this namespace): read-only as it is.
+            mountfd::clone_fd(first, false, p)?
+        } else {
+            let fs = mountfd::new_fs("tmpfs", "tmpfs", "", libc::MS_RDONLY, p)?;
+            mountfd::attach(&fs, &t, p)?;
+            m.empty = Some(fs);
+            return Ok(());
         }
-        let n = null.as_ref().expect("set above");
+    } else {
+        if m.null.is_none() {
+            m.null = Some(verified_null(r)?);
+        }
+        let n = m.null.as_ref().expect("set above");
         mountfd::clone_fd(n, false, Path::new("/dev/null"))?
     };
     mountfd::attach(&mnt, &t, p)
