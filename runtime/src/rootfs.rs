@@ -182,7 +182,7 @@ fn mount_one(r: &Root, m: &MountPlan, cgroups_path: &str) -> Result<()> {
     } else {
         r.mkdir_all(&m.destination)?
     };
-    let dest = r.inside(&t)?;
+    let dest = r.path_of(&t, &m.destination)?;
     check_proc_mount(&dest, m, || m.source.as_deref().is_some_and(is_procfs))?;
     if m.fstype == "cgroup" || m.fstype == "cgroup2" {
         return crate::cgroupfs::mount_view(&t, &m.destination, m, cgroups_path);

@@ -58,13 +58,47 @@ pub fn fd_path(fd: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
+/// The mount, device and inode of the file behind `fd` (statx(2)).
+fn file_id(fd: &OwnedFd) -> Option<(u64, u32, u32, u64)> {
+    // SAFETY: statx is plain old data; zeroed is a valid value.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: an fd we hold, an empty NUL-terminated path with
+    // AT_EMPTY_PATH, and a statx buffer we own.
+    let r = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_INO | libc::STATX_MNT_ID,
+            &mut st,
+        )
+    };
+    (r == 0 && st.stx_mask & libc::STATX_MNT_ID != 0).then_some((
+        st.stx_mnt_id,
+        st.stx_dev_major,
+        st.stx_dev_minor,
+        st.stx_ino,
+    ))
+}
+
 /// openat2(2) under `dirfd` with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS.
 fn openat2(dirfd: i32, rel: &Path, flags: i32) -> std::result::Result<OwnedFd, nix::errno::Errno> {
+    openat2_with(dirfd, rel, flags, 0)
+}
+
+/// openat2(2) under `dirfd` with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+/// and the `extra` RESOLVE_* flags.
+fn openat2_with(
+    dirfd: i32,
+    rel: &Path,
+    flags: i32,
+    extra: u64,
+) -> std::result::Result<OwnedFd, nix::errno::Errno> {
     let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
     // SAFETY: open_how is plain old data; zeroed is valid and we set fields.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS | extra;
     loop {
         // SAFETY: dirfd is an fd we hold open, the path is NUL-terminated,
         // and `how` lives across the call with its size passed.
@@ -158,6 +192,33 @@ impl Root {
             ))
         })?;
         Ok(Path::new("/").join(rel))
+    }
+
+    /// The in-container path of `fd`, which was resolved from `p`: `p`
+    /// itself (made absolute) when `p` reaches the same file on the same
+    /// mount without a symlink on the way, else [`inside`](Self::inside).
+    /// Why: `inside` reads two magic links (/proc/self/fd/N), each a walk
+    /// of /proc; the plain path costs one openat2(RESOLVE_NO_SYMLINKS) and
+    /// two statx for the usual config whose mount points have no symlink.
+    pub fn path_of(&self, fd: &OwnedFd, p: &Path) -> Result<PathBuf> {
+        let comps = components(p)?;
+        let rel: PathBuf = comps.iter().collect();
+        if !rel.as_os_str().is_empty() {
+            let plain = openat2_with(
+                self.fd.as_raw_fd(),
+                &rel,
+                libc::O_PATH,
+                libc::RESOLVE_NO_SYMLINKS,
+            );
+            if let Ok(plain) = plain {
+                if let (Some(a), Some(b)) = (file_id(fd), file_id(&plain)) {
+                    if a == b {
+                        return Ok(Path::new("/").join(rel));
+                    }
+                }
+            }
+        }
+        self.inside(fd)
     }
 
     /// Like [`resolve`](Self::resolve), None if it does not exist.
@@ -388,6 +449,22 @@ mod tests {
         let real = std::fs::read_link(fd_path(&fd)).unwrap();
         assert_eq!(real, root.join("etc/x"));
         assert_eq!(r.inside(&fd).unwrap(), Path::new("/etc/x"));
+        // path_of: through a symlink, the real in-root path; without one,
+        // the path as given.
+        assert_eq!(
+            r.path_of(&fd, Path::new("/rel/etc/x")).unwrap(),
+            Path::new("/etc/x")
+        );
+        assert_eq!(
+            r.path_of(&fd, Path::new("/etc/./x")).unwrap(),
+            Path::new("/etc/x")
+        );
+        // A plain path naming another file is not taken for `fd`'s.
+        std::fs::create_dir_all(root.join("etc/y")).unwrap();
+        assert_eq!(
+            r.path_of(&fd, Path::new("/etc/y")).unwrap(),
+            Path::new("/etc/x")
+        );
         assert_eq!(
             r.inside(&r.resolve(Path::new("/")).unwrap()).unwrap(),
             Path::new("/")
