@@ -14,7 +14,9 @@ pub fn load(bundle: &Path, id: &str) -> Result<Plan> {
         path: path.clone(),
         err,
     };
-    let mut text = Vec::new();
+    // Sized for a usual config: read_to_end of an empty Vec starts with a
+    // 32-byte read and doubles (nine reads for the default config).
+    let mut text = Vec::with_capacity(16 << 10);
     std::fs::File::open(&path)
         .and_then(|f| f.take(CONFIG_MAX_BYTES + 1).read_to_end(&mut text))
         .map_err(read_err)?;

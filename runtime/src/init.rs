@@ -339,8 +339,14 @@ pub(crate) fn become_process(p: &crate::config::ProcessPlan) -> Result<()> {
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
-    if !(gids.is_empty() && crate::userns::setgroups_denied()) {
-        nix::unistd::setgroups(&gids).map_err(crate::error::sys("setgroups"))?;
+    match nix::unistd::setgroups(&gids) {
+        Ok(()) => {}
+        // Why: in a user namespace whose setgroups is "deny" (rootless
+        // without newgidmap) no list can be set; an empty one is then not
+        // asked for but kept. Checked only on failure: reading
+        // /proc/self/setgroups first cost every container five syscalls.
+        Err(nix::errno::Errno::EPERM) if gids.is_empty() && crate::userns::setgroups_denied() => {}
+        Err(e) => return Err(crate::error::sys("setgroups")(e)),
     }
     let gid = nix::unistd::Gid::from_raw(p.gid);
     nix::unistd::setresgid(gid, gid, gid)

@@ -520,6 +520,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Deleted> {
         );
         wait_gone(st.pid, 10_000);
     }
+    remove(root, &st)
+}
+
+/// The rest of `delete` once the container's process is gone: whatever
+/// else is in its cgroup killed, the cgroup and the state dir removed,
+/// the poststop hooks run.
+fn remove(root: &Path, st: &State) -> Result<Deleted> {
     let mut out = Deleted {
         memory_limit: st.memory_limit,
         ..Default::default()
@@ -534,13 +541,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<Deleted> {
         out.oom_kills = cg.oom_kills().unwrap_or(0);
         cg.remove()?;
     }
-    let d = state::dir(root, id);
+    let d = state::dir(root, &st.id);
     let hooks = hooks::load(&d).unwrap_or_else(|e| {
         eprintln!("isorun: warning: poststop hooks not run: {e}");
         hooks::Hooks::default()
     });
     let stopped =
-        (!hooks.poststop.is_empty()).then(|| hooks::state_json(&st, root, Status::Stopped));
+        (!hooks.poststop.is_empty()).then(|| hooks::state_json(st, root, Status::Stopped));
     std::fs::remove_dir_all(&d).map_err(io("remove", &d))?;
     if let Some(state) = stopped {
         hooks::run_warn(Kind::Poststop, &hooks.poststop, &state);
@@ -632,7 +639,11 @@ pub fn run_with_console(
         }
     };
     RUN_PID.store(0, Ordering::Relaxed);
-    let deleted = delete(root, id, true)?;
+    // Why not `delete`: the process is reaped and the state is the one in
+    // hand, so nothing needs reading back (state file, /proc/<pid>/stat).
+    // A container deleted meanwhile by someone else fails here as well
+    // (its state dir is gone).
+    let deleted = remove(root, &created.state)?;
     Ok(RunEnd {
         code,
         signal,

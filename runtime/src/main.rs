@@ -1,5 +1,10 @@
 //! The `isorun` binary: runc-compatible verbs (create, start, state, kill,
 //! delete, run, list) and image commands (build, import, ls, rm).
+//!
+//! `no_main`: isorun starts at its own C `main` (see [`main`] for why and
+//! what of Rust's start-up it keeps).
+
+#![no_main]
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -202,24 +207,88 @@ fn log_error(path: &Path, format: &str, msg: &str) {
     }
 }
 
-fn main() {
+/// The process's entry point, called by the C library's start-up code.
+///
+/// Why not Rust's `fn main`: its start-up (`lang_start`) also prepares the
+/// message for a stack overflow of the main thread, which asks the C
+/// library for the main thread's stack (glibc reads and parses the whole
+/// of /proc/self/maps, then sched_getaffinity) and maps an alternate signal
+/// stack: about a tenth of isorun's own start-up CPU time, paid by every
+/// `run` of an engine. What it does that matters is done here too:
+/// stdin, stdout and stderr open (else /dev/null: a file opened later must
+/// never become fd 1), SIGPIPE ignored (a write to a closed pipe is an
+/// error to report, not a death that skips the clean-up), a panic ending
+/// the process with status 101. A stack overflow still hits the guard
+/// page and kills the process (SIGSEGV), only without the message.
+/// Arguments come through std's own capture of argc/argv (`std::env`),
+/// which does not depend on `lang_start`.
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    std_fds_open();
+    // SAFETY: sets the disposition of SIGPIPE for this process only.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let code = std::panic::catch_unwind(cli_main).unwrap_or(101);
+    // Flushes stdout (std's clean-up) and exits.
+    std::process::exit(code)
+}
+
+/// As Rust's start-up does: any of fds 0, 1, 2 that is closed is opened
+/// on /dev/null; if that fails the process aborts.
+fn std_fds_open() {
+    let mut pfds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    let closed: Vec<i32> = loop {
+        // SAFETY: three pollfds we own; no timeout (returns at once).
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), 3, 0) };
+        if r >= 0 {
+            break pfds
+                .iter()
+                .filter(|p| p.revents & libc::POLLNVAL != 0)
+                .map(|p| p.fd)
+                .collect();
+        }
+        match nix::errno::Errno::last() {
+            nix::errno::Errno::EINTR => continue,
+            // poll refused (no memory, a sandbox): ask each fd instead.
+            _ => break [0, 1, 2].into_iter().filter(|&fd| !fd_open(fd)).collect(),
+        }
+    };
+    for _ in closed {
+        // The lowest free fd is the closed one (the lowest first).
+        // SAFETY: a NUL-terminated path; a new fd or -1.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        if fd < 0 {
+            std::process::abort();
+        }
+    }
+}
+
+/// Whether `fd` is open (fcntl F_GETFD succeeds).
+fn fd_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD only reads the fd's flags.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+fn cli_main() -> i32 {
     let cli = Cli::parse();
     let log = cli.log.clone();
     let format = cli.log_format.clone();
     match real_main(cli) {
-        Ok(code) => std::process::exit(code),
+        Ok(code) => code,
         Err(e) => {
             let msg = format!("{e:#}");
             eprintln!("isorun: {msg}");
             if let Some(p) = &log {
                 log_error(p, &format, &msg);
             }
-            let code = if e.downcast_ref::<BadInput>().is_some() {
+            if e.downcast_ref::<BadInput>().is_some() {
                 2
             } else {
                 1
-            };
-            std::process::exit(code);
+            }
         }
     }
 }

@@ -14,7 +14,7 @@
 use crate::config::{DeviceNode, MountPlan, Plan};
 use crate::error::{Error, Result};
 use crate::mountfd::{self, do_mount};
-use crate::safepath::{fd_path, Root};
+use crate::safepath::{fd_path, Parents, Root};
 use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::sys::stat::SFlag;
 use std::path::{Path, PathBuf};
@@ -95,11 +95,11 @@ pub fn setup(
     // resolved in it all the same (a rootfs symlink such as /proc/sys →
     // /etc must not make a read-only bind land elsewhere).
     let r = Root::open(Path::new("/"))?;
-    let mut null = None;
+    let mut masks = Masks::default();
     for p in &plan.masked_paths {
-        mask(&r, p, &mut null)?;
+        mask(&r, p, &mut masks)?;
     }
-    drop(null);
+    drop(masks);
     for p in &plan.readonly_paths {
         readonly(&r, p)?;
     }
@@ -182,7 +182,7 @@ fn mount_one(r: &Root, m: &MountPlan, cgroups_path: &str) -> Result<()> {
     } else {
         r.mkdir_all(&m.destination)?
     };
-    let dest = r.inside(&t)?;
+    let dest = r.path_of(&t, &m.destination)?;
     check_proc_mount(&dest, m, || m.source.as_deref().is_some_and(is_procfs))?;
     if m.fstype == "cgroup" || m.fstype == "cgroup2" {
         return crate::cgroupfs::mount_view(&t, &m.destination, m, cgroups_path);
@@ -241,11 +241,14 @@ fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
     // SAFETY: umask only changes this process's file creation mask.
     let old = unsafe { libc::umask(0) };
     let res = (|| {
+        // Why: /dev (and any other parent of a node) is looked up once for
+        // all its nodes and links; nothing is mounted over it from here on.
+        let mut parents = Parents::new(r);
         for d in devices {
-            if r.try_resolve(&d.path)?.is_some() {
-                continue;
-            }
             if bind {
+                if r.try_resolve(&d.path)?.is_some() {
+                    continue;
+                }
                 let host = &d.path;
                 if !host.exists() {
                     return Err(Error::Init(format!(
@@ -265,11 +268,22 @@ fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
             };
             // Why: the container gets its own device nodes in its /dev
             // tmpfs, never the host's; mknod needs CAP_MKNOD.
-            r.mknod(
+            let made = parents.mknod(
                 &d.path,
                 kind.bits() | (d.mode & 0o7777),
                 makedev(d.major, d.minor),
-            )?;
+            );
+            match made {
+                Ok(()) => {}
+                // A node the rootfs already has is left as it is (an
+                // existing name that resolves to nothing, a dangling
+                // symlink, stays an error).
+                Err(Error::Sys {
+                    err: nix::errno::Errno::EEXIST,
+                    ..
+                }) if r.try_resolve(&d.path)?.is_some() => continue,
+                Err(e) => return Err(e),
+            }
             if d.uid != 0 || d.gid != 0 {
                 let fd = r.resolve(&d.path)?;
                 std::os::unix::fs::chown(fd_path(&fd), Some(d.uid), Some(d.gid))
@@ -283,10 +297,10 @@ fn make_devices(r: &Root, devices: &[DeviceNode], bind: bool) -> Result<()> {
             ("/dev/stderr", "/proc/self/fd/2"),
             ("/dev/core", "/proc/kcore"),
         ] {
-            r.symlink(to, Path::new(link))?;
+            parents.symlink(to, Path::new(link))?;
         }
         if r.kind(Path::new("/dev/pts"))? == Some(SFlag::S_IFDIR) {
-            r.symlink("pts/ptmx", Path::new("/dev/ptmx"))?;
+            parents.symlink("pts/ptmx", Path::new("/dev/ptmx"))?;
         }
         Ok(())
     })();
@@ -340,9 +354,19 @@ fn verified_null(r: &Root) -> Result<std::os::fd::OwnedFd> {
     Ok(fd)
 }
 
+/// What masking mounts from, made once per container: the verified
+/// /dev/null and the first masked directory's empty read-only tmpfs.
+#[derive(Default)]
+struct Masks {
+    null: Option<std::os::fd::OwnedFd>,
+    empty: Option<std::os::fd::OwnedFd>,
+}
+
 /// Hide a path: /dev/null over files, an empty read-only tmpfs over dirs.
-/// `null` caches the verified /dev/null across calls.
-fn mask(r: &Root, p: &Path, null: &mut Option<std::os::fd::OwnedFd>) -> Result<()> {
+/// Every masked directory gets a clone of one such tmpfs (one file
+/// system made per container instead of one per directory; it is
+/// read-only and stays empty, so sharing it shares nothing).
+fn mask(r: &Root, p: &Path, m: &mut Masks) -> Result<()> {
     let Some(t) = r.try_resolve(p)? else {
         return Ok(());
     };
@@ -351,12 +375,21 @@ fn mask(r: &Root, p: &Path, null: &mut Option<std::os::fd::OwnedFd>) -> Result<(
     // Why: maskedPaths hide kernel interfaces (/proc/kcore, /sys/firmware)
     // that leak host information or allow host changes.
     let mnt = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        mountfd::new_fs("tmpfs", "tmpfs", "", libc::MS_RDONLY, p)?
-    } else {
-        if null.is_none() {
-            *null = Some(verified_null(r)?);
+        if let Some(first) = &m.empty {
+            // A clone of the first mask, attached (open_tree clones only
+            // mounts of this namespace): read-only as it is.
+            mountfd::clone_fd(first, false, p)?
+        } else {
+            let fs = mountfd::new_fs("tmpfs", "tmpfs", "", libc::MS_RDONLY, p)?;
+            mountfd::attach(&fs, &t, p)?;
+            m.empty = Some(fs);
+            return Ok(());
         }
-        let n = null.as_ref().expect("set above");
+    } else {
+        if m.null.is_none() {
+            m.null = Some(verified_null(r)?);
+        }
+        let n = m.null.as_ref().expect("set above");
         mountfd::clone_fd(n, false, Path::new("/dev/null"))?
     };
     mountfd::attach(&mnt, &t, p)

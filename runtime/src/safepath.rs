@@ -58,13 +58,47 @@ pub fn fd_path(fd: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
+/// The mount, device and inode of the file behind `fd` (statx(2)).
+fn file_id(fd: &OwnedFd) -> Option<(u64, u32, u32, u64)> {
+    // SAFETY: statx is plain old data; zeroed is a valid value.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: an fd we hold, an empty NUL-terminated path with
+    // AT_EMPTY_PATH, and a statx buffer we own.
+    let r = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_INO | libc::STATX_MNT_ID,
+            &mut st,
+        )
+    };
+    (r == 0 && st.stx_mask & libc::STATX_MNT_ID != 0).then_some((
+        st.stx_mnt_id,
+        st.stx_dev_major,
+        st.stx_dev_minor,
+        st.stx_ino,
+    ))
+}
+
 /// openat2(2) under `dirfd` with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS.
 fn openat2(dirfd: i32, rel: &Path, flags: i32) -> std::result::Result<OwnedFd, nix::errno::Errno> {
+    openat2_with(dirfd, rel, flags, 0)
+}
+
+/// openat2(2) under `dirfd` with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+/// and the `extra` RESOLVE_* flags.
+fn openat2_with(
+    dirfd: i32,
+    rel: &Path,
+    flags: i32,
+    extra: u64,
+) -> std::result::Result<OwnedFd, nix::errno::Errno> {
     let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
     // SAFETY: open_how is plain old data; zeroed is valid and we set fields.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS | extra;
     loop {
         // SAFETY: dirfd is an fd we hold open, the path is NUL-terminated,
         // and `how` lives across the call with its size passed.
@@ -160,6 +194,33 @@ impl Root {
         Ok(Path::new("/").join(rel))
     }
 
+    /// The in-container path of `fd`, which was resolved from `p`: `p`
+    /// itself (made absolute) when `p` reaches the same file on the same
+    /// mount without a symlink on the way, else [`inside`](Self::inside).
+    /// Why: `inside` reads two magic links (/proc/self/fd/N), each a walk
+    /// of /proc; the plain path costs one openat2(RESOLVE_NO_SYMLINKS) and
+    /// two statx for the usual config whose mount points have no symlink.
+    pub fn path_of(&self, fd: &OwnedFd, p: &Path) -> Result<PathBuf> {
+        let comps = components(p)?;
+        let rel: PathBuf = comps.iter().collect();
+        if !rel.as_os_str().is_empty() {
+            let plain = openat2_with(
+                self.fd.as_raw_fd(),
+                &rel,
+                libc::O_PATH,
+                libc::RESOLVE_NO_SYMLINKS,
+            );
+            if let Ok(plain) = plain {
+                if let (Some(a), Some(b)) = (file_id(fd), file_id(&plain)) {
+                    if a == b {
+                        return Ok(Path::new("/").join(rel));
+                    }
+                }
+            }
+        }
+        self.inside(fd)
+    }
+
     /// Like [`resolve`](Self::resolve), None if it does not exist.
     pub fn try_resolve(&self, p: &Path) -> Result<Option<OwnedFd>> {
         match self.resolve(p) {
@@ -182,35 +243,52 @@ impl Root {
         if let Some(fd) = self.try_resolve(p)? {
             return Ok(fd);
         }
+        // The next most usual: only the last component is missing (a mount
+        // point in an existing directory). The same steps as the walk
+        // below takes for it: resolve the parent, mkdirat, resolve again.
+        if let Some((last, parents)) = comps.split_last() {
+            if !parents.is_empty() {
+                let parent: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
+                    .chain(parents.iter().copied())
+                    .collect();
+                if let Some(dir) = self.try_resolve(&parent)? {
+                    return self.make_dir_in(&dir, last, p);
+                }
+            }
+        }
         let mut dir = self.resolve(Path::new("/"))?;
         let mut so_far = PathBuf::from("/");
         for c in comps {
             so_far.push(c);
             let fd = match self.try_resolve(&so_far)? {
                 Some(fd) => fd,
-                None => {
-                    let name = cstr(Path::new(c))?;
-                    // SAFETY: dir is an open directory fd, name NUL-terminated.
-                    let r = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) };
-                    if r != 0 {
-                        let e = nix::errno::Errno::last();
-                        if e != nix::errno::Errno::EEXIST {
-                            return Err(self.err("mkdir", &so_far, e));
-                        }
-                    }
-                    // EEXIST with nothing resolvable: a dangling symlink.
-                    self.try_resolve(&so_far)?.ok_or_else(|| {
-                        self.err(
-                            "mkdir (a dangling symlink is in the way)",
-                            &so_far,
-                            nix::errno::Errno::ENOENT,
-                        )
-                    })?
-                }
+                None => self.make_dir_in(&dir, c, &so_far)?,
             };
             dir = fd;
         }
         Ok(dir)
+    }
+
+    /// mkdirat(2) of `name` in `dir` (the resolved parent of `full`), then
+    /// `full` resolved inside the root.
+    fn make_dir_in(&self, dir: &OwnedFd, name: &std::ffi::OsStr, full: &Path) -> Result<OwnedFd> {
+        let name = cstr(Path::new(name))?;
+        // SAFETY: dir is an open directory fd, name NUL-terminated.
+        let r = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) };
+        if r != 0 {
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EEXIST {
+                return Err(self.err("mkdir", full, e));
+            }
+        }
+        // EEXIST with nothing resolvable: a dangling symlink.
+        self.try_resolve(full)?.ok_or_else(|| {
+            self.err(
+                "mkdir (a dangling symlink is in the way)",
+                full,
+                nix::errno::Errno::ENOENT,
+            )
+        })
     }
 
     /// The parent directory of `p` (created) and `p`'s last component.
@@ -259,27 +337,13 @@ impl Root {
 
     /// mknod(2) relative to the resolved parent of `p`.
     pub fn mknod(&self, p: &Path, mode: libc::mode_t, dev: libc::dev_t) -> Result<()> {
-        let (dir, name) = self.parent_of(p)?;
-        // SAFETY: dir is an open directory fd, name NUL-terminated.
-        if unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, dev) } != 0 {
-            return Err(self.err("mknod", p, nix::errno::Errno::last()));
-        }
-        Ok(())
+        Parents::new(self).mknod(p, mode, dev)
     }
 
     /// symlink(2) `p` → `to` relative to the resolved parent of `p`;
     /// an existing name is left alone.
     pub fn symlink(&self, to: &str, p: &Path) -> Result<()> {
-        let (dir, name) = self.parent_of(p)?;
-        let to = cstr(Path::new(to))?;
-        // SAFETY: dir is an open directory fd; both strings NUL-terminated.
-        if unsafe { libc::symlinkat(to.as_ptr(), dir.as_raw_fd(), name.as_ptr()) } != 0 {
-            let e = nix::errno::Errno::last();
-            if e != nix::errno::Errno::EEXIST {
-                return Err(self.err("symlink", p, e));
-            }
-        }
-        Ok(())
+        Parents::new(self).symlink(to, p)
     }
 
     /// The kind of file `p` resolves to, None if absent.
@@ -291,6 +355,74 @@ impl Root {
         Ok(Some(nix::sys::stat::SFlag::from_bits_truncate(
             st.st_mode & libc::S_IFMT,
         )))
+    }
+}
+
+/// Parent directories of a [`Root`], each resolved once for several
+/// names made in it (/dev's device nodes and symlinks: one lookup of /dev
+/// instead of one per name). A cached fd stays on the directory it was
+/// resolved to; use one `Parents` only while nothing is mounted over
+/// those directories.
+pub struct Parents<'a> {
+    root: &'a Root,
+    dirs: Vec<(PathBuf, OwnedFd)>,
+}
+
+impl<'a> Parents<'a> {
+    pub fn new(root: &'a Root) -> Parents<'a> {
+        Parents {
+            root,
+            dirs: Vec::new(),
+        }
+    }
+
+    /// The parent of `p` (resolved, created, as [`Root::parent_of`]) and
+    /// `p`'s last component.
+    fn of(&mut self, p: &Path) -> Result<(&OwnedFd, CString)> {
+        let comps = components(p)?;
+        let Some((last, parents)) = comps.split_last() else {
+            return Err(Error::Invalid {
+                field: "path".into(),
+                why: format!("{} names the root itself", p.display()),
+            });
+        };
+        let parent: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
+            .chain(parents.iter().copied())
+            .collect();
+        let i = match self.dirs.iter().position(|(d, _)| *d == parent) {
+            Some(i) => i,
+            None => {
+                let fd = self.root.mkdir_all(&parent)?;
+                self.dirs.push((parent, fd));
+                self.dirs.len() - 1
+            }
+        };
+        Ok((&self.dirs[i].1, cstr(Path::new(last))?))
+    }
+
+    /// mknod(2) relative to the resolved parent of `p`.
+    pub fn mknod(&mut self, p: &Path, mode: libc::mode_t, dev: libc::dev_t) -> Result<()> {
+        let (dir, name) = self.of(p)?;
+        // SAFETY: dir is an open directory fd, name NUL-terminated.
+        if unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, dev) } != 0 {
+            return Err(self.root.err("mknod", p, nix::errno::Errno::last()));
+        }
+        Ok(())
+    }
+
+    /// symlink(2) `p` → `to` relative to the resolved parent of `p`;
+    /// an existing name is left alone.
+    pub fn symlink(&mut self, to: &str, p: &Path) -> Result<()> {
+        let (dir, name) = self.of(p)?;
+        let to = cstr(Path::new(to))?;
+        // SAFETY: dir is an open directory fd; both strings NUL-terminated.
+        if unsafe { libc::symlinkat(to.as_ptr(), dir.as_raw_fd(), name.as_ptr()) } != 0 {
+            let e = nix::errno::Errno::last();
+            if e != nix::errno::Errno::EEXIST {
+                return Err(self.root.err("symlink", p, e));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -317,6 +449,22 @@ mod tests {
         let real = std::fs::read_link(fd_path(&fd)).unwrap();
         assert_eq!(real, root.join("etc/x"));
         assert_eq!(r.inside(&fd).unwrap(), Path::new("/etc/x"));
+        // path_of: through a symlink, the real in-root path; without one,
+        // the path as given.
+        assert_eq!(
+            r.path_of(&fd, Path::new("/rel/etc/x")).unwrap(),
+            Path::new("/etc/x")
+        );
+        assert_eq!(
+            r.path_of(&fd, Path::new("/etc/./x")).unwrap(),
+            Path::new("/etc/x")
+        );
+        // A plain path naming another file is not taken for `fd`'s.
+        std::fs::create_dir_all(root.join("etc/y")).unwrap();
+        assert_eq!(
+            r.path_of(&fd, Path::new("/etc/y")).unwrap(),
+            Path::new("/etc/x")
+        );
         assert_eq!(
             r.inside(&r.resolve(Path::new("/")).unwrap()).unwrap(),
             Path::new("/")
