@@ -301,7 +301,7 @@ pub fn study(
         let mut g = gate.clone();
         if design.uses_history() {
             let others: Vec<&Analysis> = other_idx.iter().take(20).map(|&i| &runs[i]).collect();
-            g.history_noise = compare::history_noise(&others);
+            g.history_noise = compare::history_noise_of(&others, g.run_summary);
         }
         let c = compare::compare_sets(&base, &new, &g);
         quantities.push(c.tested());
