@@ -130,6 +130,8 @@ fn main() {
             run_sd: sim_run_sd,
             outlier_share: 0.01,
             outlier_factor: 0.8,
+            spell_max: 0.0,
+            spell_factor: 1.0,
         };
         gate::simulate(spec, 60, 0x9A7E)
     } else {

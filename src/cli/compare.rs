@@ -44,6 +44,24 @@ pub struct CompareArgs {
     /// Exit 1 on possibly regressed quantities too.
     #[arg(long)]
     pub fail_on_possible: bool,
+    /// How each run is reduced to one number before runs are compared, the
+    /// same for baseline, new and history runs; the t interval is on these
+    /// numbers, its spread from the runs' own: `mean` the mean of the logs
+    /// of its repetitions (its geometric mean; every repetition counts);
+    /// `best` its best repetition (the highest value; the lowest for
+    /// lower-is-better metrics); `best-half` the mean of the logs of its
+    /// better half of repetitions; `q75` the 75th percentile on the better
+    /// side. Cost: a slowdown that hits only some repetitions of a run
+    /// moves `best` only when it hits all of them, and `best-half`/`q75`
+    /// less than `mean`. Measured on 30 quiet runs (docs/gating.md),
+    /// `best-half` cut the run-to-run spread of primes_per_s from 2.9-3.5%
+    /// to 1.8-2.1% but raised that of the bimodal gflops from 3.8-4.8% to
+    /// 5.0-6.4%: measure (gate_power --summary) before choosing it. With
+    /// one run a side and no history the repetitions are compared whatever
+    /// this says.
+    #[arg(long, value_name = "SUMMARY", default_value = "mean",
+          value_parser = ["mean", "best", "best-half", "q75"])]
+    pub run_summary: String,
     /// Gate only these workloads, comma-separated.
     #[arg(long = "workload", value_delimiter = ',', value_parser = OneOf::workloads())]
     pub workloads: Vec<String>,
