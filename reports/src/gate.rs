@@ -632,6 +632,51 @@ mod tests {
         );
     }
 
+    /// The cost of a best-side summary: a slowdown confined to some
+    /// repetitions of every new run (30% in 4 of 12) fails the gate with
+    /// the mean of the logs and escapes the best repetition.
+    #[test]
+    fn a_slowdown_of_some_repetitions_escapes_the_best_repetition() {
+        let runs = simulate(spec(0.01), 13, 29);
+        let (base, new) = runs.split_at(10);
+        let new: Vec<Analysis> = new
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                let t = a
+                    .figure("native", "cpu", "primes_per_s")
+                    .unwrap()
+                    .samples
+                    .clone();
+                // The figure and its aliases (same values).
+                for f in a
+                    .figures
+                    .iter_mut()
+                    .filter(|f| f.env_id == "native" && f.samples == t)
+                {
+                    for x in f.samples.iter_mut().take(4) {
+                        *x *= 0.7;
+                    }
+                }
+                a
+            })
+            .collect();
+        let base: Vec<(&str, &Analysis)> = base.iter().map(|a| ("base", a)).collect();
+        let new: Vec<(&str, &Analysis)> = new.iter().map(|a| ("new", a)).collect();
+        let named = |summary: RunSummary| {
+            let mut g = GateOptions::new(5.0);
+            g.fail_on_possible = true;
+            g.run_summary = summary;
+            let c = compare::compare_sets(&base, &new, &g);
+            assert_eq!(c.run_summary, summary);
+            c.regressions()
+                .iter()
+                .any(|ch| ch.name() == "native cpu/primes_per_s")
+        };
+        assert!(named(RunSummary::Mean));
+        assert!(!named(RunSummary::Best));
+    }
+
     /// History order: every window once, the baseline right before the
     /// new runs; on runs without drift nothing is flagged and a 10% step
     /// in every new run is caught.
