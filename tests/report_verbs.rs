@@ -379,6 +379,11 @@ fn compare_with_another_run_summary_records_it() {
         .as_str()
         .unwrap()
         .starts_with("the best repetition of each run as the unit"));
+    // One run a side and no history: the repetitions, whatever the summary.
+    assert_eq!(
+        json["changes"][0]["basis"],
+        "repetitions of one run each (between-run variance unknown)"
+    );
     // The default is the mean of the logs, recorded as such.
     assert_eq!(compare::run(&compare_args(&base, &slow, &out)).unwrap(), 1);
     assert_eq!(json_of(&out)["run_summary"], "mean");

@@ -409,7 +409,7 @@ impl Comparison {
                 inc.len(),
                 self.threshold_pct,
                 names.join(", "),
-                worst.basis.label(),
+                basis_label(worst.basis, self.run_summary),
                 worst.detectable_pct,
                 worst.name(),
                 self.power
@@ -1029,7 +1029,11 @@ pub fn to_text(c: &Comparison) -> String {
         "compare {} (base) → {} (new); threshold {}%: {unit}; regressed = whole 95% interval worse than −{}%; possibly regressed = one-sided t, Holm over {} quantities, family-wise α = {}\n",
         c.base_run, c.new_run, c.threshold_pct, c.threshold_pct, c.tested(), c.alpha
     );
-    let mut bases: Vec<String> = c.changes.iter().map(|ch| ch.basis.label()).collect();
+    let mut bases: Vec<String> = c
+        .changes
+        .iter()
+        .map(|ch| basis_label(ch.basis, c.run_summary))
+        .collect();
     bases.dedup();
     bases.sort();
     bases.dedup();
@@ -1089,11 +1093,24 @@ pub fn to_json(c: &Comparison) -> serde_json::Value {
         "undecided": c.undecided.iter().map(finding).collect::<Vec<_>>(),
         "only_new": c.only_new,
         "param_mismatches": c.param_mismatches,
-        "changes": c.changes.iter().map(change_json).collect::<Vec<_>>(),
+        "changes": c
+            .changes
+            .iter()
+            .map(|ch| change_json(ch, c.run_summary))
+            .collect::<Vec<_>>(),
     })
 }
 
-fn change_json(ch: &Change) -> serde_json::Value {
+/// What an interval is made of, naming a run summary other than the mean.
+fn basis_label(unit: Unit, summary: RunSummary) -> String {
+    let l = unit.label();
+    match (summary, unit) {
+        (RunSummary::Mean, _) | (_, Unit::Repetitions) => l,
+        (s, _) => l.replacen("run means", &format!("run summaries ({})", s.name()), 1),
+    }
+}
+
+fn change_json(ch: &Change, summary: RunSummary) -> serde_json::Value {
     let est = |e: Estimate| serde_json::json!({"point": e.point, "lo": e.lo, "hi": e.hi});
     let mut v = serde_json::json!({
     "env_id": ch.env_id,
@@ -1108,7 +1125,7 @@ fn change_json(ch: &Change) -> serde_json::Value {
     "new_n": ch.new_n,
     "base_runs": ch.base_runs,
     "new_runs": ch.new_runs,
-    "basis": ch.basis.label(),
+    "basis": basis_label(ch.basis, summary),
     });
     let rest = serde_json::json!({
         "change_pct": est(ch.change_pct),

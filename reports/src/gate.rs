@@ -669,6 +669,12 @@ mod tests {
             g.run_summary = summary;
             let c = compare::compare_sets(&base, &new, &g);
             assert_eq!(c.run_summary, summary);
+            let basis = compare::to_json(&c)["changes"][0]["basis"].clone();
+            let want = match summary {
+                RunSummary::Mean => "run means (10 base run(s), 3 new)",
+                _ => "run summaries (best) (10 base run(s), 3 new)",
+            };
+            assert_eq!(basis, want);
             c.regressions()
                 .iter()
                 .any(|ch| ch.name() == "native cpu/primes_per_s")
