@@ -51,13 +51,15 @@ pub struct CompareArgs {
     /// `best` its best repetition (the highest value; the lowest for
     /// lower-is-better metrics); `best-half` the mean of the logs of its
     /// better half of repetitions; `q75` the 75th percentile on the better
-    /// side. Cost: a slowdown that hits only some repetitions of a run
-    /// moves `best` only when it hits all of them, and `best-half`/`q75`
-    /// less than `mean`. Measured on 30 quiet runs (docs/gating.md),
-    /// `best-half` cut the run-to-run spread of primes_per_s from 2.9-3.5%
-    /// to 1.8-2.1% but raised that of the bimodal gflops from 3.8-4.8% to
-    /// 5.0-6.4%: measure (gate_power --summary) before choosing it. With
-    /// one run a side and no history the repetitions are compared whatever
+    /// side. Cost: a slowdown that hits only some repetitions of a run can
+    /// leave `best` unchanged unless it hits every repetition, and moves
+    /// `best-half`/`q75` less than `mean`. Measured on 30 quiet runs
+    /// (docs/gating.md; K = 10, M = 5, --fail-on-possible): `best-half`
+    /// caught a 5% slowdown of primes_per_s in 93-98% of trials (`mean`:
+    /// 41-66%) with 2.4-3.4% A/A false alarms, but gflops (bimodal on that
+    /// host) less than `mean`, and with one new run it raised more false
+    /// alarms: measure (gate_power --summary) before choosing it. With one
+    /// run a side and no history the repetitions are compared whatever
     /// this says.
     #[arg(long, value_name = "SUMMARY", default_value = "mean",
           value_parser = ["mean", "best", "best-half", "q75"])]
