@@ -8,8 +8,10 @@
 # slowdown of each 1-thread cpu quantity in turn (default mode and
 # --fail-on-possible) and a 5% one (threshold 5, threshold 2,
 # --fail-on-possible), and in history order (each window of K runs and the
-# M runs right after them, once). Seeds are fixed: the same series gives
-# the same tables. Markdown on stdout.
+# M runs right after them, once). Then, for each other run summary
+# (`gate_power --summary`, `compare --run-summary`: best, best-half, q75),
+# its spread and the K = 5 and K = 10 rows of the same tables. Seeds are
+# fixed: the same series gives the same tables. Markdown on stdout.
 #
 #   scripts/gate-measure.sh SERIES_DIR [TRIALS]     # default 500 trials a row
 #
@@ -62,10 +64,12 @@ table() {
 }
 
 full=$(mktemp)
-trap 'rm -f "$full"' EXIT
-table "Spread of run means" --spread
-common=(--k 1,5,10 --m 1,3,5 --trials "$trials" --one-thread-cpu)
-{
+alt=$(mktemp)
+trap 'rm -f "$full" "$alt"' EXIT
+# Every table of one run summary ($1: mean, best, best-half, q75).
+tables() {
+    local sum=(--summary "$1")
+    local common=(--k 1,5,10 --m 1,3,5 --trials "$trials" --one-thread-cpu "${sum[@]}")
     table "10% slowdown, threshold 5, default mode" "${common[@]}" --slowdown 10
     table "10% slowdown, threshold 5, --fail-on-possible" "${common[@]}" --slowdown 10 --fail-on-possible
     table "5% slowdown, threshold 5, default mode" "${common[@]}" --slowdown 5
@@ -73,51 +77,67 @@ common=(--k 1,5,10 --m 1,3,5 --trials "$trials" --one-thread-cpu)
     table "5% slowdown, threshold 5, --fail-on-possible" "${common[@]}" --slowdown 5 --fail-on-possible
     # History order: every window of K runs and the M runs right after them
     # once (what --last K takes in CI); few windows, so coarse shares.
-    after=(--k 5,10 --m 1,3,5 --draw after --one-thread-cpu --slowdown 10)
+    local after=(--k 5,10 --m 1,3,5 --draw after --one-thread-cpu --slowdown 10 "${sum[@]}")
     table "10% slowdown, history order (every window once), default mode" "${after[@]}"
     table "10% slowdown, history order (every window once), --fail-on-possible" "${after[@]}" --fail-on-possible
-} >"$full"
+}
 
-# The K = 10 rows of every table side by side (power: exit 1 naming the
-# target), then the full tables folded.
-python3 - "$full" <<'PY'
+# The rows of K baseline runs of every table side by side (power: exit 1
+# naming the target): summarise FILE LABEL K...
+summarise() {
+    python3 - "$@" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
+label = sys.argv[2]
 tables = {}
 for sec in re.split(r"^### ", text, flags=re.M)[1:]:
     title = sec.split("\n", 1)[0]
     tables[title] = [l for l in sec.split("\n") if l.startswith("| ") and not l.startswith("| baseline")]
 cols = [("native", "primes_per_s"), ("container-isorun", "primes_per_s"), ("native", "gflops"), ("container-isorun", "gflops")]
-def rows(title, label):
+def rows(title, mode, k):
     out = []
     for r in tables.get(title, []):
         c = [x.strip() for x in r.strip("|").split("|")]
-        if c[0] != "10 runs":
+        if c[0] != f"{k} runs":
             continue
         power = {}
         for part in c[7].split("; "):
             m = re.match(r"(\S+) cpu/(\S+): ([\d.]+)%", part)
             if m:
                 power[(m.group(1), m.group(2))] = m.group(3) + "%"
-        cells = [power.get(k, "–") for k in cols]
-        out.append(f"| {label} | {c[1]} | {c[4]} | {c[5]} | " + " | ".join(cells) + " |")
+        cells = [power.get(key, "–") for key in cols]
+        out.append(f"| {mode} | {c[1]} | {c[4]} | {c[5]} | " + " | ".join(cells) + " |")
     return out
 head = ("| mode | new runs (M) | A/A exit 1 | A/A exit 2 | native primes_per_s | container primes_per_s | native gflops | container gflops |\n"
         "|---|---|---|---|---|---|---|---|")
-for slow, parts in [
-    ("10", [("10% slowdown, threshold 5, default mode", "threshold 5"),
-            ("10% slowdown, threshold 5, --fail-on-possible", "threshold 5, --fail-on-possible")]),
-    ("5", [("5% slowdown, threshold 5, default mode", "threshold 5"),
-           ("5% slowdown, --threshold 2, default mode", "--threshold 2"),
-           ("5% slowdown, threshold 5, --fail-on-possible", "threshold 5, --fail-on-possible")]),
-]:
-    print(f"### Summary: K = 10 baseline runs, {slow}% slowdown of one quantity (power = exit 1 naming it)\n")
-    print(head)
-    for title, label in parts:
-        print("\n".join(rows(title, label)))
-    print()
+for k in sys.argv[3:]:
+    for slow, parts in [
+        ("10", [("10% slowdown, threshold 5, default mode", "threshold 5"),
+                ("10% slowdown, threshold 5, --fail-on-possible", "threshold 5, --fail-on-possible")]),
+        ("5", [("5% slowdown, threshold 5, default mode", "threshold 5"),
+               ("5% slowdown, --threshold 2, default mode", "--threshold 2"),
+               ("5% slowdown, threshold 5, --fail-on-possible", "threshold 5, --fail-on-possible")]),
+    ]:
+        print(f"### {label}K = {k} baseline runs, {slow}% slowdown of one quantity (power = exit 1 naming it)\n")
+        print(head)
+        for title, mode in parts:
+            print("\n".join(rows(title, mode, k)))
+        print()
 PY
+}
+
+table "Spread of run means" --spread
+tables mean >"$full"
+summarise "$full" "Summary: " 10
 echo "<details><summary>Every table (K = 1, 5, 10; M = 1, 3, 5)</summary>"
 echo
 cat "$full"
 echo "</details>"
+echo
+for sum in best best-half q75; do
+    echo "## Run summary $sum (--summary $sum)"
+    echo
+    table "Spread of run summaries ($sum)" --spread --summary "$sum" | sed '/^Correlation/,$d'
+    tables "$sum" >"$alt"
+    summarise "$alt" "$sum: " 5 10
+done

@@ -352,3 +352,47 @@ fn the_binary_fails_closed() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("same run"), "{stderr}");
 }
+
+/// `--run-summary`: each run reduced to its best repetition (or another
+/// summary) on both sides; compare.txt and compare.json say which, and a
+/// slowdown of every repetition still fails the gate. An unknown summary
+/// is bad input (one line, exit 2).
+#[test]
+fn compare_with_another_run_summary_records_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let slow = tmp.path().join("slow");
+    write_run_dir(&base, &fixture_run(12, 1.0));
+    write_run_dir(&slow, &fixture_run(12, 0.8));
+    let out = tmp.path().join("cmp");
+    let mut args = compare_args(&base, &slow, &out);
+    args.run_summary = "best".into();
+    assert_eq!(compare::run(&args).unwrap(), 1);
+    let text = std::fs::read_to_string(out.join("compare.txt")).unwrap();
+    assert!(
+        text.contains("--run-summary best: the best repetition of each run as the unit"),
+        "{text}"
+    );
+    let json = json_of(&out);
+    assert_eq!(json["run_summary"], "best");
+    assert!(json["test"]
+        .as_str()
+        .unwrap()
+        .starts_with("the best repetition of each run as the unit"));
+    // One run a side and no history: the repetitions, whatever the summary.
+    assert_eq!(
+        json["changes"][0]["basis"],
+        "repetitions of one run each (between-run variance unknown)"
+    );
+    // The default is the mean of the logs, recorded as such.
+    assert_eq!(compare::run(&compare_args(&base, &slow, &out)).unwrap(), 1);
+    assert_eq!(json_of(&out)["run_summary"], "mean");
+    args.run_summary = "max".into();
+    let e = compare::run(&args).unwrap_err();
+    assert!(e.downcast_ref::<UsageError>().is_some(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("unknown --run-summary 'max' (known: mean, best, best-half, q75)"),
+        "{e}"
+    );
+}

@@ -6,6 +6,7 @@
 //!     [--k 1,5,10] [--m 1,3] [--draw random,consecutive,after] [--trials 500] \
 //!     [--threshold 5] [--slowdown 10] [--target ENV/WORKLOAD/METRIC]... \
 //!     [--one-thread-cpu] [--fail-on-possible] [--spread] [--sim-run-sd 0.025] \
+//!     [--summary mean|best|best-half|q75] \
 //!     [--workload W,...] [--metric M,...] [--env E,...] RUN_DIR...
 //! ```
 //!
@@ -24,13 +25,18 @@
 //! the correlation of each quantity's run means with the others'. Without
 //! a RUN_DIR, 60 simulated runs (2% log-normal noise, run offsets of
 //! `--sim-run-sd` [default 0.025] on the log scale, 1% outliers 20% slow)
-//! are used. Seeds are fixed: the same runs and flags give the same table.
+//! are used. `--summary` reduces each run (both sides, and the history) to
+//! another number than the mean of its logs (`isobench compare
+//! --run-summary`): the best repetition, the mean of the best half, or the
+//! 75th percentile on the better side; `--spread` then shows that
+//! summary's spread. Seeds are fixed: the same runs and flags give the same table.
 
 use isobench_reports::analysis::{analyse, Analysis, StatsOptions};
 use isobench_reports::compare::GateOptions;
 use isobench_reports::gate::{self, Design, Draw, SimSpec, Target};
 use isobench_reports::load::load_run;
-use isobench_reports::shift::run_mean;
+use isobench_reports::metric::Direction;
+use isobench_reports::shift::RunSummary;
 
 fn main() {
     let mut ks = vec![1, 5, 10];
@@ -100,6 +106,15 @@ fn main() {
                     .unwrap_or_else(|_| die("bad --sim-run-sd".into()))
             }
             "--fail-on-possible" => gate_opts.fail_on_possible = true,
+            "--summary" => {
+                let v = val();
+                gate_opts.run_summary = RunSummary::parse(&v).unwrap_or_else(|| {
+                    die(format!(
+                        "bad --summary {v}: want {}",
+                        RunSummary::NAMES.join(", ")
+                    ))
+                })
+            }
             "--workload" => gate_opts.filter.workloads.extend(comma(val())),
             "--metric" => gate_opts.filter.metrics.extend(comma(val())),
             "--env" => gate_opts.filter.envs.extend(comma(val())),
@@ -115,6 +130,8 @@ fn main() {
             run_sd: sim_run_sd,
             outlier_share: 0.01,
             outlier_factor: 0.8,
+            spell_max: 0.0,
+            spell_factor: 1.0,
         };
         gate::simulate(spec, 60, 0x9A7E)
     } else {
@@ -180,8 +197,12 @@ fn main() {
         }
     }
     println!(
-        "{} runs{}",
+        "{} runs{}{}",
         runs.len(),
+        match gate_opts.run_summary {
+            RunSummary::Mean => String::new(),
+            s => format!("; each run summarised by {}", s.describe()),
+        },
         if gate_opts.fail_on_possible {
             "; failing on possibly regressed too"
         } else {
@@ -213,7 +234,10 @@ fn spread_table(runs: &[Analysis], gate: &GateOptions) -> String {
             if g.samples.iter().any(|&x| x <= 0.0) || g.samples.len() < 2 {
                 continue;
             }
-            means.push(run_mean(&g.samples));
+            means.push(
+                gate.run_summary
+                    .of(&g.samples, g.direction == Direction::HigherIsBetter),
+            );
             let logs: Vec<f64> = g.samples.iter().map(|x| x.ln()).collect();
             ses.push(sd(&logs) / (logs.len() as f64).sqrt());
         }
@@ -227,8 +251,9 @@ fn spread_table(runs: &[Analysis], gate: &GateOptions) -> String {
     }
     let pct = |x: f64| format!("{:.2}%", x * 100.0);
     let mut s = format!(
-        "{} runs in start order\n\n| quantity | SD of run means (logs) | mean within-run SE | lag-1 autocorrelation of run means | slowest / fastest run mean vs median |\n|---|---|---|---|---|\n",
-        runs.len()
+        "{} runs in start order; run summary: {}\n\n| quantity | SD of run summaries (logs) | mean within-run SE | lag-1 autocorrelation of run means | slowest / fastest run mean vs median |\n|---|---|---|---|---|\n",
+        runs.len(),
+        gate.run_summary.describe()
     );
     for (name, means, ses) in &series {
         let mut sorted = means.clone();

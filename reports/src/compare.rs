@@ -72,7 +72,7 @@ use crate::metric::Direction;
 use crate::plot::draw::{self, ChangesPlot, LabelledValue};
 use crate::plot::{Image, PlotError};
 use crate::schema::{HostInfo, RunInfo};
-use crate::shift::{self, NoiseChange, RunNoise, Unit};
+use crate::shift::{self, NoiseChange, RunNoise, RunSummary, Unit};
 use crate::stats::{self, Estimate};
 use crate::text::num;
 use std::collections::{BTreeMap, HashMap};
@@ -117,8 +117,12 @@ pub struct GateOptions {
     /// Exit 1 on *possibly regressed* too, not only on *regressed*.
     pub fail_on_possible: bool,
     /// Spread of run means (logs) per quantity (`env workload/metric`) from
-    /// the history, used when each side has one run.
+    /// the history, used when each side has one run; of the same
+    /// [`GateOptions::run_summary`] (see [`history_noise`]).
     pub history_noise: BTreeMap<String, RunNoise>,
+    /// How each run is reduced to one number on both sides (default: the
+    /// mean of its logs).
+    pub run_summary: RunSummary,
 }
 
 impl GateOptions {
@@ -130,6 +134,7 @@ impl GateOptions {
             filter: Filter::default(),
             fail_on_possible: false,
             history_noise: BTreeMap::new(),
+            run_summary: RunSummary::Mean,
         }
     }
 }
@@ -246,6 +251,8 @@ pub struct Comparison {
     pub alpha: f64,
     pub power: f64,
     pub fail_on_possible: bool,
+    /// How each run was reduced to one number.
+    pub run_summary: RunSummary,
     /// One per quantity tested (aliases folded in).
     pub changes: Vec<Change>,
     /// Quantities valid in the baseline and missing, lost or ≤ 0 in a new
@@ -402,7 +409,7 @@ impl Comparison {
                 inc.len(),
                 self.threshold_pct,
                 names.join(", "),
-                worst.basis.label(),
+                basis_label(worst.basis, self.run_summary),
                 worst.detectable_pct,
                 worst.name(),
                 self.power
@@ -665,6 +672,7 @@ pub fn compare_sets(
         alpha: gate.alpha,
         power: gate.power,
         fail_on_possible: gate.fail_on_possible,
+        run_summary: gate.run_summary,
         changes,
         failures,
         undecided,
@@ -817,10 +825,12 @@ impl Sides<'_> {
         if !failures.is_empty() {
             return Outcome::Failed(failures);
         }
-        let Some(level) = shift::level(
+        let Some(level) = shift::level_of(
             &base_vals,
             &new_vals,
             self.gate.history_noise.get(&name).copied(),
+            self.gate.run_summary,
+            proto.direction == Direction::HigherIsBetter,
         ) else {
             return Outcome::Undecided(Finding {
                 name,
@@ -858,8 +868,10 @@ impl Sides<'_> {
         };
         let (plo, phi) = perf.interval(stats::CONFIDENCE);
         let pct = |x: f64| (x.exp() - 1.0) * 100.0;
+        let summary = self.gate.run_summary;
+        let higher = proto.direction == Direction::HigherIsBetter;
         let mean_of = |runs: &[Vec<f64>]| {
-            (runs.iter().map(|r| shift::run_mean(r)).sum::<f64>() / runs.len() as f64).exp()
+            (runs.iter().map(|r| summary.of(r, higher)).sum::<f64>() / runs.len() as f64).exp()
         };
         let detectable = perf.detectable(self.delta, stats::CONFIDENCE, self.gate.power);
         Change {
@@ -931,6 +943,12 @@ fn decide(changes: &mut [Change], gate: &GateOptions) {
 /// Run-to-run spread (logs) per quantity (`env workload/metric`) of history
 /// runs: the variance of their run means, for [`GateOptions::history_noise`].
 pub fn history_noise(runs: &[&Analysis]) -> BTreeMap<String, RunNoise> {
+    history_noise_of(runs, RunSummary::Mean)
+}
+
+/// [`history_noise`] of another run summary (the gate's
+/// [`GateOptions::run_summary`]).
+pub fn history_noise_of(runs: &[&Analysis], summary: RunSummary) -> BTreeMap<String, RunNoise> {
     let mut means: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for a in runs {
         for f in &a.figures {
@@ -938,7 +956,7 @@ pub fn history_noise(runs: &[&Analysis]) -> BTreeMap<String, RunNoise> {
                 means
                     .entry(key(f))
                     .or_default()
-                    .push(shift::run_mean(&f.samples));
+                    .push(summary.of(&f.samples, f.direction == Direction::HigherIsBetter));
             }
         }
     }
@@ -999,11 +1017,23 @@ pub fn to_text(c: &Comparison) -> String {
     let widths: Vec<usize> = (0..COLS)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
+    let unit = match c.run_summary {
+        RunSummary::Mean => "geometric means, run means as the unit".to_string(),
+        s => format!(
+            "--run-summary {}: {} as the unit (base/new: its geometric mean over the runs)",
+            s.name(),
+            s.describe()
+        ),
+    };
     let mut s = format!(
-        "compare {} (base) → {} (new); threshold {}%: geometric means, run means as the unit; regressed = whole 95% interval worse than −{}%; possibly regressed = one-sided t, Holm over {} quantities, family-wise α = {}\n",
+        "compare {} (base) → {} (new); threshold {}%: {unit}; regressed = whole 95% interval worse than −{}%; possibly regressed = one-sided t, Holm over {} quantities, family-wise α = {}\n",
         c.base_run, c.new_run, c.threshold_pct, c.threshold_pct, c.tested(), c.alpha
     );
-    let mut bases: Vec<String> = c.changes.iter().map(|ch| ch.basis.label()).collect();
+    let mut bases: Vec<String> = c
+        .changes
+        .iter()
+        .map(|ch| basis_label(ch.basis, c.run_summary))
+        .collect();
     bases.dedup();
     bases.sort();
     bases.dedup();
@@ -1053,20 +1083,34 @@ pub fn to_json(c: &Comparison) -> serde_json::Value {
         "alpha": c.alpha,
         "power": c.power,
         "fail_on_possible": c.fail_on_possible,
+        "run_summary": c.run_summary.name(),
         "exit_code": c.exit_code(),
         "outcome": c.outcome(),
-        "test": "run means as the unit (t on logs); regressed: whole 95% interval beyond the threshold; possibly regressed: one-sided t, Holm-corrected; noise: Brown-Forsythe on logs, Holm-corrected",
+        "test": format!("{} as the unit (t on logs); regressed: whole 95% interval beyond the threshold; possibly regressed: one-sided t, Holm-corrected; noise: Brown-Forsythe on logs, Holm-corrected", c.run_summary.describe()),
         "tested": c.tested(),
         "failures": c.failures.iter().map(finding).collect::<Vec<_>>(),
         "regressions": c.regressions().iter().map(|r| r.name()).collect::<Vec<_>>(),
         "undecided": c.undecided.iter().map(finding).collect::<Vec<_>>(),
         "only_new": c.only_new,
         "param_mismatches": c.param_mismatches,
-        "changes": c.changes.iter().map(change_json).collect::<Vec<_>>(),
+        "changes": c
+            .changes
+            .iter()
+            .map(|ch| change_json(ch, c.run_summary))
+            .collect::<Vec<_>>(),
     })
 }
 
-fn change_json(ch: &Change) -> serde_json::Value {
+/// What an interval is made of, naming a run summary other than the mean.
+fn basis_label(unit: Unit, summary: RunSummary) -> String {
+    let l = unit.label();
+    match (summary, unit) {
+        (RunSummary::Mean, _) | (_, Unit::Repetitions) => l,
+        (s, _) => l.replacen("run means", &format!("run summaries ({})", s.name()), 1),
+    }
+}
+
+fn change_json(ch: &Change, summary: RunSummary) -> serde_json::Value {
     let est = |e: Estimate| serde_json::json!({"point": e.point, "lo": e.lo, "hi": e.hi});
     let mut v = serde_json::json!({
     "env_id": ch.env_id,
@@ -1081,7 +1125,7 @@ fn change_json(ch: &Change) -> serde_json::Value {
     "new_n": ch.new_n,
     "base_runs": ch.base_runs,
     "new_runs": ch.new_runs,
-    "basis": ch.basis.label(),
+    "basis": basis_label(ch.basis, summary),
     });
     let rest = serde_json::json!({
         "change_pct": est(ch.change_pct),

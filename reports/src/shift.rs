@@ -144,17 +144,128 @@ pub fn run_mean(values: &[f64]) -> f64 {
     values.iter().map(|x| x.ln()).sum::<f64>() / values.len() as f64
 }
 
+/// How each run is reduced to one number (a log) before the runs are
+/// compared. The same summary is taken of every run on both sides and of
+/// the history, so the t interval on run summaries stays what it is for
+/// run means: the spread comes from the runs' own summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunSummary {
+    /// The mean of the logs (the log of the geometric mean): every
+    /// repetition counts.
+    #[default]
+    Mean,
+    /// The best repetition (STREAM / hyperfine-min style): the largest log
+    /// of a higher-is-better quantity, the smallest of a lower-is-better
+    /// one. Blind to a regression that hits only some repetitions.
+    Best,
+    /// The mean of the logs of the best half of the repetitions (the
+    /// better ⌈n/2⌉).
+    BestHalf,
+    /// The 75th percentile of the logs on the better side (linear
+    /// interpolation between order statistics).
+    Q75,
+}
+
+impl RunSummary {
+    /// The names `--run-summary` and `gate_power --summary` take.
+    pub const NAMES: [&'static str; 4] = ["mean", "best", "best-half", "q75"];
+
+    pub fn parse(s: &str) -> Option<RunSummary> {
+        match s {
+            "mean" => Some(RunSummary::Mean),
+            "best" => Some(RunSummary::Best),
+            "best-half" => Some(RunSummary::BestHalf),
+            "q75" => Some(RunSummary::Q75),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RunSummary::Mean => "mean",
+            RunSummary::Best => "best",
+            RunSummary::BestHalf => "best-half",
+            RunSummary::Q75 => "q75",
+        }
+    }
+
+    /// What a run's number is, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RunSummary::Mean => "run means",
+            RunSummary::Best => "the best repetition of each run",
+            RunSummary::BestHalf => "the mean of the best half of each run's repetitions",
+            RunSummary::Q75 => "the 75th percentile (better side) of each run's repetitions",
+        }
+    }
+
+    /// One run's summary on the log scale (every value > 0, at least one).
+    /// `higher_is_better` says which side is better.
+    pub fn of(self, values: &[f64], higher_is_better: bool) -> f64 {
+        if self == RunSummary::Mean {
+            return run_mean(values);
+        }
+        // Logs sorted best first.
+        let mut logs: Vec<f64> = values.iter().map(|x| x.ln()).collect();
+        logs.sort_by(f64::total_cmp);
+        if higher_is_better {
+            logs.reverse();
+        }
+        let n = logs.len();
+        match self {
+            RunSummary::Mean => unreachable!(),
+            RunSummary::Best => logs[0],
+            RunSummary::BestHalf => {
+                let h = n.div_ceil(2);
+                logs[..h].iter().sum::<f64>() / h as f64
+            }
+            RunSummary::Q75 => {
+                // The 25th percentile of the best-first order = the 75th
+                // of the worst-first one.
+                let pos = 0.25 * (n - 1) as f64;
+                let (i, f) = (pos.floor() as usize, pos.fract());
+                if i + 1 < n {
+                    logs[i] * (1.0 - f) + logs[i + 1] * f
+                } else {
+                    logs[i]
+                }
+            }
+        }
+    }
+}
+
 /// The change of level between `base` and `new` runs (values per run, every
 /// value > 0, every run non-empty). `history`: spread of run means from
 /// earlier runs, used when each side has one run. `None` when nothing can
 /// be estimated (one run each, no history, and fewer than 2 values a side).
 pub fn level(base: &[Vec<f64>], new: &[Vec<f64>], history: Option<RunNoise>) -> Option<Level> {
+    level_of(base, new, history, RunSummary::Mean, true)
+}
+
+/// [`level`] with each run reduced by `summary` (`higher_is_better`: the
+/// quantity's direction, for the best-side summaries). `history` must hold
+/// the spread of the same summary. With one run a side and no history the
+/// interval comes from the repetitions (Welch t on the logs of every
+/// value), whatever the summary.
+pub fn level_of(
+    base: &[Vec<f64>],
+    new: &[Vec<f64>],
+    history: Option<RunNoise>,
+    summary: RunSummary,
+    higher_is_better: bool,
+) -> Option<Level> {
     let (k, m) = (base.len(), new.len());
     if k == 0 || m == 0 {
         return None;
     }
-    let bm: Vec<f64> = base.iter().map(|r| run_mean(r)).collect();
-    let nm: Vec<f64> = new.iter().map(|r| run_mean(r)).collect();
+    let bm: Vec<f64> = base
+        .iter()
+        .map(|r| summary.of(r, higher_is_better))
+        .collect();
+    let nm: Vec<f64> = new
+        .iter()
+        .map(|r| summary.of(r, higher_is_better))
+        .collect();
     let (mb, _) = mean_sd(&bm);
     let (mn, _) = mean_sd(&nm);
     let diff = mn - mb;
@@ -263,6 +374,41 @@ mod tests {
         // The interval holds the ±2% run offsets, not the ±0.1% repetitions.
         let (lo, hi) = l.interval(0.95);
         assert!(lo < 0.0 && hi > 0.02, "{lo} {hi}");
+    }
+
+    #[test]
+    fn run_summaries_take_the_better_side() {
+        let v = [1.0, 2.0, 4.0, 8.0, 16.0];
+        let l = |x: f64| x.ln();
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(near(RunSummary::Mean.of(&v, true), l(4.0)));
+        assert!(near(RunSummary::Best.of(&v, true), l(16.0)));
+        assert!(near(RunSummary::Best.of(&v, false), l(1.0)));
+        // Best 3 of 5: 16, 8, 4 (higher is better); 1, 2, 4 (lower).
+        assert!(near(
+            RunSummary::BestHalf.of(&v, true),
+            (l(16.0) + l(8.0) + l(4.0)) / 3.0
+        ));
+        assert!(near(
+            RunSummary::BestHalf.of(&v, false),
+            (l(1.0) + l(2.0) + l(4.0)) / 3.0
+        ));
+        // 75th percentile: position 1 of 4 from the best side.
+        assert!(near(RunSummary::Q75.of(&v, true), l(8.0)));
+        assert!(near(RunSummary::Q75.of(&v, false), l(2.0)));
+        assert!(near(RunSummary::Q75.of(&[3.0], true), l(3.0)));
+        for n in RunSummary::NAMES {
+            assert_eq!(RunSummary::parse(n).unwrap().name(), n);
+        }
+        assert_eq!(RunSummary::parse("max"), None);
+        // The interval is on the summaries: one slow repetition per run
+        // moves the mean, not the best.
+        let base = vec![vec![100.0, 101.0, 80.0], vec![100.5, 99.5, 100.0]];
+        let new = vec![vec![100.0, 101.0, 100.0], vec![100.5, 99.5, 70.0]];
+        let b = level_of(&base, &new, None, RunSummary::Best, true).unwrap();
+        assert!(b.diff.abs() < 1e-12, "{b:?}");
+        let m = level_of(&base, &new, None, RunSummary::Mean, true).unwrap();
+        assert!(m.diff < -0.01, "{m:?}");
     }
 
     #[test]

@@ -44,6 +44,26 @@ pub struct CompareArgs {
     /// Exit 1 on possibly regressed quantities too.
     #[arg(long)]
     pub fail_on_possible: bool,
+    /// How each run is reduced to one number before runs are compared, the
+    /// same for baseline, new and history runs; the t interval is on these
+    /// numbers, its spread from the runs' own: `mean` the mean of the logs
+    /// of its repetitions (its geometric mean; every repetition counts);
+    /// `best` its best repetition (the highest value; the lowest for
+    /// lower-is-better metrics); `best-half` the mean of the logs of its
+    /// better half of repetitions; `q75` the 75th percentile on the better
+    /// side. Cost: a slowdown that hits only some repetitions of a run can
+    /// leave `best` unchanged unless it hits every repetition, and moves
+    /// `best-half`/`q75` less than `mean`. Measured on 30 quiet runs
+    /// (docs/gating.md; K = 10, M = 5, --fail-on-possible): `best-half`
+    /// caught a 5% slowdown of primes_per_s in 93-98% of trials (`mean`:
+    /// 41-66%) with 2.4-3.4% A/A false alarms, but gflops (bimodal on that
+    /// host) less than `mean`, and with one new run it raised more false
+    /// alarms: measure (gate_power --summary) before choosing it. With one
+    /// run a side and no history the repetitions are compared whatever
+    /// this says.
+    #[arg(long, value_name = "SUMMARY", default_value = "mean",
+          value_parser = ["mean", "best", "best-half", "q75"])]
+    pub run_summary: String,
     /// Gate only these workloads, comma-separated.
     #[arg(long = "workload", value_delimiter = ',', value_parser = OneOf::workloads())]
     pub workloads: Vec<String>,

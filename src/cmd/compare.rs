@@ -1,5 +1,6 @@
 //! `isobench compare [BASE]... NEW | BASE... --new NEW... | NEW... [--last K |
 //! --baseline NAME] [--db FILE|URL] [--threshold PCT] [--fail-on-possible]
+//! [--run-summary mean|best|best-half|q75]
 //! [--workload W,...] [--metric M,...] [--env E,...] [--force]
 //! [--force-params] [--out DIR]`: the regression gate. Runs are run
 //! directories or run ids in a history store (see [`crate::cmd::source`]).
@@ -28,12 +29,13 @@ use crate::cmd::select::{filter_for, Quantity};
 use crate::cmd::source::{Reader, RunRef};
 use anyhow::{Context, Result};
 use isobench_reports::compare::{
-    compare_sets, digest_differences, history_noise, host_differences, plan_differences, plot,
+    compare_sets, digest_differences, history_noise_of, host_differences, plan_differences, plot,
     to_json, to_text, Comparison, Filter, GateOptions,
 };
 use isobench_reports::digest::Digest;
 use isobench_reports::history::{host_fingerprint, Baseline, History, HistoryError};
 use isobench_reports::output::{write_files, OutputFile};
+use isobench_reports::shift::RunSummary;
 use std::path::PathBuf;
 
 impl CompareArgs {
@@ -47,6 +49,7 @@ impl CompareArgs {
             db: None,
             threshold: 5.0,
             fail_on_possible: false,
+            run_summary: "mean".into(),
             workloads: vec![],
             metrics: vec![],
             envs: vec![],
@@ -160,6 +163,13 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
     let mut gate = GateOptions {
         filter,
         fail_on_possible: args.fail_on_possible,
+        run_summary: RunSummary::parse(&args.run_summary).ok_or_else(|| {
+            crate::plan::usage(format!(
+                "unknown --run-summary '{}' (known: {})",
+                args.run_summary,
+                RunSummary::NAMES.join(", ")
+            ))
+        })?,
         ..GateOptions::new(args.threshold)
     };
     // One run a side: the run-to-run spread from the store, when one is
@@ -174,7 +184,7 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             let hist = same_host_and_plan(&mut h, new0, &skip, 20)?;
             if hist.len() >= 2 {
                 let a: Vec<_> = hist.iter().map(|d| &d.analysis).collect();
-                gate.history_noise = history_noise(&a);
+                gate.history_noise = history_noise_of(&a, gate.run_summary);
             }
         }
     }
