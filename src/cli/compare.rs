@@ -52,14 +52,10 @@ pub struct CompareArgs {
     /// lower-is-better metrics); `best-half` the mean of the logs of its
     /// better half of repetitions; `q75` the 75th percentile on the better
     /// side. Cost: a slowdown that hits only some repetitions of a run can
-    /// leave `best` unchanged unless it hits every repetition, and moves
-    /// `best-half`/`q75` less than `mean`. Measured on 30 quiet runs
-    /// (docs/gating.md; K = 10, M = 5, --fail-on-possible): `best-half`
-    /// caught a 5% slowdown of primes_per_s in 93-98% of trials (`mean`:
-    /// 41-66%) with 2.4-3.4% A/A false alarms, but gflops (bimodal on that
-    /// host) less than `mean`, and with one new run it raised more false
-    /// alarms: measure (gate_power --summary) before choosing it. With one
-    /// run a side and no history the repetitions are compared whatever
+    /// leave `best` unchanged, and moves `best-half`/`q75` less than `mean`.
+    /// Which one gates better depends on the host's noise: measure it on
+    /// your own runs first (docs/gating.md, scripts/gate-measure.sh). With
+    /// one run a side and no history the repetitions are compared whatever
     /// this says.
     #[arg(long, value_name = "SUMMARY", default_value = "mean",
           value_parser = ["mean", "best", "best-half", "q75"])]
