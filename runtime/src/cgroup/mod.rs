@@ -172,13 +172,6 @@ impl Cgroup {
 
     /// Remove the directories. A cgroup whose last task just died may stay
     /// busy for a moment while the kernel releases it: retry briefly.
-    ///
-    /// Only the container's own directories go: their parents stay, as
-    /// runc and crun leave theirs, isorun's default `isorun` parent too
-    /// (an empty directory per hierarchy). Why: making and removing that
-    /// parent on every run doubled the cgroup work (a v1 memory cgroup is
-    /// the dearest directory to make and remove), and removing it raced
-    /// with the next container's `mkdirs`.
     pub fn remove(&self) -> Result<()> {
         for d in &self.dirs {
             let mut tries = 0;
@@ -191,6 +184,16 @@ impl Cgroup {
                         std::thread::sleep(std::time::Duration::from_millis(1));
                     }
                     Err(e) => return Err(io("rmdir", d)(e)),
+                }
+            }
+            // isorun's own default parent goes with its last container, so
+            // nothing is left behind. Another container may be using it or
+            // creating its leaf right now: then rmdir fails (ENOTEMPTY) or
+            // the creator retries (see `mkdirs`). Parents named by a
+            // config's cgroupsPath belong to whoever chose them: left alone.
+            if let Some(parent) = d.parent() {
+                if parent.file_name().is_some_and(|n| n == DEFAULT_PARENT) {
+                    let _ = std::fs::remove_dir(parent);
                 }
             }
         }
@@ -234,9 +237,8 @@ pub fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
 pub use crate::config::DEFAULT_PARENT;
 
 /// mkdir -p, returning the directories that were newly made (deepest last).
-/// A parent removed under our feet (by an older isorun, which removed
-/// its `isorun` parent with its last container, or by hand: ENOENT on the
-/// next level) is made again.
+/// A parent removed under our feet by the delete of its last other
+/// container (ENOENT on the next level) is made again.
 pub fn mkdirs(root: &Path, rel: &str) -> Result<Vec<PathBuf>> {
     let mut attempts = 0;
     'again: loop {
@@ -263,7 +265,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_leaf_goes_and_a_vanished_parent_is_made_again() {
+    fn the_last_container_takes_the_isorun_parent_with_it_but_no_other() {
         let t = tempfile::tempdir().unwrap();
         let leaf = |p: &str| t.path().join("memory").join(p);
         for p in ["isorun/a", "isorun/b", "mine/c"] {
@@ -274,26 +276,14 @@ mod tests {
             dirs: vec![leaf(p)],
         };
         cg("isorun/a").remove().unwrap();
-        assert!(!leaf("isorun/a").exists());
-        assert!(leaf("isorun/b").is_dir(), "b still lives in it");
+        assert!(leaf("isorun").is_dir(), "b still lives in it");
         cg("isorun/b").remove().unwrap();
-        assert!(!leaf("isorun/b").exists());
-        assert!(
-            leaf("isorun").is_dir(),
-            "the parent stays, as runc's and crun's"
-        );
+        assert!(!leaf("isorun").exists());
         cg("mine/c").remove().unwrap();
         assert!(leaf("mine").is_dir(), "a parent named by a config stays");
-        // An existing parent is reused: only the leaf is new.
+        // A parent that vanished between levels is made again.
         assert_eq!(
-            mkdirs(&t.path().join("memory"), "/isorun/d").unwrap(),
-            vec![leaf("isorun/d")]
-        );
-        // A parent removed by someone else is made again.
-        std::fs::remove_dir(leaf("isorun/d")).unwrap();
-        std::fs::remove_dir(leaf("isorun")).unwrap();
-        assert_eq!(
-            mkdirs(&t.path().join("memory"), "/isorun/e").unwrap().len(),
+            mkdirs(&t.path().join("memory"), "/isorun/d").unwrap().len(),
             2
         );
     }
