@@ -46,6 +46,22 @@ pub fn components(p: &Path) -> Result<Vec<&std::ffi::OsStr>> {
     Ok(out)
 }
 
+/// `p`'s parent (absolute, in the root) and its last component; an error
+/// for the root itself or a path that leaves the root.
+fn split_parent(p: &Path) -> Result<(PathBuf, &std::ffi::OsStr)> {
+    let comps = components(p)?;
+    let Some((last, parents)) = comps.split_last() else {
+        return Err(Error::Invalid {
+            field: "path".into(),
+            why: format!("{} names the root itself", p.display()),
+        });
+    };
+    let parent = std::iter::once(std::ffi::OsStr::new("/"))
+        .chain(parents.iter().copied())
+        .collect();
+    Ok((parent, last))
+}
+
 fn cstr(p: &Path) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Invalid {
         field: "path".into(),
@@ -293,16 +309,7 @@ impl Root {
 
     /// The parent directory of `p` (created) and `p`'s last component.
     pub fn parent_of(&self, p: &Path) -> Result<(OwnedFd, CString)> {
-        let comps = components(p)?;
-        let Some((last, parents)) = comps.split_last() else {
-            return Err(Error::Invalid {
-                field: "path".into(),
-                why: format!("{} names the root itself", p.display()),
-            });
-        };
-        let parent: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
-            .chain(parents.iter().copied())
-            .collect();
+        let (parent, last) = split_parent(p)?;
         Ok((self.mkdir_all(&parent)?, cstr(Path::new(last))?))
     }
 
@@ -379,16 +386,7 @@ impl<'a> Parents<'a> {
     /// The parent of `p` (resolved, created, as [`Root::parent_of`]) and
     /// `p`'s last component.
     fn of(&mut self, p: &Path) -> Result<(&OwnedFd, CString)> {
-        let comps = components(p)?;
-        let Some((last, parents)) = comps.split_last() else {
-            return Err(Error::Invalid {
-                field: "path".into(),
-                why: format!("{} names the root itself", p.display()),
-            });
-        };
-        let parent: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
-            .chain(parents.iter().copied())
-            .collect();
+        let (parent, last) = split_parent(p)?;
         let i = match self.dirs.iter().position(|(d, _)| *d == parent) {
             Some(i) => i,
             None => {
