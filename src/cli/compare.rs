@@ -1,6 +1,7 @@
 //! The arguments of `isobench compare`: the regression gate (run by `cmd::compare`).
 
 use super::OneOf;
+use isobench_reports::shift::RunSummary;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -58,7 +59,7 @@ pub struct CompareArgs {
     /// one run a side and no history the repetitions are compared whatever
     /// this says.
     #[arg(long, value_name = "SUMMARY", default_value = "mean",
-          value_parser = ["mean", "best", "best-half", "q75"])]
+          value_parser = clap::builder::PossibleValuesParser::new(RunSummary::NAMES))]
     pub run_summary: String,
     /// Gate only these workloads, comma-separated.
     #[arg(long = "workload", value_delimiter = ',', value_parser = OneOf::workloads())]

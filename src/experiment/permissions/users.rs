@@ -190,10 +190,38 @@ pub struct TestUsers {
     made_group: bool,
 }
 
+/// True when a shadow tool (useradd, userdel, usermod, groupadd, groupdel)
+/// gave up because another process held the passwd, group or shadow lock:
+/// they do not wait but print "cannot lock /etc/group; try again later".
+fn lost_lock(o: &Output) -> bool {
+    !o.ok && o.stderr.to_ascii_lowercase().contains("lock")
+}
+
+/// Run `prog args` to its end, retrying for up to 15 s while it fails on a
+/// held shadow lock ([`lost_lock`]): two checks in parallel (the test
+/// command runs tests side by side) or a rootless column's useradd take
+/// those locks too. Another failure is returned as it is; `stop` ends the
+/// waiting.
+pub(crate) fn shadow(
+    prog: &str,
+    args: &[&str],
+    dir: &Path,
+    stop: &dyn Interrupt,
+) -> Result<Output> {
+    let start = Instant::now();
+    loop {
+        let mut c = Command::new(prog);
+        c.args(args).env("PATH", PATH);
+        let o = run(c, dir, Duration::from_secs(30), stop)?;
+        if !lost_lock(&o) || start.elapsed() > Duration::from_secs(15) {
+            return Ok(o);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub(crate) fn tool(prog: &str, args: &[&str], dir: &Path) -> Result<Output> {
-    let mut c = Command::new(prog);
-    c.args(args).env("PATH", PATH);
-    let o = run_always(c, dir, Duration::from_secs(30))?;
+    let o = shadow(prog, args, dir, &Never)?;
     if !o.ok {
         bail!("{prog} {} failed: {}", args.join(" "), o.why());
     }
@@ -367,9 +395,7 @@ pub(crate) fn remove_user(name: &str, dir: &Path) -> Result<()> {
     // (a killed process may take a moment to be reaped).
     let mut last = None;
     for _ in 0..20 {
-        let mut c = Command::new("userdel");
-        c.args(["--remove", name]).env("PATH", PATH);
-        let o = run_always(c, dir, Duration::from_secs(30))?;
+        let o = shadow("userdel", &["--remove", name], dir, &Never)?;
         // 12: the home could not be removed (mail spool missing is only a
         // warning with status 0 or 12 depending on the version).
         if o.ok || getent_id("passwd", name, 2, dir).is_err() {
@@ -387,6 +413,25 @@ pub(crate) fn remove_user(name: &str, dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_held_shadow_lock_is_retried() {
+        let out = |ok, stderr: &str| Output {
+            ok,
+            code: Some(if ok { 0 } else { 1 }),
+            stdout: String::new(),
+            stderr: stderr.into(),
+        };
+        assert!(lost_lock(&out(
+            false,
+            "usermod: cannot lock /etc/group; try again later.\n"
+        )));
+        assert!(!lost_lock(&out(
+            false,
+            "usermod: user 'x' does not exist\n"
+        )));
+        assert!(!lost_lock(&out(true, "lock")));
+    }
 
     #[test]
     fn why_is_one_line_with_the_status() {

