@@ -171,8 +171,11 @@ pub struct FileioConfig {
     pub file_size: u64,
     /// Bytes per sequential I/O (a multiple of [`SECTOR`]).
     pub block: u64,
-    /// Operations per random phase.
+    /// Operations per random phase (at least).
     pub rand_ops: u64,
+    /// Each random phase goes on past `rand_ops` operations until it has
+    /// lasted this long (fio's `time_based`); 0: exactly `rand_ops`.
+    pub min_time_ms: u64,
     pub direct: Direct,
 }
 
@@ -214,6 +217,12 @@ pub fn validate(c: &FileioConfig) -> Result<(), ArgError> {
             "--file-size {} is not a whole number (at least 1) of --block {}",
             c.file_size,
             c.block
+        ));
+    }
+    if c.min_time_ms > 600_000 {
+        return Err(arg_err!(
+            "--min-time-ms {} is more than 600000 (10 minutes)",
+            c.min_time_ms
         ));
     }
     if c.rand_ops == 0 || c.rand_ops > 10_000_000 {
@@ -557,6 +566,38 @@ pub fn measure(c: &FileioConfig) -> Result<Vec<PlaceResult>, Error> {
     c.places.iter().map(|p| measure_place(c, p)).collect()
 }
 
+/// How many operations a random phase runs: at least `rand_ops`, and on
+/// until the phase has lasted `min_time_ms` (fio's `time_based`), at most
+/// [`MAX_RAND_OPS`]. A phase of a few hundred 2 µs operations on a tmpfs
+/// lasts under a millisecond: one time slice given to another task on a
+/// busy host (several ms) then lands inside it and divides its rate by up
+/// to 30, the same natively and in a container, so that a ratio of two
+/// such phases measured the scheduler, not the place.
+struct RandOps {
+    min_ops: usize,
+    until: Option<Instant>,
+}
+
+/// The most operations one random phase runs, whatever its minimum time
+/// (each one's time is kept: 8 bytes each).
+pub const MAX_RAND_OPS: usize = 10_000_000;
+
+impl RandOps {
+    fn start(c: &FileioConfig) -> RandOps {
+        RandOps {
+            min_ops: c.rand_ops as usize,
+            until: (c.min_time_ms > 0)
+                .then(|| Instant::now() + std::time::Duration::from_millis(c.min_time_ms)),
+        }
+    }
+
+    /// Whether to run another operation after `done`.
+    fn more(&self, done: usize) -> bool {
+        done < self.min_ops
+            || (done < MAX_RAND_OPS && self.until.is_some_and(|t| Instant::now() < t))
+    }
+}
+
 /// The four phases on a fresh file in `place.dir` (created if missing; the
 /// file is removed afterwards, also on failure).
 pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Error> {
@@ -586,10 +627,20 @@ pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Err
     let mut small = AlignedBuf::new(SECTOR as usize)?;
     let mut seed = 0x1234_5678u64;
     let ns = t.rand_read(c, &mut small, &mut seed, &mut check)?;
-    phases.push(phase_result(Phase::RandRead, c.rand_ops * SECTOR, ns, 0));
+    phases.push(phase_result(
+        Phase::RandRead,
+        ns.len() as u64 * SECTOR,
+        ns,
+        0,
+    ));
     // 4. Random 4 KiB writes, each followed by fsync (timed together).
     let (ns, written) = t.rand_write(c, &mut small, &mut seed)?;
-    phases.push(phase_result(Phase::RandWrite, c.rand_ops * SECTOR, ns, 0));
+    phases.push(phase_result(
+        Phase::RandWrite,
+        ns.len() as u64 * SECTOR,
+        ns,
+        0,
+    ));
     // The last writes read back (generation 1); untimed.
     if check.is_ok() {
         check = t.read_back(&mut small, &written)?;
@@ -684,7 +735,8 @@ impl TestFile<'_> {
         Ok((ns, check))
     }
 
-    /// Phase 3: `rand_ops` sector reads at offsets drawn from `seed`.
+    /// Phase 3: sector reads at offsets drawn from `seed`, as many as
+    /// [`RandOps`] says.
     fn rand_read(
         &self,
         c: &FileioConfig,
@@ -694,7 +746,8 @@ impl TestFile<'_> {
     ) -> Result<Vec<u64>, Error> {
         let sectors = c.file_size / SECTOR;
         let mut ns = Vec::with_capacity(c.rand_ops as usize);
-        for _ in 0..c.rand_ops {
+        let ops = RandOps::start(c);
+        while ops.more(ns.len()) {
             *seed = mix(*seed);
             let off = (*seed % sectors) * SECTOR;
             let t = Instant::now();
@@ -709,8 +762,8 @@ impl TestFile<'_> {
         Ok(ns)
     }
 
-    /// Phase 4: `rand_ops` sector writes, each with its fsync; the offsets
-    /// of the last [`READ_BACK`] writes.
+    /// Phase 4: sector writes, each with its fsync, as many as
+    /// [`RandOps`] says; the offsets of the last [`READ_BACK`] writes.
     fn rand_write(
         &self,
         c: &FileioConfig,
@@ -719,9 +772,10 @@ impl TestFile<'_> {
     ) -> Result<(Vec<u64>, Vec<u64>), Error> {
         let sectors = c.file_size / SECTOR;
         fill_random(small.bytes_mut(), 0xF00D);
-        let mut written = Vec::with_capacity(READ_BACK);
+        let mut written = std::collections::VecDeque::with_capacity(READ_BACK);
         let mut ns = Vec::with_capacity(c.rand_ops as usize);
-        for i in 0..c.rand_ops {
+        let ops = RandOps::start(c);
+        while ops.more(ns.len()) {
             *seed = mix(*seed);
             let off = (*seed % sectors) * SECTOR;
             fill_random(small.bytes_mut(), 0xF00D ^ *seed);
@@ -732,11 +786,12 @@ impl TestFile<'_> {
                 .map_err(|e| self.io("random write", off, e))?;
             self.fsync()?;
             ns.push(ns_since(t));
-            if c.rand_ops - i <= READ_BACK as u64 {
-                written.push(off);
+            if written.len() == READ_BACK {
+                written.pop_front();
             }
+            written.push_back(off);
         }
-        Ok((ns, written))
+        Ok((ns, written.into()))
     }
 
     /// The sectors at `written` carry generation 1 (untimed).
@@ -767,6 +822,7 @@ mod tests {
             file_size: 4 << 20,
             block: 1 << 20,
             rand_ops: 64,
+            min_time_ms: 0,
             direct: Direct::Auto,
         }
     }
@@ -883,5 +939,42 @@ mod tests {
         assert_eq!(p.phases[2].ops, 64);
         assert_eq!(p.phases[1].bytes, 4 << 20);
         assert!(p.io_mode == "O_DIRECT" || p.io_mode.starts_with("buffered"));
+    }
+
+    /// With a minimum time, each random phase goes on past `rand_ops`
+    /// until that time has passed (so the place's two random phases take
+    /// at least twice that), counts every operation in its rate, and the
+    /// last writes still read back; without one it runs exactly
+    /// `rand_ops`.
+    #[test]
+    fn random_phases_last_their_minimum_time() {
+        let dir = tempfile_dir("min-time");
+        let mut c = config(&dir);
+        c.rand_ops = 1;
+        c.min_time_ms = 30;
+        assert!(validate(&c).is_ok());
+        let t = Instant::now();
+        let r = measure(&c);
+        let took = t.elapsed();
+        let _ = fs::remove_dir_all(&dir);
+        let p = r.unwrap().remove(0);
+        assert!(p.check.is_ok(), "{:?}", p.check);
+        assert!(took >= std::time::Duration::from_millis(60), "{took:?}");
+        for ph in &p.phases[2..] {
+            assert!(ph.ops >= 1, "{ph:?}");
+            assert_eq!(ph.bytes, ph.ops * SECTOR, "{ph:?}");
+        }
+        c.min_time_ms = 0;
+        let r = measure(&c).unwrap().remove(0);
+        assert_eq!([r.phases[2].ops, r.phases[3].ops], [1, 1]);
+        c.min_time_ms = 600_001;
+        assert!(validate(&c)
+            .unwrap_err()
+            .to_string()
+            .contains("min-time-ms"));
+    }
+
+    fn tempfile_dir(what: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("isobench-fileio-{what}-{}", std::process::id()))
     }
 }

@@ -297,6 +297,9 @@ fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), Er
     b.param("block", c.block);
     b.param("rand_block", crate::fileio::SECTOR);
     b.param("rand_ops", c.rand_ops);
+    if c.min_time_ms > 0 {
+        b.param("min_time_ms", c.min_time_ms);
+    }
     b.param("direct", c.direct.name());
     b.info("places", crate::fileio::places_arg(&c.places));
     b.info("timing", FILEIO_TIMING);
@@ -328,6 +331,17 @@ fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), Er
         }
         b.info(&format!("fs_{n}"), &p.fs);
         b.info(&format!("dir_{n}"), &p.dir);
+        // The random phases' operations: more than --rand-ops where they
+        // went on to --min-time-ms.
+        let ops = |ph| p.phases.iter().find(|x| x.phase == ph).map_or(0, |x| x.ops);
+        b.info(
+            &format!("rand_ops_{n}"),
+            format!(
+                "rand_read {}, rand_write {}",
+                ops(crate::fileio::Phase::RandRead),
+                ops(crate::fileio::Phase::RandWrite)
+            ),
+        );
         b.info(&format!("io_{n}"), &p.io_mode);
         b.info(&format!("prealloc_{n}"), &p.prealloc);
         b.info(
