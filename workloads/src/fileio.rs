@@ -173,8 +173,9 @@ pub struct FileioConfig {
     pub block: u64,
     /// Operations per random phase (at least).
     pub rand_ops: u64,
-    /// Each random phase goes on past `rand_ops` operations until it has
-    /// lasted this long (fio's `time_based`); 0: exactly `rand_ops`.
+    /// Each phase goes on (a random one past `rand_ops` operations, a
+    /// sequential one by whole passes over the file) until it has lasted
+    /// this long (fio's `time_based`); 0: one pass, exactly `rand_ops`.
     pub min_time_ms: u64,
     pub direct: Direct,
 }
@@ -566,35 +567,37 @@ pub fn measure(c: &FileioConfig) -> Result<Vec<PlaceResult>, Error> {
     c.places.iter().map(|p| measure_place(c, p)).collect()
 }
 
-/// How many operations a random phase runs: at least `rand_ops`, and on
-/// until the phase has lasted `min_time_ms` (fio's `time_based`), at most
-/// [`MAX_RAND_OPS`]. A phase of a few hundred 2 µs operations on a tmpfs
-/// lasts under a millisecond: one time slice given to another task on a
-/// busy host (several ms) then lands inside it and divides its rate by up
-/// to 30, the same natively and in a container, so that a ratio of two
-/// such phases measured the scheduler, not the place.
-struct RandOps {
+/// How many operations a phase runs: at least `min_ops` (a random
+/// phase's `rand_ops`, a sequential pass's blocks), and on until the phase
+/// has lasted `min_time_ms` (fio's `time_based`; a sequential phase checks
+/// between whole passes), at most [`MAX_PHASE_OPS`]. A phase of a few
+/// hundred 2 µs operations on a tmpfs lasts under a millisecond, a 32 MiB
+/// pass about 10 ms: one time slice given to another task on a busy host
+/// (several ms) then lands inside it and divides its rate by up to 40, the
+/// same natively and in a container, so that a ratio of two such phases
+/// measured the scheduler, not the place.
+struct PhaseOps {
     min_ops: usize,
     until: Option<Instant>,
 }
 
-/// The most operations one random phase runs, whatever its minimum time
-/// (each one's time is kept: 8 bytes each).
-pub const MAX_RAND_OPS: usize = 10_000_000;
+/// The most operations one phase runs, whatever its minimum time (each
+/// one's time is kept: 8 bytes each).
+pub const MAX_PHASE_OPS: usize = 10_000_000;
 
-impl RandOps {
-    fn start(c: &FileioConfig) -> RandOps {
-        RandOps {
-            min_ops: c.rand_ops as usize,
+impl PhaseOps {
+    fn start(c: &FileioConfig, min_ops: u64) -> PhaseOps {
+        PhaseOps {
+            min_ops: min_ops as usize,
             until: (c.min_time_ms > 0)
                 .then(|| Instant::now() + std::time::Duration::from_millis(c.min_time_ms)),
         }
     }
 
-    /// Whether to run another operation after `done`.
+    /// Whether to run another operation (or pass) after `done`.
     fn more(&self, done: usize) -> bool {
         done < self.min_ops
-            || (done < MAX_RAND_OPS && self.until.is_some_and(|t| Instant::now() < t))
+            || (done < MAX_PHASE_OPS && self.until.is_some_and(|t| Instant::now() < t))
     }
 }
 
@@ -617,11 +620,21 @@ pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Err
 
     // 1. Sequential write, fsync at the end (timed).
     let (ns, fsync_ns) = t.seq_write(c, &mut buf)?;
-    phases.push(phase_result(Phase::SeqWrite, c.file_size, ns, fsync_ns));
+    phases.push(phase_result(
+        Phase::SeqWrite,
+        ns.len() as u64 * c.block,
+        ns,
+        fsync_ns,
+    ));
     // 2. Sequential read of the dropped file.
     let resident_seq = drop_cached(&f, c.file_size);
     let (ns, mut check) = t.seq_read(c, &mut buf)?;
-    phases.push(phase_result(Phase::SeqRead, c.file_size, ns, 0));
+    phases.push(phase_result(
+        Phase::SeqRead,
+        ns.len() as u64 * c.block,
+        ns,
+        0,
+    ));
     // 3. Random 4 KiB reads, queue depth 1.
     let resident_rand = drop_cached(&f, c.file_size);
     let mut small = AlignedBuf::new(SECTOR as usize)?;
@@ -693,26 +706,39 @@ impl TestFile<'_> {
     fn seq_write(&self, c: &FileioConfig, buf: &mut AlignedBuf) -> Result<(Vec<u64>, u64), Error> {
         let blocks = c.file_size / c.block;
         let mut ns = Vec::with_capacity(blocks as usize);
-        for b in 0..blocks {
-            let off = b * c.block;
-            // Fresh data in every block, outside the timed call (fio's
-            // `refill_buffers`): a buffer written again with only its tags
-            // changed is what a deduplicating or delta-compressing backend
-            // stores for less (on one shared host it wrote 1.6x faster).
-            fill_random(buf.bytes_mut(), 0x5EED ^ mix(b));
-            stamp(buf.bytes_mut(), off, 0);
+        let mut fsync_ns = 0;
+        let ops = PhaseOps::start(c, blocks);
+        // Whole passes over the file, each with its fsync, until the phase
+        // has lasted its minimum time (one pass without one).
+        for pass in 0u64.. {
+            if !ops.more(ns.len()) {
+                break;
+            }
+            for b in 0..blocks {
+                let off = b * c.block;
+                // Fresh data in every block, outside the timed call (fio's
+                // `refill_buffers`): a buffer written again with only its
+                // tags changed is what a deduplicating or delta-compressing
+                // backend stores for less (on one shared host it wrote 1.6x
+                // faster). A later pass writes other data again.
+                fill_random(buf.bytes_mut(), 0x5EED ^ mix(b) ^ (pass << 40));
+                stamp(buf.bytes_mut(), off, 0);
+                let t = Instant::now();
+                self.f
+                    .write_all_at(buf.bytes(), off)
+                    .map_err(|e| self.io("write", off, e))?;
+                ns.push(ns_since(t));
+            }
             let t = Instant::now();
-            self.f
-                .write_all_at(buf.bytes(), off)
-                .map_err(|e| self.io("write", off, e))?;
-            ns.push(ns_since(t));
+            self.fsync()?;
+            fsync_ns += ns_since(t);
         }
-        let t = Instant::now();
-        self.fsync()?;
-        Ok((ns, ns_since(t)))
+        Ok((ns, fsync_ns))
     }
 
-    /// Phase 2: every block read in order; the first bad sector found.
+    /// Phase 2: every block read in order, in passes until the minimum time
+    /// (the cache dropped again before every later pass, untimed); the
+    /// first bad sector found.
     fn seq_read(
         &self,
         c: &FileioConfig,
@@ -721,22 +747,28 @@ impl TestFile<'_> {
         let blocks = c.file_size / c.block;
         let mut ns = Vec::with_capacity(blocks as usize);
         let mut check: Verdict<()> = Ok(());
-        for b in 0..blocks {
-            let off = b * c.block;
-            let t = Instant::now();
-            self.f
-                .read_exact_at(buf.bytes_mut(), off)
-                .map_err(|e| self.io("read", off, e))?;
-            ns.push(ns_since(t));
-            if check.is_ok() {
-                check = check_sectors(buf.bytes(), off, |g| g == 0);
+        let ops = PhaseOps::start(c, blocks);
+        while ops.more(ns.len()) {
+            if !ns.is_empty() {
+                drop_cached(self.f, c.file_size);
+            }
+            for b in 0..blocks {
+                let off = b * c.block;
+                let t = Instant::now();
+                self.f
+                    .read_exact_at(buf.bytes_mut(), off)
+                    .map_err(|e| self.io("read", off, e))?;
+                ns.push(ns_since(t));
+                if check.is_ok() {
+                    check = check_sectors(buf.bytes(), off, |g| g == 0);
+                }
             }
         }
         Ok((ns, check))
     }
 
     /// Phase 3: sector reads at offsets drawn from `seed`, as many as
-    /// [`RandOps`] says.
+    /// [`PhaseOps`] says.
     fn rand_read(
         &self,
         c: &FileioConfig,
@@ -746,7 +778,7 @@ impl TestFile<'_> {
     ) -> Result<Vec<u64>, Error> {
         let sectors = c.file_size / SECTOR;
         let mut ns = Vec::with_capacity(c.rand_ops as usize);
-        let ops = RandOps::start(c);
+        let ops = PhaseOps::start(c, c.rand_ops);
         while ops.more(ns.len()) {
             *seed = mix(*seed);
             let off = (*seed % sectors) * SECTOR;
@@ -763,7 +795,7 @@ impl TestFile<'_> {
     }
 
     /// Phase 4: sector writes, each with its fsync, as many as
-    /// [`RandOps`] says; the offsets of the last [`READ_BACK`] writes.
+    /// [`PhaseOps`] says; the offsets of the last [`READ_BACK`] writes.
     fn rand_write(
         &self,
         c: &FileioConfig,
@@ -774,7 +806,7 @@ impl TestFile<'_> {
         fill_random(small.bytes_mut(), 0xF00D);
         let mut written = std::collections::VecDeque::with_capacity(READ_BACK);
         let mut ns = Vec::with_capacity(c.rand_ops as usize);
-        let ops = RandOps::start(c);
+        let ops = PhaseOps::start(c, c.rand_ops);
         while ops.more(ns.len()) {
             *seed = mix(*seed);
             let off = (*seed % sectors) * SECTOR;
@@ -941,13 +973,13 @@ mod tests {
         assert!(p.io_mode == "O_DIRECT" || p.io_mode.starts_with("buffered"));
     }
 
-    /// With a minimum time, each random phase goes on past `rand_ops`
-    /// until that time has passed (so the place's two random phases take
-    /// at least twice that), counts every operation in its rate, and the
-    /// last writes still read back; without one it runs exactly
-    /// `rand_ops`.
+    /// With a minimum time, every phase goes on (sequential ones by whole
+    /// passes, random ones past `rand_ops`) until that time has passed (so
+    /// a place's four phases take at least four times that), counts every
+    /// operation in its rate, and every check still holds; without one
+    /// each runs one pass, exactly `rand_ops`.
     #[test]
-    fn random_phases_last_their_minimum_time() {
+    fn phases_last_their_minimum_time() {
         let dir = tempfile_dir("min-time");
         let mut c = config(&dir);
         c.rand_ops = 1;
@@ -959,14 +991,19 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let p = r.unwrap().remove(0);
         assert!(p.check.is_ok(), "{:?}", p.check);
-        assert!(took >= std::time::Duration::from_millis(60), "{took:?}");
+        assert!(took >= std::time::Duration::from_millis(120), "{took:?}");
+        for ph in &p.phases[..2] {
+            assert!(ph.ops >= 4 && ph.ops % 4 == 0, "whole passes: {ph:?}");
+            assert_eq!(ph.bytes, ph.ops * c.block, "{ph:?}");
+        }
         for ph in &p.phases[2..] {
             assert!(ph.ops >= 1, "{ph:?}");
             assert_eq!(ph.bytes, ph.ops * SECTOR, "{ph:?}");
         }
         c.min_time_ms = 0;
         let r = measure(&c).unwrap().remove(0);
-        assert_eq!([r.phases[2].ops, r.phases[3].ops], [1, 1]);
+        let ops: Vec<u64> = r.phases.iter().map(|p| p.ops).collect();
+        assert_eq!(ops, [4, 4, 1, 1]);
         c.min_time_ms = 600_001;
         assert!(validate(&c)
             .unwrap_err()

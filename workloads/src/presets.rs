@@ -111,20 +111,20 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
             push("file-size", size.to_string());
             push("block", "1MiB".to_string());
             push("rand-ops", ops.to_string());
-            // A random phase on a memory-backed place (tmpfs, the overlay's
-            // tmpfs upper layer) does 300 ops in under 1 ms: one time slice
-            // of another task landed in it and divided its rate by up to 30
-            // (natively as in a container: per-repetition ratios of
-            // 0.07-6.2 on 3 December). At least this long, every place's
-            // rate averages over the scheduler's slices.
+            // On a memory-backed place (tmpfs, the overlay's tmpfs upper
+            // layer) 300 random ops last under 1 ms and a 32 MiB pass about
+            // 10 ms: one time slice of another task landed in a phase and
+            // divided its rate by up to 40 (natively as in a container:
+            // per-repetition ratios of 0.07-6.6 on 3 December). At least
+            // this long, every phase averages over the scheduler's slices.
             push("min-time-ms", FILEIO_MIN_TIME_MS.to_string());
         }
     }
     a
 }
 
-/// How long each random phase of `fileio` lasts at least, ms (every
-/// preset: a device place's 300 fsynced writes already take longer).
+/// How long each phase of `fileio` lasts at least, ms (every preset; a
+/// device place's 300 fsynced writes already take longer).
 pub const FILEIO_MIN_TIME_MS: u64 = 200;
 
 /// The sizes of the copy-on-write and layer workloads (claim C7).

@@ -331,16 +331,15 @@ fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), Er
         }
         b.info(&format!("fs_{n}"), &p.fs);
         b.info(&format!("dir_{n}"), &p.dir);
-        // The random phases' operations: more than --rand-ops where they
-        // went on to --min-time-ms.
-        let ops = |ph| p.phases.iter().find(|x| x.phase == ph).map_or(0, |x| x.ops);
+        // Each phase's operations: more than one pass or --rand-ops where
+        // it went on to --min-time-ms.
         b.info(
-            &format!("rand_ops_{n}"),
-            format!(
-                "rand_read {}, rand_write {}",
-                ops(crate::fileio::Phase::RandRead),
-                ops(crate::fileio::Phase::RandWrite)
-            ),
+            &format!("ops_{n}"),
+            p.phases
+                .iter()
+                .map(|x| format!("{} {}", x.phase.key(), x.ops))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         b.info(&format!("io_{n}"), &p.io_mode);
         b.info(&format!("prealloc_{n}"), &p.prealloc);
