@@ -225,6 +225,28 @@ mod tests {
         }
     }
 
+    /// Every preset, emulated or not, gives fileio's phases the same
+    /// minimum time, so that no memory-backed phase is shorter than a
+    /// time slice of the host's scheduler.
+    #[test]
+    fn every_fileio_preset_has_the_minimum_time() {
+        for preset in [Preset::Quick, Preset::Standard, Preset::Full] {
+            for emulated in [false, true] {
+                let sizing = Sizing {
+                    preset,
+                    threads: 2,
+                    emulated,
+                };
+                let f = WorkloadSpec::for_sizing(Workload::Fileio, &sizing);
+                assert!(
+                    matches!(&f.command, Command::Fileio(c) if c.min_time_ms == FILEIO_MIN_TIME_MS),
+                    "{preset:?} emulated={emulated}: {:?}",
+                    f.to_args()
+                );
+            }
+        }
+    }
+
     #[test]
     fn edited_specs_read_back_and_keep_the_wire_form() {
         let sizing = Sizing {
