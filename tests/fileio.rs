@@ -146,6 +146,7 @@ fn native_figures_agree_with_fio() {
         file_size: 256 << 20,
         block: 1 << 20,
         rand_ops: 1000,
+        min_time_ms: 0,
         direct: Direct::Auto,
     };
     let fio_file = dir.path().join("fio.dat");

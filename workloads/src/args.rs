@@ -11,7 +11,7 @@
 //!   ovlmount [--layers N1,N2,...] [--tries T]
 //!   fsmeta   [--files N] [--dir DIR]
 //!   layers   [--layers N] [--layer-size BYTES]   (measured by the host)
-//!   fileio   [--places NAME=DIR,...] [--file-size BYTES] [--block BYTES] [--rand-ops N] [--direct auto|off]
+//!   fileio   [--places NAME=DIR,...] [--file-size BYTES] [--block BYTES] [--rand-ops N] [--min-time-ms MS] [--direct auto|off]
 //!   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
 //! ```
 //!
@@ -244,6 +244,7 @@ impl Out {
                 self.flag("file-size", format_size(c.file_size));
                 self.flag("block", format_size(c.block));
                 self.flag("rand-ops", c.rand_ops);
+                self.differs("min-time-ms", c.min_time_ms, d.min_time_ms);
                 self.differs("direct", c.direct.name(), d.direct.name());
             }
             _ => {}
@@ -264,7 +265,7 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   ovlmount [--layers N1,N2,...] [--tries T]   (overlay mount time, 1..500 lower layers)
   fsmeta   [--files N] [--dir DIR]   (create, stat, unlink of N small files)
   layers   [--layers N] [--layer-size BYTES]   (measured by the host: isobench run)
-  fileio   [--places NAME=DIR,...] [--file-size BYTES] [--block BYTES] [--rand-ops N] [--direct auto|off]
+  fileio   [--places NAME=DIR,...] [--file-size BYTES] [--block BYTES] [--rand-ops N] [--min-time-ms MS] [--direct auto|off]
            (sequential and 4 KiB random read/write with fsync per place; default disk=.)
   idle                     (sleep after ISOBENCH-READY until killed)
   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
@@ -639,7 +640,14 @@ fn parse_ovlmount(rest: &[String]) -> Result<Command, ArgError> {
 fn parse_fileio(rest: &[String]) -> Result<Command, ArgError> {
     let f = Flags::parse(
         rest,
-        &["places", "file-size", "block", "rand-ops", "direct"],
+        &[
+            "places",
+            "file-size",
+            "block",
+            "rand-ops",
+            "min-time-ms",
+            "direct",
+        ],
         "fileio",
     )?;
     let places = match f.get("places") {
@@ -663,6 +671,7 @@ fn parse_fileio(rest: &[String]) -> Result<Command, ArgError> {
         file_size: f.size("file-size")?.unwrap_or(64 << 20),
         block: f.size("block")?.unwrap_or(1 << 20),
         rand_ops: f.int("rand-ops", 1000, 1, 10_000_000)?,
+        min_time_ms: f.int("min-time-ms", 0, 1, 600_000)?,
         direct,
     };
     crate::fileio::validate(&c)?;

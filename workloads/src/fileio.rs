@@ -20,6 +20,13 @@
 //!    latency is its pwrite plus its fsync, the way a program that needs its
 //!    data on disk sees it.
 //!
+//! With `--min-time-ms`, every phase goes on until it has lasted that long
+//! (fio's `time_based`): a sequential one by whole passes over the file
+//! (each write pass ends with its fsync and starts on blocks punched out
+//! and preallocated again, untimed, so that it does the first pass's work;
+//! each read pass starts from a dropped cache), a random one past
+//! `rand_ops` operations.
+//!
 //! Throughput and IOPS divide by the summed time of the operations (and the
 //! end fsync), taken with CLOCK_MONOTONIC around each system call; the
 //! content checks between operations are not timed. Latency percentiles are
@@ -52,7 +59,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// How the figures are timed, for the record.
-pub const FILEIO_TIMING: &str = "per place: seq_write (fallocate, block pwrites, one fsync at the end, timed), seq_read (block preads), rand_read (4 KiB preads at uniform random offsets, queue depth 1), rand_write (4 KiB pwrite + fsync each, timed together); rates divide by the summed time of the operations (CLOCK_MONOTONIC around each call); p50/p99: nearest rank over every operation; fio's psync jobs with end_fsync=1 / fsync=1 are the reference";
+pub const FILEIO_TIMING: &str = "per place: seq_write (fallocate, block pwrites, one fsync at the end of each pass, timed), seq_read (block preads), rand_read (4 KiB preads at uniform random offsets, queue depth 1), rand_write (4 KiB pwrite + fsync each, timed together); rates divide by the summed time of the operations (CLOCK_MONOTONIC around each call); p50/p99: nearest rank over every operation; fio's psync jobs with end_fsync=1 / fsync=1 are the reference; with min_time_ms every phase goes on (whole passes over the file, random ops past rand_ops) until it has lasted that long (fio's time_based; ops_<place> gives the counts)";
 
 /// Size of one random I/O and of the sector every tag is written into.
 pub const SECTOR: u64 = 4096;
@@ -171,8 +178,12 @@ pub struct FileioConfig {
     pub file_size: u64,
     /// Bytes per sequential I/O (a multiple of [`SECTOR`]).
     pub block: u64,
-    /// Operations per random phase.
+    /// Operations per random phase (at least).
     pub rand_ops: u64,
+    /// Each phase goes on (a random one past `rand_ops` operations, a
+    /// sequential one by whole passes over the file) until it has lasted
+    /// this long (fio's `time_based`); 0: one pass, exactly `rand_ops`.
+    pub min_time_ms: u64,
     pub direct: Direct,
 }
 
@@ -214,6 +225,12 @@ pub fn validate(c: &FileioConfig) -> Result<(), ArgError> {
             "--file-size {} is not a whole number (at least 1) of --block {}",
             c.file_size,
             c.block
+        ));
+    }
+    if c.min_time_ms > 600_000 {
+        return Err(arg_err!(
+            "--min-time-ms {} is more than 600000 (10 minutes)",
+            c.min_time_ms
         ));
     }
     if c.rand_ops == 0 || c.rand_ops > 10_000_000 {
@@ -497,6 +514,25 @@ fn preallocate(f: &File, len: u64) -> String {
     }
 }
 
+/// Make the file's blocks fresh again for another write pass, untimed:
+/// punch them out (keeping the size), then preallocate again, so that every
+/// pass does the first pass's work (on ext4 an overwrite skips converting
+/// unwritten extents: a second pass wrote 1.2x faster here). An error when
+/// the file system cannot punch holes (later passes then overwrite).
+fn refresh_blocks(f: &File, len: u64, preallocated: bool) -> std::io::Result<()> {
+    let fd = f.as_raw_fd();
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: fallocate(2) on a descriptor `f` owns, no pointers.
+    if unsafe { libc::fallocate(fd, mode, 0, len as libc::off_t) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if preallocated && unsafe { libc::fallocate(fd, 0, 0, len as libc::off_t) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Percent of the first `len` bytes of `f` resident in the page cache
 /// (mincore(2) over a shared read-only mapping); `None` when it cannot tell.
 pub fn resident_pct(f: &File, len: u64) -> Option<f64> {
@@ -557,6 +593,40 @@ pub fn measure(c: &FileioConfig) -> Result<Vec<PlaceResult>, Error> {
     c.places.iter().map(|p| measure_place(c, p)).collect()
 }
 
+/// How many operations a phase runs: at least `min_ops` (a random
+/// phase's `rand_ops`, a sequential pass's blocks), and on until the phase
+/// has lasted `min_time_ms` (fio's `time_based`; a sequential phase checks
+/// between whole passes), at most [`MAX_PHASE_OPS`]. A phase of a few
+/// hundred 2 µs operations on a tmpfs lasts under a millisecond, a 32 MiB
+/// pass about 10 ms: one time slice given to another task on a busy host
+/// (several ms) then lands inside it and divides its rate by up to 40, the
+/// same natively and in a container, so that a ratio of two such phases
+/// measured the scheduler, not the place.
+struct PhaseOps {
+    min_ops: usize,
+    until: Option<Instant>,
+}
+
+/// The most operations one phase runs, whatever its minimum time (each
+/// one's time is kept: 8 bytes each).
+pub const MAX_PHASE_OPS: usize = 10_000_000;
+
+impl PhaseOps {
+    fn start(c: &FileioConfig, min_ops: u64) -> PhaseOps {
+        PhaseOps {
+            min_ops: min_ops as usize,
+            until: (c.min_time_ms > 0)
+                .then(|| Instant::now() + std::time::Duration::from_millis(c.min_time_ms)),
+        }
+    }
+
+    /// Whether to run another operation (or pass) after `done`.
+    fn more(&self, done: usize) -> bool {
+        done < self.min_ops
+            || (done < MAX_PHASE_OPS && self.until.is_some_and(|t| Instant::now() < t))
+    }
+}
+
 /// The four phases on a fresh file in `place.dir` (created if missing; the
 /// file is removed afterwards, also on failure).
 pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Error> {
@@ -569,27 +639,53 @@ pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Err
     let _remove = RemoveOnDrop(path.clone());
     let (f, io_mode) = open_for_io(&path, c.direct)?;
     let t = TestFile { f: &f, path: &path };
-    let prealloc = preallocate(&f, c.file_size);
+    let mut prealloc = preallocate(&f, c.file_size);
     let mut buf = AlignedBuf::new(c.block as usize)?;
     fill_random(buf.bytes_mut(), 0x5EED);
     let mut phases = Vec::new();
 
     // 1. Sequential write, fsync at the end (timed).
-    let (ns, fsync_ns) = t.seq_write(c, &mut buf)?;
-    phases.push(phase_result(Phase::SeqWrite, c.file_size, ns, fsync_ns));
+    let preallocated = prealloc == "fallocate(2)";
+    let (ns, fsync_ns, overwrites) = t.seq_write(c, &mut buf, preallocated)?;
+    if let Some(e) = overwrites {
+        prealloc.push_str(&format!(
+            "; later write passes overwrote the blocks (punching them: {e})"
+        ));
+    }
+    phases.push(phase_result(
+        Phase::SeqWrite,
+        ns.len() as u64 * c.block,
+        ns,
+        fsync_ns,
+    ));
     // 2. Sequential read of the dropped file.
     let resident_seq = drop_cached(&f, c.file_size);
     let (ns, mut check) = t.seq_read(c, &mut buf)?;
-    phases.push(phase_result(Phase::SeqRead, c.file_size, ns, 0));
+    phases.push(phase_result(
+        Phase::SeqRead,
+        ns.len() as u64 * c.block,
+        ns,
+        0,
+    ));
     // 3. Random 4 KiB reads, queue depth 1.
     let resident_rand = drop_cached(&f, c.file_size);
     let mut small = AlignedBuf::new(SECTOR as usize)?;
     let mut seed = 0x1234_5678u64;
     let ns = t.rand_read(c, &mut small, &mut seed, &mut check)?;
-    phases.push(phase_result(Phase::RandRead, c.rand_ops * SECTOR, ns, 0));
+    phases.push(phase_result(
+        Phase::RandRead,
+        ns.len() as u64 * SECTOR,
+        ns,
+        0,
+    ));
     // 4. Random 4 KiB writes, each followed by fsync (timed together).
     let (ns, written) = t.rand_write(c, &mut small, &mut seed)?;
-    phases.push(phase_result(Phase::RandWrite, c.rand_ops * SECTOR, ns, 0));
+    phases.push(phase_result(
+        Phase::RandWrite,
+        ns.len() as u64 * SECTOR,
+        ns,
+        0,
+    ));
     // The last writes read back (generation 1); untimed.
     if check.is_ok() {
         check = t.read_back(&mut small, &written)?;
@@ -639,29 +735,54 @@ impl TestFile<'_> {
 
     /// Phase 1: every block written once, then one fsync. The time of each
     /// write, and of the fsync.
-    fn seq_write(&self, c: &FileioConfig, buf: &mut AlignedBuf) -> Result<(Vec<u64>, u64), Error> {
+    fn seq_write(
+        &self,
+        c: &FileioConfig,
+        buf: &mut AlignedBuf,
+        preallocated: bool,
+    ) -> Result<(Vec<u64>, u64, Option<String>), Error> {
         let blocks = c.file_size / c.block;
         let mut ns = Vec::with_capacity(blocks as usize);
-        for b in 0..blocks {
-            let off = b * c.block;
-            // Fresh data in every block, outside the timed call (fio's
-            // `refill_buffers`): a buffer written again with only its tags
-            // changed is what a deduplicating or delta-compressing backend
-            // stores for less (on one shared host it wrote 1.6x faster).
-            fill_random(buf.bytes_mut(), 0x5EED ^ mix(b));
-            stamp(buf.bytes_mut(), off, 0);
+        let mut fsync_ns = 0;
+        // Why later passes overwrote the blocks, if they did.
+        let mut overwrites = None;
+        let ops = PhaseOps::start(c, blocks);
+        // Whole passes over the file, each with its fsync, until the phase
+        // has lasted its minimum time (one pass without one).
+        for pass in 0u64.. {
+            if !ops.more(ns.len()) {
+                break;
+            }
+            if pass > 0 {
+                if let Err(e) = refresh_blocks(self.f, c.file_size, preallocated) {
+                    overwrites.get_or_insert(e.to_string());
+                }
+            }
+            for b in 0..blocks {
+                let off = b * c.block;
+                // Fresh data in every block, outside the timed call (fio's
+                // `refill_buffers`): a buffer written again with only its
+                // tags changed is what a deduplicating or delta-compressing
+                // backend stores for less (on one shared host it wrote 1.6x
+                // faster). A later pass writes other data again.
+                fill_random(buf.bytes_mut(), 0x5EED ^ mix(b) ^ (pass << 40));
+                stamp(buf.bytes_mut(), off, 0);
+                let t = Instant::now();
+                self.f
+                    .write_all_at(buf.bytes(), off)
+                    .map_err(|e| self.io("write", off, e))?;
+                ns.push(ns_since(t));
+            }
             let t = Instant::now();
-            self.f
-                .write_all_at(buf.bytes(), off)
-                .map_err(|e| self.io("write", off, e))?;
-            ns.push(ns_since(t));
+            self.fsync()?;
+            fsync_ns += ns_since(t);
         }
-        let t = Instant::now();
-        self.fsync()?;
-        Ok((ns, ns_since(t)))
+        Ok((ns, fsync_ns, overwrites))
     }
 
-    /// Phase 2: every block read in order; the first bad sector found.
+    /// Phase 2: every block read in order, in passes until the minimum time
+    /// (the cache dropped again before every later pass, untimed); the
+    /// first bad sector found.
     fn seq_read(
         &self,
         c: &FileioConfig,
@@ -670,21 +791,28 @@ impl TestFile<'_> {
         let blocks = c.file_size / c.block;
         let mut ns = Vec::with_capacity(blocks as usize);
         let mut check: Verdict<()> = Ok(());
-        for b in 0..blocks {
-            let off = b * c.block;
-            let t = Instant::now();
-            self.f
-                .read_exact_at(buf.bytes_mut(), off)
-                .map_err(|e| self.io("read", off, e))?;
-            ns.push(ns_since(t));
-            if check.is_ok() {
-                check = check_sectors(buf.bytes(), off, |g| g == 0);
+        let ops = PhaseOps::start(c, blocks);
+        while ops.more(ns.len()) {
+            if !ns.is_empty() {
+                drop_cached(self.f, c.file_size);
+            }
+            for b in 0..blocks {
+                let off = b * c.block;
+                let t = Instant::now();
+                self.f
+                    .read_exact_at(buf.bytes_mut(), off)
+                    .map_err(|e| self.io("read", off, e))?;
+                ns.push(ns_since(t));
+                if check.is_ok() {
+                    check = check_sectors(buf.bytes(), off, |g| g == 0);
+                }
             }
         }
         Ok((ns, check))
     }
 
-    /// Phase 3: `rand_ops` sector reads at offsets drawn from `seed`.
+    /// Phase 3: sector reads at offsets drawn from `seed`, as many as
+    /// [`PhaseOps`] says.
     fn rand_read(
         &self,
         c: &FileioConfig,
@@ -694,7 +822,8 @@ impl TestFile<'_> {
     ) -> Result<Vec<u64>, Error> {
         let sectors = c.file_size / SECTOR;
         let mut ns = Vec::with_capacity(c.rand_ops as usize);
-        for _ in 0..c.rand_ops {
+        let ops = PhaseOps::start(c, c.rand_ops);
+        while ops.more(ns.len()) {
             *seed = mix(*seed);
             let off = (*seed % sectors) * SECTOR;
             let t = Instant::now();
@@ -709,8 +838,8 @@ impl TestFile<'_> {
         Ok(ns)
     }
 
-    /// Phase 4: `rand_ops` sector writes, each with its fsync; the offsets
-    /// of the last [`READ_BACK`] writes.
+    /// Phase 4: sector writes, each with its fsync, as many as
+    /// [`PhaseOps`] says; the offsets of the last [`READ_BACK`] writes.
     fn rand_write(
         &self,
         c: &FileioConfig,
@@ -719,9 +848,10 @@ impl TestFile<'_> {
     ) -> Result<(Vec<u64>, Vec<u64>), Error> {
         let sectors = c.file_size / SECTOR;
         fill_random(small.bytes_mut(), 0xF00D);
-        let mut written = Vec::with_capacity(READ_BACK);
+        let mut written = std::collections::VecDeque::with_capacity(READ_BACK);
         let mut ns = Vec::with_capacity(c.rand_ops as usize);
-        for i in 0..c.rand_ops {
+        let ops = PhaseOps::start(c, c.rand_ops);
+        while ops.more(ns.len()) {
             *seed = mix(*seed);
             let off = (*seed % sectors) * SECTOR;
             fill_random(small.bytes_mut(), 0xF00D ^ *seed);
@@ -732,11 +862,12 @@ impl TestFile<'_> {
                 .map_err(|e| self.io("random write", off, e))?;
             self.fsync()?;
             ns.push(ns_since(t));
-            if c.rand_ops - i <= READ_BACK as u64 {
-                written.push(off);
+            if written.len() == READ_BACK {
+                written.pop_front();
             }
+            written.push_back(off);
         }
-        Ok((ns, written))
+        Ok((ns, written.into()))
     }
 
     /// The sectors at `written` carry generation 1 (untimed).
@@ -767,6 +898,7 @@ mod tests {
             file_size: 4 << 20,
             block: 1 << 20,
             rand_ops: 64,
+            min_time_ms: 0,
             direct: Direct::Auto,
         }
     }
@@ -883,5 +1015,47 @@ mod tests {
         assert_eq!(p.phases[2].ops, 64);
         assert_eq!(p.phases[1].bytes, 4 << 20);
         assert!(p.io_mode == "O_DIRECT" || p.io_mode.starts_with("buffered"));
+    }
+
+    /// With a minimum time, every phase goes on (sequential ones by whole
+    /// passes, random ones past `rand_ops`) until that time has passed (so
+    /// a place's four phases take at least four times that), counts every
+    /// operation in its rate, and every check still holds; without one
+    /// each runs one pass, exactly `rand_ops`.
+    #[test]
+    fn phases_last_their_minimum_time() {
+        let dir = tempfile_dir("min-time");
+        let mut c = config(&dir);
+        c.rand_ops = 1;
+        c.min_time_ms = 30;
+        assert!(validate(&c).is_ok());
+        let t = Instant::now();
+        let r = measure(&c);
+        let took = t.elapsed();
+        let _ = fs::remove_dir_all(&dir);
+        let p = r.unwrap().remove(0);
+        assert!(p.check.is_ok(), "{:?}", p.check);
+        assert!(took >= std::time::Duration::from_millis(120), "{took:?}");
+        for ph in &p.phases[..2] {
+            assert!(ph.ops >= 4 && ph.ops % 4 == 0, "whole passes: {ph:?}");
+            assert_eq!(ph.bytes, ph.ops * c.block, "{ph:?}");
+        }
+        for ph in &p.phases[2..] {
+            assert!(ph.ops >= 1, "{ph:?}");
+            assert_eq!(ph.bytes, ph.ops * SECTOR, "{ph:?}");
+        }
+        c.min_time_ms = 0;
+        let r = measure(&c).unwrap().remove(0);
+        let ops: Vec<u64> = r.phases.iter().map(|p| p.ops).collect();
+        assert_eq!(ops, [4, 4, 1, 1]);
+        c.min_time_ms = 600_001;
+        assert!(validate(&c)
+            .unwrap_err()
+            .to_string()
+            .contains("min-time-ms"));
+    }
+
+    fn tempfile_dir(what: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("isobench-fileio-{what}-{}", std::process::id()))
     }
 }

@@ -111,10 +111,21 @@ pub fn preset_args(workload: Workload, sizing: &Sizing) -> Vec<String> {
             push("file-size", size.to_string());
             push("block", "1MiB".to_string());
             push("rand-ops", ops.to_string());
+            // On a memory-backed place (tmpfs, the overlay's tmpfs upper
+            // layer) 300 random ops last under 1 ms and a 32 MiB pass about
+            // 10 ms: one time slice of another task landed in a phase and
+            // divided its rate by up to 40 (natively as in a container:
+            // per-repetition ratios of 0.07-6.6 on 3 December). At least
+            // this long, every phase averages over the scheduler's slices.
+            push("min-time-ms", FILEIO_MIN_TIME_MS.to_string());
         }
     }
     a
 }
+
+/// How long each phase of `fileio` lasts at least, ms (every preset; a
+/// device place's 300 fsynced writes already take longer).
+pub const FILEIO_MIN_TIME_MS: u64 = 200;
 
 /// The sizes of the copy-on-write and layer workloads (claim C7).
 fn filesystem_args(
@@ -214,6 +225,28 @@ mod tests {
         }
     }
 
+    /// Every preset, emulated or not, gives fileio's phases the same
+    /// minimum time, so that no memory-backed phase is shorter than a
+    /// time slice of the host's scheduler.
+    #[test]
+    fn every_fileio_preset_has_the_minimum_time() {
+        for preset in [Preset::Quick, Preset::Standard, Preset::Full] {
+            for emulated in [false, true] {
+                let sizing = Sizing {
+                    preset,
+                    threads: 2,
+                    emulated,
+                };
+                let f = WorkloadSpec::for_sizing(Workload::Fileio, &sizing);
+                assert!(
+                    matches!(&f.command, Command::Fileio(c) if c.min_time_ms == FILEIO_MIN_TIME_MS),
+                    "{preset:?} emulated={emulated}: {:?}",
+                    f.to_args()
+                );
+            }
+        }
+    }
+
     #[test]
     fn edited_specs_read_back_and_keep_the_wire_form() {
         let sizing = Sizing {
@@ -235,7 +268,7 @@ mod tests {
         assert!(matches!(&f.command, Command::Fileio(c) if c.file_size == 16 << 20));
         assert_eq!(
             f.to_args().join(" "),
-            "fileio --file-size 16MiB --block 1MiB --rand-ops 300"
+            "fileio --file-size 16MiB --block 1MiB --rand-ops 300 --min-time-ms 200"
         );
         let mut c = WorkloadSpec::for_sizing(Workload::Cpu, &sizing);
         c.set_min_time_ms(100);

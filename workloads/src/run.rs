@@ -297,6 +297,9 @@ fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), Er
     b.param("block", c.block);
     b.param("rand_block", crate::fileio::SECTOR);
     b.param("rand_ops", c.rand_ops);
+    if c.min_time_ms > 0 {
+        b.param("min_time_ms", c.min_time_ms);
+    }
     b.param("direct", c.direct.name());
     b.info("places", crate::fileio::places_arg(&c.places));
     b.info("timing", FILEIO_TIMING);
@@ -328,6 +331,16 @@ fn run_fileio(b: &mut Builder, c: &crate::fileio::FileioConfig) -> Result<(), Er
         }
         b.info(&format!("fs_{n}"), &p.fs);
         b.info(&format!("dir_{n}"), &p.dir);
+        // Each phase's operations: more than one pass or --rand-ops where
+        // it went on to --min-time-ms.
+        b.info(
+            &format!("ops_{n}"),
+            p.phases
+                .iter()
+                .map(|x| format!("{} {}", x.phase.key(), x.ops))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
         b.info(&format!("io_{n}"), &p.io_mode);
         b.info(&format!("prealloc_{n}"), &p.prealloc);
         b.info(
