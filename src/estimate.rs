@@ -109,8 +109,12 @@ pub fn native_run_s(spec: &WorkloadSpec) -> f64 {
         // 1–1.5 s per run at 32 MiB and 300 random operations per place
         // (two or three places): the sequential phases scale with the file,
         // the random ones (an fsync per write) with the operations.
+        // Every phase (four per place) lasts at least `min_time_ms`: about
+        // 3 s per run with the presets' 200 ms and three places.
         Command::Fileio(c) => {
-            0.2 + 0.4 * c.file_size as f64 / (32.0 * MIB) + 0.8 * c.rand_ops as f64 / 300.0
+            let by_size = 0.4 * c.file_size as f64 / (32.0 * MIB) + 0.8 * c.rand_ops as f64 / 300.0;
+            let phases = 4.0 * c.places.len().max(2) as f64;
+            0.2 + by_size.max(phases * c.min_time_ms as f64 / 1e3)
         }
         // The user's program: unknown before it runs (the estimate says so).
         Command::UserCommand(_) => COMMAND_ASSUMED_S,
