@@ -93,19 +93,68 @@ pub fn which(prog: &str) -> Option<PathBuf> {
     find_in_path(prog, std::env::var_os("PATH").as_deref())
 }
 
-/// `isorun` next to the running executable.
+/// The isorun binaries found for an executable at `exe`: the static PIE
+/// of `scripts/build-isorun.sh` (`target/<triple>/release/isorun`) and the
+/// dynamic one of `cargo build` next to `exe` (or one directory up, for
+/// integration tests and benches in `target/<profile>/deps`), each if it
+/// is a file, with its modification time.
+pub fn isorun_builds(exe: &Path) -> (Option<Build>, Option<Build>) {
+    let build = |p: PathBuf| {
+        let m = std::fs::metadata(&p).ok().filter(|m| m.is_file())?;
+        Some(Build {
+            path: p,
+            mtime: m.modified().ok()?,
+        })
+    };
+    let dir = exe.parent();
+    let dynamic = dir
+        .and_then(|d| build(d.join("isorun")))
+        .or_else(|| dir.and_then(|d| build(d.parent()?.join("isorun"))));
+    // target/<profile>/isobench or target/<profile>/deps/<test>.
+    let statik = dir
+        .and_then(|d| d.parent())
+        .and_then(|t| {
+            build(t.join(STATIC_TARGET).join("release/isorun"))
+                .or_else(|| build(t.parent()?.join(STATIC_TARGET).join("release/isorun")))
+        })
+        // The static build's own directory is a profile dir too.
+        .filter(|s| !matches!(&dynamic, Some(d) if d.path == s.path));
+    (statik, dynamic)
+}
+
+/// One isorun binary and when it was built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Build {
+    pub path: PathBuf,
+    pub mtime: std::time::SystemTime,
+}
+
+/// Which build to run (pure): the static one when it is at least as new as
+/// the dynamic one. The newer of the two was built from the newer sources:
+/// a `cargo build` after a source change relinks the dynamic binary, and a
+/// static build left from before is then passed over (not run stale).
+pub fn pick_isorun(statik: Option<Build>, dynamic: Option<Build>) -> Option<Build> {
+    match (statik, dynamic) {
+        (Some(s), Some(d)) if d.mtime > s.mtime => Some(d),
+        (Some(s), _) => Some(s),
+        (None, d) => d,
+    }
+}
+
+/// The isorun binary to run: `$ISORUN_BIN`, else the newer of the static
+/// build (`scripts/build-isorun.sh`) and the dynamic one next to the
+/// running executable ([`pick_isorun`]), else `isorun` on `$PATH`.
 pub fn isorun_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ISORUN_BIN") {
+        return PathBuf::from(p);
+    }
     std::env::current_exe()
         .ok()
-        .and_then(|e| e.parent().map(|d| d.join("isorun")))
-        .filter(|p| p.is_file())
-        .or_else(|| {
-            // Integration tests run from target/<profile>/deps.
-            std::env::current_exe()
-                .ok()
-                .and_then(|e| e.parent()?.parent().map(|d| d.join("isorun")))
-                .filter(|p| p.is_file())
+        .and_then(|e| {
+            let (s, d) = isorun_builds(&e);
+            pick_isorun(s, d)
         })
+        .map(|b| b.path)
         .unwrap_or_else(|| PathBuf::from("isorun"))
 }
 
@@ -135,6 +184,54 @@ mod tests {
             c.last().unwrap(),
             &PathBuf::from("/ws/target/release/isobench-workload")
         );
+    }
+
+    #[test]
+    fn the_newer_isorun_build_is_run_static_on_a_tie() {
+        let t = |s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+        let b = |p: &str, s| Build {
+            path: p.into(),
+            mtime: t(s),
+        };
+        let (st, dy) = (b("/s", 10), b("/d", 10));
+        assert_eq!(
+            pick_isorun(Some(st.clone()), Some(dy.clone())),
+            Some(st.clone())
+        );
+        // A `cargo build` after the static one: the dynamic has the newer sources.
+        assert_eq!(
+            pick_isorun(Some(st.clone()), Some(b("/d", 11))),
+            Some(b("/d", 11))
+        );
+        assert_eq!(
+            pick_isorun(Some(b("/s", 12)), Some(dy.clone())),
+            Some(b("/s", 12))
+        );
+        assert_eq!(pick_isorun(None, Some(dy.clone())), Some(dy));
+        assert_eq!(pick_isorun(Some(st.clone()), None), Some(st));
+        assert_eq!(pick_isorun(None, None), None);
+    }
+
+    #[test]
+    fn isorun_builds_are_found_from_the_profile_and_deps_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        let stat = t.path().join(STATIC_TARGET).join("release");
+        let rel = t.path().join("release");
+        std::fs::create_dir_all(&stat).unwrap();
+        std::fs::create_dir_all(rel.join("deps")).unwrap();
+        std::fs::write(stat.join("isorun"), "").unwrap();
+        std::fs::write(rel.join("isorun"), "").unwrap();
+        for exe in [rel.join("isobench"), rel.join("deps/lifecycle-0123")] {
+            let (s, d) = isorun_builds(&exe);
+            assert_eq!(s.unwrap().path, stat.join("isorun"), "{exe:?}");
+            assert_eq!(d.unwrap().path, rel.join("isorun"), "{exe:?}");
+        }
+        // Run from the static build's own directory: one build, not two.
+        let (s, d) = isorun_builds(&stat.join("isobench"));
+        assert_eq!((s, d.unwrap().path), (None, stat.join("isorun")));
+        std::fs::remove_file(rel.join("isorun")).unwrap();
+        let (s, d) = isorun_builds(&rel.join("isobench"));
+        assert_eq!((s.unwrap().path, d), (stat.join("isorun"), None));
     }
 
     #[test]

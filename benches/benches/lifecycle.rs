@@ -17,10 +17,10 @@
 //! First an interleaved pass (every round runs each runtime once, in a
 //! shuffled order, so drift of a noisy host favours none) whose medians are
 //! printed and written to target/criterion/lifecycle-interleaved.json; then
-//! a criterion group with one function per runtime. isorun is the binary
-//! next to this bench's profile dir (build it: `cargo build --release -p
-//! isorun`) or `ISORUN_BIN`. Peers start through `isorun::peer` (crun's
-//! hybrid-cgroup quirk applied there).
+//! a criterion group with one function per runtime. isorun is the static
+//! PIE of `scripts/build-isorun.sh` or the dynamic one of `cargo build
+//! --release -p isorun`, whichever is newer, or `ISORUN_BIN`. Peers start
+//! through `isorun::peer` (crun's hybrid-cgroup quirk applied there).
 
 use criterion::Criterion;
 use isorun::peer::Peer;
@@ -59,17 +59,26 @@ struct Case {
     bundle: Option<PathBuf>,
 }
 
+/// `ISORUN_BIN`, else the newer of the static build of
+/// scripts/build-isorun.sh and the dynamic one of `cargo build --release -p
+/// isorun` (isobench's own rule, `isobench::locate`: a dynamic build newer
+/// than the static one wins, so a static binary left from older sources is
+/// not measured).
 fn isorun_bin() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ISORUN_BIN") {
         return Some(PathBuf::from(p));
     }
-    // target/<profile>/deps/lifecycle-* → target/<profile>/isorun
+    // target/<profile>/deps/lifecycle-*
     let exe = std::env::current_exe().ok()?;
-    let profile_dir = exe.parent()?.parent()?;
-    let t = profile_dir.parent()?;
-    [profile_dir.join("isorun"), t.join("release/isorun")]
-        .into_iter()
-        .find(|p| p.is_file())
+    let (statik, dynamic) = isobench::locate::isorun_builds(&exe);
+    let dynamic = dynamic.or_else(|| {
+        // A debug bench run with a release isorun: target/release/isorun.
+        let t = exe.parent()?.parent()?.parent()?;
+        let p = t.join("release/isorun");
+        let mtime = std::fs::metadata(&p).ok()?.modified().ok()?;
+        Some(isobench::locate::Build { path: p, mtime })
+    });
+    isobench::locate::pick_isorun(statik, dynamic).map(|b| b.path)
 }
 
 fn which(name: &str) -> Option<PathBuf> {
@@ -89,7 +98,19 @@ fn setup() -> Result<Setup, String> {
         return Err("/bin/busybox missing (apt-get install busybox-static)".into());
     }
     let isorun = isorun_bin()
-        .ok_or("isorun binary missing: cargo build --release -p isorun (or set ISORUN_BIN)")?;
+        .ok_or("isorun binary missing: scripts/build-isorun.sh or cargo build --release -p isorun (or set ISORUN_BIN)")?;
+    eprintln!(
+        "lifecycle: isorun {} ({})",
+        isorun.display(),
+        match std::fs::read(&isorun)
+            .ok()
+            .and_then(|b| isobench::locate::is_static_elf(&b))
+        {
+            Some(true) => "static",
+            Some(false) => "dynamic",
+            None => "not an ELF file",
+        }
+    );
     let dir = tempfile::Builder::new()
         .prefix("isorun-bench-")
         .tempdir()

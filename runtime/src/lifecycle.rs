@@ -152,27 +152,45 @@ pub fn create_with_console(
         Some(_) => Some(pipe()?),
         None => None,
     };
-    let pid = clone_container(&plan, &mut undo)?;
-    if pid == 0 {
-        drop(from_child);
-        std::mem::forget(undo);
-        init::child_main(Child {
-            plan: &plan,
-            overlay: overlay.as_ref(),
-            cgroup: &cg,
-            to_parent,
-            fifo,
-            userns_sync: userns_sync.map(|(r, _w)| r),
-            hooks_sync: hooks_sync.map(|(r, _w)| r),
-            start_report,
-            console,
-        });
-    }
-    let pid = pid as i32;
+    let (userns_sync, userns_to_child) = split(userns_sync);
+    let (hooks_sync, hooks_to_child) = split(hooks_sync);
+    // Why: with nothing for the runtime to do between the clone and the
+    // container's exec (no user namespace to map, no hooks, no `start` to
+    // wait for), the child may borrow the runtime's memory until its exec
+    // (CLONE_VM | CLONE_VFORK, as posix_spawn): no copy of the address
+    // space, no copy-on-write fault in either process.
+    let shared = !detached
+        && plan.userns.is_none()
+        && userns_sync.is_none()
+        && hooks_sync.is_none()
+        && start_report.is_none()
+        && crate::nsjoin::user_join(&plan.join).is_none();
+    let child = Child {
+        plan: &plan,
+        overlay: overlay.as_ref(),
+        cgroup: &cg,
+        to_parent,
+        fifo,
+        userns_sync,
+        hooks_sync,
+        start_report,
+        console,
+    };
+    let pid = if shared {
+        clone_shared(child, &mut undo)?
+    } else {
+        let pid = clone_container(&plan, &mut undo)?;
+        if pid == 0 {
+            drop(from_child);
+            std::mem::forget(undo);
+            init::child_main(child);
+        }
+        // The runtime's copies of the child's ends.
+        drop(child);
+        pid as i32
+    };
     undo.pid = pid;
-    drop(to_parent);
-    if let (Some(maps), Some((r, w))) = (&plan.userns, userns_sync) {
-        drop(r);
+    if let (Some(maps), Some(w)) = (&plan.userns, userns_to_child) {
         // Why: the maps of a new user namespace are written from outside
         // (by us, or newuidmap/newgidmap for subordinate ranges); then the
         // child may act as root inside it.
@@ -180,13 +198,6 @@ pub fn create_with_console(
         nix::unistd::write(w.as_fd(), b"M")
             .map_err(crate::error::sys("releasing the container process"))?;
     }
-    drop(fifo);
-    drop(start_report);
-    drop(console);
-    let hooks_to_child = hooks_sync.map(|(r, w)| {
-        drop(r);
-        w
-    });
     st.pid = pid;
     st.start_time = state::start_time(pid).unwrap_or(0);
     st.save(root)?;
@@ -196,6 +207,122 @@ pub fn create_with_console(
         state: st,
         sync: from_child,
     })
+}
+
+/// A pipe's read end for the container process and its write end for
+/// the runtime.
+fn split(p: Option<(OwnedFd, OwnedFd)>) -> (Option<OwnedFd>, Option<OwnedFd>) {
+    p.map_or((None, None), |(r, w)| (Some(r), Some(w)))
+}
+
+/// Stack of a child that shares the runtime's memory (`clone_shared`).
+const SHARED_STACK: usize = 1 << 20;
+
+/// An anonymous mapping for a child's stack, with a guard page below it;
+/// unmapped on drop.
+struct Stack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl Stack {
+    fn new(size: usize) -> Result<Stack> {
+        let len = size + 4096;
+        // SAFETY: a new private anonymous mapping; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(Error::Sys {
+                op: "mmap of the container process's stack".into(),
+                err: nix::errno::Errno::last(),
+            });
+        }
+        let s = Stack { base, len };
+        // SAFETY: the lowest page of the mapping just made.
+        if unsafe { libc::mprotect(base, 4096, libc::PROT_NONE) } != 0 {
+            return Err(Error::Sys {
+                op: "mprotect of the stack's guard page".into(),
+                err: nix::errno::Errno::last(),
+            });
+        }
+        Ok(s)
+    }
+
+    /// The stack's top (stacks grow down), 16-byte aligned.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of the mapping: in bounds for `add`.
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, no longer used (the child that
+        // ran on it has exec'd or exited).
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+/// The container process's start when it shares the runtime's memory:
+/// `arg` is the runtime's `Child`, which it takes over. Never returns.
+extern "C" fn shared_child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` points to the `Child` that `clone_shared` keeps alive
+    // (the runtime is suspended until this process execs or exits) and
+    // never drops itself: this copy owns the fds (in this process's own fd
+    // table) and borrows what the runtime's stack frame holds.
+    let c: Child<'static> = unsafe { std::ptr::read(arg.cast::<Child<'static>>()) };
+    // A panic must not unwind out of clone's entry function.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| init::child_main(c)));
+    // SAFETY: ends this process without running the runtime's exit code.
+    unsafe { libc::_exit(127) }
+}
+
+/// clone(2) the container process with CLONE_VM | CLONE_VFORK: it runs on
+/// its own stack in the runtime's memory, and the runtime is suspended
+/// until it execs (or exits), then drops its copies of `child`'s fds.
+/// Only for a config whose container process needs nothing from the
+/// runtime before its exec (`create`'s check). Returns the pid.
+fn clone_shared(child: Child<'_>, undo: &mut Undo<'_>) -> Result<i32> {
+    let plan = child.plan;
+    let flags = plan.namespaces.clone_flags() | libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    let stack = Stack::new(SHARED_STACK)?;
+    let own_pid_ns = crate::nsjoin::enter_pid(&plan.join)?;
+    let mut child = std::mem::ManuallyDrop::new(child);
+    // SAFETY: the entry function takes `child` over (see there) and never
+    // returns; the stack is ours and outlives the child's use of it
+    // (CLONE_VFORK: clone returns once the child has exec'd or exited). The
+    // runtime is single-threaded, so the memory the child borrows (the
+    // allocator's state included) is consistent and nobody else runs in it.
+    let pid = unsafe {
+        libc::clone(
+            shared_child,
+            stack.top(),
+            flags,
+            (&mut *child as *mut Child<'_>).cast(),
+        )
+    };
+    let err = nix::errno::Errno::last();
+    drop(stack);
+    // The runtime's copies of the child's ends.
+    drop(std::mem::ManuallyDrop::into_inner(child));
+    if pid < 0 {
+        let _ = crate::nsjoin::leave_pid(own_pid_ns);
+        return Err(Error::Sys {
+            op: format!("clone(flags {flags:#x})"),
+            err,
+        });
+    }
+    undo.pid = pid;
+    crate::nsjoin::leave_pid(own_pid_ns)?;
+    Ok(pid)
 }
 
 /// clone(2) the container process into its new namespaces (and those it

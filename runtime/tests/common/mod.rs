@@ -11,8 +11,14 @@ const APPLETS: &[&str] = &[
     "sh", "cat", "echo", "hostname", "ls", "grep", "sleep", "head", "wc", "true", "id", "dd",
 ];
 
+/// The isorun under test: cargo's build of this crate, or `$ISORUN_BIN`
+/// (to run the tests against another build, such as the static PIE of
+/// scripts/build-isorun.sh).
 pub fn isorun_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_isorun")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("ISORUN_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_isorun").to_string())
+    })
 }
 
 /// False, with the skip recorded (a failure under `CI=true`; see
