@@ -40,20 +40,7 @@ RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
 # Static means no program interpreter (PT_INTERP, p_type 3); a PIE has
 # e_type ET_DYN (3). Read the ELF header with od (coreutils): readelf, file
 # and python may be absent on a fresh machine.
-u() { od -An -t "u$3" -j "$2" -N "$3" "$1" | tr -d ' '; }
-[ "$(od -An -c -j 1 -N 3 "$BIN" | tr -d ' ')" = "ELF" ] || { echo "error: $BIN is not an ELF file" >&2; exit 1; }
-[ "$(u "$BIN" 16 2)" = 3 ] || { echo "error: $BIN is not position-independent (e_type is not ET_DYN)" >&2; exit 1; }
-phoff=$(u "$BIN" 32 8)
-phentsize=$(u "$BIN" 54 2)
-phnum=$(u "$BIN" 56 2)
-i=0
-while [ "$i" -lt "$phnum" ]; do
-    if [ "$(u "$BIN" $((phoff + i * phentsize)) 4)" = 3 ]; then
-        echo "error: $BIN has a PT_INTERP program header: it is not statically linked" >&2
-        exit 1
-    fi
-    i=$((i + 1))
-done
+sh scripts/check-static-elf.sh "$BIN" --pie
 # The build may have been a no-op (nothing changed): it is still the
 # newest isorun only if no dynamic build is newer; touch it so the order
 # of the two builds decides (src/locate.rs).

@@ -21,18 +21,6 @@ RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
 # Static means no program interpreter (PT_INTERP, p_type 3) in the program
 # headers. Read the ELF header with od (coreutils): readelf, file and python
 # may be absent on a fresh machine.
-u() { od -An -t "u$3" -j "$2" -N "$3" "$1" | tr -d ' '; }
-[ "$(od -An -c -j 1 -N 3 "$BIN" | tr -d ' ')" = "ELF" ] || { echo "error: $BIN is not an ELF file" >&2; exit 1; }
-phoff=$(u "$BIN" 32 8)
-phentsize=$(u "$BIN" 54 2)
-phnum=$(u "$BIN" 56 2)
-i=0
-while [ "$i" -lt "$phnum" ]; do
-    if [ "$(u "$BIN" $((phoff + i * phentsize)) 4)" = 3 ]; then
-        echo "error: $BIN has a PT_INTERP program header: it is not statically linked" >&2
-        exit 1
-    fi
-    i=$((i + 1))
-done
+sh scripts/check-static-elf.sh "$BIN"
 
 echo "$BIN"
