@@ -28,7 +28,7 @@
 //! `rand_ops` operations.
 //!
 //! Throughput and IOPS divide by the summed time of the operations (and the
-//! end fsync), taken with CLOCK_MONOTONIC around each system call; the
+//! write passes' end fsyncs), taken with CLOCK_MONOTONIC around each system call; the
 //! content checks between operations are not timed. Latency percentiles are
 //! nearest-rank percentiles of every operation's time, a sorted sample
 //! (every op is kept: at most a few hundred thousand numbers, so no
