@@ -110,10 +110,12 @@ pub fn native_run_s(spec: &WorkloadSpec) -> f64 {
         // (two or three places): the sequential phases scale with the file,
         // the random ones (an fsync per write) with the operations.
         // Every phase (four per place) lasts at least `min_time_ms`: about
-        // 3 s per run with the presets' 200 ms and three places.
+        // 3 s per run with the presets' 200 ms and three places. The places
+        // come from the environment at run time (a container has three,
+        // native two, a VM one): three, so that the estimate errs long.
         Command::Fileio(c) => {
             let by_size = 0.4 * c.file_size as f64 / (32.0 * MIB) + 0.8 * c.rand_ops as f64 / 300.0;
-            let phases = 4.0 * c.places.len().max(2) as f64;
+            let phases = 4.0 * c.places.len().max(3) as f64;
             0.2 + by_size.max(phases * c.min_time_ms as f64 / 1e3)
         }
         // The user's program: unknown before it runs (the estimate says so).
@@ -456,6 +458,31 @@ mod tests {
         let small = native_run_s(&spec(128 << 20));
         let large = native_run_s(&spec(1024 << 20));
         assert!((large / small - 8.0).abs() < 1e-9, "{small} {large}");
+    }
+
+    /// A fileio run lasts at least its phases' minimum time: four phases
+    /// at each of a container's three places.
+    #[test]
+    fn fileio_time_is_at_least_its_phases_minimum() {
+        let spec = |min_ms: u64| {
+            let args = [
+                "fileio",
+                "--file-size",
+                "32MiB",
+                "--rand-ops",
+                "300",
+                "--min-time-ms",
+            ]
+            .map(String::from)
+            .into_iter()
+            .chain([min_ms.to_string()])
+            .collect::<Vec<_>>();
+            WorkloadSpec::parse(Workload::Fileio, &args).unwrap()
+        };
+        let floor = native_run_s(&spec(200));
+        assert!(floor >= 12.0 * 0.2, "{floor}");
+        let short = native_run_s(&spec(1));
+        assert!((short - 1.4).abs() < 1e-9, "{short}");
     }
 
     #[test]

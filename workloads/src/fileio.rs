@@ -22,13 +22,13 @@
 //!
 //! With `--min-time-ms`, every phase goes on until it has lasted that long
 //! (fio's `time_based`): a sequential one by whole passes over the file
-//! (each write pass ends with its fsync and starts on blocks punched out
+//! (each write pass ends with its fsync and starts on the file truncated
 //! and preallocated again, untimed, so that it does the first pass's work;
 //! each read pass starts from a dropped cache), a random one past
 //! `rand_ops` operations.
 //!
 //! Throughput and IOPS divide by the summed time of the operations (and the
-//! end fsync), taken with CLOCK_MONOTONIC around each system call; the
+//! write passes' end fsyncs), taken with CLOCK_MONOTONIC around each system call; the
 //! content checks between operations are not timed. Latency percentiles are
 //! nearest-rank percentiles of every operation's time, a sorted sample
 //! (every op is kept: at most a few hundred thousand numbers, so no
@@ -305,7 +305,8 @@ pub struct PlaceResult {
     /// Percent of the file's pages resident before `seq_read` and before
     /// `rand_read` (mincore(2) after the drop); `None` when mincore failed.
     pub resident_pct: [Option<f64>; 2],
-    /// Time of the end fsync of `seq_write`, ms.
+    /// Time of the end fsync of `seq_write`, ms: the mean over its passes
+    /// (one without `min_time_ms`).
     pub end_fsync_ms: f64,
     pub phases: Vec<PhaseResult>,
     /// The content check: what was checked, or what was wrong.
@@ -514,21 +515,25 @@ fn preallocate(f: &File, len: u64) -> String {
     }
 }
 
-/// Make the file's blocks fresh again for another write pass, untimed:
-/// punch them out (keeping the size), then preallocate again, so that every
-/// pass does the first pass's work (on ext4 an overwrite skips converting
-/// unwritten extents: a second pass wrote 1.2x faster here). An error when
-/// the file system cannot punch holes (later passes then overwrite).
-fn refresh_blocks(f: &File, len: u64, preallocated: bool) -> std::io::Result<()> {
-    let fd = f.as_raw_fd();
-    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
-    // SAFETY: fallocate(2) on a descriptor `f` owns, no pointers.
-    if unsafe { libc::fallocate(fd, mode, 0, len as libc::off_t) } != 0 {
-        return Err(std::io::Error::last_os_error());
+/// Make the file as the first write pass found it, untimed: truncated to
+/// nothing, then preallocated again when it was, so that every pass does
+/// the first pass's work (on ext4 an overwrite skips converting unwritten
+/// extents: a second pass wrote 1.2x faster here). Truncation, not
+/// punching holes: gVisor refuses FALLOC_FL_PUNCH_HOLE (EOPNOTSUPP), and
+/// a file that was not preallocated grew as the first pass wrote it. What
+/// later passes did instead when a step failed.
+fn refresh_blocks(f: &File, len: u64, preallocated: bool) -> Result<(), String> {
+    if let Err(e) = f.set_len(0) {
+        return Err(format!(
+            "later write passes overwrote the blocks (truncating the file: {e})"
+        ));
     }
-    // SAFETY: as above.
-    if preallocated && unsafe { libc::fallocate(fd, 0, 0, len as libc::off_t) } != 0 {
-        return Err(std::io::Error::last_os_error());
+    // SAFETY: fallocate(2) on a descriptor `f` owns, no pointers.
+    if preallocated && unsafe { libc::fallocate(f.as_raw_fd(), 0, 0, len as libc::off_t) } != 0 {
+        return Err(format!(
+            "later write passes grew the file as they wrote (preallocating it again: {})",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -646,11 +651,11 @@ pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Err
 
     // 1. Sequential write, fsync at the end (timed).
     let preallocated = prealloc == "fallocate(2)";
-    let (ns, fsync_ns, overwrites) = t.seq_write(c, &mut buf, preallocated)?;
-    if let Some(e) = overwrites {
-        prealloc.push_str(&format!(
-            "; later write passes overwrote the blocks (punching them: {e})"
-        ));
+    let (ns, fsync_ns, unrefreshed) = t.seq_write(c, &mut buf, preallocated)?;
+    // Whole passes: every pass ended with its fsync.
+    let passes = (ns.len() as u64 / (c.file_size / c.block)).max(1);
+    if let Some(e) = unrefreshed {
+        prealloc.push_str(&format!("; {e}"));
     }
     phases.push(phase_result(
         Phase::SeqWrite,
@@ -710,7 +715,7 @@ pub fn measure_place(c: &FileioConfig, place: &Place) -> Result<PlaceResult, Err
         io_mode,
         prealloc,
         resident_pct: [resident_seq, resident_rand],
-        end_fsync_ms: fsync_ns as f64 / 1e6,
+        end_fsync_ms: fsync_ns as f64 / passes as f64 / 1e6,
         phases,
         check,
     })
@@ -733,8 +738,10 @@ impl TestFile<'_> {
             .map_err(|e| Error::io("fsync of", self.path, e))
     }
 
-    /// Phase 1: every block written once, then one fsync. The time of each
-    /// write, and of the fsync.
+    /// Phase 1: every block written once, then one fsync, a pass at a time
+    /// ([`PhaseOps`]). The time of each write, the summed time of the
+    /// passes' fsyncs, and what later passes did when their blocks could
+    /// not be made fresh ([`refresh_blocks`]).
     fn seq_write(
         &self,
         c: &FileioConfig,
@@ -744,8 +751,9 @@ impl TestFile<'_> {
         let blocks = c.file_size / c.block;
         let mut ns = Vec::with_capacity(blocks as usize);
         let mut fsync_ns = 0;
-        // Why later passes overwrote the blocks, if they did.
-        let mut overwrites = None;
+        // What later passes did instead of the first pass's work, if they
+        // could not start on fresh blocks.
+        let mut unrefreshed = None;
         let ops = PhaseOps::start(c, blocks);
         // Whole passes over the file, each with its fsync, until the phase
         // has lasted its minimum time (one pass without one).
@@ -755,7 +763,7 @@ impl TestFile<'_> {
             }
             if pass > 0 {
                 if let Err(e) = refresh_blocks(self.f, c.file_size, preallocated) {
-                    overwrites.get_or_insert(e.to_string());
+                    unrefreshed.get_or_insert(e);
                 }
             }
             for b in 0..blocks {
@@ -777,7 +785,7 @@ impl TestFile<'_> {
             self.fsync()?;
             fsync_ns += ns_since(t);
         }
-        Ok((ns, fsync_ns, overwrites))
+        Ok((ns, fsync_ns, unrefreshed))
     }
 
     /// Phase 2: every block read in order, in passes until the minimum time
@@ -1026,23 +1034,45 @@ mod tests {
     fn phases_last_their_minimum_time() {
         let dir = tempfile_dir("min-time");
         let mut c = config(&dir);
+        // Four small blocks: passes far shorter than the minimum time.
+        c.file_size = 256 << 10;
+        c.block = 64 << 10;
         c.rand_ops = 1;
         c.min_time_ms = 30;
         assert!(validate(&c).is_ok());
-        let t = Instant::now();
-        let r = measure(&c);
-        let took = t.elapsed();
-        let _ = fs::remove_dir_all(&dir);
-        let p = r.unwrap().remove(0);
-        assert!(p.check.is_ok(), "{:?}", p.check);
-        assert!(took >= std::time::Duration::from_millis(120), "{took:?}");
-        for ph in &p.phases[..2] {
-            assert!(ph.ops >= 4 && ph.ops % 4 == 0, "whole passes: {ph:?}");
-            assert_eq!(ph.bytes, ph.ops * c.block, "{ph:?}");
-        }
-        for ph in &p.phases[2..] {
-            assert!(ph.ops >= 1, "{ph:?}");
-            assert_eq!(ph.bytes, ph.ops * SECTOR, "{ph:?}");
+        // Buffered, a pass's fsync holds its writes to the device (the
+        // end fsync's check below can tell a mean from a sum).
+        for direct in [Direct::Off, Direct::Auto] {
+            c.direct = direct;
+            let t = Instant::now();
+            let r = measure(&c);
+            let took = t.elapsed();
+            let _ = fs::remove_dir_all(&dir);
+            let p = r.unwrap().remove(0);
+            assert!(p.check.is_ok(), "{:?}", p.check);
+            assert!(took >= std::time::Duration::from_millis(120), "{took:?}");
+            for ph in &p.phases[..2] {
+                assert!(ph.ops >= 4 && ph.ops % 4 == 0, "whole passes: {ph:?}");
+                assert_eq!(ph.bytes, ph.ops * c.block, "{ph:?}");
+            }
+            // The end fsync is one pass's (the mean), not the passes' sum:
+            // the phase's busy time per pass holds a pass's writes and its
+            // fsync.
+            let w = &p.phases[0];
+            let per_pass_ms = w.busy_ns as f64 / (w.ops / 4) as f64 / 1e6;
+            assert!(
+                p.end_fsync_ms <= per_pass_ms,
+                "{} ms > {per_pass_ms} ms per pass ({}): {w:?}",
+                p.end_fsync_ms,
+                p.io_mode
+            );
+            assert!(!p.prealloc.contains("later write passes"), "{}", p.prealloc);
+            for ph in &p.phases[2..] {
+                // Past rand_ops, unless its one operation took the whole
+                // time (less the untimed check around it).
+                assert!(ph.ops > 1 || ph.busy_ns >= 29_000_000, "{ph:?}");
+                assert_eq!(ph.bytes, ph.ops * SECTOR, "{ph:?}");
+            }
         }
         c.min_time_ms = 0;
         let r = measure(&c).unwrap().remove(0);
@@ -1053,6 +1083,45 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("min-time-ms"));
+    }
+
+    /// A refresh leaves the file as the first pass found it: preallocated
+    /// (its size, its blocks allocated, no data), or empty.
+    #[test]
+    fn refreshed_blocks_are_as_the_first_pass_found_them() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile_dir("refresh");
+        fs::create_dir_all(&dir).unwrap();
+        let _remove = RemoveDirAllOnDrop(dir.clone());
+        let f = open(&dir.join("f"), false).unwrap();
+        let len = 1 << 20;
+        assert_eq!(preallocate(&f, len), "fallocate(2)");
+        f.write_all_at(&vec![0xAB; len as usize], 0).unwrap();
+        f.sync_all().unwrap();
+        for preallocated in [true, false] {
+            refresh_blocks(&f, len, preallocated).unwrap();
+            let m = f.metadata().unwrap();
+            let allocated = m.blocks() * 512;
+            if preallocated {
+                assert_eq!(m.len(), len);
+                assert!(allocated >= len, "{allocated} bytes allocated");
+                let mut back = vec![1u8; len as usize];
+                f.read_exact_at(&mut back, 0).unwrap();
+                assert!(back.iter().all(|&b| b == 0), "data left after the refresh");
+            } else {
+                assert_eq!((m.len(), allocated), (0, 0));
+            }
+            f.write_all_at(&vec![0xAB; len as usize], 0).unwrap();
+            f.sync_all().unwrap();
+        }
+    }
+
+    struct RemoveDirAllOnDrop(PathBuf);
+
+    impl Drop for RemoveDirAllOnDrop {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 
     fn tempfile_dir(what: &str) -> PathBuf {
