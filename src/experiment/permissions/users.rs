@@ -431,7 +431,10 @@ mod tests {
             "usermod: user 'x' does not exist\n"
         )));
         assert!(!lost_lock(&out(true, "cannot lock")));
-        assert!(!lost_lock(&out(false, "usermod: failed to unlock /etc/group\n")));
+        assert!(!lost_lock(&out(
+            false,
+            "usermod: failed to unlock /etc/group\n"
+        )));
     }
 
     #[test]
