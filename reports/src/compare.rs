@@ -1027,6 +1027,26 @@ pub fn relative_samples(f: &Figure, reference: &Figure, summary: RunSummary) -> 
     f.samples.iter().map(|x| x / r.exp()).collect()
 }
 
+/// An analysis of ratios to `reference`: every figure of another
+/// environment with a valid reference figure of the same workload/metric,
+/// its values made [`relative_samples`]; the reference's own figures and
+/// figures without a valid reference (or invalid themselves) dropped.
+pub fn relative_analysis(a: &Analysis, reference: &str, summary: RunSummary) -> Analysis {
+    let mut rel = a.clone();
+    rel.figures.retain_mut(|f| {
+        let samples = match (
+            valid(Some(&*f)),
+            valid(a.figure(reference, &f.workload, &f.metric)),
+        ) {
+            (Some(v), Some(rf)) if f.env_id != reference => relative_samples(v, rf, summary),
+            _ => return false,
+        };
+        f.samples = samples;
+        true
+    });
+    rel
+}
+
 /// The run-to-run spread the gate `gate` needs from history runs: of its
 /// run summary, and of the ratios to [`GateOptions::relative_to`] when set.
 pub fn history_noise_for(runs: &[&Analysis], gate: &GateOptions) -> BTreeMap<String, RunNoise> {
@@ -1035,24 +1055,7 @@ pub fn history_noise_for(runs: &[&Analysis], gate: &GateOptions) -> BTreeMap<Str
     };
     let rel: Vec<Analysis> = runs
         .iter()
-        .map(|a| {
-            let mut a = (*a).clone();
-            let reference = a.clone();
-            a.figures.retain_mut(|f| {
-                let rel = match (
-                    valid(Some(&*f)),
-                    valid(reference.figure(r, &f.workload, &f.metric)),
-                ) {
-                    (Some(v), Some(rf)) if f.env_id != r => {
-                        relative_samples(v, rf, gate.run_summary)
-                    }
-                    _ => return false,
-                };
-                f.samples = rel;
-                true
-            });
-            a
-        })
+        .map(|a| relative_analysis(a, r, gate.run_summary))
         .collect();
     history_noise_of(&rel.iter().collect::<Vec<_>>(), gate.run_summary)
 }

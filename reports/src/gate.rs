@@ -301,7 +301,7 @@ pub fn study(
         let mut g = gate.clone();
         if design.uses_history() {
             let others: Vec<&Analysis> = other_idx.iter().take(20).map(|&i| &runs[i]).collect();
-            g.history_noise = compare::history_noise_of(&others, g.run_summary);
+            g.history_noise = compare::history_noise_for(&others, &g);
         }
         let c = compare::compare_sets(&base, &new, &g);
         quantities.push(c.tested());
@@ -356,8 +356,12 @@ pub fn study(
 /// The study as a Markdown table, one row per (k, history).
 pub fn table(rows: &[StudyRow], gate: &GateOptions, slowdown_pct: f64) -> String {
     use std::fmt::Write;
+    let relative = match &gate.relative_to {
+        Some(r) => format!(" relative to {r} (per-run ratios; {r} itself not gated)"),
+        None => String::new(),
+    };
     let mut s = format!(
-        "gate: threshold {}%, family-wise α {}; A/B: one target made {slowdown_pct}% worse\n\n",
+        "gate{relative}: threshold {}%, family-wise α {}; A/B: one target made {slowdown_pct}% worse\n\n",
         gate.threshold_pct, gate.alpha
     );
     let _ = writeln!(
