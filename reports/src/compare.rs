@@ -62,6 +62,16 @@
 //! probability [`POWER`]. It says what the gate can see, from the history's
 //! noise rather than from the run under test.
 //!
+//! Relative gate ([`GateOptions::relative_to`], `--relative-to native`):
+//! every other environment's quantity is, per run, its run summary minus
+//! the reference's of the same workload/metric in that run (logs: the log
+//! of their ratio), and those per-run numbers go through everything above
+//! unchanged. A drift of the host that moves both cancels. The reference's
+//! own quantities are not gated ([`Comparison::not_gated`]); a reference
+//! figure missing, lost or ≤ 0 in a new run fails the quantity (failing
+//! closed); with one run a side the spread must come from a history of
+//! ratios ([`history_noise_for`]), the repetitions being no estimate of it.
+//!
 //! Comparisons are only meaningful between runs of one host with one plan:
 //! [`host_differences`], [`plan_differences`] and [`param_differences`] name
 //! what differs so the caller can refuse.
