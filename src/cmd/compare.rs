@@ -396,8 +396,12 @@ fn write_outputs(
         );
     }
     print!("{text}");
+    let relative = match &c.relative_to {
+        Some(r) => format!("; ratios to {r} in the same run"),
+        None => String::new(),
+    };
     let subtitle = format!(
-        "host {}; red: regressed or possibly regressed (threshold {}%)",
+        "host {}{relative}; red: regressed or possibly regressed (threshold {}%)",
         new.info.host.hostname, args.threshold
     );
     let img = plot(c, &subtitle).context("drawing the comparison plot")?;
