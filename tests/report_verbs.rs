@@ -396,3 +396,68 @@ fn compare_with_another_run_summary_records_it() {
         "{e}"
     );
 }
+
+/// `--relative-to native`: three baseline runs and two new runs in which
+/// the host is 12% slower for both environments. Gated absolutely the
+/// gate fails; relative to native the container's ratios did not move
+/// (exit 0), native is not gated and compare.txt/json say so. One run a
+/// side without a history store, or an environment the runs lack, is
+/// refused (one line, exit 2).
+#[test]
+fn compare_relative_to_native_cancels_a_drift_of_the_host() {
+    use isobench_reports::testdata::scale_metrics;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |i: u64, drift: f64| {
+        let d = tmp.path().join(format!("run{i}"));
+        let mut r = cpu_run(12, 10 + i);
+        scale_metrics(&mut r, |_, _| true, drift);
+        write_run_dir(&d, &r);
+        d
+    };
+    let bases: Vec<PathBuf> = (0..3).map(|i| dir(i, 1.0)).collect();
+    let news: Vec<PathBuf> = (3..5).map(|i| dir(i, 0.88)).collect();
+    let out = tmp.path().join("cmp");
+    let mut args = CompareArgs {
+        runs: bases.clone(),
+        new: news.clone(),
+        out: Some(out.clone()),
+        ..CompareArgs::pair(PathBuf::new(), PathBuf::new())
+    };
+    assert_eq!(compare::run(&args).unwrap(), 1);
+    assert_eq!(json_of(&out)["relative_to"], serde_json::Value::Null);
+    args.relative_to = Some("native".into());
+    assert_eq!(compare::run(&args).unwrap(), 0);
+    let text = std::fs::read_to_string(out.join("compare.txt")).unwrap();
+    assert!(
+        text.contains("relative to native (--relative-to)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not gated relative to native (the reference itself, or no native figure in the baseline): native cpu/primes_per_s, native cpu/gflops"),
+        "{text}"
+    );
+    let json = json_of(&out);
+    assert_eq!(json["relative_to"], "native");
+    assert_eq!(json["tested"], 2);
+    assert_eq!(json["changes"][0]["unit"], "× native");
+    // One run a side, no store: refused.
+    let mut one = CompareArgs {
+        out: Some(out.clone()),
+        ..CompareArgs::pair(bases[0].clone(), news[0].clone())
+    };
+    one.relative_to = Some("native".into());
+    let e = compare::run(&one).unwrap_err();
+    assert!(e.downcast_ref::<UsageError>().is_some(), "{e}");
+    assert!(
+        e.to_string()
+            .contains("needs the run-to-run spread of the ratios"),
+        "{e}"
+    );
+    args.relative_to = Some("vm-kvm".into());
+    let e = compare::run(&args).unwrap_err();
+    assert!(e.downcast_ref::<UsageError>().is_some(), "{e}");
+    assert!(
+        e.to_string().contains("no figure of environment vm-kvm"),
+        "{e}"
+    );
+}

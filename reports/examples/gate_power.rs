@@ -6,7 +6,7 @@
 //!     [--k 1,5,10] [--m 1,3] [--draw random,consecutive,after] [--trials 500] \
 //!     [--threshold 5] [--slowdown 10] [--target ENV/WORKLOAD/METRIC]... \
 //!     [--one-thread-cpu] [--fail-on-possible] [--spread] [--sim-run-sd 0.025] \
-//!     [--summary mean|best|best-half|q75] \
+//!     [--summary mean|best|best-half|q75] [--relative-to native] \
 //!     [--workload W,...] [--metric M,...] [--env E,...] RUN_DIR...
 //! ```
 //!
@@ -29,10 +29,15 @@
 //! another number than the mean of its logs (`isobench compare
 //! --run-summary`): the best repetition, the mean of the best half, or the
 //! 75th percentile on the better side; `--spread` then shows that
-//! summary's spread. Seeds are fixed: the same runs and flags give the same table.
+//! summary's spread. `--relative-to ENV` gates every other environment by
+//! its per-run ratio to ENV (`isobench compare --relative-to`): targets of
+//! ENV itself are dropped (the slowdown is injected into the other
+//! environment's quantity, which ENV's does not follow), `--spread` shows
+//! the spread of the ratios (its within-run SE is the environment's own,
+//! without the reference's). Seeds are fixed: the same runs and flags give the same table.
 
 use isobench_reports::analysis::{analyse, Analysis, StatsOptions};
-use isobench_reports::compare::GateOptions;
+use isobench_reports::compare::{self, GateOptions};
 use isobench_reports::gate::{self, Design, Draw, SimSpec, Target};
 use isobench_reports::load::load_run;
 use isobench_reports::metric::Direction;
@@ -115,6 +120,7 @@ fn main() {
                     ))
                 })
             }
+            "--relative-to" => gate_opts.relative_to = Some(val()),
             "--workload" => gate_opts.filter.workloads.extend(comma(val())),
             "--metric" => gate_opts.filter.metrics.extend(comma(val())),
             "--env" => gate_opts.filter.envs.extend(comma(val())),
@@ -147,6 +153,17 @@ fn main() {
         loaded.sort_by(|a, b| a.0.cmp(&b.0));
         loaded.into_iter().map(|(_, a)| a).collect()
     };
+    if spread {
+        let runs: Vec<Analysis> = match &gate_opts.relative_to {
+            Some(r) => runs
+                .iter()
+                .map(|a| compare::relative_analysis(a, r, gate_opts.run_summary))
+                .collect(),
+            None => runs,
+        };
+        print!("{}", spread_table(&runs, &gate_opts));
+        return;
+    }
     if one_thread {
         targets.extend(gate::one_thread_cpu_targets(&runs));
     }
@@ -157,9 +174,13 @@ fn main() {
             }),
         );
     }
-    if spread {
-        print!("{}", spread_table(&runs, &gate_opts));
-        return;
+    if let Some(r) = &gate_opts.relative_to {
+        targets.retain(|t| &t.env_id != r);
+        if targets.is_empty() {
+            die(format!(
+                "--relative-to {r}: every target is {r}'s own (not gated): pass --target or --one-thread-cpu"
+            ));
+        }
     }
     let mut rows = Vec::new();
     for &m in &ms {
@@ -197,8 +218,12 @@ fn main() {
         }
     }
     println!(
-        "{} runs{}{}",
+        "{} runs{}{}{}",
         runs.len(),
+        match &gate_opts.relative_to {
+            Some(r) => format!("; relative to {r}"),
+            None => String::new(),
+        },
         match gate_opts.run_summary {
             RunSummary::Mean => String::new(),
             s => format!("; each run summarised by {}", s.describe()),

@@ -62,6 +62,16 @@
 //! probability [`POWER`]. It says what the gate can see, from the history's
 //! noise rather than from the run under test.
 //!
+//! Relative gate ([`GateOptions::relative_to`], `--relative-to native`):
+//! every other environment's quantity is, per run, its run summary minus
+//! the reference's of the same workload/metric in that run (logs: the log
+//! of their ratio), and those per-run numbers go through everything above
+//! unchanged. A drift of the host that moves both cancels. The reference's
+//! own quantities are not gated ([`Comparison::not_gated`]); a reference
+//! figure missing, lost or ≤ 0 in a new run fails the quantity (failing
+//! closed); with one run a side the spread must come from a history of
+//! ratios ([`history_noise_for`]), the repetitions being no estimate of it.
+//!
 //! Comparisons are only meaningful between runs of one host with one plan:
 //! [`host_differences`], [`plan_differences`] and [`param_differences`] name
 //! what differs so the caller can refuse.
@@ -123,6 +133,12 @@ pub struct GateOptions {
     /// How each run is reduced to one number on both sides (default: the
     /// mean of its logs).
     pub run_summary: RunSummary,
+    /// Gate every environment relative to this one (`--relative-to
+    /// native`): the value of environment E, workload W, metric M in a run
+    /// is E's run summary divided by the reference's of the same W/M in the
+    /// same run (on logs: their difference), so a drift of the host that
+    /// moves both cancels. The reference's own quantities are not gated.
+    pub relative_to: Option<String>,
 }
 
 impl GateOptions {
@@ -135,6 +151,7 @@ impl GateOptions {
             fail_on_possible: false,
             history_noise: BTreeMap::new(),
             run_summary: RunSummary::Mean,
+            relative_to: None,
         }
     }
 }
@@ -253,6 +270,12 @@ pub struct Comparison {
     pub fail_on_possible: bool,
     /// How each run was reduced to one number.
     pub run_summary: RunSummary,
+    /// The reference environment of a relative gate ([`GateOptions::relative_to`]).
+    pub relative_to: Option<String>,
+    /// Relative gate: quantities the filter keeps that are not gated, the
+    /// reference's own and those without a valid reference figure in any
+    /// baseline run (`env workload/metric`).
+    pub not_gated: Vec<String>,
     /// One per quantity tested (aliases folded in).
     pub changes: Vec<Change>,
     /// Quantities valid in the baseline and missing, lost or ≤ 0 in a new
@@ -619,7 +642,20 @@ pub fn compare_sets(
     new: &[(&str, &Analysis)],
     gate: &GateOptions,
 ) -> Comparison {
-    let (keys, only_new) = quantities(base, new, &gate.filter);
+    let (mut keys, only_new) = quantities(base, new, &gate.filter);
+    let mut not_gated = Vec::new();
+    if let Some(r) = gate.relative_to.as_deref() {
+        keys.retain(|k| {
+            let has_ref = base.iter().any(|(_, a)| {
+                valid(a.figure(r, &k.1, &k.2)).is_some() && valid(fig(a, k)).is_some()
+            });
+            let keep = k.0 != r && has_ref;
+            if !keep {
+                not_gated.push(format!("{} {}/{}", k.0, k.1, k.2));
+            }
+            keep
+        });
+    }
     let mut param_mismatches = Vec::new();
     for (_, b) in base.iter().take(1) {
         for (_, n) in new {
@@ -673,6 +709,8 @@ pub fn compare_sets(
         power: gate.power,
         fail_on_possible: gate.fail_on_possible,
         run_summary: gate.run_summary,
+        relative_to: gate.relative_to.clone(),
+        not_gated,
         changes,
         failures,
         undecided,
@@ -784,16 +822,32 @@ impl Sides<'_> {
             .filter(|&&i| i != best)
             .map(|&i| name_of(i).to_string())
             .collect();
+        let reference = self.gate.relative_to.as_deref();
+        let summary = self.gate.run_summary;
         let mut base_vals = Vec::new();
-        let mut base_lost = false;
+        let (mut base_lost, mut ref_base_lost) = (false, false);
         let mut proto: Option<&Figure> = None;
         for (i, (_, a)) in self.base.iter().enumerate() {
+            let lost = |f: &Figure, env: &str| {
+                self.expected_base[i]
+                    .get(&(env, k.1.as_str()))
+                    .is_some_and(|&e| e > f.samples.len())
+            };
             if let Some(f) = valid(fig(a, k)) {
-                let exp = self.expected_base[i]
-                    .get(&(k.0.as_str(), k.1.as_str()))
-                    .copied();
-                base_lost |= exp.is_some_and(|e| e > f.samples.len());
-                base_vals.push(f.samples.clone());
+                let samples = match reference {
+                    None => f.samples.clone(),
+                    Some(r) => {
+                        // A baseline run without a valid reference figure
+                        // has no ratio (as one without a valid figure).
+                        let Some(rf) = valid(a.figure(r, &k.1, &k.2)) else {
+                            continue;
+                        };
+                        ref_base_lost |= lost(rf, r);
+                        relative_samples(f, rf, summary)
+                    }
+                };
+                base_lost |= lost(f, &k.0);
+                base_vals.push(samples);
                 proto.get_or_insert(f);
             }
         }
@@ -810,7 +864,16 @@ impl Sides<'_> {
                 .get(&(k.0.as_str(), k.1.as_str()))
                 .copied()
                 .unwrap_or(0);
-            match broken(fig(a, k), exp, base_lost) {
+            let mut reason = broken(fig(a, k), exp, base_lost);
+            if let (None, Some(r)) = (&reason, reference) {
+                let exp = self.expected_new[i]
+                    .get(&(r, k.1.as_str()))
+                    .copied()
+                    .unwrap_or(0);
+                reason = broken(a.figure(r, &k.1, &k.2), exp, ref_base_lost)
+                    .map(|why| format!("its reference {r} {}/{}: {why}", k.1, k.2));
+            }
+            match reason {
                 Some(reason) => failures.push(Finding {
                     name: if self.new.len() > 1 {
                         format!("{name} ({id})")
@@ -819,7 +882,17 @@ impl Sides<'_> {
                     },
                     reason,
                 }),
-                None => new_vals.push(fig(a, k).expect("not broken").samples.clone()),
+                None => {
+                    let f = fig(a, k).expect("not broken");
+                    new_vals.push(match reference {
+                        None => f.samples.clone(),
+                        Some(r) => relative_samples(
+                            f,
+                            a.figure(r, &k.1, &k.2).expect("not broken"),
+                            summary,
+                        ),
+                    })
+                }
             }
         }
         if !failures.is_empty() {
@@ -837,8 +910,19 @@ impl Sides<'_> {
                 reason: "fewer than 2 values a side and no run-to-run spread from a history".into(),
             });
         };
+        if let (Some(r), Unit::Repetitions) = (reference, level.unit) {
+            // The repetitions of one run hold neither the run-to-run
+            // spread of the ratio nor the reference's own noise.
+            return Outcome::Undecided(Finding {
+                name,
+                reason: format!("relative to {r} with one run a side and no history: the run-to-run spread of the ratio is unknown (give several runs a side, or a history store)"),
+            });
+        }
         let mut c = self.change(k, proto, level, &base_vals, &new_vals);
         c.aliases = aliases;
+        if let Some(r) = reference {
+            c.unit = format!("× {r}");
+        }
         Outcome::Change(Box::new(c))
     }
 
@@ -940,6 +1024,52 @@ fn decide(changes: &mut [Change], gate: &GateOptions) {
     }
 }
 
+/// A figure's values divided by its reference figure's run summary (the
+/// exponential of `summary` of the reference's logs): every run summary
+/// (mean, best, best half, q75: each moves with a constant shift of the
+/// logs) of the result is the figure's summary minus the reference's, the
+/// log of their ratio in this run. Both valid (values present, > 0).
+pub fn relative_samples(f: &Figure, reference: &Figure, summary: RunSummary) -> Vec<f64> {
+    let r = summary.of(
+        &reference.samples,
+        reference.direction == Direction::HigherIsBetter,
+    );
+    f.samples.iter().map(|x| x / r.exp()).collect()
+}
+
+/// An analysis of ratios to `reference`: every figure of another
+/// environment with a valid reference figure of the same workload/metric,
+/// its values made [`relative_samples`]; the reference's own figures and
+/// figures without a valid reference (or invalid themselves) dropped.
+pub fn relative_analysis(a: &Analysis, reference: &str, summary: RunSummary) -> Analysis {
+    let mut rel = a.clone();
+    rel.figures.retain_mut(|f| {
+        let samples = match (
+            valid(Some(&*f)),
+            valid(a.figure(reference, &f.workload, &f.metric)),
+        ) {
+            (Some(v), Some(rf)) if f.env_id != reference => relative_samples(v, rf, summary),
+            _ => return false,
+        };
+        f.samples = samples;
+        true
+    });
+    rel
+}
+
+/// The run-to-run spread the gate `gate` needs from history runs: of its
+/// run summary, and of the ratios to [`GateOptions::relative_to`] when set.
+pub fn history_noise_for(runs: &[&Analysis], gate: &GateOptions) -> BTreeMap<String, RunNoise> {
+    let Some(r) = gate.relative_to.as_deref() else {
+        return history_noise_of(runs, gate.run_summary);
+    };
+    let rel: Vec<Analysis> = runs
+        .iter()
+        .map(|a| relative_analysis(a, r, gate.run_summary))
+        .collect();
+    history_noise_of(&rel.iter().collect::<Vec<_>>(), gate.run_summary)
+}
+
 /// Run-to-run spread (logs) per quantity (`env workload/metric`) of history
 /// runs: the variance of their run means, for [`GateOptions::history_noise`].
 pub fn history_noise(runs: &[&Analysis]) -> BTreeMap<String, RunNoise> {
@@ -1029,6 +1159,12 @@ pub fn to_text(c: &Comparison) -> String {
         "compare {} (base) → {} (new); threshold {}%: {unit}; regressed = whole 95% interval worse than −{}%; possibly regressed = one-sided t, Holm over {} quantities, family-wise α = {}\n",
         c.base_run, c.new_run, c.threshold_pct, c.threshold_pct, c.tested(), c.alpha
     );
+    if let Some(r) = &c.relative_to {
+        let _ = writeln!(
+            s,
+            "relative to {r} (--relative-to): each quantity is the environment's run summary divided by {r}'s of the same workload/metric in the same run (base/new: geometric means of these ratios); a drift of the host that moves both cancels; {r}'s own quantities are not gated"
+        );
+    }
     let mut bases: Vec<String> = c
         .changes
         .iter()
@@ -1050,6 +1186,13 @@ pub fn to_text(c: &Comparison) -> String {
     }
     if !c.only_new.is_empty() {
         let _ = writeln!(s, "only in new (not gated): {}", c.only_new.join(", "));
+    }
+    if let (Some(r), false) = (&c.relative_to, c.not_gated.is_empty()) {
+        let _ = writeln!(
+            s,
+            "not gated relative to {r} (the reference itself, or no {r} figure in the baseline): {}",
+            c.not_gated.join(", ")
+        );
     }
     if !c.param_mismatches.is_empty() {
         let _ = writeln!(
@@ -1084,6 +1227,8 @@ pub fn to_json(c: &Comparison) -> serde_json::Value {
         "power": c.power,
         "fail_on_possible": c.fail_on_possible,
         "run_summary": c.run_summary.name(),
+        "relative_to": c.relative_to,
+        "not_gated": c.not_gated,
         "exit_code": c.exit_code(),
         "outcome": c.outcome(),
         "test": format!("{} as the unit (t on logs); regressed: whole 95% interval beyond the threshold; possibly regressed: one-sided t, Holm-corrected; noise: Brown-Forsythe on logs, Holm-corrected", c.run_summary.describe()),
@@ -1427,6 +1572,175 @@ mod tests {
 
     /// Ten baseline runs offset from each other by ±3% and a new run at
     /// +3%: repetitions alone would call it a change; run means do not.
+    /// Native and container-isorun cpu (±2% noise, 12 repetitions), every
+    /// value of the run scaled by `drift` (the host's speed that run) and
+    /// the container's by `container` too.
+    fn drifting_pair(seed: u64, drift: f64, container: f64) -> Analysis {
+        let mut r = fixture_run_seeded(12, 1.0, seed);
+        r.records.retain(|r| {
+            r.workload == "cpu" && (r.env_id == "native" || r.env_id == "container-isorun")
+        });
+        scale_metrics(&mut r, |_, _| true, drift);
+        scale_metrics(&mut r, |r, _| r.env_id == "container-isorun", container);
+        analyse(&r.records, OPTS)
+    }
+
+    fn relative(t: f64) -> GateOptions {
+        GateOptions {
+            relative_to: Some("native".into()),
+            ..gate(t)
+        }
+    }
+
+    /// The host drifts and both environments move together: the new runs
+    /// are all 12% slower. Gated absolutely every quantity regressed;
+    /// relative to native the ratios did not move and the gate passes,
+    /// native's own quantities left ungated.
+    #[test]
+    fn a_drift_of_both_environments_passes_relative_and_fails_absolute() {
+        let drifts = [1.02, 0.98, 1.0, 1.03, 0.97, 1.01, 0.99, 1.0];
+        let runs: Vec<Analysis> = drifts
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| drifting_pair(200 + i as u64, d * if i >= 5 { 0.88 } else { 1.0 }, 1.0))
+            .collect();
+        let base: Vec<(&str, &Analysis)> = runs[..5].iter().map(|a| ("b", a)).collect();
+        let new: Vec<(&str, &Analysis)> = runs[5..].iter().map(|a| ("n", a)).collect();
+        let abs = compare_sets(&base, &new, &gate(5.0));
+        assert_eq!(abs.exit_code(), 1, "{}", to_text(&abs));
+        assert_eq!(abs.regressions().len(), 4, "{}", to_text(&abs));
+        let rel = compare_sets(&base, &new, &relative(5.0));
+        assert_eq!(rel.exit_code(), 0, "{}", to_text(&rel));
+        let names: Vec<String> = rel.changes.iter().map(Change::name).collect();
+        assert_eq!(
+            names,
+            [
+                "container-isorun cpu/primes_per_s",
+                "container-isorun cpu/gflops"
+            ],
+            "{}",
+            to_text(&rel)
+        );
+        assert!(rel
+            .changes
+            .iter()
+            .all(|c| c.unit == "× native" && (c.new_geomean / c.base_geomean - 1.0).abs() < 0.03));
+        assert_eq!(
+            rel.not_gated,
+            ["native cpu/primes_per_s", "native cpu/gflops"]
+        );
+        let text = to_text(&rel);
+        assert!(
+            text.contains("native's own quantities are not gated"),
+            "{text}"
+        );
+        let json = to_json(&rel);
+        assert_eq!(json["relative_to"], "native");
+        assert_eq!(json["exit_code"], 0);
+    }
+
+    /// A slowdown of the container alone, while the host drifts, is caught
+    /// relative to native and named.
+    #[test]
+    fn a_container_only_slowdown_is_caught_relative_to_native() {
+        let drifts = [1.02, 0.98, 1.0, 1.03, 0.97, 1.04, 0.96, 1.0];
+        let runs: Vec<Analysis> = drifts
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| drifting_pair(300 + i as u64, d, if i >= 5 { 0.85 } else { 1.0 }))
+            .collect();
+        let base: Vec<(&str, &Analysis)> = runs[..5].iter().map(|a| ("b", a)).collect();
+        let new: Vec<(&str, &Analysis)> = runs[5..].iter().map(|a| ("n", a)).collect();
+        let rel = compare_sets(&base, &new, &relative(5.0));
+        let reg: Vec<String> = rel.regressions().iter().map(|r| r.name()).collect();
+        assert_eq!(
+            reg,
+            [
+                "container-isorun cpu/primes_per_s",
+                "container-isorun cpu/gflops"
+            ],
+            "{}",
+            to_text(&rel)
+        );
+        for c in &rel.changes {
+            assert!(
+                (c.perf_change_pct.point + 15.0).abs() < 3.0,
+                "{}",
+                to_text(&rel)
+            );
+        }
+    }
+
+    /// Failing closed on the reference: a new run whose native gflops is
+    /// missing, or ≤ 0, fails the container's relative gflops (valid in the
+    /// baseline), named with the run; a baseline without native figures
+    /// leaves nothing to gate.
+    #[test]
+    fn a_broken_reference_figure_in_a_new_run_fails_closed() {
+        let runs: Vec<Analysis> = (0..7).map(|i| drifting_pair(400 + i, 1.0, 1.0)).collect();
+        let base: Vec<(&str, &Analysis)> = runs[..5].iter().map(|a| ("b", a)).collect();
+        let mut missing = runs[5].clone();
+        missing
+            .figures
+            .retain(|f| !(f.env_id == "native" && f.metric == "gflops"));
+        let mut zero = runs[6].clone();
+        for f in zero
+            .figures
+            .iter_mut()
+            .filter(|f| f.env_id == "native" && f.metric == "gflops")
+        {
+            f.samples[3] = 0.0;
+        }
+        let new = [("m", &missing), ("z", &zero)];
+        let c = compare_sets(&base, &new, &relative(5.0));
+        assert_eq!(c.exit_code(), 1, "{}", to_text(&c));
+        assert_eq!(
+            failure_names(&c),
+            [
+                "container-isorun cpu/gflops (m)",
+                "container-isorun cpu/gflops (z)"
+            ]
+        );
+        assert!(c.failures[0]
+            .reason
+            .starts_with("its reference native cpu/gflops: no valid value"));
+        assert!(
+            c.failures[1].reason.contains("1 of 12 values ≤ 0"),
+            "{:?}",
+            c.failures
+        );
+        // Absolute, the container's figures are intact: only native fails.
+        let abs = compare_sets(&base, &new, &gate(5.0));
+        assert!(failure_names(&abs).iter().all(|n| n.starts_with("native ")));
+    }
+
+    /// One run a side: the ratio's run-to-run spread comes from a history
+    /// of ratios; without one the gate cannot decide (the repetitions hold
+    /// neither that spread nor the reference's noise).
+    #[test]
+    fn one_run_a_side_relative_needs_a_history() {
+        let runs: Vec<Analysis> = (0..8)
+            .map(|i| drifting_pair(500 + i, 1.0 + 0.02 * (i % 3) as f64, 1.0))
+            .collect();
+        let (b, n) = (&runs[0], &runs[1]);
+        let c = compare_sets(&[("b", b)], &[("n", n)], &relative(5.0));
+        assert_eq!(c.exit_code(), 2, "{}", to_text(&c));
+        assert_eq!(c.undecided.len(), 2);
+        assert!(c.undecided[0].reason.contains("no history"));
+        let mut g = relative(5.0);
+        g.history_noise = history_noise_for(&runs[2..].iter().collect::<Vec<_>>(), &g);
+        assert_eq!(g.history_noise.len(), 2, "{:?}", g.history_noise);
+        let c = compare_sets(&[("b", b)], &[("n", n)], &g);
+        assert!(
+            c.changes
+                .iter()
+                .all(|ch| matches!(ch.basis, Unit::History { runs: 6 })),
+            "{}",
+            to_text(&c)
+        );
+        assert_eq!(c.exit_code(), 0, "{}", to_text(&c));
+    }
+
     #[test]
     fn run_offsets_raise_no_false_alarm_with_a_history_baseline() {
         let offsets = [1.03, 0.97, 1.0, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.0];

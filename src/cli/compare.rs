@@ -61,6 +61,20 @@ pub struct CompareArgs {
     #[arg(long, value_name = "SUMMARY", default_value = "mean",
           value_parser = clap::builder::PossibleValuesParser::new(RunSummary::NAMES))]
     pub run_summary: String,
+    /// Gate every environment relative to a reference environment of the
+    /// same run (`--relative-to native`): for environment E, workload W,
+    /// metric M the value of a run is the run summary of E's figures
+    /// divided by the reference's of the same W/M in that run, and these
+    /// per-run ratios are compared as run summaries are without it (t
+    /// interval from their run-to-run spread). A drift of the host's speed
+    /// between runs moves both and cancels; a change that slows the
+    /// reference as much as E does is not seen. The reference's own
+    /// quantities are not gated (the output says so). A reference figure
+    /// missing, lost or ≤ 0 in a new run fails the quantities relative to
+    /// it (exit 1). One run a side needs a history store for the spread of
+    /// the ratios; without one the gate refuses (exit 2).
+    #[arg(long, value_name = "ENV")]
+    pub relative_to: Option<String>,
     /// Gate only these workloads, comma-separated.
     #[arg(long = "workload", value_delimiter = ',', value_parser = OneOf::workloads())]
     pub workloads: Vec<String>,

@@ -50,6 +50,9 @@ Forms:
   isobench compare BASE1 BASE2 --new N1 N2 N3  several new runs (after --new)
   isobench compare N1 N2 N3 --last 10          new runs against the last 10 stored runs
   isobench compare N1 N2 N3 --baseline main    new runs against a named baseline
+  isobench compare N1 N2 N3 --last 10 --relative-to native
+                                               each environment's ratio to native in the
+                                               same run: the host's drift cancels
 Several new runs (`isobench run --preset gate` M times, one after another)
 narrow the interval (3 new runs against 10 baseline runs: about 1.6x, 5: 2x):
 the route to catching 5-10% changes on a noisy host (docs/gating.md).")]

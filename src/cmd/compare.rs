@@ -1,6 +1,6 @@
 //! `isobench compare [BASE]... NEW | BASE... --new NEW... | NEW... [--last K |
 //! --baseline NAME] [--db FILE|URL] [--threshold PCT] [--fail-on-possible]
-//! [--run-summary mean|best|best-half|q75]
+//! [--run-summary mean|best|best-half|q75] [--relative-to ENV]
 //! [--workload W,...] [--metric M,...] [--env E,...] [--force]
 //! [--force-params] [--out DIR]`: the regression gate. Runs are run
 //! directories or run ids in a history store (see [`crate::cmd::source`]).
@@ -29,7 +29,7 @@ use crate::cmd::select::{filter_for, Quantity};
 use crate::cmd::source::{Reader, RunRef};
 use anyhow::{Context, Result};
 use isobench_reports::compare::{
-    compare_sets, digest_differences, history_noise_of, host_differences, plan_differences, plot,
+    compare_sets, digest_differences, history_noise_for, host_differences, plan_differences, plot,
     to_json, to_text, Comparison, Filter, GateOptions,
 };
 use isobench_reports::digest::Digest;
@@ -50,6 +50,7 @@ impl CompareArgs {
             threshold: 5.0,
             fail_on_possible: false,
             run_summary: "mean".into(),
+            relative_to: None,
             workloads: vec![],
             metrics: vec![],
             envs: vec![],
@@ -170,8 +171,16 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
                 RunSummary::NAMES.join(", ")
             ))
         })?,
+        relative_to: args.relative_to.clone(),
         ..GateOptions::new(args.threshold)
     };
+    if let Some(r) = &args.relative_to {
+        if !present.iter().any(|q| &q.0 == r) {
+            return Err(crate::plan::usage(format!(
+                "--relative-to {r}: no figure of environment {r} in these runs"
+            )));
+        }
+    }
     // One run a side: the run-to-run spread from the store, when one is
     // named and holds at least two other runs of this host and plan.
     if bases.len() == 1
@@ -184,9 +193,19 @@ pub fn run(args: &CompareArgs) -> Result<i32> {
             let hist = same_host_and_plan(&mut h, new0, &skip, 20)?;
             if hist.len() >= 2 {
                 let a: Vec<_> = hist.iter().map(|d| &d.analysis).collect();
-                gate.history_noise = history_noise_of(&a, gate.run_summary);
+                gate.history_noise = history_noise_for(&a, &gate);
             }
         }
+    }
+    if let (Some(r), 1, 1, true) = (
+        &args.relative_to,
+        bases.len(),
+        news.len(),
+        gate.history_noise.is_empty(),
+    ) {
+        return Err(crate::plan::usage(format!(
+            "--relative-to {r} with one baseline run and one new run needs the run-to-run spread of the ratios: give several baseline runs (--last K) or new runs (--new), or a store with other runs of this host and plan (--db)"
+        )));
     }
     let c = compare_sets(&run_sets(&bases), &run_sets(&news), &gate);
     if c.changes.is_empty() && c.failures.is_empty() && c.undecided.is_empty() {
@@ -377,8 +396,12 @@ fn write_outputs(
         );
     }
     print!("{text}");
+    let relative = match &c.relative_to {
+        Some(r) => format!("; ratios to {r} in the same run"),
+        None => String::new(),
+    };
     let subtitle = format!(
-        "host {}; red: regressed or possibly regressed (threshold {}%)",
+        "host {}{relative}; red: regressed or possibly regressed (threshold {}%)",
         new.info.host.hostname, args.threshold
     );
     let img = plot(c, &subtitle).context("drawing the comparison plot")?;
