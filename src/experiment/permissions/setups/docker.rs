@@ -166,20 +166,13 @@ impl Setup for DockerDaemon {
             if !in_group(DOCKER_GROUP, &name) {
                 continue;
             }
-            // A second try after a failure that was not a held lock (which
-            // `shadow` already waits out): a user left in the docker group
-            // keeps root-equivalent access to the daemon.
-            let mut why = String::new();
-            for _ in 0..2 {
+            // One try: `shadow` already waits out a held lock, and usermod
+            // loses no concurrent update (see prepare).
+            let why =
                 match users::shadow("usermod", &["-r", "-G", DOCKER_GROUP, &name], dir, &Never) {
-                    Ok(o) => why = o.why(),
-                    Err(e) => why = format!("{e:#}"),
-                }
-                if !in_group(DOCKER_GROUP, &name) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
+                    Ok(o) => o.why(),
+                    Err(e) => format!("{e:#}"),
+                };
             if in_group(DOCKER_GROUP, &name) {
                 first.get_or_insert(anyhow!(
                     "{name} is still in the {DOCKER_GROUP} group (usermod -r: {why})"
