@@ -461,3 +461,82 @@ fn compare_relative_to_native_cancels_a_drift_of_the_host() {
         "{e}"
     );
 }
+
+/// `--relative-to native` with one baseline run and one new run takes the
+/// run-to-run spread of the ratios from the store (`--db`): six stored runs
+/// of the same host and plan, each at its own host speed (±8%). A new run
+/// on a host 15% slower in both environments passes (gated absolutely, the
+/// same spread leaves it undecided); one whose container
+/// alone lost 25% of its gflops fails naming that quantity (and only it),
+/// the spread coming from the six stored runs. Without the store the same
+/// pair is refused (exit 2, one line).
+#[test]
+fn compare_relative_to_one_run_a_side_takes_the_spread_from_the_store() {
+    use isobench_reports::testdata::scale_metrics;
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("h.sqlite");
+    let mut h = isobench_reports::history::History::open(&db).unwrap();
+    for (seed, speed) in (1..=6).zip([1.0, 0.92, 1.08, 0.95, 1.04, 0.97]) {
+        let mut r = cpu_run(12, seed);
+        scale_metrics(&mut r, |_, _| true, speed);
+        h.record(&r).unwrap();
+    }
+    drop(h);
+    let base = tmp.path().join("base");
+    write_run_dir(&base, &cpu_run(12, 20));
+    let drifted = tmp.path().join("drifted");
+    let mut r = cpu_run(12, 21);
+    scale_metrics(&mut r, |_, _| true, 0.85);
+    write_run_dir(&drifted, &r);
+    let slower = tmp.path().join("slower");
+    let mut r = cpu_run(12, 22);
+    scale_metrics(&mut r, |_, _| true, 0.85);
+    scale_metrics(
+        &mut r,
+        |rec, m| rec.env_id == "container-isorun" && m == "gflops",
+        0.75,
+    );
+    write_run_dir(&slower, &r);
+    let out = tmp.path().join("cmp");
+    let args = |new: &Path, db: Option<PathBuf>| {
+        let mut a = CompareArgs {
+            db,
+            out: Some(out.clone()),
+            ..CompareArgs::pair(base.clone(), new.to_path_buf())
+        };
+        a.relative_to = Some("native".into());
+        a
+    };
+    // The host drift alone: gated absolutely, the stored runs' spread of
+    // host speeds leaves a 15% loss undecided (exit 2); relative to native
+    // no quantity moved (exit 0).
+    let mut absolute = args(&drifted, Some(db.clone()));
+    absolute.relative_to = None;
+    assert_eq!(compare::run(&absolute).unwrap(), 2);
+    assert_eq!(compare::run(&args(&drifted, Some(db.clone()))).unwrap(), 0);
+    let json = json_of(&out);
+    assert_eq!(json["relative_to"], "native");
+    assert_eq!(json["regressions"], serde_json::json!([]));
+    for ch in json["changes"].as_array().unwrap() {
+        assert_eq!(ch["env_id"], "container-isorun", "{ch}");
+        assert!(
+            ch["basis"].as_str().unwrap().contains("6"),
+            "the spread from the six stored runs: {ch}"
+        );
+    }
+    // The container's own loss is caught through the ratio.
+    assert_eq!(compare::run(&args(&slower, Some(db.clone()))).unwrap(), 1);
+    assert_eq!(
+        json_of(&out)["regressions"],
+        serde_json::json!(["container-isorun cpu/gflops"])
+    );
+    // No store: refused in one line.
+    let e = compare::run(&args(&slower, None)).unwrap_err();
+    assert!(e.downcast_ref::<UsageError>().is_some(), "{e}");
+    assert!(!e.to_string().contains('\n'), "{e}");
+    assert!(
+        e.to_string()
+            .contains("needs the run-to-run spread of the ratios"),
+        "{e}"
+    );
+}
