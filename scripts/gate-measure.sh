@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every table of docs/gating.md ("Measured, not asserted") from a series of
+# Every table of docs/gating-measured.md ("Measured, not asserted") from a series of
 # whole `--preset gate` runs made by scripts/gate-runs.sh: the series' dates
 # and load averages (from the gate-NN.load sidecars), the run-to-run spread
 # of each quantity, then the gate's A/A false alarms, exit-2 rate and power

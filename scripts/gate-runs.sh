@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Independent whole runs of `--preset gate` (native and the isorun container
 # column), one after another, for measuring the regression gate on real
-# run-to-run variation (docs/gating.md). Each run gets its own run directory
+# run-to-run variation (docs/gating.md, docs/gating-measured.md). Each run gets its own run directory
 # OUT/gate-NN and a sidecar OUT/gate-NN.load with the load average (1, 5 and
 # 15 minutes, /proc/loadavg) before and after the run, because the host may
 # be shared with other work.
