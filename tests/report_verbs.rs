@@ -540,3 +540,100 @@ fn compare_relative_to_one_run_a_side_takes_the_spread_from_the_store() {
         "{e}"
     );
 }
+
+/// The cases of issue 18's audit, each through the `isobench compare`
+/// binary against one quiet baseline run (12 repetitions, threshold 5, no
+/// store): the exit code each gets now, printed as a table (`cargo test
+/// ... -- --nocapture`) and asserted. Broken results fail (1), a found
+/// regression beside a noisy quantity is not hidden behind "cannot decide"
+/// (1), a true 3% slowdown at threshold 5 is not a regression (its
+/// interval lies within ±5%: no change), the same run twice is refused
+/// (2), a rise in noise is reported as such and not as "rerun with more
+/// repetitions".
+#[test]
+fn the_audit_cases_through_the_binary() {
+    use isobench_reports::testdata::scale_metrics;
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    write_run_dir(&base, &cpu_run(12, 1));
+    let gflops =
+        |r: &isobench_reports::schema::ResultRecord, m: &str| r.env_id == "native" && m == "gflops";
+    let mut cases: Vec<(&str, isobench_reports::load::Run, i32)> = Vec::new();
+    let mut r = cpu_run(12, 2);
+    scale_metrics(&mut r, gflops, 0.0);
+    cases.push(("every gflops figure 0 in all 12 repetitions", r, 1));
+    let mut r = cpu_run(12, 3);
+    let rec = r.records.iter_mut().find(|x| x.env_id == "native").unwrap();
+    rec.metrics.insert("gflops".into(), 0.0);
+    cases.push(("one repetition 0", r, 1));
+    let mut r = cpu_run(12, 4);
+    scale_metrics(&mut r, gflops, -1.0);
+    cases.push(("negative values", r, 1));
+    let mut r = cpu_run(12, 5);
+    r.records.iter_mut().for_each(|x| x.valid = false);
+    cases.push(("every cpu record valid: false", r, 1));
+    let mut r = cpu_run(12, 6);
+    scale_metrics(&mut r, gflops, 0.5);
+    let mut seen = 0;
+    r.records.retain(|x| {
+        if x.env_id != "native" {
+            return true;
+        }
+        seen += 1;
+        seen == 1
+    });
+    cases.push(("11 of 12 repetitions lost while gflops halved", r, 1));
+    let mut r = cpu_run(12, 7);
+    scale_metrics(&mut r, gflops, 0.8);
+    for x in r.records.iter_mut() {
+        if x.env_id == "container-isorun" {
+            let f = if x.rep % 2 == 0 { 1.1 } else { 1.0 / 1.1 };
+            *x.metrics.get_mut("primes_per_s").unwrap() *= f;
+        }
+    }
+    cases.push(("-20% gflops beside a quantity with 10% noise", r, 1));
+    let mut r = cpu_run(12, 8);
+    scale_metrics(&mut r, gflops, 0.97);
+    cases.push(("a true 3% slowdown (threshold 5)", r, 0));
+    let mut r = cpu_run(12, 9);
+    for x in r.records.iter_mut() {
+        if x.env_id == "native" {
+            let f = if x.rep % 2 == 0 { 1.08 } else { 1.0 / 1.08 };
+            *x.metrics.get_mut("primes_per_s").unwrap() *= f;
+        }
+    }
+    cases.push(("noise of primes_per_s from 1% to 8%", r, 0));
+    let bin = env!("CARGO_BIN_EXE_isobench");
+    let compare = |new: &Path, out: &str| {
+        std::process::Command::new(bin)
+            .arg("compare")
+            .arg(&base)
+            .arg(new)
+            .args(["--threshold", "5", "--out"])
+            .arg(tmp.path().join(out))
+            .env_remove("ISOBENCH_DB")
+            .output()
+            .unwrap()
+    };
+    let mut table = String::from("| case | exit |\n|---|---|\n");
+    for (i, (name, run, want)) in cases.into_iter().enumerate() {
+        let dir = tmp.path().join(format!("case{i}"));
+        write_run_dir(&dir, &run);
+        let o = compare(&dir, &format!("cmp{i}"));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        table.push_str(&format!("| {name} | {:?} |\n", o.status.code()));
+        assert_eq!(o.status.code(), Some(want), "{name}: {stdout}");
+        assert!(
+            tmp.path().join(format!("cmp{i}/compare.json")).is_file(),
+            "{name}: compare.json written on every outcome"
+        );
+        if name.starts_with("noise") {
+            assert!(stdout.contains("NOISE ROSE"), "{stdout}");
+            assert!(!stdout.contains("--reps"), "{stdout}");
+        }
+    }
+    let o = compare(&base, "same");
+    table.push_str(&format!("| the same run twice | {:?} |\n", o.status.code()));
+    assert_eq!(o.status.code(), Some(2));
+    eprintln!("{table}");
+}

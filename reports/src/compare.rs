@@ -12,9 +12,9 @@
 //!
 //! 1. **Failures** (exit 1, named first): a quantity valid in the baseline
 //!    (values present, all > 0) that in a new run is missing, lost
-//!    repetitions (invalid records or values that are not finite, when the
-//!    baseline lost none), or has a value ≤ 0. A crashed or broken run is
-//!    never a pass.
+//!    repetitions (invalid records, values that are not finite, or records
+//!    gone altogether, when the baseline lost none; see `expected_values`),
+//!    or has a value ≤ 0. A crashed or broken run is never a pass.
 //! 2. **Regressions** (exit 1): quantities whose verdict is *regressed*, or
 //!    *possibly regressed* too with [`GateOptions::fail_on_possible`].
 //! 3. **Cannot decide** (exit 2), only when nothing failed or regressed: a
@@ -592,11 +592,22 @@ fn more_specific<'a>(a: &'a str, b: &'a str) -> &'a str {
 
 /// Values one (environment, workload) of a run should have per metric: its
 /// records, valid or not (the most values any metric has plus the invalid
-/// records). A metric with fewer lost repetitions.
+/// records), and at least one a repetition the run made anywhere (the
+/// distinct repetition numbers of all its valid values): records that are
+/// gone altogether (a truncated results file, a column that stopped
+/// writing) are lost too, not only invalid ones. A metric with fewer lost
+/// repetitions. A workload that by design has fewer values than the run
+/// has repetitions has as few in the baseline, which then "lost" as many
+/// and the new run is not failed for it (see `broken`).
 fn expected_values(a: &Analysis) -> HashMap<(&str, &str), usize> {
+    let reps: std::collections::HashSet<u32> = a
+        .figures
+        .iter()
+        .flat_map(|f| f.reps.iter().copied())
+        .collect();
     let mut m: HashMap<(&str, &str), usize> = HashMap::new();
     for f in &a.figures {
-        let e = m.entry((&f.env_id, &f.workload)).or_default();
+        let e = m.entry((&f.env_id, &f.workload)).or_insert(reps.len());
         *e = (*e).max(f.samples.len() + f.invalid);
     }
     m
@@ -630,7 +641,7 @@ fn broken(f: Option<&Figure>, expected: usize, base_lost: bool) -> Option<String
     let lost = expected.saturating_sub(f.samples.len());
     if lost > 0 && !base_lost {
         return Some(format!(
-            "{lost} of {expected} repetitions lost (invalid or not finite)"
+            "{lost} of {expected} repetitions lost (invalid, not finite or missing)"
         ));
     }
     None
@@ -1443,6 +1454,42 @@ mod tests {
             "{:?}",
             c.failures
         );
+    }
+
+    /// Records gone altogether (not written as invalid) are lost too: the
+    /// run's other columns show how many repetitions it made.
+    #[test]
+    fn eleven_of_twelve_records_missing_while_halved_fails() {
+        // Native and a container column, so the run's repetitions show.
+        let two = |seed: u64| {
+            let mut r = fixture_run_seeded(12, 1.0, seed);
+            r.records.retain(|r| {
+                r.workload == "cpu" && (r.env_id == "native" || r.env_id == "container-isorun")
+            });
+            r.info.run_id = format!("run-{seed}");
+            r
+        };
+        let base = two(1);
+        let mut new = two(2);
+        set_gflops(&mut new, |_, v| v / 2.0);
+        new.records.retain(|r| r.env_id != "native" || r.rep == 0);
+        let c = cmp(&base, &new, 5.0);
+        assert_eq!(c.exit_code(), 1);
+        assert!(
+            c.failures.iter().any(|f| f.name == "native cpu/gflops"
+                && f.reason
+                    .contains("11 of 12 repetitions lost (invalid, not finite or missing)")),
+            "{:?}",
+            c.failures
+        );
+        // A baseline with the same gap (a workload that by design has
+        // fewer values) does not fail the new run for it.
+        let mut base = two(1);
+        base.records.retain(|r| r.env_id != "native" || r.rep == 0);
+        let mut new = two(2);
+        new.records.retain(|r| r.env_id != "native" || r.rep == 0);
+        let c = cmp(&base, &new, 5.0);
+        assert!(c.failures.is_empty(), "{:?}", c.failures);
     }
 
     #[test]
