@@ -28,6 +28,9 @@ pub struct Facts {
     /// The platform each sandbox environment ran on (gVisor's `platform`
     /// detail: ptrace, systrap, kvm), experiments included.
     pub platforms: BTreeMap<String, String>,
+    /// Every sandbox environment (gVisor's runsc) that left a record,
+    /// valid or not, experiments included: whether the plan had one.
+    pub sandboxes: std::collections::BTreeSet<String>,
 }
 
 /// The label of STREAM figures of a variant (`plain`, `tuned`).
@@ -53,6 +56,7 @@ pub struct FactsBuilder {
     experiments: Vec<ResultRecord>,
     isa: crate::isa::IsaBuilder,
     platforms: BTreeMap<String, String>,
+    sandboxes: std::collections::BTreeSet<String>,
 }
 
 impl FactsBuilder {
@@ -61,6 +65,9 @@ impl FactsBuilder {
             self.experiments.push(r.clone());
         }
         self.isa.push(r);
+        if r.env == crate::claims::SANDBOX && !self.sandboxes.contains(&r.env_id) {
+            self.sandboxes.insert(r.env_id.clone());
+        }
         if let Some(p) = r.env_detail.get("platform") {
             if !self.platforms.contains_key(&r.env_id) {
                 self.platforms.insert(r.env_id.clone(), p.clone());
@@ -106,6 +113,7 @@ impl FactsBuilder {
             permissions: crate::permissions::rows(&self.experiments),
             isa: self.isa.finish(),
             platforms: self.platforms,
+            sandboxes: self.sandboxes,
             ..Facts::default()
         };
         for (key, params) in self.valid.into_iter().chain(self.invalid) {

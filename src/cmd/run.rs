@@ -163,8 +163,12 @@ fn check_columns(a: &RunArgs) -> Result<()> {
             "--vm-cpu",
             "without --env vm",
         )?;
-        crate::env::vm::qemu::check_cpu_model_here(m, a.accel.as_deref().unwrap_or("auto"))
-            .map_err(usage)?;
+        crate::env::vm::qemu::check_cpu_model_here(
+            &crate::env::process::Host,
+            m,
+            a.accel.as_deref().unwrap_or("auto"),
+        )
+        .map_err(usage)?;
     }
     for r in &a.runtime {
         let o = crate::env::column::Oci::parse(r).map_err(usage)?;

@@ -12,24 +12,13 @@ pub struct TestUser {
     pub gid: u32,
 }
 
-/// Run a shadow tool, retrying while another test holds the passwd lock.
+/// Run a shadow tool, retrying while another process holds the passwd or
+/// group lock ([`isobench_shadow::check`]); an error names the tool, its
+/// arguments and its stderr.
 fn shadow(tool: &str, args: &[&str]) -> Result<(), String> {
-    let mut last = String::new();
-    for _ in 0..100 {
-        match Command::new(tool).args(args).output() {
-            Ok(o) if o.status.success() => return Ok(()),
-            Ok(o) => {
-                last = format!(
-                    "{tool} {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )
-            }
-            Err(e) => return Err(format!("{tool}: {e}")),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Err(last)
+    isobench_shadow::check(tool, args)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 fn id_of(name: &str, flag: &str) -> Option<u32> {

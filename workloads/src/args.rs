@@ -266,7 +266,8 @@ usage: isobench-workload WORKLOAD [--KEY VALUE]...
   fsmeta   [--files N] [--dir DIR]   (create, stat, unlink of N small files)
   layers   [--layers N] [--layer-size BYTES]   (measured by the host: isobench run)
   fileio   [--places NAME=DIR,...] [--file-size BYTES] [--block BYTES] [--rand-ops N] [--min-time-ms MS] [--direct auto|off]
-           (sequential and 4 KiB random read/write with fsync per place; default disk=.)
+           (sequential and 4 KiB random read/write with fsync per place; default disk=.;
+            --min-time-ms: each phase lasts at least MS, default 0: one pass, no minimum)
   idle                     (sleep after ISOBENCH-READY until killed)
   antagonist --kind cpu|membw|llc|fork [--threads N] [--size BYTES] [--max-procs K] [--duration-ms MS]
            (a noisy neighbour: ISOBENCH-PROGRESS lines with the rate it achieves)
@@ -384,7 +385,9 @@ impl Flags {
             .trim()
             .parse()
             .map_err(|_| ArgError::Invalid(format!("--{key} '{v}' is not a whole number")))?;
-        if n == 0 {
+        // 0 is refused only where the range starts above it (a flag whose
+        // 0 means "none", as fileio's --min-time-ms, accepts it).
+        if n == 0 && min > 0 {
             return Err(ArgError::Invalid(format!("--{key} must be greater than 0")));
         }
         if n < min || n > max {
@@ -671,7 +674,8 @@ fn parse_fileio(rest: &[String]) -> Result<Command, ArgError> {
         file_size: f.size("file-size")?.unwrap_or(64 << 20),
         block: f.size("block")?.unwrap_or(1 << 20),
         rand_ops: f.int("rand-ops", 1000, 1, 10_000_000)?,
-        min_time_ms: f.int("min-time-ms", 0, 1, 600_000)?,
+        // 0, the default: no minimum (one pass, exactly --rand-ops).
+        min_time_ms: f.int("min-time-ms", 0, 0, 600_000)?,
         direct,
     };
     crate::fileio::validate(&c)?;
@@ -825,5 +829,31 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// fileio's `--min-time-ms 0` is its default (no minimum) given
+    /// explicitly: accepted, and the same command as without it; cpu's
+    /// range starts at 10 and still refuses 0.
+    #[test]
+    fn fileio_accepts_an_explicit_zero_min_time() {
+        let zero = p("fileio --min-time-ms 0").unwrap();
+        match &zero {
+            Command::Fileio(c) => assert_eq!(c.min_time_ms, 0),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(zero, p("fileio").unwrap());
+        assert!(!zero.to_args().iter().any(|a| a.contains("min-time")));
+        match p("fileio --min-time-ms 200").unwrap() {
+            Command::Fileio(c) => assert_eq!(c.min_time_ms, 200),
+            other => panic!("{other:?}"),
+        }
+        let e = p("fileio --min-time-ms 600001").unwrap_err().to_string();
+        assert!(
+            e.contains("--min-time-ms 600001 is out of range (0..=600000)"),
+            "{e}"
+        );
+        let e = p("cpu --min-time-ms 0").unwrap_err().to_string();
+        assert!(e.contains("--min-time-ms must be greater than 0"), "{e}");
+        assert!(USAGE.contains("default 0: one pass, no minimum"));
     }
 }

@@ -114,8 +114,8 @@ fn sandbox_part(cx: &Cx, host_memory_bytes: Option<u64>) -> PartResult {
         .max_by(|x, y| x.summary.centre.total_cmp(&y.summary.centre))
     else {
         return sandbox::absent(
+            cx,
             &label,
-            "no valid figure",
             &sandbox::command(
                 "--experiment density (or --workload startup, for one instance's footprint)",
             ),

@@ -762,6 +762,7 @@ mod memory;
 pub mod merge;
 mod neighbours;
 mod sandbox;
+pub(crate) use sandbox::SANDBOX;
 mod startup;
 #[cfg(test)]
 mod tests;

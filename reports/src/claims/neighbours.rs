@@ -44,11 +44,7 @@ fn sandbox_part(cx: &Cx, s: &[Slowdown]) -> PartResult {
         .collect();
     let shown = crate::neighbours::headline(&own);
     if shown.is_empty() {
-        return sandbox::absent(
-            &label,
-            "no valid figure",
-            &sandbox::command("--experiment neighbours"),
-        );
+        return sandbox::absent(cx, &label, &sandbox::command("--experiment neighbours"));
     }
     let mut figures = Vec::new();
     let lines: Vec<String> = shown

@@ -8,13 +8,32 @@
 //! these claims gets a part of its own, stated for information
 //! ([`Verdict::Information`], [`PartResult::info`]), with the platform the
 //! sandbox ran on (ptrace, systrap or KVM, from the environment's detail)
-//! and the same intervals and n as the other parts. Without a runsc column
-//! the part is "not measured" and names the command that measures it.
+//! and the same intervals and n as the other parts. Without figures the
+//! part is "not measured" and names the command that measures it; its
+//! reason says whether the plan had no runsc column at all ([`no_column`],
+//! with the flag that adds one) or had one that left no valid figure.
 
 use super::*;
 
 /// The environment class of a sandbox column.
-pub(super) const SANDBOX: &str = "sandbox";
+pub(crate) const SANDBOX: &str = "sandbox";
+
+/// The flag that adds a gVisor column beside isorun (no preset has one;
+/// without `--runtime` a container column is isorun alone). `--runtime`
+/// accumulates, so `--runtime runsc` after the main job's own list
+/// (`scripts/quick-suite.sh --runtime runsc`) adds one there.
+pub(super) const ADD_FLAG: &str = "--runtime isorun,runsc";
+
+/// Why a gVisor part is not measured when the plan had no runsc column
+/// (the quick suite, for one): not a failure, and the flag that adds one.
+pub(super) fn no_column() -> String {
+    format!("no runsc (gVisor) column ran in this plan; add runsc to --runtime (e.g. {ADD_FLAG}) for one")
+}
+
+/// Whether the records hold a sandbox column (one that ran, valid or not).
+pub(super) fn ran(cx: &Cx) -> bool {
+    !cx.facts.sandboxes.is_empty() || !cx.a.env_ids_of(SANDBOX).is_empty()
+}
 
 /// The label of a claim's gVisor part: `gVisor (runsc): compute`.
 pub(super) fn label(topic: &str) -> String {
@@ -24,7 +43,7 @@ pub(super) fn label(topic: &str) -> String {
 /// The command that measures a gVisor part: a runsc column beside native
 /// (and the columns the comparison needs).
 pub(super) fn command(args: &str) -> String {
-    format!("a gVisor column (`isobench run --env native,container --runtime isorun,runsc {args}`)")
+    format!("a gVisor column (`isobench run --env native,container {ADD_FLAG} {args}`)")
 }
 
 /// A gVisor part with figures.
@@ -35,11 +54,18 @@ pub(super) fn info(label: &str, text: String, figures: Vec<Cited>) -> PartResult
     }
 }
 
-/// A gVisor part without figures: not measured, with what measures it.
-pub(super) fn absent(label: &str, reason: &str, what: &str) -> PartResult {
+/// A gVisor part without figures: not measured, with what measures it,
+/// because the plan had no runsc column ([`no_column`]) or because the one
+/// it had left no valid figure.
+pub(super) fn absent(cx: &Cx, label: &str, what: &str) -> PartResult {
+    let reason = if ran(cx) {
+        "no valid figure".to_string()
+    } else {
+        no_column()
+    };
     PartResult {
         info: true,
-        ..not_measured(label, reason, what)
+        ..not_measured(label, &reason, what)
     }
 }
 
@@ -86,6 +112,9 @@ impl Cx<'_> {
         intro: &str,
         extra: &str,
     ) -> PartResult {
+        if figs.is_empty() {
+            return absent(self, label, what);
+        }
         match self.gate(label, figs, what) {
             Err(p) => as_info(*p),
             Ok((figs, notes)) => info(

@@ -130,11 +130,7 @@ fn phases(cx: &Cx, env_id: &str) -> Option<String> {
 fn sandbox_part(cx: &Cx) -> PartResult {
     let label = sandbox::label("start");
     let Some(f) = slowest_start(cx, sandbox::SANDBOX, None) else {
-        return sandbox::absent(
-            &label,
-            "no valid figure",
-            &sandbox::command("--workload startup"),
-        );
+        return sandbox::absent(cx, &label, &sandbox::command("--workload startup"));
     };
     let ms = |f: &Figure| val_text(&median_of(f), |x| format!("{x:.0}"));
     let others: Vec<&Figure> =

@@ -887,9 +887,10 @@ fn gvisor_parts_are_information_and_change_no_verdict() {
     assert!(c8.text.contains("overlay root"), "{}", c8.text);
 }
 
-/// Without a runsc column each gVisor part is "not measured" with the
-/// command that measures it, and the claim's verdict and part counts are
-/// those of the seed's parts alone.
+/// Without a runsc column each gVisor part is "not measured" because the
+/// plan had none (not for want of a valid figure), with the flag that adds
+/// one and the command that measures it, and the claim's verdict and part
+/// counts are those of the seed's parts alone.
 #[test]
 fn gvisor_parts_without_a_runsc_column_are_not_measured() {
     let v = verdicts(&suite_records());
@@ -901,6 +902,12 @@ fn gvisor_parts_without_a_runsc_column_are_not_measured() {
         let g = gvisor_part(c);
         assert_eq!(g.verdict, Verdict::NotMeasured, "{}: {g:?}", c.id);
         assert!(g.figures.is_empty());
+        assert_eq!(
+            g.verdict_text(),
+            "not measured (no runsc (gVisor) column ran in this plan; add runsc to --runtime (e.g. --runtime isorun,runsc) for one)",
+            "{}",
+            c.id
+        );
         let m = g.missing.as_deref().unwrap_or("");
         assert!(m.contains("--runtime isorun,runsc"), "{}: {m}", c.id);
         assert_eq!(c.parts_decisive(), c.parts.len() - 1);
@@ -913,6 +920,33 @@ fn gvisor_parts_without_a_runsc_column_are_not_measured() {
     // "partly measured".
     assert_ne!(v[0].verdict, Verdict::PartlyMeasured, "{:?}", v[0]);
     assert_ne!(v[0].verdict, Verdict::NotMeasured);
+}
+
+/// A runsc column that ran and left only invalid results: each gVisor
+/// part is "not measured (no valid figure)", not "no column ran".
+#[test]
+fn a_runsc_column_without_valid_figures_has_no_valid_figure() {
+    let base = suite_records();
+    let mut rs = base.clone();
+    rs.extend(as_runsc(&base, 0.5, 2.0).into_iter().map(|mut r| {
+        r.valid = false;
+        r.error = Some("runsc: cannot start the sandbox".into());
+        r
+    }));
+    assert!(rs.iter().any(|r| r.env == sandbox::SANDBOX));
+    for c in verdicts(&rs) {
+        if !WITH_GVISOR.contains(&c.id) {
+            continue;
+        }
+        let g = gvisor_part(&c);
+        assert_eq!(g.verdict, Verdict::NotMeasured, "{}: {g:?}", c.id);
+        assert_eq!(
+            g.verdict_text(),
+            "not measured (no valid figure)",
+            "{}",
+            c.id
+        );
+    }
 }
 
 /// Only gVisor measured: the seed's parts stay not measured and the

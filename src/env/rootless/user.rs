@@ -106,25 +106,12 @@ pub fn run_dir(pid: u32) -> PathBuf {
     Path::new(BASE).join(pid.to_string())
 }
 
-/// Run a shadow tool, retrying while another process holds the passwd
-/// lock (exit status 10 of useradd/userdel).
+/// Run a shadow tool, retrying while another process holds the passwd or
+/// group lock ([`isobench_shadow::check`]); an error names the tool, its
+/// arguments and its stderr.
 fn shadow(tool: &str, args: &[&str]) -> Result<()> {
-    let mut last = String::new();
-    for _ in 0..60 {
-        let o = Command::new(tool)
-            .args(args)
-            .output()
-            .with_context(|| format!("cannot run {tool} (package passwd)"))?;
-        if o.status.success() {
-            return Ok(());
-        }
-        last = String::from_utf8_lossy(&o.stderr).trim().to_string();
-        if o.status.code() != Some(10) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    bail!("{tool} {}: {last}", args.join(" "))
+    isobench_shadow::check(tool, args)?;
+    Ok(())
 }
 
 /// A flock(2) on [`LOCK`], released on drop (and when the process dies).

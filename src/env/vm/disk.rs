@@ -18,6 +18,7 @@
 //!   workloads boot the same image as before) and the guest's PID 1 loads
 //!   them in order (`isobench_workloads::pid1::attach_disk`).
 
+use crate::env::process::Spawner;
 use crate::env::vm::cpio::{Archive, CpioError};
 use crate::env::vm::qemu::Machine;
 use isobench_workloads::pid1::GUEST_MODULES_DIR;
@@ -124,8 +125,9 @@ pub struct DiskImage {
 }
 
 impl DiskImage {
-    /// A sparse file of `bytes` at `path`, formatted ext4.
-    pub fn create(path: &Path, bytes: u64) -> Result<DiskImage, String> {
+    /// A sparse file of `bytes` at `path`, formatted ext4 by mkfs.ext4
+    /// started through `spawner` (the column's).
+    pub fn create(spawner: &dyn Spawner, path: &Path, bytes: u64) -> Result<DiskImage, String> {
         let _ = std::fs::remove_file(path);
         let f =
             std::fs::File::create(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
@@ -136,17 +138,18 @@ impl DiskImage {
         f.set_len(bytes)
             .map_err(|e| format!("sizing {} to {bytes} bytes: {e}", path.display()))?;
         drop(f);
-        let out = Command::new("mkfs.ext4")
-            .args([
-                "-q",
-                "-F",
-                "-m",
-                "0",
-                "-E",
-                "lazy_itable_init=0,lazy_journal_init=0",
-            ])
-            .arg(path)
-            .output()
+        let mut mkfs = Command::new("mkfs.ext4");
+        mkfs.args([
+            "-q",
+            "-F",
+            "-m",
+            "0",
+            "-E",
+            "lazy_itable_init=0,lazy_journal_init=0",
+        ])
+        .arg(path);
+        let out = spawner
+            .output(mkfs)
             .map_err(|e| format!("running mkfs.ext4 (e2fsprogs) on {}: {e}", path.display()))?;
         if !out.status.success() {
             return Err(format!(
@@ -277,11 +280,25 @@ mod tests {
         }
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join(DISK_IMAGE_NAME);
-        let img = DiskImage::create(&p, 80 << 20).unwrap();
+        let img = DiskImage::create(&crate::env::process::Host, &p, 80 << 20).unwrap();
         let head = std::fs::read(img.path()).unwrap();
         // The ext4 superblock's magic 0xEF53 sits at byte 1024 + 56.
         assert_eq!(&head[1080..1082], &[0x53, 0xef]);
         drop(img);
         assert!(!p.exists());
+    }
+
+    /// mkfs.ext4 is started through the column's spawner, not around it.
+    #[test]
+    fn mkfs_goes_through_the_spawner() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join(DISK_IMAGE_NAME);
+        let fake = crate::env::fake::FakeSpawner::printing("");
+        let img = DiskImage::create(&fake, &p, 80 << 20).unwrap();
+        assert_eq!(fake.methods(), ["output"]);
+        let cmd = &fake.commands()[0];
+        assert_eq!(cmd[0], "mkfs.ext4");
+        assert_eq!(cmd.last().map(String::as_str), p.to_str());
+        assert_eq!(std::fs::metadata(img.path()).unwrap().len(), 80 << 20);
     }
 }

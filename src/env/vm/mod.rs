@@ -763,7 +763,8 @@ impl VmEnv {
             }
         };
         let bytes = disk::image_bytes(file, block);
-        let image = disk::DiskImage::create(&path, bytes).map_err(|e| anyhow!(e))?;
+        let image =
+            disk::DiskImage::create(&*self.spawner, &path, bytes).map_err(|e| anyhow!(e))?;
         let transport = match config.machine {
             Machine::Microvm => "virtio-mmio",
             Machine::Q35 => "virtio-pci",

@@ -373,17 +373,21 @@ pub fn check_cpu_model(value: &str, help: &str, accel: &str) -> Result<(), Strin
     Ok(())
 }
 
-/// Run `qemu-system-x86_64 -cpu help` and check `value` against it.
-pub fn check_cpu_model_here(value: &str, accel: &str) -> Result<(), String> {
-    let out = std::process::Command::new(super::QEMU_BIN)
-        .args(["-cpu", "help"])
-        .output()
-        .map_err(|e| {
-            format!(
-                "--vm-cpu {value}: cannot list QEMU's CPU models ({} -cpu help: {e})",
-                super::QEMU_BIN
-            )
-        })?;
+/// Run `qemu-system-x86_64 -cpu help` (through `spawner`) and check
+/// `value` against it.
+pub fn check_cpu_model_here(
+    spawner: &dyn crate::env::process::Spawner,
+    value: &str,
+    accel: &str,
+) -> Result<(), String> {
+    let mut help = std::process::Command::new(super::QEMU_BIN);
+    help.args(["-cpu", "help"]);
+    let out = spawner.output(help).map_err(|e| {
+        format!(
+            "--vm-cpu {value}: cannot list QEMU's CPU models ({} -cpu help: {e})",
+            super::QEMU_BIN
+        )
+    })?;
     check_cpu_model(value, &String::from_utf8_lossy(&out.stdout), accel)
 }
 
@@ -652,5 +656,16 @@ mod tests {
         let e = check_cpu_model("max,avx2", help, "tcg").unwrap_err();
         assert!(e.contains("'avx2' is not +FLAG"), "{e}");
         assert!(check_cpu_model("max", "", "tcg").is_err());
+    }
+
+    /// The `-cpu help` probe is started through the spawner it is given.
+    #[test]
+    fn the_cpu_model_probe_goes_through_the_spawner() {
+        let fake = crate::env::fake::FakeSpawner::printing("");
+        // The stand-in lists no models: refused, and said so.
+        let e = check_cpu_model_here(&fake, "max", "tcg").unwrap_err();
+        assert!(e.contains("listed no CPU models"), "{e}");
+        assert_eq!(fake.methods(), ["output"]);
+        assert_eq!(fake.commands()[0], [super::super::QEMU_BIN, "-cpu", "help"]);
     }
 }

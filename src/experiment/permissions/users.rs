@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 pub const PREFIX: &str = "isobp";
 
 /// The search path commands run with.
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const PATH: &str = isobench_shadow::PATH;
 
 /// A command's outcome: exit status, standard output and error.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -192,15 +192,17 @@ pub struct TestUsers {
 
 /// True when a shadow tool (useradd, userdel, usermod, groupadd, groupdel)
 /// gave up because another process held the passwd, group or shadow lock:
-/// they do not wait but print "cannot lock /etc/group; try again later".
+/// they do not wait but print "cannot lock /etc/group; try again later"
+/// ([`isobench_shadow::lock_held`]).
 fn lost_lock(o: &Output) -> bool {
-    !o.ok && o.stderr.contains("cannot lock")
+    !o.ok && isobench_shadow::lock_held(&o.stderr)
 }
 
-/// Run `prog args` to its end, retrying for up to 15 s while it fails on a
-/// held shadow lock ([`lost_lock`]): two checks in parallel (the test
-/// command runs tests side by side) or a rootless column's useradd take
-/// those locks too. Another failure is returned as it is; `stop` ends the
+/// Run `prog args` to its end, retrying for up to
+/// [`isobench_shadow::LOCK_WAIT`] while it fails on a held shadow lock
+/// ([`isobench_shadow::retry`]): two checks in parallel (the test command
+/// runs tests side by side) or a rootless column's useradd take those
+/// locks too. Another failure is returned as it is; `stop` ends the
 /// waiting.
 pub(crate) fn shadow(
     prog: &str,
@@ -208,16 +210,16 @@ pub(crate) fn shadow(
     dir: &Path,
     stop: &dyn Interrupt,
 ) -> Result<Output> {
-    let start = Instant::now();
-    loop {
-        let mut c = Command::new(prog);
-        c.args(args).env("PATH", PATH);
-        let o = run(c, dir, Duration::from_secs(30), stop)?;
-        if !lost_lock(&o) || start.elapsed() > Duration::from_secs(15) {
-            return Ok(o);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    isobench_shadow::retry(
+        isobench_shadow::LOCK_WAIT,
+        &|| stop.interrupted(),
+        || {
+            let mut c = Command::new(prog);
+            c.args(args).env("PATH", PATH);
+            run(c, dir, Duration::from_secs(30), stop)
+        },
+        lost_lock,
+    )
 }
 
 pub(crate) fn tool(prog: &str, args: &[&str], dir: &Path) -> Result<Output> {
