@@ -12,7 +12,7 @@
 # cluster), a guest
 # kernel (scripts/fetch-kernel.sh), the static workload binary
 # (scripts/build-workload.sh), the release binaries (isobench, isorun) and
-# isorun's static PIE (scripts/build-isorun.sh), which isobench runs.
+# isorun's static build (scripts/build-isorun.sh), which isobench runs.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,5 +68,5 @@ log "building isobench and isorun (release)"
 cargo build --release --locked -p isobench -p isorun 2>&1 | tail -n 2 >&2
 # After the dynamic build: isobench runs the newer of the two isorun
 # binaries (src/locate.rs), and this one is the faster.
-log "building isorun as a static PIE"
+log "building isorun as a static binary"
 bash scripts/build-isorun.sh >/dev/null

@@ -93,7 +93,7 @@ pub fn which(prog: &str) -> Option<PathBuf> {
     find_in_path(prog, std::env::var_os("PATH").as_deref())
 }
 
-/// The isorun binaries found for an executable at `exe`: the static PIE
+/// The isorun binaries found for an executable at `exe`: the static build
 /// of `scripts/build-isorun.sh` (`target/<triple>/release/isorun`) and the
 /// dynamic one of `cargo build` next to `exe` (or one directory up, for
 /// integration tests and benches in `target/<profile>/deps`), each if it

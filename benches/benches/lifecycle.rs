@@ -18,7 +18,7 @@
 //! shuffled order, so drift of a noisy host favours none) whose medians are
 //! printed and written to target/criterion/lifecycle-interleaved.json; then
 //! a criterion group with one function per runtime. isorun is the static
-//! PIE of `scripts/build-isorun.sh` or the dynamic one of `cargo build
+//! build of `scripts/build-isorun.sh` or the dynamic one of `cargo build
 //! --release -p isorun`, whichever is newer, or `ISORUN_BIN`. Peers start
 //! through `isorun::peer` (crun's hybrid-cgroup quirk applied there).
 

@@ -12,7 +12,7 @@ const APPLETS: &[&str] = &[
 ];
 
 /// The isorun under test: cargo's build of this crate, or `$ISORUN_BIN`
-/// (to run the tests against another build, such as the static PIE of
+/// (to run the tests against another build, such as the static build of
 /// scripts/build-isorun.sh).
 pub fn isorun_bin() -> &'static str {
     static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -45,7 +45,7 @@ pub fn runtime() -> Option<Runtime> {
     }
     let name = std::env::var(RUNTIME_ENV).unwrap_or_else(|_| "isorun".into());
     let found = if name == "isorun" {
-        // $ISORUN_BIN: another isorun build (the static PIE), as in common/.
+        // $ISORUN_BIN: another isorun build (the static build), as in common/.
         Some(std::env::var_os("ISORUN_BIN").map_or_else(
             || PathBuf::from(env!("CARGO_BIN_EXE_isorun")),
             PathBuf::from,
