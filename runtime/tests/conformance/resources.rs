@@ -374,9 +374,20 @@ fn bfq_disk() -> Option<BfqDisk> {
 
 conformance!(block_io_weight_device_is_set, |rt| {
     let Some(disk) = bfq_disk() else {
-        isobench_testkit::not_on_this_host(
-            "no disk with the bfq scheduler, and no free loop device to switch to it",
-        );
+        // Say which: a kernel without BFQ lists it in no scheduler file.
+        let offered = std::fs::read_dir("/sys/block").is_ok_and(|d| {
+            d.flatten().any(|e| {
+                std::fs::read_to_string(e.path().join("queue/scheduler")).is_ok_and(|s| {
+                    s.split_whitespace()
+                        .any(|w| w.trim_matches(['[', ']']) == "bfq")
+                })
+            })
+        });
+        isobench_testkit::not_on_this_host(if offered {
+            "no disk with the bfq scheduler, and no free loop device to switch to it"
+        } else {
+            "the kernel offers no bfq I/O scheduler (no /sys/block/*/queue/scheduler lists it)"
+        });
         return Ok(());
     };
     let (major, minor) = disk.dev;
