@@ -875,17 +875,21 @@ impl Sides<'_> {
                 .get(&(k.0.as_str(), k.1.as_str()))
                 .copied()
                 .unwrap_or(0);
-            let mut reason = broken(fig(a, k), exp, base_lost);
-            if let (None, Some(r)) = (&reason, reference) {
+            // The figure and its reference figure (relative gate), each
+            // looked up once: checked here, divided below.
+            let f = fig(a, k);
+            let rf = reference.map(|r| (r, a.figure(r, &k.1, &k.2)));
+            let mut reason = broken(f, exp, base_lost);
+            if let (None, Some((r, rf))) = (&reason, rf) {
                 let exp = self.expected_new[i]
                     .get(&(r, k.1.as_str()))
                     .copied()
                     .unwrap_or(0);
-                reason = broken(a.figure(r, &k.1, &k.2), exp, ref_base_lost)
+                reason = broken(rf, exp, ref_base_lost)
                     .map(|why| format!("its reference {r} {}/{}: {why}", k.1, k.2));
             }
-            match reason {
-                Some(reason) => failures.push(Finding {
+            match (reason, f) {
+                (Some(reason), _) => failures.push(Finding {
                     name: if self.new.len() > 1 {
                         format!("{name} ({id})")
                     } else {
@@ -893,17 +897,12 @@ impl Sides<'_> {
                     },
                     reason,
                 }),
-                None => {
-                    let f = fig(a, k).expect("not broken");
-                    new_vals.push(match reference {
-                        None => f.samples.clone(),
-                        Some(r) => relative_samples(
-                            f,
-                            a.figure(r, &k.1, &k.2).expect("not broken"),
-                            summary,
-                        ),
-                    })
-                }
+                (None, Some(f)) => new_vals.push(match rf {
+                    None => f.samples.clone(),
+                    Some((_, Some(rf))) => relative_samples(f, rf, summary),
+                    Some((_, None)) => unreachable!("a missing reference is broken"),
+                }),
+                (None, None) => unreachable!("a missing figure is broken"),
             }
         }
         if !failures.is_empty() {
@@ -1045,7 +1044,8 @@ pub fn relative_samples(f: &Figure, reference: &Figure, summary: RunSummary) -> 
         &reference.samples,
         reference.direction == Direction::HigherIsBetter,
     );
-    f.samples.iter().map(|x| x / r.exp()).collect()
+    let r = r.exp();
+    f.samples.iter().map(|x| x / r).collect()
 }
 
 /// An analysis of ratios to `reference`: every figure of another
